@@ -1,0 +1,51 @@
+# One obvious command per task. Every target sets up what it needs on a fresh machine.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DATA_DIR ?= $(HOME)/.suanli
+PORT ?= 8600
+POOL ?=
+
+.PHONY: up test check bench install clean postgres lint types imports format
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## up: set up and run the embedded network in the foreground (SQLite in $(DATA_DIR), a local site)
+up: $(STAMP)
+	$(BIN)/suanli up --data-dir $(DATA_DIR) --port $(PORT) $(foreach p,$(POOL),--pool $(p))
+
+## test: set up PostgreSQL if needed and run the whole suite (SQLite and PostgreSQL)
+test: $(STAMP)
+	@scripts/ensure-postgres.sh
+	$(BIN)/pytest -q -x --timeout=600; rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi
+
+## check: lint, strict types, layer contracts
+check: $(STAMP) lint types imports
+
+lint:
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+types:
+	$(BIN)/mypy
+
+imports:
+	$(BIN)/lint-imports
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench
+
+## bench: reported figures, not tests (see docs/benchmarks.md)
+bench: $(STAMP)
+	$(BIN)/python bench/dispatch.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info src/*.egg-info

@@ -1,0 +1,3 @@
+"""suanli: an open computing power network."""
+
+__version__ = "0.1.0"

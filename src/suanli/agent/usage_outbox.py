@@ -1,0 +1,77 @@
+"""Usage records on their way to the server, numbered by the site's sequence, kept on disk until acked.
+
+The file (`<state_dir>/usage.json`: `{"next_seq", "unsent"}`) is rewritten atomically on every
+change, so a restarted agent continues the sequence and still sends what the server has not acked.
+The server ignores a sequence number it has seen, so sending a record twice is harmless; reusing a
+number for another record would lose it, which is why the sequence only ever moves forward, also
+past any `usage_acked_seq` the server reports (a state dir restored from an old backup).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from suanli.agent.backends.base import Usage
+from suanli.agent.wire import usage_json
+
+__all__ = ["UsageOutbox"]
+
+
+class UsageOutbox:
+    """Unacked usage records in sequence order; used by one thread."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._next_seq = 1
+        self._unsent: list[dict[str, Any]] = []
+        self._delivered: set[int] = set()  # sent in a sync that succeeded, not yet acked
+        if path.exists():
+            saved = json.loads(path.read_text())
+            self._next_seq = int(saved["next_seq"])
+            self._unsent = list(saved["unsent"])
+
+    @property
+    def next_seq(self) -> int:
+        return self._next_seq
+
+    def add(self, usage: Usage) -> int:
+        """Number a record with the next sequence number and keep it; returns the number."""
+        seq = self._next_seq
+        self._next_seq += 1
+        self._unsent.append(usage_json(seq, usage))
+        self._save()
+        return seq
+
+    def pending(self, limit: int = 500) -> list[dict[str, Any]]:
+        """The oldest records not yet acked, to send in the next sync."""
+        return self._unsent[:limit]
+
+    def has_new(self) -> bool:
+        """Whether a record has never been part of a successful sync."""
+        return any(record["seq"] not in self._delivered for record in self._unsent)
+
+    def delivered(self, seqs: list[int]) -> None:
+        """Records in a sync that succeeded: sent again until acked, but no longer news."""
+        self._delivered.update(seqs)
+
+    def acked(self, seq: int) -> None:
+        """The server has every record up to `seq`: drop them, and never number a record at or below it."""
+        kept = [record for record in self._unsent if record["seq"] > seq]
+        if len(kept) == len(self._unsent) and self._next_seq > seq:
+            return
+        self._unsent = kept
+        self._delivered = {s for s in self._delivered if s > seq}
+        self._next_seq = max(self._next_seq, seq + 1)
+        self._save()
+
+    def _save(self) -> None:
+        tmp = self._path.with_name(self._path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump({"next_seq": self._next_seq, "unsent": self._unsent}, out)
+            out.flush()
+            os.fsync(out.fileno())
+        tmp.replace(self._path)

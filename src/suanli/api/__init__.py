@@ -1,0 +1,1 @@
+"""The HTTP API: schemas, routes, auth, and the one error → HTTP mapping."""

@@ -1,0 +1,57 @@
+"""The FastAPI application: routers under /api/v1, problem details, body limit, plane life cycle."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+
+from suanli import __version__
+from suanli.api import problems
+from suanli.api.routes import agent, health, jobs, sites, tenancy
+from suanli.control.plane import ControlPlane
+
+PREFIX = "/api/v1"
+
+
+def create_app(cp: ControlPlane, *, manage_plane: bool = True) -> FastAPI:
+    """Build the app; with `manage_plane` its lifespan starts and stops the scheduling loop."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if manage_plane:
+            cp.start()
+        try:
+            yield
+        finally:
+            if manage_plane:
+                cp.stop()
+
+    app = FastAPI(
+        title="suanli",
+        version=__version__,
+        summary="An open computing power network: submit once, run on any provider's site.",
+        lifespan=lifespan,
+        openapi_url=f"{PREFIX}/openapi.json",
+        docs_url="/docs",
+    )
+    app.state.plane = cp
+    problems.install(app)
+    limit = cp.settings.max_body_bytes
+
+    @app.middleware("http")
+    async def body_limit(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            return problems.problem(413, "too_large", f"request body over {limit} bytes")
+        if request.method in ("POST", "PUT", "PATCH") and length is None:
+            body = await request.body()
+            if len(body) > limit:
+                return problems.problem(413, "too_large", f"request body over {limit} bytes")
+        return await call_next(request)
+
+    for router in (jobs.router, sites.router, tenancy.router, agent.router, health.router):
+        app.include_router(router, prefix=PREFIX)
+    app.include_router(health.router)  # /healthz and /metrics at the root too
+    return app

@@ -1,0 +1,32 @@
+"""Health and metrics: `/healthz` for load balancers, `/metrics` for Prometheus."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from suanli import __version__
+from suanli.api.deps import plane
+from suanli.control.plane import ControlPlane
+from suanli.store import Unavailable
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz(cp: ControlPlane = Depends(plane)) -> Any:
+    try:
+        cp.db.ping()
+    except Unavailable as exc:
+        return JSONResponse(
+            {"status": "degraded", "database": str(exc), "version": __version__}, status_code=503
+        )
+    return {"status": "ok", "database": "ok", "version": __version__}
+
+
+@router.get("/metrics")
+def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,113 @@
+"""Job routes: submit, list, get, cancel, events, logs (with follow)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from suanli.api.deps import Mutation, caller, mutation, plane
+from suanli.api.schemas import SubmitJob
+from suanli.control import jobs
+from suanli.control.plane import ControlPlane
+from suanli.control.principal import Principal
+from suanli.control.signals import job_topic
+from suanli.control.views import job_summary, job_view, ts
+from suanli.domain.states import JOB_TERMINAL, JobState
+from suanli.store import Tx
+
+router = APIRouter(prefix="/jobs", tags=["jobs"])
+
+
+@router.post("", status_code=201, summary="Submit a job")
+def submit(body: SubmitJob, m: Mutation = Depends(mutation)) -> JSONResponse:
+    def change(tx: Tx) -> tuple[int, Any]:
+        job = jobs.submit(tx, m.who, body.spec, m.cp.clock(), m.cp.settings.lease_ttl)
+        return 201, job_view(tx, job)
+
+    response = m.run(change)
+    m.cp.poke(schedule=True)
+    return response
+
+
+@router.get("", summary="List jobs, newest first")
+def list_jobs(
+    state: list[str] | None = Query(None),
+    project: str | None = None,
+    limit: int = Query(50, ge=1, le=500),
+    cursor: str | None = None,
+    cp: ControlPlane = Depends(plane),
+    who: Principal = Depends(caller),
+) -> dict[str, Any]:
+    states = [s.upper() for v in state or [] for s in v.split(",") if s]
+    with cp.db.transaction() as tx:
+        rows, nxt = jobs.list_jobs(tx, who, states=states, project=project, cursor=cursor, limit=limit)
+        orgs = {o.id: o.name for o in tx.tenancy.orgs()}
+        projects = {p.id: p.name for o in orgs for p in tx.tenancy.projects(o)} if rows else {}
+        return {"items": [job_summary(tx, j, orgs, projects) for j in rows], "next_cursor": nxt}
+
+
+@router.get("/{job_id}", summary="One job with its attempts")
+def get_job(
+    job_id: str, cp: ControlPlane = Depends(plane), who: Principal = Depends(caller)
+) -> dict[str, Any]:
+    with cp.db.transaction() as tx:
+        job = jobs.visible_job(tx, who, job_id)
+        waiting = None
+        if job.state == JobState.PENDING.value:
+            waiting = [
+                {"pool": v.pool, "code": v.code.value, "reason": v.reason}
+                for v in cp.loop.waiting.get(job.id, ())
+            ]
+        return job_view(tx, job, waiting=waiting)
+
+
+@router.post("/{job_id}/cancel", status_code=202, summary="Cancel a job")
+def cancel(job_id: str, m: Mutation = Depends(mutation)) -> JSONResponse:
+    sites: set[str] = set()
+
+    def change(tx: Tx) -> tuple[int, Any]:
+        job, told = jobs.cancel(tx, m.who, job_id, m.cp.clock())
+        sites.update(told)
+        return 202, job_view(tx, job)
+
+    response = m.run(change)
+    m.cp.poke(schedule=True, sites=sites, jobs=[job_id])
+    return response
+
+
+@router.get("/{job_id}/events", summary="A job's events, oldest first")
+def events(
+    job_id: str, cp: ControlPlane = Depends(plane), who: Principal = Depends(caller)
+) -> dict[str, Any]:
+    with cp.db.transaction() as tx:
+        job = jobs.visible_job(tx, who, job_id)
+        return {
+            "items": [{"at": ts(e.at), "kind": e.kind, "message": e.message} for e in tx.jobs.events(job.id)]
+        }
+
+
+@router.get("/{job_id}/logs", summary="A job's output from a byte offset; follow waits for more")
+async def logs(
+    job_id: str,
+    offset: int = Query(0, ge=0),
+    follow: bool = False,
+    wait: float = Query(20.0, ge=0, le=60),
+    cp: ControlPlane = Depends(plane),
+    who: Principal = Depends(caller),
+) -> dict[str, Any]:
+    def read() -> tuple[str, int, bool]:
+        with cp.db.transaction() as tx:
+            job = jobs.visible_job(tx, who, job_id)
+            data, end = tx.jobs.read_log(job.id, offset)
+            return data, end, JobState(job.state) in JOB_TERMINAL and end >= job.log_bytes
+
+    topic = job_topic(job_id)
+    seen = cp.signals.version(topic)
+    data, end, complete = await run_in_threadpool(read)
+    if follow and not data and not complete:
+        await run_in_threadpool(cp.signals.wait, topic, seen, wait)
+        data, end, complete = await run_in_threadpool(read)
+    return {"data": data, "offset": offset, "next_offset": max(end, offset), "complete": complete}

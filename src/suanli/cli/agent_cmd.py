@@ -1,0 +1,152 @@
+"""`suanli agent`: run a provider site's agent in the foreground until SIGINT or SIGTERM.
+
+The agent itself lives in `suanli.agent`; it is imported only when this command runs, so the rest of
+the CLI works where the agent (or a backend's engine libraries) is not installed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, Any
+
+import typer
+
+from suanli.cli.context import client_errors, fail, stderr
+from suanli.cli.exit_codes import ExitCode
+from suanli.client import MalformedToken, check_token_shape
+
+__all__ = ["agent", "register", "resolve_agent_token"]
+
+TOKEN_ENV = "SUANLI_AGENT_TOKEN"
+
+
+def resolve_agent_token(token: str | None, token_file: Path | None) -> str | None:
+    """The agent's token: `--token`, else `--token-file`, else `$SUANLI_AGENT_TOKEN`; shape-checked.
+
+    None when none is given: the agent then uses the token it saved in its state dir at enrollment.
+    """
+    if token is None and token_file is not None:
+        try:
+            token = token_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            fail(f"cannot read --token-file: {exc.strerror or exc}", ExitCode.USAGE)
+    if token is None:
+        token = os.environ.get(TOKEN_ENV, "").strip() or None
+    if token is None:
+        return None
+    try:
+        kind = check_token_shape(token)
+    except MalformedToken as exc:
+        fail(f"malformed token: {exc}", ExitCode.USAGE)
+    if kind not in ("a", "e"):
+        fail("the agent needs a site token (sla_…) or an enrollment token (sle_…)", ExitCode.USAGE)
+    return token
+
+
+def _parse_pools(pools_module: Any, values: list[str]) -> tuple[Any, ...]:
+    # `parse_pools` also refuses two pools of one name; fall back to one `parse_pool` per value.
+    if hasattr(pools_module, "parse_pools"):
+        return tuple(pools_module.parse_pools(values))
+    return tuple(pools_module.parse_pool(value) for value in values)
+
+
+def _install_stop_handlers(stop: threading.Event) -> dict[int, Any]:
+    """SIGINT/SIGTERM ask the agent to stop cleanly; a second SIGINT interrupts at once."""
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stderr.print(f"[dim]{signal.Signals(signum).name}: stopping the agent…[/dim]")
+        stop.set()
+
+    return {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
+def agent(
+    server: Annotated[
+        str, typer.Option(help="The suanli server URL.", envvar="SUANLI_SERVER", show_envvar=True)
+    ],
+    site: Annotated[str, typer.Option(help="The site's name, as `suanli site add` registered it.")],
+    token: Annotated[
+        str | None,
+        typer.Option(
+            help=f"Site (sla_) or enrollment (sle_) token; else --token-file, ${TOKEN_ENV}, or the token "
+            "the agent saved in its state dir when it enrolled."
+        ),
+    ] = None,
+    token_file: Annotated[Path | None, typer.Option(help="Read the token from this file.")] = None,
+    backend: Annotated[str, typer.Option(help="The engine jobs run on: local, slurm, ray, ...")] = "local",
+    pool: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="SPEC",
+            help="A pool the site offers, [NAME=]KIND:COUNT[,cpus=N][,memory=SIZE] (e.g. A100:4, cpu:8); "
+            "repeat for several. Default: this machine's GPUs, else all its CPUs.",
+        ),
+    ] = None,
+    state_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where the agent keeps its token and attempt state (default ~/.suanli/agent-SITE)."
+        ),
+    ] = None,
+    sync_wait: Annotated[
+        float, typer.Option(min=0, max=30, help="Seconds the server may hold a sync open (long poll).")
+    ] = 20.0,
+) -> None:
+    """Run this site's agent: offer its pools to the network and run what it is given.
+
+    Runs in the foreground until SIGINT (Ctrl-C) or SIGTERM, then stops cleanly.
+
+    Examples:
+
+    ```
+    suanli agent --server https://suanli.example.org --site pku-a100 --token sle_... --backend local
+    SUANLI_AGENT_TOKEN=sla_... suanli agent --server http://127.0.0.1:8600 --site lab --pool A100:4
+    ```
+    """
+    secret = resolve_agent_token(token, token_file)
+    try:
+        runtime = importlib.import_module("suanli.agent.runtime")
+        pools_module = importlib.import_module("suanli.agent.pools")
+        errors = importlib.import_module("suanli.agent.errors")
+    except ImportError as exc:
+        fail(f"the site agent is not available in this installation: {exc}", ExitCode.FAILED)
+    try:
+        config = runtime.AgentConfig(
+            server=server,
+            token=secret,
+            site=site,
+            backend=backend,
+            pools=_parse_pools(pools_module, pool or []),
+            state_dir=state_dir,
+            sync_wait=sync_wait,
+        )
+    except ValueError as exc:
+        fail(str(exc), ExitCode.USAGE)
+    stop = threading.Event()
+    previous = _install_stop_handlers(stop)
+    try:
+        with client_errors(server):
+            result = runtime.run_agent(config, stop=stop)
+    except KeyboardInterrupt:
+        raise typer.Exit(ExitCode.INTERRUPTED) from None
+    except errors.AgentUnauthorized as exc:
+        fail(f"the server refused the agent's token: {exc}", ExitCode.AUTH)
+    except errors.AgentError as exc:
+        fail(str(exc), ExitCode.FAILED)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if isinstance(result, int) and not isinstance(result, bool):
+        raise typer.Exit(result)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `agent` to the `suanli` app."""
+    app.command()(agent)

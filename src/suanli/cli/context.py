@@ -1,0 +1,98 @@
+"""How a command reaches the server: the chosen profile, the client factory seam, errors → exit codes.
+
+Every command that talks to the API does so inside `session()`, which resolves the profile, builds the
+client through `make_client` (tests replace it with one on an `httpx.MockTransport`), and turns the
+client's errors into one red line on stderr and the documented exit code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from suanli.cli.config import ConfigError, NotLoggedIn, Profile, resolve_profile
+from suanli.cli.exit_codes import ExitCode, exit_code_for_status
+from suanli.client import ApiError, Client, ClientError, MalformedToken, ServerUnreachable
+
+__all__ = [
+    "CliState",
+    "client_errors",
+    "current_profile",
+    "fail",
+    "make_client",
+    "session",
+    "state",
+    "stderr",
+    "stdout",
+]
+
+stdout = Console(highlight=False, soft_wrap=True)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@dataclass
+class CliState:
+    """Options given before the command (`suanli --profile NAME jobs`)."""
+
+    profile: str | None = None
+
+
+# One invocation per process: the root callback resets this before any command runs. (A module value
+# rather than the Typer context because commands should not have to thread a context through.)
+state = CliState()
+
+
+def make_client(server: str, token: str | None) -> Client:
+    """Build the API client; the one seam tests replace to inject a fake transport."""
+    return Client(server, token)
+
+
+def fail(message: str, code: int, fields: list[dict[str, object]] | None = None) -> NoReturn:
+    """Print `error: message` (and one line per field error) on stderr and exit with `code`."""
+    stderr.print(f"[red]error:[/red] {escape(message)}")
+    for item in fields or []:
+        field = item.get("field") or item.get("loc") or "?"
+        stderr.print(f"  {escape(str(field))}: {escape(str(item.get('message') or item.get('msg') or ''))}")
+    raise typer.Exit(code)
+
+
+def current_profile() -> Profile:
+    """The profile this invocation uses (global `--profile`, env, or the current one)."""
+    try:
+        return resolve_profile(state.profile)
+    except NotLoggedIn as exc:
+        fail(str(exc), ExitCode.AUTH)
+    except ConfigError as exc:
+        fail(str(exc), ExitCode.USAGE)
+
+
+@contextmanager
+def client_errors(server: str) -> Iterator[None]:
+    """Translate the client's errors raised in the block into a message and an exit code."""
+    try:
+        yield
+    except ApiError as exc:
+        message = exc.detail
+        if exc.status == 401:
+            message += " (run `suanli login` to sign in again)"
+        fail(message, exit_code_for_status(exc.status), exc.errors)
+    except ServerUnreachable as exc:
+        fail(f"{exc} (is the server running? `make up` starts a local one)", ExitCode.UNREACHABLE)
+    except MalformedToken as exc:
+        fail(f"malformed token: {exc}", ExitCode.USAGE)
+    except ClientError as exc:
+        fail(f"{exc} (server {server})", ExitCode.FAILED)
+
+
+@contextmanager
+def session() -> Iterator[Client]:
+    """A client for the chosen profile; client errors in the block end the command cleanly."""
+    profile = current_profile()
+    with client_errors(profile.server), make_client(profile.server, profile.token) as client:
+        yield client

@@ -1,0 +1,152 @@
+"""Watching and steering jobs: `jobs`, `job`, `logs`, `events`, `cancel`."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from suanli.cli.context import session, stderr, stdout
+from suanli.cli.exit_codes import ExitCode
+from suanli.cli.render import items_of, print_events, print_job, print_jobs, print_json, state_text
+
+__all__ = ["register"]
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of a table.")]
+JobId = Annotated[str, typer.Argument(metavar="ID", help="The job's id, as `suanli submit` printed it.")]
+RECENT_EVENTS = 10
+
+
+def jobs(
+    state: Annotated[
+        str | None, typer.Option(help="Only jobs in this state (PENDING, RUNNING, FAILED, ...).")
+    ] = None,
+    project: Annotated[str | None, typer.Option(help="Only jobs of this project.")] = None,
+    all_pages: Annotated[
+        bool, typer.Option("--all", help="Every matching job, not just the newest page.")
+    ] = False,
+    limit: Annotated[int, typer.Option(min=1, max=500, help="How many of the newest jobs to show.")] = 50,
+    json_out: JsonOption = False,
+) -> None:
+    """List jobs, newest first.
+
+    Examples:
+
+    ```
+    suanli jobs
+    suanli jobs --state RUNNING --project vision
+    suanli jobs --all --json
+    ```
+    """
+    with session() as client:
+        if all_pages:
+            found = list(client.iter_jobs(state=state.upper() if state else None, project=project))
+            body: dict[str, object] = {"items": found, "next_cursor": None}
+        else:
+            body = client.list_jobs(state=state.upper() if state else None, project=project, limit=limit)
+    if json_out:
+        print_json(body)
+        return
+    print_jobs(items_of(body))
+    if body.get("next_cursor"):
+        stderr.print("[dim]more jobs exist: use --all or a larger --limit[/dim]")
+
+
+def job(job_id: JobId, json_out: JsonOption = False) -> None:
+    """Show one job: its state, where it ran, its attempts and recent events.
+
+    Examples:
+
+    ```
+    suanli job job_01HZX3
+    suanli job job_01HZX3 --json | jq .state
+    ```
+    """
+    with session() as client:
+        found = client.get_job(job_id)
+        if json_out:
+            print_json(found)
+            return
+        events = items_of(client.job_events(job_id))
+    print_job(found, events[-RECENT_EVENTS:])
+
+
+def logs(
+    job_id: JobId,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new output until the job ends.")
+    ] = False,
+    offset: Annotated[int, typer.Option(min=0, help="Start at this byte of the job's output.")] = 0,
+) -> None:
+    """Print a job's output (stdout and stderr combined), raw, to stdout.
+
+    Examples:
+
+    ```
+    suanli logs job_01HZX3
+    suanli logs -f job_01HZX3
+    suanli logs job_01HZX3 --offset 4096 > rest.txt
+    ```
+    """
+    out = sys.stdout
+    with session() as client:
+        try:
+            if follow:
+                for data in client.follow_logs(job_id, offset=offset):
+                    out.write(data)
+                    out.flush()
+                return
+            while True:
+                chunk = client.job_logs(job_id, offset=offset)
+                data = str(chunk.get("data") or "")
+                out.write(data)
+                next_offset = int(chunk.get("next_offset", offset))
+                if not data or next_offset <= offset:
+                    break
+                offset = next_offset
+            out.flush()
+        except KeyboardInterrupt:
+            out.flush()
+            raise typer.Exit(ExitCode.INTERRUPTED) from None
+
+
+def events(job_id: JobId, json_out: JsonOption = False) -> None:
+    """Show a job's history, oldest first: placement, starts, retries, why it waits.
+
+    Example:
+
+    ```
+    suanli events job_01HZX3
+    ```
+    """
+    with session() as client:
+        body = client.job_events(job_id)
+    if json_out:
+        print_json(body)
+        return
+    print_events(items_of(body))
+
+
+def cancel(job_id: JobId, json_out: JsonOption = False) -> None:
+    """Cancel a job; a running one is stopped at its site (CANCELLING, then CANCELLED).
+
+    Example:
+
+    ```
+    suanli cancel job_01HZX3
+    ```
+    """
+    with session() as client:
+        found = client.cancel_job(job_id)
+    if json_out:
+        print_json(found)
+        return
+    stdout.print(f"{escape(str(found.get('id', job_id)))} {state_text(found.get('state'))}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the job commands to the `suanli` app."""
+    for command in (jobs, job, logs, events, cancel):
+        app.command()(command)

@@ -1,0 +1,88 @@
+"""The `suanli` command: the Typer app, its global options, and where every command is registered.
+
+Commands live in small modules that each expose `register(app)`. `server` and `up` come from
+`suanli.cli.serve` when that module is installed (it starts the control plane in-process, so it is the
+one part of the CLI allowed to import below `suanli.client`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Annotated
+
+import typer
+
+import suanli
+from suanli.cli import agent_cmd, auth_cmd, context, jobs_cmd, sites_cmd, submit_cmd, tenancy_cmd
+from suanli.cli.context import CliState, fail
+from suanli.cli.exit_codes import EXIT_CODES_HELP, ExitCode
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="suanli",
+    rich_markup_mode="markdown",
+    help="suanli (算力): submit jobs to an open computing power network, and run or manage its sites.",
+    epilog=EXIT_CODES_HELP
+    + "\n\nConfig: profiles live in $SUANLI_CONFIG_DIR/config.toml (default ~/.suanli); "
+    "SUANLI_PROFILE, SUANLI_SERVER and SUANLI_TOKEN override it.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"suanli {suanli.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global_options(
+    profile: Annotated[
+        str | None,
+        typer.Option(help="Use this saved profile.", envvar="SUANLI_PROFILE", show_envvar=True),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Options that apply to every command."""
+    context.state = CliState(profile=profile)
+
+
+def _register_serve(target: typer.Typer) -> None:
+    """Register `server` and `up` from `suanli.cli.serve` when it is there.
+
+    If the module exists but cannot be imported, the two commands still appear and explain why, rather
+    than the whole CLI failing.
+    """
+    try:
+        serve = importlib.import_module("suanli.cli.serve")
+    except ModuleNotFoundError as exc:
+        if exc.name == "suanli.cli.serve":
+            return
+        error: ImportError = exc
+    except ImportError as exc:
+        error = exc
+    else:
+        serve.register(target)
+        return
+
+    def unavailable() -> None:
+        fail(f"the server is not available in this installation: {error}", ExitCode.FAILED)
+
+    for name in ("server", "up"):
+        target.command(name, help="(unavailable: see the error it prints)")(unavailable)
+
+
+for _module in (auth_cmd, submit_cmd, jobs_cmd, sites_cmd, tenancy_cmd, agent_cmd):
+    _module.register(app)
+_register_serve(app)
+
+
+def main() -> None:
+    """The console script `suanli`."""
+    app()

@@ -1,0 +1,244 @@
+"""How API objects look in a terminal: JSON for scripts, Rich tables and panels for people."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.markup import escape
+from rich.table import Table
+
+from suanli.cli.context import stdout
+
+__all__ = [
+    "TERMINAL_STATES",
+    "age",
+    "items_of",
+    "print_events",
+    "print_job",
+    "print_jobs",
+    "print_json",
+    "print_records",
+    "print_site",
+    "print_sites",
+    "state_text",
+    "when",
+]
+
+TERMINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
+_STATE_STYLE = {
+    "PENDING": "yellow",
+    "ASSIGNED": "cyan",
+    "RUNNING": "blue",
+    "SUCCEEDED": "green",
+    "FAILED": "red",
+    "CANCELLING": "magenta",
+    "CANCELLED": "magenta",
+    "online": "green",
+    "offline": "red",
+    "disabled": "dim",
+    "new": "yellow",
+}
+
+
+def print_json(body: Any) -> None:
+    """The API's JSON, indented, with nothing else on stdout (safe to pipe into `jq`)."""
+    stdout.file.write(json.dumps(body, indent=2, ensure_ascii=False) + "\n")
+    stdout.file.flush()
+
+
+def items_of(body: Any) -> list[dict[str, Any]]:
+    """The records of a list answer, whether paginated (`{"items": [...]}`) or a bare list."""
+    if isinstance(body, dict):
+        body = body.get("items", [])
+    return [item for item in body or [] if isinstance(item, dict)]
+
+
+def state_text(state: Any) -> str:
+    """A state as Rich markup, coloured by what it means."""
+    text = escape(str(state or "-"))
+    style = _STATE_STYLE.get(str(state))
+    return f"[{style}]{text}[/{style}]" if style else text
+
+
+def when(value: Any) -> str:
+    """An RFC 3339 UTC time, shortened to `YYYY-MM-DD HH:MM:SS`; `-` when absent."""
+    if not value:
+        return "-"
+    text = str(value).replace("T", " ")
+    for suffix in ("Z", "+00:00"):
+        text = text.removesuffix(suffix)
+    return text.split(".")[0]
+
+
+def age(value: Any, now: datetime | None = None) -> str:
+    """How long ago an RFC 3339 time was, kubectl style: `45s`, `12m`, `3h`, `2d`; `-` if unknown."""
+    try:
+        then = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return "-"
+    if then.tzinfo is None:
+        then = then.replace(tzinfo=UTC)
+    seconds = max(0, int(((now or datetime.now(UTC)) - then).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _cell(value: Any) -> str:
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict | list):
+        return escape(json.dumps(value, ensure_ascii=False))
+    return escape(str(value))
+
+
+def _id_column(table: Table, header: str, values: Iterable[Any]) -> None:
+    # Ids are copied into the next command: never truncate or wrap them.
+    width = max((len(str(v)) for v in values), default=len(header))
+    table.add_column(header, no_wrap=True, min_width=max(width, len(header)))
+
+
+def print_jobs(jobs: Sequence[dict[str, Any]]) -> None:
+    """One row per job: id, name, project, state, where it runs, its age, how it ended."""
+    table = Table(box=None, pad_edge=False)
+    _id_column(table, "ID", (job.get("id") for job in jobs))
+    for header in ("NAME", "PROJECT", "STATE", "SITE", "AGE", "EXIT"):
+        table.add_column(header, no_wrap=header in ("STATE", "AGE"), overflow="fold")
+    for job in jobs:
+        where = "/".join(str(p) for p in (job.get("site"), job.get("pool")) if p) or "-"
+        ended = _cell(job.get("exit_code")) if job.get("exit_code") is not None else _cell(job.get("reason"))
+        table.add_row(
+            _cell(job.get("id")),
+            _cell(job.get("name")),
+            _cell(job.get("project")),
+            state_text(job.get("state")),
+            escape(where),
+            age(job.get("created_at")),
+            ended,
+        )
+    stdout.print(table if jobs else "[dim]no jobs[/dim]")
+
+
+def print_job(job: dict[str, Any], events: Sequence[dict[str, Any]] = ()) -> None:
+    """A job's details, its attempts, and its most recent events."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
+    rows = [
+        ("id", _cell(job.get("id"))),
+        ("name", _cell(job.get("name"))),
+        ("org/project", escape(f"{job.get('org') or '-'}/{job.get('project') or '-'}")),
+        ("state", state_text(job.get("state"))),
+        ("reason", _cell(job.get("reason"))),
+        ("site/pool", escape(f"{job.get('site') or '-'}/{job.get('pool') or '-'}")),
+        ("exit code", _cell(job.get("exit_code"))),
+        ("retries left", _cell(job.get("retries_left"))),
+        ("created", when(job.get("created_at"))),
+        ("started", when(job.get("started_at"))),
+        ("ended", when(job.get("ended_at"))),
+    ]
+    for key, value in rows:
+        grid.add_row(key, value)
+    stdout.print(grid)
+    attempts = [a for a in job.get("attempts") or [] if isinstance(a, dict)]
+    if attempts:
+        table = Table(title="attempts", title_justify="left", box=None, pad_edge=False)
+        for header in ("#", "SITE/POOL", "STATE", "STARTED", "ENDED", "EXIT", "REASON"):
+            table.add_column(header, overflow="fold")
+        for a in attempts:
+            table.add_row(
+                _cell(a.get("number")),
+                escape(f"{a.get('site') or '-'}/{a.get('pool') or '-'}"),
+                state_text(a.get("state")),
+                when(a.get("started_at")),
+                when(a.get("ended_at")),
+                _cell(a.get("exit_code")),
+                _cell(a.get("reason")),
+            )
+        stdout.print()
+        stdout.print(table)
+    if events:
+        stdout.print()
+        print_events(events, title="recent events")
+
+
+def print_events(events: Sequence[dict[str, Any]], title: str | None = None) -> None:
+    """A job's events, oldest first."""
+    table = Table(title=title, title_justify="left", box=None, pad_edge=False)
+    table.add_column("AT", no_wrap=True)
+    table.add_column("KIND", no_wrap=True)
+    table.add_column("MESSAGE", overflow="fold")
+    for event in events:
+        table.add_row(when(event.get("at")), _cell(event.get("kind")), _cell(event.get("message")))
+    stdout.print(table if events else "[dim]no events[/dim]")
+
+
+def _free(pool: dict[str, Any]) -> str:
+    """What is free in a pool, e.g. `3/8 A100 · 40 cpu · 128 GiB · 1/2 nodes`."""
+    free = pool.get("free") or {}
+    parts = []
+    if pool.get("accelerator"):
+        per_node, nodes = pool.get("accelerators_per_node"), pool.get("nodes")
+        total = f"/{per_node * nodes}" if isinstance(per_node, int) and isinstance(nodes, int) else ""
+        parts.append(f"{free.get('accelerators', '?')}{total} {pool['accelerator']}")
+    parts.append(f"{free.get('cpus', '?')} cpu")
+    memory = free.get("memory_mib")
+    parts.append(f"{memory / 1024:.0f} GiB" if isinstance(memory, int | float) else "? GiB")
+    parts.append(f"{free.get('nodes_free', '?')}/{pool.get('nodes', '?')} nodes")
+    return escape(" · ".join(parts))
+
+
+def print_sites(sites: Sequence[dict[str, Any]]) -> None:
+    """One row per pool, grouped by site, with the capacity free right now."""
+    table = Table(box=None, pad_edge=False)
+    for header in ("SITE", "REGION", "STATE", "POOL", "NODES", "FREE NOW"):
+        table.add_column(header, no_wrap=header in ("SITE", "POOL", "STATE"), overflow="fold")
+    for site in sites:
+        pools = [p for p in site.get("pools") or [] if isinstance(p, dict)]
+        head = (_cell(site.get("name")), _cell(site.get("region")), state_text(site.get("state")))
+        if not pools:
+            table.add_row(*head, "[dim]no pools[/dim]", "", "")
+        for index, pool in enumerate(pools):
+            accel = pool.get("accelerator")
+            per_node = f"{accel} x{pool.get('accelerators_per_node')}" if accel else "cpu only"
+            shape = escape(f"{pool.get('nodes', '?')} x {per_node}")
+            row = head if index == 0 else ("", "", "")
+            table.add_row(*row, _cell(pool.get("name")), shape, _free(pool))
+    stdout.print(table if sites else "[dim]no sites[/dim]")
+
+
+def print_site(site: dict[str, Any]) -> None:
+    """One site: who runs it, where, when it was last heard from, and its pools."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    for key, value in (
+        ("name", _cell(site.get("name"))),
+        ("org", _cell(site.get("org"))),
+        ("region", _cell(site.get("region"))),
+        ("state", state_text(site.get("state"))),
+        ("last seen", when(site.get("last_seen_at"))),
+    ):
+        grid.add_row(key, value)
+    stdout.print(grid)
+    stdout.print()
+    print_sites([site])
+
+
+def print_records(records: Sequence[dict[str, Any]], columns: Sequence[str], empty: str) -> None:
+    """A plain table of `columns` (those present in any record; every key if none is)."""
+    present = [c for c in columns if any(c in r for r in records)]
+    if not present and records:
+        present = list(records[0])
+    table = Table(box=None, pad_edge=False)
+    for column in present:
+        table.add_column(column.upper().replace("_", " "), overflow="fold")
+    for record in records:
+        table.add_row(*(when(record.get(c)) if c.endswith("_at") else _cell(record.get(c)) for c in present))
+    stdout.print(table if records else f"[dim]{escape(empty)}[/dim]")

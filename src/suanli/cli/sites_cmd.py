@@ -1,0 +1,154 @@
+"""Provider sites and their pools: `sites` to browse capacity, `site ...` to add and manage sites."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from suanli.cli import context
+from suanli.cli.context import session, stderr, stdout
+from suanli.cli.render import items_of, print_json, print_site, print_sites, state_text
+
+__all__ = ["agent_command_line", "register"]
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of a table.")]
+SiteName = Annotated[str, typer.Argument(metavar="NAME", help="The site's name.")]
+site_app = typer.Typer(
+    help="Add provider sites, issue enrollment tokens, disable sites.",
+    no_args_is_help=True,
+)
+
+
+def agent_command_line(server: str, site: str, token: str) -> str:
+    """The exact `suanli agent` invocation that enrolls site `site` with a single-use `token`."""
+    args = ["suanli", "agent", "--server", server, "--site", site, "--token", token, "--backend", "local"]
+    return shlex.join(args)
+
+
+def _print_enrollment(server: str, site: str, body: dict[str, Any]) -> None:
+    token = body.get("enrollment_token") or body.get("token")
+    if not token:
+        stderr.print("[yellow]warning:[/yellow] the server answered without an enrollment token")
+        return
+    stdout.print(f"enrollment token (single use, shown once): [b]{escape(str(token))}[/b]", soft_wrap=True)
+    stderr.print("\nOn the site's machine, run:\n")
+    stdout.print(escape(agent_command_line(server, site, str(token))), soft_wrap=True)
+    stderr.print(
+        "\n[dim]Add --pool SPEC once per pool the site offers (see `suanli agent --help`). The agent "
+        "trades the enrollment token for its own and keeps it in its --state-dir.[/dim]"
+    )
+
+
+def sites(json_out: JsonOption = False) -> None:
+    """List sites with their pools and the capacity free on each.
+
+    Examples:
+
+    ```
+    suanli sites
+    suanli sites --json | jq '.items[].pools[].free'
+    ```
+    """
+    with session() as client:
+        body = client.list_sites()
+    if json_out:
+        print_json(body)
+        return
+    print_sites(items_of(body))
+
+
+@site_app.command("list")
+def site_list(json_out: JsonOption = False) -> None:
+    """List sites with their pools (same as `suanli sites`)."""
+    sites(json_out)
+
+
+@site_app.command("show")
+def site_show(name: SiteName, json_out: JsonOption = False) -> None:
+    """Show one site: its org, region, state, last contact and pools.
+
+    Example:
+
+    ```
+    suanli site show pku-a100
+    ```
+    """
+    with session() as client:
+        found = client.get_site(name)
+    if json_out:
+        print_json(found)
+        return
+    print_site(found)
+
+
+@site_app.command("add")
+def site_add(
+    name: SiteName,
+    org: Annotated[str, typer.Option(help="The provider org that runs the site.")],
+    region: Annotated[str | None, typer.Option(help="Where it is, e.g. cn-north or eu-west.")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Register a provider site; prints its single-use enrollment token and the agent command to run.
+
+    Example:
+
+    ```
+    suanli site add pku-a100 --org pku-hpc --region cn-north
+    ```
+    """
+    profile = context.current_profile()
+    with session() as client:
+        body = client.create_site(name, org, region)
+    if json_out:
+        print_json(body)
+        return
+    site = body.get("site") or {}
+    stderr.print(f"site {escape(str(site.get('name', name)))} added ({state_text(site.get('state', 'new'))})")
+    _print_enrollment(profile.server, name, body)
+
+
+@site_app.command("enroll-token")
+def site_enroll_token(name: SiteName, json_out: JsonOption = False) -> None:
+    """Issue a fresh single-use enrollment token for a site (e.g. to move its agent to a new machine).
+
+    Example:
+
+    ```
+    suanli site enroll-token pku-a100
+    ```
+    """
+    profile = context.current_profile()
+    with session() as client:
+        body = client.new_enrollment_token(name)
+    if json_out:
+        print_json(body)
+        return
+    _print_enrollment(profile.server, name, body)
+
+
+@site_app.command("disable")
+def site_disable(name: SiteName, json_out: JsonOption = False) -> None:
+    """Stop placing new jobs on a site; jobs already there run to the end.
+
+    Example:
+
+    ```
+    suanli site disable pku-a100
+    ```
+    """
+    with session() as client:
+        body = client.disable_site(name)
+    if json_out:
+        print_json(body)
+        return
+    state = body.get("state", "disabled") if isinstance(body, dict) else "disabled"
+    stdout.print(f"site {escape(name)} {state_text(state)}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `sites` and the `site` group to the `suanli` app."""
+    app.command()(sites)
+    app.add_typer(site_app, name="site")

@@ -1,0 +1,256 @@
+"""Admin verbs for tenancy: `org`, `project`, `member` and `token` groups."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from suanli.cli.context import fail, session, stderr, stdout
+from suanli.cli.exit_codes import ExitCode
+from suanli.cli.render import items_of, print_json, print_records, state_text
+
+__all__ = ["register"]
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of a table.")]
+OrgName = Annotated[str, typer.Argument(metavar="ORG", help="The org's name.")]
+_DURATION = re.compile(r"^\d+[smhd]$")
+
+org_app = typer.Typer(
+    help="Create, list, show and disable orgs (tenants and providers).",
+    no_args_is_help=True,
+)
+project_app = typer.Typer(help="Create, list and disable an org's projects.", no_args_is_help=True)
+member_app = typer.Typer(help="Add, list and disable an org's members.", no_args_is_help=True)
+token_app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
+
+
+class OrgKind(StrEnum):
+    tenant = "tenant"
+    provider = "provider"
+
+
+class Role(StrEnum):
+    owner = "owner"
+    admin = "admin"
+    finance = "finance"
+    member = "member"
+    viewer = "viewer"
+
+
+def _done(body: Any, json_out: bool, message: str) -> None:
+    if json_out:
+        print_json(body)
+    else:
+        stdout.print(message)
+
+
+# -- orgs ------------------------------------------------------------------------------------------
+
+
+@org_app.command("create")
+def org_create(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The new org's name.")],
+    kind: Annotated[OrgKind, typer.Option(help="A tenant submits jobs; a provider runs sites.")],
+    json_out: JsonOption = False,
+) -> None:
+    """Create an org.
+
+    Examples:
+
+    ```
+    suanli org create acme-ai --kind tenant
+    suanli org create pku-hpc --kind provider
+    ```
+    """
+    with session() as client:
+        body = client.create_org(name, kind.value)
+    _done(body, json_out, f"org {escape(name)} created ({kind.value})")
+
+
+@org_app.command("list")
+def org_list(json_out: JsonOption = False) -> None:
+    """List the orgs you can see."""
+    with session() as client:
+        body = client.list_orgs()
+    if json_out:
+        print_json(body)
+        return
+    print_records(items_of(body), ("name", "kind", "state", "created_at"), "no orgs")
+
+
+@org_app.command("show")
+def org_show(name: OrgName, json_out: JsonOption = False) -> None:
+    """Show one org."""
+    with session() as client:
+        body = client.get_org(name)
+    if json_out:
+        print_json(body)
+        return
+    print_records([body], ("name", "kind", "state", "created_at"), "")
+
+
+@org_app.command("disable")
+def org_disable(name: OrgName, json_out: JsonOption = False) -> None:
+    """Disable an org: its members' tokens stop working and it accepts nothing new."""
+    with session() as client:
+        body = client.disable_org(name)
+    _done(body, json_out, f"org {escape(name)} {state_text('disabled')}")
+
+
+# -- projects --------------------------------------------------------------------------------------
+
+
+@project_app.command("create")
+def project_create(
+    org: OrgName,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The new project's name.")],
+    json_out: JsonOption = False,
+) -> None:
+    """Create a project (the account jobs are billed to) in ORG.
+
+    Example:
+
+    ```
+    suanli project create acme-ai vision
+    ```
+    """
+    with session() as client:
+        body = client.create_project(org, name)
+    _done(body, json_out, f"project {escape(org)}/{escape(name)} created")
+
+
+@project_app.command("list")
+def project_list(org: OrgName, json_out: JsonOption = False) -> None:
+    """List ORG's projects."""
+    with session() as client:
+        body = client.list_projects(org)
+    if json_out:
+        print_json(body)
+        return
+    print_records(items_of(body), ("name", "org", "state", "created_at"), "no projects")
+
+
+@project_app.command("disable")
+def project_disable(
+    org: OrgName,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The project's name.")],
+    json_out: JsonOption = False,
+) -> None:
+    """Disable a project: it accepts no new jobs."""
+    with session() as client:
+        body = client.disable_project(org, name)
+    _done(body, json_out, f"project {escape(org)}/{escape(name)} {state_text('disabled')}")
+
+
+# -- members ---------------------------------------------------------------------------------------
+
+UserName = Annotated[str, typer.Argument(metavar="USER", help="The user's name (created if new).")]
+
+
+@member_app.command("add")
+def member_add(
+    org: OrgName,
+    user: UserName,
+    role: Annotated[Role, typer.Option(help="What the member may do in the org.")],
+    json_out: JsonOption = False,
+) -> None:
+    """Add USER to ORG with a role; the user is created if new.
+
+    Example:
+
+    ```
+    suanli member add acme-ai alice --role admin
+    ```
+    """
+    with session() as client:
+        body = client.add_member(org, user, role.value)
+    _done(body, json_out, f"{escape(user)} is now {role.value} of {escape(org)}")
+
+
+@member_app.command("list")
+def member_list(org: OrgName, json_out: JsonOption = False) -> None:
+    """List ORG's members and their roles."""
+    with session() as client:
+        body = client.list_members(org)
+    if json_out:
+        print_json(body)
+        return
+    print_records(items_of(body), ("user", "role", "state", "created_at"), "no members")
+
+
+@member_app.command("disable")
+def member_disable(org: OrgName, user: UserName, json_out: JsonOption = False) -> None:
+    """Remove USER's access to ORG."""
+    with session() as client:
+        body = client.disable_member(org, user)
+    _done(body, json_out, f"member {escape(user)} of {escape(org)} {state_text('disabled')}")
+
+
+# -- tokens ----------------------------------------------------------------------------------------
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Option(help="What the token is for, e.g. `ci` or `laptop`.")],
+    user: Annotated[str | None, typer.Option(help="Mint it for this user (admins); default: you.")] = None,
+    expires_in: Annotated[
+        str | None, typer.Option(metavar="DURATION", help="Lifetime such as 90d, 12h, 30m.")
+    ] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Create an API token; it is printed once and cannot be shown again.
+
+    Examples:
+
+    ```
+    suanli token create --name ci --expires-in 90d
+    suanli token create --name bob-laptop --user bob --expires-in 30d
+    ```
+    """
+    if expires_in is not None and not _DURATION.match(expires_in):
+        fail(f"--expires-in {expires_in!r}: use a number and a unit, e.g. 90d, 12h, 30m, 45s", ExitCode.USAGE)
+    with session() as client:
+        body = client.create_token(name, user=user, expires_in=expires_in)
+    if json_out:
+        print_json(body)
+        return
+    stdout.print(escape(str(body.get("token"))), soft_wrap=True)
+    stderr.print(
+        "[yellow]warning:[/yellow] this is the only time the token is shown; store it now "
+        "(the server keeps only its hash)."
+    )
+
+
+@token_app.command("list")
+def token_list(json_out: JsonOption = False) -> None:
+    """List tokens (never their secrets)."""
+    with session() as client:
+        body = client.list_tokens()
+    if json_out:
+        print_json(body)
+        return
+    columns = ("id", "name", "user", "kind", "created_at", "expires_at", "revoked_at", "last_used_at")
+    print_records(items_of(body), columns, "no tokens")
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[str, typer.Argument(metavar="ID", help="The token's id from `suanli token list`.")],
+    json_out: JsonOption = False,
+) -> None:
+    """Revoke a token at once."""
+    with session() as client:
+        body = client.revoke_token(token_id)
+    _done(body, json_out, f"token {escape(token_id)} revoked")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `org`, `project`, `member` and `token` groups to the `suanli` app."""
+    app.add_typer(org_app, name="org")
+    app.add_typer(project_app, name="project")
+    app.add_typer(member_app, name="member")
+    app.add_typer(token_app, name="token")

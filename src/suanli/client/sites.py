@@ -1,0 +1,41 @@
+"""The site routes: list and inspect sites with their pools, add sites, enrollment tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from suanli.client.base import RouteGroup, segment
+
+__all__ = ["SitesApi"]
+
+
+class SitesApi(RouteGroup):
+    """Typed calls for `/sites`; every method returns the decoded JSON body."""
+
+    def list_sites(self, *, limit: int | None = None, cursor: str | None = None) -> dict[str, Any]:
+        """Sites with their pools and free capacity: `{"items": [...], "next_cursor": ...}`."""
+        result: dict[str, Any] = self.request("GET", "/sites", params={"limit": limit, "cursor": cursor})
+        return result
+
+    def get_site(self, name: str) -> dict[str, Any]:
+        """One site with its pools."""
+        result: dict[str, Any] = self.request("GET", f"/sites/{segment(name)}")
+        return result
+
+    def create_site(
+        self, name: str, org: str, region: str | None = None, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
+        """Register a site of provider `org`: `{"site": Site, "enrollment_token": "sle_…"}`."""
+        body = {"name": name, "org": org, "region": region}
+        result: dict[str, Any] = self.request("POST", "/sites", json=body, idempotency_key=idempotency_key)
+        return result
+
+    def new_enrollment_token(self, name: str) -> dict[str, Any]:
+        """A fresh single-use enrollment token for site `name`."""
+        result: dict[str, Any] = self.request("POST", f"/sites/{segment(name)}/enrollment-tokens")
+        return result
+
+    def disable_site(self, name: str) -> dict[str, Any]:
+        """Stop placing new jobs on site `name`."""
+        result: dict[str, Any] = self.request("POST", f"/sites/{segment(name)}/disable")
+        return result

@@ -1,0 +1,1 @@
+"""The control plane's loops and operations: scheduling cycle and applier, leases, sync, accounts."""

@@ -1,0 +1,161 @@
+"""Orgs, projects, members, tokens and sites: the admin operations, with who may do each."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from suanli.control.auth import issue
+from suanli.control.errors import Conflict, Forbidden, Invalid, NotFound
+from suanli.control.principal import Principal
+from suanli.domain.errors import FieldError
+from suanli.domain.resources import parse_duration_s
+from suanli.domain.tokens import TokenKind
+from suanli.store import Tx
+from suanli.store.tables import Org, Project, Site, User
+
+ROLES = ("owner", "admin", "finance", "member", "viewer")
+ORG_KINDS = ("tenant", "provider")
+NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
+
+
+def check_name(field: str, value: str, pattern: re.Pattern[str] = NAME) -> str:
+    if not pattern.match(value):
+        raise Invalid(
+            f"invalid {field} {value!r}",
+            [
+                FieldError(
+                    field,
+                    "use lowercase letters, digits, '.', '_' or '-' (1–63), starting with a letter or digit",
+                )
+            ],
+        )
+    return value
+
+
+def require_operator(who: Principal) -> None:
+    if not who.operator:
+        raise Forbidden("only platform operators may do this")
+
+
+def org_for(tx: Tx, who: Principal, name: str, *, admin: bool = False) -> Org:
+    org = tx.tenancy.org_by_name(name)
+    visible = who.visible_orgs()
+    if org is None or who.kind != "user" or (visible is not None and org.id not in visible):
+        raise NotFound(f"no org {name!r}")
+    if admin and not who.can_admin(org.id):
+        raise Forbidden(f"you are not an owner or admin of {name}")
+    return org
+
+
+def create_org(tx: Tx, who: Principal, name: str, kind: str, now: datetime) -> Org:
+    require_operator(who)
+    check_name("name", name)
+    if kind not in ORG_KINDS:
+        raise Invalid(f"unknown org kind {kind!r}", [FieldError("kind", "allowed: tenant, provider")])
+    if tx.tenancy.org_by_name(name):
+        raise Conflict(f"org {name!r} already exists", code="exists")
+    return tx.tenancy.add_org(name, kind, now)
+
+
+def create_project(tx: Tx, who: Principal, org_name: str, name: str, now: datetime) -> Project:
+    org = org_for(tx, who, org_name, admin=True)
+    check_name("name", name)
+    if tx.tenancy.project_by_name(org.id, name):
+        raise Conflict(f"project {org_name}/{name} already exists", code="exists")
+    return tx.tenancy.add_project(org.id, name, now)
+
+
+def add_member(tx: Tx, who: Principal, org_name: str, user_name: str, role: str, now: datetime) -> User:
+    org = org_for(tx, who, org_name, admin=True)
+    check_name("user", user_name, USER)
+    if role not in ROLES:
+        raise Invalid(f"unknown role {role!r}", [FieldError("role", f"allowed: {', '.join(ROLES)}")])
+    if role == "owner" and not who.operator and who.roles.get(org.id) != "owner":
+        raise Forbidden("only an owner may add another owner")
+    user = tx.tenancy.user_by_name(user_name) or tx.tenancy.add_user(user_name, now)
+    existing = tx.tenancy.membership(org.id, user.id)
+    if existing:
+        existing.role, existing.disabled = role, False
+    else:
+        tx.tenancy.add_membership(org.id, user.id, role, now)
+    return user
+
+
+def create_token(
+    tx: Tx,
+    who: Principal,
+    name: str,
+    user_name: str | None,
+    expires_in: str | None,
+    operator: bool,
+    now: datetime,
+) -> tuple[str, str, datetime | None]:
+    """A user token; members mint their own, org admins and operators for others."""
+    if who.kind != "user" or who.user_id is None:
+        raise Forbidden("only users create user tokens")
+    user = tx.tenancy.user(who.user_id)
+    if user_name and user_name != who.user_name:
+        target = tx.tenancy.user_by_name(user_name)
+        shared = {m.org_id for m in tx.tenancy.memberships_of(target.id)} if target else set()
+        if target is None or not (who.operator or any(who.can_admin(o) for o in shared)):
+            raise NotFound(f"no user {user_name!r}")
+        user = target
+    assert user is not None
+    if operator and not (who.operator and user.is_operator):
+        raise Forbidden("operator tokens are only for operators")
+    try:
+        ttl = timedelta(seconds=parse_duration_s(expires_in or "90d"))
+    except ValueError as exc:
+        raise Invalid(str(exc), [FieldError("expires_in", "a duration such as 30d or 12h")]) from None
+    if not timedelta(minutes=1) <= ttl <= timedelta(days=3650):
+        raise Invalid("expires_in out of range", [FieldError("expires_in", "between 1m and 3650d")])
+    kind = TokenKind.OPERATOR if operator else TokenKind.TENANT
+    token_id, token = issue(tx, kind, name, now, ttl=ttl, user_id=user.id)
+    return token_id, token, now + ttl
+
+
+def create_site(
+    tx: Tx, who: Principal, name: str, org_name: str, region: str, now: datetime
+) -> tuple[Site, str]:
+    org = org_for(tx, who, org_name, admin=True)
+    check_name("name", name)
+    if org.kind != "provider":
+        raise Invalid(f"org {org_name!r} is a tenant", [FieldError("org", "sites belong to provider orgs")])
+    if tx.sites.site_by_name(name):
+        raise Conflict(f"site {name!r} already exists", code="exists")
+    site = tx.sites.add_site(name, org.id, region, now)
+    return site, enrollment_token(tx, site, now)
+
+
+def enrollment_token(tx: Tx, site: Site, now: datetime) -> str:
+    _, token = issue(
+        tx, TokenKind.ENROLLMENT, f"enroll {site.name}", now, ttl=timedelta(days=7), site_id=site.id
+    )
+    return token
+
+
+def site_for(tx: Tx, who: Principal, name: str, *, admin: bool = False) -> Site:
+    site = tx.sites.site_by_name(name)
+    if site is None:
+        raise NotFound(f"no site {name!r}")
+    if admin and not who.can_admin(site.org_id):
+        raise Forbidden(f"you do not administer site {name}")
+    return site
+
+
+def enroll(tx: Tx, who: Principal, site_name: str, now: datetime) -> str:
+    """Spend an enrollment token for a long-lived agent token of the same site."""
+    if who.kind != "enrollment" or who.site_id is None:
+        raise Forbidden("enroll with the site's enrollment token (sle_…)")
+    site = tx.sites.site(who.site_id)
+    if site is None or site.name != site_name:
+        raise Forbidden(f"this enrollment token is not for site {site_name!r}")
+    row = tx.tenancy.token(who.token_id)
+    assert row is not None
+    row.revoked_at = now  # single use
+    row.used_at = now
+    site.enrolled_at = now
+    _, token = issue(tx, TokenKind.AGENT, f"agent {site.name}", now, ttl=None, site_id=site.id)
+    return token

@@ -1,0 +1,135 @@
+"""The scheduling cycle: snapshot → `scheduler.schedule` → applier, plus lease expiry, in one loop.
+
+Plan, then apply: the plan is made on a snapshot; the applier re-checks every placement against the
+pools' current capacity inside one transaction (pool rows locked), commits what still fits and skips
+the rest, which the next cycle sees afresh.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from suanli.control import leases, snapshots
+from suanli.control.lifecycle import move_job
+from suanli.control.signals import SCHEDULE, Signals, job_topic, site_topic
+from suanli.domain.states import JobState
+from suanli.scheduler import PROFILES, Plan, PoolVerdict, schedule
+from suanli.store import Database, Tx
+
+log = logging.getLogger("suanli.control")
+
+
+@dataclass
+class CycleResult:
+    placed: int = 0
+    skipped: int = 0
+    lost: int = 0
+    sites: set[str] = field(default_factory=set)
+    jobs: set[str] = field(default_factory=set)
+
+
+def apply(tx: Tx, plan: Plan, now: datetime, lease_ttl: float) -> CycleResult:
+    """Commit each placement that still fits; the rest wait for the next cycle."""
+    result = CycleResult()
+    pool_ids = sorted({p.pool_id for p in plan.placements})
+    if not pool_ids:
+        return result
+    pools = tx.sites.lock_pools(pool_ids)
+    held = snapshots.held_by_node(tx.sites.active_attempts(pool_ids))
+    free = {pid: list(snapshots.free_nodes(pool, held.get(pid, {}))) for pid, pool in pools.items()}
+    for placement in plan.placements:
+        job = tx.jobs.get(placement.job_id, lock=True)
+        pool = pools.get(placement.pool_id)
+        nodes_free = free.get(placement.pool_id)
+        still_fits = nodes_free is not None and all(
+            placement.per_node.fits_in(nodes_free[i]) for i in placement.nodes
+        )
+        if job is None or pool is None or job.state != JobState.PENDING.value or not still_fits:
+            result.skipped += 1
+            continue
+        assert nodes_free is not None
+        for i in placement.nodes:
+            nodes_free[i] = nodes_free[i] - placement.per_node
+        attempt = tx.jobs.add_attempt(
+            job,
+            site_id=pool.site_id,
+            pool_id=pool.id,
+            accelerator=placement.accelerator,
+            accelerators_per_node=placement.per_node.accelerators,
+            cpus_per_node=placement.per_node.cpus,
+            memory_mib_per_node=placement.per_node.memory_mib,
+            nodes=list(placement.nodes),
+            lease_expires_at=now + timedelta(seconds=lease_ttl),
+            created_at=now,
+        )
+        site = tx.sites.site(pool.site_id)
+        where = f"{site.name if site else pool.site_id}/{pool.name}"
+        move_job(tx, job, JobState.ASSIGNED, now, f"attempt {attempt.number} placed on {where}")
+        result.placed += 1
+        result.sites.add(pool.site_id)
+        result.jobs.add(job.id)
+    tx.sites.bump(pool_ids)
+    return result
+
+
+class SchedulingLoop:
+    """Runs cycles on a thread: when poked (submit, capacity change, cancel) and every `interval` s."""
+
+    def __init__(
+        self,
+        db: Database,
+        signals: Signals,
+        clock: Callable[[], datetime],
+        *,
+        interval: float,
+        lease_ttl: float,
+        lease_grace: float,
+    ) -> None:
+        self._db, self._signals, self._clock = db, signals, clock
+        self._interval, self._lease_ttl, self._grace = interval, lease_ttl, lease_grace
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.waiting: dict[str, tuple[PoolVerdict, ...]] = {}
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="suanli-scheduler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._signals.notify(SCHEDULE)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            seen = self._signals.version(SCHEDULE)
+            try:
+                self.run_once()
+            except Exception:  # a bad cycle must not kill the loop; the next one starts fresh
+                log.exception("scheduling cycle failed")
+            self._signals.wait(SCHEDULE, seen, self._interval)
+
+    def run_once(self) -> CycleResult:
+        now = self._clock()
+        with self._db.transaction() as tx:
+            lost = leases.expire(tx, now, self._grace)
+        with self._db.transaction() as tx:
+            snap = snapshots.take(tx, now, self._lease_ttl)
+        plan = schedule(snap, PROFILES)
+        self.waiting = dict(plan.waiting)
+        result = CycleResult(lost=len(lost))
+        if plan.placements:
+            with self._db.transaction() as tx:
+                result = apply(tx, plan, self._clock(), self._lease_ttl)
+            result.lost = len(lost)
+            if result.skipped:
+                self._signals.notify(SCHEDULE)  # something changed under us: look again
+        self._signals.notify(
+            *(site_topic(s) for s in result.sites), *(job_topic(j) for j in result.jobs | lost)
+        )
+        return result

@@ -1,0 +1,161 @@
+"""Tenant-facing job operations: submit, cancel, and the reads, each with tenant isolation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from suanli.control.errors import Conflict, Forbidden, Invalid, NotFound
+from suanli.control.lifecycle import attempt_ended, move_job
+from suanli.control.principal import Principal
+from suanli.control.snapshots import pending_job, pool_views
+from suanli.domain.errors import FieldError, SpecError
+from suanli.domain.spec import JobSpec, parse_spec
+from suanli.domain.states import AttemptState, JobState
+from suanli.scheduler import never_fits
+from suanli.store import Tx
+from suanli.store.tables import Job, Project
+
+
+def submit(tx: Tx, who: Principal, document: Any, now: datetime, lease_ttl: float) -> Job:
+    """Validate, resolve the project, refuse what no pool could ever run, and commit as PENDING."""
+    if who.kind != "user":
+        raise Forbidden("only tenant members and operators submit jobs")
+    try:
+        spec = parse_spec(document)
+    except SpecError as exc:
+        raise Invalid("the job spec is invalid", exc.errors, code="invalid_spec") from None
+    project = _project(tx, who, spec)
+    if not who.can_submit(project.org_id):
+        raise Forbidden("your role in this org may not submit jobs (viewer or finance)")
+    job = tx.jobs.add(
+        org_id=project.org_id,
+        project_id=project.id,
+        user_id=who.user_id or "",
+        name=spec.name,
+        spec={**spec.to_dict(), "project": project.name},
+        retries=spec.retries,
+        now=now,
+    )
+    verdicts = never_fits(pending_job(job), pool_views(tx, now, lease_ttl))
+    if verdicts is not None:
+        raise Invalid(
+            "no pool in the network could ever run this job",
+            [FieldError(f"pool {v.pool}", v.reason) for v in verdicts],
+            code="unsatisfiable",
+        )
+    tx.jobs.add_event(job.id, now, "submitted", f"submitted by {who.user_name}: {spec.resources.describe()}")
+    return job
+
+
+def _project(tx: Tx, who: Principal, spec: JobSpec) -> Project:
+    orgs = tx.tenancy.orgs(who.visible_orgs())
+    tenant_orgs = [o for o in orgs if o.kind == "tenant"]
+    ref = spec.project
+    if ref and "/" in ref:
+        org_name, _, name = ref.partition("/")
+        candidates = [tx.tenancy.project_by_name(o.id, name) for o in orgs if o.name == org_name]
+    elif ref:
+        candidates = [tx.tenancy.project_by_name(o.id, ref) for o in tenant_orgs]
+    else:
+        candidates = [p for o in tenant_orgs for p in tx.tenancy.projects(o.id)]
+    found = [p for p in candidates if p is not None and not p.disabled]
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        what = f"no project {ref!r} you can submit to" if ref else "you belong to no project"
+        raise Invalid(
+            what,
+            [FieldError("project", "name a project you are a member of (ORG/PROJECT)")],
+            code="unknown_project",
+        )
+    names = ", ".join(sorted(f"{_org_name(tx, p.org_id)}/{p.name}" for p in found))
+    raise Invalid(
+        "project is ambiguous", [FieldError("project", f"choose one of: {names}")], code="ambiguous_project"
+    )
+
+
+def _org_name(tx: Tx, org_id: str) -> str:
+    org = tx.tenancy.org(org_id)
+    return org.name if org else org_id
+
+
+def visible_job(tx: Tx, who: Principal, job_id: str, *, lock: bool = False) -> Job:
+    job = tx.jobs.get(job_id, lock=lock)
+    orgs = who.visible_orgs()
+    if job is None or who.kind != "user" or (orgs is not None and job.org_id not in orgs):
+        raise NotFound(f"no job {job_id}")
+    return job
+
+
+def cancel(tx: Tx, who: Principal, job_id: str, now: datetime) -> tuple[Job, set[str]]:
+    """Cancel a job; returns it and the sites whose agents must be told."""
+    job = visible_job(tx, who, job_id, lock=True)
+    if who.roles.get(job.org_id) == "viewer" and not who.operator:
+        raise Forbidden("viewers cannot cancel jobs")
+    state = JobState(job.state)
+    if state in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED):
+        raise Conflict(f"job {job.id} already ended ({state.value})", code="job_ended")
+    if state is JobState.CANCELLING:
+        return job, set()
+    if state is JobState.PENDING:
+        move_job(tx, job, JobState.CANCELLED, now, f"cancelled by {who.user_name}")
+        job.ended_at, job.reason = now, "cancelled"
+        return job, set()
+    move_job(tx, job, JobState.CANCELLING, now, f"cancel requested by {who.user_name}")
+    sites: set[str] = set()
+    for attempt in tx.jobs.attempts(job.id):
+        if attempt.state in (AttemptState.STARTING.value, AttemptState.RUNNING.value):
+            attempt.cancel_requested = True
+            sites.add(attempt.site_id)
+        elif attempt.state == AttemptState.ASSIGNED.value:
+            # Not started at the site yet: cancel outright; fencing kills a late start.
+            attempt.cancel_requested = True
+            attempt_ended(
+                tx,
+                job,
+                attempt,
+                AttemptState.CANCELLED,
+                now,
+                exit_code=None,
+                reason="cancelled before start",
+                where=attempt.site_id,
+            )
+            sites.add(attempt.site_id)
+    return job, sites
+
+
+def list_jobs(
+    tx: Tx, who: Principal, *, states: list[str] | None, project: str | None, cursor: str | None, limit: int
+) -> tuple[list[Job], str | None]:
+    if who.kind != "user":
+        raise Forbidden("agents do not list jobs")
+    bad = [s for s in states or [] if s not in JobState.__members__]
+    if bad:
+        allowed = ", ".join(JobState.__members__)
+        raise Invalid(f"unknown state {bad[0]!r}", [FieldError("state", f"allowed: {allowed}")])
+    project_id = None
+    if project:
+        orgs = tx.tenancy.orgs(who.visible_orgs())
+        org_name, _, name = project.rpartition("/")
+        matches = [tx.tenancy.project_by_name(o.id, name) for o in orgs if not org_name or o.name == org_name]
+        found = [p for p in matches if p is not None]
+        if not found:
+            return [], None
+        project_id = found[0].id
+    before = _decode_cursor(tx, cursor)
+    rows = tx.jobs.search(
+        org_ids=who.visible_orgs(), states=states, project_id=project_id, before=before, limit=limit + 1
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].id if more and rows else None)
+
+
+def _decode_cursor(tx: Tx, cursor: str | None) -> tuple[datetime, str] | None:
+    if not cursor:
+        return None
+    job = tx.jobs.get(cursor)
+    if job is None:
+        raise Invalid("invalid cursor", [FieldError("cursor", "pass next_cursor from the previous page")])
+    return job.created_at, job.id

@@ -1,0 +1,89 @@
+"""Job and attempt state changes, each through the domain's transition tables, each with an event."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from suanli.domain.states import (
+    ATTEMPT_TERMINAL,
+    AttemptState,
+    JobState,
+    attempt_transition,
+    job_transition,
+)
+from suanli.store import Tx
+from suanli.store.tables import Attempt, Job
+
+
+def move_job(tx: Tx, job: Job, target: JobState, now: datetime, message: str) -> None:
+    job.state = job_transition(JobState(job.state), target).value
+    job.updated_at = now
+    tx.jobs.add_event(job.id, now, target.value.lower(), message)
+
+
+def attempt_progress(
+    tx: Tx, job: Job, attempt: Attempt, target: AttemptState, now: datetime, where: str
+) -> None:
+    """A live attempt moved forward (STARTING or RUNNING); the job mirrors it."""
+    current = AttemptState(attempt.state)
+    if current == target or target not in (AttemptState.STARTING, AttemptState.RUNNING):
+        return
+    if current is AttemptState.RUNNING:  # never back from RUNNING to STARTING
+        return
+    attempt.state = attempt_transition(current, target).value
+    if target is AttemptState.RUNNING:
+        attempt.started_at = attempt.started_at or now
+        if job.state == JobState.ASSIGNED.value:
+            move_job(tx, job, JobState.RUNNING, now, f"attempt {attempt.number} running on {where}")
+            job.started_at = job.started_at or now
+
+
+def attempt_ended(
+    tx: Tx,
+    job: Job,
+    attempt: Attempt,
+    outcome: AttemptState,
+    now: datetime,
+    *,
+    exit_code: int | None,
+    reason: str | None,
+    where: str,
+) -> None:
+    """An attempt reached a terminal state; decide the job's outcome (done, retry, or failed)."""
+    if outcome not in ATTEMPT_TERMINAL:
+        raise ValueError(f"{outcome} is not terminal")
+    attempt.state = attempt_transition(AttemptState(attempt.state), outcome).value
+    attempt.ended_at = now
+    attempt.exit_code = exit_code
+    attempt.reason = reason
+    said = f"attempt {attempt.number} on {where}: {outcome.value.lower()}" + (
+        f" ({reason})" if reason else ""
+    )
+    cancelling = job.state == JobState.CANCELLING.value or attempt.cancel_requested
+    if outcome is AttemptState.SUCCEEDED:
+        _finish(tx, job, JobState.SUCCEEDED, now, said, exit_code=exit_code if exit_code is not None else 0)
+    elif cancelling:
+        _finish(tx, job, JobState.CANCELLED, now, said, exit_code=exit_code, reason="cancelled")
+    elif job.retries_left > 0:
+        job.retries_left -= 1
+        move_job(tx, job, JobState.PENDING, now, f"{said}; retrying ({job.retries_left} retries left)")
+    else:
+        _finish(
+            tx, job, JobState.FAILED, now, said, exit_code=exit_code, reason=reason or outcome.value.lower()
+        )
+
+
+def _finish(
+    tx: Tx,
+    job: Job,
+    target: JobState,
+    now: datetime,
+    message: str,
+    *,
+    exit_code: int | None,
+    reason: str | None = None,
+) -> None:
+    move_job(tx, job, target, now, message)
+    job.exit_code = exit_code
+    job.reason = reason
+    job.ended_at = now

@@ -1,0 +1,27 @@
+"""Server settings, read from `SUANLI_*` environment variables (Pydantic at this edge only)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    return Path.home() / ".suanli"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SUANLI_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str | None = None  # default: SQLite in data_dir
+    lease_ttl: float = Field(30.0, gt=0, description="seconds an attempt's lease lasts after a sync")
+    lease_grace: float = Field(
+        15.0, ge=0, description="extra seconds before the server declares an attempt lost"
+    )
+    schedule_interval: float = Field(2.0, gt=0, description="seconds between periodic scheduling cycles")
+    max_body_bytes: int = Field(1024 * 1024, gt=0)
+    sync_max_wait: float = Field(30.0, ge=0)
+    token_ttl_days: int = Field(90, gt=0)

@@ -1,0 +1,47 @@
+"""Wake-ups inside one server process: the scheduling loop, and long polls waiting per site or job."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+
+
+class Signals:
+    """Versioned conditions: a waiter returns as soon as its topic's version moves on, or at timeout."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._versions: defaultdict[str, int] = defaultdict(int)
+
+    def version(self, topic: str) -> int:
+        with self._cond:
+            return self._versions[topic]
+
+    def notify(self, *topics: str) -> None:
+        with self._cond:
+            for topic in topics:
+                self._versions[topic] += 1
+            self._cond.notify_all()
+
+    def wait(self, topic: str, since: int, timeout: float) -> bool:
+        """True if `topic` moved past version `since` within `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._versions[topic] == since:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+            return True
+
+
+def site_topic(site_id: str) -> str:
+    return f"site:{site_id}"
+
+
+def job_topic(job_id: str) -> str:
+    return f"job:{job_id}"
+
+
+SCHEDULE = "schedule"

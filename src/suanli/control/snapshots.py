@@ -1,0 +1,82 @@
+"""Building the scheduler's frozen snapshot from the store: pools with per-node free capacity, pending jobs."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from suanli.domain.resources import Vector
+from suanli.domain.spec import parse_spec
+from suanli.scheduler import PendingJob, PoolView, Snapshot
+from suanli.store import Tx
+from suanli.store.tables import Attempt, Job, Pool, Site
+
+
+def pool_views(tx: Tx, now: datetime, lease_ttl: float) -> list[PoolView]:
+    """Every offered pool of every enabled site, with each node's free vector."""
+    sites = {s.id: s for s in tx.sites.sites() if not s.disabled}
+    pools = [p for p in tx.sites.pools(sites) if p.site_id in sites]
+    used = held_by_node(tx.sites.active_attempts([p.id for p in pools]))
+    return [_view(p, sites[p.site_id], used.get(p.id, {}), now, lease_ttl) for p in pools]
+
+
+def held_by_node(attempts: list[Attempt]) -> dict[str, dict[int, Vector]]:
+    """pool id → node index → capacity held there by active attempts."""
+    held: defaultdict[str, defaultdict[int, Vector]] = defaultdict(lambda: defaultdict(Vector))
+    for a in attempts:
+        need = Vector(a.accelerators_per_node, a.cpus_per_node, a.memory_mib_per_node)
+        for node in a.nodes:
+            held[a.pool_id][int(node)] += need
+    return {k: dict(v) for k, v in held.items()}
+
+
+def free_nodes(pool: Pool, used: dict[int, Vector]) -> tuple[Vector, ...]:
+    per_node = Vector(pool.accelerators_per_node, pool.cpus_per_node, pool.memory_mib_per_node)
+    return tuple(per_node - used.get(i, Vector()) for i in range(pool.nodes))
+
+
+def site_online(site: Site, now: datetime, lease_ttl: float) -> bool:
+    return (
+        not site.disabled
+        and site.last_seen_at is not None
+        and now - site.last_seen_at <= timedelta(seconds=lease_ttl)
+    )
+
+
+def _view(pool: Pool, site: Site, used: dict[int, Vector], now: datetime, lease_ttl: float) -> PoolView:
+    return PoolView(
+        id=pool.id,
+        site_id=site.id,
+        site=site.name,
+        name=pool.name,
+        accelerator=pool.accelerator,
+        per_node=Vector(pool.accelerators_per_node, pool.cpus_per_node, pool.memory_mib_per_node),
+        free=free_nodes(pool, used),
+        online=site_online(site, now, lease_ttl),
+        region=site.region,
+    )
+
+
+def pending_job(job: Job, avoid_sites: frozenset[str] = frozenset()) -> PendingJob:
+    spec = parse_spec(job.spec)
+    return PendingJob(
+        id=job.id,
+        resources=spec.resources,
+        created_at=job.created_at,
+        org_id=job.org_id,
+        project_id=job.project_id,
+        priority=job.priority,
+        regions=spec.constraints.regions,
+        sites=spec.constraints.sites,
+        avoid_sites=avoid_sites,
+        objective=spec.objective,
+    )
+
+
+def take(tx: Tx, now: datetime, lease_ttl: float) -> Snapshot:
+    pools = pool_views(tx, now, lease_ttl)
+    names = {p.site_id: p.site for p in pools}
+    jobs = tx.jobs.pending()
+    lost = tx.jobs.lost_sites([j.id for j in jobs])
+    pending = [pending_job(j, frozenset(names.get(s, s) for s in lost.get(j.id, set()))) for j in jobs]
+    return Snapshot(now=now, pools=tuple(pools), jobs=tuple(pending))

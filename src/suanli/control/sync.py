@@ -1,0 +1,180 @@
+"""The agent sync: apply a site's level-triggered report, renew leases, answer with launches and kills.
+
+Rules (see docs/api.md): a report names an attempt by id and fencing token; a report the server does
+not recognise as a live attempt of this site is answered with `kill`; terminal reports are recorded
+once and answered with `ack`; every live attempt the agent reports gets its lease renewed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from suanli.control.lifecycle import attempt_ended, attempt_progress
+from suanli.domain.states import ATTEMPT_TERMINAL, AttemptState
+from suanli.store import PoolOffer, Tx
+from suanli.store.tables import Attempt, Site
+
+AGENT_STATES = {"STARTING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"}
+
+
+@dataclass(frozen=True)
+class Report:
+    id: str
+    fencing_token: int
+    state: str
+    exit_code: int | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class UsageReport:
+    seq: int
+    attempt_id: str
+    wall_seconds: int
+    cpu_seconds: int
+    accelerator_seconds: int
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class LogReport:
+    attempt_id: str
+    offset: int
+    data: str
+
+
+@dataclass
+class Outcome:
+    """What applying a report decided; `answer()` fills launches and cancels."""
+
+    kill: list[str] = field(default_factory=list)
+    ack: list[str] = field(default_factory=list)
+    capacity_changed: bool = False
+    jobs_changed: set[str] = field(default_factory=set)
+    usage_acked_seq: int = 0
+
+
+def apply_report(
+    tx: Tx,
+    site: Site,
+    now: datetime,
+    lease_ttl: float,
+    *,
+    pools: list[PoolOffer] | None,
+    attempts: list[Report],
+    usage: list[UsageReport],
+    logs: list[LogReport],
+) -> Outcome:
+    out = Outcome()
+    site.last_seen_at = now
+    site.enrolled_at = site.enrolled_at or now
+    if pools is not None:
+        out.capacity_changed = tx.sites.offer(site.id, pools, now)
+    rows = tx.jobs.attempts_by_ids([r.id for r in attempts])
+    lease = now + timedelta(seconds=lease_ttl)
+    for report in attempts:
+        row = rows.get(report.id)
+        if row is None or row.site_id != site.id or row.fencing_token != report.fencing_token:
+            (out.ack if report.state in ("SUCCEEDED", "FAILED", "CANCELLED") else out.kill).append(report.id)
+            continue
+        _apply_one(tx, site, row, report, lease, now, out)
+    for chunk in logs:
+        row = rows.get(chunk.attempt_id) or tx.jobs.attempt(chunk.attempt_id)
+        if row is not None and row.site_id == site.id:
+            job = tx.jobs.get(row.job_id)
+            if job is not None:
+                tx.jobs.append_log(job, row, chunk.offset, chunk.data)
+                out.jobs_changed.add(job.id)
+    for u in usage:
+        row = rows.get(u.attempt_id) or tx.jobs.attempt(u.attempt_id)
+        if row is not None and row.site_id == site.id:
+            tx.jobs.add_usage(
+                site_id=site.id,
+                seq=u.seq,
+                attempt=row,
+                now=now,
+                wall_seconds=u.wall_seconds,
+                cpu_seconds=u.cpu_seconds,
+                accelerator_seconds=u.accelerator_seconds,
+                started_at=u.started_at,
+                ended_at=u.ended_at,
+            )
+        out.usage_acked_seq = max(out.usage_acked_seq, u.seq)
+    # Attempts placed here but not launched yet: the agent is alive, so their leases hold too.
+    for row in tx.jobs.active_attempts_of_site(site.id):
+        if row.state == AttemptState.ASSIGNED.value:
+            row.lease_expires_at = lease
+    return out
+
+
+def _apply_one(
+    tx: Tx, site: Site, row: Attempt, report: Report, lease: datetime, now: datetime, out: Outcome
+) -> None:
+    current = AttemptState(row.state)
+    reported = AttemptState(report.state)
+    terminal = reported in ATTEMPT_TERMINAL
+    if current in ATTEMPT_TERMINAL:
+        # The server already decided (lost, cancelled before start): a live attempt must die.
+        (out.ack if terminal else out.kill).append(row.id)
+        return
+    job = tx.jobs.get(row.job_id)
+    assert job is not None
+    where = site.name
+    if terminal:
+        attempt_ended(
+            tx, job, row, reported, now, exit_code=report.exit_code, reason=report.reason, where=where
+        )
+        out.ack.append(row.id)
+        out.capacity_changed = True
+    else:
+        attempt_progress(tx, job, row, reported, now, where)
+        row.lease_expires_at = lease
+    out.jobs_changed.add(job.id)
+
+
+def launches(tx: Tx, site: Site, reported: set[str]) -> list[dict[str, Any]]:
+    """Attempts placed on this site that the agent has not reported holding yet."""
+    out = []
+    for row in tx.jobs.active_attempts_of_site(site.id):
+        if row.state != AttemptState.ASSIGNED.value or row.id in reported or row.cancel_requested:
+            continue
+        job = tx.jobs.get(row.job_id)
+        pool = tx.sites.pool(row.pool_id)
+        if job is None or pool is None:
+            continue
+        out.append(
+            {
+                "attempt_id": row.id,
+                "job_id": job.id,
+                "attempt": row.number,
+                "fencing_token": row.fencing_token,
+                "spec": job.spec,
+                "pool": pool.name,
+                "allocation": {
+                    "accelerator": row.accelerator,
+                    "accelerators_per_node": row.accelerators_per_node,
+                    "cpus_per_node": row.cpus_per_node,
+                    "memory_mib_per_node": row.memory_mib_per_node,
+                    "nodes": list(row.nodes),
+                },
+            }
+        )
+    return out
+
+
+def cancels(tx: Tx, site: Site) -> list[str]:
+    return [
+        row.id
+        for row in tx.jobs.active_attempts_of_site(site.id)
+        if row.cancel_requested and row.state != AttemptState.ASSIGNED.value
+    ]
+
+
+def parse_reports(items: list[dict[str, Any]]) -> list[Report]:
+    return [
+        Report(str(i["id"]), int(i["fencing_token"]), str(i["state"]), i.get("exit_code"), i.get("reason"))
+        for i in items
+    ]

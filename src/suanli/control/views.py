@@ -1,0 +1,147 @@
+"""How stored objects look over the API: plain JSON-ready dicts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from suanli.control.snapshots import free_nodes, held_by_node, site_online
+from suanli.domain.resources import Vector
+from suanli.store import Tx
+from suanli.store.tables import Attempt, Job, Org, Pool, Project, Site, Token
+
+
+def ts(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def attempt_view(a: Attempt, sites: dict[str, str], pools: dict[str, str]) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "number": a.number,
+        "site": sites.get(a.site_id, a.site_id),
+        "pool": pools.get(a.pool_id, a.pool_id),
+        "state": a.state,
+        "accelerator": a.accelerator,
+        "created_at": ts(a.created_at),
+        "started_at": ts(a.started_at),
+        "ended_at": ts(a.ended_at),
+        "exit_code": a.exit_code,
+        "reason": a.reason,
+    }
+
+
+def job_view(
+    tx: Tx, job: Job, *, attempts: bool = True, waiting: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
+    org = tx.tenancy.org(job.org_id)
+    project = tx.tenancy.project(job.project_id)
+    rows = tx.jobs.attempts(job.id) if attempts else []
+    sites = {s.id: s.name for s in tx.sites.sites()} if rows else {}
+    pools = {p.id: p.name for p in tx.sites.pools(include_withdrawn=True)} if rows else {}
+    last = rows[-1] if rows else None
+    view: dict[str, Any] = {
+        "id": job.id,
+        "name": job.name,
+        "org": org.name if org else job.org_id,
+        "project": project.name if project else job.project_id,
+        "state": job.state,
+        "spec": job.spec,
+        "created_at": ts(job.created_at),
+        "updated_at": ts(job.updated_at),
+        "started_at": ts(job.started_at),
+        "ended_at": ts(job.ended_at),
+        "exit_code": job.exit_code,
+        "reason": job.reason,
+        "retries_left": job.retries_left,
+        "site": sites.get(last.site_id) if last else None,
+        "pool": pools.get(last.pool_id) if last else None,
+        "attempts": [attempt_view(a, sites, pools) for a in rows],
+    }
+    if waiting is not None:
+        view["waiting"] = waiting
+    return view
+
+
+def job_summary(tx: Tx, job: Job, orgs: dict[str, str], projects: dict[str, str]) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "name": job.name,
+        "org": orgs.get(job.org_id, job.org_id),
+        "project": projects.get(job.project_id, job.project_id),
+        "state": job.state,
+        "created_at": ts(job.created_at),
+        "started_at": ts(job.started_at),
+        "ended_at": ts(job.ended_at),
+        "exit_code": job.exit_code,
+        "reason": job.reason,
+    }
+
+
+def pool_view(pool: Pool, used: dict[int, Vector]) -> dict[str, Any]:
+    free = free_nodes(pool, used)
+    whole = Vector(pool.accelerators_per_node, pool.cpus_per_node, pool.memory_mib_per_node)
+    return {
+        "name": pool.name,
+        "accelerator": pool.accelerator,
+        "accelerators_per_node": pool.accelerators_per_node,
+        "nodes": pool.nodes,
+        "cpus_per_node": pool.cpus_per_node,
+        "memory_mib_per_node": pool.memory_mib_per_node,
+        "free": {
+            "accelerators": sum(f.accelerators for f in free),
+            "cpus": sum(f.cpus for f in free),
+            "memory_mib": sum(f.memory_mib for f in free),
+            "nodes_free": sum(1 for f in free if f == whole),
+        },
+    }
+
+
+def site_views(tx: Tx, sites: list[Site], now: datetime, lease_ttl: float) -> list[dict[str, Any]]:
+    pools = tx.sites.pools([s.id for s in sites])
+    used = held_by_node(tx.sites.active_attempts([p.id for p in pools]))
+    orgs = {o.id: o.name for o in tx.tenancy.orgs()}
+    out = []
+    for s in sites:
+        if s.disabled:
+            state = "disabled"
+        elif s.last_seen_at is None:
+            state = "new"
+        else:
+            state = "online" if site_online(s, now, lease_ttl) else "offline"
+        out.append(
+            {
+                "name": s.name,
+                "org": orgs.get(s.org_id, s.org_id),
+                "region": s.region,
+                "state": state,
+                "last_seen_at": ts(s.last_seen_at),
+                "pools": [pool_view(p, used.get(p.id, {})) for p in pools if p.site_id == s.id],
+            }
+        )
+    return out
+
+
+def org_view(org: Org) -> dict[str, Any]:
+    return {"name": org.name, "kind": org.kind, "disabled": org.disabled, "created_at": ts(org.created_at)}
+
+
+def project_view(project: Project, org_name: str) -> dict[str, Any]:
+    return {
+        "org": org_name,
+        "name": project.name,
+        "disabled": project.disabled,
+        "created_at": ts(project.created_at),
+    }
+
+
+def token_view(t: Token, user_name: str | None = None) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "name": t.name,
+        "kind": t.kind,
+        "user": user_name,
+        "created_at": ts(t.created_at),
+        "expires_at": ts(t.expires_at),
+        "revoked_at": ts(t.revoked_at),
+    }

@@ -1,0 +1,1 @@
+"""Pure domain values: ids, resources, accelerator catalog, job spec, state machines."""

@@ -1,0 +1,24 @@
+"""Filter `constraints`: the job's allowed sites and regions."""
+
+from __future__ import annotations
+
+from suanli.domain.resources import Vector
+from suanli.scheduler.framework import register_filter
+from suanli.scheduler.plan import OK, Code, Status
+from suanli.scheduler.snapshot import PendingJob, PoolView
+
+
+class Constraints:
+    name = "constraints"
+
+    def filter(self, job: PendingJob, pool: PoolView, free: tuple[Vector, ...]) -> Status:
+        if job.sites and pool.site not in job.sites:
+            return Status(Code.UNRESOLVABLE, f"site {pool.site} is not in constraints.sites")
+        if job.regions and pool.region not in job.regions:
+            return Status(
+                Code.UNRESOLVABLE, f"region {pool.region or '(none)'} is not in constraints.regions"
+            )
+        return OK
+
+
+register_filter(Constraints.name, Constraints)

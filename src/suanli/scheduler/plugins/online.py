@@ -1,0 +1,20 @@
+"""Filter `online`: only sites whose agent is in touch (and not disabled) take new work."""
+
+from __future__ import annotations
+
+from suanli.domain.resources import Vector
+from suanli.scheduler.framework import register_filter
+from suanli.scheduler.plan import OK, Code, Status
+from suanli.scheduler.snapshot import PendingJob, PoolView
+
+
+class Online:
+    name = "online"
+
+    def filter(self, job: PendingJob, pool: PoolView, free: tuple[Vector, ...]) -> Status:
+        if pool.online:
+            return OK
+        return Status(Code.UNSCHEDULABLE, f"site {pool.site} is offline")
+
+
+register_filter(Online.name, Online)

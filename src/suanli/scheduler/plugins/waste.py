@@ -1,0 +1,19 @@
+"""Score `waste`: keep accelerator nodes for jobs that need accelerators."""
+
+from __future__ import annotations
+
+from suanli.domain.resources import Vector
+from suanli.scheduler.framework import register_score
+from suanli.scheduler.snapshot import PendingJob, PoolView
+
+
+class Waste:
+    name = "waste"
+
+    def score(self, job: PendingJob, pool: PoolView, free: tuple[Vector, ...]) -> float:
+        if job.resources.accelerators or not pool.per_node.accelerators:
+            return 100.0
+        return 0.0
+
+
+register_score(Waste.name, Waste)

@@ -1,0 +1,51 @@
+"""The frozen picture of the network a scheduling cycle reads: pools, their free nodes, pending jobs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from suanli.domain.resources import Resources, Vector
+
+
+@dataclass(frozen=True)
+class PoolView:
+    """One pool of one site as the scheduler sees it; `free` holds each node's free vector."""
+
+    id: str
+    site_id: str
+    site: str
+    name: str
+    accelerator: str | None
+    per_node: Vector
+    free: tuple[Vector, ...]
+    online: bool = True
+    region: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.site}/{self.name}"
+
+
+@dataclass(frozen=True)
+class PendingJob:
+    """A job waiting for a placement."""
+
+    id: str
+    resources: Resources
+    created_at: datetime
+    org_id: str = ""
+    project_id: str = ""
+    priority: int = 0
+    regions: tuple[str, ...] = ()
+    sites: tuple[str, ...] = ()
+    # Sites where an earlier attempt was lost: placed elsewhere when another pool fits.
+    avoid_sites: frozenset[str] = frozenset()
+    objective: str = "balanced"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    now: datetime
+    pools: tuple[PoolView, ...] = ()
+    jobs: tuple[PendingJob, ...] = field(default_factory=tuple)

@@ -1,0 +1,216 @@
+"""Jobs, their attempts, events, logs and usage records."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from suanli.domain.states import ATTEMPT_ACTIVE, AttemptState, JobState
+from suanli.store.ids import new_id
+from suanli.store.tables import Attempt, Job, JobEvent, LogChunk, UsageRecord
+
+MAX_LOG_READ = 1024 * 1024
+
+
+class JobRepo:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def add(
+        self,
+        *,
+        org_id: str,
+        project_id: str,
+        user_id: str,
+        name: str,
+        spec: dict[str, Any],
+        retries: int,
+        now: datetime,
+    ) -> Job:
+        job = Job(
+            id=new_id("job"),
+            org_id=org_id,
+            project_id=project_id,
+            user_id=user_id,
+            name=name,
+            spec=spec,
+            state=JobState.PENDING.value,
+            priority=0,
+            retries_left=retries,
+            attempts_made=0,
+            exit_code=None,
+            reason=None,
+            log_bytes=0,
+            created_at=now,
+            updated_at=now,
+            started_at=None,
+            ended_at=None,
+        )
+        self._s.add(job)
+        self._s.flush()
+        return job
+
+    def get(self, job_id: str, *, lock: bool = False) -> Job | None:
+        if lock:
+            return self._s.scalar(select(Job).where(Job.id == job_id).with_for_update())
+        return self._s.get(Job, job_id)
+
+    def search(
+        self,
+        *,
+        org_ids: list[str] | None,
+        states: list[str] | None = None,
+        project_id: str | None = None,
+        before: tuple[datetime, str] | None = None,
+        limit: int = 50,
+    ) -> list[Job]:
+        """Newest first; `before` is the (created_at, id) of the last row of the previous page."""
+        q = select(Job).order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)
+        if org_ids is not None:
+            q = q.where(Job.org_id.in_(org_ids))
+        if states:
+            q = q.where(Job.state.in_(states))
+        if project_id:
+            q = q.where(Job.project_id == project_id)
+        if before is not None:
+            at, jid = before
+            q = q.where((Job.created_at < at) | ((Job.created_at == at) & (Job.id < jid)))
+        return list(self._s.scalars(q))
+
+    def pending(self) -> list[Job]:
+        return list(
+            self._s.scalars(select(Job).where(Job.state == JobState.PENDING.value).order_by(Job.created_at))
+        )
+
+    # attempts
+    def add_attempt(self, job: Job, **fields: Any) -> Attempt:
+        job.attempts_made += 1
+        attempt = Attempt(
+            id=new_id("att"),
+            job_id=job.id,
+            number=job.attempts_made,
+            fencing_token=job.attempts_made,
+            state=AttemptState.ASSIGNED.value,
+            cancel_requested=False,
+            log_bytes=0,
+            exit_code=None,
+            reason=None,
+            started_at=None,
+            ended_at=None,
+            **fields,
+        )
+        self._s.add(attempt)
+        self._s.flush()
+        return attempt
+
+    def attempt(self, attempt_id: str) -> Attempt | None:
+        return self._s.get(Attempt, attempt_id)
+
+    def attempts(self, job_id: str) -> list[Attempt]:
+        return list(self._s.scalars(select(Attempt).where(Attempt.job_id == job_id).order_by(Attempt.number)))
+
+    def attempts_by_ids(self, ids: list[str]) -> dict[str, Attempt]:
+        if not ids:
+            return {}
+        return {a.id: a for a in self._s.scalars(select(Attempt).where(Attempt.id.in_(ids)))}
+
+    def active_attempts_of_site(self, site_id: str) -> list[Attempt]:
+        q = select(Attempt).where(
+            Attempt.site_id == site_id, Attempt.state.in_([s.value for s in ATTEMPT_ACTIVE])
+        )
+        return list(self._s.scalars(q.order_by(Attempt.created_at)))
+
+    def expired_attempts(self, cutoff: datetime) -> list[Attempt]:
+        """Active attempts whose lease ended before `cutoff` (callers pass now − grace)."""
+        q = select(Attempt).where(
+            Attempt.state.in_([s.value for s in ATTEMPT_ACTIVE]), Attempt.lease_expires_at < cutoff
+        )
+        return list(self._s.scalars(q))
+
+    def lost_sites(self, job_ids: list[str]) -> dict[str, set[str]]:
+        """For each job, the sites where one of its attempts was lost."""
+        out: dict[str, set[str]] = {}
+        if not job_ids:
+            return out
+        q = select(Attempt.job_id, Attempt.site_id).where(
+            Attempt.job_id.in_(job_ids), Attempt.state == AttemptState.LOST.value
+        )
+        for job_id, site_id in self._s.execute(q).tuples():
+            out.setdefault(job_id, set()).add(site_id)
+        return out
+
+    # events
+    def add_event(self, job_id: str, at: datetime, kind: str, message: str) -> None:
+        self._s.add(JobEvent(job_id=job_id, at=at, kind=kind, message=message))
+
+    def events(self, job_id: str, limit: int = 1000) -> list[JobEvent]:
+        q = select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.id).limit(limit)
+        return list(self._s.scalars(q))
+
+    # logs
+    def append_log(self, job: Job, attempt: Attempt, offset: int, data: str) -> None:
+        """Append an attempt's chunk at the job level; the part already received is skipped."""
+        raw = data.encode("utf-8")
+        if offset + len(raw) <= attempt.log_bytes:
+            return
+        fresh = raw[max(0, attempt.log_bytes - offset) :].decode("utf-8", errors="replace")
+        size = len(fresh.encode("utf-8"))
+        if not size:
+            return
+        self._s.add(LogChunk(job_id=job.id, offset=job.log_bytes, end=job.log_bytes + size, data=fresh))
+        attempt.log_bytes = offset + len(raw)
+        job.log_bytes += size
+
+    def read_log(self, job_id: str, offset: int, limit: int = MAX_LOG_READ) -> tuple[str, int]:
+        """Text from byte `offset` (at most about `limit` bytes) and the offset after it."""
+        q = (
+            select(LogChunk)
+            .where(LogChunk.job_id == job_id, LogChunk.end > offset)
+            .order_by(LogChunk.offset)
+            .limit(1000)
+        )
+        parts: list[bytes] = []
+        size = 0
+        end = offset
+        for chunk in self._s.scalars(q):
+            raw = chunk.data.encode("utf-8")[max(0, offset - chunk.offset) :]
+            parts.append(raw)
+            size += len(raw)
+            end = chunk.end
+            if size >= limit:
+                break
+        return b"".join(parts).decode("utf-8", errors="replace"), end
+
+    # usage
+    def add_usage(self, *, site_id: str, seq: int, attempt: Attempt, now: datetime, **fields: Any) -> bool:
+        """Record a usage record once; False if this (site, seq) was seen before."""
+        seen = self._s.scalar(
+            select(func.count())
+            .select_from(UsageRecord)
+            .where(UsageRecord.site_id == site_id, UsageRecord.seq == seq)
+        )
+        if seen:
+            return False
+        self._s.add(
+            UsageRecord(
+                site_id=site_id,
+                seq=seq,
+                attempt_id=attempt.id,
+                job_id=attempt.job_id,
+                recorded_at=now,
+                **fields,
+            )
+        )
+        return True
+
+    def max_usage_seq(self, site_id: str) -> int:
+        value = self._s.scalar(select(func.max(UsageRecord.seq)).where(UsageRecord.site_id == site_id))
+        return int(value or 0)
+
+    def usage(self, job_id: str) -> list[UsageRecord]:
+        return list(
+            self._s.scalars(select(UsageRecord).where(UsageRecord.job_id == job_id).order_by(UsageRecord.id))
+        )

@@ -1,0 +1,24 @@
+"""A unit of work: one open transaction and the repositories that read and write through it."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from suanli.store.idempotency import IdempotencyRepo
+from suanli.store.jobs import JobRepo
+from suanli.store.sites import SiteRepo
+from suanli.store.tenancy import TenancyRepo
+
+
+class Tx:
+    """Handed out by `Database.transaction()`; valid only inside that `with` block."""
+
+    def __init__(self, session: Session, *, sqlite: bool) -> None:
+        self._session = session
+        self.tenancy = TenancyRepo(session)
+        self.sites = SiteRepo(session, sqlite=sqlite)
+        self.jobs = JobRepo(session)
+        self.idempotency = IdempotencyRepo(session)
+
+    def flush(self) -> None:
+        self._session.flush()

@@ -1,0 +1,265 @@
+"""The agent's sync loop against a fake control plane, with real local processes."""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fake_control_plane import AGENT_TOKEN, ENROLL_TOKEN, FakeControlPlane, launch
+
+from suanli.agent.errors import AgentUnauthorized
+from suanli.agent.pools import Machine, parse_pools
+from suanli.agent.runtime import LEASE_LOST, SHUT_DOWN, AgentConfig, run_agent
+
+POOLS = parse_pools(["cpu:4", "gpu=A100:2"], Machine(cpus=4, memory_mib=4096))
+
+
+@dataclass
+class RunningAgent:
+    thread: threading.Thread
+    stop: threading.Event
+    errors: list[BaseException] = field(default_factory=list)
+
+    def shut_down(self, timeout: float = 15.0) -> None:
+        self.stop.set()
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "agent did not stop"
+        assert not self.errors, self.errors
+
+
+def config(tmp_path: Path, cp: FakeControlPlane, **overrides: Any) -> AgentConfig:
+    values: dict[str, Any] = {
+        "server": "http://control.test",
+        "token": AGENT_TOKEN,
+        "site": "lab",
+        "pools": POOLS,
+        "state_dir": tmp_path / "state",
+        "kill_grace": 0.5,
+        "max_backoff": 0.2,
+        "transport": cp.transport(),
+    }
+    return AgentConfig(**(values | overrides))
+
+
+def start(cfg: AgentConfig) -> RunningAgent:
+    stop = threading.Event()
+    agent = RunningAgent(threading.Thread(target=lambda: None), stop)
+
+    def main() -> None:
+        try:
+            run_agent(cfg, stop)
+        except BaseException as exc:
+            agent.errors.append(exc)
+
+    agent.thread = threading.Thread(target=main, daemon=True)
+    agent.thread.start()
+    return agent
+
+
+def pid_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def wait_until(predicate: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_a_launch_is_reported_running_then_succeeded_with_its_output_and_usage(tmp_path: Path) -> None:
+    cp = FakeControlPlane(auto_ack=False)
+    agent = start(config(tmp_path, cp))
+    cp.add_launch(launch("att_1", "echo hello; echo oops >&2; sleep 0.3", pool="gpu", gpus=1))
+    cp.wait_for(lambda cp: cp.state("att_1") == "SUCCEEDED" and "oops" in cp.logs.get("att_1", ""))
+    agent.shut_down()
+
+    assert ("att_1", "RUNNING") in cp.state_seen_at
+    final = cp.states["att_1"]
+    assert final["fencing_token"] == 7 and final["exit_code"] == 0 and final["reason"] is None
+    assert final["started_at"].endswith("Z") and final["ended_at"].endswith("Z")
+    assert cp.logs["att_1"] == "hello\noops\n"
+    [record] = cp.usage.values()
+    assert record["seq"] == 1 and record["attempt_id"] == "att_1"
+    assert record["wall_seconds"] == 0  # 0.3 s rounds down
+    assert cp.syncs[0]["pools"] == [
+        {"name": "cpu", "accelerator": None, "accelerators_per_node": 0, "nodes": 1, "cpus_per_node": 4,
+         "memory_mib_per_node": 4096},
+        {"name": "gpu", "accelerator": "A100", "accelerators_per_node": 2, "nodes": 1, "cpus_per_node": 4,
+         "memory_mib_per_node": 4096},
+    ]  # fmt: skip
+
+
+def test_an_acknowledged_attempt_is_forgotten(tmp_path: Path) -> None:
+    cp = FakeControlPlane(auto_ack=True)
+    agent = start(config(tmp_path, cp))
+    cp.add_launch(launch("att_1", "echo done"))
+    cp.wait_for(lambda cp: cp.state("att_1") == "SUCCEEDED")
+    syncs_at_end = len(cp.syncs)
+    cp.wait_for(lambda cp: len(cp.syncs) > syncs_at_end and "att_1" not in cp.reported_ids())
+    assert not (tmp_path / "state" / "attempts" / "att_1").exists()
+    cp.add_launch(launch("att_1", "echo again"))  # launch is idempotent on attempt_id, even later
+    cp.add_launch(launch("att_2", "true"))
+    cp.wait_for(lambda cp: cp.state("att_2") == "SUCCEEDED")
+    agent.shut_down()
+    assert cp.logs["att_1"] == "done\n"
+
+
+def test_an_attempt_end_is_reported_at_once_while_a_long_poll_is_held(tmp_path: Path) -> None:
+    cp = FakeControlPlane(max_hold=20.0)
+    agent = start(config(tmp_path, cp, sync_wait=20.0))
+    cp.add_launch(launch("att_1", "sleep 1"))
+    cp.wait_for(lambda cp: cp.state("att_1") == "SUCCEEDED")
+    agent.shut_down()
+    running_for = cp.state_seen_at[("att_1", "SUCCEEDED")] - cp.state_seen_at[("att_1", "RUNNING")]
+    assert 1.0 <= running_for < 1.4
+
+
+def test_a_cancelled_attempt_is_stopped_and_reported_cancelled(tmp_path: Path) -> None:
+    cp = FakeControlPlane(auto_ack=False)
+    agent = start(config(tmp_path, cp))
+    cp.add_launch(launch("att_1", "sleep 100"))
+    cp.wait_for(lambda cp: cp.state("att_1") == "RUNNING")
+    cp.cancel("att_1")
+    cp.wait_for(lambda cp: cp.state("att_1") == "CANCELLED")
+    agent.shut_down()
+    assert cp.states["att_1"]["reason"] == "cancelled"
+
+
+def test_a_killed_attempt_is_stopped_and_no_longer_reported(tmp_path: Path) -> None:
+    cp = FakeControlPlane()
+    agent = start(config(tmp_path, cp))
+    cp.add_launch(launch("att_1", "sleep 100 & echo $! > child.pid; wait"))
+    pid_file = tmp_path / "state" / "attempts" / "att_1" / "child.pid"
+    wait_until(lambda: pid_file.exists() and pid_file.read_text().strip())
+    child = int(pid_file.read_text())
+    cp.kill("att_1")
+    wait_until(lambda: pid_gone(child))
+    n = len(cp.syncs)
+    cp.wait_for(lambda cp: len(cp.syncs) > n + 1)
+    agent.shut_down()
+    assert "att_1" not in cp.reported_ids()
+    assert cp.state("att_1") == "RUNNING"  # never reported ended: the server had already let go
+
+
+def test_a_launch_the_backend_refuses_is_reported_failed(tmp_path: Path) -> None:
+    cp = FakeControlPlane(auto_ack=False)
+    agent = start(config(tmp_path, cp))
+    cp.add_launch(launch("att_1", "true", pool="tpu"))
+    cp.add_launch(launch("att_2", "true", pool="gpu", gpus=3))
+    cp.wait_for(lambda cp: cp.state("att_1") == "FAILED" and cp.state("att_2") == "FAILED")
+    agent.shut_down()
+    assert "no pool 'tpu'" in cp.states["att_1"]["reason"]
+    assert "2 free accelerator slots" in cp.states["att_2"]["reason"]
+
+
+def test_an_agent_cut_off_from_the_server_kills_its_attempts_and_reports_them_failed(tmp_path: Path) -> None:
+    cp = FakeControlPlane(lease_ttl=1.0, auto_ack=False)
+    agent = start(config(tmp_path, cp))
+    cp.add_launch(launch("att_1", "sleep 100 & echo $! > child.pid; wait"))
+    pid_file = tmp_path / "state" / "attempts" / "att_1" / "child.pid"
+    wait_until(lambda: pid_file.exists() and pid_file.read_text().strip())
+    child = int(pid_file.read_text())
+    cut_off = time.monotonic()
+    cp.set_down(True)
+    wait_until(lambda: pid_gone(child))
+    assert time.monotonic() - cut_off < 1.0 + 0.5 + 0.5  # lease, kill grace, slack
+    cp.set_down(False)
+    cp.wait_for(lambda cp: cp.state("att_1") == "FAILED")
+    agent.shut_down()
+    assert cp.states["att_1"]["reason"] == LEASE_LOST
+
+
+def test_an_agent_that_only_waits_on_long_polls_keeps_its_lease(tmp_path: Path) -> None:
+    cp = FakeControlPlane(lease_ttl=1.0, max_hold=20.0)
+    agent = start(config(tmp_path, cp, sync_wait=20.0))
+    cp.add_launch(launch("att_1", "sleep 2"))
+    cp.wait_for(lambda cp: cp.state("att_1") in ("SUCCEEDED", "FAILED"))
+    agent.shut_down()
+    assert cp.state("att_1") == "SUCCEEDED"
+    assert max(b["wait"] for b in cp.syncs if b["attempts"]) < 1.0  # long polls end before the lease does
+
+
+def test_usage_sequence_numbers_continue_across_restarts(tmp_path: Path) -> None:
+    cp = FakeControlPlane(ack_usage=False)
+    agent = start(config(tmp_path, cp))
+    cp.add_launch(launch("att_1", "true"))
+    cp.wait_for(lambda cp: 1 in cp.usage)
+    agent.shut_down()
+
+    cp.ack_usage = True
+    cp.usage.clear()
+    agent = start(config(tmp_path, cp))
+    cp.add_launch(launch("att_2", "true"))
+    cp.wait_for(lambda cp: 2 in cp.usage and 1 in cp.usage)
+    agent.shut_down()
+    assert {seq: r["attempt_id"] for seq, r in cp.usage.items()} == {1: "att_1", 2: "att_2"}
+
+
+def test_enrollment_saves_the_agent_token_and_restarts_reuse_it(tmp_path: Path) -> None:
+    cp = FakeControlPlane()
+    for _ in range(2):
+        agent = start(config(tmp_path, cp, token=ENROLL_TOKEN))
+        n = len(cp.syncs)
+        cp.wait_for(lambda cp, n=n: len(cp.syncs) > n)
+        agent.shut_down()
+    saved = tmp_path / "state" / "agent.token"
+    assert saved.read_text().strip() == AGENT_TOKEN
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+    assert cp.enrollments == 1
+
+
+def test_a_refused_agent_token_stops_the_agent(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    cp = FakeControlPlane(refuse_token=True)
+    with pytest.raises(AgentUnauthorized):
+        run_agent(config(tmp_path, cp))
+    assert "refused the agent token" in caplog.text
+
+
+def test_shutdown_stops_running_attempts_and_reports_them(tmp_path: Path) -> None:
+    cp = FakeControlPlane(auto_ack=False)
+    agent = start(config(tmp_path, cp))
+    cp.add_launch(launch("att_1", "sleep 100 & echo $! > child.pid; wait"))
+    pid_file = tmp_path / "state" / "attempts" / "att_1" / "child.pid"
+    wait_until(lambda: pid_file.exists() and pid_file.read_text().strip())
+    agent.shut_down()
+    assert pid_gone(int(pid_file.read_text()))
+    assert cp.states["att_1"]["state"] == "FAILED"
+    assert cp.states["att_1"]["reason"] == SHUT_DOWN
+
+
+def test_an_unreachable_server_is_retried_and_logged_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="suanli.agent")
+    cp = FakeControlPlane(down=True)
+    agent = start(config(tmp_path, cp))
+    time.sleep(1.0)
+    cp.set_down(False)
+    cp.wait_for(lambda cp: len(cp.syncs) > 1)  # the second is sent after the first reply arrived
+    agent.shut_down()
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "unreachable" in r.message]
+    assert len(warnings) == 1
+    assert "reachable again" in caplog.text
+
+
+def test_jobs_do_not_see_the_agent_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUANLI_TOKEN", AGENT_TOKEN)
+    monkeypatch.setenv("SOME_SETTING", "kept")
+    cp = FakeControlPlane()
+    agent = start(config(tmp_path, cp))
+    cp.add_launch(launch("att_1", 'echo "${SUANLI_TOKEN:-none} $SOME_SETTING"'))
+    cp.wait_for(lambda cp: cp.state("att_1") == "SUCCEEDED")
+    agent.shut_down()
+    assert cp.logs["att_1"] == "none kept\n"

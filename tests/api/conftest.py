@@ -1,0 +1,30 @@
+"""Fixture `net`: the in-process API harness from api_net.py on each database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from api_net import Clock, Net
+from fastapi.testclient import TestClient
+
+from suanli.api.app import create_app
+from suanli.control import bootstrap
+from suanli.control.plane import ControlPlane
+from suanli.control.settings import Settings
+from suanli.store import Database
+
+
+@pytest.fixture
+def net(database_url: str, tmp_path: Any) -> Iterator[Net]:
+    db = Database(database_url)
+    db.migrate()
+    clock = Clock()
+    settings = Settings(data_dir=tmp_path, lease_ttl=30, lease_grace=10)
+    cp = ControlPlane(db, settings, clock)
+    first = bootstrap.ensure_demo(db, clock())
+    assert first is not None
+    with TestClient(create_app(cp, manage_plane=False)) as http:
+        yield Net(http, cp, clock, first.operator_token, first.tenant_token)
+    db.close()

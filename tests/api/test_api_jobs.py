@@ -1,0 +1,163 @@
+"""The job path through the real API and database: submit, place, sync, run, finish, cancel, isolation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api_net import CPU_POOL, GPU_POOL, Net
+
+HELLO = {"name": "hello", "run": "echo hello"}
+
+
+def sync(net: Net, agent: str, attempts: list[dict[str, Any]] | None = None, **extra: Any) -> Any:
+    return net.ok("POST", "/agent/sync", agent, json={"attempts": attempts or [], **extra})
+
+
+def report(launch: dict[str, Any], state: str, **kw: Any) -> dict[str, Any]:
+    return {"id": launch["attempt_id"], "fencing_token": launch["fencing_token"], "state": state, **kw}
+
+
+def test_a_job_runs_to_success_with_its_logs(net: Net) -> None:
+    agent = net.add_site("sh1", [CPU_POOL])
+    job = net.ok("POST", "/jobs", net.tenant, json={"spec": HELLO})
+    assert job["state"] == "PENDING" and job["project"] == "default"
+    net.cycle()
+    [launch] = sync(net, agent)["launch"]
+    assert launch["job_id"] == job["id"] and launch["spec"]["run"] == "echo hello"
+    assert launch["allocation"]["nodes"] == [0]
+    sync(
+        net,
+        agent,
+        [report(launch, "RUNNING")],
+        logs=[{"attempt_id": launch["attempt_id"], "offset": 0, "data": "hello\n"}],
+    )
+    assert net.ok("GET", f"/jobs/{job['id']}", net.tenant)["state"] == "RUNNING"
+    answer = sync(net, agent, [report(launch, "SUCCEEDED", exit_code=0)])
+    assert answer["ack"] == [launch["attempt_id"]]
+    done = net.ok("GET", f"/jobs/{job['id']}", net.tenant)
+    assert (done["state"], done["exit_code"], done["site"]) == ("SUCCEEDED", 0, "sh1")
+    logs = net.ok("GET", f"/jobs/{job['id']}/logs", net.tenant, params={"offset": 0})
+    assert logs["data"] == "hello\n" and logs["complete"] is True
+    kinds = [e["kind"] for e in net.ok("GET", f"/jobs/{job['id']}/events", net.tenant)["items"]]
+    assert kinds == ["submitted", "assigned", "running", "succeeded"]
+
+
+def test_capacity_is_not_given_twice(net: Net) -> None:
+    agent = net.add_site("sh1", [GPU_POOL])
+    spec = {**HELLO, "resources": {"accelerators": "A100:3"}}
+    first = net.ok("POST", "/jobs", net.tenant, json={"spec": spec})
+    second = net.ok("POST", "/jobs", net.tenant, json={"spec": spec})
+    net.cycle()
+    assert [x["job_id"] for x in sync(net, agent)["launch"]] == [first["id"]]
+    waiting = net.ok("GET", f"/jobs/{second['id']}", net.tenant)
+    assert waiting["state"] == "PENDING"
+    assert "largest free block 1×A100" in waiting["waiting"][0]["reason"]
+
+
+def test_a_job_no_pool_could_ever_run_is_refused_with_reasons(net: Net) -> None:
+    net.add_site("sh1", [GPU_POOL])
+    spec = {**HELLO, "resources": {"accelerators": "A100:8"}}
+    resp = net.call("POST", "/jobs", net.tenant, json={"spec": spec})
+    assert resp.status_code == 422 and resp.json()["code"] == "unsatisfiable"
+    assert "needs 8×A100 on one node; nodes have 4" in resp.json()["errors"][0]["message"]
+    assert net.ok("GET", "/jobs", net.tenant)["items"] == []  # nothing half-written
+
+
+def test_bad_specs_name_the_field(net: Net) -> None:
+    spec = {"name": "x", "run": "true", "resources": {"accelerators": "A100:2", "cpus": -1}, "colour": "red"}
+    resp = net.call("POST", "/jobs", net.tenant, json={"spec": spec})
+    assert resp.status_code == 422
+    assert resp.headers["content-type"] == "application/problem+json"
+    fields = {e["field"] for e in resp.json()["errors"]}
+    assert {"resources.cpus", "colour"} <= fields
+
+
+def test_tenants_never_see_each_other(net: Net) -> None:
+    other = net.tenant_token("rival", "bob")
+    job = net.ok("POST", "/jobs", net.tenant, json={"spec": HELLO})
+    for method, path in [
+        ("GET", f"/jobs/{job['id']}"),
+        ("POST", f"/jobs/{job['id']}/cancel"),
+        ("GET", f"/jobs/{job['id']}/logs"),
+        ("GET", f"/jobs/{job['id']}/events"),
+    ]:
+        assert net.call(method, path, other).status_code == 404
+    assert net.ok("GET", "/jobs", other)["items"] == []
+    assert net.call("GET", "/orgs/demo", other).status_code == 404
+
+
+def test_an_idempotent_resubmit_creates_one_job(net: Net) -> None:
+    key = {"Idempotency-Key": "submit-1"}
+    first = net.call("POST", "/jobs", net.tenant, json={"spec": HELLO}, headers=key)
+    again = net.call("POST", "/jobs", net.tenant, json={"spec": HELLO}, headers=key)
+    assert first.status_code == again.status_code == 201
+    assert again.json()["id"] == first.json()["id"] and again.headers["Idempotent-Replayed"] == "true"
+    assert len(net.ok("GET", "/jobs", net.tenant)["items"]) == 1
+    other = net.call("POST", "/jobs", net.tenant, json={"spec": {**HELLO, "name": "other"}}, headers=key)
+    assert other.status_code == 422 and other.json()["code"] == "idempotency_key_reused"
+
+
+def test_cancel_a_running_job_goes_through_the_site(net: Net) -> None:
+    agent = net.add_site("sh1", [CPU_POOL])
+    job = net.ok("POST", "/jobs", net.tenant, json={"spec": HELLO})
+    net.cycle()
+    [launch] = sync(net, agent)["launch"]
+    sync(net, agent, [report(launch, "RUNNING")])
+    assert net.ok("POST", f"/jobs/{job['id']}/cancel", net.tenant)["state"] == "CANCELLING"
+    assert sync(net, agent, [report(launch, "RUNNING")])["cancel"] == [launch["attempt_id"]]
+    sync(net, agent, [report(launch, "CANCELLED", exit_code=143)])
+    assert net.ok("GET", f"/jobs/{job['id']}", net.tenant)["state"] == "CANCELLED"
+    assert net.call("POST", f"/jobs/{job['id']}/cancel", net.tenant).status_code == 409
+
+
+def test_a_silent_site_loses_its_attempt_and_the_job_moves(net: Net) -> None:
+    first = net.add_site("sh1", [CPU_POOL])
+    job = net.ok("POST", "/jobs", net.tenant, json={"spec": {**HELLO, "retries": 1}})
+    net.cycle()
+    [launch] = sync(net, first)["launch"]
+    sync(net, first, [report(launch, "RUNNING")])
+    second = net.add_site("sh2", [CPU_POOL])
+    net.clock.advance(35)  # past the lease, not yet past lease + grace
+    sync(net, second)
+    net.cycle()
+    assert net.ok("GET", f"/jobs/{job['id']}", net.tenant)["state"] == "RUNNING"
+    net.clock.advance(10)
+    sync(net, second)
+    net.cycle()  # lost → PENDING
+    net.cycle()  # placed again, elsewhere
+    view = net.ok("GET", f"/jobs/{job['id']}", net.tenant)
+    assert [a["state"] for a in view["attempts"]] == ["LOST", "ASSIGNED"]
+    assert view["attempts"][1]["site"] == "sh2" and view["retries_left"] == 0
+    # The old site comes back and reports its attempt: it is told to kill it.
+    assert sync(net, first, [report(launch, "RUNNING")])["kill"] == [launch["attempt_id"]]
+
+
+def test_a_report_with_a_stale_fencing_token_is_refused(net: Net) -> None:
+    agent = net.add_site("sh1", [CPU_POOL])
+    net.ok("POST", "/jobs", net.tenant, json={"spec": HELLO})
+    net.cycle()
+    [launch] = sync(net, agent)["launch"]
+    stale = {**report(launch, "RUNNING"), "fencing_token": launch["fencing_token"] + 7}
+    assert sync(net, agent, [stale])["kill"] == [launch["attempt_id"]]
+
+
+def test_an_agent_speaks_only_for_its_own_site(net: Net) -> None:
+    a = net.add_site("sh1", [CPU_POOL])
+    b = net.add_site("sh2", [CPU_POOL])
+    net.ok("POST", "/jobs", net.tenant, json={"spec": {**HELLO, "constraints": {"sites": ["sh1"]}}})
+    net.cycle()
+    [launch] = sync(net, a)["launch"]
+    assert sync(net, b, [report(launch, "SUCCEEDED", exit_code=0)])["ack"] == [launch["attempt_id"]]
+    assert net.ok("GET", f"/jobs/{launch['job_id']}", net.tenant)["state"] == "ASSIGNED"
+    assert net.call("GET", "/jobs", b).status_code == 403
+
+
+def test_bad_and_missing_tokens_are_401(net: Net) -> None:
+    assert net.call("GET", "/jobs").status_code == 401
+    resp = net.call("GET", "/jobs", "slt_" + "A" * 38)
+    assert resp.status_code == 401 and resp.json()["code"] == "malformed_token"
+
+
+def test_oversized_bodies_are_refused(net: Net) -> None:
+    resp = net.call("POST", "/jobs", net.tenant, json={"spec": {**HELLO, "run": "x" * 2_000_000}})
+    assert resp.status_code == 413

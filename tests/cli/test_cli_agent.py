@@ -1,0 +1,200 @@
+"""`suanli agent`: options become an AgentConfig, the token is found, signals stop the agent cleanly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import types
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import Result
+
+from suanli.domain.tokens import TokenKind, mint
+
+Run = Callable[..., Result]
+AGENT_TOKEN = mint(TokenKind.AGENT, bytes(range(24)))
+ENROLL_TOKEN = mint(TokenKind.ENROLLMENT, bytes(range(24)))
+BASE = ("agent", "--server", "http://s.test", "--site", "pku")
+
+
+class AgentError(Exception):
+    pass
+
+
+class AgentUnauthorized(AgentError):
+    pass
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    server: str
+    token: str | None
+    site: str
+    backend: str = "local"
+    pools: tuple[Any, ...] = ()
+    state_dir: Path | None = None
+    sync_wait: float = 20.0
+
+    def __post_init__(self) -> None:
+        if self.backend != "local":
+            raise ValueError(f"unknown backend {self.backend!r}; known: local")
+
+
+def parse_pool(text: str) -> tuple[str, str]:
+    name, _, accel = text.partition("=")
+    if not accel:
+        raise ValueError(f"expected NAME=ACCELERATOR, got {text!r}")
+    return (name, accel)
+
+
+@dataclass
+class FakeAgent:
+    """Stands in for `suanli.agent.runtime`, `.pools` and `.errors`, so no real agent starts."""
+
+    calls: list[tuple[AgentConfig, threading.Event]] = field(default_factory=list)
+    behaviour: Callable[[threading.Event], Any] = lambda stop: None
+
+    def run_agent(self, config: AgentConfig, stop: threading.Event | None = None) -> Any:
+        assert stop is not None
+        self.calls.append((config, stop))
+        return self.behaviour(stop)
+
+
+def module(name: str, **attrs: Any) -> types.ModuleType:
+    fake = types.ModuleType(name)
+    for key, value in attrs.items():
+        setattr(fake, key, value)
+    return fake
+
+
+@pytest.fixture
+def agent(monkeypatch: pytest.MonkeyPatch) -> FakeAgent:
+    fake = FakeAgent()
+    for name, attrs in {
+        "suanli.agent.runtime": {"AgentConfig": AgentConfig, "run_agent": fake.run_agent},
+        "suanli.agent.pools": {"parse_pool": parse_pool},
+        "suanli.agent.errors": {"AgentError": AgentError, "AgentUnauthorized": AgentUnauthorized},
+    }.items():
+        monkeypatch.setitem(sys.modules, name, module(name, **attrs))
+    return fake
+
+
+def test_options_become_the_agent_config(agent: FakeAgent, run: Run, tmp_path: Path) -> None:
+    result = run(
+        *BASE, "--token", ENROLL_TOKEN, "--pool", "gpu=A100", "--pool", "cpu=none",
+        "--state-dir", str(tmp_path), "--sync-wait", "5",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    [(config, stop)] = agent.calls
+    assert config == AgentConfig(
+        server="http://s.test",
+        token=ENROLL_TOKEN,
+        site="pku",
+        backend="local",
+        pools=(("gpu", "A100"), ("cpu", "none")),
+        state_dir=tmp_path,
+        sync_wait=5.0,
+    )
+    assert isinstance(stop, threading.Event) and not stop.is_set()
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [
+        (["--token", AGENT_TOKEN], {"SUANLI_AGENT_TOKEN": ENROLL_TOKEN}, AGENT_TOKEN),
+        ([], {"SUANLI_AGENT_TOKEN": AGENT_TOKEN}, AGENT_TOKEN),
+        (["--token-file", "{file}"], {"SUANLI_AGENT_TOKEN": ENROLL_TOKEN}, AGENT_TOKEN),
+        ([], {}, None),  # the agent falls back to the token it saved when it enrolled
+    ],
+)
+def test_token_comes_from_option_file_env_or_state(
+    agent: FakeAgent, run: Run, tmp_path: Path, args: list[str], env: dict[str, str], expected: str | None
+) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text(AGENT_TOKEN + "\n")
+    argv = [a.replace("{file}", str(token_file)) for a in args]
+    result = run(*BASE, *argv, env=env)
+    assert result.exit_code == 0, result.output
+    assert agent.calls[0][0].token == expected
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--token", "sla_short"], "malformed token"),
+        (["--token", mint(TokenKind.TENANT, bytes(24))], "site token"),
+        (["--token-file", "/nonexistent/token"], "cannot read --token-file"),
+        (["--pool", "gpu"], "expected NAME=ACCELERATOR"),
+        (["--backend", "slurm"], "unknown backend 'slurm'"),
+    ],
+)
+def test_bad_agent_input_exits_2(agent: FakeAgent, run: Run, args: list[str], message: str) -> None:
+    result = run(*BASE, *args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert agent.calls == []
+
+
+def test_sigterm_sets_stop_and_handlers_are_restored(agent: FakeAgent, run: Run) -> None:
+    def stop_on_signal(stop: threading.Event) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert stop.wait(5)
+
+    agent.behaviour = stop_on_signal
+    before = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
+    result = run(*BASE, "--token", AGENT_TOKEN)
+    assert result.exit_code == 0, result.output
+    assert agent.calls[0][1].is_set()
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+
+
+def raises(exc: Exception) -> Callable[[threading.Event], None]:
+    def behaviour(stop: threading.Event) -> None:
+        raise exc
+
+    return behaviour
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "code", "message"),
+    [
+        (raises(AgentUnauthorized("token revoked")), 4, "refused the agent's token: token revoked"),
+        (raises(AgentError("state dir in use by another agent")), 1, "state dir in use"),
+        (lambda stop: 3, 3, ""),
+    ],
+)
+def test_agent_outcomes_become_exit_codes(
+    agent: FakeAgent, run: Run, behaviour: Callable[[threading.Event], Any], code: int, message: str
+) -> None:
+    agent.behaviour = behaviour
+    result = run(*BASE, "--token", AGENT_TOKEN)
+    assert result.exit_code == code
+    assert message in result.stderr
+
+
+def test_missing_agent_package_is_a_clear_error(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "suanli.agent.runtime", None)
+    result = run(*BASE, "--token", AGENT_TOKEN)
+    assert result.exit_code == 1
+    assert "site agent is not available" in result.stderr
+
+
+def test_real_agent_config_accepts_what_the_cli_builds(
+    run: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    runtime = pytest.importorskip("suanli.agent.runtime")
+    seen: list[Any] = []
+    monkeypatch.setattr(runtime, "run_agent", lambda config, stop=None: seen.append(config))
+    result = run(
+        *BASE, "--token", AGENT_TOKEN, "--pool", "A100:2,cpus=2,memory=1Gi", "--state-dir", str(tmp_path)
+    )
+    assert result.exit_code == 0, result.output
+    [config] = seen
+    assert (config.site, config.token, config.state_dir) == ("pku", AGENT_TOKEN, tmp_path)
+    assert [p.name for p in config.pools] == ["a100"]

@@ -1,0 +1,127 @@
+"""`login`, `logout`, `profiles`, `whoami`, and what a user sees when not logged in."""
+
+from __future__ import annotations
+
+import json
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from cli_fakes import SERVER, TOKEN, FakeApi, ok, problem
+from typer.testing import Result
+
+from suanli.cli.config import load_config, save_profile
+from suanli.domain.tokens import TokenKind, mint
+
+Run = Callable[..., Result]
+ME = {"user": "alice", "operator": False, "memberships": [{"org": "acme", "role": "admin"}]}
+
+
+def test_login_verifies_the_token_then_saves_a_private_profile(
+    api: FakeApi, run: Run, config_dir: Path, tmp_path: Path
+) -> None:
+    api.on("GET", "/whoami", ok(ME))
+    token_file = tmp_path / "token.txt"
+    token_file.write_text(TOKEN + "\n")
+    result = run("login", "--server", SERVER, "--token-file", str(token_file), "--profile", "work")
+    assert result.exit_code == 0, result.output
+    assert "alice" in result.stdout
+    assert api.clients == [(SERVER, TOKEN)]
+    config = load_config(config_dir)
+    assert config.current == "work"
+    assert config.profiles["work"].token == TOKEN
+    assert stat.S_IMODE((config_dir / "config.toml").stat().st_mode) == 0o600
+
+
+def test_login_prompts_for_the_token_when_none_is_given(api: FakeApi, run: Run, config_dir: Path) -> None:
+    api.on("GET", "/whoami", ok(ME))
+    result = run("login", "--server", SERVER, input=TOKEN + "\n")
+    assert result.exit_code == 0, result.output
+    assert TOKEN not in result.output  # hidden input is not echoed
+    assert load_config(config_dir).profiles["default"].token == TOKEN
+
+
+def test_login_reads_the_token_from_an_env_var(api: FakeApi, run: Run, config_dir: Path) -> None:
+    api.on("GET", "/whoami", ok(ME))
+    result = run("login", "--server", SERVER, "--token-env", "MY_TOKEN", env={"MY_TOKEN": TOKEN})
+    assert result.exit_code == 0, result.output
+    assert load_config(config_dir).profiles["default"].token == TOKEN
+
+
+@pytest.mark.parametrize(
+    ("token", "message"),
+    [
+        (TOKEN[:-3], "42 characters long"),
+        ("ghp_" + TOKEN[4:], "starts with"),
+        (mint(TokenKind.AGENT, bytes(24)), "site agent token"),
+        (TOKEN[:10] + ("x" if TOKEN[10] != "x" else "y") + TOKEN[11:], "checksum does not match"),
+    ],
+)
+def test_login_rejects_a_wrong_token_without_a_round_trip(
+    api: FakeApi, run: Run, config_dir: Path, token: str, message: str
+) -> None:
+    result = run("login", "--server", SERVER, input=token + "\n")
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert api.requests == []
+    assert not (config_dir / "config.toml").exists()
+
+
+def test_login_with_a_rejected_token_saves_nothing(api: FakeApi, run: Run, config_dir: Path) -> None:
+    api.on("GET", "/whoami", problem(401, "unauthenticated", "token not recognised"))
+    result = run("login", "--server", SERVER, input=TOKEN + "\n")
+    assert result.exit_code == 4
+    assert "error: token not recognised" in result.stderr
+    assert not (config_dir / "config.toml").exists()
+
+
+def test_not_logged_in_says_how_to_log_in(api: FakeApi, run: Run) -> None:
+    result = run("jobs")
+    assert result.exit_code == 4
+    assert "suanli login" in result.stderr and "make up" in result.stderr
+    assert api.requests == []
+
+
+def test_profiles_lists_masked_tokens_and_switches(api: FakeApi, run: Run, config_dir: Path) -> None:
+    save_profile("local", "http://127.0.0.1:8000", TOKEN, config_dir=config_dir)
+    save_profile("prod", "https://prod.test", TOKEN, make_current=False, config_dir=config_dir)
+    listed = json.loads(run("profiles", "--json").stdout)
+    assert listed["current"] == "local"
+    assert {p["name"] for p in listed["profiles"]} == {"local", "prod"}
+    assert TOKEN not in run("profiles").stdout
+
+    assert run("profiles", "use", "prod").exit_code == 0
+    api.on("GET", "/whoami", ok(ME))
+    assert run("whoami").exit_code == 0
+    assert api.clients[-1] == ("https://prod.test", TOKEN)
+
+    assert run("profiles", "use", "nope").exit_code == 2
+
+
+def test_global_profile_option_picks_the_server(api: FakeApi, run: Run, config_dir: Path) -> None:
+    save_profile("local", "http://127.0.0.1:8000", TOKEN, config_dir=config_dir)
+    save_profile("prod", "https://prod.test", TOKEN, make_current=False, config_dir=config_dir)
+    api.on("GET", "/whoami", ok(ME))
+    assert run("--profile", "prod", "whoami").exit_code == 0
+    assert api.clients[-1][0] == "https://prod.test"
+
+
+def test_env_overrides_the_file(api: FakeApi, run: Run, logged_in: Path) -> None:
+    api.on("GET", "/whoami", ok(ME))
+    assert run("whoami", env={"SUANLI_SERVER": "http://other.test", "SUANLI_TOKEN": "slt_env"}).exit_code == 0
+    assert api.clients[-1] == ("http://other.test", "slt_env")
+
+
+def test_whoami_prints_user_and_memberships(api: FakeApi, run: Run, logged_in: Path) -> None:
+    api.on("GET", "/whoami", ok(ME))
+    result = run("whoami")
+    assert result.exit_code == 0
+    assert "alice" in result.stdout and "acme" in result.stdout and "admin" in result.stdout
+    assert json.loads(run("whoami", "--json").stdout) == ME
+
+
+def test_logout_forgets_the_profile(run: Run, logged_in: Path, config_dir: Path) -> None:
+    assert run("logout").exit_code == 0
+    assert load_config(config_dir).profiles == {}
+    assert run("logout").exit_code == 2

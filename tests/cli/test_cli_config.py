@@ -1,0 +1,103 @@
+"""The profiles file: private permissions, round trips, the current profile, env overrides."""
+
+from __future__ import annotations
+
+import stat
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from suanli.cli.config import (
+    ConfigError,
+    NotLoggedIn,
+    load_config,
+    remove_profile,
+    resolve_profile,
+    save_profile,
+    use_profile,
+)
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_new_file_is_private(config_dir: Path) -> None:
+    path = save_profile("default", "http://a.test", "slt_x", config_dir=config_dir)
+    assert path == config_dir / "config.toml"
+    assert mode(path) == 0o600
+    assert mode(config_dir) == 0o700
+
+
+def test_existing_readable_file_is_made_private(config_dir: Path) -> None:
+    config_dir.mkdir()
+    path = config_dir / "config.toml"
+    path.write_text('current = "old"\n')
+    path.chmod(0o644)
+    save_profile("default", "http://a.test", "slt_x", config_dir=config_dir)
+    assert mode(path) == 0o600
+
+
+def test_round_trip_keeps_awkward_strings(config_dir: Path) -> None:
+    name, server, token = 'we"ird\\name é', "http://a.test/", "tok\x7fen\n"
+    save_profile(name, server, token, config_dir=config_dir)
+    raw = tomllib.loads((config_dir / "config.toml").read_text())
+    assert raw["current"] == name
+    profile = load_config(config_dir).profiles[name]
+    assert (profile.server, profile.token) == ("http://a.test", token)
+
+
+def test_make_current_false_keeps_the_current_profile(config_dir: Path) -> None:
+    save_profile("a", "http://a.test", "t1", config_dir=config_dir)
+    save_profile("b", "http://b.test", "t2", make_current=False, config_dir=config_dir)
+    assert load_config(config_dir).current == "a"
+    use_profile("b", config_dir=config_dir)
+    assert load_config(config_dir).current == "b"
+
+
+def test_removing_the_current_profile_leaves_none_current(config_dir: Path) -> None:
+    save_profile("a", "http://a.test", "t1", config_dir=config_dir)
+    remove_profile("a", config_dir=config_dir)
+    assert load_config(config_dir).current is None
+    with pytest.raises(ConfigError):
+        remove_profile("a", config_dir=config_dir)
+
+
+@pytest.mark.parametrize(
+    ("name", "env", "expected"),
+    [
+        (None, {}, ("a", "http://a.test", "t1")),
+        ("b", {}, ("b", "http://b.test", "t2")),
+        (None, {"SUANLI_PROFILE": "b"}, ("b", "http://b.test", "t2")),
+        ("a", {"SUANLI_PROFILE": "b"}, ("a", "http://a.test", "t1")),
+        (None, {"SUANLI_SERVER": "http://c.test/"}, ("a", "http://c.test", "t1")),
+        (None, {"SUANLI_TOKEN": "t9"}, ("a", "http://a.test", "t9")),
+        ("zzz", {"SUANLI_SERVER": "http://c.test", "SUANLI_TOKEN": "t9"}, ("zzz", "http://c.test", "t9")),
+    ],
+)
+def test_resolution_order(
+    config_dir: Path, name: str | None, env: dict[str, str], expected: tuple[str, str, str]
+) -> None:
+    save_profile("b", "http://b.test", "t2", config_dir=config_dir)
+    save_profile("a", "http://a.test", "t1", config_dir=config_dir)
+    profile = resolve_profile(name, env={"SUANLI_CONFIG_DIR": str(config_dir), **env})
+    assert (profile.name, profile.server, profile.token) == expected
+
+
+def test_no_file_means_not_logged_in(config_dir: Path) -> None:
+    with pytest.raises(NotLoggedIn, match="suanli login"):
+        resolve_profile(env={"SUANLI_CONFIG_DIR": str(config_dir)})
+
+
+def test_unknown_profile_is_named(config_dir: Path) -> None:
+    save_profile("a", "http://a.test", "t1", config_dir=config_dir)
+    with pytest.raises(NotLoggedIn, match="no profile named 'nope'"):
+        resolve_profile("nope", env={"SUANLI_CONFIG_DIR": str(config_dir)})
+
+
+def test_malformed_file_is_a_config_error(config_dir: Path) -> None:
+    config_dir.mkdir()
+    (config_dir / "config.toml").write_text("current = [unclosed\n")
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(config_dir)

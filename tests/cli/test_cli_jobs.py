@@ -1,0 +1,125 @@
+"""Watching jobs: `jobs`, `job`, `logs`, `events`, `cancel`, and the exit codes of failures."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from cli_fakes import FakeApi, job, ok, problem
+from typer.testing import Result
+
+Run = Callable[..., Result]
+
+
+def test_jobs_table_shows_full_ids_and_states(api: FakeApi, run: Run, logged_in: Path) -> None:
+    long_id = "job_01HZX3ABCDEFGHJKMNPQRSTVWX"
+    api.on(
+        "GET", "/jobs", ok({"items": [job(long_id, "RUNNING", site="pku", pool="gpu")], "next_cursor": None})
+    )
+    result = run("jobs", "--state", "running", "--limit", "5")
+    assert result.exit_code == 0, result.output
+    assert long_id in result.stdout and "RUNNING" in result.stdout and "pku/gpu" in result.stdout
+    assert dict(api.requests[0].url.params) == {"state": "RUNNING", "limit": "5"}
+
+
+def test_jobs_json_is_the_apis_json(api: FakeApi, run: Run, logged_in: Path) -> None:
+    page = {"items": [job()], "next_cursor": "c1"}
+    api.on("GET", "/jobs", ok(page))
+    result = run("jobs", "--json")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout) == page
+
+
+def test_jobs_all_walks_every_page(api: FakeApi, run: Run, logged_in: Path) -> None:
+    api.on(
+        "GET",
+        "/jobs",
+        ok({"items": [job("j2")], "next_cursor": "c1"}),
+        ok({"items": [job("j1")], "next_cursor": None}),
+    )
+    result = run("jobs", "--all", "--json")
+    assert [j["id"] for j in json.loads(result.stdout)["items"]] == ["j2", "j1"]
+
+
+def test_job_shows_attempts_and_recent_events(api: FakeApi, run: Run, logged_in: Path) -> None:
+    attempt = {"id": "att_1", "number": 1, "site": "pku", "pool": "gpu", "state": "FAILED", "exit_code": 2}
+    api.on("GET", "/jobs/job_01", ok(job(state="PENDING", attempts=[attempt], retries_left=1)))
+    events = [{"at": "2025-01-02T03:04:05Z", "kind": f"k{i}", "message": f"m{i}"} for i in range(15)]
+    api.on("GET", "/jobs/job_01/events", ok({"items": events}))
+    result = run("job", "job_01")
+    assert result.exit_code == 0, result.output
+    assert "pku/gpu" in result.stdout and "FAILED" in result.stdout
+    assert "m14" in result.stdout and "m4" not in result.stdout  # only the 10 most recent
+
+
+@pytest.mark.parametrize(
+    "command", [["job", "job_x"], ["events", "job_x"], ["cancel", "job_x"], ["logs", "job_x"]]
+)
+def test_unknown_job_exits_3(api: FakeApi, run: Run, logged_in: Path, command: list[str]) -> None:
+    result = run(*command)
+    assert result.exit_code == 3
+    assert result.stderr.startswith("error: no route")
+
+
+@pytest.mark.parametrize(("status", "exit_code"), [(401, 4), (403, 4), (409, 2), (500, 1), (503, 1)])
+def test_http_errors_map_to_documented_exit_codes(
+    api: FakeApi, run: Run, logged_in: Path, status: int, exit_code: int
+) -> None:
+    api.on("GET", "/jobs", problem(status, "x", "went wrong"))
+    result = run("jobs")
+    assert result.exit_code == exit_code
+    assert "error: went wrong" in result.stderr
+
+
+def test_unreachable_server_exits_5(api: FakeApi, run: Run, logged_in: Path) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    api.on("GET", "/jobs", refuse)
+    result = run("jobs")
+    assert result.exit_code == 5
+    assert "make up" in result.stderr
+
+
+def test_logs_prints_raw_output_until_no_more(api: FakeApi, run: Run, logged_in: Path) -> None:
+    api.on(
+        "GET",
+        "/jobs/job_01/logs",
+        ok({"data": "[1/3] epoch\n", "offset": 4, "next_offset": 16, "complete": False}),
+        ok({"data": "", "offset": 16, "next_offset": 16, "complete": False}),
+    )
+    result = run("logs", "job_01", "--offset", "4")
+    assert result.exit_code == 0
+    assert result.stdout == "[1/3] epoch\n"
+    assert [r.url.params["offset"] for r in api.requests] == ["4", "16"]
+
+
+def test_logs_follow_stops_when_complete(api: FakeApi, run: Run, logged_in: Path) -> None:
+    api.on(
+        "GET",
+        "/jobs/job_01/logs",
+        ok({"data": "a\n", "offset": 0, "next_offset": 2, "complete": False}),
+        ok({"data": "b\n", "offset": 2, "next_offset": 4, "complete": True}),
+    )
+    result = run("logs", "-f", "job_01")
+    assert result.exit_code == 0
+    assert result.stdout == "a\nb\n"
+    assert {r.url.params["follow"] for r in api.requests} == {"true"}
+
+
+def test_events_json_and_table(api: FakeApi, run: Run, logged_in: Path) -> None:
+    body = {"items": [{"at": "2025-01-02T03:04:05Z", "kind": "placed", "message": "on pku/gpu"}]}
+    api.on("GET", "/jobs/job_01/events", ok(body))
+    assert json.loads(run("events", "job_01", "--json").stdout) == body
+    table = run("events", "job_01").stdout
+    assert "2025-01-02 03:04:05" in table and "on pku/gpu" in table
+
+
+def test_cancel_posts_and_shows_the_new_state(api: FakeApi, run: Run, logged_in: Path) -> None:
+    api.on("POST", "/jobs/job_01/cancel", ok(job(state="CANCELLING"), status=202))
+    result = run("cancel", "job_01")
+    assert result.exit_code == 0
+    assert "job_01 CANCELLING" in result.stdout

@@ -1,0 +1,73 @@
+"""Sites: browsing capacity, adding a site, and handing its operator the agent command line."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Callable
+from pathlib import Path
+
+from cli_fakes import SERVER, FakeApi, ok
+from typer.testing import Result
+
+from suanli.domain.tokens import TokenKind, mint
+
+Run = Callable[..., Result]
+ENROLL = mint(TokenKind.ENROLLMENT, bytes(24))
+POOL = {
+    "name": "gpu",
+    "accelerator": "A100",
+    "accelerators_per_node": 4,
+    "nodes": 2,
+    "cpus_per_node": 32,
+    "memory_mib_per_node": 262144,
+    "free": {"accelerators": 3, "cpus": 40, "memory_mib": 131072, "nodes_free": 1},
+}
+SITE = {"name": "pku-a100", "org": "pku-hpc", "region": "cn-north", "state": "online", "pools": [POOL]}
+
+
+def test_sites_shows_pools_and_free_capacity(api: FakeApi, run: Run, logged_in: Path) -> None:
+    api.on(
+        "GET", "/sites", ok({"items": [SITE, {**SITE, "name": "empty", "pools": []}], "next_cursor": None})
+    )
+    result = run("sites")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "pku-a100" in out and "2 x A100 x4" in out and "3/8 A100" in out and "128 GiB" in out
+    assert "no pools" in out
+    assert run("site", "list").stdout == out
+
+
+def test_sites_json(api: FakeApi, run: Run, logged_in: Path) -> None:
+    api.on("GET", "/sites", ok({"items": [SITE], "next_cursor": None}))
+    assert json.loads(run("sites", "--json").stdout)["items"][0]["pools"][0]["free"]["nodes_free"] == 1
+
+
+def test_site_add_prints_the_token_and_the_exact_agent_command(
+    api: FakeApi, run: Run, logged_in: Path
+) -> None:
+    api.on("POST", "/sites", ok({"site": {**SITE, "state": "new"}, "enrollment_token": ENROLL}, status=201))
+    result = run("site", "add", "pku-a100", "--org", "pku-hpc", "--region", "cn-north")
+    assert result.exit_code == 0, result.output
+    assert api.body() == {"name": "pku-a100", "org": "pku-hpc", "region": "cn-north"}
+    command = next(line for line in result.stdout.splitlines() if line.startswith("suanli agent"))
+    argv = shlex.split(command)
+    assert argv[argv.index("--server") + 1] == SERVER
+    assert argv[argv.index("--site") + 1] == "pku-a100"
+    assert argv[argv.index("--token") + 1] == ENROLL
+
+
+def test_site_enroll_token_and_disable(api: FakeApi, run: Run, logged_in: Path) -> None:
+    api.on("POST", "/sites/pku-a100/enrollment-tokens", ok({"token": ENROLL}, status=201))
+    api.on("POST", "/sites/pku-a100/disable", ok({**SITE, "state": "disabled"}))
+    assert ENROLL in run("site", "enroll-token", "pku-a100").stdout
+    result = run("site", "disable", "pku-a100")
+    assert result.exit_code == 0 and "disabled" in result.stdout
+
+
+def test_site_show(api: FakeApi, run: Run, logged_in: Path) -> None:
+    api.on("GET", "/sites/pku-a100", ok({**SITE, "last_seen_at": "2025-01-02T03:04:05.123Z"}))
+    result = run("site", "show", "pku-a100")
+    assert result.exit_code == 0
+    assert "pku-hpc" in result.stdout and "2025-01-02 03:04:05" in result.stdout
+    assert run("site", "show", "nope").exit_code == 3

@@ -1,0 +1,98 @@
+"""Admin verbs: orgs, projects, members, tokens."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cli_fakes import FakeApi, ok, problem
+from typer.testing import Result
+
+Run = Callable[..., Result]
+
+# (argv, method, path, body sent or None)
+WRITES: list[tuple[list[str], str, str, Any]] = [
+    (["org", "create", "acme", "--kind", "tenant"], "POST", "/orgs", {"name": "acme", "kind": "tenant"}),
+    (["org", "disable", "acme"], "POST", "/orgs/acme/disable", None),
+    (["project", "create", "acme", "vision"], "POST", "/orgs/acme/projects", {"name": "vision"}),
+    (["project", "disable", "acme", "vision"], "POST", "/orgs/acme/projects/vision/disable", None),
+    (
+        ["member", "add", "acme", "alice@example.org", "--role", "finance"],
+        "POST",
+        "/orgs/acme/members",
+        {"user": "alice@example.org", "role": "finance"},
+    ),
+    (
+        ["member", "disable", "acme", "alice@example.org"],
+        "POST",
+        "/orgs/acme/members/alice@example.org/disable",
+        None,
+    ),
+    (["token", "revoke", "tok_1"], "POST", "/tokens/tok_1/revoke", None),
+]
+READS: list[tuple[list[str], str, str]] = [
+    (["org", "list"], "/orgs", "acme"),
+    (["org", "show", "acme"], "/orgs/acme", "acme"),
+    (["project", "list", "acme"], "/orgs/acme/projects", "vision"),
+    (["member", "list", "acme"], "/orgs/acme/members", "alice"),
+    (["token", "list"], "/tokens", "laptop"),
+]
+
+
+@pytest.mark.parametrize(("argv", "method", "path", "body"), WRITES)
+def test_write_verbs_call_their_route(
+    api: FakeApi, run: Run, logged_in: Path, argv: list[str], method: str, path: str, body: Any
+) -> None:
+    api.on(method, path, ok({"ok": True}))
+    result = run(*argv)
+    assert result.exit_code == 0, result.output
+    assert api.requests[0].method == method
+    if body is not None:
+        assert api.body() == body
+
+
+@pytest.mark.parametrize(("argv", "path", "shown"), READS)
+def test_read_verbs_show_a_table_and_json(
+    api: FakeApi, run: Run, logged_in: Path, argv: list[str], path: str, shown: str
+) -> None:
+    record = {"name": "acme" if "org" in argv else "vision", "user": "alice", "role": "admin", "id": "tok_1"}
+    record["name"] = {"token": "laptop", "project": "vision"}.get(argv[0], "acme")
+    body: Any = record if argv[1] == "show" else {"items": [record], "next_cursor": None}
+    api.on("GET", path, ok(body))
+    table = run(*argv)
+    assert table.exit_code == 0, table.output
+    assert shown in table.stdout
+    assert json.loads(run(*argv, "--json").stdout) == body
+
+
+def test_org_kind_is_checked_locally(api: FakeApi, run: Run, logged_in: Path) -> None:
+    result = run("org", "create", "acme", "--kind", "landlord")
+    assert result.exit_code == 2
+    assert api.requests == []
+
+
+def test_token_create_prints_the_token_once_with_a_warning(api: FakeApi, run: Run, logged_in: Path) -> None:
+    secret = "slt_" + "N" * 38
+    api.on("POST", "/tokens", ok({"id": "tok_2", "name": "ci", "token": secret}, status=201))
+    result = run("token", "create", "--name", "ci", "--user", "bob", "--expires-in", "90d")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == secret
+    assert "only time" in result.stderr
+    assert api.body() == {"name": "ci", "user": "bob", "expires_in": "90d"}
+
+
+@pytest.mark.parametrize("expires", ["90", "3 days", "1w", "d"])
+def test_token_lifetime_is_checked_locally(api: FakeApi, run: Run, logged_in: Path, expires: str) -> None:
+    result = run("token", "create", "--name", "ci", "--expires-in", expires)
+    assert result.exit_code == 2
+    assert api.requests == []
+
+
+def test_forbidden_admin_verb_exits_4(api: FakeApi, run: Run, logged_in: Path) -> None:
+    api.on("POST", "/orgs", problem(403, "forbidden", "operators only"))
+    result = run("org", "create", "acme", "--kind", "provider")
+    assert result.exit_code == 4
+    assert "error: operators only" in result.stderr

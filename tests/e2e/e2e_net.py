@@ -1,0 +1,148 @@
+"""End-to-end harness: real `suanli server` and `suanli agent` processes on loopback (test helper)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from suanli.client import Client
+
+SUANLI = [sys.executable, "-m", "suanli"]
+FAST = {
+    "SUANLI_LEASE_TTL": "3",
+    "SUANLI_LEASE_GRACE": "2",
+    "SUANLI_SCHEDULE_INTERVAL": "0.5",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 30.0, every: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+class Network:
+    """One control plane plus any number of agents, all real processes, torn down at the end."""
+
+    def __init__(self, root: Path, database_url: str) -> None:
+        self.root = root
+        self.database_url = database_url
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.data = root / "server"
+        self.env = {**os.environ, **FAST, "SUANLI_CONFIG_DIR": str(root / "cli"), "PYTHONUNBUFFERED": "1"}
+        self.server: subprocess.Popen[bytes] | None = None
+        self.agents: dict[str, subprocess.Popen[bytes]] = {}
+        self.operator = ""
+
+    # processes
+    def start_server(self) -> None:
+        log = open(self.root / "server.log", "ab")  # noqa: SIM115  (closed with the process)
+        self.server = subprocess.Popen(
+            [*SUANLI, "server", "--port", str(self.port), "--data-dir", str(self.data),
+             "--database-url", self.database_url],
+            env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        wait_for("the server", self._healthy, timeout=60)
+        self.operator = (self.data / "operator.token").read_text().strip()
+
+    def kill_server(self) -> None:
+        assert self.server is not None
+        self.server.send_signal(signal.SIGKILL)
+        self.server.wait()
+
+    def _healthy(self) -> bool:
+        assert self.server is not None
+        if self.server.poll() is not None:
+            raise AssertionError(f"server exited: {(self.root / 'server.log').read_text()[-3000:]}")
+        try:
+            return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def start_agent(self, site: str, token: str, *pools: str) -> subprocess.Popen[bytes]:
+        log = open(self.root / f"agent-{site}.log", "ab")  # noqa: SIM115
+        args = [*SUANLI, "agent", "--server", self.url, "--site", site, "--token", token,
+                "--state-dir", str(self.root / f"agent-{site}"), "--sync-wait", "5"]
+        for pool in pools or ("cpu:2",):
+            args += ["--pool", pool]
+        proc = subprocess.Popen(args, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self.agents[site] = proc
+        wait_for(f"site {site} online", lambda: self.site_state(site) == "online", timeout=30)
+        return proc
+
+    def kill_agent(self, site: str) -> None:
+        proc = self.agents.pop(site)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+    def stop(self) -> None:
+        for proc in self.agents.values():
+            proc.send_signal(signal.SIGTERM)
+        for proc in self.agents.values():
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if self.server is not None and self.server.poll() is None:
+            self.server.send_signal(signal.SIGTERM)
+            try:
+                self.server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.server.kill()
+
+    def logs(self) -> str:
+        return "\n".join(f"== {p.name}\n{p.read_text()[-4000:]}" for p in sorted(self.root.glob("*.log")))
+
+    # the network's people
+    def client(self, token: str | None = None) -> Client:
+        return Client(self.url, token or self.operator, timeout=30)
+
+    def site_state(self, site: str) -> str | None:
+        try:
+            with self.client() as c:
+                return str(c.get_site(site)["state"])
+        except Exception:
+            return None
+
+    def add_site(self, name: str) -> str:
+        """Register a site under provider org `dc`; returns its enrollment token."""
+        with self.client() as c:
+            if not any(o["name"] == "dc" for o in c.list_orgs()["items"]):
+                c.create_org("dc", "provider")
+            return str(c.create_site(name, org="dc")["enrollment_token"])
+
+    def add_tenant(self, org: str, user: str) -> str:
+        with self.client() as c:
+            c.create_org(org, "tenant")
+            c.create_project(org, "default")
+            c.add_member(org, user, role="owner")
+            return str(c.create_token(name=f"{user}-token", user=user)["token"])
+
+    def cli(self, token: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        env = {**self.env, "SUANLI_SERVER": self.url, "SUANLI_TOKEN": token}
+        return subprocess.run([*SUANLI, *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+    def job(self, token: str, job_id: str) -> dict[str, Any]:
+        with self.client(token) as c:
+            return c.get_job(job_id)

@@ -1,0 +1,126 @@
+"""The job path with real processes: `suanli server`, `suanli agent` (local backend) and the CLI."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+from e2e_net import Network, wait_for
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def terminal(net: Network, token: str, job_id: str) -> dict[str, object]:
+    return wait_for(
+        f"job {job_id} to end",
+        lambda: (j := net.job(token, job_id))["state"] in ("SUCCEEDED", "FAILED", "CANCELLED") and j,
+        timeout=60,
+    )
+
+
+def test_a_job_runs_and_its_output_is_in_its_logs(network: Network, tmp_path: Path) -> None:
+    network.start_agent("sh1", network.add_site("sh1"), "cpu:2")
+    tenant = network.add_tenant("acme", "ada")
+    spec = write(tmp_path / "hello.yaml", """
+        name: hello
+        setup: echo preparing
+        run: |
+          echo "hello from $SUANLI_JOB_ID attempt $SUANLI_ATTEMPT"
+          echo oops >&2
+          exit 3
+    """)
+    done = network.cli(tenant, "submit", str(spec), "--wait")
+    assert done.returncode == 3, done.stderr  # --wait exits with the job's exit code
+    job_id = done.stdout.strip().splitlines()[0]
+    assert job_id.startswith("job_")
+    logs = network.cli(tenant, "logs", job_id)
+    assert logs.returncode == 0
+    assert "preparing" in logs.stdout and f"hello from {job_id} attempt 1" in logs.stdout and "oops" in logs.stdout
+    view = json.loads(network.cli(tenant, "job", job_id, "--json").stdout)
+    assert (view["state"], view["exit_code"], view["site"]) == ("FAILED", 3, "sh1")
+
+
+def test_a_running_job_is_cancelled(network: Network, tmp_path: Path) -> None:
+    network.start_agent("sh1", network.add_site("sh1"), "cpu:2")
+    tenant = network.add_tenant("acme", "ada")
+    marker = tmp_path / "still-running"
+    with network.client(tenant) as c:
+        job = c.submit_job({"name": "sleepy", "run": f"sleep 1000; touch {marker}"})
+        wait_for("running", lambda: c.get_job(job["id"])["state"] == "RUNNING")
+    assert network.cli(tenant, "cancel", job["id"]).returncode == 0
+    assert terminal(network, tenant, job["id"])["state"] == "CANCELLED"
+    assert not marker.exists()
+
+
+def test_max_runtime_kills_a_job(network: Network) -> None:
+    network.start_agent("sh1", network.add_site("sh1"), "cpu:2")
+    tenant = network.add_tenant("acme", "ada")
+    with network.client(tenant) as c:
+        job = c.submit_job({"name": "long", "run": "sleep 1000", "resources": {"max_runtime": "2s"}})
+    ended = terminal(network, tenant, job["id"])
+    assert ended["state"] == "FAILED"
+    assert "max_runtime" in str(ended["reason"])
+
+
+def test_a_killed_agent_loses_its_attempt_and_the_job_reruns_on_another_site(network: Network, tmp_path: Path) -> None:
+    network.start_agent("sh1", network.add_site("sh1"), "cpu:2")
+    tenant = network.add_tenant("acme", "ada")
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    with network.client(tenant) as c:
+        job = c.submit_job(
+            {"name": "moves", "retries": 1, "run": f"touch {runs}/$SUANLI_ATTEMPT; sleep 4; echo done-$SUANLI_ATTEMPT"}
+        )
+        wait_for("running on sh1", lambda: (j := c.get_job(job["id"]))["state"] == "RUNNING" and j["site"] == "sh1")
+    network.start_agent("sh2", network.add_site("sh2"), "cpu:2")
+    network.kill_agent("sh1")
+    ended = terminal(network, tenant, job["id"])
+    assert ended["state"] == "SUCCEEDED"
+    attempts = ended["attempts"]
+    assert isinstance(attempts, list)
+    assert [(a["site"], a["state"]) for a in attempts] == [("sh1", "LOST"), ("sh2", "SUCCEEDED")]
+    with network.client(tenant) as c:
+        assert "done-1" not in c.job_logs(job["id"], offset=0)["data"]  # the orphan died with its agent
+
+
+def test_a_server_killed_mid_job_loses_nothing_and_the_job_runs_once(network: Network, tmp_path: Path) -> None:
+    network.start_agent("sh1", network.add_site("sh1"), "cpu:2")
+    tenant = network.add_tenant("acme", "ada")
+    runs = tmp_path / "runs.txt"
+    with network.client(tenant) as c:
+        job = c.submit_job({"name": "survivor", "run": f"echo run >> {runs}; sleep 3; echo finished"})
+        queued = c.submit_job({"name": "queued", "run": "echo second", "resources": {"cpus": 2}})
+        wait_for("running", lambda: c.get_job(job["id"])["state"] == "RUNNING")
+    network.kill_server()
+    network.start_server()
+    ended = terminal(network, tenant, job["id"])
+    assert ended["state"] == "SUCCEEDED"
+    assert [a["state"] for a in ended["attempts"]] == ["SUCCEEDED"]  # type: ignore[union-attr]
+    assert runs.read_text() == "run\n"
+    assert terminal(network, tenant, queued["id"])["state"] == "SUCCEEDED"
+    with network.client(tenant) as c:
+        assert c.job_logs(job["id"], offset=0)["data"].count("finished") == 1
+
+
+def test_tenants_get_404_on_each_others_jobs(network: Network) -> None:
+    a = network.add_tenant("acme", "ada")
+    b = network.add_tenant("rival", "bob")
+    with network.client(a) as c:
+        job = c.submit_job({"name": "secret", "run": "true"})
+    result = network.cli(b, "job", job["id"])
+    assert result.returncode == 3  # not found
+    assert network.cli(b, "cancel", job["id"]).returncode == 3
+    assert json.loads(network.cli(b, "jobs", "--json").stdout)["items"] == []
+
+
+def test_an_idempotent_resubmit_creates_one_job(network: Network) -> None:
+    tenant = network.add_tenant("acme", "ada")
+    with network.client(tenant) as c:
+        first = c.submit_job({"name": "once", "run": "true"}, idempotency_key="k-1")
+        again = c.submit_job({"name": "once", "run": "true"}, idempotency_key="k-1")
+        assert first["id"] == again["id"]
+        assert len(c.list_jobs()["items"]) == 1

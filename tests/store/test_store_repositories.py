@@ -1,0 +1,154 @@
+"""Repository behaviour on both databases: migrations, uniqueness, logs by offset, usage dedup, leases."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from suanli.domain.states import AttemptState
+from suanli.store import Conflict, Database, PoolOffer
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    database.migrate()
+    yield database
+    database.close()
+
+
+def seed(db: Database) -> dict[str, str]:
+    with db.transaction() as tx:
+        org = tx.tenancy.add_org("acme", "tenant", NOW)
+        project = tx.tenancy.add_project(org.id, "default", NOW)
+        user = tx.tenancy.add_user("ada", NOW)
+        provider = tx.tenancy.add_org("dc1", "provider", NOW)
+        site = tx.sites.add_site("dc1-sh", provider.id, "cn-shanghai", NOW)
+        tx.sites.offer(site.id, [PoolOffer("gpu", "A100", 8, 2, 64, 512 * 1024)], NOW)
+        job = tx.jobs.add(
+            org_id=org.id,
+            project_id=project.id,
+            user_id=user.id,
+            name="j",
+            spec={"run": "x"},
+            retries=1,
+            now=NOW,
+        )
+        pool = tx.sites.pools([site.id])[0]
+        attempt = tx.jobs.add_attempt(
+            job,
+            site_id=site.id,
+            pool_id=pool.id,
+            accelerator="A100",
+            accelerators_per_node=8,
+            cpus_per_node=8,
+            memory_mib_per_node=1024,
+            nodes=[0],
+            lease_expires_at=NOW + timedelta(seconds=30),
+            created_at=NOW,
+        )
+        return {"org": org.id, "job": job.id, "attempt": attempt.id, "site": site.id, "pool": pool.id}
+
+
+def test_migrations_are_idempotent(db: Database) -> None:
+    db.migrate()
+    with db.transaction() as tx:
+        assert tx.tenancy.orgs() == []
+
+
+def test_unique_names_conflict_and_roll_back(db: Database) -> None:
+    with db.transaction() as tx:
+        tx.tenancy.add_org("acme", "tenant", NOW)
+    with pytest.raises(Conflict), db.transaction() as tx:
+        tx.tenancy.add_project(tx.tenancy.orgs()[0].id, "p", NOW)
+        tx.tenancy.add_org("acme", "tenant", NOW)
+    with db.transaction() as tx:
+        assert [o.name for o in tx.tenancy.orgs()] == ["acme"]
+        assert tx.tenancy.projects(tx.tenancy.orgs()[0].id) == []  # nothing half-written
+
+
+def test_datetimes_come_back_aware_utc(db: Database) -> None:
+    ids = seed(db)
+    with db.transaction() as tx:
+        job = tx.jobs.get(ids["job"])
+        assert job is not None and job.created_at == NOW and job.created_at.tzinfo is not None
+
+
+def test_logs_are_read_by_offset_and_resent_chunks_are_not_duplicated(db: Database) -> None:
+    ids = seed(db)
+    with db.transaction() as tx:
+        job, attempt = tx.jobs.get(ids["job"]), tx.jobs.attempt(ids["attempt"])
+        assert job is not None and attempt is not None
+        tx.jobs.append_log(job, attempt, 0, "hello\n")
+        tx.jobs.append_log(job, attempt, 0, "hello\n")  # the agent resent after a lost answer
+        tx.jobs.append_log(job, attempt, 6, "wörld\n")
+        tx.jobs.append_log(job, attempt, 3, "lo\nwörld\nmore\n")  # overlaps what we have
+    with db.transaction() as tx:
+        assert tx.jobs.read_log(ids["job"], 0) == ("hello\nwörld\nmore\n", 18)
+        assert tx.jobs.read_log(ids["job"], 6) == ("wörld\nmore\n", 18)
+        assert tx.jobs.read_log(ids["job"], 18) == ("", 18)
+
+
+def test_usage_records_count_once_per_site_sequence(db: Database) -> None:
+    ids = seed(db)
+    with db.transaction() as tx:
+        attempt = tx.jobs.attempt(ids["attempt"])
+        assert attempt is not None
+        fields = {"wall_seconds": 10, "cpu_seconds": 5, "accelerator_seconds": 80}
+        assert tx.jobs.add_usage(site_id=ids["site"], seq=1, attempt=attempt, now=NOW, **fields)
+    with db.transaction() as tx:
+        attempt = tx.jobs.attempt(ids["attempt"])
+        assert attempt is not None
+        assert not tx.jobs.add_usage(site_id=ids["site"], seq=1, attempt=attempt, now=NOW, **fields)
+        assert len(tx.jobs.usage(ids["job"])) == 1
+        assert tx.jobs.max_usage_seq(ids["site"]) == 1
+
+
+def test_expired_attempts_are_those_past_their_lease(db: Database) -> None:
+    ids = seed(db)
+    with db.transaction() as tx:
+        assert tx.jobs.expired_attempts(NOW + timedelta(seconds=29)) == []
+        assert [a.id for a in tx.jobs.expired_attempts(NOW + timedelta(seconds=31))] == [ids["attempt"]]
+        attempt = tx.jobs.attempt(ids["attempt"])
+        assert attempt is not None
+        attempt.state = AttemptState.SUCCEEDED.value
+    with db.transaction() as tx:
+        assert tx.jobs.expired_attempts(NOW + timedelta(days=1)) == []
+
+
+def test_offer_replaces_pools_and_withdraws_missing_ones(db: Database) -> None:
+    ids = seed(db)
+    with db.transaction() as tx:
+        assert not tx.sites.offer(ids["site"], [PoolOffer("gpu", "A100", 8, 2, 64, 512 * 1024)], NOW)
+        assert tx.sites.offer(ids["site"], [PoolOffer("cpu", None, 0, 1, 32, 65536)], NOW)
+    with db.transaction() as tx:
+        assert [p.name for p in tx.sites.pools([ids["site"]])] == ["cpu"]
+        assert len(tx.sites.pools([ids["site"]], include_withdrawn=True)) == 2
+
+
+def test_job_pages_are_newest_first_and_disjoint(db: Database) -> None:
+    ids = seed(db)
+    with db.transaction() as tx:
+        job = tx.jobs.get(ids["job"])
+        assert job is not None
+        for i in range(5):
+            tx.jobs.add(
+                org_id=job.org_id,
+                project_id=job.project_id,
+                user_id=job.user_id,
+                name=f"j{i}",
+                spec={},
+                retries=0,
+                now=NOW + timedelta(seconds=i + 1),
+            )
+    with db.transaction() as tx:
+        first = tx.jobs.search(org_ids=[ids["org"]], limit=3)
+        last = first[-1]
+        second = tx.jobs.search(org_ids=[ids["org"]], limit=3, before=(last.created_at, last.id))
+        names = [j.name for j in first + second]
+        assert names == ["j4", "j3", "j2", "j1", "j0", "j"]
+        assert tx.jobs.search(org_ids=["org_other"], limit=10) == []

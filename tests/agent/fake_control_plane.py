@@ -132,7 +132,7 @@ class FakeControlPlane:
             if self.down:
                 raise httpx.ReadTimeout("server went away")
             reported = {a["id"] for a in body["attempts"]}
-            reply = {
+            reply: dict[str, Any] = {
                 "launch": [item for aid, item in self.pending_launches.items() if aid not in reported],
                 "cancel": sorted(self.cancels & reported),
                 "kill": sorted(self.kills & reported),

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from fake_control_plane import AGENT_TOKEN, ENROLL_TOKEN, FakeControlPlane, launch
 
-from suanli.agent.errors import AgentUnauthorized
+from suanli.agent.errors import AgentError, AgentUnauthorized
 from suanli.agent.pools import Machine, parse_pools
 from suanli.agent.runtime import LEASE_LOST, SHUT_DOWN, AgentConfig, run_agent
 
@@ -210,9 +210,13 @@ def test_usage_sequence_numbers_continue_across_restarts(tmp_path: Path) -> None
 def test_enrollment_saves_the_agent_token_and_restarts_reuse_it(tmp_path: Path) -> None:
     cp = FakeControlPlane()
     for _ in range(2):
+        before = len(cp.syncs)
+
+        def synced_twice(cp: FakeControlPlane, before: int = before) -> bool:
+            return len(cp.syncs) >= before + 2
+
         agent = start(config(tmp_path, cp, token=ENROLL_TOKEN))
-        n = len(cp.syncs)
-        cp.wait_for(lambda cp, n=n: len(cp.syncs) > n)
+        cp.wait_for(synced_twice)
         agent.shut_down()
     saved = tmp_path / "state" / "agent.token"
     assert saved.read_text().strip() == AGENT_TOKEN
@@ -263,3 +267,57 @@ def test_jobs_do_not_see_the_agent_token(tmp_path: Path, monkeypatch: pytest.Mon
     cp.wait_for(lambda cp: cp.state("att_1") == "SUCCEEDED")
     agent.shut_down()
     assert cp.logs["att_1"] == "none kept\n"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "complaint"),
+    [
+        ({"site": ""}, "site must not be empty"),
+        ({"backend": "slurm"}, "unknown backend 'slurm'"),
+        ({"sync_wait": 31.0}, "sync_wait must be between 0 and 30"),
+        ({"lease_margin": 1.0}, "lease_margin must be a fraction"),
+        ({"max_backoff": 0.0}, "max_backoff must be positive"),
+        ({"pools": parse_pools(["A100:1"]) + parse_pools(["A100:2"])}, "pool names must be unique"),
+    ],
+)
+def test_bad_configs_are_refused(overrides: dict[str, Any], complaint: str) -> None:
+    values: dict[str, Any] = {"server": "http://control.test", "token": None, "site": "lab"}
+    with pytest.raises(ValueError, match=complaint):
+        AgentConfig(**(values | overrides))
+
+
+def test_the_state_dir_defaults_to_the_home_directory_per_site() -> None:
+    config = AgentConfig("http://control.test", None, "lab")
+    assert config.resolved_state_dir == Path.home() / ".suanli" / "agent-lab"
+
+
+def test_two_agents_cannot_share_a_state_dir(tmp_path: Path) -> None:
+    cp = FakeControlPlane()
+    first = start(config(tmp_path, cp))
+    cp.wait_for(lambda cp: len(cp.syncs) > 0)
+    with pytest.raises(AgentError, match="another agent is running"):
+        run_agent(config(tmp_path, cp))
+    first.shut_down()
+
+
+def test_a_malformed_launch_is_reported_failed(tmp_path: Path) -> None:
+    cp = FakeControlPlane(auto_ack=False)
+    agent = start(config(tmp_path, cp))
+    bad = launch("att_1", "true")
+    bad["spec"]["env"] = ["NOT=A_MAPPING"]
+    cp.add_launch(bad)
+    cp.wait_for(lambda cp: cp.state("att_1") == "FAILED")
+    agent.shut_down()
+    assert cp.states["att_1"]["reason"].startswith("invalid launch: launch field 'spec.env'")
+
+
+def test_an_attempt_being_cancelled_at_shutdown_is_still_reported_cancelled(tmp_path: Path) -> None:
+    cp = FakeControlPlane(auto_ack=False)
+    agent = start(config(tmp_path, cp))
+    cp.add_launch(launch("att_1", "trap '' TERM; echo 1 > trapped; sleep 30"))  # takes kill_grace to stop
+    wait_until(lambda: (tmp_path / "state" / "attempts" / "att_1" / "trapped").exists())
+    cp.cancel("att_1")
+    cp.wait_for(lambda cp: not cp.cancels)
+    time.sleep(0.1)
+    agent.shut_down()
+    assert (cp.states["att_1"]["state"], cp.states["att_1"]["reason"]) == ("CANCELLED", "cancelled")

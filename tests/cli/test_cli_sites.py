@@ -33,7 +33,7 @@ def test_sites_shows_pools_and_free_capacity(api: FakeApi, run: Run, logged_in: 
     result = run("sites")
     assert result.exit_code == 0, result.output
     out = result.stdout
-    assert "pku-a100" in out and "2 x A100 x4" in out and "3/8 A100" in out and "128 GiB" in out
+    assert "pku-a100" in out and "2 nodes x 4 A100" in out and "3/8 A100" in out and "128 GiB" in out
     assert "no pools" in out
     assert run("site", "list").stdout == out
 

@@ -107,7 +107,9 @@ def test_a_duration_is_the_sum_of_its_parts_and_formats_without_losing_time(part
     st.booleans(),
     st.sampled_from(["", " "]),
 )
-def test_a_written_memory_size_parses_to_count_times_unit(count: int, unit: str, lower: bool, gap: str) -> None:
+def test_a_written_memory_size_parses_to_count_times_unit(
+    count: int, unit: str, lower: bool, gap: str
+) -> None:
     written = f"{count}{gap}{unit.lower() if lower else unit.capitalize()}"
     assert parse_memory_mib(written) == count * MIB_PER_UNIT[unit]
 
@@ -142,8 +144,12 @@ def test_vector_arithmetic_is_per_component(a: Vector, b: Vector) -> None:
     [(AcceleratorOption("A100", 8), Vector(8, 16, 4096)), (None, Vector(0, 16, 4096))],
     ids=["with-accelerator", "cpu-only"],
 )
-def test_per_node_need_depends_on_the_chosen_accelerator(option: AcceleratorOption | None, per_node: Vector) -> None:
-    resources = Resources((AcceleratorOption("H100", 4), AcceleratorOption("A100", 8)), cpus=16, memory_mib=4096)
+def test_per_node_need_depends_on_the_chosen_accelerator(
+    option: AcceleratorOption | None, per_node: Vector
+) -> None:
+    resources = Resources(
+        (AcceleratorOption("H100", 4), AcceleratorOption("A100", 8)), cpus=16, memory_mib=4096
+    )
     assert resources.per_node(option) == per_node
 
 

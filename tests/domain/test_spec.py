@@ -29,7 +29,12 @@ def errors_of(document: Any) -> list[FieldError]:
 
 def test_a_minimal_spec_gets_the_documented_defaults() -> None:
     spec = parse_spec(doc())
-    assert (spec.name, spec.run, spec.kind, spec.objective) == ("train", "python train.py", "batch", "balanced")
+    assert (spec.name, spec.run, spec.kind, spec.objective) == (
+        "train",
+        "python train.py",
+        "batch",
+        "balanced",
+    )
     r = spec.resources
     assert (r.accelerators, r.nodes, r.cpus, r.memory_mib, r.max_runtime_s) == ((), 1, 1, 1024, None)
     assert (spec.retries, spec.preemptible, spec.env, spec.inputs) == (0, False, (), ())
@@ -128,19 +133,32 @@ def test_valid_fields_are_normalized(document: dict[str, Any], read: Any, expect
         pytest.param(res(memory=0), "resources.memory", "greater than or equal to 1", id="memory-zero"),
         pytest.param(res(memory="9Ti"), "resources.memory", "less than or equal to", id="memory-too-big"),
         pytest.param(res(max_runtime="2 weeks"), "resources.max_runtime", "2h", id="runtime-words"),
-        pytest.param(res(max_runtime="0s"), "resources.max_runtime", "greater than or equal", id="runtime-zero"),
-        pytest.param(res(max_runtime="31d"), "resources.max_runtime", "less than or equal", id="runtime-long"),
+        pytest.param(
+            res(max_runtime="0s"), "resources.max_runtime", "greater than or equal", id="runtime-zero"
+        ),
+        pytest.param(
+            res(max_runtime="31d"), "resources.max_runtime", "less than or equal", id="runtime-long"
+        ),
         pytest.param(res(max_runtime="²"), "resources.max_runtime", "1h30m", id="runtime-superscript"),
         pytest.param(res(accelerators=8), "resources.accelerators", '"A100:8"', id="accelerators-number"),
         pytest.param(
-            res(accelerators=["A100:8", 4]), "resources.accelerators", '"A100:8"', id="accelerators-mixed-list"
+            res(accelerators=["A100:8", 4]),
+            "resources.accelerators",
+            '"A100:8"',
+            id="accelerators-mixed-list",
         ),
-        pytest.param(res(accelerators="Z9000:8"), "resources.accelerators", "known: A100", id="model-unknown"),
-        pytest.param(res(accelerators=":8"), "resources.accelerators", "unknown accelerator ''", id="no-model"),
+        pytest.param(
+            res(accelerators="Z9000:8"), "resources.accelerators", "known: A100", id="model-unknown"
+        ),
+        pytest.param(
+            res(accelerators=":8"), "resources.accelerators", "unknown accelerator ''", id="no-model"
+        ),
         pytest.param(res(accelerators="A100:x"), "resources.accelerators", "whole number", id="count-text"),
         pytest.param(res(accelerators="A100:0"), "resources.accelerators", "1–64", id="count-zero"),
         pytest.param(res(accelerators="A100:65"), "resources.accelerators", "1–64", id="count-too-big"),
-        pytest.param(res(accelerators=["A100:8", "Z9:8"]), "resources.accelerators[1]", "Z9", id="alt-indexed"),
+        pytest.param(
+            res(accelerators=["A100:8", "Z9:8"]), "resources.accelerators[1]", "Z9", id="alt-indexed"
+        ),
         pytest.param(doc(env={"1X": "a"}), "env", "invalid variable name '1X'", id="env-bad-name"),
         pytest.param(doc(env={"SUANLI_JOB": "a"}), "env", "set by suanli", id="env-reserved-prefix"),
         pytest.param(doc(env={"CUDA_VISIBLE_DEVICES": "0"}), "env", "set by suanli", id="env-reserved-cuda"),
@@ -163,12 +181,16 @@ def test_valid_fields_are_normalized(document: dict[str, Any], read: Any, expect
             "positive price",
             id="price-nan",
         ),
-        pytest.param(doc(inputs=[{"name": "d", "size": -5}]), "inputs[0].size", "greater than", id="size-negative"),
+        pytest.param(
+            doc(inputs=[{"name": "d", "size": -5}]), "inputs[0].size", "greater than", id="size-negative"
+        ),
         pytest.param(doc(resources=[1]), "resources", "dictionary", id="resources-not-a-mapping"),
         pytest.param(doc(checkpoint_interval=0), "checkpoint_interval", "greater than", id="checkpoint-zero"),
     ],
 )
-def test_an_invalid_field_is_named_and_the_error_says_what_is_allowed(document: Any, field: str, says: str) -> None:
+def test_an_invalid_field_is_named_and_the_error_says_what_is_allowed(
+    document: Any, field: str, says: str
+) -> None:
     errors = errors_of(document)
     assert [e.field for e in errors] == [field]
     assert says in errors[0].message
@@ -183,13 +205,19 @@ def test_every_invalid_field_is_reported_at_once() -> None:
     ("accelerators", "accelerator_fields"),
     [
         pytest.param("Z9000:8", ["resources.accelerators"], id="one-string"),
-        pytest.param(["A100:8", "Z9000:8", "A100:x"], ["resources.accelerators[1]", "resources.accelerators[2]"], id="list"),
+        pytest.param(
+            ["A100:8", "Z9000:8", "A100:x"],
+            ["resources.accelerators[1]", "resources.accelerators[2]"],
+            id="list",
+        ),
     ],
 )
 def test_accelerator_errors_come_with_the_other_field_errors(
     accelerators: Any, accelerator_fields: list[str]
 ) -> None:
-    errors = errors_of({"name": "Bad Name", "run": "x", "resources": {"accelerators": accelerators, "nodes": 0}})
+    errors = errors_of(
+        {"name": "Bad Name", "run": "x", "resources": {"accelerators": accelerators, "nodes": 0}}
+    )
     assert [e.field for e in errors] == ["name", "resources.nodes", *accelerator_fields]
     assert "unknown accelerator 'Z9000'" in errors[-len(accelerator_fields)].message
 
@@ -224,12 +252,19 @@ FULL = doc(
     preemptible=True,
     checkpoint_interval="30m",
     objective="cheapest",
-    constraints={"regions": ["cn-north"], "sites": ["pku"], "data_residency": "CN", "max_price_per_hour": "30.00"},
+    constraints={
+        "regions": ["cn-north"],
+        "sites": ["pku"],
+        "data_residency": "CN",
+        "max_price_per_hour": "30.00",
+    },
     inputs=[{"name": "imagenet", "size": "150Gi", "regions": ["cn-north"]}, {"name": "tokens"}],
 )
 
 
-@pytest.mark.parametrize("document", [doc(), FULL, res(accelerators="T4")], ids=["minimal", "full", "one-gpu"])
+@pytest.mark.parametrize(
+    "document", [doc(), FULL, res(accelerators="T4")], ids=["minimal", "full", "one-gpu"]
+)
 def test_the_stored_form_is_json_and_parses_back_to_the_same_spec(document: dict[str, Any]) -> None:
     spec = parse_spec(document)
     stored = json.loads(json.dumps(spec.to_dict()))
@@ -241,7 +276,10 @@ def test_the_stored_form_uses_units_a_machine_reads() -> None:
     stored = parse_spec(FULL).to_dict()
     assert stored["resources"]["memory_mib"] == 512 * 1024
     assert stored["resources"]["max_runtime_s"] == 2 * 86400
-    assert stored["resources"]["accelerators"] == [{"model": "H100", "count": 8}, {"model": "A100", "count": 8}]
+    assert stored["resources"]["accelerators"] == [
+        {"model": "H100", "count": 8},
+        {"model": "A100", "count": 8},
+    ]
     assert stored["checkpoint_interval_s"] == 1800
     assert stored["inputs"][0]["size_mib"] == 150 * 1024
 

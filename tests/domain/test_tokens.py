@@ -19,7 +19,12 @@ def token(kind: TokenKind = TokenKind.TENANT, entropy: bytes = ENTROPY) -> str:
 
 @pytest.mark.parametrize(
     ("kind", "prefix"),
-    [(TokenKind.TENANT, "slt_"), (TokenKind.OPERATOR, "slo_"), (TokenKind.AGENT, "sla_"), (TokenKind.ENROLLMENT, "sle_")],
+    [
+        (TokenKind.TENANT, "slt_"),
+        (TokenKind.OPERATOR, "slo_"),
+        (TokenKind.AGENT, "sla_"),
+        (TokenKind.ENROLLMENT, "sle_"),
+    ],
     ids=lambda v: getattr(v, "name", v),
 )
 def test_a_minted_token_shows_its_kind_and_parses_back_to_it(kind: TokenKind, prefix: str) -> None:
@@ -77,7 +82,9 @@ def test_a_bad_token_is_refused_saying_why(text: str, says: str) -> None:
     position=st.integers(0, 41),
     replacement=st.characters(codec="ascii"),
 )
-def test_any_single_character_change_is_caught(kind: TokenKind, entropy: bytes, position: int, replacement: str) -> None:
+def test_any_single_character_change_is_caught(
+    kind: TokenKind, entropy: bytes, position: int, replacement: str
+) -> None:
     minted = mint(kind, entropy)
     assert parse_kind(minted) is kind
     changed = minted[:position] + replacement + minted[position + 1 :]

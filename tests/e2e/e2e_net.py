@@ -59,9 +59,19 @@ class Network:
     def start_server(self) -> None:
         log = open(self.root / "server.log", "ab")  # noqa: SIM115  (closed with the process)
         self.server = subprocess.Popen(
-            [*SUANLI, "server", "--port", str(self.port), "--data-dir", str(self.data),
-             "--database-url", self.database_url],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            [
+                *SUANLI,
+                "server",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(self.data),
+                "--database-url",
+                self.database_url,
+            ],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         wait_for("the server", self._healthy, timeout=60)
         self.operator = (self.data / "operator.token").read_text().strip()
@@ -82,8 +92,20 @@ class Network:
 
     def start_agent(self, site: str, token: str, *pools: str) -> subprocess.Popen[bytes]:
         log = open(self.root / f"agent-{site}.log", "ab")  # noqa: SIM115
-        args = [*SUANLI, "agent", "--server", self.url, "--site", site, "--token", token,
-                "--state-dir", str(self.root / f"agent-{site}"), "--sync-wait", "5"]
+        args = [
+            *SUANLI,
+            "agent",
+            "--server",
+            self.url,
+            "--site",
+            site,
+            "--token",
+            token,
+            "--state-dir",
+            str(self.root / f"agent-{site}"),
+            "--sync-wait",
+            "5",
+        ]
         for pool in pools or ("cpu:2",):
             args += ["--pool", pool]
         proc = subprocess.Popen(args, env=self.env, stdout=log, stderr=subprocess.STDOUT)

@@ -25,21 +25,28 @@ def terminal(net: Network, token: str, job_id: str) -> dict[str, object]:
 def test_a_job_runs_and_its_output_is_in_its_logs(network: Network, tmp_path: Path) -> None:
     network.start_agent("sh1", network.add_site("sh1"), "cpu:2")
     tenant = network.add_tenant("acme", "ada")
-    spec = write(tmp_path / "hello.yaml", """
+    spec = write(
+        tmp_path / "hello.yaml",
+        """
         name: hello
         setup: echo preparing
         run: |
           echo "hello from $SUANLI_JOB_ID attempt $SUANLI_ATTEMPT"
           echo oops >&2
           exit 3
-    """)
+    """,
+    )
     done = network.cli(tenant, "submit", str(spec), "--wait")
     assert done.returncode == 3, done.stderr  # --wait exits with the job's exit code
     job_id = done.stdout.strip().splitlines()[0]
     assert job_id.startswith("job_")
     logs = network.cli(tenant, "logs", job_id)
     assert logs.returncode == 0
-    assert "preparing" in logs.stdout and f"hello from {job_id} attempt 1" in logs.stdout and "oops" in logs.stdout
+    assert (
+        "preparing" in logs.stdout
+        and f"hello from {job_id} attempt 1" in logs.stdout
+        and "oops" in logs.stdout
+    )
     view = json.loads(network.cli(tenant, "job", job_id, "--json").stdout)
     assert (view["state"], view["exit_code"], view["site"]) == ("FAILED", 3, "sh1")
 
@@ -66,16 +73,24 @@ def test_max_runtime_kills_a_job(network: Network) -> None:
     assert "max_runtime" in str(ended["reason"])
 
 
-def test_a_killed_agent_loses_its_attempt_and_the_job_reruns_on_another_site(network: Network, tmp_path: Path) -> None:
+def test_a_killed_agent_loses_its_attempt_and_the_job_reruns_on_another_site(
+    network: Network, tmp_path: Path
+) -> None:
     network.start_agent("sh1", network.add_site("sh1"), "cpu:2")
     tenant = network.add_tenant("acme", "ada")
     runs = tmp_path / "runs"
     runs.mkdir()
     with network.client(tenant) as c:
         job = c.submit_job(
-            {"name": "moves", "retries": 1, "run": f"touch {runs}/$SUANLI_ATTEMPT; sleep 4; echo done-$SUANLI_ATTEMPT"}
+            {
+                "name": "moves",
+                "retries": 1,
+                "run": f"touch {runs}/$SUANLI_ATTEMPT; sleep 4; echo done-$SUANLI_ATTEMPT",
+            }
         )
-        wait_for("running on sh1", lambda: (j := c.get_job(job["id"]))["state"] == "RUNNING" and j["site"] == "sh1")
+        wait_for(
+            "running on sh1", lambda: (j := c.get_job(job["id"]))["state"] == "RUNNING" and j["site"] == "sh1"
+        )
     network.start_agent("sh2", network.add_site("sh2"), "cpu:2")
     network.kill_agent("sh1")
     ended = terminal(network, tenant, job["id"])
@@ -87,7 +102,9 @@ def test_a_killed_agent_loses_its_attempt_and_the_job_reruns_on_another_site(net
         assert "done-1" not in c.job_logs(job["id"], offset=0)["data"]  # the orphan died with its agent
 
 
-def test_a_server_killed_mid_job_loses_nothing_and_the_job_runs_once(network: Network, tmp_path: Path) -> None:
+def test_a_server_killed_mid_job_loses_nothing_and_the_job_runs_once(
+    network: Network, tmp_path: Path
+) -> None:
     network.start_agent("sh1", network.add_site("sh1"), "cpu:2")
     tenant = network.add_tenant("acme", "ada")
     runs = tmp_path / "runs.txt"

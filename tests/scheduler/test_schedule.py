@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from suanli.domain.resources import AcceleratorOption, Resources, Vector
-from suanli.scheduler import PROFILES, Code, PendingJob, Plan, PoolView, Snapshot, schedule
+from suanli.scheduler import PROFILES, Code, PendingJob, Plan, PoolVerdict, PoolView, Snapshot, schedule
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 GPU_NODE = Vector(8, 64, 512 * 1024)
@@ -47,18 +47,25 @@ def job(
     memory_mib: int = 64 * 1024,
     priority: int = 0,
     age_s: int = 0,
-    **fields: object,
+    sites: tuple[str, ...] = (),
+    regions: tuple[str, ...] = (),
+    avoid_sites: frozenset[str] = frozenset(),
+    objective: str = "balanced",
 ) -> PendingJob:
     """A pending job; `accelerators` is written as in a spec: "A100:8", "H100:8|A100:8" or "" for none."""
     options = tuple(
-        AcceleratorOption(model, int(count)) for model, count in (o.split(":") for o in accelerators.split("|") if o)
+        AcceleratorOption(model, int(count))
+        for model, count in (o.split(":") for o in accelerators.split("|") if o)
     )
     return PendingJob(
         id=id,
         resources=Resources(options, nodes, cpus, memory_mib),
         created_at=T0 - timedelta(seconds=age_s),
         priority=priority,
-        **fields,  # type: ignore[arg-type]
+        sites=sites,
+        regions=regions,
+        avoid_sites=avoid_sites,
+        objective=objective,
     )
 
 
@@ -107,7 +114,11 @@ def test_a_job_that_fits_is_placed_with_what_it_holds_per_node() -> None:
             id="too-many-accelerators-per-node",
         ),
         pytest.param(
-            pool(), job(cpus=65), Code.UNRESOLVABLE, "needs 65 CPUs per node; nodes have 64", id="too-many-cpus"
+            pool(),
+            job(cpus=65),
+            Code.UNRESOLVABLE,
+            "needs 65 CPUs per node; nodes have 64",
+            id="too-many-cpus",
         ),
         pytest.param(
             pool(),
@@ -117,10 +128,18 @@ def test_a_job_that_fits_is_placed_with_what_it_holds_per_node() -> None:
             id="too-much-memory",
         ),
         pytest.param(
-            pool(nodes=4), job(nodes=5), Code.UNRESOLVABLE, "needs 5 nodes; pool has 4", id="gang-larger-than-pool"
+            pool(nodes=4),
+            job(nodes=5),
+            Code.UNRESOLVABLE,
+            "needs 5 nodes; pool has 4",
+            id="gang-larger-than-pool",
         ),
         pytest.param(
-            pool(), job(sites=("tsinghua",)), Code.UNRESOLVABLE, "site pku is not in constraints.sites", id="site"
+            pool(),
+            job(sites=("tsinghua",)),
+            Code.UNRESOLVABLE,
+            "site pku is not in constraints.sites",
+            id="site",
         ),
         pytest.param(
             pool(region="cn-south"),
@@ -129,9 +148,7 @@ def test_a_job_that_fits_is_placed_with_what_it_holds_per_node() -> None:
             "region cn-south is not in constraints.regions",
             id="region",
         ),
-        pytest.param(
-            pool(online=False), job(), Code.UNSCHEDULABLE, "site pku is offline", id="offline-site"
-        ),
+        pytest.param(pool(online=False), job(), Code.UNSCHEDULABLE, "site pku is offline", id="offline-site"),
         pytest.param(
             pool(free=(Vector(4, 64, 512 * 1024), Vector(2, 64, 512 * 1024))),
             job(accelerators="A100:8", cpus=8, memory_mib=1024),
@@ -153,7 +170,7 @@ def test_a_job_that_does_not_fit_waits_with_a_reason(
 ) -> None:
     plan = run([the_pool], [the_job])
     assert plan.placements == ()
-    assert plan.reasons(the_job.id) == ((the_pool.label, code, reason),)
+    assert plan.reasons(the_job.id) == (PoolVerdict(the_pool.label, code, reason),)
 
 
 def test_the_most_fundamental_reason_wins() -> None:
@@ -247,7 +264,9 @@ def test_with_no_pools_every_job_waits_for_the_network() -> None:
     plan = run([], [job("a"), job("b")])
     assert plan.placements == ()
     for job_id in ("a", "b"):
-        assert plan.reasons(job_id) == (("(network)", Code.UNSCHEDULABLE, "no site offers any pool yet"),)
+        assert plan.reasons(job_id) == (
+            PoolVerdict("(network)", Code.UNSCHEDULABLE, "no site offers any pool yet"),
+        )
 
 
 # --- invariants over random networks -------------------------------------------------------------------
@@ -260,21 +279,14 @@ def pools_strategy(draw: st.DrawFn) -> list[PoolView]:
     out = []
     for i in range(draw(st.integers(0, 4))):
         model = draw(st.sampled_from(MODELS))
-        per_node = Vector(draw(st.integers(1, 8)) if model else 0, draw(st.integers(1, 16)), draw(st.integers(1, 8)))
-        free = draw(
-            st.lists(
-                st.builds(
-                    Vector,
-                    st.integers(0, per_node.accelerators),
-                    st.integers(0, per_node.cpus),
-                    st.integers(0, per_node.memory_mib),
-                ),
-                min_size=0,
-                max_size=4,
-            )
+        per_node = Vector(8 if model else 0, 16, 16)
+        used = st.builds(
+            Vector, st.integers(0, per_node.accelerators), st.integers(0, 16), st.integers(0, 16)
         )
+        free = [per_node - draw(st.one_of(st.just(Vector()), used)) for _ in range(draw(st.integers(0, 4)))]
         site = draw(st.sampled_from("abc"))
-        out.append(pool(f"{site}/p{i}", model, per_node=per_node, free=tuple(free), online=draw(st.booleans())))
+        online = draw(st.sampled_from([True, True, True, False]))
+        out.append(pool(f"{site}/p{i}", model, per_node=per_node, free=tuple(free), online=online))
     return out
 
 
@@ -288,8 +300,8 @@ def jobs_strategy(draw: st.DrawFn) -> list[PendingJob]:
                 f"j{i}",
                 "|".join(f"{m}:{draw(st.integers(1, 8))}" for m in models),
                 nodes=draw(st.integers(1, 3)),
-                cpus=draw(st.integers(1, 16)),
-                memory_mib=draw(st.integers(1, 8)),
+                cpus=draw(st.integers(1, 12)),
+                memory_mib=draw(st.integers(1, 12)),
                 priority=draw(st.integers(0, 2)),
                 age_s=draw(st.integers(0, 3)),
                 avoid_sites=frozenset(draw(st.lists(st.sampled_from("abc"), max_size=2))),
@@ -300,7 +312,9 @@ def jobs_strategy(draw: st.DrawFn) -> list[PendingJob]:
 
 @settings(max_examples=300, deadline=None)
 @given(pools_strategy(), jobs_strategy())
-def test_a_plan_never_overcommits_and_accounts_for_every_job(pools: list[PoolView], jobs: list[PendingJob]) -> None:
+def test_a_plan_never_overcommits_and_accounts_for_every_job(
+    pools: list[PoolView], jobs: list[PendingJob]
+) -> None:
     plan = run(pools, jobs)
     by_id = {p.id: p for p in pools}
     jobs_by_id = {j.id: j for j in jobs}

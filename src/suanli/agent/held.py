@@ -38,12 +38,18 @@ class HeldAttempt:
     status: AttemptStatus
     in_backend: bool = True
     forced_reason: str | None = None  # once ended, reported FAILED with this reason
+    cancelling: bool = False  # the server asked to cancel it: it ends CANCELLED, never forced
     reported: dict[str, Any] | None = None  # the report the server last accepted
     log_offset: int = 0  # bytes of output the server has accepted
     log_chunk: str = ""  # output read from log_offset, not yet accepted
     more_output: bool = False  # the last accepted chunk was full: read again at once
     drained: bool = False  # ended, and the server has all of its output
     acked: bool = False  # the server has recorded it as terminal
+
+    def force(self, reason: str) -> None:
+        """Report it FAILED with `reason` once it has ended (the agent is stopping it on its own)."""
+        if not self.cancelling and self.forced_reason is None:
+            self.forced_reason = reason
 
     def report(self) -> dict[str, Any]:
         status = self.status

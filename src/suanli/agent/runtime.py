@@ -85,6 +85,9 @@ class AgentConfig:
             raise ValueError(f"sync_wait must be between 0 and 30 seconds, not {self.sync_wait}")
         if not 0 <= self.lease_margin < 1:
             raise ValueError(f"lease_margin must be a fraction in [0, 1), not {self.lease_margin}")
+        names = [pool.name for pool in self.pools]
+        if len(set(names)) != len(names):
+            raise ValueError(f"pool names must be unique, got {', '.join(names)}")
         if self.max_backoff <= 0 or self.kill_grace < 0:
             raise ValueError("max_backoff must be positive and kill_grace not negative")
 
@@ -212,7 +215,7 @@ class _Agent:
     def _fence(self, now: float) -> None:
         if self.lease_ttl is None or now - self.last_ok_sent <= self._fence_after():
             return
-        live = [held for held in self.held.live() if held.forced_reason is None]
+        live = [held for held in self.held.live() if held.forced_reason is None and not held.cancelling]
         if not live:
             return
         log.error(
@@ -222,7 +225,7 @@ class _Agent:
             len(live),
         )
         for held in live:
-            held.forced_reason = LEASE_LOST
+            held.force(LEASE_LOST)
             self.backend.cancel(held.attempt_id, LEASE_LOST)
 
     def _fence_after(self) -> float:
@@ -310,7 +313,10 @@ class _Agent:
             self.backend.forget(attempt_id)
             self.held.forget(attempt_id)
         for attempt_id in reply.cancel:
-            log.info("cancelling attempt %s", attempt_id)
+            held = self.held.get(attempt_id)
+            if held is not None and not held.status.terminal:
+                log.info("cancelling attempt %s", attempt_id)
+                held.cancelling = True
             self.backend.cancel(attempt_id, "cancelled")
         for launch in reply.launch:
             self._launch(launch)
@@ -348,7 +354,7 @@ class _Agent:
             if live:
                 log.info("shutting down: stopping %d attempt(s)", len(live))
             for held in live:
-                held.forced_reason = held.forced_reason or SHUT_DOWN
+                held.force(SHUT_DOWN)
                 self.backend.cancel(held.attempt_id, SHUT_DOWN)
             deadline = time.monotonic() + self.config.kill_grace + 6.0
             while self.held.live() and time.monotonic() < deadline:

@@ -86,11 +86,12 @@ def parse_reply(raw: Any) -> SyncReply:
 def parse_launch(raw: Mapping[str, Any]) -> Launch:
     """A launch from a sync reply; InvalidLaunch says which field is wrong."""
     allocation = _field(raw, "allocation", Mapping)
-    nodes = allocation.get("nodes") or [0]
+    nodes = allocation.get("nodes", [0])
+    if not isinstance(nodes, list) or not all(isinstance(node, int) for node in nodes):
+        raise InvalidLaunch("launch field 'allocation.nodes' must be a list of node indices")
     accelerator = allocation.get("accelerator")
     spec = _field(raw, "spec", Mapping)
-    if not isinstance(spec.get("run"), str):
-        raise InvalidLaunch("launch field 'spec.run' must be a string")
+    _check_spec(spec)
     return Launch(
         attempt_id=_field(raw, "attempt_id", str),
         job_id=_field(raw, "job_id", str),
@@ -103,9 +104,26 @@ def parse_launch(raw: Mapping[str, Any]) -> Launch:
             accelerators_per_node=_count(allocation, "accelerators_per_node"),
             cpus_per_node=_count(allocation, "cpus_per_node"),
             memory_mib_per_node=_count(allocation, "memory_mib_per_node"),
-            nodes=tuple(int(node) for node in nodes if isinstance(node, int)),
+            nodes=tuple(nodes),
         ),
     )
+
+
+def _check_spec(spec: Mapping[str, Any]) -> None:
+    """The spec fields an engine reads must have the types docs/api.md gives them."""
+    resources = spec.get("resources")
+    checks: list[tuple[str, Any, Any]] = [
+        ("run", spec.get("run"), str),
+        ("setup", spec.get("setup"), str | None),
+        ("workdir", spec.get("workdir"), str | None),
+        ("env", spec.get("env"), Mapping | None),
+        ("resources", resources, Mapping | None),
+    ]
+    if isinstance(resources, Mapping):
+        checks.append(("resources.max_runtime_s", resources.get("max_runtime_s"), int | float | None))
+    for name, value, kind in checks:
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise InvalidLaunch(f"launch field 'spec.{name}' has the wrong type ({type(value).__name__})")
 
 
 def _field(raw: Mapping[str, Any], name: str, kind: Any) -> Any:

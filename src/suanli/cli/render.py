@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from rich.console import Console, RenderableType
 from rich.markup import escape
 from rich.table import Table
 
@@ -41,6 +42,18 @@ _STATE_STYLE = {
     "disabled": "dim",
     "new": "yellow",
 }
+
+
+# Piped output is not wrapped at 80 columns (Rich's default off a terminal): scripts and `grep` see
+# one line per row. On a terminal, tables fit the window.
+PIPE_WIDTH = 400
+
+
+def _show(renderable: RenderableType | str) -> None:
+    if stdout.is_terminal:
+        stdout.print(renderable)
+    else:
+        Console(file=stdout.file, width=PIPE_WIDTH, highlight=False).print(renderable)
 
 
 def print_json(body: Any) -> None:
@@ -88,6 +101,10 @@ def age(value: Any, now: datetime | None = None) -> str:
     return f"{seconds}s"
 
 
+def _day(value: Any) -> str:
+    return when(value).split(" ")[0]
+
+
 def _cell(value: Any) -> str:
     if value is None or value == "":
         return "-"
@@ -108,7 +125,10 @@ def print_jobs(jobs: Sequence[dict[str, Any]]) -> None:
     """One row per job: id, name, project, state, where it runs, its age, how it ended."""
     table = Table(box=None, pad_edge=False)
     _id_column(table, "ID", (job.get("id") for job in jobs))
-    for header in ("NAME", "PROJECT", "STATE", "SITE", "AGE", "EXIT"):
+    # List answers may leave out where a job runs; show the column only when some job says.
+    show_site = any("site" in job for job in jobs)
+    headers = ("NAME", "PROJECT", "STATE", *(("SITE",) if show_site else ()), "AGE", "EXIT")
+    for header in headers:
         table.add_column(header, no_wrap=header in ("STATE", "AGE"), overflow="fold")
     for job in jobs:
         where = "/".join(str(p) for p in (job.get("site"), job.get("pool")) if p) or "-"
@@ -118,11 +138,11 @@ def print_jobs(jobs: Sequence[dict[str, Any]]) -> None:
             _cell(job.get("name")),
             _cell(job.get("project")),
             state_text(job.get("state")),
-            escape(where),
+            *((escape(where),) if show_site else ()),
             age(job.get("created_at")),
             ended,
         )
-    stdout.print(table if jobs else "[dim]no jobs[/dim]")
+    _show(table if jobs else "[dim]no jobs[/dim]")
 
 
 def print_job(job: dict[str, Any], events: Sequence[dict[str, Any]] = ()) -> None:
@@ -145,7 +165,7 @@ def print_job(job: dict[str, Any], events: Sequence[dict[str, Any]] = ()) -> Non
     ]
     for key, value in rows:
         grid.add_row(key, value)
-    stdout.print(grid)
+    _show(grid)
     attempts = [a for a in job.get("attempts") or [] if isinstance(a, dict)]
     if attempts:
         table = Table(title="attempts", title_justify="left", box=None, pad_edge=False)
@@ -162,7 +182,7 @@ def print_job(job: dict[str, Any], events: Sequence[dict[str, Any]] = ()) -> Non
                 _cell(a.get("reason")),
             )
         stdout.print()
-        stdout.print(table)
+        _show(table)
     if events:
         stdout.print()
         print_events(events, title="recent events")
@@ -176,7 +196,7 @@ def print_events(events: Sequence[dict[str, Any]], title: str | None = None) -> 
     table.add_column("MESSAGE", overflow="fold")
     for event in events:
         table.add_row(when(event.get("at")), _cell(event.get("kind")), _cell(event.get("message")))
-    stdout.print(table if events else "[dim]no events[/dim]")
+    _show(table if events else "[dim]no events[/dim]")
 
 
 def _free(pool: dict[str, Any]) -> str:
@@ -194,23 +214,32 @@ def _free(pool: dict[str, Any]) -> str:
     return escape(" · ".join(parts))
 
 
+def _size(pool: dict[str, Any]) -> str:
+    """A pool's size, e.g. `2 nodes x 4 A100` or `1 node x 16 cpu`."""
+    nodes = pool.get("nodes", "?")
+    accel = pool.get("accelerator")
+    per_node = (
+        f"{pool.get('accelerators_per_node', '?')} {accel}"
+        if accel
+        else f"{pool.get('cpus_per_node', '?')} cpu"
+    )
+    return f"{nodes} {'node' if nodes == 1 else 'nodes'} x {per_node}"
+
+
 def print_sites(sites: Sequence[dict[str, Any]]) -> None:
     """One row per pool, grouped by site, with the capacity free right now."""
     table = Table(box=None, pad_edge=False)
-    for header in ("SITE", "REGION", "STATE", "POOL", "NODES", "FREE NOW"):
-        table.add_column(header, no_wrap=header in ("SITE", "POOL", "STATE"), overflow="fold")
+    for header in ("SITE", "REGION", "STATE", "POOL", "SIZE", "FREE NOW"):
+        table.add_column(header, no_wrap=header in ("SITE", "POOL", "STATE", "SIZE"), overflow="fold")
     for site in sites:
         pools = [p for p in site.get("pools") or [] if isinstance(p, dict)]
         head = (_cell(site.get("name")), _cell(site.get("region")), state_text(site.get("state")))
         if not pools:
             table.add_row(*head, "[dim]no pools[/dim]", "", "")
         for index, pool in enumerate(pools):
-            accel = pool.get("accelerator")
-            per_node = f"{accel} x{pool.get('accelerators_per_node')}" if accel else "cpu only"
-            shape = escape(f"{pool.get('nodes', '?')} x {per_node}")
             row = head if index == 0 else ("", "", "")
-            table.add_row(*row, _cell(pool.get("name")), shape, _free(pool))
-    stdout.print(table if sites else "[dim]no sites[/dim]")
+            table.add_row(*row, _cell(pool.get("name")), escape(_size(pool)), _free(pool))
+    _show(table if sites else "[dim]no sites[/dim]")
 
 
 def print_site(site: dict[str, Any]) -> None:
@@ -226,7 +255,7 @@ def print_site(site: dict[str, Any]) -> None:
         ("last seen", when(site.get("last_seen_at"))),
     ):
         grid.add_row(key, value)
-    stdout.print(grid)
+    _show(grid)
     stdout.print()
     print_sites([site])
 
@@ -238,7 +267,14 @@ def print_records(records: Sequence[dict[str, Any]], columns: Sequence[str], emp
         present = list(records[0])
     table = Table(box=None, pad_edge=False)
     for column in present:
-        table.add_column(column.upper().replace("_", " "), overflow="fold")
+        header = column.upper().replace("_AT", "").replace("_", " ")
+        if column == "id":
+            _id_column(table, header, (r.get(column) for r in records))
+        else:
+            table.add_column(header, no_wrap=column.endswith("_at"), overflow="fold")
     for record in records:
-        table.add_row(*(when(record.get(c)) if c.endswith("_at") else _cell(record.get(c)) for c in present))
-    stdout.print(table if records else f"[dim]{escape(empty)}[/dim]")
+        # Dates only: these tables list long-lived things; --json has the full times.
+        table.add_row(
+            *(_day(r) if c.endswith("_at") else _cell(r) for c, r in ((c, record.get(c)) for c in present))
+        )
+    _show(table if records else f"[dim]{escape(empty)}[/dim]")

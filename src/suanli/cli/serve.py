@@ -9,7 +9,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import httpx
@@ -61,6 +63,8 @@ def _logging(verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    for noisy in ("alembic", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 DataDir = Annotated[
@@ -103,7 +107,8 @@ def server(
         stderr.print(f"operator token written to {settings.data_dir / 'operator.token'}")
     if first:
         _write_secret(settings.data_dir / "demo.token", first.tenant_token)
-    _serve(ControlPlane(db, settings), host, port)
+    cp = ControlPlane(db, settings)
+    _serve(cp, host, port, before_exit=cp.signals.close)
 
 
 def up(
@@ -164,44 +169,97 @@ def up(
         f"{settings.data_dir / 'operator.token'}"
     )
     stderr.print("  try: suanli submit examples/hello.yaml --wait    (Ctrl-C here stops everything)")
-    starter = threading.Thread(target=_start_agent_when_ready, args=(server_url, agent_cmd, env), daemon=True)
-    starter.start()
+    agent = _LocalAgent(server_url, agent_cmd, env)
+    threading.Thread(target=agent.start_when_ready, daemon=True).start()
     try:
-        _serve(ControlPlane(db, settings), "127.0.0.1", port)
+        cp = ControlPlane(db, settings)
+
+        def before_exit() -> None:
+            agent.stop()
+            cp.signals.close()  # end open long polls so shutdown does not wait for them
+
+        _serve(cp, "127.0.0.1", port, before_exit=before_exit)
     finally:
-        _stop_agent()
+        agent.stop()
 
 
-_agent: list[subprocess.Popen[bytes]] = []
+class _LocalAgent:
+    """The embedded site's agent, a child process in its own session so that Ctrl-C reaches only `up`,
+    which stops the agent first (it reports its last states) and the server after."""
 
+    def __init__(self, server_url: str, cmd: list[str], env: dict[str, str]) -> None:
+        self.server_url, self.cmd, self.env = server_url, cmd, env
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
 
-def _start_agent_when_ready(server_url: str, cmd: list[str], env: dict[str, str]) -> None:
-    for _ in range(200):
-        try:
-            if httpx.get(f"{server_url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    _agent.append(subprocess.Popen(cmd, env=env))
+    def start_when_ready(self) -> None:
+        for _ in range(300):
+            try:
+                if httpx.get(f"{self.server_url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        with self._lock:
+            self.proc = subprocess.Popen(
+                self.cmd, env=self.env, start_new_session=True, preexec_fn=_die_with_parent
+            )
+            proc = self.proc
+        # PR_SET_PDEATHSIG fires when the *thread* that forked the child exits, so this one waits.
+        proc.wait()
 
-
-def _stop_agent() -> None:
-    for proc in _agent:
-        if proc.poll() is None:
+    def stop(self) -> None:
+        with self._lock:
+            proc = self.proc
+            if proc is None or proc.poll() is not None:
+                return
             proc.send_signal(signal.SIGTERM)
             try:
-                proc.wait(timeout=15)
+                proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
 
 
-def _serve(cp: ControlPlane, host: str, port: int) -> None:
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM if `up` dies, even by SIGKILL (Linux prctl PR_SET_PDEATHSIG)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+    except OSError:
+        pass
+
+
+class _Server(uvicorn.Server):
+    """Uvicorn with a hook that runs (on a thread, while the loop keeps serving) before shutdown."""
+
+    def __init__(self, config: uvicorn.Config, before_exit: Callable[[], None] | None) -> None:
+        super().__init__(config)
+        self._before_exit = before_exit
+        self._exiting = False
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        hook = self._before_exit
+        if hook is None or self._exiting:  # a second Ctrl-C: stop now
+            super().handle_exit(sig, frame)
+            return
+        self._exiting = True
+
+        def run_then_exit() -> None:
+            try:
+                hook()
+            finally:
+                uvicorn.Server.handle_exit(self, sig, frame)
+
+        threading.Thread(target=run_then_exit, daemon=True).start()
+
+
+def _serve(cp: ControlPlane, host: str, port: int, before_exit: Callable[[], None] | None = None) -> None:
     app = create_app(cp)
     config = uvicorn.Config(
         app, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=5
     )
-    uvicorn.Server(config).run()
+    _Server(config, before_exit).run()
 
 
 def register(app: typer.Typer) -> None:

@@ -147,8 +147,8 @@ def submit(
     if json_out:
         print_json(job)
     else:
-        reason = f" ({job['reason']})" if job.get("reason") else ""
         exit_text = f", exit code {job['exit_code']}" if job.get("exit_code") is not None else ""
+        reason = f" ({job['reason']})" if job.get("reason") and job["reason"] not in exit_text else ""
         stderr.print(f"{escape(str(job['id']))} {state_text(job.get('state'))}{escape(exit_text + reason)}")
     raise typer.Exit(exit_code_for_job(job))
 

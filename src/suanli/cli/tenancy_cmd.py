@@ -233,7 +233,7 @@ def token_list(json_out: JsonOption = False) -> None:
     if json_out:
         print_json(body)
         return
-    columns = ("id", "name", "user", "kind", "created_at", "expires_at", "revoked_at", "last_used_at")
+    columns = ("id", "name", "user", "kind", "expires_at", "revoked_at", "last_used_at")
     print_records(items_of(body), columns, "no tokens")
 
 

@@ -112,7 +112,10 @@ class SchedulingLoop:
                 self.run_once()
             except Exception:  # a bad cycle must not kill the loop; the next one starts fresh
                 log.exception("scheduling cycle failed")
-            self._signals.wait(SCHEDULE, seen, self._interval)
+            if self._signals.closed:  # shutting down: waits no longer block, so sleep here
+                self._stop.wait(self._interval)
+            else:
+                self._signals.wait(SCHEDULE, seen, self._interval)
 
     def run_once(self) -> CycleResult:
         now = self._clock()

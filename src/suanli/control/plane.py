@@ -46,6 +46,7 @@ class ControlPlane:
         self.loop.start()
 
     def stop(self) -> None:
+        self.signals.close()
         self.loop.stop()
 
     def principal(self, token: str | None) -> Principal:

@@ -13,6 +13,13 @@ class Signals:
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._versions: defaultdict[str, int] = defaultdict(int)
+        self._closed = False
+
+    def close(self) -> None:
+        """Release every waiter now and make later waits return at once (server shutdown)."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
 
     def version(self, topic: str) -> int:
         with self._cond:
@@ -28,12 +35,16 @@ class Signals:
         """True if `topic` moved past version `since` within `timeout` seconds."""
         deadline = time.monotonic() + timeout
         with self._cond:
-            while self._versions[topic] == since:
+            while self._versions[topic] == since and not self._closed:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
                 self._cond.wait(left)
-            return True
+            return self._versions[topic] != since
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
 
 def site_topic(site_id: str) -> str:

@@ -146,7 +146,7 @@ class LocalBackend:
             run.started.wait()
             if run.spawn_error is not None:
                 raise run.spawn_error
-        except (OSError, ValueError, TypeError, KeyError) as exc:
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
             with self._lock:
                 self._runs.pop(launch.attempt_id, None)
                 self._release(run)

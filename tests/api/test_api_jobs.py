@@ -161,3 +161,20 @@ def test_bad_and_missing_tokens_are_401(net: Net) -> None:
 def test_oversized_bodies_are_refused(net: Net) -> None:
     resp = net.call("POST", "/jobs", net.tenant, json={"spec": {**HELLO, "run": "x" * 2_000_000}})
     assert resp.status_code == 413
+
+
+def test_a_site_naming_its_gpus_as_nvidia_smi_does_still_matches_specs(net: Net) -> None:
+    agent = net.add_site("sh1", [{**GPU_POOL, "accelerator": "NVIDIA A100-SXM4-80GB"}])
+    assert net.ok("GET", "/sites/sh1", net.tenant)["pools"][0]["accelerator"] == "A100"
+    net.ok("POST", "/jobs", net.tenant, json={"spec": {**HELLO, "resources": {"accelerators": "a100:2"}}})
+    net.cycle()
+    [launch] = sync(net, agent)["launch"]
+    assert launch["allocation"]["accelerator"] == "A100"
+    assert launch["allocation"]["accelerators_per_node"] == 2
+
+
+def test_metrics_count_jobs_by_state(net: Net) -> None:
+    net.ok("POST", "/jobs", net.tenant, json={"spec": HELLO})
+    text = net.http.get("/metrics").text
+    assert 'suanli_jobs{state="PENDING"} 1.0' in text
+    assert "suanli_http_requests_total" in text

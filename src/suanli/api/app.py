@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
+from prometheus_client import Counter, Histogram
 
 from suanli import __version__
 from suanli.api import problems
@@ -13,6 +15,8 @@ from suanli.api.routes import agent, health, jobs, sites, tenancy
 from suanli.control.plane import ControlPlane
 
 PREFIX = "/api/v1"
+REQUESTS = Counter("suanli_http_requests_total", "API requests", ["method", "route", "status"])
+LATENCY = Histogram("suanli_http_request_seconds", "API request latency", ["method", "route"])
 
 
 def create_app(cp: ControlPlane, *, manage_plane: bool = True) -> FastAPI:
@@ -50,6 +54,18 @@ def create_app(cp: ControlPlane, *, manage_plane: bool = True) -> FastAPI:
             if len(body) > limit:
                 return problems.problem(413, "too_large", f"request body over {limit} bytes")
         return await call_next(request)
+
+    @app.middleware("http")
+    async def count_requests(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "(unmatched)")
+        REQUESTS.labels(request.method, path, str(response.status_code)).inc()
+        LATENCY.labels(request.method, path).observe(time.perf_counter() - started)
+        return response
 
     for router in (jobs.router, sites.router, tenancy.router, agent.router, health.router):
         app.include_router(router, prefix=PREFIX)

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from prometheus_client import Counter, Histogram
+
 from suanli.control import leases, snapshots
 from suanli.control.lifecycle import move_job
 from suanli.control.signals import SCHEDULE, Signals, job_topic, site_topic
@@ -21,6 +23,15 @@ from suanli.scheduler import PROFILES, Plan, PoolVerdict, schedule
 from suanli.store import Database, Tx
 
 log = logging.getLogger("suanli.control")
+
+CYCLES = Histogram(
+    "suanli_scheduling_cycle_seconds", "Time of one scheduling cycle (expiry, snapshot, plan, apply)"
+)
+PLACED = Counter("suanli_placements_total", "Attempts placed on a pool")
+SKIPPED = Counter(
+    "suanli_placements_skipped_total", "Planned placements the applier refused (capacity changed)"
+)
+LOST = Counter("suanli_attempts_lost_total", "Attempts declared lost after lease + grace")
 
 
 @dataclass
@@ -118,6 +129,14 @@ class SchedulingLoop:
                 self._signals.wait(SCHEDULE, seen, self._interval)
 
     def run_once(self) -> CycleResult:
+        with CYCLES.time():
+            result = self._cycle()
+        PLACED.inc(result.placed)
+        SKIPPED.inc(result.skipped)
+        LOST.inc(result.lost)
+        return result
+
+    def _cycle(self) -> CycleResult:
         now = self._clock()
         with self._db.transaction() as tx:
             lost = leases.expire(tx, now, self._grace)

@@ -7,11 +7,12 @@ once and answered with `ack`; every live attempt the agent reports gets its leas
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from suanli.control.lifecycle import attempt_ended, attempt_progress
+from suanli.domain.catalog import default_catalog
 from suanli.domain.states import ATTEMPT_TERMINAL, AttemptState
 from suanli.store import PoolOffer, Tx
 from suanli.store.tables import Attempt, Site
@@ -72,7 +73,7 @@ def apply_report(
     site.last_seen_at = now
     site.enrolled_at = site.enrolled_at or now
     if pools is not None:
-        out.capacity_changed = tx.sites.offer(site.id, pools, now)
+        out.capacity_changed = tx.sites.offer(site.id, [canonical(p) for p in pools], now)
     rows = tx.jobs.attempts_by_ids([r.id for r in attempts])
     lease = now + timedelta(seconds=lease_ttl)
     for report in attempts:
@@ -135,6 +136,15 @@ def _apply_one(
     out.jobs_changed.add(job.id)
 
 
+def canonical(offer: PoolOffer) -> PoolOffer:
+    """Name the pool's accelerator as the catalog does (`a100`, `NVIDIA A100-SXM4-80GB` → `A100`), so
+    it matches job specs; a model the catalog does not know is kept as the site said it."""
+    if offer.accelerator is None:
+        return offer
+    known = default_catalog().find(offer.accelerator)
+    return replace(offer, accelerator=known.name) if known else offer
+
+
 def launches(tx: Tx, site: Site, reported: set[str]) -> list[dict[str, Any]]:
     """Attempts placed on this site that the agent has not reported holding yet."""
     out = []
@@ -170,11 +180,4 @@ def cancels(tx: Tx, site: Site) -> list[str]:
         row.id
         for row in tx.jobs.active_attempts_of_site(site.id)
         if row.cancel_requested and row.state != AttemptState.ASSIGNED.value
-    ]
-
-
-def parse_reports(items: list[dict[str, Any]]) -> list[Report]:
-    return [
-        Report(str(i["id"]), int(i["fencing_token"]), str(i["state"]), i.get("exit_code"), i.get("reason"))
-        for i in items
     ]

@@ -214,3 +214,7 @@ class JobRepo:
         return list(
             self._s.scalars(select(UsageRecord).where(UsageRecord.job_id == job_id).order_by(UsageRecord.id))
         )
+
+    def count_by_state(self) -> dict[str, int]:
+        q = select(Job.state, func.count()).group_by(Job.state)
+        return {state: int(n) for state, n in self._s.execute(q).tuples()}

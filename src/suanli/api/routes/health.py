@@ -6,11 +6,12 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 
 from suanli import __version__
 from suanli.api.deps import plane
 from suanli.control.plane import ControlPlane
+from suanli.domain.states import JobState
 from suanli.store import Unavailable
 
 router = APIRouter(tags=["health"])
@@ -27,6 +28,13 @@ def healthz(cp: ControlPlane = Depends(plane)) -> Any:
     return {"status": "ok", "database": "ok", "version": __version__}
 
 
+JOBS = Gauge("suanli_jobs", "Jobs by state", ["state"])
+
+
 @router.get("/metrics")
-def metrics() -> Response:
+def metrics(cp: ControlPlane = Depends(plane)) -> Response:
+    with cp.db.transaction() as tx:
+        counts = tx.jobs.count_by_state()
+    for state in JobState:
+        JOBS.labels(state.value).set(counts.get(state.value, 0))
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -10,8 +10,10 @@ from e2e_net import Network
 
 
 @pytest.fixture
-def network(database_url: str, tmp_path: Path) -> Iterator[Network]:
-    net = Network(tmp_path, database_url)
+def network(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> Iterator[Network]:
+    """`@pytest.mark.lease(SECONDS)` sets the lease; the default is short so lost attempts show fast."""
+    marker = request.node.get_closest_marker("lease")
+    net = Network(tmp_path, database_url, lease_ttl=marker.args[0] if marker else 3.0)
     net.start_server()
     try:
         yield net

@@ -18,7 +18,6 @@ from suanli.client import Client
 
 SUANLI = [sys.executable, "-m", "suanli"]
 FAST = {
-    "SUANLI_LEASE_TTL": "3",
     "SUANLI_LEASE_GRACE": "2",
     "SUANLI_SCHEDULE_INTERVAL": "0.5",
 }
@@ -44,13 +43,19 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float = 30.0, every: 
 class Network:
     """One control plane plus any number of agents, all real processes, torn down at the end."""
 
-    def __init__(self, root: Path, database_url: str) -> None:
+    def __init__(self, root: Path, database_url: str, *, lease_ttl: float = 3.0) -> None:
         self.root = root
         self.database_url = database_url
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data = root / "server"
-        self.env = {**os.environ, **FAST, "SUANLI_CONFIG_DIR": str(root / "cli"), "PYTHONUNBUFFERED": "1"}
+        self.env = {
+            **os.environ,
+            **FAST,
+            "SUANLI_LEASE_TTL": str(lease_ttl),
+            "SUANLI_CONFIG_DIR": str(root / "cli"),
+            "PYTHONUNBUFFERED": "1",
+        }
         self.server: subprocess.Popen[bytes] | None = None
         self.agents: dict[str, subprocess.Popen[bytes]] = {}
         self.operator = ""

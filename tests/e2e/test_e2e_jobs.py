@@ -6,6 +6,7 @@ import json
 import textwrap
 from pathlib import Path
 
+import pytest
 from e2e_net import Network, wait_for
 
 
@@ -102,6 +103,7 @@ def test_a_killed_agent_loses_its_attempt_and_the_job_reruns_on_another_site(
         assert "done-1" not in c.job_logs(job["id"], offset=0)["data"]  # the orphan died with its agent
 
 
+@pytest.mark.lease(20)  # the agent must not fence itself while the server restarts
 def test_a_server_killed_mid_job_loses_nothing_and_the_job_runs_once(
     network: Network, tmp_path: Path
 ) -> None:

@@ -7,6 +7,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# Bounds that match the columns, so an out-of-range number is a 422 naming the field, not a 500.
+INT32 = 2**31 - 1
+INT64 = 2**63 - 1
+
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -40,7 +44,7 @@ class CreateToken(_In):
 class CreateSite(_In):
     name: str
     org: str
-    region: str | None = None
+    region: str | None = Field(None, max_length=64)
 
 
 class Enroll(_In):
@@ -49,19 +53,19 @@ class Enroll(_In):
 
 class PoolIn(_In):
     name: str = Field(min_length=1, max_length=64)
-    accelerator: str | None = None
+    accelerator: str | None = Field(None, max_length=64)
     accelerators_per_node: int = Field(0, ge=0, le=64)
     nodes: int = Field(1, ge=1, le=100000)
     cpus_per_node: int = Field(ge=1, le=100000)
-    memory_mib_per_node: int = Field(ge=1)
+    memory_mib_per_node: int = Field(ge=1, le=INT64)
 
 
 class AttemptIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
     id: str
-    fencing_token: int
+    fencing_token: int = Field(ge=0, le=INT64)
     state: str = Field(pattern="^(STARTING|RUNNING|SUCCEEDED|FAILED|CANCELLED)$")
-    exit_code: int | None = None
+    exit_code: int | None = Field(None, ge=-INT32 - 1, le=INT32)
     reason: str | None = Field(None, max_length=2000)
     started_at: datetime | None = None
     ended_at: datetime | None = None
@@ -69,18 +73,18 @@ class AttemptIn(BaseModel):
 
 class UsageIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    seq: int = Field(ge=1)
+    seq: int = Field(ge=1, le=INT64)
     attempt_id: str
     started_at: datetime | None = None
     ended_at: datetime | None = None
-    accelerator_seconds: int = Field(0, ge=0)
-    cpu_seconds: int = Field(0, ge=0)
-    wall_seconds: int = Field(0, ge=0)
+    accelerator_seconds: int = Field(0, ge=0, le=INT64)
+    cpu_seconds: int = Field(0, ge=0, le=INT64)
+    wall_seconds: int = Field(0, ge=0, le=INT64)
 
 
 class LogIn(_In):
     attempt_id: str
-    offset: int = Field(ge=0)
+    offset: int = Field(ge=0, le=2**62)  # room left for the chunk's own length
     data: str
 
 

@@ -6,13 +6,13 @@ import re
 from datetime import datetime, timedelta
 
 from suanli.control.auth import issue
-from suanli.control.errors import Conflict, Forbidden, Invalid, NotFound
+from suanli.control.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from suanli.control.principal import Principal
 from suanli.domain.errors import FieldError
 from suanli.domain.resources import parse_duration_s
 from suanli.domain.tokens import TokenKind
 from suanli.store import Tx
-from suanli.store.tables import Org, Project, Site, User
+from suanli.store.tables import Membership, Org, Project, Site, User
 
 ROLES = ("owner", "admin", "finance", "member", "viewer")
 ORG_KINDS = ("tenant", "provider")
@@ -39,7 +39,20 @@ def require_operator(who: Principal) -> None:
         raise Forbidden("only platform operators may do this")
 
 
+def require_user(who: Principal) -> None:
+    """Tenant and operator routes: a site's agent or enrollment token is refused whatever it names."""
+    if who.kind != "user":
+        raise Forbidden("this route takes a user token (slt_… or slo_…), not a site's token")
+
+
+def require_owner_rights(who: Principal, membership: Membership) -> None:
+    """Only an owner (or an operator) may change or disable an owner: admins cannot remove them."""
+    if membership.role == "owner" and not who.operator and who.roles.get(membership.org_id) != "owner":
+        raise Forbidden("only an owner may change or disable an owner")
+
+
 def org_for(tx: Tx, who: Principal, name: str, *, admin: bool = False) -> Org:
+    require_user(who)
     org = tx.tenancy.org_by_name(name)
     visible = who.visible_orgs()
     if org is None or who.kind != "user" or (visible is not None and org.id not in visible):
@@ -77,6 +90,7 @@ def add_member(tx: Tx, who: Principal, org_name: str, user_name: str, role: str,
     user = tx.tenancy.user_by_name(user_name) or tx.tenancy.add_user(user_name, now)
     existing = tx.tenancy.membership(org.id, user.id)
     if existing:
+        require_owner_rights(who, existing)
         existing.role, existing.disabled = role, False
     else:
         tx.tenancy.add_membership(org.id, user.id, role, now)
@@ -121,6 +135,8 @@ def create_site(
 ) -> tuple[Site, str]:
     org = org_for(tx, who, org_name, admin=True)
     check_name("name", name)
+    if region:
+        check_name("region", region)
     if org.kind != "provider":
         raise Invalid(f"org {org_name!r} is a tenant", [FieldError("org", "sites belong to provider orgs")])
     if tx.sites.site_by_name(name):
@@ -152,10 +168,9 @@ def enroll(tx: Tx, who: Principal, site_name: str, now: datetime) -> str:
     site = tx.sites.site(who.site_id)
     if site is None or site.name != site_name:
         raise Forbidden(f"this enrollment token is not for site {site_name!r}")
-    row = tx.tenancy.token(who.token_id)
-    assert row is not None
-    row.revoked_at = now  # single use
-    row.used_at = now
+    # Single use, even for two enrolls racing with the same token: only one spends it.
+    if not tx.tenancy.spend_token(who.token_id, now):
+        raise Unauthorized("this enrollment token was already used", code="revoked_token")
     site.enrolled_at = now
     _, token = issue(tx, TokenKind.AGENT, f"agent {site.name}", now, ttl=None, site_id=site.id)
     return token

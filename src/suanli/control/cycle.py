@@ -19,7 +19,7 @@ from suanli.control import leases, snapshots
 from suanli.control.lifecycle import move_job
 from suanli.control.signals import SCHEDULE, Signals, job_topic, site_topic
 from suanli.domain.states import JobState
-from suanli.scheduler import PROFILES, Plan, PoolVerdict, schedule
+from suanli.scheduler import PROFILES, PendingJob, Plan, PoolVerdict, schedule
 from suanli.store import Database, Tx
 
 log = logging.getLogger("suanli.control")
@@ -55,9 +55,18 @@ def apply(tx: Tx, plan: Plan, now: datetime, lease_ttl: float) -> CycleResult:
     for placement in plan.placements:
         job = tx.jobs.get(placement.job_id, lock=True)
         pool = pools.get(placement.pool_id)
+        site = tx.sites.site(pool.site_id) if pool else None
         nodes_free = free.get(placement.pool_id)
-        still_fits = nodes_free is not None and all(
-            placement.per_node.fits_in(nodes_free[i]) for i in placement.nodes
+        # Since the snapshot the pool may have shrunk or been withdrawn, or its site disabled.
+        still_fits = (
+            nodes_free is not None
+            and pool is not None
+            and not pool.withdrawn
+            and site is not None
+            and not site.disabled
+            and all(
+                i < len(nodes_free) and placement.per_node.fits_in(nodes_free[i]) for i in placement.nodes
+            )
         )
         if job is None or pool is None or job.state != JobState.PENDING.value or not still_fits:
             result.skipped += 1
@@ -77,7 +86,6 @@ def apply(tx: Tx, plan: Plan, now: datetime, lease_ttl: float) -> CycleResult:
             lease_expires_at=now + timedelta(seconds=lease_ttl),
             created_at=now,
         )
-        site = tx.sites.site(pool.site_id)
         where = f"{site.name if site else pool.site_id}/{pool.name}"
         move_job(tx, job, JobState.ASSIGNED, now, f"attempt {attempt.number} placed on {where}")
         result.placed += 1
@@ -105,6 +113,7 @@ class SchedulingLoop:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.waiting: dict[str, tuple[PoolVerdict, ...]] = {}
+        self._parsed: dict[str, PendingJob] = {}
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="suanli-scheduler", daemon=True)
@@ -140,8 +149,8 @@ class SchedulingLoop:
         now = self._clock()
         with self._db.transaction() as tx:
             lost = leases.expire(tx, now, self._grace)
-        with self._db.transaction() as tx:
-            snap = snapshots.take(tx, now, self._lease_ttl)
+        with self._db.read() as tx:
+            snap = snapshots.take(tx, now, self._lease_ttl, self._parsed)
         plan = schedule(snap, PROFILES)
         self.waiting = dict(plan.waiting)
         result = CycleResult(lost=len(lost))

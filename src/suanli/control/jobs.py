@@ -81,9 +81,11 @@ def _org_name(tx: Tx, org_id: str) -> str:
 
 
 def visible_job(tx: Tx, who: Principal, job_id: str, *, lock: bool = False) -> Job:
+    if who.kind != "user":
+        raise Forbidden("jobs are for tenant members and operators, not site tokens")
     job = tx.jobs.get(job_id, lock=lock)
     orgs = who.visible_orgs()
-    if job is None or who.kind != "user" or (orgs is not None and job.org_id not in orgs):
+    if job is None or (orgs is not None and job.org_id not in orgs):
         raise NotFound(f"no job {job_id}")
     return job
 
@@ -143,7 +145,7 @@ def list_jobs(
         if not found:
             return [], None
         project_id = found[0].id
-    before = _decode_cursor(tx, cursor)
+    before = _decode_cursor(tx, who, cursor)
     rows = tx.jobs.search(
         org_ids=who.visible_orgs(), states=states, project_id=project_id, before=before, limit=limit + 1
     )
@@ -152,10 +154,12 @@ def list_jobs(
     return rows, (rows[-1].id if more and rows else None)
 
 
-def _decode_cursor(tx: Tx, cursor: str | None) -> tuple[datetime, str] | None:
+def _decode_cursor(tx: Tx, who: Principal, cursor: str | None) -> tuple[datetime, str] | None:
     if not cursor:
         return None
     job = tx.jobs.get(cursor)
-    if job is None:
+    orgs = who.visible_orgs()
+    # Another tenant's job id is as invalid as an unknown one: a cursor must not reveal what exists.
+    if job is None or (orgs is not None and job.org_id not in orgs):
         raise Invalid("invalid cursor", [FieldError("cursor", "pass next_cursor from the previous page")])
     return job.created_at, job.id

@@ -5,17 +5,24 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from suanli.control.lifecycle import attempt_ended
-from suanli.domain.states import AttemptState
+from suanli.domain.states import ATTEMPT_TERMINAL, AttemptState
 from suanli.store import Tx
+
+_ENDED = {s.value for s in ATTEMPT_TERMINAL}
 
 
 def expire(tx: Tx, now: datetime, grace: float) -> set[str]:
     """Mark attempts lost; return the ids of the jobs that changed."""
     changed: set[str] = set()
-    for attempt in tx.jobs.expired_attempts(now - timedelta(seconds=grace)):
-        job = tx.jobs.get(attempt.job_id, lock=True)
+    cutoff = now - timedelta(seconds=grace)
+    expired = tx.jobs.expired_attempts(cutoff)
+    # Lock first, then look again: a sync may have renewed the lease or ended the attempt meanwhile.
+    tx.jobs.lock(a.job_id for a in expired)
+    fresh = tx.jobs.attempts_by_ids([a.id for a in expired], fresh=True)
+    for attempt in sorted(fresh.values(), key=lambda a: (a.job_id, a.number)):
+        job = tx.jobs.get(attempt.job_id)
         site = tx.sites.site(attempt.site_id)
-        if job is None:
+        if job is None or attempt.state in _ENDED or attempt.lease_expires_at >= cutoff:
             continue
         silent = (now - attempt.lease_expires_at).total_seconds() + grace
         attempt_ended(

@@ -48,12 +48,20 @@ def attempt_ended(
     exit_code: int | None,
     reason: str | None,
     where: str,
+    started_at: datetime | None = None,
 ) -> None:
-    """An attempt reached a terminal state; decide the job's outcome (done, retry, or failed)."""
+    """An attempt reached a terminal state; decide the job's outcome (done, retry, or failed).
+
+    `started_at` is the site's word for when it ran, used when it ended before a RUNNING report
+    arrived; it is clamped between the placement and now.
+    """
     if outcome not in ATTEMPT_TERMINAL:
         raise ValueError(f"{outcome} is not terminal")
     attempt.state = attempt_transition(AttemptState(attempt.state), outcome).value
     attempt.ended_at = now
+    if attempt.started_at is None and started_at is not None and outcome is not AttemptState.LOST:
+        attempt.started_at = min(max(started_at, attempt.created_at), now)
+        job.started_at = job.started_at or attempt.started_at
     attempt.exit_code = exit_code
     attempt.reason = reason
     said = f"attempt {attempt.number} on {where}: {outcome.value.lower()}" + (

@@ -50,7 +50,7 @@ class ControlPlane:
         self.loop.stop()
 
     def principal(self, token: str | None) -> Principal:
-        with self.db.transaction() as tx:
+        with self.db.read() as tx:
             return authenticate(tx, token, self.clock())
 
     def mutate(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from suanli.domain.resources import Vector
@@ -73,10 +74,20 @@ def pending_job(job: Job, avoid_sites: frozenset[str] = frozenset()) -> PendingJ
     )
 
 
-def take(tx: Tx, now: datetime, lease_ttl: float) -> Snapshot:
+def take(tx: Tx, now: datetime, lease_ttl: float, parsed: dict[str, PendingJob] | None = None) -> Snapshot:
+    """The cycle's snapshot. `parsed` caches pending jobs' parsed specs between cycles (specs never
+    change); it is pruned to the jobs still pending."""
+    cache = parsed if parsed is not None else {}
     pools = pool_views(tx, now, lease_ttl)
     names = {p.site_id: p.site for p in pools}
     jobs = tx.jobs.pending()
     lost = tx.jobs.lost_sites([j.id for j in jobs])
-    pending = [pending_job(j, frozenset(names.get(s, s) for s in lost.get(j.id, set()))) for j in jobs]
+    pending = []
+    for job in jobs:
+        base = cache.get(job.id) or pending_job(job)
+        cache[job.id] = base
+        avoid = frozenset(names.get(s, s) for s in lost.get(job.id, set()))
+        pending.append(replace(base, avoid_sites=avoid) if avoid else base)
+    for stale in cache.keys() - {j.id for j in jobs}:
+        del cache[stale]
     return Snapshot(now=now, pools=tuple(pools), jobs=tuple(pending))

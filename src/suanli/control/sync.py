@@ -27,6 +27,7 @@ class Report:
     state: str
     exit_code: int | None = None
     reason: str | None = None
+    started_at: datetime | None = None  # the agent's clock; used when no RUNNING report came first
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,10 @@ def apply_report(
     if pools is not None:
         out.capacity_changed = tx.sites.offer(site.id, [canonical(p) for p in pools], now)
     rows = tx.jobs.attempts_by_ids([r.id for r in attempts])
+    # Lock the reported attempts' jobs, then read the attempts again: a cancel or a lease expiry
+    # that committed meanwhile is seen, and none can interleave with this report.
+    tx.jobs.lock(row.job_id for row in rows.values() if row.site_id == site.id)
+    rows = tx.jobs.attempts_by_ids(list(rows), fresh=True)
     lease = now + timedelta(seconds=lease_ttl)
     for report in attempts:
         row = rows.get(report.id)
@@ -126,7 +131,15 @@ def _apply_one(
     where = site.name
     if terminal:
         attempt_ended(
-            tx, job, row, reported, now, exit_code=report.exit_code, reason=report.reason, where=where
+            tx,
+            job,
+            row,
+            reported,
+            now,
+            exit_code=report.exit_code,
+            reason=report.reason,
+            where=where,
+            started_at=report.started_at,
         )
         out.ack.append(row.id)
         out.capacity_changed = True

@@ -29,25 +29,43 @@ class Database:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
         # SQLite allows one writer; serialising writers here avoids busy-wait storms under load.
         self._write_lock = threading.Lock() if self.is_sqlite else None
+        # Readers need neither the writer lock nor BEGIN IMMEDIATE: in WAL mode they see a consistent
+        # snapshot while a writer works. On PostgreSQL both kinds share one engine.
+        self._read_engine = _make_engine(url, echo, immediate=False) if self.is_sqlite else self.engine
+        self._read_sessions = sessionmaker(self._read_engine, expire_on_commit=False, autoflush=False)
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
-        """Commit on success, roll back on any exception; store errors are translated."""
+        """A read-write transaction: commit on success, roll back on any exception."""
         lock = self._write_lock
         if lock is not None:
             lock.acquire()
         try:
-            with self._sessions() as session:
-                try:
-                    with session.begin():
-                        yield Tx(session, sqlite=self.is_sqlite)
-                except IntegrityError as exc:
-                    raise Conflict(str(exc.orig)) from exc
-                except OperationalError as exc:
-                    raise Unavailable(f"database unavailable: {exc.orig}") from exc
+            with self._translated(), self._sessions() as session, session.begin():
+                yield Tx(session, sqlite=self.is_sqlite)
         finally:
             if lock is not None:
                 lock.release()
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        """A read-only transaction on one consistent snapshot; whatever it writes is rolled back."""
+        with self._translated(), self._read_sessions() as session:
+            session.begin()
+            try:
+                yield Tx(session, sqlite=self.is_sqlite)
+            finally:
+                session.rollback()
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        """Driver errors become store errors at this boundary."""
+        try:
+            yield
+        except IntegrityError as exc:
+            raise Conflict(str(exc.orig)) from exc
+        except OperationalError as exc:
+            raise Unavailable(f"database unavailable: {exc.orig}") from exc
 
     def ping(self) -> None:
         try:
@@ -70,13 +88,14 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
+        self._read_engine.dispose()
 
 
 def sqlite_url(data_dir: Path) -> str:
     return f"sqlite:///{data_dir / 'suanli.db'}"
 
 
-def _make_engine(url: str, echo: bool) -> Engine:
+def _make_engine(url: str, echo: bool, *, immediate: bool = True) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
@@ -87,14 +106,14 @@ def _make_engine(url: str, echo: bool) -> Engine:
             pool_size=8,
             max_overflow=8,
         )
-        _sqlite_pragmas(engine)
+        _sqlite_pragmas(engine, "BEGIN IMMEDIATE" if immediate else "BEGIN")
         return engine
     if url.startswith("postgresql+psycopg://"):
         return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
     raise StoreError(f"unsupported database URL {url!r}: use sqlite:///PATH or postgresql://…")
 
 
-def _sqlite_pragmas(engine: Engine) -> None:
+def _sqlite_pragmas(engine: Engine, begin: str) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy's begin() emit BEGIN itself (the driver's implicit transactions are off).
@@ -109,7 +128,7 @@ def _sqlite_pragmas(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         # IMMEDIATE takes the write lock up front: no deadlock when a reader later writes.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql(begin)
 
 
 __all__ = ["Database", "Session", "sqlite_url"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -55,8 +56,18 @@ class JobRepo:
 
     def get(self, job_id: str, *, lock: bool = False) -> Job | None:
         if lock:
-            return self._s.scalar(select(Job).where(Job.id == job_id).with_for_update())
+            q = select(Job).where(Job.id == job_id).with_for_update()
+            return self._s.scalar(q.execution_options(populate_existing=True))
         return self._s.get(Job, job_id)
+
+    def lock(self, job_ids: Iterable[str]) -> None:
+        """Lock these jobs' rows (FOR UPDATE on PostgreSQL) in id order, so two lockers never deadlock.
+
+        Every change to a job's attempts happens under its job's lock; read the attempts after it."""
+        ids = sorted(set(job_ids))
+        if ids:
+            q = select(Job).where(Job.id.in_(ids)).order_by(Job.id).with_for_update()
+            list(self._s.scalars(q.execution_options(populate_existing=True)))
 
     def search(
         self,
@@ -112,10 +123,14 @@ class JobRepo:
     def attempts(self, job_id: str) -> list[Attempt]:
         return list(self._s.scalars(select(Attempt).where(Attempt.job_id == job_id).order_by(Attempt.number)))
 
-    def attempts_by_ids(self, ids: list[str]) -> dict[str, Attempt]:
+    def attempts_by_ids(self, ids: list[str], *, fresh: bool = False) -> dict[str, Attempt]:
+        """`fresh` re-reads rows already loaded in this transaction (after taking a lock)."""
         if not ids:
             return {}
-        return {a.id: a for a in self._s.scalars(select(Attempt).where(Attempt.id.in_(ids)))}
+        q = select(Attempt).where(Attempt.id.in_(ids))
+        if fresh:
+            q = q.execution_options(populate_existing=True)
+        return {a.id: a for a in self._s.scalars(q)}
 
     def active_attempts_of_site(self, site_id: str) -> list[Attempt]:
         q = select(Attempt).where(

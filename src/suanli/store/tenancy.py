@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from suanli.store.ids import new_id
@@ -123,6 +123,16 @@ class TenancyRepo:
 
     def token(self, token_id: str) -> Token | None:
         return self._s.get(Token, token_id)
+
+    def spend_token(self, token_id: str, now: datetime) -> bool:
+        """Mark a single-use token used and revoked; False if it was revoked already (atomic)."""
+        result = self._s.execute(
+            update(Token)
+            .where(Token.id == token_id, Token.revoked_at.is_(None))
+            .values(revoked_at=now, used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0) == 1
 
     def tokens(self, *, user_id: str | None = None, kinds: tuple[str, ...] | None = None) -> list[Token]:
         q = select(Token).order_by(Token.created_at.desc())

@@ -73,7 +73,8 @@ def _apply(cp: ControlPlane, site_id: str, body: SyncIn) -> sync.Outcome:
             cp.settings.lease_ttl,
             pools=pools,
             attempts=[
-                sync.Report(a.id, a.fencing_token, a.state, a.exit_code, a.reason) for a in body.attempts
+                sync.Report(a.id, a.fencing_token, a.state, a.exit_code, a.reason, a.started_at)
+                for a in body.attempts
             ],
             usage=[
                 sync.UsageReport(
@@ -92,7 +93,7 @@ def _apply(cp: ControlPlane, site_id: str, body: SyncIn) -> sync.Outcome:
 
 
 def _answer(cp: ControlPlane, site_id: str, reported: set[str], outcome: sync.Outcome) -> dict[str, Any]:
-    with cp.db.transaction() as tx:
+    with cp.db.read() as tx:
         site = tx.sites.site(site_id)
         assert site is not None
         return {

@@ -33,7 +33,7 @@ JOBS = Gauge("suanli_jobs", "Jobs by state", ["state"])
 
 @router.get("/metrics")
 def metrics(cp: ControlPlane = Depends(plane)) -> Response:
-    with cp.db.transaction() as tx:
+    with cp.db.read() as tx:
         counts = tx.jobs.count_by_state()
     for state in JobState:
         JOBS.labels(state.value).set(counts.get(state.value, 0))

@@ -42,7 +42,7 @@ def list_jobs(
     who: Principal = Depends(caller),
 ) -> dict[str, Any]:
     states = [s.upper() for v in state or [] for s in v.split(",") if s]
-    with cp.db.transaction() as tx:
+    with cp.db.read() as tx:
         rows, nxt = jobs.list_jobs(tx, who, states=states, project=project, cursor=cursor, limit=limit)
         orgs = {o.id: o.name for o in tx.tenancy.orgs()}
         projects = {p.id: p.name for o in orgs for p in tx.tenancy.projects(o)} if rows else {}
@@ -53,7 +53,7 @@ def list_jobs(
 def get_job(
     job_id: str, cp: ControlPlane = Depends(plane), who: Principal = Depends(caller)
 ) -> dict[str, Any]:
-    with cp.db.transaction() as tx:
+    with cp.db.read() as tx:
         job = jobs.visible_job(tx, who, job_id)
         waiting = None
         if job.state == JobState.PENDING.value:
@@ -82,7 +82,7 @@ def cancel(job_id: str, m: Mutation = Depends(mutation)) -> JSONResponse:
 def events(
     job_id: str, cp: ControlPlane = Depends(plane), who: Principal = Depends(caller)
 ) -> dict[str, Any]:
-    with cp.db.transaction() as tx:
+    with cp.db.read() as tx:
         job = jobs.visible_job(tx, who, job_id)
         return {
             "items": [{"at": ts(e.at), "kind": e.kind, "message": e.message} for e in tx.jobs.events(job.id)]
@@ -92,14 +92,14 @@ def events(
 @router.get("/{job_id}/logs", summary="A job's output from a byte offset; follow waits for more")
 async def logs(
     job_id: str,
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=2**63 - 1),
     follow: bool = False,
     wait: float = Query(20.0, ge=0, le=60),
     cp: ControlPlane = Depends(plane),
     who: Principal = Depends(caller),
 ) -> dict[str, Any]:
     def read() -> tuple[str, int, bool]:
-        with cp.db.transaction() as tx:
+        with cp.db.read() as tx:
             job = jobs.visible_job(tx, who, job_id)
             data, end = tx.jobs.read_log(job.id, offset)
             return data, end, JobState(job.state) in JOB_TERMINAL and end >= job.log_bytes

@@ -20,7 +20,7 @@ router = APIRouter(prefix="/sites", tags=["sites"])
 
 @router.get("")
 def list_sites(cp: ControlPlane = Depends(plane), who: Principal = Depends(caller)) -> dict[str, Any]:
-    with cp.db.transaction() as tx:
+    with cp.db.read() as tx:
         return {
             "items": site_views(tx, tx.sites.sites(), cp.clock(), cp.settings.lease_ttl),
             "next_cursor": None,
@@ -31,7 +31,7 @@ def list_sites(cp: ControlPlane = Depends(plane), who: Principal = Depends(calle
 def get_site(
     name: str, cp: ControlPlane = Depends(plane), who: Principal = Depends(caller)
 ) -> dict[str, Any]:
-    with cp.db.transaction() as tx:
+    with cp.db.read() as tx:
         site = accounts.site_for(tx, who, name)
         return site_views(tx, [site], cp.clock(), cp.settings.lease_ttl)[0]
 

@@ -21,7 +21,7 @@ router = APIRouter(tags=["tenancy"])
 
 @router.get("/whoami")
 def whoami(cp: ControlPlane = Depends(plane), who: Principal = Depends(caller)) -> dict[str, Any]:
-    with cp.db.transaction() as tx:
+    with cp.db.read() as tx:
         orgs = {o.id: o.name for o in tx.tenancy.orgs(list(who.roles))}
         site = tx.sites.site(who.site_id) if who.site_id else None
     return {
@@ -35,7 +35,8 @@ def whoami(cp: ControlPlane = Depends(plane), who: Principal = Depends(caller)) 
 
 @router.get("/orgs")
 def list_orgs(cp: ControlPlane = Depends(plane), who: Principal = Depends(caller)) -> dict[str, Any]:
-    with cp.db.transaction() as tx:
+    accounts.require_user(who)
+    with cp.db.read() as tx:
         return {"items": [org_view(o) for o in tx.tenancy.orgs(who.visible_orgs())], "next_cursor": None}
 
 
@@ -48,7 +49,7 @@ def create_org(body: CreateOrg, m: Mutation = Depends(mutation)) -> JSONResponse
 
 @router.get("/orgs/{name}")
 def get_org(name: str, cp: ControlPlane = Depends(plane), who: Principal = Depends(caller)) -> dict[str, Any]:
-    with cp.db.transaction() as tx:
+    with cp.db.read() as tx:
         org = accounts.org_for(tx, who, name)
         view = org_view(org)
         view["projects"] = [project_view(p, org.name) for p in tx.tenancy.projects(org.id)]
@@ -70,7 +71,7 @@ def disable_org(name: str, m: Mutation = Depends(mutation)) -> JSONResponse:
 def list_projects(
     org: str, cp: ControlPlane = Depends(plane), who: Principal = Depends(caller)
 ) -> dict[str, Any]:
-    with cp.db.transaction() as tx:
+    with cp.db.read() as tx:
         o = accounts.org_for(tx, who, org)
         return {"items": [project_view(p, o.name) for p in tx.tenancy.projects(o.id)], "next_cursor": None}
 
@@ -101,7 +102,7 @@ def disable_project(org: str, name: str, m: Mutation = Depends(mutation)) -> JSO
 def list_members(
     org: str, cp: ControlPlane = Depends(plane), who: Principal = Depends(caller)
 ) -> dict[str, Any]:
-    with cp.db.transaction() as tx:
+    with cp.db.read() as tx:
         o = accounts.org_for(tx, who, org)
         items = [
             {"user": u.name, "role": m.role, "disabled": m.disabled, "since": ts(m.created_at)}
@@ -127,6 +128,7 @@ def disable_member(org: str, user: str, m: Mutation = Depends(mutation)) -> JSON
         membership = tx.tenancy.membership(o.id, u.id) if u else None
         if membership is None:
             raise NotFound(f"{user!r} is not a member of {org}")
+        accounts.require_owner_rights(m.who, membership)
         membership.disabled = True
         return 200, {"org": org, "user": user, "role": membership.role, "disabled": True}
 
@@ -135,7 +137,8 @@ def disable_member(org: str, user: str, m: Mutation = Depends(mutation)) -> JSON
 
 @router.get("/tokens")
 def list_tokens(cp: ControlPlane = Depends(plane), who: Principal = Depends(caller)) -> dict[str, Any]:
-    with cp.db.transaction() as tx:
+    accounts.require_user(who)
+    with cp.db.read() as tx:
         rows = tx.tenancy.tokens(user_id=None if who.operator else who.user_id or "-")
         names = {}
         for user_id in {t.user_id for t in rows if t.user_id}:
@@ -159,6 +162,8 @@ def create_token(body: CreateToken, m: Mutation = Depends(mutation)) -> JSONResp
 @router.post("/tokens/{token_id}/revoke")
 def revoke_token(token_id: str, m: Mutation = Depends(mutation)) -> JSONResponse:
     def change(tx: Tx) -> tuple[int, Any]:
+        # Without this a site's token (no user) would match every other site's token (no user).
+        accounts.require_user(m.who)
         row = tx.tenancy.token(token_id)
         if row is None or not (m.who.operator or row.user_id == m.who.user_id):
             raise NotFound(f"no token {token_id}")

@@ -17,7 +17,6 @@ import argparse
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -151,8 +150,8 @@ def main() -> None:
                 f"cpu:{args.slots}",
             ],
             env=env,
-            stdout=open(root / "agent.log", "wb"),
-            stderr=subprocess.STDOUT,  # noqa: SIM115
+            stdout=open(root / "agent.log", "wb"),  # noqa: SIM115  (lives as long as the agent)
+            stderr=subprocess.STDOUT,
         )
         c = Client(url, tenant)
         deadline = time.monotonic() + 30

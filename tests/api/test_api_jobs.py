@@ -178,3 +178,23 @@ def test_metrics_count_jobs_by_state(net: Net) -> None:
     text = net.http.get("/metrics").text
     assert 'suanli_jobs{state="PENDING"} 1.0' in text
     assert "suanli_http_requests_total" in text
+
+
+def test_idempotency_keys_are_forgotten_after_a_day(net: Net) -> None:
+    key = {"Idempotency-Key": "daily"}
+    first = net.ok("POST", "/jobs", net.tenant, json={"spec": HELLO}, headers=key)
+    net.cycle()
+    net.clock.advance(25 * 3600)
+    net.cycle()  # housekeeping deletes keys older than 24 h
+    later = net.ok("POST", "/jobs", net.tenant, json={"spec": HELLO}, headers=key)
+    assert later["id"] != first["id"]
+
+
+def test_a_disabled_orgs_pending_jobs_are_not_placed(net: Net) -> None:
+    agent = net.add_site("sh1", [CPU_POOL])
+    other = net.tenant_token("rival", "bob")
+    net.ok("POST", "/jobs", net.tenant, json={"spec": HELLO})
+    theirs = net.ok("POST", "/jobs", other, json={"spec": HELLO})
+    net.ok("POST", "/orgs/demo/disable", net.operator)
+    net.cycle()
+    assert [x["job_id"] for x in sync(net, agent)["launch"]] == [theirs["id"]]

@@ -58,6 +58,15 @@ def test_an_enrollment_token_is_spent_by_the_first_enroll(net: Net) -> None:
     assert again.status_code == 401 and again.json()["code"] == "revoked_token"
 
 
+def test_a_retried_enroll_with_the_same_key_gets_the_first_answer(net: Net) -> None:
+    net.ok("POST", "/orgs", net.operator, json={"name": "dc", "kind": "provider"})
+    enroll = net.ok("POST", "/sites", net.operator, json={"name": "sh1", "org": "dc"})["enrollment_token"]
+    key = {"Idempotency-Key": "enroll-sh1"}
+    first = net.ok("POST", "/agent/enroll", enroll, json={"site": "sh1"}, headers=key)["token"]
+    again = net.call("POST", "/agent/enroll", enroll, json={"site": "sh1"}, headers=key)
+    assert again.status_code == 200 and again.json()["token"] == first
+
+
 def test_an_enrollment_token_enrolls_only_its_own_site(net: Net) -> None:
     net.ok("POST", "/orgs", net.operator, json={"name": "dc", "kind": "provider"})
     enroll = net.ok("POST", "/sites", net.operator, json={"name": "sh1", "org": "dc"})["enrollment_token"]
@@ -187,7 +196,17 @@ def test_a_disabled_site_gets_no_placements(net: Net) -> None:
     jobs = [submit(net) for _ in range(3)]
     net.cycle()
     assert sorted(x["job_id"] for x in sync(net, b)["launch"]) == sorted(j["id"] for j in jobs)
-    resp = net.call("POST", "/agent/sync", a, json={"attempts": []})
+    # Its agent still syncs (what runs there finishes and is reported); it just gets no new work.
+    assert sync(net, a)["launch"] == []
+    net.ok("POST", "/sites/sh1/enable", net.operator)
+    assert net.ok("GET", "/sites/sh1", net.tenant)["state"] == "online"
+
+
+def test_a_disabled_site_cannot_enroll_a_new_agent(net: Net) -> None:
+    net.add_site("sh1", [CPU_POOL])
+    enroll = net.ok("POST", "/sites/sh1/enrollment-tokens", net.operator)["enrollment_token"]
+    net.ok("POST", "/sites/sh1/disable", net.operator)
+    resp = net.call("POST", "/agent/enroll", enroll, json={"site": "sh1"})
     assert resp.status_code == 401 and resp.json()["code"] == "site_disabled"
 
 

@@ -57,6 +57,7 @@ CASES: list[tuple[Callable[[Client], Any], str, str, dict[str, str], Any]] = [
     ),
     (lambda c: c.new_enrollment_token("pku"), "POST", "/sites/pku/enrollment-tokens", {}, None),
     (lambda c: c.disable_site("pku"), "POST", "/sites/pku/disable", {}, None),
+    (lambda c: c.enable_site("pku"), "POST", "/sites/pku/enable", {}, None),
     (lambda c: c.create_org("acme", "tenant"), "POST", "/orgs", {}, {"name": "acme", "kind": "tenant"}),
     (lambda c: c.list_orgs(limit=10), "GET", "/orgs", {"limit": "10"}, None),
     (lambda c: c.get_org("acme"), "GET", "/orgs/acme", {}, None),

@@ -17,7 +17,7 @@ __all__ = ["agent_command_line", "register"]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of a table.")]
 SiteName = Annotated[str, typer.Argument(metavar="NAME", help="The site's name.")]
 site_app = typer.Typer(
-    help="Add provider sites, issue enrollment tokens, disable sites.",
+    help="Add provider sites, issue enrollment tokens, disable and enable sites.",
     no_args_is_help=True,
 )
 
@@ -145,6 +145,25 @@ def site_disable(name: SiteName, json_out: JsonOption = False) -> None:
         print_json(body)
         return
     state = body.get("state", "disabled") if isinstance(body, dict) else "disabled"
+    stdout.print(f"site {escape(name)} {state_text(state)}")
+
+
+@site_app.command("enable")
+def site_enable(name: SiteName, json_out: JsonOption = False) -> None:
+    """Place new jobs on a disabled site again.
+
+    Example:
+
+    ```
+    suanli site enable pku-a100
+    ```
+    """
+    with session() as client:
+        body = client.enable_site(name)
+    if json_out:
+        print_json(body)
+        return
+    state = body.get("state", "online") if isinstance(body, dict) else "online"
     stdout.print(f"site {escape(name)} {state_text(state)}")
 
 

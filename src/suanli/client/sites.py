@@ -39,3 +39,8 @@ class SitesApi(RouteGroup):
         """Stop placing new jobs on site `name`."""
         result: dict[str, Any] = self.request("POST", f"/sites/{segment(name)}/disable")
         return result
+
+    def enable_site(self, name: str) -> dict[str, Any]:
+        """Place jobs on site `name` again."""
+        result: dict[str, Any] = self.request("POST", f"/sites/{segment(name)}/enable")
+        return result

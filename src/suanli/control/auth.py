@@ -53,7 +53,10 @@ def authenticate(tx: Tx, token: str | None, now: datetime) -> Principal:
     row = tx.tenancy.token_by_digest(digest(token))
     if row is None or row.kind != KIND_NAMES[kind]:
         raise Unauthorized("unknown token", code="unknown_token")
-    if row.revoked_at is not None:
+    # A spent enrollment token still names its caller, so that a retried enroll (same
+    # Idempotency-Key) gets its first answer; `accounts.enroll` refuses any other use of it.
+    spent_enrollment = kind is TokenKind.ENROLLMENT and row.used_at is not None
+    if row.revoked_at is not None and not spent_enrollment:
         raise Unauthorized("token was revoked", code="revoked_token")
     if row.expires_at is not None and row.expires_at <= now:
         raise Unauthorized("token expired", code="expired_token")
@@ -61,7 +64,9 @@ def authenticate(tx: Tx, token: str | None, now: datetime) -> Principal:
         if row.site_id is None:
             raise Unauthorized("token is not bound to a site", code="unknown_token")
         site = tx.sites.site(row.site_id)
-        if site is None or site.disabled:
+        # A disabled site's agent still syncs: it gets no new work, and what runs there finishes
+        # and is reported. Only enrolling is refused.
+        if site is None or (site.disabled and kind is TokenKind.ENROLLMENT):
             raise Unauthorized("the token's site is disabled", code="site_disabled")
         return Principal(
             kind="agent" if kind is TokenKind.AGENT else "enrollment", token_id=row.id, site_id=row.site_id

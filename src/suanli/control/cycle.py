@@ -31,6 +31,7 @@ PLACED = Counter("suanli_placements_total", "Attempts placed on a pool")
 SKIPPED = Counter(
     "suanli_placements_skipped_total", "Planned placements the applier refused (capacity changed)"
 )
+PURGE_EVERY = timedelta(minutes=10)  # how often expired idempotency keys are deleted
 LOST = Counter("suanli_attempts_lost_total", "Attempts declared lost after lease + grace")
 
 
@@ -50,6 +51,7 @@ def apply(tx: Tx, plan: Plan, now: datetime, lease_ttl: float) -> CycleResult:
     if not pool_ids:
         return result
     pools = tx.sites.lock_pools(pool_ids)
+    tx.jobs.lock(p.job_id for p in plan.placements)  # all at once, in id order: no deadlock with sync
     held = snapshots.held_by_node(tx.sites.active_attempts(pool_ids))
     free = {pid: list(snapshots.free_nodes(pool, held.get(pid, {}))) for pid, pool in pools.items()}
     for placement in plan.placements:
@@ -107,6 +109,7 @@ class SchedulingLoop:
         interval: float,
         lease_ttl: float,
         lease_grace: float,
+        keep_keys: timedelta = timedelta(hours=24),
     ) -> None:
         self._db, self._signals, self._clock = db, signals, clock
         self._interval, self._lease_ttl, self._grace = interval, lease_ttl, lease_grace
@@ -114,6 +117,8 @@ class SchedulingLoop:
         self._thread: threading.Thread | None = None
         self.waiting: dict[str, tuple[PoolVerdict, ...]] = {}
         self._parsed: dict[str, PendingJob] = {}
+        self._keep_keys = keep_keys
+        self._next_purge: datetime | None = None
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="suanli-scheduler", daemon=True)
@@ -147,6 +152,10 @@ class SchedulingLoop:
 
     def _cycle(self) -> CycleResult:
         now = self._clock()
+        if self._next_purge is None or now >= self._next_purge:
+            with self._db.transaction() as tx:
+                tx.idempotency.purge_before(now - self._keep_keys)
+            self._next_purge = now + PURGE_EVERY
         with self._db.transaction() as tx:
             lost = leases.expire(tx, now, self._grace)
         with self._db.read() as tx:

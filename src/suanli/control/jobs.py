@@ -121,7 +121,7 @@ def cancel(tx: Tx, who: Principal, job_id: str, now: datetime) -> tuple[Job, set
                 now,
                 exit_code=None,
                 reason="cancelled before start",
-                where=attempt.site_id,
+                where=site.name if (site := tx.sites.site(attempt.site_id)) else attempt.site_id,
             )
             sites.add(attempt.site_id)
     return job, sites

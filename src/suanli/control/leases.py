@@ -24,7 +24,7 @@ def expire(tx: Tx, now: datetime, grace: float) -> set[str]:
         site = tx.sites.site(attempt.site_id)
         if job is None or attempt.state in _ENDED or attempt.lease_expires_at >= cutoff:
             continue
-        silent = (now - attempt.lease_expires_at).total_seconds() + grace
+        silent = (now - attempt.lease_expires_at).total_seconds()
         attempt_ended(
             tx,
             job,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from suanli.control import leases
@@ -36,6 +36,7 @@ class ControlPlane:
             interval=settings.schedule_interval,
             lease_ttl=settings.lease_ttl,
             lease_grace=settings.lease_grace,
+            keep_keys=timedelta(hours=settings.idempotency_ttl_hours),
         )
 
     def start(self) -> None:

@@ -24,4 +24,4 @@ class Settings(BaseSettings):
     schedule_interval: float = Field(2.0, gt=0, description="seconds between periodic scheduling cycles")
     max_body_bytes: int = Field(1024 * 1024, gt=0)
     sync_max_wait: float = Field(30.0, ge=0)
-    token_ttl_days: int = Field(90, gt=0)
+    idempotency_ttl_hours: float = Field(24.0, gt=0, description="how long idempotency keys are kept")

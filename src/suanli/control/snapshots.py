@@ -80,7 +80,8 @@ def take(tx: Tx, now: datetime, lease_ttl: float, parsed: dict[str, PendingJob] 
     cache = parsed if parsed is not None else {}
     pools = pool_views(tx, now, lease_ttl)
     names = {p.site_id: p.site for p in pools}
-    jobs = tx.jobs.pending()
+    disabled_orgs = {o.id for o in tx.tenancy.orgs() if o.disabled}
+    jobs = [j for j in tx.jobs.pending() if j.org_id not in disabled_orgs]  # a disabled org's jobs wait
     lost = tx.jobs.lost_sites([j.id for j in jobs])
     pending = []
     for job in jobs:

@@ -1,1 +1,1 @@
-"""Pure domain values: ids, resources, accelerator catalog, job spec, state machines."""
+"""Pure domain values: resources, the accelerator catalog, the job spec, state machines, tokens."""

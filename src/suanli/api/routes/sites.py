@@ -64,3 +64,15 @@ def disable_site(name: str, m: Mutation = Depends(mutation)) -> JSONResponse:
         return 200, site_views(tx, [site], m.cp.clock(), m.cp.settings.lease_ttl)[0]
 
     return m.run(change)
+
+
+@router.post("/{name}/enable")
+def enable_site(name: str, m: Mutation = Depends(mutation)) -> JSONResponse:
+    def change(tx: Tx) -> tuple[int, Any]:
+        site = accounts.site_for(tx, m.who, name, admin=True)
+        site.disabled = False
+        return 200, site_views(tx, [site], m.cp.clock(), m.cp.settings.lease_ttl)[0]
+
+    response = m.run(change)
+    m.cp.poke(schedule=True)
+    return response

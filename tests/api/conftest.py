@@ -21,7 +21,7 @@ def net(database_url: str, tmp_path: Any) -> Iterator[Net]:
     db = Database(database_url)
     db.migrate()
     clock = Clock()
-    settings = Settings(data_dir=tmp_path, lease_ttl=30, lease_grace=10)
+    settings = Settings(data_dir=tmp_path, lease_ttl=30, lease_grace=10, start_timeout=120)
     cp = ControlPlane(db, settings, clock)
     first = bootstrap.ensure_demo(db, clock())
     assert first is not None

@@ -198,3 +198,22 @@ def test_a_disabled_orgs_pending_jobs_are_not_placed(net: Net) -> None:
     net.ok("POST", "/orgs/demo/disable", net.operator)
     net.cycle()
     assert [x["job_id"] for x in sync(net, agent)["launch"]] == [theirs["id"]]
+
+
+def test_an_attempt_accepted_but_not_started_in_time_is_placed_elsewhere(net: Net) -> None:
+    slow = net.add_site("sh1", [CPU_POOL])
+    job = net.ok("POST", "/jobs", net.tenant, json={"spec": HELLO})
+    net.cycle()
+    [launch] = sync(net, slow)["launch"]
+    fast = net.add_site("sh2", [CPU_POOL])
+    for _ in range(3):  # the site keeps answering (its lease holds) but never starts the job
+        net.clock.advance(45)
+        sync(net, slow, [report(launch, "STARTING")])
+        sync(net, fast)
+    net.cycle()  # 135 s > the 120 s start timeout: withdrawn
+    net.cycle()  # placed again, elsewhere
+    view = net.ok("GET", f"/jobs/{job['id']}", net.tenant)
+    assert [(a["site"], a["state"]) for a in view["attempts"]] == [("sh1", "WITHDRAWN"), ("sh2", "ASSIGNED")]
+    assert view["retries_left"] == 0 and view["state"] == "ASSIGNED"  # no retry spent
+    assert sync(net, slow, [report(launch, "STARTING")])["kill"] == [launch["attempt_id"]]
+    assert [x["job_id"] for x in sync(net, fast)["launch"]] == [job["id"]]

@@ -36,7 +36,7 @@ def reachable(table: Mapping[S, frozenset[S]], start: S) -> set[S]:
 
 def test_the_terminal_states_are_the_outcomes() -> None:
     assert {J.SUCCEEDED, J.FAILED, J.CANCELLED} == JOB_TERMINAL
-    assert {A.SUCCEEDED, A.FAILED, A.CANCELLED, A.LOST} == ATTEMPT_TERMINAL
+    assert {A.SUCCEEDED, A.FAILED, A.CANCELLED, A.LOST, A.WITHDRAWN} == ATTEMPT_TERMINAL
     assert {A.ASSIGNED, A.STARTING, A.RUNNING} == ATTEMPT_ACTIVE
 
 
@@ -95,6 +95,9 @@ def test_illegal_job_moves_name_both_states(current: JobState, target: JobState)
         (A.RUNNING, A.SUCCEEDED, True),
         (A.RUNNING, A.STARTING, False),
         (A.LOST, A.RUNNING, False),  # a report for a lost attempt is refused
+        (A.STARTING, A.WITHDRAWN, True),  # accepted but not started in time: pulled back
+        (A.RUNNING, A.WITHDRAWN, False),  # a running attempt is never pulled back
+        (A.WITHDRAWN, A.RUNNING, False),
         (A.SUCCEEDED, A.FAILED, False),
     ],
     ids=str,

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from prometheus_client import Counter, Histogram
 
-from suanli.control import leases, snapshots
+from suanli.control import failover, leases, snapshots
 from suanli.control.lifecycle import move_job
 from suanli.control.signals import SCHEDULE, Signals, job_topic, site_topic
 from suanli.domain.states import JobState
@@ -110,6 +110,7 @@ class SchedulingLoop:
         lease_ttl: float,
         lease_grace: float,
         keep_keys: timedelta = timedelta(hours=24),
+        start_timeout: float = 300.0,
     ) -> None:
         self._db, self._signals, self._clock = db, signals, clock
         self._interval, self._lease_ttl, self._grace = interval, lease_ttl, lease_grace
@@ -118,6 +119,7 @@ class SchedulingLoop:
         self.waiting: dict[str, tuple[PoolVerdict, ...]] = {}
         self._parsed: dict[str, PendingJob] = {}
         self._keep_keys = keep_keys
+        self._start_timeout = start_timeout
         self._next_purge: datetime | None = None
 
     def start(self) -> None:
@@ -158,6 +160,8 @@ class SchedulingLoop:
             self._next_purge = now + PURGE_EVERY
         with self._db.transaction() as tx:
             lost = leases.expire(tx, now, self._grace)
+            withdrawn, told = failover.pull_back(tx, now, self._start_timeout)
+        self._signals.notify(*(site_topic(s) for s in told))
         with self._db.read() as tx:
             snap = snapshots.take(tx, now, self._lease_ttl, self._parsed)
         plan = schedule(snap, PROFILES)
@@ -170,6 +174,6 @@ class SchedulingLoop:
             if result.skipped:
                 self._signals.notify(SCHEDULE)  # something changed under us: look again
         self._signals.notify(
-            *(site_topic(s) for s in result.sites), *(job_topic(j) for j in result.jobs | lost)
+            *(site_topic(s) for s in result.sites), *(job_topic(j) for j in result.jobs | lost | withdrawn)
         )
         return result

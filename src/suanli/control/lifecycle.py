@@ -81,6 +81,19 @@ def attempt_ended(
         )
 
 
+def attempt_withdrawn(tx: Tx, job: Job, attempt: Attempt, now: datetime, *, reason: str, where: str) -> None:
+    """The control plane pulls back an attempt that did not start in time; the job is placed again
+    (elsewhere if it can be) without spending a retry: the tenant's job did nothing wrong."""
+    attempt.state = attempt_transition(AttemptState(attempt.state), AttemptState.WITHDRAWN).value
+    attempt.ended_at = now
+    attempt.reason = reason
+    said = f"attempt {attempt.number} on {where}: withdrawn ({reason})"
+    if job.state == JobState.CANCELLING.value:
+        _finish(tx, job, JobState.CANCELLED, now, said, exit_code=None, reason="cancelled")
+    else:
+        move_job(tx, job, JobState.PENDING, now, f"{said}; placing it again")
+
+
 def _finish(
     tx: Tx,
     job: Job,

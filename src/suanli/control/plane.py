@@ -37,6 +37,7 @@ class ControlPlane:
             lease_ttl=settings.lease_ttl,
             lease_grace=settings.lease_grace,
             keep_keys=timedelta(hours=settings.idempotency_ttl_hours),
+            start_timeout=settings.start_timeout,
         )
 
     def start(self) -> None:

@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     lease_grace: float = Field(
         15.0, ge=0, description="extra seconds before the server declares an attempt lost"
     )
+    start_timeout: float = Field(
+        300.0, gt=0, description="seconds a placed attempt may take to start before it is placed elsewhere"
+    )
     schedule_interval: float = Field(2.0, gt=0, description="seconds between periodic scheduling cycles")
     max_body_bytes: int = Field(1024 * 1024, gt=0)
     sync_max_wait: float = Field(30.0, ge=0)

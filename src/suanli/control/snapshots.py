@@ -82,7 +82,7 @@ def take(tx: Tx, now: datetime, lease_ttl: float, parsed: dict[str, PendingJob] 
     names = {p.site_id: p.site for p in pools}
     disabled_orgs = {o.id for o in tx.tenancy.orgs() if o.disabled}
     jobs = [j for j in tx.jobs.pending() if j.org_id not in disabled_orgs]  # a disabled org's jobs wait
-    lost = tx.jobs.lost_sites([j.id for j in jobs])
+    lost = tx.jobs.avoided_sites([j.id for j in jobs])
     pending = []
     for job in jobs:
         base = cache.get(job.id) or pending_job(job)

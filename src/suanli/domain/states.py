@@ -29,6 +29,7 @@ class AttemptState(StrEnum):
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
     LOST = "LOST"  # the lease ran out (lease + grace) without a word from the site
+    WITHDRAWN = "WITHDRAWN"  # not running within the start timeout: pulled back to be placed elsewhere
 
 
 _J = JobState
@@ -47,13 +48,16 @@ JOB_TRANSITIONS: dict[JobState, frozenset[JobState]] = {
 
 _A = AttemptState
 ATTEMPT_TRANSITIONS: dict[AttemptState, frozenset[AttemptState]] = {
-    _A.ASSIGNED: frozenset({_A.STARTING, _A.RUNNING, _A.SUCCEEDED, _A.FAILED, _A.CANCELLED, _A.LOST}),
-    _A.STARTING: frozenset({_A.RUNNING, _A.SUCCEEDED, _A.FAILED, _A.CANCELLED, _A.LOST}),
+    _A.ASSIGNED: frozenset(
+        {_A.STARTING, _A.RUNNING, _A.SUCCEEDED, _A.FAILED, _A.CANCELLED, _A.LOST, _A.WITHDRAWN}
+    ),
+    _A.STARTING: frozenset({_A.RUNNING, _A.SUCCEEDED, _A.FAILED, _A.CANCELLED, _A.LOST, _A.WITHDRAWN}),
     _A.RUNNING: frozenset({_A.SUCCEEDED, _A.FAILED, _A.CANCELLED, _A.LOST}),
     _A.SUCCEEDED: frozenset(),
     _A.FAILED: frozenset(),
     _A.CANCELLED: frozenset(),
     _A.LOST: frozenset(),
+    _A.WITHDRAWN: frozenset(),
 }
 
 JOB_TERMINAL = frozenset(s for s, nxt in JOB_TRANSITIONS.items() if not nxt)

@@ -145,17 +145,26 @@ class JobRepo:
         )
         return list(self._s.scalars(q))
 
-    def lost_sites(self, job_ids: list[str]) -> dict[str, set[str]]:
-        """For each job, the sites where one of its attempts was lost."""
+    def avoided_sites(self, job_ids: list[str]) -> dict[str, set[str]]:
+        """For each job, the sites where one of its attempts was lost or pulled back."""
         out: dict[str, set[str]] = {}
         if not job_ids:
             return out
+        failed_there = [AttemptState.LOST.value, AttemptState.WITHDRAWN.value]
         q = select(Attempt.job_id, Attempt.site_id).where(
-            Attempt.job_id.in_(job_ids), Attempt.state == AttemptState.LOST.value
+            Attempt.job_id.in_(job_ids), Attempt.state.in_(failed_there)
         )
         for job_id, site_id in self._s.execute(q).tuples():
             out.setdefault(job_id, set()).add(site_id)
         return out
+
+    def unstarted_attempts(self, placed_before: datetime) -> list[Attempt]:
+        """Attempts placed before `placed_before` that are still not running (ASSIGNED or STARTING)."""
+        q = select(Attempt).where(
+            Attempt.state.in_([AttemptState.ASSIGNED.value, AttemptState.STARTING.value]),
+            Attempt.created_at < placed_before,
+        )
+        return list(self._s.scalars(q.order_by(Attempt.job_id)))
 
     # events
     def add_event(self, job_id: str, at: datetime, kind: str, message: str) -> None:

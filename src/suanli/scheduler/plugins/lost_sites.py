@@ -1,4 +1,4 @@
-"""Score `lost_sites`: a job whose attempt was lost on a site goes elsewhere when it can."""
+"""Score `lost_sites`: a job whose attempt was lost or withdrawn on a site goes elsewhere when it can."""
 
 from __future__ import annotations
 

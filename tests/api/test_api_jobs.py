@@ -217,3 +217,23 @@ def test_an_attempt_accepted_but_not_started_in_time_is_placed_elsewhere(net: Ne
     assert view["retries_left"] == 0 and view["state"] == "ASSIGNED"  # no retry spent
     assert sync(net, slow, [report(launch, "STARTING")])["kill"] == [launch["attempt_id"]]
     assert [x["job_id"] for x in sync(net, fast)["launch"]] == [job["id"]]
+
+
+def test_why_explains_each_pool_for_a_waiting_job(net: Net) -> None:
+    agent = net.add_site("sh1", [GPU_POOL])
+    net.add_site("sh2", [CPU_POOL])
+    spec = {**HELLO, "resources": {"accelerators": "A100:3"}}
+    first = net.ok("POST", "/jobs", net.tenant, json={"spec": spec})
+    waiting = net.ok("POST", "/jobs", net.tenant, json={"spec": spec})
+    net.cycle()
+    why = net.ok("GET", f"/jobs/{waiting['id']}/why", net.tenant)
+    by_pool = {c["pool"]: c for c in why["candidates"]}
+    assert (
+        by_pool["sh1/gpu"]["code"] == "unschedulable"
+        and "largest free block 1×A100" in by_pool["sh1/gpu"]["reason"]
+    )
+    assert by_pool["sh2/cpu"]["code"] == "unresolvable"
+    placed = net.ok("GET", f"/jobs/{first['id']}/why", net.tenant)
+    assert placed["site"] == "sh1" and placed["placements"] == ["attempt 1 placed on sh1/gpu"]
+    assert sync(net, agent)["launch"]
+    assert net.call("GET", f"/jobs/{waiting['id']}/why", net.tenant_token("rival", "bob")).status_code == 404

@@ -123,3 +123,51 @@ def test_cancel_posts_and_shows_the_new_state(api: FakeApi, run: Run, logged_in:
     result = run("cancel", "job_01")
     assert result.exit_code == 0
     assert "job_01 CANCELLING" in result.stdout
+
+
+def test_why_lists_each_pool_and_its_reason(api: FakeApi, run: Run, logged_in: Path) -> None:
+    why = {
+        "id": "job_01",
+        "state": "PENDING",
+        "site": None,
+        "pool": None,
+        "placements": [],
+        "candidates": [
+            {
+                "pool": "pku/gpu",
+                "fits": False,
+                "code": "unschedulable",
+                "score": None,
+                "scores": {},
+                "reason": "needs 8×A100, 1 CPU, 1024 MiB on one node; largest free block 4×A100, 8 CPU, 8192 MiB",
+            },
+            {
+                "pool": "sh/cpu",
+                "fits": False,
+                "code": "unresolvable",
+                "score": None,
+                "scores": {},
+                "reason": "needs A100; pool offers no accelerators",
+            },
+        ],
+    }
+    api.on("GET", "/jobs/job_01/why", ok(why))
+    result = run("why", "job_01")
+    assert result.exit_code == 0, result.output
+    assert "no pool takes it now" in result.stdout
+    assert "largest free block 4×A100" in result.stdout and "not now" in result.stdout
+    assert "pool offers no accelerators" in result.stdout and "never" in result.stdout
+
+
+def test_why_for_a_placed_job_says_where_it_went(api: FakeApi, run: Run, logged_in: Path) -> None:
+    why = {
+        "id": "job_01",
+        "state": "RUNNING",
+        "site": "pku",
+        "pool": "gpu",
+        "candidates": [],
+        "placements": ["attempt 1 placed on pku/gpu"],
+    }
+    api.on("GET", "/jobs/job_01/why", ok(why))
+    result = run("why", "job_01")
+    assert "not waiting" in result.stdout and "attempt 1 placed on pku/gpu" in result.stdout

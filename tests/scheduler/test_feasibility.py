@@ -146,3 +146,32 @@ def test_never_fits_agrees_with_scheduling_on_an_empty_online_network(
     if verdicts is not None:
         assert [v.pool for v in verdicts] == [p.label for p in pools]
         assert [v.reason for v in verdicts] == [v.reason for v in plan.reasons("j1")]
+
+
+# explain: what `suanli why` shows
+
+
+def test_explain_ranks_fitting_pools_first_and_gives_every_other_pool_a_reason() -> None:
+    from datetime import UTC, datetime
+
+    from suanli.domain.resources import AcceleratorOption, Resources, Vector
+    from suanli.scheduler import PROFILES, Code, PendingJob, PoolView, explain
+
+    def pool(name: str, model: str | None, free: int, online: bool = True) -> PoolView:
+        shape = Vector(4 if model else 0, 8, 8192)
+        return PoolView(name, f"s-{name}", name, "p", model, shape, (Vector(free, 8, 8192),), online)
+
+    job = PendingJob(
+        "j1",
+        Resources((AcceleratorOption("A100", 2),)),
+        datetime(2026, 1, 1, tzinfo=UTC),
+        avoid_sites=frozenset({"lost"}),
+    )
+    pools = [pool("busy", "A100", 1), pool("cpu", None, 0), pool("lost", "A100", 4), pool("good", "A100", 4)]
+    got = explain(job, pools, PROFILES)
+    assert [c.pool for c in got] == ["good/p", "lost/p", "busy/p", "cpu/p"]
+    assert got[0].fits and got[0].score is not None and got[1].score is not None
+    assert got[0].score > got[1].score  # the site where this job was lost ranks lower
+    assert (got[2].code, got[3].code) == (Code.UNSCHEDULABLE, Code.UNRESOLVABLE)
+    assert "largest free block 1×A100" in got[2].reason
+    assert got[3].reason == "needs A100; pool offers no accelerators"

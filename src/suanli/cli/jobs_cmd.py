@@ -1,4 +1,4 @@
-"""Watching and steering jobs: `jobs`, `job`, `logs`, `events`, `cancel`."""
+"""Watching and steering jobs: `jobs`, `job`, `logs`, `events`, `why`, `cancel`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from suanli.cli.context import session, stderr, stdout
 from suanli.cli.exit_codes import ExitCode
-from suanli.cli.render import items_of, print_events, print_job, print_jobs, print_json, state_text
+from suanli.cli.render import items_of, print_events, print_job, print_jobs, print_json, print_why, state_text
 
 __all__ = ["register"]
 
@@ -146,7 +146,27 @@ def cancel(job_id: JobId, json_out: JsonOption = False) -> None:
     stdout.print(f"{escape(str(found.get('id', job_id)))} {state_text(found.get('state'))}")
 
 
+def why(job_id: JobId, json_out: JsonOption = False) -> None:
+    """Why a job waits: each pool and the reason it does not take the job now (or where it went).
+
+    "not now" reasons pass (capacity frees up, a site comes back); "never" reasons need the job or
+    the network to change.
+
+    Example:
+
+    ```
+    suanli why job_01HZX3
+    ```
+    """
+    with session() as client:
+        found = client.why_job(job_id)
+    if json_out:
+        print_json(found)
+        return
+    print_why(found)
+
+
 def register(app: typer.Typer) -> None:
     """Add the job commands to the `suanli` app."""
-    for command in (jobs, job, logs, events, cancel):
+    for command in (jobs, job, logs, events, why, cancel):
         app.command()(command)

@@ -24,6 +24,7 @@ __all__ = [
     "print_records",
     "print_site",
     "print_sites",
+    "print_why",
     "state_text",
     "when",
 ]
@@ -41,6 +42,8 @@ _STATE_STYLE = {
     "offline": "red",
     "disabled": "dim",
     "new": "yellow",
+    "LOST": "red",
+    "WITHDRAWN": "yellow",
 }
 
 
@@ -278,3 +281,45 @@ def print_records(records: Sequence[dict[str, Any]], columns: Sequence[str], emp
             *(_day(r) if c.endswith("_at") else _cell(r) for c, r in ((c, record.get(c)) for c in present))
         )
     _show(table if records else f"[dim]{escape(empty)}[/dim]")
+
+
+def print_why(why: dict[str, Any]) -> None:
+    """`suanli why`: where the job went and why, or every pool's reason for not taking it now."""
+    state = str(why.get("state", ""))
+    job_id = escape(str(why.get("id", "")))
+    if state != "PENDING":
+        where = (
+            f" on {escape(str(why.get('site')))}/{escape(str(why.get('pool')))}" if why.get("site") else ""
+        )
+        stdout.print(f"{job_id} is {state_text(state)}{where}; it is not waiting.")
+        for message in why.get("placements") or []:
+            stdout.print(f"  {escape(str(message))}")
+        return
+    candidates = why.get("candidates") or []
+    if not candidates:
+        stdout.print(f"{job_id} is waiting: no site offers any pool yet.")
+        return
+    fits = [c for c in candidates if c.get("fits")]
+    if fits:
+        stdout.print(
+            f"{job_id} is waiting, but {escape(str(fits[0]['pool']))} fits now: the next cycle places it."
+        )
+    else:
+        stdout.print(f"{job_id} is waiting: no pool takes it now.")
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for header in ("POOL", "VERDICT", "REASON", "SCORE"):
+        table.add_column(header)
+    labels = {
+        "ok": "[green]fits[/green]",
+        "unschedulable": "[yellow]not now[/yellow]",
+        "unresolvable": "[red]never[/red]",
+    }
+    for c in candidates:
+        score = "" if c.get("score") is None else f"{float(c['score']):.0f}"
+        table.add_row(
+            escape(str(c["pool"])),
+            labels.get(str(c["code"]), str(c["code"])),
+            escape(str(c["reason"])),
+            score,
+        )
+    _show(table)

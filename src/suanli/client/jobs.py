@@ -58,6 +58,11 @@ class JobsApi(RouteGroup):
         result: dict[str, Any] = self.request("POST", f"/jobs/{segment(job_id)}/cancel")
         return result
 
+    def why_job(self, job_id: str) -> dict[str, Any]:
+        """Why a job waits (each pool's verdict now), or where it was placed."""
+        result: dict[str, Any] = self.request("GET", f"/jobs/{segment(job_id)}/why")
+        return result
+
     def job_events(self, job_id: str) -> dict[str, Any]:
         """The job's history, oldest first: `{"items": [{"at", "kind", "message"}]}`."""
         result: dict[str, Any] = self.request("GET", f"/jobs/{segment(job_id)}/events")

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from suanli.domain.resources import Vector
 from suanli.domain.spec import parse_spec
-from suanli.scheduler import PendingJob, PoolView, Snapshot
+from suanli.scheduler import PROFILES, Candidate, PendingJob, PoolView, Snapshot, explain
 from suanli.store import Tx
 from suanli.store.tables import Attempt, Job, Pool, Site
 
@@ -92,3 +92,12 @@ def take(tx: Tx, now: datetime, lease_ttl: float, parsed: dict[str, PendingJob] 
     for stale in cache.keys() - {j.id for j in jobs}:
         del cache[stale]
     return Snapshot(now=now, pools=tuple(pools), jobs=tuple(pending))
+
+
+def candidates_for(tx: Tx, job: Job, now: datetime, lease_ttl: float) -> tuple[Candidate, ...]:
+    """Every pool's verdict for one job against the network as it is now (what `suanli why` shows)."""
+    pools = pool_views(tx, now, lease_ttl)
+    names = {p.site_id: p.site for p in pools}
+    avoided = tx.jobs.avoided_sites([job.id]).get(job.id, set())
+    pending = pending_job(job, frozenset(names.get(s, s) for s in avoided))
+    return explain(pending, pools, PROFILES)

@@ -1,5 +1,6 @@
 """Pure placement policy: a frozen snapshot in, a plan with reasons out. No I/O, no clock, no globals."""
 
+from suanli.scheduler.explain import Candidate, explain
 from suanli.scheduler.feasibility import never_fits
 from suanli.scheduler.framework import Profile, schedule
 from suanli.scheduler.plan import Code, Placement, Plan, PoolVerdict, Status
@@ -8,6 +9,7 @@ from suanli.scheduler.snapshot import PendingJob, PoolView, Snapshot
 
 __all__ = [
     "PROFILES",
+    "Candidate",
     "Code",
     "PendingJob",
     "Placement",
@@ -17,6 +19,7 @@ __all__ = [
     "Profile",
     "Snapshot",
     "Status",
+    "explain",
     "never_fits",
     "schedule",
 ]

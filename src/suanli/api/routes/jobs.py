@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from suanli.api.deps import Mutation, caller, mutation, plane
 from suanli.api.schemas import SubmitJob
-from suanli.control import jobs
+from suanli.control import jobs, snapshots
 from suanli.control.plane import ControlPlane
 from suanli.control.principal import Principal
 from suanli.control.signals import job_topic
@@ -62,6 +62,35 @@ def get_job(
                 for v in cp.loop.waiting.get(job.id, ())
             ]
         return job_view(tx, job, waiting=waiting)
+
+
+@router.get("/{job_id}/why", summary="Why a job waits, or where it went and why")
+def why(job_id: str, cp: ControlPlane = Depends(plane), who: Principal = Depends(caller)) -> dict[str, Any]:
+    with cp.db.read() as tx:
+        job = jobs.visible_job(tx, who, job_id)
+        placed = [e.message for e in tx.jobs.events(job.id) if e.kind == "assigned"]
+        view = job_view(tx, job)
+        candidates = []
+        if job.state == JobState.PENDING.value:
+            candidates = [
+                {
+                    "pool": c.pool,
+                    "fits": c.fits,
+                    "code": c.code.value,
+                    "reason": c.reason,
+                    "score": c.score,
+                    "scores": dict(c.scores),
+                }
+                for c in snapshots.candidates_for(tx, job, cp.clock(), cp.settings.lease_ttl)
+            ]
+        return {
+            "id": job.id,
+            "state": job.state,
+            "site": view["site"],
+            "pool": view["pool"],
+            "placements": placed,
+            "candidates": candidates,
+        }
 
 
 @router.post("/{job_id}/cancel", status_code=202, summary="Cancel a job")

@@ -1,0 +1,49 @@
+"""Why a job goes where it goes: every pool's verdict for one job, with the score of those that fit.
+
+The same filters and scores as `schedule()`, run for one job against the pools as they are now; what
+`suanli why JOB` shows. Pure: pools and job in, candidates out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from suanli.scheduler.framework import Profile, build, run_filters
+from suanli.scheduler.plan import Code
+from suanli.scheduler.snapshot import PendingJob, PoolView
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One pool's answer for one job: a reason it does not fit, or its weighted score."""
+
+    pool: str
+    code: Code
+    reason: str
+    score: float | None = None
+    scores: tuple[tuple[str, float], ...] = ()  # (plugin, weighted score) when it fits
+
+    @property
+    def fits(self) -> bool:
+        return self.code is Code.OK
+
+
+def explain(
+    job: PendingJob, pools: Sequence[PoolView], profiles: dict[str, Profile]
+) -> tuple[Candidate, ...]:
+    """Pools that fit first, best score first (the one `schedule()` would pick leads), then the rest."""
+    plugins = build(profiles.get(job.objective) or profiles["balanced"])
+    fitting: list[Candidate] = []
+    other: list[Candidate] = []
+    for pool in pools:
+        status = run_filters(plugins, job, pool, pool.free)
+        if not status.ok:
+            other.append(Candidate(pool.label, status.code, status.reason))
+            continue
+        parts = tuple((s.name, w * s.score(job, pool, pool.free)) for s, w in plugins.scores)
+        total = sum(v for _, v in parts)
+        fitting.append(Candidate(pool.label, Code.OK, "fits now", total, parts))
+    fitting.sort(key=lambda c: (-(c.score or 0.0), c.pool))
+    other.sort(key=lambda c: (c.code is Code.UNRESOLVABLE, c.pool))
+    return (*fitting, *other)

@@ -237,3 +237,56 @@ def test_why_explains_each_pool_for_a_waiting_job(net: Net) -> None:
     assert placed["site"] == "sh1" and placed["placements"] == ["attempt 1 placed on sh1/gpu"]
     assert sync(net, agent)["launch"]
     assert net.call("GET", f"/jobs/{waiting['id']}/why", net.tenant_token("rival", "bob")).status_code == 404
+
+
+def test_profiles_send_jobs_to_the_cheapest_or_the_greenest_site(net: Net) -> None:
+    cheap_dirty = net.add_site("coal", [GPU_POOL])
+    dear_clean = net.add_site("hydro", [GPU_POOL])
+    net.ok("PATCH", "/sites/coal", net.operator, json={"pue": "1.6", "carbon_g_per_kwh": 900})
+    net.ok("PATCH", "/sites/hydro", net.operator, json={"pue": 1.1, "carbon_g_per_kwh": 50})
+    net.ok("POST", "/sites/coal/pools/gpu/price", net.operator, json={"price_per_hour": "10.00"})
+    net.ok("POST", "/sites/hydro/pools/gpu/price", net.operator, json={"price_per_hour": "30.00 CNY"})
+    spec = {**HELLO, "resources": {"accelerators": "A100:1", "max_runtime": "2h"}}
+    cheap = net.ok("POST", "/jobs", net.tenant, json={"spec": {**spec, "objective": "cheapest"}})
+    green = net.ok("POST", "/jobs", net.tenant, json={"spec": {**spec, "objective": "greenest"}})
+    net.cycle()
+    assert [x["job_id"] for x in sync(net, cheap_dirty)["launch"]] == [cheap["id"]]
+    assert [x["job_id"] for x in sync(net, dear_clean)["launch"]] == [green["id"]]
+
+
+def test_a_quote_prices_every_pool_and_says_why_the_others_do_not_fit(net: Net) -> None:
+    net.add_site("sh1", [GPU_POOL])
+    net.add_site("sh2", [CPU_POOL])
+    net.ok("PATCH", "/sites/sh1", net.operator, json={"pue": "1.25", "carbon_g_per_kwh": 600})
+    net.ok("POST", "/sites/sh1/pools/gpu/price", net.operator, json={"price_per_hour": "12.50"})
+    spec = {**HELLO, "resources": {"accelerators": "A100:2", "max_runtime": "3h", "cpus": 2}}
+    quote = net.ok("POST", "/quote", net.tenant, json={"spec": spec})
+    first, other = quote["candidates"]
+    assert first["pool"] == "sh1/gpu" and first["fits"]
+    assert first["price_per_hour"] == "25.00 CNY" and first["expected_cost"] == "75.00 CNY"
+    # (2 × 400 W A100 + 2 × 10 W CPU) × PUE 1.25 × 3 h = 3.075 kWh; × 600 g/kWh = 1.845 kg (half-even)
+    assert (first["energy_kwh"], first["carbon_kg"]) == ("3.08", "1.84")
+    assert other["pool"] == "sh2/cpu" and not other["fits"] and "offers no accelerators" in other["reason"]
+    assert net.ok("GET", "/jobs", net.tenant)["items"] == []  # a quote submits nothing
+
+
+def test_max_price_per_hour_keeps_a_job_off_dear_pools(net: Net) -> None:
+    net.add_site("sh1", [GPU_POOL])
+    net.ok("POST", "/sites/sh1/pools/gpu/price", net.operator, json={"price_per_hour": "19.00"})
+    spec = {**HELLO, "resources": {"accelerators": "A100:2"}, "constraints": {"max_price_per_hour": "30.00"}}
+    resp = net.call("POST", "/jobs", net.tenant, json={"spec": spec})
+    assert (
+        resp.status_code == 422 and "price 38.00/h above max 30.00/h" in resp.json()["errors"][0]["message"]
+    )
+
+
+def test_bad_energy_profiles_and_prices_name_the_field(net: Net) -> None:
+    net.add_site("sh1", [GPU_POOL])
+    resp = net.call("PATCH", "/sites/sh1", net.operator, json={"pue": "0.5"})
+    assert resp.status_code == 422 and resp.json()["errors"][0]["field"] == "pue"
+    resp = net.call("POST", "/sites/sh1/pools/gpu/price", net.operator, json={"price_per_hour": "1.234"})
+    assert resp.status_code == 422 and resp.json()["errors"][0]["field"] == "price_per_hour"
+    assert (
+        net.call("POST", "/sites/sh1/pools/gpu/price", net.tenant, json={"price_per_hour": "1"}).status_code
+        == 403
+    )

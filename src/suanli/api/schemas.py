@@ -47,6 +47,22 @@ class CreateSite(_In):
     region: str | None = Field(None, max_length=64)
 
 
+class UpdateSite(_In):
+    region: str | None = None
+    pue: str | float | None = None
+    carbon_g_per_kwh: int | None = None
+
+
+class SetPrice(_In):
+    price_per_hour: str | None = Field(
+        description="per accelerator-hour (CPU-hour on a CPU pool), e.g. '38.00 CNY'; null removes it"
+    )
+
+
+class Quote(_In):
+    spec: dict[str, Any]
+
+
 class Enroll(_In):
     site: str
 

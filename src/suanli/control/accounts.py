@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
 
 from suanli.control.auth import issue
 from suanli.control.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from suanli.control.principal import Principal
 from suanli.domain.errors import FieldError
+from suanli.domain.money import parse_money
 from suanli.domain.resources import parse_duration_s
 from suanli.domain.tokens import TokenKind
 from suanli.store import Tx
-from suanli.store.tables import Membership, Org, Project, Site, User
+from suanli.store.tables import Membership, Org, Pool, Project, Site, User
 
 ROLES = ("owner", "admin", "finance", "member", "viewer")
 ORG_KINDS = ("tenant", "provider")
@@ -174,3 +176,52 @@ def enroll(tx: Tx, who: Principal, site_name: str, now: datetime) -> str:
     site.enrolled_at = now
     _, token = issue(tx, TokenKind.AGENT, f"agent {site.name}", now, ttl=None, site_id=site.id)
     return token
+
+
+def update_site(
+    tx: Tx,
+    who: Principal,
+    name: str,
+    *,
+    region: str | None,
+    pue: str | None,
+    carbon_g_per_kwh: int | None,
+) -> Site:
+    """Set a site's region and energy profile (fields left None are unchanged)."""
+    site = site_for(tx, who, name, admin=True)
+    if region is not None:
+        site.region = check_name("region", region) if region else ""
+    if pue is not None:
+        try:
+            value = Decimal(pue)
+        except InvalidOperation:
+            value = Decimal(0)
+        if not (value.is_finite() and Decimal(1) <= value <= Decimal(3)) or value != value.quantize(
+            Decimal("0.001")
+        ):
+            raise Invalid("invalid pue", [FieldError("pue", "a number from 1.0 to 3.0, e.g. 1.25")])
+        site.pue_milli = int(value * 1000)
+    if carbon_g_per_kwh is not None:
+        if not 0 <= carbon_g_per_kwh <= 2000:
+            raise Invalid("invalid carbon_g_per_kwh", [FieldError("carbon_g_per_kwh", "0–2000 gCO2e/kWh")])
+        site.carbon_g_per_kwh = carbon_g_per_kwh
+    return site
+
+
+def set_price(tx: Tx, who: Principal, site_name: str, pool_name: str, price: str | None) -> Pool:
+    """Price a pool per accelerator-hour (per CPU-hour for a CPU pool); None removes the price."""
+    site = site_for(tx, who, site_name, admin=True)
+    pool = next((p for p in tx.sites.pools([site.id]) if p.name == pool_name), None)
+    if pool is None:
+        raise NotFound(f"site {site_name} offers no pool {pool_name!r}")
+    if price is None:
+        pool.price_minor, pool.currency = None, None
+        return pool
+    try:
+        money = parse_money(price)
+    except ValueError as exc:
+        raise Invalid(
+            str(exc), [FieldError("price_per_hour", "an amount such as 38.00 or 38.00 CNY")]
+        ) from None
+    pool.price_minor, pool.currency = money.minor, money.currency
+    return pool

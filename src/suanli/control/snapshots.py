@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import replace
 from datetime import datetime, timedelta
+from decimal import Decimal
 
+from suanli.domain.money import DEFAULT_CURRENCY, Money
 from suanli.domain.resources import Vector
 from suanli.domain.spec import parse_spec
 from suanli.scheduler import PROFILES, Candidate, PendingJob, PoolView, Snapshot, explain
@@ -55,6 +57,11 @@ def _view(pool: Pool, site: Site, used: dict[int, Vector], now: datetime, lease_
         free=free_nodes(pool, used),
         online=site_online(site, now, lease_ttl),
         region=site.region,
+        price=Money(pool.price_minor, pool.currency or DEFAULT_CURRENCY)
+        if pool.price_minor is not None
+        else None,
+        pue=Decimal(site.pue_milli) / 1000 if site.pue_milli is not None else None,
+        carbon_g_per_kwh=site.carbon_g_per_kwh,
     )
 
 
@@ -71,6 +78,7 @@ def pending_job(job: Job, avoid_sites: frozenset[str] = frozenset()) -> PendingJ
         sites=spec.constraints.sites,
         avoid_sites=avoid_sites,
         objective=spec.objective,
+        max_price_per_hour=Decimal(cap) if (cap := spec.constraints.max_price_per_hour) else None,
     )
 
 

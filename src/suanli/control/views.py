@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from suanli.control.snapshots import free_nodes, held_by_node, site_online
+from suanli.domain.money import DEFAULT_CURRENCY, Money
 from suanli.domain.resources import Vector
 from suanli.store import Tx
 from suanli.store.tables import Attempt, Job, Org, Pool, Project, Site, Token
@@ -88,6 +90,9 @@ def pool_view(pool: Pool, used: dict[int, Vector]) -> dict[str, Any]:
         "nodes": pool.nodes,
         "cpus_per_node": pool.cpus_per_node,
         "memory_mib_per_node": pool.memory_mib_per_node,
+        "price_per_hour": str(Money(pool.price_minor, pool.currency or DEFAULT_CURRENCY))
+        if pool.price_minor is not None
+        else None,
         "free": {
             "accelerators": sum(f.accelerators for f in free),
             "cpus": sum(f.cpus for f in free),
@@ -114,6 +119,8 @@ def site_views(tx: Tx, sites: list[Site], now: datetime, lease_ttl: float) -> li
                 "name": s.name,
                 "org": orgs.get(s.org_id, s.org_id),
                 "region": s.region,
+                "pue": str(Decimal(s.pue_milli) / 1000) if s.pue_milli is not None else None,
+                "carbon_g_per_kwh": s.carbon_g_per_kwh,
                 "state": state,
                 "last_seen_at": ts(s.last_seen_at),
                 "pools": [pool_view(p, used.get(p.id, {})) for p in pools if p.site_id == s.id],

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from suanli.scheduler.framework import Profile, build, run_filters
+from suanli.scheduler.framework import Profile, build, rank, run_filters
 from suanli.scheduler.plan import Code
 from suanli.scheduler.snapshot import PendingJob, PoolView
 
@@ -34,16 +34,18 @@ def explain(
 ) -> tuple[Candidate, ...]:
     """Pools that fit first, best score first (the one `schedule()` would pick leads), then the rest."""
     plugins = build(profiles.get(job.objective) or profiles["balanced"])
-    fitting: list[Candidate] = []
+    feasible: list[PoolView] = []
     other: list[Candidate] = []
     for pool in pools:
         status = run_filters(plugins, job, pool, pool.free)
-        if not status.ok:
+        if status.ok:
+            feasible.append(pool)
+        else:
             other.append(Candidate(pool.label, status.code, status.reason))
-            continue
-        parts = tuple((s.name, w * s.score(job, pool, pool.free)) for s, w in plugins.scores)
-        total = sum(v for _, v in parts)
-        fitting.append(Candidate(pool.label, Code.OK, "fits now", total, parts))
+    fitting = [
+        Candidate(pool.label, Code.OK, "fits now", sum(v for _, v in parts), parts)
+        for pool, parts in rank(plugins, job, feasible, {p.id: p.free for p in feasible})
+    ]
     fitting.sort(key=lambda c: (-(c.score or 0.0), c.pool))
     other.sort(key=lambda c: (c.code is Code.UNRESOLVABLE, c.pool))
     return (*fitting, *other)

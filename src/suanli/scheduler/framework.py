@@ -31,15 +31,28 @@ class ScorePlugin(Protocol):
         ...
 
 
+class CostPlugin(Protocol):
+    """A score measured in some cost (money, grams of CO2): lower is better. The framework turns
+    the costs of one job's feasible pools into 0–100 (cheapest 100, dearest 0); a pool whose cost is
+    unknown (None) gets 50, neither preferred nor punished."""
+
+    name: str
+
+    def cost(self, job: PendingJob, pool: PoolView, free: tuple[Vector, ...]) -> float | None: ...
+
+
+UNKNOWN_COST_SCORE = 50.0
+
+
 _FILTERS: dict[str, Callable[[], FilterPlugin]] = {}
-_SCORES: dict[str, Callable[[], ScorePlugin]] = {}
+_SCORES: dict[str, Callable[[], ScorePlugin | CostPlugin]] = {}
 
 
 def register_filter(name: str, factory: Callable[[], FilterPlugin]) -> None:
     _FILTERS[name] = factory
 
 
-def register_score(name: str, factory: Callable[[], ScorePlugin]) -> None:
+def register_score(name: str, factory: Callable[[], ScorePlugin | CostPlugin]) -> None:
     _SCORES[name] = factory
 
 
@@ -55,7 +68,7 @@ class Profile:
 @dataclass(frozen=True)
 class _Built:
     filters: tuple[FilterPlugin, ...]
-    scores: tuple[tuple[ScorePlugin, float], ...]
+    scores: tuple[tuple[ScorePlugin | CostPlugin, float], ...]
 
 
 def build(profile: Profile) -> _Built:
@@ -99,14 +112,16 @@ def _place_one(
     plugins: _Built, job: PendingJob, pools: Sequence[PoolView], free: dict[str, tuple[Vector, ...]]
 ) -> tuple[Placement | None, tuple[PoolVerdict, ...]]:
     verdicts: list[PoolVerdict] = []
-    candidates: list[tuple[float, str, PoolView]] = []
+    feasible: list[PoolView] = []
     for pool in pools:
         status = run_filters(plugins, job, pool, free[pool.id])
-        if not status.ok:
+        if status.ok:
+            feasible.append(pool)
+        else:
             verdicts.append(PoolVerdict(pool.label, status.code, status.reason))
-            continue
-        score = sum(w * s.score(job, pool, free[pool.id]) for s, w in plugins.scores)
-        candidates.append((score, pool.label, pool))
+    candidates = [
+        (sum(v for _, v in parts), pool.label, pool) for pool, parts in rank(plugins, job, feasible, free)
+    ]
     if not candidates:
         if not pools:
             verdicts.append(PoolVerdict("(network)", Code.UNSCHEDULABLE, "no site offers any pool yet"))
@@ -119,6 +134,35 @@ def _place_one(
     assert nodes is not None, "the capacity filter admitted a pool without enough free nodes"
     placement = Placement(job.id, pool.id, pool.site_id, option.model if option else None, need, nodes, score)
     return placement, tuple(verdicts)
+
+
+def rank(
+    plugins: _Built, job: PendingJob, pools: Sequence[PoolView], free: dict[str, tuple[Vector, ...]]
+) -> list[tuple[PoolView, tuple[tuple[str, float], ...]]]:
+    """Each feasible pool with its weighted score per plugin (cost plugins normalised across pools)."""
+    columns: list[tuple[str, list[float]]] = []
+    for plugin, weight in plugins.scores:
+        if hasattr(plugin, "cost"):
+            costs = [plugin.cost(job, p, free[p.id]) for p in pools]
+            column = _normalise(costs)
+        else:
+            column = [plugin.score(job, p, free[p.id]) for p in pools]
+        columns.append((plugin.name, [weight * v for v in column]))
+    return [(pool, tuple((name, values[i]) for name, values in columns)) for i, pool in enumerate(pools)]
+
+
+def _normalise(costs: list[float | None]) -> list[float]:
+    known = [c for c in costs if c is not None]
+    lo, hi = (min(known), max(known)) if known else (0.0, 0.0)
+    out = []
+    for c in costs:
+        if c is None:
+            out.append(UNKNOWN_COST_SCORE)
+        elif hi == lo:
+            out.append(100.0)
+        else:
+            out.append(100.0 * (hi - c) / (hi - lo))
+    return out
 
 
 def accelerator_option(job: PendingJob, pool: PoolView) -> AcceleratorOption | None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 
+from suanli.domain.money import Money
 from suanli.domain.resources import Resources, Vector
 
 
@@ -21,6 +23,10 @@ class PoolView:
     free: tuple[Vector, ...]
     online: bool = True
     region: str = ""
+    # Per accelerator-hour (per CPU-hour for a CPU-only pool); None while the pool is not priced.
+    price: Money | None = None
+    pue: Decimal | None = None  # the site's power usage effectiveness; None: not known
+    carbon_g_per_kwh: int | None = None  # the site's grid intensity; None: not known
 
     @property
     def label(self) -> str:
@@ -42,6 +48,7 @@ class PendingJob:
     # Sites where an earlier attempt was lost: placed elsewhere when another pool fits.
     avoid_sites: frozenset[str] = frozenset()
     objective: str = "balanced"
+    max_price_per_hour: Decimal | None = None  # in the pool's currency
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,10 @@ class Site(Base):
     org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"))
     region: Mapped[str] = mapped_column(String(64), default="")
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Energy profile: power usage effectiveness × 1000 (1350 = PUE 1.35) and the grid's carbon
+    # intensity in gCO2e/kWh; None when the provider has not said.
+    pue_milli: Mapped[int | None] = mapped_column(Integer)
+    carbon_g_per_kwh: Mapped[int | None] = mapped_column(Integer)
     enrolled_at: Mapped[datetime | None]
     last_seen_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
@@ -120,6 +124,10 @@ class Pool(Base):
     nodes: Mapped[int] = mapped_column(Integer)
     cpus_per_node: Mapped[int] = mapped_column(Integer)
     memory_mib_per_node: Mapped[int] = mapped_column(BigInteger)
+    # Price of one node-hour's worth of the pool's accelerators, per accelerator (or per CPU for a
+    # CPU-only pool), in minor units of `currency`; None while the pool is not priced.
+    price_minor: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3))
     # Bumped by every placement on the pool: the applier's row lock and change marker.
     version: Mapped[int] = mapped_column(Integer, default=0)
     withdrawn: Mapped[bool] = mapped_column(Boolean, default=False)  # no longer in the site's offer

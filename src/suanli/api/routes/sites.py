@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
 from suanli.api.deps import Mutation, caller, mutation, plane
-from suanli.api.schemas import CreateSite
+from suanli.api.schemas import CreateSite, SetPrice, UpdateSite
 from suanli.control import accounts
 from suanli.control.plane import ControlPlane
 from suanli.control.principal import Principal
@@ -71,6 +71,30 @@ def enable_site(name: str, m: Mutation = Depends(mutation)) -> JSONResponse:
     def change(tx: Tx) -> tuple[int, Any]:
         site = accounts.site_for(tx, m.who, name, admin=True)
         site.disabled = False
+        return 200, site_views(tx, [site], m.cp.clock(), m.cp.settings.lease_ttl)[0]
+
+    response = m.run(change)
+    m.cp.poke(schedule=True)
+    return response
+
+
+@router.patch("/{name}", summary="Set a site's region and energy profile (PUE, grid carbon intensity)")
+def update_site(name: str, body: UpdateSite, m: Mutation = Depends(mutation)) -> JSONResponse:
+    def change(tx: Tx) -> tuple[int, Any]:
+        pue = None if body.pue is None else str(body.pue)
+        site = accounts.update_site(
+            tx, m.who, name, region=body.region, pue=pue, carbon_g_per_kwh=body.carbon_g_per_kwh
+        )
+        return 200, site_views(tx, [site], m.cp.clock(), m.cp.settings.lease_ttl)[0]
+
+    return m.run(change)
+
+
+@router.post("/{name}/pools/{pool}/price", summary="Price a pool per accelerator-hour (CPU-hour)")
+def set_price(name: str, pool: str, body: SetPrice, m: Mutation = Depends(mutation)) -> JSONResponse:
+    def change(tx: Tx) -> tuple[int, Any]:
+        accounts.set_price(tx, m.who, name, pool, body.price_per_hour)
+        site = accounts.site_for(tx, m.who, name)
         return 200, site_views(tx, [site], m.cp.clock(), m.cp.settings.lease_ttl)[0]
 
     response = m.run(change)

@@ -1,5 +1,27 @@
 """The built-in placement plugins; importing this package registers them by name."""
 
-from suanli.scheduler.plugins import accelerator, capacity, constraints, lost_sites, online, shape, waste
+from suanli.scheduler.plugins import (
+    accelerator,
+    capacity,
+    carbon,
+    constraints,
+    cost,
+    lost_sites,
+    online,
+    price_cap,
+    shape,
+    waste,
+)
 
-__all__ = ["accelerator", "capacity", "constraints", "lost_sites", "online", "shape", "waste"]
+__all__ = [
+    "accelerator",
+    "capacity",
+    "carbon",
+    "constraints",
+    "cost",
+    "lost_sites",
+    "online",
+    "price_cap",
+    "shape",
+    "waste",
+]

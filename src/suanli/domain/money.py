@@ -1,0 +1,48 @@
+"""Money: integer minor units with a currency (fen, cents); prices parsed from decimal text, never floats."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+
+# ISO 4217 minor-unit exponents of the currencies the network prices in.
+EXPONENT = {"CNY": 2, "USD": 2, "EUR": 2, "HKD": 2, "JPY": 0}
+DEFAULT_CURRENCY = "CNY"
+_AMOUNT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]{3})?\s*$")
+
+
+@dataclass(frozen=True, order=True)
+class Money:
+    """An amount in minor units of `currency`: Money(3800, "CNY") is ¥38.00."""
+
+    minor: int
+    currency: str = DEFAULT_CURRENCY
+
+    def __str__(self) -> str:
+        exp = EXPONENT[self.currency]
+        value = Decimal(self.minor).scaleb(-exp)
+        return f"{value:.{exp}f} {self.currency}"
+
+    def times(self, factor: Decimal) -> Money:
+        """This amount × `factor`, rounded half-even to a whole minor unit."""
+        return Money(int((Decimal(self.minor) * factor).to_integral_value(ROUND_HALF_EVEN)), self.currency)
+
+
+def parse_money(text: str, currency: str | None = None) -> Money:
+    """`38.00`, `38 CNY` or `0.5USD` → Money; refuses negative amounts and more decimals than the
+    currency has."""
+    m = _AMOUNT.match(text)
+    if not m:
+        raise ValueError(f"{text!r} is not an amount: use e.g. 38.00 or 38.00 CNY")
+    code = (m.group(2) or currency or DEFAULT_CURRENCY).upper()
+    if code not in EXPONENT:
+        raise ValueError(f"unknown currency {code!r}: allowed {', '.join(sorted(EXPONENT))}")
+    try:
+        amount = Decimal(m.group(1))
+    except InvalidOperation:
+        raise ValueError(f"{text!r} is not an amount") from None
+    scaled = amount.scaleb(EXPONENT[code])
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"{text!r} has more decimals than {code} allows ({EXPONENT[code]})")
+    return Money(int(scaled), code)

@@ -1,0 +1,61 @@
+"""What a job would cost and burn on a pool: hourly price, expected hours, energy and carbon.
+
+Estimates use the job's `max_runtime` as its expected runtime (one hour when it has none): a
+tenant's own bound, and the figure a hold will be taken against.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from suanli.domain.catalog import default_catalog
+from suanli.domain.money import Money
+from suanli.scheduler.framework import accelerator_option
+from suanli.scheduler.snapshot import PendingJob, PoolView
+
+DEFAULT_HOURS = Decimal(1)
+CPU_WATTS = Decimal(10)  # per CPU core, for CPU-only pools and jobs
+
+
+def expected_hours(job: PendingJob) -> Decimal:
+    seconds = job.resources.max_runtime_s
+    return Decimal(seconds) / 3600 if seconds else DEFAULT_HOURS
+
+
+def billed_units(job: PendingJob, pool: PoolView) -> int:
+    """How many priced units (accelerators, or CPUs on a CPU-only pool) the job holds."""
+    option = accelerator_option(job, pool)
+    per_node = option.count if option else 0
+    if not pool.accelerator:
+        per_node = job.resources.cpus
+    return per_node * job.resources.nodes
+
+
+def hourly_price(job: PendingJob, pool: PoolView) -> Money | None:
+    if pool.price is None:
+        return None
+    return pool.price.times(Decimal(billed_units(job, pool)))
+
+
+def expected_cost(job: PendingJob, pool: PoolView) -> Money | None:
+    hourly = hourly_price(job, pool)
+    return hourly.times(expected_hours(job)) if hourly else None
+
+
+def energy_kwh(job: PendingJob, pool: PoolView) -> Decimal | None:
+    """Accelerator TDP (or CPU watts) × count × PUE × expected hours; None without a PUE."""
+    if pool.pue is None:
+        return None
+    option = accelerator_option(job, pool)
+    watts = CPU_WATTS * job.resources.cpus
+    if option is not None:
+        model = default_catalog().find(option.model)
+        watts += Decimal(model.tdp_w if model else 0) * option.count
+    return watts * job.resources.nodes * pool.pue * expected_hours(job) / 1000
+
+
+def carbon_g(job: PendingJob, pool: PoolView) -> Decimal | None:
+    kwh = energy_kwh(job, pool)
+    if kwh is None or pool.carbon_g_per_kwh is None:
+        return None
+    return kwh * pool.carbon_g_per_kwh

@@ -171,3 +171,47 @@ def test_why_for_a_placed_job_says_where_it_went(api: FakeApi, run: Run, logged_
     api.on("GET", "/jobs/job_01/why", ok(why))
     result = run("why", "job_01")
     assert "not waiting" in result.stdout and "attempt 1 placed on pku/gpu" in result.stdout
+
+
+def test_quote_shows_prices_and_why_not(api: FakeApi, run: Run, logged_in: Path, tmp_path: Path) -> None:
+    spec = tmp_path / "train.yaml"
+    spec.write_text(
+        "name: train\nrun: python train.py\nresources: {accelerators: 'A100:2', max_runtime: 3h}\n"
+    )
+    body = {
+        "objective": "balanced",
+        "expected_hours": "3.00",
+        "candidates": [
+            {
+                "pool": "sh1/gpu",
+                "fits": True,
+                "code": "ok",
+                "reason": "fits now",
+                "score": 1200.0,
+                "price_per_hour": "25.00 CNY",
+                "expected_cost": "75.00 CNY",
+                "energy_kwh": "3.08",
+                "carbon_kg": "1.84",
+                "expected_start": "now",
+            },
+            {
+                "pool": "sh2/cpu",
+                "fits": False,
+                "code": "unresolvable",
+                "reason": "needs A100; pool offers no accelerators",
+                "score": None,
+                "price_per_hour": None,
+                "expected_cost": None,
+                "energy_kwh": None,
+                "carbon_kg": None,
+                "expected_start": None,
+            },
+        ],
+    }
+    api.on("POST", "/quote", ok(body))
+    result = run("quote", str(spec))
+    assert result.exit_code == 0, result.output
+    assert json.loads(api.requests[0].content)["spec"]["resources"]["max_runtime"] == "3h"
+    assert (
+        "75.00 CNY" in result.stdout and "1.84" in result.stdout and "offers no accelerators" in result.stdout
+    )

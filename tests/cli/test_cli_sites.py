@@ -71,3 +71,21 @@ def test_site_show(api: FakeApi, run: Run, logged_in: Path) -> None:
     assert result.exit_code == 0
     assert "pku-hpc" in result.stdout and "2025-01-02 03:04:05" in result.stdout
     assert run("site", "show", "nope").exit_code == 3
+
+
+def test_site_price_and_energy_profile(api: FakeApi, run: Run, logged_in: Path) -> None:
+    priced = {
+        **SITE,
+        "pue": "1.25",
+        "carbon_g_per_kwh": 560,
+        "pools": [{**POOL, "price_per_hour": "38.00 CNY"}],
+    }
+    api.on("POST", "/sites/pku/pools/gpu/price", ok(priced))
+    api.on("PATCH", "/sites/pku", ok(priced))
+    result = run("site", "price", "pku", "gpu", "38.00")
+    assert result.exit_code == 0, result.output
+    assert json.loads(api.requests[0].content) == {"price_per_hour": "38.00"}
+    assert "38.00 CNY" in result.stdout
+    result = run("site", "set", "pku", "--pue", "1.25", "--carbon", "560")
+    assert json.loads(api.requests[1].content) == {"pue": "1.25", "carbon_g_per_kwh": 560}
+    assert "PUE 1.25, grid 560 gCO2e/kWh" in result.stdout

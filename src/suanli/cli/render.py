@@ -21,6 +21,7 @@ __all__ = [
     "print_job",
     "print_jobs",
     "print_json",
+    "print_quote",
     "print_records",
     "print_site",
     "print_sites",
@@ -232,16 +233,22 @@ def _size(pool: dict[str, Any]) -> str:
 def print_sites(sites: Sequence[dict[str, Any]]) -> None:
     """One row per pool, grouped by site, with the capacity free right now."""
     table = Table(box=None, pad_edge=False)
-    for header in ("SITE", "REGION", "STATE", "POOL", "SIZE", "FREE NOW"):
+    for header in ("SITE", "REGION", "STATE", "POOL", "SIZE", "FREE NOW", "PRICE/H"):
         table.add_column(header, no_wrap=header in ("SITE", "POOL", "STATE", "SIZE"), overflow="fold")
     for site in sites:
         pools = [p for p in site.get("pools") or [] if isinstance(p, dict)]
         head = (_cell(site.get("name")), _cell(site.get("region")), state_text(site.get("state")))
         if not pools:
-            table.add_row(*head, "[dim]no pools[/dim]", "", "")
+            table.add_row(*head, "[dim]no pools[/dim]", "", "", "")
         for index, pool in enumerate(pools):
             row = head if index == 0 else ("", "", "")
-            table.add_row(*row, _cell(pool.get("name")), escape(_size(pool)), _free(pool))
+            table.add_row(
+                *row,
+                _cell(pool.get("name")),
+                escape(_size(pool)),
+                _free(pool),
+                _cell(pool.get("price_per_hour")),
+            )
     _show(table if sites else "[dim]no sites[/dim]")
 
 
@@ -254,6 +261,7 @@ def print_site(site: dict[str, Any]) -> None:
         ("name", _cell(site.get("name"))),
         ("org", _cell(site.get("org"))),
         ("region", _cell(site.get("region"))),
+        ("energy", f"PUE {_cell(site.get('pue'))}, grid {_cell(site.get('carbon_g_per_kwh'))} gCO2e/kWh"),
         ("state", state_text(site.get("state"))),
         ("last seen", when(site.get("last_seen_at"))),
     ):
@@ -321,5 +329,33 @@ def print_why(why: dict[str, Any]) -> None:
             labels.get(str(c["code"]), str(c["code"])),
             escape(str(c["reason"])),
             score,
+        )
+    _show(table)
+
+
+def print_quote(quote: dict[str, Any]) -> None:
+    """`suanli quote`: pools that fit, best first, with price, energy and carbon; then why not the rest."""
+    rows = quote.get("candidates") or []
+    hours = quote.get("expected_hours")
+    stdout.print(
+        f"objective {escape(str(quote.get('objective')))}, priced for {escape(str(hours))} h (max_runtime)"
+    )
+    if not rows:
+        stdout.print("no site offers any pool yet")
+        return
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for header in ("POOL", "START", "PRICE/H", "COST", "ENERGY kWh", "CO2 kg", "SCORE", "WHY NOT"):
+        table.add_column(header)
+    for r in rows:
+        score = "" if r.get("score") is None else f"{float(r['score']):.0f}"
+        table.add_row(
+            escape(str(r["pool"])),
+            str(r.get("expected_start") or "-"),
+            _cell(r.get("price_per_hour")),
+            _cell(r.get("expected_cost")),
+            _cell(r.get("energy_kwh")),
+            _cell(r.get("carbon_kg")),
+            score,
+            "" if r.get("fits") else escape(str(r.get("reason", ""))),
         )
     _show(table)

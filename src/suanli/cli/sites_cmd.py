@@ -17,7 +17,7 @@ __all__ = ["agent_command_line", "register"]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of a table.")]
 SiteName = Annotated[str, typer.Argument(metavar="NAME", help="The site's name.")]
 site_app = typer.Typer(
-    help="Add provider sites, issue enrollment tokens, disable and enable sites.",
+    help="Add provider sites, issue enrollment tokens, set energy profiles and prices, disable and enable sites.",
     no_args_is_help=True,
 )
 
@@ -165,6 +165,58 @@ def site_enable(name: SiteName, json_out: JsonOption = False) -> None:
         return
     state = body.get("state", "online") if isinstance(body, dict) else "online"
     stdout.print(f"site {escape(name)} {state_text(state)}")
+
+
+@site_app.command("set")
+def site_set(
+    name: SiteName,
+    region: Annotated[str | None, typer.Option(help="The site's region, e.g. cn-shanghai.")] = None,
+    pue: Annotated[str | None, typer.Option(help="Power usage effectiveness, 1.0–3.0, e.g. 1.25.")] = None,
+    carbon: Annotated[int | None, typer.Option(help="Grid carbon intensity in gCO2e/kWh (0–2000).")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Set a site's region and energy profile, which the `greenest` objective and quotes use.
+
+    Example:
+
+    ```
+    suanli site set sh-a100 --pue 1.25 --carbon 560
+    ```
+    """
+    with session() as client:
+        body = client.update_site(name, region=region, pue=pue, carbon_g_per_kwh=carbon)
+    if json_out:
+        print_json(body)
+        return
+    print_site(body)
+
+
+@site_app.command("price")
+def site_price(
+    name: SiteName,
+    pool: Annotated[str, typer.Argument(help="The pool's name, as `suanli sites` shows it.")],
+    price: Annotated[
+        str | None,
+        typer.Argument(
+            help="Per accelerator-hour (CPU-hour on a CPU pool): 38.00 or '38.00 CNY'. Omit to unprice."
+        ),
+    ] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Price a pool; jobs' costs, quotes and the `cheapest` objective use it.
+
+    Example:
+
+    ```
+    suanli site price sh-a100 a100 38.00
+    ```
+    """
+    with session() as client:
+        body = client.set_pool_price(name, pool, price)
+    if json_out:
+        print_json(body)
+        return
+    print_site(body)
 
 
 def register(app: typer.Typer) -> None:

@@ -14,10 +14,10 @@ from rich.markup import escape
 
 from suanli.cli.context import fail, session, stderr, stdout
 from suanli.cli.exit_codes import ExitCode, exit_code_for_job
-from suanli.cli.render import TERMINAL_STATES, print_json, state_text
+from suanli.cli.render import TERMINAL_STATES, print_json, print_quote, state_text
 from suanli.client import Client, ServerUnreachable
 
-__all__ = ["load_spec", "register", "submit", "submit_once", "wait_for_job"]
+__all__ = ["load_spec", "quote", "register", "submit", "submit_once", "wait_for_job"]
 
 # Pauses between tries of a submit that could not reach the server; the same Idempotency-Key is sent
 # every time, so a submit that did arrive is answered again rather than made twice.
@@ -153,6 +153,31 @@ def submit(
     raise typer.Exit(exit_code_for_job(job))
 
 
+def quote(
+    source: Annotated[str, typer.Argument(metavar="FILE", help="The job spec (YAML); - reads stdin.")],
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the API's JSON instead of a table.")
+    ] = False,
+) -> None:
+    """Before submitting: every pool's price for the expected runtime, energy, carbon and score,
+    and why the others do not fit. Nothing is submitted.
+
+    Example:
+
+    ```
+    suanli quote train.yaml
+    ```
+    """
+    spec = load_spec(source)
+    with session() as client:
+        body = client.quote(spec)
+    if json_out:
+        print_json(body)
+        return
+    print_quote(body)
+
+
 def register(app: typer.Typer) -> None:
-    """Add `submit` to the `suanli` app."""
+    """Add `submit` and `quote` to the `suanli` app."""
     app.command()(submit)
+    app.command()(quote)

@@ -58,6 +58,11 @@ class JobsApi(RouteGroup):
         result: dict[str, Any] = self.request("POST", f"/jobs/{segment(job_id)}/cancel")
         return result
 
+    def quote(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """Every pool's price, energy, carbon and score for `spec`, without submitting it."""
+        result: dict[str, Any] = self.request("POST", "/quote", json={"spec": spec})
+        return result
+
     def why_job(self, job_id: str) -> dict[str, Any]:
         """Why a job waits (each pool's verdict now), or where it was placed."""
         result: dict[str, Any] = self.request("GET", f"/jobs/{segment(job_id)}/why")

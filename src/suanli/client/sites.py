@@ -30,6 +30,32 @@ class SitesApi(RouteGroup):
         result: dict[str, Any] = self.request("POST", "/sites", json=body, idempotency_key=idempotency_key)
         return result
 
+    def update_site(
+        self,
+        name: str,
+        *,
+        region: str | None = None,
+        pue: str | None = None,
+        carbon_g_per_kwh: int | None = None,
+    ) -> dict[str, Any]:
+        """Set a site's region and energy profile; fields left None are unchanged."""
+        body = {
+            k: v
+            for k, v in {"region": region, "pue": pue, "carbon_g_per_kwh": carbon_g_per_kwh}.items()
+            if v is not None
+        }
+        result: dict[str, Any] = self.request("PATCH", f"/sites/{segment(name)}", json=body)
+        return result
+
+    def set_pool_price(self, site: str, pool: str, price_per_hour: str | None) -> dict[str, Any]:
+        """Price a pool per accelerator-hour (CPU-hour for a CPU pool), e.g. "38.00 CNY"; None unprices it."""
+        result: dict[str, Any] = self.request(
+            "POST",
+            f"/sites/{segment(site)}/pools/{segment(pool)}/price",
+            json={"price_per_hour": price_per_hour},
+        )
+        return result
+
     def new_enrollment_token(self, name: str) -> dict[str, Any]:
         """A fresh single-use enrollment token for site `name`."""
         result: dict[str, Any] = self.request("POST", f"/sites/{segment(name)}/enrollment-tokens")

@@ -143,3 +143,22 @@ def test_an_idempotent_resubmit_creates_one_job(network: Network) -> None:
         again = c.submit_job({"name": "once", "run": "true"}, idempotency_key="k-1")
         assert first["id"] == again["id"]
         assert len(c.list_jobs()["items"]) == 1
+
+
+def test_two_sites_with_different_prices_and_carbon_get_the_jobs_their_profiles_choose(
+    network: Network,
+) -> None:
+    network.start_agent("coal", network.add_site("coal"), "A100:2")
+    network.start_agent("hydro", network.add_site("hydro"), "A100:2")
+    with network.client() as op:
+        op.update_site("coal", pue="1.6", carbon_g_per_kwh=900)
+        op.update_site("hydro", pue="1.1", carbon_g_per_kwh=40)
+        op.set_pool_price("coal", "a100", "8.00")
+        op.set_pool_price("hydro", "a100", "20.00")
+    tenant = network.add_tenant("acme", "ada")
+    spec = {"name": "train", "run": "echo $CUDA_VISIBLE_DEVICES", "resources": {"accelerators": "A100:1"}}
+    with network.client(tenant) as c:
+        cheap = c.submit_job({**spec, "objective": "cheapest"})
+        green = c.submit_job({**spec, "objective": "greenest"})
+    assert terminal(network, tenant, cheap["id"])["site"] == "coal"
+    assert terminal(network, tenant, green["id"])["site"] == "hydro"

@@ -152,3 +152,34 @@ def test_job_pages_are_newest_first_and_disjoint(db: Database) -> None:
         names = [j.name for j in first + second]
         assert names == ["j4", "j3", "j2", "j1", "j0", "j"]
         assert tx.jobs.search(org_ids=["org_other"], limit=10) == []
+
+
+def test_a_database_with_data_upgrades_to_the_newest_schema(database_url: str) -> None:
+    from sqlalchemy import text
+
+    old = Database(database_url)
+    old.migrate("0001")
+    with old.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO orgs (id, name, kind, disabled, created_at) VALUES ('org_1', 'dc', 'provider', false, :t)"
+            ),
+            {"t": NOW},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO sites (id, name, org_id, region, disabled, created_at) "
+                "VALUES ('site_1', 'sh1', 'org_1', 'cn', false, :t)"
+            ),
+            {"t": NOW},
+        )
+    old.close()
+    db = Database(database_url)
+    db.migrate()
+    with db.transaction() as tx:
+        site = tx.sites.site_by_name("sh1")
+        assert site is not None and site.region == "cn" and site.pue_milli is None
+        site.pue_milli = 1250
+    with db.transaction() as tx:
+        assert tx.sites.site("site_1").pue_milli == 1250  # type: ignore[union-attr]
+    db.close()

@@ -74,8 +74,8 @@ class Database:
         except OperationalError as exc:
             raise Unavailable(f"database unavailable: {exc.orig}") from exc
 
-    def migrate(self) -> None:
-        """Bring the schema to the newest Alembic revision."""
+    def migrate(self, revision: str = "head") -> None:
+        """Bring the schema to the newest (or the given) Alembic revision."""
         from alembic import command
         from alembic.config import Config
 
@@ -84,7 +84,7 @@ class Database:
         cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
         with self.engine.begin() as conn:
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            command.upgrade(cfg, revision)
 
     def close(self) -> None:
         self.engine.dispose()

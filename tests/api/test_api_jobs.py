@@ -290,3 +290,21 @@ def test_bad_energy_profiles_and_prices_name_the_field(net: Net) -> None:
         net.call("POST", "/sites/sh1/pools/gpu/price", net.tenant, json={"price_per_hour": "1"}).status_code
         == 403
     )
+
+
+def test_a_quote_expects_a_start_when_running_work_reaches_its_max_runtime(net: Net) -> None:
+    agent = net.add_site("sh1", [GPU_POOL])
+    busy = {**HELLO, "resources": {"accelerators": "A100:3", "max_runtime": "2h"}}
+    net.ok("POST", "/jobs", net.tenant, json={"spec": busy})
+    net.cycle()
+    [launch] = sync(net, agent)["launch"]
+    sync(net, agent, [report(launch, "RUNNING")])
+    net.clock.advance(1800)
+    sync(net, agent, [report(launch, "RUNNING")])
+    wanted = {**HELLO, "resources": {"accelerators": "A100:2"}}
+    [row] = net.ok("POST", "/quote", net.tenant, json={"spec": wanted})["candidates"]
+    assert not row["fits"] and row["expected_start"] == "2026-11-25T14:00:00Z"  # started 12:00 + 2 h
+    small = {**HELLO, "resources": {"accelerators": "A100:1"}}
+    assert (
+        net.ok("POST", "/quote", net.tenant, json={"spec": small})["candidates"][0]["expected_start"] == "now"
+    )

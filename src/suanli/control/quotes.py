@@ -11,8 +11,15 @@ from suanli.control.principal import Principal
 from suanli.control.snapshots import pool_views
 from suanli.domain.errors import SpecError
 from suanli.domain.spec import parse_spec
-from suanli.scheduler import PROFILES, PendingJob, explain
-from suanli.scheduler.estimate import carbon_g, energy_kwh, expected_cost, expected_hours, hourly_price
+from suanli.scheduler import PROFILES, Code, PendingJob, PoolView, explain
+from suanli.scheduler.estimate import (
+    carbon_g,
+    energy_kwh,
+    expected_cost,
+    expected_hours,
+    expected_start,
+    hourly_price,
+)
 from suanli.store import Tx
 
 
@@ -33,7 +40,7 @@ def quote(tx: Tx, who: Principal, document: Any, now: datetime, lease_ttl: float
         objective=spec.objective,
         max_price_per_hour=Decimal(cap) if cap else None,
     )
-    pools = {p.label: p for p in pool_views(tx, now, lease_ttl)}
+    pools = {p.label: p for p in pool_views(tx, now, lease_ttl, releases=True)}
     rows = []
     for c in explain(job, list(pools.values()), PROFILES):
         pool = pools[c.pool]
@@ -50,7 +57,17 @@ def quote(tx: Tx, who: Principal, document: Any, now: datetime, lease_ttl: float
                 "expected_cost": str(total) if total else None,
                 "energy_kwh": f"{kwh:.2f}" if kwh is not None else None,
                 "carbon_kg": f"{grams / 1000:.2f}" if grams is not None else None,
-                "expected_start": "now" if c.fits else None,
+                "expected_start": _start(job, pool, now, c.code),
             }
         )
     return {"objective": spec.objective, "expected_hours": f"{expected_hours(job):.2f}", "candidates": rows}
+
+
+def _start(job: PendingJob, pool: PoolView, now: datetime, code: Code) -> str | None:
+    """ "now", the expected start as RFC 3339, or None (never here, or it hangs on an unknown end)."""
+    if code is Code.UNRESOLVABLE or not pool.online:
+        return None
+    at = expected_start(job, pool, now)
+    if at is None:
+        return None
+    return "now" if at <= now else at.isoformat().replace("+00:00", "Z")

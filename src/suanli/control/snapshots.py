@@ -11,16 +11,35 @@ from suanli.domain.money import DEFAULT_CURRENCY, Money
 from suanli.domain.resources import Vector
 from suanli.domain.spec import parse_spec
 from suanli.scheduler import PROFILES, Candidate, PendingJob, PoolView, Snapshot, explain
+from suanli.scheduler.snapshot import Release
 from suanli.store import Tx
 from suanli.store.tables import Attempt, Job, Pool, Site
 
 
-def pool_views(tx: Tx, now: datetime, lease_ttl: float) -> list[PoolView]:
-    """Every offered pool of every enabled site, with each node's free vector."""
+def pool_views(tx: Tx, now: datetime, lease_ttl: float, *, releases: bool = False) -> list[PoolView]:
+    """Every offered pool of every enabled site, with each node's free vector (and, if asked, when
+    its active attempts are expected to give their capacity back)."""
     sites = {s.id: s for s in tx.sites.sites() if not s.disabled}
     pools = [p for p in tx.sites.pools(sites) if p.site_id in sites]
-    used = held_by_node(tx.sites.active_attempts([p.id for p in pools]))
-    return [_view(p, sites[p.site_id], used.get(p.id, {}), now, lease_ttl) for p in pools]
+    active = tx.sites.active_attempts([p.id for p in pools])
+    used = held_by_node(active)
+    views = [_view(p, sites[p.site_id], used.get(p.id, {}), now, lease_ttl) for p in pools]
+    if not releases:
+        return views
+    by_pool = _releases(tx, active, now)
+    return [replace(v, releases=by_pool.get(v.id, ())) for v in views]
+
+
+def _releases(tx: Tx, active: list[Attempt], now: datetime) -> dict[str, tuple[Release, ...]]:
+    """An attempt ends by its job's max_runtime after it started (or was placed); None without one."""
+    out: defaultdict[str, list[Release]] = defaultdict(list)
+    for a in active:
+        job = tx.jobs.get(a.job_id)
+        limit = job.spec.get("resources", {}).get("max_runtime_s") if job else None
+        at = (a.started_at or a.created_at) + timedelta(seconds=limit) if limit else None
+        need = Vector(a.accelerators_per_node, a.cpus_per_node, a.memory_mib_per_node)
+        out[a.pool_id].append(Release(at, tuple(int(n) for n in a.nodes), need))
+    return {k: tuple(v) for k, v in out.items()}
 
 
 def held_by_node(attempts: list[Attempt]) -> dict[str, dict[int, Vector]]:

@@ -6,11 +6,12 @@ tenant's own bound, and the figure a hold will be taken against.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from suanli.domain.catalog import default_catalog
 from suanli.domain.money import Money
-from suanli.scheduler.framework import accelerator_option
+from suanli.scheduler.framework import accelerator_option, pick_nodes
 from suanli.scheduler.snapshot import PendingJob, PoolView
 
 DEFAULT_HOURS = Decimal(1)
@@ -59,3 +60,26 @@ def carbon_g(job: PendingJob, pool: PoolView) -> Decimal | None:
     if kwh is None or pool.carbon_g_per_kwh is None:
         return None
     return kwh * pool.carbon_g_per_kwh
+
+
+def expected_start(job: PendingJob, pool: PoolView, now: datetime) -> datetime | None:
+    """When the job could start on the pool if nothing queued ahead took the capacity first: now if it
+    fits, else the first moment the attempts running there, ending at their `max_runtime`, have
+    given back enough. None if that depends on an attempt whose end is not known."""
+    need = job.resources.per_node(accelerator_option(job, pool))
+    free = list(pool.free)
+    if pick_nodes(need, job.resources.nodes, tuple(free)) is not None:
+        return now
+    for release in sorted(pool.releases, key=lambda r: (r.at is None, r.at or now)):
+        if release.at is None:
+            return None
+        for node in release.nodes:
+            free[node] = free[node] + release.per_node
+        if pick_nodes(need, job.resources.nodes, tuple(free)) is not None:
+            return max(release.at, now)
+    return None
+
+
+def expected_wait(job: PendingJob, pool: PoolView, now: datetime) -> timedelta | None:
+    start = expected_start(job, pool, now)
+    return start - now if start is not None else None

@@ -11,6 +11,15 @@ from suanli.domain.resources import Resources, Vector
 
 
 @dataclass(frozen=True)
+class Release:
+    """Capacity an active attempt gives back when it ends: at `at` (None: its end is not known)."""
+
+    at: datetime | None
+    nodes: tuple[int, ...]
+    per_node: Vector
+
+
+@dataclass(frozen=True)
 class PoolView:
     """One pool of one site as the scheduler sees it; `free` holds each node's free vector."""
 
@@ -27,6 +36,8 @@ class PoolView:
     price: Money | None = None
     pue: Decimal | None = None  # the site's power usage effectiveness; None: not known
     carbon_g_per_kwh: int | None = None  # the site's grid intensity; None: not known
+    # Filled only where expected start times are asked for (quotes); the scheduling cycle leaves it empty.
+    releases: tuple[Release, ...] = ()
 
     @property
     def label(self) -> str:

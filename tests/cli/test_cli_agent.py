@@ -40,6 +40,7 @@ class AgentConfig:
     pools: tuple[Any, ...] = ()
     state_dir: Path | None = None
     sync_wait: float = 20.0
+    backend_options: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if self.backend != "local":

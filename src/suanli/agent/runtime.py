@@ -37,11 +37,12 @@ from typing import Any
 import httpx
 
 from suanli.agent.backends.base import Backend, BackendError
-from suanli.agent.backends.local import LocalBackend
+from suanli.agent.backends.registry import BackendSettings, make_backend
+from suanli.agent.backends.registry import names as backend_names
 from suanli.agent.credentials import agent_token, retire_saved_token
 from suanli.agent.errors import AgentError, AgentUnauthorized, InvalidLaunch
 from suanli.agent.held import HeldAttempts, Report
-from suanli.agent.pools import LocalPool, discover_pools
+from suanli.agent.pools import LocalPool
 from suanli.agent.sync_lane import SyncLane, SyncOutcome
 from suanli.agent.usage_outbox import UsageOutbox
 from suanli.agent.wire import offer_json, parse_launch, parse_reply
@@ -53,7 +54,7 @@ log = logging.getLogger("suanli.agent")
 
 LEASE_LOST = "lease lost: control plane unreachable"
 SHUT_DOWN = "agent shut down"
-BACKENDS = ("local",)
+BACKENDS = backend_names()
 _TICK_S = 0.1  # the longest the loop sleeps when nothing wakes it (stop, timers)
 _FIRST_BACKOFF_S = 0.2
 _FINAL_SYNC_TIMEOUT_S = 5.0
@@ -74,6 +75,7 @@ class AgentConfig:
     lease_margin: float = 0.2
     max_backoff: float = 5.0
     kill_grace: float = 10.0
+    backend_options: tuple[tuple[str, str], ...] = ()  # `--backend-opt KEY=VALUE`, engine-specific
     transport: httpx.BaseTransport | None = field(default=None, repr=False, compare=False)  # for tests
 
     def __post_init__(self) -> None:
@@ -125,12 +127,22 @@ def run_agent(config: AgentConfig, stop: threading.Event | None = None) -> None:
                 return
             raise
         wake = threading.Event()
-        pools = config.pools or discover_pools()
-        backend = LocalBackend(
-            pools, state_dir, kill_grace=config.kill_grace, notify=wake.set, base_env=_job_base_env()
+        backend = make_backend(
+            config.backend,
+            BackendSettings(
+                pools=config.pools,
+                state_dir=state_dir,
+                kill_grace=config.kill_grace,
+                notify=wake.set,
+                base_env=_job_base_env(),
+                options=dict(config.backend_options),
+            ),
         )
+        pools = backend.capacity()
         outbox = UsageOutbox(state_dir / "usage.json")
-        log.info("agent for site %s: pools %s", config.site, ", ".join(p.name for p in pools))
+        log.info(
+            "agent for site %s (%s): pools %s", config.site, config.backend, ", ".join(p.name for p in pools)
+        )
         try:
             _Agent(config, backend, outbox, lambda: make_client(token), wake).run(stop)
         except AgentUnauthorized:

@@ -55,6 +55,16 @@ def _parse_pools(pools_module: Any, values: list[str]) -> tuple[Any, ...]:
     return tuple(pools_module.parse_pool(value) for value in values)
 
 
+def _parse_options(values: list[str]) -> tuple[tuple[str, str], ...]:
+    out = []
+    for value in values:
+        key, sep, val = value.partition("=")
+        if not sep or not key.strip():
+            fail(f"--backend-opt {value!r}: use KEY=VALUE, e.g. partition=gpu", ExitCode.USAGE)
+        out.append((key.strip(), val.strip()))
+    return tuple(out)
+
+
 def _install_stop_handlers(stop: threading.Event) -> dict[int, Any]:
     """SIGINT/SIGTERM ask the agent to stop cleanly; a second SIGINT interrupts at once."""
 
@@ -98,6 +108,13 @@ def agent(
     sync_wait: Annotated[
         float, typer.Option(min=0, max=30, help="Seconds the server may hold a sync open (long poll).")
     ] = 20.0,
+    backend_opt: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="KEY=VALUE",
+            help="An engine option, e.g. partition=gpu (Slurm) or address=http://127.0.0.1:8265 (Ray); repeatable.",
+        ),
+    ] = None,
 ) -> None:
     """Run this site's agent: offer its pools to the network and run what it is given.
 
@@ -126,6 +143,7 @@ def agent(
             pools=_parse_pools(pools_module, pool or []),
             state_dir=state_dir,
             sync_wait=sync_wait,
+            backend_options=_parse_options(backend_opt or []),
         )
     except ValueError as exc:
         fail(str(exc), ExitCode.USAGE)

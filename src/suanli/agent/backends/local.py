@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import suanli
 from suanli.agent.backends.base import (
@@ -51,6 +51,9 @@ SHIM_MODULE = "suanli.agent.backends.local_shim"
 _SHIM_KILL_MARGIN = 5.0
 _ATTEMPT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _LOG_ERRORS = "suanli-log-replace"
+
+if TYPE_CHECKING:
+    from suanli.agent.backends.registry import BackendSettings
 
 
 def _replace_each_byte(exc: UnicodeError) -> tuple[str, int]:
@@ -411,3 +414,16 @@ def _read_exit(path: Path) -> dict[str, Any] | None:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def make_backend(settings: BackendSettings) -> LocalBackend:
+    """The registry's factory: this machine's declared pools, or its GPUs, else all its CPUs."""
+    from suanli.agent.pools import discover_pools
+
+    return LocalBackend(
+        settings.pools or discover_pools(),
+        settings.state_dir,
+        kill_grace=settings.kill_grace,
+        notify=settings.notify,
+        base_env=settings.base_env,
+    )

@@ -21,9 +21,10 @@ install: $(STAMP)
 up: $(STAMP)
 	$(BIN)/suanli up --data-dir $(DATA_DIR) --port $(PORT) $(foreach p,$(POOL),--pool $(p))
 
-## test: set up PostgreSQL if needed and run the whole suite (SQLite and PostgreSQL)
+## test: set up PostgreSQL and a local Slurm if needed and run the whole suite (SQLite and PostgreSQL)
 test: $(STAMP)
 	@scripts/ensure-postgres.sh
+	@scripts/ensure-slurm.sh
 	$(BIN)/pytest -q -x --timeout=600; rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi
 
 ## check: lint, strict types, layer contracts

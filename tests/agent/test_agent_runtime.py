@@ -273,7 +273,7 @@ def test_jobs_do_not_see_the_agent_token(tmp_path: Path, monkeypatch: pytest.Mon
     ("overrides", "complaint"),
     [
         ({"site": ""}, "site must not be empty"),
-        ({"backend": "slurm"}, "unknown backend 'slurm'"),
+        ({"backend": "kubernetes"}, "unknown backend 'kubernetes'"),
         ({"sync_wait": 31.0}, "sync_wait must be between 0 and 30"),
         ({"lease_margin": 1.0}, "lease_margin must be a fraction"),
         ({"max_backoff": 0.0}, "max_backoff must be positive"),

@@ -95,7 +95,9 @@ class Network:
         except httpx.HTTPError:
             return False
 
-    def start_agent(self, site: str, token: str, *pools: str) -> subprocess.Popen[bytes]:
+    def start_agent(
+        self, site: str, token: str, *pools: str, backend: str = "local", options: tuple[str, ...] = ()
+    ) -> subprocess.Popen[bytes]:
         log = open(self.root / f"agent-{site}.log", "ab")  # noqa: SIM115
         args = [
             *SUANLI,
@@ -111,7 +113,10 @@ class Network:
             "--sync-wait",
             "5",
         ]
-        for pool in pools or ("cpu:2",):
+        args += ["--backend", backend]
+        for option in options:
+            args += ["--backend-opt", option]
+        for pool in pools or (("cpu:2",) if backend == "local" else ()):
             args += ["--pool", pool]
         proc = subprocess.Popen(args, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         self.agents[site] = proc

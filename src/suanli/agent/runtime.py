@@ -174,6 +174,8 @@ class _Agent:
         self.backend = backend
         self.outbox = outbox
         self.held = HeldAttempts()
+        for launch in backend.adopted():  # e.g. Slurm jobs still running from before a restart
+            self.held.hold(launch)
         self.make_client = make_client
         self.wake = wake
         self.outcomes: queue.SimpleQueue[SyncOutcome] = queue.SimpleQueue()

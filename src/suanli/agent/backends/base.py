@@ -158,6 +158,12 @@ class Backend(Protocol):
         """Drop an attempt and its files; a live attempt is killed first. Unknown ids are ignored."""
         ...
 
+    def adopted(self) -> list[Launch]:
+        """Attempts the engine still runs from before this agent started (found again by attempt
+        id), so the agent reports them again instead of letting their leases run out. An engine
+        whose jobs die with their agent (local) returns []."""
+        ...
+
     def close(self) -> None:
         """Cancel every live attempt, wait (bounded) for them to end, and release the engine."""
         ...

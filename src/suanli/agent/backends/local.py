@@ -190,6 +190,9 @@ class LocalBackend:
             run = self._runs.get(attempt_id)
             return run.usage if run is not None else None
 
+    def adopted(self) -> list[Launch]:
+        return []  # a local job dies with the agent that started it (the shim's parent-death signal)
+
     def forget(self, attempt_id: str) -> None:
         with self._lock:
             run = self._runs.get(attempt_id)

@@ -17,6 +17,7 @@ from suanli.agent.pools import LocalPool
 # name → module that defines `make_backend(settings: BackendSettings) -> Backend`
 MODULES: dict[str, str] = {
     "local": "suanli.agent.backends.local",
+    "slurm": "suanli.agent.backends.slurm",
 }
 
 

@@ -1,0 +1,392 @@
+"""The Slurm backend: runs each attempt as one Slurm batch job and watches the cluster for its state.
+
+Layout of an attempt, `<state_dir>/attempts/<attempt_id>/` (must be visible to the compute nodes:
+a shared file system on a real cluster): the job's working directory; `.suanli/` in it holds
+`launch.json` (the launch, for rediscovery), `job.sh` (the batch script), `output.log` (stdout and
+stderr together, written by Slurm) and `phase` (how far the script got).
+
+One watcher thread asks Slurm about all of this agent's jobs with a single `squeue` every
+`poll_interval` while any is live, then `scontrol show job` (or `sacct`) once for each job that has
+ended, for its exit code; it calls `notify` when something changed. `poll` only reads what the
+watcher saw. Jobs are named `suanli-<attempt_id>`, so a new agent on the same state dir finds the
+attempts of the one before (`adopted`). While the controller does not answer, states stay as last
+seen (logged once) and nothing is failed.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import logging
+import re
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from suanli.agent.backends.base import (
+    LOG_CHUNK_BYTES,
+    TERMINAL,
+    Allocation,
+    AttemptState,
+    AttemptStatus,
+    BackendError,
+    Launch,
+    PoolOffer,
+    Usage,
+)
+from suanli.agent.backends.slurm_cli import JobDetail, JobRow, SlurmCli, SlurmUnreachable
+from suanli.agent.backends.slurm_translate import (
+    SlurmPool,
+    attempt_of,
+    batch_args,
+    batch_script,
+    job_name,
+    outcome,
+    parse_gpu_models,
+    pools_from_nodes,
+)
+
+if TYPE_CHECKING:
+    from suanli.agent.backends.registry import BackendSettings
+
+__all__ = ["SlurmBackend", "make_backend"]
+
+log = logging.getLogger(__name__)
+_ATTEMPT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_LOG_ERRORS = "suanli-slurm-log-replace"
+_POOL_REFRESH_S = 30.0
+
+
+def _replace_each_byte(exc: UnicodeError) -> tuple[str, int]:
+    # One "?" per undecodable byte keeps len(text.encode()) equal to the bytes consumed (as local.py).
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    return "?" * (exc.end - exc.start), exc.end
+
+
+codecs.register_error(_LOG_ERRORS, _replace_each_byte)
+
+
+@dataclass
+class _Job:
+    """The backend's record of one attempt's Slurm job; guarded by the backend's lock."""
+
+    launch: Launch
+    job_id: str
+    directory: Path
+    status: AttemptStatus
+    cancel_reason: str | None = None
+    cancel_sent: bool = False
+    usage: Usage | None = None
+    forgotten: bool = False
+
+    @property
+    def control(self) -> Path:
+        return self.directory / ".suanli"
+
+
+class SlurmBackend:
+    """Runs attempts as Slurm batch jobs; see the module docstring. Thread-safe."""
+
+    def __init__(
+        self,
+        cli: SlurmCli,
+        state_dir: Path,
+        *,
+        partitions: Sequence[str] = (),
+        gpu_models: Mapping[str | None, str] | None = None,
+        declared: Mapping[str, str | None] | None = None,
+        notify: Callable[[], None] | None = None,
+        base_env: Mapping[str, str] | None = None,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self._cli = cli
+        self._root = Path(state_dir) / "attempts"
+        self._root.mkdir(parents=True, exist_ok=True)
+        self._partitions = tuple(partitions)
+        self._gpu_models = dict(gpu_models or {})
+        self._declared = dict(declared or {})
+        self._notify = notify or (lambda: None)
+        self._base_env = dict(base_env) if base_env is not None else None
+        self._interval = poll_interval
+        self._jobs: dict[str, _Job] = {}
+        self._forgotten: set[str] = set()  # Slurm job ids, so a remembered job is not adopted again
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._unreachable = False
+        self._pools, self._pools_at = self._load_pools(), time.monotonic()
+        if not self._pools:
+            raise BackendError(f"Slurm offers no partitions {list(self._partitions) or ''}".strip())
+        self.refresh()
+        self._watcher = threading.Thread(target=self._watch, name="slurm-watcher", daemon=True)
+        self._watcher.start()
+
+    # -- the Backend Protocol --------------------------------------------------------------------
+
+    def capacity(self) -> list[PoolOffer]:
+        if time.monotonic() - self._pools_at > _POOL_REFRESH_S:
+            self._pools_at = time.monotonic()
+            try:
+                self._pools = self._load_pools() or self._pools
+            except BackendError as exc:
+                log.warning("cannot refresh Slurm pools (keeping the last ones): %s", exc)
+        return [pool.offer for pool in self._pools.values()]
+
+    def submit(self, launch: Launch) -> None:
+        if not _ATTEMPT_ID.match(launch.attempt_id):
+            raise BackendError(f"attempt id {launch.attempt_id!r} is not a safe directory name")
+        with self._lock:
+            if launch.attempt_id in self._jobs:
+                return
+        pool = self._pools.get(launch.pool)
+        if pool is None:
+            raise BackendError(f"this site has no pool {launch.pool!r}; it has {sorted(self._pools)}")
+        existing = self._cli.jobs(job_name(launch.attempt_id))
+        directory = self._root / launch.attempt_id
+        if existing:  # submitted before (by us or an agent before us): carry on with it
+            job_id = max(existing, key=lambda row: int(row.job_id)).job_id
+        else:
+            job_id = self._sbatch(launch, pool, directory)
+        job = _Job(launch, job_id, directory, AttemptStatus(launch.attempt_id, AttemptState.STARTING))
+        with self._lock:
+            self._jobs.setdefault(launch.attempt_id, job)
+        self._notify()
+
+    def poll(self) -> list[AttemptStatus]:
+        with self._lock:
+            return [job.status for job in self._jobs.values() if not job.forgotten]
+
+    def cancel(self, attempt_id: str, reason: str) -> None:
+        with self._lock:
+            job = self._jobs.get(attempt_id)
+            if job is None or job.status.terminal:
+                return
+            job.cancel_reason = job.cancel_reason or reason
+        self._send_cancel(job)
+
+    def read_logs(self, attempt_id: str, offset: int) -> str:
+        with self._lock:
+            job = self._jobs.get(attempt_id)
+            live = job is not None and not job.status.terminal
+        if job is None:
+            return ""
+        try:
+            with open(job.control / "output.log", "rb") as out:
+                out.seek(offset)
+                data = out.read(LOG_CHUNK_BYTES)
+        except FileNotFoundError:
+            return ""
+        final = not live and len(data) < LOG_CHUNK_BYTES
+        text: str = codecs.getincrementaldecoder("utf-8")(_LOG_ERRORS).decode(data, final=final)
+        return text
+
+    def usage(self, attempt_id: str) -> Usage | None:
+        with self._lock:
+            job = self._jobs.get(attempt_id)
+            return job.usage if job is not None else None
+
+    def forget(self, attempt_id: str) -> None:
+        with self._lock:
+            job = self._jobs.get(attempt_id)
+            if job is None:
+                return
+            job.forgotten = True
+            self._forgotten.add(job.job_id)
+            ended = job.status.terminal
+            if ended:
+                del self._jobs[attempt_id]
+        if ended:
+            shutil.rmtree(job.directory, ignore_errors=True)
+        else:  # the watcher drops it once Slurm says it has ended
+            self.cancel(attempt_id, "forgotten by the agent")
+
+    def close(self) -> None:
+        with self._lock:
+            live = [job for job in self._jobs.values() if not job.status.terminal]
+        for job in live:
+            self.cancel(job.launch.attempt_id, "agent shutting down")
+        self._closed.set()
+        self._watcher.join(timeout=self._interval + 5.0)
+
+    # -- beyond the Protocol -----------------------------------------------------------------------
+
+    def adopted(self) -> list[Launch]:
+        """The launches of every attempt held, including those found again after an agent restart."""
+        with self._lock:
+            return [job.launch for job in self._jobs.values() if not job.forgotten]
+
+    def refresh(self) -> bool:
+        """Ask Slurm once about every job of this agent; True when an attempt's state changed."""
+        try:
+            rows = {row.job_id: row for row in self._cli.jobs()}
+            changed = self._adopt(rows.values())
+            with self._lock:
+                jobs = [job for job in self._jobs.values() if not job.status.terminal]
+            for job in jobs:
+                changed |= self._observe(job, rows.get(job.job_id))
+        except SlurmUnreachable as exc:
+            if not self._unreachable:
+                log.warning("Slurm controller unreachable (keeping the last known states): %s", exc)
+            self._unreachable = True
+            return False
+        if self._unreachable:
+            log.info("Slurm controller reachable again")
+            self._unreachable = False
+        return changed
+
+    # -- internals ---------------------------------------------------------------------------------
+
+    def _load_pools(self) -> dict[str, SlurmPool]:
+        pools = pools_from_nodes(self._cli.nodes(), self._partitions, self._gpu_models, self._declared)
+        return {pool.offer.name: pool for pool in pools}
+
+    def _sbatch(self, launch: Launch, pool: SlurmPool, directory: Path) -> str:
+        control = directory / ".suanli"
+        try:
+            control.mkdir(parents=True, exist_ok=True)
+            workdir = launch.spec.get("workdir")
+            cwd = directory / str(workdir) if workdir else directory
+            script = control / "job.sh"
+            script.write_text(batch_script(launch, control, cwd))
+            (control / "launch.json").write_text(json.dumps(_launch_json(launch)))
+            args = batch_args(launch, pool, directory, control / "output.log")
+            return self._cli.submit(args, script, self._base_env)
+        except (BackendError, OSError, KeyError, TypeError, ValueError) as exc:
+            shutil.rmtree(directory, ignore_errors=True)
+            raise BackendError(f"Slurm did not take attempt {launch.attempt_id}: {exc}") from exc
+
+    def _adopt(self, rows: Iterable[JobRow]) -> bool:
+        """Take on this agent's jobs found in Slurm that it does not hold (after a restart)."""
+        adopted = False
+        for row in rows:
+            attempt_id = attempt_of(row.name)
+            with self._lock:
+                known = attempt_id in self._jobs or row.job_id in self._forgotten
+            if attempt_id is None or known:
+                continue
+            launch = _read_launch(self._root / attempt_id / ".suanli" / "launch.json")
+            if launch is None or launch.attempt_id != attempt_id:
+                continue  # not one of this state dir's attempts
+            job = _Job(
+                launch, row.job_id, self._root / attempt_id, AttemptStatus(attempt_id, AttemptState.STARTING)
+            )
+            with self._lock:
+                self._jobs.setdefault(attempt_id, job)
+            log.info("found attempt %s again as Slurm job %s", attempt_id, row.job_id)
+            adopted = True
+        return adopted
+
+    def _observe(self, job: _Job, row: JobRow | None) -> bool:
+        state, code, reason = (AttemptState.STARTING, None, None)
+        started, ended = (row.started_at, row.ended_at) if row else (None, None)
+        if row is not None:
+            state, code, reason = outcome(row.state, row.reason, None, None, None)
+        if row is None or state in TERMINAL:
+            detail = self._ended(job.job_id)
+            if detail is None:
+                state, reason = AttemptState.FAILED, f"Slurm no longer knows job {job.job_id}"
+            else:
+                phase = _read_text(job.control / "phase")
+                state, code, reason = outcome(
+                    detail.state, detail.reason, detail.exit_code, detail.signal, phase
+                )
+                started, ended = detail.started_at or started, detail.ended_at or ended
+                if detail.restarts:
+                    reason = f"{reason or 'requeued'} (requeued {detail.restarts}x)"
+        if state == AttemptState.CANCELLED or (state in TERMINAL and job.cancel_reason):
+            state, reason = AttemptState.CANCELLED, job.cancel_reason or reason
+        if state not in TERMINAL:
+            ended = None
+        status = AttemptStatus(job.launch.attempt_id, state, code, reason, started, ended)
+        with self._lock:
+            if status == job.status:
+                return False
+            job.status = status
+            if status.terminal:
+                job.usage = _usage(job.launch, status)
+                if job.forgotten:
+                    self._jobs.pop(job.launch.attempt_id, None)
+        if status.terminal and job.forgotten:
+            shutil.rmtree(job.directory, ignore_errors=True)
+        if job.cancel_reason and not job.cancel_sent and not status.terminal:
+            self._send_cancel(job)
+        return True
+
+    def _ended(self, job_id: str) -> JobDetail | None:
+        detail = self._cli.show_job(job_id)
+        if detail is None:
+            found = self._cli.accounting([job_id])
+            detail = (found or {}).get(job_id)
+        return detail
+
+    def _send_cancel(self, job: _Job) -> None:
+        try:
+            self._cli.cancel(job.job_id)
+        except BackendError as exc:
+            log.warning("cannot cancel Slurm job %s yet (will retry): %s", job.job_id, exc)
+            return
+        job.cancel_sent = True
+
+    def _watch(self) -> None:
+        while not self._closed.wait(self._interval):
+            with self._lock:
+                live = any(not job.status.terminal for job in self._jobs.values())
+            if live and self.refresh():
+                self._notify()
+
+
+def _usage(launch: Launch, status: AttemptStatus) -> Usage | None:
+    if status.started_at is None:
+        return None
+    ended = status.ended_at or status.started_at
+    wall = max(0.0, (ended - status.started_at).total_seconds())
+    alloc = launch.allocation
+    nodes = max(1, len(alloc.nodes))
+    gpus = alloc.accelerators_per_node * nodes
+    return Usage(
+        launch.attempt_id, status.started_at, ended, wall * gpus, wall * alloc.cpus_per_node * nodes, wall
+    )
+
+
+def _launch_json(launch: Launch) -> dict[str, object]:
+    data = asdict(launch)
+    data["spec"] = dict(launch.spec)
+    return data
+
+
+def _read_launch(path: Path) -> Launch | None:
+    try:
+        data = json.loads(path.read_text())
+        alloc = data.pop("allocation")
+        alloc["nodes"] = tuple(alloc["nodes"])
+        return Launch(**data, allocation=Allocation(**alloc))
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return None
+
+
+def make_backend(settings: BackendSettings) -> SlurmBackend:
+    """The registry's factory. Options: `partition` (comma-separated, restricts), `bin_dir` (where
+    Slurm's commands are; default PATH), `gpu_model` (see slurm_translate), `poll_interval` (s)."""
+    options = settings.options
+    partitions = [p.strip() for p in options.get("partition", "").split(",") if p.strip()]
+    return SlurmBackend(
+        SlurmCli(options.get("bin_dir") or None),
+        settings.state_dir,
+        partitions=partitions,
+        gpu_models=parse_gpu_models(options.get("gpu_model")),
+        declared={pool.name: pool.accelerator for pool in settings.pools},
+        notify=settings.notify,
+        base_env=settings.base_env or None,
+        poll_interval=float(options.get("poll_interval", "1.0")),
+    )

@@ -1,0 +1,168 @@
+"""Slurm backend against the real local Slurm (scripts/ensure-slurm.sh; `make test` starts it), and
+the controller-down path with a stand-in for Slurm's commands."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from suanli.agent.backends.base import Allocation, AttemptState, AttemptStatus, BackendError, Launch
+from suanli.agent.backends.registry import BackendSettings, make_backend
+from suanli.agent.backends.slurm import SlurmBackend
+from suanli.agent.backends.slurm_cli import JobRow, NodeRow, SlurmCli, SlurmUnreachable
+
+
+def _slurm_answers() -> bool:
+    if shutil.which("sinfo") is None:
+        return False
+    done = subprocess.run(
+        ["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=20, check=False
+    )
+    return done.returncode == 0 and bool(done.stdout.strip())
+
+
+real_slurm = pytest.mark.skipif(
+    not _slurm_answers(), reason="no Slurm answers `sinfo` here (run scripts/ensure-slurm.sh as root)"
+)
+
+
+def launch(run: str, *, gpus: int = 0, pool: str = "debug", **spec: Any) -> Launch:
+    attempt_id = f"t{uuid.uuid4().hex[:10]}"
+    return Launch(attempt_id, "job1", 1, 1, {"run": run, **spec}, pool, Allocation("GPU", gpus, 1, 256, (0,)))
+
+
+def settle(backend: SlurmBackend, attempt_id: str, timeout: float = 20.0) -> AttemptStatus:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        (status,) = [s for s in backend.poll() if s.attempt_id == attempt_id]
+        if status.terminal:
+            return status
+        time.sleep(0.1)
+    raise AssertionError(f"attempt {attempt_id} did not end in {timeout}s: {backend.poll()}")
+
+
+@pytest.fixture
+def backend(tmp_path: Path) -> Iterator[SlurmBackend]:
+    made = make_backend(
+        "slurm",
+        BackendSettings(
+            pools=(),
+            state_dir=tmp_path,
+            kill_grace=1.0,
+            notify=lambda: None,
+            options={"poll_interval": "0.2"},
+        ),
+    )
+    assert isinstance(made, SlurmBackend)
+    yield made
+    for held in made.adopted():  # no jobs left behind
+        subprocess.run(["scancel", "--name", f"suanli-{held.attempt_id}"], check=False)
+    made.close()
+
+
+@real_slurm
+def test_offers_the_partition_with_its_gpus(backend: SlurmBackend) -> None:
+    (offer,) = backend.capacity()
+    assert (offer.name, offer.accelerator, offer.accelerators_per_node, offer.nodes) == ("debug", "GPU", 4, 1)
+
+
+@real_slurm
+def test_job_runs_setup_then_run_and_output_is_read(backend: SlurmBackend) -> None:
+    job = launch("echo run $SUANLI_ATTEMPT_ID; exit 3", setup="echo setup", env={"GREETING": "hé"})
+    backend.submit(job)
+    backend.submit(job)  # idempotent
+    status = settle(backend, job.attempt_id)
+    assert (status.state, status.exit_code, status.reason) == (AttemptState.FAILED, 3, "exit code 3")
+    assert backend.read_logs(job.attempt_id, 0) == f"setup\nrun {job.attempt_id}\n"
+    assert backend.usage(job.attempt_id) is not None
+    assert len([s for s in backend.poll() if s.attempt_id == job.attempt_id]) == 1
+
+
+@real_slurm
+def test_setup_failure_fails_the_job(backend: SlurmBackend) -> None:
+    job = launch("echo never", setup="exit 2")
+    backend.submit(job)
+    status = settle(backend, job.attempt_id)
+    assert (status.state, status.reason) == (AttemptState.FAILED, "setup failed: exit code 2")
+
+
+@real_slurm
+def test_gpu_job_sees_the_gpus_slurm_gave_it(backend: SlurmBackend) -> None:
+    job = launch("echo CVD=$CUDA_VISIBLE_DEVICES", gpus=2)
+    backend.submit(job)
+    assert settle(backend, job.attempt_id).state == AttemptState.SUCCEEDED
+    assert backend.read_logs(job.attempt_id, 0) in ("CVD=0,1\n", "CVD=2,3\n", "CVD=1,2\n")
+
+
+@real_slurm
+def test_slurm_rejection_is_a_backend_error_with_slurms_reason(backend: SlurmBackend) -> None:
+    with pytest.raises(BackendError, match="Requested node configuration is not available"):
+        backend.submit(launch("true", gpus=9))
+    assert backend.poll() == []
+
+
+@real_slurm
+def test_cancel_and_reattach_after_restart(backend: SlurmBackend, tmp_path: Path) -> None:
+    job = launch("echo started; sleep 60")
+    backend.submit(job)
+    again = SlurmBackend(SlurmCli(), tmp_path, poll_interval=0.2)  # a new agent on the same state dir
+    try:
+        assert [held.attempt_id for held in again.adopted()] == [job.attempt_id]
+        deadline = time.monotonic() + 10
+        while again.poll()[0].state != AttemptState.RUNNING and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert again.poll()[0].state == AttemptState.RUNNING
+        again.cancel(job.attempt_id, "cancelled by tenant")
+        status = settle(again, job.attempt_id)
+        assert (status.state, status.reason) == (AttemptState.CANCELLED, "cancelled by tenant")
+    finally:
+        again.close()
+
+
+class _StandIn(SlurmCli):
+    """Slurm's commands as a script: one node; the controller goes away when `down` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+        self.state = "RUNNING"
+
+    def nodes(self) -> list[NodeRow]:
+        return [NodeRow("n1", "debug", 4, 4000, {None: 4}, "idle")]
+
+    def jobs(self, name: str | None = None) -> list[JobRow]:
+        if self.down:
+            raise SlurmUnreachable(
+                "slurm_load_jobs error: Unable to contact slurm controller (connect failure)"
+            )
+        return [JobRow("41", "suanli-a1", self.state, "None", None, None, None, 1)] if not name else []
+
+    def submit(self, args: Sequence[str], script: Path, env: Any) -> str:
+        return "41"
+
+    def cancel(self, job_id: str) -> None:
+        self.state = "CANCELLED"
+
+
+def test_controller_down_keeps_last_states_and_recovers(tmp_path: Path) -> None:
+    cli = _StandIn()
+    backend = SlurmBackend(cli, tmp_path, poll_interval=60)
+    try:
+        backend.submit(Launch("a1", "j", 1, 1, {"run": "x"}, "debug", Allocation(None, 0, 1, 1, (0,))))
+        backend.refresh()
+        assert backend.poll()[0].state == AttemptState.RUNNING
+        cli.down = True
+        assert backend.refresh() is False
+        assert backend.poll()[0].state == AttemptState.RUNNING
+        cli.down, cli.state = False, "PENDING"  # e.g. requeued while the controller was away
+        assert backend.refresh() is True
+        assert backend.poll()[0].state == AttemptState.STARTING
+    finally:
+        backend.close()

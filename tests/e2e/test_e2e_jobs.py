@@ -145,6 +145,7 @@ def test_an_idempotent_resubmit_creates_one_job(network: Network) -> None:
         assert len(c.list_jobs()["items"]) == 1
 
 
+@pytest.mark.lease(20)  # both sites must stay online throughout, even on a loaded machine
 def test_two_sites_with_different_prices_and_carbon_get_the_jobs_their_profiles_choose(
     network: Network,
 ) -> None:

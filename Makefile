@@ -47,6 +47,7 @@ format: $(STAMP)
 ## bench: reported figures, not tests (see docs/benchmarks.md)
 bench: $(STAMP)
 	$(BIN)/python bench/dispatch.py
+	$(BIN)/python bench/schedule_cycle.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info src/*.egg-info

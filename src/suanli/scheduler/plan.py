@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -53,7 +54,8 @@ class PoolVerdict:
 @dataclass(frozen=True)
 class Plan:
     placements: tuple[Placement, ...] = ()
-    waiting: dict[str, tuple[PoolVerdict, ...]] = field(default_factory=dict)
+    # job id → its verdict per pool; `schedule()` gives a mapping that works each job's out when read
+    waiting: Mapping[str, tuple[PoolVerdict, ...]] = field(default_factory=dict)
 
     def reasons(self, job_id: str) -> tuple[PoolVerdict, ...]:
         return self.waiting.get(job_id, ())

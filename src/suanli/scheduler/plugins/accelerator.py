@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+
 from suanli.domain.resources import Vector
 from suanli.scheduler.framework import register_filter
 from suanli.scheduler.plan import OK, Code, Status
@@ -10,11 +12,19 @@ from suanli.scheduler.snapshot import PendingJob, PoolView
 
 class AcceleratorMatch:
     name = "accelerator"
+    reads_free = False
+
+    def job_key(self, job: PendingJob) -> Hashable:
+        return tuple([o.model for o in job.resources.accelerators])
+
+    def admits(self, job: PendingJob, pool: PoolView, free: tuple[Vector, ...]) -> bool:
+        options = job.resources.accelerators
+        return not options or any(o.model == pool.accelerator for o in options)
 
     def filter(self, job: PendingJob, pool: PoolView, free: tuple[Vector, ...]) -> Status:
-        options = job.resources.accelerators
-        if not options or any(o.model == pool.accelerator for o in options):
+        if self.admits(job, pool, free):
             return OK
+        options = job.resources.accelerators
         wanted = " or ".join(o.model for o in options)
         offered = pool.accelerator or "no accelerators"
         return Status(Code.UNRESOLVABLE, f"needs {wanted}; pool offers {offered}")

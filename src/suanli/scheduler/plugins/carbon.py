@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+
 from suanli.domain.resources import Vector
 from suanli.scheduler.estimate import carbon_g
-from suanli.scheduler.framework import register_score
+from suanli.scheduler.framework import options_key, register_score
 from suanli.scheduler.snapshot import PendingJob, PoolView
 
 
 class Carbon:
     name = "carbon"
+    reads_free = False
+
+    def job_key(self, job: PendingJob) -> Hashable:
+        r = job.resources
+        return (options_key(job), r.cpus, r.nodes, r.max_runtime_s)
 
     def cost(self, job: PendingJob, pool: PoolView, free: tuple[Vector, ...]) -> float | None:
         grams = carbon_g(job, pool)

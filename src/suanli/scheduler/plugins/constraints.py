@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+
 from suanli.domain.resources import Vector
 from suanli.scheduler.framework import register_filter
 from suanli.scheduler.plan import OK, Code, Status
@@ -10,6 +12,13 @@ from suanli.scheduler.snapshot import PendingJob, PoolView
 
 class Constraints:
     name = "constraints"
+    reads_free = False
+
+    def job_key(self, job: PendingJob) -> Hashable:
+        return (job.sites, job.regions)
+
+    def admits(self, job: PendingJob, pool: PoolView, free: tuple[Vector, ...]) -> bool:
+        return (not job.sites or pool.site in job.sites) and (not job.regions or pool.region in job.regions)
 
     def filter(self, job: PendingJob, pool: PoolView, free: tuple[Vector, ...]) -> Status:
         if job.sites and pool.site not in job.sites:

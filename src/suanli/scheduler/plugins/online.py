@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+
 from suanli.domain.resources import Vector
 from suanli.scheduler.framework import register_filter
 from suanli.scheduler.plan import OK, Code, Status
@@ -10,6 +12,10 @@ from suanli.scheduler.snapshot import PendingJob, PoolView
 
 class Online:
     name = "online"
+    reads_free = False
+
+    def job_key(self, job: PendingJob) -> Hashable:
+        return None  # the pool alone decides
 
     def filter(self, job: PendingJob, pool: PoolView, free: tuple[Vector, ...]) -> Status:
         if pool.online:

@@ -2,30 +2,49 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from decimal import Decimal
 
 from suanli.domain.money import EXPONENT
 from suanli.domain.resources import Vector
 from suanli.scheduler.estimate import hourly_price
-from suanli.scheduler.framework import register_filter
+from suanli.scheduler.framework import options_key, register_filter
 from suanli.scheduler.plan import OK, Code, Status
 from suanli.scheduler.snapshot import PendingJob, PoolView
 
 
 class PriceCap:
     name = "price_cap"
+    reads_free = False
+
+    def job_key(self, job: PendingJob) -> Hashable:
+        r = job.resources
+        cap = job.max_price_per_hour
+        return None if cap is None else (cap, options_key(job), r.cpus, r.nodes)
+
+    def admits(self, job: PendingJob, pool: PoolView, free: tuple[Vector, ...]) -> bool:
+        cap = job.max_price_per_hour
+        if cap is None:
+            return True
+        price = _hourly(job, pool)
+        return price is not None and price <= cap
 
     def filter(self, job: PendingJob, pool: PoolView, free: tuple[Vector, ...]) -> Status:
         cap = job.max_price_per_hour
         if cap is None:
             return OK
-        hourly = hourly_price(job, pool)
-        if hourly is None:
+        price = _hourly(job, pool)
+        if price is None:
             return Status(Code.UNRESOLVABLE, f"pool has no price; max {cap:.2f}/h asked")
-        price = Decimal(hourly.minor).scaleb(-EXPONENT[hourly.currency])
         if price > cap:
             return Status(Code.UNRESOLVABLE, f"price {price:.2f}/h above max {cap:.2f}/h")
         return OK
+
+
+def _hourly(job: PendingJob, pool: PoolView) -> Decimal | None:
+    """The job's hourly price on the pool in currency units (not minor units); None if unpriced."""
+    hourly = hourly_price(job, pool)
+    return None if hourly is None else Decimal(hourly.minor).scaleb(-EXPONENT[hourly.currency])
 
 
 register_filter(PriceCap.name, PriceCap)

@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+
 from suanli.domain.resources import Vector
-from suanli.scheduler.framework import accelerator_option, register_filter
+from suanli.scheduler.framework import accelerator_option, options_key, register_filter
 from suanli.scheduler.plan import OK, Code, Status
 from suanli.scheduler.snapshot import PendingJob, PoolView
 
 
 class Shape:
     name = "shape"
+    reads_free = False
+
+    def job_key(self, job: PendingJob) -> Hashable:
+        r = job.resources
+        return (options_key(job), r.cpus, r.memory_mib, r.nodes)
+
+    def admits(self, job: PendingJob, pool: PoolView, free: tuple[Vector, ...]) -> bool:
+        r, have = job.resources, pool.per_node
+        option = accelerator_option(job, pool)
+        return (
+            (option.count if option else 0) <= have.accelerators
+            and r.cpus <= have.cpus
+            and r.memory_mib <= have.memory_mib
+            and r.nodes <= len(pool.free)
+        )
 
     def filter(self, job: PendingJob, pool: PoolView, free: tuple[Vector, ...]) -> Status:
         r = job.resources

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+
 from suanli.domain.resources import Vector
 from suanli.scheduler.framework import register_score
 from suanli.scheduler.snapshot import PendingJob, PoolView
@@ -9,6 +11,10 @@ from suanli.scheduler.snapshot import PendingJob, PoolView
 
 class Waste:
     name = "waste"
+    reads_free = False
+
+    def job_key(self, job: PendingJob) -> Hashable:
+        return bool(job.resources.accelerators)
 
     def score(self, job: PendingJob, pool: PoolView, free: tuple[Vector, ...]) -> float:
         if job.resources.accelerators or not pool.per_node.accelerators:

@@ -1,0 +1,216 @@
+"""Job classes: jobs that every reusable plugin sees alike share one cycle's cached answers.
+
+Jobs of one profile whose reusable plugins (`reuse.py`) all give the same keys form a *class*. Per
+cycle this module keeps:
+
+- **Static answers**, per (filter, key) and pool: whether the pool passes `accelerator`, `shape`,
+  `constraints`, `price_cap`, `online` for that key, each asked at most once per pool in a cycle,
+  and the survivors of each run of them, shared between classes that agree on those filters' keys.
+  Safe: these filters do not read free capacity, so their answer is fixed for the cycle.
+- **Live pools** (`_Live`), shared by every class whose filters give the same keys: the pools that
+  passed the static filters and that no filter reading free capacity (`capacity`) has refused yet,
+  with the pool version at which it last said yes. A yes is reused while the pool's free vectors are
+  unchanged, which is exact. A no retires the pool for these keys until the cycle ends: safe because
+  free capacity only shrinks within a cycle and such a filter is monotone. So a full pool costs each
+  set of keys one look, and a class with no live pool left waits at once.
+- **Raw score values**, per (score plugin, key) and pool, shared between classes.
+- **A ranking per class** (`ranking.Ranked`), reused while it stays exact (see there): most jobs
+  of a class then cost a few version checks instead of a pass over every pool.
+
+Plugins that are not reusable are asked again for every job and pool, and a class that has any
+does not keep a ranking. Feasibility is the conjunction of the filters, so the order in which they
+run here does not change which pools pass; the verdict a user reads (the first filter that fails, in
+profile order) is worked out separately, when asked (`framework._verdicts`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from typing import TYPE_CHECKING
+
+from suanli.scheduler import ranking
+from suanli.scheduler.reuse import Check, Kinds
+from suanli.scheduler.snapshot import PendingJob, PoolView
+from suanli.scheduler.working import WorkingFree
+
+if TYPE_CHECKING:
+    from suanli.scheduler.framework import _Built
+
+_RETIRED = -1  # in `_Live.answers`: a filter that reads free capacity said no; versions start at 0
+_UNSEEN = -2
+_UNASKED, _YES, _NO = 0, 1, 2  # a static filter's answer for one key and pool
+
+
+class JobClasses:
+    """Every job class met in one cycle, and the memos they share."""
+
+    def __init__(self, pools: Sequence[PoolView], working: WorkingFree) -> None:
+        self.pools = pools
+        self.labels = [p.label for p in pools]
+        self.working = working
+        self._kinds: dict[int, Kinds] = {}
+        self._classes: dict[Hashable, JobClass] = {}
+        self._survivors: dict[Hashable, list[int]] = {(): list(range(len(pools)))}  # by key prefix
+        self._static: dict[Hashable, bytearray] = {}  # (filter, key) → per pool: _UNASKED, _YES, _NO
+        self._live: dict[Hashable, _Live] = {}
+        self._answers: dict[Hashable, list[int]] = {}  # shrinking filters' keys → answer per pool
+        self._values: dict[tuple[str, Hashable], _Values] = {}
+
+    def of(self, job: PendingJob, built: _Built) -> JobClass:
+        kinds = self._kinds.get(id(built))
+        if kinds is None:
+            kinds = self._kinds[id(built)] = Kinds.of(built)
+        keys = tuple([key(job) for key in kinds.keys])
+        found = self._classes.get((id(built), keys))
+        if found is None:
+            found = self._classes[id(built), keys] = JobClass(self, kinds, job, keys)
+        return found
+
+    def live(self, kinds: Kinds, keys: Sequence[Hashable], job: PendingJob) -> _Live:
+        """The live pools shared by every class whose filters give these keys, whatever its profile."""
+        static = tuple((c.name, k) for c, k in zip(kinds.static, keys, strict=False))
+        shrinking = tuple((c.name, k) for c, k in zip(kinds.shrinking, keys[len(static) :], strict=False))
+        found = self._live.get((static, shrinking))
+        if found is None:
+            answers = self._answers.get(shrinking)
+            if answers is None:
+                answers = self._answers[shrinking] = [_UNSEEN] * len(self.pools)
+            pools = list(self._static_survivors(static, kinds.static, job))
+            found = self._live[static, shrinking] = _Live(self, pools, kinds.shrinking, answers)
+        return found
+
+    def _static_survivors(
+        self, named: tuple[tuple[str, Hashable], ...], checks: Sequence[Check], job: PendingJob
+    ) -> list[int]:
+        """Pools that pass every static filter, in snapshot order. Classes that agree on the first
+        filters' keys share those filters' survivors; each filter is asked once per key and pool."""
+        survivors = self._survivors[()]
+        for n, check in enumerate(checks, start=1):
+            found = self._survivors.get(named[:n])
+            if found is None:
+                answers = self._static.setdefault(named[n - 1], bytearray(len(self.pools)))
+                for i in survivors:
+                    if answers[i] == _UNASKED:
+                        answers[i] = _YES if check.admits(job, self.pools[i], self.pools[i].free) else _NO
+                found = self._survivors[named[:n]] = [i for i in survivors if answers[i] == _YES]
+            survivors = found
+        return survivors
+
+    def values(self, name: str, key: Hashable) -> _Values:
+        """The shared memo of one reusable score's raw values for one key."""
+        found = self._values.get((name, key))
+        if found is None:
+            found = self._values[name, key] = _Values()
+        return found
+
+
+class _Live:
+    """Pools that may still take jobs with one set of filter keys (module docstring)."""
+
+    def __init__(
+        self, book: JobClasses, pools: list[int], shrinking: tuple[Check, ...], answers: list[int]
+    ) -> None:
+        self.pools = pools
+        self._book = book
+        self._shrinking = shrinking
+        self._answers = answers  # pool index → the version at which all said yes, or _RETIRED
+
+    def admits(self, job: PendingJob, i: int) -> bool:
+        """Whether every filter that reads free capacity admits the job on live pool `i` now."""
+        answer, version = self._answers[i], self._book.working.version[i]
+        if answer == version:
+            return True
+        if answer == _RETIRED:
+            return False
+        pool, free = self._book.pools[i], self._book.working.free[i]
+        for check in self._shrinking:
+            if not check.admits(job, pool, free):
+                self._answers[i] = _RETIRED
+                return False
+        self._answers[i] = version
+        return True
+
+    def admitted(self, job: PendingJob) -> list[int]:
+        """Live pools that admit the job now, in snapshot order; forgets those retired."""
+        answers, version = self._answers, self._book.working.version
+        out = [i for i in self.pools if answers[i] == version[i] or self.admits(job, i)]
+        if len(out) < len(self.pools):
+            self.pools = [i for i in self.pools if self._answers[i] != _RETIRED]
+        return out
+
+
+class JobClass:
+    """One class: its live pools (shared), its scores' raw values (shared), and its ranking."""
+
+    def __init__(self, book: JobClasses, kinds: Kinds, job: PendingJob, keys: tuple[Hashable, ...]) -> None:
+        self._book, self._kinds = book, kinds
+        self._live = book.live(kinds, keys, job)
+        score_keys = iter(keys[len(kinds.static) + len(kinds.shrinking) :])
+        self._values = [book.values(s.name, next(score_keys)) if s.key else None for s in kinds.scores]
+        self._ranked: ranking.Ranked | None = None
+        self._filled = False  # the cached raw values cover every live pool
+
+    def best(self, job: PendingJob) -> tuple[int, float] | None:
+        """The pool the job goes to now, with its score; None if no pool takes it."""
+        ranked = self._ranked
+        if ranked is not None and all(self._live.admits(job, i) for i in ranked.witnesses):
+            return ranked.pick(lambda i: self._live.admits(job, i))
+        feasible = self._live.admitted(job)
+        if self._kinds.opaque:
+            feasible = [i for i in feasible if self._opaque_admit(job, i)]
+        if not feasible:
+            self._ranked = None
+            return None
+        scores, witnesses = self._scores(job, feasible)
+        ranked = ranking.Ranked(feasible, scores, self._book.labels, witnesses)
+        self._ranked = ranked if self._kinds.ranking_reusable else None
+        return ranked.pick(lambda i: True)
+
+    def _opaque_admit(self, job: PendingJob, i: int) -> bool:
+        pool, free = self._book.pools[i], self._book.working.free[i]
+        return all(c.admits(job, pool, free) for c in self._kinds.opaque)
+
+    def _scores(self, job: PendingJob, feasible: list[int]) -> tuple[list[float], tuple[int, ...]]:
+        """Each feasible pool's score, and the pools holding each cost column's extremes."""
+        if not self._filled:
+            self._fill(job)
+        pools, free = self._book.pools, self._book.working.free
+        columns: list[float | list[float]] = []
+        witnesses: list[int] = []
+        for score, memo in zip(self._kinds.scores, self._values, strict=True):
+            if memo is not None and not memo.varies:  # one value on every pool asked, so on these
+                columns.append(ranking.constant(score.weight, memo.first, score.is_cost))
+                continue
+            if memo is None:
+                raw = [score.ask(job, pools[i], free[i]) for i in feasible]
+            else:
+                raw = [memo.by_pool[i] for i in feasible]
+            weighted, extremes = ranking.column(score.weight, raw, score.is_cost)
+            columns.append(weighted)
+            witnesses.extend(feasible[k] for k in extremes)
+        return ranking.totals(columns, len(feasible)), tuple(witnesses)
+
+    def _fill(self, job: PendingJob) -> None:
+        """Cache the reusable scores' raw values for every live pool: later feasible sets are subsets."""
+        pools, free = self._book.pools, self._book.working.free
+        for score, memo in zip(self._kinds.scores, self._values, strict=True):
+            if memo is not None:
+                for i in [i for i in self._live.pools if i not in memo.by_pool]:
+                    memo.add(i, score.ask(job, pools[i], free[i]))
+        self._filled = True
+
+
+class _Values:
+    """One reusable score's raw values for one key, per pool, and whether any two of them differ."""
+
+    def __init__(self) -> None:
+        self.by_pool: dict[int, float | None] = {}
+        self.first: float | None = None
+        self.varies = False
+
+    def add(self, pool: int, value: float | None) -> None:
+        if not self.by_pool:
+            self.first = value
+        elif value != self.first:
+            self.varies = True
+        self.by_pool[pool] = value

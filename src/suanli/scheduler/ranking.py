@@ -1,0 +1,104 @@
+"""Ranking a job's feasible pools: cost scores normalised across them, weighted sums, and the tie rule.
+
+`framework.rank` (what `explain` shows) and the scheduling cycle both rank through these functions,
+so a plan and an explanation cannot disagree on arithmetic or ties. A pool's score is its weighted
+scores summed in plugin order; a cost score is 100 × (dearest − cost) / (dearest − cheapest) over
+the job's feasible pools, 100 when they all cost the same, and 50 when the cost is unknown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from operator import add
+from typing import cast
+
+UNKNOWN_COST_SCORE = 50.0
+
+
+def normalise(costs: Sequence[float | None]) -> list[float]:
+    """Costs → 0–100 across one job's feasible pools: the cheapest 100, the dearest 0, unknown 50."""
+    return weighted(1.0, costs, is_cost=True)
+
+
+def weighted(weight: float, raw: Sequence[float | None], is_cost: bool) -> list[float]:
+    """One plugin's column: weight × its score per pool (for a cost plugin, the normalised cost)."""
+    return column(weight, raw, is_cost)[0]
+
+
+def column(weight: float, raw: Sequence[float | None], is_cost: bool) -> tuple[list[float], tuple[int, ...]]:
+    """`weighted`, and for a cost column the positions of its lowest and highest known cost."""
+    if not is_cost:
+        return [weight * v for v in cast("Sequence[float]", raw)], ()  # a plain score is never None
+    unknown = weight * UNKNOWN_COST_SCORE
+    known = [c for c in raw if c is not None]
+    if not known:
+        return [unknown] * len(raw), ()
+    lo, hi = min(known), max(known)
+    extremes = (raw.index(lo), raw.index(hi))
+    if hi == lo:
+        return [unknown if c is None else weight * 100.0 for c in raw], extremes
+    span = hi - lo
+    return [unknown if c is None else weight * (100.0 * (hi - c) / span) for c in raw], extremes
+
+
+def constant(weight: float, raw: float | None, is_cost: bool) -> float:
+    """`weighted` of a column whose raw value is the same on every pool, as one number."""
+    if not is_cost:
+        return weight * cast(float, raw)
+    return weight * (UNKNOWN_COST_SCORE if raw is None else 100.0)
+
+
+def totals(columns: Sequence[float | list[float]], pools: int) -> list[float]:
+    """Each pool's score: its weighted scores summed in plugin order (float addition is not
+    associative, so the order is part of the result). A column may be one number for every pool."""
+    if not columns:
+        return [0.0] * pools
+    out = columns[0]
+    for column in columns[1:]:
+        if not isinstance(out, list):
+            out = [out + v for v in column] if isinstance(column, list) else out + column
+        else:
+            out = list(map(add, out, column)) if isinstance(column, list) else [v + column for v in out]
+    return out if isinstance(out, list) else [out] * pools
+
+
+def best(scores: Sequence[float], label: Callable[[int], str]) -> int:
+    """The position of the highest score; a tie goes to the alphabetically first label, then the
+    earlier position."""
+    top = max(scores)
+    tied = [k for k, s in enumerate(scores) if s == top]
+    return tied[0] if len(tied) == 1 else min((label(k), k) for k in tied)[1]
+
+
+class Ranked:
+    """One job class's feasible pools, ranked once and reused while that stays exact.
+
+    Within a cycle a class's feasible set only shrinks (capacity only shrinks; the class's filters
+    are fixed per pool or monotone). While every `witness` (a pool holding a cost column's lowest or
+    highest known cost) is still feasible, every column's extremes are unchanged, so every pool
+    still feasible has the same score, to the bit, as when it was ranked, and the best of them is the
+    first feasible one in score order. The caller checks the witnesses and re-ranks when one is gone.
+    """
+
+    def __init__(
+        self, pools: list[int], scores: list[float], labels: Sequence[str], witnesses: tuple[int, ...]
+    ) -> None:
+        self.pools, self.scores, self.witnesses = pools, scores, witnesses
+        self._labels = labels
+        self._first = best(scores, lambda k: labels[pools[k]])
+        self._order: list[int] | None = None  # positions, best first; sorted once the first is gone
+        self._next = 0
+
+    def pick(self, feasible: Callable[[int], bool]) -> tuple[int, float] | None:
+        """The best pool still feasible, with its score; None if none is."""
+        if self._order is None:
+            if feasible(self.pools[self._first]):
+                return self.pools[self._first], self.scores[self._first]
+            scores, pools, labels = self.scores, self.pools, self._labels
+            self._order = sorted(range(len(pools)), key=lambda k: (-scores[k], labels[pools[k]], k))
+        while self._next < len(self._order):
+            k = self._order[self._next]
+            if feasible(self.pools[k]):
+                return self.pools[k], self.scores[k]
+            self._next += 1  # a pool that is not feasible now never is again this cycle
+        return None

@@ -1,0 +1,152 @@
+"""Policy `las`: Tiresias-style discretized two-dimensional least-attained-service, preemptive.
+
+A job's attained service is GPUs × seconds of progress (restart overhead is not service). Jobs sit in
+queues by service: Q0 below 3,250 GPU-seconds, Q1 below 7,200, Q2 beyond; a new job enters Q0, and a
+running job moves down when its service crosses a threshold (the policy asks to be woken then). Each
+pass scans the queues in order; inside a queue, jobs holding GPUs come first, then waiting ones, each in
+arrival order; every job that fits the GPUs not yet given out keeps or gets them (fit-first), and a
+running job that no longer fits is preempted. Durations are not used; there is no starvation guard.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+
+from suanli.sim.policy import NOTHING, Decision, PoolState, register_policy
+from suanli.sim.trace import Trace
+
+__all__ = ["THRESHOLDS", "LeastAttained"]
+
+THRESHOLDS = (3_250.0, 7_200.0)  # GPU-seconds; the last queue has no upper bound
+_EPS = 1e-6  # seconds: a crossing this close to now has happened (float sums of fractional times)
+
+
+class _Waiting:
+    """One queue's waiting jobs, grouped by GPU count, each group a heap by arrival rank."""
+
+    def __init__(self) -> None:
+        self.groups: dict[int, list[tuple[int, int]]] = {}
+        self.sizes: list[int] = []
+
+    def push(self, rank: int, job: int, gpus: int) -> None:
+        group = self.groups.get(gpus)
+        if group is None:
+            group = self.groups[gpus] = []
+            bisect.insort(self.sizes, gpus)
+        heapq.heappush(group, (rank, job))
+
+    def take_fitting(self, budget: int, out: list[int]) -> int:
+        """Fit-first in arrival order: take every job that fits what is left; return what is left."""
+        while budget > 0:
+            best = 0  # the GPU count of the group whose head arrived first; 0: none fits
+            for gpus in self.sizes:
+                if gpus > budget:
+                    break
+                group = self.groups[gpus]
+                if group and (not best or group[0] < self.groups[best][0]):
+                    best = gpus
+            if not best:
+                break
+            out.append(heapq.heappop(self.groups[best])[1])
+            budget -= best
+        return budget
+
+
+class LeastAttained:
+    name = "las"
+
+    def __init__(self, trace: Trace, gpus: int) -> None:
+        n = len(trace.jobs)
+        self._need = [j.gpus for j in trace.jobs]
+        self._rank = [0] * n
+        self._arrivals = 0
+        self._queue_of = [0] * n
+        self._run_id = [0] * n  # identifies a job's current run, so stale crossings are ignored
+        self._running_now = [False] * n
+        levels = len(THRESHOLDS) + 1
+        self._running: list[list[tuple[int, int]]] = [[] for _ in range(levels)]  # (rank, job) ascending
+        self._held = [0] * levels
+        self._waiting = [_Waiting() for _ in range(levels)]
+        self._crossings: list[tuple[float, int, int]] = []  # (when, job, run id)
+
+    def arrive(self, job: int, now: float) -> None:
+        self._rank[job] = self._arrivals
+        self._arrivals += 1
+        self._waiting[0].push(self._rank[job], job, self._need[job])
+
+    def depart(self, job: int, now: float) -> None:
+        self._leave_running(job)
+
+    def decide(self, now: float, pool: PoolState) -> Decision:
+        self._demote(now, pool)
+        budget = pool.gpus
+        preempt: list[int] = []
+        start: list[int] = []
+        for level, running in enumerate(self._running):
+            if self._held[level] <= budget:
+                budget -= self._held[level]
+            else:
+                for _, job in running:
+                    if self._need[job] <= budget:
+                        budget -= self._need[job]
+                    else:
+                        preempt.append(job)
+            budget = self._waiting[level].take_fitting(budget, start)
+        for job in preempt:
+            self._leave_running(job)
+            self._waiting[self._queue_of[job]].push(self._rank[job], job, self._need[job])
+        for job in start:
+            self._enter_running(job, now, pool)
+        if not (start or preempt or self._crossings):
+            return NOTHING
+        return Decision(tuple(start), tuple(preempt), self._next_crossing())
+
+    def _demote(self, now: float, pool: PoolState) -> None:
+        crossings = self._crossings
+        while crossings and crossings[0][0] <= now + _EPS:
+            _, job, run_id = heapq.heappop(crossings)
+            if not self._running_now[job] or run_id != self._run_id[job]:
+                continue
+            self._leave_running(job)
+            self._queue_of[job] += 1
+            self._join_running(job)
+            self._schedule_crossing(job, now, pool)
+
+    def _enter_running(self, job: int, now: float, pool: PoolState) -> None:
+        self._run_id[job] += 1
+        self._join_running(job)
+        self._schedule_crossing(job, now, pool)
+
+    def _join_running(self, job: int) -> None:
+        level = self._queue_of[job]
+        bisect.insort(self._running[level], (self._rank[job], job))
+        self._held[level] += self._need[job]
+        self._running_now[job] = True
+
+    def _leave_running(self, job: int) -> None:
+        level = self._queue_of[job]
+        running = self._running[level]
+        del running[bisect.bisect_left(running, (self._rank[job], job))]
+        self._held[level] -= self._need[job]
+        self._running_now[job] = False
+
+    def _schedule_crossing(self, job: int, now: float, pool: PoolState) -> None:
+        """Ask to be woken when the running job's service reaches its queue's threshold."""
+        level = self._queue_of[job]
+        if level >= len(THRESHOLDS):
+            return
+        seconds_left = THRESHOLDS[level] / self._need[job] - pool.executed_s(job, now)
+        when = max(now, pool.progress_from(job, now)) + seconds_left
+        heapq.heappush(self._crossings, (when, job, self._run_id[job]))
+
+    def _next_crossing(self) -> float | None:
+        crossings = self._crossings
+        while crossings and (
+            not self._running_now[crossings[0][1]] or crossings[0][2] != self._run_id[crossings[0][1]]
+        ):
+            heapq.heappop(crossings)
+        return crossings[0][0] if crossings else None
+
+
+register_policy(LeastAttained.name, LeastAttained)

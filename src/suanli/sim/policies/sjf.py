@@ -1,0 +1,42 @@
+"""Policy `sjf`: shortest job first with known durations, non-preemptive and blocking.
+
+Waiting jobs are ordered by (duration, submit, input order); the first one that does not fit blocks the
+rest, as in FIFO. It is an oracle (real schedulers do not know durations): a bound on what ordering by
+length alone can give, not a policy to deploy.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+from suanli.sim.policy import NOTHING, Decision, PoolState, register_policy
+from suanli.sim.trace import Trace
+
+
+class ShortestFirst:
+    name = "sjf"
+
+    def __init__(self, trace: Trace, gpus: int) -> None:
+        self._jobs = trace.jobs
+        self._arrivals = 0
+        self._heap: list[tuple[float, int, int]] = []  # (duration, arrival rank, job)
+
+    def arrive(self, job: int, now: float) -> None:
+        # The engine calls arrive in (submit, input order), so the arrival rank breaks duration ties.
+        heapq.heappush(self._heap, (self._jobs[job].duration, self._arrivals, job))
+        self._arrivals += 1
+
+    def depart(self, job: int, now: float) -> None:
+        pass
+
+    def decide(self, now: float, pool: PoolState) -> Decision:
+        heap, jobs, free = self._heap, self._jobs, pool.free
+        start = []
+        while heap and jobs[heap[0][2]].gpus <= free:
+            job = heapq.heappop(heap)[2]
+            free -= jobs[job].gpus
+            start.append(job)
+        return Decision(tuple(start)) if start else NOTHING
+
+
+register_policy(ShortestFirst.name, ShortestFirst)

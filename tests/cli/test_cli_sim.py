@@ -1,0 +1,57 @@
+"""`suanli sim`: replays a trace in-process and prints the comparison table or JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from typer.testing import Result
+
+Run = Callable[..., Result]
+FIXTURE = Path(__file__).parent.parent / "sim" / "fixtures" / "philly-2000.csv"
+
+
+def test_default_runs_the_four_baselines_as_a_table(run: Run) -> None:
+    result = run("sim", str(FIXTURE), "--gpus", "64", "--limit", "300")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert "avg JCT" in lines[1] and "preemptions" in lines[1]
+    assert [line.split()[0] for line in lines[2:]] == ["fifo", "easy", "sjf", "las"]
+    assert "300 jobs of 5 tenants on 64 GPUs" in result.stderr
+
+
+def test_json_holds_one_run_per_policy_asked_for(run: Run) -> None:
+    result = run(
+        "sim",
+        str(FIXTURE),
+        "--gpus",
+        "32",
+        "--limit",
+        "200",
+        "--policy",
+        "easy",
+        "--policy",
+        "suanli",
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert [r["policy"] for r in body["runs"]] == ["easy", "suanli"]
+    assert all(r["jobs"] == 200 and r["gpus"] == 32 for r in body["runs"])
+
+
+def test_bad_input_exits_2_with_the_place_named(run: Run, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("timestamp,duration,num_gpus,gpu_time,cluster\n2017-10-09 07:00:00,x,1,1,a\n")
+    result = run("sim", str(bad), "--gpus", "8")
+    assert result.exit_code == 2
+    assert f"{bad}:2: column 2 (duration)" in result.stderr
+    assert run("sim", str(FIXTURE), "--gpus", "8", "--policy", "random").exit_code == 2
+    assert run("sim", str(FIXTURE), "--gpus", "0").exit_code == 2
+
+
+def test_a_job_wider_than_the_pool_fails_the_run(run: Run) -> None:
+    result = run("sim", str(FIXTURE), "--gpus", "4", "--limit", "300")
+    assert result.exit_code == 1
+    assert "needs 8 GPUs; the pool has 4" in result.stderr

@@ -1,0 +1,131 @@
+"""The promises plugins make so a cycle may reuse their answers (`scheduler/reuse.py`).
+
+For every built-in plugin: two jobs with the same `job_key` get the same answer on the same pool
+(the same `Status`, reason included, or the same score); a plugin that says `reads_free = False`
+gives the same answer whatever `free` holds; `admits` agrees with `filter(...).ok`; and `capacity`
+is monotone: with less free capacity it never turns a no into a yes.
+"""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from suanli.domain.money import Money
+from suanli.domain.resources import AcceleratorOption, Resources, Vector
+from suanli.scheduler import PendingJob, PoolView
+from suanli.scheduler.framework import _FILTERS, _SCORES, accelerator_option, pick_nodes
+from suanli.scheduler.profiles import FILTERS, PROFILES
+from suanli.scheduler.reuse import Reusable
+
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+BUILT_IN_SCORES = sorted({name for p in PROFILES.values() for name, _ in p.scores})
+vectors = st.builds(Vector, st.integers(0, 8), st.integers(0, 16), st.integers(0, 64))
+
+
+@st.composite
+def pools(draw: st.DrawFn) -> PoolView:
+    model = draw(st.sampled_from(["A100", "H100", None]))
+    per_node = Vector(draw(st.sampled_from([4, 8])) if model else 0, 16, draw(st.sampled_from([32, 64])))
+    return PoolView(
+        "pool-1",
+        "site-a",
+        draw(st.sampled_from("ab")),
+        "p",
+        model,
+        per_node,
+        tuple(draw(st.lists(vectors, max_size=4))),
+        online=draw(st.booleans()),
+        region=draw(st.sampled_from(["north", "south"])),
+        price=draw(st.one_of(st.none(), st.builds(Money, st.sampled_from([100, 250])))),
+        pue=draw(st.one_of(st.none(), st.just(Decimal("1.3")))),
+        carbon_g_per_kwh=draw(st.one_of(st.none(), st.just(500))),
+    )
+
+
+@st.composite
+def jobs(draw: st.DrawFn) -> PendingJob:
+    options = draw(
+        st.lists(
+            st.builds(AcceleratorOption, st.sampled_from(["A100", "H100"]), st.sampled_from([1, 4, 8])),
+            max_size=2,
+            unique_by=lambda o: o.model,
+        )
+    )
+    return PendingJob(
+        draw(st.sampled_from(["j1", "j2"])),
+        Resources(
+            tuple(options),
+            draw(st.integers(1, 3)),
+            draw(st.sampled_from([1, 8])),
+            draw(st.sampled_from([8, 64])),
+            draw(st.sampled_from([None, 3600])),
+        ),
+        T0,
+        priority=draw(st.integers(0, 1)),
+        sites=tuple(draw(st.lists(st.sampled_from("ab"), max_size=1))),
+        regions=tuple(draw(st.lists(st.sampled_from(["north", "south"]), max_size=1))),
+        avoid_sites=frozenset(draw(st.lists(st.sampled_from("ab"), max_size=1))),
+        max_price_per_hour=draw(st.sampled_from([None, Decimal(3), Decimal(30)])),
+    )
+
+
+def answer(name: str, job: PendingJob, pool: PoolView, free: tuple[Vector, ...]) -> object:
+    if name in _FILTERS:
+        return _FILTERS[name]().filter(job, pool, free)
+    plugin = _SCORES[name]()
+    return plugin.cost(job, pool, free) if hasattr(plugin, "cost") else plugin.score(job, pool, free)  # type: ignore[union-attr]
+
+
+def reusable(name: str) -> Reusable:
+    plugin = (_FILTERS.get(name) or _SCORES[name])()
+    assert isinstance(plugin, Reusable), f"{name} no longer declares job_key and reads_free"
+    return plugin
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([*FILTERS, *BUILT_IN_SCORES]), jobs(), jobs(), pools(), st.lists(vectors, max_size=4))
+def test_an_answer_depends_on_the_job_only_through_its_key(
+    name: str, a: PendingJob, b: PendingJob, pool: PoolView, other_free: list[Vector]
+) -> None:
+    plugin = reusable(name)
+    if plugin.job_key(a) == plugin.job_key(b):
+        assert answer(name, a, pool, pool.free) == answer(name, b, pool, pool.free)
+    if not plugin.reads_free:
+        assert answer(name, a, pool, pool.free) == answer(name, a, pool, tuple(other_free))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(FILTERS), jobs(), pools())
+def test_admits_agrees_with_filter(name: str, job: PendingJob, pool: PoolView) -> None:
+    plugin = _FILTERS[name]()
+    admits = getattr(plugin, "admits", None)
+    if admits is not None:
+        assert admits(job, pool, pool.free) == plugin.filter(job, pool, pool.free).ok
+
+
+@settings(max_examples=300, deadline=None)
+@given(jobs(), pools())
+def test_capacity_admits_exactly_when_the_nodes_can_be_picked(job: PendingJob, pool: PoolView) -> None:
+    need = job.resources.per_node(accelerator_option(job, pool))
+    picked = pick_nodes(need, job.resources.nodes, pool.free)
+    assert _FILTERS["capacity"]().filter(job, pool, pool.free).ok == (picked is not None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(jobs(), pools(), st.data())
+def test_capacity_never_turns_a_no_into_a_yes_when_free_capacity_shrinks(
+    job: PendingJob, pool: PoolView, data: st.DataObject
+) -> None:
+    capacity = _FILTERS["capacity"]()
+    less = tuple(
+        Vector(
+            data.draw(st.integers(0, f.accelerators)),
+            data.draw(st.integers(0, f.cpus)),
+            data.draw(st.integers(0, f.memory_mib)),
+        )
+        for f in pool.free
+    )
+    if not capacity.filter(job, pool, pool.free).ok:
+        assert not capacity.filter(job, pool, less).ok

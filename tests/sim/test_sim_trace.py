@@ -1,0 +1,102 @@
+"""The processed-Philly loader: what it reads, and errors that name the file, line and column."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from suanli.sim import TraceError, TraceJob, load_trace
+
+HEADER = "timestamp,duration,num_gpus,gpu_time,cluster\n"
+
+
+def write(tmp_path: Path, body: str, header: str = HEADER) -> Path:
+    path = tmp_path / "trace.csv"
+    path.write_text(header + body, encoding="utf-8")
+    return path
+
+
+def test_reads_jobs_in_file_order_with_submits_from_the_earliest_time(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "2017-10-09 07:01:55,66.0,1,66.0,11cb48\n"
+        "2017-10-09 06:13:03,2951.0,2,5902.0,6214e9\n"
+        "2017-10-09 06:13:03,10,8,80,6214e9\n"
+        "\n",  # the published file ends with a blank line
+    )
+    trace = load_trace(path)
+    assert trace.start == datetime(2017, 10, 9, 6, 13, 3)
+    assert trace.jobs == (
+        TraceJob("2", 2932.0, 66.0, 1, "11cb48"),
+        TraceJob("3", 0.0, 2951.0, 2, "6214e9"),
+        TraceJob("4", 0.0, 10.0, 8, "6214e9"),
+    )
+
+
+def test_limit_keeps_the_first_rows_and_measures_from_their_earliest(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "2017-10-09 07:00:00,1,1,1,a\n2017-10-09 07:00:10,1,1,1,a\n2017-10-09 06:00:00,1,1,1,a\n"
+    )
+    trace = load_trace(path, limit=2)
+    assert [j.submit for j in trace.jobs] == [0.0, 10.0]
+
+
+def test_columns_may_come_in_any_order(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "a,1,4,2017-10-09 07:00:00,4\n", header="cluster,duration,num_gpus,timestamp,gpu_time\n"
+    )
+    assert load_trace(path).jobs == (TraceJob("2", 0.0, 1.0, 4, "a"),)
+
+
+GOOD = "2017-10-09 07:00:00,60,1,60,a\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "where", "says"),
+    [
+        ("2017-10-09 07:00:00,60,1,a\n", ":3:", "expected 5 fields, found 4"),
+        ("yesterday,60,1,60,a\n", ":3: column 1 (timestamp)", "'yesterday' is not a time"),
+        ("2017-10-09 07:00:00,soon,1,60,a\n", ":3: column 2 (duration)", "'soon' is not a number"),
+        ("2017-10-09 07:00:00,-5,1,60,a\n", ":3: column 2 (duration)", "0 or more seconds"),
+        ("2017-10-09 07:00:00,nan,1,60,a\n", ":3: column 2 (duration)", "finite"),
+        ("2017-10-09 07:00:00,60,1.5,60,a\n", ":3: column 3 (num_gpus)", "not a whole number"),
+        ("2017-10-09 07:00:00,60,0,60,a\n", ":3: column 3 (num_gpus)", "at least 1 GPU"),
+        ("2017-10-09 07:00:00,60,1,60, \n", ":3: column 5 (cluster)", "needs a tenant"),
+        ("2017-10-09 07:00:00+08:00,60,1,60,a\n", ":3: column 1 (timestamp)", "mixes times"),
+    ],
+)
+def test_malformed_rows_name_file_line_and_column(tmp_path: Path, body: str, where: str, says: str) -> None:
+    path = write(tmp_path, GOOD + body)
+    with pytest.raises(TraceError) as caught:
+        load_trace(path)
+    assert f"{path}{where}" in str(caught.value)
+    assert says in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("header", "body", "says"),
+    [
+        ("", "", "the file is empty"),
+        ("timestamp,duration,gpus,cluster\n", GOOD, ":1: header lacks column(s) num_gpus"),
+        (HEADER, "", "no jobs"),
+    ],
+)
+def test_files_without_jobs_are_refused(tmp_path: Path, header: str, body: str, says: str) -> None:
+    with pytest.raises(TraceError, match=r".*" + says.replace("(", r"\(").replace(")", r"\)")):
+        load_trace(write(tmp_path, body, header=header))
+
+
+def test_a_missing_file_or_unknown_format_is_a_trace_error(tmp_path: Path) -> None:
+    with pytest.raises(TraceError, match="cannot read the trace"):
+        load_trace(tmp_path / "absent.csv")
+    with pytest.raises(TraceError, match="unknown trace format 'swf'; known: philly"):
+        load_trace(write(tmp_path, GOOD), "swf")
+
+
+def test_a_binary_file_is_a_trace_error(tmp_path: Path) -> None:
+    path = tmp_path / "trace.csv"
+    path.write_bytes(HEADER.encode() + b"\xff\xfe\x00 not text\n")
+    with pytest.raises(TraceError, match="not a CSV text file"):
+        load_trace(path)

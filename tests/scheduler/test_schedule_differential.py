@@ -244,7 +244,7 @@ def test_schedule_matches_the_plain_loop(pools: list[PoolView], jobs: list[Pendi
     assert_same_decisions(Snapshot(now=T0, pools=tuple(pools), jobs=tuple(jobs)), PROFILES)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(pools_strategy(), jobs_strategy(["balanced", "opaque", "plain", "free-only"]))
 def test_schedule_matches_the_plain_loop_with_plugins_it_cannot_reuse(
     pools: list[PoolView], jobs: list[PendingJob]

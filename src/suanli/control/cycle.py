@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -116,7 +116,7 @@ class SchedulingLoop:
         self._interval, self._lease_ttl, self._grace = interval, lease_ttl, lease_grace
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.waiting: dict[str, tuple[PoolVerdict, ...]] = {}
+        self.waiting: Mapping[str, tuple[PoolVerdict, ...]] = {}  # verdicts are worked out when read
         self._parsed: dict[str, PendingJob] = {}
         self._keep_keys = keep_keys
         self._start_timeout = start_timeout
@@ -165,7 +165,7 @@ class SchedulingLoop:
         with self._db.read() as tx:
             snap = snapshots.take(tx, now, self._lease_ttl, self._parsed)
         plan = schedule(snap, PROFILES)
-        self.waiting = dict(plan.waiting)
+        self.waiting = plan.waiting
         result = CycleResult(lost=len(lost))
         if plan.placements:
             with self._db.transaction() as tx:

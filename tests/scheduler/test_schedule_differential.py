@@ -18,9 +18,11 @@ from hypothesis import strategies as st
 from suanli.domain.money import Money
 from suanli.domain.resources import AcceleratorOption, Resources, Vector
 from suanli.scheduler import PROFILES, Code, PendingJob, Placement, PoolVerdict, PoolView, Snapshot, schedule
+from suanli.scheduler.books import Books
 from suanli.scheduler.framework import (
     Profile,
     _Built,
+    _held,
     accelerator_option,
     build,
     pick_nodes,
@@ -28,8 +30,12 @@ from suanli.scheduler.framework import (
     register_score,
     run_filters,
 )
+from suanli.scheduler.order import FairQueue
 from suanli.scheduler.plan import OK, Status
 from suanli.scheduler.profiles import FILTERS
+from suanli.scheduler.reserve import Reserver
+from suanli.scheduler.reuse import Kinds
+from suanli.scheduler.working import WorkingFree
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 T = TypeVar("T")
@@ -40,30 +46,44 @@ T = TypeVar("T")
 def reference(
     snapshot: Snapshot, profiles: dict[str, Profile]
 ) -> tuple[list[Placement], dict[str, tuple[PoolVerdict, ...]]]:
+    """The plain loop. It shares the queue order, the books, the working copy and the reserve
+    plugins with the code under test (as it shares `pick_nodes`), not the classes and rankings."""
     built = {name: build(p) for name, p in profiles.items()}
-    free = {p.id: p.free for p in snapshot.pools}
+    pools = snapshot.pools
+    working = WorkingFree(pools, snapshot.now)
+    books = Books(snapshot)
+    reserver = Reserver(snapshot, working, books)
     placements: list[Placement] = []
     waiting: dict[str, tuple[PoolVerdict, ...]] = {}
-    for job in sorted(snapshot.jobs, key=lambda j: (-j.priority, j.created_at, j.id)):
+    for job in FairQueue(snapshot.jobs, books):
         plugins = built.get(job.objective) or built["balanced"]
         verdicts: list[PoolVerdict] = []
         feasible: list[PoolView] = []
-        for pool in snapshot.pools:
+        free = {p.id: working.free_for(i, job) for i, p in enumerate(pools)}
+        for i, pool in enumerate(pools):
             status = run_filters(plugins, job, pool, free[pool.id])
             if status.ok:
                 feasible.append(pool)
-            else:
-                verdicts.append(PoolVerdict(pool.label, status.code, status.reason))
+                continue
+            guard = working.guards[i]
+            if guard is not None and run_filters(plugins, job, pool, working.free[i]).ok:
+                status = Status(Code.UNSCHEDULABLE, _held(job, guard.job_id, guard.until))
+            verdicts.append(PoolVerdict(pool.label, status.code, status.reason))
         candidates = [
             (sum(v for _, v in parts), pool.label, pool)
             for pool, parts in _rank(plugins, job, feasible, free)
         ]
         if not candidates:
-            if not snapshot.pools:
+            if not pools:
                 verdicts.append(PoolVerdict("(network)", Code.UNSCHEDULABLE, "no site offers any pool yet"))
+            else:
+                static = Kinds.of(plugins).static
+                possible = [i for i, p in enumerate(pools) if all(c.admits(job, p, p.free) for c in static)]
+                reserver.blocked(job, possible)
             waiting[job.id] = tuple(verdicts)
             continue
         score, _, pool = min(candidates, key=lambda c: (-c[0], c[1]))
+        index = pools.index(pool)
         option = accelerator_option(job, pool)
         need = job.resources.per_node(option)
         nodes = pick_nodes(need, job.resources.nodes, free[pool.id])
@@ -71,7 +91,8 @@ def reference(
         placements.append(
             Placement(job.id, pool.id, pool.site_id, option.model if option else None, need, nodes, score)
         )
-        free[pool.id] = tuple(f - need if i in nodes else f for i, f in enumerate(free[pool.id]))
+        working.take(index, need, nodes, working.ends_of(job))
+        books.take(job, option.model if option else None, need, None)
     return placements, waiting
 
 
@@ -216,6 +237,8 @@ def jobs_strategy(
                     resources=Resources(s.accelerators, s.nodes, s.cpus, s.memory_mib, s.max_runtime_s),
                     created_at=T0 - timedelta(seconds=draw(st.integers(0, 3))),
                     priority=draw(st.integers(0, 2)),
+                    org_id=draw(rarely(st.sampled_from(["org-x", "org-y"]), "org-w")),
+                    project_id=draw(st.sampled_from(["p1", "p2"])),
                     sites=draw(rarely(st.lists(st.sampled_from("abc"), max_size=2).map(tuple), ())),
                     regions=draw(rarely(st.sampled_from([("north",), ("south",)]), ())),
                     avoid_sites=draw(rarely(st.sampled_from([frozenset("a"), frozenset("b")]), frozenset())),

@@ -111,6 +111,7 @@ class _Live:
         self, book: JobClasses, pools: list[int], shrinking: tuple[Check, ...], answers: list[int]
     ) -> None:
         self.pools = pools
+        self.static = tuple(pools)  # every pool that passed the static filters: where a job could run
         self._book = book
         self._shrinking = shrinking
         self._answers = answers  # pool index → the version at which all said yes, or _RETIRED
@@ -122,7 +123,7 @@ class _Live:
             return True
         if answer == _RETIRED:
             return False
-        pool, free = self._book.pools[i], self._book.working.free[i]
+        pool, free = self._book.pools[i], self._book.working.free_for(i, job)
         for check in self._shrinking:
             if not check.admits(job, pool, free):
                 self._answers[i] = _RETIRED
@@ -150,6 +151,11 @@ class JobClass:
         self._ranked: ranking.Ranked | None = None
         self._filled = False  # the cached raw values cover every live pool
 
+    @property
+    def possible(self) -> tuple[int, ...]:
+        """The pools a job of this class could ever run on (they pass its static filters)."""
+        return self._live.static
+
     def best(self, job: PendingJob) -> tuple[int, float] | None:
         """The pool the job goes to now, with its score; None if no pool takes it."""
         ranked = self._ranked
@@ -167,14 +173,14 @@ class JobClass:
         return ranked.pick(lambda i: True)
 
     def _opaque_admit(self, job: PendingJob, i: int) -> bool:
-        pool, free = self._book.pools[i], self._book.working.free[i]
+        pool, free = self._book.pools[i], self._book.working.free_for(i, job)
         return all(c.admits(job, pool, free) for c in self._kinds.opaque)
 
     def _scores(self, job: PendingJob, feasible: list[int]) -> tuple[list[float], tuple[int, ...]]:
         """Each feasible pool's score, and the pools holding each cost column's extremes."""
         if not self._filled:
             self._fill(job)
-        pools, free = self._book.pools, self._book.working.free
+        pools, working = self._book.pools, self._book.working
         columns: list[float | list[float]] = []
         witnesses: list[int] = []
         for score, memo in zip(self._kinds.scores, self._values, strict=True):
@@ -182,7 +188,7 @@ class JobClass:
                 columns.append(ranking.constant(score.weight, memo.first, score.is_cost))
                 continue
             if memo is None:
-                raw = [score.ask(job, pools[i], free[i]) for i in feasible]
+                raw = [score.ask(job, pools[i], working.free_for(i, job)) for i in feasible]
             else:
                 raw = [memo.by_pool[i] for i in feasible]
             weighted, extremes = ranking.column(score.weight, raw, score.is_cost)
@@ -192,11 +198,11 @@ class JobClass:
 
     def _fill(self, job: PendingJob) -> None:
         """Cache the reusable scores' raw values for every live pool: later feasible sets are subsets."""
-        pools, free = self._book.pools, self._book.working.free
+        pools, working = self._book.pools, self._book.working
         for score, memo in zip(self._kinds.scores, self._values, strict=True):
             if memo is not None:
                 for i in [i for i in self._live.pools if i not in memo.by_pool]:
-                    memo.add(i, score.ask(job, pools[i], free[i]))
+                    memo.add(i, score.ask(job, pools[i], working.free_for(i, job)))
         self._filled = True
 
 

@@ -31,13 +31,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from typing import Protocol
 
-from suanli.domain.resources import AcceleratorOption, Vector
+from suanli.domain.money import Money
+from suanli.domain.resources import Vector
+from suanli.scheduler.books import Books
 from suanli.scheduler.classes import JobClasses
+from suanli.scheduler.fit import accelerator_option as accelerator_option
+from suanli.scheduler.fit import options_key as options_key
+from suanli.scheduler.fit import pick_nodes as pick_nodes
+from suanli.scheduler.order import FairQueue
 from suanli.scheduler.plan import Code, Placement, Plan, PoolVerdict, Status
 from suanli.scheduler.ranking import weighted
+from suanli.scheduler.reserve import Reserver
 from suanli.scheduler.snapshot import PendingJob, PoolView, Snapshot
 from suanli.scheduler.waiting import Waiting
 from suanli.scheduler.working import WorkingFree
@@ -123,25 +131,76 @@ def run_filters(built: _Built, job: PendingJob, pool: PoolView, free: tuple[Vect
     return Status()
 
 
+class GatePlugin(Protocol):
+    """Whether a job may take the pool the cycle chose for it, whatever the pool's capacity: a check
+    on the job's org or project (quota, funds) against the cycle's `Books`. A refusal leaves the job
+    waiting with the gate's reason; `hold` is what a placement commits (money), or None."""
+
+    name: str
+
+    def admit(self, job: PendingJob, pool: PoolView, per_node: Vector, books: Books) -> Status: ...
+
+    def hold(self, job: PendingJob, pool: PoolView) -> Money | None: ...
+
+
+_GATES: dict[str, Callable[[], GatePlugin]] = {}
+GATES = ("quota", "funds")  # every cycle runs these, in order, on each job's chosen pool
+
+
+def register_gate(name: str, factory: Callable[[], GatePlugin]) -> None:
+    _GATES[name] = factory
+
+
 def schedule(snapshot: Snapshot, profiles: dict[str, Profile]) -> Plan:
-    """Place what fits now; for every other job, say why each pool does not take it (when asked)."""
+    """Place what fits now, in fair order; reserve (or preempt) for jobs that do not fit; for every
+    job left waiting, say why each pool does not take it (when asked)."""
     built = {name: build(p) for name, p in profiles.items()}
+    gates = tuple(_GATES[n]() for n in GATES if n in _GATES)
     pools = snapshot.pools
-    working = WorkingFree(pools)
+    working = WorkingFree(pools, snapshot.now)
     classes = JobClasses(pools, working)
+    books = Books(snapshot)
+    reserver = Reserver(snapshot, working, books)
     placements: list[Placement] = []
     seen: dict[str, _Seen] = {}
-    for job in sorted(snapshot.jobs, key=lambda j: (-j.priority, j.created_at, j.id)):
+    for job in FairQueue(snapshot.jobs, books):
         plugins = built.get(job.objective) or built["balanced"]
-        choice = classes.of(job, plugins).best(job)
+        job_class = classes.of(job, plugins)
+        choice = job_class.best(job)
         if choice is None:
-            seen[job.id] = _Seen(job, plugins, working.placed)
+            seen[job.id] = _Seen(job, plugins, working.clock)
+            if pools:
+                reserver.blocked(job, job_class.possible)
             continue
         index, score = choice
-        placement = _placement(job, pools[index], working.free[index], score)
-        working.take(index, placement.per_node, placement.nodes)
+        pool = pools[index]
+        placement = _placement(job, pool, working.free_for(index, job), score)
+        refused = _gate(gates, job, pool, placement.per_node, books)
+        if refused is not None:
+            seen[job.id] = _Seen(job, plugins, working.clock, refused)
+            continue
+        hold = None
+        for gate in gates:
+            hold = gate.hold(job, pool) or hold
+        working.take(index, placement.per_node, placement.nodes, working.ends_of(job))
+        books.take(job, placement.accelerator, placement.per_node, hold)
         placements.append(placement)
-    return Plan(tuple(placements), Waiting(seen, partial(_verdicts, pools, working)))
+    return Plan(
+        tuple(placements),
+        Waiting(seen, partial(_verdicts, pools, working)),
+        tuple(reserver.reservations),
+        tuple(reserver.preemptions),
+    )
+
+
+def _gate(
+    gates: Sequence[GatePlugin], job: PendingJob, pool: PoolView, per_node: Vector, books: Books
+) -> PoolVerdict | None:
+    for gate in gates:
+        status = gate.admit(job, pool, per_node, books)
+        if not status.ok:
+            return PoolVerdict(f"({gate.name})", status.code, status.reason)
+    return None
 
 
 @dataclass(frozen=True)
@@ -150,7 +209,8 @@ class _Seen:
 
     job: PendingJob
     plugins: _Built
-    placed: int  # placements made before it was examined (`WorkingFree.at`)
+    clock: int  # the working copy's clock when it was examined (`WorkingFree.at`)
+    refused: PoolVerdict | None = None  # a gate's refusal: the job waits whatever the pools say
 
 
 def _placement(job: PendingJob, pool: PoolView, free: tuple[Vector, ...], score: float) -> Placement:
@@ -162,15 +222,39 @@ def _placement(job: PendingJob, pool: PoolView, free: tuple[Vector, ...], score:
 
 
 def _verdicts(pools: Sequence[PoolView], working: WorkingFree, seen: _Seen) -> tuple[PoolVerdict, ...]:
-    """Every pool's first failing filter, in profile order, against the capacity the job saw."""
+    """Every pool's first failing filter, in profile order, against the capacity the job saw; a
+    pool whose free capacity is guarded for a reservation says so."""
+    if seen.refused is not None:
+        return (seen.refused,)
     if not pools:
         return (PoolVerdict("(network)", Code.UNSCHEDULABLE, "no site offers any pool yet"),)
     verdicts = []
     for i, pool in enumerate(pools):
-        status = run_filters(seen.plugins, seen.job, pool, working.at(i, seen.placed))
+        guard = working.guards[i]
+        free = working.at(i, seen.clock)
+        if guard is not None and guard.clock <= seen.clock and _ends_after(working, seen.job, guard.until):
+            status = run_filters(seen.plugins, seen.job, pool, working.guarded_at(i, seen.clock))
+            if not status.ok and run_filters(seen.plugins, seen.job, pool, free).ok:
+                status = Status(Code.UNSCHEDULABLE, _held(seen.job, guard.job_id, guard.until), "backfill")
+        else:
+            status = run_filters(seen.plugins, seen.job, pool, free)
         if not status.ok:
             verdicts.append(PoolVerdict(pool.label, status.code, status.reason))
     return tuple(verdicts)
+
+
+def _ends_after(working: WorkingFree, job: PendingJob, until: datetime | None) -> bool:
+    ends = working.ends_of(job)
+    return ends is None or until is None or ends > until
+
+
+def _held(job: PendingJob, holder: str, until: datetime | None) -> str:
+    when = f"from {until:%Y-%m-%d %H:%M} UTC" if until is not None else "once running jobs end"
+    if job.resources.max_runtime_s is None:
+        tail = "this job has no max_runtime, so it cannot show it ends before then"
+    else:
+        tail = "this job's max_runtime would run past then"
+    return f"free capacity held for job {holder}, reserved {when}; {tail}"
 
 
 def rank(
@@ -185,26 +269,3 @@ def rank(
             column = weighted(weight, [plugin.score(job, p, free[p.id]) for p in pools], False)
         columns.append((plugin.name, column))
     return [(pool, tuple((name, values[i]) for name, values in columns)) for i, pool in enumerate(pools)]
-
-
-def accelerator_option(job: PendingJob, pool: PoolView) -> AcceleratorOption | None:
-    """The job's accelerator option that this pool's model satisfies (None: the job needs none)."""
-    for option in job.resources.accelerators:
-        if option.model == pool.accelerator:
-            return option
-    return None
-
-
-def options_key(job: PendingJob) -> tuple[tuple[str, int], ...]:
-    """The job's accelerator options as plain (model, count) pairs: quick to hash, for a `job_key`."""
-    return tuple([(o.model, o.count) for o in job.resources.accelerators])
-
-
-def pick_nodes(need: Vector, count: int, free: tuple[Vector, ...]) -> tuple[int, ...] | None:
-    """Best fit: the `count` nodes that fit `need` with the fewest accelerators left over."""
-    a, c, m = need.accelerators, need.cpus, need.memory_mib  # `need.fits_in(f)`, without a call per node
-    fitting = [i for i, f in enumerate(free) if a <= f.accelerators and c <= f.cpus and m <= f.memory_mib]
-    if len(fitting) < count:
-        return None
-    fitting.sort(key=lambda i: (free[i].accelerators - need.accelerators, free[i].cpus, i))
-    return tuple(sorted(fitting[:count]))

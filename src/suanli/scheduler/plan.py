@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 from suanli.domain.resources import Vector
@@ -52,10 +53,37 @@ class PoolVerdict:
 
 
 @dataclass(frozen=True)
+class Reservation:
+    """A blocked job's claim on a pool: it starts there `at` (None: once attempts of unknown length
+    end) on `nodes`; until then only jobs that end by `at` may use the capacity it needs."""
+
+    job_id: str
+    pool_id: str
+    pool: str  # the pool's label, for people
+    at: datetime | None
+    nodes: tuple[int, ...]
+    per_node: Vector
+    preempting: tuple[str, ...] = ()  # attempt ids evicted to make the room
+
+
+@dataclass(frozen=True)
+class Preemption:
+    """An active attempt to stop so that `for_job` can run; its job goes back to the queue."""
+
+    attempt_id: str
+    job_id: str
+    pool_id: str
+    for_job: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class Plan:
     placements: tuple[Placement, ...] = ()
     # job id → its verdict per pool; `schedule()` gives a mapping that works each job's out when read
     waiting: Mapping[str, tuple[PoolVerdict, ...]] = field(default_factory=dict)
+    reservations: tuple[Reservation, ...] = ()
+    preemptions: tuple[Preemption, ...] = ()
 
     def reasons(self, job_id: str) -> tuple[PoolVerdict, ...]:
         return self.waiting.get(job_id, ())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -60,6 +61,47 @@ class PendingJob:
     avoid_sites: frozenset[str] = frozenset()
     objective: str = "balanced"
     max_price_per_hour: Decimal | None = None  # in the pool's currency
+    preemptible: bool = False  # the job can resume (checkpoints) or is in an interruptible class
+
+
+@dataclass(frozen=True)
+class Running:
+    """An active attempt as the scheduler sees it: what it holds, whose it is, whether it may be evicted.
+
+    `leaving` marks an attempt already told to stop (preempted, cancelled): it still holds its
+    capacity until `ends_at`, and is never chosen as a victim again."""
+
+    attempt_id: str
+    job_id: str
+    pool_id: str
+    nodes: tuple[int, ...]
+    per_node: Vector
+    accelerator: str | None = None
+    org_id: str = ""
+    project_id: str = ""
+    priority: int = 0
+    preemptible: bool = False
+    started_at: datetime | None = None
+    ends_at: datetime | None = None  # started (or placed) + max_runtime; None: not known
+    leaving: bool = False
+
+
+@dataclass(frozen=True)
+class Quota:
+    """An org's share of the network in compute units: `guaranteed` is always its own (taken back
+    from borrowers by preemption); up to `limit` it may borrow idle capacity; None: no limit."""
+
+    guaranteed_cu: Decimal = Decimal(0)
+    limit_cu: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What an org or project has used, decayed by the fair-share half-life: resource-hours."""
+
+    cu_h: float = 0.0
+    cpu_h: float = 0.0
+    gib_h: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -67,3 +109,10 @@ class Snapshot:
     now: datetime
     pools: tuple[PoolView, ...] = ()
     jobs: tuple[PendingJob, ...] = field(default_factory=tuple)
+    running: tuple[Running, ...] = ()  # active attempts: fair shares, quotas, reservations, victims
+    usage: Mapping[str, Usage] = field(default_factory=dict)  # by org id and by project id
+    quotas: Mapping[str, Quota] = field(default_factory=dict)  # by org id; absent: no quota
+    half_life_h: float = 168.0  # of the fair-share usage decay
+    preempt_after_s: float = 120.0  # a blocked job that would start later than this may preempt
+    # Money each project may still commit to holds (the `funds` gate); None: funds are not checked.
+    funds: Mapping[str, Money] | None = None

@@ -6,9 +6,11 @@ from suanli.scheduler.plugins import (
     carbon,
     constraints,
     cost,
+    funds,
     lost_sites,
     online,
     price_cap,
+    quota,
     shape,
     waste,
 )
@@ -19,9 +21,11 @@ __all__ = [
     "carbon",
     "constraints",
     "cost",
+    "funds",
     "lost_sites",
     "online",
     "price_cap",
+    "quota",
     "shape",
     "waste",
 ]

@@ -1,0 +1,31 @@
+"""Which accelerator option a pool satisfies, and which nodes of a pool a gang takes (best fit)."""
+
+from __future__ import annotations
+
+from suanli.domain.resources import AcceleratorOption, Vector
+from suanli.scheduler.snapshot import PendingJob, PoolView
+
+__all__ = ["accelerator_option", "options_key", "pick_nodes"]
+
+
+def accelerator_option(job: PendingJob, pool: PoolView) -> AcceleratorOption | None:
+    """The job's accelerator option that this pool's model satisfies (None: the job needs none)."""
+    for option in job.resources.accelerators:
+        if option.model == pool.accelerator:
+            return option
+    return None
+
+
+def options_key(job: PendingJob) -> tuple[tuple[str, int], ...]:
+    """The job's accelerator options as plain (model, count) pairs: quick to hash, for a `job_key`."""
+    return tuple([(o.model, o.count) for o in job.resources.accelerators])
+
+
+def pick_nodes(need: Vector, count: int, free: tuple[Vector, ...]) -> tuple[int, ...] | None:
+    """Best fit: the `count` nodes that fit `need` with the fewest accelerators left over."""
+    a, c, m = need.accelerators, need.cpus, need.memory_mib  # `need.fits_in(f)`, without a call per node
+    fitting = [i for i, f in enumerate(free) if a <= f.accelerators and c <= f.cpus and m <= f.memory_mib]
+    if len(fitting) < count:
+        return None
+    fitting.sort(key=lambda i: (free[i].accelerators - need.accelerators, free[i].cpus, i))
+    return tuple(sorted(fitting[:count]))

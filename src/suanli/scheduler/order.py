@@ -1,0 +1,77 @@
+"""The order a cycle examines pending jobs in: priority class, then fair share, then age.
+
+1. **Priority** (higher first): a job of a higher class is always examined before any job of a
+   lower one.
+2. **Fair share**, within one priority: the org with the lowest dominant share (`books.Books.share`)
+   goes next, and within that org the project with the lowest share. Shares are read afresh each
+   time an org comes up, so every placement of the cycle counts: an org that has just been given
+   capacity falls behind one that has not (progressive filling, as in DRF).
+3. **Age**: within a project, oldest first (then job id). Equal shares are broken by the age of
+   each org's (project's) oldest job, then by id.
+
+`FairQueue` yields one job at a time; the caller reports placements to the `Books` it was built with
+before asking for the next job. Cost: O(log orgs + log projects) per job, plus O(projects of the
+org) to find the org's oldest job again.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import defaultdict, deque
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+
+from suanli.scheduler.books import Books
+from suanli.scheduler.snapshot import PendingJob
+
+__all__ = ["FairQueue"]
+
+
+class FairQueue:
+    """Pending jobs in scheduling order; see the module docstring."""
+
+    def __init__(self, jobs: Iterable[PendingJob], books: Books) -> None:
+        self._books = books
+        levels: defaultdict[int, defaultdict[str, defaultdict[str, list[PendingJob]]]] = defaultdict(
+            lambda: defaultdict(lambda: defaultdict(list))
+        )
+        for job in jobs:
+            levels[job.priority][job.org_id][job.project_id].append(job)
+        self._levels = [
+            {
+                org: {p: deque(sorted(js, key=lambda j: (j.created_at, j.id))) for p, js in projects.items()}
+                for org, projects in orgs.items()
+            }
+            for _, orgs in sorted(levels.items(), key=lambda kv: -kv[0])
+        ]
+
+    def __iter__(self) -> Iterator[PendingJob]:
+        for orgs in self._levels:
+            yield from self._level(orgs)
+
+    def _level(self, orgs: dict[str, dict[str, deque[PendingJob]]]) -> Iterator[PendingJob]:
+        share = self._books.share
+        if len(orgs) == 1 and all(len(ps) == 1 for ps in orgs.values()):  # one project: plain age order
+            (projects,) = orgs.values()
+            (queue,) = projects.values()
+            yield from queue
+            return
+        project_heaps: dict[str, list[tuple[float, datetime, str, str]]] = {}
+        org_heap: list[tuple[float, datetime, str]] = []
+        for org, projects in orgs.items():
+            heap = [(share(p), q[0].created_at, q[0].id, p) for p, q in projects.items()]
+            heapq.heapify(heap)
+            project_heaps[org] = heap
+            org_heap.append((share(org), min(q[0].created_at for q in projects.values()), org))
+        heapq.heapify(org_heap)
+        while org_heap:
+            _, _, org = heapq.heappop(org_heap)
+            heap, projects = project_heaps[org], orgs[org]
+            _, _, _, project = heapq.heappop(heap)
+            queue = projects[project]
+            yield queue.popleft()  # the caller books a placement before resuming us
+            if queue:
+                heapq.heappush(heap, (share(project), queue[0].created_at, queue[0].id, project))
+            if heap:
+                oldest = min(projects[p][0].created_at for _, _, _, p in heap)
+                heapq.heappush(org_heap, (share(org), oldest, org))

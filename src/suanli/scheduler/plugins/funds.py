@@ -1,0 +1,53 @@
+"""Gate `funds`: the job's project can pay the hold a placement takes (the money hook).
+
+Where the snapshot carries funds (`Snapshot.funds`, what each project may still commit: balance +
+credit limit − open holds), a placement takes a hold of the job's expected cost on the chosen pool
+(`estimate.expected_cost`: price × max_runtime, one hour without one). A project that cannot cover it
+waits with the reason "insufficient funds". An unpriced pool needs no hold. Without funds in the
+snapshot nothing is checked.
+"""
+
+from __future__ import annotations
+
+from suanli.domain.money import Money
+from suanli.domain.resources import Vector
+from suanli.scheduler.books import Books
+from suanli.scheduler.estimate import expected_cost, expected_hours
+from suanli.scheduler.framework import register_gate
+from suanli.scheduler.plan import OK, Code, Status
+from suanli.scheduler.snapshot import PendingJob, PoolView
+
+
+class FundsGate:
+    name = "funds"
+
+    def admit(self, job: PendingJob, pool: PoolView, per_node: Vector, books: Books) -> Status:
+        if not books.checks_funds:
+            return OK
+        hold = expected_cost(job, pool)
+        if hold is None or hold.minor == 0:
+            return OK
+        available = books.funds(job.project_id)
+        hours = f"{expected_hours(job):.2f}".rstrip("0").rstrip(".")
+        if available is None:
+            return Status(
+                Code.UNSCHEDULABLE, f"insufficient funds: the project has no account for a hold of {hold}"
+            )
+        if available.currency != hold.currency:
+            return Status(
+                Code.UNSCHEDULABLE,
+                f"insufficient funds: {pool.label} prices in {hold.currency}, the project pays in {available.currency}",
+            )
+        if available.minor < hold.minor:
+            return Status(
+                Code.UNSCHEDULABLE,
+                f"insufficient funds: a hold of {hold} ({hours} h on {pool.label}) "
+                f"exceeds the project's available {available}",
+            )
+        return OK
+
+    def hold(self, job: PendingJob, pool: PoolView) -> Money | None:
+        return expected_cost(job, pool)
+
+
+register_gate(FundsGate.name, FundsGate)

@@ -1,0 +1,254 @@
+"""Reserve plugins: what the cycle does for a job that no pool takes now.
+
+Two, tried in this order for every blocked job (one that passed its gates but found no pool):
+
+- **`backfill`** (EASY-style reservations). Among the pools the job could ever run on (its class's
+  static survivors) that hold no reservation yet, find the one where it can start earliest, from the
+  running attempts' expected ends (start + max_runtime) and this cycle's placements, and reserve it
+  there: the capacity it will need then is *guarded*. Later jobs may still use a guarded pool, but
+  only where they end by the reservation's start (their max_runtime says so) or leave the guarded
+  capacity alone (`working.WorkingFree.free_for`). So a big job's start is never pushed back by
+  backfill, and small jobs fill the gap before it. A start that depends on attempts of unknown length
+  gives a reservation with an unknown start: then no job can show it ends in time, and the guarded
+  capacity stays free for the big job. One reservation per pool per cycle: the first blocked job, in
+  scheduling order, that wants it (the pool's head).
+- **`preempt`**. If the job would still wait longer than `Snapshot.preempt_after_s` (or has no
+  start at all), look for running attempts it may evict: preemptible ones (the spec says the job can
+  resume, or it is in an interruptible class) of a *lower priority*, or, when the job's org is within
+  its guaranteed quota, of another org that is *borrowing* (holding more than its own guarantee). On
+  each pool, victims are taken lowest priority first, then the most recently started (least work
+  lost), until the job fits; the pool needing the fewest victims (then the fewest compute units)
+  wins. The victims are stopped by the control plane and their jobs requeued; the job reserves the
+  room they leave, from now.
+
+The number of (job, pool) start estimates per cycle is bounded (`ESTIMATE_BUDGET`); blocked jobs
+past it simply wait for the next cycle, which starts again from the head of the queue.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from suanli.domain.resources import Vector
+from suanli.scheduler.books import Books, cu_of
+from suanli.scheduler.fit import accelerator_option, pick_nodes
+from suanli.scheduler.plan import Preemption, Reservation
+from suanli.scheduler.snapshot import PendingJob, PoolView, Running, Snapshot
+from suanli.scheduler.working import WorkingFree
+
+__all__ = ["ESTIMATE_BUDGET", "Reserver"]
+
+ESTIMATE_BUDGET = 20_000  # start estimates (job × pool) per cycle
+
+_Release = tuple[datetime | None, tuple[int, ...], Vector]
+
+
+class Reserver:
+    """The cycle's reservations and preemptions (module docstring)."""
+
+    def __init__(self, snapshot: Snapshot, working: WorkingFree, books: Books) -> None:
+        self._pools = snapshot.pools
+        self._now = snapshot.now
+        self._working = working
+        self._books = books
+        self._wait = timedelta(seconds=snapshot.preempt_after_s)
+        index = {p.id: i for i, p in enumerate(snapshot.pools)}
+        self._running: defaultdict[int, list[Running]] = defaultdict(list)
+        for r in snapshot.running:
+            if r.pool_id in index:
+                self._running[index[r.pool_id]].append(r)
+        evictable = [r.priority for r in snapshot.running if r.preemptible and not r.leaving]
+        self._lowest_victim = min(evictable, default=None)
+        self._evicted: set[str] = set()
+        self._budget = ESTIMATE_BUDGET
+        self.reservations: list[Reservation] = []
+        self.preemptions: list[Preemption] = []
+        self.by_job: dict[str, Reservation] = {}
+
+    def blocked(self, job: PendingJob, pools: Sequence[int]) -> Reservation | None:
+        """Reserve (and if need be preempt) for a job no pool takes now; `pools` are the pools it
+        could ever run on. Returns the reservation made, if any."""
+        best = self._earliest(job, pools)
+        soon = best is not None and best[0] is not None and best[0] <= self._now + self._wait
+        if not soon and self._may_preempt(job):
+            made = self._preempt(job, pools)
+            if made is not None:
+                return made
+        if best is None:
+            return None
+        at, i, nodes, guard = best
+        return self._reserve(job, i, at, nodes, guard, ())
+
+    # --- backfill -------------------------------------------------------------------------------
+
+    def _earliest(
+        self, job: PendingJob, pools: Sequence[int]
+    ) -> tuple[datetime | None, int, tuple[int, ...], tuple[Vector, ...]] | None:
+        found: tuple[datetime | None, int, tuple[int, ...], tuple[Vector, ...]] | None = None
+        for i in pools:
+            if self._working.guards[i] is not None:
+                continue
+            if self._budget <= 0:
+                break
+            self._budget -= 1
+            start = self._start(job, i)
+            if start is None:
+                continue
+            at = start[0]
+            if found is None or _sooner(at, self._pools[i], found[0], self._pools[found[1]]):
+                found = (at, i, start[1], start[2])
+        return found
+
+    def _start(
+        self, job: PendingJob, i: int
+    ) -> tuple[datetime | None, tuple[int, ...], tuple[Vector, ...]] | None:
+        """When and on which nodes the job could start on pool `i`, and the guard that keeps it so."""
+        pool, count = self._pools[i], job.resources.nodes
+        need = job.resources.per_node(accelerator_option(job, pool))
+        now_free = self._working.free[i]
+        nodes = pick_nodes(need, count, now_free)
+        if nodes is not None:
+            return self._now, nodes, _guard(need, nodes, now_free, None)
+        releases: list[_Release] = [(r.ends_at, r.nodes, r.per_node) for r in self._running[i]]
+        releases += self._working.ends[i]
+        known = sorted((r for r in releases if r[0] is not None), key=lambda r: r[0] or self._now)
+        free = list(now_free)
+        back = [Vector()] * len(free)
+        for at, on, per_node in known:
+            for n in on:
+                if n < len(free):
+                    free[n] = free[n] + per_node
+                    back[n] = back[n] + per_node
+            nodes = pick_nodes(need, count, tuple(free))
+            if nodes is not None:
+                assert at is not None
+                return max(at, self._now), nodes, _guard(need, nodes, now_free, back)
+        for _, on, per_node in (r for r in releases if r[0] is None):
+            for n in on:
+                if n < len(free):
+                    free[n] = free[n] + per_node
+        nodes = pick_nodes(need, count, tuple(free))
+        if nodes is None:
+            return None
+        return None, nodes, _guard(need, nodes, now_free, None)
+
+    def _reserve(
+        self,
+        job: PendingJob,
+        i: int,
+        at: datetime | None,
+        nodes: tuple[int, ...],
+        guard: tuple[Vector, ...],
+        preempting: tuple[str, ...],
+    ) -> Reservation:
+        pool = self._pools[i]
+        need = job.resources.per_node(accelerator_option(job, pool))
+        self._working.reserve(i, job.id, at, guard)
+        made = Reservation(job.id, pool.id, pool.label, at, nodes, need, preempting)
+        self.reservations.append(made)
+        self.by_job[job.id] = made
+        return made
+
+    # --- preempt --------------------------------------------------------------------------------
+
+    def _may_preempt(self, job: PendingJob) -> bool:
+        if self._lowest_victim is None:
+            return False
+        if self._lowest_victim < job.priority:
+            return True
+        quota = self._books.quota(job.org_id)
+        return quota is not None and quota.guaranteed_cu > 0
+
+    def _preempt(self, job: PendingJob, pools: Sequence[int]) -> Reservation | None:
+        best: tuple[int, Decimal, str, int, list[Running], tuple[int, ...]] | None = None
+        for i in pools:
+            if self._working.guards[i] is not None:
+                continue
+            found = self._victims(job, i)
+            if found is None:
+                continue
+            victims, nodes = found
+            cu = sum((cu_of(v.accelerator, v.per_node, len(v.nodes)) for v in victims), Decimal(0))
+            key = (len(victims), cu, self._pools[i].label)
+            if best is None or key < best[:3]:
+                best = (*key, i, victims, nodes)
+        if best is None:
+            return None
+        *_, i, victims, nodes = best
+        pool = self._pools[i]
+        need = job.resources.per_node(accelerator_option(job, pool))
+        for v in victims:
+            self._evicted.add(v.attempt_id)
+            why = (
+                f"preempted for job {job.id} of a higher priority"
+                if v.priority < job.priority
+                else f"preempted: its org borrows capacity that job {job.id}'s org is guaranteed"
+            )
+            self.preemptions.append(Preemption(v.attempt_id, v.job_id, pool.id, job.id, why))
+        guard = _guard(need, nodes, self._working.free[i], None)
+        return self._reserve(job, i, self._now, nodes, guard, tuple(v.attempt_id for v in victims))
+
+    def _victims(self, job: PendingJob, i: int) -> tuple[list[Running], tuple[int, ...]] | None:
+        pool = self._pools[i]
+        option = accelerator_option(job, pool)
+        need = job.resources.per_node(option)
+        job_cu = cu_of(pool.accelerator if option else None, need, job.resources.nodes)
+        guaranteed = self._books.within_guarantee(job.org_id, job_cu)
+        candidates = [r for r in self._running[i] if self._evictable(r, job, guaranteed)]
+        if not candidates:
+            return None
+        candidates.sort(key=lambda r: (r.priority, -_ts(r.started_at), r.attempt_id))
+        free = list(self._working.free[i])
+        chosen: list[Running] = []
+        for victim in candidates:
+            for n in victim.nodes:
+                if n < len(free):
+                    free[n] = free[n] + victim.per_node
+            chosen.append(victim)
+            nodes = pick_nodes(need, job.resources.nodes, tuple(free))
+            if nodes is not None:
+                on = set(nodes)
+                return [v for v in chosen if on & set(v.nodes)], nodes
+        return None
+
+    def _evictable(self, r: Running, job: PendingJob, guaranteed: bool) -> bool:
+        if r.leaving or not r.preemptible or r.attempt_id in self._evicted or r.job_id == job.id:
+            return False
+        if r.priority < job.priority:
+            return True
+        return (
+            guaranteed
+            and r.priority == job.priority
+            and r.org_id != job.org_id
+            and self._books.borrowing(r.org_id)
+        )
+
+
+def _guard(
+    need: Vector, nodes: tuple[int, ...], free: tuple[Vector, ...], back: list[Vector] | None
+) -> tuple[Vector, ...]:
+    """Per node, the part of today's free capacity the reserved job needs at its start: its need less
+    what running attempts give back on that node by then, no less than zero, no more than is free."""
+    out = [Vector()] * len(free)
+    for n in nodes:
+        want = need - back[n] if back is not None else need
+        f = free[n]
+        out[n] = Vector(
+            max(0, min(want.accelerators, f.accelerators)),
+            max(0, min(want.cpus, f.cpus)),
+            max(0, min(want.memory_mib, f.memory_mib)),
+        )
+    return tuple(out)
+
+
+def _sooner(a: datetime | None, pa: PoolView, b: datetime | None, pb: PoolView) -> bool:
+    if a is None or b is None:
+        return b is None and (a is not None or pa.label < pb.label)
+    return (a, pa.label) < (b, pb.label)
+
+
+def _ts(at: datetime | None) -> float:
+    return at.timestamp() if at is not None else 0.0

@@ -50,7 +50,7 @@ def sim(
         typer.Option(
             "--format",
             help="The trace's format: philly (processed Philly CSV), swf (Parallel Workloads Archive), "
-            "alibaba (openb_pod_list_*.csv), sia (Sia workload-*.csv; durations from the A100 profiles).",
+            "alibaba (Alibaba GPU 2023 pod list), sia (Sia workload; durations from its A100 profiles).",
         ),
     ] = "philly",
     policies: Annotated[

@@ -20,7 +20,6 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -38,11 +37,9 @@ OPTIONAL_COLUMNS = ("name", "limit_s", "model")
 _HEADER = ("timestamp", "duration", "num_gpus", "gpu_time", "cluster")
 
 
-@dataclass(frozen=True, slots=True)
-class _Row:
-    line: int
-    when: datetime | float  # a wall-clock time, or seconds from the trace start
-    job: TraceJob  # submit still 0: it is known once the earliest timestamp is
+# One row as read: its line, its timestamp (a wall-clock time or seconds from the trace start), and
+# duration, gpus, tenant, limit_s, model, name. The submit time is known once the earliest timestamp is.
+_Row = tuple[int, datetime | float, tuple[float, int, str, float | None, str | None, str]]
 
 
 def load_philly(path: Path, limit: int | None = None) -> Trace:
@@ -50,17 +47,17 @@ def load_philly(path: Path, limit: int | None = None) -> Trace:
     rows = list(_rows(path, limit))
     if not rows:
         raise TraceError(f"{path}: no jobs in the file")
-    times = [r.when for r in rows]
-    if isinstance(times[0], datetime):
-        stamps = [t for t in times if isinstance(t, datetime)]
-        start = min(stamps)
-        submits = [(t - start).total_seconds() for t in stamps]
+    first = rows[0][1]
+    if isinstance(first, datetime):
+        start = min(when for _, when, _ in rows if isinstance(when, datetime))
+        submits = [(when - start).total_seconds() for _, when, _ in rows if isinstance(when, datetime)]
     else:
-        seconds = [t for t in times if isinstance(t, float)]
-        earliest = min(seconds)
+        earliest = min(when for _, when, _ in rows if isinstance(when, float))
         start = EPOCH + timedelta(seconds=earliest)
-        submits = [t - earliest for t in seconds]
-    jobs = tuple(_at(r.job, s) for r, s in zip(rows, submits, strict=True))
+        submits = [when - earliest for _, when, _ in rows if isinstance(when, float)]
+    jobs = tuple(
+        TraceJob(str(line), submit, *job) for (line, _, job), submit in zip(rows, submits, strict=True)
+    )
     return Trace(str(path), start, jobs)
 
 
@@ -91,10 +88,6 @@ def write_philly(trace: Trace, path: Path) -> None:
                 )
     except OSError as exc:
         raise TraceError(f"{path}: cannot write the trace: {exc.strerror or exc}") from exc
-
-
-def _at(job: TraceJob, submit: float) -> TraceJob:
-    return TraceJob(job.id, submit, job.duration, job.gpus, job.tenant, job.limit_s, job.model, job.name)
 
 
 def _rows(path: Path, limit: int | None) -> Iterator[_Row]:
@@ -136,7 +129,7 @@ def _parse(path: Path, reader: _csv.Reader, limit: int | None) -> Iterator[_Row]
                 f"{path}:{line}: column {index['timestamp'] + 1} (timestamp): "
                 "mixes times with and without a UTC offset"
             )
-        yield _Row(line, when, _job(path, line, index, row))
+        yield line, when, _job(path, line, index, row)
         kept += 1
 
 
@@ -151,76 +144,94 @@ def _columns(path: Path, header: list[str]) -> dict[str, int]:
     return {name: names.index(name) for name in COLUMNS + OPTIONAL_COLUMNS if name in names}
 
 
-def _field(path: Path, line: int, index: dict[str, int], row: list[str], name: str) -> tuple[str, str]:
-    column = index[name]
-    return row[column].strip(), f"{path}:{line}: column {column + 1} ({name})"
+def _where(path: Path, line: int, index: dict[str, int], name: str) -> str:
+    return f"{path}:{line}: column {index[name] + 1} ({name})"
+
+
+def _seconds(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def _timestamp(
     path: Path, line: int, index: dict[str, int], row: list[str], kind: str | None
 ) -> datetime | float:
-    text, where = _field(path, line, index, row, "timestamp")
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = None
-    if kind == "seconds" and seconds is None:
-        raise TraceError(
-            f"{where}: {text!r} is not a number of seconds; the first row gave seconds from the trace "
-            "start, and a file may not mix them with date-times"
-        )
-    if seconds is not None:
-        if kind in ("naive", "aware"):
+    text = row[index["timestamp"]].strip()
+    if kind in (None, "seconds"):
+        seconds = _seconds(text)
+        if seconds is not None:
+            if not math.isfinite(seconds) or seconds < 0:
+                raise TraceError(
+                    f"{_where(path, line, index, 'timestamp')}: {text!r} is not seconds from the trace "
+                    "start (finite, 0 or more)"
+                )
+            return seconds
+        if kind == "seconds":
             raise TraceError(
-                f"{where}: {text!r} is seconds; the first row gave a date-time like 2017-10-09 07:01:55, "
-                "and a file may not mix them"
+                f"{_where(path, line, index, 'timestamp')}: {text!r} is not a number of seconds; the first "
+                "row gave seconds from the trace start, and a file may not mix them with date-times"
             )
-        if not math.isfinite(seconds) or seconds < 0:
-            raise TraceError(f"{where}: {text!r} is not seconds from the trace start (finite, 0 or more)")
-        return seconds
     try:
         return datetime.fromisoformat(text)
     except ValueError:
+        pass
+    if _seconds(text) is not None:
         raise TraceError(
-            f"{where}: {text!r} is not a time like 2017-10-09 07:01:55 or seconds from the trace start"
-        ) from None
+            f"{_where(path, line, index, 'timestamp')}: {text!r} is seconds; the first row gave a date-time "
+            "like 2017-10-09 07:01:55, and a file may not mix them"
+        )
+    raise TraceError(
+        f"{_where(path, line, index, 'timestamp')}: {text!r} is not a time like 2017-10-09 07:01:55 "
+        "or seconds from the trace start"
+    )
 
 
-def _job(path: Path, line: int, index: dict[str, int], row: list[str]) -> TraceJob:
-    text, where = _field(path, line, index, row, "duration")
+def _job(
+    path: Path, line: int, index: dict[str, int], row: list[str]
+) -> tuple[float, int, str, float | None, str | None, str]:
+    text = row[index["duration"]].strip()
     try:
         duration = float(text)
     except ValueError:
-        raise TraceError(f"{where}: {text!r} is not a number of seconds") from None
+        raise TraceError(
+            f"{_where(path, line, index, 'duration')}: {text!r} is not a number of seconds"
+        ) from None
     if not math.isfinite(duration) or duration < 0:
-        raise TraceError(f"{where}: {text!r} is not a duration (finite, 0 or more seconds)")
-    text, where = _field(path, line, index, row, "num_gpus")
+        raise TraceError(
+            f"{_where(path, line, index, 'duration')}: {text!r} is not a duration (finite, 0 or more seconds)"
+        )
+    text = row[index["num_gpus"]].strip()
     try:
         gpus = int(text)
     except ValueError:
-        raise TraceError(f"{where}: {text!r} is not a whole number of GPUs") from None
+        raise TraceError(
+            f"{_where(path, line, index, 'num_gpus')}: {text!r} is not a whole number of GPUs"
+        ) from None
     if gpus < 1:
-        raise TraceError(f"{where}: {text!r}: a job needs at least 1 GPU")
-    tenant, where = _field(path, line, index, row, "cluster")
+        raise TraceError(f"{_where(path, line, index, 'num_gpus')}: {text!r}: a job needs at least 1 GPU")
+    tenant = row[index["cluster"]].strip()
     if not tenant:
-        raise TraceError(f"{where}: empty; every job needs a tenant")
-    name = _field(path, line, index, row, "name")[0] if "name" in index else ""
-    model = _field(path, line, index, row, "model")[0] if "model" in index else ""
-    return TraceJob(
-        str(line), 0.0, duration, gpus, tenant, _limit(path, line, index, row), model or None, name
-    )
+        raise TraceError(f"{_where(path, line, index, 'cluster')}: empty; every job needs a tenant")
+    name = row[index["name"]].strip() if "name" in index else ""
+    model = row[index["model"]].strip() if "model" in index else ""
+    return duration, gpus, tenant, _limit(path, line, index, row), model or None, name
 
 
 def _limit(path: Path, line: int, index: dict[str, int], row: list[str]) -> float | None:
     if "limit_s" not in index:
         return None
-    text, where = _field(path, line, index, row, "limit_s")
+    text = row[index["limit_s"]].strip()
     if not text:
         return None
-    try:
-        limit = float(text)
-    except ValueError:
-        raise TraceError(f"{where}: {text!r} is not a number of seconds (or empty for no limit)") from None
+    limit = _seconds(text)
+    if limit is None:
+        raise TraceError(
+            f"{_where(path, line, index, 'limit_s')}: {text!r} is not a number of seconds (or empty for no limit)"
+        )
     if not math.isfinite(limit) or limit <= 0:
-        raise TraceError(f"{where}: {text!r} is not a run-time limit (finite, more than 0 seconds)")
+        raise TraceError(
+            f"{_where(path, line, index, 'limit_s')}: {text!r} is not a run-time limit (finite, more than 0 seconds)"
+        )
     return limit

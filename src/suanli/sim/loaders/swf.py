@@ -21,11 +21,12 @@ count. Fields not listed are checked to be numbers and otherwise not read.
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 from pathlib import Path
 
 from suanli.sim.errors import TraceError
-from suanli.sim.loaders.records import Skips, finite, opened, where, whole
+from suanli.sim.loaders.records import Skips, finite, opened, where
 from suanli.sim.trace import EPOCH, Trace, TraceJob
 
 __all__ = ["FIELDS", "load_swf"]
@@ -96,48 +97,65 @@ def _job(path: Path, line: int, fields: list[str], skips: Skips) -> TraceJob | N
             f"{path}:{line}: expected {len(FIELDS)} whitespace-separated fields, found {len(fields)} "
             "(comments start with ';')"
         )
-    values = [finite(text, where(path, line, i + 1, FIELDS[i]), "a number") for i, text in enumerate(fields)]
-
-    def get(name: str) -> float:
-        return values[_COL[name]]
-
-    number = whole(fields[0], where(path, line, 1, FIELDS[0]), "a whole job number")
-    submit = get("submit_time")
+    values = _numbers(path, line, fields)
+    number = values[_COL["job_number"]]
+    if not number.is_integer():
+        raise TraceError(f"{where(path, line, 1, FIELDS[0])}: {fields[0]!r} is not a whole job number")
+    submit = values[_COL["submit_time"]]
     if submit < 0:
         raise TraceError(f"{where(path, line, 2, 'submit_time')}: {fields[1]!r} is not 0 or more seconds")
-    run = get("run_time")
+    run = values[_COL["run_time"]]
     if run <= 0:
-        cancelled = get("status") == CANCELLED
+        cancelled = values[_COL["status"]] == CANCELLED
         skips.add("cancelled before start" if cancelled else "no run time")
         return None
-    procs = _processors(path, line, fields)
+    procs = _first_positive(path, line, fields, values, "allocated_processors", "requested_processors")
     if procs is None:
         skips.add("no processor count")
         return None
-    requested = get("requested_time")
+    requested = values[_COL["requested_time"]]
     return TraceJob(
-        id=str(number),
+        id=str(int(number)),
         submit=submit,
         duration=run,
         gpus=procs,
-        tenant=_tenant(path, line, fields),
+        tenant=_tenant(path, line, fields, values),
         limit_s=requested if requested > 0 else None,
     )
 
 
-def _processors(path: Path, line: int, fields: list[str]) -> int | None:
-    for name in ("allocated_processors", "requested_processors"):
+def _numbers(path: Path, line: int, fields: list[str]) -> list[float]:
+    """Every field as a finite number; the error, only when there is one, names the column."""
+    try:
+        values = [float(text) for text in fields]
+    except ValueError:
+        values = []
+    if len(values) == len(fields) and all(map(math.isfinite, values)):
+        return values
+    for i, text in enumerate(fields):  # slow path: find the culprit
+        finite(text, where(path, line, i + 1, FIELDS[i]), "a number")
+    raise AssertionError("unreachable: some field was not a finite number")
+
+
+def _first_positive(path: Path, line: int, fields: list[str], values: list[float], *names: str) -> int | None:
+    for name in names:
         column = _COL[name]
-        count = whole(fields[column], where(path, line, column + 1, name), "a whole number of processors")
-        if count > 0:
-            return count
+        if not values[column].is_integer():
+            raise TraceError(
+                f"{where(path, line, column + 1, name)}: {fields[column]!r} is not a whole number of processors"
+            )
+        if values[column] > 0:
+            return int(values[column])
     return None
 
 
-def _tenant(path: Path, line: int, fields: list[str]) -> str:
+def _tenant(path: Path, line: int, fields: list[str], values: list[float]) -> str:
     for name, prefix in (("user_id", "u"), ("group_id", "g")):
         column = _COL[name]
-        ident = whole(fields[column], where(path, line, column + 1, name), "a whole id (or -1)")
-        if ident >= 0:
-            return f"{prefix}{ident}"
+        if not values[column].is_integer():
+            raise TraceError(
+                f"{where(path, line, column + 1, name)}: {fields[column]!r} is not a whole id (or -1)"
+            )
+        if values[column] >= 0:
+            return f"{prefix}{int(values[column])}"
     return "unknown"

@@ -55,3 +55,50 @@ def test_a_job_wider_than_the_pool_fails_the_run(run: Run) -> None:
     result = run("sim", str(FIXTURE), "--gpus", "4", "--limit", "300")
     assert result.exit_code == 1
     assert "needs 8 GPUs; the pool has 4" in result.stderr
+
+
+SWF = Path(__file__).parent.parent / "sim" / "fixtures" / "sample.swf"
+
+
+def test_other_formats_load_and_say_what_was_skipped(run: Run) -> None:
+    result = run("sim", str(SWF), "--format", "swf", "--gpus", "64", "--policy", "easy")
+    assert result.exit_code == 0, result.output
+    assert "skipped 4 jobs: 2 cancelled before start, 1 no run time, 1 no processor count" in result.stderr
+    assert "16 jobs of 6 tenants on 64 GPUs"  # u3 u5 u7 u9 g2 unknown in result.stderr
+    result = run("sim", str(SWF), "--format", "gwa", "--gpus", "64")
+    assert result.exit_code == 2
+    assert "unknown trace format 'gwa'; known: alibaba, philly, sia, swf" in result.stderr
+
+
+def test_sim_generate_writes_a_trace_that_sim_replays(run: Run, tmp_path: Path) -> None:
+    out = tmp_path / "synthetic.csv"
+    result = run("sim-generate", str(out), "--gpus", "16", "--jobs", "200", "--load", "0.9", "--seed", "3")
+    assert result.exit_code == 0, result.output
+    assert "wrote 200 jobs of" in result.stderr and "on 16 GPUs" in result.stderr
+    first = out.read_text()
+    assert (
+        run(
+            "sim-generate", str(out), "--gpus", "16", "--jobs", "200", "--load", "0.9", "--seed", "3"
+        ).exit_code
+        == 0
+    )
+    assert out.read_text() == first  # the same seed writes the same file
+    result = run("sim", str(out), "--gpus", "16", "--policy", "fifo", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["runs"][0]["jobs"] == 200
+
+
+def test_sim_generate_refuses_bad_options(run: Run, tmp_path: Path) -> None:
+    out = tmp_path / "x.csv"
+    assert run("sim-generate", str(out), "--gpus", "0").exit_code == 2
+    result = run("sim-generate", str(out), "--gpus", "8", "--median-duration", "100", "--max-duration", "10")
+    assert result.exit_code == 2 and "below --median-duration" in result.stderr
+    result = run("sim-generate", str(tmp_path / "no" / "such" / "dir.csv"), "--gpus", "8", "--jobs", "5")
+    assert result.exit_code == 1 and "cannot write the trace" in result.stderr
+    assert not out.exists()
+
+
+def test_sim_generate_help_shows_examples(run: Run) -> None:
+    result = run("sim-generate", "--help")
+    assert result.exit_code == 0
+    assert "suanli sim-generate synthetic.csv --gpus 64" in result.stdout

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from suanli.sim import TraceError, TraceJob, load_trace
+from suanli.sim import FORMATS, TraceError, TraceJob, load_trace
 
 HEADER = "timestamp,duration,num_gpus,gpu_time,cluster\n"
 
@@ -91,12 +91,56 @@ def test_files_without_jobs_are_refused(tmp_path: Path, header: str, body: str, 
 def test_a_missing_file_or_unknown_format_is_a_trace_error(tmp_path: Path) -> None:
     with pytest.raises(TraceError, match="cannot read the trace"):
         load_trace(tmp_path / "absent.csv")
-    with pytest.raises(TraceError, match="unknown trace format 'swf'; known: philly"):
-        load_trace(write(tmp_path, GOOD), "swf")
+    with pytest.raises(TraceError, match=f"unknown trace format 'gwa'; known: {', '.join(sorted(FORMATS))}"):
+        load_trace(write(tmp_path, GOOD), "gwa")
 
 
 def test_a_binary_file_is_a_trace_error(tmp_path: Path) -> None:
     path = tmp_path / "trace.csv"
     path.write_bytes(HEADER.encode() + b"\xff\xfe\x00 not text\n")
     with pytest.raises(TraceError, match="not a CSV text file"):
+        load_trace(path)
+
+
+def test_seconds_timestamps_count_from_the_earliest_and_start_at_1970_plus_it(tmp_path: Path) -> None:
+    path = write(tmp_path, "30,66.0,1,66.0,a\n10.5,20,2,40,b\n10.5,5,1,5,a\n")
+    trace = load_trace(path)
+    assert trace.start == datetime(1970, 1, 1, 0, 0, 10, 500000)
+    assert [(j.id, j.submit) for j in trace.jobs] == [("2", 19.5), ("3", 0.0), ("4", 0.0)]
+
+
+def test_optional_columns_give_name_limit_and_model(tmp_path: Path) -> None:
+    header = HEADER.rstrip("\n") + ",name,limit_s,model\n"
+    path = write(tmp_path, "0,60,1,60,a,train-1,3600,T4\n5,60,1,60,a,,,\n", header=header)
+    first, second = load_trace(path).jobs
+    assert (first.name, first.limit_s, first.model) == ("train-1", 3600.0, "T4")
+    assert (second.name, second.limit_s, second.model) == ("", None, None)
+
+
+SECONDS = "0,60,1,60,a\n"
+
+
+@pytest.mark.parametrize(
+    ("first", "body", "where", "says"),
+    [
+        (SECONDS, GOOD, ":3: column 1 (timestamp)", "may not mix them with date-times"),
+        (GOOD, SECONDS, ":3: column 1 (timestamp)", "'0' is seconds; the first row gave a date-time"),
+        (SECONDS, "-1,60,1,60,a\n", ":3: column 1 (timestamp)", "0 or more"),
+        (SECONDS, "inf,60,1,60,a\n", ":3: column 1 (timestamp)", "finite"),
+    ],
+)
+def test_seconds_and_date_times_do_not_mix(
+    tmp_path: Path, first: str, body: str, where: str, says: str
+) -> None:
+    path = write(tmp_path, first + body)
+    with pytest.raises(TraceError) as caught:
+        load_trace(path)
+    assert f"{path}{where}" in str(caught.value)
+    assert says in str(caught.value)
+
+
+def test_a_bad_limit_names_its_column(tmp_path: Path) -> None:
+    header = HEADER.rstrip("\n") + ",limit_s\n"
+    path = write(tmp_path, "0,60,1,60,a,soon\n", header=header)
+    with pytest.raises(TraceError, match=r":2: column 6 \(limit_s\): 'soon' is not a number of seconds"):
         load_trace(path)

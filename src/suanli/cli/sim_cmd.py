@@ -45,7 +45,14 @@ def sim(
     gpus: Annotated[
         int, typer.Option("--gpus", min=1, help="GPUs in the simulated pool.", show_default=False)
     ],
-    fmt: Annotated[str, typer.Option("--format", help="The trace's format: philly.")] = "philly",
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="The trace's format: philly (processed Philly CSV), swf (Parallel Workloads Archive), "
+            "alibaba (Alibaba GPU 2023 pod list), sia (Sia workload; durations from its A100 profiles).",
+        ),
+    ] = "philly",
     policies: Annotated[
         list[str] | None,
         typer.Option(
@@ -86,6 +93,8 @@ def sim(
         trace = load_trace(trace_path, fmt, limit)
     except TraceError as exc:
         fail(str(exc), ExitCode.USAGE)
+    if trace.skipped:
+        stderr.print(f"[dim]{escape(trace.skipped_line())}[/dim]")
     tenants = len({j.tenant for j in trace.jobs})
     stderr.print(f"[dim]{len(trace):,} jobs of {tenants} tenants on {gpus} GPUs[/dim]")
     try:

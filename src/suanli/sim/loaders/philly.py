@@ -1,11 +1,18 @@
-"""Loader for the processed Philly CSV (`timestamp,duration,num_gpus,gpu_time,cluster`).
+"""Loader and writer for the processed Philly CSV (`timestamp,duration,num_gpus,gpu_time,cluster`).
 
-The file is the one the Pollux/Sia authors published: one row per job, `timestamp` a wall-clock time
-(`2017-10-09 07:01:55`, parsed as given, no time zone applied), `duration` in seconds, `num_gpus` the
-GPUs the job holds, `cluster` the virtual cluster, which the simulator treats as the tenant. Rows are not
-sorted by time; input order is kept because it breaks ties between jobs submitted in the same second.
-A job's submit time is its timestamp minus the earliest timestamp in the file (or in the first `limit`
-rows). `gpu_time` is redundant (`duration × num_gpus`) and is not read.
+The file is the one the Pollux/Sia authors published: one row per job, `duration` in seconds,
+`num_gpus` the GPUs the job holds, `cluster` the virtual cluster, which the simulator treats as the
+tenant. `timestamp` is either a wall-clock time (`2017-10-09 07:01:55`, parsed as given, no time zone
+applied) or seconds from the trace start (`0`, `4127.5`): the first data row decides for the whole
+file, and a file that mixes the two is refused. Rows are not sorted by time; input order is kept
+because it breaks ties between jobs submitted in the same second. A job's submit time is its timestamp
+minus the earliest timestamp in the file (or in the first `limit` rows); with seconds, the trace's
+wall-clock start is 1970-01-01 plus that earliest second. `gpu_time` is redundant
+(`duration × num_gpus`) and is not read. A job's id is its line number.
+
+Optional columns, which the published file lacks and `write_philly` writes: `name`, `limit_s` (the
+requested run-time limit in seconds, empty for none) and `model` (an accelerator constraint, empty
+for any).
 """
 
 from __future__ import annotations
@@ -13,19 +20,26 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from suanli.sim.errors import TraceError
-from suanli.sim.trace import Trace, TraceJob
+from suanli.sim.trace import EPOCH, Trace, TraceJob
 
 if TYPE_CHECKING:
     import _csv
 
-__all__ = ["COLUMNS", "load_philly"]
+__all__ = ["COLUMNS", "OPTIONAL_COLUMNS", "load_philly", "write_philly"]
 
 COLUMNS = ("timestamp", "duration", "num_gpus", "cluster")
+OPTIONAL_COLUMNS = ("name", "limit_s", "model")
+_HEADER = ("timestamp", "duration", "num_gpus", "gpu_time", "cluster")
+
+
+# One row as read: its line, its timestamp (a wall-clock time or seconds from the trace start), and
+# duration, gpus, tenant, limit_s, model, name. The submit time is known once the earliest timestamp is.
+_Row = tuple[int, datetime | float, tuple[float, int, str, float | None, str | None, str]]
 
 
 def load_philly(path: Path, limit: int | None = None) -> Trace:
@@ -33,15 +47,50 @@ def load_philly(path: Path, limit: int | None = None) -> Trace:
     rows = list(_rows(path, limit))
     if not rows:
         raise TraceError(f"{path}: no jobs in the file")
-    start = min(when for _, when, _ in rows)
+    first = rows[0][1]
+    if isinstance(first, datetime):
+        start = min(when for _, when, _ in rows if isinstance(when, datetime))
+        submits = [(when - start).total_seconds() for _, when, _ in rows if isinstance(when, datetime)]
+    else:
+        earliest = min(when for _, when, _ in rows if isinstance(when, float))
+        start = EPOCH + timedelta(seconds=earliest)
+        submits = [when - earliest for _, when, _ in rows if isinstance(when, float)]
     jobs = tuple(
-        TraceJob(str(line), (when - start).total_seconds(), duration, gpus, tenant)
-        for line, when, (duration, gpus, tenant) in rows
+        TraceJob(str(line), submit, *job) for (line, _, job), submit in zip(rows, submits, strict=True)
     )
     return Trace(str(path), start, jobs)
 
 
-def _rows(path: Path, limit: int | None) -> Iterator[tuple[int, datetime, tuple[float, int, str]]]:
+def write_philly(trace: Trace, path: Path) -> None:
+    """Write `trace` as a processed-Philly CSV with seconds timestamps; `load_philly` reads it back.
+
+    Each job lands on line `index + 2`, so a trace whose ids are those line numbers, whose first
+    submit is 0 and whose start is 1970-01-01 reads back equal (`synthetic.generate` makes such).
+    """
+    try:
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            out = csv.writer(handle, lineterminator="\n")
+            out.writerow(_HEADER + OPTIONAL_COLUMNS)
+            for j in trace.jobs:
+                limit = "" if j.limit_s is None else repr(j.limit_s)
+                gpu_time = repr(j.gpu_seconds)
+                out.writerow(
+                    [
+                        repr(j.submit),
+                        repr(j.duration),
+                        j.gpus,
+                        gpu_time,
+                        j.tenant,
+                        j.name,
+                        limit,
+                        j.model or "",
+                    ]
+                )
+    except OSError as exc:
+        raise TraceError(f"{path}: cannot write the trace: {exc.strerror or exc}") from exc
+
+
+def _rows(path: Path, limit: int | None) -> Iterator[_Row]:
     try:
         handle = path.open(newline="", encoding="utf-8")
     except OSError as exc:
@@ -56,14 +105,12 @@ def _rows(path: Path, limit: int | None) -> Iterator[tuple[int, datetime, tuple[
             raise TraceError(f"{path}: cannot read the trace: {exc.strerror or exc}") from exc
 
 
-def _parse(
-    path: Path, reader: _csv.Reader, limit: int | None
-) -> Iterator[tuple[int, datetime, tuple[float, int, str]]]:
+def _parse(path: Path, reader: _csv.Reader, limit: int | None) -> Iterator[_Row]:
     header = next(reader, None)
     if header is None:
         raise TraceError(f"{path}: the file is empty (expected a header line)")
     index = _columns(path, header)
-    aware: bool | None = None
+    kind: str | None = None  # "seconds", "naive" or "aware", fixed by the first data row
     kept = 0
     for row in reader:
         if limit is not None and kept >= limit:
@@ -73,10 +120,11 @@ def _parse(
         line = reader.line_num
         if len(row) != len(header):
             raise TraceError(f"{path}:{line}: expected {len(header)} fields, found {len(row)}")
-        when = _timestamp(path, line, index, row)
-        if aware is None:
-            aware = when.tzinfo is not None
-        elif aware != (when.tzinfo is not None):
+        when = _timestamp(path, line, index, row, kind)
+        this = "seconds" if isinstance(when, float) else "naive" if when.tzinfo is None else "aware"
+        if kind is None:
+            kind = this
+        elif {kind, this} == {"naive", "aware"}:
             raise TraceError(
                 f"{path}:{line}: column {index['timestamp'] + 1} (timestamp): "
                 "mixes times with and without a UTC offset"
@@ -90,41 +138,100 @@ def _columns(path: Path, header: list[str]) -> dict[str, int]:
     missing = [c for c in COLUMNS if c not in names]
     if missing:
         raise TraceError(
-            f"{path}:1: header lacks column(s) {', '.join(missing)}; "
-            f"expected {','.join(('timestamp', 'duration', 'num_gpus', 'gpu_time', 'cluster'))}"
+            f"{path}:1: header lacks column(s) {', '.join(missing)}; expected {','.join(_HEADER)} "
+            f"(optionally also {','.join(OPTIONAL_COLUMNS)})"
         )
-    return {name: names.index(name) for name in COLUMNS}
+    return {name: names.index(name) for name in COLUMNS + OPTIONAL_COLUMNS if name in names}
 
 
-def _field(path: Path, line: int, index: dict[str, int], row: list[str], name: str) -> tuple[str, str]:
-    column = index[name]
-    return row[column].strip(), f"{path}:{line}: column {column + 1} ({name})"
+def _where(path: Path, line: int, index: dict[str, int], name: str) -> str:
+    return f"{path}:{line}: column {index[name] + 1} ({name})"
 
 
-def _timestamp(path: Path, line: int, index: dict[str, int], row: list[str]) -> datetime:
-    text, where = _field(path, line, index, row, "timestamp")
+def _seconds(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _timestamp(
+    path: Path, line: int, index: dict[str, int], row: list[str], kind: str | None
+) -> datetime | float:
+    text = row[index["timestamp"]].strip()
+    if kind in (None, "seconds"):
+        seconds = _seconds(text)
+        if seconds is not None:
+            if not math.isfinite(seconds) or seconds < 0:
+                raise TraceError(
+                    f"{_where(path, line, index, 'timestamp')}: {text!r} is not seconds from the trace "
+                    "start (finite, 0 or more)"
+                )
+            return seconds
+        if kind == "seconds":
+            raise TraceError(
+                f"{_where(path, line, index, 'timestamp')}: {text!r} is not a number of seconds; the first "
+                "row gave seconds from the trace start, and a file may not mix them with date-times"
+            )
     try:
         return datetime.fromisoformat(text)
     except ValueError:
-        raise TraceError(f"{where}: {text!r} is not a time like 2017-10-09 07:01:55") from None
+        pass
+    if _seconds(text) is not None:
+        raise TraceError(
+            f"{_where(path, line, index, 'timestamp')}: {text!r} is seconds; the first row gave a date-time "
+            "like 2017-10-09 07:01:55, and a file may not mix them"
+        )
+    raise TraceError(
+        f"{_where(path, line, index, 'timestamp')}: {text!r} is not a time like 2017-10-09 07:01:55 "
+        "or seconds from the trace start"
+    )
 
 
-def _job(path: Path, line: int, index: dict[str, int], row: list[str]) -> tuple[float, int, str]:
-    text, where = _field(path, line, index, row, "duration")
+def _job(
+    path: Path, line: int, index: dict[str, int], row: list[str]
+) -> tuple[float, int, str, float | None, str | None, str]:
+    text = row[index["duration"]].strip()
     try:
         duration = float(text)
     except ValueError:
-        raise TraceError(f"{where}: {text!r} is not a number of seconds") from None
+        raise TraceError(
+            f"{_where(path, line, index, 'duration')}: {text!r} is not a number of seconds"
+        ) from None
     if not math.isfinite(duration) or duration < 0:
-        raise TraceError(f"{where}: {text!r} is not a duration (finite, 0 or more seconds)")
-    text, where = _field(path, line, index, row, "num_gpus")
+        raise TraceError(
+            f"{_where(path, line, index, 'duration')}: {text!r} is not a duration (finite, 0 or more seconds)"
+        )
+    text = row[index["num_gpus"]].strip()
     try:
         gpus = int(text)
     except ValueError:
-        raise TraceError(f"{where}: {text!r} is not a whole number of GPUs") from None
+        raise TraceError(
+            f"{_where(path, line, index, 'num_gpus')}: {text!r} is not a whole number of GPUs"
+        ) from None
     if gpus < 1:
-        raise TraceError(f"{where}: {text!r}: a job needs at least 1 GPU")
-    tenant, where = _field(path, line, index, row, "cluster")
+        raise TraceError(f"{_where(path, line, index, 'num_gpus')}: {text!r}: a job needs at least 1 GPU")
+    tenant = row[index["cluster"]].strip()
     if not tenant:
-        raise TraceError(f"{where}: empty; every job needs a tenant")
-    return duration, gpus, tenant
+        raise TraceError(f"{_where(path, line, index, 'cluster')}: empty; every job needs a tenant")
+    name = row[index["name"]].strip() if "name" in index else ""
+    model = row[index["model"]].strip() if "model" in index else ""
+    return duration, gpus, tenant, _limit(path, line, index, row), model or None, name
+
+
+def _limit(path: Path, line: int, index: dict[str, int], row: list[str]) -> float | None:
+    if "limit_s" not in index:
+        return None
+    text = row[index["limit_s"]].strip()
+    if not text:
+        return None
+    limit = _seconds(text)
+    if limit is None:
+        raise TraceError(
+            f"{_where(path, line, index, 'limit_s')}: {text!r} is not a number of seconds (or empty for no limit)"
+        )
+    if not math.isfinite(limit) or limit <= 0:
+        raise TraceError(
+            f"{_where(path, line, index, 'limit_s')}: {text!r} is not a run-time limit (finite, more than 0 seconds)"
+        )
+    return limit

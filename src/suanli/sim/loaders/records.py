@@ -1,0 +1,71 @@
+"""Reading a trace file: opening it, messages that name file:line: column, and the tally of skipped records."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+from suanli.sim.errors import TraceError
+
+__all__ = ["Skips", "finite", "opened", "where", "whole"]
+
+
+@contextmanager
+def opened(path: Path) -> Iterator[TextIO]:
+    """`path` as UTF-8 text; an unreadable or non-text file is a `TraceError` naming the file."""
+    try:
+        handle = path.open(newline="", encoding="utf-8")
+    except OSError as exc:
+        raise TraceError(f"{path}: cannot read the trace: {exc.strerror or exc}") from exc
+    with handle:
+        try:
+            yield handle
+        except UnicodeDecodeError as exc:
+            raise TraceError(f"{path}: not a text file: {exc}") from exc
+        except OSError as exc:
+            raise TraceError(f"{path}: cannot read the trace: {exc.strerror or exc}") from exc
+
+
+def where(path: Path, line: int, column: int, name: str) -> str:
+    """`file:line: column N (name)`, columns counted from 1."""
+    return f"{path}:{line}: column {column} ({name})"
+
+
+def finite(text: str, place: str, what: str) -> float:
+    """`text` as a finite number, else a `TraceError` at `place` saying `what` was expected."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise TraceError(f"{place}: {text!r} is not {what}") from None
+    if not math.isfinite(value):
+        raise TraceError(f"{place}: {text!r} is not {what} (finite)")
+    return value
+
+
+def whole(text: str, place: str, what: str) -> int:
+    """`text` as an integer (`3`, `-1`, also `3.0`), else a `TraceError` at `place`."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    value = finite(text, place, what)
+    if not value.is_integer():
+        raise TraceError(f"{place}: {text!r} is not {what}")
+    return int(value)
+
+
+class Skips:
+    """How many records were skipped for each reason, reasons kept in the order first met."""
+
+    def __init__(self) -> None:
+        self._counts: Counter[str] = Counter()
+
+    def add(self, reason: str) -> None:
+        self._counts[reason] += 1
+
+    def as_tuple(self) -> tuple[tuple[str, int], ...]:
+        return tuple(self._counts.items())

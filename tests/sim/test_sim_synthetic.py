@@ -1,0 +1,74 @@
+"""The synthetic generator: deterministic per seed, hits the offered load, looks like a real trace, round-trips."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+
+from suanli.sim import load_trace
+from suanli.sim.loaders import write_philly
+from suanli.sim.synthetic import generate, offered_load
+from suanli.sim.trace import EPOCH
+
+
+def test_the_same_seed_gives_the_same_trace_and_another_seed_another() -> None:
+    one = generate(jobs=500, gpus=32, load=0.7, tenants=4, seed=7)
+    assert one == generate(jobs=500, gpus=32, load=0.7, tenants=4, seed=7)
+    assert one.jobs != generate(jobs=500, gpus=32, load=0.7, tenants=4, seed=8).jobs
+
+
+@pytest.mark.parametrize(("gpus", "load"), [(64, 0.8), (16, 1.2), (472, 0.5)])
+def test_offered_load_is_the_target_within_a_few_percent(gpus: int, load: float) -> None:
+    trace = generate(jobs=20_000, gpus=gpus, load=load, seed=1)
+    assert offered_load(trace, gpus) == pytest.approx(load, rel=0.03)
+
+
+def test_jobs_look_like_a_real_trace() -> None:
+    trace = generate(jobs=20_000, gpus=16, load=0.8, tenants=5, seed=3)
+    jobs = trace.jobs
+    assert jobs[0].submit == 0.0 and trace.start == EPOCH
+    assert all(a.submit <= b.submit for a, b in pairwise(jobs))
+    sizes = Counter(j.gpus for j in jobs)
+    assert set(sizes) == {1, 2, 4, 8, 16}  # 32 does not fit the pool
+    assert sizes[1] / len(jobs) == pytest.approx(0.70 / 0.99, abs=0.02)
+    durations = sorted(j.duration for j in jobs)
+    assert durations[len(durations) // 2] == pytest.approx(1800, rel=0.1)
+    assert durations[0] >= 1 and durations[-1] <= 7 * 86400
+    tenants = Counter(j.tenant for j in jobs).most_common()
+    assert [name for name, _ in tenants] == ["t1", "t2", "t3", "t4", "t5"]
+    assert tenants[0][1] / tenants[1][1] == pytest.approx(2.0, rel=0.1)  # Zipf with exponent 1
+    limited = [j for j in jobs if j.limit_s is not None]
+    assert len(limited) / len(jobs) == pytest.approx(0.7, abs=0.02)
+    assert all(j.duration <= j.limit_s and j.limit_s % 900 == 0 for j in limited if j.limit_s is not None)
+
+
+def test_a_written_trace_reads_back_equal_through_the_philly_loader(tmp_path: Path) -> None:
+    trace = generate(jobs=300, gpus=32, load=0.9, tenants=3, seed=11)
+    path = tmp_path / "synthetic.csv"
+    write_philly(trace, path)
+    back = load_trace(path, "philly")
+    assert back.jobs == trace.jobs
+    assert back.start == trace.start
+    assert (
+        path.read_text().splitlines()[0] == "timestamp,duration,num_gpus,gpu_time,cluster,name,limit_s,model"
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "says"),
+    [
+        ({"jobs": 0}, "jobs must be at least 1"),
+        ({"load": 0.0}, "load must be more than 0"),
+        ({"load": math.inf}, "load must be more than 0"),
+        ({"tenants": 0}, "tenants must be at least 1"),
+        ({"gpu_mix": {64: 1.0}}, "no GPU count in the mix"),
+    ],
+)
+def test_bad_parameters_are_refused(kwargs: dict[str, object], says: str) -> None:
+    args: dict[str, object] = {"jobs": 10, "gpus": 8, "load": 0.5} | kwargs
+    with pytest.raises(ValueError, match=says):
+        generate(**args)  # type: ignore[arg-type]

@@ -36,8 +36,8 @@ def reachable(table: Mapping[S, frozenset[S]], start: S) -> set[S]:
 
 def test_the_terminal_states_are_the_outcomes() -> None:
     assert {J.SUCCEEDED, J.FAILED, J.CANCELLED} == JOB_TERMINAL
-    assert {A.SUCCEEDED, A.FAILED, A.CANCELLED, A.LOST, A.WITHDRAWN} == ATTEMPT_TERMINAL
-    assert {A.ASSIGNED, A.STARTING, A.RUNNING} == ATTEMPT_ACTIVE
+    assert {A.SUCCEEDED, A.FAILED, A.CANCELLED, A.LOST, A.WITHDRAWN, A.PREEMPTED} == ATTEMPT_TERMINAL
+    assert {A.ASSIGNED, A.STARTING, A.RUNNING, A.PREEMPTING} == ATTEMPT_ACTIVE
 
 
 def test_every_state_has_a_row_in_its_table() -> None:
@@ -98,6 +98,12 @@ def test_illegal_job_moves_name_both_states(current: JobState, target: JobState)
         (A.STARTING, A.WITHDRAWN, True),  # accepted but not started in time: pulled back
         (A.RUNNING, A.WITHDRAWN, False),  # a running attempt is never pulled back
         (A.WITHDRAWN, A.RUNNING, False),
+        (A.RUNNING, A.PREEMPTING, True),  # told to stop for a job ranked higher
+        (A.PREEMPTING, A.PREEMPTED, True),
+        (A.PREEMPTING, A.SUCCEEDED, True),  # it finished before the signal landed
+        (A.PREEMPTING, A.RUNNING, False),  # never back
+        (A.ASSIGNED, A.PREEMPTED, True),  # not started yet: stopped at once
+        (A.PREEMPTED, A.RUNNING, False),
         (A.SUCCEEDED, A.FAILED, False),
     ],
     ids=str,
@@ -162,9 +168,9 @@ def test_a_walk_through_the_job_table_can_always_finish_and_stops_at_an_outcome(
 
 
 @given(st.data())
-def test_an_attempt_only_moves_forward_and_ends_within_three_moves(data: st.DataObject) -> None:
+def test_an_attempt_only_moves_forward_and_ends_within_four_moves(data: st.DataObject) -> None:
     state = data.draw(st.sampled_from(sorted(AttemptState)))
-    for _ in range(3):
+    for _ in range(4):  # ASSIGNED, STARTING, RUNNING, PREEMPTING, then an outcome
         if state in ATTEMPT_TERMINAL:
             break
         state = attempt_transition(state, data.draw(st.sampled_from(sorted(ATTEMPT_TRANSITIONS[state]))))

@@ -29,6 +29,16 @@ class CreateProject(_In):
     name: str
 
 
+class SetQuota(_In):
+    guaranteed_cu: str | int | float = Field(
+        0, description="compute units the org always has (taken back from borrowers by preemption)"
+    )
+    limit_cu: str | int | float | None = Field(
+        None, description="most compute units it may hold, borrowing idle capacity; null: no limit"
+    )
+    max_priority: str = Field("normal", description="highest priority class its jobs may use")
+
+
 class AddMember(_In):
     user: str
     role: str = "member"

@@ -303,6 +303,18 @@ def print_why(why: dict[str, Any]) -> None:
         for message in why.get("placements") or []:
             stdout.print(f"  {escape(str(message))}")
         return
+    for block in why.get("blocked") or []:
+        stdout.print(f"{job_id} is held back: {escape(str(block['reason']))}")
+    reservation = why.get("reservation")
+    if reservation:
+        when = (
+            f"from {escape(str(reservation['starts_at']))}"
+            if reservation.get("starts_at")
+            else "once the running jobs there end (their length is not known)"
+        )
+        stdout.print(f"{job_id} holds a reservation on {escape(str(reservation['pool']))} {when}.")
+        if reservation.get("preempting"):
+            stdout.print(f"  {reservation['preempting']} preemptible job(s) there are being stopped for it.")
     candidates = why.get("candidates") or []
     if not candidates:
         stdout.print(f"{job_id} is waiting: no site offers any pool yet.")

@@ -91,6 +91,51 @@ def org_show(name: OrgName, json_out: JsonOption = False) -> None:
         print_json(body)
         return
     print_records([body], ("name", "kind", "state", "created_at"), "")
+    quota = body.get("quota")
+    if quota:
+        limit = f"{quota['limit_cu']} CU" if quota["limit_cu"] is not None else "no limit"
+        stdout.print(
+            f"quota: guaranteed {quota['guaranteed_cu']} CU, limit {limit}, priority up to {quota['max_priority']}"
+        )
+
+
+@org_app.command("quota")
+def org_quota(
+    name: OrgName,
+    guaranteed: Annotated[
+        str, typer.Option("--guaranteed", help="Compute units always the org's own (an A100 is 1 CU).")
+    ] = "0",
+    limit: Annotated[
+        str | None,
+        typer.Option(
+            "--limit", help="Most compute units it may hold, borrowing idle capacity. Default: none."
+        ),
+    ] = None,
+    max_priority: Annotated[
+        str,
+        typer.Option("--max-priority", help="Highest priority class its jobs may use: low, normal, high."),
+    ] = "normal",
+    json_out: JsonOption = False,
+) -> None:
+    """Set an org's quota (operators).
+
+    Within its guaranteed part the org's capacity is its own: jobs of other orgs that borrowed it are
+    preempted to give it back (only preemptible ones). Up to the limit it may borrow what others
+    leave idle. Jobs over the limit wait with the reason shown by `suanli why`.
+
+    Example: `suanli org quota pku --guaranteed 64 --limit 128 --max-priority high`
+    """
+    with session() as client:
+        body = client.set_quota(name, guaranteed_cu=guaranteed, limit_cu=limit, max_priority=max_priority)
+    if json_out:
+        print_json(body)
+        return
+    q = body["quota"]
+    limit_text = f"{q['limit_cu']} CU" if q["limit_cu"] is not None else "no limit"
+    stdout.print(
+        f"org {escape(name)}: guaranteed {q['guaranteed_cu']} CU, limit {limit_text}, "
+        f"priority up to {q['max_priority']}"
+    )
 
 
 @org_app.command("disable")

@@ -34,6 +34,22 @@ class TenancyApi(RouteGroup):
         result: dict[str, Any] = self.request("GET", f"/orgs/{segment(name)}")
         return result
 
+    def set_quota(
+        self,
+        org: str,
+        *,
+        guaranteed_cu: str = "0",
+        limit_cu: str | None = None,
+        max_priority: str = "normal",
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """Set an org's quota in compute units and the highest priority class it may use (operators)."""
+        body = {"guaranteed_cu": guaranteed_cu, "limit_cu": limit_cu, "max_priority": max_priority}
+        result: dict[str, Any] = self.request(
+            "PUT", f"/orgs/{segment(org)}/quota", json=body, idempotency_key=idempotency_key
+        )
+        return result
+
     def disable_org(self, name: str) -> dict[str, Any]:
         """Disable an org: its tokens stop working and nothing new is accepted from it."""
         result: dict[str, Any] = self.request("POST", f"/orgs/{segment(name)}/disable")

@@ -12,9 +12,10 @@ from suanli.control.principal import Principal
 from suanli.domain.errors import FieldError
 from suanli.domain.money import parse_money
 from suanli.domain.resources import parse_duration_s
+from suanli.domain.spec import PRIORITIES
 from suanli.domain.tokens import TokenKind
 from suanli.store import Tx
-from suanli.store.tables import Membership, Org, Pool, Project, Site, User
+from suanli.store.tables import Membership, Org, OrgQuota, Pool, Project, Site, User
 
 ROLES = ("owner", "admin", "finance", "member", "viewer")
 ORG_KINDS = ("tenant", "provider")
@@ -225,3 +226,41 @@ def set_price(tx: Tx, who: Principal, site_name: str, pool_name: str, price: str
         ) from None
     pool.price_minor, pool.currency = money.minor, money.currency
     return pool
+
+
+def set_quota(
+    tx: Tx,
+    who: Principal,
+    org_name: str,
+    *,
+    guaranteed_cu: str,
+    limit_cu: str | None,
+    max_priority: str,
+    now: datetime,
+) -> OrgQuota:
+    """Set an org's quota in compute units (operators only): `guaranteed` is always its own, up to
+    `limit` (None: no limit) it may borrow idle capacity; `max_priority` is the highest class its
+    jobs may ask for."""
+    require_operator(who)
+    org = org_for(tx, who, org_name)
+    guaranteed = _cu_milli("guaranteed_cu", guaranteed_cu)
+    limit = _cu_milli("limit_cu", limit_cu) if limit_cu is not None else None
+    if limit is not None and limit < guaranteed:
+        raise Invalid("invalid quota", [FieldError("limit_cu", "must be at least guaranteed_cu")])
+    if max_priority not in PRIORITIES:
+        raise Invalid("invalid quota", [FieldError("max_priority", f"one of {', '.join(PRIORITIES)}")])
+    return tx.tenancy.set_quota(
+        org.id, guaranteed_cu_milli=guaranteed, limit_cu_milli=limit, max_priority=max_priority, now=now
+    )
+
+
+def _cu_milli(field: str, text: str) -> int:
+    try:
+        value = Decimal(str(text))
+    except InvalidOperation:
+        value = Decimal(-1)
+    if not value.is_finite() or value < 0 or value > 10_000_000 or value != value.quantize(Decimal("0.001")):
+        raise Invalid(
+            "invalid quota", [FieldError(field, "compute units from 0, e.g. 64 or 12.5 (A100 = 1)")]
+        )
+    return int(value * 1000)

@@ -16,10 +16,11 @@ from datetime import datetime, timedelta
 from prometheus_client import Counter, Histogram
 
 from suanli.control import failover, leases, snapshots
-from suanli.control.lifecycle import move_job
+from suanli.control.lifecycle import attempt_preempt, move_job
 from suanli.control.signals import SCHEDULE, Signals, job_topic, site_topic
-from suanli.domain.states import JobState
+from suanli.domain.states import AttemptState, JobState
 from suanli.scheduler import PROFILES, PendingJob, Plan, PoolVerdict, schedule
+from suanli.scheduler.plan import Reservation
 from suanli.store import Database, Tx
 
 log = logging.getLogger("suanli.control")
@@ -33,6 +34,8 @@ SKIPPED = Counter(
 )
 PURGE_EVERY = timedelta(minutes=10)  # how often expired idempotency keys are deleted
 LOST = Counter("suanli_attempts_lost_total", "Attempts declared lost after lease + grace")
+PREEMPTED = Counter("suanli_preemptions_total", "Attempts told to stop for a higher-ranked job")
+_EVICTABLE_STATES = {AttemptState.ASSIGNED.value, AttemptState.STARTING.value, AttemptState.RUNNING.value}
 
 
 @dataclass
@@ -40,6 +43,7 @@ class CycleResult:
     placed: int = 0
     skipped: int = 0
     lost: int = 0
+    preempted: int = 0
     sites: set[str] = field(default_factory=set)
     jobs: set[str] = field(default_factory=set)
 
@@ -51,7 +55,8 @@ def apply(tx: Tx, plan: Plan, now: datetime, lease_ttl: float) -> CycleResult:
     if not pool_ids:
         return result
     pools = tx.sites.lock_pools(pool_ids)
-    tx.jobs.lock(p.job_id for p in plan.placements)  # all at once, in id order: no deadlock with sync
+    # All at once, in id order (the jobs of attempts to preempt too): no deadlock with sync.
+    tx.jobs.lock([p.job_id for p in plan.placements] + [p.job_id for p in plan.preemptions])
     held = snapshots.held_by_node(tx.sites.active_attempts(pool_ids))
     free = {pid: list(snapshots.free_nodes(pool, held.get(pid, {}))) for pid, pool in pools.items()}
     for placement in plan.placements:
@@ -97,6 +102,33 @@ def apply(tx: Tx, plan: Plan, now: datetime, lease_ttl: float) -> CycleResult:
     return result
 
 
+def preempt(tx: Tx, plan: Plan, now: datetime) -> CycleResult:
+    """Stop the attempts the plan evicts, if they are still live; their jobs queue again."""
+    result = CycleResult()
+    if not plan.preemptions:
+        return result
+    tx.jobs.lock(p.job_id for p in plan.preemptions)
+    attempts = tx.jobs.attempts_by_ids([p.attempt_id for p in plan.preemptions], fresh=True)
+    for p in plan.preemptions:
+        attempt = attempts.get(p.attempt_id)
+        job = tx.jobs.get(p.job_id)
+        if (
+            attempt is None
+            or job is None
+            or attempt.state not in _EVICTABLE_STATES
+            or attempt.cancel_requested
+        ):
+            continue
+        site = tx.sites.site(attempt.site_id)
+        if attempt_preempt(
+            tx, job, attempt, now, reason=p.reason, where=site.name if site else attempt.site_id
+        ):
+            result.sites.add(attempt.site_id)
+        result.jobs.add(job.id)
+        result.preempted += 1
+    return result
+
+
 class SchedulingLoop:
     """Runs cycles on a thread: when poked (submit, capacity change, cancel) and every `interval` s."""
 
@@ -111,12 +143,15 @@ class SchedulingLoop:
         lease_grace: float,
         keep_keys: timedelta = timedelta(hours=24),
         start_timeout: float = 300.0,
+        tuning: snapshots.Tuning | None = None,
     ) -> None:
         self._db, self._signals, self._clock = db, signals, clock
         self._interval, self._lease_ttl, self._grace = interval, lease_ttl, lease_grace
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.waiting: Mapping[str, tuple[PoolVerdict, ...]] = {}  # verdicts are worked out when read
+        self.reservations: dict[str, Reservation] = {}  # by job id, from the last cycle
+        self._tuning = tuning or snapshots.Tuning()
         self._parsed: dict[str, PendingJob] = {}
         self._keep_keys = keep_keys
         self._start_timeout = start_timeout
@@ -148,6 +183,7 @@ class SchedulingLoop:
         with CYCLES.time():
             result = self._cycle()
         PLACED.inc(result.placed)
+        PREEMPTED.inc(result.preempted)
         SKIPPED.inc(result.skipped)
         LOST.inc(result.lost)
         return result
@@ -163,14 +199,19 @@ class SchedulingLoop:
             withdrawn, told = failover.pull_back(tx, now, self._start_timeout)
         self._signals.notify(*(site_topic(s) for s in told))
         with self._db.read() as tx:
-            snap = snapshots.take(tx, now, self._lease_ttl, self._parsed)
+            snap = snapshots.take(tx, now, self._lease_ttl, self._parsed, self._tuning)
         plan = schedule(snap, PROFILES)
         self.waiting = plan.waiting
+        self.reservations = {r.job_id: r for r in plan.reservations}
         result = CycleResult(lost=len(lost))
-        if plan.placements:
+        if plan.placements or plan.preemptions:
             with self._db.transaction() as tx:
                 result = apply(tx, plan, self._clock(), self._lease_ttl)
+                evicted = preempt(tx, plan, self._clock())
             result.lost = len(lost)
+            result.preempted = evicted.preempted
+            result.sites |= evicted.sites
+            result.jobs |= evicted.jobs
             if result.skipped:
                 self._signals.notify(SCHEDULE)  # something changed under us: look again
         self._signals.notify(

@@ -10,7 +10,7 @@ from suanli.control.lifecycle import attempt_ended, move_job
 from suanli.control.principal import Principal
 from suanli.control.snapshots import pending_job, pool_views
 from suanli.domain.errors import FieldError, SpecError
-from suanli.domain.spec import JobSpec, parse_spec
+from suanli.domain.spec import PRIORITIES, JobSpec, parse_spec
 from suanli.domain.states import AttemptState, JobState
 from suanli.scheduler import never_fits
 from suanli.store import Tx
@@ -28,6 +28,7 @@ def submit(tx: Tx, who: Principal, document: Any, now: datetime, lease_ttl: floa
     project = _project(tx, who, spec)
     if not who.can_submit(project.org_id):
         raise Forbidden("your role in this org may not submit jobs (viewer or finance)")
+    _check_priority(tx, project.org_id, spec)
     job = tx.jobs.add(
         org_id=project.org_id,
         project_id=project.id,
@@ -36,6 +37,7 @@ def submit(tx: Tx, who: Principal, document: Any, now: datetime, lease_ttl: floa
         spec={**spec.to_dict(), "project": project.name},
         retries=spec.retries,
         now=now,
+        priority=spec.priority_rank,
     )
     verdicts = never_fits(pending_job(job), pool_views(tx, now, lease_ttl))
     if verdicts is not None:
@@ -46,6 +48,23 @@ def submit(tx: Tx, who: Principal, document: Any, now: datetime, lease_ttl: floa
         )
     tx.jobs.add_event(job.id, now, "submitted", f"submitted by {who.user_name}: {spec.resources.describe()}")
     return job
+
+
+def _check_priority(tx: Tx, org_id: str, spec: JobSpec) -> None:
+    """An org may use priority classes up to its quota's `max_priority` (`normal` without a quota)."""
+    quota = tx.tenancy.quota(org_id)
+    allowed = quota.max_priority if quota else "normal"
+    if PRIORITIES[spec.priority] > PRIORITIES[allowed]:
+        classes = ", ".join(c for c, rank in PRIORITIES.items() if rank <= PRIORITIES[allowed])
+        raise Invalid(
+            "priority class not allowed",
+            [
+                FieldError(
+                    "priority", f"this org may use {classes}; an operator can allow more (suanli org quota)"
+                )
+            ],
+            code="priority_not_allowed",
+        )
 
 
 def _project(tx: Tx, who: Principal, spec: JobSpec) -> Project:

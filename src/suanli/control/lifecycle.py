@@ -28,6 +28,8 @@ def attempt_progress(
     current = AttemptState(attempt.state)
     if current == target or target not in (AttemptState.STARTING, AttemptState.RUNNING):
         return
+    if current is AttemptState.PREEMPTING:  # told to stop; it reports progress until it has
+        return
     if current is AttemptState.RUNNING:  # never back from RUNNING to STARTING
         return
     attempt.state = attempt_transition(current, target).value
@@ -57,6 +59,9 @@ def attempt_ended(
     """
     if outcome not in ATTEMPT_TERMINAL:
         raise ValueError(f"{outcome} is not terminal")
+    if attempt.state == AttemptState.PREEMPTING.value and outcome is not AttemptState.SUCCEEDED:
+        _preempted(tx, job, attempt, outcome, now, exit_code=exit_code, where=where, started_at=started_at)
+        return
     attempt.state = attempt_transition(AttemptState(attempt.state), outcome).value
     attempt.ended_at = now
     if attempt.started_at is None and started_at is not None and outcome is not AttemptState.LOST:
@@ -92,6 +97,55 @@ def attempt_withdrawn(tx: Tx, job: Job, attempt: Attempt, now: datetime, *, reas
         _finish(tx, job, JobState.CANCELLED, now, said, exit_code=None, reason="cancelled")
     else:
         move_job(tx, job, JobState.PENDING, now, f"{said}; placing it again")
+
+
+def attempt_preempt(tx: Tx, job: Job, attempt: Attempt, now: datetime, *, reason: str, where: str) -> bool:
+    """Preempt a live attempt for a job the scheduler ranks higher. One not started at its site yet
+    ends at once; a started one becomes PREEMPTING (the agent stops it: SIGTERM, a grace period, then
+    SIGKILL) and keeps its capacity until the site says it ended. Returns whether the site must be told."""
+    current = AttemptState(attempt.state)
+    if current is AttemptState.ASSIGNED:
+        attempt.state = attempt_transition(current, AttemptState.PREEMPTED).value
+        attempt.cancel_requested = True  # fencing kills a late start
+        attempt.ended_at, attempt.reason = now, reason
+        _requeue(tx, job, now, f"attempt {attempt.number} on {where}: preempted before it started ({reason})")
+        return False
+    attempt.state = attempt_transition(current, AttemptState.PREEMPTING).value
+    attempt.cancel_requested = True
+    attempt.reason = reason
+    tx.jobs.add_event(
+        job.id, now, "preempting", f"attempt {attempt.number} on {where}: stopping it ({reason})"
+    )
+    return True
+
+
+def _preempted(
+    tx: Tx,
+    job: Job,
+    attempt: Attempt,
+    outcome: AttemptState,
+    now: datetime,
+    *,
+    exit_code: int | None,
+    where: str,
+    started_at: datetime | None,
+) -> None:
+    """A preempted attempt ended (killed, or lost meanwhile): the job queues again, retries untouched."""
+    target = AttemptState.LOST if outcome is AttemptState.LOST else AttemptState.PREEMPTED
+    attempt.state = attempt_transition(AttemptState.PREEMPTING, target).value
+    attempt.ended_at, attempt.exit_code = now, exit_code
+    if attempt.started_at is None and started_at is not None:
+        attempt.started_at = min(max(started_at, attempt.created_at), now)
+    said = f"attempt {attempt.number} on {where}: {target.value.lower()} ({attempt.reason or 'preempted'})"
+    if job.state == JobState.CANCELLING.value:
+        _finish(tx, job, JobState.CANCELLED, now, said, exit_code=exit_code, reason="cancelled")
+        return
+    _requeue(tx, job, now, said)
+
+
+def _requeue(tx: Tx, job: Job, now: datetime, said: str) -> None:
+    job.preemptions = (job.preemptions or 0) + 1
+    move_job(tx, job, JobState.PENDING, now, f"{said}; queued again, retries untouched")
 
 
 def _finish(

@@ -14,6 +14,7 @@ from suanli.control.idempotency import Answer, mutate
 from suanli.control.principal import Principal
 from suanli.control.settings import Settings
 from suanli.control.signals import SCHEDULE, Signals, job_topic, site_topic
+from suanli.control.snapshots import Tuning
 from suanli.store import Database, Tx
 
 log = logging.getLogger("suanli.control")
@@ -38,6 +39,7 @@ class ControlPlane:
             lease_grace=settings.lease_grace,
             keep_keys=timedelta(hours=settings.idempotency_ttl_hours),
             start_timeout=settings.start_timeout,
+            tuning=Tuning(settings.fair_share_half_life_h, settings.preempt_after),
         )
 
     def start(self) -> None:

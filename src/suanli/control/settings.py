@@ -25,6 +25,12 @@ class Settings(BaseSettings):
         300.0, gt=0, description="seconds a placed attempt may take to start before it is placed elsewhere"
     )
     schedule_interval: float = Field(2.0, gt=0, description="seconds between periodic scheduling cycles")
+    fair_share_half_life_h: float = Field(
+        168.0, gt=0, description="hours for past usage to count half as much in fair-share order"
+    )
+    preempt_after: float = Field(
+        120.0, ge=0, description="a blocked job that would wait longer than this many seconds may preempt"
+    )
     max_body_bytes: int = Field(1024 * 1024, gt=0)
     sync_max_wait: float = Field(30.0, ge=0)
     idempotency_ttl_hours: float = Field(24.0, gt=0, description="how long idempotency keys are kept")

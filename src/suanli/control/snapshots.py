@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from suanli.domain.money import DEFAULT_CURRENCY, Money
 from suanli.domain.resources import Vector
 from suanli.domain.spec import parse_spec
+from suanli.domain.states import AttemptState
 from suanli.scheduler import PROFILES, Candidate, PendingJob, PoolView, Snapshot, explain
-from suanli.scheduler.snapshot import Release
+from suanli.scheduler.books import cu_of
+from suanli.scheduler.snapshot import Quota, Release, Running, Usage
 from suanli.store import Tx
 from suanli.store.tables import Attempt, Job, Pool, Site
+
+USAGE_HORIZON_HALF_LIVES = 6  # usage older than this many half-lives counts under 2 %: not read
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """The fair-share and preemption settings a snapshot carries to the scheduler."""
+
+    half_life_h: float = 168.0
+    preempt_after_s: float = 120.0
 
 
 def pool_views(tx: Tx, now: datetime, lease_ttl: float, *, releases: bool = False) -> list[PoolView]:
@@ -98,13 +111,21 @@ def pending_job(job: Job, avoid_sites: frozenset[str] = frozenset()) -> PendingJ
         avoid_sites=avoid_sites,
         objective=spec.objective,
         max_price_per_hour=Decimal(cap) if (cap := spec.constraints.max_price_per_hour) else None,
+        preemptible=spec.evictable,
     )
 
 
-def take(tx: Tx, now: datetime, lease_ttl: float, parsed: dict[str, PendingJob] | None = None) -> Snapshot:
+def take(
+    tx: Tx,
+    now: datetime,
+    lease_ttl: float,
+    parsed: dict[str, PendingJob] | None = None,
+    tuning: Tuning | None = None,
+) -> Snapshot:
     """The cycle's snapshot. `parsed` caches pending jobs' parsed specs between cycles (specs never
     change); it is pruned to the jobs still pending."""
     cache = parsed if parsed is not None else {}
+    tuning = tuning or Tuning()
     pools = pool_views(tx, now, lease_ttl)
     names = {p.site_id: p.site for p in pools}
     disabled_orgs = {o.id for o in tx.tenancy.orgs() if o.disabled}
@@ -118,7 +139,102 @@ def take(tx: Tx, now: datetime, lease_ttl: float, parsed: dict[str, PendingJob] 
         pending.append(replace(base, avoid_sites=avoid) if avoid else base)
     for stale in cache.keys() - {j.id for j in jobs}:
         del cache[stale]
-    return Snapshot(now=now, pools=tuple(pools), jobs=tuple(pending))
+    return Snapshot(
+        now=now,
+        pools=tuple(pools),
+        jobs=tuple(pending),
+        running=running(tx, now),
+        usage=usage(tx, now, tuning.half_life_h),
+        quotas=quotas(tx),
+        half_life_h=tuning.half_life_h,
+        preempt_after_s=tuning.preempt_after_s,
+    )
+
+
+def running(tx: Tx, now: datetime) -> tuple[Running, ...]:
+    """Every active attempt with its job's owner, priority, evictability and expected end."""
+    active = tx.sites.active_attempts()
+    jobs = tx.jobs.by_ids(a.job_id for a in active)
+    out = []
+    for a in active:
+        job = jobs.get(a.job_id)
+        if job is None:
+            continue
+        limit, evictable = _runtime_and_evictable(job)
+        begun = a.started_at or a.created_at
+        out.append(
+            Running(
+                attempt_id=a.id,
+                job_id=job.id,
+                pool_id=a.pool_id,
+                nodes=tuple(int(n) for n in a.nodes),
+                per_node=Vector(a.accelerators_per_node, a.cpus_per_node, a.memory_mib_per_node),
+                accelerator=a.accelerator,
+                org_id=job.org_id,
+                project_id=job.project_id,
+                priority=job.priority,
+                preemptible=evictable,
+                started_at=a.started_at,
+                ends_at=begun + timedelta(seconds=limit) if limit else None,
+                leaving=a.cancel_requested or a.state == AttemptState.PREEMPTING.value,
+            )
+        )
+    return tuple(out)
+
+
+_RUNNING_SPECS: dict[str, tuple[int | None, bool]] = {}  # job id → (max_runtime_s, evictable)
+_RUNNING_SPECS_MAX = 65_536
+
+
+def _runtime_and_evictable(job: Job) -> tuple[int | None, bool]:
+    """A job's max_runtime and whether it may be preempted; kept per job id (a spec never changes)."""
+    found = _RUNNING_SPECS.get(job.id)
+    if found is None:
+        spec = parse_spec(job.spec)
+        found = (spec.resources.max_runtime_s, spec.evictable)
+        if len(_RUNNING_SPECS) >= _RUNNING_SPECS_MAX:
+            _RUNNING_SPECS.clear()
+        _RUNNING_SPECS[job.id] = found
+    return found
+
+
+def usage(tx: Tx, now: datetime, half_life_h: float) -> dict[str, Usage]:
+    """Decayed resource-hours per org id and per project id: each attempt's resources integrated over
+    the time it ran, weighted by 2^(−age / half-life). A running attempt counts up to now."""
+    horizon = now - timedelta(hours=half_life_h * USAGE_HORIZON_HALF_LIVES)
+    rate = math.log(2) / half_life_h  # per hour
+    sums: defaultdict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
+    for a, org, project in tx.jobs.attempts_since(horizon):
+        assert a.started_at is not None
+        start = max(a.started_at, horizon)
+        end = min(a.ended_at or now, now)
+        if end <= start:
+            continue
+        age_end = (now - end).total_seconds() / 3600
+        age_start = (now - start).total_seconds() / 3600
+        weight = (math.exp(-rate * age_end) - math.exp(-rate * age_start)) / rate  # ∫ decay dt, hours
+        nodes = len(a.nodes)
+        per_node = Vector(a.accelerators_per_node, a.cpus_per_node, a.memory_mib_per_node)
+        amounts = (
+            float(cu_of(a.accelerator, per_node, nodes)),
+            float(a.cpus_per_node * nodes),
+            a.memory_mib_per_node * nodes / 1024,
+        )
+        for key in (org, project):
+            total = sums[key]
+            for k in range(3):
+                total[k] += amounts[k] * weight
+    return {k: Usage(*v) for k, v in sums.items()}
+
+
+def quotas(tx: Tx) -> dict[str, Quota]:
+    return {
+        q.org_id: Quota(
+            Decimal(q.guaranteed_cu_milli) / 1000,
+            Decimal(q.limit_cu_milli) / 1000 if q.limit_cu_milli is not None else None,
+        )
+        for q in tx.tenancy.quotas()
+    }
 
 
 def candidates_for(tx: Tx, job: Job, now: datetime, lease_ttl: float) -> tuple[Candidate, ...]:

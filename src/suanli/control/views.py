@@ -10,7 +10,7 @@ from suanli.control.snapshots import free_nodes, held_by_node, site_online
 from suanli.domain.money import DEFAULT_CURRENCY, Money
 from suanli.domain.resources import Vector
 from suanli.store import Tx
-from suanli.store.tables import Attempt, Job, Org, Pool, Project, Site, Token
+from suanli.store.tables import Attempt, Job, Org, OrgQuota, Pool, Project, Site, Token
 
 
 def ts(value: datetime | None) -> str | None:
@@ -131,6 +131,21 @@ def site_views(tx: Tx, sites: list[Site], now: datetime, lease_ttl: float) -> li
 
 def org_view(org: Org) -> dict[str, Any]:
     return {"name": org.name, "kind": org.kind, "disabled": org.disabled, "created_at": ts(org.created_at)}
+
+
+def quota_view(quota: OrgQuota | None) -> dict[str, Any] | None:
+    if quota is None:
+        return None
+    return {
+        "guaranteed_cu": _cu(quota.guaranteed_cu_milli),
+        "limit_cu": _cu(quota.limit_cu_milli) if quota.limit_cu_milli is not None else None,
+        "max_priority": quota.max_priority,
+        "updated_at": ts(quota.updated_at),
+    }
+
+
+def _cu(milli: int) -> str:
+    return f"{Decimal(milli) / 1000:f}".rstrip("0").rstrip(".") if milli % 1000 else str(milli // 1000)
 
 
 def project_view(project: Project, org_name: str) -> dict[str, Any]:

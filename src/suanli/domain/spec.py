@@ -27,6 +27,11 @@ MAX_SCRIPT_BYTES = 64 * 1024
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 Objective = Literal["balanced", "cheapest", "fastest", "greenest"]
+PriorityClass = Literal["low", "normal", "high"]
+# A priority class's rank: higher goes first. `low` is interruptible: it may be preempted even when
+# the job does not say it can resume.
+PRIORITIES: dict[str, int] = {"low": -100, "normal": 0, "high": 100}
+INTERRUPTIBLE = frozenset({"low"})
 
 
 def _memory(v: Any) -> int:
@@ -108,6 +113,7 @@ class _Spec(_Strict):
     retries: int = Field(0, ge=0, le=MAX_RETRIES)
     preemptible: bool = False
     checkpoint_interval: Duration = Field(None, ge=1)
+    priority: PriorityClass = "normal"
     objective: Objective = "balanced"
     constraints: _Constraints = _Constraints()
     inputs: list[_Input] = []
@@ -166,9 +172,20 @@ class JobSpec:
     retries: int = 0
     preemptible: bool = False
     checkpoint_interval_s: int | None = None
+    priority: str = "normal"
     objective: str = "balanced"
     constraints: Constraints = field(default_factory=Constraints)
     inputs: tuple[DataInput, ...] = ()
+
+    @property
+    def priority_rank(self) -> int:
+        return PRIORITIES[self.priority]
+
+    @property
+    def evictable(self) -> bool:
+        """Whether the scheduler may preempt it: it can resume (`preemptible`, or checkpoints), or
+        its class is interruptible."""
+        return self.preemptible or self.checkpoint_interval_s is not None or self.priority in INTERRUPTIBLE
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -212,6 +229,7 @@ def parse_spec(document: Any) -> JobSpec:
         retries=raw.retries,
         preemptible=raw.preemptible,
         checkpoint_interval_s=raw.checkpoint_interval,
+        priority=raw.priority,
         objective=raw.objective,
         constraints=Constraints(tuple(c.regions), tuple(c.sites), c.data_residency, c.max_price_per_hour),
         inputs=tuple(DataInput(i.name, i.size, tuple(i.regions)) for i in raw.inputs),

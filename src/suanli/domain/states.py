@@ -30,6 +30,8 @@ class AttemptState(StrEnum):
     CANCELLED = "CANCELLED"
     LOST = "LOST"  # the lease ran out (lease + grace) without a word from the site
     WITHDRAWN = "WITHDRAWN"  # not running within the start timeout: pulled back to be placed elsewhere
+    PREEMPTING = "PREEMPTING"  # told to stop for a job of higher priority or guaranteed quota; holds on
+    PREEMPTED = "PREEMPTED"  # stopped by preemption: its job is queued again, retries untouched
 
 
 _J = JobState
@@ -49,10 +51,15 @@ JOB_TRANSITIONS: dict[JobState, frozenset[JobState]] = {
 _A = AttemptState
 ATTEMPT_TRANSITIONS: dict[AttemptState, frozenset[AttemptState]] = {
     _A.ASSIGNED: frozenset(
-        {_A.STARTING, _A.RUNNING, _A.SUCCEEDED, _A.FAILED, _A.CANCELLED, _A.LOST, _A.WITHDRAWN}
+        {_A.STARTING, _A.RUNNING, _A.SUCCEEDED, _A.FAILED, _A.CANCELLED, _A.LOST, _A.WITHDRAWN, _A.PREEMPTED}
     ),
-    _A.STARTING: frozenset({_A.RUNNING, _A.SUCCEEDED, _A.FAILED, _A.CANCELLED, _A.LOST, _A.WITHDRAWN}),
-    _A.RUNNING: frozenset({_A.SUCCEEDED, _A.FAILED, _A.CANCELLED, _A.LOST}),
+    _A.STARTING: frozenset(
+        {_A.RUNNING, _A.SUCCEEDED, _A.FAILED, _A.CANCELLED, _A.LOST, _A.WITHDRAWN, _A.PREEMPTING}
+    ),
+    _A.RUNNING: frozenset({_A.SUCCEEDED, _A.FAILED, _A.CANCELLED, _A.LOST, _A.PREEMPTING}),
+    # It may still finish on its own before the signal lands; the true outcome is kept then.
+    _A.PREEMPTING: frozenset({_A.PREEMPTED, _A.SUCCEEDED, _A.LOST}),
+    _A.PREEMPTED: frozenset(),
     _A.SUCCEEDED: frozenset(),
     _A.FAILED: frozenset(),
     _A.CANCELLED: frozenset(),
@@ -84,6 +91,6 @@ def job_state_for_attempt(attempt: AttemptState) -> JobState:
     """The job state that mirrors a live attempt's state (terminal outcomes are decided elsewhere)."""
     if attempt in (AttemptState.ASSIGNED, AttemptState.STARTING):
         return JobState.ASSIGNED
-    if attempt is AttemptState.RUNNING:
+    if attempt in (AttemptState.RUNNING, AttemptState.PREEMPTING):  # it runs until the signal lands
         return JobState.RUNNING
     raise ValueError(f"{attempt} is terminal; the job's outcome depends on retries")

@@ -30,6 +30,7 @@ class JobRepo:
         spec: dict[str, Any],
         retries: int,
         now: datetime,
+        priority: int = 0,
     ) -> Job:
         job = Job(
             id=new_id("job"),
@@ -39,9 +40,10 @@ class JobRepo:
             name=name,
             spec=spec,
             state=JobState.PENDING.value,
-            priority=0,
+            priority=priority,
             retries_left=retries,
             attempts_made=0,
+            preemptions=0,
             exit_code=None,
             reason=None,
             log_bytes=0,
@@ -157,6 +159,25 @@ class JobRepo:
         for job_id, site_id in self._s.execute(q).tuples():
             out.setdefault(job_id, set()).add(site_id)
         return out
+
+    def by_ids(self, job_ids: Iterable[str]) -> dict[str, Job]:
+        ids = list(set(job_ids))
+        if not ids:
+            return {}
+        return {j.id: j for j in self._s.scalars(select(Job).where(Job.id.in_(ids)))}
+
+    def attempts_since(self, since: datetime) -> list[tuple[Attempt, str, str]]:
+        """Attempts that ran at some time after `since` (still active, or ended after it), with their
+        job's org and project: what fair-share usage is measured from."""
+        q = (
+            select(Attempt, Job.org_id, Job.project_id)
+            .join(Job, Job.id == Attempt.job_id)
+            .where(
+                Attempt.started_at.is_not(None),
+                (Attempt.ended_at.is_(None)) | (Attempt.ended_at > since),
+            )
+        )
+        return [(a, org, project) for a, org, project in self._s.execute(q).tuples()]
 
     def unstarted_attempts(self, placed_before: datetime) -> list[Attempt]:
         """Attempts placed before `placed_before` that are still not running (ASSIGNED or STARTING)."""

@@ -62,6 +62,17 @@ class Org(Base):
     created_at: Mapped[datetime]
 
 
+class OrgQuota(Base):
+    """An org's share of the network in compute units (milli-CU: integers, no floats)."""
+
+    __tablename__ = "org_quotas"
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"), primary_key=True)
+    guaranteed_cu_milli: Mapped[int] = mapped_column(BigInteger, default=0)
+    limit_cu_milli: Mapped[int | None] = mapped_column(BigInteger)  # None: may borrow any idle capacity
+    max_priority: Mapped[str] = mapped_column(String(16), default="normal")  # highest class it may use
+    updated_at: Mapped[datetime]
+
+
 class Project(Base):
     __tablename__ = "projects"
     __table_args__ = (UniqueConstraint("org_id", "name"),)
@@ -147,6 +158,7 @@ class Job(Base):
     priority: Mapped[int] = mapped_column(Integer, default=0)
     retries_left: Mapped[int] = mapped_column(Integer)
     attempts_made: Mapped[int] = mapped_column(Integer, default=0)
+    preemptions: Mapped[int] = mapped_column(Integer, default=0)  # attempts stopped for other jobs
     exit_code: Mapped[int | None]
     reason: Mapped[str | None] = mapped_column(Text)
     log_bytes: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from suanli.store.ids import new_id
-from suanli.store.tables import Membership, Org, Project, Token, User
+from suanli.store.tables import Membership, Org, OrgQuota, Project, Token, User
 
 
 class TenancyRepo:
@@ -46,6 +46,33 @@ class TenancyRepo:
         self._s.add(org)
         self._s.flush()
         return org
+
+    # quotas
+    def quota(self, org_id: str) -> OrgQuota | None:
+        return self._s.get(OrgQuota, org_id)
+
+    def quotas(self) -> list[OrgQuota]:
+        return list(self._s.scalars(select(OrgQuota)))
+
+    def set_quota(
+        self,
+        org_id: str,
+        *,
+        guaranteed_cu_milli: int,
+        limit_cu_milli: int | None,
+        max_priority: str,
+        now: datetime,
+    ) -> OrgQuota:
+        quota = self._s.get(OrgQuota, org_id)
+        if quota is None:
+            quota = OrgQuota(org_id=org_id)
+            self._s.add(quota)
+        quota.guaranteed_cu_milli = guaranteed_cu_milli
+        quota.limit_cu_milli = limit_cu_milli
+        quota.max_priority = max_priority
+        quota.updated_at = now
+        self._s.flush()
+        return quota
 
     # projects
     def project(self, project_id: str) -> Project | None:

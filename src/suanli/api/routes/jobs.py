@@ -83,6 +83,12 @@ def why(job_id: str, cp: ControlPlane = Depends(plane), who: Principal = Depends
                 }
                 for c in snapshots.candidates_for(tx, job, cp.clock(), cp.settings.lease_ttl)
             ]
+        held = [
+            {"pool": v.pool, "code": v.code.value, "reason": v.reason}
+            for v in cp.loop.waiting.get(job.id, ())
+            if v.pool.startswith("(") or "reserved" in v.reason
+        ]
+        reservation = cp.loop.reservations.get(job.id) if job.state == JobState.PENDING.value else None
         return {
             "id": job.id,
             "state": job.state,
@@ -90,6 +96,15 @@ def why(job_id: str, cp: ControlPlane = Depends(plane), who: Principal = Depends
             "pool": view["pool"],
             "placements": placed,
             "candidates": candidates,
+            "blocked": held,  # the last cycle's gates (quota, funds) and reservations held for others
+            "reservation": None
+            if reservation is None
+            else {
+                "pool": reservation.pool,
+                "starts_at": ts(reservation.at) if reservation.at else None,
+                "preempting": len(reservation.preempting),
+            },
+            "preemptions": job.preemptions,
         }
 
 

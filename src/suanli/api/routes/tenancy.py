@@ -8,12 +8,12 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
 from suanli.api.deps import Mutation, caller, mutation, plane
-from suanli.api.schemas import AddMember, CreateOrg, CreateProject, CreateToken
+from suanli.api.schemas import AddMember, CreateOrg, CreateProject, CreateToken, SetQuota
 from suanli.control import accounts
 from suanli.control.errors import NotFound
 from suanli.control.plane import ControlPlane
 from suanli.control.principal import Principal
-from suanli.control.views import org_view, project_view, token_view, ts
+from suanli.control.views import org_view, project_view, quota_view, token_view, ts
 from suanli.store import Tx
 
 router = APIRouter(tags=["tenancy"])
@@ -53,7 +53,25 @@ def get_org(name: str, cp: ControlPlane = Depends(plane), who: Principal = Depen
         org = accounts.org_for(tx, who, name)
         view = org_view(org)
         view["projects"] = [project_view(p, org.name) for p in tx.tenancy.projects(org.id)]
+        view["quota"] = quota_view(tx.tenancy.quota(org.id))
         return view
+
+
+@router.put("/orgs/{name}/quota")
+def set_quota(name: str, body: SetQuota, m: Mutation = Depends(mutation)) -> JSONResponse:
+    def change(tx: Tx) -> tuple[int, Any]:
+        quota = accounts.set_quota(
+            tx,
+            m.who,
+            name,
+            guaranteed_cu=str(body.guaranteed_cu),
+            limit_cu=None if body.limit_cu is None else str(body.limit_cu),
+            max_priority=body.max_priority,
+            now=m.cp.clock(),
+        )
+        return 200, {"org": name, "quota": quota_view(quota)}
+
+    return m.run(change)
 
 
 @router.post("/orgs/{name}/disable")

@@ -1,0 +1,99 @@
+"""Priority classes, org quotas and preemption through the real API and database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api_net import GPU_POOL, Net
+
+GPU4 = {"accelerators": "A100:4", "cpus": 4, "memory": "8Gi"}
+
+
+def spec(name: str, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "run": "sleep 600", "resources": GPU4, **extra}
+
+
+def sync(net: Net, agent: str, attempts: list[dict[str, Any]] | None = None) -> Any:
+    return net.ok("POST", "/agent/sync", agent, json={"attempts": attempts or []})
+
+
+def report(launch: dict[str, Any], state: str, **kw: Any) -> dict[str, Any]:
+    return {"id": launch["attempt_id"], "fencing_token": launch["fencing_token"], "state": state, **kw}
+
+
+def test_high_priority_needs_an_operator_to_allow_it(net: Net) -> None:
+    resp = net.call(
+        "POST", "/jobs", net.tenant, json={"spec": {"name": "x", "run": "true", "priority": "high"}}
+    )
+    assert resp.status_code == 422
+    assert resp.json()["errors"][0]["field"] == "priority"
+    assert "low, normal" in resp.json()["errors"][0]["message"]
+    net.ok("PUT", "/orgs/demo/quota", net.operator, json={"max_priority": "high"})
+    assert net.call(
+        "POST", "/jobs", net.tenant, json={"spec": {"name": "x", "run": "true", "priority": "high"}}
+    )
+
+
+def test_only_operators_set_quotas_and_bad_values_name_the_field(net: Net) -> None:
+    assert net.call("PUT", "/orgs/demo/quota", net.tenant, json={"limit_cu": 8}).status_code == 403
+    resp = net.call("PUT", "/orgs/demo/quota", net.operator, json={"guaranteed_cu": 8, "limit_cu": 4})
+    assert resp.status_code == 422 and resp.json()["errors"][0]["field"] == "limit_cu"
+    resp = net.call("PUT", "/orgs/demo/quota", net.operator, json={"guaranteed_cu": "lots"})
+    assert resp.status_code == 422 and resp.json()["errors"][0]["field"] == "guaranteed_cu"
+    net.ok("PUT", "/orgs/demo/quota", net.operator, json={"guaranteed_cu": "4", "limit_cu": 8})
+    quota = net.ok("GET", "/orgs/demo", net.tenant)["quota"]
+    assert (quota["guaranteed_cu"], quota["limit_cu"], quota["max_priority"]) == ("4", "8", "normal")
+
+
+def test_an_org_over_its_limit_waits_and_why_says_so(net: Net) -> None:
+    net.add_site("sh1", [GPU_POOL])
+    net.add_site("sh2", [GPU_POOL])
+    net.ok("PUT", "/orgs/demo/quota", net.operator, json={"limit_cu": 4})
+    first = net.ok("POST", "/jobs", net.tenant, json={"spec": spec("one")})
+    second = net.ok("POST", "/jobs", net.tenant, json={"spec": spec("two")})
+    net.cycle()
+    assert net.ok("GET", f"/jobs/{first['id']}", net.tenant)["state"] == "ASSIGNED"
+    assert net.ok("GET", f"/jobs/{second['id']}", net.tenant)["state"] == "PENDING"
+    why = net.ok("GET", f"/jobs/{second['id']}/why", net.tenant)
+    assert "over org quota" in why["blocked"][0]["reason"]
+    assert "borrowing limit reached" in why["blocked"][0]["reason"]
+
+
+def test_a_high_priority_job_preempts_a_low_one_which_requeues_with_its_retries(net: Net) -> None:
+    agent = net.add_site("sh1", [GPU_POOL])
+    low = net.ok("POST", "/jobs", net.tenant, json={"spec": spec("batch", priority="low", retries=0)})
+    net.cycle()
+    [launch] = sync(net, agent)["launch"]
+    sync(net, agent, [report(launch, "RUNNING")])
+
+    vip = net.tenant_token("lab", "vip-user")
+    net.ok("PUT", "/orgs/lab/quota", net.operator, json={"max_priority": "high"})
+    urgent = net.ok("POST", "/jobs", vip, json={"spec": spec("urgent", priority="high")})
+    net.cycle()
+    why = net.ok("GET", f"/jobs/{urgent['id']}/why", vip)
+    assert why["reservation"]["pool"] == "sh1/gpu" and why["reservation"]["preempting"] == 1
+    told = sync(net, agent, [report(launch, "RUNNING")])
+    assert told["cancel"] == [launch["attempt_id"]]
+    events = [e["kind"] for e in net.ok("GET", f"/jobs/{low['id']}/events", net.tenant)["items"]]
+    assert "preempting" in events
+
+    sync(net, agent, [report(launch, "CANCELLED", exit_code=143)])  # SIGTERM, grace, gone
+    job = net.ok("GET", f"/jobs/{low['id']}", net.tenant)
+    assert job["state"] == "PENDING"  # retries=0, yet not failed: a preemption is not the job's fault
+    assert job["attempts"][0]["state"] == "PREEMPTED"
+    net.cycle()
+    assert net.ok("GET", f"/jobs/{urgent['id']}", vip)["state"] == "ASSIGNED"
+    assert net.ok("GET", f"/jobs/{low['id']}/why", net.tenant)["preemptions"] == 1
+
+
+def test_a_normal_job_never_preempts_a_job_that_cannot_resume(net: Net) -> None:
+    agent = net.add_site("sh1", [GPU_POOL])
+    net.ok("POST", "/jobs", net.tenant, json={"spec": spec("steady")})  # normal, not preemptible
+    net.cycle()
+    [launch] = sync(net, agent)["launch"]
+    sync(net, agent, [report(launch, "RUNNING")])
+    vip = net.tenant_token("lab", "vip-user")
+    net.ok("PUT", "/orgs/lab/quota", net.operator, json={"max_priority": "high"})
+    net.ok("POST", "/jobs", vip, json={"spec": spec("urgent", priority="high")})
+    net.cycle()
+    assert sync(net, agent, [report(launch, "RUNNING")])["cancel"] == []

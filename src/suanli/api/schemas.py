@@ -61,6 +61,9 @@ class UpdateSite(_In):
     region: str | None = None
     pue: str | float | None = None
     carbon_g_per_kwh: int | None = None
+    bandwidth_mbps: dict[str, int] | None = Field(
+        None, description='Mbit/s into the site from each region; "*" for the others, e.g. {"*": 1000}'
+    )
 
 
 class SetPrice(_In):

@@ -9,7 +9,8 @@ import typer
 from rich.markup import escape
 
 from suanli.cli import context
-from suanli.cli.context import session, stderr, stdout
+from suanli.cli.context import fail, session, stderr, stdout
+from suanli.cli.exit_codes import ExitCode
 from suanli.cli.render import items_of, print_json, print_site, print_sites, state_text
 
 __all__ = ["agent_command_line", "register"]
@@ -173,22 +174,45 @@ def site_set(
     region: Annotated[str | None, typer.Option(help="The site's region, e.g. cn-shanghai.")] = None,
     pue: Annotated[str | None, typer.Option(help="Power usage effectiveness, 1.0–3.0, e.g. 1.25.")] = None,
     carbon: Annotated[int | None, typer.Option(help="Grid carbon intensity in gCO2e/kWh (0–2000).")] = None,
+    bandwidth: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Mbit/s into the site from a region, REGION=MBPS (repeatable; '*' for the others).",
+            show_default=False,
+        ),
+    ] = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Set a site's region and energy profile, which the `greenest` objective and quotes use.
+    """Set a site's region, energy profile and bandwidth, which objectives and quotes use.
+
+    The energy profile drives `greenest` and carbon figures; bandwidth drives how long a job's
+    inputs take to arrive (the `locality` score).
 
     Example:
 
     ```
-    suanli site set sh-a100 --pue 1.25 --carbon 560
+    suanli site set sh-a100 --pue 1.25 --carbon 560 --bandwidth cn-east=10000 --bandwidth '*=1000'
     ```
     """
+    links = _bandwidth(bandwidth) if bandwidth else None
     with session() as client:
-        body = client.update_site(name, region=region, pue=pue, carbon_g_per_kwh=carbon)
+        body = client.update_site(name, region=region, pue=pue, carbon_g_per_kwh=carbon, bandwidth_mbps=links)
     if json_out:
         print_json(body)
         return
     print_site(body)
+
+
+def _bandwidth(values: list[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for value in values:
+        region, sep, mbps = value.partition("=")
+        if not sep or not region or not mbps.isdigit():
+            fail(
+                f"--bandwidth {value!r}: expected REGION=MBPS, e.g. cn-east=10000 or '*=1000'", ExitCode.USAGE
+            )
+        out[region] = int(mbps)
+    return out
 
 
 @site_app.command("price")

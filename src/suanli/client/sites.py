@@ -37,13 +37,16 @@ class SitesApi(RouteGroup):
         region: str | None = None,
         pue: str | None = None,
         carbon_g_per_kwh: int | None = None,
+        bandwidth_mbps: dict[str, int] | None = None,
     ) -> dict[str, Any]:
-        """Set a site's region and energy profile; fields left None are unchanged."""
-        body = {
-            k: v
-            for k, v in {"region": region, "pue": pue, "carbon_g_per_kwh": carbon_g_per_kwh}.items()
-            if v is not None
+        """Set a site's region, energy profile and bandwidth; fields left None are unchanged."""
+        fields: dict[str, Any] = {
+            "region": region,
+            "pue": pue,
+            "carbon_g_per_kwh": carbon_g_per_kwh,
+            "bandwidth_mbps": bandwidth_mbps,
         }
+        body = {k: v for k, v in fields.items() if v is not None}
         result: dict[str, Any] = self.request("PATCH", f"/sites/{segment(name)}", json=body)
         return result
 

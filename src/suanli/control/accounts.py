@@ -187,8 +187,9 @@ def update_site(
     region: str | None,
     pue: str | None,
     carbon_g_per_kwh: int | None,
+    bandwidth_mbps: dict[str, int] | None = None,
 ) -> Site:
-    """Set a site's region and energy profile (fields left None are unchanged)."""
+    """Set a site's region, energy profile and bandwidth (fields left None are unchanged)."""
     site = site_for(tx, who, name, admin=True)
     if region is not None:
         site.region = check_name("region", region) if region else ""
@@ -206,6 +207,16 @@ def update_site(
         if not 0 <= carbon_g_per_kwh <= 2000:
             raise Invalid("invalid carbon_g_per_kwh", [FieldError("carbon_g_per_kwh", "0–2000 gCO2e/kWh")])
         site.carbon_g_per_kwh = carbon_g_per_kwh
+    if bandwidth_mbps is not None:
+        for region, mbps in bandwidth_mbps.items():
+            if region != "*":
+                check_name("bandwidth_mbps", region)
+            if not isinstance(mbps, int) or not 1 <= mbps <= 10_000_000:
+                raise Invalid(
+                    "invalid bandwidth_mbps",
+                    [FieldError(f"bandwidth_mbps.{region}", "Mbit/s from that region, 1–10000000")],
+                )
+        site.bandwidth_mbps = dict(bandwidth_mbps)
     return site
 
 

@@ -94,6 +94,7 @@ def _view(pool: Pool, site: Site, used: dict[int, Vector], now: datetime, lease_
         else None,
         pue=Decimal(site.pue_milli) / 1000 if site.pue_milli is not None else None,
         carbon_g_per_kwh=site.carbon_g_per_kwh,
+        bandwidth_mbps=tuple(sorted((str(k), int(v)) for k, v in (site.bandwidth_mbps or {}).items())),
     )
 
 
@@ -112,6 +113,8 @@ def pending_job(job: Job, avoid_sites: frozenset[str] = frozenset()) -> PendingJ
         objective=spec.objective,
         max_price_per_hour=Decimal(cap) if (cap := spec.constraints.max_price_per_hour) else None,
         preemptible=spec.evictable,
+        data_residency=spec.constraints.data_residency,
+        inputs=spec.inputs,
     )
 
 

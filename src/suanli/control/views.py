@@ -121,6 +121,7 @@ def site_views(tx: Tx, sites: list[Site], now: datetime, lease_ttl: float) -> li
                 "region": s.region,
                 "pue": str(Decimal(s.pue_milli) / 1000) if s.pue_milli is not None else None,
                 "carbon_g_per_kwh": s.carbon_g_per_kwh,
+                "bandwidth_mbps": dict(s.bandwidth_mbps or {}),
                 "state": state,
                 "last_seen_at": ts(s.last_seen_at),
                 "pools": [pool_view(p, used.get(p.id, {})) for p in pools if p.site_id == s.id],

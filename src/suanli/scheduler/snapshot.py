@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from suanli.domain.money import Money
 from suanli.domain.resources import Resources, Vector
+from suanli.domain.spec import DataInput
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ class PoolView:
     price: Money | None = None
     pue: Decimal | None = None  # the site's power usage effectiveness; None: not known
     carbon_g_per_kwh: int | None = None  # the site's grid intensity; None: not known
+    # Mbit/s into the site from other regions, as (region, Mbps) pairs; "*" for any region not named.
+    bandwidth_mbps: tuple[tuple[str, int], ...] = ()
     # Filled only where expected start times are asked for (quotes); the scheduling cycle leaves it empty.
     releases: tuple[Release, ...] = ()
 
@@ -61,6 +64,8 @@ class PendingJob:
     avoid_sites: frozenset[str] = frozenset()
     objective: str = "balanced"
     max_price_per_hour: Decimal | None = None  # in the pool's currency
+    data_residency: str | None = None  # the job's data may not leave this region
+    inputs: tuple[DataInput, ...] = ()  # datasets it reads: size and the regions holding a replica
     preemptible: bool = False  # the job can resume (checkpoints) or is in an interruptible class
 
 

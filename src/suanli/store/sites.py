@@ -47,6 +47,7 @@ class SiteRepo:
             org_id=org_id,
             region=region,
             disabled=False,
+            bandwidth_mbps={},
             enrolled_at=None,
             last_seen_at=None,
             created_at=now,

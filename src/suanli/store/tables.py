@@ -119,6 +119,9 @@ class Site(Base):
     # intensity in gCO2e/kWh; None when the provider has not said.
     pue_milli: Mapped[int | None] = mapped_column(Integer)
     carbon_g_per_kwh: Mapped[int | None] = mapped_column(Integer)
+    # Network bandwidth from other regions in Mbit/s, e.g. {"cn-east": 10000, "*": 1000}; "*" is the
+    # default for regions not named. Empty: not known.
+    bandwidth_mbps: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     enrolled_at: Mapped[datetime | None]
     last_seen_at: Mapped[datetime | None]
     created_at: Mapped[datetime]

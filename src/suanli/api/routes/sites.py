@@ -83,7 +83,13 @@ def update_site(name: str, body: UpdateSite, m: Mutation = Depends(mutation)) ->
     def change(tx: Tx) -> tuple[int, Any]:
         pue = None if body.pue is None else str(body.pue)
         site = accounts.update_site(
-            tx, m.who, name, region=body.region, pue=pue, carbon_g_per_kwh=body.carbon_g_per_kwh
+            tx,
+            m.who,
+            name,
+            region=body.region,
+            pue=pue,
+            carbon_g_per_kwh=body.carbon_g_per_kwh,
+            bandwidth_mbps=body.bandwidth_mbps,
         )
         return 200, site_views(tx, [site], m.cp.clock(), m.cp.settings.lease_ttl)[0]
 

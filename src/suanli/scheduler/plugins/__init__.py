@@ -7,11 +7,13 @@ from suanli.scheduler.plugins import (
     constraints,
     cost,
     funds,
+    locality,
     lost_sites,
     online,
     price_cap,
     quota,
     shape,
+    speed,
     waste,
 )
 
@@ -22,10 +24,12 @@ __all__ = [
     "constraints",
     "cost",
     "funds",
+    "locality",
     "lost_sites",
     "online",
     "price_cap",
     "quota",
     "shape",
+    "speed",
     "waste",
 ]

@@ -1,4 +1,4 @@
-"""Filter `constraints`: the job's allowed sites and regions."""
+"""Filter `constraints`: the job's allowed sites and regions, and its data residency region."""
 
 from __future__ import annotations
 
@@ -15,10 +15,14 @@ class Constraints:
     reads_free = False
 
     def job_key(self, job: PendingJob) -> Hashable:
-        return (job.sites, job.regions)
+        return (job.sites, job.regions, job.data_residency)
 
     def admits(self, job: PendingJob, pool: PoolView, free: tuple[Vector, ...]) -> bool:
-        return (not job.sites or pool.site in job.sites) and (not job.regions or pool.region in job.regions)
+        return (
+            (not job.sites or pool.site in job.sites)
+            and (not job.regions or pool.region in job.regions)
+            and (job.data_residency is None or pool.region == job.data_residency)
+        )
 
     def filter(self, job: PendingJob, pool: PoolView, free: tuple[Vector, ...]) -> Status:
         if job.sites and pool.site not in job.sites:
@@ -26,6 +30,11 @@ class Constraints:
         if job.regions and pool.region not in job.regions:
             return Status(
                 Code.UNRESOLVABLE, f"region {pool.region or '(none)'} is not in constraints.regions"
+            )
+        if job.data_residency is not None and pool.region != job.data_residency:
+            return Status(
+                Code.UNRESOLVABLE,
+                f"the job's data must stay in {job.data_residency}; the site is in {pool.region or '(no region)'}",
             )
         return OK
 

@@ -1,5 +1,5 @@
 """Orgs carry a quota (guaranteed and limit compute units, the highest priority class they may use);
-jobs count their preemptions.
+jobs count their preemptions; sites carry their bandwidth from other regions.
 
 Revision ID: 0003
 Revises: 0002
@@ -28,9 +28,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("jobs") as batch:
         batch.add_column(sa.Column("preemptions", sa.Integer(), nullable=False, server_default="0"))
+    with op.batch_alter_table("sites") as batch:
+        batch.add_column(sa.Column("bandwidth_mbps", sa.JSON(), nullable=False, server_default="{}"))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("sites") as batch:
+        batch.drop_column("bandwidth_mbps")
     with op.batch_alter_table("jobs") as batch:
         batch.drop_column("preemptions")
     op.drop_table("org_quotas")

@@ -238,7 +238,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @invariant()
     def usage_charged_exactly_once(self) -> None:
-        keys = [t.usage_key for t in self.ledger.transfers.values() if t.usage_key is not None]
+        keys = [t.once_key for t in self.ledger.transfers.values() if t.once_key is not None]
         assert len(keys) == len(set(keys))
         assert set(self.usage_keys) == set(self.ledger.charged_usage)
 

@@ -126,7 +126,7 @@ class Transfer:
     at: datetime
     entries: tuple[Entry, ...]
     ref: str = ""  # the hold, voucher or charge it concerns
-    usage_key: str | None = None  # a charge's usage record: charged exactly once
+    once_key: str | None = None  # a charge: its usage record; a refund: "refund-of:<charge>" (each once)
 
 
 def check_balanced(entries: Sequence[Entry]) -> None:

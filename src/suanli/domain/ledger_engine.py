@@ -97,8 +97,8 @@ class Ledger:
         self.transfers[transfer.id] = transfer
         for e in transfer.entries:
             self.sums[e.account] = self.sums.get(e.account, 0) + e.amount
-        if transfer.usage_key is not None:
-            self.charged_usage[transfer.usage_key] = transfer.id
+        if transfer.kind is TransferKind.CHARGE and transfer.once_key is not None:
+            self.charged_usage[transfer.once_key] = transfer.id
         return transfer
 
     def _seen(self, transfer_id: str, kind: TransferKind, ref: str) -> Transfer | None:
@@ -179,7 +179,7 @@ class Ledger:
         if amount:
             entries = charge_entries(split, payable, hold.ctx)
             transfer = self._post(
-                Transfer(transfer_id, TransferKind.CHARGE, at, entries, hold_id, usage_key=usage_key)
+                Transfer(transfer_id, TransferKind.CHARGE, at, entries, hold_id, once_key=usage_key)
             )
         else:
             self.charged_usage[usage_key] = ""
@@ -217,7 +217,11 @@ class Ledger:
         programme_of = {v.id: v.programme_id for v in self.vouchers.values()}
         entries = refund_entries(charge, programme_of)
         self.refunded[charge_id] = transfer_id
-        return self._post(Transfer(transfer_id, TransferKind.REFUND, at, entries, charge_id))
+        return self._post(
+            Transfer(
+                transfer_id, TransferKind.REFUND, at, entries, charge_id, once_key=f"refund-of:{charge_id}"
+            )
+        )
 
     def accounts(self, kind: AccountKind | None = None) -> list[str]:
         return [a for a in self.sums if kind is None or account_kind(a) is kind]

@@ -13,7 +13,17 @@ from typing import Annotated
 import typer
 
 import suanli
-from suanli.cli import agent_cmd, auth_cmd, context, jobs_cmd, sim_cmd, sites_cmd, submit_cmd, tenancy_cmd
+from suanli.cli import (
+    agent_cmd,
+    auth_cmd,
+    context,
+    jobs_cmd,
+    money_cmd,
+    sim_cmd,
+    sites_cmd,
+    submit_cmd,
+    tenancy_cmd,
+)
 from suanli.cli.context import CliState, fail
 from suanli.cli.exit_codes import EXIT_CODES_HELP, ExitCode
 
@@ -78,7 +88,7 @@ def _register_serve(target: typer.Typer) -> None:
         target.command(name, help="(unavailable: see the error it prints)")(unavailable)
 
 
-for _module in (auth_cmd, submit_cmd, jobs_cmd, sites_cmd, tenancy_cmd, agent_cmd, sim_cmd):
+for _module in (auth_cmd, submit_cmd, jobs_cmd, sites_cmd, tenancy_cmd, money_cmd, agent_cmd, sim_cmd):
     _module.register(app)
 _register_serve(app)
 

@@ -125,6 +125,9 @@ def test_price_set_and_list(api: FakeApi, run: Run, logged_in: Path) -> None:
     body = api.body()
     assert (body["tenant"], body["wholesale"]) == ({"accelerator_hour": "38"}, {"accelerator_hour": "30"})
     assert "38.00 / 30.00" in result.stdout
-    api.on("GET", "/prices", ok({"items": [PRICE], "next_cursor": None}))
+    tenant_view = {k: v for k, v in PRICE.items() if k != "wholesale"}  # what a tenant is shown
+    api.on("GET", "/prices", ok({"items": [tenant_view], "next_cursor": None}))
     out = run("price", "list", "--site", "sh").stdout
-    assert "yes" in out and api.requests[-1].url.params["site"] == "sh"
+    assert (
+        "yes" in out and "38.00" in out and "30.00" not in out and api.requests[-1].url.params["site"] == "sh"
+    )

@@ -257,15 +257,21 @@ def price_list(
     _print_prices(body.get("items", []))
 
 
+def _rate(item: dict[str, Any], key: str) -> str:
+    """Tenant price, then " / wholesale" where the caller may see it."""
+    wholesale = item.get("wholesale")
+    return str(item["tenant"][key]) + (f" / {wholesale[key]}" if wholesale else "")
+
+
 def _print_prices(items: list[dict[str, Any]]) -> None:
     rows = [
         {
             "site": i["site"],
             "pool": i["pool"],
             "version": i["version"],
-            "accelerator_hour": f"{i['tenant']['accelerator_hour']} / {i['wholesale']['accelerator_hour']}",
-            "cpu_hour": f"{i['tenant']['cpu_hour']} / {i['wholesale']['cpu_hour']}",
-            "gb_hour": f"{i['tenant']['gb_hour']} / {i['wholesale']['gb_hour']}",
+            "accelerator_hour": _rate(i, "accelerator_hour"),
+            "cpu_hour": _rate(i, "cpu_hour"),
+            "gb_hour": _rate(i, "gb_hour"),
             "currency": i["currency"],
             "minimum": _text(i["minimum"]),
             "effective_at": i["effective_at"],

@@ -170,10 +170,12 @@ def price_in_force(tx: Tx, pool_id: str, at: datetime) -> PriceVersion | None:
 
 def sync_pool_price(tx: Tx, pool: Pool, at: datetime) -> None:
     """Keep `pools.price_minor` (what the scheduler's cost score reads) at the tenant
-    accelerator-hour price of the version in force."""
+    accelerator-hour price (CPU-hour on a CPU pool) of the version in force at `at`. Call it when a
+    version is added and, for versions that take effect later, from the loop's housekeeping."""
     row = price_in_force(tx, pool.id, at)
     if row is not None:
-        pool.price_minor = to_minor(book_of(row).tenant.accelerator_hour)
+        tenant = book_of(row).tenant
+        pool.price_minor = to_minor(tenant.accelerator_hour if pool.accelerator else tenant.cpu_hour)
         pool.currency = row.currency
 
 
@@ -365,6 +367,7 @@ def expire_vouchers(tx: Tx, now: datetime, by: str = SYSTEM) -> list[VoucherGran
         if row.valid_until > now:
             continue
         row.expired_at = now
+        tx.ledger.lock_accounts([voucher_account(row.id)], row.currency, now)  # no capture in between
         left = balance(tx, voucher_account(row.id))
         if left > 0:
             entries = expire_entries(voucher_of(row), left)

@@ -195,11 +195,12 @@ def list_prices(tx: Tx, who: Principal, site_name: str | None, now: datetime) ->
             versions = tx.ledger.price_versions([pool.id])
             live = book_in_force([ledger.book_of(v) for v in versions], now)
             for v in versions:
-                out.append(
-                    price_view(
-                        v, site.name, pool.name, in_force=live is not None and v.version == live.version
-                    )
+                view = price_view(
+                    v, site.name, pool.name, in_force=live is not None and v.version == live.version
                 )
+                if not who.can_admin(site.org_id):
+                    del view["wholesale"]  # the provider's rate is between it and the platform
+                out.append(view)
     return out
 
 

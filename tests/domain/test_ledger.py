@@ -25,6 +25,7 @@ from suanli.domain.ledger import (
     book_in_force,
     charge_entries,
     check_balanced,
+    estimate,
     hold_transition,
     next_charge,
     refund_entries,
@@ -223,3 +224,8 @@ def test_a_hold_resolves_once(state: HoldState, event: HoldEvent, after: HoldSta
             hold_transition(state, event)
     else:
         assert hold_transition(state, event) is after
+
+
+def test_estimate_is_what_a_hold_reserves() -> None:
+    assert estimate(BOOK, Usage(accelerator_seconds=8 * 3600, cpu_seconds=64 * 3600)) == 8 * 3800 + 64 * 10
+    assert estimate(BOOK, Usage()) == BOOK.minimum_minor

@@ -282,3 +282,43 @@ def test_service_matches_the_in_memory_ledger(db: Database) -> None:
         max_examples=5, stateful_step_count=20, deadline=None, suppress_health_check=list(HealthCheck)
     )
     StoreMachine.TestCase("runTest").runTest()
+
+
+def test_a_stored_usage_record_is_charged_under_its_site_and_seq(db: Database) -> None:
+    ids = seed(db)
+    with db.transaction() as tx:
+        user = tx.tenancy.add_user(f"u{ids['project']}", NOW)
+        job = tx.jobs.add(
+            org_id=ids["org"],
+            project_id=ids["project"],
+            user_id=user.id,
+            name="j",
+            spec={},
+            retries=0,
+            now=NOW,
+        )
+        attempt = tx.jobs.add_attempt(
+            job,
+            site_id=ids["site"],
+            pool_id=ids["pool"],
+            accelerator="A100",
+            accelerators_per_node=8,
+            cpus_per_node=8,
+            memory_mib_per_node=2048,
+            nodes=[0],
+            lease_expires_at=NOW,
+            created_at=NOW,
+        )
+        fields = {"wall_seconds": 3600, "cpu_seconds": 7200, "accelerator_seconds": 8 * 3600}
+        tx.jobs.add_usage(site_id=ids["site"], seq=1, attempt=attempt, now=NOW, **fields)
+        ledger.topup(tx, "t", ids["project"], 10**6, "CNY", NOW, "op")
+        amount = ledger.expected_amount(tx, ids["pool"], Usage(8 * 3600, 7200), NOW)
+        assert amount == 8 * 3600 + 2 * 36
+        ledger.hold(tx, "h", project_id=ids["project"], pool_id=ids["pool"], amount=amount, now=NOW)
+    with db.transaction() as tx:
+        record = tx.jobs.usage(job.id)[0]
+        usage = ledger.usage_of(record, attempt)
+        assert usage == Usage(8 * 3600, 7200, 2 * 3600)
+        first = ledger.capture(tx, "h", ledger.usage_key(record), usage, NOW, final=True)
+        assert ledger.capture(tx, "h", ledger.usage_key(record), usage, NOW).id == first.id
+        assert ledger.funds(tx, ids["project"], "CNY").balance == 10**6 - amount

@@ -34,6 +34,7 @@ from suanli.domain.ledger import (
     cash_account,
     charge_entries,
     check_balanced,
+    estimate,
     expire_entries,
     grant_entries,
     hold_transition,
@@ -47,7 +48,16 @@ from suanli.domain.ledger import (
     voucher_applies,
 )
 from suanli.store import Tx
-from suanli.store.tables import Hold, LedgerTransfer, Pool, PriceVersion, VoucherGrant, VoucherProgramme
+from suanli.store.tables import (
+    Attempt,
+    Hold,
+    LedgerTransfer,
+    Pool,
+    PriceVersion,
+    UsageRecord,
+    VoucherGrant,
+    VoucherProgramme,
+)
 
 SYSTEM = "system"
 
@@ -177,6 +187,23 @@ def sync_pool_price(tx: Tx, pool: Pool, at: datetime) -> None:
         tenant = book_of(row).tenant
         pool.price_minor = to_minor(tenant.accelerator_hour if pool.accelerator else tenant.cpu_hour)
         pool.currency = row.currency
+
+
+def expected_amount(tx: Tx, pool_id: str, usage: Usage, now: datetime) -> int | None:
+    """What `usage` would cost on the pool at the price in force (None: the pool is not priced)."""
+    row = price_in_force(tx, pool_id, now)
+    return None if row is None else estimate(book_of(row), usage)
+
+
+def usage_of(record: UsageRecord, attempt: Attempt) -> Usage:
+    """A usage record as the ledger charges it: GiB-seconds are the attempt's memory × wall time."""
+    mib = attempt.memory_mib_per_node * len(attempt.nodes)
+    return Usage(record.accelerator_seconds, record.cpu_seconds, record.wall_seconds * mib // 1024)
+
+
+def usage_key(record: UsageRecord) -> str:
+    """The key a usage record is charged under, once: its site and the site's sequence number."""
+    return f"usage:{record.site_id}:{record.seq}"
 
 
 def hold(

@@ -213,6 +213,11 @@ def exact_cost(rates: Rates, usage: Usage) -> Decimal:
     ) / SECONDS_PER_HOUR
 
 
+def estimate(book: PriceBook, usage: Usage) -> int:
+    """What `usage` costs a tenant in whole minor units: the amount to hold for a placement."""
+    return max(to_minor(exact_cost(book.tenant, usage)), book.minimum_minor)
+
+
 def book_in_force(books: Sequence[PriceBook], at: datetime) -> PriceBook | None:
     """The newest version whose `effective_at` is not after `at`."""
     live = [b for b in books if b.effective_at is None or b.effective_at <= at]

@@ -13,7 +13,13 @@ from decimal import Decimal
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
 from suanli.domain.ledger import (
     AccountKind,
@@ -44,6 +50,9 @@ BOOKS = [
 
 
 class LedgerMachine(RuleBasedStateMachine):
+    checks = 0  # invariant rounds, across examples
+    examples = 0
+
     def __init__(self) -> None:
         super().__init__()
         self.ledger = Ledger()
@@ -52,6 +61,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.resolutions: dict[str, int] = {}
         self.usage_keys: list[str] = []
         self.hold_of: dict[str, str] = {}
+        LedgerMachine.examples += 1
         for pid, budget in (("pg_city", 50_000), ("pg_district", 20_000)):
             self.ledger.add_programme(Programme(pid, pid, "CNY", budget))
 
@@ -261,8 +271,19 @@ class LedgerMachine(RuleBasedStateMachine):
             )
             assert outstanding <= self.ledger.issued(pid) - expired
 
+    @invariant()
+    def count_step(self) -> None:
+        LedgerMachine.checks += 1
 
-LedgerMachine.TestCase.settings = settings(
-    max_examples=100, stateful_step_count=100, deadline=None, suppress_health_check=list(HealthCheck)
-)
-TestLedgerMachine = LedgerMachine.TestCase
+
+def test_the_ledger_keeps_its_invariants_for_10000_steps() -> None:
+    """Invariants run once at the start of each example and after every step; some examples stop
+    early, so 120 steps × 100 examples leaves room above the 10,000 steps asserted."""
+    LedgerMachine.checks = LedgerMachine.examples = 0
+    run_state_machine_as_test(
+        LedgerMachine,
+        settings=settings(
+            max_examples=100, stateful_step_count=120, deadline=None, suppress_health_check=list(HealthCheck)
+        ),
+    )
+    assert LedgerMachine.checks - LedgerMachine.examples >= 10_000

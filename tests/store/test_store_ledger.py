@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -195,7 +196,7 @@ class StoreMachine(RuleBasedStateMachine):
         tid = self._id("g")
         v = voucher(self.ids, share, face, days)
         store_id = grant(self.db, self.ids, v, tid)
-        self.model.grant(tid, Voucher(**{**v.__dict__, "id": store_id, "programme_id": "pg"}), self.now)
+        self.model.grant(tid, replace(v, id=store_id, programme_id="pg"), self.now)
         self.vouchers[store_id] = store_id
 
     @rule(amount=st.integers(0, 5_000))

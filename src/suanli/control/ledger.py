@@ -10,7 +10,7 @@ who is calling: `control/money.py` does that for people; the scheduling loop cal
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -382,7 +382,7 @@ def grant_voucher(
         accelerators=sorted(voucher.accelerators),
         created_at=now,
     )
-    granted = Voucher(**{**voucher.__dict__, "id": row.id, "programme_id": programme.id})
+    granted = replace(voucher, id=row.id, programme_id=programme.id)
     _post(tx, Transfer(transfer_id, TransferKind.GRANT, now, grant_entries(granted), row.id), by)
     return row
 

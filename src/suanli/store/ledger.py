@@ -13,6 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from suanli.domain.ledger import Transfer, account_kind
@@ -41,15 +43,21 @@ class LedgerRepo:
     def lock_accounts(self, ids: Iterable[str], currency: str, now: datetime) -> dict[str, LedgerAccount]:
         """The accounts, created at zero when new, row-locked in id order (FOR UPDATE on PostgreSQL)."""
         wanted = sorted(set(ids))
-        for account_id in wanted:
-            if self._s.get(LedgerAccount, account_id) is None:
-                kind = account_kind(account_id).value
-                self._s.add(LedgerAccount(id=account_id, kind=kind, currency=currency, created_at=now))
-                self._s.flush()
+        if not wanted:
+            return {}
+        # Two transactions may open the same new account at once: insert-if-absent, then lock.
+        insert = sqlite_insert if self._sqlite else pg_insert
+        rows = [
+            {"id": a, "kind": account_kind(a).value, "currency": currency, "credit_limit_minor": 0,
+             "signed_sum": 0, "created_at": now}
+            for a in wanted
+        ]  # fmt: skip
+        self._s.execute(insert(LedgerAccount).values(rows).on_conflict_do_nothing(index_elements=["id"]))
         q = select(LedgerAccount).where(LedgerAccount.id.in_(wanted)).order_by(LedgerAccount.id)
         if not self._sqlite:
             q = q.with_for_update()
-        return {a.id: a for a in self._s.scalars(q)}
+        # populate_existing: a row read earlier in this transaction is refreshed under the lock.
+        return {a.id: a for a in self._s.scalars(q.execution_options(populate_existing=True))}
 
     def accounts(self, prefix: str) -> list[LedgerAccount]:
         q = select(LedgerAccount).where(LedgerAccount.id.startswith(prefix)).order_by(LedgerAccount.id)

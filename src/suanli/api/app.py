@@ -11,7 +11,7 @@ from prometheus_client import Counter, Histogram
 
 from suanli import __version__
 from suanli.api import problems
-from suanli.api.routes import agent, health, jobs, quote, sites, tenancy
+from suanli.api.routes import agent, health, jobs, money, quote, sites, tenancy
 from suanli.control.plane import ControlPlane
 
 PREFIX = "/api/v1"
@@ -67,7 +67,15 @@ def create_app(cp: ControlPlane, *, manage_plane: bool = True) -> FastAPI:
         LATENCY.labels(request.method, path).observe(time.perf_counter() - started)
         return response
 
-    for router in (jobs.router, quote.router, sites.router, tenancy.router, agent.router, health.router):
+    for router in (
+        jobs.router,
+        quote.router,
+        sites.router,
+        tenancy.router,
+        money.router,
+        agent.router,
+        health.router,
+    ):
         app.include_router(router, prefix=PREFIX)
     app.include_router(health.router)  # /healthz and /metrics at the root too
     return app

@@ -124,3 +124,46 @@ class SyncIn(BaseModel):
     usage: list[UsageIn] = []
     logs: list[LogIn] = []
     wait: float = Field(0, ge=0, le=60)
+
+
+class TopUp(_In):
+    amount: str = Field(description="e.g. '1000.00' or '1000.00 CNY'")
+    transfer_id: str | None = Field(default=None, max_length=100)
+
+
+class PriceRates(_In):
+    accelerator_hour: str | None = None
+    cpu_hour: str | None = None
+    gb_hour: str | None = None
+
+
+class SetPriceBook(_In):
+    currency: str = "CNY"
+    tenant: PriceRates
+    wholesale: PriceRates
+    minimum: str | None = None
+    effective_at: datetime | None = None
+
+
+class CreateProgramme(_In):
+    name: str
+    issuer: str = ""
+    budget: str
+
+
+class GrantVoucher(_In):
+    org: str
+    face: str
+    share: str = "1"
+    valid_from: datetime | None = None
+    valid_until: datetime
+    providers: list[str] = Field(default_factory=list)
+    sites: list[str] = Field(default_factory=list)
+    accelerators: list[str] = Field(default_factory=list)
+    transfer_id: str | None = Field(default=None, max_length=100)
+
+
+class Relate(_In):
+    org: str
+    provider: str
+    note: str = ""

@@ -18,6 +18,7 @@ from suanli.cli import (
     auth_cmd,
     context,
     jobs_cmd,
+    money_cmd,
     sim_cmd,
     sim_generate_cmd,
     sites_cmd,
@@ -88,7 +89,18 @@ def _register_serve(target: typer.Typer) -> None:
         target.command(name, help="(unavailable: see the error it prints)")(unavailable)
 
 
-for _module in (auth_cmd, submit_cmd, jobs_cmd, sites_cmd, tenancy_cmd, agent_cmd, sim_cmd, sim_generate_cmd):
+_COMMANDS = (
+    auth_cmd,
+    submit_cmd,
+    jobs_cmd,
+    sites_cmd,
+    tenancy_cmd,
+    money_cmd,
+    agent_cmd,
+    sim_cmd,
+    sim_generate_cmd,
+)
+for _module in _COMMANDS:
     _module.register(app)
 _register_serve(app)
 

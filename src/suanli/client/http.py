@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from suanli.client.jobs import JobsApi
+from suanli.client.money import MoneyApi
 from suanli.client.sites import SitesApi
 from suanli.client.tenancy import TenancyApi
 
@@ -35,7 +36,7 @@ class ApiError(ClientError):
         super().__init__(f"{detail} ({code}, HTTP {status})")
 
 
-class Client(JobsApi, SitesApi, TenancyApi):
+class Client(JobsApi, MoneyApi, SitesApi, TenancyApi):
     """A thin, synchronous client; every method returns the decoded JSON body.
 
     The typed calls live with their routes (`jobs`, `sites`, `tenancy`); this class owns the transport.

@@ -245,3 +245,132 @@ class IdempotencyRecord(Base):
     status: Mapped[int] = mapped_column(Integer)
     response: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
+
+
+# --- money: price books and the ledger (migration 0004) -----------------------------------------
+# Rates are Decimal text (minor units per hour), never floats; amounts are integer minor units.
+
+
+class PriceVersion(Base):
+    """One immutable version of a pool's price book; the newest with effective_at ≤ now is in force."""
+
+    __tablename__ = "price_versions"
+    __table_args__ = (UniqueConstraint("pool_id", "version"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    pool_id: Mapped[str] = mapped_column(ForeignKey("pools.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    tenant_accelerator_hour: Mapped[str] = mapped_column(String(40))
+    tenant_cpu_hour: Mapped[str] = mapped_column(String(40))
+    tenant_gb_hour: Mapped[str] = mapped_column(String(40))
+    wholesale_accelerator_hour: Mapped[str] = mapped_column(String(40))
+    wholesale_cpu_hour: Mapped[str] = mapped_column(String(40))
+    wholesale_gb_hour: Mapped[str] = mapped_column(String(40))
+    minimum_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    effective_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime]
+
+
+class LedgerAccount(Base):
+    """An account; `signed_sum` (debits positive) caches the sum of its entries, updated with them."""
+
+    __tablename__ = "ledger_accounts"
+    id: Mapped[str] = mapped_column(String(120), primary_key=True)  # e.g. cash:<project>:CNY
+    kind: Mapped[str] = mapped_column(String(16))
+    currency: Mapped[str] = mapped_column(String(3))
+    credit_limit_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    signed_sum: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime]
+
+
+class LedgerTransfer(Base):
+    """A balanced transfer: written once, never changed (corrections are new transfers)."""
+
+    __tablename__ = "ledger_transfers"
+    id: Mapped[str] = mapped_column(String(120), primary_key=True)  # the caller's idempotency key
+    kind: Mapped[str] = mapped_column(String(16))
+    ref: Mapped[str] = mapped_column(String(120), default="", index=True)
+    once_key: Mapped[str | None] = mapped_column(
+        String(120), unique=True
+    )  # a usage record charged, a charge refunded: once
+    at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(80))
+
+
+class LedgerEntry(Base):
+    __tablename__ = "ledger_entries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    transfer_id: Mapped[str] = mapped_column(ForeignKey("ledger_transfers.id"), index=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("ledger_accounts.id"), index=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)  # debit positive, credit negative
+    currency: Mapped[str] = mapped_column(String(3))
+    source: Mapped[str] = mapped_column(String(80), default="")
+
+
+class Hold(Base):
+    """Funds reserved for one placement; resolves once (captured or released)."""
+
+    __tablename__ = "holds"
+    __table_args__ = (Index("ix_holds_project_state", "project_id", "state"),)
+    id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"))
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"))
+    provider_org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"))
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"))
+    pool_id: Mapped[str] = mapped_column(ForeignKey("pools.id"))
+    accelerator: Mapped[str | None] = mapped_column(String(64))
+    price_version_id: Mapped[str] = mapped_column(ForeignKey("price_versions.id"))
+    currency: Mapped[str] = mapped_column(String(3))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(16))
+    accelerator_seconds: Mapped[int] = mapped_column(BigInteger, default=0)
+    cpu_seconds: Mapped[int] = mapped_column(BigInteger, default=0)
+    gb_seconds: Mapped[int] = mapped_column(BigInteger, default=0)
+    charged_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    payable_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    cash_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    job_id: Mapped[str | None] = mapped_column(String(40))
+    attempt_id: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+
+
+class VoucherProgramme(Base):
+    __tablename__ = "voucher_programmes"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    issuer: Mapped[str] = mapped_column(String(128))
+    currency: Mapped[str] = mapped_column(String(3))
+    budget_minor: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+
+
+class VoucherGrant(Base):
+    __tablename__ = "vouchers"
+    __table_args__ = (Index("ix_vouchers_org", "org_id"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    programme_id: Mapped[str] = mapped_column(ForeignKey("voucher_programmes.id"))
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"))
+    currency: Mapped[str] = mapped_column(String(3))
+    face_minor: Mapped[int] = mapped_column(BigInteger)
+    share: Mapped[str] = mapped_column(String(16))  # Decimal text, 0 < share ≤ 1
+    valid_from: Mapped[datetime]
+    valid_until: Mapped[datetime]
+    providers: Mapped[list[Any]]  # provider org ids; empty = any
+    sites: Mapped[list[Any]]  # site ids; empty = any
+    accelerators: Mapped[list[Any]]  # accelerator models or "cpu"; empty = any
+    expired_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class ProviderRelation(Base):
+    """A declared relation between a voucher holder and a provider: its vouchers never pay there."""
+
+    __tablename__ = "provider_relations"
+    __table_args__ = (UniqueConstraint("org_id", "provider_org_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"))
+    provider_org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]

@@ -6,6 +6,7 @@ from sqlalchemy.orm import Session
 
 from suanli.store.idempotency import IdempotencyRepo
 from suanli.store.jobs import JobRepo
+from suanli.store.ledger import LedgerRepo
 from suanli.store.sites import SiteRepo
 from suanli.store.tenancy import TenancyRepo
 
@@ -19,6 +20,7 @@ class Tx:
         self.sites = SiteRepo(session, sqlite=sqlite)
         self.jobs = JobRepo(session)
         self.idempotency = IdempotencyRepo(session)
+        self.ledger = LedgerRepo(session, sqlite=sqlite)
 
     def flush(self) -> None:
         self._session.flush()

@@ -1,0 +1,291 @@
+"""Money: `balance`, `topup`, `voucher programme|programmes|grant|list|report|relate`, `price set|list`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from suanli.cli.context import session, stdout
+from suanli.cli.render import print_json, print_records
+
+__all__ = ["register"]
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of a table.")]
+voucher_app = typer.Typer(
+    help="Voucher programmes, grants, relations and reports (算力券).", no_args_is_help=True
+)
+price_app = typer.Typer(
+    help="Pool price books: versions of tenant prices and wholesale rates.", no_args_is_help=True
+)
+
+
+def _text(value: Any) -> Any:
+    """Money views {"minor", "currency", "text"} → their text, for tables."""
+    return value.get("text") if isinstance(value, dict) and "text" in value else value
+
+
+def _flat(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: _text(v) for k, v in r.items()} for r in rows]
+
+
+def balance(org: Annotated[str, typer.Argument(help="The org.")], json_out: JsonOption = False) -> None:
+    """Each project's balance, holds and available funds, and the org's live vouchers (owners, admins, finance).
+
+    Example:
+
+    ```
+    suanli balance acme
+    ```
+    """
+    with session() as client:
+        body = client.get_balance(org)
+    if json_out:
+        print_json(body)
+        return
+    columns = ("project", "currency", "balance", "held", "credit_limit", "available", "arrears")
+    print_records(_flat(body.get("projects", [])), columns, "no projects")
+    if body.get("vouchers"):
+        stdout.print()
+        print_records(_flat(body["vouchers"]), ("programme", "remaining", "share", "valid_until"), "")
+
+
+def topup(
+    org: Annotated[str, typer.Argument(help="The org.")],
+    project: Annotated[str, typer.Argument(help="The project to fund.")],
+    amount: Annotated[str, typer.Argument(help="e.g. 1000.00 or '1000.00 CNY'.")],
+    json_out: JsonOption = False,
+) -> None:
+    """Add funds to a project (operators).
+
+    Example:
+
+    ```
+    suanli topup acme vision 1000.00
+    ```
+    """
+    with session() as client:
+        body = client.topup(org, project, amount)
+    if json_out:
+        print_json(body)
+        return
+    stdout.print(
+        f"{escape(org)}/{escape(project)}: +{escape(str(_text(body['amount'])))}, "
+        f"balance {escape(str(_text(body['balance'])))}, available {escape(str(_text(body['available'])))}"
+    )
+
+
+@voucher_app.command("programme")
+def voucher_programme(
+    name: Annotated[str, typer.Argument(help="The programme's name, e.g. haidian-2026.")],
+    budget: Annotated[str, typer.Option(help="The most it may grant, e.g. '1000000.00 CNY'.")],
+    issuer: Annotated[str, typer.Option(help="Who funds it, e.g. 'Haidian District'.")] = "",
+    json_out: JsonOption = False,
+) -> None:
+    """Create a voucher programme with a budget cap (operators)."""
+    with session() as client:
+        body = client.create_programme(name, budget, issuer)
+    if json_out:
+        print_json(body)
+        return
+    stdout.print(f"programme {escape(name)}: budget {escape(str(_text(body['budget'])))}")
+
+
+@voucher_app.command("programmes")
+def voucher_programmes(json_out: JsonOption = False) -> None:
+    """List voucher programmes with their budgets and what they issued (operators)."""
+    with session() as client:
+        body = client.list_programmes()
+    if json_out:
+        print_json(body)
+        return
+    print_records(_flat(body.get("items", [])), ("name", "issuer", "budget", "issued"), "no programmes")
+
+
+@voucher_app.command("grant")
+def voucher_grant(
+    programme: Annotated[str, typer.Argument(help="The programme that pays.")],
+    org: Annotated[str, typer.Argument(help="The tenant org that receives the voucher.")],
+    face: Annotated[str, typer.Argument(help="Its value, e.g. 5000.00.")],
+    until: Annotated[str, typer.Option(help="Valid until (exclusive), ISO 8601, e.g. 2027-01-01T00:00:00Z.")],
+    share: Annotated[str, typer.Option(help="The most of each charge it covers: 30% or 0.3 or 1.")] = "1",
+    valid_from: Annotated[str | None, typer.Option("--from", help="Valid from (default now).")] = None,
+    provider: Annotated[
+        list[str] | None, typer.Option(help="Only at this provider org (repeatable).")
+    ] = None,
+    site: Annotated[list[str] | None, typer.Option(help="Only at this site (repeatable).")] = None,
+    accelerator: Annotated[
+        list[str] | None, typer.Option(help="Only on this model, or cpu (repeatable).")
+    ] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Grant an org a voucher out of a programme's budget (operators).
+
+    Example:
+
+    ```
+    suanli voucher grant haidian-2026 acme 5000.00 --share 30% --until 2027-01-01T00:00:00Z --accelerator A100
+    ```
+    """
+    with session() as client:
+        body = client.grant_voucher(
+            programme,
+            org,
+            face,
+            valid_until=until,
+            share=share,
+            valid_from=valid_from,
+            providers=provider,
+            sites=site,
+            accelerators=accelerator,
+        )
+    if json_out:
+        print_json(body)
+        return
+    stdout.print(f"voucher {escape(body['id'])} for {escape(org)}: {escape(str(_text(body['face'])))}")
+
+
+@voucher_app.command("list")
+def voucher_list(
+    org: Annotated[str | None, typer.Option(help="One org's vouchers (its finance members may ask).")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """List vouchers with what remains of each."""
+    with session() as client:
+        body = client.list_vouchers(org)
+    if json_out:
+        print_json(body)
+        return
+    columns = ("id", "programme", "org", "face", "remaining", "share", "valid_until", "expired")
+    print_records(_flat(body.get("items", [])), columns, "no vouchers")
+
+
+@voucher_app.command("report")
+def voucher_report(
+    programme: Annotated[str, typer.Argument(help="The programme.")], json_out: JsonOption = False
+) -> None:
+    """Issued, redeemed, expired and clawed back, by org and by provider; reconciled to the ledger (operators)."""
+    with session() as client:
+        body = client.programme_report(programme)
+    if json_out:
+        print_json(body)
+        return
+    totals = ("budget", "issued", "redeemed", "expired", "clawed_back", "outstanding", "reconciles")
+    print_records([{k: _text(body.get(k)) for k in totals}], totals, "")
+    stdout.print()
+    print_records(
+        _flat(body.get("by_org", [])), ("org", "issued", "redeemed", "expired", "clawed_back"), "no orgs"
+    )
+    stdout.print()
+    print_records(
+        _flat(body.get("by_provider", [])), ("provider", "redeemed", "clawed_back"), "no redemptions"
+    )
+
+
+@voucher_app.command("relate")
+def voucher_relate(
+    org: Annotated[str, typer.Argument(help="The voucher holder.")],
+    provider: Annotated[str, typer.Argument(help="A provider org related to it.")],
+    note: Annotated[str, typer.Option(help="Why, e.g. 'same parent company'.")] = "",
+) -> None:
+    """Declare a holder related to a provider: the holder's vouchers never pay there (operators)."""
+    with session() as client:
+        client.relate_provider(org, provider, note)
+    stdout.print(f"{escape(org)}'s vouchers will not pay {escape(provider)}")
+
+
+Rate = Annotated[str | None, typer.Option(help="Per hour, in major units, e.g. 38.00.")]
+
+
+@price_app.command("set")
+def price_set(
+    site: Annotated[str, typer.Argument(help="The site.")],
+    pool: Annotated[str, typer.Argument(help="The pool.")],
+    accelerator_hour: Rate = None,
+    cpu_hour: Rate = None,
+    gb_hour: Rate = None,
+    wholesale_accelerator_hour: Rate = None,
+    wholesale_cpu_hour: Rate = None,
+    wholesale_gb_hour: Rate = None,
+    minimum: Annotated[str | None, typer.Option(help="Minimum charge per job attempt.")] = None,
+    currency: Annotated[str, typer.Option(help="CNY, USD, EUR, HKD or JPY.")] = "CNY",
+    effective: Annotated[str | None, typer.Option(help="In force from (ISO 8601; default now).")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Add a price book version for a pool: tenant prices and the provider's wholesale rates (operators).
+
+    Example:
+
+    ```
+    suanli price set sh-a100 a100 --accelerator-hour 38 --wholesale-accelerator-hour 30 --minimum 1.00
+    ```
+    """
+    tenant = {"accelerator_hour": accelerator_hour, "cpu_hour": cpu_hour, "gb_hour": gb_hour}
+    wholesale = {
+        "accelerator_hour": wholesale_accelerator_hour,
+        "cpu_hour": wholesale_cpu_hour,
+        "gb_hour": wholesale_gb_hour,
+    }
+    with session() as client:
+        body = client.set_price_book(
+            site,
+            pool,
+            tenant={k: v for k, v in tenant.items() if v is not None},
+            wholesale={k: v for k, v in wholesale.items() if v is not None},
+            currency=currency,
+            minimum=minimum,
+            effective_at=effective,
+        )
+    if json_out:
+        print_json(body)
+        return
+    _print_prices([body])
+
+
+@price_app.command("list")
+def price_list(
+    site: Annotated[str | None, typer.Option(help="Only this site's pools.")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """List price book versions; IN FORCE marks the one each pool charges now."""
+    with session() as client:
+        body = client.list_prices(site)
+    if json_out:
+        print_json(body)
+        return
+    _print_prices(body.get("items", []))
+
+
+def _rate(item: dict[str, Any], key: str) -> str:
+    """Tenant price, then " / wholesale" where the caller may see it."""
+    wholesale = item.get("wholesale")
+    return str(item["tenant"][key]) + (f" / {wholesale[key]}" if wholesale else "")
+
+
+def _print_prices(items: list[dict[str, Any]]) -> None:
+    rows = [
+        {
+            "site": i["site"],
+            "pool": i["pool"],
+            "version": i["version"],
+            "accelerator_hour": _rate(i, "accelerator_hour"),
+            "cpu_hour": _rate(i, "cpu_hour"),
+            "gb_hour": _rate(i, "gb_hour"),
+            "currency": i["currency"],
+            "minimum": _text(i["minimum"]),
+            "effective_at": i["effective_at"],
+            "in_force": "yes" if i["in_force"] else "",
+        }
+        for i in items
+    ]
+    columns = ("site", "pool", "version", "accelerator_hour", "cpu_hour", "gb_hour", "currency", "minimum")
+    print_records(rows, (*columns, "effective_at", "in_force"), "no price books")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `balance`, `topup` and the `voucher` and `price` groups to the `suanli` app."""
+    app.command()(balance)
+    app.command()(topup)
+    app.add_typer(voucher_app, name="voucher")
+    app.add_typer(price_app, name="price")

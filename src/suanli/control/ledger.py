@@ -1,0 +1,403 @@
+"""The ledger service: top-ups, holds, captures, releases, refunds, voucher grants and expiry.
+
+Each function runs inside the caller's transaction (`with db.transaction() as tx:`), so one call is
+one database transaction with whatever else the caller does. Decisions are made by the pure rules
+in `domain/ledger.py`, the same ones the in-memory `Ledger` applies; this module loads rows, locks the
+accounts it moves (in id order), and appends the transfer. Every write is idempotent by its transfer
+id (a charge's id is `charge:<usage key>`, so a usage record is charged once). Nothing here checks
+who is calling: `control/money.py` does that for people; the scheduling loop calls this directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+
+from suanli.control.errors import Conflict, Invalid, NotFound
+from suanli.domain.ledger import (
+    ChargeContext,
+    Entry,
+    HoldEvent,
+    HoldState,
+    HoldTotals,
+    InsufficientFunds,
+    PriceBook,
+    Rates,
+    Transfer,
+    TransferKind,
+    Usage,
+    Voucher,
+    available,
+    balance_of,
+    book_in_force,
+    cash_account,
+    charge_entries,
+    check_balanced,
+    estimate,
+    expire_entries,
+    grant_entries,
+    hold_transition,
+    next_charge,
+    refund_entries,
+    reserved,
+    split_charge,
+    to_minor,
+    topup_entries,
+    voucher_account,
+    voucher_applies,
+)
+from suanli.store import Tx
+from suanli.store.tables import (
+    Attempt,
+    Hold,
+    LedgerTransfer,
+    Pool,
+    PriceVersion,
+    UsageRecord,
+    VoucherGrant,
+    VoucherProgramme,
+)
+
+SYSTEM = "system"
+
+
+@dataclass(frozen=True)
+class Funds:
+    """A project's money in one currency: `available` = balance + credit limit − open holds."""
+
+    currency: str
+    balance: int
+    credit_limit: int
+    held: int
+    arrears: int
+
+    @property
+    def available(self) -> int:
+        return available(self.balance, self.credit_limit, self.held)
+
+
+def book_of(row: PriceVersion) -> PriceBook:
+    return PriceBook(
+        row.currency,
+        Rates(
+            Decimal(row.tenant_accelerator_hour), Decimal(row.tenant_cpu_hour), Decimal(row.tenant_gb_hour)
+        ),
+        Rates(
+            Decimal(row.wholesale_accelerator_hour),
+            Decimal(row.wholesale_cpu_hour),
+            Decimal(row.wholesale_gb_hour),
+        ),
+        row.minimum_minor,
+        row.version,
+        row.effective_at,
+    )
+
+
+def voucher_of(row: VoucherGrant) -> Voucher:
+    return Voucher(
+        row.id,
+        row.programme_id,
+        row.org_id,
+        row.currency,
+        row.face_minor,
+        Decimal(row.share),
+        row.valid_from,
+        row.valid_until,
+        frozenset(row.providers),
+        frozenset(row.sites),
+        frozenset(row.accelerators),
+    )
+
+
+def _ctx(hold: Hold) -> ChargeContext:
+    return ChargeContext(
+        hold.org_id, hold.project_id, hold.provider_org_id, hold.site_id, hold.accelerator, hold.currency
+    )
+
+
+def _totals(hold: Hold) -> HoldTotals:
+    usage = Usage(hold.accelerator_seconds, hold.cpu_seconds, hold.gb_seconds)
+    return HoldTotals(usage, hold.charged_minor, hold.payable_minor, hold.cash_minor)
+
+
+def balance(tx: Tx, account_id: str) -> int:
+    row = tx.ledger.account(account_id)
+    return balance_of(account_id, row.signed_sum if row else 0)
+
+
+def funds(tx: Tx, project_id: str, currency: str) -> Funds:
+    cash = tx.ledger.account(cash_account(project_id, currency))
+    held = sum(reserved(h.amount_minor, _totals(h)) for h in tx.ledger.open_holds(project_id, currency))
+    return Funds(
+        currency,
+        balance_of(cash_account(project_id, currency), cash.signed_sum if cash else 0),
+        cash.credit_limit_minor if cash else 0,
+        held,
+        balance(tx, f"arrears:{project_id}:{currency}"),
+    )
+
+
+def _post(tx: Tx, transfer: Transfer, by: str) -> LedgerTransfer:
+    check_balanced(transfer.entries)
+    return tx.ledger.post(transfer, by)
+
+
+def _replay(tx: Tx, transfer_id: str, kind: TransferKind, ref: str) -> LedgerTransfer | None:
+    seen = tx.ledger.transfer(transfer_id)
+    if seen is not None and (seen.kind, seen.ref) != (kind.value, ref):
+        raise Conflict(
+            f"transfer id {transfer_id} was used for a {seen.kind} of {seen.ref}", code="transfer_reused"
+        )
+    return seen
+
+
+def topup(
+    tx: Tx, transfer_id: str, project_id: str, amount: int, currency: str, now: datetime, by: str
+) -> LedgerTransfer:
+    seen = _replay(tx, transfer_id, TransferKind.TOPUP, project_id)
+    if seen is not None:
+        return seen
+    if amount <= 0:
+        raise Invalid("a top-up is a positive amount")
+    entries = topup_entries(project_id, amount, currency)
+    return _post(tx, Transfer(transfer_id, TransferKind.TOPUP, now, entries, project_id), by)
+
+
+def set_credit_limit(tx: Tx, project_id: str, currency: str, limit: int, now: datetime) -> None:
+    account = tx.ledger.lock_accounts([cash_account(project_id, currency)], currency, now)
+    row = next(iter(account.values()))
+    if limit < 0 or balance_of(row.id, row.signed_sum) + limit < 0:
+        raise Invalid("a credit limit is not negative and covers what the project already owes")
+    row.credit_limit_minor = limit
+
+
+def price_in_force(tx: Tx, pool_id: str, at: datetime) -> PriceVersion | None:
+    rows = tx.ledger.price_versions([pool_id])
+    book = book_in_force([book_of(r) for r in rows], at)
+    return next((r for r in rows if book is not None and r.version == book.version), None)
+
+
+def sync_pool_price(tx: Tx, pool: Pool, at: datetime) -> None:
+    """Keep `pools.price_minor` (what the scheduler's cost score reads) at the tenant
+    accelerator-hour price (CPU-hour on a CPU pool) of the version in force at `at`. Call it when a
+    version is added and, for versions that take effect later, from the loop's housekeeping."""
+    row = price_in_force(tx, pool.id, at)
+    if row is not None:
+        tenant = book_of(row).tenant
+        pool.price_minor = to_minor(tenant.accelerator_hour if pool.accelerator else tenant.cpu_hour)
+        pool.currency = row.currency
+
+
+def expected_amount(tx: Tx, pool_id: str, usage: Usage, now: datetime) -> int | None:
+    """What `usage` would cost on the pool at the price in force (None: the pool is not priced)."""
+    row = price_in_force(tx, pool_id, now)
+    return None if row is None else estimate(book_of(row), usage)
+
+
+def usage_of(record: UsageRecord, attempt: Attempt) -> Usage:
+    """A usage record as the ledger charges it: GiB-seconds are the attempt's memory × wall time."""
+    mib = attempt.memory_mib_per_node * len(attempt.nodes)
+    return Usage(record.accelerator_seconds, record.cpu_seconds, record.wall_seconds * mib // 1024)
+
+
+def usage_key(record: UsageRecord) -> str:
+    """The key a usage record is charged under, once: its site and the site's sequence number."""
+    return f"usage:{record.site_id}:{record.seq}"
+
+
+def hold(
+    tx: Tx,
+    hold_id: str,
+    *,
+    project_id: str,
+    pool_id: str,
+    amount: int,
+    now: datetime,
+    job_id: str | None = None,
+    attempt_id: str | None = None,
+) -> Hold:
+    """Reserve `amount` of the project's available funds for a placement on `pool_id`, at the price
+    in force now. Raises `InsufficientFunds` (the job should wait) when they do not cover it."""
+    seen = tx.ledger.hold(hold_id)
+    if seen is not None:
+        return seen
+    project, pool = tx.tenancy.project(project_id), tx.sites.pool(pool_id)
+    site = tx.sites.site(pool.site_id) if pool else None
+    if project is None or pool is None or site is None:
+        raise NotFound("no such project or pool")
+    price = price_in_force(tx, pool.id, now)
+    if price is None:
+        raise Invalid(f"pool {pool.name} has no price book in force")
+    tx.ledger.lock_accounts([cash_account(project.id, price.currency)], price.currency, now)
+    free = funds(tx, project.id, price.currency).available
+    if amount > free:
+        raise InsufficientFunds(amount, free, price.currency)
+    return tx.ledger.add_hold(
+        id=hold_id,
+        org_id=project.org_id,
+        project_id=project.id,
+        provider_org_id=site.org_id,
+        site_id=site.id,
+        pool_id=pool.id,
+        accelerator=pool.accelerator,
+        price_version_id=price.id,
+        currency=price.currency,
+        amount_minor=amount,
+        state=HoldState.OPEN.value,
+        job_id=job_id,
+        attempt_id=attempt_id,
+        created_at=now,
+        resolved_at=None,
+    )
+
+
+def release(tx: Tx, hold_id: str, now: datetime) -> Hold:
+    row = _locked_hold(tx, hold_id)
+    row.state = hold_transition(HoldState(row.state), HoldEvent.RELEASE).value
+    row.resolved_at = now
+    return row
+
+
+def _locked_hold(tx: Tx, hold_id: str) -> Hold:
+    row = tx.ledger.hold(hold_id, lock=True)
+    if row is None:
+        raise NotFound(f"no hold {hold_id}")
+    return row
+
+
+def capture(
+    tx: Tx,
+    hold_id: str,
+    usage_key: str,
+    usage: Usage,
+    now: datetime,
+    *,
+    final: bool = False,
+    by: str = SYSTEM,
+) -> LedgerTransfer:
+    """Charge one usage record (its increment) against a hold: vouchers first, then cash, then
+    arrears. `final` captures to the second and releases the rest. A usage key is charged once: a
+    retry returns the first transfer (with no entries when it cost nothing)."""
+    seen = tx.ledger.charge_of_usage(usage_key)
+    if seen is not None:
+        return seen
+    row = _locked_hold(tx, hold_id)
+    state = hold_transition(HoldState(row.state), HoldEvent.FINISH if final else HoldEvent.CAPTURE)
+    price = tx.ledger.price_version(row.price_version_id)
+    assert price is not None  # a hold's price version is a foreign key
+    ctx, totals = _ctx(row), _totals(row)
+    relations = tx.ledger.relations()
+    vouchers = [
+        voucher_of(v)
+        for v in tx.ledger.vouchers(org_id=row.org_id, live=True)
+        if voucher_applies(voucher_of(v), ctx, now, relations)
+    ]
+    cash_id = cash_account(row.project_id, row.currency)
+    accounts = tx.ledger.lock_accounts(
+        [cash_id, *(voucher_account(v.id) for v in vouchers)], row.currency, now
+    )
+    amount, payable, cumulative = next_charge(book_of(price), totals, usage, final=final)
+    free = funds(tx, row.project_id, row.currency).available
+    split = split_charge(
+        amount,
+        [
+            (v, balance_of(voucher_account(v.id), accounts[voucher_account(v.id)].signed_sum))
+            for v in vouchers
+        ],
+        max(0, free + reserved(row.amount_minor, totals)),
+    )
+    entries = charge_entries(split, payable, ctx) if amount else ()
+    transfer = Transfer(f"charge:{usage_key}", TransferKind.CHARGE, now, entries, hold_id, once_key=usage_key)
+    posted = _post(tx, transfer, by)
+    row.accelerator_seconds, row.cpu_seconds, row.gb_seconds = (
+        cumulative.accelerator_seconds,
+        cumulative.cpu_seconds,
+        cumulative.gb_seconds,
+    )
+    row.charged_minor += amount
+    row.payable_minor += min(payable, amount)
+    row.cash_minor += split.cash
+    row.state = state.value
+    if state is not HoldState.OPEN:
+        row.resolved_at = now
+    return posted
+
+
+def refund(tx: Tx, transfer_id: str, charge_id: str, now: datetime, by: str) -> LedgerTransfer:
+    """Reverse a charge in full; its voucher parts go back to their programmes (clawed back)."""
+    seen = _replay(tx, transfer_id, TransferKind.REFUND, charge_id)
+    if seen is not None:
+        return seen
+    charge = tx.ledger.transfer(charge_id)
+    if charge is None or charge.kind != TransferKind.CHARGE.value:
+        raise NotFound(f"no charge {charge_id}")
+    lines = tx.ledger.entries([charge_id])
+    domain_charge = Transfer(
+        charge.id,
+        TransferKind.CHARGE,
+        charge.at,
+        tuple(Entry(e.account_id, e.amount_minor, e.currency, e.source) for e in lines),
+    )
+    voucher_ids = [e.account_id.split(":", 1)[1] for e in lines if e.account_id.startswith("voucher:")]
+    programme_of = {vid: v.programme_id for vid in voucher_ids if (v := tx.ledger.voucher(vid)) is not None}
+    entries = refund_entries(domain_charge, programme_of)
+    if tx.ledger.charge_of_usage(f"refund-of:{charge_id}") is not None:
+        raise Conflict(f"charge {charge_id} was refunded already", code="refunded")
+    return _post(
+        tx,
+        Transfer(
+            transfer_id, TransferKind.REFUND, now, entries, charge_id, once_key=f"refund-of:{charge_id}"
+        ),
+        by,
+    )
+
+
+def grant_voucher(
+    tx: Tx, transfer_id: str, programme: VoucherProgramme, voucher: Voucher, now: datetime, by: str
+) -> VoucherGrant:
+    """Grant a voucher out of a programme's budget (the programme row is locked while checking it)."""
+    seen = tx.ledger.transfer(transfer_id)
+    if seen is not None:
+        row = tx.ledger.voucher(seen.ref)
+        if seen.kind != TransferKind.GRANT.value or row is None:
+            raise Conflict(f"transfer id {transfer_id} was used for a {seen.kind}", code="transfer_reused")
+        return row
+    locked = tx.ledger.programme_by_name(programme.name, lock=True)
+    assert locked is not None
+    if voucher.currency != programme.currency:
+        raise Invalid(f"programme {programme.name} grants {programme.currency}")
+    if tx.ledger.issued(programme.id) + voucher.face_minor > programme.budget_minor:
+        raise Conflict(f"programme {programme.name}'s budget does not cover this grant", code="over_budget")
+    row = tx.ledger.add_voucher(
+        programme_id=programme.id,
+        org_id=voucher.org_id,
+        currency=voucher.currency,
+        face_minor=voucher.face_minor,
+        share=str(voucher.share),
+        valid_from=voucher.valid_from,
+        valid_until=voucher.valid_until,
+        providers=sorted(voucher.providers),
+        sites=sorted(voucher.sites),
+        accelerators=sorted(voucher.accelerators),
+        created_at=now,
+    )
+    granted = replace(voucher, id=row.id, programme_id=programme.id)
+    _post(tx, Transfer(transfer_id, TransferKind.GRANT, now, grant_entries(granted), row.id), by)
+    return row
+
+
+def expire_vouchers(tx: Tx, now: datetime, by: str = SYSTEM) -> list[VoucherGrant]:
+    """Write off what is left of every voucher past its validity (transfer `expire:<voucher>`)."""
+    done = []
+    for row in tx.ledger.vouchers(live=True):
+        if row.valid_until > now:
+            continue
+        row.expired_at = now
+        tx.ledger.lock_accounts([voucher_account(row.id)], row.currency, now)  # no capture in between
+        left = balance(tx, voucher_account(row.id))
+        if left > 0:
+            entries = expire_entries(voucher_of(row), left)
+            _post(tx, Transfer(f"expire:{row.id}", TransferKind.EXPIRE, now, entries, row.id), by)
+        done.append(row)
+    return done

@@ -1,0 +1,325 @@
+"""Money operations for people: balances, top-ups, price books, voucher programmes, grants, reports.
+
+Who may do what: operators do everything; an org's owner, admin or finance member sees its own
+balances and vouchers. Top-ups, prices, programmes, grants, relations and reports are operators'.
+Each function runs inside the caller's transaction and returns plain JSON-ready dicts.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from suanli.control import ledger
+from suanli.control.accounts import check_name, org_for, require_operator, site_for
+from suanli.control.errors import Conflict, Forbidden, Invalid, NotFound
+from suanli.control.principal import Principal
+from suanli.domain.errors import FieldError
+from suanli.domain.ledger import Rates, Voucher, book_in_force
+from suanli.domain.money import DEFAULT_CURRENCY, EXPONENT, Money, parse_money
+from suanli.store import Tx
+from suanli.store.ids import new_id
+from suanli.store.tables import Org, PriceVersion, VoucherGrant
+
+MONEY_ROLES = ("owner", "admin", "finance")
+
+
+def require_finance(who: Principal, org: Org) -> None:
+    if not (who.operator or who.roles.get(org.id) in MONEY_ROLES):
+        raise Forbidden(f"only {org.name}'s owners, admins and finance members (or operators) see its money")
+
+
+def _amount(field: str, text: str, currency: str | None = None) -> Money:
+    try:
+        return parse_money(text, currency)
+    except ValueError as exc:
+        raise Invalid(str(exc), [FieldError(field, "an amount such as 100.00 or '100.00 CNY'")]) from None
+
+
+def _rate(field: str, text: str | None) -> Decimal:
+    """A price per hour in major units (e.g. '38.00') → exact minor units per hour, never a float."""
+    try:
+        value = Decimal(text or "0")
+    except InvalidOperation:
+        value = Decimal(-1)
+    if not value.is_finite() or value < 0:
+        raise Invalid(f"invalid {field}", [FieldError(field, "a non-negative decimal such as 38.00 or 0.05")])
+    return value
+
+
+def money_view(minor: int, currency: str) -> dict[str, Any]:
+    return {"minor": minor, "currency": currency, "text": str(Money(minor, currency))}
+
+
+# --- balances and top-ups -----------------------------------------------------------------------
+
+
+def balances(tx: Tx, who: Principal, org_name: str) -> dict[str, Any]:
+    org = org_for(tx, who, org_name)
+    require_finance(who, org)
+    rows = []
+    for project in tx.tenancy.projects(org.id):
+        currencies = {a.currency for a in tx.ledger.accounts(f"cash:{project.id}:")} or {DEFAULT_CURRENCY}
+        for cur in sorted(currencies):
+            f = ledger.funds(tx, project.id, cur)
+            rows.append(
+                {
+                    "project": project.name,
+                    "currency": cur,
+                    "balance": money_view(f.balance, cur),
+                    "credit_limit": money_view(f.credit_limit, cur),
+                    "held": money_view(f.held, cur),
+                    "available": money_view(f.available, cur),
+                    "arrears": money_view(f.arrears, cur),
+                }
+            )
+    vouchers = [voucher_view(tx, v) for v in tx.ledger.vouchers(org_id=org.id, live=True)]
+    return {"org": org.name, "projects": rows, "vouchers": vouchers}
+
+
+def topup(
+    tx: Tx,
+    who: Principal,
+    org_name: str,
+    project_name: str,
+    amount: str,
+    transfer_id: str | None,
+    now: datetime,
+) -> dict[str, Any]:
+    require_operator(who)
+    org = org_for(tx, who, org_name)
+    project = tx.tenancy.project_by_name(org.id, project_name)
+    if project is None:
+        raise NotFound(f"no project {org_name}/{project_name}")
+    money = _amount("amount", amount)
+    if money.minor <= 0:
+        raise Invalid("a top-up is positive", [FieldError("amount", "more than zero")])
+    row = ledger.topup(
+        tx, transfer_id or new_id("top"), project.id, money.minor, money.currency, now, who.key
+    )
+    f = ledger.funds(tx, project.id, money.currency)
+    return {
+        "transfer": row.id,
+        "project": project.name,
+        "amount": money_view(money.minor, money.currency),
+        "balance": money_view(f.balance, money.currency),
+        "available": money_view(f.available, money.currency),
+    }
+
+
+# --- price books --------------------------------------------------------------------------------
+
+
+def set_price(
+    tx: Tx,
+    who: Principal,
+    site_name: str,
+    pool_name: str,
+    *,
+    currency: str,
+    tenant: dict[str, str | None],
+    wholesale: dict[str, str | None],
+    minimum: str | None,
+    effective_at: datetime | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """Append a new price book version for a pool (versions are never changed)."""
+    require_operator(who)
+    site = site_for(tx, who, site_name)
+    pool = next((p for p in tx.sites.pools([site.id]) if p.name == pool_name), None)
+    if pool is None:
+        raise NotFound(f"site {site_name} offers no pool {pool_name!r}")
+    currency = currency.upper()
+    if currency not in EXPONENT:
+        raise Invalid("unknown currency", [FieldError("currency", f"allowed: {', '.join(sorted(EXPONENT))}")])
+    scale = Decimal(10) ** EXPONENT[currency]
+    t, w = (
+        Rates(
+            *(_rate(f"{side}.{k}", rates.get(k)) * scale for k in ("accelerator_hour", "cpu_hour", "gb_hour"))
+        )
+        for side, rates in (("tenant", tenant), ("wholesale", wholesale))
+    )
+    if not t.covers(w):
+        raise Invalid(
+            "a tenant price below the wholesale rate", [FieldError("tenant", "each rate ≥ wholesale")]
+        )
+    effective = effective_at or now
+    if effective < now:
+        raise Invalid("prices cannot change the past", [FieldError("effective_at", "now or later")])
+    existing = tx.ledger.price_versions([pool.id])
+    row = tx.ledger.add_price_version(
+        pool_id=pool.id,
+        version=max((v.version for v in existing), default=0) + 1,
+        currency=currency,
+        tenant_accelerator_hour=str(t.accelerator_hour),
+        tenant_cpu_hour=str(t.cpu_hour),
+        tenant_gb_hour=str(t.gb_hour),
+        wholesale_accelerator_hour=str(w.accelerator_hour),
+        wholesale_cpu_hour=str(w.cpu_hour),
+        wholesale_gb_hour=str(w.gb_hour),
+        minimum_minor=_amount("minimum", minimum, currency).minor if minimum else 0,
+        effective_at=effective,
+        created_by=who.key,
+        created_at=now,
+    )
+    ledger.sync_pool_price(tx, pool, now)
+    return price_view(row, site.name, pool.name, in_force=effective <= now)
+
+
+def price_view(row: PriceVersion, site: str, pool: str, *, in_force: bool) -> dict[str, Any]:
+    book = ledger.book_of(row)
+    exp = Decimal(10) ** -EXPONENT[row.currency]
+
+    def rates(r: Rates) -> dict[str, str]:
+        return {k: str(getattr(r, k) * exp) for k in ("accelerator_hour", "cpu_hour", "gb_hour")}
+
+    return {
+        "site": site,
+        "pool": pool,
+        "version": row.version,
+        "currency": row.currency,
+        "tenant": rates(book.tenant),
+        "wholesale": rates(book.wholesale),
+        "minimum": money_view(row.minimum_minor, row.currency),
+        "effective_at": row.effective_at.isoformat(),
+        "in_force": in_force,
+    }
+
+
+def list_prices(tx: Tx, who: Principal, site_name: str | None, now: datetime) -> list[dict[str, Any]]:
+    sites = [site_for(tx, who, site_name)] if site_name else tx.sites.sites()
+    out = []
+    for site in sites:
+        for pool in tx.sites.pools([site.id]):
+            versions = tx.ledger.price_versions([pool.id])
+            live = book_in_force([ledger.book_of(v) for v in versions], now)
+            for v in versions:
+                view = price_view(
+                    v, site.name, pool.name, in_force=live is not None and v.version == live.version
+                )
+                if not who.can_admin(site.org_id):
+                    del view["wholesale"]  # the provider's rate is between it and the platform
+                out.append(view)
+    return out
+
+
+# --- vouchers -----------------------------------------------------------------------------------
+
+
+def create_programme(
+    tx: Tx, who: Principal, name: str, issuer: str, budget: str, now: datetime
+) -> dict[str, Any]:
+    require_operator(who)
+    check_name("name", name)
+    if tx.ledger.programme_by_name(name):
+        raise Conflict(f"programme {name!r} already exists", code="exists")
+    money = _amount("budget", budget)
+    row = tx.ledger.add_programme(name, issuer or name, money.currency, money.minor, now)
+    return programme_view(tx, row.name)
+
+
+def programme_view(tx: Tx, name: str) -> dict[str, Any]:
+    row = tx.ledger.programme_by_name(name)
+    if row is None:
+        raise NotFound(f"no voucher programme {name!r}")
+    return {
+        "name": row.name,
+        "issuer": row.issuer,
+        "budget": money_view(row.budget_minor, row.currency),
+        "issued": money_view(tx.ledger.issued(row.id), row.currency),
+    }
+
+
+def list_programmes(tx: Tx, who: Principal) -> list[dict[str, Any]]:
+    require_operator(who)
+    return [programme_view(tx, p.name) for p in tx.ledger.programmes()]
+
+
+def grant(
+    tx: Tx,
+    who: Principal,
+    programme_name: str,
+    *,
+    org_name: str,
+    face: str,
+    share: str,
+    valid_from: datetime | None,
+    valid_until: datetime,
+    providers: list[str],
+    sites: list[str],
+    accelerators: list[str],
+    transfer_id: str | None,
+    now: datetime,
+) -> dict[str, Any]:
+    require_operator(who)
+    programme = tx.ledger.programme_by_name(programme_name)
+    if programme is None:
+        raise NotFound(f"no voucher programme {programme_name!r}")
+    org = org_for(tx, who, org_name)
+    money = _amount("face", face, programme.currency)
+    fraction = _rate("share", share.removesuffix("%"))
+    fraction = fraction / 100 if share.endswith("%") else fraction
+    if not (0 < fraction <= 1) or money.minor <= 0:
+        raise Invalid(
+            "invalid voucher", [FieldError("share", "0 < share ≤ 1 (or 1%–100%)"), FieldError("face", "> 0")]
+        )
+    start = valid_from or now
+    if valid_until <= start:
+        raise Invalid("invalid validity", [FieldError("valid_until", "after valid_from")])
+    provider_ids = [_org_id(tx, p, "provider") for p in providers]
+    site_ids = [site_for(tx, who, s).id for s in sites]
+    voucher = Voucher(
+        "", programme.id, org.id, money.currency, money.minor, fraction, start, valid_until,
+        frozenset(provider_ids), frozenset(site_ids), frozenset(accelerators),
+    )  # fmt: skip
+    row = ledger.grant_voucher(tx, transfer_id or new_id("grt"), programme, voucher, now, who.key)
+    return voucher_view(tx, row)
+
+
+def _org_id(tx: Tx, name: str, kind: str) -> str:
+    org = tx.tenancy.org_by_name(name)
+    if org is None or org.kind != kind:
+        raise NotFound(f"no {kind} org {name!r}")
+    return org.id
+
+
+def voucher_view(tx: Tx, row: VoucherGrant) -> dict[str, Any]:
+    programme = tx.ledger.programme(row.programme_id)
+    org = tx.tenancy.org(row.org_id)
+    names = {o.id: o.name for o in tx.tenancy.orgs(list(row.providers))} if row.providers else {}
+    site_names = [s.name for s in tx.sites.sites() if s.id in set(row.sites)]
+    return {
+        "id": row.id,
+        "programme": programme.name if programme else row.programme_id,
+        "org": org.name if org else row.org_id,
+        "face": money_view(row.face_minor, row.currency),
+        "remaining": money_view(ledger.balance(tx, f"voucher:{row.id}"), row.currency),
+        "share": row.share,
+        "valid_from": row.valid_from.isoformat(),
+        "valid_until": row.valid_until.isoformat(),
+        "providers": [names.get(p, p) for p in row.providers],
+        "sites": site_names,
+        "accelerators": list(row.accelerators),
+        "expired": row.expired_at is not None,
+    }
+
+
+def list_vouchers(tx: Tx, who: Principal, org_name: str | None) -> list[dict[str, Any]]:
+    if org_name is None:
+        require_operator(who)
+        return [voucher_view(tx, v) for v in tx.ledger.vouchers()]
+    org = org_for(tx, who, org_name)
+    require_finance(who, org)
+    return [voucher_view(tx, v) for v in tx.ledger.vouchers(org_id=org.id)]
+
+
+def relate(
+    tx: Tx, who: Principal, org_name: str, provider_name: str, note: str, now: datetime
+) -> dict[str, Any]:
+    """Declare that `org` is related to `provider`: its vouchers will never pay that provider."""
+    require_operator(who)
+    org_id, provider_id = org_for(tx, who, org_name).id, _org_id(tx, provider_name, "provider")
+    if (org_id, provider_id) not in tx.ledger.relations():
+        tx.ledger.relate(org_id, provider_id, note, now)
+    return {"org": org_name, "provider": provider_name, "note": note}

@@ -1,0 +1,231 @@
+"""Ledger persistence: accounts, append-only transfers and entries, holds, price book versions,
+voucher programmes, vouchers and provider relations.
+
+Transfers and entries are only ever inserted: this repository has no way to change or delete them.
+`post` writes a transfer with its entries and moves the accounts' cached `signed_sum` in the same
+transaction, locking the accounts in id order (so posters cannot deadlock).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from suanli.domain.ledger import Transfer, account_kind
+from suanli.store.ids import new_id
+from suanli.store.tables import (
+    Hold,
+    LedgerAccount,
+    LedgerEntry,
+    LedgerTransfer,
+    PriceVersion,
+    ProviderRelation,
+    VoucherGrant,
+    VoucherProgramme,
+)
+
+
+class LedgerRepo:
+    def __init__(self, session: Session, *, sqlite: bool) -> None:
+        self._s = session
+        self._sqlite = sqlite
+
+    # accounts
+    def account(self, account_id: str) -> LedgerAccount | None:
+        return self._s.get(LedgerAccount, account_id)
+
+    def lock_accounts(self, ids: Iterable[str], currency: str, now: datetime) -> dict[str, LedgerAccount]:
+        """The accounts, created at zero when new, row-locked in id order (FOR UPDATE on PostgreSQL)."""
+        wanted = sorted(set(ids))
+        if not wanted:
+            return {}
+        # Two transactions may open the same new account at once: insert-if-absent, then lock.
+        insert = sqlite_insert if self._sqlite else pg_insert
+        rows = [
+            {"id": a, "kind": account_kind(a).value, "currency": currency, "credit_limit_minor": 0,
+             "signed_sum": 0, "created_at": now}
+            for a in wanted
+        ]  # fmt: skip
+        self._s.execute(insert(LedgerAccount).values(rows).on_conflict_do_nothing(index_elements=["id"]))
+        q = select(LedgerAccount).where(LedgerAccount.id.in_(wanted)).order_by(LedgerAccount.id)
+        if not self._sqlite:
+            q = q.with_for_update()
+        # populate_existing: a row read earlier in this transaction is refreshed under the lock.
+        return {a.id: a for a in self._s.scalars(q.execution_options(populate_existing=True))}
+
+    def accounts(self, prefix: str) -> list[LedgerAccount]:
+        q = select(LedgerAccount).where(LedgerAccount.id.startswith(prefix)).order_by(LedgerAccount.id)
+        return list(self._s.scalars(q))
+
+    # transfers
+    def transfer(self, transfer_id: str) -> LedgerTransfer | None:
+        return self._s.get(LedgerTransfer, transfer_id)
+
+    def charge_of_usage(self, usage_key: str) -> LedgerTransfer | None:
+        return self._s.scalar(select(LedgerTransfer).where(LedgerTransfer.once_key == usage_key))
+
+    def post(self, transfer: Transfer, created_by: str) -> LedgerTransfer:
+        """Append a balanced transfer and move its accounts' balances (callers check it balances)."""
+        currency = transfer.entries[0].currency if transfer.entries else ""
+        accounts = self.lock_accounts((e.account for e in transfer.entries), currency, transfer.at)
+        row = LedgerTransfer(
+            id=transfer.id,
+            kind=transfer.kind.value,
+            ref=transfer.ref,
+            once_key=transfer.once_key,
+            at=transfer.at,
+            created_by=created_by,
+        )
+        self._s.add(row)
+        self._s.flush()
+        for e in transfer.entries:
+            self._s.add(
+                LedgerEntry(
+                    transfer_id=transfer.id,
+                    account_id=e.account,
+                    amount_minor=e.amount,
+                    currency=e.currency,
+                    source=e.source,
+                )
+            )
+            accounts[e.account].signed_sum += e.amount
+        self._s.flush()
+        return row
+
+    def entries(self, transfer_ids: Iterable[str]) -> list[LedgerEntry]:
+        q = (
+            select(LedgerEntry)
+            .where(LedgerEntry.transfer_id.in_(list(transfer_ids)))
+            .order_by(LedgerEntry.id)
+        )
+        return list(self._s.scalars(q))
+
+    def transfers(
+        self, *, kinds: Iterable[str] | None = None, refs: Iterable[str] | None = None
+    ) -> list[LedgerTransfer]:
+        q = select(LedgerTransfer).order_by(LedgerTransfer.at, LedgerTransfer.id)
+        if kinds is not None:
+            q = q.where(LedgerTransfer.kind.in_(list(kinds)))
+        if refs is not None:
+            q = q.where(LedgerTransfer.ref.in_(list(refs)))
+        return list(self._s.scalars(q))
+
+    def entries_of_accounts(self, account_ids: Iterable[str]) -> list[tuple[LedgerEntry, LedgerTransfer]]:
+        q = (
+            select(LedgerEntry, LedgerTransfer)
+            .join(LedgerTransfer, LedgerTransfer.id == LedgerEntry.transfer_id)
+            .where(LedgerEntry.account_id.in_(list(account_ids)))
+            .order_by(LedgerEntry.id)
+        )
+        return [(e, t) for e, t in self._s.execute(q).tuples()]
+
+    def sums_by_currency(self) -> dict[str, int]:
+        """Σ signed entries per currency over the whole ledger: zero for every currency when it balances."""
+        q = select(LedgerEntry.currency, func.sum(LedgerEntry.amount_minor)).group_by(LedgerEntry.currency)
+        return {c: int(s or 0) for c, s in self._s.execute(q).tuples()}
+
+    # holds
+    def hold(self, hold_id: str, *, lock: bool = False) -> Hold | None:
+        if lock and not self._sqlite:
+            return self._s.scalar(select(Hold).where(Hold.id == hold_id).with_for_update())
+        return self._s.get(Hold, hold_id)
+
+    def add_hold(self, **fields: Any) -> Hold:
+        hold = Hold(**fields)
+        self._s.add(hold)
+        self._s.flush()
+        return hold
+
+    def open_holds(self, project_id: str, currency: str) -> list[Hold]:
+        q = select(Hold).where(Hold.project_id == project_id, Hold.currency == currency, Hold.state == "open")
+        return list(self._s.scalars(q))
+
+    # price books
+    def add_price_version(self, **fields: Any) -> PriceVersion:
+        version = PriceVersion(id=new_id("prv"), **fields)
+        self._s.add(version)
+        self._s.flush()
+        return version
+
+    def price_version(self, version_id: str) -> PriceVersion | None:
+        return self._s.get(PriceVersion, version_id)
+
+    def price_versions(self, pool_ids: Iterable[str]) -> list[PriceVersion]:
+        q = (
+            select(PriceVersion)
+            .where(PriceVersion.pool_id.in_(list(pool_ids)))
+            .order_by(PriceVersion.pool_id, PriceVersion.version)
+        )
+        return list(self._s.scalars(q))
+
+    # vouchers
+    def add_programme(
+        self, name: str, issuer: str, currency: str, budget_minor: int, now: datetime
+    ) -> VoucherProgramme:
+        programme = VoucherProgramme(
+            id=new_id("vpg"),
+            name=name,
+            issuer=issuer,
+            currency=currency,
+            budget_minor=budget_minor,
+            created_at=now,
+        )
+        self._s.add(programme)
+        self._s.flush()
+        return programme
+
+    def programme(self, programme_id: str) -> VoucherProgramme | None:
+        return self._s.get(VoucherProgramme, programme_id)
+
+    def programme_by_name(self, name: str, *, lock: bool = False) -> VoucherProgramme | None:
+        q = select(VoucherProgramme).where(VoucherProgramme.name == name)
+        if lock and not self._sqlite:
+            q = q.with_for_update()
+        return self._s.scalar(q)
+
+    def programmes(self) -> list[VoucherProgramme]:
+        return list(self._s.scalars(select(VoucherProgramme).order_by(VoucherProgramme.name)))
+
+    def add_voucher(self, **fields: Any) -> VoucherGrant:
+        voucher = VoucherGrant(id=new_id("vch"), expired_at=None, **fields)
+        self._s.add(voucher)
+        self._s.flush()
+        return voucher
+
+    def voucher(self, voucher_id: str) -> VoucherGrant | None:
+        return self._s.get(VoucherGrant, voucher_id)
+
+    def vouchers(
+        self, *, org_id: str | None = None, programme_id: str | None = None, live: bool = False
+    ) -> list[VoucherGrant]:
+        q = select(VoucherGrant).order_by(VoucherGrant.valid_until, VoucherGrant.id)
+        if org_id is not None:
+            q = q.where(VoucherGrant.org_id == org_id)
+        if programme_id is not None:
+            q = q.where(VoucherGrant.programme_id == programme_id)
+        if live:
+            q = q.where(VoucherGrant.expired_at.is_(None))
+        return list(self._s.scalars(q))
+
+    def issued(self, programme_id: str) -> int:
+        q = select(func.coalesce(func.sum(VoucherGrant.face_minor), 0)).where(
+            VoucherGrant.programme_id == programme_id
+        )
+        return int(self._s.scalar(q) or 0)
+
+    # relations
+    def relate(self, org_id: str, provider_org_id: str, note: str, now: datetime) -> ProviderRelation:
+        row = ProviderRelation(org_id=org_id, provider_org_id=provider_org_id, note=note, created_at=now)
+        self._s.add(row)
+        self._s.flush()
+        return row
+
+    def relations(self) -> frozenset[tuple[str, str]]:
+        q = select(ProviderRelation.org_id, ProviderRelation.provider_org_id)
+        return frozenset((a, b) for a, b in self._s.execute(q).tuples())

@@ -1,0 +1,111 @@
+"""Money routes: roles, top-ups, price book versions, voucher programmes, grants, reports, relations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api_net import GPU_POOL, Net
+
+from suanli.control import ledger
+from suanli.domain.ledger import Usage
+
+VALID_UNTIL = "2026-12-31T00:00:00Z"
+
+
+def member_token(net: Net, org: str, user: str, role: str) -> str:
+    net.ok("POST", f"/orgs/{org}/members", net.operator, json={"user": user, "role": role})
+    return str(net.ok("POST", "/tokens", net.operator, json={"name": "t", "user": user})["token"])
+
+
+def price_gpu(net: Net) -> dict[str, Any]:
+    net.add_site("dc1", [GPU_POOL])
+    body = {
+        "currency": "CNY",
+        "tenant": {"accelerator_hour": "38.00", "cpu_hour": "0.10"},
+        "wholesale": {"accelerator_hour": "30.00", "cpu_hour": "0.08"},
+        "minimum": "1.00",
+    }
+    view: dict[str, Any] = net.ok("POST", "/sites/dc1/pools/gpu/prices", net.operator, json=body)
+    return view
+
+
+def test_topup_is_for_operators_and_balance_for_finance(net: Net) -> None:
+    viewer = member_token(net, "demo", "vic", "viewer")
+    finance = member_token(net, "demo", "fin", "finance")
+    assert (
+        net.call("POST", "/orgs/demo/projects/default/topups", finance, json={"amount": "10"}).status_code
+        == 403
+    )
+    assert net.call("GET", "/orgs/demo/balance", viewer).status_code == 403
+    key = {"Idempotency-Key": "k1"}
+    first = net.call(
+        "POST", "/orgs/demo/projects/default/topups", net.operator, json={"amount": "100.00"}, headers=key
+    )
+    again = net.call(
+        "POST", "/orgs/demo/projects/default/topups", net.operator, json={"amount": "100.00"}, headers=key
+    )
+    assert first.status_code == again.status_code == 201 and first.json() == again.json()
+    row = net.ok("GET", "/orgs/demo/balance", finance)["projects"][0]
+    assert (row["balance"]["minor"], row["available"]["text"]) == (10_000, "100.00 CNY")
+    assert net.call("GET", "/orgs/demo/balance", net.tenant).status_code == 200  # the owner
+
+
+def test_price_versions_append_and_the_pool_price_follows(net: Net) -> None:
+    first = price_gpu(net)
+    assert (first["version"], first["tenant"]["accelerator_hour"], first["in_force"]) == (1, "38.0000", True)
+    body = {"tenant": {"accelerator_hour": "20"}, "wholesale": {"accelerator_hour": "25"}}
+    refused = net.call("POST", "/sites/dc1/pools/gpu/prices", net.operator, json=body)
+    assert refused.status_code == 422 and "wholesale" in refused.text
+    assert net.call("POST", "/sites/dc1/pools/gpu/prices", net.tenant, json=body).status_code == 403
+    body = {"tenant": {"accelerator_hour": "40"}, "wholesale": {"accelerator_hour": "30"}}
+    net.ok("POST", "/sites/dc1/pools/gpu/prices", net.operator, json=body)
+    items = net.ok("GET", "/prices?site=dc1", net.tenant)["items"]
+    assert [(i["version"], i["in_force"]) for i in items] == [(1, False), (2, True)]
+    assert "wholesale" not in items[0] and "wholesale" in net.ok("GET", "/prices", net.operator)["items"][0]
+    pool = net.ok("GET", "/sites/dc1", net.tenant)["pools"][0]
+    assert pool["price_per_hour"] == "40.00 CNY"  # what the scheduler's cost score reads
+
+
+def test_a_programme_grants_vouchers_within_budget_and_reports(net: Net) -> None:
+    price_gpu(net)
+    net.ok("POST", "/voucher-programmes", net.operator, json={"name": "haidian", "budget": "500.00"})
+    grant = {"org": "demo", "face": "300.00", "share": "30%", "valid_until": VALID_UNTIL}
+    voucher = net.ok("POST", "/voucher-programmes/haidian/vouchers", net.operator, json=grant)
+    assert (voucher["share"], voucher["remaining"]["minor"]) == ("0.3", 30_000)
+    over = net.call("POST", "/voucher-programmes/haidian/vouchers", net.operator, json=grant)
+    assert over.status_code == 409 and "budget" in over.text
+    assert net.call("POST", "/voucher-programmes/haidian/vouchers", net.tenant, json=grant).status_code == 403
+    net.ok("POST", "/orgs/demo/projects/default/topups", net.operator, json={"amount": "100"})
+    with net.cp.db.transaction() as tx:  # what the scheduling loop will do at placement and on usage
+        project = tx.tenancy.project_by_name(tx.tenancy.org_by_name("demo").id, "default")  # type: ignore[union-attr]
+        pool = tx.sites.pools()[0]
+        ledger.hold(tx, "h1", project_id=project.id, pool_id=pool.id, amount=5_000, now=net.clock())  # type: ignore[union-attr]
+        ledger.capture(tx, "h1", "u1", Usage(accelerator_seconds=3600), net.clock(), final=True)
+    report = net.ok("GET", "/voucher-programmes/haidian/report", net.operator)
+    assert (report["issued"]["minor"], report["redeemed"]["minor"], report["reconciles"]) == (
+        30_000,
+        1_140,
+        True,
+    )
+    assert report["by_provider"][0]["provider"] == "dc" and report["by_org"][0]["org"] == "demo"
+    mine = net.ok("GET", "/vouchers?org=demo", net.tenant)["items"]
+    assert mine[0]["remaining"]["minor"] == 30_000 - 1_140
+    assert net.call("GET", "/vouchers", net.tenant).status_code == 403
+    assert net.call("GET", "/voucher-programmes/haidian/report", net.tenant).status_code == 403
+
+
+def test_a_related_provider_is_declared_once(net: Net) -> None:
+    net.add_site("dc1", [GPU_POOL])
+    for _ in range(2):
+        net.ok(
+            "POST",
+            "/provider-relations",
+            net.operator,
+            json={"org": "demo", "provider": "dc", "note": "same owner"},
+        )
+    assert (
+        net.call(
+            "POST", "/provider-relations", net.operator, json={"org": "demo", "provider": "demo"}
+        ).status_code
+        == 404
+    )

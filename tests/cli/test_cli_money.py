@@ -1,0 +1,133 @@
+"""Money commands: balance, topup, voucher programme/grant/list/report/relate, price set/list."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from cli_fakes import FakeApi, ok, problem
+from typer.testing import Result
+
+Run = Callable[..., Result]
+
+
+def money(minor: int, currency: str = "CNY") -> dict[str, Any]:
+    return {"minor": minor, "currency": currency, "text": f"{minor / 100:.2f} {currency}"}
+
+
+BALANCE = {
+    "org": "acme",
+    "projects": [
+        {
+            "project": "vision",
+            "currency": "CNY",
+            "balance": money(100_000),
+            "credit_limit": money(0),
+            "held": money(5_000),
+            "available": money(95_000),
+            "arrears": money(0),
+        }
+    ],
+    "vouchers": [
+        {"programme": "haidian", "remaining": money(30_000), "share": "0.3", "valid_until": "2027-01-01"}
+    ],
+}
+PRICE = {
+    "site": "sh",
+    "pool": "a100",
+    "version": 2,
+    "currency": "CNY",
+    "tenant": {"accelerator_hour": "38.00", "cpu_hour": "0", "gb_hour": "0"},
+    "wholesale": {"accelerator_hour": "30.00", "cpu_hour": "0", "gb_hour": "0"},
+    "minimum": money(100),
+    "effective_at": "2026-11-25T12:00:00+00:00",
+    "in_force": True,
+}
+
+
+def test_balance_shows_available_funds_and_vouchers(api: FakeApi, run: Run, logged_in: Path) -> None:
+    api.on("GET", "/orgs/acme/balance", ok(BALANCE))
+    result = run("balance", "acme")
+    assert result.exit_code == 0, result.output
+    assert "vision" in result.stdout and "950.00 CNY" in result.stdout and "haidian" in result.stdout
+    assert json.loads(run("balance", "acme", "--json").stdout)["projects"][0]["held"]["minor"] == 5_000
+
+
+def test_topup_sends_the_amount_and_prints_the_new_balance(api: FakeApi, run: Run, logged_in: Path) -> None:
+    answer = {
+        "transfer": "top_1",
+        "amount": money(10_000),
+        "balance": money(10_000),
+        "available": money(10_000),
+    }
+    api.on("POST", "/orgs/acme/projects/vision/topups", ok(answer, status=201))
+    result = run("topup", "acme", "vision", "100.00")
+    assert result.exit_code == 0, result.output
+    assert api.body()["amount"] == "100.00" and "balance 100.00 CNY" in result.stdout
+    assert "idempotency-key" in api.requests[-1].headers
+
+
+def test_topup_refused_for_a_tenant_exits_4(api: FakeApi, run: Run, logged_in: Path) -> None:
+    api.on("POST", "/orgs/acme/projects/vision/topups", problem(403, "forbidden", "only platform operators"))
+    result = run("topup", "acme", "vision", "100")
+    assert result.exit_code == 4 and "operators" in result.output
+
+
+def test_voucher_programme_grant_list_report_relate(api: FakeApi, run: Run, logged_in: Path) -> None:
+    api.on("POST", "/voucher-programmes", ok({"name": "haidian", "budget": money(10**8)}, status=201))
+    assert run("voucher", "programme", "haidian", "--budget", "1000000", "--issuer", "Haidian").exit_code == 0
+    assert api.body() == {"name": "haidian", "budget": "1000000", "issuer": "Haidian"}
+    api.on(
+        "POST",
+        "/voucher-programmes/haidian/vouchers",
+        ok({"id": "vch_1", "face": money(500_000)}, status=201),
+    )
+    result = run(
+        "voucher", "grant", "haidian", "acme", "5000", "--share", "30%", "--until", "2027-01-01T00:00:00Z",
+        "--accelerator", "A100", "--provider", "dc",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    body = api.body()
+    assert (body["share"], body["accelerators"], body["providers"], body["sites"]) == (
+        "30%",
+        ["A100"],
+        ["dc"],
+        [],
+    )
+    voucher = {
+        "id": "vch_1",
+        "programme": "haidian",
+        "org": "acme",
+        "face": money(500_000),
+        "remaining": money(1),
+    }
+    api.on("GET", "/vouchers", ok({"items": [voucher], "next_cursor": None}))
+    assert "vch_1" in run("voucher", "list", "--org", "acme").stdout
+    assert api.requests[-1].url.params["org"] == "acme"
+    report = {"programme": "haidian", "issued": money(500_000), "redeemed": money(1_140), "reconciles": True}
+    report |= {"by_org": [{"org": "acme", "redeemed": money(1_140)}], "by_provider": [{"provider": "dc"}]}
+    api.on("GET", "/voucher-programmes/haidian/report", ok(report))
+    out = run("voucher", "report", "haidian").stdout
+    assert "11.40 CNY" in out and "acme" in out and "dc" in out
+    api.on("POST", "/provider-relations", ok({}, status=201))
+    assert run("voucher", "relate", "acme", "dc", "--note", "same owner").exit_code == 0
+    assert api.body() == {"org": "acme", "provider": "dc", "note": "same owner"}
+
+
+def test_price_set_and_list(api: FakeApi, run: Run, logged_in: Path) -> None:
+    api.on("POST", "/sites/sh/pools/a100/prices", ok(PRICE, status=201))
+    result = run(
+        "price", "set", "sh", "a100", "--accelerator-hour", "38", "--wholesale-accelerator-hour", "30"
+    )
+    assert result.exit_code == 0, result.output
+    body = api.body()
+    assert (body["tenant"], body["wholesale"]) == ({"accelerator_hour": "38"}, {"accelerator_hour": "30"})
+    assert "38.00 / 30.00" in result.stdout
+    tenant_view = {k: v for k, v in PRICE.items() if k != "wholesale"}  # what a tenant is shown
+    api.on("GET", "/prices", ok({"items": [tenant_view], "next_cursor": None}))
+    out = run("price", "list", "--site", "sh").stdout
+    assert (
+        "yes" in out and "38.00" in out and "30.00" not in out and api.requests[-1].url.params["site"] == "sh"
+    )

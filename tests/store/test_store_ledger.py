@@ -1,0 +1,325 @@
+"""The ledger on both databases: append-only transfers, holds, captures, vouchers, refunds, expiry,
+and a differential stateful run of the service against the in-memory `Ledger`."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from suanli.control import ledger
+from suanli.control.errors import Conflict
+from suanli.domain.ledger import (
+    ChargeContext,
+    HoldResolved,
+    HoldState,
+    InsufficientFunds,
+    PriceBook,
+    Rates,
+    Transfer,
+    TransferKind,
+    Usage,
+    Voucher,
+    cash_account,
+    programme_account,
+    voucher_account,
+)
+from suanli.domain.ledger_engine import Ledger, Programme
+from suanli.store import Conflict as StoreConflict
+from suanli.store import Database, PoolOffer
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+BOOK = PriceBook(
+    "CNY", Rates(Decimal(3600), Decimal(36)), Rates(Decimal(2880), Decimal(18)), minimum_minor=500
+)
+_serial = itertools.count()
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    database.migrate()
+    yield database
+    database.close()
+
+
+def seed(db: Database, book: PriceBook = BOOK) -> dict[str, str]:
+    """A tenant org with a project, a provider with a priced A100 pool; names unique per call."""
+    n = next(_serial)
+    with db.transaction() as tx:
+        org = tx.tenancy.add_org(f"t{n}", "tenant", NOW)
+        project = tx.tenancy.add_project(org.id, "default", NOW)
+        provider = tx.tenancy.add_org(f"p{n}", "provider", NOW)
+        site = tx.sites.add_site(f"s{n}", provider.id, "cn", NOW)
+        tx.sites.offer(site.id, [PoolOffer("gpu", "A100", 8, 2, 64, 1024)], NOW)
+        pool = tx.sites.pools([site.id])[0]
+        t, w = book.tenant, book.wholesale
+        tx.ledger.add_price_version(
+            pool_id=pool.id,
+            version=1,
+            currency=book.currency,
+            tenant_accelerator_hour=str(t.accelerator_hour),
+            tenant_cpu_hour=str(t.cpu_hour),
+            tenant_gb_hour=str(t.gb_hour),
+            wholesale_accelerator_hour=str(w.accelerator_hour),
+            wholesale_cpu_hour=str(w.cpu_hour),
+            wholesale_gb_hour=str(w.gb_hour),
+            minimum_minor=book.minimum_minor,
+            effective_at=NOW - timedelta(days=1),
+            created_by="test",
+            created_at=NOW,
+        )
+        programme = tx.ledger.add_programme(f"pg{n}", "district", "CNY", 100_000, NOW)
+        return {
+            "org": org.id,
+            "project": project.id,
+            "provider": provider.id,
+            "site": site.id,
+            "pool": pool.id,
+            "programme": programme.name,
+        }
+
+
+def voucher(ids: dict[str, str], share: str, face: int, days: int = 30) -> Voucher:
+    return Voucher(
+        "", "", ids["org"], "CNY", face, Decimal(share), NOW - timedelta(days=1), NOW + timedelta(days=days)
+    )
+
+
+def grant(db: Database, ids: dict[str, str], v: Voucher, tid: str) -> str:
+    with db.transaction() as tx:
+        programme = tx.ledger.programme_by_name(ids["programme"])
+        assert programme is not None
+        return ledger.grant_voucher(tx, tid, programme, v, NOW, "op").id
+
+
+def test_a_job_is_held_charged_by_interval_and_finished(db: Database) -> None:
+    ids = seed(db)
+    with db.transaction() as tx:
+        ledger.topup(tx, "top1", ids["project"], 10_000, "CNY", NOW, "op")
+        with pytest.raises(InsufficientFunds):
+            ledger.hold(tx, "h0", project_id=ids["project"], pool_id=ids["pool"], amount=10_001, now=NOW)
+    vid = grant(db, ids, voucher(ids, "0.3", 1_000), "g1")
+    with db.transaction() as tx:
+        ledger.hold(tx, "h1", project_id=ids["project"], pool_id=ids["pool"], amount=8_000, now=NOW)
+        assert ledger.funds(tx, ids["project"], "CNY").available == 2_000
+        first = ledger.capture(tx, "h1", "u1", Usage(accelerator_seconds=3600), NOW)
+        ledger.capture(tx, "h1", "u2", Usage(accelerator_seconds=1800), NOW, final=True)
+    with db.transaction() as tx:
+        assert ledger.capture(tx, "h1", "u1", Usage(accelerator_seconds=3600), NOW).id == first.id  # replay
+        with pytest.raises(HoldResolved):
+            ledger.release(tx, "h1", NOW)
+        # 5400 fen charged: the voucher covers 30% of each capture (1080 + 540 → capped at its 1000)
+        assert ledger.balance(tx, voucher_account(vid)) == 0
+        assert ledger.balance(tx, cash_account(ids["project"], "CNY")) == 10_000 - 4_400
+        assert ledger.balance(tx, f"payable:{ids['provider']}:CNY") == 4_320
+        assert ledger.balance(tx, "revenue:platform:CNY") == 1_080
+        assert ledger.funds(tx, ids["project"], "CNY").available == 5_600  # the rest of the hold released
+        assert set(tx.ledger.sums_by_currency().values()) == {0}
+
+
+def test_refund_claws_back_and_expiry_writes_off(db: Database) -> None:
+    ids = seed(db)
+    with db.transaction() as tx:
+        ledger.topup(tx, "top", ids["project"], 10_000, "CNY", NOW, "op")
+    vid = grant(db, ids, voucher(ids, "1", 2_000, days=1), "g")
+    with db.transaction() as tx:
+        ledger.hold(tx, "h", project_id=ids["project"], pool_id=ids["pool"], amount=1_000, now=NOW)
+        charge = ledger.capture(tx, "h", "u", Usage(accelerator_seconds=1000), NOW, final=True)
+        ledger.refund(tx, "r", charge.id, NOW, "op")
+        with pytest.raises(Conflict):
+            ledger.refund(tx, "r2", charge.id, NOW, "op")
+    with db.transaction() as tx:
+        assert ledger.balance(tx, voucher_account(vid)) == 1_000  # not given back to the voucher
+        assert ledger.balance(tx, programme_account(tx.ledger.voucher(vid).programme_id)) == 1_000  # type: ignore[union-attr]
+        assert ledger.expire_vouchers(tx, NOW + timedelta(days=2)) != []
+    with db.transaction() as tx:
+        assert ledger.balance(tx, voucher_account(vid)) == 0
+        assert ledger.expire_vouchers(tx, NOW + timedelta(days=3)) == []
+        assert set(tx.ledger.sums_by_currency().values()) == {0}
+
+
+def test_a_usage_record_is_charged_once_even_across_holds(db: Database) -> None:
+    ids = seed(db)
+    with db.transaction() as tx:
+        ledger.topup(tx, "t", ids["project"], 10_000, "CNY", NOW, "op")
+        ledger.hold(tx, "a", project_id=ids["project"], pool_id=ids["pool"], amount=100, now=NOW)
+        ledger.hold(tx, "b", project_id=ids["project"], pool_id=ids["pool"], amount=100, now=NOW)
+        first = ledger.capture(tx, "a", "u", Usage(10), NOW)
+        assert ledger.capture(tx, "b", "u", Usage(10), NOW).id == first.id
+    with pytest.raises(StoreConflict), db.transaction() as tx:  # the database refuses it too
+        tx.ledger.post(
+            Transfer("other", TransferKind.CHARGE, NOW, (), "b", once_key="u"),
+            "x",
+        )
+
+
+class StoreMachine(RuleBasedStateMachine):
+    """The service on a real database must agree with the in-memory `Ledger` after every step."""
+
+    db: Database
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids = seed(self.db)
+        self.model = Ledger()
+        self.model.add_programme(Programme("pg", "district", "CNY", 100_000))
+        self.n = 0
+        self.vouchers: dict[str, str] = {}  # model id → store id
+        self.ctx = ChargeContext(
+            self.ids["org"], self.ids["project"], self.ids["provider"], self.ids["site"], "A100", "CNY"
+        )
+        self.now = NOW
+        with self.db.read() as tx:  # accounts shared with earlier examples: compare what moved since
+            self.base = {a: ledger.balance(tx, a) for a in ("funding:external:CNY", "revenue:platform:CNY")}
+
+    def _id(self, p: str) -> str:
+        self.n += 1
+        return f"{p}-{self.ids['project']}-{self.n}"
+
+    @rule(amount=st.integers(1, 20_000))
+    def topup(self, amount: int) -> None:
+        tid = self._id("t")
+        self.model.topup(tid, self.ids["project"], amount, "CNY", self.now)
+        with self.db.transaction() as tx:
+            ledger.topup(tx, tid, self.ids["project"], amount, "CNY", self.now, "op")
+
+    @rule(face=st.integers(1, 5_000), share=st.sampled_from(["0.3", "1"]), days=st.integers(0, 3))
+    def grant(self, face: int, share: str, days: int) -> None:
+        tid = self._id("g")
+        v = voucher(self.ids, share, face, days)
+        store_id = grant(self.db, self.ids, v, tid)
+        self.model.grant(tid, replace(v, id=store_id, programme_id="pg"), self.now)
+        self.vouchers[store_id] = store_id
+
+    @rule(amount=st.integers(0, 5_000))
+    def hold(self, amount: int) -> None:
+        hid, outcomes = self._id("h"), []
+        for apply in (
+            lambda: self.model.hold(hid, self.ctx, BOOK, amount),
+            lambda: self._store_hold(hid, amount),
+        ):
+            try:
+                apply()
+                outcomes.append(True)
+            except InsufficientFunds:
+                outcomes.append(False)
+        assert outcomes[0] == outcomes[1]
+
+    def _store_hold(self, hid: str, amount: int) -> None:
+        with self.db.transaction() as tx:
+            ledger.hold(
+                tx, hid, project_id=self.ids["project"], pool_id=self.ids["pool"], amount=amount, now=self.now
+            )
+
+    def _open(self) -> list[str]:
+        return [h for h, v in self.model.holds.items() if v.state is HoldState.OPEN]
+
+    @precondition(lambda self: self._open())
+    @rule(i=st.integers(0, 100), acc=st.integers(0, 20_000), final=st.booleans())
+    def capture(self, i: int, acc: int, final: bool) -> None:
+        hid, key = self._open()[i % len(self._open())], self._id("u")
+        self.model.capture(hid, key, Usage(acc, acc * 2), self.now, final=final)
+        with self.db.transaction() as tx:
+            ledger.capture(tx, hid, key, Usage(acc, acc * 2), self.now, final=final)
+
+    @precondition(lambda self: self._open())
+    @rule(i=st.integers(0, 100))
+    def release(self, i: int) -> None:
+        hid = self._open()[i % len(self._open())]
+        self.model.release(hid)
+        with self.db.transaction() as tx:
+            ledger.release(tx, hid, self.now)
+
+    @rule(hours=st.integers(1, 48))
+    def expire(self, hours: int) -> None:
+        self.now += timedelta(hours=hours)
+        for vid in list(self.model.vouchers):
+            self.model.expire(f"expire:{vid}", vid, self.now)
+        with self.db.transaction() as tx:
+            ledger.expire_vouchers(tx, self.now)
+
+    @rule(i=st.integers(0, 100))
+    def refund(self, i: int) -> None:
+        charges = [
+            t
+            for t in self.model.transfers.values()
+            if t.kind.value == "charge" and t.id not in self.model.refunded
+        ]
+        if charges:
+            cid = charges[i % len(charges)].id
+            self.model.refund(f"r-{cid}", cid, self.now)
+            with self.db.transaction() as tx:
+                ledger.refund(tx, f"r-{cid}", cid, self.now, "op")
+
+    @invariant()
+    def store_agrees_with_the_model(self) -> None:
+        with self.db.read() as tx:
+            for account in self.model.sums:
+                store_account = account.replace("programme:pg", f"programme:{self._programme_id(tx)}")
+                assert ledger.balance(tx, store_account) - self.base.get(account, 0) == self.model.balance(
+                    account
+                ), account
+            assert ledger.funds(tx, self.ids["project"], "CNY").available == self.model.available(
+                self.ids["project"], "CNY"
+            )
+            assert set(tx.ledger.sums_by_currency().values()) <= {0}
+
+    def _programme_id(self, tx: object) -> str:
+        programme = tx.ledger.programme_by_name(self.ids["programme"])  # type: ignore[attr-defined]
+        return str(programme.id)
+
+
+def test_service_matches_the_in_memory_ledger(db: Database) -> None:
+    StoreMachine.db = db
+    StoreMachine.TestCase.settings = settings(
+        max_examples=5, stateful_step_count=20, deadline=None, suppress_health_check=list(HealthCheck)
+    )
+    StoreMachine.TestCase("runTest").runTest()
+
+
+def test_a_stored_usage_record_is_charged_under_its_site_and_seq(db: Database) -> None:
+    ids = seed(db)
+    with db.transaction() as tx:
+        user = tx.tenancy.add_user(f"u{ids['project']}", NOW)
+        job = tx.jobs.add(
+            org_id=ids["org"],
+            project_id=ids["project"],
+            user_id=user.id,
+            name="j",
+            spec={},
+            retries=0,
+            now=NOW,
+        )
+        attempt = tx.jobs.add_attempt(
+            job,
+            site_id=ids["site"],
+            pool_id=ids["pool"],
+            accelerator="A100",
+            accelerators_per_node=8,
+            cpus_per_node=8,
+            memory_mib_per_node=2048,
+            nodes=[0],
+            lease_expires_at=NOW,
+            created_at=NOW,
+        )
+        fields = {"wall_seconds": 3600, "cpu_seconds": 7200, "accelerator_seconds": 8 * 3600}
+        tx.jobs.add_usage(site_id=ids["site"], seq=1, attempt=attempt, now=NOW, **fields)
+        ledger.topup(tx, "t", ids["project"], 10**6, "CNY", NOW, "op")
+        amount = ledger.expected_amount(tx, ids["pool"], Usage(8 * 3600, 7200), NOW)
+        assert amount == 8 * 3600 + 2 * 36
+        ledger.hold(tx, "h", project_id=ids["project"], pool_id=ids["pool"], amount=amount, now=NOW)
+    with db.transaction() as tx:
+        record = tx.jobs.usage(job.id)[0]
+        usage = ledger.usage_of(record, attempt)
+        assert usage == Usage(8 * 3600, 7200, 2 * 3600)
+        first = ledger.capture(tx, "h", ledger.usage_key(record), usage, NOW, final=True)
+        assert ledger.capture(tx, "h", ledger.usage_key(record), usage, NOW).id == first.id
+        assert ledger.funds(tx, ids["project"], "CNY").balance == 10**6 - amount

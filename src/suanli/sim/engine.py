@@ -46,10 +46,11 @@ class JobOutcome:
 
 @dataclass(frozen=True, slots=True)
 class Hold:
-    """One run of a job on a pool: it held its GPUs there for `seconds` (restart overhead included)."""
+    """One run of a job on a pool: it held `gpus` GPUs there for `seconds` (restart overhead included)."""
 
     job: int
     pool: int
+    gpus: int
     seconds: float
 
 
@@ -144,7 +145,7 @@ class _Pools:
         pool = self.pool[job]
         self.free += self.need[job]
         self.pool_free[pool] += self.need[job]
-        self.holds.append(Hold(job, pool, now - self.held_from[job]))
+        self.holds.append(Hold(job, pool, self.need[job], now - self.held_from[job]))
 
     def next_end(self) -> float:
         ends = self.ends

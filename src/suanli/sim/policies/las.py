@@ -8,8 +8,9 @@ arrival order; every job that fits the GPUs not yet given out keeps or gets them
 running job that no longer fits is preempted. Durations are not used; there is no starvation guard.
 
 On a network every pool has its own budget: a running job keeps its GPUs if they still fit its pool's
-budget, and a waiting job starts on the first pool, in file order, whose budget it fits (a preempted
-job may restart on another pool).
+budget, and a waiting job starts on the first pool, in file order, whose budget it fits and where it
+fits the GPUs idle now, so it displaces no one when it need not; failing that, on the first pool whose
+budget it fits (displacing lower-queue jobs there). A preempted job may restart on another pool.
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ class _Waiting:
             bisect.insort(self.sizes, gpus)
         heapq.heappush(group, (rank, job))
 
-    def take_fitting(self, budget: list[int], out: list[int], on: list[int]) -> None:
-        """Fit-first in arrival order: take every job that fits what is left of some pool's budget."""
+    def take_fitting(self, budget: list[int], idle: list[int], out: list[int], on: list[int]) -> None:
+        """Fit-first in arrival order: take every job that fits what is left of some pool's budget, on
+        the first pool where it also fits GPUs idle now, else on the first whose budget it fits."""
         while (room := max(budget)) > 0:
             best = 0  # the GPU count of the group whose head arrived first; 0: none fits
             for gpus in self.sizes:
@@ -53,10 +55,19 @@ class _Waiting:
                     best = gpus
             if not best:
                 break
-            where = first_fit(budget, best)
+            where = _first_idle(budget, idle, best)
             out.append(heapq.heappop(self.groups[best])[1])
             on.append(where)
             budget[where] -= best
+            idle[where] -= best
+
+
+def _first_idle(budget: list[int], idle: list[int], need: int) -> int:
+    """The first pool whose budget and idle GPUs both fit `need`, else the first whose budget does."""
+    for where, (room, free) in enumerate(zip(budget, idle, strict=True)):
+        if room >= need and free >= need:
+            return where
+    return first_fit(budget, need)
 
 
 class LeastAttained:
@@ -89,6 +100,7 @@ class LeastAttained:
     def decide(self, now: float, pool: PoolState) -> Decision:
         self._demote(now, pool)
         budget = list(pool.pool_gpus)
+        idle = list(pool.pool_free)  # may go negative where a start will preempt lower-queue jobs
         preempt: list[int] = []
         start: list[int] = []
         on: list[int] = []
@@ -104,7 +116,7 @@ class LeastAttained:
                         budget[where] -= self._need[job]
                     else:
                         preempt.append(job)
-            self._waiting[level].take_fitting(budget, start, on)
+            self._waiting[level].take_fitting(budget, idle, start, on)
         for job in preempt:
             self._leave_running(job)
             self._waiting[self._queue_of[job]].push(self._rank[job], job, self._need[job])

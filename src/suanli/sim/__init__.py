@@ -6,7 +6,7 @@ trace on a network of GPU pools (`load_network(path)`, or an int: one pool of th
 """
 
 from suanli.sim import policies
-from suanli.sim.engine import Hold, JobOutcome, Progress, Run, simulate
+from suanli.sim.engine import Holds, JobOutcome, Progress, Run, simulate
 from suanli.sim.errors import NetworkError, SimError, SimulationError, TraceError
 from suanli.sim.loaders import FORMATS, load_trace
 from suanli.sim.metrics import Summary, bounded_slowdown, jain_index, percentile, summarize
@@ -19,7 +19,7 @@ __all__ = [
     "BASELINES",
     "FORMATS",
     "Decision",
-    "Hold",
+    "Holds",
     "JobOutcome",
     "Network",
     "NetworkError",

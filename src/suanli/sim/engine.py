@@ -18,15 +18,15 @@ from __future__ import annotations
 import heapq
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from suanli.sim.errors import SimulationError
 from suanli.sim.network import Network
-from suanli.sim.policy import Decision, Policy
+from suanli.sim.policy import NOTHING, Decision, Policy
 from suanli.sim.trace import Trace
 
-__all__ = ["Hold", "JobOutcome", "Progress", "Run", "simulate"]
+__all__ = ["Holds", "JobOutcome", "Progress", "Run", "simulate"]
 
 Progress = Callable[[int, int], None]
 """Called with (jobs finished, jobs in the trace) now and then during a run."""
@@ -44,14 +44,21 @@ class JobOutcome:
     pool: int = 0  # the pool of its last run
 
 
-@dataclass(frozen=True, slots=True)
-class Hold:
-    """One run of a job on a pool: it held `gpus` GPUs there for `seconds` (restart overhead included)."""
+@dataclass(frozen=True)
+class Holds:
+    """Every stretch of time a job held GPUs on a pool (restart overhead included), in the order they
+    ended, as parallel columns: hold k is job `job[k]` on pool `pool[k]` with `gpus[k]` GPUs for
+    `seconds[k]`. Columns of numbers rather than an object per hold keep the garbage collector's work
+    flat on runs of 100,000 jobs."""
 
-    job: int
-    pool: int
-    gpus: int
-    seconds: float
+    job: tuple[int, ...] = ()
+    pool: tuple[int, ...] = ()
+    gpus: tuple[int, ...] = ()
+    seconds: tuple[float, ...] = ()
+
+    def __iter__(self) -> Iterator[tuple[int, int, int, float]]:
+        """(job, pool, gpus, seconds) per hold."""
+        return zip(self.job, self.pool, self.gpus, self.seconds, strict=True)
 
 
 @dataclass(frozen=True)
@@ -68,7 +75,7 @@ class Run:
     decide_s: float
     wall_s: float
     network: Network | None = None
-    holds: tuple[Hold, ...] = ()
+    holds: Holds = Holds()
     pass_s: tuple[float, ...] = ()
 
 
@@ -95,7 +102,10 @@ class _Pools:
         self.arrived = [False] * n
         self.version = [0] * n  # bumped on preemption so the old finish event is ignored
         self.ends: list[tuple[float, int, int]] = []  # heap of (finish, job, version)
-        self.holds: list[Hold] = []
+        # Holds as parallel lists of numbers (see `Holds`).
+        self.hold_job: list[int] = []
+        self.hold_pool: list[int] = []
+        self.hold_s: list[float] = []
 
     def pool_of(self, job: int) -> int:
         return self.pool[job]
@@ -145,7 +155,18 @@ class _Pools:
         pool = self.pool[job]
         self.free += self.need[job]
         self.pool_free[pool] += self.need[job]
-        self.holds.append(Hold(job, pool, self.need[job], now - self.held_from[job]))
+        self.hold_job.append(job)
+        self.hold_pool.append(pool)
+        self.hold_s.append(now - self.held_from[job])
+
+    def holds(self) -> Holds:
+        need = self.need
+        return Holds(
+            tuple(self.hold_job),
+            tuple(self.hold_pool),
+            tuple(need[j] for j in self.hold_job),
+            tuple(self.hold_s),
+        )
 
     def next_end(self) -> float:
         ends = self.ends
@@ -209,7 +230,8 @@ def simulate(
         spent = clock() - t0
         decide_s += spent
         pass_s.append(spent)
-        _apply(decision, pools, now)
+        if decision is not NOTHING:
+            _apply(decision, pools, now)
         wake = math.inf if decision.wake_at is None else decision.wake_at
         if wake <= now:
             raise SimulationError(f"the policy asked to be woken at {wake}, not after t={now}")
@@ -229,7 +251,7 @@ def simulate(
         decide_s,
         clock() - began,
         net,
-        tuple(pools.holds),
+        pools.holds(),
         tuple(pass_s),
     )
 

@@ -202,14 +202,14 @@ def _by_tenant(trace: Trace, values: Sequence[float]) -> dict[str, list[float]]:
 def _cost(trace: Trace, run: Run, network: Network) -> dict[str, int] | None:
     """Minor units charged per tenant; None if any pool the run used has no price."""
     pools = network.pools
-    if any(pools[h.pool].price is None for h in run.holds):
+    if any(pools[p].price is None for p in set(run.holds.pool)):
         return None
     out: dict[str, int] = dict.fromkeys(sorted({j.tenant for j in trace.jobs}), 0)
-    for hold in run.holds:
-        price = pools[hold.pool].price
+    for job, pool, gpus, seconds in run.holds:
+        price = pools[pool].price
         assert price is not None
-        charge = price.times(Decimal(hold.gpus) * Decimal(hold.seconds) / 3600)
-        out[trace.jobs[hold.job].tenant] += charge.minor
+        charge = price.times(Decimal(gpus) * Decimal(seconds) / 3600)
+        out[trace.jobs[job].tenant] += charge.minor
     return out
 
 
@@ -217,8 +217,8 @@ def _energy(run: Run, network: Network) -> tuple[float, float] | None:
     """(kWh, kg CO2) over every hold; None if any pool the run used lacks a PUE or grid intensity."""
     pools, catalog = network.pools, default_catalog()
     gpu_seconds = [0.0] * len(pools)
-    for h in run.holds:
-        gpu_seconds[h.pool] += h.gpus * h.seconds
+    for _, where, gpus, seconds in run.holds:
+        gpu_seconds[where] += gpus * seconds
     kwh = kg = 0.0
     for pool, used in zip(pools, gpu_seconds, strict=True):
         if not used:
@@ -233,8 +233,8 @@ def _energy(run: Run, network: Network) -> tuple[float, float] | None:
 
 def _pool_utilisation(run: Run, network: Network, makespan: float) -> dict[str, float]:
     held = [0.0] * len(network.pools)
-    for h in run.holds:
-        held[h.pool] += h.gpus * h.seconds
+    for _, pool, gpus, seconds in run.holds:
+        held[pool] += gpus * seconds
     return {
         p.label: (used / (p.gpus * makespan) if makespan > 0 else 0.0)
         for p, used in zip(network.pools, held, strict=True)

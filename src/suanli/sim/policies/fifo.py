@@ -27,7 +27,10 @@ class Fifo:
         pass
 
     def decide(self, now: float, pool: PoolState) -> Decision:
-        queue, need, free = self._queue, self._need, list(pool.pool_free)
+        queue, need = self._queue, self._need
+        if not queue or need[queue[0]] > max(pool.pool_free):
+            return NOTHING  # the common case under load: the head is blocked
+        free = list(pool.pool_free)
         start, on = [], []
         while queue:
             where = first_fit(free, need[queue[0]])

@@ -32,7 +32,10 @@ class ShortestFirst:
         pass
 
     def decide(self, now: float, pool: PoolState) -> Decision:
-        heap, jobs, free = self._heap, self._jobs, list(pool.pool_free)
+        heap, jobs = self._heap, self._jobs
+        if not heap or jobs[heap[0][2]].gpus > max(pool.pool_free):
+            return NOTHING  # the common case under load: the first job is blocked
+        free = list(pool.pool_free)
         start, on = [], []
         while heap:
             where = first_fit(free, jobs[heap[0][2]].gpus)

@@ -46,6 +46,7 @@ class Production:
         self._pending: dict[str, PendingJob] = {}  # insertion order is arrival order
         self._waiting_by_size: dict[int, int] = {}  # GPU count → waiting jobs that need it
         self._sizes: list[int] = []  # the GPU counts with waiting jobs, ascending
+        self.cycles = 0  # passes that called `schedule()` (the others were skipped)
 
     def arrive(self, job: int, now: float) -> None:
         spec = self._trace.jobs[job]
@@ -76,6 +77,7 @@ class Production:
             jobs=tuple(self._pending.values()),
         )
         plan = schedule(snapshot, PROFILES)
+        self.cycles += 1
         start, on = [], []
         for placement in plan.placements:
             job = int(placement.job_id)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from typer.testing import Result
 
 Run = Callable[..., Result]
@@ -102,3 +104,54 @@ def test_sim_generate_help_shows_examples(run: Run) -> None:
     result = run("sim-generate", "--help")
     assert result.exit_code == 0
     assert "suanli sim-generate synthetic.csv --gpus 64" in result.stdout
+
+
+NETWORKS = Path(__file__).parent.parent.parent / "examples" / "networks"
+
+
+def test_a_network_file_adds_cost_energy_and_per_pool_use(run: Run) -> None:
+    args = ("sim", str(FIXTURE), "--network", str(NETWORKS / "small.yaml"), "--limit", "200")
+    result = run(*args, "--policy", "easy", "--policy", "suanli", "--json")
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    first = body["runs"][0]
+    assert first["gpus"] == 48 and first["currency"] == "CNY"
+    assert sum(first["cost_minor_by_tenant"].values()) == first["cost_minor"] > 0
+    assert first["energy_kwh"] > 0 and first["carbon_kg"] > 0
+    assert set(first["pool_utilisation"]) == {"sh-lingang/a100", "sh-lingang/v100", "wh-wuhu/h100"}
+    table = run(*args, "--policy", "fifo")
+    assert table.exit_code == 0, table.output
+    assert "FTF max" in table.stdout and "CNY" in table.stdout
+
+
+def test_gpus_or_network_exactly_one_and_network_errors_exit_2(run: Run, tmp_path: Path) -> None:
+    assert run("sim", str(FIXTURE)).exit_code == 2
+    both = run("sim", str(FIXTURE), "--gpus", "8", "--network", str(NETWORKS / "small.yaml"))
+    assert both.exit_code == 2 and "either --gpus" in both.stderr
+    bad = tmp_path / "net.yaml"
+    bad.write_text("sites:\n  - {name: a, pue: 1.2, carbon_g_per_kwh: 500, pools: [{name: p}]}\n")
+    result = run("sim", str(FIXTURE), "--network", str(bad))
+    assert result.exit_code == 2
+    assert "sites[0].pools[0].accelerator: missing" in result.stderr
+
+
+def test_plot_writes_pngs(run: Run, tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "plots"
+    result = run(
+        "sim", str(FIXTURE), "--gpus", "32", "--limit", "100", "--policy", "fifo", "--plot", str(out)
+    )
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["jct-cdf.png", "tenant-bsld.png"]
+
+
+def test_plot_without_matplotlib_says_how_to_install(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a)
+    )
+    result = run("sim", str(FIXTURE), "--gpus", "32", "--plot", str(tmp_path))
+    assert result.exit_code == 2
+    assert "pip install 'suanli[sim]'" in result.stderr

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from suanli.sim import Run, Trace, TraceJob, make_policy, simulate
+from suanli.sim import Network, Pool, Run, Trace, TraceJob, make_policy, simulate
 
 EPOCH = datetime(2017, 10, 1)
 
@@ -31,3 +31,18 @@ def jcts(trace: Trace, run: Run) -> dict[str, float]:
 
 def starts(trace: Trace, run: Run) -> dict[str, float]:
     return {j.id: o.first_start for j, o in zip(trace.jobs, run.outcomes, strict=True)}
+
+
+def network_of(*pools: int | Pool) -> Network:
+    """Pools in order; an int is an unpriced A100 pool of that many GPUs named p0, p1 ... at site s0, s1 ..."""
+    built = [p if isinstance(p, Pool) else Pool(f"s{i}", f"p{i}", "A100", p) for i, p in enumerate(pools)]
+    return Network("test", tuple(built))
+
+
+def on_network(policy: str, trace: Trace, network: Network) -> Run:
+    return simulate(trace, network, make_policy(policy, trace, network), name=policy)
+
+
+def pools_used(trace: Trace, run: Run) -> dict[str, int]:
+    """The pool each job (last) ran on, by id."""
+    return {j.id: o.pool for j, o in zip(trace.jobs, run.outcomes, strict=True)}

@@ -1,11 +1,13 @@
-"""`suanli sim`: replay a job trace on a simulated pool under several policies and compare the figures.
+"""`suanli sim`: replay a job trace on a simulated network under several policies and compare the figures.
 
-Runs in-process (no server): it loads the trace with `suanli.sim`, replays it once per policy, and prints
-the comparison table (times in hours) or, with `--json`, the figures in seconds. Progress goes to stderr.
+Runs in-process (no server): it loads the trace (and the network file) with `suanli.sim`, replays it
+once per policy, and prints the comparison table (times in hours) or, with `--json`, the figures in
+seconds; `--plot DIR` also writes PNG plots. Progress goes to stderr.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -23,16 +25,21 @@ from suanli.cli.render import PIPE_WIDTH
 from suanli.sim import (
     BASELINES,
     FORMATS,
+    Network,
+    NetworkError,
+    Run,
     SimulationError,
     Summary,
     Trace,
     TraceError,
+    load_network,
     load_trace,
     make_policy,
     policy_names,
     simulate,
     summarize,
 )
+from suanli.sim.plots import PlotError, plot_runs
 from suanli.sim.report import as_json, table
 
 __all__ = ["register"]
@@ -43,8 +50,20 @@ def sim(
         Path, typer.Argument(metavar="TRACE", help="The trace file, e.g. philly.csv.", show_default=False)
     ],
     gpus: Annotated[
-        int, typer.Option("--gpus", min=1, help="GPUs in the simulated pool.", show_default=False)
-    ],
+        int | None,
+        typer.Option(
+            "--gpus", min=1, help="Shorthand network: one pool of this many GPUs.", show_default=False
+        ),
+    ] = None,
+    network_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--network",
+            metavar="YAML",
+            help="The network file: sites, pools, prices, energy (see examples/networks/).",
+            show_default=False,
+        ),
+    ] = None,
     fmt: Annotated[
         str,
         typer.Option(
@@ -67,8 +86,17 @@ def sim(
     json_out: Annotated[
         bool, typer.Option("--json", help="Print JSON (seconds) instead of a table.")
     ] = False,
+    plot_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot",
+            metavar="DIR",
+            help="Also write PNG plots there (JCT CDF, per-tenant slowdown); needs suanli[sim].",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Replay a trace on one pool of identical GPUs and compare scheduling policies.
+    """Replay a trace on a network of GPU pools (or one pool) and compare scheduling policies.
 
     `fifo`, `easy` (FIFO + EASY backfill), `sjf` (oracle shortest-first) and `las` (Tiresias-like,
     preemptive) are the baselines; `suanli` is the production scheduler, called unchanged (slow on
@@ -79,6 +107,7 @@ def sim(
     ```
     suanli sim philly.csv --gpus 472
     suanli sim philly.csv --gpus 64 --limit 2000 --policy easy --policy suanli
+    suanli sim philly.csv --network examples/networks/shanghai-15.yaml --plot plots/
     suanli sim philly.csv --gpus 472 --json | jq '.runs[] | {policy, avg_jct_s}'
     ```
     """
@@ -89,6 +118,9 @@ def sim(
         fail(f"unknown policy {', '.join(unknown)}; known: {', '.join(known)}", ExitCode.USAGE)
     if fmt not in FORMATS:
         fail(f"unknown trace format {fmt!r}; known: {', '.join(sorted(FORMATS))}", ExitCode.USAGE)
+    network = _network(gpus, network_path)
+    if plot_dir is not None:
+        _check_plotting()
     try:
         trace = load_trace(trace_path, fmt, limit)
     except TraceError as exc:
@@ -96,11 +128,19 @@ def sim(
     if trace.skipped:
         stderr.print(f"[dim]{escape(trace.skipped_line())}[/dim]")
     tenants = len({j.tenant for j in trace.jobs})
-    stderr.print(f"[dim]{len(trace):,} jobs of {tenants} tenants on {gpus} GPUs[/dim]")
+    where = f"{network.gpus} GPUs" if gpus is not None else f"{network.source} ({network.gpus} GPUs)"
+    stderr.print(f"[dim]{len(trace):,} jobs of {tenants} tenants on {escape(where)}[/dim]")
     try:
-        summaries = _run_all(trace, gpus, names)
+        runs = _run_all(trace, network, names)
     except SimulationError as exc:
         fail(str(exc), ExitCode.FAILED)
+    summaries = [summarize(trace, run) for run in runs]
+    if plot_dir is not None:
+        try:
+            for path in plot_runs(trace, runs, plot_dir):
+                stderr.print(f"[dim]wrote {escape(str(path))}[/dim]")
+        except PlotError as exc:
+            fail(str(exc), ExitCode.USAGE)
     if json_out:
         body = as_json(trace.source, summaries)
         stdout.file.write(json.dumps(body, indent=2, ensure_ascii=False) + "\n")
@@ -109,8 +149,27 @@ def sim(
     _print_table(summaries)
 
 
-def _run_all(trace: Trace, gpus: int, names: list[str]) -> list[Summary]:
-    summaries = []
+def _network(gpus: int | None, path: Path | None) -> Network:
+    """`--gpus N` or `--network YAML`, exactly one."""
+    if (gpus is None) == (path is None):
+        fail("give either --gpus N (one pool) or --network YAML", ExitCode.USAGE)
+    if gpus is not None:
+        return Network.single(gpus)
+    assert path is not None
+    try:
+        return load_network(path)
+    except NetworkError as exc:
+        fail(str(exc), ExitCode.USAGE)
+
+
+def _check_plotting() -> None:
+    """Refuse `--plot` before a long replay if matplotlib is not installed."""
+    if importlib.util.find_spec("matplotlib") is None:
+        fail("--plot needs matplotlib: pip install 'suanli[sim]' (or make install)", ExitCode.USAGE)
+
+
+def _run_all(trace: Trace, network: Network, names: list[str]) -> list[Run]:
+    runs = []
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -122,12 +181,12 @@ def _run_all(trace: Trace, gpus: int, names: list[str]) -> list[Summary]:
     ) as bar:
         for name in names:
             task = bar.add_task(f"{name:8} jobs done", total=len(trace))
-            policy = make_policy(name, trace, gpus)
-            run = simulate(trace, gpus, policy, name=name, progress=_advance(bar, task))
+            policy = make_policy(name, trace, network)
+            run = simulate(trace, network, policy, name=name, progress=_advance(bar, task))
             bar.remove_task(task)
-            summaries.append(summarize(trace, run))
+            runs.append(run)
             stderr.print(f"[dim]{escape(name)}: {run.passes:,} passes in {run.wall_s:.1f} s[/dim]")
-    return summaries
+    return runs
 
 
 def _advance(bar: Progress, task: TaskID) -> Callable[[int, int], None]:

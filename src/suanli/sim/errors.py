@@ -1,8 +1,8 @@
-"""The simulator's exception tree: a trace that cannot be read, a run that cannot go on."""
+"""The simulator's exception tree: a trace or network file that cannot be read, a run that cannot go on."""
 
 from __future__ import annotations
 
-__all__ = ["SimError", "SimulationError", "TraceError"]
+__all__ = ["NetworkError", "SimError", "SimulationError", "TraceError"]
 
 
 class SimError(Exception):
@@ -15,3 +15,7 @@ class TraceError(SimError):
 
 class SimulationError(SimError):
     """A run cannot go on: a job larger than the pool, or a policy that broke the engine's rules."""
+
+
+class NetworkError(SimError):
+    """A network file is missing or malformed; the message names the file and the field path."""

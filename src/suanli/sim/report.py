@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from suanli.domain.money import Money
 from suanli.sim.metrics import Summary
 
-__all__ = ["HEADER", "as_json", "markdown", "row", "table"]
+__all__ = ["HEADER", "MORE", "as_json", "markdown", "more", "row", "table"]
 
 HEADER = (
     "policy",
@@ -26,7 +27,10 @@ HEADER = (
     "Jain",
     "preemptions",
 )
+MORE = ("FTF max", "cost", "kWh", "CO2 t", "pass ms p99")
+"""Columns beyond the reference table's: finish-time fairness, cost, energy, carbon, scheduler time."""
 _HOUR = 3600.0
+_NONE = "–"
 
 
 def row(s: Summary) -> tuple[str, ...]:
@@ -43,10 +47,29 @@ def row(s: Summary) -> tuple[str, ...]:
     )
 
 
-def table(summaries: Sequence[Summary], wall: bool = True) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
-    """The header and one row per summary; `wall` adds the run's wall time in seconds."""
-    header = (*HEADER, "wall s") if wall else HEADER
-    rows = [(*row(s), f"{s.wall_s:.1f}") if wall else row(s) for s in summaries]
+def more(s: Summary) -> tuple[str, ...]:
+    """The `MORE` columns: max tenant ρ, total cost, kWh, tonnes of CO2, p99 ms per pass."""
+    cost = _NONE
+    if s.cost_minor is not None and s.currency is not None:
+        cost = str(Money(s.cost_minor, s.currency))
+    return (
+        f"{s.ftf_max:.2f}",
+        cost,
+        _NONE if s.energy_kwh is None else f"{s.energy_kwh:,.0f}",
+        _NONE if s.carbon_kg is None else f"{s.carbon_kg / 1000:,.1f}",
+        f"{s.pass_p99_s * 1000:.2f}",
+    )
+
+
+def table(
+    summaries: Sequence[Summary], wall: bool = True, extra: bool = True
+) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+    """The header and one row per summary: the reference columns, then (`extra`) the `MORE` ones,
+    then (`wall`) the run's wall time in seconds."""
+    header = (*HEADER, *(MORE if extra else ()), *(("wall s",) if wall else ()))
+    rows = [
+        (*row(s), *(more(s) if extra else ()), *((f"{s.wall_s:.1f}",) if wall else ())) for s in summaries
+    ]
     return header, rows
 
 
@@ -57,5 +80,6 @@ def markdown(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def as_json(trace: str, summaries: Sequence[Summary]) -> dict[str, Any]:
-    """The runs as one JSON object: times in seconds, one entry per policy in run order."""
+    """The runs as one JSON object: times in seconds, money in minor units of `currency`, one entry
+    per policy in run order."""
     return {"trace": trace, "runs": [s.to_json() for s in summaries]}

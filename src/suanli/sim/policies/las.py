@@ -6,6 +6,11 @@ running job moves down when its service crosses a threshold (the policy asks to 
 pass scans the queues in order; inside a queue, jobs holding GPUs come first, then waiting ones, each in
 arrival order; every job that fits the GPUs not yet given out keeps or gets them (fit-first), and a
 running job that no longer fits is preempted. Durations are not used; there is no starvation guard.
+
+On a network every pool has its own budget: a running job keeps its GPUs if they still fit its pool's
+budget, and a waiting job starts on the first pool, in file order, whose budget it fits and where it
+fits the GPUs idle now, so it displaces no one when it need not; failing that, on the first pool whose
+budget it fits (displacing lower-queue jobs there). A preempted job may restart on another pool.
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ from __future__ import annotations
 import bisect
 import heapq
 
-from suanli.sim.policy import NOTHING, Decision, PoolState, register_policy
+from suanli.sim.network import Network
+from suanli.sim.policy import NOTHING, Decision, PoolState, first_fit, register_policy
 from suanli.sim.trace import Trace
 
 __all__ = ["THRESHOLDS", "LeastAttained"]
@@ -36,28 +42,40 @@ class _Waiting:
             bisect.insort(self.sizes, gpus)
         heapq.heappush(group, (rank, job))
 
-    def take_fitting(self, budget: int, out: list[int]) -> int:
-        """Fit-first in arrival order: take every job that fits what is left; return what is left."""
-        while budget > 0:
+    def take_fitting(self, budget: list[int], idle: list[int], out: list[int], on: list[int]) -> None:
+        """Fit-first in arrival order: take every job that fits what is left of some pool's budget, on
+        the first pool where it also fits GPUs idle now, else on the first whose budget it fits."""
+        while (room := max(budget)) > 0:
             best = 0  # the GPU count of the group whose head arrived first; 0: none fits
             for gpus in self.sizes:
-                if gpus > budget:
+                if gpus > room:
                     break
                 group = self.groups[gpus]
                 if group and (not best or group[0] < self.groups[best][0]):
                     best = gpus
             if not best:
                 break
+            where = _first_idle(budget, idle, best)
             out.append(heapq.heappop(self.groups[best])[1])
-            budget -= best
-        return budget
+            on.append(where)
+            budget[where] -= best
+            idle[where] -= best
+
+
+def _first_idle(budget: list[int], idle: list[int], need: int) -> int:
+    """The first pool whose budget and idle GPUs both fit `need`, else the first whose budget does."""
+    for where, (room, free) in enumerate(zip(budget, idle, strict=True)):
+        if room >= need and free >= need:
+            return where
+    return first_fit(budget, need)
 
 
 class LeastAttained:
     name = "las"
 
-    def __init__(self, trace: Trace, gpus: int) -> None:
+    def __init__(self, trace: Trace, network: Network) -> None:
         n = len(trace.jobs)
+        pools = len(network.pools)
         self._need = [j.gpus for j in trace.jobs]
         self._rank = [0] * n
         self._arrivals = 0
@@ -66,7 +84,8 @@ class LeastAttained:
         self._running_now = [False] * n
         levels = len(THRESHOLDS) + 1
         self._running: list[list[tuple[int, int]]] = [[] for _ in range(levels)]  # (rank, job) ascending
-        self._held = [0] * levels
+        self._held = [[0] * pools for _ in range(levels)]  # per queue, GPUs its running jobs hold per pool
+        self._pool_of = [0] * n
         self._waiting = [_Waiting() for _ in range(levels)]
         self._crossings: list[tuple[float, int, int]] = []  # (when, job, run id)
 
@@ -80,27 +99,33 @@ class LeastAttained:
 
     def decide(self, now: float, pool: PoolState) -> Decision:
         self._demote(now, pool)
-        budget = pool.gpus
+        budget = list(pool.pool_gpus)
+        idle = list(pool.pool_free)  # may go negative where a start will preempt lower-queue jobs
         preempt: list[int] = []
         start: list[int] = []
+        on: list[int] = []
         for level, running in enumerate(self._running):
-            if self._held[level] <= budget:
-                budget -= self._held[level]
+            held = self._held[level]
+            if all(h <= b for h, b in zip(held, budget, strict=True)):
+                for where, h in enumerate(held):
+                    budget[where] -= h
             else:
                 for _, job in running:
-                    if self._need[job] <= budget:
-                        budget -= self._need[job]
+                    where = self._pool_of[job]
+                    if self._need[job] <= budget[where]:
+                        budget[where] -= self._need[job]
                     else:
                         preempt.append(job)
-            budget = self._waiting[level].take_fitting(budget, start)
+            self._waiting[level].take_fitting(budget, idle, start, on)
         for job in preempt:
             self._leave_running(job)
             self._waiting[self._queue_of[job]].push(self._rank[job], job, self._need[job])
-        for job in start:
+        for job, where in zip(start, on, strict=True):
+            self._pool_of[job] = where
             self._enter_running(job, now, pool)
         if not (start or preempt or self._crossings):
             return NOTHING
-        return Decision(tuple(start), tuple(preempt), self._next_crossing())
+        return Decision(tuple(start), tuple(preempt), self._next_crossing(), tuple(on))
 
     def _demote(self, now: float, pool: PoolState) -> None:
         crossings = self._crossings
@@ -121,14 +146,14 @@ class LeastAttained:
     def _join_running(self, job: int) -> None:
         level = self._queue_of[job]
         bisect.insort(self._running[level], (self._rank[job], job))
-        self._held[level] += self._need[job]
+        self._held[level][self._pool_of[job]] += self._need[job]
         self._running_now[job] = True
 
     def _leave_running(self, job: int) -> None:
         level = self._queue_of[job]
         running = self._running[level]
         del running[bisect.bisect_left(running, (self._rank[job], job))]
-        self._held[level] -= self._need[job]
+        self._held[level][self._pool_of[job]] -= self._need[job]
         self._running_now[job] = False
 
     def _schedule_crossing(self, job: int, now: float, pool: PoolState) -> None:

@@ -1,22 +1,24 @@
 """Policy `sjf`: shortest job first with known durations, non-preemptive and blocking.
 
 Waiting jobs are ordered by (duration, submit, input order); the first one that does not fit blocks the
-rest, as in FIFO. It is an oracle (real schedulers do not know durations): a bound on what ordering by
-length alone can give, not a policy to deploy.
+rest, as in FIFO. On a network a job starts on the first pool, in file order, where it fits. It is an
+oracle (real schedulers do not know durations): a bound on what ordering by length alone can give, not
+a policy to deploy.
 """
 
 from __future__ import annotations
 
 import heapq
 
-from suanli.sim.policy import NOTHING, Decision, PoolState, register_policy
+from suanli.sim.network import Network
+from suanli.sim.policy import NOTHING, Decision, PoolState, first_fit, register_policy
 from suanli.sim.trace import Trace
 
 
 class ShortestFirst:
     name = "sjf"
 
-    def __init__(self, trace: Trace, gpus: int) -> None:
+    def __init__(self, trace: Trace, network: Network) -> None:
         self._jobs = trace.jobs
         self._arrivals = 0
         self._heap: list[tuple[float, int, int]] = []  # (duration, arrival rank, job)
@@ -30,13 +32,20 @@ class ShortestFirst:
         pass
 
     def decide(self, now: float, pool: PoolState) -> Decision:
-        heap, jobs, free = self._heap, self._jobs, pool.free
-        start = []
-        while heap and jobs[heap[0][2]].gpus <= free:
+        heap, jobs = self._heap, self._jobs
+        if not heap or jobs[heap[0][2]].gpus > max(pool.pool_free):
+            return NOTHING  # the common case under load: the first job is blocked
+        free = list(pool.pool_free)
+        start, on = [], []
+        while heap:
+            where = first_fit(free, jobs[heap[0][2]].gpus)
+            if where < 0:
+                break
             job = heapq.heappop(heap)[2]
-            free -= jobs[job].gpus
+            free[where] -= jobs[job].gpus
             start.append(job)
-        return Decision(tuple(start)) if start else NOTHING
+            on.append(where)
+        return Decision(tuple(start), on=tuple(on)) if start else NOTHING
 
 
 register_policy(ShortestFirst.name, ShortestFirst)

@@ -1,31 +1,35 @@
 """Policy `suanli`: the production scheduler (`suanli.scheduler.schedule` with `PROFILES`), unchanged.
 
-Each pass builds the `Snapshot` the control plane would: one site with one pool whose single node holds
-all N accelerators (a fixed model, `A100`, since a trace names none) with CPU and memory to spare, and
-every waiting job as a `PendingJob` asking for its GPU count of that model and nothing else (the trace
-has no CPU or memory figures), `created_at` its submit instant. The placements of the plan start; the
-scheduler does not preempt. Today's plugins place, in (created_at, id) order, every job that fits what
-is still free: greedy first-fit without reservations. A job's `PendingJob.id` is its input index,
-zero-padded, so the scheduler's id tie-break keeps the trace's input order.
+Each pass builds the `Snapshot` the control plane would: one `PoolView` per pool of the network, with
+its site, region, price per GPU-hour, PUE and grid intensity from the network file, and a single node
+holding all its GPUs with CPU and memory to spare (the engine has no node shapes yet); and every waiting
+job as a `PendingJob` that accepts any of the network's models (a trace names none) at its GPU count and
+asks for nothing else (the trace has no CPU or memory figures), `created_at` its submit instant and its
+tenant as org and project. No `max_runtime` is set: the trace's duration is what happens, not a bound
+the tenant gave, and the cost and carbon scores rank pools the same at any expected length. The
+placements of the plan start on the pools it names; the scheduler does not preempt. A job's
+`PendingJob.id` is its input index, zero-padded, so the scheduler's id tie-break keeps input order.
 
-Cost: one `schedule()` call per event time over the whole queue, so O(queue) per pass; practical for
-traces of a few thousand jobs, slow for the full Philly trace under load (see the package README). A
-pass with no free GPU places nothing and is skipped.
+What the simulator does to stay cheap, without changing any decision: a pass in which no pool has as
+many GPUs free as the smallest waiting job needs cannot place anything and is skipped (waiting jobs are
+counted per GPU count); `PendingJob`s are built once, at arrival; a `PoolView` is built once per (pool,
+free GPUs) and reused. Each pass that runs calls `schedule()` over the whole queue: O(queue) per pass.
 """
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import replace
 from datetime import timedelta
 
 from suanli.domain.resources import AcceleratorOption, Resources, Vector
 from suanli.scheduler import PROFILES, PendingJob, PoolView, Snapshot, schedule
+from suanli.sim.network import Network
 from suanli.sim.policy import NOTHING, Decision, PoolState, register_policy
 from suanli.sim.trace import Trace
 
-__all__ = ["MODEL", "Production"]
+__all__ = ["Production"]
 
-MODEL = "A100"
 _PLENTY_CPUS = 1 << 20
 _PLENTY_MIB = 1 << 40
 
@@ -33,52 +37,87 @@ _PLENTY_MIB = 1 << 40
 class Production:
     name = "suanli"
 
-    def __init__(self, trace: Trace, gpus: int) -> None:
+    def __init__(self, trace: Trace, network: Network) -> None:
         self._trace = trace
-        self._pool = PoolView(
-            id="sim-pool",
-            site_id="sim-site",
-            site="sim",
-            name="pool",
-            accelerator=MODEL,
-            per_node=Vector(gpus, _PLENTY_CPUS, _PLENTY_MIB),
-            free=(Vector(gpus, _PLENTY_CPUS, _PLENTY_MIB),),
-        )
+        self._models = network.models
+        self._views = [_view(i, network) for i in range(len(network.pools))]
+        self._free_views: dict[tuple[int, int], PoolView] = {}
         self._width = len(str(max(len(trace.jobs) - 1, 0)))
         self._pending: dict[str, PendingJob] = {}  # insertion order is arrival order
+        self._waiting_by_size: dict[int, int] = {}  # GPU count → waiting jobs that need it
+        self._sizes: list[int] = []  # the GPU counts with waiting jobs, ascending
+        self.cycles = 0  # passes that called `schedule()` (the others were skipped)
 
     def arrive(self, job: int, now: float) -> None:
         spec = self._trace.jobs[job]
         key = f"{job:0{self._width}d}"
+        options = tuple(AcceleratorOption(model, spec.gpus) for model in self._models)
         self._pending[key] = PendingJob(
             id=key,
-            resources=Resources(accelerators=(AcceleratorOption(MODEL, spec.gpus),), cpus=0, memory_mib=0),
+            resources=Resources(accelerators=options, cpus=0, memory_mib=0),
             created_at=self._trace.start + timedelta(seconds=spec.submit),
             org_id=spec.tenant,
             project_id=spec.tenant,
         )
+        count = self._waiting_by_size.get(spec.gpus, 0)
+        if not count:
+            bisect.insort(self._sizes, spec.gpus)
+        self._waiting_by_size[spec.gpus] = count + 1
 
     def depart(self, job: int, now: float) -> None:
         pass
 
     def decide(self, now: float, pool: PoolState) -> Decision:
-        if not self._pending or pool.free == 0:
-            return NOTHING
+        free = pool.pool_free
+        if not self._sizes or max(free) < self._sizes[0]:
+            return NOTHING  # nothing waiting fits anywhere: the scheduler could place nothing
         snapshot = Snapshot(
             now=self._trace.start + timedelta(seconds=now),
-            pools=(_with_free(self._pool, pool.free),),
+            pools=tuple(self._with_free(i, f) for i, f in enumerate(free)),
             jobs=tuple(self._pending.values()),
         )
         plan = schedule(snapshot, PROFILES)
-        start = []
+        self.cycles += 1
+        start, on = [], []
         for placement in plan.placements:
+            job = int(placement.job_id)
             del self._pending[placement.job_id]
-            start.append(int(placement.job_id))
-        return Decision(tuple(start)) if start else NOTHING
+            self._forget(self._trace.jobs[job].gpus)
+            start.append(job)
+            on.append(int(placement.pool_id))
+        return Decision(tuple(start), on=tuple(on)) if start else NOTHING
+
+    def _forget(self, gpus: int) -> None:
+        count = self._waiting_by_size[gpus] - 1
+        self._waiting_by_size[gpus] = count
+        if not count:
+            del self._sizes[bisect.bisect_left(self._sizes, gpus)]
+
+    def _with_free(self, index: int, gpus: int) -> PoolView:
+        found = self._free_views.get((index, gpus))
+        if found is None:
+            base = self._views[index]
+            free = (Vector(gpus, base.per_node.cpus, base.per_node.memory_mib),)
+            found = self._free_views[index, gpus] = replace(base, free=free)
+        return found
 
 
-def _with_free(view: PoolView, gpus: int) -> PoolView:
-    return replace(view, free=(Vector(gpus, view.per_node.cpus, view.per_node.memory_mib),))
+def _view(index: int, network: Network) -> PoolView:
+    pool = network.pools[index]
+    node = Vector(pool.gpus, _PLENTY_CPUS, _PLENTY_MIB)
+    return PoolView(
+        id=str(index),
+        site_id=pool.site,
+        site=pool.site,
+        name=pool.name,
+        accelerator=pool.accelerator,
+        per_node=node,
+        free=(node,),
+        region=pool.region,
+        price=pool.price,
+        pue=pool.pue,
+        carbon_g_per_kwh=pool.carbon_g_per_kwh,
+    )
 
 
 register_policy(Production.name, Production)

@@ -1,0 +1,149 @@
+"""Network files: what they describe, the shipped examples, and errors that name the field path."""
+
+from __future__ import annotations
+
+import copy
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from suanli.domain.money import Money
+from suanli.sim import Network, NetworkError, Pool, load_network, parse_network
+
+EXAMPLES = Path(__file__).parent.parent.parent / "examples" / "networks"
+
+GOOD: dict[str, Any] = {
+    "sites": [
+        {
+            "name": "sh",
+            "region": "shanghai",
+            "pue": 1.3,
+            "carbon_g_per_kwh": 580,
+            "pools": [
+                {
+                    "name": "a100",
+                    "accelerator": "a100-80gb",
+                    "gpus": 16,
+                    "nodes": 2,
+                    "price_per_gpu_hour": "12.50",
+                }
+            ],
+        },
+        {
+            "name": "wh",
+            "pue": "1.1",
+            "carbon_g_per_kwh": 300,
+            "pools": [
+                {
+                    "name": "v100",
+                    "accelerator": "V100",
+                    "gpus": 8,
+                    "price_per_gpu_hour": 4,
+                    "currency": "cny",
+                },
+                {
+                    "name": "h100",
+                    "accelerator": "H100",
+                    "gpus": 8,
+                    "gpus_per_node": 8,
+                    "price_per_gpu_hour": "21",
+                },
+            ],
+        },
+    ]
+}
+
+
+def with_change(path: str, value: object) -> str:
+    """GOOD with the field at `path` (dots and [n]) set to `value`; `...` deletes it."""
+    data = copy.deepcopy(GOOD)
+    *parents, last = path.replace("[", ".").replace("]", "").split(".")
+    node: Any = data
+    for part in parents:
+        node = node[int(part)] if part.isdigit() else node[part]
+    if value is ...:
+        del node[last]
+    else:
+        node[int(last) if last.isdigit() else last] = value
+    return yaml.safe_dump(data)
+
+
+def test_pools_in_file_order_with_site_figures_copied_in() -> None:
+    network = parse_network(yaml.safe_dump(GOOD), "net.yaml")
+    assert network.pools == (
+        Pool("sh", "a100", "A100", 16, 2, 8, "shanghai", Money(1250, "CNY"), Decimal("1.3"), 580),
+        Pool("wh", "v100", "V100", 8, 1, 8, "", Money(400, "CNY"), Decimal("1.1"), 300),
+        Pool("wh", "h100", "H100", 8, 1, 8, "", Money(2100, "CNY"), Decimal("1.1"), 300),
+    )
+    assert (network.gpus, network.sites, network.models, network.currency) == (
+        32,
+        ("sh", "wh"),
+        ("A100", "V100", "H100"),
+        "CNY",
+    )
+
+
+def test_gpus_shorthand_is_one_unpriced_pool() -> None:
+    network = Network.single(472)
+    assert network.sizes == (472,) and network.currency is None and network.source == "--gpus 472"
+
+
+def test_shipped_examples_load() -> None:
+    big = load_network(EXAMPLES / "shanghai-15.yaml")
+    assert len(big.sites) == 15
+    assert set(big.models) == {"A100", "H100", "V100"}
+    assert max(big.sizes) >= 128  # the widest Philly job
+    assert {p.pue for p in big.pools} >= {Decimal("1.1"), Decimal("1.6")}
+    assert min(p.carbon_g_per_kwh or 0 for p in big.pools) == 300
+    assert max(p.carbon_g_per_kwh or 0 for p in big.pools) == 800
+    assert load_network(EXAMPLES / "small.yaml").gpus == 48
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "says"),
+    [
+        ("sites", [], "sites: must be a non-empty list of sites"),
+        ("sites[1].pools[0].gpus", 0, "sites[1].pools[0].gpus: must be a positive integer, got 0"),
+        ("sites[1].pools[0].gpus", True, "sites[1].pools[0].gpus: must be a positive integer"),
+        (
+            "sites[0].pools[0].accelerator",
+            "Z9",
+            "sites[0].pools[0].accelerator: unknown model 'Z9'; known: A100",
+        ),
+        ("sites[0].pools[0].price_per_gpu_hour", 12.5, 'must be an amount written as a string, e.g. "12.50"'),
+        ("sites[0].pools[0].price_per_gpu_hour", "12.505", "more decimals than CNY allows"),
+        ("sites[0].pools[0].price_per_gpu_hour", ..., "sites[0].pools[0].price_per_gpu_hour: missing"),
+        ("sites[0].pools[0].currency", "XYZ", "sites[0].pools[0].currency: unknown currency 'XYZ'"),
+        ("sites[1].pools[1].currency", "USD", "pools are priced in CNY, USD: use one currency"),
+        ("sites[0].pue", 0.9, "sites[0].pue: must be a number from 1 to 3"),
+        ("sites[0].carbon_g_per_kwh", -1, "sites[0].carbon_g_per_kwh: must be an integer ≥ 0"),
+        ("sites[0].pools[0].nodes", 3, "sites[0].pools[0].nodes: must divide gpus (16), got 3"),
+        (
+            "sites[1].pools[1].nodes",
+            2,
+            "sites[1].pools[1].gpus: must equal nodes × gpus_per_node (2 × 8), got 8",
+        ),
+        ("sites[0].pools[0].gpu", 4, "sites[0].pools[0].gpu: not a known field; allowed: name, accelerator"),
+        ("sites[1].name", "sh", "sites[1].name: 'sh' is already the name of another site"),
+        ("sites[1].pools[1].name", "v100", "sites[1].pools[1].name: 'v100' is already a pool of this site"),
+        ("sites[0].pools", {}, "sites[0].pools: must be a non-empty list of pools"),
+        ("sites[0]", "sh", "sites[0]: must be a mapping"),
+    ],
+)
+def test_errors_name_the_file_and_field_path(path: str, value: object, says: str) -> None:
+    with pytest.raises(NetworkError) as caught:
+        parse_network(with_change(path, value), "net.yaml")
+    assert str(caught.value).startswith("net.yaml: ")
+    assert says in str(caught.value)
+
+
+def test_unreadable_or_broken_files(tmp_path: Path) -> None:
+    with pytest.raises(NetworkError, match="cannot read the network file"):
+        load_network(tmp_path / "absent.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("sites: [\n", encoding="utf-8")
+    with pytest.raises(NetworkError, match=r"broken.yaml: not valid YAML"):
+        load_network(broken)

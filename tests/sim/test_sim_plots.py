@@ -1,0 +1,33 @@
+"""PNG plots of a comparison (needs the `sim` extra, matplotlib)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sim_builders import replay, trace_of
+
+from suanli.sim.plots import FILES, PlotError, plot_runs
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_small_comparison_renders_to_png_files(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    trace = trace_of((0, 10, 2, "x"), (0, 10, 4, "x"), (1, 5, 2, "y"), (2, 0.5, 1, "y"))
+    runs = [replay(p, trace, 4) for p in ("fifo", "easy")]
+    paths = plot_runs(trace, runs, tmp_path / "plots")
+    assert [p.name for p in paths] == list(FILES)
+    for path in paths:
+        body = path.read_bytes()
+        assert body.startswith(PNG_SIGNATURE)
+        assert len(body) > 10_000  # axes, two series and a legend; an empty canvas is far smaller
+
+
+def test_an_unwritable_folder_is_a_plot_error(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    trace = trace_of((0, 10, 1))
+    with pytest.raises(PlotError, match="cannot create the plot folder"):
+        plot_runs(trace, [replay("fifo", trace, 1)], blocker / "plots")

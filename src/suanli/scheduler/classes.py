@@ -26,6 +26,7 @@ profile order) is worked out separately, when asked (`framework._verdicts`).
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
+from functools import cache
 from typing import TYPE_CHECKING
 
 from suanli.scheduler import ranking
@@ -35,6 +36,8 @@ from suanli.scheduler.working import WorkingFree
 
 if TYPE_CHECKING:
     from suanli.scheduler.framework import _Built
+
+_kinds_of = cache(Kinds.of)  # built profiles live as long as `framework.build`'s cache: kept between cycles
 
 _RETIRED = -1  # in `_Live.answers`: a filter that reads free capacity said no; versions start at 0
 _UNSEEN = -2
@@ -59,7 +62,7 @@ class JobClasses:
     def of(self, job: PendingJob, built: _Built) -> JobClass:
         kinds = self._kinds.get(id(built))
         if kinds is None:
-            kinds = self._kinds[id(built)] = Kinds.of(built)
+            kinds = self._kinds[id(built)] = _kinds_of(built)
         keys = tuple([key(job) for key in kinds.keys])
         found = self._classes.get((id(built), keys))
         if found is None:
@@ -123,7 +126,7 @@ class _Live:
             return True
         if answer == _RETIRED:
             return False
-        pool, free = self._book.pools[i], self._book.working.free_for(i, job)
+        pool, free = self._book.pools[i], self._book.working.free[i]
         for check in self._shrinking:
             if not check.admits(job, pool, free):
                 self._answers[i] = _RETIRED
@@ -149,6 +152,7 @@ class JobClass:
         score_keys = iter(keys[len(kinds.static) + len(kinds.shrinking) :])
         self._values = [book.values(s.name, next(score_keys)) if s.key else None for s in kinds.scores]
         self._ranked: ranking.Ranked | None = None
+        self._narrowed: dict[int | None, tuple[int, ranking.Ranked]] = {}  # max_runtime → (reserved, ranking)
         self._filled = False  # the cached raw values cover every live pool
 
     @property
@@ -159,18 +163,51 @@ class JobClass:
     def best(self, job: PendingJob) -> tuple[int, float] | None:
         """The pool the job goes to now, with its score; None if no pool takes it."""
         ranked = self._ranked
+        reserved = self._book.working.reserved
+        guarded = reserved > 0
         if ranked is not None and all(self._live.admits(job, i) for i in ranked.witnesses):
-            return ranked.pick(lambda i: self._live.admits(job, i))
+            if not guarded:
+                return ranked.pick(lambda i: self._live.admits(job, i))
+            if all(self._may_use(job, i) for i in ranked.witnesses):
+                return ranked.pick(lambda i: self._live.admits(job, i), lambda i: self._may_use(job, i))
+        if guarded:  # a ranking narrowed by the reservations, for jobs of this class and max_runtime
+            kept = self._narrowed.get(job.resources.max_runtime_s)
+            if kept is not None and kept[0] == reserved:
+
+                def usable(i: int) -> bool:
+                    return self._live.admits(job, i) and self._may_use(job, i)
+
+                if all(usable(i) for i in kept[1].witnesses):
+                    return kept[1].pick(usable)
         feasible = self._live.admitted(job)
         if self._kinds.opaque:
             feasible = [i for i in feasible if self._opaque_admit(job, i)]
-        if not feasible:
-            self._ranked = None
+        mine = [i for i in feasible if self._may_use(job, i)] if guarded else feasible
+        if not mine:
+            if not feasible:
+                self._ranked = None
             return None
-        scores, witnesses = self._scores(job, feasible)
-        ranked = ranking.Ranked(feasible, scores, self._book.labels, witnesses)
-        self._ranked = ranked if self._kinds.ranking_reusable else None
+        scores, witnesses = self._scores(job, mine)
+        ranked = ranking.Ranked(mine, scores, self._book.labels, witnesses)
+        if len(mine) == len(feasible):  # not narrowed for this job alone: the class may keep it
+            self._ranked = ranked if self._kinds.ranking_reusable else None
+        elif self._kinds.ranking_reusable:
+            # Exact for jobs with the same max_runtime while no new reservation is made: which
+            # guarded pools they may use then only shrinks, like capacity.
+            self._narrowed[job.resources.max_runtime_s] = (reserved, ranked)
         return ranked.pick(lambda i: True)
+
+    def _may_use(self, job: PendingJob, i: int) -> bool:
+        """Whether a reservation on pool `i` leaves this job room: it ends before the reservation
+        starts, or what it needs fits beside the guarded capacity. No reservation: yes."""
+        working = self._book.working
+        if working.guards[i] is None:
+            return True
+        free = working.free_for(i, job)
+        if free is working.free[i]:
+            return True
+        pool = self._book.pools[i]
+        return all(check.admits(job, pool, free) for check in self._kinds.shrinking)
 
     def _opaque_admit(self, job: PendingJob, i: int) -> bool:
         pool, free = self._book.pools[i], self._book.working.free_for(i, job)

@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
+from functools import cache, partial
 from typing import Protocol
 
 from suanli.domain.money import Money
@@ -111,7 +111,14 @@ class _Built:
     scores: tuple[tuple[ScorePlugin | CostPlugin, float], ...]
 
 
+@cache
 def build(profile: Profile) -> _Built:
+    """The profile's plugins, built once per profile (plugins are stateless; what a cycle derives
+    from them, such as `reuse.Kinds`, is then kept between cycles too)."""
+    return _build(profile)
+
+
+def _build(profile: Profile) -> _Built:
     unknown = [n for n in profile.filters if n not in _FILTERS] + [
         n for n, _ in profile.scores if n not in _SCORES
     ]

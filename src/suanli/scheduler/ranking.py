@@ -89,16 +89,25 @@ class Ranked:
         self._order: list[int] | None = None  # positions, best first; sorted once the first is gone
         self._next = 0
 
-    def pick(self, feasible: Callable[[int], bool]) -> tuple[int, float] | None:
-        """The best pool still feasible, with its score; None if none is."""
+    def pick(
+        self, feasible: Callable[[int], bool], allowed: Callable[[int], bool] | None = None
+    ) -> tuple[int, float] | None:
+        """The best pool still feasible, with its score; None if none is. `allowed` is a further
+        check for this job only (a reservation it may not backfill into): a pool it refuses is
+        skipped for this job but not forgotten for the class."""
+        first = self.pools[self._first]
         if self._order is None:
-            if feasible(self.pools[self._first]):
-                return self.pools[self._first], self.scores[self._first]
+            if feasible(first) and (allowed is None or allowed(first)):
+                return first, self.scores[self._first]
             scores, pools, labels = self.scores, self.pools, self._labels
             self._order = sorted(range(len(pools)), key=lambda k: (-scores[k], labels[pools[k]], k))
-        while self._next < len(self._order):
-            k = self._order[self._next]
-            if feasible(self.pools[k]):
+        at = self._next
+        while at < len(self._order):
+            k = self._order[at]
+            if not feasible(self.pools[k]):
+                if at == self._next:  # not feasible now: never again this cycle
+                    self._next += 1
+            elif allowed is None or allowed(self.pools[k]):
                 return self.pools[k], self.scores[k]
-            self._next += 1  # a pool that is not feasible now never is again this cycle
+            at += 1
         return None

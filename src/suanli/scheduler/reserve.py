@@ -67,20 +67,34 @@ class Reserver:
         self.reservations: list[Reservation] = []
         self.preemptions: list[Preemption] = []
         self.by_job: dict[str, Reservation] = {}
+        # Per set of possible pools (one per job class): those still without a reservation. Guards
+        # are only ever added within a cycle, so the list only shrinks.
+        self._open: dict[int, tuple[Sequence[int], list[int], list[int]]] = {}
 
     def blocked(self, job: PendingJob, pools: Sequence[int]) -> Reservation | None:
         """Reserve (and if need be preempt) for a job no pool takes now; `pools` are the pools it
         could ever run on. Returns the reservation made, if any."""
-        best = self._earliest(job, pools)
+        best = self._earliest(job, self._unguarded(pools))
         soon = best is not None and best[0] is not None and best[0] <= self._now + self._wait
         if not soon and self._may_preempt(job):
-            made = self._preempt(job, pools)
+            made = self._preempt(job, self._unguarded(pools))
             if made is not None:
                 return made
         if best is None:
             return None
         at, i, nodes, guard = best
         return self._reserve(job, i, at, nodes, guard, ())
+
+    def _unguarded(self, pools: Sequence[int]) -> list[int]:
+        found = self._open.get(id(pools))
+        if found is None or found[0] is not pools:
+            found = self._open[id(pools)] = (pools, list(pools), [-1])
+        _, open_, seen = found
+        if seen[0] != len(self.reservations):  # a reservation was made since: drop guarded pools
+            guards = self._working.guards
+            open_[:] = [i for i in open_ if guards[i] is None]
+            seen[0] = len(self.reservations)
+        return open_
 
     # --- backfill -------------------------------------------------------------------------------
 

@@ -42,6 +42,7 @@ class WorkingFree:
         self.free: list[tuple[Vector, ...]] = [p.free for p in pools]
         self.guarded: list[tuple[Vector, ...]] = list(self.free)
         self.guards: list[Guard | None] = [None] * len(pools)
+        self.reserved = 0  # how many pools hold a reservation
         self.version: list[int] = [0] * len(pools)
         self.placed = 0  # placements taken so far
         self.clock = 0  # placements and reservations so far: the clock the history is kept against
@@ -84,6 +85,7 @@ class WorkingFree:
         if self.guards[pool] is not None:
             raise ValueError(f"pool {pool} already holds a reservation this cycle")
         self.guards[pool] = Guard(job_id, until, guard, self.clock + 1)
+        self.reserved += 1
         self.guarded[pool] = _minus(self.free[pool], guard)
         self._changed(pool)
 

@@ -15,9 +15,8 @@ class Capacity:
     reads_free = True  # monotone: less free capacity never turns a no into a yes
 
     def job_key(self, job: PendingJob) -> Hashable:
-        # max_runtime: what a job may use on a pool with a reservation depends on when it ends
         r = job.resources
-        return (options_key(job), r.cpus, r.memory_mib, r.nodes, r.max_runtime_s)
+        return (options_key(job), r.cpus, r.memory_mib, r.nodes)
 
     def admits(self, job: PendingJob, pool: PoolView, free: tuple[Vector, ...]) -> bool:
         r, option = job.resources, accelerator_option(job, pool)

@@ -188,7 +188,7 @@ def test_dashboard_down_keeps_last_states_fails_submissions_and_recovers(tmp_pat
         assert backend.refresh() is False
         assert backend.poll()[0].state == AttemptState.RUNNING
         assert backend.capacity()[0].name == "gpu"  # the last known pools
-        with pytest.raises(BackendError, match="Ray did not take attempt .*does not answer"):
+        with pytest.raises(BackendError, match=r"Ray did not take attempt .*does not answer"):
             backend.submit(launch("true"))
         transport.down = False
         transport.jobs[0]["status"] = "SUCCEEDED"

@@ -5,9 +5,12 @@ id (`<state_dir>/ray-owner`), so a new agent on the same state dir finds the att
 before in Ray itself (`adopted`), with no shared file system. Ray keeps each job's output; the
 backend keeps the offsets (Ray returns whole logs).
 
-One watcher thread lists the cluster's jobs with a single `GET /api/jobs/` every `poll_interval`
-while any attempt is live, stops what must be stopped (cancel, `max_runtime`) and calls `notify`
-when something changed. `poll` only reads what the watcher saw. While Ray does not answer, states
+One watcher thread does all the talking to Ray after a submission: it lists the cluster's jobs with
+a single `GET /api/jobs/` every `poll_interval` while any attempt is live, reads the output of the
+running ones (and the whole output of an ended one before it reports the end), stops what must be
+stopped (cancel, `max_runtime`), deletes forgotten jobs, re-reads the pools, and calls `notify` when
+something changed. `poll`, `read_logs`, `capacity` and `cancel` only read or record, so a slow
+dashboard never holds up the agent's loop (and its lease). While Ray does not answer, states
 stay as last seen (logged once) and nothing is failed; submissions fail with Ray's reason.
 """
 
@@ -79,7 +82,8 @@ class _Job:
     stop_sent: bool = False
     usage: Usage | None = None
     forgotten: bool = False
-    output: str | None = None  # the whole output, once the job has ended and it was read
+    output: str = ""  # the job's output as last read from Ray
+    output_final: bool = False  # read after the job ended: nothing more will come
     submitted_here: bool = True  # False: found again after a restart
 
 
@@ -106,11 +110,13 @@ class RayBackend:
         self._interval = poll_interval
         self._jobs: dict[str, _Job] = {}
         self._forgotten: set[str] = set()  # so that a job Ray still lists is not adopted again
+        self._to_delete: set[str] = set()  # ended and forgotten: the watcher deletes them in Ray
         self._lock = threading.Lock()
         self._closed = threading.Event()
+        self._wake = threading.Event()
         self._unreachable = False
         try:
-            self._pools, self._pools_at = self._load_pools(), time.monotonic()
+            self._pools = self._load_pools()
         except BackendError as exc:
             raise BackendError(f"cannot read the Ray cluster's resources: {exc}") from exc
         if not self._pools:
@@ -122,12 +128,6 @@ class RayBackend:
     # -- the Backend Protocol --------------------------------------------------------------------
 
     def capacity(self) -> list[PoolOffer]:
-        if time.monotonic() - self._pools_at > _POOL_REFRESH_S:
-            self._pools_at = time.monotonic()
-            try:
-                self._pools = self._load_pools() or self._pools
-            except BackendError as exc:
-                log.warning("cannot refresh Ray pools (keeping the last ones): %s", exc)
         return [pool.offer for pool in self._pools.values()]
 
     def submit(self, launch: Launch) -> None:
@@ -165,27 +165,15 @@ class RayBackend:
     def read_logs(self, attempt_id: str, offset: int) -> str:
         with self._lock:
             job = self._jobs.get(attempt_id)
-            ended = job is not None and job.status.terminal
-        if job is None:
-            return ""
-        text = job.output
-        if text is None:
-            if self._unreachable and not ended:
-                return ""  # the watcher logs it; do not stall the agent's loop on every read
-            try:
-                logs = self._api.logs(attempt_id)
-            except BackendError as exc:
-                log.debug("cannot read the output of %s yet: %s", attempt_id, exc)
+            if job is None:
                 return ""
-            text = job_output(logs or "", attempt_id, job.entrypoint)
-            if ended:
-                job.output = text
-            elif text.endswith("\ufffd"):
-                text = text[:-1]  # maybe a character Ray has only half of yet
+            text, final = job.output, job.output_final
+        if not final and text.endswith("\ufffd"):
+            text = text[:-1]  # maybe a character Ray has only half of yet
         data = text.encode()
         chunk = data[offset : offset + LOG_CHUNK_BYTES]
-        final = offset + len(chunk) >= len(data)
-        decoded: str = codecs.getincrementaldecoder("utf-8")(_LOG_ERRORS).decode(chunk, final=final)
+        complete = offset + len(chunk) >= len(data)
+        decoded: str = codecs.getincrementaldecoder("utf-8")(_LOG_ERRORS).decode(chunk, final=complete)
         return decoded
 
     def usage(self, attempt_id: str) -> Usage | None:
@@ -204,7 +192,8 @@ class RayBackend:
             if ended:
                 del self._jobs[attempt_id]
         if ended:
-            self._delete(attempt_id)
+            with self._lock:
+                self._to_delete.add(attempt_id)
         else:  # the watcher drops it once Ray says it has ended
             self.cancel(attempt_id, "forgotten by the agent")
 
@@ -220,6 +209,9 @@ class RayBackend:
             self.cancel(job.launch.attempt_id, "agent shutting down")
         self._closed.set()
         self._watcher.join(timeout=self._interval + 15.0)
+        for job in live:  # the watcher may not have got to them
+            if not job.stop_sent:
+                self._send_stop(job)
         self._api.close()
 
     # -- beyond the Protocol -----------------------------------------------------------------------
@@ -287,6 +279,10 @@ class RayBackend:
             ended = (row.ended_at or now) if state in TERMINAL else None
         if state in TERMINAL and job.intent is not None:
             state, reason = job.intent
+        if state in TERMINAL and row is not None and not self._read_output(job, final=True):
+            return False  # report the end once its whole output is here
+        if state == AttemptState.RUNNING:
+            self._read_output(job, final=False)
         status = AttemptStatus(job.launch.attempt_id, state, code, reason, started, ended)
         with self._lock:
             if status == job.status:
@@ -298,7 +294,7 @@ class RayBackend:
                     if job.forgotten:
                         self._jobs.pop(job.launch.attempt_id, None)
         if changed and status.terminal and job.forgotten:
-            self._delete(job.launch.attempt_id)
+            self._delete(job.launch.attempt_id)  # on the watcher's thread
         if not status.terminal:
             self._enforce_max_runtime(job, now)
             if job.intent is not None and not job.stop_sent:
@@ -317,7 +313,7 @@ class RayBackend:
             if job is None or job.status.terminal or job.intent is not None:
                 return
             job.intent = (state, reason)
-        self._send_stop(job)
+        self._wake.set()  # the watcher sends the stop
 
     def _send_stop(self, job: _Job) -> None:
         try:
@@ -333,12 +329,44 @@ class RayBackend:
         except BackendError as exc:  # Ray keeps the job's record; nothing of ours depends on it
             log.info("cannot delete Ray job %s: %s", attempt_id, exc)
 
+    def _read_output(self, job: _Job, *, final: bool) -> bool:
+        try:
+            logs = self._api.logs(job.launch.attempt_id)
+        except BackendError as exc:
+            log.debug("cannot read the output of %s yet: %s", job.launch.attempt_id, exc)
+            return False
+        text = job_output(logs or "", job.launch.attempt_id, job.entrypoint)
+        with self._lock:
+            grew = len(text) > len(job.output)
+            if grew or final:
+                job.output, job.output_final = text, final
+        if grew and not final:
+            self._notify()
+        return True
+
     def _watch(self) -> None:
-        while not self._closed.wait(self._interval):
+        pools_at = time.monotonic()
+        while not self._closed.is_set():
+            self._wake.wait(self._interval)
+            self._wake.clear()
+            if self._closed.is_set():
+                return
+            if time.monotonic() - pools_at > _POOL_REFRESH_S:
+                pools_at = time.monotonic()
+                self._refresh_pools()
             with self._lock:
+                deletes, self._to_delete = self._to_delete, set()
                 live = any(not job.status.terminal for job in self._jobs.values())
+            for attempt_id in deletes:
+                self._delete(attempt_id)
             if live and self.refresh():
                 self._notify()
+
+    def _refresh_pools(self) -> None:
+        try:
+            self._pools = self._load_pools() or self._pools
+        except BackendError as exc:
+            log.warning("cannot refresh Ray pools (keeping the last ones): %s", exc)
 
 
 def _usage(launch: Launch, status: AttemptStatus) -> Usage | None:

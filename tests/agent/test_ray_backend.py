@@ -156,6 +156,7 @@ class _StandIn(httpx.BaseTransport):
 
     def __init__(self) -> None:
         self.down = False
+        self.refuse = ""
         self.jobs: list[dict[str, Any]] = []
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -166,6 +167,8 @@ class _StandIn(httpx.BaseTransport):
             return httpx.Response(200, text=(FIXTURES / "nodes.json").read_text())
         if path == "/api/jobs/" and request.method == "GET":
             return httpx.Response(200, json=self.jobs)
+        if path == "/api/jobs/" and request.method == "POST" and self.refuse:
+            return httpx.Response(500, text=f"Traceback (most recent call last):\n  ...\n{self.refuse}\n")
         if path == "/api/jobs/" and request.method == "POST":
             body = json.loads(request.content)
             self.jobs.append(
@@ -177,22 +180,34 @@ class _StandIn(httpx.BaseTransport):
         return httpx.Response(200, json={"stopped": True})
 
 
-def test_dashboard_down_keeps_last_states_fails_submissions_and_recovers(tmp_path: Path) -> None:
+def test_dashboard_down_keeps_last_states_retries_submissions_and_recovers(tmp_path: Path) -> None:
     transport = _StandIn()
-    backend = RayBackend(RayApi("http://ray", transport=transport), tmp_path, poll_interval=60)
+    backend = RayBackend(RayApi("http://ray", transport=transport), tmp_path, poll_interval=0.05)
     try:
-        backend.submit(launch("sleep 1"))
-        assert backend.refresh() is True
-        assert backend.poll()[0].state == AttemptState.RUNNING
+        first, second = launch("sleep 1"), launch("true")
+        backend.submit(first)
+        reach(backend, first.attempt_id, AttemptState.RUNNING, timeout=5)
         transport.down = True
-        assert backend.refresh() is False
-        assert backend.poll()[0].state == AttemptState.RUNNING
-        assert backend.capacity()[0].name == "gpu"  # the last known pools
-        with pytest.raises(BackendError, match=r"Ray did not take attempt .*does not answer"):
-            backend.submit(launch("true"))
-        transport.down = False
+        backend.submit(second)  # taken, sent once Ray answers again
+        time.sleep(0.5)
+        assert [s.state for s in backend.poll()] == [AttemptState.RUNNING, AttemptState.STARTING]
         transport.jobs[0]["status"] = "SUCCEEDED"
-        assert backend.refresh() is True
-        assert backend.poll()[0].state == AttemptState.SUCCEEDED
+        transport.down = False
+        reach(backend, first.attempt_id, AttemptState.SUCCEEDED, timeout=5)
+        reach(backend, second.attempt_id, AttemptState.RUNNING, timeout=5)
+    finally:
+        backend.close()
+
+
+def test_a_submission_ray_refuses_fails_the_attempt_with_rays_reason(tmp_path: Path) -> None:
+    transport = _StandIn()
+    transport.refuse = "ValueError: Job with submission_id x already exists."
+    backend = RayBackend(RayApi("http://ray", transport=transport), tmp_path, poll_interval=0.05)
+    try:
+        job = launch("true")
+        backend.submit(job)
+        reach(backend, job.attempt_id, AttemptState.FAILED, timeout=5)
+        (status,) = backend.poll()
+        assert status.reason == f"Ray did not take it: Ray refused POST /api/jobs/: {transport.refuse}"
     finally:
         backend.close()

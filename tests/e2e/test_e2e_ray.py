@@ -75,7 +75,9 @@ def test_a_running_ray_job_is_cancelled(network: Network) -> None:
     assert network.cli(tenant, "cancel", job["id"]).returncode == 0
     assert terminal(network, tenant, job["id"])["state"] == "CANCELLED"
     (attempt,) = running["attempts"]  # type: ignore[misc]
-    ray_job = wait_for("Ray to stop it", lambda: (r := _ray_job(attempt["id"])) is None or r["status"] != "RUNNING")
+    ray_job = wait_for(
+        "Ray to stop it", lambda: (r := _ray_job(attempt["id"])) is None or r["status"] != "RUNNING"
+    )
     assert ray_job is True or ray_job["status"] == "STOPPED"  # deleted once acked, else stopped
 
 
@@ -90,7 +92,7 @@ def test_a_ray_job_survives_an_agent_restart_without_rerunning(network: Network)
     network.kill_agent("lab")
     network.start_agent("lab", token, backend="ray", options=RAY)
     ended = terminal(network, tenant, job["id"])
-    assert ended["state"] == "SUCCEEDED"
+    assert ended["state"] == "SUCCEEDED", ended
     assert [a["state"] for a in ended["attempts"]] == ["SUCCEEDED"]  # type: ignore[union-attr]
     with network.client(tenant) as c:
         logs = c.job_logs(job["id"], offset=0)["data"]

@@ -38,7 +38,7 @@ from suanli.agent.backends.base import (
     PoolOffer,
     Usage,
 )
-from suanli.agent.backends.ray_api import RayApi, RayJob
+from suanli.agent.backends.ray_api import RayApi, RayJob, RayUnreachable, Submission
 from suanli.agent.backends.ray_translate import (
     Accelerator,
     RayPool,
@@ -85,6 +85,8 @@ class _Job:
     output: str = ""  # the job's output as last read from Ray
     output_final: bool = False  # read after the job ended: nothing more will come
     submitted_here: bool = True  # False: found again after a restart
+    pending: Submission | None = None  # not sent to Ray yet (the watcher sends it)
+    sending: bool = False  # the watcher is sending it now
 
 
 class RayBackend:
@@ -142,18 +144,11 @@ class RayBackend:
         if len(launch.allocation.nodes) > 1:
             raise BackendError("the Ray backend runs single-node entrypoints; use Ray itself across nodes")
         wanted = submission(launch, pool, self._owner)
-        try:
-            existing = self._api.job(launch.attempt_id)
-            if existing is None:
-                self._api.submit(wanted)
-            elif launch_of(existing.metadata, self._owner) is None:
-                raise BackendError(f"Ray already has a job {launch.attempt_id} that another agent submitted")
-        except BackendError as exc:
-            raise BackendError(f"Ray did not take attempt {launch.attempt_id}: {exc}") from exc
         job = _Job(launch, wanted.entrypoint, AttemptStatus(launch.attempt_id, AttemptState.STARTING))
+        job.pending = wanted  # Ray's POST can take seconds on a busy cluster: the watcher sends it
         with self._lock:
             self._jobs.setdefault(launch.attempt_id, job)
-        self._notify()
+        self._wake.set()
 
     def poll(self) -> list[AttemptStatus]:
         with self._lock:
@@ -217,7 +212,12 @@ class RayBackend:
     # -- beyond the Protocol -----------------------------------------------------------------------
 
     def refresh(self) -> bool:
-        """Ask Ray once about every job; True when an attempt's state changed."""
+        """Send pending submissions, then ask Ray once about every job; True when a state changed."""
+        with self._lock:
+            pending = [
+                job for job in self._jobs.values() if job.pending is not None and not job.status.terminal
+            ]
+        changed = any([self._send(job) for job in pending])
         try:
             rows = {job.submission_id: job for job in self._api.jobs()}
         except BackendError as exc:
@@ -228,14 +228,48 @@ class RayBackend:
         if self._unreachable:
             log.info("Ray answers again")
             self._unreachable = False
-        changed = self._adopt(rows.values())
+        changed |= self._adopt(rows.values())
         with self._lock:
-            jobs = [job for job in self._jobs.values() if not job.status.terminal]
+            jobs = [job for job in self._jobs.values() if not job.status.terminal and job.pending is None]
         for job in jobs:
             changed |= self._observe(job, rows.get(job.launch.attempt_id))
         return changed
 
     # -- internals ---------------------------------------------------------------------------------
+
+    def _send(self, job: _Job) -> bool:
+        """Submit a job to Ray (or take over the one this owner submitted before); True when the
+        attempt failed because Ray refused it. While Ray does not answer it stays pending."""
+        with self._lock:
+            wanted, attempt_id = job.pending, job.launch.attempt_id
+            job.sending = wanted is not None
+        if wanted is None:
+            return False
+        try:
+            existing = self._api.job(attempt_id)
+            if existing is None:
+                self._api.submit(wanted)
+            elif launch_of(existing.metadata, self._owner) is None:
+                raise BackendError(f"Ray already has a job {attempt_id} that another agent submitted")
+        except RayUnreachable as exc:
+            log.warning("cannot submit attempt %s to Ray yet (will retry): %s", attempt_id, exc)
+            with self._lock:
+                job.sending = False
+            return False
+        except BackendError as exc:
+            log.warning("Ray did not take attempt %s: %s", attempt_id, exc)
+            now = datetime.now(UTC)
+            failed = AttemptStatus(
+                attempt_id, AttemptState.FAILED, None, f"Ray did not take it: {exc}", None, now
+            )
+            with self._lock:
+                job.pending, job.sending, job.status = None, False, failed
+                if job.forgotten:
+                    self._jobs.pop(attempt_id, None)
+            return True
+        with self._lock:
+            job.pending, job.sending = None, False  # a stop asked for meanwhile is sent by _observe
+        return False
 
     def _load_pools(self) -> dict[str, RayPool]:
         nodes = self._api.nodes()
@@ -313,6 +347,13 @@ class RayBackend:
             if job is None or job.status.terminal or job.intent is not None:
                 return
             job.intent = (state, reason)
+            if job.pending is not None and not job.sending:  # never reached Ray: it ends here
+                job.pending = None
+                job.status = AttemptStatus(attempt_id, state, None, reason, None, datetime.now(UTC))
+                if job.forgotten:
+                    self._jobs.pop(attempt_id, None)
+                self._notify()
+                return
         self._wake.set()  # the watcher sends the stop
 
     def _send_stop(self, job: _Job) -> None:

@@ -116,4 +116,4 @@ if ! answers; then say "Ray started but its dashboard does not answer on $url"; 
 # The Jobs API answers a little after the dashboard's version endpoint.
 for _ in $(seq 1 100); do curl -fsS -m 3 "$url/api/jobs/" >/dev/null 2>&1 && break; sleep 0.2; done
 pgrep -f -- "$tmp/" | xargs -r renice -n 0 -p >/dev/null 2>&1 || true
-say "$(IFS=,; echo "${did[*]}" | sed 's/,/, /g'); Jobs API on $url"
+say "$(printf "%s; " "${did[@]}")Jobs API on $url"

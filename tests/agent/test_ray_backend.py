@@ -74,7 +74,9 @@ def backend(tmp_path: Path) -> Iterator[RayBackend]:
     )
     assert isinstance(made, RayBackend)
     yield made
-    made.close()  # stops what is left
+    for status in made.poll():  # leave no jobs behind in Ray: ended ones are deleted, live ones stopped
+        made.forget(status.attempt_id)
+    made.close()
 
 
 @real_ray

@@ -81,7 +81,9 @@ def test_a_running_ray_job_is_cancelled(network: Network) -> None:
     assert ray_job is True or ray_job["status"] == "STOPPED"  # deleted once acked, else stopped
 
 
-@pytest.mark.lease(20)
+# The lease must outlast a new agent's start on a busy 2-core machine (tens of seconds), or the
+# server rightly declares the attempt lost before the new agent reports it.
+@pytest.mark.lease(60)
 def test_a_ray_job_survives_an_agent_restart_without_rerunning(network: Network) -> None:
     token = network.add_site("lab")
     network.start_agent("lab", token, backend="ray", options=RAY)
@@ -92,7 +94,7 @@ def test_a_ray_job_survives_an_agent_restart_without_rerunning(network: Network)
     network.kill_agent("lab")
     network.start_agent("lab", token, backend="ray", options=RAY)
     ended = terminal(network, tenant, job["id"])
-    assert ended["state"] == "SUCCEEDED", ended
+    assert ended["state"] == "SUCCEEDED", [(a["state"], a.get("reason")) for a in ended["attempts"]]  # type: ignore[union-attr]
     assert [a["state"] for a in ended["attempts"]] == ["SUCCEEDED"]  # type: ignore[union-attr]
     with network.client(tenant) as c:
         logs = c.job_logs(job["id"], offset=0)["data"]

@@ -207,6 +207,10 @@ class RayBackend:
         for job in live:  # the watcher may not have got to them
             if not job.stop_sent:
                 self._send_stop(job)
+        with self._lock:
+            deletes, self._to_delete = self._to_delete, set()
+        for attempt_id in deletes:
+            self._delete(attempt_id)
         self._api.close()
 
     # -- beyond the Protocol -----------------------------------------------------------------------

@@ -14,9 +14,17 @@ from typing import Any
 import httpx
 import pytest
 
-from suanli.agent.backends.base import Allocation, AttemptState, AttemptStatus, BackendError, Launch
+from suanli.agent.backends.base import (
+    Allocation,
+    AttemptState,
+    AttemptStatus,
+    BackendError,
+    Launch,
+    PoolOffer,
+)
 from suanli.agent.backends.ray import RayBackend
 from suanli.agent.backends.ray_api import RayApi
+from suanli.agent.backends.ray_translate import RayPool, submission
 from suanli.agent.backends.registry import BackendSettings, make_backend
 
 ADDRESS = f"http://127.0.0.1:{os.environ.get('SUANLI_RAY_DASHBOARD_PORT', '8265')}"
@@ -211,5 +219,21 @@ def test_a_submission_ray_refuses_fails_the_attempt_with_rays_reason(tmp_path: P
         reach(backend, job.attempt_id, AttemptState.FAILED, timeout=5)
         (status,) = backend.poll()
         assert status.reason == f"Ray did not take it: Ray refused POST /api/jobs/: {transport.refuse}"
+    finally:
+        backend.close()
+
+
+def test_a_job_that_ended_while_no_agent_ran_is_adopted_and_its_end_reported(tmp_path: Path) -> None:
+    (tmp_path / "ray-owner").write_text("agent-x\n")
+    ended, foreign = launch("true"), launch("true")
+    transport = _StandIn()
+    for job, owner in ((ended, "agent-x"), (foreign, "agent-y")):
+        body = submission(job, RayPool(PoolOffer("gpu", "GPU", 4, 1, 2, 64), "GPU"), owner).body()
+        transport.jobs.append({**body, "status": "SUCCEEDED", "message": "", "start_time": 1, "end_time": 2})
+    backend = RayBackend(RayApi("http://ray", transport=transport), tmp_path, poll_interval=60)
+    try:
+        assert backend.adopted() == [ended]
+        (status,) = backend.poll()
+        assert (status.attempt_id, status.state) == (ended.attempt_id, AttemptState.SUCCEEDED)
     finally:
         backend.close()

@@ -2,7 +2,8 @@
 
 The submission id is the attempt id, and the job's metadata carries the launch and this agent's owner
 id (`<state_dir>/ray-owner`), so a new agent on the same state dir finds the attempts of the one
-before in Ray itself (`adopted`), with no shared file system. Ray keeps each job's output; the
+before in Ray itself (`adopted`), with no shared file system, including those that ended meanwhile
+(a job is deleted from Ray once the server has its end). Ray keeps each job's output; the
 backend keeps the offsets (Ray returns whole logs).
 
 One watcher thread does all the talking to Ray after a submission: it lists the cluster's jobs with
@@ -281,11 +282,11 @@ class RayBackend:
         return {pool.offer.name: pool for pool in pools}
 
     def _adopt(self, rows: Any) -> bool:
-        """Take on this agent's live jobs found in Ray that it does not hold (after a restart)."""
+        """Take on this agent's jobs found in Ray that it does not hold (after a restart). Ended
+        ones too: a job is deleted from Ray only once the server has its end, so one still there
+        may have ended while no agent was running, and its end and output are still to report."""
         adopted = False
         for row in rows:
-            if row.status.upper() not in ("PENDING", "RUNNING"):
-                continue
             launch = launch_of(row.metadata, self._owner)
             with self._lock:
                 known = row.submission_id in self._jobs or row.submission_id in self._forgotten

@@ -110,7 +110,11 @@ def test_job_runs_setup_then_run_with_its_gpus_and_output_is_read(backend: RayBa
     assert backend.read_logs(job.attempt_id, len("setup\n")) == output[len("setup\n") :]
     assert backend.usage(job.attempt_id) is not None
     backend.forget(job.attempt_id)
-    assert backend.poll() == [] and RayApi(ADDRESS).job(job.attempt_id) is None  # deleted in Ray
+    assert backend.poll() == []
+    deadline = time.monotonic() + 30  # the watcher deletes it in Ray
+    while RayApi(ADDRESS).job(job.attempt_id) is not None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert RayApi(ADDRESS).job(job.attempt_id) is None
 
 
 @real_ray

@@ -35,7 +35,7 @@ if [ "${1:-}" = stop ]; then
   if [ -z "${pids// /}" ]; then say "no cluster of ours is running"; exit 0; fi
   kill $pids 2>/dev/null || true
   for _ in $(seq 1 50); do
-    alive=$(for p in $pids; do kill -0 "$p" 2>/dev/null && echo "$p"; done)
+    alive=$(for p in $pids; do if kill -0 "$p" 2>/dev/null; then echo "$p"; fi; done)
     [ -z "$alive" ] && break
     sleep 0.2
   done

@@ -7,7 +7,7 @@ DATA_DIR ?= $(HOME)/.suanli
 PORT ?= 8600
 POOL ?=
 
-.PHONY: up test check bench install clean postgres lint types imports format
+.PHONY: up test check bench install clean postgres lint types imports format ray-stop
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -21,10 +21,11 @@ install: $(STAMP)
 up: $(STAMP)
 	$(BIN)/suanli up --data-dir $(DATA_DIR) --port $(PORT) $(foreach p,$(POOL),--pool $(p))
 
-## test: set up PostgreSQL and a local Slurm if needed and run the whole suite (SQLite and PostgreSQL)
+## test: set up PostgreSQL, a local Slurm and a local Ray if needed and run the whole suite
 test: $(STAMP)
 	@scripts/ensure-postgres.sh
 	@scripts/ensure-slurm.sh
+	@scripts/ensure-ray.sh
 	$(BIN)/pytest -q -x --timeout=600; rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi
 
 ## check: lint, strict types, layer contracts
@@ -48,6 +49,10 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/dispatch.py
 	$(BIN)/python bench/schedule_cycle.py
+
+## ray-stop: stop the local Ray that `make test` started (only that one: never a bare `ray stop`)
+ray-stop:
+	@scripts/ensure-ray.sh stop
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info src/*.egg-info

@@ -120,7 +120,7 @@ class Network:
             args += ["--pool", pool]
         proc = subprocess.Popen(args, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         self.agents[site] = proc
-        wait_for(f"site {site} online", lambda: self.site_state(site) == "online", timeout=30)
+        wait_for(f"site {site} online", lambda: self.site_state(site) == "online", timeout=90)
         return proc
 
     def kill_agent(self, site: str) -> None:

@@ -18,6 +18,7 @@ from suanli.agent.pools import LocalPool
 MODULES: dict[str, str] = {
     "local": "suanli.agent.backends.local",
     "slurm": "suanli.agent.backends.slurm",
+    "ray": "suanli.agent.backends.ray",
 }
 
 

@@ -168,7 +168,7 @@ def test_max_runtime_stops_the_job_even_one_that_ignores_sigterm(backend: LocalB
     backend.submit(make_launch("att_1", "trap '' TERM; sleep 30", resources={"max_runtime_s": 0.5}))
     started = time.monotonic()
     status = wait_ended(backend, "att_1")
-    assert 0.5 <= time.monotonic() - started < 0.5 + 0.3 + 1.0
+    assert 0.5 <= time.monotonic() - started < 0.5 + 0.3 + 3.0  # limit, kill grace, slack for a busy machine
     assert (status.state, status.reason) == (AttemptState.FAILED, "max_runtime exceeded (0.5s)")
     assert status.exit_code == 128 + signal.SIGKILL
 
@@ -241,7 +241,7 @@ def test_notify_is_called_when_an_attempt_starts_and_ends(tmp_path: Path) -> Non
         assert changed.wait(5)
         ended = time.monotonic()
         [status] = local.poll()
-        assert status.terminal and time.monotonic() - ended < 0.05
+        assert status.terminal and time.monotonic() - ended < 0.5  # ready at once, not at a later poll
     finally:
         local.close()
 

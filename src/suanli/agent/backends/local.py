@@ -14,10 +14,8 @@ Accelerator slots: every pool has device indices; an attempt gets the lowest fre
 
 from __future__ import annotations
 
-import codecs
 import json
 import os
-import re
 import select
 import shutil
 import signal
@@ -41,6 +39,7 @@ from suanli.agent.backends.base import (
     PoolOffer,
     Usage,
 )
+from suanli.agent.backends.text import ATTEMPT_ID, decoder
 from suanli.agent.pools import LocalPool
 
 __all__ = ["LocalBackend"]
@@ -49,21 +48,9 @@ SHIM_MODULE = "suanli.agent.backends.local_shim"
 # After SIGTERM the shim itself escalates to SIGKILL at `kill_grace`; the backend kills a shim that
 # is still there this much later.
 _SHIM_KILL_MARGIN = 5.0
-_ATTEMPT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-_LOG_ERRORS = "suanli-log-replace"
 
 if TYPE_CHECKING:
     from suanli.agent.backends.registry import BackendSettings
-
-
-def _replace_each_byte(exc: UnicodeError) -> tuple[str, int]:
-    # One "?" per undecodable byte keeps len(text.encode()) equal to the bytes consumed.
-    if not isinstance(exc, UnicodeDecodeError):
-        raise exc
-    return "?" * (exc.end - exc.start), exc.end
-
-
-codecs.register_error(_LOG_ERRORS, _replace_each_byte)
 
 
 @dataclass
@@ -134,7 +121,7 @@ class LocalBackend:
         return [pool.offer() for pool in self._pools.values()]
 
     def submit(self, launch: Launch) -> None:
-        if not _ATTEMPT_ID.match(launch.attempt_id):
+        if not ATTEMPT_ID.match(launch.attempt_id):
             raise BackendError(f"attempt id {launch.attempt_id!r} is not a safe directory name")
         with self._lock:
             if launch.attempt_id in self._runs:
@@ -182,7 +169,7 @@ class LocalBackend:
             return ""
         # A character cut by the end of the chunk completes later, unless nothing more can come.
         final = not live and len(data) < LOG_CHUNK_BYTES
-        text: str = codecs.getincrementaldecoder("utf-8")(_LOG_ERRORS).decode(data, final=final)
+        text: str = decoder().decode(data, final=final)
         return text
 
     def usage(self, attempt_id: str) -> Usage | None:

@@ -17,9 +17,7 @@ stay as last seen (logged once) and nothing is failed; submissions fail with Ray
 
 from __future__ import annotations
 
-import codecs
 import logging
-import re
 import threading
 import time
 import uuid
@@ -50,6 +48,7 @@ from suanli.agent.backends.ray_translate import (
     pools_from_nodes,
     submission,
 )
+from suanli.agent.backends.text import ATTEMPT_ID, decoder
 
 if TYPE_CHECKING:
     from suanli.agent.backends.registry import BackendSettings
@@ -57,19 +56,7 @@ if TYPE_CHECKING:
 __all__ = ["RayBackend", "make_backend"]
 
 log = logging.getLogger(__name__)
-_ATTEMPT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-_LOG_ERRORS = "suanli-ray-log-replace"
 _POOL_REFRESH_S = 30.0
-
-
-def _replace_each_byte(exc: UnicodeError) -> tuple[str, int]:
-    # One "?" per undecodable byte keeps len(text.encode()) equal to the bytes consumed (as local.py).
-    if not isinstance(exc, UnicodeDecodeError):
-        raise exc
-    return "?" * (exc.end - exc.start), exc.end
-
-
-codecs.register_error(_LOG_ERRORS, _replace_each_byte)
 
 
 @dataclass
@@ -134,7 +121,7 @@ class RayBackend:
         return [pool.offer for pool in self._pools.values()]
 
     def submit(self, launch: Launch) -> None:
-        if not _ATTEMPT_ID.match(launch.attempt_id):
+        if not ATTEMPT_ID.match(launch.attempt_id):
             raise BackendError(f"attempt id {launch.attempt_id!r} is not a safe Ray submission id")
         with self._lock:
             if launch.attempt_id in self._jobs:
@@ -169,7 +156,7 @@ class RayBackend:
         data = text.encode()
         chunk = data[offset : offset + LOG_CHUNK_BYTES]
         complete = offset + len(chunk) >= len(data)
-        decoded: str = codecs.getincrementaldecoder("utf-8")(_LOG_ERRORS).decode(chunk, final=complete)
+        decoded: str = decoder().decode(chunk, final=complete)
         return decoded
 
     def usage(self, attempt_id: str) -> Usage | None:

@@ -15,10 +15,8 @@ seen (logged once) and nothing is failed.
 
 from __future__ import annotations
 
-import codecs
 import json
 import logging
-import re
 import shutil
 import threading
 import time
@@ -49,6 +47,7 @@ from suanli.agent.backends.slurm_translate import (
     parse_gpu_models,
     pools_from_nodes,
 )
+from suanli.agent.backends.text import ATTEMPT_ID, decoder
 
 if TYPE_CHECKING:
     from suanli.agent.backends.registry import BackendSettings
@@ -56,19 +55,7 @@ if TYPE_CHECKING:
 __all__ = ["SlurmBackend", "make_backend"]
 
 log = logging.getLogger(__name__)
-_ATTEMPT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-_LOG_ERRORS = "suanli-slurm-log-replace"
 _POOL_REFRESH_S = 30.0
-
-
-def _replace_each_byte(exc: UnicodeError) -> tuple[str, int]:
-    # One "?" per undecodable byte keeps len(text.encode()) equal to the bytes consumed (as local.py).
-    if not isinstance(exc, UnicodeDecodeError):
-        raise exc
-    return "?" * (exc.end - exc.start), exc.end
-
-
-codecs.register_error(_LOG_ERRORS, _replace_each_byte)
 
 
 @dataclass
@@ -137,7 +124,7 @@ class SlurmBackend:
         return [pool.offer for pool in self._pools.values()]
 
     def submit(self, launch: Launch) -> None:
-        if not _ATTEMPT_ID.match(launch.attempt_id):
+        if not ATTEMPT_ID.match(launch.attempt_id):
             raise BackendError(f"attempt id {launch.attempt_id!r} is not a safe directory name")
         with self._lock:
             if launch.attempt_id in self._jobs:
@@ -181,7 +168,7 @@ class SlurmBackend:
         except FileNotFoundError:
             return ""
         final = not live and len(data) < LOG_CHUNK_BYTES
-        text: str = codecs.getincrementaldecoder("utf-8")(_LOG_ERRORS).decode(data, final=final)
+        text: str = decoder().decode(data, final=final)
         return text
 
     def usage(self, attempt_id: str) -> Usage | None:

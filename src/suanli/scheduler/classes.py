@@ -44,20 +44,48 @@ _UNSEEN = -2
 _UNASKED, _YES, _NO = 0, 1, 2  # a static filter's answer for one key and pool
 
 
+class Carry:
+    """The answers that do not read free capacity, kept from one cycle to the next while every pool's
+    `static_key` is unchanged: static filters' answers and survivors, and reusable scores' raw
+    values. Exact: those plugins see a pool only through what its `static_key` holds, and a job only
+    through its key. Any change to any pool (a price, a site going offline, a pool added) starts
+    afresh. A caller that runs cycles back to back over the same pools (the simulator, the control
+    loop) passes one to `schedule()`; without one, every cycle starts afresh."""
+
+    LIMIT = 200_000  # cached answers (pool × key) kept at most; past it, start afresh
+
+    def __init__(self) -> None:
+        self._key: tuple[Hashable, ...] | None = None
+        self.survivors: dict[Hashable, list[int]] = {}
+        self.static: dict[Hashable, bytearray] = {}
+        self.values: dict[tuple[str, Hashable], _Values] = {}
+
+    def adopt(self, pools: Sequence[PoolView]) -> Carry:
+        key = tuple([p.static_key for p in pools])
+        size = len(pools) * (len(self.static) + len(self.values))
+        if key != self._key or size > self.LIMIT:
+            self._key = key
+            self.survivors = {(): list(range(len(pools)))}  # by key prefix
+            self.static = {}
+            self.values = {}
+        return self
+
+
 class JobClasses:
     """Every job class met in one cycle, and the memos they share."""
 
-    def __init__(self, pools: Sequence[PoolView], working: WorkingFree) -> None:
+    def __init__(self, pools: Sequence[PoolView], working: WorkingFree, carry: Carry | None = None) -> None:
         self.pools = pools
         self.labels = [p.label for p in pools]
         self.working = working
+        kept = (carry or Carry()).adopt(pools)
         self._kinds: dict[int, Kinds] = {}
         self._classes: dict[Hashable, JobClass] = {}
-        self._survivors: dict[Hashable, list[int]] = {(): list(range(len(pools)))}  # by key prefix
-        self._static: dict[Hashable, bytearray] = {}  # (filter, key) → per pool: _UNASKED, _YES, _NO
+        self._survivors = kept.survivors
+        self._static = kept.static  # (filter, key) → per pool: _UNASKED, _YES, _NO
         self._live: dict[Hashable, _Live] = {}
         self._answers: dict[Hashable, list[int]] = {}  # shrinking filters' keys → answer per pool
-        self._values: dict[tuple[str, Hashable], _Values] = {}
+        self._values = kept.values
 
     def of(self, job: PendingJob, built: _Built) -> JobClass:
         kinds = self._kinds.get(id(built))

@@ -59,6 +59,9 @@ class Carry:
         self.survivors: dict[Hashable, list[int]] = {}
         self.static: dict[Hashable, bytearray] = {}
         self.values: dict[tuple[str, Hashable], _Values] = {}
+        self.capacity: tuple[float, float, float] | None = None  # `books.capacity` of the pools
+        # (profile, job id) → (the job, its class keys): the keys depend on the job alone
+        self.job_keys: dict[tuple[int, str], tuple[PendingJob, tuple[Hashable, ...]]] = {}
 
     def adopt(self, pools: Sequence[PoolView]) -> Carry:
         key = tuple([p.static_key for p in pools])
@@ -68,6 +71,9 @@ class Carry:
             self.survivors = {(): list(range(len(pools)))}  # by key prefix
             self.static = {}
             self.values = {}
+            self.capacity = None
+        if len(self.job_keys) > self.LIMIT:
+            self.job_keys = {}
         return self
 
 
@@ -78,7 +84,8 @@ class JobClasses:
         self.pools = pools
         self.labels = [p.label for p in pools]
         self.working = working
-        kept = (carry or Carry()).adopt(pools)
+        kept = self.carry = (carry or Carry()).adopt(pools)
+        self._job_keys = kept.job_keys
         self._kinds: dict[int, Kinds] = {}
         self._classes: dict[Hashable, JobClass] = {}
         self._survivors = kept.survivors
@@ -91,7 +98,12 @@ class JobClasses:
         kinds = self._kinds.get(id(built))
         if kinds is None:
             kinds = self._kinds[id(built)] = _kinds_of(built)
-        keys = tuple([key(job) for key in kinds.keys])
+        known = self._job_keys.get((id(built), job.id))
+        if known is not None and known[0] is job:
+            keys = known[1]
+        else:
+            keys = tuple([key(job) for key in kinds.keys])
+            self._job_keys[id(built), job.id] = (job, keys)
         found = self._classes.get((id(built), keys))
         if found is None:
             found = self._classes[id(built), keys] = JobClass(self, kinds, job, keys)

@@ -37,7 +37,7 @@ from typing import Protocol
 
 from suanli.domain.money import Money
 from suanli.domain.resources import Vector
-from suanli.scheduler.books import Books
+from suanli.scheduler.books import Books, capacity
 from suanli.scheduler.classes import Carry, JobClasses
 from suanli.scheduler.fit import accelerator_option as accelerator_option
 from suanli.scheduler.fit import options_key as options_key
@@ -167,7 +167,10 @@ def schedule(snapshot: Snapshot, profiles: dict[str, Profile], carry: Carry | No
     pools = snapshot.pools
     working = WorkingFree(pools, snapshot.now)
     classes = JobClasses(pools, working, carry)
-    books = Books(snapshot)
+    kept = classes.carry
+    if kept.capacity is None:
+        kept.capacity = capacity(pools)
+    books = Books(snapshot, kept.capacity)
     reserver = Reserver(snapshot, working, books)
     placements: list[Placement] = []
     seen: dict[str, _Seen] = {}

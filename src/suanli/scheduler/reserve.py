@@ -45,6 +45,7 @@ ESTIMATE_BUDGET = 20_000  # start estimates (job × pool) per cycle
 
 _Release = tuple[datetime | None, tuple[int, ...], Vector]
 _Start = tuple[datetime | None, tuple[int, ...], tuple[Vector, ...]]  # when, on which nodes, the guard
+_Earliest = tuple[datetime | None, int, tuple[int, ...], tuple[Vector, ...]]  # when, pool, nodes, guard
 
 
 class Reserver:
@@ -68,6 +69,8 @@ class Reserver:
         # (the job's shape, pool) → (the pool's version, `_start`'s answer): jobs that need the same
         # per pool get the same start while the pool is unchanged (running attempts are fixed)
         self._starts: dict[tuple[object, int], tuple[int, _Start | None]] = {}
+        # (the job's shape, its possible pools) → (the working copy's clock, `_earliest`'s answer)
+        self._earliests: dict[tuple[object, int], tuple[int, _Earliest | None]] = {}
         self.reservations: list[Reservation] = []
         self.preemptions: list[Preemption] = []
         self.by_job: dict[str, Reservation] = {}
@@ -78,7 +81,15 @@ class Reserver:
     def blocked(self, job: PendingJob, pools: Sequence[int]) -> Reservation | None:
         """Reserve (and if need be preempt) for a job no pool takes now; `pools` are the pools it
         could ever run on. Returns the reservation made, if any."""
-        best = self._earliest(job, self._unguarded(pools))
+        r = job.resources
+        shape = (options_key(job), r.cpus, r.memory_mib, r.nodes)  # all the estimates read of the job
+        kept = self._earliests.get((shape, id(pools)))
+        if kept is not None and kept[0] == self._working.clock:  # nothing placed or reserved since
+            best = kept[1]
+        else:
+            best = self._earliest(shape, job, self._unguarded(pools))
+            if self._budget > 0:  # an answer the budget cut short is not kept
+                self._earliests[shape, id(pools)] = (self._working.clock, best)
         soon = best is not None and best[0] is not None and best[0] <= self._now + self._wait
         if not soon and self._may_preempt(job):
             made = self._preempt(job, self._unguarded(pools))
@@ -102,12 +113,8 @@ class Reserver:
 
     # --- backfill -------------------------------------------------------------------------------
 
-    def _earliest(
-        self, job: PendingJob, pools: Sequence[int]
-    ) -> tuple[datetime | None, int, tuple[int, ...], tuple[Vector, ...]] | None:
-        found: tuple[datetime | None, int, tuple[int, ...], tuple[Vector, ...]] | None = None
-        r = job.resources
-        shape = (options_key(job), r.cpus, r.memory_mib, r.nodes)  # all `_start` reads of the job
+    def _earliest(self, shape: object, job: PendingJob, pools: Sequence[int]) -> _Earliest | None:
+        found: _Earliest | None = None
         for i in pools:
             if self._working.guards[i] is not None:
                 continue

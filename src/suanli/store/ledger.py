@@ -125,6 +125,42 @@ class LedgerRepo:
         )
         return [(e, t) for e, t in self._s.execute(q).tuples()]
 
+    def transfers_between(
+        self, since: datetime, until: datetime, *, kinds: Iterable[str], refs: Iterable[str]
+    ) -> list[LedgerTransfer]:
+        """Transfers of these kinds and refs with `since <= at < until`, oldest first."""
+        refs = list(refs)
+        if not refs:
+            return []
+        q = (
+            select(LedgerTransfer)
+            .where(
+                LedgerTransfer.kind.in_(list(kinds)),
+                LedgerTransfer.ref.in_(refs),
+                LedgerTransfer.at >= since,
+                LedgerTransfer.at < until,
+            )
+            .order_by(LedgerTransfer.at, LedgerTransfer.id)
+        )
+        return list(self._s.scalars(q))
+
+    def charges_by_once_key(self, keys: Iterable[str]) -> dict[str, LedgerTransfer]:
+        """The charges (or refunds) posted once under each of these keys, by key."""
+        keys = list(keys)
+        if not keys:
+            return {}
+        q = select(LedgerTransfer).where(LedgerTransfer.once_key.in_(keys))
+        return {t.once_key: t for t in self._s.scalars(q) if t.once_key is not None}
+
+    def signed_sum_before(self, account_id: str, at: datetime) -> int:
+        """The account's signed sum over transfers dated before `at` (its balance then)."""
+        q = (
+            select(func.coalesce(func.sum(LedgerEntry.amount_minor), 0))
+            .join(LedgerTransfer, LedgerTransfer.id == LedgerEntry.transfer_id)
+            .where(LedgerEntry.account_id == account_id, LedgerTransfer.at < at)
+        )
+        return int(self._s.scalar(q) or 0)
+
     def sums_by_currency(self) -> dict[str, int]:
         """Σ signed entries per currency over the whole ledger: zero for every currency when it balances."""
         q = select(LedgerEntry.currency, func.sum(LedgerEntry.amount_minor)).group_by(LedgerEntry.currency)
@@ -141,6 +177,19 @@ class LedgerRepo:
         self._s.add(hold)
         self._s.flush()
         return hold
+
+    def holds(
+        self,
+        *,
+        project_ids: Iterable[str] | None = None,
+        provider_org_ids: Iterable[str] | None = None,
+    ) -> list[Hold]:
+        q = select(Hold).order_by(Hold.created_at, Hold.id)
+        if project_ids is not None:
+            q = q.where(Hold.project_id.in_(list(project_ids)))
+        if provider_org_ids is not None:
+            q = q.where(Hold.provider_org_id.in_(list(provider_org_ids)))
+        return list(self._s.scalars(q))
 
     def open_holds(self, project_id: str, currency: str) -> list[Hold]:
         q = select(Hold).where(Hold.project_id == project_id, Hold.currency == currency, Hold.state == "open")

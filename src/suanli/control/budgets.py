@@ -14,11 +14,10 @@ from typing import Any
 
 from suanli.control import audit
 from suanli.control.accounts import org_for
-from suanli.control.charges import posted
+from suanli.control.charges import month_bounds, posted
 from suanli.control.errors import Conflict, Invalid, NotFound
 from suanli.control.money import money_view, require_finance
 from suanli.control.principal import Principal
-from suanli.control.settlement import month_bounds
 from suanli.domain.billing import (
     DEFAULT_THRESHOLDS,
     BillingError,
@@ -43,15 +42,14 @@ def in_force(tx: Tx, project_id: str, month: str) -> Budget | None:
 def spent(tx: Tx, project_id: str, currency: str, month: str) -> int:
     """The month's charges of the project in `currency`, every funding source, net of refunds."""
     start, end = month_bounds(month)
-    holds = [h for h in tx.ledger.holds(project_ids=[project_id]) if h.currency == currency]
-    return sum(p.parts.charged for p in posted(tx, holds, start, end))
+    lines = posted(tx, start, end, project_ids=[project_id])
+    return sum(p.parts.charged for p in lines if p.hold.currency == currency)
 
 
 def check(tx: Tx, now: datetime) -> list[dict[str, Any]]:
     """Record every threshold reached this month and not recorded before; returns the new events."""
     month = month_of(now)
-    rows = tx.billing.budgets()
-    projects = {r.project_id for r in rows}
+    projects = {r.project_id for r in tx.billing.budgets(months=[month, EVERY_MONTH])}
     new = []
     for project_id in sorted(projects):
         budget = in_force(tx, project_id, month)

@@ -13,33 +13,19 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from suanli.control.accounts import require_user
-from suanli.control.charges import Posted, posted
-from suanli.control.errors import Forbidden, Invalid, NotFound
+from suanli.control.charges import Posted, month_bounds, posted
+from suanli.control.errors import Forbidden, NotFound
 from suanli.control.ledger import usage_key
 from suanli.control.money import MONEY_ROLES, money_view
 from suanli.control.principal import Principal
-from suanli.domain.billing import BillingError, Reported, SequenceCheck, check_sequence, parse_month
-from suanli.domain.errors import FieldError
+from suanli.domain.billing import Reported, SequenceCheck, check_sequence, hours
 from suanli.store import Tx
 from suanli.store.tables import Org, Site, UsageRecord
 
 COLUMNS = ("month", "provider", "site", "kind", "seq", "job", "transfer", "at", "amount", "currency", "note")
-
-
-def month_bounds(month: str) -> tuple[datetime, datetime]:
-    try:
-        return parse_month(month)
-    except BillingError as exc:
-        raise Invalid(str(exc), [FieldError("month", "YYYY-MM, e.g. 2026-11")]) from None
-
-
-def hours(seconds: int) -> str:
-    """Seconds as hours, two decimals (text, never a float)."""
-    return str((Decimal(seconds) / 3600).quantize(Decimal("0.01")))
 
 
 def reported(record: UsageRecord) -> Reported:
@@ -82,7 +68,7 @@ def _providers(tx: Tx, who: Principal, name: str | None) -> list[Org]:
 
 
 def _provider(tx: Tx, org: Org, start: datetime, end: datetime) -> dict[str, Any]:
-    lines = posted(tx, tx.ledger.holds(provider_org_ids=[org.id]), start, end)
+    lines = posted(tx, start, end, provider_org_ids=[org.id])
     by_site: dict[str, list[Posted]] = defaultdict(list)
     payable: dict[str, int] = defaultdict(int)
     charged: dict[str, int] = defaultdict(int)
@@ -117,9 +103,8 @@ def _payable_in_ledger(tx: Tx, org: Org, start: datetime, end: datetime) -> dict
     """What the provider's payable accounts moved in the month, read from the accounts themselves."""
     out: dict[str, int] = defaultdict(int)
     accounts = [a.id for a in tx.ledger.accounts(f"payable:{org.id}:")]
-    for entry, transfer in tx.ledger.entries_of_accounts(accounts):
-        if start <= transfer.at < end:
-            out[entry.currency] -= entry.amount_minor
+    for entry in tx.ledger.entries_between(accounts, start, end):
+        out[entry.currency] -= entry.amount_minor
     return {cur: v for cur, v in out.items() if v}
 
 
@@ -168,10 +153,11 @@ def _site(tx: Tx, site: Site, lines: list[Posted], start: datetime, end: datetim
 
 def _check(tx: Tx, site: Site, records: list[UsageRecord], start: datetime) -> SequenceCheck:
     earlier = tx.billing.usage_of_attempts({u.attempt_id for u in records}, before=start)
+    before = tx.billing.max_seq_before(site.id, start)
     return check_sequence(
         [reported(u) for u in records],
-        tx.billing.usage_seqs(site.id),
-        tx.billing.max_seq_before(site.id, start),
+        tx.billing.usage_seqs(site.id, above=before, upto=max((u.seq for u in records), default=before)),
+        before,
         [reported(u) for u in earlier if u.site_id == site.id],
     )
 

@@ -12,12 +12,12 @@ from datetime import datetime
 from typing import Any
 
 from suanli.control.accounts import org_for
-from suanli.control.charges import Posted, posted
+from suanli.control.charges import Posted, month_bounds, posted
 from suanli.control.errors import NotFound
 from suanli.control.money import money_view, require_finance
 from suanli.control.principal import Principal
-from suanli.control.settlement import hours, month_bounds
 from suanli.control.statement_render import Balance, Funding, JobLine, Statement
+from suanli.domain.billing import hours
 from suanli.domain.ledger import TransferKind, arrears_account, balance_of, cash_account
 from suanli.store import Tx
 from suanli.store.tables import Project
@@ -35,7 +35,7 @@ def statement(tx: Tx, who: Principal, org_name: str, project_name: str | None, m
             raise NotFound(f"no project {org_name}/{project_name}")
         projects = [found]
     names = {p.id: p.name for p in projects}
-    lines = posted(tx, tx.ledger.holds(project_ids=list(names)), start, end)
+    lines = posted(tx, start, end, project_ids=list(names))
     return Statement(
         org.name,
         project_name,

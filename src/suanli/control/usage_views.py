@@ -18,8 +18,7 @@ from suanli.control.errors import Invalid
 from suanli.control.ledger import usage_key
 from suanli.control.money import MONEY_ROLES, money_view
 from suanli.control.principal import Principal
-from suanli.control.settlement import hours
-from suanli.domain.billing import month_of
+from suanli.domain.billing import hours, month_of
 from suanli.domain.errors import FieldError
 from suanli.store import Tx
 from suanli.store.tables import Attempt, Job, UsageRecord

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from suanli.domain.errors import DomainError
 from suanli.domain.ledger import AccountKind, account_kind
@@ -39,6 +40,11 @@ def parse_month(text: str) -> tuple[datetime, datetime]:
 
 def month_of(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m")
+
+
+def hours(seconds: int) -> str:
+    """Seconds as hours with two decimals, half-even (text, never a float)."""
+    return str((Decimal(seconds) / 3600).quantize(Decimal("0.01")))
 
 
 # --- what a charge moved -----------------------------------------------------------------------

@@ -25,10 +25,10 @@ class BillingRepo:
         q = select(Budget).where(Budget.project_id == project_id, Budget.month == month)
         return self._s.scalar(q)
 
-    def budgets(self, *, project_ids: Iterable[str] | None = None) -> list[Budget]:
+    def budgets(self, *, months: Iterable[str] | None = None) -> list[Budget]:
         q = select(Budget).order_by(Budget.project_id, Budget.month)
-        if project_ids is not None:
-            q = q.where(Budget.project_id.in_(list(project_ids)))
+        if months is not None:
+            q = q.where(Budget.month.in_(list(months)))
         return list(self._s.scalars(q))
 
     def set_budget(self, project_id: str, month: str, **fields: Any) -> Budget:
@@ -116,8 +116,11 @@ class BillingRepo:
         q = select(UsageRecord).where(UsageRecord.site_id == site_id, UsageRecord.seq.in_(list(seqs)))
         return list(self._s.scalars(q.order_by(UsageRecord.seq)))
 
-    def usage_seqs(self, site_id: str) -> set[int]:
-        q = select(UsageRecord.seq).where(UsageRecord.site_id == site_id)
+    def usage_seqs(self, site_id: str, *, above: int, upto: int) -> set[int]:
+        """The site's sequence numbers in `(above, upto]`, whenever they were received."""
+        q = select(UsageRecord.seq).where(
+            UsageRecord.site_id == site_id, UsageRecord.seq > above, UsageRecord.seq <= upto
+        )
         return set(self._s.scalars(q))
 
     def max_seq_before(self, site_id: str, at: datetime) -> int:

@@ -54,35 +54,35 @@ class _Acc:
 
 
 def _job_lines(tx: Tx, lines: list[Posted], project_names: dict[str, str]) -> list[JobLine]:
+    """One line per job and place it ran (a retry elsewhere is a second line), net of refunds."""
     usage = _usage_by_key(tx, [p.usage_key for p in lines if p.usage_key and not p.refund])
-    acc: dict[tuple[str, str, str], _Acc] = defaultdict(_Acc)
+    acc: dict[tuple[str, str, str, str, str], _Acc] = defaultdict(_Acc)
     for p in lines:
-        key = (p.hold.project_id, p.hold.job_id or p.hold.id, p.hold.currency)
-        a = acc[key]
+        h = p.hold
+        a = acc[(h.project_id, h.job_id or h.id, h.site_id, h.pool_id, h.currency)]
         a.amount += p.parts.charged
-        wall, accelerator = usage.get(p.usage_key or "", (0, 0)) if not p.refund else (0, 0)
+        wall, accelerator = (0, 0) if p.refund else usage.get(p.usage_key or "", (0, 0))
         a.wall, a.accelerator = a.wall + wall, a.accelerator + accelerator
-    holds = {(p.hold.job_id or p.hold.id): p.hold for p in lines}
-    jobs = tx.jobs.by_ids(j for _, j, _ in acc)
+    jobs = tx.jobs.by_ids(key[1] for key in acc)
     sites = {s.id: s.name for s in tx.sites.sites()}
     pools = {p.id: p.name for p in tx.sites.pools(include_withdrawn=True)}
     out = []
-    for (project_id, job_id, cur), a in acc.items():
-        hold, job = holds[job_id], jobs.get(job_id)
+    for (project_id, job_id, site_id, pool_id, cur), a in acc.items():
+        job = jobs.get(job_id)
         out.append(
             JobLine(
                 project_names.get(project_id, project_id),
                 job_id,
                 job.name if job else "",
-                sites.get(hold.site_id, hold.site_id),
-                pools.get(hold.pool_id, hold.pool_id),
+                sites.get(site_id, site_id),
+                pools.get(pool_id, pool_id),
                 hours(a.wall),
                 hours(a.accelerator),
                 a.amount,
                 cur,
             )
         )
-    return sorted(out, key=lambda line: (line.project, line.job))
+    return sorted(out, key=lambda line: (line.project, line.job, line.site, line.pool))
 
 
 def _usage_by_key(tx: Tx, keys: list[str]) -> dict[str, tuple[int, int]]:
@@ -102,9 +102,11 @@ def _usage_by_key(tx: Tx, keys: list[str]) -> dict[str, tuple[int, int]]:
 
 def _funding(tx: Tx, lines: list[Posted]) -> list[Funding]:
     sums: dict[tuple[str, str], int] = defaultdict(int)
+    names: dict[str, str] = {}
     for p in lines:
         for source, amount in p.parts.tenant.items():
-            sums[(_source(tx, source), p.hold.currency)] += amount
+            name = names[source] = names.get(source) or _source(tx, source)
+            sums[(name, p.hold.currency)] += amount
     return [Funding(s, v, cur) for (s, cur), v in sorted(sums.items()) if v]
 
 

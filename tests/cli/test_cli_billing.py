@@ -105,6 +105,11 @@ def test_statement_as_a_table_and_as_documents(
     assert run("statement", "acme", "--format", "csv").stdout_bytes == b"kind\r\n"
 
 
+def test_a_table_is_not_written_to_a_file(api: FakeApi, run: Run, logged_in: Path, tmp_path: Path) -> None:
+    result = run("statement", "acme", "-o", str(tmp_path / "x"))
+    assert result.exit_code == 2 and "--format" in result.output and api.requests == []
+
+
 def test_statement_for_a_member_exits_4(api: FakeApi, run: Run, logged_in: Path) -> None:
     api.on(
         "GET", "/orgs/acme/statements", problem(403, "forbidden", "only acme's owners, admins and finance")

@@ -10,7 +10,8 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from suanli.cli.context import session, stdout
+from suanli.cli.context import fail, session, stdout
+from suanli.cli.exit_codes import ExitCode
 from suanli.cli.render import print_json, print_records
 
 __all__ = ["register"]
@@ -70,6 +71,11 @@ def _emit(body: Any, output: Path | None) -> None:
     typer.echo(f"wrote {output}", err=True)
 
 
+def _no_table_to_file(table: bool, output: Path | None) -> None:
+    if table and output is not None:
+        fail("-o writes a document: add --format csv, html or json", ExitCode.USAGE)
+
+
 def statement(
     org: Annotated[str, typer.Argument(help="The org.")],
     month: MonthOption = None,
@@ -87,6 +93,7 @@ def statement(
     suanli statement acme --project vision --month 2026-11 --format html -o nov.html
     ```
     """
+    _no_table_to_file(fmt is StatementFormat.table, output)
     with session() as client:
         body = client.statement(
             org, month=month, project=project, format="json" if fmt is StatementFormat.table else fmt.value
@@ -133,6 +140,7 @@ def settlement(
     suanli settlement --provider pku --month 2026-11 --format csv -o pku-2026-11.csv
     ```
     """
+    _no_table_to_file(fmt is SettlementFormat.table, output)
     with session() as client:
         body = client.settlements(
             provider=provider, month=month, format="json" if fmt is SettlementFormat.table else fmt.value

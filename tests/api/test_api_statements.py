@@ -112,6 +112,8 @@ def test_usage_grouped_with_money_for_finance_only(net: Net) -> None:
     mine = net.ok("GET", "/usage", member, params={"by": "user"})["items"]
     assert [(i["key"], i["hours"], i["charged"]) for i in mine] == [("demo", "1.50", None)]
     assert net.ok("GET", "/usage", net.operator, params={"by": "month"})["items"][0]["key"] == "2026-11"
+    later = {"by": "month", "since": "2026-11-25T13:00:00"}  # no zone: UTC
+    assert net.ok("GET", "/usage", net.operator, params=later)["items"] == []
     assert net.call("GET", "/usage", member, params={"by": "pool"}).status_code == 422
 
 

@@ -158,6 +158,7 @@ class _Live:
         self._book = book
         self._shrinking = shrinking
         self._answers = answers  # pool index → the version at which all said yes, or _RETIRED
+        self._guarded: dict[int, int] = {}  # the same, on the guarded free capacity, once asked
 
     def admits(self, job: PendingJob, i: int) -> bool:
         """Whether every filter that reads free capacity admits the job on live pool `i` now."""
@@ -172,6 +173,23 @@ class _Live:
                 self._answers[i] = _RETIRED
                 return False
         self._answers[i] = version
+        return True
+
+    def admits_guarded(self, job: PendingJob, i: int) -> bool:
+        """Whether every filter that reads free capacity admits the job on pool `i`'s guarded free
+        capacity (what a reservation leaves to jobs that may still run at its start). Kept like
+        `admits`: a yes per pool version, a no for the cycle (guarded capacity only shrinks too)."""
+        answer, version = self._guarded.get(i, _UNSEEN), self._book.working.version[i]
+        if answer == version:
+            return True
+        if answer == _RETIRED:
+            return False
+        pool, free = self._book.pools[i], self._book.working.guarded[i]
+        for check in self._shrinking:
+            if not check.admits(job, pool, free):
+                self._guarded[i] = _RETIRED
+                return False
+        self._guarded[i] = version
         return True
 
     def admitted(self, job: PendingJob) -> list[int]:
@@ -241,13 +259,13 @@ class JobClass:
         """Whether a reservation on pool `i` leaves this job room: it ends before the reservation
         starts, or what it needs fits beside the guarded capacity. No reservation: yes."""
         working = self._book.working
-        if working.guards[i] is None:
+        guard = working.guards[i]
+        if guard is None:
             return True
-        free = working.free_for(i, job)
-        if free is working.free[i]:
-            return True
-        pool = self._book.pools[i]
-        return all(check.admits(job, pool, free) for check in self._kinds.shrinking)
+        ends = working.ends_of(job)
+        if ends is not None and guard.until is not None and ends <= guard.until:
+            return True  # `free_for` gives it all the free capacity
+        return self._live.admits_guarded(job, i)
 
     def _opaque_admit(self, job: PendingJob, i: int) -> bool:
         pool, free = self._book.pools[i], self._book.working.free_for(i, job)

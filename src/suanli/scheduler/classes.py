@@ -109,6 +109,12 @@ class JobClasses:
             found = self._classes[id(built), keys] = JobClass(self, kinds, job, keys)
         return found
 
+    def close(self) -> None:
+        """Drop the classes and live sets: they point back at this book, and without this the whole
+        cycle's working state would wait for the cyclic garbage collector instead of going at once."""
+        self._classes.clear()
+        self._live.clear()
+
     def live(self, kinds: Kinds, keys: Sequence[Hashable], job: PendingJob) -> _Live:
         """The live pools shared by every class whose filters give these keys, whatever its profile."""
         static = tuple((c.name, k) for c, k in zip(kinds.static, keys, strict=False))

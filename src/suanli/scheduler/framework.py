@@ -196,6 +196,7 @@ def schedule(snapshot: Snapshot, profiles: dict[str, Profile], carry: Carry | No
         working.take(index, placement.per_node, placement.nodes, working.ends_of(job))
         books.take(job, placement.accelerator, placement.per_node, hold)
         placements.append(placement)
+    classes.close()
     return Plan(
         tuple(placements),
         Waiting(seen, partial(_verdicts, pools, working)),

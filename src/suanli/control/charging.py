@@ -10,7 +10,7 @@ A pool with no price book in force is free: its attempts take no hold and are ne
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -18,10 +18,17 @@ from prometheus_client import Counter
 
 from suanli.control import ledger
 from suanli.control.lifecycle import stop_job
-from suanli.domain.ledger import estimate
+from suanli.domain.ledger import (
+    arrears_account,
+    cash_account,
+    estimate,
+    payable_account,
+    revenue_account,
+    voucher_account,
+)
 from suanli.domain.resources import Vector
 from suanli.domain.states import ATTEMPT_TERMINAL, AttemptState
-from suanli.store import Tx
+from suanli.store import Database, Tx
 from suanli.store.tables import Attempt, Hold, Job, Pool, UsageRecord
 
 log = logging.getLogger("suanli.control")
@@ -74,6 +81,36 @@ def hold_for(
     return price.id
 
 
+def lock_for_placements(tx: Tx, project_ids: Iterable[str], pool_ids: Iterable[str], now: datetime) -> None:
+    """Lock, at once and in id order, the cash accounts the applier's holds will lock one by one,
+    so the applier and agent syncs (which lock theirs at once too) never wait on each other in a
+    cycle. Callers hold the jobs' locks already: jobs first, then accounts, then holds."""
+    currencies = {v.currency for v in tx.ledger.price_versions(sorted(set(pool_ids)))}
+    for currency in sorted(currencies):
+        tx.ledger.lock_accounts([cash_account(p, currency) for p in project_ids], currency, now)
+
+
+def lock_for_charges(tx: Tx, attempt_ids: Iterable[str], now: datetime) -> None:
+    """Lock, at once and in id order, every account the captures of these attempts may move (cash,
+    arrears, the org's vouchers, the providers' payables, the platform's revenue)."""
+    by_currency: dict[str, set[str]] = {}
+    for attempt_id in sorted(set(attempt_ids)):
+        row = tx.ledger.hold(hold_id(attempt_id))
+        if row is None or row.state != "open":
+            continue
+        cur = row.currency
+        wanted = by_currency.setdefault(cur, set())
+        wanted |= {
+            cash_account(row.project_id, cur),
+            arrears_account(row.project_id, cur),
+            payable_account(row.provider_org_id, cur),
+            revenue_account(cur),
+        }
+        wanted |= {voucher_account(v.id) for v in tx.ledger.vouchers(org_id=row.org_id, live=True)}
+    for currency in sorted(by_currency):
+        tx.ledger.lock_accounts(by_currency[currency], currency, now)
+
+
 def charge(tx: Tx, attempt: Attempt, records: Sequence[UsageRecord], now: datetime) -> None:
     """Charge an attempt's newly stored usage records, in sequence order, each exactly once. The
     last record of an ended attempt is its final capture: to the second, and the rest released.
@@ -96,11 +133,17 @@ def charge(tx: Tx, attempt: Attempt, records: Sequence[UsageRecord], now: dateti
 def resolve_ended(tx: Tx, now: datetime) -> int:
     """Release the open holds of attempts that ended without a final usage record: at once if
     they never started, else once `FINAL_USAGE_GRACE` has passed. Returns how many."""
+    due = [
+        (row.id, attempt.job_id)
+        for row, attempt in tx.ledger.open_attempt_holds(_ENDED)
+        if attempt.started_at is None or (attempt.ended_at or now) <= now - FINAL_USAGE_GRACE
+    ]
+    tx.jobs.lock(job for _, job in due)  # jobs first, as the sync does, then the holds
     done = 0
-    for row, attempt in tx.ledger.open_attempt_holds(_ENDED):
-        ended_at = attempt.ended_at or now
-        if attempt.started_at is None or ended_at <= now - FINAL_USAGE_GRACE:
-            ledger.release(tx, row.id, now)
+    for hold, _ in due:
+        row = tx.ledger.hold(hold, lock=True)
+        if row is not None and row.state == "open":
+            ledger.release(tx, hold, now)
             done += 1
     return done
 
@@ -193,16 +236,31 @@ def exhausted_after_capture(tx: Tx, attempt: Attempt, now: datetime) -> bool:
     return row.charged_minor > 0 and used.accrued >= used.may_spend
 
 
-def duties(tx: Tx, now: datetime) -> Duties:
-    """The loop's periodic money work: expire vouchers, keep pool prices at the version in force,
-    release holds of ended attempts, stop running jobs whose funds are exhausted."""
-    expired = len(ledger.expire_vouchers(tx, now))
+def expire_vouchers(tx: Tx, now: datetime) -> int:
+    return len(ledger.expire_vouchers(tx, now))
+
+
+def sync_prices(tx: Tx, now: datetime) -> None:
+    """Keep every priced pool's `price_minor` at the version in force now (versions may take
+    effect later than they were added)."""
     pools = tx.sites.pools(include_withdrawn=True)
     priced = {v.pool_id for v in tx.ledger.price_versions([p.id for p in pools])}
     for pool in pools:
         if pool.id in priced:
             ledger.sync_pool_price(tx, pool, now)
-    released = resolve_ended(tx, now)
-    out = stop_exhausted(tx, now)
+
+
+def duties(db: Database, now: datetime) -> Duties:
+    """The loop's periodic money work, one transaction each (so none holds one kind of lock while
+    waiting for another): expire vouchers, keep pool prices at the version in force, release
+    holds of ended attempts, stop running jobs whose funds are exhausted."""
+    with db.transaction() as tx:
+        expired = expire_vouchers(tx, now)
+    with db.transaction() as tx:
+        sync_prices(tx, now)
+    with db.transaction() as tx:
+        released = resolve_ended(tx, now)
+    with db.transaction() as tx:
+        out = stop_exhausted(tx, now)
     out.expired, out.released = expired, released
     return out

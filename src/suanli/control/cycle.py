@@ -60,6 +60,8 @@ def apply(tx: Tx, plan: Plan, now: datetime, lease_ttl: float) -> CycleResult:
     pools = tx.sites.lock_pools(pool_ids)
     # All at once, in id order (the jobs of attempts to preempt too): no deadlock with sync.
     tx.jobs.lock([p.job_id for p in plan.placements] + [p.job_id for p in plan.preemptions])
+    placing = tx.jobs.by_ids(p.job_id for p in plan.placements)
+    charging.lock_for_placements(tx, sorted({j.project_id for j in placing.values()}), pool_ids, now)
     held = snapshots.held_by_node(tx.sites.active_attempts(pool_ids))
     free = {pid: list(snapshots.free_nodes(pool, held.get(pid, {}))) for pid, pool in pools.items()}
     for placement in plan.placements:
@@ -232,8 +234,7 @@ class SchedulingLoop:
             withdrawn, told = failover.pull_back(tx, now, self._start_timeout)
         self._signals.notify(*(site_topic(s) for s in told))
         if self._next_money is None or now >= self._next_money:
-            with self._db.transaction() as tx:
-                money = charging.duties(tx, now)
+            money = charging.duties(self._db, now)
             self._next_money = now + MONEY_EVERY
             self._signals.notify(
                 *(site_topic(s) for s in money.sites), *(job_topic(j) for j in money.stopped)

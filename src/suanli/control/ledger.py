@@ -465,11 +465,11 @@ def grant_voucher(
 def expire_vouchers(tx: Tx, now: datetime, by: str = SYSTEM) -> list[VoucherGrant]:
     """Write off what is left of every voucher past its validity (transfer `expire:<voucher>`)."""
     done = []
-    for row in tx.ledger.vouchers(live=True):
-        if row.valid_until > now:
-            continue
+    due = [row for row in tx.ledger.vouchers(live=True) if row.valid_until <= now]
+    for currency in sorted({row.currency for row in due}):  # all at once, in id order: no capture in between
+        tx.ledger.lock_accounts([voucher_account(r.id) for r in due if r.currency == currency], currency, now)
+    for row in due:
         row.expired_at = now
-        tx.ledger.lock_accounts([voucher_account(row.id)], row.currency, now)  # no capture in between
         left = balance(tx, voucher_account(row.id))
         if left > 0:
             entries = expire_entries(voucher_of(row), left)

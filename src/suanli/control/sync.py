@@ -127,7 +127,8 @@ def _charge(
 ) -> None:
     """Charge each new usage record once (the last one of an ended attempt finishes its hold); a
     live attempt whose funds that leaves exhausted is stopped, if its project says so."""
-    for attempt_id, records in fresh.items():
+    charging.lock_for_charges(tx, fresh, now)
+    for attempt_id, records in sorted(fresh.items()):
         row = rows[attempt_id]
         charging.charge(tx, row, records, now)
         job = tx.jobs.get(row.job_id)

@@ -133,6 +133,26 @@ def test_a_project_without_funds_waits_and_places_after_a_top_up(net: Net) -> No
     assert money(net)["available"] == 0
 
 
+def test_a_hold_the_applier_refuses_leaves_the_job_waiting_with_its_reason(net: Net) -> None:
+    agent = priced_site(net)
+    dearer = {**PRICE, "tenant": {"accelerator_hour": "36.00", "cpu_hour": "10.00"}}
+    net.ok("POST", "/sites/dc1/pools/gpu/prices", net.operator, json=dearer)  # the gate sees 36.00/h only
+    topup(net, "50.00")
+    spec = {**TRAIN, "resources": {"accelerators": "A100:1", "cpus": 2, "max_runtime": "1h"}}
+    job = net.ok("POST", "/jobs", net.tenant, json={"spec": spec})
+    net.cycle()
+    assert sync(net, agent)["launch"] == []
+    [blocked] = net.ok("GET", f"/jobs/{job['id']}/why", net.tenant)["blocked"]
+    assert blocked["pool"] == "(funds)"
+    assert blocked["reason"].startswith("insufficient funds: needs 56.00 CNY, available 50.00 CNY")
+    assert money(net) == {"balance": 5_000, "held": 0, "available": 5_000, "arrears": 0}  # nothing written
+    with net.cp.db.read() as tx:
+        assert tx.jobs.attempts(job["id"]) == []
+    topup(net, "6.00")
+    net.cycle()
+    assert [x["job_id"] for x in sync(net, agent)["launch"]] == [job["id"]]
+
+
 def test_a_running_job_is_stopped_when_its_funds_are_exhausted(net: Net) -> None:
     agent = priced_site(net)
     topup(net, "50.00")

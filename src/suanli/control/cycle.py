@@ -19,6 +19,7 @@ from suanli.control import charging, failover, leases, snapshots
 from suanli.control.lifecycle import attempt_preempt, move_job
 from suanli.control.signals import SCHEDULE, Signals, job_topic, site_topic
 from suanli.domain.ledger import InsufficientFunds
+from suanli.domain.money import Money
 from suanli.domain.states import AttemptState, JobState
 from suanli.scheduler import PROFILES, PendingJob, Plan, PoolVerdict, schedule
 from suanli.scheduler.plan import Code, Reservation
@@ -90,7 +91,10 @@ def apply(tx: Tx, plan: Plan, now: datetime, lease_ttl: float) -> CycleResult:
                 tx, job, attempt_id, pool, placement.per_node, len(placement.nodes), now
             )
         except InsufficientFunds as exc:
-            result.refused[job.id] = str(exc)
+            needs, has = Money(exc.needed, exc.currency), Money(exc.available, exc.currency)
+            result.refused[job.id] = (
+                f"insufficient funds: needs {needs}, available {has} (the hold on {pool.name})"
+            )
             continue
         for i in placement.nodes:
             nodes_free[i] = nodes_free[i] - placement.per_node

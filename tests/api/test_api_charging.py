@@ -268,3 +268,23 @@ def test_the_hold_of_an_attempt_that_ends_without_usage_is_released(net: Net) ->
     net.clock.advance(11 * 60)
     net.cycle()
     assert money(net) == {"balance": 10_000, "held": 0, "available": 10_000, "arrears": 0}
+
+
+def test_the_loop_expires_vouchers_and_brings_later_prices_into_force(net: Net) -> None:
+    priced_site(net)
+    net.ok("POST", "/voucher-programmes", net.operator, json={"name": "short", "budget": "10.00"})
+    grant = {"org": "demo", "face": "10.00", "share": "50%", "valid_until": "2026-11-25T13:00:00Z"}
+    net.ok("POST", "/voucher-programmes/short/vouchers", net.operator, json=grant)
+    later = {**PRICE, "tenant": {"accelerator_hour": "40.00"}, "effective_at": "2026-11-25T12:30:00Z"}
+    net.ok("POST", "/sites/dc1/pools/gpu/prices", net.operator, json=later)
+    net.cycle()
+    assert net.ok("GET", "/sites/dc1", net.tenant)["pools"][0]["price_per_hour"] == "36.00 CNY"
+    net.clock.advance(45 * 60)
+    net.cycle()
+    assert net.ok("GET", "/sites/dc1", net.tenant)["pools"][0]["price_per_hour"] == "40.00 CNY"
+    net.clock.advance(30 * 60)
+    net.cycle()
+    [voucher] = net.ok("GET", "/vouchers?org=demo", net.operator)["items"]
+    assert voucher["expired"] is True
+    rep = net.ok("GET", "/voucher-programmes/short/report", net.operator)
+    assert (rep["expired"]["minor"], rep["reconciles"]) == (1_000, True)

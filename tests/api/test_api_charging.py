@@ -164,6 +164,8 @@ def test_a_running_job_is_stopped_when_its_funds_are_exhausted(net: Net) -> None
     later(net, agent, launch, 15 * 60)  # 51.00 accrued
     stopping = net.ok("GET", f"/jobs/{job}", net.tenant)
     assert (stopping["state"], stopping["reason"]) == ("CANCELLING", "funds exhausted")
+    said = net.ok("GET", f"/jobs/{job}/events", net.tenant)["items"][-1]["message"]
+    assert said == "funds exhausted: 51.00 CNY not yet charged, 50.00 CNY left to spend; stopping it"
     answer = sync(net, agent, [report(launch, "RUNNING")])
     assert answer["cancel"] == [launch["attempt_id"]]
     end = [report(launch, "CANCELLED", exit_code=143)]

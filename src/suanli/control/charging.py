@@ -26,6 +26,7 @@ from suanli.domain.ledger import (
     revenue_account,
     voucher_account,
 )
+from suanli.domain.money import Money
 from suanli.domain.resources import Vector
 from suanli.domain.states import ATTEMPT_TERMINAL, AttemptState
 from suanli.store import Database, Tx
@@ -154,6 +155,7 @@ class Spend:
 
     accrued: int
     may_spend: int
+    currency: str
 
     @property
     def exhausted(self) -> bool:
@@ -178,7 +180,8 @@ def spend(tx: Tx, row: Hold, attempt: Attempt, now: datetime) -> Spend:
         )
         accrued = max(0, estimate(ledger.book_of(price), usage) - row.charged_minor)
     free = ledger.funds(tx, row.project_id, row.currency).available
-    return Spend(accrued, ledger.cash_reserved(row) + ledger.voucher_reserved(row) + max(0, free))
+    may_spend = ledger.cash_reserved(row) + ledger.voucher_reserved(row) + max(0, free)
+    return Spend(accrued, may_spend, row.currency)
 
 
 @dataclass
@@ -217,23 +220,31 @@ def stop_exhausted(tx: Tx, now: datetime) -> Duties:
         job = tx.jobs.get(fresh.job_id)
         if job is None or not used.exhausted:
             continue
-        said = f"{FUNDS_EXHAUSTED}: accrued {used.accrued}, may spend {used.may_spend} (minor units {row.currency})"
-        out.sites |= stop_job(tx, job, now, reason=FUNDS_EXHAUSTED, message=said)
+        out.sites |= stop(tx, job, used, now)
         out.stopped.append(job.id)
-        STOPPED.inc()
     return out
 
 
-def exhausted_after_capture(tx: Tx, attempt: Attempt, now: datetime) -> bool:
-    """Whether a live attempt, just charged, has nothing left to spend (policy `stop` only)."""
+def stop(tx: Tx, job: Job, used: Spend, now: datetime) -> set[str]:
+    """Stop a job whose funds are exhausted, through the cancel path; returns the sites to tell."""
+    STOPPED.inc()
+    said = (
+        f"{FUNDS_EXHAUSTED}: {Money(used.accrued, used.currency)} not yet charged, "
+        f"{Money(max(0, used.may_spend), used.currency)} left to spend; stopping it"
+    )
+    return stop_job(tx, job, now, reason=FUNDS_EXHAUSTED, message=said)
+
+
+def exhausted_after_capture(tx: Tx, attempt: Attempt, now: datetime) -> Spend | None:
+    """A live attempt, just charged, with nothing left to spend (policy `stop` only): its spend."""
     row = tx.ledger.hold(hold_id(attempt.id))
     if row is None or row.state != "open" or attempt.state not in _RUNNING or attempt.cancel_requested:
-        return False
+        return None
     project = tx.tenancy.project(row.project_id)
     if project is None or project.on_funds_exhausted != STOP:
-        return False
+        return None
     used = spend(tx, row, attempt, now)
-    return row.charged_minor > 0 and used.accrued >= used.may_spend
+    return used if row.charged_minor > 0 and used.accrued >= used.may_spend else None
 
 
 def expire_vouchers(tx: Tx, now: datetime) -> int:

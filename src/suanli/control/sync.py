@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from suanli.control import charging
-from suanli.control.lifecycle import attempt_ended, attempt_progress, stop_job
+from suanli.control.lifecycle import attempt_ended, attempt_progress
 from suanli.domain.catalog import default_catalog
 from suanli.domain.states import ATTEMPT_TERMINAL, AttemptState
 from suanli.store import PoolOffer, Tx
@@ -132,8 +132,9 @@ def _charge(
         row = rows[attempt_id]
         charging.charge(tx, row, records, now)
         job = tx.jobs.get(row.job_id)
-        if job is not None and charging.exhausted_after_capture(tx, row, now):
-            stop_job(tx, job, now, reason=charging.FUNDS_EXHAUSTED, message=charging.FUNDS_EXHAUSTED)
+        used = charging.exhausted_after_capture(tx, row, now)
+        if job is not None and used is not None:
+            charging.stop(tx, job, used, now)
             out.jobs_changed.add(job.id)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from api_net import GPU_POOL, Net
 
 from suanli.control import ledger
@@ -290,3 +291,44 @@ def test_the_loop_expires_vouchers_and_brings_later_prices_into_force(net: Net) 
     assert voucher["expired"] is True
     rep = net.ok("GET", "/voucher-programmes/short/report", net.operator)
     assert (rep["expired"]["minor"], rep["reconciles"]) == (1_000, True)
+
+
+@pytest.mark.parametrize(
+    ("cash", "vouchers", "spendable", "held"),
+    [
+        ("100.00", [], 10_000, 3_600),
+        ("25.20", [("300.00", "30%", [])], 3_600, 2_520),  # 70 % of 36.00 is 25.20
+        ("0", [("50.00", "100%", [])], 5_000, 0),
+        ("10.00", [("5.00", "50%", [])], 1_500, None),  # the voucher's balance caps it
+        ("36.00", [("300.00", "30%", ["zj"])], 3_600 * 100 // 70, 3_600),  # not eligible at dc
+    ],
+)
+def test_what_a_project_may_hold_counts_its_vouchers(
+    net: Net, cash: str, vouchers: list[tuple[str, str, list[str]]], spendable: int, held: int | None
+) -> None:
+    agent = priced_site(net)
+    if net.call("GET", "/orgs/zj", net.operator).status_code == 404:
+        net.ok("POST", "/orgs", net.operator, json={"name": "zj", "kind": "provider"})
+    net.ok("POST", "/voucher-programmes", net.operator, json={"name": "p", "budget": "1000.00"})
+    for face, share, providers in vouchers:
+        grant = {
+            "org": "demo",
+            "face": face,
+            "share": share,
+            "valid_until": VALID_UNTIL,
+            "providers": providers,
+        }
+        net.ok("POST", "/voucher-programmes/p/vouchers", net.operator, json=grant)
+    if cash != "0":
+        topup(net, cash)
+    with net.cp.db.read() as tx:  # what the funds gate will read (an upper bound: see the last case)
+        demo = tx.tenancy.org_by_name("demo")
+        assert demo is not None
+        [row] = tx.tenancy.projects(demo.id)
+        assert ledger.spendable(tx, row.id, demo.id, "CNY", net.clock()) == spendable
+    net.ok("POST", "/jobs", net.tenant, json={"spec": TRAIN})
+    net.cycle()
+    launches = sync(net, agent)["launch"]
+    assert len(launches) == (held is not None)
+    if held is not None:
+        assert money(net)["held"] == held

@@ -308,3 +308,24 @@ def test_a_quote_expects_a_start_when_running_work_reaches_its_max_runtime(net: 
     assert (
         net.ok("POST", "/quote", net.tenant, json={"spec": small})["candidates"][0]["expected_start"] == "now"
     )
+
+
+def test_a_quote_counts_the_jobs_waiting_ahead(net: Net) -> None:
+    agent = net.add_site("sh1", [GPU_POOL])
+    busy = {**HELLO, "resources": {"accelerators": "A100:3", "max_runtime": "2h"}}
+    net.ok("POST", "/jobs", net.tenant, json={"spec": busy})
+    net.cycle()
+    [launch] = sync(net, agent)["launch"]
+    sync(net, agent, [report(launch, "RUNNING")])
+    net.clock.advance(1800)
+    sync(net, agent, [report(launch, "RUNNING")])
+    whole = {**HELLO, "resources": {"accelerators": "A100:4", "max_runtime": "1h"}}
+    net.ok("POST", "/jobs", net.tenant, json={"spec": whole})  # waits for 14:00, runs until 15:00
+    net.cycle()
+    one = {**HELLO, "resources": {"accelerators": "A100:1"}}
+    quote = net.ok("POST", "/quote", net.tenant, json={"spec": one})
+    assert (quote["queue_ahead"], quote["queue_projected"]) == (1, 1)
+    assert quote["candidates"][0]["expected_start"] == "2026-11-25T15:00:00Z"  # after the job ahead
+    short = {**HELLO, "resources": {"accelerators": "A100:1", "max_runtime": "1h"}}
+    [row] = net.ok("POST", "/quote", net.tenant, json={"spec": short})["candidates"]
+    assert row["expected_start"] == "now"  # ends at 13:30, before the job ahead needs the pool

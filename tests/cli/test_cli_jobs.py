@@ -181,6 +181,8 @@ def test_quote_shows_prices_and_why_not(api: FakeApi, run: Run, logged_in: Path,
     body = {
         "objective": "balanced",
         "expected_hours": "3.00",
+        "queue_ahead": 7,
+        "queue_projected": 7,
         "candidates": [
             {
                 "pool": "sh1/gpu",
@@ -215,3 +217,4 @@ def test_quote_shows_prices_and_why_not(api: FakeApi, run: Run, logged_in: Path,
     assert (
         "75.00 CNY" in result.stdout and "1.84" in result.stdout and "offers no accelerators" in result.stdout
     )
+    assert "counts the 7 job(s) waiting ahead" in result.stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 from client_fakes import FakeApi, ok
 
@@ -53,8 +54,39 @@ CASES: list[tuple[Callable[[Client], Any], str, str, dict[str, str], Any]] = [
         "POST",
         "/orgs/acme/projects/vision/topups",
         {},
-        {"amount": "100.00", "transfer_id": None},
+        {"amount": "100.00", "transfer_id": None, "reason": ""},
     ),
+    (
+        lambda c: c.statement("acme", month="2026-11", project="vision"),
+        "GET",
+        "/orgs/acme/statements",
+        {"month": "2026-11", "project": "vision", "format": "json"},
+        None,
+    ),
+    (
+        lambda c: c.settlements(provider="dc", month="2026-11", format="csv"),
+        "GET",
+        "/settlements",
+        {"provider": "dc", "month": "2026-11", "format": "csv"},
+        None,
+    ),
+    (lambda c: c.usage(by="site", org="acme"), "GET", "/usage", {"by": "site", "org": "acme"}, None),
+    (lambda c: c.get_budget("acme", "vision"), "GET", "/orgs/acme/projects/vision/budget", {}, None),
+    (
+        lambda c: c.set_budget("acme", "vision", "500.00", month="2026-11", hard_cap=True),
+        "PUT",
+        "/orgs/acme/projects/vision/budget",
+        {},
+        {"month": "2026-11", "amount": "500.00", "thresholds": None, "hard_cap": True, "reason": ""},
+    ),
+    (
+        lambda c: c.set_credit_limit("acme", "vision", "100.00", reason="pilot"),
+        "PUT",
+        "/orgs/acme/projects/vision/credit-limit",
+        {},
+        {"limit": "100.00", "reason": "pilot"},
+    ),
+    (lambda c: c.audit(action="topup"), "GET", "/audit", {"action": "topup"}, None),
     (lambda c: c.list_prices(site="pku"), "GET", "/prices", {"site": "pku"}, None),
     (
         lambda c: c.set_price_book(
@@ -173,7 +205,17 @@ def test_method_calls_documented_route(
         assert request.content in (b"", b"null")
     else:
         assert api.body() == body
-    assert ("idempotency-key" in request.headers) == (method in ("POST", "PATCH"))  # every mutation
+    assert ("idempotency-key" in request.headers) == (method in ("POST", "PUT", "PATCH"))  # every mutation
+
+
+def test_a_text_answer_comes_back_as_text(api: FakeApi, client: Client) -> None:
+    csv_text = "kind,amount\r\njob,1.00\r\n"
+    api.on(
+        "GET",
+        P + "/orgs/acme/statements",
+        httpx.Response(200, text=csv_text, headers={"content-type": "text/csv"}),
+    )
+    assert client.statement("acme", month="2026-11", format="csv") == csv_text
 
 
 def test_names_are_quoted_as_one_path_segment(api: FakeApi, client: Client) -> None:

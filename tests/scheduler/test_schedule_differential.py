@@ -7,7 +7,7 @@ under test. Networks, prices, energy figures and job mixes are random, with smal
 jobs fall into the same classes, pools tie on score, and labels collide.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TypeVar
@@ -17,7 +17,17 @@ from hypothesis import strategies as st
 
 from suanli.domain.money import Money
 from suanli.domain.resources import AcceleratorOption, Resources, Vector
-from suanli.scheduler import PROFILES, Code, PendingJob, Placement, PoolVerdict, PoolView, Snapshot, schedule
+from suanli.scheduler import (
+    PROFILES,
+    Carry,
+    Code,
+    PendingJob,
+    Placement,
+    PoolVerdict,
+    PoolView,
+    Snapshot,
+    schedule,
+)
 from suanli.scheduler.books import Books
 from suanli.scheduler.framework import (
     Profile,
@@ -311,3 +321,36 @@ def test_many_jobs_of_one_class_fill_pools_in_the_plain_loops_order() -> None:
         for i in range(200)
     ]
     assert_same_decisions(Snapshot(now=T0, pools=tuple(pools), jobs=tuple(jobs)), PROFILES)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    pools_strategy(most=8),
+    jobs_strategy(["balanced", "cheapest", "greenest", "fastest"], most=40),
+    st.lists(st.tuples(st.integers(0, 7), st.sampled_from(["free", "price", "offline"])), max_size=6),
+)
+def test_a_carry_between_cycles_changes_no_decision(
+    pools: list[PoolView], jobs: list[PendingJob], changes: list[tuple[int, str]]
+) -> None:
+    """Cycles run back to back with one `Carry` decide what fresh cycles decide, whether only free
+    capacity changes between them (the carry is kept) or a price or a site's state does (it is not)."""
+    carry = Carry()
+    snapshot = Snapshot(now=T0, pools=tuple(pools), jobs=tuple(jobs))
+    for index, what in [(0, "none"), *changes]:
+        views = list(snapshot.pools)
+        if views and what != "none":
+            i = index % len(views)
+            view = views[i]
+            if what == "free":
+                free = tuple(Vector(0, 0, 0) if n % 2 else view.per_node for n in range(len(view.free)))
+                views[i] = replace(view, free=free)
+            elif what == "price":
+                views[i] = replace(view, price=Money(777))
+            else:
+                views[i] = replace(view, online=not view.online)
+        snapshot = replace(snapshot, pools=tuple(views))
+        carried, fresh = schedule(snapshot, PROFILES, carry), schedule(snapshot, PROFILES)
+        assert carried.placements == fresh.placements
+        assert set(carried.waiting) == set(fresh.waiting)
+        for job_id in fresh.waiting:
+            assert carried.reasons(job_id) == fresh.reasons(job_id), job_id

@@ -137,6 +137,20 @@ class SyncIn(BaseModel):
 class TopUp(_In):
     amount: str = Field(description="e.g. '1000.00' or '1000.00 CNY'")
     transfer_id: str | None = Field(default=None, max_length=100)
+    reason: str = Field(default="", max_length=500, description="why: kept in the audit trail")
+
+
+class SetCreditLimit(_In):
+    limit: str = Field(description="how far below zero the project's cash may go, e.g. '500.00 CNY'")
+    reason: str = Field(default="", max_length=500, description="why: kept in the audit trail")
+
+
+class SetBudget(_In):
+    month: str = Field(description="YYYY-MM, or '*' for every month without its own budget")
+    amount: str = Field(description="e.g. '5000.00' or '5000.00 CNY'")
+    thresholds: list[int] | None = Field(default=None, description="alert at these percentages (50, 80, 100)")
+    hard_cap: bool = Field(default=False, description="refuse new jobs once the month's charges reach it")
+    reason: str = Field(default="", max_length=500)
 
 
 class PriceRates(_In):

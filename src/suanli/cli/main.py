@@ -16,6 +16,7 @@ import suanli
 from suanli.cli import (
     agent_cmd,
     auth_cmd,
+    billing_cmd,
     context,
     jobs_cmd,
     money_cmd,
@@ -96,6 +97,7 @@ _COMMANDS = (
     sites_cmd,
     tenancy_cmd,
     money_cmd,
+    billing_cmd,
     agent_cmd,
     sim_cmd,
     sim_generate_cmd,

@@ -55,18 +55,19 @@ def topup(
     org: Annotated[str, typer.Argument(help="The org.")],
     project: Annotated[str, typer.Argument(help="The project to fund.")],
     amount: Annotated[str, typer.Argument(help="e.g. 1000.00 or '1000.00 CNY'.")],
+    reason: Annotated[str, typer.Option(help="Why, e.g. an invoice number (kept in the audit trail).")] = "",
     json_out: JsonOption = False,
 ) -> None:
-    """Add funds to a project (operators).
+    """Add funds to a project (operators); the audit trail keeps who, when, how much and why.
 
     Example:
 
     ```
-    suanli topup acme vision 1000.00
+    suanli topup acme vision 1000.00 --reason "invoice 2026-118"
     ```
     """
     with session() as client:
-        body = client.topup(org, project, amount)
+        body = client.topup(org, project, amount, reason=reason)
     if json_out:
         print_json(body)
         return

@@ -352,6 +352,12 @@ def print_quote(quote: dict[str, Any]) -> None:
     stdout.print(
         f"objective {escape(str(quote.get('objective')))}, priced for {escape(str(hours))} h (max_runtime)"
     )
+    ahead, projected = quote.get("queue_ahead"), quote.get("queue_projected")
+    if ahead:
+        counted = "" if projected == ahead else f" (the first {projected} counted)"
+        stdout.print(
+            f"START counts the {ahead} job(s) waiting ahead{counted}, each running to its max_runtime"
+        )
     if not rows:
         stdout.print("no site offers any pool yet")
         return

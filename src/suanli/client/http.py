@@ -77,7 +77,8 @@ class Client(JobsApi, MoneyApi, SitesApi, TenancyApi):
         idempotency_key: str | None = None,
         timeout: float | None = None,
     ) -> Any:
-        """Send one request; mutating calls get an Idempotency-Key so a retry is safe."""
+        """Send one request; mutating calls get an Idempotency-Key so a retry is safe. Returns the
+        decoded JSON, or the text of a `text/*` answer."""
         headers: dict[str, str] = {}
         if method in ("POST", "PATCH", "PUT", "DELETE"):
             headers["Idempotency-Key"] = idempotency_key or secrets.token_urlsafe(16)
@@ -97,6 +98,8 @@ class Client(JobsApi, MoneyApi, SitesApi, TenancyApi):
             raise _problem(resp)
         if not resp.content:
             return None
+        if resp.headers.get("content-type", "").startswith("text/"):
+            return resp.text  # a document (a statement as CSV or HTML), not JSON
         return resp.json()
 
     # -- health ------------------------------------------------------------------------------------

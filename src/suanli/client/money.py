@@ -10,7 +10,9 @@ __all__ = ["MoneyApi"]
 
 
 class MoneyApi(RouteGroup):
-    """Typed calls for balances, `/prices`, `/voucher-programmes` and `/vouchers`; each returns the JSON body."""
+    """Typed calls for balances, `/prices`, `/voucher-programmes`, `/vouchers`, statements,
+    settlements, usage, budgets, credit limits and `/audit`; each returns the JSON body (a
+    statement or settlement asked for as CSV or HTML: its text)."""
 
     def get_balance(self, org: str) -> dict[str, Any]:
         """Each project's balance, credit limit, holds, available funds and arrears; the org's live vouchers."""
@@ -24,13 +26,15 @@ class MoneyApi(RouteGroup):
         amount: str,
         *,
         transfer_id: str | None = None,
+        reason: str = "",
         idempotency_key: str | None = None,
     ) -> dict[str, Any]:
-        """Add funds to a project (operators): `amount` such as "100.00" or "100.00 CNY"."""
+        """Add funds to a project (operators): `amount` such as "100.00" or "100.00 CNY"; `reason`
+        goes to the audit trail."""
         result: dict[str, Any] = self.request(
             "POST",
             f"/orgs/{segment(org)}/projects/{segment(project)}/topups",
-            json={"amount": amount, "transfer_id": transfer_id},
+            json={"amount": amount, "transfer_id": transfer_id, "reason": reason},
             idempotency_key=idempotency_key,
         )
         return result
@@ -116,4 +120,71 @@ class MoneyApi(RouteGroup):
         """Declare `org` related to provider `provider`: its vouchers never pay there."""
         body = {"org": org, "provider": provider, "note": note}
         result: dict[str, Any] = self.request("POST", "/provider-relations", json=body)
+        return result
+
+    def statement(
+        self, org: str, *, month: str | None = None, project: str | None = None, format: str = "json"
+    ) -> Any:
+        """A month's statement of `org` (or one project): JSON, or the text of "csv" or "html"."""
+        params = {"month": month, "project": project, "format": format}
+        return self.request("GET", f"/orgs/{segment(org)}/statements", params=params)
+
+    def settlements(
+        self, *, provider: str | None = None, month: str | None = None, format: str = "json"
+    ) -> Any:
+        """Providers' payables for a month, reconciled with their sites' usage: JSON or CSV text."""
+        params = {"provider": provider, "month": month, "format": format}
+        return self.request("GET", "/settlements", params=params)
+
+    def usage(
+        self,
+        *,
+        by: str = "project",
+        org: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> dict[str, Any]:
+        """Compute-hours (and, for finance, charges) grouped by project, site, user or month."""
+        params = {"by": by, "org": org, "since": since, "until": until}
+        result: dict[str, Any] = self.request("GET", "/usage", params=params)
+        return result
+
+    def get_budget(self, org: str, project: str, *, month: str | None = None) -> dict[str, Any]:
+        """The budget in force for `month` (default: this month), its spend, and threshold events."""
+        path = f"/orgs/{segment(org)}/projects/{segment(project)}/budget"
+        result: dict[str, Any] = self.request("GET", path, params={"month": month})
+        return result
+
+    def set_budget(
+        self,
+        org: str,
+        project: str,
+        amount: str,
+        *,
+        month: str,
+        thresholds: list[int] | None = None,
+        hard_cap: bool = False,
+        reason: str = "",
+    ) -> dict[str, Any]:
+        """Set `project`'s budget for `month` (YYYY-MM, or "*" for every month without its own)."""
+        body = {
+            "month": month,
+            "amount": amount,
+            "thresholds": thresholds,
+            "hard_cap": hard_cap,
+            "reason": reason,
+        }
+        path = f"/orgs/{segment(org)}/projects/{segment(project)}/budget"
+        result: dict[str, Any] = self.request("PUT", path, json=body)
+        return result
+
+    def set_credit_limit(self, org: str, project: str, limit: str, *, reason: str = "") -> dict[str, Any]:
+        """How far below zero the project's cash may go (operators), e.g. "500.00 CNY"."""
+        path = f"/orgs/{segment(org)}/projects/{segment(project)}/credit-limit"
+        result: dict[str, Any] = self.request("PUT", path, json={"limit": limit, "reason": reason})
+        return result
+
+    def audit(self, *, org: str | None = None, action: str | None = None) -> dict[str, Any]:
+        """The audit trail of money changes: who, when, what, how much, why."""
+        result: dict[str, Any] = self.request("GET", "/audit", params={"org": org, "action": action})
         return result

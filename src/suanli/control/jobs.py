@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from suanli.control.budgets import refuse_over_cap
 from suanli.control.errors import Conflict, Forbidden, Invalid, NotFound
 from suanli.control.lifecycle import move_job, stop_job
 from suanli.control.principal import Principal
@@ -29,6 +30,7 @@ def submit(tx: Tx, who: Principal, document: Any, now: datetime, lease_ttl: floa
     if not who.can_submit(project.org_id):
         raise Forbidden("your role in this org may not submit jobs (viewer or finance)")
     _check_priority(tx, project.org_id, spec)
+    refuse_over_cap(tx, project, _org_name(tx, project.org_id), now)
     job = tx.jobs.add(
         org_id=project.org_id,
         project_id=project.id,

@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from suanli.control import ledger
+from suanli.control import audit, ledger
 from suanli.control.accounts import check_name, org_for, require_operator, site_for
 from suanli.control.errors import Conflict, Forbidden, Invalid, NotFound
 from suanli.control.principal import Principal
@@ -86,7 +86,9 @@ def topup(
     amount: str,
     transfer_id: str | None,
     now: datetime,
+    reason: str = "",
 ) -> dict[str, Any]:
+    """Add funds to a project (operators); an audit record keeps who, when, how much and why."""
     require_operator(who)
     org = org_for(tx, who, org_name)
     project = tx.tenancy.project_by_name(org.id, project_name)
@@ -95,9 +97,14 @@ def topup(
     money = _amount("amount", amount)
     if money.minor <= 0:
         raise Invalid("a top-up is positive", [FieldError("amount", "more than zero")])
-    row = ledger.topup(
-        tx, transfer_id or new_id("top"), project.id, money.minor, money.currency, now, who.key
-    )
+    tid = transfer_id or new_id("top")
+    replay = tx.ledger.transfer(tid) is not None
+    row = ledger.topup(tx, tid, project.id, money.minor, money.currency, now, who.key)
+    if not replay:  # a replayed transfer id was audited when it was first posted
+        audit.record(
+            tx, who, "topup", org.id, f"{org.name}/{project.name}", now,
+            amount=money, reason=reason, detail={"transfer": row.id},
+        )  # fmt: skip
     f = ledger.funds(tx, project.id, money.currency)
     return {
         "transfer": row.id,
@@ -106,6 +113,47 @@ def topup(
         "balance": money_view(f.balance, money.currency),
         "available": money_view(f.available, money.currency),
     }
+
+
+def set_credit_limit(
+    tx: Tx,
+    who: Principal,
+    org_name: str,
+    project_name: str,
+    limit: str,
+    reason: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """How far below zero a project's cash may go (operators); audited."""
+    require_operator(who)
+    org = org_for(tx, who, org_name)
+    project = tx.tenancy.project_by_name(org.id, project_name)
+    if project is None:
+        raise NotFound(f"no project {org_name}/{project_name}")
+    money = _amount("limit", limit)
+    before = ledger.funds(tx, project.id, money.currency).credit_limit
+    ledger.set_credit_limit(tx, project.id, money.currency, money.minor, now)
+    audit.record(
+        tx, who, "credit_limit", org.id, f"{org.name}/{project.name}", now,
+        amount=money, reason=reason, detail={"previous_minor": before},
+    )  # fmt: skip
+    f = ledger.funds(tx, project.id, money.currency)
+    return {
+        "org": org.name,
+        "project": project.name,
+        "credit_limit": money_view(f.credit_limit, money.currency),
+        "available": money_view(f.available, money.currency),
+    }
+
+
+def audit_events(tx: Tx, who: Principal, *, org: str | None, action: str | None) -> list[dict[str, Any]]:
+    """The audit trail: operators see every record; an org's finance roles see their org's."""
+    if org is None:
+        require_operator(who)
+        return [audit.view(r) for r in tx.billing.audit(action=action)]
+    found = org_for(tx, who, org)
+    require_finance(who, found)
+    return [audit.view(r) for r in tx.billing.audit(action=action, org_ids=[found.id])]
 
 
 # --- price books --------------------------------------------------------------------------------

@@ -8,18 +8,12 @@ from typing import Any
 
 from suanli.control.errors import Forbidden, Invalid
 from suanli.control.principal import Principal
-from suanli.control.snapshots import pool_views
+from suanli.control.snapshots import pending_job, pool_views
 from suanli.domain.errors import SpecError
 from suanli.domain.spec import parse_spec
 from suanli.scheduler import PROFILES, Code, PendingJob, PoolView, explain
-from suanli.scheduler.estimate import (
-    carbon_g,
-    energy_kwh,
-    expected_cost,
-    expected_hours,
-    expected_start,
-    hourly_price,
-)
+from suanli.scheduler.estimate import carbon_g, energy_kwh, expected_cost, expected_hours, hourly_price
+from suanli.scheduler.outlook import AHEAD_LIMIT, outlook
 from suanli.store import Tx
 
 
@@ -35,12 +29,16 @@ def quote(tx: Tx, who: Principal, document: Any, now: datetime, lease_ttl: float
         id="quote",
         resources=spec.resources,
         created_at=now,
+        priority=spec.priority_rank,
         regions=spec.constraints.regions,
         sites=spec.constraints.sites,
         objective=spec.objective,
         max_price_per_hour=Decimal(cap) if cap else None,
     )
     pools = {p.label: p for p in pool_views(tx, now, lease_ttl, releases=True)}
+    ahead = [j for j in tx.jobs.pending() if j.priority >= job.priority]  # older, so ahead at a tie
+    ahead.sort(key=lambda j: (-j.priority, j.created_at, j.id))
+    seen = outlook(job, list(pools.values()), [pending_job(j) for j in ahead[:AHEAD_LIMIT]], PROFILES, now)
     rows = []
     for c in explain(job, list(pools.values()), PROFILES):
         pool = pools[c.pool]
@@ -57,17 +55,20 @@ def quote(tx: Tx, who: Principal, document: Any, now: datetime, lease_ttl: float
                 "expected_cost": str(total) if total else None,
                 "energy_kwh": f"{kwh:.2f}" if kwh is not None else None,
                 "carbon_kg": f"{grams / 1000:.2f}" if grams is not None else None,
-                "expected_start": _start(job, pool, now, c.code),
+                "expected_start": _start(seen.starts.get(pool.id), pool, now, c.code),
             }
         )
-    return {"objective": spec.objective, "expected_hours": f"{expected_hours(job):.2f}", "candidates": rows}
+    return {
+        "objective": spec.objective,
+        "expected_hours": f"{expected_hours(job):.2f}",
+        "queue_ahead": len(ahead),
+        "queue_projected": seen.projected,
+        "candidates": rows,
+    }
 
 
-def _start(job: PendingJob, pool: PoolView, now: datetime, code: Code) -> str | None:
+def _start(at: datetime | None, pool: PoolView, now: datetime, code: Code) -> str | None:
     """ "now", the expected start as RFC 3339, or None (never here, or it hangs on an unknown end)."""
-    if code is Code.UNRESOLVABLE or not pool.online:
-        return None
-    at = expected_start(job, pool, now)
-    if at is None:
+    if code is Code.UNRESOLVABLE or not pool.online or at is None:
         return None
     return "now" if at <= now else at.isoformat().replace("+00:00", "Z")

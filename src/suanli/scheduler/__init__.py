@@ -1,5 +1,6 @@
 """Pure placement policy: a frozen snapshot in, a plan with reasons out. No I/O, no clock, no globals."""
 
+from suanli.scheduler.classes import Carry
 from suanli.scheduler.explain import Candidate, explain
 from suanli.scheduler.feasibility import never_fits
 from suanli.scheduler.framework import Profile, schedule
@@ -10,6 +11,7 @@ from suanli.scheduler.snapshot import PendingJob, PoolView, Snapshot
 __all__ = [
     "PROFILES",
     "Candidate",
+    "Carry",
     "Code",
     "PendingJob",
     "Placement",

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Sequence
 from decimal import Decimal
 from functools import cache
 
 from suanli.domain.catalog import default_catalog
 from suanli.domain.money import Money
 from suanli.domain.resources import Vector
-from suanli.scheduler.snapshot import PendingJob, Quota, Snapshot, Usage
+from suanli.scheduler.snapshot import PendingJob, PoolView, Quota, Snapshot, Usage
 
 __all__ = ["Books", "cu_of", "per_accelerator_cu"]
 
@@ -55,17 +56,23 @@ class _Held:
         self.gib = 0.0
 
 
+def capacity(pools: Sequence[PoolView]) -> tuple[float, float, float]:
+    """The network's compute units, CPUs and GiB of memory: the denominators of every share."""
+    cap_cu = cap_cpus = cap_gib = 0.0
+    for pool in pools:
+        n = len(pool.free)
+        cap_cu += float(per_accelerator_cu(pool.accelerator)) * pool.per_node.accelerators * n
+        cap_cpus += pool.per_node.cpus * n
+        cap_gib += pool.per_node.memory_mib * n / _MIB_PER_GIB
+    return cap_cu, cap_cpus, cap_gib
+
+
 class Books:
     """Allocation, shares, quota headroom and funds for one cycle."""
 
-    def __init__(self, snapshot: Snapshot) -> None:
-        cap_cu = cap_cpus = cap_gib = 0.0
-        for pool in snapshot.pools:
-            n = len(pool.free)
-            cap_cu += float(per_accelerator_cu(pool.accelerator)) * pool.per_node.accelerators * n
-            cap_cpus += pool.per_node.cpus * n
-            cap_gib += pool.per_node.memory_mib * n / _MIB_PER_GIB
-        self._cap = (cap_cu, cap_cpus, cap_gib)
+    def __init__(self, snapshot: Snapshot, cap: tuple[float, float, float] | None = None) -> None:
+        self._cap = cap or capacity(snapshot.pools)
+        cap_cu, cap_cpus, cap_gib = self._cap
         decay = snapshot.half_life_h / math.log(2)
         self._norm = (cap_cu * decay, cap_cpus * decay, cap_gib * decay)
         self._usage = snapshot.usage

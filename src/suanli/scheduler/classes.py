@@ -44,26 +44,66 @@ _UNSEEN = -2
 _UNASKED, _YES, _NO = 0, 1, 2  # a static filter's answer for one key and pool
 
 
+class Carry:
+    """The answers that do not read free capacity, kept from one cycle to the next while every pool's
+    `static_key` is unchanged: static filters' answers and survivors, and reusable scores' raw
+    values. Exact: those plugins see a pool only through what its `static_key` holds, and a job only
+    through its key. Any change to any pool (a price, a site going offline, a pool added) starts
+    afresh. A caller that runs cycles back to back over the same pools (the simulator, the control
+    loop) passes one to `schedule()`; without one, every cycle starts afresh."""
+
+    LIMIT = 200_000  # cached answers (pool × key) kept at most; past it, start afresh
+
+    def __init__(self) -> None:
+        self._key: tuple[Hashable, ...] | None = None
+        self.survivors: dict[Hashable, list[int]] = {}
+        self.static: dict[Hashable, bytearray] = {}
+        self.values: dict[tuple[str, Hashable], _Values] = {}
+        self.capacity: tuple[float, float, float] | None = None  # `books.capacity` of the pools
+        # (profile, job id) → (the job, its class keys): the keys depend on the job alone
+        self.job_keys: dict[tuple[int, str], tuple[PendingJob, tuple[Hashable, ...]]] = {}
+
+    def adopt(self, pools: Sequence[PoolView]) -> Carry:
+        key = tuple([p.static_key for p in pools])
+        size = len(pools) * (len(self.static) + len(self.values))
+        if key != self._key or size > self.LIMIT:
+            self._key = key
+            self.survivors = {(): list(range(len(pools)))}  # by key prefix
+            self.static = {}
+            self.values = {}
+            self.capacity = None
+        if len(self.job_keys) > self.LIMIT:
+            self.job_keys = {}
+        return self
+
+
 class JobClasses:
     """Every job class met in one cycle, and the memos they share."""
 
-    def __init__(self, pools: Sequence[PoolView], working: WorkingFree) -> None:
+    def __init__(self, pools: Sequence[PoolView], working: WorkingFree, carry: Carry | None = None) -> None:
         self.pools = pools
         self.labels = [p.label for p in pools]
         self.working = working
+        kept = self.carry = (carry or Carry()).adopt(pools)
+        self._job_keys = kept.job_keys
         self._kinds: dict[int, Kinds] = {}
         self._classes: dict[Hashable, JobClass] = {}
-        self._survivors: dict[Hashable, list[int]] = {(): list(range(len(pools)))}  # by key prefix
-        self._static: dict[Hashable, bytearray] = {}  # (filter, key) → per pool: _UNASKED, _YES, _NO
+        self._survivors = kept.survivors
+        self._static = kept.static  # (filter, key) → per pool: _UNASKED, _YES, _NO
         self._live: dict[Hashable, _Live] = {}
         self._answers: dict[Hashable, list[int]] = {}  # shrinking filters' keys → answer per pool
-        self._values: dict[tuple[str, Hashable], _Values] = {}
+        self._values = kept.values
 
     def of(self, job: PendingJob, built: _Built) -> JobClass:
         kinds = self._kinds.get(id(built))
         if kinds is None:
             kinds = self._kinds[id(built)] = _kinds_of(built)
-        keys = tuple([key(job) for key in kinds.keys])
+        known = self._job_keys.get((id(built), job.id))
+        if known is not None and known[0] is job:
+            keys = known[1]
+        else:
+            keys = tuple([key(job) for key in kinds.keys])
+            self._job_keys[id(built), job.id] = (job, keys)
         found = self._classes.get((id(built), keys))
         if found is None:
             found = self._classes[id(built), keys] = JobClass(self, kinds, job, keys)

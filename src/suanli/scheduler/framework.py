@@ -37,8 +37,8 @@ from typing import Protocol
 
 from suanli.domain.money import Money
 from suanli.domain.resources import Vector
-from suanli.scheduler.books import Books
-from suanli.scheduler.classes import JobClasses
+from suanli.scheduler.books import Books, capacity
+from suanli.scheduler.classes import Carry, JobClasses
 from suanli.scheduler.fit import accelerator_option as accelerator_option
 from suanli.scheduler.fit import options_key as options_key
 from suanli.scheduler.fit import pick_nodes as pick_nodes
@@ -158,15 +158,19 @@ def register_gate(name: str, factory: Callable[[], GatePlugin]) -> None:
     _GATES[name] = factory
 
 
-def schedule(snapshot: Snapshot, profiles: dict[str, Profile]) -> Plan:
+def schedule(snapshot: Snapshot, profiles: dict[str, Profile], carry: Carry | None = None) -> Plan:
     """Place what fits now, in fair order; reserve (or preempt) for jobs that do not fit; for every
-    job left waiting, say why each pool does not take it (when asked)."""
+    job left waiting, say why each pool does not take it (when asked). `carry` keeps the answers
+    that do not depend on free capacity from one call to the next (`classes.Carry`)."""
     built = {name: build(p) for name, p in profiles.items()}
     gates = tuple(_GATES[n]() for n in GATES if n in _GATES)
     pools = snapshot.pools
     working = WorkingFree(pools, snapshot.now)
-    classes = JobClasses(pools, working)
-    books = Books(snapshot)
+    classes = JobClasses(pools, working, carry)
+    kept = classes.carry
+    if kept.capacity is None:
+        kept.capacity = capacity(pools)
+    books = Books(snapshot, kept.capacity)
     reserver = Reserver(snapshot, working, books)
     placements: list[Placement] = []
     seen: dict[str, _Seen] = {}

@@ -15,7 +15,14 @@ PROFILES: dict[str, Profile] = {
     "balanced": Profile(
         "balanced",
         FILTERS,
-        (("lost_sites", 10.0), ("waste", 1.0), ("cost", 1.0), ("carbon", 1.0), ("locality", 1.0)),
+        (
+            ("lost_sites", 10.0),
+            ("waste", 1.0),
+            ("cost", 1.0),
+            ("carbon", 1.0),
+            ("locality", 1.0),
+            ("fragmentation", 0.5),
+        ),
     ),
     "cheapest": Profile(
         "cheapest",

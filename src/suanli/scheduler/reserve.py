@@ -34,7 +34,7 @@ from decimal import Decimal
 
 from suanli.domain.resources import Vector
 from suanli.scheduler.books import Books, cu_of
-from suanli.scheduler.fit import accelerator_option, pick_nodes
+from suanli.scheduler.fit import accelerator_option, options_key, pick_nodes
 from suanli.scheduler.plan import Preemption, Reservation
 from suanli.scheduler.snapshot import PendingJob, PoolView, Running, Snapshot
 from suanli.scheduler.working import WorkingFree
@@ -44,6 +44,8 @@ __all__ = ["ESTIMATE_BUDGET", "Reserver"]
 ESTIMATE_BUDGET = 20_000  # start estimates (job × pool) per cycle
 
 _Release = tuple[datetime | None, tuple[int, ...], Vector]
+_Start = tuple[datetime | None, tuple[int, ...], tuple[Vector, ...]]  # when, on which nodes, the guard
+_Earliest = tuple[datetime | None, int, tuple[int, ...], tuple[Vector, ...]]  # when, pool, nodes, guard
 
 
 class Reserver:
@@ -64,6 +66,11 @@ class Reserver:
         self._lowest_victim = min(evictable, default=None)
         self._evicted: set[str] = set()
         self._budget = ESTIMATE_BUDGET
+        # (the job's shape, pool) → (the pool's version, `_start`'s answer): jobs that need the same
+        # per pool get the same start while the pool is unchanged (running attempts are fixed)
+        self._starts: dict[tuple[object, int], tuple[int, _Start | None]] = {}
+        # (the job's shape, its possible pools) → (the working copy's clock, `_earliest`'s answer)
+        self._earliests: dict[tuple[object, int], tuple[int, _Earliest | None]] = {}
         self.reservations: list[Reservation] = []
         self.preemptions: list[Preemption] = []
         self.by_job: dict[str, Reservation] = {}
@@ -74,7 +81,15 @@ class Reserver:
     def blocked(self, job: PendingJob, pools: Sequence[int]) -> Reservation | None:
         """Reserve (and if need be preempt) for a job no pool takes now; `pools` are the pools it
         could ever run on. Returns the reservation made, if any."""
-        best = self._earliest(job, self._unguarded(pools))
+        r = job.resources
+        shape = (options_key(job), r.cpus, r.memory_mib, r.nodes)  # all the estimates read of the job
+        kept = self._earliests.get((shape, id(pools)))
+        if kept is not None and kept[0] == self._working.clock:  # nothing placed or reserved since
+            best = kept[1]
+        else:
+            best = self._earliest(shape, job, self._unguarded(pools))
+            if self._budget > 0:  # an answer the budget cut short is not kept
+                self._earliests[shape, id(pools)] = (self._working.clock, best)
         soon = best is not None and best[0] is not None and best[0] <= self._now + self._wait
         if not soon and self._may_preempt(job):
             made = self._preempt(job, self._unguarded(pools))
@@ -98,17 +113,15 @@ class Reserver:
 
     # --- backfill -------------------------------------------------------------------------------
 
-    def _earliest(
-        self, job: PendingJob, pools: Sequence[int]
-    ) -> tuple[datetime | None, int, tuple[int, ...], tuple[Vector, ...]] | None:
-        found: tuple[datetime | None, int, tuple[int, ...], tuple[Vector, ...]] | None = None
+    def _earliest(self, shape: object, job: PendingJob, pools: Sequence[int]) -> _Earliest | None:
+        found: _Earliest | None = None
         for i in pools:
             if self._working.guards[i] is not None:
                 continue
             if self._budget <= 0:
                 break
             self._budget -= 1
-            start = self._start(job, i)
+            start = self._start_memo(job, shape, i)
             if start is None:
                 continue
             at = start[0]
@@ -116,9 +129,15 @@ class Reserver:
                 found = (at, i, start[1], start[2])
         return found
 
-    def _start(
-        self, job: PendingJob, i: int
-    ) -> tuple[datetime | None, tuple[int, ...], tuple[Vector, ...]] | None:
+    def _start_memo(self, job: PendingJob, shape: object, i: int) -> _Start | None:
+        key = (shape, i)
+        version = self._working.version[i]
+        found = self._starts.get(key)
+        if found is None or found[0] != version:
+            found = self._starts[key] = (version, self._start(job, i))
+        return found[1]
+
+    def _start(self, job: PendingJob, i: int) -> _Start | None:
         """When and on which nodes the job could start on pool `i`, and the guard that keeps it so."""
         pool, count = self._pools[i], job.resources.nodes
         need = job.resources.per_node(accelerator_option(job, pool))
@@ -128,6 +147,8 @@ class Reserver:
             return self._now, nodes, _guard(need, nodes, now_free, None)
         releases: list[_Release] = [(r.ends_at, r.nodes, r.per_node) for r in self._running[i]]
         releases += self._working.ends[i]
+        if not releases:
+            return None  # nothing running there will give anything back
         known = sorted((r for r in releases if r[0] is not None), key=lambda r: r[0] or self._now)
         free = list(now_free)
         back = [Vector()] * len(free)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import cached_property
 
 from suanli.domain.money import Money
 from suanli.domain.resources import Resources, Vector
@@ -46,6 +47,27 @@ class PoolView:
     @property
     def label(self) -> str:
         return f"{self.site}/{self.name}"
+
+    @cached_property
+    def static_key(self) -> Hashable:
+        """Everything but the free vectors (their count included): two views with equal keys get the same answer from every
+        plugin that does not read `free` (`classes.Carry` keeps those answers between cycles)."""
+        return (
+            self.id,
+            len(self.free),  # the node count: `shape` reads it
+            self.site_id,
+            self.site,
+            self.name,
+            self.accelerator,
+            self.per_node,
+            self.online,
+            self.region,
+            self.price,
+            self.pue,
+            self.carbon_g_per_kwh,
+            self.bandwidth_mbps,
+            self.releases,
+        )
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ class WorkingFree:
         self.now = now
         self.free: list[tuple[Vector, ...]] = [p.free for p in pools]
         self.guarded: list[tuple[Vector, ...]] = list(self.free)
+        self._ends_by_limit: dict[int, datetime] = {}
         self.guards: list[Guard | None] = [None] * len(pools)
         self.reserved = 0  # how many pools hold a reservation
         self.version: list[int] = [0] * len(pools)
@@ -67,7 +68,12 @@ class WorkingFree:
     def ends_of(self, job: PendingJob) -> datetime | None:
         """When the job, started now, ends at the latest (its max_runtime); None: not known."""
         limit = job.resources.max_runtime_s
-        return self.now + timedelta(seconds=limit) if limit and self.now is not None else None
+        if not limit or self.now is None:
+            return None
+        found = self._ends_by_limit.get(limit)
+        if found is None:
+            found = self._ends_by_limit[limit] = self.now + timedelta(seconds=limit)
+        return found
 
     def take(self, pool: int, per_node: Vector, nodes: Sequence[int], ends: datetime | None = None) -> None:
         """Take `per_node` from each of `nodes` of `pool`: one placement, giving it back at `ends`."""
@@ -76,8 +82,13 @@ class WorkingFree:
             free[n] = free[n] - per_node
         self.placed += 1
         self.free[pool] = tuple(free)
-        guard = self.guards[pool]
-        self.guarded[pool] = self.free[pool] if guard is None else _minus(self.free[pool], guard.guard)
+        if self.guards[pool] is None:
+            self.guarded[pool] = self.free[pool]
+        else:  # free minus the guard, node by node: only the nodes taken change
+            guarded = list(self.guarded[pool])
+            for n in nodes:
+                guarded[n] = guarded[n] - per_node
+            self.guarded[pool] = tuple(guarded)
         self.ends[pool].append((ends, tuple(nodes), per_node))
         self._changed(pool)
 

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from suanli.domain.ledger import Transfer, account_kind
 from suanli.store.ids import new_id
@@ -125,6 +125,84 @@ class LedgerRepo:
             .order_by(LedgerEntry.id)
         )
         return [(e, t) for e, t in self._s.execute(q).tuples()]
+
+    def transfers_between(
+        self, since: datetime, until: datetime, *, kinds: Iterable[str], refs: Iterable[str]
+    ) -> list[LedgerTransfer]:
+        """Transfers of these kinds and refs with `since <= at < until`, oldest first."""
+        refs = list(refs)
+        if not refs:
+            return []
+        q = (
+            select(LedgerTransfer)
+            .where(
+                LedgerTransfer.kind.in_(list(kinds)),
+                LedgerTransfer.ref.in_(refs),
+                LedgerTransfer.at >= since,
+                LedgerTransfer.at < until,
+            )
+            .order_by(LedgerTransfer.at, LedgerTransfer.id)
+        )
+        return list(self._s.scalars(q))
+
+    def charges_between(
+        self,
+        since: datetime,
+        until: datetime,
+        *,
+        project_ids: Iterable[str] | None = None,
+        provider_org_ids: Iterable[str] | None = None,
+    ) -> list[tuple[LedgerTransfer, LedgerTransfer, Hold]]:
+        """Charges and refunds dated in `[since, until)` of holds of these projects or providers, as
+        (transfer, the charge it is or reverses, its hold), oldest first."""
+        charge = aliased(LedgerTransfer)
+        found: list[tuple[LedgerTransfer, LedgerTransfer, Hold]] = []
+        for kind, source in (("charge", LedgerTransfer), ("refund", charge)):
+            q = select(LedgerTransfer, source, Hold).where(
+                LedgerTransfer.kind == kind, LedgerTransfer.at >= since, LedgerTransfer.at < until
+            )
+            if kind == "refund":
+                q = q.join(charge, charge.id == LedgerTransfer.ref)
+            q = q.join(Hold, Hold.id == source.ref)
+            if project_ids is not None:
+                q = q.where(Hold.project_id.in_(list(project_ids)))
+            if provider_org_ids is not None:
+                q = q.where(Hold.provider_org_id.in_(list(provider_org_ids)))
+            found += [(t, c, h) for t, c, h in self._s.execute(q).tuples()]
+        return sorted(found, key=lambda row: (row[0].at, row[0].id))
+
+    def entries_between(
+        self, account_ids: Iterable[str], since: datetime, until: datetime
+    ) -> list[LedgerEntry]:
+        """Entries on these accounts of transfers dated in `[since, until)`."""
+        q = (
+            select(LedgerEntry)
+            .join(LedgerTransfer, LedgerTransfer.id == LedgerEntry.transfer_id)
+            .where(
+                LedgerEntry.account_id.in_(list(account_ids)),
+                LedgerTransfer.at >= since,
+                LedgerTransfer.at < until,
+            )
+            .order_by(LedgerEntry.id)
+        )
+        return list(self._s.scalars(q))
+
+    def charges_by_once_key(self, keys: Iterable[str]) -> dict[str, LedgerTransfer]:
+        """The charges (or refunds) posted once under each of these keys, by key."""
+        keys = list(keys)
+        if not keys:
+            return {}
+        q = select(LedgerTransfer).where(LedgerTransfer.once_key.in_(keys))
+        return {t.once_key: t for t in self._s.scalars(q) if t.once_key is not None}
+
+    def signed_sum_before(self, account_id: str, at: datetime) -> int:
+        """The account's signed sum over transfers dated before `at` (its balance then)."""
+        q = (
+            select(func.coalesce(func.sum(LedgerEntry.amount_minor), 0))
+            .join(LedgerTransfer, LedgerTransfer.id == LedgerEntry.transfer_id)
+            .where(LedgerEntry.account_id == account_id, LedgerTransfer.at < at)
+        )
+        return int(self._s.scalar(q) or 0)
 
     def sums_by_currency(self) -> dict[str, int]:
         """Σ signed entries per currency over the whole ledger: zero for every currency when it balances."""

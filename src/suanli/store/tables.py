@@ -384,3 +384,56 @@ class ProviderRelation(Base):
     provider_org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"))
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime]
+
+
+# --- budgets and the audit trail (migration 0006) -----------------------------------------------
+
+
+class Budget(Base):
+    """What a project means to spend in a month (`month` YYYY-MM, or "*" for every month without
+    its own row), the alert thresholds in percent, and whether reaching it stops new jobs."""
+
+    __tablename__ = "budgets"
+    __table_args__ = (UniqueConstraint("project_id", "month"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"))
+    month: Mapped[str] = mapped_column(String(7))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    thresholds: Mapped[list[Any]]  # percentages, ascending
+    hard_cap: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_by: Mapped[str] = mapped_column(String(80))
+    updated_at: Mapped[datetime]
+
+
+class BudgetEvent(Base):
+    """A threshold a project's month reached: written once per (project, month, threshold)."""
+
+    __tablename__ = "budget_events"
+    __table_args__ = (UniqueConstraint("project_id", "month", "threshold"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"))
+    month: Mapped[str] = mapped_column(String(7))
+    threshold: Mapped[int] = mapped_column(Integer)
+    spent_minor: Mapped[int] = mapped_column(BigInteger)
+    budget_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    at: Mapped[datetime]
+
+
+class AuditEvent(Base):
+    """A change a person made (top-ups, credit limits, budgets): who, when, what, why. Append only."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_action_at", "action", "at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    actor_id: Mapped[str] = mapped_column(String(80))  # the user id
+    actor: Mapped[str] = mapped_column(String(128))  # the user's name when it acted
+    action: Mapped[str] = mapped_column(String(40))  # e.g. topup, credit_limit, budget
+    org_id: Mapped[str | None] = mapped_column(String(40))
+    target: Mapped[str] = mapped_column(String(200))  # e.g. acme/vision
+    amount_minor: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[dict[str, Any]]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from suanli.store.billing import BillingRepo
 from suanli.store.idempotency import IdempotencyRepo
 from suanli.store.jobs import JobRepo
 from suanli.store.ledger import LedgerRepo
@@ -21,6 +22,7 @@ class Tx:
         self.jobs = JobRepo(session)
         self.idempotency = IdempotencyRepo(session)
         self.ledger = LedgerRepo(session, sqlite=sqlite)
+        self.billing = BillingRepo(session, sqlite=sqlite)
 
     def flush(self) -> None:
         self._session.flush()

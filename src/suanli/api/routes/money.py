@@ -1,17 +1,29 @@
-"""Money routes: balances, top-ups, price books, voucher programmes, grants, vouchers and reports."""
+"""Money routes: balances, top-ups, price books, voucher programmes, grants, vouchers and reports;
+statements, settlement, usage, budgets, credit limits and the audit trail."""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from suanli.api.deps import Mutation, caller, mutation, plane
-from suanli.api.schemas import CreateProgramme, GrantVoucher, Relate, SetPriceBook, TopUp
-from suanli.control import money, voucher_report
+from suanli.api.schemas import (
+    CreateProgramme,
+    GrantVoucher,
+    Relate,
+    SetBudget,
+    SetCreditLimit,
+    SetPriceBook,
+    TopUp,
+)
+from suanli.control import budgets, money, settlement, statements, usage_views, voucher_report
 from suanli.control.plane import ControlPlane
 from suanli.control.principal import Principal
+from suanli.control.statement_render import statement_csv, statement_html, to_csv
+from suanli.domain.billing import month_of
 from suanli.store import Tx
 
 router = APIRouter(tags=["money"])
@@ -26,7 +38,9 @@ def balance(org: str, cp: ControlPlane = Depends(plane), who: Principal = Depend
 @router.post("/orgs/{org}/projects/{project}/topups", status_code=201, summary="Add funds (operators)")
 def topup(org: str, project: str, body: TopUp, m: Mutation = Depends(mutation)) -> JSONResponse:
     def change(tx: Tx) -> tuple[int, Any]:
-        return 201, money.topup(tx, m.who, org, project, body.amount, body.transfer_id, m.cp.clock())
+        return 201, money.topup(
+            tx, m.who, org, project, body.amount, body.transfer_id, m.cp.clock(), body.reason
+        )
 
     return m.run(change)
 
@@ -124,3 +138,123 @@ def relate(body: Relate, m: Mutation = Depends(mutation)) -> JSONResponse:
         return 201, money.relate(tx, m.who, body.org, body.provider, body.note, m.cp.clock())
 
     return m.run(change)
+
+
+# --- statements, settlement, usage, budgets, credit limits, audit --------------------------------
+
+_FORMATS = {"csv": "text/csv; charset=utf-8", "html": "text/html; charset=utf-8"}
+# A statement page may style itself and nothing else: no scripts, no fetches, no frames.
+_HTML_POLICY = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+
+
+def _month(cp: ControlPlane, month: str | None) -> str:
+    return month or month_of(cp.clock())
+
+
+def _document(text: str, fmt: str, filename: str) -> Response:
+    headers = {"Content-Disposition": f'inline; filename="{filename}.{fmt}"'}
+    if fmt == "html":
+        headers["Content-Security-Policy"] = _HTML_POLICY
+    return Response(text, media_type=_FORMATS[fmt], headers=headers)
+
+
+@router.get("/orgs/{org}/statements", summary="A month's statement of an org or one project (finance)")
+def statement(
+    org: str,
+    month: str | None = None,
+    project: str | None = None,
+    format: Literal["json", "csv", "html"] = "json",
+    cp: ControlPlane = Depends(plane),
+    who: Principal = Depends(caller),
+) -> Any:
+    with cp.db.read() as tx:
+        st = statements.statement(tx, who, org, project, _month(cp, month))
+    if format == "json":
+        return statements.view(st)
+    name = f"statement-{st.org}{'-' + st.project if st.project else ''}-{st.month}"
+    text = statement_csv(st) if format == "csv" else statement_html(st)
+    return _document(text, format, name)
+
+
+@router.get("/settlements", summary="Providers' payables for a month, reconciled with usage (finance)")
+def settlements(
+    provider: str | None = None,
+    month: str | None = None,
+    format: Literal["json", "csv"] = "json",
+    cp: ControlPlane = Depends(plane),
+    who: Principal = Depends(caller),
+) -> Any:
+    with cp.db.read() as tx:
+        view = settlement.settlement(tx, who, provider=provider, month=_month(cp, month))
+    if format == "json":
+        return view
+    text = to_csv(settlement.rows(view), settlement.COLUMNS)
+    return _document(text, "csv", f"settlement-{provider or 'all'}-{view['month']}")
+
+
+@router.get("/usage", summary="Compute-hours and charges grouped by project, site, user or month")
+def usage(
+    by: str = "project",
+    org: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    cp: ControlPlane = Depends(plane),
+    who: Principal = Depends(caller),
+) -> dict[str, Any]:
+    with cp.db.read() as tx:
+        return usage_views.usage(tx, who, by=by, org=org, since=since, until=until)
+
+
+@router.get("/orgs/{org}/projects/{project}/budget", summary="The budget in force, spend, events (finance)")
+def get_budget(
+    org: str,
+    project: str,
+    month: str | None = None,
+    cp: ControlPlane = Depends(plane),
+    who: Principal = Depends(caller),
+) -> dict[str, Any]:
+    with cp.db.read() as tx:
+        return budgets.show(tx, who, org, project, _month(cp, month))
+
+
+@router.put("/orgs/{org}/projects/{project}/budget", summary="Set a month's (or every month's) budget")
+def set_budget(org: str, project: str, body: SetBudget, m: Mutation = Depends(mutation)) -> JSONResponse:
+    def change(tx: Tx) -> tuple[int, Any]:
+        view = budgets.set_budget(
+            tx,
+            m.who,
+            org,
+            project,
+            month=body.month,
+            amount=body.amount,
+            thresholds=body.thresholds,
+            hard_cap=body.hard_cap,
+            reason=body.reason,
+            now=m.cp.clock(),
+        )
+        return 200, view
+
+    return m.run(change)
+
+
+@router.put("/orgs/{org}/projects/{project}/credit-limit", summary="Set a project's credit limit (operators)")
+def set_credit_limit(
+    org: str, project: str, body: SetCreditLimit, m: Mutation = Depends(mutation)
+) -> JSONResponse:
+    def change(tx: Tx) -> tuple[int, Any]:
+        return 200, money.set_credit_limit(tx, m.who, org, project, body.limit, body.reason, m.cp.clock())
+
+    response = m.run(change)
+    m.cp.poke(schedule=True)  # jobs waiting for funds may fit now
+    return response
+
+
+@router.get("/audit", summary="Audit trail of money changes: all (operators) or one org's (finance)")
+def audit_trail(
+    org: str | None = None,
+    action: str | None = None,
+    cp: ControlPlane = Depends(plane),
+    who: Principal = Depends(caller),
+) -> dict[str, Any]:
+    with cp.db.read() as tx:
+        return {"items": money.audit_events(tx, who, org=org, action=action), "next_cursor": None}

@@ -13,7 +13,8 @@ placements of the plan start on the pools it names; the scheduler does not preem
 What the simulator does to stay cheap, without changing any decision: a pass in which no pool has as
 many GPUs free as the smallest waiting job needs cannot place anything and is skipped (waiting jobs are
 counted per GPU count); `PendingJob`s are built once, at arrival; a `PoolView` is built once per (pool,
-free GPUs) and reused. Each pass that runs calls `schedule()` over the whole queue: O(queue) per pass.
+free GPUs) and reused; one `Carry` keeps the pools' static answers (which filters pass, the
+scores' raw values) from pass to pass, since only free capacity changes between them. Each pass that runs calls `schedule()` over the whole queue: O(queue) per pass.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from suanli.domain.resources import AcceleratorOption, Resources, Vector
-from suanli.scheduler import PROFILES, PendingJob, PoolView, Snapshot, schedule
+from suanli.scheduler import PROFILES, Carry, PendingJob, PoolView, Snapshot, schedule
 from suanli.sim.network import Network
 from suanli.sim.policy import NOTHING, Decision, PoolState, register_policy
 from suanli.sim.trace import Trace
@@ -42,6 +43,7 @@ class Production:
         self._models = network.models
         self._views = [_view(i, network) for i in range(len(network.pools))]
         self._free_views: dict[tuple[int, int], PoolView] = {}
+        self._carry = Carry()  # the pools' static answers, kept between passes
         self._width = len(str(max(len(trace.jobs) - 1, 0)))
         self._pending: dict[str, PendingJob] = {}  # insertion order is arrival order
         self._waiting_by_size: dict[int, int] = {}  # GPU count → waiting jobs that need it
@@ -76,7 +78,7 @@ class Production:
             pools=tuple(self._with_free(i, f) for i, f in enumerate(free)),
             jobs=tuple(self._pending.values()),
         )
-        plan = schedule(snapshot, PROFILES)
+        plan = schedule(snapshot, PROFILES, self._carry)
         self.cycles += 1
         start, on = [], []
         for placement in plan.placements:

@@ -1,0 +1,329 @@
+"""Billing: `statement`, `settlement`, `usage`, `budget set|show`, `credit-limit set`, `audit`."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from suanli.cli.context import fail, session, stdout
+from suanli.cli.exit_codes import ExitCode
+from suanli.cli.render import print_json, print_records
+
+__all__ = ["register"]
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of a table.")]
+OutOption = Annotated[
+    Path | None, typer.Option("-o", "--output", help="Write the document to this file instead of stdout.")
+]
+MonthOption = Annotated[str | None, typer.Option(help="YYYY-MM (default: this month, UTC).")]
+budget_app = typer.Typer(
+    help="Project budgets: alerts at thresholds and an optional hard cap.", no_args_is_help=True
+)
+credit_app = typer.Typer(help="How far below zero a project's cash may go (operators).", no_args_is_help=True)
+
+
+class StatementFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    html = "html"
+    json = "json"
+
+
+class SettlementFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+class Group(StrEnum):
+    project = "project"
+    site = "site"
+    user = "user"
+    month = "month"
+
+
+def _text(value: Any) -> Any:
+    """Money views {"minor", "currency", "text"} (or lists of them) → text, for tables."""
+    if isinstance(value, dict) and "text" in value:
+        return value["text"]
+    if isinstance(value, list) and all(isinstance(v, dict) and "text" in v for v in value):
+        return ", ".join(v["text"] for v in value) or "-"
+    return value
+
+
+def _flat(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: _text(v) for k, v in r.items()} for r in rows]
+
+
+def _emit(body: Any, output: Path | None) -> None:
+    """A document (text) or JSON, to `output` or stdout, byte for byte."""
+    text = body if isinstance(body, str) else json.dumps(body, indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        stdout.file.write(text)
+        stdout.file.flush()
+        return
+    output.write_text(text, encoding="utf-8")
+    typer.echo(f"wrote {output}", err=True)
+
+
+def _no_table_to_file(table: bool, output: Path | None) -> None:
+    if table and output is not None:
+        fail("-o writes a document: add --format csv, html or json", ExitCode.USAGE)
+
+
+def statement(
+    org: Annotated[str, typer.Argument(help="The org.")],
+    month: MonthOption = None,
+    project: Annotated[str | None, typer.Option(help="One project (default: the whole org).")] = None,
+    fmt: Annotated[
+        StatementFormat, typer.Option("--format", help="table, csv, html or json.")
+    ] = StatementFormat.table,
+    output: OutOption = None,
+) -> None:
+    """A month's statement: per-job lines, totals by funding source, opening and closing balances (finance).
+
+    Example:
+
+    ```
+    suanli statement acme --project vision --month 2026-11 --format html -o nov.html
+    ```
+    """
+    _no_table_to_file(fmt is StatementFormat.table, output)
+    with session() as client:
+        body = client.statement(
+            org, month=month, project=project, format="json" if fmt is StatementFormat.table else fmt.value
+        )
+    if fmt is not StatementFormat.table:
+        _emit(body, output)
+        return
+    stdout.print(
+        f"[bold]{escape(body['org'])}{escape('/' + body['project'] if body['project'] else '')} {escape(body['month'])}[/bold]"
+    )
+    print_records(
+        _flat(body["lines"]),
+        ("project", "job", "name", "site", "pool", "hours", "accelerator_hours", "amount"),
+        "no charges this month",
+    )
+    stdout.print()
+    print_records(_flat(body["funding"]), ("source", "amount"), "")
+    stdout.print(f"total: {escape(_text(body['totals']) if body['totals'] else '0')}")
+    stdout.print()
+    print_records(
+        _flat(body["balances"]),
+        ("project", "opening", "topups", "cash_charged", "closing", "arrears_closing"),
+        "",
+    )
+
+
+def settlement(
+    provider: Annotated[
+        str | None, typer.Option(help="One provider org (default: every one you may see).")
+    ] = None,
+    month: MonthOption = None,
+    fmt: Annotated[
+        SettlementFormat, typer.Option("--format", help="table, csv or json.")
+    ] = SettlementFormat.table,
+    output: OutOption = None,
+) -> None:
+    """Providers' payables for a month, reconciled with their sites' usage sequences (finance).
+
+    Gaps in a site's sequence, duplicates and usage not charged are flagged.
+
+    Example:
+
+    ```
+    suanli settlement --provider pku --month 2026-11 --format csv -o pku-2026-11.csv
+    ```
+    """
+    _no_table_to_file(fmt is SettlementFormat.table, output)
+    with session() as client:
+        body = client.settlements(
+            provider=provider, month=month, format="json" if fmt is SettlementFormat.table else fmt.value
+        )
+    if fmt is not SettlementFormat.table:
+        _emit(body, output)
+        return
+    for p in body["providers"]:
+        ok = "reconciles" if p["reconciles"] else "[red]DOES NOT RECONCILE[/red]"
+        stdout.print(
+            f"[bold]{escape(p['provider'])}[/bold] {escape(body['month'])}: {ok}, {p['flags']} flag(s)"
+        )
+        print_records(_flat(p["totals"]), ("currency", "payable", "charged"), "no charges")
+        sites = [
+            {"site": s["site"], "payable": _text(s["payable"]), "records": s["records"],
+             "seq": f"{s['first_seq']}-{s['last_seq']}", "gaps": len(s["gaps"]),
+             "duplicates": len(s["duplicates"]), "uncharged": len(s["uncharged"])}
+            for s in p["sites"]
+        ]  # fmt: skip
+        print_records(
+            sites, ("site", "payable", "records", "seq", "gaps", "duplicates", "uncharged"), "no sites"
+        )
+        for s in p["sites"]:
+            for g in s["gaps"]:
+                stdout.print(
+                    f"[yellow]gap[/yellow] {escape(s['site'])}: seq {g['from']}-{g['to']} never received"
+                )
+            for d in s["duplicates"]:
+                twice = "[red]CHARGED TWICE[/red]" if d["charged_twice"] else "charged once"
+                stdout.print(
+                    f"[yellow]duplicate[/yellow] {escape(s['site'])}: seq {d['seq']} repeats {d['repeats']}, {twice}"
+                )
+            for u in s["uncharged"]:
+                stdout.print(
+                    f"[yellow]uncharged[/yellow] {escape(s['site'])}: seq {u['seq']} ({escape(u['job'])}, {u['hours']} h)"
+                )
+        stdout.print()
+
+
+def usage(
+    by: Annotated[Group, typer.Option(help="Group by project, site, user or month.")] = Group.project,
+    org: Annotated[str | None, typer.Option(help="One org (default: every one you belong to).")] = None,
+    since: Annotated[str | None, typer.Option(help="From (ISO 8601), e.g. 2026-11-01T00:00:00Z.")] = None,
+    until: Annotated[str | None, typer.Option(help="Until (exclusive, ISO 8601).")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Compute-hours, and what they were charged (finance roles), grouped.
+
+    Example:
+
+    ```
+    suanli usage --by site --org acme --since 2026-11-01T00:00:00Z
+    ```
+    """
+    with session() as client:
+        body = client.usage(by=by.value, org=org, since=since, until=until)
+    if json_out:
+        print_json(body)
+        return
+    rows = _flat(body.get("items", []))
+    columns = ("key", "records", "hours", "accelerator_hours", "cpu_hours", "charged")
+    print_records([{**r, "key": r["key"]} for r in rows], columns, "no usage")
+
+
+@budget_app.command("set")
+def budget_set(
+    org: Annotated[str, typer.Argument(help="The org.")],
+    project: Annotated[str, typer.Argument(help="The project.")],
+    amount: Annotated[str, typer.Argument(help="e.g. 5000.00 or '5000.00 CNY'.")],
+    month: Annotated[str, typer.Option(help="YYYY-MM, or '*' for every month without its own budget.")] = "*",
+    threshold: Annotated[
+        list[int] | None, typer.Option(help="Alert at this percentage (repeatable; default 50, 80, 100).")
+    ] = None,
+    hard_cap: Annotated[
+        bool,
+        typer.Option("--hard-cap/--no-hard-cap", help="Refuse new jobs once the month's charges reach it."),
+    ] = False,
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit trail).")] = "",
+    json_out: JsonOption = False,
+) -> None:
+    """Set a project's budget (owners, admins, finance).
+
+    Example:
+
+    ```
+    suanli budget set acme vision 5000.00 --month 2026-12 --hard-cap
+    ```
+    """
+    with session() as client:
+        body = client.set_budget(
+            org, project, amount, month=month, thresholds=threshold, hard_cap=hard_cap, reason=reason
+        )
+    if json_out:
+        print_json(body)
+        return
+    _print_budget(body)
+
+
+@budget_app.command("show")
+def budget_show(
+    org: Annotated[str, typer.Argument(help="The org.")],
+    project: Annotated[str, typer.Argument(help="The project.")],
+    month: MonthOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """The budget in force, what the month spent, and the thresholds reached."""
+    with session() as client:
+        body = client.get_budget(org, project, month=month)
+    if json_out:
+        print_json(body)
+        return
+    _print_budget(body)
+
+
+def _print_budget(body: dict[str, Any]) -> None:
+    b = body.get("budget")
+    if b is None:
+        stdout.print(
+            f"{escape(body['org'])}/{escape(body['project'])}: no budget for {escape(body['month'])}"
+        )
+    else:
+        cap = (
+            ", [red]hard cap reached: new jobs refused[/red]"
+            if b["blocked"]
+            else (", hard cap" if b["hard_cap"] else "")
+        )
+        stdout.print(
+            f"{escape(body['org'])}/{escape(body['project'])} {escape(body['month'])}: {escape(_text(b['spent']))} "
+            f"of {escape(_text(b['amount']))} ({b['percent']}%), alerts at "
+            f"{', '.join(f'{t}%' for t in b['thresholds'])}{cap}"
+        )
+    if body.get("events"):
+        print_records(_flat(body["events"]), ("month", "threshold", "spent", "budget", "at"), "")
+
+
+@credit_app.command("set")
+def credit_limit_set(
+    org: Annotated[str, typer.Argument(help="The org.")],
+    project: Annotated[str, typer.Argument(help="The project.")],
+    limit: Annotated[str, typer.Argument(help="e.g. 500.00 or '500.00 CNY'; 0 removes it.")],
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit trail).")] = "",
+    json_out: JsonOption = False,
+) -> None:
+    """Let a project's cash go down to −LIMIT (operators).
+
+    Example:
+
+    ```
+    suanli credit-limit set acme vision 500.00 --reason "grant pending"
+    ```
+    """
+    with session() as client:
+        body = client.set_credit_limit(org, project, limit, reason=reason)
+    if json_out:
+        print_json(body)
+        return
+    stdout.print(
+        f"{escape(org)}/{escape(project)}: credit limit {escape(_text(body['credit_limit']))}, "
+        f"available {escape(_text(body['available']))}"
+    )
+
+
+def audit(
+    org: Annotated[str | None, typer.Option(help="One org's records (its finance roles may ask).")] = None,
+    action: Annotated[str | None, typer.Option(help="topup, credit_limit or budget.")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """The audit trail of money changes: who, when, what, how much, why."""
+    with session() as client:
+        body = client.audit(org=org, action=action)
+    if json_out:
+        print_json(body)
+        return
+    print_records(
+        _flat(body.get("items", [])), ("at", "actor", "action", "target", "amount", "reason"), "no records"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add `statement`, `settlement`, `usage`, `audit` and the `budget` and `credit-limit` groups."""
+    app.command()(statement)
+    app.command()(settlement)
+    app.command()(usage)
+    app.command()(audit)
+    app.add_typer(budget_app, name="budget")
+    app.add_typer(credit_app, name="credit-limit")

@@ -1,0 +1,63 @@
+"""Charges and refunds of a month read back from the ledger, each with its hold and its parts.
+
+Statements, settlement, budgets and usage views all sum the same ledger lines, so what they show
+reconciles with the ledger by construction.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from suanli.control.errors import Invalid
+from suanli.domain.billing import BillingError, Line, Parts, parse_month, parts_of
+from suanli.domain.errors import FieldError
+from suanli.domain.ledger import TransferKind
+from suanli.store import Tx
+from suanli.store.tables import Hold, LedgerTransfer
+
+
+@dataclass(frozen=True)
+class Posted:
+    """A charge or a refund (a negative charge) against `hold`; `usage_key` is the usage record it
+    charged (a refund: the one its charge charged), or None."""
+
+    transfer: LedgerTransfer
+    hold: Hold
+    parts: Parts
+    usage_key: str | None
+
+    @property
+    def refund(self) -> bool:
+        return self.transfer.kind == TransferKind.REFUND.value
+
+
+def month_bounds(month: str) -> tuple[datetime, datetime]:
+    """`YYYY-MM` → its UTC bounds, or a 422 naming the field."""
+    try:
+        return parse_month(month)
+    except BillingError as exc:
+        raise Invalid(str(exc), [FieldError("month", "YYYY-MM, e.g. 2026-11")]) from None
+
+
+def posted(
+    tx: Tx,
+    since: datetime,
+    until: datetime,
+    *,
+    project_ids: Iterable[str] | None = None,
+    provider_org_ids: Iterable[str] | None = None,
+) -> list[Posted]:
+    """Charges and refunds dated in `[since, until)` of these projects' (or providers') holds."""
+    rows = tx.ledger.charges_between(since, until, project_ids=project_ids, provider_org_ids=provider_org_ids)
+    parts = parts_by_transfer(tx, (t.id for t, _, _ in rows))
+    return [Posted(t, hold, parts.get(t.id, Parts({}, 0, 0)), charge.once_key) for t, charge, hold in rows]
+
+
+def parts_by_transfer(tx: Tx, transfer_ids: Iterable[str]) -> dict[str, Parts]:
+    lines: dict[str, list[Line]] = defaultdict(list)
+    for e in tx.ledger.entries(list(transfer_ids)):
+        lines[e.transfer_id].append(Line(e.account_id, e.amount_minor, e.source))
+    return {tid: parts_of(ls) for tid, ls in lines.items()}

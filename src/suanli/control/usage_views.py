@@ -1,0 +1,135 @@
+"""Usage grouped by site, user, month or project: compute-hours from the usage records the sites
+reported, and what was charged for them (net of refunds) from the ledger.
+
+Members of an org see its usage; the charged amounts only its owners, admins and finance members
+(and operators): money is finance's. Records count by when the server received them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from suanli.control.accounts import org_for, require_user
+from suanli.control.charges import parts_by_transfer
+from suanli.control.errors import Invalid
+from suanli.control.ledger import usage_key
+from suanli.control.money import MONEY_ROLES, money_view
+from suanli.control.principal import Principal
+from suanli.domain.billing import hours, month_of
+from suanli.domain.errors import FieldError
+from suanli.store import Tx
+from suanli.store.tables import Attempt, Job, UsageRecord
+
+GROUPS = ("project", "site", "user", "month")
+
+
+@dataclass
+class _Group:
+    records: int = 0
+    wall: int = 0
+    accelerator: int = 0
+    cpu: int = 0
+    charged: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+def usage(
+    tx: Tx,
+    who: Principal,
+    *,
+    by: str,
+    org: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> dict[str, Any]:
+    require_user(who)
+    if by not in GROUPS:
+        raise Invalid(f"cannot group by {by!r}", [FieldError("by", f"allowed: {', '.join(GROUPS)}")])
+    if org is not None:
+        org_ids: list[str] | None = [org_for(tx, who, org).id]
+    else:
+        org_ids = who.visible_orgs()
+    money = who.operator or all(who.roles.get(o) in MONEY_ROLES for o in org_ids or [])
+    since, until = _utc(since), _utc(until)
+    records = tx.billing.usage(since=since, until=until, org_ids=org_ids)
+    charged = _charged(tx, [u for u, _, _ in records]) if money else {}
+    keyer = _keyer(tx, by)
+    groups: dict[str, _Group] = defaultdict(_Group)
+    for u, job, attempt in records:
+        g = groups[keyer(u, job, attempt)]
+        g.records += 1
+        g.wall, g.accelerator, g.cpu = (
+            g.wall + u.wall_seconds,
+            g.accelerator + u.accelerator_seconds,
+            g.cpu + u.cpu_seconds,
+        )
+        for cur, amount in charged.get(usage_key(u), {}).items():
+            g.charged[cur] += amount
+    return {
+        "by": by,
+        "since": since.isoformat() if since else None,
+        "until": until.isoformat() if until else None,
+        "items": [
+            {
+                "key": key,
+                "records": g.records,
+                "hours": hours(g.wall),
+                "accelerator_hours": hours(g.accelerator),
+                "cpu_hours": hours(g.cpu),
+                "charged": [money_view(v, c) for c, v in sorted(g.charged.items())] if money else None,
+            }
+            for key, g in sorted(groups.items())
+        ],
+    }
+
+
+def _utc(at: datetime | None) -> datetime | None:
+    """A time without a zone is read as UTC (API times are UTC)."""
+    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
+
+
+def _charged(tx: Tx, records: list[UsageRecord]) -> dict[str, dict[str, int]]:
+    """usage key → {currency: amount charged for it, net of refunds}."""
+    charges = tx.ledger.charges_by_once_key(usage_key(u) for u in records)
+    refunds = tx.ledger.charges_by_once_key(f"refund-of:{c.id}" for c in charges.values())
+    parts = parts_by_transfer(tx, [t.id for t in (*charges.values(), *refunds.values())])
+    currency = {e.transfer_id: e.currency for e in tx.ledger.entries(parts)}
+    out: dict[str, dict[str, int]] = {}
+    for key, charge in charges.items():
+        refund = refunds.get(f"refund-of:{charge.id}")
+        for t in (charge, refund):
+            if t is not None and t.id in parts:
+                cur = currency[t.id]
+                out.setdefault(key, {}).setdefault(cur, 0)
+                out[key][cur] += parts[t.id].charged
+    return out
+
+
+def _keyer(tx: Tx, by: str) -> Any:
+    if by == "month":
+        return lambda u, j, a: month_of(u.recorded_at)
+    if by == "site":
+        sites = {s.id: s.name for s in tx.sites.sites()}
+        return lambda u, j, a: sites.get(u.site_id, u.site_id)
+    if by == "user":
+        names: dict[str, str] = {}
+
+        def user(u: UsageRecord, j: Job, a: Attempt) -> str:
+            if j.user_id not in names:
+                row = tx.tenancy.user(j.user_id)
+                names[j.user_id] = row.name if row else j.user_id
+            return names[j.user_id]
+
+        return user
+    orgs = {o.id: o.name for o in tx.tenancy.orgs()}
+    projects: dict[str, str] = {}
+
+    def project(u: UsageRecord, j: Job, a: Attempt) -> str:
+        if j.project_id not in projects:
+            row = tx.tenancy.project(j.project_id)
+            projects[j.project_id] = f"{orgs.get(j.org_id, j.org_id)}/{row.name if row else j.project_id}"
+        return projects[j.project_id]
+
+    return project

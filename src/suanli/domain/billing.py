@@ -1,0 +1,184 @@
+"""Billing periods and the checks run over them: months, a site's usage sequence, budget thresholds.
+
+Pure values and functions: `control/settlement.py`, `control/statements.py` and `control/budgets.py`
+load rows and hand them here. A month is a calendar month in UTC, `YYYY-MM`, half-open
+`[start, end)`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from suanli.domain.errors import DomainError
+from suanli.domain.ledger import AccountKind, account_kind
+
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+DEFAULT_THRESHOLDS = (50, 80, 100)
+
+
+class BillingError(DomainError):
+    """A billing period or budget was given in a form the rules cannot use."""
+
+
+# --- months -------------------------------------------------------------------------------------
+
+
+def parse_month(text: str) -> tuple[datetime, datetime]:
+    """`2026-11` → (2026-11-01T00:00Z, 2026-12-01T00:00Z)."""
+    m = _MONTH.match(text)
+    if not m:
+        raise BillingError(f"{text!r} is not a month: use YYYY-MM, e.g. 2026-11")
+    year, month = int(m.group(1)), int(m.group(2))
+    start = datetime(year, month, 1, tzinfo=UTC)
+    end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+    return start, end
+
+
+def month_of(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m")
+
+
+def hours(seconds: int) -> str:
+    """Seconds as hours with two decimals, half-even (text, never a float)."""
+    return str((Decimal(seconds) / 3600).quantize(Decimal("0.01")))
+
+
+# --- what a charge moved -----------------------------------------------------------------------
+
+TENANT_SIDE = frozenset({AccountKind.CASH, AccountKind.VOUCHER, AccountKind.ARREARS, AccountKind.PROGRAMME})
+
+
+@dataclass(frozen=True)
+class Line:
+    """One ledger entry as billing reads it (debit positive, credit negative)."""
+
+    account: str
+    amount: int
+    source: str
+
+
+@dataclass(frozen=True)
+class Parts:
+    """A charge (positive) or a refund (negative) seen from each side: what the tenant paid from
+    each funding source, what the provider is owed, what the platform kept."""
+
+    tenant: dict[str, int]
+    payable: int
+    revenue: int
+
+    @property
+    def charged(self) -> int:
+        return sum(self.tenant.values())
+
+
+def parts_of(lines: Iterable[Line]) -> Parts:
+    """A charge debits its funding sources (vouchers, cash, arrears) and credits the payable and
+    the revenue; a refund reverses it, with voucher parts credited to their programme. Reading
+    sides by account kind gives both the same signs: a refund is a negative charge."""
+    tenant: dict[str, int] = {}
+    payable = revenue = 0
+    for line in lines:
+        kind = account_kind(line.account)
+        if kind in TENANT_SIDE:
+            tenant[line.source] = tenant.get(line.source, 0) + line.amount
+        elif kind is AccountKind.PAYABLE:
+            payable -= line.amount
+        elif kind is AccountKind.REVENUE:
+            revenue -= line.amount
+    return Parts(tenant, payable, revenue)
+
+
+# --- a site's usage sequence --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reported:
+    """One usage record as reconciliation sees it."""
+
+    seq: int
+    attempt_id: str
+    started_at: datetime | None
+    ended_at: datetime | None
+
+
+@dataclass(frozen=True)
+class SequenceCheck:
+    """What a site's sequence numbers say about the records of a period.
+
+    `gaps`: (first, last) runs of numbers never received, between the last number before the
+    period and the highest in it. `duplicates`: (seq, seq of the record it repeats): a record for
+    an attempt interval already reported under an earlier number."""
+
+    first: int
+    last: int
+    gaps: tuple[tuple[int, int], ...]
+    duplicates: tuple[tuple[int, int], ...]
+
+
+def _overlap(a: Reported, b: Reported) -> bool:
+    if a.attempt_id != b.attempt_id:
+        return False
+    if None in (a.started_at, a.ended_at, b.started_at, b.ended_at):
+        return (a.started_at, a.ended_at) == (b.started_at, b.ended_at)
+    assert a.started_at and a.ended_at and b.started_at and b.ended_at
+    if a.started_at == a.ended_at or b.started_at == b.ended_at:  # instants: equal ones repeat
+        return (a.started_at, a.ended_at) == (b.started_at, b.ended_at)
+    return a.started_at < b.ended_at and b.started_at < a.ended_at
+
+
+def check_sequence(
+    period: Sequence[Reported], known: Iterable[int], before: int, earlier: Sequence[Reported] = ()
+) -> SequenceCheck:
+    """Reconcile the records a site reported in a period.
+
+    `period`: its records in the period; `known`: every sequence number the site ever reported
+    (a late record fills a gap wherever it landed); `before`: the highest number before the
+    period (0 if none); `earlier`: records before the period that one in it may repeat."""
+    seqs = sorted(r.seq for r in period)
+    if not seqs:
+        return SequenceCheck(before + 1, before, (), ())
+    have = set(known) | set(seqs)
+    gaps: list[tuple[int, int]] = []
+    run: int | None = None
+    for n in range(before + 1, seqs[-1] + 1):
+        if n not in have and run is None:
+            run = n
+        elif n in have and run is not None:
+            gaps.append((run, n - 1))
+            run = None
+    duplicates: list[tuple[int, int]] = []
+    seen: list[Reported] = sorted(earlier, key=lambda r: r.seq)
+    for record in sorted(period, key=lambda r: r.seq):
+        original = next((s for s in seen if _overlap(s, record)), None)
+        if original is not None:
+            duplicates.append((record.seq, original.seq))
+        else:
+            seen.append(record)
+    return SequenceCheck(before + 1, seqs[-1], tuple(gaps), tuple(duplicates))
+
+
+# --- budgets ------------------------------------------------------------------------------------
+
+
+def check_thresholds(values: Iterable[int]) -> tuple[int, ...]:
+    """Alert thresholds in percent of a budget: 1–1000, each once, ascending."""
+    out = tuple(sorted(set(values)))
+    if not out or any(not 0 < t <= 1000 for t in out):
+        raise BillingError("thresholds are percentages from 1 to 1000, e.g. 50,80,100")
+    return out
+
+
+def crossed(spent: int, budget: int, thresholds: Iterable[int], already: Iterable[int]) -> list[int]:
+    """Thresholds reached by `spent` (percent of `budget`, compared in integers) and not yet
+    announced; each is announced once per budget and month."""
+    done = set(already)
+    return [t for t in sorted(set(thresholds)) if t not in done and spent * 100 >= t * budget]
+
+
+def over_cap(spent: int, budget: int) -> bool:
+    """A hard-capped project takes no new jobs once the month's charges reach its budget."""
+    return spent >= budget

@@ -1,0 +1,184 @@
+"""Statements, settlement, usage, budgets, credit limits and the audit trail through the real API:
+who may see and change what, the documents' formats, thresholds once, and the hard cap at submit."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+from typing import Any
+
+from api_net import GPU_POOL, Net
+
+from suanli.control import budgets, ledger, settlement
+from suanli.domain.ledger import Usage
+
+GPU_JOB = {"name": "train", "run": "python train.py", "resources": {"accelerators": "A100:1"}}
+
+
+def member_token(net: Net, org: str, user: str, role: str) -> str:
+    net.ok("POST", f"/orgs/{org}/members", net.operator, json={"user": user, "role": role})
+    return str(net.ok("POST", "/tokens", net.operator, json={"name": "t", "user": user})["token"])
+
+
+def priced_site(net: Net) -> str:
+    """Site dc1 of provider dc: 36.00 CNY per A100-hour (1 fen a second), 28.80 wholesale; demo funded."""
+    agent = net.add_site("dc1", [GPU_POOL])
+    prices = {"tenant": {"accelerator_hour": "36.00"}, "wholesale": {"accelerator_hour": "28.80"}}
+    net.ok("POST", "/sites/dc1/pools/gpu/prices", net.operator, json=prices)
+    topup = {"amount": "1000.00", "reason": "invoice 2026-118 paid"}
+    net.ok("POST", "/orgs/demo/projects/default/topups", net.operator, json=topup)
+    return agent
+
+
+def run(net: Net, agent: str, name: str, seconds: int, seq: int) -> str:
+    """Submit, place and run a job to success; the site reports `seconds` of usage under `seq`,
+    and the ledger charges it (what the control loop does on usage)."""
+    job = net.ok("POST", "/jobs", net.tenant, json={"spec": {**GPU_JOB, "name": name}})
+    net.cycle()
+    [launch] = net.ok("POST", "/agent/sync", agent, json={"attempts": []})["launch"]
+    start = net.clock()
+    usage = {"seq": seq, "attempt_id": launch["attempt_id"], "started_at": start.isoformat(),
+             "ended_at": (start + timedelta(seconds=seconds)).isoformat(), "accelerator_seconds": seconds,
+             "cpu_seconds": 0, "wall_seconds": seconds}  # fmt: skip
+    done = {"id": launch["attempt_id"], "fencing_token": launch["fencing_token"], "state": "SUCCEEDED"}
+    net.ok("POST", "/agent/sync", agent, json={"attempts": [done], "usage": [usage]})
+    with net.cp.db.transaction() as tx:
+        site = tx.sites.site_by_name("dc1")
+        assert site is not None
+        [record] = tx.billing.usage_at(site.id, [seq])
+        attempt = tx.jobs.attempt(record.attempt_id)
+        assert attempt is not None and settlement.is_duplicate(tx, record) is None
+        hold_id = f"hold:{attempt.id}"
+        ledger.hold(tx, hold_id, project_id=_project_id(tx), pool_id=attempt.pool_id, amount=10_000,
+                    now=net.clock(), job_id=job["id"], attempt_id=attempt.id)  # fmt: skip
+        ledger.capture(tx, hold_id, ledger.usage_key(record), Usage(seconds), net.clock(), final=True)
+    return str(job["id"])
+
+
+def _project_id(tx: Any) -> str:
+    org = tx.tenancy.org_by_name("demo")
+    return str(tx.tenancy.project_by_name(org.id, "default").id)
+
+
+def test_a_statement_in_every_format_for_finance_only(net: Net) -> None:
+    agent = priced_site(net)
+    job = run(net, agent, "train", 5_400, 1)
+    finance = member_token(net, "demo", "fin", "finance")
+    member = member_token(net, "demo", "mel", "member")
+    stranger = net.tenant_token("rival", "eve")
+    body = net.ok("GET", "/orgs/demo/statements", finance, params={"month": "2026-11", "project": "default"})
+    assert [(line["job"], line["hours"], line["amount"]["text"]) for line in body["lines"]] == [
+        (job, "1.50", "54.00 CNY")
+    ]
+    assert body["funding"] == [
+        {"source": "cash", "amount": {"minor": 5_400, "currency": "CNY", "text": "54.00 CNY"}}
+    ]
+    [balance] = body["balances"]
+    assert (balance["opening"]["minor"], balance["topups"]["minor"], balance["closing"]["minor"]) == (
+        0,
+        100_000,
+        94_600,
+    )
+    assert (
+        balance["reconciles"]
+        and net.ok("GET", "/orgs/demo/balance", finance)["projects"][0]["balance"]["minor"] == 94_600
+    )
+    as_csv = net.call("GET", "/orgs/demo/statements", finance, params={"month": "2026-11", "format": "csv"})
+    assert as_csv.headers["content-type"].startswith("text/csv")
+    assert [r["kind"] for r in csv.DictReader(io.StringIO(as_csv.text))][2] == "job"
+    page = net.call(
+        "GET", "/orgs/demo/statements", net.operator, params={"month": "2026-11", "format": "html"}
+    )
+    assert (
+        page.headers["content-type"].startswith("text/html")
+        and "default-src 'none'" in page.headers["content-security-policy"]
+    )
+    assert "54.00 CNY" in page.text and "<script" not in page.text
+    assert net.call("GET", "/orgs/demo/statements", member).status_code == 403
+    assert net.call("GET", "/orgs/demo/statements", stranger).status_code == 404
+    assert net.call("GET", "/orgs/demo/statements", finance, params={"month": "11/2026"}).status_code == 422
+
+
+def test_usage_grouped_with_money_for_finance_only(net: Net) -> None:
+    agent = priced_site(net)
+    run(net, agent, "one", 3_600, 1)
+    run(net, agent, "two", 1_800, 2)
+    member = member_token(net, "demo", "mel", "member")
+    by_site = net.ok("GET", "/usage", net.tenant, params={"by": "site", "org": "demo"})["items"]
+    assert [(i["key"], i["records"], i["accelerator_hours"], i["charged"][0]["minor"]) for i in by_site] == [
+        ("dc1", 2, "1.50", 5_400)
+    ]
+    mine = net.ok("GET", "/usage", member, params={"by": "user"})["items"]
+    assert [(i["key"], i["hours"], i["charged"]) for i in mine] == [("demo", "1.50", None)]
+    assert net.ok("GET", "/usage", net.operator, params={"by": "month"})["items"][0]["key"] == "2026-11"
+    later = {"by": "month", "since": "2026-11-25T13:00:00"}  # no zone: UTC
+    assert net.ok("GET", "/usage", net.operator, params=later)["items"] == []
+    assert net.call("GET", "/usage", member, params={"by": "pool"}).status_code == 422
+
+
+def test_budget_roles_thresholds_once_and_the_hard_cap_at_submit(net: Net) -> None:
+    agent = priced_site(net)
+    finance = member_token(net, "demo", "fin", "finance")
+    member = member_token(net, "demo", "mel", "member")
+    stranger = net.tenant_token("rival", "eve")
+    budget = {"month": "2026-11", "amount": "20.00", "hard_cap": True, "reason": "pilot"}
+    path = "/orgs/demo/projects/default/budget"
+    assert net.call("PUT", path, member, json=budget).status_code == 403
+    assert net.call("PUT", path, stranger, json=budget).status_code == 404
+    assert net.call("GET", path, stranger).status_code == 404
+    assert net.ok("PUT", path, finance, json=budget)["budget"]["hard_cap"] is True
+    run(net, agent, "one", 1_200, 1)  # 12.00 of 20.00: 60%
+    checks = []
+    for seconds in (0, 900, 0):  # then 21.00: 105%
+        if seconds:
+            run(net, agent, "two", seconds, 2)
+        with net.cp.db.transaction() as tx:
+            checks.append([e["threshold"] for e in budgets.check(tx, net.clock())])
+    assert checks == [[50], [80, 100], []]
+    shown = net.ok("GET", path, finance)
+    assert [e["threshold"] for e in shown["events"]] == [50, 80, 100] and shown["budget"]["blocked"]
+    refused = net.call("POST", "/jobs", net.tenant, json={"spec": GPU_JOB})
+    assert refused.status_code == 409 and refused.json()["code"] == "budget_exceeded"
+    assert "demo/default" in refused.json()["detail"] and "20.00 CNY" in refused.json()["detail"]
+    net.ok("PUT", path, finance, json={**budget, "amount": "50.00"})
+    assert net.call("POST", "/jobs", net.tenant, json={"spec": GPU_JOB}).status_code == 201
+    audit = net.ok("GET", "/audit", finance, params={"org": "demo", "action": "budget"})["items"]
+    assert [(a["actor"], a["amount"]["text"], a["reason"]) for a in audit] == [
+        ("fin", "20.00 CNY", "pilot"),
+        ("fin", "50.00 CNY", "pilot"),
+    ]
+
+
+def test_credit_limits_are_for_operators_and_every_change_is_audited(net: Net) -> None:
+    priced_site(net)
+    finance = member_token(net, "demo", "fin", "finance")
+    path = "/orgs/demo/projects/default/credit-limit"
+    body = {"limit": "500.00", "reason": "grant pending"}
+    assert net.call("PUT", path, finance, json=body).status_code == 403
+    assert net.call("PUT", path, net.tenant, json=body).status_code == 403
+    view = net.ok("PUT", path, net.operator, json=body)
+    assert (view["credit_limit"]["minor"], view["available"]["minor"]) == (50_000, 150_000)
+    trail = net.ok("GET", "/audit", net.operator)["items"]
+    assert [(a["action"], a["target"], a["amount"]["minor"], a["reason"]) for a in trail] == [
+        ("topup", "demo/default", 100_000, "invoice 2026-118 paid"),
+        ("credit_limit", "demo/default", 50_000, "grant pending"),
+    ]
+    assert net.call("GET", "/audit", finance).status_code == 403  # every org's trail: operators
+    assert net.call("GET", "/audit", net.tenant, params={"org": "demo"}).status_code == 200
+
+
+def test_settlement_for_the_provider_and_operators(net: Net) -> None:
+    agent = priced_site(net)
+    run(net, agent, "one", 3_600, 1)
+    run(net, agent, "two", 600, 3)  # seq 2 never arrives
+    provider_finance = member_token(net, "dc", "pat", "finance")
+    view = net.ok("GET", "/settlements", provider_finance, params={"month": "2026-11"})
+    [p] = view["providers"]
+    assert (p["provider"], p["totals"][0]["payable"]["text"], p["reconciles"]) == ("dc", "33.60 CNY", True)
+    assert p["sites"][0]["gaps"] == [{"from": 2, "to": 2}]
+    assert net.call("GET", "/settlements", net.tenant).status_code == 403
+    assert net.call("GET", "/settlements", net.tenant, params={"provider": "dc"}).status_code == 404
+    as_csv = net.call("GET", "/settlements", net.operator, params={"provider": "dc", "format": "csv"})
+    kinds = [r["kind"] for r in csv.DictReader(io.StringIO(as_csv.text))]
+    assert kinds == ["charge", "charge", "gap"]

@@ -1,0 +1,178 @@
+"""Billing commands: statement, settlement, usage, budget set/show, credit-limit set, audit."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from cli_fakes import FakeApi, ok, problem
+from typer.testing import Result
+
+Run = Callable[..., Result]
+
+
+def money(minor: int, currency: str = "CNY") -> dict[str, Any]:
+    return {"minor": minor, "currency": currency, "text": f"{minor / 100:.2f} {currency}"}
+
+
+STATEMENT = {
+    "org": "acme",
+    "project": "vision",
+    "month": "2026-11",
+    "lines": [
+        {
+            "project": "vision",
+            "job": "job_1",
+            "name": "[red]train[/red]",
+            "site": "sh",
+            "pool": "a100",
+            "hours": "1.50",
+            "accelerator_hours": "6.00",
+            "amount": money(22_800),
+        }
+    ],
+    "funding": [
+        {"source": "cash", "amount": money(15_960)},
+        {"source": "voucher:haidian", "amount": money(6_840)},
+    ],
+    "totals": [money(22_800)],
+    "balances": [
+        {
+            "project": "vision",
+            "currency": "CNY",
+            "opening": money(100_000),
+            "topups": money(0),
+            "cash_charged": money(15_960),
+            "closing": money(84_040),
+            "arrears_closing": money(0),
+        }
+    ],
+}
+SETTLEMENT = {
+    "month": "2026-11",
+    "providers": [
+        {
+            "provider": "dc",
+            "totals": [{"currency": "CNY", "payable": money(4_800), "charged": money(6_000)}],
+            "reconciles": True,
+            "flags": 2,
+            "sites": [
+                {
+                    "site": "dc1",
+                    "payable": [money(4_800)],
+                    "records": 4,
+                    "first_seq": 1,
+                    "last_seq": 5,
+                    "gaps": [{"from": 3, "to": 3}],
+                    "duplicates": [{"seq": 5, "repeats": 2, "job": "job_2", "charged_twice": False}],
+                    "uncharged": [],
+                    "lines": [],
+                }
+            ],
+        }
+    ],
+}
+
+
+def test_statement_as_a_table_and_as_documents(
+    api: FakeApi, run: Run, logged_in: Path, tmp_path: Path
+) -> None:
+    api.on("GET", "/orgs/acme/statements", ok(STATEMENT))
+    result = run("statement", "acme", "--project", "vision", "--month", "2026-11")
+    assert result.exit_code == 0, result.output
+    assert (
+        "[red]train[/red]" in result.stdout
+        and "voucher:haidian" in result.stdout
+        and "840.40 CNY" in result.stdout
+    )
+    assert dict(api.requests[-1].url.params) == {"month": "2026-11", "project": "vision", "format": "json"}
+    page = "<!DOCTYPE html><html>…</html>\n"
+    api.on(
+        "GET", "/orgs/acme/statements", httpx.Response(200, text=page, headers={"content-type": "text/html"})
+    )
+    out = tmp_path / "nov.html"
+    result = run("statement", "acme", "--month", "2026-11", "--format", "html", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert out.read_text(encoding="utf-8") == page and api.requests[-1].url.params["format"] == "html"
+    api.on(
+        "GET",
+        "/orgs/acme/statements",
+        httpx.Response(200, text="kind\r\n", headers={"content-type": "text/csv"}),
+    )
+    assert run("statement", "acme", "--format", "csv").stdout_bytes == b"kind\r\n"
+
+
+def test_a_table_is_not_written_to_a_file(api: FakeApi, run: Run, logged_in: Path, tmp_path: Path) -> None:
+    result = run("statement", "acme", "-o", str(tmp_path / "x"))
+    assert result.exit_code == 2 and "--format" in result.output and api.requests == []
+
+
+def test_statement_for_a_member_exits_4(api: FakeApi, run: Run, logged_in: Path) -> None:
+    api.on(
+        "GET", "/orgs/acme/statements", problem(403, "forbidden", "only acme's owners, admins and finance")
+    )
+    result = run("statement", "acme")
+    assert result.exit_code == 4 and "finance" in result.output
+
+
+def test_settlement_flags_gaps_and_duplicates(api: FakeApi, run: Run, logged_in: Path) -> None:
+    api.on("GET", "/settlements", ok(SETTLEMENT))
+    result = run("settlement", "--provider", "dc", "--month", "2026-11")
+    assert result.exit_code == 0, result.output
+    assert "48.00 CNY" in result.stdout and "seq 3-3 never received" in result.stdout
+    assert "seq 5 repeats 2, charged once" in result.stdout
+    assert json.loads(run("settlement", "--format", "json").stdout)["providers"][0]["flags"] == 2
+
+
+def test_usage_groups(api: FakeApi, run: Run, logged_in: Path) -> None:
+    item = {"key": "dc1", "records": 2, "hours": "1.50", "accelerator_hours": "1.50", "cpu_hours": "0.00",
+            "charged": [money(5_400)]}  # fmt: skip
+    api.on("GET", "/usage", ok({"by": "site", "items": [item]}))
+    result = run("usage", "--by", "site", "--org", "acme", "--since", "2026-11-01T00:00:00Z")
+    assert result.exit_code == 0, result.output
+    assert "dc1" in result.stdout and "54.00 CNY" in result.stdout
+    assert dict(api.requests[-1].url.params) == {"by": "site", "org": "acme", "since": "2026-11-01T00:00:00Z"}
+    assert run("usage", "--by", "pool").exit_code != 0
+
+
+def test_budget_set_and_show(api: FakeApi, run: Run, logged_in: Path) -> None:
+    view = {"org": "acme", "project": "vision", "month": "2026-12", "events": [],
+            "budget": {"month": "2026-12", "amount": money(500_000), "thresholds": [50, 90], "hard_cap": True,
+                       "spent": money(0), "percent": 0, "blocked": False}}  # fmt: skip
+    api.on("PUT", "/orgs/acme/projects/vision/budget", ok(view))
+    result = run(
+        "budget", "set", "acme", "vision", "5000.00", "--month", "2026-12", "--threshold", "50",
+        "--threshold", "90", "--hard-cap", "--reason", "board",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert api.body() == {"month": "2026-12", "amount": "5000.00", "thresholds": [50, 90], "hard_cap": True,
+                          "reason": "board"}  # fmt: skip
+    assert "0.00 CNY of 5000.00 CNY (0%), alerts at 50%, 90%, hard cap" in result.stdout
+    events = [
+        {"month": "2026-12", "threshold": 50, "spent": money(260_000), "budget": money(500_000), "at": "x"}
+    ]
+    api.on("GET", "/orgs/acme/projects/vision/budget", ok({**view, "events": events}))
+    assert "2600.00 CNY" in run("budget", "show", "acme", "vision").stdout
+
+
+def test_credit_limit_and_audit(api: FakeApi, run: Run, logged_in: Path) -> None:
+    answer = {"org": "acme", "project": "vision", "credit_limit": money(50_000), "available": money(150_000)}
+    api.on("PUT", "/orgs/acme/projects/vision/credit-limit", ok(answer))
+    result = run("credit-limit", "set", "acme", "vision", "500.00", "--reason", "grant pending")
+    assert result.exit_code == 0, result.output
+    assert api.body() == {"limit": "500.00", "reason": "grant pending"} and "500.00 CNY" in result.stdout
+    record = {"at": "2026-11-25T12:00:00+00:00", "actor": "admin", "action": "topup", "target": "acme/vision",
+              "amount": money(100_000), "reason": "invoice 118"}  # fmt: skip
+    api.on("GET", "/audit", ok({"items": [record], "next_cursor": None}))
+    out = run("audit", "--action", "topup").stdout
+    assert "invoice 118" in out and "1000.00 CNY" in out
+
+
+def test_topup_sends_a_reason(api: FakeApi, run: Run, logged_in: Path) -> None:
+    answer = {"transfer": "t", "amount": money(100), "balance": money(100), "available": money(100)}
+    api.on("POST", "/orgs/acme/projects/vision/topups", ok(answer, status=201))
+    assert run("topup", "acme", "vision", "1.00", "--reason", "invoice 7").exit_code == 0
+    assert api.body()["reason"] == "invoice 7"

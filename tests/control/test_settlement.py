@@ -1,0 +1,127 @@
+"""Settlement on both databases: payables per provider and site, reconciled against the site's
+usage sequence; a gap and a duplicate are flagged, and the duplicate is charged once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from billing_builders import NOW, OPERATOR, World, charge, job, report, world
+
+from suanli.control import ledger, settlement
+from suanli.control.errors import Forbidden, Invalid, NotFound
+from suanli.control.principal import Principal
+from suanli.domain.ledger import Usage
+from suanli.store import Database
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    database.migrate()
+    yield database
+    database.close()
+
+
+def site_view(db: Database, w: World, month: str = "2026-11") -> dict[str, Any]:
+    with db.read() as tx:
+        view = settlement.settlement(tx, OPERATOR, provider=w.provider, month=month)
+    [provider] = view["providers"]
+    assert provider["reconciles"], provider
+    return dict(provider, site=provider["sites"][0])
+
+
+def test_a_gap_and_a_duplicate_are_flagged_and_the_duplicate_is_charged_once(db: Database) -> None:
+    with db.transaction() as tx:
+        w = world(tx)
+        _, a1 = job(tx, w, "one")
+        _, a2 = job(tx, w, "two")
+        _, a3 = job(tx, w, "three")
+        _, a4 = job(tx, w, "four")
+        records = [
+            report(tx, a1, 1, NOW, 1800),
+            report(tx, a2, 2, NOW, 3600),
+            # seq 3 never arrives
+            report(tx, a3, 4, NOW, 600),
+            report(tx, a2, 5, NOW, 3600),  # the site numbered a2's hour again
+        ]
+        charged = [charge(tx, r) for r in records]
+        report(tx, a4, 6, NOW, 60)  # reported, not charged yet
+    assert charged[3] is None and None not in charged[:3]
+    p = site_view(db, w)
+    s = p["site"]
+    assert s["gaps"] == [{"from": 3, "to": 3}]
+    assert [(d["seq"], d["repeats"], d["charged_twice"]) for d in s["duplicates"]] == [(5, 2, False)]
+    assert [u["seq"] for u in s["uncharged"]] == [6] and p["flags"] == 3
+    assert [line["seq"] for line in s["lines"]] == [1, 2, 4]  # a2's hour: one line
+    # 1 fen per accelerator-second for the tenant, 80% of it payable to the provider
+    assert p["totals"] == [
+        {
+            "currency": "CNY",
+            "payable": {"minor": 4_800, "currency": "CNY", "text": "48.00 CNY"},
+            "charged": {"minor": 6_000, "currency": "CNY", "text": "60.00 CNY"},
+        }
+    ]
+    assert [m["minor"] for m in s["payable"]] == [4_800]
+    rows = settlement.rows({"month": "2026-11", "providers": [p]})
+    assert [r["kind"] for r in rows] == ["charge"] * 3 + ["gap", "duplicate", "uncharged"]
+
+
+def test_a_duplicate_that_was_charged_anyway_is_flagged_as_charged_twice(db: Database) -> None:
+    with db.transaction() as tx:
+        w = world(tx)
+        _, a1 = job(tx, w, "one")
+        first = report(tx, a1, 1, NOW, 600)
+        again = report(tx, a1, 2, NOW, 600)
+        charge(tx, first)
+        # a charger that forgot `is_duplicate`
+        ledger.capture(tx, f"hold:{a1.id}", ledger.usage_key(again), Usage(600), NOW)
+    s = site_view(db, w)["site"]
+    assert [(d["seq"], d["charged_twice"]) for d in s["duplicates"]] == [(2, True)]
+    assert (
+        "CHARGED TWICE" in settlement.rows({"month": "2026-11", "providers": [site_view(db, w)]})[-1]["note"]
+    )
+
+
+def test_a_gap_across_the_month_boundary_and_a_refund(db: Database) -> None:
+    october = NOW - timedelta(days=30)
+    with db.transaction() as tx:
+        w = world(tx)
+        _, a1 = job(tx, w, "one", october)
+        _, a2 = job(tx, w, "two")
+        charge(tx, report(tx, a1, 1, october, 3600, recorded=october), at=october)
+        charge(tx, report(tx, a2, 4, NOW, 1200))
+        ledger.refund(tx, "refund:1", f"charge:usage:{w.site_id}:1", NOW, "op")
+    p = site_view(db, w)
+    assert p["site"]["gaps"] == [{"from": 2, "to": 3}]
+    # November: 960 payable for seq 4, and October's 2880 given back
+    assert p["totals"][0]["payable"]["minor"] == 960 - 2_880
+    assert [line["kind"] for line in p["site"]["lines"]] == ["charge", "refund"]
+    october_view = site_view(db, w, "2026-10")
+    assert october_view["totals"][0]["payable"]["minor"] == 2_880 and october_view["flags"] == 0
+
+
+def test_who_sees_a_settlement(db: Database) -> None:
+    with db.transaction() as tx:
+        w = world(tx)
+        other = world(tx)
+    finance = Principal(
+        kind="user", token_id="t1", user_id="u1", user_name="f", roles={w.provider_id: "finance"}
+    )
+    member = Principal(
+        kind="user", token_id="t2", user_id="u2", user_name="m", roles={w.provider_id: "member"}
+    )
+    tenant = Principal(kind="user", token_id="t3", user_id="u3", user_name="t", roles={w.org_id: "owner"})
+    with db.read() as tx:
+        mine = settlement.settlement(tx, finance, provider=None, month="2026-11")
+        assert [p["provider"] for p in mine["providers"]] == [w.provider]
+        with pytest.raises(NotFound):
+            settlement.settlement(tx, finance, provider=other.provider, month="2026-11")
+        with pytest.raises(Forbidden):
+            settlement.settlement(tx, member, provider=w.provider, month="2026-11")
+        with pytest.raises(Forbidden):
+            settlement.settlement(tx, tenant, provider=None, month="2026-11")
+        with pytest.raises(Invalid):
+            settlement.settlement(tx, OPERATOR, provider=None, month="2026-13")

@@ -3,6 +3,7 @@ records, insufficient funds, funds exhausted, vouchers, and two providers' payab
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ TRAIN = {
     "resources": {"accelerators": "A100:1", "max_runtime": "1h"},
 }
 VALID_UNTIL = "2026-12-31T00:00:00Z"
+START = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # the harness clock's start
 PRICE = {
     "currency": "CNY",
     "tenant": {"accelerator_hour": "36.00"},
@@ -32,10 +34,14 @@ def report(launch: dict[str, Any], state: str, **kw: Any) -> dict[str, Any]:
     return {"id": launch["attempt_id"], "fencing_token": launch["fencing_token"], "state": state, **kw}
 
 
-def usage(launch: dict[str, Any], seq: int, seconds: int) -> dict[str, Any]:
+def usage(launch: dict[str, Any], seq: int, seconds: int, start: int = 0) -> dict[str, Any]:
+    """A usage record of `seconds` on one accelerator, from `start` seconds after noon."""
+    begun = START + timedelta(seconds=start)
     return {
         "seq": seq,
         "attempt_id": launch["attempt_id"],
+        "started_at": begun.isoformat(),
+        "ended_at": (begun + timedelta(seconds=seconds)).isoformat(),
         "accelerator_seconds": seconds,
         "cpu_seconds": seconds // 2,
         "wall_seconds": seconds,
@@ -105,10 +111,12 @@ def test_a_job_holds_at_placement_is_charged_once_and_pays_its_provider(net: Net
     net.clock.advance(1800)
     sync(net, agent, [report(launch, "RUNNING")], usage=[usage(launch, 1, 600)])  # an interval
     assert money(net)["balance"] == 10_000 - 600
+    sync(net, agent, [report(launch, "RUNNING")], usage=[usage(launch, 2, 600)])  # renumbered repeat
+    assert money(net)["balance"] == 10_000 - 600
     end = [report(launch, "SUCCEEDED", exit_code=0)]
-    sync(net, agent, end, usage=[usage(launch, 1, 600), usage(launch, 2, 1200)])  # seq 1 resent
+    sync(net, agent, end, usage=[usage(launch, 1, 600), usage(launch, 3, 1200, start=600)])  # 1 resent
     assert money(net) == {"balance": 10_000 - 1_800, "held": 0, "available": 8_200, "arrears": 0}
-    sync(net, agent, end, usage=[usage(launch, 2, 1200)])  # a retry is never charged twice
+    sync(net, agent, end, usage=[usage(launch, 3, 1200, start=600)])  # a retry is never charged twice
     assert money(net)["balance"] == 8_200
     assert account(net, payable_account(org_id(net, "dc"), "CNY")) == 1_500
     assert account(net, revenue_account("CNY")) == 300

@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from suanli.control.auth import issue
-from suanli.control.charging import POLICIES as FUNDS_POLICIES
 from suanli.control.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from suanli.control.principal import Principal
 from suanli.domain.errors import FieldError
@@ -101,6 +100,9 @@ def update_project(
         check_funds_policy(on_funds_exhausted)
         project.on_funds_exhausted = on_funds_exhausted
     return project, org.name
+
+
+FUNDS_POLICIES = ("stop", "continue")  # projects.on_funds_exhausted; control/charging acts on "stop"
 
 
 def check_funds_policy(value: str) -> None:

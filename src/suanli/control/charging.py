@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from prometheus_client import Counter
 
-from suanli.control import ledger
+from suanli.control import ledger, settlement
 from suanli.control.lifecycle import stop_job
 from suanli.domain.ledger import (
     arrears_account,
@@ -37,14 +37,15 @@ log = logging.getLogger("suanli.control")
 DEFAULT_HOLD_SECONDS = 3600  # a job without max_runtime holds for one hour, as the funds gate does
 FINAL_USAGE_GRACE = timedelta(minutes=10)  # an ended attempt's last usage record may come this late
 FUNDS_EXHAUSTED = "funds exhausted"
-STOP = "stop"  # `projects.on_funds_exhausted`: stop the job (the default)
-CONTINUE = "continue"  # ...or let it run on, the overrun booked as arrears
-POLICIES = (STOP, CONTINUE)
+STOP = "stop"  # `projects.on_funds_exhausted`: stop the job (the default); "continue": run into arrears
 _RUNNING = (AttemptState.STARTING.value, AttemptState.RUNNING.value)
 _ENDED = [s.value for s in ATTEMPT_TERMINAL]
 
 UNCHARGED = Counter(
     "suanli_usage_uncharged_total", "Usage records that arrived after their attempt's hold was resolved"
+)
+DUPLICATES = Counter(
+    "suanli_usage_duplicates_total", "Usage records not charged: they repeat an earlier record's interval"
 )
 STOPPED = Counter("suanli_funds_exhausted_stops_total", "Running jobs stopped because their funds ran out")
 
@@ -115,7 +116,9 @@ def lock_for_charges(tx: Tx, attempt_ids: Iterable[str], now: datetime) -> None:
 def charge(tx: Tx, attempt: Attempt, records: Sequence[UsageRecord], now: datetime) -> None:
     """Charge an attempt's newly stored usage records, in sequence order, each exactly once. The
     last record of an ended attempt is its final capture: to the second, and the rest released.
-    A record that arrives after the hold resolved is kept but not charged (counted, logged)."""
+    A record that repeats an earlier record's interval under a new number (`settlement.is_duplicate`,
+    ADR 0016) is not charged; if it was the last, the hold is released. A record that arrives after
+    the hold resolved is kept but not charged (counted, logged)."""
     row = tx.ledger.hold(hold_id(attempt.id))
     if row is None:  # a free pool
         return
@@ -127,6 +130,14 @@ def charge(tx: Tx, attempt: Attempt, records: Sequence[UsageRecord], now: dateti
             log.warning("usage %s of attempt %s came after its hold resolved", record.seq, attempt.id)
             continue
         final = ended and i == len(ordered) - 1
+        if settlement.is_duplicate(tx, record) is not None:
+            DUPLICATES.inc()
+            log.warning(
+                "usage %s of attempt %s repeats an earlier record: not charged", record.seq, attempt.id
+            )
+            if final:
+                ledger.release(tx, row.id, now)
+            continue
         usage = ledger.usage_of(record, attempt)
         ledger.capture(tx, row.id, ledger.usage_key(record), usage, now, final=final)
 

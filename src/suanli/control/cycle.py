@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from prometheus_client import Counter, Histogram
 
-from suanli.control import charging, failover, leases, snapshots
+from suanli.control import budgets, charging, failover, leases, snapshots
 from suanli.control.lifecycle import attempt_preempt, move_job
 from suanli.control.signals import SCHEDULE, Signals, job_topic, site_topic
 from suanli.domain.ledger import InsufficientFunds
@@ -36,6 +36,7 @@ SKIPPED = Counter(
 )
 PURGE_EVERY = timedelta(minutes=10)  # how often expired idempotency keys are deleted
 MONEY_EVERY = timedelta(seconds=10)  # how often the loop's money duties run (charging.duties)
+BUDGETS_EVERY = timedelta(minutes=1)  # how often budget thresholds are checked (budgets.check)
 LOST = Counter("suanli_attempts_lost_total", "Attempts declared lost after lease + grace")
 PREEMPTED = Counter("suanli_preemptions_total", "Attempts told to stop for a higher-ranked job")
 _EVICTABLE_STATES = {AttemptState.ASSIGNED.value, AttemptState.STARTING.value, AttemptState.RUNNING.value}
@@ -195,6 +196,7 @@ class SchedulingLoop:
         self._start_timeout = start_timeout
         self._next_purge: datetime | None = None
         self._next_money: datetime | None = None
+        self._next_budgets: datetime | None = None
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="suanli-scheduler", daemon=True)
@@ -243,6 +245,10 @@ class SchedulingLoop:
             self._signals.notify(
                 *(site_topic(s) for s in money.sites), *(job_topic(j) for j in money.stopped)
             )
+        if self._next_budgets is None or now >= self._next_budgets:
+            with self._db.transaction() as tx:
+                budgets.check(tx, now)
+            self._next_budgets = now + BUDGETS_EVERY
         with self._db.read() as tx:
             snap = snapshots.take(tx, now, self._lease_ttl, self._parsed, self._tuning)
         plan = schedule(snap, PROFILES)

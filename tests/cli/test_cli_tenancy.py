@@ -20,6 +20,18 @@ WRITES: list[tuple[list[str], str, str, Any]] = [
     (["project", "create", "acme", "vision"], "POST", "/orgs/acme/projects", {"name": "vision"}),
     (["project", "disable", "acme", "vision"], "POST", "/orgs/acme/projects/vision/disable", None),
     (
+        ["project", "create", "acme", "vision", "--on-funds-exhausted", "continue"],
+        "POST",
+        "/orgs/acme/projects",
+        {"name": "vision", "on_funds_exhausted": "continue"},
+    ),
+    (
+        ["project", "set", "acme", "vision", "--on-funds-exhausted", "stop"],
+        "PATCH",
+        "/orgs/acme/projects/vision",
+        {"on_funds_exhausted": "stop"},
+    ),
+    (
         ["member", "add", "acme", "alice@example.org", "--role", "finance"],
         "POST",
         "/orgs/acme/members",

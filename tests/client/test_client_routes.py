@@ -155,6 +155,13 @@ CASES: list[tuple[Callable[[Client], Any], str, str, dict[str, str], Any]] = [
     (lambda c: c.list_projects("acme"), "GET", "/orgs/acme/projects", {}, None),
     (lambda c: c.disable_project("acme", "vision"), "POST", "/orgs/acme/projects/vision/disable", {}, None),
     (
+        lambda c: c.update_project("acme", "vision", on_funds_exhausted="continue"),
+        "PATCH",
+        "/orgs/acme/projects/vision",
+        {},
+        {"on_funds_exhausted": "continue"},
+    ),
+    (
         lambda c: c.add_member("acme", "alice", "admin"),
         "POST",
         "/orgs/acme/members",
@@ -198,7 +205,7 @@ def test_method_calls_documented_route(
         assert request.content in (b"", b"null")
     else:
         assert api.body() == body
-    assert ("idempotency-key" in request.headers) == (method in ("POST", "PUT"))
+    assert ("idempotency-key" in request.headers) == (method in ("POST", "PUT", "PATCH"))  # every mutation
 
 
 def test_a_text_answer_comes_back_as_text(api: FakeApi, client: Client) -> None:

@@ -27,6 +27,14 @@ class CreateOrg(_In):
 
 class CreateProject(_In):
     name: str
+    on_funds_exhausted: str = Field(
+        "stop",
+        description="stop: a running job is stopped when its funds run out; continue: it runs on into arrears",
+    )
+
+
+class UpdateProject(_In):
+    on_funds_exhausted: str | None = Field(None, description="stop or continue (see CreateProject)")
 
 
 class SetQuota(_In):

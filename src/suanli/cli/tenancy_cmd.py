@@ -149,10 +149,20 @@ def org_disable(name: OrgName, json_out: JsonOption = False) -> None:
 # -- projects --------------------------------------------------------------------------------------
 
 
+FundsPolicy = Annotated[
+    str | None,
+    typer.Option(
+        "--on-funds-exhausted",
+        help="When the project's funds run out: 'stop' its running jobs (the default) or 'continue' into arrears.",
+    ),
+]
+
+
 @project_app.command("create")
 def project_create(
     org: OrgName,
     name: Annotated[str, typer.Argument(metavar="NAME", help="The new project's name.")],
+    on_funds_exhausted: FundsPolicy = None,
     json_out: JsonOption = False,
 ) -> None:
     """Create a project (the account jobs are billed to) in ORG.
@@ -160,12 +170,32 @@ def project_create(
     Example:
 
     ```
-    suanli project create acme-ai vision
+    suanli project create acme-ai vision --on-funds-exhausted continue
     ```
     """
     with session() as client:
-        body = client.create_project(org, name)
+        body = client.create_project(org, name, on_funds_exhausted=on_funds_exhausted)
     _done(body, json_out, f"project {escape(org)}/{escape(name)} created")
+
+
+@project_app.command("set")
+def project_set(
+    org: OrgName,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The project's name.")],
+    on_funds_exhausted: FundsPolicy = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Change a project's settings.
+
+    Example:
+
+    ```
+    suanli project set acme-ai vision --on-funds-exhausted stop
+    ```
+    """
+    with session() as client:
+        body = client.update_project(org, name, on_funds_exhausted=on_funds_exhausted)
+    _done(body, json_out, f"project {escape(org)}/{escape(name)} updated")
 
 
 @project_app.command("list")

@@ -57,10 +57,29 @@ class TenancyApi(RouteGroup):
 
     # -- projects ----------------------------------------------------------------------------------
 
-    def create_project(self, org: str, name: str, idempotency_key: str | None = None) -> dict[str, Any]:
-        """Create a project (a billing account) in `org`."""
+    def create_project(
+        self,
+        org: str,
+        name: str,
+        idempotency_key: str | None = None,
+        *,
+        on_funds_exhausted: str | None = None,
+    ) -> dict[str, Any]:
+        """Create a project (a billing account) in `org`; `on_funds_exhausted`: stop (default) or continue."""
+        body: dict[str, Any] = {"name": name}
+        if on_funds_exhausted is not None:
+            body["on_funds_exhausted"] = on_funds_exhausted
         result: dict[str, Any] = self.request(
-            "POST", f"/orgs/{segment(org)}/projects", json={"name": name}, idempotency_key=idempotency_key
+            "POST", f"/orgs/{segment(org)}/projects", json=body, idempotency_key=idempotency_key
+        )
+        return result
+
+    def update_project(self, org: str, name: str, *, on_funds_exhausted: str | None = None) -> dict[str, Any]:
+        """Change a project's settings: what happens to its running jobs when its funds run out."""
+        result: dict[str, Any] = self.request(
+            "PATCH",
+            f"/orgs/{segment(org)}/projects/{segment(name)}",
+            json={"on_funds_exhausted": on_funds_exhausted},
         )
         return result
 

@@ -75,12 +75,42 @@ def create_org(tx: Tx, who: Principal, name: str, kind: str, now: datetime) -> O
     return tx.tenancy.add_org(name, kind, now)
 
 
-def create_project(tx: Tx, who: Principal, org_name: str, name: str, now: datetime) -> Project:
+def create_project(
+    tx: Tx, who: Principal, org_name: str, name: str, now: datetime, *, on_funds_exhausted: str = "stop"
+) -> Project:
     org = org_for(tx, who, org_name, admin=True)
     check_name("name", name)
+    check_funds_policy(on_funds_exhausted)
     if tx.tenancy.project_by_name(org.id, name):
         raise Conflict(f"project {org_name}/{name} already exists", code="exists")
-    return tx.tenancy.add_project(org.id, name, now)
+    project = tx.tenancy.add_project(org.id, name, now)
+    project.on_funds_exhausted = on_funds_exhausted
+    return project
+
+
+def update_project(
+    tx: Tx, who: Principal, org_name: str, name: str, *, on_funds_exhausted: str | None
+) -> tuple[Project, str]:
+    """Change a project's settings (the org's owners and admins, operators); returns it and its org name."""
+    org = org_for(tx, who, org_name, admin=True)
+    project = tx.tenancy.project_by_name(org.id, name)
+    if project is None:
+        raise NotFound(f"no project {org_name}/{name}")
+    if on_funds_exhausted is not None:
+        check_funds_policy(on_funds_exhausted)
+        project.on_funds_exhausted = on_funds_exhausted
+    return project, org.name
+
+
+FUNDS_POLICIES = ("stop", "continue")  # projects.on_funds_exhausted; control/charging acts on "stop"
+
+
+def check_funds_policy(value: str) -> None:
+    if value not in FUNDS_POLICIES:
+        raise Invalid(
+            f"unknown funds policy {value!r}",
+            [FieldError("on_funds_exhausted", f"allowed: {', '.join(FUNDS_POLICIES)}")],
+        )
 
 
 def add_member(tx: Tx, who: Principal, org_name: str, user_name: str, role: str, now: datetime) -> User:

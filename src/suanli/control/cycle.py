@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from prometheus_client import Counter, Histogram
 
-from suanli.control import failover, leases, snapshots
+from suanli.control import budgets, charging, failover, leases, snapshots
 from suanli.control.lifecycle import attempt_preempt, move_job
 from suanli.control.signals import SCHEDULE, Signals, job_topic, site_topic
+from suanli.domain.ledger import InsufficientFunds
+from suanli.domain.money import Money
 from suanli.domain.states import AttemptState, JobState
 from suanli.scheduler import PROFILES, PendingJob, Plan, PoolVerdict, schedule
-from suanli.scheduler.plan import Reservation
+from suanli.scheduler.plan import Code, Reservation
 from suanli.store import Database, Tx
 
 log = logging.getLogger("suanli.control")
@@ -33,6 +35,8 @@ SKIPPED = Counter(
     "suanli_placements_skipped_total", "Planned placements the applier refused (capacity changed)"
 )
 PURGE_EVERY = timedelta(minutes=10)  # how often expired idempotency keys are deleted
+MONEY_EVERY = timedelta(seconds=10)  # how often the loop's money duties run (charging.duties)
+BUDGETS_EVERY = timedelta(minutes=1)  # how often budget thresholds are checked (budgets.check)
 LOST = Counter("suanli_attempts_lost_total", "Attempts declared lost after lease + grace")
 PREEMPTED = Counter("suanli_preemptions_total", "Attempts told to stop for a higher-ranked job")
 _EVICTABLE_STATES = {AttemptState.ASSIGNED.value, AttemptState.STARTING.value, AttemptState.RUNNING.value}
@@ -46,6 +50,7 @@ class CycleResult:
     preempted: int = 0
     sites: set[str] = field(default_factory=set)
     jobs: set[str] = field(default_factory=set)
+    refused: dict[str, str] = field(default_factory=dict)  # job id → why its hold was refused
 
 
 def apply(tx: Tx, plan: Plan, now: datetime, lease_ttl: float) -> CycleResult:
@@ -57,6 +62,8 @@ def apply(tx: Tx, plan: Plan, now: datetime, lease_ttl: float) -> CycleResult:
     pools = tx.sites.lock_pools(pool_ids)
     # All at once, in id order (the jobs of attempts to preempt too): no deadlock with sync.
     tx.jobs.lock([p.job_id for p in plan.placements] + [p.job_id for p in plan.preemptions])
+    placing = tx.jobs.by_ids(p.job_id for p in plan.placements)
+    charging.lock_for_placements(tx, sorted({j.project_id for j in placing.values()}), pool_ids, now)
     held = snapshots.held_by_node(tx.sites.active_attempts(pool_ids))
     free = {pid: list(snapshots.free_nodes(pool, held.get(pid, {}))) for pid, pool in pools.items()}
     for placement in plan.placements:
@@ -79,10 +86,23 @@ def apply(tx: Tx, plan: Plan, now: datetime, lease_ttl: float) -> CycleResult:
             result.skipped += 1
             continue
         assert nodes_free is not None
+        attempt_id = tx.jobs.new_attempt_id()
+        try:  # the hold first: a refusal leaves nothing written
+            price_version_id = charging.hold_for(
+                tx, job, attempt_id, pool, placement.per_node, len(placement.nodes), now
+            )
+        except InsufficientFunds as exc:
+            needs, has = Money(exc.needed, exc.currency), Money(exc.available, exc.currency)
+            result.refused[job.id] = (
+                f"insufficient funds: needs {needs}, available {has} (the hold on {pool.name})"
+            )
+            continue
         for i in placement.nodes:
             nodes_free[i] = nodes_free[i] - placement.per_node
         attempt = tx.jobs.add_attempt(
             job,
+            attempt_id=attempt_id,
+            price_version_id=price_version_id,
             site_id=pool.site_id,
             pool_id=pool.id,
             accelerator=placement.accelerator,
@@ -129,6 +149,25 @@ def preempt(tx: Tx, plan: Plan, now: datetime) -> CycleResult:
     return result
 
 
+class _Overlay(Mapping[str, tuple[PoolVerdict, ...]]):
+    """The plan's waiting reasons with the applier's refusals on top (read lazily, like the plan's)."""
+
+    def __init__(
+        self, top: Mapping[str, tuple[PoolVerdict, ...]], rest: Mapping[str, tuple[PoolVerdict, ...]]
+    ) -> None:
+        self._top, self._rest = top, rest
+
+    def __getitem__(self, job_id: str) -> tuple[PoolVerdict, ...]:
+        return self._top[job_id] if job_id in self._top else self._rest[job_id]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._top
+        yield from (j for j in self._rest if j not in self._top)
+
+    def __len__(self) -> int:
+        return len(self._top) + sum(1 for j in self._rest if j not in self._top)
+
+
 class SchedulingLoop:
     """Runs cycles on a thread: when poked (submit, capacity change, cancel) and every `interval` s."""
 
@@ -156,6 +195,8 @@ class SchedulingLoop:
         self._keep_keys = keep_keys
         self._start_timeout = start_timeout
         self._next_purge: datetime | None = None
+        self._next_money: datetime | None = None
+        self._next_budgets: datetime | None = None
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="suanli-scheduler", daemon=True)
@@ -198,6 +239,16 @@ class SchedulingLoop:
             lost = leases.expire(tx, now, self._grace)
             withdrawn, told = failover.pull_back(tx, now, self._start_timeout)
         self._signals.notify(*(site_topic(s) for s in told))
+        if self._next_money is None or now >= self._next_money:
+            money = charging.duties(self._db, now)
+            self._next_money = now + MONEY_EVERY
+            self._signals.notify(
+                *(site_topic(s) for s in money.sites), *(job_topic(j) for j in money.stopped)
+            )
+        if self._next_budgets is None or now >= self._next_budgets:
+            with self._db.transaction() as tx:
+                budgets.check(tx, now)
+            self._next_budgets = now + BUDGETS_EVERY
         with self._db.read() as tx:
             snap = snapshots.take(tx, now, self._lease_ttl, self._parsed, self._tuning)
         plan = schedule(snap, PROFILES)
@@ -212,6 +263,11 @@ class SchedulingLoop:
             result.preempted = evicted.preempted
             result.sites |= evicted.sites
             result.jobs |= evicted.jobs
+            if result.refused:  # the hold decided: the job waits with its reason, no busy retry
+                refused = {
+                    j: (PoolVerdict("(funds)", Code.UNSCHEDULABLE, r),) for j, r in result.refused.items()
+                }
+                self.waiting = _Overlay(refused, plan.waiting)
             if result.skipped:
                 self._signals.notify(SCHEDULE)  # something changed under us: look again
         self._signals.notify(

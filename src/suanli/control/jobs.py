@@ -7,12 +7,12 @@ from typing import Any
 
 from suanli.control.budgets import refuse_over_cap
 from suanli.control.errors import Conflict, Forbidden, Invalid, NotFound
-from suanli.control.lifecycle import attempt_ended, move_job
+from suanli.control.lifecycle import move_job, stop_job
 from suanli.control.principal import Principal
 from suanli.control.snapshots import pending_job, pool_views
 from suanli.domain.errors import FieldError, SpecError
 from suanli.domain.spec import PRIORITIES, JobSpec, parse_spec
-from suanli.domain.states import AttemptState, JobState
+from suanli.domain.states import JobState
 from suanli.scheduler import never_fits
 from suanli.store import Tx
 from suanli.store.tables import Job, Project
@@ -125,27 +125,7 @@ def cancel(tx: Tx, who: Principal, job_id: str, now: datetime) -> tuple[Job, set
         move_job(tx, job, JobState.CANCELLED, now, f"cancelled by {who.user_name}")
         job.ended_at, job.reason = now, "cancelled"
         return job, set()
-    move_job(tx, job, JobState.CANCELLING, now, f"cancel requested by {who.user_name}")
-    sites: set[str] = set()
-    for attempt in tx.jobs.attempts(job.id):
-        if attempt.state in (AttemptState.STARTING.value, AttemptState.RUNNING.value):
-            attempt.cancel_requested = True
-            sites.add(attempt.site_id)
-        elif attempt.state == AttemptState.ASSIGNED.value:
-            # Not started at the site yet: cancel outright; fencing kills a late start.
-            attempt.cancel_requested = True
-            attempt_ended(
-                tx,
-                job,
-                attempt,
-                AttemptState.CANCELLED,
-                now,
-                exit_code=None,
-                reason="cancelled before start",
-                where=site.name if (site := tx.sites.site(attempt.site_id)) else attempt.site_id,
-            )
-            sites.add(attempt.site_id)
-    return job, sites
+    return job, stop_job(tx, job, now, reason="cancelled", message=f"cancel requested by {who.user_name}")
 
 
 def list_jobs(

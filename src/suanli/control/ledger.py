@@ -126,9 +126,20 @@ def balance(tx: Tx, account_id: str) -> int:
     return balance_of(account_id, row.signed_sum if row else 0)
 
 
+def cash_reserved(hold: Hold) -> int:
+    """Cash an open hold still keeps: its amount less the part vouchers were expected to pay, less
+    the cash it has captured."""
+    return reserved(hold.amount_minor - hold.voucher_minor, _totals(hold))
+
+
+def voucher_reserved(hold: Hold) -> int:
+    """Voucher value an open hold still expects to use (charged − cash is what non-cash paid)."""
+    return max(0, hold.voucher_minor - (hold.charged_minor - hold.cash_minor))
+
+
 def funds(tx: Tx, project_id: str, currency: str) -> Funds:
     cash = tx.ledger.account(cash_account(project_id, currency))
-    held = sum(reserved(h.amount_minor, _totals(h)) for h in tx.ledger.open_holds(project_id, currency))
+    held = sum(cash_reserved(h) for h in tx.ledger.open_holds(project_id, currency))
     return Funds(
         currency,
         balance_of(cash_account(project_id, currency), cash.signed_sum if cash else 0),
@@ -206,6 +217,58 @@ def usage_key(record: UsageRecord) -> str:
     return f"usage:{record.site_id}:{record.seq}"
 
 
+def planned_usage(seconds: int, accelerators: int, cpus: int, memory_mib: int) -> Usage:
+    """What an allocation uses in `seconds` (all nodes together): what a placement holds for."""
+    return Usage(accelerators * seconds, cpus * seconds, memory_mib * seconds // 1024)
+
+
+def voucher_room(
+    tx: Tx, org_id: str, currency: str, now: datetime, ctx: ChargeContext | None = None
+) -> list[tuple[Voucher, int]]:
+    """The org's live vouchers (those that apply to `ctx`, when given) with what is left of each
+    once the org's open holds have taken what they expect to use, soonest expiry first."""
+    relations = tx.ledger.relations() if ctx is not None else frozenset()
+    live = [
+        v
+        for v in (voucher_of(r) for r in tx.ledger.vouchers(org_id=org_id, live=True))
+        if v.currency == currency
+        and v.valid_from <= now < v.valid_until
+        and (ctx is None or voucher_applies(v, ctx, now, relations))
+    ]
+    promised = sum(voucher_reserved(h) for h in tx.ledger.open_holds_of_org(org_id, currency))
+    room = []
+    for v in sorted(live, key=lambda v: (v.valid_until, v.id)):
+        left = balance(tx, voucher_account(v.id))
+        taken = min(left, promised)
+        promised -= taken
+        room.append((v, left - taken))
+    return room
+
+
+def cash_part(amount: int, room: list[tuple[Voucher, int]]) -> int:
+    """What cash must pay of `amount` after the vouchers with this room pay their shares."""
+    return split_charge(amount, room, amount).cash
+
+
+def spendable(tx: Tx, project_id: str, org_id: str, currency: str, now: datetime) -> int:
+    """The largest hold the project could take now, anywhere its org's vouchers apply: the
+    amount whose cash part its available funds just cover. What the scheduler's funds gate reads;
+    a voucher that applies only to some providers, sites or models makes this an upper bound,
+    and the hold at placement decides."""
+    cash = funds(tx, project_id, currency).available
+    room = voucher_room(tx, org_id, currency, now)
+    if cash < 0 or not any(left for _, left in room):
+        return cash
+    low, high = cash, cash + sum(left for _, left in room)
+    while low < high:  # the cash part grows (almost) monotonically with the amount
+        mid = (low + high + 1) // 2
+        if cash_part(mid, room) <= cash:
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
 def hold(
     tx: Tx,
     hold_id: str,
@@ -216,9 +279,14 @@ def hold(
     now: datetime,
     job_id: str | None = None,
     attempt_id: str | None = None,
+    vouchers: bool = False,
 ) -> Hold:
     """Reserve `amount` of the project's available funds for a placement on `pool_id`, at the price
-    in force now. Raises `InsufficientFunds` (the job should wait) when they do not cover it."""
+    in force now. Raises `InsufficientFunds` (the job should wait) when they do not cover it.
+
+    With `vouchers`, the part of `amount` the org's vouchers would pay at this pool (their shares,
+    eligibility and relations, less what other open holds expect of them) is recorded as
+    `voucher_minor`, and only the rest is reserved from cash."""
     seen = tx.ledger.hold(hold_id)
     if seen is not None:
         return seen
@@ -231,8 +299,14 @@ def hold(
         raise Invalid(f"pool {pool.name} has no price book in force")
     tx.ledger.lock_accounts([cash_account(project.id, price.currency)], price.currency, now)
     free = funds(tx, project.id, price.currency).available
-    if amount > free:
-        raise InsufficientFunds(amount, free, price.currency)
+    cover = 0
+    if vouchers:
+        ctx = ChargeContext(
+            project.org_id, project.id, site.org_id, site.id, pool.accelerator, price.currency
+        )
+        cover = amount - cash_part(amount, voucher_room(tx, project.org_id, price.currency, now, ctx))
+    if amount - cover > free:
+        raise InsufficientFunds(amount - cover, free, price.currency)
     return tx.ledger.add_hold(
         id=hold_id,
         org_id=project.org_id,
@@ -244,6 +318,7 @@ def hold(
         price_version_id=price.id,
         currency=price.currency,
         amount_minor=amount,
+        voucher_minor=cover,
         state=HoldState.OPEN.value,
         job_id=job_id,
         attempt_id=attempt_id,
@@ -305,7 +380,7 @@ def capture(
             (v, balance_of(voucher_account(v.id), accounts[voucher_account(v.id)].signed_sum))
             for v in vouchers
         ],
-        max(0, free + reserved(row.amount_minor, totals)),
+        max(0, free + cash_reserved(row)),
     )
     entries = charge_entries(split, payable, ctx) if amount else ()
     transfer = Transfer(f"charge:{usage_key}", TransferKind.CHARGE, now, entries, hold_id, once_key=usage_key)
@@ -390,11 +465,11 @@ def grant_voucher(
 def expire_vouchers(tx: Tx, now: datetime, by: str = SYSTEM) -> list[VoucherGrant]:
     """Write off what is left of every voucher past its validity (transfer `expire:<voucher>`)."""
     done = []
-    for row in tx.ledger.vouchers(live=True):
-        if row.valid_until > now:
-            continue
+    due = [row for row in tx.ledger.vouchers(live=True) if row.valid_until <= now]
+    for currency in sorted({row.currency for row in due}):  # all at once, in id order: no capture in between
+        tx.ledger.lock_accounts([voucher_account(r.id) for r in due if r.currency == currency], currency, now)
+    for row in due:
         row.expired_at = now
-        tx.ledger.lock_accounts([voucher_account(row.id)], row.currency, now)  # no capture in between
         left = balance(tx, voucher_account(row.id))
         if left > 0:
             entries = expire_entries(voucher_of(row), left)

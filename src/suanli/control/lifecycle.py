@@ -76,7 +76,7 @@ def attempt_ended(
     if outcome is AttemptState.SUCCEEDED:
         _finish(tx, job, JobState.SUCCEEDED, now, said, exit_code=exit_code if exit_code is not None else 0)
     elif cancelling:
-        _finish(tx, job, JobState.CANCELLED, now, said, exit_code=exit_code, reason="cancelled")
+        _finish(tx, job, JobState.CANCELLED, now, said, exit_code=exit_code, reason=job.reason or "cancelled")
     elif job.retries_left > 0:
         job.retries_left -= 1
         move_job(tx, job, JobState.PENDING, now, f"{said}; retrying ({job.retries_left} retries left)")
@@ -84,6 +84,33 @@ def attempt_ended(
         _finish(
             tx, job, JobState.FAILED, now, said, exit_code=exit_code, reason=reason or outcome.value.lower()
         )
+
+
+def stop_job(tx: Tx, job: Job, now: datetime, *, reason: str, message: str) -> set[str]:
+    """Stop a job that is not PENDING or ended (the cancel path): a started attempt is asked to
+    stop, one not started at its site is ended at once (fencing kills a late start). The job ends
+    CANCELLED with `reason`. Returns the sites whose agents must be told."""
+    move_job(tx, job, JobState.CANCELLING, now, message)
+    job.reason = reason  # what the job ends with once its attempt has stopped
+    sites: set[str] = set()
+    for attempt in tx.jobs.attempts(job.id):
+        if attempt.state in (AttemptState.STARTING.value, AttemptState.RUNNING.value):
+            attempt.cancel_requested = True
+            sites.add(attempt.site_id)
+        elif attempt.state == AttemptState.ASSIGNED.value:
+            attempt.cancel_requested = True
+            attempt_ended(
+                tx,
+                job,
+                attempt,
+                AttemptState.CANCELLED,
+                now,
+                exit_code=None,
+                reason=f"{reason} before start",
+                where=site.name if (site := tx.sites.site(attempt.site_id)) else attempt.site_id,
+            )
+            sites.add(attempt.site_id)
+    return sites
 
 
 def attempt_withdrawn(tx: Tx, job: Job, attempt: Attempt, now: datetime, *, reason: str, where: str) -> None:
@@ -94,7 +121,7 @@ def attempt_withdrawn(tx: Tx, job: Job, attempt: Attempt, now: datetime, *, reas
     attempt.reason = reason
     said = f"attempt {attempt.number} on {where}: withdrawn ({reason})"
     if job.state == JobState.CANCELLING.value:
-        _finish(tx, job, JobState.CANCELLED, now, said, exit_code=None, reason="cancelled")
+        _finish(tx, job, JobState.CANCELLED, now, said, exit_code=None, reason=job.reason or "cancelled")
     else:
         move_job(tx, job, JobState.PENDING, now, f"{said}; placing it again")
 
@@ -138,7 +165,7 @@ def _preempted(
         attempt.started_at = min(max(started_at, attempt.created_at), now)
     said = f"attempt {attempt.number} on {where}: {target.value.lower()} ({attempt.reason or 'preempted'})"
     if job.state == JobState.CANCELLING.value:
-        _finish(tx, job, JobState.CANCELLED, now, said, exit_code=exit_code, reason="cancelled")
+        _finish(tx, job, JobState.CANCELLED, now, said, exit_code=exit_code, reason=job.reason or "cancelled")
         return
     _requeue(tx, job, now, said)
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from suanli.control import ledger
 from suanli.domain.money import DEFAULT_CURRENCY, Money
 from suanli.domain.resources import Vector
 from suanli.domain.spec import parse_spec
@@ -149,6 +150,7 @@ def take(
         running=running(tx, now),
         usage=usage(tx, now, tuning.half_life_h),
         quotas=quotas(tx),
+        funds=funds(tx, jobs, [p.id for p in pools], now),
         half_life_h=tuning.half_life_h,
         preempt_after_s=tuning.preempt_after_s,
     )
@@ -228,6 +230,23 @@ def usage(tx: Tx, now: datetime, half_life_h: float) -> dict[str, Usage]:
             for k in range(3):
                 total[k] += amounts[k] * weight
     return {k: Usage(*v) for k, v in sums.items()}
+
+
+def funds(tx: Tx, jobs: list[Job], pool_ids: list[str], now: datetime) -> dict[str, Money] | None:
+    """What each project with pending jobs may still commit to holds (`ledger.spendable`: cash
+    available, stretched by the org's vouchers), in the currency the pools are priced in. None when
+    no offered pool has a price book: nothing is charged, so nothing is checked."""
+    if not jobs:
+        return None
+    currencies = {v.currency for v in tx.ledger.price_versions(pool_ids)}
+    if not currencies:
+        return None
+    currency = next(iter(currencies)) if len(currencies) == 1 else DEFAULT_CURRENCY
+    owners = {j.project_id: j.org_id for j in jobs}
+    return {
+        project: Money(ledger.spendable(tx, project, org, currency, now), currency)
+        for project, org in owners.items()
+    }
 
 
 def quotas(tx: Tx) -> dict[str, Quota]:

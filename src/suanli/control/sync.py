@@ -11,11 +11,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from suanli.control import charging
 from suanli.control.lifecycle import attempt_ended, attempt_progress
 from suanli.domain.catalog import default_catalog
 from suanli.domain.states import ATTEMPT_TERMINAL, AttemptState
 from suanli.store import PoolOffer, Tx
-from suanli.store.tables import Attempt, Site
+from suanli.store.tables import Attempt, Site, UsageRecord
 
 AGENT_STATES = {"STARTING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"}
 
@@ -75,9 +76,10 @@ def apply_report(
     site.enrolled_at = site.enrolled_at or now
     if pools is not None:
         out.capacity_changed = tx.sites.offer(site.id, [canonical(p) for p in pools], now)
-    rows = tx.jobs.attempts_by_ids([r.id for r in attempts])
-    # Lock the reported attempts' jobs, then read the attempts again: a cancel or a lease expiry
-    # that committed meanwhile is seen, and none can interleave with this report.
+    rows = tx.jobs.attempts_by_ids(sorted({r.id for r in attempts} | {u.attempt_id for u in usage}))
+    # Lock the jobs of the reported attempts (and of those whose usage is charged), then read the
+    # attempts again: a cancel or a lease expiry that committed meanwhile is seen, and none can
+    # interleave with this report.
     tx.jobs.lock(row.job_id for row in rows.values() if row.site_id == site.id)
     rows = tx.jobs.attempts_by_ids(list(rows), fresh=True)
     lease = now + timedelta(seconds=lease_ttl)
@@ -94,10 +96,11 @@ def apply_report(
             if job is not None:
                 tx.jobs.append_log(job, row, chunk.offset, chunk.data)
                 out.jobs_changed.add(job.id)
+    fresh: dict[str, list[UsageRecord]] = {}
     for u in usage:
-        row = rows.get(u.attempt_id) or tx.jobs.attempt(u.attempt_id)
+        row = rows.get(u.attempt_id)
         if row is not None and row.site_id == site.id:
-            tx.jobs.add_usage(
+            record = tx.jobs.add_usage(
                 site_id=site.id,
                 seq=u.seq,
                 attempt=row,
@@ -108,12 +111,31 @@ def apply_report(
                 started_at=u.started_at,
                 ended_at=u.ended_at,
             )
+            if record is not None:
+                fresh.setdefault(row.id, []).append(record)
         out.usage_acked_seq = max(out.usage_acked_seq, u.seq)
+    _charge(tx, rows, fresh, now, out)
     # Attempts placed here but not launched yet: the agent is alive, so their leases hold too.
     for row in tx.jobs.active_attempts_of_site(site.id):
         if row.state == AttemptState.ASSIGNED.value:
             row.lease_expires_at = lease
     return out
+
+
+def _charge(
+    tx: Tx, rows: dict[str, Attempt], fresh: dict[str, list[UsageRecord]], now: datetime, out: Outcome
+) -> None:
+    """Charge each new usage record once (the last one of an ended attempt finishes its hold); a
+    live attempt whose funds that leaves exhausted is stopped, if its project says so."""
+    charging.lock_for_charges(tx, fresh, now)
+    for attempt_id, records in sorted(fresh.items()):
+        row = rows[attempt_id]
+        charging.charge(tx, row, records, now)
+        job = tx.jobs.get(row.job_id)
+        used = charging.exhausted_after_capture(tx, row, now)
+        if job is not None and used is not None:
+            charging.stop(tx, job, used, now)
+            out.jobs_changed.add(job.id)
 
 
 def _apply_one(

@@ -154,6 +154,7 @@ def project_view(project: Project, org_name: str) -> dict[str, Any]:
         "org": org_name,
         "name": project.name,
         "disabled": project.disabled,
+        "on_funds_exhausted": project.on_funds_exhausted,
         "created_at": ts(project.created_at),
     }
 

@@ -99,10 +99,15 @@ class JobRepo:
         )
 
     # attempts
-    def add_attempt(self, job: Job, **fields: Any) -> Attempt:
+    @staticmethod
+    def new_attempt_id() -> str:
+        """An id for an attempt about to be added (a hold is keyed by it before the row exists)."""
+        return new_id("att")
+
+    def add_attempt(self, job: Job, *, attempt_id: str | None = None, **fields: Any) -> Attempt:
         job.attempts_made += 1
         attempt = Attempt(
-            id=new_id("att"),
+            id=attempt_id or new_id("att"),
             job_id=job.id,
             number=job.attempts_made,
             fencing_token=job.attempts_made,
@@ -230,26 +235,22 @@ class JobRepo:
         return b"".join(parts).decode("utf-8", errors="replace"), end
 
     # usage
-    def add_usage(self, *, site_id: str, seq: int, attempt: Attempt, now: datetime, **fields: Any) -> bool:
-        """Record a usage record once; False if this (site, seq) was seen before."""
+    def add_usage(
+        self, *, site_id: str, seq: int, attempt: Attempt, now: datetime, **fields: Any
+    ) -> UsageRecord | None:
+        """Record a usage record once; None if this (site, seq) was seen before."""
         seen = self._s.scalar(
             select(func.count())
             .select_from(UsageRecord)
             .where(UsageRecord.site_id == site_id, UsageRecord.seq == seq)
         )
         if seen:
-            return False
-        self._s.add(
-            UsageRecord(
-                site_id=site_id,
-                seq=seq,
-                attempt_id=attempt.id,
-                job_id=attempt.job_id,
-                recorded_at=now,
-                **fields,
-            )
+            return None
+        record = UsageRecord(
+            site_id=site_id, seq=seq, attempt_id=attempt.id, job_id=attempt.job_id, recorded_at=now, **fields
         )
-        return True
+        self._s.add(record)
+        return record
 
     def max_usage_seq(self, site_id: str) -> int:
         value = self._s.scalar(select(func.max(UsageRecord.seq)).where(UsageRecord.site_id == site_id))

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, aliased
 from suanli.domain.ledger import Transfer, account_kind
 from suanli.store.ids import new_id
 from suanli.store.tables import (
+    Attempt,
     Hold,
     LedgerAccount,
     LedgerEntry,
@@ -223,6 +224,20 @@ class LedgerRepo:
     def open_holds(self, project_id: str, currency: str) -> list[Hold]:
         q = select(Hold).where(Hold.project_id == project_id, Hold.currency == currency, Hold.state == "open")
         return list(self._s.scalars(q))
+
+    def open_holds_of_org(self, org_id: str, currency: str) -> list[Hold]:
+        q = select(Hold).where(Hold.org_id == org_id, Hold.currency == currency, Hold.state == "open")
+        return list(self._s.scalars(q))
+
+    def open_attempt_holds(self, attempt_states: Iterable[str]) -> list[tuple[Hold, Attempt]]:
+        """Open holds of attempts in these states, with the attempt (what the loop watches)."""
+        q = (
+            select(Hold, Attempt)
+            .join(Attempt, Attempt.id == Hold.attempt_id)
+            .where(Hold.state == "open", Attempt.state.in_(list(attempt_states)))
+            .order_by(Hold.id)
+        )
+        return [(h, a) for h, a in self._s.execute(q).tuples()]
 
     # price books
     def add_price_version(self, **fields: Any) -> PriceVersion:

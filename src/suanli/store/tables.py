@@ -80,6 +80,8 @@ class Project(Base):
     org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"))
     name: Mapped[str] = mapped_column(String(64))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # "stop": a running job is stopped when its funds run out; "continue": it runs on into arrears.
+    on_funds_exhausted: Mapped[str] = mapped_column(String(16), default="stop", server_default="stop")
     created_at: Mapped[datetime]
 
 
@@ -190,6 +192,8 @@ class Attempt(Base):
     cpus_per_node: Mapped[int] = mapped_column(Integer)
     memory_mib_per_node: Mapped[int] = mapped_column(BigInteger)
     nodes: Mapped[list[Any]]
+    # The price version in force at placement (None: the pool was free); its hold is `hold:<id>`.
+    price_version_id: Mapped[str | None] = mapped_column(ForeignKey("price_versions.id"), default=None)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     lease_expires_at: Mapped[datetime]
     log_bytes: Mapped[int] = mapped_column(BigInteger, default=0)  # attempt-local bytes received
@@ -312,7 +316,10 @@ class Hold(Base):
     """Funds reserved for one placement; resolves once (captured or released)."""
 
     __tablename__ = "holds"
-    __table_args__ = (Index("ix_holds_project_state", "project_id", "state"),)
+    __table_args__ = (
+        Index("ix_holds_project_state", "project_id", "state"),
+        Index("ix_holds_attempt", "attempt_id"),
+    )
     id: Mapped[str] = mapped_column(String(120), primary_key=True)
     org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"))
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"))
@@ -330,6 +337,9 @@ class Hold(Base):
     charged_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     payable_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     cash_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    # What the org's vouchers were expected to pay of `amount_minor` when the hold was taken: the
+    # hold reserves the rest in cash (migration 0005).
+    voucher_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     job_id: Mapped[str | None] = mapped_column(String(40))
     attempt_id: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime]

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
 from suanli.api.deps import Mutation, caller, mutation, plane
-from suanli.api.schemas import AddMember, CreateOrg, CreateProject, CreateToken, SetQuota
+from suanli.api.schemas import AddMember, CreateOrg, CreateProject, CreateToken, SetQuota, UpdateProject
 from suanli.control import accounts
 from suanli.control.errors import NotFound
 from suanli.control.plane import ControlPlane
@@ -97,8 +97,21 @@ def list_projects(
 @router.post("/orgs/{org}/projects", status_code=201)
 def create_project(org: str, body: CreateProject, m: Mutation = Depends(mutation)) -> JSONResponse:
     def change(tx: Tx) -> tuple[int, Any]:
-        p = accounts.create_project(tx, m.who, org, body.name, m.cp.clock())
+        p = accounts.create_project(
+            tx, m.who, org, body.name, m.cp.clock(), on_funds_exhausted=body.on_funds_exhausted
+        )
         return 201, project_view(p, org)
+
+    return m.run(change)
+
+
+@router.patch("/orgs/{org}/projects/{name}", summary="Change a project's settings (owners, admins)")
+def update_project(org: str, name: str, body: UpdateProject, m: Mutation = Depends(mutation)) -> JSONResponse:
+    def change(tx: Tx) -> tuple[int, Any]:
+        p, org_name = accounts.update_project(
+            tx, m.who, org, name, on_funds_exhausted=body.on_funds_exhausted
+        )
+        return 200, project_view(p, org_name)
 
     return m.run(change)
 

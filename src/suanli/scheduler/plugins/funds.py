@@ -1,10 +1,12 @@
 """Gate `funds`: the job's project can pay the hold a placement takes (the money hook).
 
 Where the snapshot carries funds (`Snapshot.funds`, what each project may still commit: balance +
-credit limit − open holds), a placement takes a hold of the job's expected cost on the chosen pool
-(`estimate.expected_cost`: price × max_runtime, one hour without one). A project that cannot cover it
-waits with the reason "insufficient funds". An unpriced pool needs no hold. Without funds in the
-snapshot nothing is checked.
+credit limit − open holds, stretched by the part its org's vouchers would pay), a placement takes
+a hold of the job's expected cost on the chosen pool (`estimate.expected_cost`: price ×
+max_runtime, one hour without one). A project that cannot cover it waits with the reason
+"insufficient funds: needs X, available Y". An unpriced pool needs no hold. Without funds in the
+snapshot nothing is checked. The control plane's applier takes the real hold (the pool's whole
+price book, vouchers judged at that pool) and has the last word.
 """
 
 from __future__ import annotations
@@ -41,8 +43,8 @@ class FundsGate:
         if available.minor < hold.minor:
             return Status(
                 Code.UNSCHEDULABLE,
-                f"insufficient funds: a hold of {hold} ({hours} h on {pool.label}) "
-                f"exceeds the project's available {available}",
+                f"insufficient funds: needs {hold}, available {available} "
+                f"(a hold for {hours} h on {pool.label})",
             )
         return OK
 

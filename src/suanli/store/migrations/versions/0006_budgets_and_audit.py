@@ -1,11 +1,8 @@
 """Budgets per project and month, their threshold events, and the audit trail of people's changes.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-11-25
-
-0005 is being written on another branch; when it merges, this revision's `down_revision` becomes
-"0005" so the history stays one line.
 """
 
 from __future__ import annotations
@@ -14,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

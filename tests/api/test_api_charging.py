@@ -1,0 +1,342 @@
+"""Money in a job's life through the real API and database: the hold at placement, captures of usage
+records, insufficient funds, funds exhausted, vouchers, and two providers' payables."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from api_net import GPU_POOL, Net
+
+from suanli.control import ledger
+from suanli.domain.ledger import payable_account, revenue_account
+
+TRAIN = {
+    "name": "train",
+    "run": "python train.py",
+    "resources": {"accelerators": "A100:1", "max_runtime": "1h"},
+}
+VALID_UNTIL = "2026-12-31T00:00:00Z"
+START = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # the harness clock's start
+PRICE = {
+    "currency": "CNY",
+    "tenant": {"accelerator_hour": "36.00"},
+    "wholesale": {"accelerator_hour": "30.00"},
+}
+
+
+def sync(net: Net, agent: str, attempts: list[dict[str, Any]] | None = None, **extra: Any) -> Any:
+    return net.ok("POST", "/agent/sync", agent, json={"attempts": attempts or [], **extra})
+
+
+def report(launch: dict[str, Any], state: str, **kw: Any) -> dict[str, Any]:
+    return {"id": launch["attempt_id"], "fencing_token": launch["fencing_token"], "state": state, **kw}
+
+
+def usage(launch: dict[str, Any], seq: int, seconds: int, start: int = 0) -> dict[str, Any]:
+    """A usage record of `seconds` on one accelerator, from `start` seconds after noon."""
+    begun = START + timedelta(seconds=start)
+    return {
+        "seq": seq,
+        "attempt_id": launch["attempt_id"],
+        "started_at": begun.isoformat(),
+        "ended_at": (begun + timedelta(seconds=seconds)).isoformat(),
+        "accelerator_seconds": seconds,
+        "cpu_seconds": seconds // 2,
+        "wall_seconds": seconds,
+    }
+
+
+def priced_site(net: Net, site: str = "dc1", provider: str = "dc") -> str:
+    """A provider site with a 4×A100 pool at 36.00/h (30.00/h wholesale); returns its agent token."""
+    if net.call("GET", f"/orgs/{provider}", net.operator).status_code == 404:
+        net.ok("POST", "/orgs", net.operator, json={"name": provider, "kind": "provider"})
+    enroll = net.ok("POST", "/sites", net.operator, json={"name": site, "org": provider})["enrollment_token"]
+    agent = str(net.ok("POST", "/agent/enroll", enroll, json={"site": site})["token"])
+    sync(net, agent, pools=[GPU_POOL])
+    net.ok("POST", f"/sites/{site}/pools/gpu/prices", net.operator, json=PRICE)
+    return agent
+
+
+def topup(net: Net, amount: str) -> None:
+    net.ok("POST", "/orgs/demo/projects/default/topups", net.operator, json={"amount": amount})
+
+
+def money(net: Net) -> dict[str, int]:
+    row = net.ok("GET", "/orgs/demo/balance", net.operator)["projects"][0]
+    return {k: row[k]["minor"] for k in ("balance", "held", "available", "arrears")}
+
+
+def account(net: Net, account_id: str) -> int:
+    with net.cp.db.read() as tx:
+        return ledger.balance(tx, account_id)
+
+
+def org_id(net: Net, name: str) -> str:
+    with net.cp.db.read() as tx:
+        org = tx.tenancy.org_by_name(name)
+        assert org is not None
+        return org.id
+
+
+def balanced(net: Net) -> bool:
+    with net.cp.db.read() as tx:
+        return all(v == 0 for v in tx.ledger.sums_by_currency().values())
+
+
+def later(net: Net, agent: str, launch: dict[str, Any], seconds: float) -> None:
+    """Time passes with the attempt running (its agent keeps the lease), then a cycle runs."""
+    net.clock.advance(seconds)
+    sync(net, agent, [report(launch, "RUNNING")])
+    net.cycle()
+
+
+def place(net: Net, agent: str, spec: dict[str, Any] = TRAIN) -> tuple[str, dict[str, Any]]:
+    job = net.ok("POST", "/jobs", net.tenant, json={"spec": spec})
+    net.cycle()
+    [launch] = sync(net, agent)["launch"]
+    sync(net, agent, [report(launch, "RUNNING")])
+    return str(job["id"]), launch
+
+
+def test_a_job_holds_at_placement_is_charged_once_and_pays_its_provider(net: Net) -> None:
+    agent = priced_site(net)
+    topup(net, "100.00")
+    job, launch = place(net, agent)
+    assert money(net) == {"balance": 10_000, "held": 3_600, "available": 6_400, "arrears": 0}
+    with net.cp.db.read() as tx:
+        attempt = tx.jobs.attempt(launch["attempt_id"])
+        assert attempt is not None and attempt.price_version_id is not None  # the price is pinned
+    net.clock.advance(1800)
+    sync(net, agent, [report(launch, "RUNNING")], usage=[usage(launch, 1, 600)])  # an interval
+    assert money(net)["balance"] == 10_000 - 600
+    sync(net, agent, [report(launch, "RUNNING")], usage=[usage(launch, 2, 600)])  # renumbered repeat
+    assert money(net)["balance"] == 10_000 - 600
+    end = [report(launch, "SUCCEEDED", exit_code=0)]
+    sync(net, agent, end, usage=[usage(launch, 1, 600), usage(launch, 3, 1200, start=600)])  # 1 resent
+    assert money(net) == {"balance": 10_000 - 1_800, "held": 0, "available": 8_200, "arrears": 0}
+    sync(net, agent, end, usage=[usage(launch, 3, 1200, start=600)])  # a retry is never charged twice
+    assert money(net)["balance"] == 8_200
+    assert account(net, payable_account(org_id(net, "dc"), "CNY")) == 1_500
+    assert account(net, revenue_account("CNY")) == 300
+    assert balanced(net)
+    assert net.ok("GET", f"/jobs/{job}", net.tenant)["state"] == "SUCCEEDED"
+
+
+def test_a_project_without_funds_waits_and_places_after_a_top_up(net: Net) -> None:
+    agent = priced_site(net)
+    topup(net, "20.00")
+    job = net.ok("POST", "/jobs", net.tenant, json={"spec": TRAIN})
+    net.cycle()
+    assert sync(net, agent)["launch"] == []
+    why = net.ok("GET", f"/jobs/{job['id']}/why", net.tenant)
+    [blocked] = why["blocked"]
+    assert blocked["reason"].startswith("insufficient funds: needs 36.00 CNY, available 20.00 CNY")
+    shown = net.ok("GET", f"/jobs/{job['id']}", net.tenant)["waiting"]
+    assert any("insufficient funds" in w["reason"] for w in shown)
+    topup(net, "16.00")
+    net.cycle()
+    [launch] = sync(net, agent)["launch"]
+    assert launch["job_id"] == job["id"]
+    assert money(net)["available"] == 0
+
+
+def test_a_hold_the_applier_refuses_leaves_the_job_waiting_with_its_reason(net: Net) -> None:
+    agent = priced_site(net)
+    dearer = {**PRICE, "tenant": {"accelerator_hour": "36.00", "cpu_hour": "10.00"}}
+    net.ok("POST", "/sites/dc1/pools/gpu/prices", net.operator, json=dearer)  # the gate sees 36.00/h only
+    topup(net, "50.00")
+    spec = {**TRAIN, "resources": {"accelerators": "A100:1", "cpus": 2, "max_runtime": "1h"}}
+    job = net.ok("POST", "/jobs", net.tenant, json={"spec": spec})
+    net.cycle()
+    assert sync(net, agent)["launch"] == []
+    [blocked] = net.ok("GET", f"/jobs/{job['id']}/why", net.tenant)["blocked"]
+    assert blocked["pool"] == "(funds)"
+    assert blocked["reason"].startswith("insufficient funds: needs 56.00 CNY, available 50.00 CNY")
+    assert money(net) == {"balance": 5_000, "held": 0, "available": 5_000, "arrears": 0}  # nothing written
+    with net.cp.db.read() as tx:
+        assert tx.jobs.attempts(job["id"]) == []
+    topup(net, "6.00")
+    net.cycle()
+    assert [x["job_id"] for x in sync(net, agent)["launch"]] == [job["id"]]
+
+
+def test_a_running_job_is_stopped_when_its_funds_are_exhausted(net: Net) -> None:
+    agent = priced_site(net)
+    topup(net, "50.00")
+    spec = {**TRAIN, "resources": {"accelerators": "A100:1"}}  # no max_runtime: a one-hour hold
+    job, launch = place(net, agent, spec)
+    assert money(net)["held"] == 3_600
+    later(net, agent, launch, 70 * 60)  # 42.00 accrued of 50.00
+    assert net.ok("GET", f"/jobs/{job}", net.tenant)["state"] == "RUNNING"
+    later(net, agent, launch, 15 * 60)  # 51.00 accrued
+    stopping = net.ok("GET", f"/jobs/{job}", net.tenant)
+    assert (stopping["state"], stopping["reason"]) == ("CANCELLING", "funds exhausted")
+    said = net.ok("GET", f"/jobs/{job}/events", net.tenant)["items"][-1]["message"]
+    assert said == "funds exhausted: 51.00 CNY not yet charged, 50.00 CNY left to spend; stopping it"
+    answer = sync(net, agent, [report(launch, "RUNNING")])
+    assert answer["cancel"] == [launch["attempt_id"]]
+    end = [report(launch, "CANCELLED", exit_code=143)]
+    sync(net, agent, end, usage=[usage(launch, 1, 85 * 60 + 5)])
+    done = net.ok("GET", f"/jobs/{job}", net.tenant)
+    assert (done["state"], done["reason"]) == ("CANCELLED", "funds exhausted")
+    after = money(net)
+    assert (after["balance"], after["held"], after["arrears"]) == (0, 0, 5_105 - 5_000)
+    assert balanced(net)
+
+
+def test_an_interval_that_exhausts_the_funds_stops_the_job_at_once(net: Net) -> None:
+    agent = priced_site(net)
+    topup(net, "40.00")
+    job, launch = place(net, agent)
+    answer = sync(net, agent, [report(launch, "RUNNING")], usage=[usage(launch, 1, 4000)])  # 40.00
+    assert answer["cancel"] == [launch["attempt_id"]]
+    assert net.ok("GET", f"/jobs/{job}", net.tenant)["reason"] == "funds exhausted"
+
+
+def test_a_project_that_continues_runs_on_into_arrears(net: Net) -> None:
+    agent = priced_site(net)
+    topup(net, "50.00")
+    changed = net.ok(
+        "PATCH", "/orgs/demo/projects/default", net.tenant, json={"on_funds_exhausted": "continue"}
+    )
+    assert changed["on_funds_exhausted"] == "continue"
+    bad = net.call("PATCH", "/orgs/demo/projects/default", net.tenant, json={"on_funds_exhausted": "pray"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "on_funds_exhausted"
+    job, launch = place(net, agent, {**TRAIN, "resources": {"accelerators": "A100:1"}})
+    later(net, agent, launch, 2 * 3600)
+    assert net.ok("GET", f"/jobs/{job}", net.tenant)["state"] == "RUNNING"
+    sync(net, agent, [report(launch, "SUCCEEDED", exit_code=0)], usage=[usage(launch, 1, 7200)])
+    assert money(net)["arrears"] == 7_200 - 5_000
+
+
+def test_a_voucher_pays_its_share_and_its_report_reconciles(net: Net) -> None:
+    agent = priced_site(net)
+    net.ok("POST", "/voucher-programmes", net.operator, json={"name": "haidian", "budget": "500.00"})
+    grant = {"org": "demo", "face": "300.00", "share": "30%", "valid_until": VALID_UNTIL}
+    voucher = net.ok("POST", "/voucher-programmes/haidian/vouchers", net.operator, json=grant)
+    topup(net, "30.00")  # the 70 % cash part of a 36.00 hold is 25.20
+    job, launch = place(net, agent)
+    assert money(net)["held"] == 2_520
+    sync(net, agent, [report(launch, "SUCCEEDED", exit_code=0)], usage=[usage(launch, 1, 3000)])  # 30.00
+    assert money(net)["balance"] == 3_000 - 2_100
+    assert account(net, f"voucher:{voucher['id']}") == 30_000 - 900
+    rep = net.ok("GET", "/voucher-programmes/haidian/report", net.operator)
+    assert (rep["redeemed"]["minor"], rep["reconciles"]) == (900, True)
+    assert account(net, payable_account(org_id(net, "dc"), "CNY")) == 2_500
+    assert balanced(net)
+    assert net.ok("GET", f"/jobs/{job}", net.tenant)["state"] == "SUCCEEDED"
+
+
+def test_a_project_paid_wholly_by_vouchers_can_place(net: Net) -> None:
+    agent = priced_site(net)
+    net.ok("POST", "/voucher-programmes", net.operator, json={"name": "grid", "budget": "100.00"})
+    grant = {"org": "demo", "face": "100.00", "share": "100%", "valid_until": VALID_UNTIL}
+    net.ok("POST", "/voucher-programmes/grid/vouchers", net.operator, json=grant)
+    _job, launch = place(net, agent)
+    assert money(net)["held"] == 0
+    sync(net, agent, [report(launch, "SUCCEEDED", exit_code=0)], usage=[usage(launch, 1, 3600)])
+    assert money(net)["balance"] == 0 and money(net)["arrears"] == 0
+    rep = net.ok("GET", "/voucher-programmes/grid/report", net.operator)
+    assert (rep["redeemed"]["minor"], rep["reconciles"]) == (3_600, True)
+
+
+def test_two_providers_get_their_payables(net: Net) -> None:
+    first, second = priced_site(net, "dc1", "dc"), priced_site(net, "zj1", "zj")
+    topup(net, "300.00")
+    big = {**TRAIN, "resources": {"accelerators": "A100:4", "max_runtime": "1h"}}
+    jobs = [net.ok("POST", "/jobs", net.tenant, json={"spec": big})["id"] for _ in range(2)]
+    net.cycle()
+    for agent in (first, second):
+        [launch] = sync(net, agent)["launch"]
+        sync(net, agent, [report(launch, "RUNNING")])
+        sync(net, agent, [report(launch, "SUCCEEDED", exit_code=0)], usage=[usage(launch, 1, 4 * 900)])
+    assert account(net, payable_account(org_id(net, "dc"), "CNY")) == 3_000
+    assert account(net, payable_account(org_id(net, "zj"), "CNY")) == 3_000
+    assert money(net)["balance"] == 30_000 - 2 * 3_600
+    assert balanced(net)
+    assert {net.ok("GET", f"/jobs/{j}", net.tenant)["state"] for j in jobs} == {"SUCCEEDED"}
+
+
+def test_free_pools_take_no_hold_and_charge_nothing(net: Net) -> None:
+    agent = net.add_site("free", [GPU_POOL])
+    job, launch = place(net, agent)
+    sync(net, agent, [report(launch, "SUCCEEDED", exit_code=0)], usage=[usage(launch, 1, 3600)])
+    assert net.ok("GET", f"/jobs/{job}", net.tenant)["state"] == "SUCCEEDED"
+    with net.cp.db.read() as tx:
+        assert tx.ledger.sums_by_currency() == {}
+
+
+def test_the_hold_of_an_attempt_that_ends_without_usage_is_released(net: Net) -> None:
+    agent = priced_site(net)
+    topup(net, "100.00")
+    _job, launch = place(net, agent)
+    sync(net, agent, [report(launch, "FAILED", exit_code=1)])
+    net.clock.advance(60)
+    net.cycle()
+    assert money(net)["held"] == 3_600  # its last usage record may still come
+    net.clock.advance(11 * 60)
+    net.cycle()
+    assert money(net) == {"balance": 10_000, "held": 0, "available": 10_000, "arrears": 0}
+
+
+def test_the_loop_expires_vouchers_and_brings_later_prices_into_force(net: Net) -> None:
+    priced_site(net)
+    net.ok("POST", "/voucher-programmes", net.operator, json={"name": "short", "budget": "10.00"})
+    grant = {"org": "demo", "face": "10.00", "share": "50%", "valid_until": "2026-11-25T13:00:00Z"}
+    net.ok("POST", "/voucher-programmes/short/vouchers", net.operator, json=grant)
+    later = {**PRICE, "tenant": {"accelerator_hour": "40.00"}, "effective_at": "2026-11-25T12:30:00Z"}
+    net.ok("POST", "/sites/dc1/pools/gpu/prices", net.operator, json=later)
+    net.cycle()
+    assert net.ok("GET", "/sites/dc1", net.tenant)["pools"][0]["price_per_hour"] == "36.00 CNY"
+    net.clock.advance(45 * 60)
+    net.cycle()
+    assert net.ok("GET", "/sites/dc1", net.tenant)["pools"][0]["price_per_hour"] == "40.00 CNY"
+    net.clock.advance(30 * 60)
+    net.cycle()
+    [voucher] = net.ok("GET", "/vouchers?org=demo", net.operator)["items"]
+    assert voucher["expired"] is True
+    rep = net.ok("GET", "/voucher-programmes/short/report", net.operator)
+    assert (rep["expired"]["minor"], rep["reconciles"]) == (1_000, True)
+
+
+@pytest.mark.parametrize(
+    ("cash", "vouchers", "spendable", "held"),
+    [
+        ("100.00", [], 10_000, 3_600),
+        ("25.20", [("300.00", "30%", [])], 3_600, 2_520),  # 70 % of 36.00 is 25.20
+        ("0", [("50.00", "100%", [])], 5_000, 0),
+        ("10.00", [("5.00", "50%", [])], 1_500, None),  # the voucher's balance caps it
+        ("36.00", [("300.00", "30%", ["zj"])], 3_600 * 100 // 70, 3_600),  # not eligible at dc
+    ],
+)
+def test_what_a_project_may_hold_counts_its_vouchers(
+    net: Net, cash: str, vouchers: list[tuple[str, str, list[str]]], spendable: int, held: int | None
+) -> None:
+    agent = priced_site(net)
+    if net.call("GET", "/orgs/zj", net.operator).status_code == 404:
+        net.ok("POST", "/orgs", net.operator, json={"name": "zj", "kind": "provider"})
+    net.ok("POST", "/voucher-programmes", net.operator, json={"name": "p", "budget": "1000.00"})
+    for face, share, providers in vouchers:
+        grant = {
+            "org": "demo",
+            "face": face,
+            "share": share,
+            "valid_until": VALID_UNTIL,
+            "providers": providers,
+        }
+        net.ok("POST", "/voucher-programmes/p/vouchers", net.operator, json=grant)
+    if cash != "0":
+        topup(net, cash)
+    with net.cp.db.read() as tx:  # what the funds gate will read (an upper bound: see the last case)
+        demo = tx.tenancy.org_by_name("demo")
+        assert demo is not None
+        [row] = tx.tenancy.projects(demo.id)
+        assert ledger.spendable(tx, row.id, demo.id, "CNY", net.clock()) == spendable
+    net.ok("POST", "/jobs", net.tenant, json={"spec": TRAIN})
+    net.cycle()
+    launches = sync(net, agent)["launch"]
+    assert len(launches) == (held is not None)
+    if held is not None:
+        assert money(net)["held"] == held

@@ -35,7 +35,8 @@ def report(launch: dict[str, Any], state: str, **kw: Any) -> dict[str, Any]:
 
 
 def usage(launch: dict[str, Any], seq: int, seconds: int, start: int = 0) -> dict[str, Any]:
-    """A usage record of `seconds` on one accelerator, from `start` seconds after noon."""
+    """A usage record of `seconds` of wall time from `start` seconds after noon (it is charged for
+    the attempt's allocation × wall time; the measured figures are for reports)."""
     begun = START + timedelta(seconds=start)
     return {
         "seq": seq,
@@ -251,7 +252,8 @@ def test_two_providers_get_their_payables(net: Net) -> None:
     for agent in (first, second):
         [launch] = sync(net, agent)["launch"]
         sync(net, agent, [report(launch, "RUNNING")])
-        sync(net, agent, [report(launch, "SUCCEEDED", exit_code=0)], usage=[usage(launch, 1, 4 * 900)])
+        # 15 minutes on 4 A100s: one accelerator-hour, charged for what the job was allocated
+        sync(net, agent, [report(launch, "SUCCEEDED", exit_code=0)], usage=[usage(launch, 1, 900)])
     assert account(net, payable_account(org_id(net, "dc"), "CNY")) == 3_000
     assert account(net, payable_account(org_id(net, "zj"), "CNY")) == 3_000
     assert money(net)["balance"] == 30_000 - 2 * 3_600

@@ -304,13 +304,14 @@ def test_a_stored_usage_record_is_charged_under_its_site_and_seq(db: Database) -
             pool_id=ids["pool"],
             accelerator="A100",
             accelerators_per_node=8,
-            cpus_per_node=8,
+            cpus_per_node=2,
             memory_mib_per_node=2048,
             nodes=[0],
             lease_expires_at=NOW,
             created_at=NOW,
         )
-        fields = {"wall_seconds": 3600, "cpu_seconds": 7200, "accelerator_seconds": 8 * 3600}
+        # measured CPU time is not what is charged: the allocation (2 CPUs × 1 h) is
+        fields = {"wall_seconds": 3600, "cpu_seconds": 60, "accelerator_seconds": 8 * 3600}
         tx.jobs.add_usage(site_id=ids["site"], seq=1, attempt=attempt, now=NOW, **fields)
         ledger.topup(tx, "t", ids["project"], 10**6, "CNY", NOW, "op")
         amount = ledger.expected_amount(tx, ids["pool"], Usage(8 * 3600, 7200), NOW)

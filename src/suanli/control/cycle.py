@@ -21,7 +21,7 @@ from suanli.control.signals import SCHEDULE, Signals, job_topic, site_topic
 from suanli.domain.ledger import InsufficientFunds
 from suanli.domain.money import Money
 from suanli.domain.states import AttemptState, JobState
-from suanli.scheduler import PROFILES, PendingJob, Plan, PoolVerdict, schedule
+from suanli.scheduler import PROFILES, Carry, PendingJob, Plan, PoolVerdict, schedule
 from suanli.scheduler.plan import Code, Reservation
 from suanli.store import Database, Tx
 
@@ -192,6 +192,7 @@ class SchedulingLoop:
         self.reservations: dict[str, Reservation] = {}  # by job id, from the last cycle
         self._tuning = tuning or snapshots.Tuning()
         self._parsed: dict[str, PendingJob] = {}
+        self._carry = Carry()  # answers that do not read free capacity, kept while the pools are unchanged
         self._keep_keys = keep_keys
         self._start_timeout = start_timeout
         self._next_purge: datetime | None = None
@@ -251,7 +252,7 @@ class SchedulingLoop:
             self._next_budgets = now + BUDGETS_EVERY
         with self._db.read() as tx:
             snap = snapshots.take(tx, now, self._lease_ttl, self._parsed, self._tuning)
-        plan = schedule(snap, PROFILES)
+        plan = schedule(snap, PROFILES, self._carry)
         self.waiting = plan.waiting
         self.reservations = {r.job_id: r for r in plan.reservations}
         result = CycleResult(lost=len(lost))

@@ -207,9 +207,16 @@ def expected_amount(tx: Tx, pool_id: str, usage: Usage, now: datetime) -> int | 
 
 
 def usage_of(record: UsageRecord, attempt: Attempt) -> Usage:
-    """A usage record as the ledger charges it: GiB-seconds are the attempt's memory × wall time."""
-    mib = attempt.memory_mib_per_node * len(attempt.nodes)
-    return Usage(record.accelerator_seconds, record.cpu_seconds, record.wall_seconds * mib // 1024)
+    """A usage record as the ledger charges it: what the attempt was allocated (accelerators, CPUs,
+    GiB of memory, on all its nodes) × the record's wall time. A tenant pays for the capacity it held,
+    whatever share of it the job kept busy, the same on every backend (a site reports CPU time
+    measured (local) or allocated (Slurm); those figures stay in the record for reports)."""
+    nodes, wall = len(attempt.nodes), record.wall_seconds
+    return Usage(
+        attempt.accelerators_per_node * nodes * wall,
+        attempt.cpus_per_node * nodes * wall,
+        attempt.memory_mib_per_node * nodes * wall // 1024,
+    )
 
 
 def usage_key(record: UsageRecord) -> str:

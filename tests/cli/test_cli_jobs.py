@@ -159,6 +159,30 @@ def test_why_lists_each_pool_and_its_reason(api: FakeApi, run: Run, logged_in: P
     assert "pool offers no accelerators" in result.stdout and "never" in result.stdout
 
 
+def test_why_for_a_job_held_back_by_funds_does_not_promise_the_next_cycle(
+    api: FakeApi, run: Run, logged_in: Path
+) -> None:
+    why = {
+        "id": "job_01",
+        "state": "PENDING",
+        "blocked": [{"gate": "funds", "reason": "insufficient funds: needs 0.04 CNY, available 0.00 CNY"}],
+        "candidates": [
+            {
+                "pool": "local/cpu",
+                "fits": True,
+                "code": "ok",
+                "score": 1362,
+                "scores": {},
+                "reason": "fits now",
+            }
+        ],
+    }
+    api.on("GET", "/jobs/job_01/why", ok(why))
+    out = run("why", "job_01").stdout
+    assert "held back: insufficient funds: needs 0.04 CNY" in out
+    assert "once what holds it back is cleared" in out and "next cycle places it" not in out
+
+
 def test_why_for_a_placed_job_says_where_it_went(api: FakeApi, run: Run, logged_in: Path) -> None:
     why = {
         "id": "job_01",

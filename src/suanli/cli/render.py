@@ -320,7 +320,9 @@ def print_why(why: dict[str, Any]) -> None:
         stdout.print(f"{job_id} is waiting: no site offers any pool yet.")
         return
     fits = [c for c in candidates if c.get("fits")]
-    if fits:
+    if fits and why.get("blocked"):
+        stdout.print(f"{escape(str(fits[0]['pool']))} would take it now, once what holds it back is cleared.")
+    elif fits:
         stdout.print(
             f"{job_id} is waiting, but {escape(str(fits[0]['pool']))} fits now: the next cycle places it."
         )

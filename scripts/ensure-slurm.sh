@@ -8,8 +8,8 @@ set -euo pipefail
 say() { echo "ensure-slurm: $*" >&2; }
 healthy() { sinfo -h -o '%T' 2>/dev/null | grep -qE '^(idle|mixed|allocated)$'; }
 
-if command -v sinfo >/dev/null && healthy; then say "Slurm already answers; nothing to do"; exit 0; fi
 if [ "$(id -u)" != 0 ]; then
+  if command -v sinfo >/dev/null && healthy; then say "Slurm already answers; nothing to do"; exit 0; fi
   say "no Slurm answers and I am not root; Slurm tests will be skipped"
   exit 0
 fi
@@ -61,6 +61,8 @@ SelectTypeParameters=CR_Core_Memory
 DefMemPerCPU=256
 SchedulerType=sched/backfill
 SchedulerParameters=batch_sched_delay=0,sched_min_interval=0
+# A site's limits refuse at submission what exceeds them (the default, NO, leaves such jobs pending).
+EnforcePartLimits=ALL
 ReturnToService=2
 SlurmdParameters=config_overrides
 AccountingStorageType=accounting_storage/none
@@ -68,19 +70,25 @@ JobCompType=jobcomp/filetxt
 JobCompLoc=/var/log/slurm/jobcomp.log
 GresTypes=gpu
 NodeName=localhost NodeAddr=127.0.0.1 CPUs=4 RealMemory=4000 Gres=gpu:4 State=UNKNOWN
-PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
+PartitionName=debug Nodes=localhost Default=YES MaxTime=7-00:00:00 State=UP
 CONF
 )
 gres='NodeName=localhost Name=gpu File=/run/fakegpu/gpu[0-3]'
 # A site's own slurm.conf is never overwritten; ours is rewritten only when it differs.
+rewritten=false
 if [ -e /etc/slurm/slurm.conf ] && ! grep -q 'suanli scripts/ensure-slurm.sh' /etc/slurm/slurm.conf; then
   say "/etc/slurm/slurm.conf exists and is not ours; starting the daemons with it"
 else
-  [ "$(cat /etc/slurm/slurm.conf 2>/dev/null)" = "$conf" ] || echo "$conf" >/etc/slurm/slurm.conf
-  [ "$(cat /etc/slurm/gres.conf 2>/dev/null)" = "$gres" ] || echo "$gres" >/etc/slurm/gres.conf
+  [ "$(cat /etc/slurm/slurm.conf 2>/dev/null)" = "$conf" ] || { echo "$conf" >/etc/slurm/slurm.conf; rewritten=true; }
+  [ "$(cat /etc/slurm/gres.conf 2>/dev/null)" = "$gres" ] || { echo "$gres" >/etc/slurm/gres.conf; rewritten=true; }
 fi
 
 alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+if ! $rewritten && healthy; then say "Slurm already answers; nothing to do"; exit 0; fi
+if $rewritten && alive /run/slurmctld.pid && healthy; then
+  scontrol reconfigure  # a running cluster takes the new slurm.conf (partition limits included)
+  did+=("reconfigured the running cluster with the new slurm.conf")
+fi
 if ! alive /run/slurmctld.pid; then
   slurmctld
   did+=("started slurmctld")

@@ -106,6 +106,7 @@ def test_sacct_parses_cancelled_by() -> None:
     [
         ("sbatch_too_many_gpus.txt", "Requested node configuration is not available"),
         ("sbatch_bad_partition.txt", "invalid partition specified: nope; Invalid partition name specified"),
+        ("sbatch_time_limit.txt", "Requested time limit is invalid (missing or exceeds some limit)"),
         ("scontrol_unknown_job.txt", "slurm_load_jobs error: Invalid job id specified"),
         (
             "squeue_controller_down.txt",

@@ -112,7 +112,7 @@ class SlurmBackend:
         self._closed = threading.Event()
         self._wake = threading.Event()
         self._refreshing = threading.Lock()  # one conversation with Slurm at a time
-        self._unreachable = False
+        self._unreachable_since: float | None = None
         self._pools, self._pools_at = self._load_pools(), time.monotonic()
         if not self._pools:
             raise BackendError(f"Slurm offers no partitions {list(self._partitions) or ''}".strip())
@@ -226,17 +226,18 @@ class SlurmBackend:
                 if job_id is not None:
                     changed |= self._observe(job, rows.get(job_id))
         except SlurmUnreachable as exc:
-            if not self._unreachable:
+            if self._unreachable_since is None:
+                self._unreachable_since = time.monotonic()
                 log.warning(
                     "Slurm controller unreachable (keeping the last known states; submissions and"
                     " cancels wait): %s",
                     exc,
                 )
-            self._unreachable = True
             return changed
-        if self._unreachable:
-            log.info("Slurm controller reachable again")
-            self._unreachable = False
+        if self._unreachable_since is not None:
+            away = time.monotonic() - self._unreachable_since
+            log.warning("Slurm controller reachable again (after %.0f s)", away)  # as loud as the loss
+            self._unreachable_since = None
         return changed
 
     # -- internals ---------------------------------------------------------------------------------

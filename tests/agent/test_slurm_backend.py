@@ -223,3 +223,50 @@ def test_controller_down_keeps_last_states_and_recovers(tmp_path: Path) -> None:
         assert backend.poll()[0].state == AttemptState.STARTING
     finally:
         backend.close()
+
+
+def _accounting() -> bool:
+    """Whether this cluster keeps accounting (slurmdbd): `sacct` answers instead of refusing."""
+    if shutil.which("sacct") is None:
+        return False
+    done = subprocess.run(["sacct", "-n", "-X", "-j", "1"], capture_output=True, text=True, timeout=20)
+    return done.returncode == 0
+
+
+class _Forgetful(SlurmCli):
+    """The real Slurm, but its controller has already forgotten every ended job (as it does after
+    MinJobAge), so the backend must ask accounting."""
+
+    def show_job(self, job_id: str) -> None:
+        return None
+
+
+@real_slurm
+@pytest.mark.parametrize(
+    ("run", "with_dbd"),
+    [
+        ("exit 3", (AttemptState.FAILED, 3, "exit code 3")),
+        ("echo fine", (AttemptState.SUCCEEDED, 0, None)),
+        ("kill -9 $$", (AttemptState.FAILED, 137, "killed by signal 9")),
+    ],
+)
+def test_an_ended_job_the_controller_forgot_comes_from_accounting_or_fails_clearly(
+    tmp_path: Path,
+    run: str,
+    with_dbd: tuple[AttemptState, int | None, str | None],
+) -> None:
+    """With slurmdbd (SUANLI_SLURM_DBD=1 scripts/ensure-slurm.sh) `sacct` gives the outcome; without
+    it the attempt fails with a reason that says Slurm no longer knows the job."""
+    backend = SlurmBackend(_Forgetful(), tmp_path, poll_interval=0.2)
+    try:
+        job = launch(run)
+        backend.submit(job)
+        status = settle(backend, job.attempt_id)
+        if _accounting():
+            assert (status.state, status.exit_code, status.reason) == with_dbd
+            assert status.started_at is not None and status.ended_at is not None
+        else:
+            assert status.state == AttemptState.FAILED
+            assert status.reason is not None and status.reason.startswith("Slurm no longer knows job ")
+    finally:
+        backend.close()

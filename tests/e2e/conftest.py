@@ -40,7 +40,6 @@ class SlurmController:
     """The local Slurm's controller (scripts/ensure-slurm.sh), to stop and start again in a test."""
 
     PID_FILE = Path("/run/slurmctld.pid")
-    ENSURE = Path(__file__).resolve().parents[2] / "scripts" / "ensure-slurm.sh"
 
     def stop(self) -> None:
         pid = int(self.PID_FILE.read_text().strip())
@@ -52,14 +51,28 @@ class SlurmController:
             raise AssertionError(f"slurmctld {pid} did not stop")
 
     def start(self) -> None:
-        """As ensure-slurm.sh starts it, and wait until the node answers idle again."""
-        done = subprocess.run([str(self.ENSURE)], capture_output=True, text=True, timeout=120)
-        if done.returncode != 0:
-            raise AssertionError(f"ensure-slurm.sh failed: {done.stderr}")
+        """As ensure-slurm.sh starts it (`slurmctld` daemonizes, with the same slurm.conf, so the
+        cluster keeps its accounting mode), then wait until the node answers in a usable state."""
+        subprocess.run(["slurmctld"], check=True, timeout=60)
+        deadline = time.monotonic() + 60
+        while not self.answers():
+            if time.monotonic() > deadline:
+                raise AssertionError("slurmctld did not answer within 60 s of its start")
+            time.sleep(0.2)
+
+    def running(self) -> bool:
+        try:
+            return Path(f"/proc/{int(self.PID_FILE.read_text().strip())}").exists()
+        except (OSError, ValueError):
+            return False
 
     def answers(self) -> bool:
-        probe = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=30)
-        return probe.returncode == 0 and bool(probe.stdout.strip())
+        try:
+            probe = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=30)
+        except subprocess.TimeoutExpired:
+            return False
+        states = probe.stdout.split() if probe.returncode == 0 else []
+        return any(state in ("idle", "mixed", "allocated") for state in states)
 
 
 @pytest.fixture
@@ -71,5 +84,5 @@ def slurm_controller() -> Iterator[SlurmController]:
     try:
         yield controller
     finally:
-        if not controller.answers():
+        if not controller.running():
             controller.start()

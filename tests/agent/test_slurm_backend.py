@@ -164,6 +164,8 @@ class _StandIn(SlurmCli):
         super().__init__()
         self.down = False
         self.state = "RUNNING"
+        self.reason = "None"
+        self.cancelled: list[str] = []
         self.submitted: list[Path] = []
 
     def nodes(self) -> list[NodeRow]:
@@ -174,7 +176,7 @@ class _StandIn(SlurmCli):
             raise SlurmUnreachable(
                 "slurm_load_jobs error: Unable to contact slurm controller (connect failure)"
             )
-        return [JobRow("41", "suanli-a1", self.state, "None", None, None, None, 1)] if not name else []
+        return [JobRow("41", "suanli-a1", self.state, self.reason, None, None, None, 1)] if not name else []
 
     def submit(self, args: Sequence[str], script: Path, env: Any) -> str:
         if self.down:
@@ -183,6 +185,7 @@ class _StandIn(SlurmCli):
         return "41"
 
     def cancel(self, job_id: str) -> None:
+        self.cancelled.append(job_id)
         self.state = "CANCELLED"
 
 
@@ -204,6 +207,22 @@ def test_submissions_and_cancels_wait_for_the_controller(tmp_path: Path) -> None
         assert len(cli.submitted) == 1  # the cancelled one never reached Slurm
         states = {s.attempt_id: (s.state, s.reason) for s in backend.poll()}
         assert states[later.attempt_id] == (AttemptState.CANCELLED, "cancelled by tenant")
+    finally:
+        backend.close()
+
+
+def test_a_job_slurm_will_never_start_fails_and_is_cancelled(tmp_path: Path) -> None:
+    cli = _StandIn()
+    cli.state, cli.reason = "PENDING", "PartitionTimeLimit"
+    backend = SlurmBackend(cli, tmp_path, poll_interval=60)
+    try:
+        backend.submit(Launch("a1", "j", 1, 1, {"run": "x"}, "debug", Allocation(None, 0, 1, 1, (0,))))
+        backend.refresh()
+        (status,) = backend.poll()
+        assert (status.state, status.started_at) == (AttemptState.FAILED, None)
+        assert status.reason is not None and "PartitionTimeLimit" in status.reason
+        assert cli.cancelled == ["41"]
+        assert backend.usage("a1") is None  # it never ran: nothing to charge
     finally:
         backend.close()
 

@@ -237,6 +237,19 @@ def test_state_mapping(
     assert outcome(state, "", exit_code, signal, phase) == expected
 
 
+def test_a_job_pending_on_a_partition_limit_never_runs() -> None:
+    # recorded: a 2-day job pending after the partition's MaxTime dropped to 1 day, where
+    # EnforcePartLimits=NO (Slurm's default) lets such a job in instead of refusing it
+    (row,) = parse_squeue(fixture("squeue_partition_time_limit.txt"))
+    assert outcome(row.state, row.reason, None, None, None) == (
+        AttemptState.FAILED,
+        None,
+        "Slurm will not run it: PartitionTimeLimit (its time limit is above the partition's MaxTime)",
+    )
+    assert outcome("PENDING", "Resources", None, None, None)[0] == AttemptState.STARTING
+    assert outcome("PENDING", "ReqNodeNotAvail", None, None, None)[0] == AttemptState.STARTING
+
+
 def test_requeue_is_reported_not_hidden() -> None:
     state, _, reason = outcome("REQUEUED", "NodeFail", None, None, None)
     assert state == AttemptState.STARTING and reason == "Slurm requeued: NodeFail"

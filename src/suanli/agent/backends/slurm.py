@@ -48,6 +48,7 @@ from suanli.agent.backends.slurm_translate import (
     batch_args,
     batch_script,
     job_name,
+    never_runs,
     outcome,
     parse_gpu_models,
     pools_from_nodes,
@@ -339,9 +340,12 @@ class SlurmBackend:
         assert job.job_id is not None
         state, code, reason = (AttemptState.STARTING, None, None)
         started, ended = (row.started_at, row.ended_at) if row else (None, None)
+        never = row is not None and never_runs(row.state, row.reason)
         if row is not None:
             state, code, reason = outcome(row.state, row.reason, None, None, None)
-        if row is None or state in TERMINAL:
+        if never:  # it never started: no start time (Slurm's is an estimate), ended now
+            started, ended = None, datetime.now(UTC)
+        elif row is None or state in TERMINAL:
             detail = self._ended(job.job_id)
             if detail is None:
                 state, reason = AttemptState.FAILED, f"Slurm no longer knows job {job.job_id}"
@@ -369,6 +373,9 @@ class SlurmBackend:
         if status.terminal and job.forgotten:
             shutil.rmtree(job.directory, ignore_errors=True)
         if job.cancel_reason and not job.cancel_sent and not status.terminal:
+            self._send_cancel(job)
+        if never and status.terminal:
+            log.warning("Slurm will not run job %s (%s): cancelling it", job.job_id, reason)
             self._send_cancel(job)
         return True
 

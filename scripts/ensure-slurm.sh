@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Make sure a single-node Slurm (4 fake GPUs, partition `debug`) answers for the tests.
-# Idempotent: a healthy running cluster is left alone. As root, installs Debian's packages if missing
+# Idempotent: a healthy cluster on this script's slurm.conf is left alone. As root, installs Debian's packages if missing
 # and starts munged, slurmctld and slurmd per ../shared/recipes/real-components.md (section 1).
 # Prints one line saying what it did. Not root: does nothing (the Slurm tests then skip).
 # SUANLI_SLURM_DBD=1: with accounting (slurmdbd on the local MariaDB, recipe section 1c), so that
@@ -131,12 +131,16 @@ else
 fi
 
 if ! $rewritten && healthy; then say "Slurm already answers; nothing to do"; exit 0; fi
-if $rewritten && alive /run/slurmctld.pid; then
-  # A restart, not `scontrol reconfigure`: accounting changes need one. Jobs survive it.
-  pid=$(cat /run/slurmctld.pid)
-  kill "$pid"
-  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  did+=("stopped slurmctld to take the new slurm.conf")
+if $rewritten; then
+  # A restart, not `scontrol reconfigure`: accounting changes need one. Running jobs survive it
+  # (their slurmstepd does not depend on either daemon).
+  for pidfile in /run/slurmctld.pid /run/slurmd.pid; do
+    alive "$pidfile" || continue
+    pid=$(cat "$pidfile")
+    kill "$pid"
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  done
+  did+=("stopped the daemons to take the new slurm.conf")
 fi
 if ! alive /run/slurmctld.pid; then
   slurmctld

@@ -198,12 +198,12 @@ def test_submissions_and_cancels_wait_for_the_controller(tmp_path: Path) -> None
         backend.submit(launch("echo hi", pool="debug"))
         backend.submit(later := launch("echo later", pool="debug"))
         assert time.monotonic() - started < 1.0  # never waits on Slurm in the agent's loop
-        assert backend.refresh() is False
+        backend.refresh()
         assert cli.submitted == []
         assert {s.state for s in backend.poll()} == {AttemptState.STARTING}
         backend.cancel(later.attempt_id, "cancelled by tenant")
         cli.down = False
-        assert backend.refresh() is True
+        backend.refresh()  # (or the watcher, woken by the cancel, got there first)
         assert len(cli.submitted) == 1  # the cancelled one never reached Slurm
         states = {s.attempt_id: (s.state, s.reason) for s in backend.poll()}
         assert states[later.attempt_id] == (AttemptState.CANCELLED, "cancelled by tenant")
@@ -238,7 +238,7 @@ def test_controller_down_keeps_last_states_and_recovers(tmp_path: Path) -> None:
         assert backend.refresh() is False
         assert backend.poll()[0].state == AttemptState.RUNNING
         cli.down, cli.state = False, "PENDING"  # e.g. requeued while the controller was away
-        assert backend.refresh() is True
+        backend.refresh()  # (the watcher, woken by submit, may be the one that sees it)
         assert backend.poll()[0].state == AttemptState.STARTING
     finally:
         backend.close()

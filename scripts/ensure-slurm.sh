@@ -5,7 +5,7 @@
 # Prints one line saying what it did. Not root: does nothing (the Slurm tests then skip).
 # SUANLI_SLURM_DBD=1: with accounting (slurmdbd on the local MariaDB, recipe section 1c), so that
 # `sacct` answers; without it (the default, what `make test` uses) the cluster keeps no accounting.
-# Switching between the two rewrites slurm.conf and restarts slurmctld (jobs survive it).
+# Switching between the two rewrites slurm.conf and restarts slurmctld and slurmd (jobs survive it).
 set -euo pipefail
 
 say() { echo "ensure-slurm: $*" >&2; }

@@ -38,6 +38,15 @@ def launch(run: str, *, gpus: int = 0, pool: str = "debug", **spec: Any) -> Laun
     return Launch(attempt_id, "job1", 1, 1, {"run": run, **spec}, pool, Allocation("GPU", gpus, 1, 256, (0,)))
 
 
+def running(backend: SlurmBackend, attempt_id: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if [s.state for s in backend.poll() if s.attempt_id == attempt_id] == [AttemptState.RUNNING]:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"attempt {attempt_id} is not running after {timeout}s: {backend.poll()}")
+
+
 def settle(backend: SlurmBackend, attempt_id: str, timeout: float = 20.0) -> AttemptStatus:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -102,23 +111,45 @@ def test_gpu_job_sees_the_gpus_slurm_gave_it(backend: SlurmBackend) -> None:
 
 
 @real_slurm
-def test_slurm_rejection_is_a_backend_error_with_slurms_reason(backend: SlurmBackend) -> None:
-    with pytest.raises(BackendError, match="Requested node configuration is not available"):
-        backend.submit(launch("true", gpus=9))
-    assert backend.poll() == []
+@pytest.mark.parametrize(
+    ("job", "message"),
+    [
+        (lambda: launch("true", gpus=9), "Requested node configuration is not available"),
+        # ensure-slurm.sh: debug has MaxTime=7-00:00:00 and EnforcePartLimits=ALL
+        (lambda: launch("true", resources={"max_runtime_s": 10 * 86400}), "Requested time limit is invalid"),
+    ],
+)
+def test_slurm_refusal_fails_the_attempt_with_slurms_reason(
+    backend: SlurmBackend, tmp_path: Path, job: Any, message: str
+) -> None:
+    refused = job()
+    backend.submit(refused)
+    status = settle(backend, refused.attempt_id)
+    assert status.state == AttemptState.FAILED
+    assert status.reason is not None and status.reason.startswith("Slurm did not take it: ")
+    assert message in status.reason
+    assert not (tmp_path / "attempts" / refused.attempt_id).exists()
+
+
+def test_a_launch_for_an_unknown_pool_is_refused_at_once(tmp_path: Path) -> None:
+    backend = SlurmBackend(_StandIn(), tmp_path, poll_interval=60)
+    try:
+        with pytest.raises(BackendError, match="no pool 'big'"):
+            backend.submit(launch("true", pool="big"))
+        assert backend.poll() == []
+    finally:
+        backend.close()
 
 
 @real_slurm
 def test_cancel_and_reattach_after_restart(backend: SlurmBackend, tmp_path: Path) -> None:
     job = launch("echo started; sleep 60")
     backend.submit(job)
+    running(backend, job.attempt_id)  # in Slurm, so that the next agent can find it
     again = SlurmBackend(SlurmCli(), tmp_path, poll_interval=0.2)  # a new agent on the same state dir
     try:
         assert [held.attempt_id for held in again.adopted()] == [job.attempt_id]
-        deadline = time.monotonic() + 10
-        while again.poll()[0].state != AttemptState.RUNNING and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert again.poll()[0].state == AttemptState.RUNNING
+        running(again, job.attempt_id)
         again.cancel(job.attempt_id, "cancelled by tenant")
         status = settle(again, job.attempt_id)
         assert (status.state, status.reason) == (AttemptState.CANCELLED, "cancelled by tenant")
@@ -133,6 +164,9 @@ class _StandIn(SlurmCli):
         super().__init__()
         self.down = False
         self.state = "RUNNING"
+        self.reason = "None"
+        self.cancelled: list[str] = []
+        self.submitted: list[Path] = []
 
     def nodes(self) -> list[NodeRow]:
         return [NodeRow("n1", "debug", 4, 4000, {None: 4}, "idle")]
@@ -142,13 +176,55 @@ class _StandIn(SlurmCli):
             raise SlurmUnreachable(
                 "slurm_load_jobs error: Unable to contact slurm controller (connect failure)"
             )
-        return [JobRow("41", "suanli-a1", self.state, "None", None, None, None, 1)] if not name else []
+        return [JobRow("41", "suanli-a1", self.state, self.reason, None, None, None, 1)] if not name else []
 
     def submit(self, args: Sequence[str], script: Path, env: Any) -> str:
+        if self.down:
+            raise SlurmUnreachable("Batch job submission failed: Unable to contact slurm controller")
+        self.submitted.append(script)
         return "41"
 
     def cancel(self, job_id: str) -> None:
+        self.cancelled.append(job_id)
         self.state = "CANCELLED"
+
+
+def test_submissions_and_cancels_wait_for_the_controller(tmp_path: Path) -> None:
+    cli = _StandIn()
+    cli.down = True
+    backend = SlurmBackend(cli, tmp_path, poll_interval=60)
+    try:
+        started = time.monotonic()
+        backend.submit(launch("echo hi", pool="debug"))
+        backend.submit(later := launch("echo later", pool="debug"))
+        assert time.monotonic() - started < 1.0  # never waits on Slurm in the agent's loop
+        backend.refresh()
+        assert cli.submitted == []
+        assert {s.state for s in backend.poll()} == {AttemptState.STARTING}
+        backend.cancel(later.attempt_id, "cancelled by tenant")
+        cli.down = False
+        backend.refresh()  # (or the watcher, woken by the cancel, got there first)
+        assert len(cli.submitted) == 1  # the cancelled one never reached Slurm
+        states = {s.attempt_id: (s.state, s.reason) for s in backend.poll()}
+        assert states[later.attempt_id] == (AttemptState.CANCELLED, "cancelled by tenant")
+    finally:
+        backend.close()
+
+
+def test_a_job_slurm_will_never_start_fails_and_is_cancelled(tmp_path: Path) -> None:
+    cli = _StandIn()
+    cli.state, cli.reason = "PENDING", "PartitionTimeLimit"
+    backend = SlurmBackend(cli, tmp_path, poll_interval=60)
+    try:
+        backend.submit(Launch("a1", "j", 1, 1, {"run": "x"}, "debug", Allocation(None, 0, 1, 1, (0,))))
+        backend.refresh()
+        (status,) = backend.poll()
+        assert (status.state, status.started_at) == (AttemptState.FAILED, None)
+        assert status.reason is not None and "PartitionTimeLimit" in status.reason
+        assert cli.cancelled == ["41"]
+        assert backend.usage("a1") is None  # it never ran: nothing to charge
+    finally:
+        backend.close()
 
 
 def test_controller_down_keeps_last_states_and_recovers(tmp_path: Path) -> None:
@@ -162,7 +238,54 @@ def test_controller_down_keeps_last_states_and_recovers(tmp_path: Path) -> None:
         assert backend.refresh() is False
         assert backend.poll()[0].state == AttemptState.RUNNING
         cli.down, cli.state = False, "PENDING"  # e.g. requeued while the controller was away
-        assert backend.refresh() is True
+        backend.refresh()  # (the watcher, woken by submit, may be the one that sees it)
         assert backend.poll()[0].state == AttemptState.STARTING
+    finally:
+        backend.close()
+
+
+def _accounting() -> bool:
+    """Whether this cluster keeps accounting (slurmdbd): `sacct` answers instead of refusing."""
+    if shutil.which("sacct") is None:
+        return False
+    done = subprocess.run(["sacct", "-n", "-X", "-j", "1"], capture_output=True, text=True, timeout=20)
+    return done.returncode == 0
+
+
+class _Forgetful(SlurmCli):
+    """The real Slurm, but its controller has already forgotten every ended job (as it does after
+    MinJobAge), so the backend must ask accounting."""
+
+    def show_job(self, job_id: str) -> None:
+        return None
+
+
+@real_slurm
+@pytest.mark.parametrize(
+    ("run", "with_dbd"),
+    [
+        ("exit 3", (AttemptState.FAILED, 3, "exit code 3")),
+        ("echo fine", (AttemptState.SUCCEEDED, 0, None)),
+        ("kill -9 $$", (AttemptState.FAILED, 137, "killed by signal 9")),
+    ],
+)
+def test_an_ended_job_the_controller_forgot_comes_from_accounting_or_fails_clearly(
+    tmp_path: Path,
+    run: str,
+    with_dbd: tuple[AttemptState, int | None, str | None],
+) -> None:
+    """With slurmdbd (SUANLI_SLURM_DBD=1 scripts/ensure-slurm.sh) `sacct` gives the outcome; without
+    it the attempt fails with a reason that says Slurm no longer knows the job."""
+    backend = SlurmBackend(_Forgetful(), tmp_path, poll_interval=0.2)
+    try:
+        job = launch(run)
+        backend.submit(job)
+        status = settle(backend, job.attempt_id)
+        if _accounting():
+            assert (status.state, status.exit_code, status.reason) == with_dbd
+            assert status.started_at is not None and status.ended_at is not None
+        else:
+            assert status.state == AttemptState.FAILED
+            assert status.reason is not None and status.reason.startswith("Slurm no longer knows job ")
     finally:
         backend.close()

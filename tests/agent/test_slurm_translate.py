@@ -101,11 +101,35 @@ def test_sacct_parses_cancelled_by() -> None:
     assert (detail.job_id, detail.state, detail.signal) == ("12", "CANCELLED", 15)
 
 
+# `sacct -n -P -X -o JobID,JobName,State,ExitCode,Start,End` with slurmdbd (SUANLI_SLURM_DBD=1
+# scripts/ensure-slurm.sh): what the backend reads once the controller has forgotten a job.
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("suanli-rec-ok", (AttemptState.SUCCEEDED, 0, None)),
+        ("suanli-rec-fail", (AttemptState.FAILED, 3, "exit code 3")),
+        ("suanli-rec-signal", (AttemptState.FAILED, 137, "killed by signal 9")),
+        ("suanli-rec-gpu", (AttemptState.SUCCEEDED, 0, None)),
+        ("suanli-rec-cancel-running", (AttemptState.CANCELLED, 0, "cancelled in Slurm")),
+        ("suanli-rec-cancel-pending", (AttemptState.CANCELLED, 0, "cancelled in Slurm")),
+        ("suanli-rec-timeout", (AttemptState.FAILED, 0, "max_runtime exceeded (Slurm time limit)")),
+    ],
+)
+def test_sacct_recorded_with_slurmdbd(name: str, expected: tuple[AttemptState, int, str | None]) -> None:
+    details = {d.name: d for d in parse_sacct(fixture("sacct_dbd.txt"))}
+    assert len(details) == 7
+    d = details[name]
+    assert d.started_at is not None and d.ended_at is not None and d.ended_at >= d.started_at
+    assert outcome(d.state, d.reason, d.exit_code, d.signal, "run") == expected
+
+
 @pytest.mark.parametrize(
     ("name", "message"),
     [
+        ("sacct_no_dbd.txt", "Slurm accounting storage is disabled"),
         ("sbatch_too_many_gpus.txt", "Requested node configuration is not available"),
         ("sbatch_bad_partition.txt", "invalid partition specified: nope; Invalid partition name specified"),
+        ("sbatch_time_limit.txt", "Requested time limit is invalid (missing or exceeds some limit)"),
         ("scontrol_unknown_job.txt", "slurm_load_jobs error: Invalid job id specified"),
         (
             "squeue_controller_down.txt",
@@ -211,6 +235,19 @@ def test_state_mapping(
     expected: tuple[AttemptState, int | None, str | None],
 ) -> None:
     assert outcome(state, "", exit_code, signal, phase) == expected
+
+
+def test_a_job_pending_on_a_partition_limit_never_runs() -> None:
+    # recorded: a 2-day job pending after the partition's MaxTime dropped to 1 day, where
+    # EnforcePartLimits=NO (Slurm's default) lets such a job in instead of refusing it
+    (row,) = parse_squeue(fixture("squeue_partition_time_limit.txt"))
+    assert outcome(row.state, row.reason, None, None, None) == (
+        AttemptState.FAILED,
+        None,
+        "Slurm will not run it: PartitionTimeLimit (its time limit is above the partition's MaxTime)",
+    )
+    assert outcome("PENDING", "Resources", None, None, None)[0] == AttemptState.STARTING
+    assert outcome("PENDING", "ReqNodeNotAvail", None, None, None)[0] == AttemptState.STARTING
 
 
 def test_requeue_is_reported_not_hidden() -> None:

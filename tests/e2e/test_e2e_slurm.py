@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 
 import pytest
 from e2e_net import Network, wait_for
 from test_e2e_jobs import terminal
+
+from conftest import SlurmController
 
 
 def _slurm_answers() -> bool:
@@ -57,3 +60,57 @@ def test_a_slurm_job_survives_an_agent_restart_without_rerunning(network: Networ
     with network.client(tenant) as c:
         logs = c.job_logs(job["id"], offset=0)["data"]
     assert logs.count("started") == 1 and "finished" in logs
+
+
+def test_a_job_slurm_refuses_fails_with_slurms_reason_and_the_agent_goes_on(network: Network) -> None:
+    # suanli places it (a runtime of 10 days is allowed and the pool has no limit of its own), but
+    # the partition's MaxTime is 7 days and EnforcePartLimits=ALL (scripts/ensure-slurm.sh).
+    network.start_agent("hpc", network.add_site("hpc"), backend="slurm", options=SLURM)
+    tenant = network.add_tenant("acme", "ada")
+    with network.client(tenant) as c:
+        job = c.submit_job({"name": "long", "run": "true", "resources": {"max_runtime": "10d"}})
+    ended = terminal(network, tenant, job["id"])
+    assert (ended["state"], ended["site"]) == ("FAILED", "hpc")
+    (attempt,) = ended["attempts"]  # type: ignore[misc]
+    assert attempt["reason"] == (
+        "Slurm did not take it: Requested time limit is invalid (missing or exceeds some limit)"
+    )
+    shown = network.cli(tenant, "job", job["id"])
+    assert shown.returncode == 0 and "Requested time limit is invalid" in shown.stdout, shown.stdout
+    assert network.agents["hpc"].poll() is None
+    with network.client(tenant) as c:  # the site still runs what Slurm takes
+        fine = c.submit_job({"name": "short", "run": "echo fine", "resources": {"max_runtime": "1h"}})
+    assert terminal(network, tenant, fine["id"])["state"] == "SUCCEEDED"
+
+
+# Slurm's and the agent's behaviour does not depend on the server's database: SQLite only.
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_jobs_survive_a_controller_outage(network: Network, slurm_controller: SlurmController) -> None:
+    network.start_agent("hpc", network.add_site("hpc"), backend="slurm", options=SLURM)
+    tenant = network.add_tenant("acme", "ada")
+    agent_log = network.root / "agent-hpc.log"
+    with network.client(tenant) as c:
+        running = c.submit_job({"name": "running", "run": "echo started; sleep 12; echo finished"})
+        wait_for("running on slurm", lambda: c.get_job(running["id"])["state"] == "RUNNING", timeout=60)
+        slurm_controller.stop()
+        down_at = time.monotonic()
+        # Placed while the controller is down: sbatch waits for it, the attempt stays STARTING.
+        waiting = c.submit_job({"name": "waiting", "run": "echo second"})
+        wait_for("the agent to notice", lambda: "Slurm controller unreachable" in agent_log.read_text())
+        while time.monotonic() - down_at < 25:  # the running job ends meanwhile on slurmd
+            assert network.agents["hpc"].poll() is None, "the agent exited"
+            assert c.get_job(running["id"])["state"] == "RUNNING"
+            assert c.get_job(waiting["id"])["state"] in ("PENDING", "ASSIGNED", "STARTING")
+            time.sleep(1)
+    slurm_controller.start()
+    for job in (running, waiting):
+        ended = terminal(network, tenant, job["id"])
+        assert ended["state"] == "SUCCEEDED", ended
+        assert [a["state"] for a in ended["attempts"]] == ["SUCCEEDED"]  # type: ignore[union-attr]
+    with network.client(tenant) as c:
+        first = c.job_logs(running["id"], offset=0)["data"]
+        second = c.job_logs(waiting["id"], offset=0)["data"]
+    assert first == "started\nfinished\n" and second == "second\n"
+    log = agent_log.read_text()
+    assert "Slurm controller reachable again" in log
+    assert "lease lost" not in log

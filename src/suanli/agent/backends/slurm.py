@@ -5,12 +5,16 @@ a shared file system on a real cluster): the job's working directory; `.suanli/`
 `launch.json` (the launch, for rediscovery), `job.sh` (the batch script), `output.log` (stdout and
 stderr together, written by Slurm) and `phase` (how far the script got).
 
-One watcher thread asks Slurm about all of this agent's jobs with a single `squeue` every
-`poll_interval` while any is live, then `scontrol show job` (or `sacct`) once for each job that has
-ended, for its exit code; it calls `notify` when something changed. `poll` only reads what the
-watcher saw. Jobs are named `suanli-<attempt_id>`, so a new agent on the same state dir finds the
-attempts of the one before (`adopted`). While the controller does not answer, states stay as last
-seen (logged once) and nothing is failed.
+One watcher thread runs every Slurm command after start-up: it submits (`sbatch`), cancels
+(`scancel`), asks about all of this agent's jobs with a single `squeue` every `poll_interval` while
+any is live, then `scontrol show job` (or `sacct`) once for each job that has ended, for its exit
+code, and re-reads the pools; it calls `notify` when something changed. `submit`, `cancel`, `poll`
+and `capacity` only record or read, so a controller that is down (each command then takes seconds
+to fail) never holds up the agent's loop and its lease. Jobs are named `suanli-<attempt_id>`, so a
+new agent on the same state dir finds the attempts of the one before (`adopted`). While the
+controller does not answer, states stay as last seen (logged once), submissions and cancels wait
+and are retried, and nothing is failed; Slurm's refusal of a submission fails the attempt with
+Slurm's message.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -43,6 +48,7 @@ from suanli.agent.backends.slurm_translate import (
     batch_args,
     batch_script,
     job_name,
+    never_runs,
     outcome,
     parse_gpu_models,
     pools_from_nodes,
@@ -63,9 +69,10 @@ class _Job:
     """The backend's record of one attempt's Slurm job; guarded by the backend's lock."""
 
     launch: Launch
-    job_id: str
+    job_id: str | None  # None until sbatch has taken it
     directory: Path
     status: AttemptStatus
+    pool: SlurmPool | None = None  # where it goes, while it waits for sbatch
     cancel_reason: str | None = None
     cancel_sent: bool = False
     usage: Usage | None = None
@@ -104,7 +111,9 @@ class SlurmBackend:
         self._forgotten: set[str] = set()  # Slurm job ids, so a remembered job is not adopted again
         self._lock = threading.Lock()
         self._closed = threading.Event()
-        self._unreachable = False
+        self._wake = threading.Event()
+        self._refreshing = threading.Lock()  # one conversation with Slurm at a time
+        self._unreachable_since: float | None = None
         self._pools, self._pools_at = self._load_pools(), time.monotonic()
         if not self._pools:
             raise BackendError(f"Slurm offers no partitions {list(self._partitions) or ''}".strip())
@@ -115,12 +124,6 @@ class SlurmBackend:
     # -- the Backend Protocol --------------------------------------------------------------------
 
     def capacity(self) -> list[PoolOffer]:
-        if time.monotonic() - self._pools_at > _POOL_REFRESH_S:
-            self._pools_at = time.monotonic()
-            try:
-                self._pools = self._load_pools() or self._pools
-            except BackendError as exc:
-                log.warning("cannot refresh Slurm pools (keeping the last ones): %s", exc)
         return [pool.offer for pool in self._pools.values()]
 
     def submit(self, launch: Launch) -> None:
@@ -132,16 +135,11 @@ class SlurmBackend:
         pool = self._pools.get(launch.pool)
         if pool is None:
             raise BackendError(f"this site has no pool {launch.pool!r}; it has {sorted(self._pools)}")
-        existing = self._cli.jobs(job_name(launch.attempt_id))
-        directory = self._root / launch.attempt_id
-        if existing:  # submitted before (by us or an agent before us): carry on with it
-            job_id = max(existing, key=lambda row: int(row.job_id)).job_id
-        else:
-            job_id = self._sbatch(launch, pool, directory)
-        job = _Job(launch, job_id, directory, AttemptStatus(launch.attempt_id, AttemptState.STARTING))
+        status = AttemptStatus(launch.attempt_id, AttemptState.STARTING)
+        job = _Job(launch, None, self._root / launch.attempt_id, status, pool=pool)
         with self._lock:
             self._jobs.setdefault(launch.attempt_id, job)
-        self._notify()
+        self._wake.set()  # the watcher runs sbatch
 
     def poll(self) -> list[AttemptStatus]:
         with self._lock:
@@ -153,7 +151,7 @@ class SlurmBackend:
             if job is None or job.status.terminal:
                 return
             job.cancel_reason = job.cancel_reason or reason
-        self._send_cancel(job)
+        self._wake.set()  # the watcher runs scancel (or drops a job that sbatch has not taken yet)
 
     def read_logs(self, attempt_id: str, offset: int) -> str:
         with self._lock:
@@ -182,7 +180,8 @@ class SlurmBackend:
             if job is None:
                 return
             job.forgotten = True
-            self._forgotten.add(job.job_id)
+            if job.job_id is not None:
+                self._forgotten.add(job.job_id)
             ended = job.status.terminal
             if ended:
                 del self._jobs[attempt_id]
@@ -197,7 +196,11 @@ class SlurmBackend:
         for job in live:
             self.cancel(job.launch.attempt_id, "agent shutting down")
         self._closed.set()
-        self._watcher.join(timeout=self._interval + 5.0)
+        self._wake.set()
+        self._watcher.join(timeout=self._interval + 35.0)
+        for job in live:  # the watcher may not have got to them
+            if job.job_id is not None and not job.cancel_sent:
+                self._send_cancel(job)
 
     # -- beyond the Protocol -----------------------------------------------------------------------
 
@@ -207,22 +210,35 @@ class SlurmBackend:
             return [job.launch for job in self._jobs.values() if not job.forgotten]
 
     def refresh(self) -> bool:
-        """Ask Slurm once about every job of this agent; True when an attempt's state changed."""
+        """Send what waits for Slurm (submissions, cancels), then ask Slurm once about every job of
+        this agent; True when an attempt's state changed."""
+        with self._refreshing:
+            return self._refresh()
+
+    def _refresh(self) -> bool:
+        changed = False
         try:
+            changed |= self._send_waiting()
             rows = {row.job_id: row for row in self._cli.jobs()}
-            changed = self._adopt(rows.values())
+            changed |= self._adopt(rows.values())
             with self._lock:
-                jobs = [job for job in self._jobs.values() if not job.status.terminal]
-            for job in jobs:
-                changed |= self._observe(job, rows.get(job.job_id))
+                sent = [(j, j.job_id) for j in self._jobs.values() if not j.status.terminal]
+            for job, job_id in sent:
+                if job_id is not None:
+                    changed |= self._observe(job, rows.get(job_id))
         except SlurmUnreachable as exc:
-            if not self._unreachable:
-                log.warning("Slurm controller unreachable (keeping the last known states): %s", exc)
-            self._unreachable = True
-            return False
-        if self._unreachable:
-            log.info("Slurm controller reachable again")
-            self._unreachable = False
+            if self._unreachable_since is None:
+                self._unreachable_since = time.monotonic()
+                log.warning(
+                    "Slurm controller unreachable (keeping the last known states; submissions and"
+                    " cancels wait): %s",
+                    exc,
+                )
+            return changed
+        if self._unreachable_since is not None:
+            away = time.monotonic() - self._unreachable_since
+            log.warning("Slurm controller reachable again (after %.0f s)", away)  # as loud as the loss
+            self._unreachable_since = None
         return changed
 
     # -- internals ---------------------------------------------------------------------------------
@@ -230,6 +246,54 @@ class SlurmBackend:
     def _load_pools(self) -> dict[str, SlurmPool]:
         pools = pools_from_nodes(self._cli.nodes(), self._partitions, self._gpu_models, self._declared)
         return {pool.offer.name: pool for pool in pools}
+
+    def _send_waiting(self) -> bool:
+        """Submit the jobs sbatch has not taken yet and cancel what is to be cancelled; True when
+        an attempt ended here (refused, or cancelled before it reached Slurm)."""
+        with self._lock:
+            jobs = [job for job in self._jobs.values() if not job.status.terminal]
+        changed = False
+        for job in jobs:
+            if job.job_id is None and job.cancel_reason:
+                changed |= self._end_unsent(job, AttemptState.CANCELLED, job.cancel_reason)
+            elif job.job_id is None:
+                changed |= self._send(job)
+            elif job.cancel_reason and not job.cancel_sent:
+                self._send_cancel(job)
+        return changed
+
+    def _send(self, job: _Job) -> bool:
+        """Submit one job (or take over the one submitted before under its name); True when Slurm
+        refused it. SlurmUnreachable propagates: it is sent again once the controller answers."""
+        launch, pool = job.launch, job.pool
+        assert pool is not None
+        existing = self._cli.jobs(job_name(launch.attempt_id))
+        if existing:  # submitted before (by us, or an agent before us): carry on with it
+            job_id = max(existing, key=lambda row: int(row.job_id)).job_id
+        else:
+            try:
+                job_id = self._sbatch(launch, pool, job.directory)
+            except SlurmUnreachable:
+                raise
+            except BackendError as exc:
+                log.warning("Slurm did not take attempt %s: %s", launch.attempt_id, exc)
+                return self._end_unsent(job, AttemptState.FAILED, f"Slurm did not take it: {exc}")
+        with self._lock:
+            job.job_id = job_id
+        log.info("attempt %s is Slurm job %s", launch.attempt_id, job_id)
+        if job.cancel_reason:
+            self._send_cancel(job)
+        return False
+
+    def _end_unsent(self, job: _Job, state: AttemptState, reason: str) -> bool:
+        now = datetime.now(UTC)
+        with self._lock:
+            job.status = AttemptStatus(job.launch.attempt_id, state, None, reason, None, now)
+            if job.forgotten:
+                self._jobs.pop(job.launch.attempt_id, None)
+        if job.forgotten:
+            shutil.rmtree(job.directory, ignore_errors=True)
+        return True
 
     def _sbatch(self, launch: Launch, pool: SlurmPool, directory: Path) -> str:
         control = directory / ".suanli"
@@ -242,9 +306,14 @@ class SlurmBackend:
             (control / "launch.json").write_text(json.dumps(_launch_json(launch)))
             args = batch_args(launch, pool, directory, control / "output.log")
             return self._cli.submit(args, script, self._base_env)
-        except (BackendError, OSError, KeyError, TypeError, ValueError) as exc:
+        except SlurmUnreachable:
+            raise  # sent again later; the files are written again then
+        except BackendError:
             shutil.rmtree(directory, ignore_errors=True)
-            raise BackendError(f"Slurm did not take attempt {launch.attempt_id}: {exc}") from exc
+            raise
+        except (OSError, KeyError, TypeError, ValueError) as exc:
+            shutil.rmtree(directory, ignore_errors=True)
+            raise BackendError(f"cannot write the batch job: {exc}") from exc
 
     def _adopt(self, rows: Iterable[JobRow]) -> bool:
         """Take on this agent's jobs found in Slurm that it does not hold (after a restart)."""
@@ -268,11 +337,15 @@ class SlurmBackend:
         return adopted
 
     def _observe(self, job: _Job, row: JobRow | None) -> bool:
+        assert job.job_id is not None
         state, code, reason = (AttemptState.STARTING, None, None)
         started, ended = (row.started_at, row.ended_at) if row else (None, None)
+        never = row is not None and never_runs(row.state, row.reason)
         if row is not None:
             state, code, reason = outcome(row.state, row.reason, None, None, None)
-        if row is None or state in TERMINAL:
+        if never:  # it never started: no start time (Slurm's is an estimate), ended now
+            started, ended = None, datetime.now(UTC)
+        elif row is None or state in TERMINAL:
             detail = self._ended(job.job_id)
             if detail is None:
                 state, reason = AttemptState.FAILED, f"Slurm no longer knows job {job.job_id}"
@@ -301,6 +374,9 @@ class SlurmBackend:
             shutil.rmtree(job.directory, ignore_errors=True)
         if job.cancel_reason and not job.cancel_sent and not status.terminal:
             self._send_cancel(job)
+        if never and status.terminal:
+            log.warning("Slurm will not run job %s (%s): cancelling it", job.job_id, reason)
+            self._send_cancel(job)
         return True
 
     def _ended(self, job_id: str) -> JobDetail | None:
@@ -311,6 +387,7 @@ class SlurmBackend:
         return detail
 
     def _send_cancel(self, job: _Job) -> None:
+        assert job.job_id is not None
         try:
             self._cli.cancel(job.job_id)
         except BackendError as exc:
@@ -319,11 +396,24 @@ class SlurmBackend:
         job.cancel_sent = True
 
     def _watch(self) -> None:
-        while not self._closed.wait(self._interval):
+        while not self._closed.is_set():
+            self._wake.wait(self._interval)
+            self._wake.clear()
+            if self._closed.is_set():
+                return
+            if time.monotonic() - self._pools_at > _POOL_REFRESH_S:
+                self._refresh_pools()
             with self._lock:
                 live = any(not job.status.terminal for job in self._jobs.values())
             if live and self.refresh():
                 self._notify()
+
+    def _refresh_pools(self) -> None:
+        self._pools_at = time.monotonic()
+        try:
+            self._pools = self._load_pools() or self._pools
+        except BackendError as exc:
+            log.warning("cannot refresh Slurm pools (keeping the last ones): %s", exc)
 
 
 def _usage(launch: Launch, status: AttemptStatus) -> Usage | None:

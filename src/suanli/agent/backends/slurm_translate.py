@@ -31,6 +31,7 @@ __all__ = [
     "batch_args",
     "batch_script",
     "job_name",
+    "never_runs",
     "outcome",
     "parse_gpu_models",
     "pools_from_nodes",
@@ -54,6 +55,16 @@ _LIVE = {
     "SIGNALING": AttemptState.RUNNING,
     "STAGE_OUT": AttemptState.RUNNING,
     "RESIZING": AttemptState.RUNNING,
+}
+# Reasons a pending job keeps until an administrator changes the cluster (Slurm's default
+# EnforcePartLimits=NO accepts such jobs and leaves them PENDING): the attempt fails instead of
+# holding the pool's capacity in the server's books forever.
+_NEVER_RUNS = {
+    "PartitionTimeLimit": "its time limit is above the partition's MaxTime",
+    "PartitionNodeLimit": "its node count is outside the partition's limits",
+    "BadConstraints": "its constraints cannot be satisfied",
+    "InvalidAccount": "its account is invalid",
+    "InvalidQOS": "its QOS is invalid",
 }
 _FAILED_REASONS = {
     "OUT_OF_MEMORY": "out of memory",
@@ -201,6 +212,8 @@ def outcome(
 ) -> tuple[AttemptState, int | None, str | None]:
     """Our state, exit code and reason for a Slurm job state (`COMPLETED`, `TIMEOUT`, ...)."""
     word = state.split()[0].rstrip("+") if state else "UNKNOWN"
+    if never_runs(state, reason):
+        return AttemptState.FAILED, None, f"Slurm will not run it: {reason} ({_NEVER_RUNS[reason]})"
     if word in _LIVE:
         note = f"Slurm {word.lower()}: {reason}" if word.startswith("REQUEUE") else None
         return _LIVE[word], None, note
@@ -217,6 +230,11 @@ def outcome(
         why = f"killed by signal {signal}" if signal else f"exit code {exit_code}"
         return AttemptState.FAILED, code, f"setup failed: {why}" if phase == "setup" else why
     return AttemptState.FAILED, code, f"Slurm job state {state}" + (f" ({reason})" if reason else "")
+
+
+def never_runs(state: str, reason: str) -> bool:
+    """A pending job that Slurm will not start as the cluster is configured (see `_NEVER_RUNS`)."""
+    return state.startswith("PENDING") and reason in _NEVER_RUNS
 
 
 def _max_runtime(spec: Mapping[str, Any]) -> float | None:

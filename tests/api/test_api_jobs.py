@@ -246,12 +246,16 @@ def test_profiles_send_jobs_to_the_cheapest_or_the_greenest_site(net: Net) -> No
     net.ok("PATCH", "/sites/hydro", net.operator, json={"pue": 1.1, "carbon_g_per_kwh": 50})
     net.ok("POST", "/sites/coal/pools/gpu/price", net.operator, json={"price_per_hour": "10.00"})
     net.ok("POST", "/sites/hydro/pools/gpu/price", net.operator, json={"price_per_hour": "30.00 CNY"})
+    # a priced pool is charged: each job holds its price × max_runtime from the project's funds
+    net.ok("POST", "/orgs/demo/projects/default/topups", net.operator, json={"amount": "100.00"})
     spec = {**HELLO, "resources": {"accelerators": "A100:1", "max_runtime": "2h"}}
     cheap = net.ok("POST", "/jobs", net.tenant, json={"spec": {**spec, "objective": "cheapest"}})
     green = net.ok("POST", "/jobs", net.tenant, json={"spec": {**spec, "objective": "greenest"}})
     net.cycle()
     assert [x["job_id"] for x in sync(net, cheap_dirty)["launch"]] == [cheap["id"]]
     assert [x["job_id"] for x in sync(net, dear_clean)["launch"]] == [green["id"]]
+    held = net.ok("GET", "/orgs/demo/balance", net.operator)["projects"][0]["held"]["minor"]
+    assert held == 2 * 1000 + 2 * 3000  # 2 h at 10.00/h and 2 h at 30.00/h
 
 
 def test_a_quote_prices_every_pool_and_says_why_the_others_do_not_fit(net: Net) -> None:

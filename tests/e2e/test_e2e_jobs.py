@@ -160,6 +160,8 @@ def test_two_sites_with_different_prices_and_carbon_get_the_jobs_their_profiles_
         op.set_pool_price("coal", "a100", "8.00")
         op.set_pool_price("hydro", "a100", "20.00")
     tenant = network.add_tenant("acme", "ada")
+    with network.client() as op:
+        op.topup("acme", "default", "100.00")  # priced pools charge: each job holds an hour's price
     spec = {"name": "train", "run": "echo $CUDA_VISIBLE_DEVICES", "resources": {"accelerators": "A100:1"}}
     with network.client(tenant) as c:
         cheap = c.submit_job({**spec, "objective": "cheapest"})

@@ -227,7 +227,9 @@ def site_price(
     ] = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Price a pool; jobs' costs, quotes and the `cheapest` objective use it.
+    """Price a pool (a new price book version, the provider paid the same rate; `suanli price set`
+    sets a wholesale rate apart). Jobs placed there are held for and charged; quotes and the
+    `cheapest` objective use it.
 
     Example:
 

@@ -10,12 +10,11 @@ from suanli.control.auth import issue
 from suanli.control.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from suanli.control.principal import Principal
 from suanli.domain.errors import FieldError
-from suanli.domain.money import parse_money
 from suanli.domain.resources import parse_duration_s
 from suanli.domain.spec import PRIORITIES
 from suanli.domain.tokens import TokenKind
 from suanli.store import Tx
-from suanli.store.tables import Membership, Org, OrgQuota, Pool, Project, Site, User
+from suanli.store.tables import Membership, Org, OrgQuota, Project, Site, User
 
 ROLES = ("owner", "admin", "finance", "member", "viewer")
 ORG_KINDS = ("tenant", "provider")
@@ -248,25 +247,6 @@ def update_site(
                 )
         site.bandwidth_mbps = dict(bandwidth_mbps)
     return site
-
-
-def set_price(tx: Tx, who: Principal, site_name: str, pool_name: str, price: str | None) -> Pool:
-    """Price a pool per accelerator-hour (per CPU-hour for a CPU pool); None removes the price."""
-    site = site_for(tx, who, site_name, admin=True)
-    pool = next((p for p in tx.sites.pools([site.id]) if p.name == pool_name), None)
-    if pool is None:
-        raise NotFound(f"site {site_name} offers no pool {pool_name!r}")
-    if price is None:
-        pool.price_minor, pool.currency = None, None
-        return pool
-    try:
-        money = parse_money(price)
-    except ValueError as exc:
-        raise Invalid(
-            str(exc), [FieldError("price_per_hour", "an amount such as 38.00 or 38.00 CNY")]
-        ) from None
-    pool.price_minor, pool.currency = money.minor, money.currency
-    return pool
 
 
 def set_quota(

@@ -20,7 +20,7 @@ from suanli.domain.ledger import Rates, Voucher, book_in_force
 from suanli.domain.money import DEFAULT_CURRENCY, EXPONENT, Money, parse_money
 from suanli.store import Tx
 from suanli.store.ids import new_id
-from suanli.store.tables import Org, PriceVersion, VoucherGrant
+from suanli.store.tables import Org, Pool, PriceVersion, VoucherGrant
 
 MONEY_ROLES = ("owner", "admin", "finance")
 
@@ -213,6 +213,47 @@ def set_price(
     )
     ledger.sync_pool_price(tx, pool, now)
     return price_view(row, site.name, pool.name, in_force=effective <= now)
+
+
+def price_pool(
+    tx: Tx, who: Principal, site_name: str, pool_name: str, price: str | None, now: datetime
+) -> Pool:
+    """Price a pool per accelerator-hour (per CPU-hour for a CPU pool): a new price book version in
+    force now, the provider paid the same rate (`money.set_price` sets a wholesale rate apart). None
+    removes the price of a pool that has no price book; a price book is append-only."""
+    site = site_for(tx, who, site_name, admin=True)
+    pool = next((p for p in tx.sites.pools([site.id]) if p.name == pool_name), None)
+    if pool is None:
+        raise NotFound(f"site {site_name} offers no pool {pool_name!r}")
+    if price is None:
+        if tx.ledger.price_versions([pool.id]):
+            raise Invalid(
+                "a price book cannot be removed; add a version with `suanli price set`",
+                [FieldError("price_per_hour", "an amount such as 38.00 or 38.00 CNY")],
+            )
+        pool.price_minor, pool.currency = None, None
+        return pool
+    try:
+        parsed = parse_money(price)
+    except ValueError as exc:
+        raise Invalid(
+            str(exc), [FieldError("price_per_hour", "an amount such as 38.00 or 38.00 CNY")]
+        ) from None
+    major = Decimal(parsed.minor).scaleb(-EXPONENT[parsed.currency])
+    rate: dict[str, str | None] = {"accelerator_hour" if pool.accelerator else "cpu_hour": str(major)}
+    set_price(
+        tx,
+        who,
+        site_name,
+        pool_name,
+        currency=parsed.currency,
+        tenant=rate,
+        wholesale=rate,
+        minimum=None,
+        effective_at=None,
+        now=now,
+    )
+    return pool
 
 
 def price_view(row: PriceVersion, site: str, pool: str, *, in_force: bool) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -143,3 +144,38 @@ def test_a_job_without_the_money_waits_with_the_reason_and_runs_after_a_top_up(n
         with network.client() as op:
             op.topup("acme", "default", "72.00")
         wait_for("the job to end", lambda: c.get_job(job)["state"] == "SUCCEEDED", timeout=60)
+
+
+@pytest.mark.lease(20)
+@pytest.mark.server_env(SUANLI_HOLD_WITHOUT_MAX_RUNTIME="6")
+def test_a_running_job_is_stopped_when_its_funds_run_out(network: Network, tmp_path: Path) -> None:
+    """A job without max_runtime holds 6 s of its price (the server's setting); the project has
+    exactly that, so once it has run that long the loop stops it through the cancel path."""
+    network.start_agent("sh1", network.add_site("sh1"), "A100:2")
+    tenant = network.add_tenant("acme", "ada")
+    with network.client() as op:
+        op.set_price_book(
+            "sh1", "a100", tenant={"accelerator_hour": "3600.00"}, wholesale={"accelerator_hour": "3000.00"}
+        )  # 1.00 a second on one accelerator: the hold is 6.00
+        op.topup("acme", "default", "6.00")
+    marker = tmp_path / "ran-to-the-end"
+    with network.client(tenant) as c:
+        job = c.submit_job(
+            {"name": "endless", "run": f"sleep 300; touch {marker}", "resources": {"accelerators": "A100:1"}}
+        )
+        ended = wait_for(
+            "the job to be stopped",
+            lambda: (j := c.get_job(job["id"]))["state"] in ("CANCELLED", "FAILED", "SUCCEEDED") and j,
+            timeout=90,
+        )
+    assert ended["state"] == "CANCELLED" and "funds exhausted" in str(ended["reason"]), ended
+    assert not marker.exists()
+    with network.client() as op:
+        row = wait_for(
+            "the hold to resolve",
+            lambda: (r := op.get_balance("acme")["projects"][0])["held"]["minor"] == 0 and r,
+            timeout=30,
+        )
+    # what it ran is charged: the 6.00 it had, and the few seconds until it was stopped (a check
+    # interval of the loop and the kill grace at most) as arrears
+    assert row["balance"]["minor"] == 0 and 0 <= row["arrears"]["minor"] <= 30_00

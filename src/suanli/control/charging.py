@@ -55,7 +55,14 @@ def hold_id(attempt_id: str) -> str:
 
 
 def hold_for(
-    tx: Tx, job: Job, attempt_id: str, pool: Pool, per_node: Vector, nodes: int, now: datetime
+    tx: Tx,
+    job: Job,
+    attempt_id: str,
+    pool: Pool,
+    per_node: Vector,
+    nodes: int,
+    now: datetime,
+    default_s: int = DEFAULT_HOLD_SECONDS,
 ) -> str | None:
     """Hold max_runtime × the price in force for an attempt about to be placed; returns the price
     version it pins (None: the pool is free, nothing is held). Raises `InsufficientFunds`, before
@@ -63,7 +70,7 @@ def hold_for(
     price = ledger.price_in_force(tx, pool.id, now)
     if price is None:
         return None
-    seconds = int(job.spec.get("resources", {}).get("max_runtime_s") or DEFAULT_HOLD_SECONDS)
+    seconds = int(job.spec.get("resources", {}).get("max_runtime_s") or default_s)
     usage = ledger.planned_usage(
         seconds, per_node.accelerators * nodes, per_node.cpus * nodes, per_node.memory_mib * nodes
     )

@@ -53,8 +53,11 @@ class CycleResult:
     refused: dict[str, str] = field(default_factory=dict)  # job id → why its hold was refused
 
 
-def apply(tx: Tx, plan: Plan, now: datetime, lease_ttl: float) -> CycleResult:
-    """Commit each placement that still fits; the rest wait for the next cycle."""
+def apply(
+    tx: Tx, plan: Plan, now: datetime, lease_ttl: float, hold_default_s: int = charging.DEFAULT_HOLD_SECONDS
+) -> CycleResult:
+    """Commit each placement that still fits; the rest wait for the next cycle. A job without
+    max_runtime holds `hold_default_s` of its price."""
     result = CycleResult()
     pool_ids = sorted({p.pool_id for p in plan.placements})
     if not pool_ids:
@@ -89,7 +92,7 @@ def apply(tx: Tx, plan: Plan, now: datetime, lease_ttl: float) -> CycleResult:
         attempt_id = tx.jobs.new_attempt_id()
         try:  # the hold first: a refusal leaves nothing written
             price_version_id = charging.hold_for(
-                tx, job, attempt_id, pool, placement.per_node, len(placement.nodes), now
+                tx, job, attempt_id, pool, placement.per_node, len(placement.nodes), now, hold_default_s
             )
         except InsufficientFunds as exc:
             needs, has = Money(exc.needed, exc.currency), Money(exc.available, exc.currency)
@@ -258,7 +261,7 @@ class SchedulingLoop:
         result = CycleResult(lost=len(lost))
         if plan.placements or plan.preemptions:
             with self._db.transaction() as tx:
-                result = apply(tx, plan, self._clock(), self._lease_ttl)
+                result = apply(tx, plan, self._clock(), self._lease_ttl, self._tuning.hold_default_s)
                 evicted = preempt(tx, plan, self._clock())
             result.lost = len(lost)
             result.preempted = evicted.preempted

@@ -39,7 +39,9 @@ class ControlPlane:
             lease_grace=settings.lease_grace,
             keep_keys=timedelta(hours=settings.idempotency_ttl_hours),
             start_timeout=settings.start_timeout,
-            tuning=Tuning(settings.fair_share_half_life_h, settings.preempt_after),
+            tuning=Tuning(
+                settings.fair_share_half_life_h, settings.preempt_after, settings.hold_without_max_runtime
+            ),
         )
 
     def start(self) -> None:

@@ -17,7 +17,11 @@ from suanli.scheduler.outlook import AHEAD_LIMIT, outlook
 from suanli.store import Tx
 
 
-def quote(tx: Tx, who: Principal, document: Any, now: datetime, lease_ttl: float) -> dict[str, Any]:
+def quote(
+    tx: Tx, who: Principal, document: Any, now: datetime, lease_ttl: float, hold_default_s: int = 3600
+) -> dict[str, Any]:
+    """Every pool's price, energy, carbon, score and expected start for a job not submitted; a job
+    without max_runtime is priced for `hold_default_s`, what its hold would be."""
     if who.kind != "user":
         raise Forbidden("only tenant members and operators ask for quotes")
     try:
@@ -42,7 +46,7 @@ def quote(tx: Tx, who: Principal, document: Any, now: datetime, lease_ttl: float
     rows = []
     for c in explain(job, list(pools.values()), PROFILES):
         pool = pools[c.pool]
-        hourly, total = hourly_price(job, pool), expected_cost(job, pool)
+        hourly, total = hourly_price(job, pool), expected_cost(job, pool, hold_default_s)
         kwh, grams = energy_kwh(job, pool), carbon_g(job, pool)
         rows.append(
             {
@@ -60,7 +64,7 @@ def quote(tx: Tx, who: Principal, document: Any, now: datetime, lease_ttl: float
         )
     return {
         "objective": spec.objective,
-        "expected_hours": f"{expected_hours(job):.2f}",
+        "expected_hours": f"{expected_hours(job, hold_default_s):.2f}",
         "queue_ahead": len(ahead),
         "queue_projected": seen.projected,
         "candidates": rows,

@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     preempt_after: float = Field(
         120.0, ge=0, description="a blocked job that would wait longer than this many seconds may preempt"
     )
+    hold_without_max_runtime: int = Field(
+        3600,
+        gt=0,
+        description="seconds of its price a job without max_runtime holds (and may run before its funds are exhausted)",
+    )
     max_body_bytes: int = Field(1024 * 1024, gt=0)
     sync_max_wait: float = Field(30.0, ge=0)
     idempotency_ttl_hours: float = Field(24.0, gt=0, description="how long idempotency keys are kept")

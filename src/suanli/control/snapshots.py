@@ -28,6 +28,7 @@ class Tuning:
 
     half_life_h: float = 168.0
     preempt_after_s: float = 120.0
+    hold_default_s: int = 3600  # what a job without max_runtime holds: `hold_without_max_runtime`
 
 
 def pool_views(tx: Tx, now: datetime, lease_ttl: float, *, releases: bool = False) -> list[PoolView]:
@@ -153,6 +154,7 @@ def take(
         funds=funds(tx, jobs, [p.id for p in pools], now),
         half_life_h=tuning.half_life_h,
         preempt_after_s=tuning.preempt_after_s,
+        hold_default_s=tuning.hold_default_s,
     )
 
 

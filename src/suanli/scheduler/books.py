@@ -80,6 +80,7 @@ class Books:
         self._cu_held: defaultdict[str, Decimal] = defaultdict(Decimal)  # by org id, exact, for quotas
         self.quotas = snapshot.quotas
         self._funds = dict(snapshot.funds) if snapshot.funds is not None else None
+        self.hold_default_s = snapshot.hold_default_s
         for r in snapshot.running:
             self._add(r.org_id, r.project_id, r.accelerator, r.per_node, len(r.nodes))
 

@@ -18,8 +18,9 @@ DEFAULT_HOURS = Decimal(1)
 CPU_WATTS = Decimal(10)  # per CPU core, for CPU-only pools and jobs
 
 
-def expected_hours(job: PendingJob) -> Decimal:
-    seconds = job.resources.max_runtime_s
+def expected_hours(job: PendingJob, default_s: int | None = None) -> Decimal:
+    """The job's max_runtime in hours; `default_s` (one hour if None) when it has none."""
+    seconds = job.resources.max_runtime_s or default_s
     return Decimal(seconds) / 3600 if seconds else DEFAULT_HOURS
 
 
@@ -38,9 +39,9 @@ def hourly_price(job: PendingJob, pool: PoolView) -> Money | None:
     return pool.price.times(Decimal(billed_units(job, pool)))
 
 
-def expected_cost(job: PendingJob, pool: PoolView) -> Money | None:
+def expected_cost(job: PendingJob, pool: PoolView, default_s: int | None = None) -> Money | None:
     hourly = hourly_price(job, pool)
-    return hourly.times(expected_hours(job)) if hourly else None
+    return hourly.times(expected_hours(job, default_s)) if hourly else None
 
 
 def energy_kwh(job: PendingJob, pool: PoolView) -> Decimal | None:

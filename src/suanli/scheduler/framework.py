@@ -147,7 +147,7 @@ class GatePlugin(Protocol):
 
     def admit(self, job: PendingJob, pool: PoolView, per_node: Vector, books: Books) -> Status: ...
 
-    def hold(self, job: PendingJob, pool: PoolView) -> Money | None: ...
+    def hold(self, job: PendingJob, pool: PoolView, books: Books) -> Money | None: ...
 
 
 _GATES: dict[str, Callable[[], GatePlugin]] = {}
@@ -192,7 +192,7 @@ def schedule(snapshot: Snapshot, profiles: dict[str, Profile], carry: Carry | No
             continue
         hold = None
         for gate in gates:
-            hold = gate.hold(job, pool) or hold
+            hold = gate.hold(job, pool, books) or hold
         working.take(index, placement.per_node, placement.nodes, working.ends_of(job))
         books.take(job, placement.accelerator, placement.per_node, hold)
         placements.append(placement)

@@ -141,5 +141,6 @@ class Snapshot:
     quotas: Mapping[str, Quota] = field(default_factory=dict)  # by org id; absent: no quota
     half_life_h: float = 168.0  # of the fair-share usage decay
     preempt_after_s: float = 120.0  # a blocked job that would start later than this may preempt
+    hold_default_s: int = 3600  # the runtime a hold assumes for a job without max_runtime
     # Money each project may still commit to holds (the `funds` gate); None: funds are not checked.
     funds: Mapping[str, Money] | None = None

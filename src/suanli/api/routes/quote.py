@@ -18,4 +18,7 @@ router = APIRouter(tags=["jobs"])
 @router.post("/quote", summary="Price and place a job spec without submitting it")
 def quote(body: Quote, cp: ControlPlane = Depends(plane), who: Principal = Depends(caller)) -> dict[str, Any]:
     with cp.db.read() as tx:
-        return quotes.quote(tx, who, body.spec, cp.clock(), cp.settings.lease_ttl)
+        settings = cp.settings
+        return quotes.quote(
+            tx, who, body.spec, cp.clock(), settings.lease_ttl, settings.hold_without_max_runtime
+        )

@@ -3,7 +3,7 @@
 Where the snapshot carries funds (`Snapshot.funds`, what each project may still commit: balance +
 credit limit − open holds, stretched by the part its org's vouchers would pay), a placement takes
 a hold of the job's expected cost on the chosen pool (`estimate.expected_cost`: price ×
-max_runtime, one hour without one). A project that cannot cover it waits with the reason
+max_runtime; without one, `Snapshot.hold_default_s`, the server's `hold_without_max_runtime`). A project that cannot cover it waits with the reason
 "insufficient funds: needs X, available Y". An unpriced pool needs no hold. Without funds in the
 snapshot nothing is checked. The control plane's applier takes the real hold (the pool's whole
 price book, vouchers judged at that pool) and has the last word.
@@ -26,11 +26,11 @@ class FundsGate:
     def admit(self, job: PendingJob, pool: PoolView, per_node: Vector, books: Books) -> Status:
         if not books.checks_funds:
             return OK
-        hold = expected_cost(job, pool)
+        hold = expected_cost(job, pool, books.hold_default_s)
         if hold is None or hold.minor == 0:
             return OK
         available = books.funds(job.project_id)
-        hours = f"{expected_hours(job):.2f}".rstrip("0").rstrip(".")
+        hours = f"{expected_hours(job, books.hold_default_s):.2f}".rstrip("0").rstrip(".")
         if available is None:
             return Status(
                 Code.UNSCHEDULABLE, f"insufficient funds: the project has no account for a hold of {hold}"
@@ -48,8 +48,8 @@ class FundsGate:
             )
         return OK
 
-    def hold(self, job: PendingJob, pool: PoolView) -> Money | None:
-        return expected_cost(job, pool)
+    def hold(self, job: PendingJob, pool: PoolView, books: Books) -> Money | None:
+        return expected_cost(job, pool, books.hold_default_s)
 
 
 register_gate(FundsGate.name, FundsGate)

@@ -38,7 +38,7 @@ class QuotaGate:
             f"this job needs {_cu(need)} CU; borrowing limit reached",
         )
 
-    def hold(self, job: PendingJob, pool: PoolView) -> Money | None:
+    def hold(self, job: PendingJob, pool: PoolView, books: Books) -> Money | None:
         return None
 
 

@@ -49,6 +49,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/dispatch.py
 	$(BIN)/python bench/schedule_cycle.py
+	$(BIN)/python bench/sim_compare.py
 
 ## ray-stop: stop the local Ray that `make test` started (only that one: never a bare `ray stop`)
 ray-stop:

@@ -24,7 +24,8 @@ import sys
 from pathlib import Path
 
 from suanli.sim import Network, SimError, load_network, load_trace, make_policy, simulate, summarize
-from suanli.sim.compare import COMPARED, DEFAULT_CHECKPOINT_S, check, pool_size, with_checkpoints
+from suanli.sim.compare import COMPARED, DEFAULT_CHECKPOINT_S, Goals, check, pool_size, with_checkpoints
+from suanli.sim.metrics import Summary
 from suanli.sim.report import markdown, table
 from suanli.sim.trace import Trace
 
@@ -53,19 +54,52 @@ def main() -> int:
     network = load_network(args.network) if args.network else None
     print(f"machine: {platform.node()} ({os.cpu_count()} CPUs), Python {platform.python_version()}")
     failed = 0
+    results: list[tuple[str, Goals, Summary]] = []
     for spec in specs:
         fmt, _, rest = spec.partition(":")
         path, _, limit = rest.partition(":")
         try:
             trace = load_trace(Path(path), fmt, int(limit) if limit else None)
-            compare(with_checkpoints(trace, DEFAULT_CHECKPOINT_S), network, args.plot)
+            found = compare(with_checkpoints(trace, DEFAULT_CHECKPOINT_S), network, args.plot)
+            if found is not None:
+                results.append((f"{Path(path).parent.name}/{Path(path).name}", *found))
         except SimError as exc:
             print(f"{spec}: {exc}", file=sys.stderr)
             failed += 1
+    if len(results) > 1:
+        print("\n### Goals per trace (hours)\n")
+        header = (
+            "trace",
+            "LAS best avg",
+            "avg",
+            "EASY p99",
+            "p99",
+            "EASY Jain",
+            "Jain",
+            "preempt",
+            "lost GPU-h",
+        )
+        rows = [
+            (
+                name,
+                f"{g.avg_jct_bar_s / 3600:.2f}",
+                f"{g.avg_jct_s / 3600:.2f} {'✓' if g.avg_ok else '✗'}",
+                f"{g.p99_jct_bar_s / 3600:.2f}",
+                f"{g.p99_jct_s / 3600:.2f} {'✓' if g.p99_ok else '✗'}",
+                f"{g.jain_bar:.3f}",
+                f"{g.jain:.3f} {'✓' if g.jain_ok else '✗'}",
+                f"{s.preemptions:,}",
+                f"{s.lost_gpu_s / 3600:,.0f}",
+            )
+            for name, g, s in results
+        ]
+        print(markdown(header, rows))
+        met = [sum(ok for ok in (g.avg_ok, g.p99_ok, g.jain_ok)) for _, g, _ in results]
+        print(f"\nall three goals met on {met.count(3)} of {len(results)} traces")
     return 1 if failed else 0
 
 
-def compare(trace: Trace, network: Network | None, plot: Path | None) -> None:
+def compare(trace: Trace, network: Network | None, plot: Path | None) -> tuple[Goals, Summary] | None:
     net = network or Network.single(pool_size(trace))
     where = net.source or f"one pool of {net.gpus} GPUs"
     print(f"\n### {Path(trace.source).name}: {len(trace):,} jobs on {where}\n")
@@ -84,6 +118,7 @@ def compare(trace: Trace, network: Network | None, plot: Path | None) -> None:
         from suanli.sim.plots import plot_runs
 
         plot_runs(trace, runs, plot / Path(trace.source).stem)
+    return None if goals is None else (goals, summaries[-1])
 
 
 if __name__ == "__main__":

@@ -99,11 +99,12 @@ def test_less_service_goes_first_then_smaller_expected_work() -> None:
     assert cycle(jobs, free=3) == ["new-short", "new-long", "new-unknown"]
 
 
-def test_an_aged_job_goes_before_new_ones() -> None:
+def test_an_aged_job_goes_after_new_ones_and_before_those_with_more_service() -> None:
     bound = service.ageing_bound_s(None, 5 * HOUR)
     aged = job("aged", ran_s=5 * HOUR, age_s=bound + 5 * HOUR + 1)
-    assert service.pending_rank(aged, T0) == 0
-    assert cycle([job("new"), aged], free=1) == ["aged"]
+    more = job("more", ran_s=2 * HOUR, age_s=3 * HOUR)
+    assert service.is_aged(aged, T0) and not service.is_aged(more, T0)
+    assert cycle([more, job("new"), aged], free=2) == ["new", "aged"]
 
 
 def test_a_new_job_evicts_a_preemptible_job_with_more_service() -> None:

@@ -2,8 +2,8 @@
 
 The queue order is a plugin chosen by `Snapshot.order` (`QUEUE_ORDERS`, `register_queue_order`):
 `fair` is the order below; `service` (`service.py`) puts, within each priority class, aged jobs
-first, then jobs by the band of service they have had, and inside each band the smallest expected
-work first. Fair share applies within each of those ranks.
+after new jobs and before jobs that have had more service, and inside each band the smallest
+expected work first. Fair share applies within each of those ranks.
 
 1. **Priority** (higher first): a job of a higher class is always examined before any job of a
    lower one.
@@ -45,8 +45,8 @@ def _fair(job: PendingJob, now: datetime) -> tuple[int, tuple[Any, ...]]:
 
 def _service(job: PendingJob, now: datetime) -> tuple[int, tuple[Any, ...]]:
     rank = service.pending_rank(job, now)
-    if rank == 0:
-        return 0, (job.created_at, job.id)
+    if rank == service.AGED:
+        return rank, (job.created_at, job.id)
     work = job.expected_s * max(service.accelerators(job), 1) if job.expected_s is not None else math.inf
     return rank, (work, job.created_at, job.id)
 

@@ -22,9 +22,10 @@ Two, tried in this order for every blocked job (one that passed its gates but fo
   room they leave, from now.
 
 Under the `service` queue order (`Snapshot.order`, `service.py`) two things change. Only an *aged*
-job (rank 0) reserves: a job that is merely blocked waits for its band to come up, or evicts, as in
+job reserves: a job that is merely blocked waits for its band to come up, or evicts, as in
 LAS, rather than holding idle capacity. And `preempt` also takes attempts of the same priority with a
-strictly higher service rank (more attained service; an aged attempt has rank 0 and is never taken):
+strictly higher service rank (more attained service; an aged attempt is never taken, nor one that
+is not just past a checkpoint, `service.evictable_rank`):
 victims by highest rank first, then the most recently started, until the job fits.
 
 The number of (job, pool) start estimates per cycle is bounded (`ESTIMATE_BUDGET`); blocked jobs
@@ -89,7 +90,7 @@ class Reserver:
         could ever run on. Returns the reservation made, if any."""
         if self._by_service:
             rank = service.pending_rank(job, self._now)
-            if rank:  # not aged: evict by service if it can, never hold capacity idle
+            if rank != service.AGED:  # not aged: evict by service if it can, never hold capacity idle
                 if self._highest_rank > rank:
                     return self._preempt(job, self._unguarded(pools))
                 return None
@@ -222,7 +223,7 @@ class Reserver:
             elif self._service_victim(v, job):
                 why = (
                     f"preempted for job {job.id}, which has waited past its ageing bound"
-                    if service.pending_rank(job, self._now) == 0
+                    if service.is_aged(job, self._now)
                     else f"preempted for job {job.id}, which has had less service"
                 )
             else:
@@ -275,9 +276,7 @@ class Reserver:
         """Under the `service` order: the attempt has a strictly higher rank than the job."""
         if not self._by_service or r.priority != job.priority:
             return False
-        return self._rank.get(r.attempt_id, 0) > max(
-            service.pending_rank(job, self._now), service.EVICT_ABOVE
-        )
+        return self._rank.get(r.attempt_id, 0) > service.pending_rank(job, self._now)
 
 
 def _guard(

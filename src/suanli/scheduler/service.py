@@ -4,20 +4,24 @@ Durations are not known when jobs wait, so the order is by what *is* known: how 
 job has had (accelerators × seconds of progress, `PendingJob.ran_s`), what it is expected to need
 (`expected_s`: a prediction from finished jobs, else its max_runtime), and how long it has waited.
 
-A job's **rank** (lower goes first, and only a lower rank may evict a higher one):
+A job's **rank** (lower goes first, and only a lower rank may evict a higher one) comes from the
+band of its attained service on a geometric ladder of accelerator-hours (a rung at
+``LADDER_BASE_S × LADDER_RATIO**k``; band 0 below the first) and its age:
 
-- **aged** (rank 0): it has waited, in all, at least its *ageing bound*
-  ``AGEING_FACTOR × max(expected_s, ran_s, AGEING_FLOOR_S)``. Aged jobs go first, oldest first;
-  a blocked aged job gets an EASY reservation (backfill guards the capacity it needs) and may evict
+- **1**: band 0, not aged. New and small jobs go first, as in Tiresias' discretized LAS.
+- **2 (`AGED`)**: it has waited, in all, at least its *ageing bound*
+  ``AGEING_FACTOR × max(expected_s, ran_s, AGEING_FLOOR_S)``. Aged jobs go next, oldest first; a
+  blocked aged job gets an EASY reservation (backfill guards the capacity it needs) and may evict
   preemptible jobs past the first rung that are not aged; once started, an aged job is never evicted
-  for service. So no job waits much beyond its bound: after it, it is at the head of the queue with a
-  reservation, and only other aged jobs, jobs that cannot resume, and jobs below one accelerator-hour
-  of service (which reach it or finish soon) stand between it and its start.
-- otherwise, **1 + band**: the band of its attained service on a geometric ladder of accelerator-
-  hours (``LADDER_BASE_S × LADDER_RATIO**k``). A new job is in band 0: small and new jobs jump ahead
-  of jobs that have already had a lot, as in Tiresias' discretized LAS. The ladder is scale-free
-  (every factor of four is a rung), so it needs no constant fitted to one trace; the rungs bound
-  how often one job is preempted (log₄ of its size in accelerator-hours).
+  for service. So after its bound only other aged jobs, jobs that cannot resume, and jobs below one
+  accelerator-hour of service (each of which finishes or passes the rung soon) stand before it.
+  Aged jobs do not go before new ones: in a long overload nearly every job outlives its bound, and
+  putting them all first would turn the queue into FIFO (measured: the Philly average went from
+  LAS-like to EASY-like).
+- **2 + band**, band ≥ 1, not aged: jobs that have had more service than the first rung.
+
+The ladder is scale-free (every factor of four is a rung), so it needs no constant fitted to one
+trace; the rungs bound how often one job is preempted (log₄ of its size in accelerator-hours).
 
 Within one rank, the fair-share order of `order.FairQueue` applies (priority first, then the org's
 and project's dominant share), then, for jobs not aged, the smallest expected work first (expected
@@ -39,6 +43,7 @@ from datetime import datetime
 from suanli.scheduler.snapshot import PendingJob, Running
 
 __all__ = [
+    "AGED",
     "AGEING_FACTOR",
     "AGEING_FLOOR_S",
     "LADDER_BASE_S",
@@ -46,6 +51,7 @@ __all__ = [
     "accelerators",
     "ageing_bound_s",
     "band",
+    "is_aged",
     "next_rung_s",
     "pending_rank",
     "running_rank",
@@ -87,20 +93,31 @@ def waited_s(job: PendingJob, now: datetime) -> float:
 
 MIN_RUN_S = 600.0  # an attempt that declares no checkpoints runs this long before it may be evicted
 CHECKPOINT_WINDOW_S = 120.0  # one that does is evicted only this soon after a checkpoint
-EVICT_ABOVE = 1  # aged jobs evict only attempts past the first rung (rank > 1), not new small ones
+
+
+AGED = 2  # the rank of an aged job: after new jobs (1), before jobs past the first rung (3 and up)
+
+
+def is_aged(job: PendingJob, now: datetime) -> bool:
+    return waited_s(job, now) >= ageing_bound_s(job.expected_s, job.ran_s)
 
 
 def pending_rank(job: PendingJob, now: datetime) -> int:
-    waited = waited_s(job, now)
-    if waited >= ageing_bound_s(job.expected_s, job.ran_s):
-        return 0
-    return 1 + band(job.ran_s * max(accelerators(job), 1))
+    """1 for a job below the first rung, `AGED` for an aged one, 2 + its band for the others."""
+    if is_aged(job, now):
+        return AGED
+    b = band(job.ran_s * max(accelerators(job), 1))
+    return 1 if b == 0 else AGED + b
 
 
 def running_rank(r: Running, now: datetime) -> int:
-    """0 for an attempt that was aged when it started (never evicted for service), else 1 + band."""
+    """0 for an attempt that was aged when it started (never evicted for service), else the rank a
+    waiting job with its service would have."""
     value = running_service_s(r, now)
-    return 0 if value is None else 1 + band(value)
+    if value is None:
+        return 0
+    b = band(value)
+    return 1 if b == 0 else AGED + b
 
 
 def evictable_rank(r: Running, now: datetime) -> int:
@@ -153,14 +170,15 @@ def explain_wait(job: PendingJob, queue: Sequence[PendingJob], now: datetime) ->
     """Why a waiting job waits under the `service` order, for people (what `suanli why` shows):
     the jobs ranked before it, by tenant, and when the ageing rule promotes it."""
     rank = pending_rank(job, now)
+    aged = is_aged(job, now)
     ahead: dict[str, int] = {}
     for other in queue:
         if other.id != job.id and _before(other, job, now, rank):
             ahead[other.org_id] = ahead.get(other.org_id, 0) + 1
     total = sum(ahead.values())
-    if rank == 0:
-        where = "it has waited past its ageing bound: it goes first among jobs that have not"
-        return f"{where}; {total} aged job{'s' if total != 1 else ''} submitted before it go first"
+    if aged:
+        where = "it has waited past its ageing bound: only new jobs and older aged ones go first"
+        return f"{where}; {total} job{'s' if total != 1 else ''} are ahead of it"
     by = ", ".join(f"{n} of tenant {org}" for org, n in sorted(ahead.items(), key=lambda kv: (-kv[1], kv[0])))
     head = f"waiting behind {total} job{'s' if total != 1 else ''} with less service or shorter expected work"
     left = ageing_bound_s(job.expected_s, job.ran_s) - waited_s(job, now)
@@ -171,7 +189,7 @@ def _before(other: PendingJob, job: PendingJob, now: datetime, rank: int) -> boo
     theirs = pending_rank(other, now)
     if theirs != rank:
         return theirs < rank
-    if rank == 0:
+    if rank == AGED:
         return (other.created_at, other.id) < (job.created_at, job.id)
     mine, work = _work(job), _work(other)
     return (work, other.created_at, other.id) < (mine, job.created_at, job.id)

@@ -124,7 +124,7 @@ def test_a_new_job_evicts_a_preemptible_job_with_more_service() -> None:
     "victim",
     [
         running("not-preemptible", preemptible=False),
-        running("aged-when-started", waited_s=service.ageing_bound_s(None, 0) + 1),
+        running("aged-when-started", waited_s=service.ageing_bound_s(None, 0) + 1, started_ago_s=HOUR),
         running("same-band", started_ago_s=60),
     ],
 )

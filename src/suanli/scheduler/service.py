@@ -12,8 +12,8 @@ band of its attained service on a geometric ladder of accelerator-hours (a rung 
 - **2 (`AGED`)**: it has waited, in all, at least its *ageing bound*
   ``AGEING_FACTOR × max(expected_s, ran_s, AGEING_FLOOR_S)``. Aged jobs go next, oldest first; a
   blocked aged job gets an EASY reservation (backfill guards the capacity it needs) and may evict
-  preemptible jobs past the first rung that are not aged; once started, an aged job is never evicted
-  for service. So after its bound only other aged jobs, jobs that cannot resume, and jobs below one
+  preemptible jobs past the first rung that are not aged; once started, an aged job is not evicted
+  for service until it has run for its ageing bound (then it ranks by its service again). So after its bound only other aged jobs, jobs that cannot resume, and jobs below one
   accelerator-hour of service (each of which finishes or passes the rung soon) stand before it.
   Aged jobs do not go before new ones: in a long overload nearly every job outlives its bound, and
   putting them all first would turn the queue into FIFO (measured: the Philly average went from
@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from suanli.scheduler.snapshot import PendingJob, Running
 
@@ -54,6 +54,7 @@ __all__ = [
     "is_aged",
     "next_rung_s",
     "pending_rank",
+    "protected_until",
     "running_rank",
     "waited_s",
 ]
@@ -152,14 +153,25 @@ def next_evictable_s(r: Running, now: datetime) -> float:
     return (math.floor(ran / every) + 1) * every - ran
 
 
+def protected_until(r: Running) -> datetime | None:
+    """When an attempt that was aged at its start stops being protected from eviction for service:
+    after running for its ageing bound (so each time a job ages it gets a run at least that long);
+    None for an attempt that was not aged."""
+    if r.created_at is None or r.started_at is None:
+        return None
+    waited = (r.started_at - r.created_at).total_seconds() - r.ran_s
+    bound = ageing_bound_s(r.expected_s, r.ran_s)
+    if waited < bound:
+        return None
+    return r.started_at + timedelta(seconds=bound)
+
+
 def running_service_s(r: Running, now: datetime) -> float | None:
-    """The accelerator-seconds of service an attempt is ranked by, or None for an attempt that was
-    aged when it started."""
-    waited = 0.0
-    if r.created_at is not None and r.started_at is not None:
-        waited = max(0.0, (r.started_at - r.created_at).total_seconds() - r.ran_s)
-        if waited >= ageing_bound_s(r.expected_s, r.ran_s):
-            return None
+    """The accelerator-seconds of service an attempt is ranked by, or None while it is protected
+    (`protected_until`)."""
+    until = protected_until(r)
+    if until is not None and now < until:
+        return None
     ran = r.ran_s
     if r.started_at is not None:
         ran += max(0.0, (now - r.started_at).total_seconds())

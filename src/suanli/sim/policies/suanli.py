@@ -44,7 +44,8 @@ __all__ = ["Production"]
 _PLENTY_CPUS = 1 << 20
 _PLENTY_MIB = 1 << 40
 _REPREDICT = 200  # finishes between refreshing the predictions of waiting jobs
-_NUDGE_S = 1e-3  # wake just after a rung or an ageing bound, so the scheduler sees it crossed
+_NUDGE_S = 1e-3
+_CYCLES_PER_PASS = 64  # cycles at one instant at most (each evicts for one job per pool)  # wake just after a rung or an ageing bound, so the scheduler sees it crossed
 
 
 class Production:
@@ -92,6 +93,32 @@ class Production:
         free = pool.pool_free
         if not self._sizes or (max(free) < self._sizes[0] and not self._may_evict(at)):
             return Decision(wake_at=self._wake(now, at)) if self._sizes else NOTHING
+        free = list(free)
+        start: list[int] = []
+        on: list[int] = []
+        preempt: list[int] = []
+        for _ in range(_CYCLES_PER_PASS):
+            evicted = self._cycle(now, at, pool, free, start, on, preempt)
+            if not evicted or not self._pending:
+                break
+        wake = self._wake(now, at)
+        if not start and not preempt:
+            return Decision(wake_at=wake) if wake is not None else NOTHING
+        return Decision(tuple(start), tuple(preempt), wake, tuple(on))
+
+    def _cycle(
+        self,
+        now: float,
+        at: datetime,
+        pool: PoolState,
+        free: list[int],
+        start: list[int],
+        on: list[int],
+        preempt: list[int],
+    ) -> bool:
+        """One scheduling cycle on the state left by the ones before at this instant; True if it
+        evicted (a reservation takes a pool for the rest of a cycle, so the control loop's next cycle
+        would evict for the next waiting job: here it runs at once)."""
         snapshot = Snapshot(
             now=at,
             pools=tuple(self._with_free(i, f) for i, f in enumerate(free)),
@@ -101,26 +128,27 @@ class Production:
         )
         plan = schedule(snapshot, PROFILES)
         self.cycles += 1
-        start, on = [], []
+        started: list[tuple[int, int]] = []
         for placement in plan.placements:
-            start.append(int(placement.job_id))
-            on.append(int(placement.pool_id))
-        preempt = tuple(int(p.job_id) for p in plan.preemptions)
+            started.append((int(placement.job_id), int(placement.pool_id)))
+        victims = [int(p.job_id) for p in plan.preemptions]
         for reservation in plan.reservations:
             if reservation.preempting and reservation.at == at:
-                start.append(int(reservation.job_id))
-                on.append(int(reservation.pool_id))
-        for job in preempt:
+                started.append((int(reservation.job_id), int(reservation.pool_id)))
+        gpus = self._trace.jobs
+        for job in victims:
+            free[int(self._running[job].pool_id)] += gpus[job].gpus
             del self._running[job]
             self._ran_before.pop(job)
             self._accrues.pop(job)
             self._requeued.append(job)
-        for job, where in zip(start, on, strict=True):
+        for job, where in started:
+            free[where] -= gpus[job].gpus
             self._started(job, where, now, at, pool)
-        wake = self._wake(now, at)
-        if not start and not preempt:
-            return Decision(wake_at=wake) if wake is not None else NOTHING
-        return Decision(tuple(start), preempt, wake, tuple(on))
+            start.append(job)
+            on.append(where)
+        preempt.extend(victims)
+        return bool(victims)
 
     def _enqueue(self, job: int, ran_s: float) -> None:
         spec = self._trace.jobs[job]
@@ -186,8 +214,13 @@ class Production:
             return None
         soonest = math.inf
         for r in self._running.values():
-            value = service.running_service_s(r, at) if r.preemptible else None
+            if not r.preemptible:
+                continue
+            value = service.running_service_s(r, at)
             if value is None:
+                protected = service.protected_until(r)
+                if protected is not None:  # it ranks by its service again then
+                    soonest = min(soonest, now + (protected - at).total_seconds())
                 continue
             gpus = max(r.per_node.accelerators, 1)  # service grows by this many per second
             soonest = min(soonest, now + (service.next_rung_s(value) - value) / gpus)

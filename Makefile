@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/dispatch.py
 	$(BIN)/python bench/schedule_cycle.py
 	@scripts/ensure-slurm.sh && $(BIN)/python bench/engines.py
+	$(BIN)/python bench/sim_compare.py
 
 ## ray-stop: stop the local Ray that `make test` started (only that one: never a bare `ray stop`)
 ray-stop:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -39,6 +40,7 @@ from suanli.sim import (
     simulate,
     summarize,
 )
+from suanli.sim.compare import COMPARED, DEFAULT, DEFAULT_CHECKPOINT_S, check, pool_size, with_checkpoints
 from suanli.sim.plots import PlotError, plot_runs
 from suanli.sim.report import as_json, table
 
@@ -168,7 +170,9 @@ def _check_plotting() -> None:
         fail("--plot needs matplotlib: pip install 'suanli[sim]' (or make install)", ExitCode.USAGE)
 
 
-def _run_all(trace: Trace, network: Network, names: list[str]) -> list[Run]:
+def _run_all(
+    trace: Trace, network: Network, names: list[str], checkpoint_s: float | None = None
+) -> list[Run]:
     runs = []
     with Progress(
         TextColumn("{task.description}"),
@@ -182,7 +186,9 @@ def _run_all(trace: Trace, network: Network, names: list[str]) -> list[Run]:
         for name in names:
             task = bar.add_task(f"{name:8} jobs done", total=len(trace))
             policy = make_policy(name, trace, network)
-            run = simulate(trace, network, policy, name=name, progress=_advance(bar, task))
+            run = simulate(
+                trace, network, policy, name=name, checkpoint_s=checkpoint_s, progress=_advance(bar, task)
+            )
             bar.remove_task(task)
             runs.append(run)
             stderr.print(f"[dim]{escape(name)}: {run.passes:,} passes in {run.wall_s:.1f} s[/dim]")
@@ -209,6 +215,103 @@ def _print_table(summaries: list[Summary]) -> None:
         Console(file=stdout.file, width=PIPE_WIDTH, highlight=False).print(grid)
 
 
+def sim_compare(
+    trace_path: Annotated[
+        Path, typer.Argument(metavar="TRACE", help="The trace file, e.g. philly.csv.", show_default=False)
+    ],
+    fmt: Annotated[
+        str, typer.Option("--format", help="The trace's format: philly, swf, alibaba, sia.")
+    ] = "philly",
+    gpus: Annotated[
+        int | None,
+        typer.Option(
+            "--gpus",
+            min=1,
+            help="One pool of this many GPUs. Default: the smallest multiple of 8 at offered load ≤ 0.8.",
+            show_default=False,
+        ),
+    ] = None,
+    network_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--network", metavar="YAML", help="A network file instead of one pool.", show_default=False
+        ),
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Only the first N jobs of the file.", show_default=False)
+    ] = None,
+    checkpoint_min: Annotated[
+        float,
+        typer.Option(
+            "--checkpoint-min",
+            min=0,
+            help="Minutes of progress between a job's checkpoints: a preempted job loses what it made "
+            "since its last one. 0: it loses nothing.",
+        ),
+    ] = DEFAULT_CHECKPOINT_S / 60,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print JSON (seconds) instead of a table.")
+    ] = False,
+    plot_dir: Annotated[
+        Path | None,
+        typer.Option("--plot", metavar="DIR", help="Also write PNG plots there.", show_default=False),
+    ] = None,
+) -> None:
+    """Compare FIFO, EASY, LAS (3 and 2 queues) and the default policy on one trace, with the goals.
+
+    The default policy (`suanli`: the production scheduler with the `service` queue order) is held
+    to three goals: average JCT no worse than the better LAS, p99 JCT no worse than EASY's, and
+    Jain's index over tenants' mean bounded slowdown no worse than EASY's. Preemptions cost the
+    work since the job's last checkpoint plus a 30 s restart.
+
+    Examples:
+
+    ```
+    suanli sim-compare philly.csv --limit 3000
+    suanli sim-compare openb_pod_list_default.csv --format alibaba --plot plots/
+    suanli sim-compare workload-1.csv --format sia --network examples/networks/small.yaml
+    ```
+    """
+    if fmt not in FORMATS:
+        fail(f"unknown trace format {fmt!r}; known: {', '.join(sorted(FORMATS))}", ExitCode.USAGE)
+    if gpus is not None and network_path is not None:
+        fail("give --gpus N or --network YAML, not both", ExitCode.USAGE)
+    if plot_dir is not None:
+        _check_plotting()
+    try:
+        trace = with_checkpoints(load_trace(trace_path, fmt, limit), checkpoint_min * 60 or None)
+    except TraceError as exc:
+        fail(str(exc), ExitCode.USAGE)
+    if network_path is not None:
+        network = _network(None, network_path)
+    else:
+        network = Network.single(gpus if gpus is not None else pool_size(trace))
+    stderr.print(
+        f"[dim]{len(trace):,} jobs on {escape(network.source or str(network.gpus))} ({network.gpus} GPUs)[/dim]"
+    )
+    try:
+        runs = _run_all(trace, network, list(COMPARED), checkpoint_min * 60 or None)
+    except SimulationError as exc:
+        fail(str(exc), ExitCode.FAILED)
+    summaries = [summarize(trace, run) for run in runs]
+    if plot_dir is not None:
+        for path in plot_runs(trace, runs, plot_dir):
+            stderr.print(f"[dim]wrote {escape(str(path))}[/dim]")
+    goals = check(summaries)
+    if json_out:
+        body = as_json(trace.source, summaries)
+        body["goals"] = (
+            None if goals is None else {**asdict(goals), "met": [goals.avg_ok, goals.p99_ok, goals.jain_ok]}
+        )
+        stdout.file.write(json.dumps(body, indent=2, ensure_ascii=False) + "\n")
+        stdout.file.flush()
+        return
+    _print_table(summaries)
+    if goals is not None:
+        stdout.print(f"goals for {DEFAULT}: {goals.marks()}")
+
+
 def register(app: typer.Typer) -> None:
-    """Add `sim` to the `suanli` app."""
+    """Add `sim` and `sim-compare` to the `suanli` app."""
     app.command()(sim)
+    app.command("sim-compare")(sim_compare)

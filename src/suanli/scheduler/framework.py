@@ -174,7 +174,7 @@ def schedule(snapshot: Snapshot, profiles: dict[str, Profile], carry: Carry | No
     reserver = Reserver(snapshot, working, books)
     placements: list[Placement] = []
     seen: dict[str, _Seen] = {}
-    for job in FairQueue(snapshot.jobs, books):
+    for job in FairQueue(snapshot.jobs, books, snapshot.now, snapshot.order):
         plugins = built.get(job.objective) or built["balanced"]
         job_class = classes.of(job, plugins)
         choice = job_class.best(job)

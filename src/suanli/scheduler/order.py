@@ -1,5 +1,10 @@
 """The order a cycle examines pending jobs in: priority class, then fair share, then age.
 
+The queue order is a plugin chosen by `Snapshot.order` (`QUEUE_ORDERS`, `register_queue_order`):
+`fair` is the order below; `service` (`service.py`) puts, within each priority class, aged jobs
+after new jobs and before jobs that have had more service, and inside each band the smallest
+expected work first. Fair share applies within each of those ranks.
+
 1. **Priority** (higher first): a job of a higher class is always examined before any job of a
    lower one.
 2. **Fair share**, within one priority: the org with the lowest dominant share (`books.Books.share`)
@@ -17,32 +22,62 @@ org) to find the org's oldest job again.
 from __future__ import annotations
 
 import heapq
+import math
 from collections import defaultdict, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
+from typing import Any
 
+from suanli.scheduler import service
 from suanli.scheduler.books import Books
 from suanli.scheduler.snapshot import PendingJob
 
-__all__ = ["FairQueue"]
+__all__ = ["QUEUE_ORDERS", "FairQueue", "QueueOrder", "register_queue_order"]
+
+QueueOrder = Callable[[PendingJob, datetime], tuple[int, tuple[Any, ...]]]
+"""A queue order: for a job at `now`, its rank (lower ranks go first, within one priority class;
+fair share applies within a rank) and its key within its project (lower first)."""
+
+
+def _fair(job: PendingJob, now: datetime) -> tuple[int, tuple[Any, ...]]:
+    return 0, (job.created_at, job.id)
+
+
+def _service(job: PendingJob, now: datetime) -> tuple[int, tuple[Any, ...]]:
+    rank = service.pending_rank(job, now)
+    if rank == service.AGED:
+        return rank, (job.created_at, job.id)
+    work = job.expected_s * max(service.accelerators(job), 1) if job.expected_s is not None else math.inf
+    return rank, (work, job.created_at, job.id)
+
+
+QUEUE_ORDERS: dict[str, QueueOrder] = {"fair": _fair, "service": _service}
+
+
+def register_queue_order(name: str, order: QueueOrder) -> None:
+    QUEUE_ORDERS[name] = order
 
 
 class FairQueue:
     """Pending jobs in scheduling order; see the module docstring."""
 
-    def __init__(self, jobs: Iterable[PendingJob], books: Books) -> None:
+    def __init__(
+        self, jobs: Iterable[PendingJob], books: Books, now: datetime | None = None, order: str = "fair"
+    ) -> None:
         self._books = books
-        levels: defaultdict[int, defaultdict[str, defaultdict[str, list[PendingJob]]]] = defaultdict(
+        rank_of = QUEUE_ORDERS[order]
+        levels: defaultdict[tuple[int, int], defaultdict[str, defaultdict[str, list[Any]]]] = defaultdict(
             lambda: defaultdict(lambda: defaultdict(list))
         )
         for job in jobs:
-            levels[job.priority][job.org_id][job.project_id].append(job)
+            rank, key = rank_of(job, now or job.created_at)
+            levels[-job.priority, rank][job.org_id][job.project_id].append((key, job))
         self._levels = [
             {
-                org: {p: deque(sorted(js, key=lambda j: (j.created_at, j.id))) for p, js in projects.items()}
+                org: {p: deque(j for _, j in sorted(js, key=lambda kj: kj[0])) for p, js in projects.items()}
                 for org, projects in orgs.items()
             }
-            for _, orgs in sorted(levels.items(), key=lambda kv: -kv[0])
+            for _, orgs in sorted(levels.items(), key=lambda kv: kv[0])
         ]
 
     def __iter__(self) -> Iterator[PendingJob]:

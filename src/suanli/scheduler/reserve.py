@@ -21,6 +21,13 @@ Two, tried in this order for every blocked job (one that passed its gates but fo
   wins. The victims are stopped by the control plane and their jobs requeued; the job reserves the
   room they leave, from now.
 
+Under the `service` queue order (`Snapshot.order`, `service.py`) two things change. Only an *aged*
+job reserves: a job that is merely blocked waits for its band to come up, or evicts, as in
+LAS, rather than holding idle capacity. And `preempt` also takes attempts of the same priority with a
+strictly higher service rank (more attained service; an aged attempt is never taken, nor one that
+is not just past a checkpoint, `service.evictable_rank`):
+victims by highest rank first, then the most recently started, until the job fits.
+
 The number of (job, pool) start estimates per cycle is bounded (`ESTIMATE_BUDGET`); blocked jobs
 past it simply wait for the next cycle, which starts again from the head of the queue.
 """
@@ -33,6 +40,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from suanli.domain.resources import Vector
+from suanli.scheduler import service
 from suanli.scheduler.books import Books, cu_of
 from suanli.scheduler.fit import accelerator_option, options_key, pick_nodes
 from suanli.scheduler.plan import Preemption, Reservation
@@ -62,8 +70,14 @@ class Reserver:
         for r in snapshot.running:
             if r.pool_id in index:
                 self._running[index[r.pool_id]].append(r)
-        evictable = [r.priority for r in snapshot.running if r.preemptible and not r.leaving]
-        self._lowest_victim = min(evictable, default=None)
+        evictable = [r for r in snapshot.running if r.preemptible and not r.leaving]
+        self._lowest_victim = min((r.priority for r in evictable), default=None)
+        self._by_service = snapshot.order == "service"
+        # The service rank of every evictable attempt (`service.running_rank`), and the highest.
+        self._rank: dict[str, int] = {}
+        if self._by_service:
+            self._rank = {r.attempt_id: service.evictable_rank(r, snapshot.now) for r in evictable}
+        self._highest_rank = max(self._rank.values(), default=0)
         self._evicted: set[str] = set()
         self._budget = ESTIMATE_BUDGET
         # (the job's shape, pool) → (the pool's version, `_start`'s answer): jobs that need the same
@@ -81,6 +95,12 @@ class Reserver:
     def blocked(self, job: PendingJob, pools: Sequence[int]) -> Reservation | None:
         """Reserve (and if need be preempt) for a job no pool takes now; `pools` are the pools it
         could ever run on. Returns the reservation made, if any."""
+        if self._by_service:
+            rank = service.pending_rank(job, self._now)
+            if rank != service.AGED:  # not aged: evict by service if it can, never hold capacity idle
+                if self._highest_rank > rank:
+                    return self._preempt(job, self._unguarded(pools))
+                return None
         r = job.resources
         shape = (options_key(job), r.cpus, r.memory_mib, r.nodes)  # all the estimates read of the job
         kept = self._earliests.get((shape, id(pools)))
@@ -194,6 +214,8 @@ class Reserver:
             return False
         if self._lowest_victim < job.priority:
             return True
+        if self._by_service and self._highest_rank > 0:
+            return True
         quota = self._books.quota(job.org_id)
         return quota is not None and quota.guaranteed_cu > 0
 
@@ -217,11 +239,16 @@ class Reserver:
         need = job.resources.per_node(accelerator_option(job, pool))
         for v in victims:
             self._evicted.add(v.attempt_id)
-            why = (
-                f"preempted for job {job.id} of a higher priority"
-                if v.priority < job.priority
-                else f"preempted: its org borrows capacity that job {job.id}'s org is guaranteed"
-            )
+            if v.priority < job.priority:
+                why = f"preempted for job {job.id} of a higher priority"
+            elif self._service_victim(v, job):
+                why = (
+                    f"preempted for job {job.id}, which has waited past its ageing bound"
+                    if service.is_aged(job, self._now)
+                    else f"preempted for job {job.id}, which has had less service"
+                )
+            else:
+                why = f"preempted: its org borrows capacity that job {job.id}'s org is guaranteed"
             self.preemptions.append(Preemption(v.attempt_id, v.job_id, pool.id, job.id, why))
         guard = _guard(need, nodes, self._working.free[i], None)
         return self._reserve(job, i, self._now, nodes, guard, tuple(v.attempt_id for v in victims))
@@ -235,7 +262,10 @@ class Reserver:
         candidates = [r for r in self._running[i] if self._evictable(r, job, guaranteed)]
         if not candidates:
             return None
-        candidates.sort(key=lambda r: (r.priority, -_ts(r.started_at), r.attempt_id))
+        rank = self._rank
+        candidates.sort(
+            key=lambda r: (r.priority, -rank.get(r.attempt_id, 0), -_ts(r.started_at), r.attempt_id)
+        )
         free = list(self._working.free[i])
         chosen: list[Running] = []
         for victim in candidates:
@@ -254,12 +284,20 @@ class Reserver:
             return False
         if r.priority < job.priority:
             return True
+        if self._service_victim(r, job):
+            return True
         return (
             guaranteed
             and r.priority == job.priority
             and r.org_id != job.org_id
             and self._books.borrowing(r.org_id)
         )
+
+    def _service_victim(self, r: Running, job: PendingJob) -> bool:
+        """Under the `service` order: the attempt has a strictly higher rank than the job."""
+        if not self._by_service or r.priority != job.priority:
+            return False
+        return self._rank.get(r.attempt_id, 0) > service.pending_rank(job, self._now)
 
 
 def _guard(

@@ -89,6 +89,12 @@ class PendingJob:
     data_residency: str | None = None  # the job's data may not leave this region
     inputs: tuple[DataInput, ...] = ()  # datasets it reads: size and the regions holding a replica
     preemptible: bool = False  # the job can resume (checkpoints) or is in an interruptible class
+    # Seconds of progress made by earlier attempts (kept through checkpoints): its attained service
+    # is this × its accelerators. Read by the `service` queue order (`service.py`).
+    ran_s: float = 0.0
+    # What it is expected to run in all, in seconds: a prediction from finished jobs (`predict.py`),
+    # else its max_runtime; None: nothing is known. Never its true length.
+    expected_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +117,10 @@ class Running:
     started_at: datetime | None = None
     ends_at: datetime | None = None  # started (or placed) + max_runtime; None: not known
     leaving: bool = False
+    created_at: datetime | None = None  # the job's submit instant (the `service` order's ageing)
+    ran_s: float = 0.0  # seconds of progress the job kept from attempts before this one
+    expected_s: float | None = None  # as `PendingJob.expected_s`
+    checkpoint_s: float | None = None  # how often it checkpoints (spec); None: not declared
 
 
 @dataclass(frozen=True)
@@ -144,3 +154,6 @@ class Snapshot:
     hold_default_s: int = 3600  # the runtime a hold assumes for a job without max_runtime
     # Money each project may still commit to holds (the `funds` gate); None: funds are not checked.
     funds: Mapping[str, Money] | None = None
+    # The queue order (`order.QUEUE_ORDERS`): "fair" (priority, fair share, age) or "service"
+    # (least attained service with an ageing bound, `service.py`).
+    order: str = "fair"

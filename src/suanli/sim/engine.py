@@ -4,8 +4,11 @@ At each event time, in this order: release every job that finishes now, enqueue 
 (in the order (submit, input order)), then ask the policy once (`Policy.decide`) and apply its answer:
 preemptions first, then starts. Event times are submits, finishes, and the time a policy asked to be
 woken at. Jobs are rigid (`gpus` GPUs for `duration` seconds of progress) and gang-scheduled on one
-pool, any GPUs of it (no node shape); the policy names the pool. A preempted job keeps the progress it made; each restart after a preemption first spends
-`restart_overhead_s` holding its GPUs without progress. A job that ends the instant it starts is
+pool, any GPUs of it (no node shape); the policy names the pool. A preempted job keeps the progress
+it had at its last checkpoint (every `checkpoint_s` seconds of progress, the job's own
+`TraceJob.checkpoint_s` or the run's; None keeps all progress, as the reference baselines assume) and
+loses the rest; each restart after a preemption first spends `restart_overhead_s` holding its GPUs
+without progress. Only a job that declares it can resume (`TraceJob.preemptible`) may be preempted. A job that ends the instant it starts is
 released at a further event at the same instant.
 
 The engine is the authority on the pools: it refuses (with `SimulationError`) a start that does not fit
@@ -42,6 +45,7 @@ class JobOutcome:
     finish: float
     preemptions: int = 0
     pool: int = 0  # the pool of its last run
+    lost_s: float = 0.0  # seconds of progress lost to preemptions (since each one's last checkpoint)
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,9 @@ class Run:
 class _Pools:
     """The engine's mutable state, shown to the policy as a `PoolState`."""
 
-    def __init__(self, trace: Trace, network: Network, restart_overhead_s: float) -> None:
+    def __init__(
+        self, trace: Trace, network: Network, restart_overhead_s: float, checkpoint_s: float | None
+    ) -> None:
         n = len(trace.jobs)
         self.gpus = network.gpus
         self.free = network.gpus
@@ -91,6 +97,9 @@ class _Pools:
         self.overhead = restart_overhead_s
         self.need = [j.gpus for j in trace.jobs]
         self.duration = [j.duration for j in trace.jobs]
+        self.preemptible = [j.preemptible for j in trace.jobs]
+        self.checkpoint = [j.checkpoint_s or checkpoint_s for j in trace.jobs]
+        self.lost = [0.0] * n
         self.first_start = [_NOT_YET] * n
         self.finish = [_NOT_YET] * n
         self.preemptions = [0] * n
@@ -145,7 +154,13 @@ class _Pools:
     def preempt(self, job: int, now: float) -> None:
         if not self.running[job]:
             raise SimulationError(f"the policy preempted job {job}, which is not running at t={now}")
-        self.executed[job] = self.executed_s(job, now)
+        if not self.preemptible[job]:
+            raise SimulationError(f"the policy preempted job {job}, which is not preemptible, at t={now}")
+        done = self.executed_s(job, now)
+        every = self.checkpoint[job]
+        kept = math.floor(done / every + 1e-9) * every if every else done
+        self.lost[job] += done - kept
+        self.executed[job] = kept
         self.running[job] = False
         self.version[job] += 1
         self.preemptions[job] += 1
@@ -196,16 +211,18 @@ def simulate(
     *,
     name: str = "",
     restart_overhead_s: float = 30.0,
+    checkpoint_s: float | None = None,
     progress: Progress | None = None,
     clock: Callable[[], float] = time.perf_counter,
 ) -> Run:
     """Replay `trace` on `network` (an int: one pool of that many GPUs) under `policy`; every job runs
-    to its end."""
+    to its end. `checkpoint_s`: how often a job without its own interval checkpoints (module
+    docstring); None: a preempted job keeps all its progress."""
     net = Network.single(network) if isinstance(network, int) else network
     _refuse_too_big(trace, net)
     jobs = trace.jobs
     began = clock()
-    pools = _Pools(trace, net, restart_overhead_s)
+    pools = _Pools(trace, net, restart_overhead_s, checkpoint_s)
     order = sorted(range(len(jobs)), key=lambda i: (jobs[i].submit, i))
     submit = [jobs[i].submit for i in order]
     total, finished, decide_s = len(jobs), 0, 0.0
@@ -240,8 +257,10 @@ def simulate(
     if progress is not None:
         progress(finished, total)
     outcomes = tuple(
-        JobOutcome(s, f, p, q)
-        for s, f, p, q in zip(pools.first_start, pools.finish, pools.preemptions, pools.pool, strict=True)
+        JobOutcome(s, f, p, q, lost)
+        for s, f, p, q, lost in zip(
+            pools.first_start, pools.finish, pools.preemptions, pools.pool, pools.lost, strict=True
+        )
     )
     return Run(
         name,

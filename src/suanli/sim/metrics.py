@@ -108,6 +108,9 @@ class Summary:
     pass_p99_s: float = 0.0
     pass_max_s: float = 0.0
     pool_utilisation: dict[str, float] | None = None  # by pool label, `site/pool`
+    # GPU-seconds held beyond the work the jobs needed: progress redone after preemptions (lost since
+    # the last checkpoint) plus restart overhead.
+    lost_gpu_s: float = 0.0
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -145,6 +148,9 @@ def summarize(trace: Trace, run: Run) -> Summary:
         utilisation=work / (run.gpus * makespan) if makespan > 0 else 0.0,
         jain=jain_index([_mean(v) for v in _by_tenant(trace, bsld).values()]),
         preemptions=sum(o.preemptions for o in outcomes),
+        lost_gpu_s=max(
+            0.0, math.fsum(g * t for g, t in zip(run.holds.gpus, run.holds.seconds, strict=True)) - work
+        ),
         passes=run.passes,
         decide_s=run.decide_s,
         wall_s=run.wall_s,

@@ -27,7 +27,7 @@ HEADER = (
     "Jain",
     "preemptions",
 )
-MORE = ("FTF max", "cost", "kWh", "CO2 t", "pass ms p99")
+MORE = ("FTF max", "cost", "kWh", "CO2 t", "pass ms p99", "lost GPU-h")
 """Columns beyond the reference table's: finish-time fairness, cost, energy, carbon, scheduler time."""
 _HOUR = 3600.0
 _NONE = "–"
@@ -48,7 +48,8 @@ def row(s: Summary) -> tuple[str, ...]:
 
 
 def more(s: Summary) -> tuple[str, ...]:
-    """The `MORE` columns: max tenant ρ, total cost, kWh, tonnes of CO2, p99 ms per pass."""
+    """The `MORE` columns: max tenant ρ, total cost, kWh, tonnes of CO2, p99 ms per pass, GPU-hours lost
+    to preemptions (work redone, restarts)."""
     cost = _NONE
     if s.cost_minor is not None and s.currency is not None:
         cost = str(Money(s.cost_minor, s.currency))
@@ -58,6 +59,7 @@ def more(s: Summary) -> tuple[str, ...]:
         _NONE if s.energy_kwh is None else f"{s.energy_kwh:,.0f}",
         _NONE if s.carbon_kg is None else f"{s.carbon_kg / 1000:,.1f}",
         f"{s.pass_p99_s * 1000:.2f}",
+        f"{s.lost_gpu_s / _HOUR:,.0f}",
     )
 
 

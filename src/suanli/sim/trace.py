@@ -17,6 +17,11 @@ class TraceJob:
     `limit_s` is the run-time limit the user asked for, when the trace records one: what a policy may
     use as an estimate, since `duration` is only known once the job has run. `model` is an accelerator
     constraint spelled as the trace spells it (`"T4"`, `"V100M16|V100M32"`); None means any GPU.
+
+    `preemptible`: the job declares it can be stopped and resumed (as a job spec's `preemptible`);
+    traces record no such thing, so loaders leave the default, True: the jobs of these traces are
+    deep-learning training jobs, which checkpoint. `checkpoint_s`: how often it checkpoints, in
+    seconds of progress; None: the run's default (`simulate(checkpoint_s=)`).
     """
 
     id: str
@@ -27,6 +32,8 @@ class TraceJob:
     limit_s: float | None = None
     model: str | None = None
     name: str = ""
+    preemptible: bool = True
+    checkpoint_s: float | None = None
 
     @property
     def gpu_seconds(self) -> float:

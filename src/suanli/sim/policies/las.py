@@ -22,7 +22,7 @@ from suanli.sim.network import Network
 from suanli.sim.policy import NOTHING, Decision, PoolState, first_fit, register_policy
 from suanli.sim.trace import Trace
 
-__all__ = ["THRESHOLDS", "LeastAttained"]
+__all__ = ["THRESHOLDS", "LeastAttained", "TwoQueueLeastAttained"]
 
 THRESHOLDS = (3_250.0, 7_200.0)  # GPU-seconds; the last queue has no upper bound
 _EPS = 1e-6  # seconds: a crossing this close to now has happened (float sums of fractional times)
@@ -72,6 +72,7 @@ def _first_idle(budget: list[int], idle: list[int], need: int) -> int:
 
 class LeastAttained:
     name = "las"
+    thresholds: tuple[float, ...] = THRESHOLDS
 
     def __init__(self, trace: Trace, network: Network) -> None:
         n = len(trace.jobs)
@@ -82,7 +83,7 @@ class LeastAttained:
         self._queue_of = [0] * n
         self._run_id = [0] * n  # identifies a job's current run, so stale crossings are ignored
         self._running_now = [False] * n
-        levels = len(THRESHOLDS) + 1
+        levels = len(self.thresholds) + 1
         self._running: list[list[tuple[int, int]]] = [[] for _ in range(levels)]  # (rank, job) ascending
         self._held = [[0] * pools for _ in range(levels)]  # per queue, GPUs its running jobs hold per pool
         self._pool_of = [0] * n
@@ -159,9 +160,9 @@ class LeastAttained:
     def _schedule_crossing(self, job: int, now: float, pool: PoolState) -> None:
         """Ask to be woken when the running job's service reaches its queue's threshold."""
         level = self._queue_of[job]
-        if level >= len(THRESHOLDS):
+        if level >= len(self.thresholds):
             return
-        seconds_left = THRESHOLDS[level] / self._need[job] - pool.executed_s(job, now)
+        seconds_left = self.thresholds[level] / self._need[job] - pool.executed_s(job, now)
         when = max(now, pool.progress_from(job, now)) + seconds_left
         heapq.heappush(self._crossings, (when, job, self._run_id[job]))
 
@@ -174,4 +175,12 @@ class LeastAttained:
         return crossings[0][0] if crossings else None
 
 
+class TwoQueueLeastAttained(LeastAttained):
+    """`las2`: the same with two queues split at 16 GPU-hours (the reference's 2-queue variant)."""
+
+    name = "las2"
+    thresholds = (57_600.0,)
+
+
 register_policy(LeastAttained.name, LeastAttained)
+register_policy(TwoQueueLeastAttained.name, TwoQueueLeastAttained)

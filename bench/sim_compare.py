@@ -1,0 +1,125 @@
+"""Scheduling-quality benchmark: FIFO, EASY, LAS (3 and 2 queues) and the default policy (`suanli`, the
+production scheduler with the `service` queue order) on the public traces that fit the rigid-job model,
+each on one pool sized to offered load ≤ 0.8 and, with `--network`, on a multi-site network.
+
+Per trace it prints the comparison table (hours) with preemptions and GPU-hours lost to them, and a goals
+line for the default policy: average JCT no worse than the better LAS, p99 JCT no worse than EASY's,
+Jain's index over tenants' mean bounded slowdown no worse than EASY's. Preemptions cost the progress since
+the job's last checkpoint (every 30 minutes of progress) and a 30 s restart, for every policy.
+
+The default set is quick (a few minutes): two Sia workloads, the Alibaba 2023 default pod list and the
+first 2,000 jobs of Philly. `--full` runs every Sia workload and the whole Philly trace (slow: the
+production scheduler runs one cycle per event). `--plot DIR` writes JCT CDFs per trace.
+
+Run: `.venv/bin/python bench/sim_compare.py [--full] [--network examples/networks/shanghai-15.yaml]
+[--trace FORMAT:PATH[:LIMIT] ...] [--plot DIR]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+from pathlib import Path
+
+from suanli.sim import Network, SimError, load_network, load_trace, make_policy, simulate, summarize
+from suanli.sim.compare import COMPARED, DEFAULT_CHECKPOINT_S, Goals, check, pool_size, with_checkpoints
+from suanli.sim.metrics import Summary
+from suanli.sim.report import markdown, table
+from suanli.sim.trace import Trace
+
+TRACES = Path("/work/shared/traces")
+QUICK = (
+    f"sia:{TRACES}/sia-workloads/philly/workload-1.csv",
+    f"sia:{TRACES}/sia-workloads/saturn/workload-1.csv",
+    f"alibaba:{TRACES}/alibaba-gpu-v2023/openb_pod_list_default.csv",
+    f"philly:{TRACES}/sia-philly/philly.csv:2000",
+)
+FULL = (
+    *(f"sia:{p}" for p in sorted((TRACES / "sia-workloads").glob("*/workload-*.csv"))),
+    f"alibaba:{TRACES}/alibaba-gpu-v2023/openb_pod_list_default.csv",
+    f"philly:{TRACES}/sia-philly/philly.csv",
+)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--trace", action="append", help="FORMAT:PATH[:LIMIT] (repeatable)")
+    parser.add_argument("--full", action="store_true", help="every Sia workload and all of Philly")
+    parser.add_argument("--network", type=Path, help="a network file instead of one sized pool")
+    parser.add_argument("--plot", type=Path, help="write JCT CDF plots here, one folder per trace")
+    args = parser.parse_args()
+    specs = args.trace or (FULL if args.full else QUICK)
+    network = load_network(args.network) if args.network else None
+    print(f"machine: {platform.node()} ({os.cpu_count()} CPUs), Python {platform.python_version()}")
+    failed = 0
+    results: list[tuple[str, Goals, Summary]] = []
+    for spec in specs:
+        fmt, _, rest = spec.partition(":")
+        path, _, limit = rest.partition(":")
+        try:
+            trace = load_trace(Path(path), fmt, int(limit) if limit else None)
+            found = compare(with_checkpoints(trace, DEFAULT_CHECKPOINT_S), network, args.plot)
+            if found is not None:
+                results.append((f"{Path(path).parent.name}/{Path(path).name}", *found))
+        except SimError as exc:
+            print(f"{spec}: {exc}", file=sys.stderr)
+            failed += 1
+    if len(results) > 1:
+        print("\n### Goals per trace (hours)\n")
+        header = (
+            "trace",
+            "LAS best avg",
+            "avg",
+            "EASY p99",
+            "p99",
+            "EASY Jain",
+            "Jain",
+            "preempt",
+            "lost GPU-h",
+        )
+        rows = [
+            (
+                name,
+                f"{g.avg_jct_bar_s / 3600:.2f}",
+                f"{g.avg_jct_s / 3600:.2f} {'✓' if g.avg_ok else '✗'}",
+                f"{g.p99_jct_bar_s / 3600:.2f}",
+                f"{g.p99_jct_s / 3600:.2f} {'✓' if g.p99_ok else '✗'}",
+                f"{g.jain_bar:.3f}",
+                f"{g.jain:.3f} {'✓' if g.jain_ok else '✗'}",
+                f"{s.preemptions:,}",
+                f"{s.lost_gpu_s / 3600:,.0f}",
+            )
+            for name, g, s in results
+        ]
+        print(markdown(header, rows))
+        met = [sum(ok for ok in (g.avg_ok, g.p99_ok, g.jain_ok)) for _, g, _ in results]
+        print(f"\nall three goals met on {met.count(3)} of {len(results)} traces")
+    return 1 if failed else 0
+
+
+def compare(trace: Trace, network: Network | None, plot: Path | None) -> tuple[Goals, Summary] | None:
+    net = network or Network.single(pool_size(trace))
+    where = net.source or f"one pool of {net.gpus} GPUs"
+    print(f"\n### {Path(trace.source).name}: {len(trace):,} jobs on {where}\n")
+    runs = []
+    for name in COMPARED:
+        runs.append(
+            simulate(trace, net, make_policy(name, trace, net), name=name, checkpoint_s=DEFAULT_CHECKPOINT_S)
+        )
+    summaries = [summarize(trace, r) for r in runs]
+    header, rows = table(summaries, wall=True, extra=True)
+    print(markdown(header, rows))
+    goals = check(summaries)
+    if goals is not None:
+        print(f"\ngoals for suanli: {goals.marks()}")
+    if plot is not None:
+        from suanli.sim.plots import plot_runs
+
+        plot_runs(trace, runs, plot / Path(trace.source).stem)
+    return None if goals is None else (goals, summaries[-1])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,219 @@
+"""Queue order `service`: least attained service first, with an ageing bound for long waiters.
+
+Durations are not known when jobs wait, so the order is by what *is* known: how much service each
+job has had (accelerators × seconds of progress, `PendingJob.ran_s`), what it is expected to need
+(`expected_s`: a prediction from finished jobs, else its max_runtime), and how long it has waited.
+
+A job's **rank** (lower goes first, and only a lower rank may evict a higher one) comes from the
+band of its attained service on a geometric ladder of accelerator-hours (a rung at
+``LADDER_BASE_S × LADDER_RATIO**k``; band 0 below the first) and its age:
+
+- **1**: band 0, not aged. New and small jobs go first, as in Tiresias' discretized LAS.
+- **2 (`AGED`)**: it has waited, in all, at least its *ageing bound*
+  ``AGEING_FACTOR × max(expected_s, ran_s, AGEING_FLOOR_S)``. Aged jobs go next, oldest first; a
+  blocked aged job gets an EASY reservation (backfill guards the capacity it needs) and may evict
+  preemptible jobs past the first rung that are not aged; once started, an aged job is not evicted
+  for service until it has run for its ageing bound (then it ranks by its service again). So after its bound only other aged jobs, jobs that cannot resume, and jobs below one
+  accelerator-hour of service (each of which finishes or passes the rung soon) stand before it.
+  Aged jobs do not go before new ones: in a long overload nearly every job outlives its bound, and
+  putting them all first would turn the queue into FIFO (measured: the Philly average went from
+  LAS-like to EASY-like).
+- **2 + band**, band ≥ 1, not aged: jobs that have had more service than the first rung.
+
+The ladder is scale-free (every factor of four is a rung), so it needs no constant fitted to one
+trace; the rungs bound how often one job is preempted (log₄ of its size in accelerator-hours).
+
+Within one rank, the fair-share order of `order.FairQueue` applies (priority first, then the org's
+and project's dominant share), then, for jobs not aged, the smallest expected work first (expected
+seconds × accelerators, unknown last), then age. A running job keeps its place against a waiting
+job of the same rank ("holders first"), so jobs do not thrash on a rung.
+
+**When an attempt may be evicted** (`evictable_rank`): one that declares a checkpoint interval only
+within `CHECKPOINT_WINDOW_S` after one of its checkpoints (so it loses at most that much work), one
+that declares none only after `MIN_RUN_S` of running; never an aged one. The constants are design
+choices, not fits to a trace: see ADR 0017.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from suanli.scheduler.snapshot import PendingJob, Running
+
+__all__ = [
+    "AGED",
+    "AGEING_FACTOR",
+    "AGEING_FLOOR_S",
+    "LADDER_BASE_S",
+    "LADDER_RATIO",
+    "accelerators",
+    "ageing_bound_s",
+    "band",
+    "is_aged",
+    "next_rung_s",
+    "pending_rank",
+    "protected_until",
+    "running_rank",
+    "waited_s",
+]
+
+LADDER_BASE_S = 3600.0  # accelerator-seconds: the first rung is one accelerator-hour
+LADDER_RATIO = 4.0
+AGEING_FACTOR = 2.0  # aged after waiting twice what it is expected to need (or has run) …
+AGEING_FLOOR_S = 3600.0  # … of at least an hour: no job is aged before two hours of waiting
+
+
+def band(service_s: float) -> int:
+    """The rung of the ladder `service_s` accelerator-seconds have reached (0: below the first)."""
+    if service_s < LADDER_BASE_S:
+        return 0
+    return 1 + int(math.log(service_s / LADDER_BASE_S, LADDER_RATIO) + 1e-9)
+
+
+def next_rung_s(service_s: float) -> float:
+    """The accelerator-seconds at which a job with `service_s` moves to the next band."""
+    return LADDER_BASE_S * LADDER_RATIO ** band(service_s)
+
+
+def ageing_bound_s(expected_s: float | None, ran_s: float) -> float:
+    """How long, in all, a job may wait before it is aged (module docstring)."""
+    return AGEING_FACTOR * max(expected_s or 0.0, ran_s, AGEING_FLOOR_S)
+
+
+def accelerators(job: PendingJob) -> int:
+    options = job.resources.accelerators
+    return (options[0].count if options else 0) * job.resources.nodes
+
+
+def waited_s(job: PendingJob, now: datetime) -> float:
+    """Seconds the job has spent waiting since it was submitted (time since then less its progress)."""
+    return max(0.0, (now - job.created_at).total_seconds() - job.ran_s)
+
+
+MIN_RUN_S = 600.0  # an attempt that declares no checkpoints runs this long before it may be evicted
+CHECKPOINT_WINDOW_S = 120.0  # one that does is evicted only this soon after a checkpoint
+
+
+AGED = 2  # the rank of an aged job: after new jobs (1), before jobs past the first rung (3 and up)
+
+
+def is_aged(job: PendingJob, now: datetime) -> bool:
+    return waited_s(job, now) >= ageing_bound_s(job.expected_s, job.ran_s)
+
+
+def pending_rank(job: PendingJob, now: datetime) -> int:
+    """1 for a job below the first rung, `AGED` for an aged one, 2 + its band for the others."""
+    if is_aged(job, now):
+        return AGED
+    b = band(job.ran_s * max(accelerators(job), 1))
+    return 1 if b == 0 else AGED + b
+
+
+def running_rank(r: Running, now: datetime) -> int:
+    """0 for an attempt that was aged when it started (never evicted for service), else the rank a
+    waiting job with its service would have."""
+    value = running_service_s(r, now)
+    if value is None:
+        return 0
+    b = band(value)
+    return 1 if b == 0 else AGED + b
+
+
+def evictable_rank(r: Running, now: datetime) -> int:
+    """The rank an attempt may be evicted at for service, or 0 (not now).
+
+    Never while it is aged. An attempt that declares a checkpoint interval is evicted only just after
+    a checkpoint (within `CHECKPOINT_WINDOW_S` of one, and after its first), so it loses at most that
+    much work; one that declares none, only after it has run `MIN_RUN_S` since it (re)started. Either
+    way a job cannot be evicted over and over for nothing."""
+    if r.started_at is None:
+        return running_rank(r, now)
+    ran = (now - r.started_at).total_seconds()
+    if r.checkpoint_s:
+        if ran < r.checkpoint_s or ran % r.checkpoint_s > CHECKPOINT_WINDOW_S:
+            return 0
+    elif ran < MIN_RUN_S:
+        return 0
+    return running_rank(r, now)
+
+
+def next_evictable_s(r: Running, now: datetime) -> float:
+    """Seconds from `now` until the attempt may next be evicted for service (0: it may be now), its
+    rank permitting."""
+    if r.started_at is None:
+        return 0.0
+    ran = (now - r.started_at).total_seconds()
+    every = r.checkpoint_s
+    if not every:
+        return max(0.0, MIN_RUN_S - ran)
+    if ran >= every and ran % every <= CHECKPOINT_WINDOW_S:
+        return 0.0
+    return (math.floor(ran / every) + 1) * every - ran
+
+
+def protected_until(r: Running) -> datetime | None:
+    """When an attempt that was aged at its start stops being protected from eviction for service:
+    after running for its ageing bound (so each time a job ages it gets a run at least that long);
+    None for an attempt that was not aged."""
+    if r.created_at is None or r.started_at is None:
+        return None
+    waited = (r.started_at - r.created_at).total_seconds() - r.ran_s
+    bound = ageing_bound_s(r.expected_s, r.ran_s)
+    if waited < bound:
+        return None
+    return r.started_at + timedelta(seconds=bound)
+
+
+def running_service_s(r: Running, now: datetime) -> float | None:
+    """The accelerator-seconds of service an attempt is ranked by, or None while it is protected
+    (`protected_until`)."""
+    until = protected_until(r)
+    if until is not None and now < until:
+        return None
+    ran = r.ran_s
+    if r.started_at is not None:
+        ran += max(0.0, (now - r.started_at).total_seconds())
+    return ran * max(r.per_node.accelerators * len(r.nodes), 1)
+
+
+def explain_wait(job: PendingJob, queue: Sequence[PendingJob], now: datetime) -> str:
+    """Why a waiting job waits under the `service` order, for people (what `suanli why` shows):
+    the jobs ranked before it, by tenant, and when the ageing rule promotes it."""
+    rank = pending_rank(job, now)
+    aged = is_aged(job, now)
+    ahead: dict[str, int] = {}
+    for other in queue:
+        if other.id != job.id and _before(other, job, now, rank):
+            ahead[other.org_id] = ahead.get(other.org_id, 0) + 1
+    total = sum(ahead.values())
+    if aged:
+        where = "it has waited past its ageing bound: only new jobs and older aged ones go first"
+        return f"{where}; {total} job{'s' if total != 1 else ''} are ahead of it"
+    by = ", ".join(f"{n} of tenant {org}" for org, n in sorted(ahead.items(), key=lambda kv: (-kv[1], kv[0])))
+    head = f"waiting behind {total} job{'s' if total != 1 else ''} with less service or shorter expected work"
+    left = ageing_bound_s(job.expected_s, job.ran_s) - waited_s(job, now)
+    return f"{head}{f' ({by})' if by else ''}; promoted in {_duration(left)} by the ageing rule"
+
+
+def _before(other: PendingJob, job: PendingJob, now: datetime, rank: int) -> bool:
+    theirs = pending_rank(other, now)
+    if theirs != rank:
+        return theirs < rank
+    if rank == AGED:
+        return (other.created_at, other.id) < (job.created_at, job.id)
+    mine, work = _work(job), _work(other)
+    return (work, other.created_at, other.id) < (mine, job.created_at, job.id)
+
+
+def _work(job: PendingJob) -> float:
+    return job.expected_s * max(accelerators(job), 1) if job.expected_s is not None else math.inf
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 3600:
+        return f"{max(1, round(seconds / 60))} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 86400:.0f} d"

@@ -1,0 +1,103 @@
+"""The scheduling-quality comparison: a pool sized to a target load, the baselines, the default policy,
+and the three goals it is held to.
+
+`pool_size` is the smallest multiple of 8 GPUs at which the trace's offered load is at most
+`TARGET_LOAD` (the reference's N = 472 for Philly). `COMPARED` are run in this order: `fifo`, `easy`
+(FIFO + EASY backfill, true durations), `las` (Tiresias, 3 queues), `las2` (2 queues at 16 GPU-hours)
+`suanli`, the production scheduler as the control plane runs it today (`fair` order), and
+`suanli-service`, the production scheduler with the `service` queue order (ADR 0017): the candidate
+the goals are checked for, not yet the control plane's default. Every run charges preemptions
+what they cost: a preempted job loses the progress since its last checkpoint (every
+`DEFAULT_CHECKPOINT_S` of progress unless the job says otherwise) and pays the restart overhead.
+
+The goals (`check`), for the default policy against the baselines of the same run:
+1. average JCT no worse than the better of `las` and `las2`;
+2. p99 JCT no worse than `easy`'s;
+3. Jain's index over the tenants' mean bounded slowdowns no worse than `easy`'s.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from suanli.sim.metrics import Summary
+from suanli.sim.synthetic import offered_load
+from suanli.sim.trace import Trace
+
+__all__ = [
+    "COMPARED",
+    "DEFAULT",
+    "DEFAULT_CHECKPOINT_S",
+    "TARGET_LOAD",
+    "Goals",
+    "check",
+    "pool_size",
+    "with_checkpoints",
+]
+
+TARGET_LOAD = 0.8
+COMPARED = ("fifo", "easy", "las", "las2", "suanli", "suanli-service")
+DEFAULT = "suanli-service"  # the candidate held to the goals (production still orders by `fair`)
+DEFAULT_CHECKPOINT_S = 1800.0  # DL training jobs checkpoint every 30 minutes of progress
+
+
+def with_checkpoints(trace: Trace, every_s: float | None = DEFAULT_CHECKPOINT_S) -> Trace:
+    """The trace with every job that declares no checkpoint interval declaring `every_s`: what the
+    jobs tell the scheduler, and what the engine charges a preemption by."""
+    if every_s is None:
+        return trace
+    jobs = tuple(j if j.checkpoint_s is not None else replace(j, checkpoint_s=every_s) for j in trace.jobs)
+    return replace(trace, jobs=jobs)
+
+
+def pool_size(trace: Trace, load: float = TARGET_LOAD, step: int = 8) -> int:
+    """The smallest multiple of `step` GPUs with offered load ≤ `load`, and no smaller than the
+    widest job."""
+    at_one = offered_load(trace, 1)
+    n = max(step, step * math.ceil(at_one / load / step))
+    while offered_load(trace, n) > load:
+        n += step
+    widest = max(j.gpus for j in trace.jobs)
+    return max(n, step * math.ceil(widest / step))
+
+
+@dataclass(frozen=True)
+class Goals:
+    """The three goals for one trace: each bar, the default policy's figure, and whether it is met."""
+
+    avg_jct_bar_s: float
+    avg_jct_s: float
+    p99_jct_bar_s: float
+    p99_jct_s: float
+    jain_bar: float
+    jain: float
+
+    @property
+    def avg_ok(self) -> bool:
+        return self.avg_jct_s <= self.avg_jct_bar_s
+
+    @property
+    def p99_ok(self) -> bool:
+        return self.p99_jct_s <= self.p99_jct_bar_s
+
+    @property
+    def jain_ok(self) -> bool:
+        return self.jain >= self.jain_bar
+
+    def marks(self) -> str:
+        return " ".join(
+            f"{name} {'✓' if ok else '✗'}"
+            for name, ok in (("avg≤LAS", self.avg_ok), ("p99≤EASY", self.p99_ok), ("Jain≥EASY", self.jain_ok))
+        )
+
+
+def check(summaries: Sequence[Summary], policy: str = DEFAULT) -> Goals | None:
+    """The goals for `policy`, or None when a baseline they need (easy, and las or las2) is missing."""
+    by = {s.policy: s for s in summaries}
+    las = [by[n].avg_jct_s for n in ("las", "las2") if n in by]
+    if policy not in by or "easy" not in by or not las:
+        return None
+    ours, easy = by[policy], by["easy"]
+    return Goals(min(las), ours.avg_jct_s, easy.p99_jct_s, ours.p99_jct_s, easy.jain, ours.jain)

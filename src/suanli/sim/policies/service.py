@@ -1,0 +1,271 @@
+"""Policy `suanli-service`: the production scheduler (`suanli.scheduler.schedule`, `PROFILES`) with the
+`service` queue order (ADR 0017), a candidate that is not the production default yet (`suanli` is).
+
+Each pass builds the `Snapshot` the control plane would: one `PoolView` per pool of the network, with
+its site, region, price per GPU-hour, PUE and grid intensity from the network file, and a single node
+holding all its GPUs with CPU and memory to spare (the engine has no node shapes yet); every waiting
+job as a `PendingJob` that accepts any of the network's models (a trace names none) at its GPU count,
+`created_at` its submit instant, its tenant as org and project; and every running job as a `Running`
+attempt. The queue order is `service` (`scheduler/service.py`): least attained service first, with an
+ageing bound after which a job reserves and is never evicted for service. What the scheduler is told
+about a job is what production knows: its size, tenant, name and requested limit, whether it can
+resume (`TraceJob.preemptible`), the progress it has kept (`ran_s`, from the engine), and a
+prediction of its run time from the jobs that have finished (`scheduler.predict.Predictor`, fed the
+run time the policy watched each job make). Never `TraceJob.duration`.
+
+The plan's placements start on the pools it names; its preemptions are applied, and a job that
+reserved the room they leave starts at once on that pool (the engine frees victims before starts).
+The policy asks to be woken when a running job reaches the next rung of the service ladder or a
+waiting job reaches its ageing bound, the two moments the order can change without an event.
+
+What the simulator does to stay cheap, without changing any decision: a pass is skipped when no pool
+has as many GPUs free as the smallest waiting job needs and no waiting job ranks below a running
+preemptible one (nothing could be placed or evicted); `PendingJob`s are built at arrival and when a
+job is requeued (and re-predicted every `_REPREDICT` finishes); `PoolView`s are reused per (pool,
+free GPUs). A `PendingJob.id` is the job's input index, zero-padded, so id tie-breaks keep input order.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from suanli.domain.resources import AcceleratorOption, Resources, Vector
+from suanli.scheduler import PROFILES, PendingJob, PoolView, Snapshot, schedule, service
+from suanli.scheduler.predict import JobFacts, Predictor
+from suanli.scheduler.snapshot import Running
+from suanli.sim.network import Network
+from suanli.sim.policy import NOTHING, Decision, PoolState, register_policy
+from suanli.sim.trace import Trace
+
+__all__ = ["ServiceOrder"]
+
+_PLENTY_CPUS = 1 << 20
+_PLENTY_MIB = 1 << 40
+_REPREDICT = 200  # finishes between refreshing the predictions of waiting jobs
+_NUDGE_S = 1e-3
+_CYCLES_PER_PASS = 64  # cycles at one instant at most (each evicts for one job per pool)  # wake just after a rung or an ageing bound, so the scheduler sees it crossed
+
+
+class ServiceOrder:
+    name = "suanli-service"
+
+    def __init__(self, trace: Trace, network: Network) -> None:
+        self._trace = trace
+        self._models = network.models
+        self._accelerator = [p.accelerator for p in network.pools]
+        self._views = [_view(i, network) for i in range(len(network.pools))]
+        self._free_views: dict[tuple[int, int], PoolView] = {}
+        self._width = len(str(max(len(trace.jobs) - 1, 0)))
+        self._facts = [JobFacts(j.tenant, j.gpus, j.name, j.limit_s) for j in trace.jobs]
+        self._predictor = Predictor()
+        self._pending: dict[str, PendingJob] = {}  # insertion order is arrival order
+        self._requeued: list[int] = []  # preempted last pass: rebuilt with the progress they kept
+        self._running: dict[int, Running] = {}
+        self._ran_before: dict[int, float] = {}  # progress at the start of the current run
+        self._accrues: dict[int, float] = {}  # when the current run's progress began
+        self._attempts = [0] * len(trace.jobs)
+        self._finished = 0
+        self._waiting_by_size: dict[int, int] = {}  # GPU count → waiting jobs that need it
+        self._sizes: list[int] = []  # the GPU counts with waiting jobs, ascending
+        self.cycles = 0  # passes that called `schedule()` (the others were skipped)
+
+    def arrive(self, job: int, now: float) -> None:
+        self._enqueue(job, 0.0)
+
+    def depart(self, job: int, now: float) -> None:
+        del self._running[job]
+        ran = self._ran_before.pop(job) + max(0.0, now - self._accrues.pop(job))
+        self._predictor.observe(self._facts[job], ran)  # a run time watched, not read from the trace
+        self._finished += 1
+        if self._finished % _REPREDICT == 0:
+            for key, pending in self._pending.items():
+                expected = self._predictor.expected_s(self._facts[int(key)])
+                if expected != pending.expected_s:
+                    self._pending[key] = replace(pending, expected_s=expected)
+
+    def decide(self, now: float, pool: PoolState) -> Decision:
+        for job in self._requeued:
+            self._enqueue(job, pool.executed_s(job, now))
+        self._requeued.clear()
+        at = self._trace.start + timedelta(seconds=now)
+        free = pool.pool_free
+        if not self._sizes or (max(free) < self._sizes[0] and not self._may_evict(at)):
+            return Decision(wake_at=self._wake(now, at)) if self._sizes else NOTHING
+        free = list(free)
+        start: list[int] = []
+        on: list[int] = []
+        preempt: list[int] = []
+        for _ in range(_CYCLES_PER_PASS):
+            evicted = self._cycle(now, at, pool, free, start, on, preempt)
+            if not evicted or not self._pending:
+                break
+        wake = self._wake(now, at)
+        if not start and not preempt:
+            return Decision(wake_at=wake) if wake is not None else NOTHING
+        return Decision(tuple(start), tuple(preempt), wake, tuple(on))
+
+    def _cycle(
+        self,
+        now: float,
+        at: datetime,
+        pool: PoolState,
+        free: list[int],
+        start: list[int],
+        on: list[int],
+        preempt: list[int],
+    ) -> bool:
+        """One scheduling cycle on the state left by the ones before at this instant; True if it
+        evicted (a reservation takes a pool for the rest of a cycle, so the control loop's next cycle
+        would evict for the next waiting job: here it runs at once)."""
+        snapshot = Snapshot(
+            now=at,
+            pools=tuple(self._with_free(i, f) for i, f in enumerate(free)),
+            jobs=tuple(self._pending.values()),
+            running=tuple(self._running.values()),
+            order="service",
+        )
+        plan = schedule(snapshot, PROFILES)
+        self.cycles += 1
+        started: list[tuple[int, int]] = []
+        for placement in plan.placements:
+            started.append((int(placement.job_id), int(placement.pool_id)))
+        victims = [int(p.job_id) for p in plan.preemptions]
+        for reservation in plan.reservations:
+            if reservation.preempting and reservation.at == at:
+                started.append((int(reservation.job_id), int(reservation.pool_id)))
+        gpus = self._trace.jobs
+        for job in victims:
+            free[int(self._running[job].pool_id)] += gpus[job].gpus
+            del self._running[job]
+            self._ran_before.pop(job)
+            self._accrues.pop(job)
+            self._requeued.append(job)
+        for job, where in started:
+            free[where] -= gpus[job].gpus
+            self._started(job, where, now, at, pool)
+            start.append(job)
+            on.append(where)
+        preempt.extend(victims)
+        return bool(victims)
+
+    def _enqueue(self, job: int, ran_s: float) -> None:
+        spec = self._trace.jobs[job]
+        key = f"{job:0{self._width}d}"
+        options = tuple(AcceleratorOption(model, spec.gpus) for model in self._models)
+        limit = None if spec.limit_s is None else math.ceil(spec.limit_s)
+        self._pending[key] = PendingJob(
+            id=key,
+            resources=Resources(accelerators=options, cpus=0, memory_mib=0, max_runtime_s=limit),
+            created_at=self._trace.start + timedelta(seconds=spec.submit),
+            org_id=spec.tenant,
+            project_id=spec.tenant,
+            preemptible=spec.preemptible,
+            ran_s=ran_s,
+            expected_s=self._predictor.expected_s(self._facts[job]),
+        )
+        count = self._waiting_by_size.get(spec.gpus, 0)
+        if not count:
+            bisect.insort(self._sizes, spec.gpus)
+        self._waiting_by_size[spec.gpus] = count + 1
+
+    def _started(self, job: int, where: int, now: float, at: datetime, pool: PoolState) -> None:
+        """The job runs from now; as in production, its attempt's `started_at` is when it begins to
+        make progress (after the restart overhead), which its checkpoints count from."""
+        key = f"{job:0{self._width}d}"
+        pending = self._pending.pop(key)
+        self._forget(self._trace.jobs[job].gpus)
+        self._attempts[job] += 1
+        gpus = self._trace.jobs[job].gpus
+        progress = pool.progress_from(job, now)
+        self._running[job] = Running(
+            attempt_id=f"{key}/{self._attempts[job]}",
+            job_id=key,
+            pool_id=str(where),
+            nodes=(0,),
+            per_node=Vector(gpus, 0, 0),
+            accelerator=self._accelerator[where],
+            org_id=pending.org_id,
+            project_id=pending.project_id,
+            preemptible=pending.preemptible,
+            started_at=self._trace.start + timedelta(seconds=progress),
+            created_at=pending.created_at,
+            ran_s=pending.ran_s,
+            expected_s=pending.expected_s,
+            checkpoint_s=self._trace.jobs[job].checkpoint_s,
+        )
+        self._ran_before[job] = pending.ran_s
+        self._accrues[job] = progress
+
+    def _may_evict(self, at: datetime) -> bool:
+        """Whether some waiting job ranks below some running preemptible one (it could evict it)."""
+        highest = max(
+            (service.evictable_rank(r, at) for r in self._running.values() if r.preemptible), default=0
+        )
+        return highest > 0 and any(service.pending_rank(j, at) < highest for j in self._pending.values())
+
+    def _wake(self, now: float, at: datetime) -> float | None:
+        """The next moment the service order changes with no event: a running job reaches its next
+        rung, or a waiting job its ageing bound (None when nothing waits: nothing could change)."""
+        if self._requeued:
+            return now + _NUDGE_S  # enqueue them, with the progress the engine let them keep
+        if not self._pending:
+            return None
+        soonest = math.inf
+        for r in self._running.values():
+            if not r.preemptible:
+                continue
+            value = service.running_service_s(r, at)
+            if value is None:
+                protected = service.protected_until(r)
+                if protected is not None:  # it ranks by its service again then
+                    soonest = min(soonest, now + (protected - at).total_seconds())
+                continue
+            gpus = max(r.per_node.accelerators, 1)  # service grows by this many per second
+            soonest = min(soonest, now + (service.next_rung_s(value) - value) / gpus)
+            until = service.next_evictable_s(r, at)
+            if until > 0:  # it may be evicted then (just after its next checkpoint)
+                soonest = min(soonest, now + until)
+        for j in self._pending.values():
+            bound = service.ageing_bound_s(j.expected_s, j.ran_s)
+            waited = service.waited_s(j, at)
+            if waited < bound:
+                soonest = min(soonest, now + bound - waited)
+        return None if soonest == math.inf else max(soonest, now) + _NUDGE_S
+
+    def _forget(self, gpus: int) -> None:
+        count = self._waiting_by_size[gpus] - 1
+        self._waiting_by_size[gpus] = count
+        if not count:
+            del self._sizes[bisect.bisect_left(self._sizes, gpus)]
+
+    def _with_free(self, index: int, gpus: int) -> PoolView:
+        found = self._free_views.get((index, gpus))
+        if found is None:
+            base = self._views[index]
+            free = (Vector(gpus, base.per_node.cpus, base.per_node.memory_mib),)
+            found = self._free_views[index, gpus] = replace(base, free=free)
+        return found
+
+
+def _view(index: int, network: Network) -> PoolView:
+    pool = network.pools[index]
+    node = Vector(pool.gpus, _PLENTY_CPUS, _PLENTY_MIB)
+    return PoolView(
+        id=str(index),
+        site_id=pool.site,
+        site=pool.site,
+        name=pool.name,
+        accelerator=pool.accelerator,
+        per_node=node,
+        free=(node,),
+        region=pool.region,
+        price=pool.price,
+        pue=pool.pue,
+        carbon_g_per_kwh=pool.carbon_g_per_kwh,
+    )
+
+
+register_policy(ServiceOrder.name, ServiceOrder)

@@ -1,0 +1,161 @@
+"""The `service` queue order and its preemption rule: seed pools, pending and running jobs, run one
+cycle, assert on the plan (`scheduler/service.py`, `order.py`, `reserve.py`)."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from suanli.domain.resources import AcceleratorOption, Resources, Vector
+from suanli.scheduler import PROFILES, PendingJob, PoolView, Snapshot, schedule, service
+from suanli.scheduler.snapshot import Running
+
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+NODE = Vector(8, 64, 512 * 1024)
+HOUR = 3600.0
+
+
+def pool(free: int = 8) -> PoolView:
+    return PoolView(
+        id="p",
+        site_id="s",
+        site="s",
+        name="a100",
+        accelerator="A100",
+        per_node=NODE,
+        free=(Vector(free, 64, 512 * 1024),),
+    )
+
+
+def job(
+    id: str,
+    gpus: int = 1,
+    *,
+    age_s: float = 60,
+    ran_s: float = 0,
+    expected_s: float | None = None,
+    org: str = "a",
+    preemptible: bool = True,
+) -> PendingJob:
+    return PendingJob(
+        id=id,
+        resources=Resources((AcceleratorOption("A100", gpus),), 1, 0, 0),
+        created_at=T0 - timedelta(seconds=age_s),
+        org_id=org,
+        project_id=org,
+        preemptible=preemptible,
+        ran_s=ran_s,
+        expected_s=expected_s,
+    )
+
+
+def running(
+    id: str,
+    gpus: int = 8,
+    *,
+    ran_s: float = 0,
+    started_ago_s: float = 10 * HOUR,
+    waited_s: float = 0,
+    preemptible: bool = True,
+) -> Running:
+    started = T0 - timedelta(seconds=started_ago_s)
+    return Running(
+        attempt_id=f"{id}/1",
+        job_id=id,
+        pool_id="p",
+        nodes=(0,),
+        per_node=Vector(gpus, 0, 0),
+        accelerator="A100",
+        org_id="b",
+        project_id="b",
+        preemptible=preemptible,
+        started_at=started,
+        created_at=started - timedelta(seconds=waited_s + ran_s),
+        ran_s=ran_s,
+    )
+
+
+def cycle(jobs: list[PendingJob], free: int = 8, run: tuple[Running, ...] = ()) -> list[str]:
+    plan = schedule(
+        Snapshot(now=T0, pools=(pool(free),), jobs=tuple(jobs), running=run, order="service"), PROFILES
+    )
+    return [p.job_id for p in plan.placements]
+
+
+@pytest.mark.parametrize(
+    ("service_s", "band"),
+    [(0, 0), (HOUR - 1, 0), (HOUR, 1), (4 * HOUR - 1, 1), (4 * HOUR, 2), (64 * HOUR, 4)],
+)
+def test_the_ladder_has_a_rung_every_factor_of_four(service_s: float, band: int) -> None:
+    assert service.band(service_s) == band
+
+
+def test_less_service_goes_first_then_smaller_expected_work() -> None:
+    jobs = [
+        job("had-5h", ran_s=5 * HOUR, age_s=6 * HOUR),
+        job("new-long", expected_s=10 * HOUR),
+        job("new-short", expected_s=HOUR),
+        job("new-unknown"),
+    ]
+    assert cycle(jobs, free=3) == ["new-short", "new-long", "new-unknown"]
+
+
+def test_an_aged_job_goes_after_new_ones_and_before_those_with_more_service() -> None:
+    bound = service.ageing_bound_s(None, 5 * HOUR)
+    aged = job("aged", ran_s=5 * HOUR, age_s=bound + 5 * HOUR + 1)
+    more = job("more", ran_s=2 * HOUR, age_s=3 * HOUR)
+    assert service.is_aged(aged, T0) and not service.is_aged(more, T0)
+    assert cycle([more, job("new"), aged], free=2) == ["new", "aged"]
+
+
+def test_a_new_job_evicts_a_preemptible_job_with_more_service() -> None:
+    plan = schedule(
+        Snapshot(
+            now=T0, pools=(pool(0),), jobs=(job("new", 8),), running=(running("long"),), order="service"
+        ),
+        PROFILES,
+    )
+    assert [p.job_id for p in plan.preemptions] == ["long"]
+    assert "less service" in plan.preemptions[0].reason
+    (reservation,) = plan.reservations
+    assert reservation.job_id == "new" and reservation.at == T0
+
+
+@pytest.mark.parametrize(
+    "victim",
+    [
+        running("not-preemptible", preemptible=False),
+        running("aged-when-started", waited_s=service.ageing_bound_s(None, 0) + 1, started_ago_s=HOUR),
+        running("same-band", started_ago_s=60),
+    ],
+)
+def test_no_eviction_of_what_may_not_be_evicted(victim: Running) -> None:
+    plan = schedule(
+        Snapshot(now=T0, pools=(pool(0),), jobs=(job("new", 8),), running=(victim,), order="service"),
+        PROFILES,
+    )
+    assert plan.preemptions == ()
+    assert plan.reservations == ()  # a job that is not aged never holds capacity idle
+
+
+def test_the_fair_order_is_unchanged_by_service_fields() -> None:
+    jobs = (job("old", age_s=100, ran_s=50 * HOUR), job("new", age_s=10))
+    plan = schedule(Snapshot(now=T0, pools=(pool(1),), jobs=jobs, running=(running("r", 7),)), PROFILES)
+    assert [p.job_id for p in plan.placements] == ["old"] and plan.preemptions == ()
+
+
+def test_why_a_job_waits_names_who_is_ahead_and_when_it_is_promoted() -> None:
+    mine = job("mine", expected_s=4 * HOUR, ran_s=0, age_s=HOUR)
+    queue = [
+        mine,
+        job("b1", org="B", expected_s=HOUR),
+        job("b2", org="B", expected_s=HOUR),
+        job("b3", org="B", expected_s=2 * HOUR),
+        job("later", org="C", expected_s=8 * HOUR),
+        job("had-more", org="C", ran_s=3 * HOUR, age_s=4 * HOUR),
+    ]
+    text = service.explain_wait(mine, queue, T0)
+    bound = service.ageing_bound_s(4 * HOUR, 0)
+    assert text == (
+        "waiting behind 3 jobs with less service or shorter expected work (3 of tenant B); "
+        f"promoted in {(bound - HOUR) / HOUR:.0f} h by the ageing rule"
+    )

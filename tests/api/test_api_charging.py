@@ -342,3 +342,30 @@ def test_what_a_project_may_hold_counts_its_vouchers(
     assert len(launches) == (held is not None)
     if held is not None:
         assert money(net)["held"] == held
+
+
+def test_a_refund_returns_the_cash_claws_back_the_voucher_and_reverses_the_payable(net: Net) -> None:
+    agent = priced_site(net)
+    net.ok("POST", "/voucher-programmes", net.operator, json={"name": "haidian", "budget": "500.00"})
+    grant = {"org": "demo", "face": "300.00", "share": "30%", "valid_until": VALID_UNTIL}
+    voucher = net.ok("POST", "/voucher-programmes/haidian/vouchers", net.operator, json=grant)
+    topup(net, "30.00")
+    job, launch = place(net, agent)
+    sync(net, agent, [report(launch, "SUCCEEDED", exit_code=0)], usage=[usage(launch, 1, 3000)])  # 30.00
+    assert money(net)["balance"] == 3_000 - 2_100
+    denied = net.call("POST", f"/jobs/{job}/refund", net.tenant, json={"reason": "please"})
+    assert denied.status_code == 403  # money moves by operators only
+    missing = net.call("POST", f"/jobs/{job}/refund", net.operator, json={"reason": " "})
+    assert missing.status_code == 422 and missing.json()["errors"][0]["field"] == "reason"
+    done = net.ok("POST", f"/jobs/{job}/refund", net.operator, json={"reason": "site fault"})
+    assert len(done["refunded"]) == 1 and done["totals"][0]["minor"] == 3_000
+    assert money(net)["balance"] == 3_000  # the cash part back
+    assert account(net, f"voucher:{voucher['id']}") == 30_000 - 900  # redeemed, then clawed back:
+    rep = net.ok("GET", "/voucher-programmes/haidian/report", net.operator)
+    assert rep["clawed_back"]["minor"] == 900 and rep["reconciles"] is True
+    assert account(net, payable_account(org_id(net, "dc"), "CNY")) == 0  # the provider's payable reversed
+    assert balanced(net)
+    again = net.ok("POST", f"/jobs/{job}/refund", net.operator, json={"reason": "site fault"})
+    assert again["refunded"] == [] and money(net)["balance"] == 3_000  # nothing is refunded twice
+    trail = net.ok("GET", "/audit", net.operator, params={"action": "refund"})["items"]
+    assert [(a["target"], a["reason"]) for a in trail] == [(job, "site fault")]

@@ -1,4 +1,4 @@
-"""Money commands: balance, topup, voucher programme/grant/list/report/relate, price set/list."""
+"""Money commands: balance, topup, refund, voucher programme/grant/list/report/relate, price set/list."""
 
 from __future__ import annotations
 
@@ -67,6 +67,20 @@ def test_topup_sends_the_amount_and_prints_the_new_balance(api: FakeApi, run: Ru
     assert result.exit_code == 0, result.output
     assert api.body()["amount"] == "100.00" and "balance 100.00 CNY" in result.stdout
     assert "idempotency-key" in api.requests[-1].headers
+
+
+def test_refund_sends_the_reason_and_says_what_came_back(api: FakeApi, run: Run, logged_in: Path) -> None:
+    answer = {
+        "job": "job_1",
+        "refunded": [{"charge": "charge:usage:s:1", "amount": money(3_000)}],
+        "totals": [money(3_000)],
+    }
+    api.on("POST", "/jobs/job_1/refund", ok(answer))
+    result = run("refund", "job_1", "--reason", "site fault")
+    assert result.exit_code == 0, result.output
+    assert api.body() == {"reason": "site fault"} and "refunded 1 charge(s), 30.00 CNY" in result.stdout
+    api.on("POST", "/jobs/job_1/refund", ok({"job": "job_1", "refunded": [], "totals": []}))
+    assert "nothing left to refund" in run("refund", "job_1", "--reason", "again").stdout
 
 
 def test_topup_refused_for_a_tenant_exits_4(api: FakeApi, run: Run, logged_in: Path) -> None:

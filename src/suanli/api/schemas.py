@@ -140,6 +140,10 @@ class TopUp(_In):
     reason: str = Field(default="", max_length=500, description="why: kept in the audit trail")
 
 
+class Refund(_In):
+    reason: str = Field(max_length=500, description="why: kept in the audit trail")
+
+
 class SetCreditLimit(_In):
     limit: str = Field(description="how far below zero the project's cash may go, e.g. '500.00 CNY'")
     reason: str = Field(default="", max_length=500, description="why: kept in the audit trail")

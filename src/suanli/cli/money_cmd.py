@@ -77,6 +77,32 @@ def topup(
     )
 
 
+def refund(
+    job: Annotated[str, typer.Argument(help="The job whose charges to refund.")],
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit trail).")],
+    json_out: JsonOption = False,
+) -> None:
+    """Refund a job's charges (operators): cash back to its project, voucher parts clawed back to
+    their programmes, the provider's payable reversed. Asking again refunds nothing more.
+
+    Example:
+
+    ```
+    suanli refund job_01… --reason "site fault, ticket 4411"
+    ```
+    """
+    with session() as client:
+        body = client.refund_job(job, reason)
+    if json_out:
+        print_json(body)
+        return
+    if not body.get("refunded"):
+        stdout.print(f"{escape(job)}: nothing left to refund")
+        return
+    total = ", ".join(str(_text(t)) for t in body.get("totals", []))
+    stdout.print(f"{escape(job)}: refunded {len(body['refunded'])} charge(s), {escape(total)}")
+
+
 @voucher_app.command("programme")
 def voucher_programme(
     name: Annotated[str, typer.Argument(help="The programme's name, e.g. haidian-2026.")],
@@ -285,8 +311,9 @@ def _print_prices(items: list[dict[str, Any]]) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    """Add `balance`, `topup` and the `voucher` and `price` groups to the `suanli` app."""
+    """Add `balance`, `topup`, `refund` and the `voucher` and `price` groups to the `suanli` app."""
     app.command()(balance)
     app.command()(topup)
+    app.command()(refund)
     app.add_typer(voucher_app, name="voucher")
     app.add_typer(price_app, name="price")

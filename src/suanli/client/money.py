@@ -39,6 +39,16 @@ class MoneyApi(RouteGroup):
         )
         return result
 
+    def refund_job(self, job_id: str, reason: str, *, idempotency_key: str | None = None) -> dict[str, Any]:
+        """Refund every charge of a job not refunded yet (operators); `reason` goes to the audit trail."""
+        result: dict[str, Any] = self.request(
+            "POST",
+            f"/jobs/{segment(job_id)}/refund",
+            json={"reason": reason},
+            idempotency_key=idempotency_key,
+        )
+        return result
+
     def list_prices(self, site: str | None = None) -> dict[str, Any]:
         """Every price book version (of one site's pools if `site` is given), with `in_force`."""
         result: dict[str, Any] = self.request("GET", "/prices", params={"site": site})

@@ -115,6 +115,49 @@ def topup(
     }
 
 
+def refund_job(tx: Tx, who: Principal, job_id: str, reason: str, now: datetime) -> dict[str, Any]:
+    """Refund every charge of a job not refunded yet (operators): each is reversed in full, its cash
+    back to the project and its voucher parts clawed back to their programmes, the provider's payable
+    and the platform's margin reversed. Asking again refunds nothing more; the audit trail keeps who,
+    when, how much and why."""
+    require_operator(who)
+    job = tx.jobs.get(job_id)
+    if job is None:
+        raise NotFound(f"no job {job_id}")
+    if not reason.strip():
+        raise Invalid(
+            "say why the job is refunded", [FieldError("reason", "a few words, kept in the audit trail")]
+        )
+    holds = [f"hold:{a.id}" for a in tx.jobs.attempts(job.id)]
+    charges = tx.ledger.transfers(kinds=["charge"], refs=holds) if holds else []
+    done = (
+        {t.ref for t in tx.ledger.transfers(kinds=["refund"], refs=[c.id for c in charges])}
+        if charges
+        else set()
+    )
+    refunded: list[dict[str, Any]] = []
+    totals: dict[str, int] = {}
+    for charge in charges:
+        if charge.id in done:
+            continue
+        ledger.refund(tx, f"refund:{charge.id}", charge.id, now, who.key)
+        entries = tx.ledger.entries([charge.id])
+        currency = entries[0].currency if entries else DEFAULT_CURRENCY
+        amount = sum(e.amount_minor for e in entries if e.amount_minor > 0)
+        totals[currency] = totals.get(currency, 0) + amount
+        refunded.append({"charge": charge.id, "amount": money_view(amount, currency)})
+    for currency, amount in totals.items():
+        audit.record(
+            tx, who, "refund", job.org_id, job.id, now,
+            amount=Money(amount, currency), reason=reason, detail={"charges": len(refunded)},
+        )  # fmt: skip
+    return {
+        "job": job.id,
+        "refunded": refunded,
+        "totals": [money_view(v, c) for c, v in sorted(totals.items())],
+    }
+
+
 def set_credit_limit(
     tx: Tx,
     who: Principal,

@@ -13,6 +13,7 @@ from suanli.api.deps import Mutation, caller, mutation, plane
 from suanli.api.schemas import (
     CreateProgramme,
     GrantVoucher,
+    Refund,
     Relate,
     SetBudget,
     SetCreditLimit,
@@ -233,6 +234,14 @@ def set_budget(org: str, project: str, body: SetBudget, m: Mutation = Depends(mu
             now=m.cp.clock(),
         )
         return 200, view
+
+    return m.run(change)
+
+
+@router.post("/jobs/{job_id}/refund", summary="Refund a job's charges (operators)")
+def refund_job(job_id: str, body: Refund, m: Mutation = Depends(mutation)) -> JSONResponse:
+    def change(tx: Tx) -> tuple[int, Any]:
+        return 200, money.refund_job(tx, m.who, job_id, body.reason, m.cp.clock())
 
     return m.run(change)
 

@@ -112,8 +112,10 @@ def compare(trace: Trace, network: Network | None, plot: Path | None) -> tuple[G
     header, rows = table(summaries, wall=True, extra=True)
     print(markdown(header, rows))
     goals = check(summaries)
-    if goals is not None:
-        print(f"\ngoals for suanli: {goals.marks()}")
+    for policy in ("suanli", "suanli-service"):
+        found = check(summaries, policy)
+        if found is not None:
+            print(f"\ngoals for {policy}: {found.marks()}")
     if plot is not None:
         from suanli.sim.plots import plot_runs
 

@@ -307,8 +307,10 @@ def sim_compare(
         stdout.file.flush()
         return
     _print_table(summaries)
-    if goals is not None:
-        stdout.print(f"goals for {DEFAULT}: {goals.marks()}")
+    for policy in ("suanli", DEFAULT):
+        found = check(summaries, policy)
+        if found is not None:
+            stdout.print(f"goals for {policy}: {found.marks()}")
 
 
 def register(app: typer.Typer) -> None:

@@ -27,23 +27,21 @@ free GPUs). A `PendingJob.id` is the job's input index, zero-padded, so id tie-b
 
 from __future__ import annotations
 
-import bisect
 import math
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 from suanli.domain.resources import AcceleratorOption, Resources, Vector
-from suanli.scheduler import PROFILES, PendingJob, PoolView, Snapshot, schedule, service
+from suanli.scheduler import PROFILES, PendingJob, Snapshot, schedule, service
 from suanli.scheduler.predict import JobFacts, Predictor
 from suanli.scheduler.snapshot import Running
 from suanli.sim.network import Network
+from suanli.sim.policies.views import PoolViews, SizeCounts
 from suanli.sim.policy import NOTHING, Decision, PoolState, register_policy
 from suanli.sim.trace import Trace
 
 __all__ = ["ServiceOrder"]
 
-_PLENTY_CPUS = 1 << 20
-_PLENTY_MIB = 1 << 40
 _REPREDICT = 200  # finishes between refreshing the predictions of waiting jobs
 _NUDGE_S = 1e-3
 _CYCLES_PER_PASS = 64  # cycles at one instant at most (each evicts for one job per pool)  # wake just after a rung or an ageing bound, so the scheduler sees it crossed
@@ -56,8 +54,7 @@ class ServiceOrder:
         self._trace = trace
         self._models = network.models
         self._accelerator = [p.accelerator for p in network.pools]
-        self._views = [_view(i, network) for i in range(len(network.pools))]
-        self._free_views: dict[tuple[int, int], PoolView] = {}
+        self._views = PoolViews(network)
         self._width = len(str(max(len(trace.jobs) - 1, 0)))
         self._facts = [JobFacts(j.tenant, j.gpus, j.name, j.limit_s) for j in trace.jobs]
         self._predictor = Predictor()
@@ -68,8 +65,7 @@ class ServiceOrder:
         self._accrues: dict[int, float] = {}  # when the current run's progress began
         self._attempts = [0] * len(trace.jobs)
         self._finished = 0
-        self._waiting_by_size: dict[int, int] = {}  # GPU count → waiting jobs that need it
-        self._sizes: list[int] = []  # the GPU counts with waiting jobs, ascending
+        self._sizes = SizeCounts()  # waiting jobs by GPU count
         self.cycles = 0  # passes that called `schedule()` (the others were skipped)
 
     def arrive(self, job: int, now: float) -> None:
@@ -92,8 +88,8 @@ class ServiceOrder:
         self._requeued.clear()
         at = self._trace.start + timedelta(seconds=now)
         free = pool.pool_free
-        if not self._sizes or (max(free) < self._sizes[0] and not self._may_evict(at)):
-            return Decision(wake_at=self._wake(now, at)) if self._sizes else NOTHING
+        if not self._sizes.sizes or (max(free) < self._sizes.sizes[0] and not self._may_evict(at)):
+            return Decision(wake_at=self._wake(now, at)) if self._sizes.sizes else NOTHING
         free = list(free)
         start: list[int] = []
         on: list[int] = []
@@ -122,7 +118,7 @@ class ServiceOrder:
         would evict for the next waiting job: here it runs at once)."""
         snapshot = Snapshot(
             now=at,
-            pools=tuple(self._with_free(i, f) for i, f in enumerate(free)),
+            pools=tuple(self._views.with_free(i, f) for i, f in enumerate(free)),
             jobs=tuple(self._pending.values()),
             running=tuple(self._running.values()),
             order="service",
@@ -166,17 +162,14 @@ class ServiceOrder:
             ran_s=ran_s,
             expected_s=self._predictor.expected_s(self._facts[job]),
         )
-        count = self._waiting_by_size.get(spec.gpus, 0)
-        if not count:
-            bisect.insort(self._sizes, spec.gpus)
-        self._waiting_by_size[spec.gpus] = count + 1
+        self._sizes.add(spec.gpus)
 
     def _started(self, job: int, where: int, now: float, at: datetime, pool: PoolState) -> None:
         """The job runs from now; as in production, its attempt's `started_at` is when it begins to
         make progress (after the restart overhead), which its checkpoints count from."""
         key = f"{job:0{self._width}d}"
         pending = self._pending.pop(key)
-        self._forget(self._trace.jobs[job].gpus)
+        self._sizes.forget(self._trace.jobs[job].gpus)
         self._attempts[job] += 1
         gpus = self._trace.jobs[job].gpus
         progress = pool.progress_from(job, now)
@@ -234,38 +227,6 @@ class ServiceOrder:
             if waited < bound:
                 soonest = min(soonest, now + bound - waited)
         return None if soonest == math.inf else max(soonest, now) + _NUDGE_S
-
-    def _forget(self, gpus: int) -> None:
-        count = self._waiting_by_size[gpus] - 1
-        self._waiting_by_size[gpus] = count
-        if not count:
-            del self._sizes[bisect.bisect_left(self._sizes, gpus)]
-
-    def _with_free(self, index: int, gpus: int) -> PoolView:
-        found = self._free_views.get((index, gpus))
-        if found is None:
-            base = self._views[index]
-            free = (Vector(gpus, base.per_node.cpus, base.per_node.memory_mib),)
-            found = self._free_views[index, gpus] = replace(base, free=free)
-        return found
-
-
-def _view(index: int, network: Network) -> PoolView:
-    pool = network.pools[index]
-    node = Vector(pool.gpus, _PLENTY_CPUS, _PLENTY_MIB)
-    return PoolView(
-        id=str(index),
-        site_id=pool.site,
-        site=pool.site,
-        name=pool.name,
-        accelerator=pool.accelerator,
-        per_node=node,
-        free=(node,),
-        region=pool.region,
-        price=pool.price,
-        pue=pool.pue,
-        carbon_g_per_kwh=pool.carbon_g_per_kwh,
-    )
 
 
 register_policy(ServiceOrder.name, ServiceOrder)

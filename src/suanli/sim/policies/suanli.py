@@ -19,20 +19,16 @@ scores' raw values) from pass to pass, since only free capacity changes between 
 
 from __future__ import annotations
 
-import bisect
-from dataclasses import replace
 from datetime import timedelta
 
-from suanli.domain.resources import AcceleratorOption, Resources, Vector
-from suanli.scheduler import PROFILES, Carry, PendingJob, PoolView, Snapshot, schedule
+from suanli.domain.resources import AcceleratorOption, Resources
+from suanli.scheduler import PROFILES, Carry, PendingJob, Snapshot, schedule
 from suanli.sim.network import Network
+from suanli.sim.policies.views import PoolViews, SizeCounts
 from suanli.sim.policy import NOTHING, Decision, PoolState, register_policy
 from suanli.sim.trace import Trace
 
 __all__ = ["Production"]
-
-_PLENTY_CPUS = 1 << 20
-_PLENTY_MIB = 1 << 40
 
 
 class Production:
@@ -41,13 +37,11 @@ class Production:
     def __init__(self, trace: Trace, network: Network) -> None:
         self._trace = trace
         self._models = network.models
-        self._views = [_view(i, network) for i in range(len(network.pools))]
-        self._free_views: dict[tuple[int, int], PoolView] = {}
+        self._views = PoolViews(network)
         self._carry = Carry()  # the pools' static answers, kept between passes
         self._width = len(str(max(len(trace.jobs) - 1, 0)))
         self._pending: dict[str, PendingJob] = {}  # insertion order is arrival order
-        self._waiting_by_size: dict[int, int] = {}  # GPU count → waiting jobs that need it
-        self._sizes: list[int] = []  # the GPU counts with waiting jobs, ascending
+        self._sizes = SizeCounts()  # waiting jobs by GPU count
         self.cycles = 0  # passes that called `schedule()` (the others were skipped)
 
     def arrive(self, job: int, now: float) -> None:
@@ -61,21 +55,18 @@ class Production:
             org_id=spec.tenant,
             project_id=spec.tenant,
         )
-        count = self._waiting_by_size.get(spec.gpus, 0)
-        if not count:
-            bisect.insort(self._sizes, spec.gpus)
-        self._waiting_by_size[spec.gpus] = count + 1
+        self._sizes.add(spec.gpus)
 
     def depart(self, job: int, now: float) -> None:
         pass
 
     def decide(self, now: float, pool: PoolState) -> Decision:
         free = pool.pool_free
-        if not self._sizes or max(free) < self._sizes[0]:
+        if not self._sizes.sizes or max(free) < self._sizes.sizes[0]:
             return NOTHING  # nothing waiting fits anywhere: the scheduler could place nothing
         snapshot = Snapshot(
             now=self._trace.start + timedelta(seconds=now),
-            pools=tuple(self._with_free(i, f) for i, f in enumerate(free)),
+            pools=tuple(self._views.with_free(i, f) for i, f in enumerate(free)),
             jobs=tuple(self._pending.values()),
         )
         plan = schedule(snapshot, PROFILES, self._carry)
@@ -84,42 +75,10 @@ class Production:
         for placement in plan.placements:
             job = int(placement.job_id)
             del self._pending[placement.job_id]
-            self._forget(self._trace.jobs[job].gpus)
+            self._sizes.forget(self._trace.jobs[job].gpus)
             start.append(job)
             on.append(int(placement.pool_id))
         return Decision(tuple(start), on=tuple(on)) if start else NOTHING
-
-    def _forget(self, gpus: int) -> None:
-        count = self._waiting_by_size[gpus] - 1
-        self._waiting_by_size[gpus] = count
-        if not count:
-            del self._sizes[bisect.bisect_left(self._sizes, gpus)]
-
-    def _with_free(self, index: int, gpus: int) -> PoolView:
-        found = self._free_views.get((index, gpus))
-        if found is None:
-            base = self._views[index]
-            free = (Vector(gpus, base.per_node.cpus, base.per_node.memory_mib),)
-            found = self._free_views[index, gpus] = replace(base, free=free)
-        return found
-
-
-def _view(index: int, network: Network) -> PoolView:
-    pool = network.pools[index]
-    node = Vector(pool.gpus, _PLENTY_CPUS, _PLENTY_MIB)
-    return PoolView(
-        id=str(index),
-        site_id=pool.site,
-        site=pool.site,
-        name=pool.name,
-        accelerator=pool.accelerator,
-        per_node=node,
-        free=(node,),
-        region=pool.region,
-        price=pool.price,
-        pue=pool.pue,
-        carbon_g_per_kwh=pool.carbon_g_per_kwh,
-    )
 
 
 register_policy(Production.name, Production)

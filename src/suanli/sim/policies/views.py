@@ -1,0 +1,72 @@
+"""What the two production-scheduler policies (`suanli`, `suanli-service`) share: the network's pools
+as `PoolView`s, and the waiting jobs counted by GPU count."""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import replace
+
+from suanli.domain.resources import Vector
+from suanli.scheduler import PoolView
+from suanli.sim.network import Network
+
+__all__ = ["PoolViews", "SizeCounts"]
+
+_PLENTY_CPUS = 1 << 20
+_PLENTY_MIB = 1 << 40
+
+
+class PoolViews:
+    """One `PoolView` per pool of the network (its site, region, price per GPU-hour, PUE and grid
+    intensity; a single node holding all its GPUs with CPU and memory to spare: the engine has no
+    node shapes yet), and one per (pool, free GPUs), each built once and reused."""
+
+    def __init__(self, network: Network) -> None:
+        self._base = [_view(i, network) for i in range(len(network.pools))]
+        self._free: dict[tuple[int, int], PoolView] = {}
+
+    def with_free(self, index: int, gpus: int) -> PoolView:
+        found = self._free.get((index, gpus))
+        if found is None:
+            base = self._base[index]
+            free = (Vector(gpus, base.per_node.cpus, base.per_node.memory_mib),)
+            found = self._free[index, gpus] = replace(base, free=free)
+        return found
+
+
+class SizeCounts:
+    """GPU count → how many waiting jobs need it; `sizes` the counts with any, ascending."""
+
+    def __init__(self) -> None:
+        self._count: dict[int, int] = {}
+        self.sizes: list[int] = []
+
+    def add(self, gpus: int) -> None:
+        count = self._count.get(gpus, 0)
+        if not count:
+            bisect.insort(self.sizes, gpus)
+        self._count[gpus] = count + 1
+
+    def forget(self, gpus: int) -> None:
+        count = self._count[gpus] - 1
+        self._count[gpus] = count
+        if not count:
+            del self.sizes[bisect.bisect_left(self.sizes, gpus)]
+
+
+def _view(index: int, network: Network) -> PoolView:
+    pool = network.pools[index]
+    node = Vector(pool.gpus, _PLENTY_CPUS, _PLENTY_MIB)
+    return PoolView(
+        id=str(index),
+        site_id=pool.site,
+        site=pool.site,
+        name=pool.name,
+        accelerator=pool.accelerator,
+        per_node=node,
+        free=(node,),
+        region=pool.region,
+        price=pool.price,
+        pue=pool.pue,
+        carbon_g_per_kwh=pool.carbon_g_per_kwh,
+    )

@@ -296,7 +296,8 @@ def test_bad_energy_profiles_and_prices_name_the_field(net: Net) -> None:
     )
 
 
-def test_a_quote_expects_a_start_when_running_work_reaches_its_max_runtime(net: Net) -> None:
+def three_of_four_busy_until_two(net: Net) -> None:
+    """Site sh1's 4×A100 pool with a job on 3 of them, started at 12:00 for up to 2 h; now 12:30."""
     agent = net.add_site("sh1", [GPU_POOL])
     busy = {**HELLO, "resources": {"accelerators": "A100:3", "max_runtime": "2h"}}
     net.ok("POST", "/jobs", net.tenant, json={"spec": busy})
@@ -305,6 +306,10 @@ def test_a_quote_expects_a_start_when_running_work_reaches_its_max_runtime(net: 
     sync(net, agent, [report(launch, "RUNNING")])
     net.clock.advance(1800)
     sync(net, agent, [report(launch, "RUNNING")])
+
+
+def test_a_quote_expects_a_start_when_running_work_reaches_its_max_runtime(net: Net) -> None:
+    three_of_four_busy_until_two(net)
     wanted = {**HELLO, "resources": {"accelerators": "A100:2"}}
     [row] = net.ok("POST", "/quote", net.tenant, json={"spec": wanted})["candidates"]
     assert not row["fits"] and row["expected_start"] == "2026-11-25T14:00:00Z"  # started 12:00 + 2 h
@@ -315,14 +320,7 @@ def test_a_quote_expects_a_start_when_running_work_reaches_its_max_runtime(net: 
 
 
 def test_a_quote_counts_the_jobs_waiting_ahead(net: Net) -> None:
-    agent = net.add_site("sh1", [GPU_POOL])
-    busy = {**HELLO, "resources": {"accelerators": "A100:3", "max_runtime": "2h"}}
-    net.ok("POST", "/jobs", net.tenant, json={"spec": busy})
-    net.cycle()
-    [launch] = sync(net, agent)["launch"]
-    sync(net, agent, [report(launch, "RUNNING")])
-    net.clock.advance(1800)
-    sync(net, agent, [report(launch, "RUNNING")])
+    three_of_four_busy_until_two(net)
     whole = {**HELLO, "resources": {"accelerators": "A100:4", "max_runtime": "1h"}}
     net.ok("POST", "/jobs", net.tenant, json={"spec": whole})  # waits for 14:00, runs until 15:00
     net.cycle()

@@ -20,7 +20,7 @@ from suanli.domain.ledger import Rates, Voucher, book_in_force
 from suanli.domain.money import DEFAULT_CURRENCY, EXPONENT, Money, parse_money
 from suanli.store import Tx
 from suanli.store.ids import new_id
-from suanli.store.tables import Org, Pool, PriceVersion, VoucherGrant
+from suanli.store.tables import Org, Pool, PriceVersion, Project, VoucherGrant
 
 MONEY_ROLES = ("owner", "admin", "finance")
 
@@ -78,6 +78,14 @@ def balances(tx: Tx, who: Principal, org_name: str) -> dict[str, Any]:
     return {"org": org.name, "projects": rows, "vouchers": vouchers}
 
 
+def _project(tx: Tx, who: Principal, org_name: str, project_name: str) -> tuple[Org, Project]:
+    org = org_for(tx, who, org_name)
+    project = tx.tenancy.project_by_name(org.id, project_name)
+    if project is None:
+        raise NotFound(f"no project {org_name}/{project_name}")
+    return org, project
+
+
 def topup(
     tx: Tx,
     who: Principal,
@@ -90,10 +98,7 @@ def topup(
 ) -> dict[str, Any]:
     """Add funds to a project (operators); an audit record keeps who, when, how much and why."""
     require_operator(who)
-    org = org_for(tx, who, org_name)
-    project = tx.tenancy.project_by_name(org.id, project_name)
-    if project is None:
-        raise NotFound(f"no project {org_name}/{project_name}")
+    org, project = _project(tx, who, org_name, project_name)
     money = _amount("amount", amount)
     if money.minor <= 0:
         raise Invalid("a top-up is positive", [FieldError("amount", "more than zero")])
@@ -169,10 +174,7 @@ def set_credit_limit(
 ) -> dict[str, Any]:
     """How far below zero a project's cash may go (operators); audited."""
     require_operator(who)
-    org = org_for(tx, who, org_name)
-    project = tx.tenancy.project_by_name(org.id, project_name)
-    if project is None:
-        raise NotFound(f"no project {org_name}/{project_name}")
+    org, project = _project(tx, who, org_name, project_name)
     money = _amount("limit", limit)
     before = ledger.funds(tx, project.id, money.currency).credit_limit
     ledger.set_credit_limit(tx, project.id, money.currency, money.minor, now)

@@ -17,8 +17,9 @@ def accelerator_option(job: PendingJob, pool: PoolView) -> AcceleratorOption | N
 
 
 def options_key(job: PendingJob) -> tuple[tuple[str, int], ...]:
-    """The job's accelerator options as plain (model, count) pairs: quick to hash, for a `job_key`."""
-    return tuple([(o.model, o.count) for o in job.resources.accelerators])
+    """The job's accelerator options as plain (model, count) pairs: quick to hash, for a `job_key`
+    (worked out once per job: several plugins' keys start with it)."""
+    return job.options_key
 
 
 def pick_nodes(need: Vector, count: int, free: tuple[Vector, ...]) -> tuple[int, ...] | None:

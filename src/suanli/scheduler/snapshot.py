@@ -96,6 +96,11 @@ class PendingJob:
     # else its max_runtime; None: nothing is known. Never its true length.
     expected_s: float | None = None
 
+    @cached_property
+    def options_key(self) -> tuple[tuple[str, int], ...]:
+        """Its accelerator options as plain (model, count) pairs (`fit.options_key`)."""
+        return tuple([(o.model, o.count) for o in self.resources.accelerators])
+
 
 @dataclass(frozen=True)
 class Running:

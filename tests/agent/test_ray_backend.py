@@ -137,6 +137,11 @@ def test_cancel_and_reattach_after_restart(backend: RayBackend, tmp_path: Path) 
         assert again.adopted()[0] == job
         assert job.attempt_id not in [held.attempt_id for held in other.adopted()]
         reach(again, job.attempt_id, AttemptState.RUNNING)
+        # Ray reports RUNNING once the driver starts, before the entrypoint's first line is logged
+        deadline = time.monotonic() + 30
+        while "started\n" not in again.read_logs(job.attempt_id, 0) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert "started\n" in again.read_logs(job.attempt_id, 0)  # the reattached agent reads its logs
         again.cancel(job.attempt_id, "cancelled by tenant")
         status = settle(again, job.attempt_id)
         assert (status.state, status.reason) == (AttemptState.CANCELLED, "cancelled by tenant")

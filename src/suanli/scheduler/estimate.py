@@ -44,7 +44,7 @@ def expected_cost(job: PendingJob, pool: PoolView, default_s: int | None = None)
     return hourly.times(expected_hours(job, default_s)) if hourly else None
 
 
-def energy_kwh(job: PendingJob, pool: PoolView) -> Decimal | None:
+def energy_kwh(job: PendingJob, pool: PoolView, hours: Decimal | None = None) -> Decimal | None:
     """Accelerator TDP (or CPU watts) × count × PUE × expected hours; None without a PUE."""
     if pool.pue is None:
         return None
@@ -53,11 +53,12 @@ def energy_kwh(job: PendingJob, pool: PoolView) -> Decimal | None:
     if option is not None:
         model = default_catalog().find(option.model)
         watts += Decimal(model.tdp_w if model else 0) * option.count
-    return watts * job.resources.nodes * pool.pue * expected_hours(job) / 1000
+    return watts * job.resources.nodes * pool.pue * (expected_hours(job) if hours is None else hours) / 1000
 
 
-def carbon_g(job: PendingJob, pool: PoolView) -> Decimal | None:
-    kwh = energy_kwh(job, pool)
+def carbon_g(job: PendingJob, pool: PoolView, hours: Decimal | None = None) -> Decimal | None:
+    """Grams of CO2e for the job's expected hours (or `hours`); None without a PUE or intensity."""
+    kwh = energy_kwh(job, pool, hours)
     if kwh is None or pool.carbon_g_per_kwh is None:
         return None
     return kwh * pool.carbon_g_per_kwh

@@ -1,8 +1,12 @@
-"""Score `carbon`: the job's expected emissions on the pool (TDP × PUE × hours × grid intensity); less is better."""
+"""Score `carbon`: the job's emissions on the pool (TDP × PUE × grid intensity); less is better.
+
+The value is per hour of running; like `cost`, the job's expected hours are a common factor that the
+normalised column does not see, so jobs of every max_runtime share one job class."""
 
 from __future__ import annotations
 
 from collections.abc import Hashable
+from decimal import Decimal
 
 from suanli.domain.resources import Vector
 from suanli.scheduler.estimate import carbon_g
@@ -16,10 +20,10 @@ class Carbon:
 
     def job_key(self, job: PendingJob) -> Hashable:
         r = job.resources
-        return (options_key(job), r.cpus, r.nodes, r.max_runtime_s)
+        return (options_key(job), r.cpus, r.nodes)
 
     def cost(self, job: PendingJob, pool: PoolView, free: tuple[Vector, ...]) -> float | None:
-        grams = carbon_g(job, pool)
+        grams = carbon_g(job, pool, hours=Decimal(1))
         return float(grams) if grams is not None else None
 
 

@@ -1,11 +1,16 @@
-"""Score `cost`: the job's expected price on the pool (hourly price × expected hours); cheaper is better."""
+"""Score `cost`: the job's price on the pool; cheaper is better.
+
+The value is the hourly price for what the job holds there (price × units). Its expected price is
+that × its expected hours, the same factor on every pool, and a cost column is normalised across
+the job's pools (cheapest 100, dearest 0), which no common factor changes: so it ranks pools as the
+expected price would, while jobs of every max_runtime share one job class (and one ranking)."""
 
 from __future__ import annotations
 
 from collections.abc import Hashable
 
 from suanli.domain.resources import Vector
-from suanli.scheduler.estimate import expected_cost
+from suanli.scheduler.estimate import hourly_price
 from suanli.scheduler.framework import options_key, register_score
 from suanli.scheduler.snapshot import PendingJob, PoolView
 
@@ -16,10 +21,10 @@ class Cost:
 
     def job_key(self, job: PendingJob) -> Hashable:
         r = job.resources
-        return (options_key(job), r.cpus, r.nodes, r.max_runtime_s)
+        return (options_key(job), r.cpus, r.nodes)
 
     def cost(self, job: PendingJob, pool: PoolView, free: tuple[Vector, ...]) -> float | None:
-        money = expected_cost(job, pool)
+        money = hourly_price(job, pool)
         # Pools in different currencies are compared by their numbers; a network prices in one.
         return float(money.minor) if money else None
 

@@ -23,11 +23,10 @@ end at their `deletion_time` like the rest.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
 from pathlib import Path
 
 from suanli.sim.errors import TraceError
-from suanli.sim.loaders.records import Skips, finite, opened, where, whole
+from suanli.sim.loaders.records import Cell, Skips, columns, finite, opened, whole
 from suanli.sim.trace import EPOCH, Trace, TraceJob
 
 __all__ = ["COLUMNS", "load_alibaba"]
@@ -51,7 +50,12 @@ def load_alibaba(path: Path, limit: int | None = None) -> Trace:
     with opened(path) as handle:
         reader = csv.reader(handle)
         try:
-            for cell in _rows(path, reader):
+            for cell in columns(
+                path,
+                reader,
+                COLUMNS,
+                f"the pod list's {', '.join(COLUMNS)} (the multigpuNN variants have no times and cannot be replayed)",
+            ):
                 if limit is not None and len(jobs) >= limit:
                     break
                 job = _job(cell, skips)
@@ -62,29 +66,6 @@ def load_alibaba(path: Path, limit: int | None = None) -> Trace:
     if not jobs:
         raise TraceError(f"{path}: no GPU jobs in the file")
     return Trace(str(path), EPOCH, tuple(jobs), skips.as_tuple())
-
-
-Cell = dict[str, tuple[str, str]]  # column name → (text, "file:line: column N (name)")
-
-
-def _rows(path: Path, reader: Iterator[list[str]]) -> Iterator[Cell]:
-    header = next(reader, None)
-    if header is None:
-        raise TraceError(f"{path}: the file is empty (expected a header line)")
-    names = [h.strip() for h in header]
-    missing = [c for c in COLUMNS if c not in names]
-    if missing:
-        raise TraceError(
-            f"{path}:1: header lacks column(s) {', '.join(missing)}; expected the pod list's "
-            f"{', '.join(COLUMNS)} (the multigpuNN variants have no times and cannot be replayed)"
-        )
-    index = {name: names.index(name) for name in COLUMNS}
-    for line, row in enumerate(reader, start=2):
-        if not row:
-            continue
-        if len(row) != len(names):
-            raise TraceError(f"{path}:{line}: expected {len(names)} fields, found {len(row)}")
-        yield {n: (row[i].strip(), where(path, line, i + 1, n)) for n, i in index.items()}
 
 
 def _job(cell: Cell, skips: Skips) -> TraceJob | None:

@@ -11,7 +11,7 @@ from typing import TextIO
 
 from suanli.sim.errors import TraceError
 
-__all__ = ["Skips", "finite", "opened", "where", "whole"]
+__all__ = ["Cell", "Skips", "columns", "finite", "opened", "where", "whole"]
 
 
 @contextmanager
@@ -69,3 +69,27 @@ class Skips:
 
     def as_tuple(self) -> tuple[tuple[str, int], ...]:
         return tuple(self._counts.items())
+
+
+Cell = dict[str, tuple[str, str]]  # column name → (text, "file:line: column N (name)")
+
+
+def columns(
+    path: Path, reader: Iterator[list[str]], wanted: tuple[str, ...], expected: str
+) -> Iterator[Cell]:
+    """The `wanted` columns of each row of a CSV with a header line, each cell with its place for
+    error messages; `expected` says what header the format has when columns are missing."""
+    header = next(reader, None)
+    if header is None:
+        raise TraceError(f"{path}: the file is empty (expected a header line)")
+    names = [h.strip() for h in header]
+    missing = [c for c in wanted if c not in names]
+    if missing:
+        raise TraceError(f"{path}:1: header lacks column(s) {', '.join(missing)}; expected {expected}")
+    index = {name: names.index(name) for name in wanted}
+    for line, row in enumerate(reader, start=2):
+        if not row:
+            continue
+        if len(row) != len(names):
+            raise TraceError(f"{path}:{line}: expected {len(names)} fields, found {len(row)}")
+        yield {n: (row[i].strip(), where(path, line, i + 1, n)) for n, i in index.items()}

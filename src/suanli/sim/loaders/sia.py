@@ -47,7 +47,7 @@ from itertools import pairwise
 from pathlib import Path
 
 from suanli.sim.errors import TraceError
-from suanli.sim.loaders.records import Skips, finite, opened, where, whole
+from suanli.sim.loaders.records import Cell, Skips, columns, finite, opened, whole
 from suanli.sim.trace import EPOCH, Trace, TraceJob
 
 __all__ = ["COLUMNS", "GPU_TYPES", "MAX_EPOCHS", "PROFILES_DIR", "SLOWDOWNS", "SiaApplication", "load_sia"]
@@ -161,7 +161,7 @@ def load_sia(
     with opened(path) as handle:
         reader = csv.reader(handle)
         try:
-            for cell in _rows(path, reader):
+            for cell in columns(path, reader, COLUMNS, ",".join(COLUMNS)):
                 if limit is not None and len(jobs) >= limit:
                     break
                 job = _job(cell, folder, gpu, skips)
@@ -172,28 +172,6 @@ def load_sia(
     if not jobs:
         raise TraceError(f"{path}: no jobs in the file")
     return Trace(str(path), EPOCH, tuple(jobs), skips.as_tuple())
-
-
-Cell = dict[str, tuple[str, str]]
-
-
-def _rows(path: Path, reader: Iterator[list[str]]) -> Iterator[Cell]:
-    header = next(reader, None)
-    if header is None:
-        raise TraceError(f"{path}: the file is empty (expected a header line)")
-    names = [h.strip() for h in header]
-    missing = [c for c in COLUMNS if c not in names]
-    if missing:
-        raise TraceError(
-            f"{path}:1: header lacks column(s) {', '.join(missing)}; expected {','.join(COLUMNS)}"
-        )
-    index = {name: names.index(name) for name in COLUMNS}
-    for line, row in enumerate(reader, start=2):
-        if not row:
-            continue
-        if len(row) != len(names):
-            raise TraceError(f"{path}:{line}: expected {len(names)} fields, found {len(row)}")
-        yield {n: (row[i].strip(), where(path, line, i + 1, n)) for n, i in index.items()}
 
 
 def _job(cell: Cell, folder: Path, gpu: str, skips: Skips) -> TraceJob | None:

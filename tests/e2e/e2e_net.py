@@ -96,8 +96,15 @@ class Network:
             return False
 
     def start_agent(
-        self, site: str, token: str, *pools: str, backend: str = "local", options: tuple[str, ...] = ()
+        self,
+        site: str,
+        token: str,
+        *pools: str,
+        backend: str = "local",
+        options: tuple[str, ...] = (),
+        discover: bool = False,
     ) -> subprocess.Popen[bytes]:
+        """`discover=True` gives no `--pool`: the agent offers what it finds on this machine."""
         log = open(self.root / f"agent-{site}.log", "ab")  # noqa: SIM115
         args = [
             *SUANLI,
@@ -116,7 +123,7 @@ class Network:
         args += ["--backend", backend]
         for option in options:
             args += ["--backend-opt", option]
-        for pool in pools or (("cpu:2",) if backend == "local" else ()):
+        for pool in pools or (("cpu:2",) if backend == "local" and not discover else ()):
             args += ["--pool", pool]
         proc = subprocess.Popen(args, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         self.agents[site] = proc

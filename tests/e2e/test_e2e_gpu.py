@@ -82,7 +82,7 @@ def test_a_gpu_job_sees_exactly_the_devices_it_was_given(network: Network, tmp_p
     assert "visible= count=0 " in cpu_out, cpu_out
 
 
-def test_one_gpu_each_and_a_third_job_waits_for_a_free_device(network: Network, tmp_path: Path) -> None:
+def test_one_gpu_each_and_the_job_beyond_the_devices_waits_for_one(network: Network, tmp_path: Path) -> None:
     pool = max(discover_pools(), key=lambda p: len(p.devices))
     model = str(pool.accelerator)
     network.start_agent("gpu1", network.add_site("gpu1"), discover=True)

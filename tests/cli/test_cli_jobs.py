@@ -183,6 +183,28 @@ def test_why_for_a_job_held_back_by_funds_does_not_promise_the_next_cycle(
     assert "once what holds it back is cleared" in out and "next cycle places it" not in out
 
 
+def test_why_says_where_a_job_stands_in_the_queue_order(api: FakeApi, run: Run, logged_in: Path) -> None:
+    note = "waiting behind 3 jobs with less service or shorter expected work (3 of tenant lab); promoted in 2 h by the ageing rule"
+    why = {
+        "id": "job_01",
+        "state": "PENDING",
+        "queue": note,
+        "candidates": [
+            {
+                "pool": "sh/gpu",
+                "fits": False,
+                "code": "unschedulable",
+                "score": None,
+                "scores": {},
+                "reason": "busy",
+            }
+        ],
+    }
+    api.on("GET", "/jobs/job_01/why", ok(why))
+    out = " ".join(run("why", "job_01").stdout.split())
+    assert "job_01 in the queue: waiting behind 3 jobs" in out and "promoted in 2 h by the ageing rule" in out
+
+
 def test_why_for_a_placed_job_says_where_it_went(api: FakeApi, run: Run, logged_in: Path) -> None:
     why = {
         "id": "job_01",

@@ -303,6 +303,8 @@ def print_why(why: dict[str, Any]) -> None:
         for message in why.get("placements") or []:
             stdout.print(f"  {escape(str(message))}")
         return
+    if why.get("queue"):
+        stdout.print(f"{job_id} in the queue: {escape(str(why['queue']))}.")
     for block in why.get("blocked") or []:
         stdout.print(f"{job_id} is held back: {escape(str(block['reason']))}")
     reservation = why.get("reservation")

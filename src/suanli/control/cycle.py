@@ -15,13 +15,14 @@ from datetime import datetime, timedelta
 
 from prometheus_client import Counter, Histogram
 
-from suanli.control import budgets, charging, failover, leases, snapshots
+from suanli.control import budgets, charging, failover, history, leases, snapshots
 from suanli.control.lifecycle import attempt_preempt, move_job
 from suanli.control.signals import SCHEDULE, Signals, job_topic, site_topic
 from suanli.domain.ledger import InsufficientFunds
 from suanli.domain.money import Money
 from suanli.domain.states import AttemptState, JobState
 from suanli.scheduler import PROFILES, Carry, PendingJob, Plan, PoolVerdict, schedule
+from suanli.scheduler.order import QUEUE_NOTES
 from suanli.scheduler.plan import Code, Reservation
 from suanli.store import Database, Tx
 
@@ -195,6 +196,10 @@ class SchedulingLoop:
         self.reservations: dict[str, Reservation] = {}  # by job id, from the last cycle
         self._tuning = tuning or snapshots.Tuning()
         self._parsed: dict[str, PendingJob] = {}
+        # Run times of finished jobs, for orders that rank by expected work (not read by `fair`).
+        self._run_times = history.RunTimes() if self._tuning.order != "fair" else None
+        self.queue: tuple[PendingJob, ...] = ()  # the last cycle's waiting jobs, as the scheduler saw them
+        self.queue_at: datetime | None = None
         self._carry = Carry()  # answers that do not read free capacity, kept while the pools are unchanged
         self._keep_keys = keep_keys
         self._start_timeout = start_timeout
@@ -223,6 +228,16 @@ class SchedulingLoop:
                 self._stop.wait(self._interval)
             else:
                 self._signals.wait(SCHEDULE, seen, self._interval)
+
+    def queue_note(self, job_id: str) -> str | None:
+        """Why a waiting job is where it is in the queue order, as of the last cycle; None when the
+        order has nothing to say (`fair`: the pools' reasons say it) or the job was not waiting then."""
+        note = QUEUE_NOTES.get(self._tuning.order)
+        queue, at = self.queue, self.queue_at
+        job = next((j for j in queue if j.id == job_id), None)
+        if note is None or job is None or at is None:
+            return None
+        return note(job, queue, at)
 
     def run_once(self) -> CycleResult:
         with CYCLES.time():
@@ -254,8 +269,11 @@ class SchedulingLoop:
                 budgets.check(tx, now)
             self._next_budgets = now + BUDGETS_EVERY
         with self._db.read() as tx:
-            snap = snapshots.take(tx, now, self._lease_ttl, self._parsed, self._tuning)
+            predictor = self._run_times.update(tx, now) if self._run_times is not None else None
+            snap = snapshots.take(tx, now, self._lease_ttl, self._parsed, self._tuning, predictor)
         plan = schedule(snap, PROFILES, self._carry)
+        placed = {p.job_id for p in plan.placements}
+        self.queue, self.queue_at = tuple(j for j in snap.jobs if j.id not in placed), now
         self.waiting = plan.waiting
         self.reservations = {r.job_id: r for r in plan.reservations}
         result = CycleResult(lost=len(lost))

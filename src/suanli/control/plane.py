@@ -40,7 +40,10 @@ class ControlPlane:
             keep_keys=timedelta(hours=settings.idempotency_ttl_hours),
             start_timeout=settings.start_timeout,
             tuning=Tuning(
-                settings.fair_share_half_life_h, settings.preempt_after, settings.hold_without_max_runtime
+                settings.fair_share_half_life_h,
+                settings.preempt_after,
+                settings.hold_without_max_runtime,
+                settings.queue_order,
             ),
         )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -36,6 +36,20 @@ class Settings(BaseSettings):
         gt=0,
         description="seconds of its price a job without max_runtime holds (and may run before its funds are exhausted)",
     )
+    queue_order: str = Field(
+        "fair",
+        description="the order waiting jobs are examined in: fair (priority, fair share, age) or "
+        "service (least attained service with an ageing bound; preempts resumable jobs)",
+    )
     max_body_bytes: int = Field(1024 * 1024, gt=0)
     sync_max_wait: float = Field(30.0, ge=0)
     idempotency_ttl_hours: float = Field(24.0, gt=0, description="how long idempotency keys are kept")
+
+    @field_validator("queue_order")
+    @classmethod
+    def _known_order(cls, value: str) -> str:
+        from suanli.scheduler.order import QUEUE_ORDERS
+
+        if value not in QUEUE_ORDERS:
+            raise ValueError(f"unknown queue order {value!r}; known: {', '.join(sorted(QUEUE_ORDERS))}")
+        return value

@@ -8,13 +8,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from suanli.control import ledger
+from suanli.control import history, ledger
 from suanli.domain.money import DEFAULT_CURRENCY, Money
 from suanli.domain.resources import Vector
 from suanli.domain.spec import parse_spec
 from suanli.domain.states import AttemptState
 from suanli.scheduler import PROFILES, Candidate, PendingJob, PoolView, Snapshot, explain
 from suanli.scheduler.books import cu_of
+from suanli.scheduler.predict import JobFacts, Predictor
 from suanli.scheduler.snapshot import Quota, Release, Running, Usage
 from suanli.store import Tx
 from suanli.store.tables import Attempt, Job, Pool, Site
@@ -29,6 +30,7 @@ class Tuning:
     half_life_h: float = 168.0
     preempt_after_s: float = 120.0
     hold_default_s: int = 3600  # what a job without max_runtime holds: `hold_without_max_runtime`
+    order: str = "fair"  # the queue order (`scheduler.order.QUEUE_ORDERS`): `queue_order`
 
 
 def pool_views(tx: Tx, now: datetime, lease_ttl: float, *, releases: bool = False) -> list[PoolView]:
@@ -126,9 +128,11 @@ def take(
     lease_ttl: float,
     parsed: dict[str, PendingJob] | None = None,
     tuning: Tuning | None = None,
+    run_times: Predictor | None = None,
 ) -> Snapshot:
     """The cycle's snapshot. `parsed` caches pending jobs' parsed specs between cycles (specs never
-    change); it is pruned to the jobs still pending."""
+    change); it is pruned to the jobs still pending. With `run_times` (what the `service` order
+    reads), pending and running jobs carry the service they have had and their expected run time."""
     cache = parsed if parsed is not None else {}
     tuning = tuning or Tuning()
     pools = pool_views(tx, now, lease_ttl)
@@ -144,18 +148,49 @@ def take(
         pending.append(replace(base, avoid_sites=avoid) if avoid else base)
     for stale in cache.keys() - {j.id for j in jobs}:
         del cache[stale]
+    active = running(tx, now)
+    if run_times is not None:
+        pending, active = _with_service(tx, jobs, pending, active, run_times)
     return Snapshot(
         now=now,
         pools=tuple(pools),
         jobs=tuple(pending),
-        running=running(tx, now),
+        running=active,
         usage=usage(tx, now, tuning.half_life_h),
         quotas=quotas(tx),
         funds=funds(tx, jobs, [p.id for p in pools], now),
         half_life_h=tuning.half_life_h,
         preempt_after_s=tuning.preempt_after_s,
         hold_default_s=tuning.hold_default_s,
+        order=tuning.order,
     )
+
+
+def _with_service(
+    tx: Tx, jobs: list[Job], pending: list[PendingJob], active: tuple[Running, ...], run_times: Predictor
+) -> tuple[list[PendingJob], tuple[Running, ...]]:
+    """Pending and running jobs with their attained service (seconds run by attempts that were
+    preempted: the work a job resumes from) and their expected run time from finished jobs."""
+    running_jobs = tx.jobs.by_ids(r.job_id for r in active)
+    ran = tx.jobs.run_seconds([*(j.id for j in jobs), *running_jobs], (AttemptState.PREEMPTED,))
+    expected = {j.id: run_times.expected_s(_facts(j).known) for j in (*jobs, *running_jobs.values())}
+    pending = [replace(p, ran_s=ran.get(p.id, 0.0), expected_s=expected.get(p.id)) for p in pending]
+    out = []
+    for r in active:
+        job = running_jobs.get(r.job_id)
+        if job is None:
+            out.append(r)
+            continue
+        out.append(
+            replace(
+                r,
+                created_at=job.created_at,
+                ran_s=ran.get(job.id, 0.0),
+                expected_s=expected.get(job.id),
+                checkpoint_s=_facts(job).checkpoint_s,
+            )
+        )
+    return pending, tuple(out)
 
 
 def running(tx: Tx, now: datetime) -> tuple[Running, ...]:
@@ -167,7 +202,8 @@ def running(tx: Tx, now: datetime) -> tuple[Running, ...]:
         job = jobs.get(a.job_id)
         if job is None:
             continue
-        limit, evictable = _runtime_and_evictable(job)
+        facts = _facts(job)
+        limit, evictable = facts.max_runtime_s, facts.evictable
         begun = a.started_at or a.created_at
         out.append(
             Running(
@@ -189,19 +225,33 @@ def running(tx: Tx, now: datetime) -> tuple[Running, ...]:
     return tuple(out)
 
 
-_RUNNING_SPECS: dict[str, tuple[int | None, bool]] = {}  # job id → (max_runtime_s, evictable)
-_RUNNING_SPECS_MAX = 65_536
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """What a cycle reads of a job's spec besides its resources."""
+
+    max_runtime_s: int | None
+    evictable: bool
+    checkpoint_s: float | None
+    known: JobFacts  # what run-time predictions may read
 
 
-def _runtime_and_evictable(job: Job) -> tuple[int | None, bool]:
-    """A job's max_runtime and whether it may be preempted; kept per job id (a spec never changes)."""
-    found = _RUNNING_SPECS.get(job.id)
+_SPEC_FACTS: dict[str, _Facts] = {}  # by job id: a spec never changes
+_SPEC_FACTS_MAX = 65_536
+
+
+def _facts(job: Job) -> _Facts:
+    found = _SPEC_FACTS.get(job.id)
     if found is None:
         spec = parse_spec(job.spec)
-        found = (spec.resources.max_runtime_s, spec.evictable)
-        if len(_RUNNING_SPECS) >= _RUNNING_SPECS_MAX:
-            _RUNNING_SPECS.clear()
-        _RUNNING_SPECS[job.id] = found
+        found = _Facts(
+            spec.resources.max_runtime_s,
+            spec.evictable,
+            float(spec.checkpoint_interval_s) if spec.checkpoint_interval_s else None,
+            history.facts_of(job, spec),
+        )
+        if len(_SPEC_FACTS) >= _SPEC_FACTS_MAX:
+            _SPEC_FACTS.clear()
+        _SPEC_FACTS[job.id] = found
     return found
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -169,3 +170,14 @@ def token_view(t: Token, user_name: str | None = None) -> dict[str, Any]:
         "expires_at": ts(t.expires_at),
         "revoked_at": ts(t.revoked_at),
     }
+
+
+_ORG_ID = re.compile(r"\borg_[0-9a-z]+\b")
+
+
+def with_org_names(tx: Tx, note: str | None) -> str | None:
+    """A scheduler's note for people: it speaks of orgs by id, people read their names."""
+    if not note or not _ORG_ID.search(note):
+        return note
+    names = {o.id: o.name for o in tx.tenancy.orgs()}
+    return _ORG_ID.sub(lambda m: names.get(m.group(0), m.group(0)), note)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -32,7 +32,7 @@ from suanli.scheduler import service
 from suanli.scheduler.books import Books
 from suanli.scheduler.snapshot import PendingJob
 
-__all__ = ["QUEUE_ORDERS", "FairQueue", "QueueOrder", "register_queue_order"]
+__all__ = ["QUEUE_NOTES", "QUEUE_ORDERS", "FairQueue", "QueueNote", "QueueOrder", "register_queue_order"]
 
 QueueOrder = Callable[[PendingJob, datetime], tuple[int, tuple[Any, ...]]]
 """A queue order: for a job at `now`, its rank (lower ranks go first, within one priority class;
@@ -53,9 +53,16 @@ def _service(job: PendingJob, now: datetime) -> tuple[int, tuple[Any, ...]]:
 
 QUEUE_ORDERS: dict[str, QueueOrder] = {"fair": _fair, "service": _service}
 
+QueueNote = Callable[[PendingJob, Sequence[PendingJob], datetime], str]
+"""Why a waiting job is where it is in its order, in people's words (what `suanli why` shows)."""
 
-def register_queue_order(name: str, order: QueueOrder) -> None:
+QUEUE_NOTES: dict[str, QueueNote] = {"service": service.explain_wait}
+
+
+def register_queue_order(name: str, order: QueueOrder, note: QueueNote | None = None) -> None:
     QUEUE_ORDERS[name] = order
+    if note is not None:
+        QUEUE_NOTES[name] = note
 
 
 class FairQueue:

@@ -165,6 +165,41 @@ class JobRepo:
             out.setdefault(job_id, set()).add(site_id)
         return out
 
+    def finished_since(
+        self, after: tuple[datetime, str] | None, limit: int, *, newest: bool = False
+    ) -> list[tuple[Job, float]]:
+        """Jobs that succeeded after the (ended_at, id) mark `after`, oldest end first: the first
+        `limit` of them, or with `newest` the last `limit`. Each comes with the seconds its attempts
+        ran in all: the history that run-time predictions learn from."""
+        q = select(Job).where(Job.state == JobState.SUCCEEDED.value, Job.ended_at.is_not(None))
+        if after is not None:
+            at, job_id = after
+            q = q.where((Job.ended_at > at) | ((Job.ended_at == at) & (Job.id > job_id)))
+        if newest:
+            done = list(self._s.scalars(q.order_by(Job.ended_at.desc(), Job.id.desc()).limit(limit)))[::-1]
+        else:
+            done = list(self._s.scalars(q.order_by(Job.ended_at, Job.id).limit(limit)))
+        ran = self.run_seconds([j.id for j in done])
+        return [(j, ran.get(j.id, 0.0)) for j in done]
+
+    def run_seconds(self, job_ids: Iterable[str], states: Iterable[AttemptState] = ()) -> dict[str, float]:
+        """Per job, the seconds its ended attempts ran (start to end); only attempts in `states` when
+        given. Jobs with no such attempt are absent."""
+        ids, wanted = list(set(job_ids)), [s.value for s in states]
+        out: dict[str, float] = {}
+        for start in range(0, len(ids), 1000):
+            q = select(Attempt.job_id, Attempt.started_at, Attempt.ended_at).where(
+                Attempt.job_id.in_(ids[start : start + 1000]),
+                Attempt.started_at.is_not(None),
+                Attempt.ended_at.is_not(None),
+            )
+            if wanted:
+                q = q.where(Attempt.state.in_(wanted))
+            for job_id, began, ended in self._s.execute(q).tuples():
+                if began is not None and ended is not None:  # as the query asks; for the type checker
+                    out[job_id] = out.get(job_id, 0.0) + max(0.0, (ended - began).total_seconds())
+        return out
+
     def by_ids(self, job_ids: Iterable[str]) -> dict[str, Job]:
         ids = list(set(job_ids))
         if not ids:

@@ -14,7 +14,7 @@ from suanli.control import jobs, snapshots
 from suanli.control.plane import ControlPlane
 from suanli.control.principal import Principal
 from suanli.control.signals import job_topic
-from suanli.control.views import job_summary, job_view, ts
+from suanli.control.views import job_summary, job_view, ts, with_org_names
 from suanli.domain.states import JOB_TERMINAL, JobState
 from suanli.store import Tx
 
@@ -90,6 +90,9 @@ def why(job_id: str, cp: ControlPlane = Depends(plane), who: Principal = Depends
         ]
         reservation = cp.loop.reservations.get(job.id) if job.state == JobState.PENDING.value else None
         return {
+            "queue": with_org_names(tx, cp.loop.queue_note(job.id))
+            if job.state == JobState.PENDING.value
+            else None,
             "id": job.id,
             "state": job.state,
             "site": view["site"],

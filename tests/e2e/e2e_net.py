@@ -58,19 +58,35 @@ class Network:
         }
         self.server: subprocess.Popen[bytes] | None = None
         self.agents: dict[str, subprocess.Popen[bytes]] = {}
+        self.replicas: list[subprocess.Popen[bytes]] = []
         self.operator = ""
 
     # processes
     def start_server(self) -> None:
-        log = open(self.root / "server.log", "ab")  # noqa: SIM115  (closed with the process)
-        self.server = subprocess.Popen(
+        self.server = self._server_process(self.port, self.data, "server.log")
+        wait_for("the server", lambda: self._healthy(self.server, self.url), timeout=60)
+        self.operator = (self.data / "operator.token").read_text().strip()
+
+    def start_replica(self) -> tuple[subprocess.Popen[bytes], str]:
+        """A second server on the same database (its own port and data dir): another API replica.
+        Returns the process (stopped with the network) and its URL."""
+        port = free_port()
+        proc = self._server_process(port, self.root / f"replica-{port}", f"replica-{port}.log")
+        self.replicas.append(proc)
+        url = f"http://127.0.0.1:{port}"
+        wait_for("the replica", lambda: self._healthy(proc, url), timeout=60)
+        return proc, url
+
+    def _server_process(self, port: int, data: Path, log_name: str) -> subprocess.Popen[bytes]:
+        log = open(self.root / log_name, "ab")  # noqa: SIM115  (closed with the process)
+        return subprocess.Popen(
             [
                 *SUANLI,
                 "server",
                 "--port",
-                str(self.port),
+                str(port),
                 "--data-dir",
-                str(self.data),
+                str(data),
                 "--database-url",
                 self.database_url,
             ],
@@ -78,20 +94,18 @@ class Network:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        wait_for("the server", self._healthy, timeout=60)
-        self.operator = (self.data / "operator.token").read_text().strip()
 
     def kill_server(self) -> None:
         assert self.server is not None
         self.server.send_signal(signal.SIGKILL)
         self.server.wait()
 
-    def _healthy(self) -> bool:
-        assert self.server is not None
-        if self.server.poll() is not None:
-            raise AssertionError(f"server exited: {(self.root / 'server.log').read_text()[-3000:]}")
+    def _healthy(self, proc: subprocess.Popen[bytes] | None, url: str) -> bool:
+        assert proc is not None
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited: {self.logs()[-3000:]}")
         try:
-            return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
+            return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
         except httpx.HTTPError:
             return False
 
@@ -103,14 +117,16 @@ class Network:
         backend: str = "local",
         options: tuple[str, ...] = (),
         discover: bool = False,
+        server: str | None = None,
     ) -> subprocess.Popen[bytes]:
-        """`discover=True` gives no `--pool`: the agent offers what it finds on this machine."""
+        """`discover=True` gives no `--pool`: the agent offers what it finds on this machine;
+        `server` is the URL it syncs with (default: the first server)."""
         log = open(self.root / f"agent-{site}.log", "ab")  # noqa: SIM115
         args = [
             *SUANLI,
             "agent",
             "--server",
-            self.url,
+            server or self.url,
             "--site",
             site,
             "--token",
@@ -143,12 +159,13 @@ class Network:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
-        if self.server is not None and self.server.poll() is None:
-            self.server.send_signal(signal.SIGTERM)
-            try:
-                self.server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.server.kill()
+        for server in (self.server, *self.replicas):
+            if server is not None and server.poll() is None:
+                server.send_signal(signal.SIGTERM)
+                try:
+                    server.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    server.kill()
 
     def logs(self) -> str:
         return "\n".join(f"== {p.name}\n{p.read_text()[-4000:]}" for p in sorted(self.root.glob("*.log")))

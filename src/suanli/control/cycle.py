@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from suanli.control import budgets, charging, failover, history, leases, snapshots
 from suanli.control.lifecycle import attempt_preempt, move_job
@@ -25,6 +25,7 @@ from suanli.scheduler import PROFILES, Carry, PendingJob, Plan, PoolVerdict, sch
 from suanli.scheduler.order import QUEUE_NOTES
 from suanli.scheduler.plan import Code, Reservation
 from suanli.store import Database, Tx
+from suanli.store.leader import Leadership
 
 log = logging.getLogger("suanli.control")
 
@@ -32,6 +33,7 @@ CYCLES = Histogram(
     "suanli_scheduling_cycle_seconds", "Time of one scheduling cycle (expiry, snapshot, plan, apply)"
 )
 PLACED = Counter("suanli_placements_total", "Attempts placed on a pool")
+LEADING = Gauge("suanli_scheduler_leader", "1 while this server runs the scheduler, 0 while another does")
 SKIPPED = Counter(
     "suanli_placements_skipped_total", "Planned placements the applier refused (capacity changed)"
 )
@@ -187,6 +189,7 @@ class SchedulingLoop:
         keep_keys: timedelta = timedelta(hours=24),
         start_timeout: float = 300.0,
         tuning: snapshots.Tuning | None = None,
+        leadership: Leadership | None = None,
     ) -> None:
         self._db, self._signals, self._clock = db, signals, clock
         self._interval, self._lease_ttl, self._grace = interval, lease_ttl, lease_grace
@@ -206,6 +209,8 @@ class SchedulingLoop:
         self._next_purge: datetime | None = None
         self._next_money: datetime | None = None
         self._next_budgets: datetime | None = None
+        self._leadership = leadership  # None: this process always leads (tests drive run_once)
+        self.leading = False
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="suanli-scheduler", daemon=True)
@@ -218,16 +223,34 @@ class SchedulingLoop:
             self._thread.join(timeout=10)
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            seen = self._signals.version(SCHEDULE)
-            try:
-                self.run_once()
-            except Exception:  # a bad cycle must not kill the loop; the next one starts fresh
-                log.exception("scheduling cycle failed")
-            if self._signals.closed:  # shutting down: waits no longer block, so sleep here
-                self._stop.wait(self._interval)
-            else:
-                self._signals.wait(SCHEDULE, seen, self._interval)
+        try:
+            while not self._stop.is_set():
+                seen = self._signals.version(SCHEDULE)
+                try:
+                    if self._lead():
+                        self.run_once()
+                except Exception:  # a bad cycle must not kill the loop; the next one starts fresh
+                    log.exception("scheduling cycle failed")
+                self._pause(seen)
+        finally:
+            if self._leadership is not None:
+                self._leadership.release()
+            LEADING.set(0)
+
+    def _lead(self) -> bool:
+        """Whether this process leads (runs cycles) now; says so when that changes."""
+        leads = self._leadership is None or self._leadership.hold()
+        if leads != self.leading:
+            log.info("%s the scheduler", "leading" if leads else "standing by: another server leads")
+            self.leading = leads
+            LEADING.set(int(leads))
+        return leads
+
+    def _pause(self, seen: int) -> None:
+        if self._signals.closed or not self.leading:  # shutting down, or standing by: sleep here
+            self._stop.wait(self._interval)
+        else:
+            self._signals.wait(SCHEDULE, seen, self._interval)
 
     def queue_note(self, job_id: str) -> str | None:
         """Why a waiting job is where it is in the queue order, as of the last cycle; None when the

@@ -16,6 +16,7 @@ from suanli.control.settings import Settings
 from suanli.control.signals import SCHEDULE, Signals, job_topic, site_topic
 from suanli.control.snapshots import Tuning
 from suanli.store import Database, Tx
+from suanli.store.broadcast import Broadcast
 
 log = logging.getLogger("suanli.control")
 
@@ -30,6 +31,7 @@ class ControlPlane:
         self.settings = settings
         self.clock = clock
         self.signals = Signals()
+        self.broadcast: Broadcast | None = None  # wake-ups to and from other servers (PostgreSQL)
         self.loop = SchedulingLoop(
             db,
             self.signals,
@@ -45,6 +47,7 @@ class ControlPlane:
                 settings.hold_without_max_runtime,
                 settings.queue_order,
             ),
+            leadership=db.leadership("scheduler"),
         )
 
     def start(self) -> None:
@@ -52,11 +55,18 @@ class ControlPlane:
             extended = leases.extend_all(tx, self.clock(), self.settings.lease_ttl)
         if extended:
             log.info("gave %d live attempts a fresh lease after start-up", extended)
+        self.broadcast = self.db.broadcast(self.signals.notify_local)
+        if self.broadcast is not None:  # several servers may share this database: share wake-ups
+            self.broadcast.start()
+            self.signals.relay = self.broadcast.publish
         self.loop.start()
 
     def stop(self) -> None:
         self.signals.close()
         self.loop.stop()
+        if self.broadcast is not None:
+            self.signals.relay = None
+            self.broadcast.stop()
 
     def principal(self, token: str | None) -> Principal:
         with self.db.read() as tx:

@@ -1,16 +1,22 @@
-"""Wake-ups inside one server process: the scheduling loop, and long polls waiting per site or job."""
+"""Wake-ups: the scheduling loop, and long polls waiting per site or job.
+
+`Signals` wake waiters in this process. With a `relay` (the server sets `store.Broadcast.publish`
+on PostgreSQL), every `notify` also goes to the other servers on the same database, which hand it
+to their own `notify_local`."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 
 
 class Signals:
     """Versioned conditions: a waiter returns as soon as its topic's version moves on, or at timeout."""
 
     def __init__(self) -> None:
+        self.relay: Callable[[Sequence[str]], None] | None = None
         self._cond = threading.Condition()
         self._versions: defaultdict[str, int] = defaultdict(int)
         self._closed = False
@@ -26,6 +32,14 @@ class Signals:
             return self._versions[topic]
 
     def notify(self, *topics: str) -> None:
+        """Wake this process's waiters on `topics`, and the other servers' through the relay."""
+        self.notify_local(topics)
+        relay = self.relay
+        if relay is not None and topics:
+            relay(topics)
+
+    def notify_local(self, topics: Sequence[str]) -> None:
+        """Wake only this process's waiters (what arrives from other servers)."""
         with self._cond:
             for topic in topics:
                 self._versions[topic] += 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -13,7 +13,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from suanli.store.broadcast import Broadcast
 from suanli.store.errors import Conflict, StoreError, Unavailable
+from suanli.store.leader import Leadership
 from suanli.store.tx import Tx
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -73,6 +75,16 @@ class Database:
                 conn.execute(text("SELECT 1"))
         except OperationalError as exc:
             raise Unavailable(f"database unavailable: {exc.orig}") from exc
+
+    def leadership(self, name: str) -> Leadership:
+        """The lead named `name` among the processes sharing this database (`store/leader.py`)."""
+        return Leadership(self.engine, self.url, name)
+
+    def broadcast(self, deliver: Callable[[Sequence[str]], None]) -> Broadcast | None:
+        """Wake-ups shared with the other servers on this database (`store/broadcast.py`); None on
+        SQLite, which has no channel between processes (a second server's waiters wake at their
+        timeouts)."""
+        return None if self.is_sqlite else Broadcast(self.url, deliver)
 
     def migrate(self, revision: str = "head") -> None:
         """Bring the schema to the newest (or the given) Alembic revision."""

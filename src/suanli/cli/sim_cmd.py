@@ -62,7 +62,7 @@ def sim(
         typer.Option(
             "--network",
             metavar="YAML",
-            help="The network file: sites, pools, prices, energy (see examples/networks/).",
+            help="The network file: sites, pools, prices, energy (see examples/networks/); or a .csv node list (Alibaba 2023 / 2026 inventories).",
             show_default=False,
         ),
     ] = None,

@@ -85,7 +85,12 @@ class Network:
 
 
 def load_network(path: Path) -> Network:
-    """Read and validate a network file; `NetworkError` names the file and the field path."""
+    """Read and validate a network file; `NetworkError` names the file and the field path. A `.csv`
+    file is a cluster's node list (`sim.loaders.nodes`): one site, a pool per model and node size."""
+    if path.suffix.lower() == ".csv":
+        from suanli.sim.loaders.nodes import load_nodes  # the loaders import this module
+
+        return load_nodes(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

@@ -173,6 +173,27 @@ def test_a_site_naming_its_gpus_as_nvidia_smi_does_still_matches_specs(net: Net)
     assert launch["allocation"]["accelerators_per_node"] == 2
 
 
+def test_a_requirement_places_on_a_model_that_meets_it_and_says_why_others_do_not(net: Net) -> None:
+    v100 = net.add_site("old", [{**GPU_POOL, "accelerator": "V100"}])
+    a100 = net.add_site("new", [GPU_POOL])
+    spec = {**HELLO, "resources": {"accelerators": "any[memory>=80GB]:4"}}
+    job = net.ok("POST", "/jobs", net.tenant, json={"spec": spec})
+    assert len(job["spec"]["resources"]["accelerators"]) > 4  # stored as the models that meet it
+    why = {c["pool"]: c for c in net.ok("GET", f"/jobs/{job['id']}/why", net.tenant)["candidates"]}
+    assert why["new/gpu"]["fits"] and not why["old/gpu"]["fits"]
+    assert why["old/gpu"]["reason"].startswith(
+        "needs one of 10 models (A100, H100, H800, …); pool offers V100"
+    )
+    net.cycle()
+    assert sync(net, v100)["launch"] == []
+    [launch] = sync(net, a100)["launch"]
+    assert launch["allocation"]["accelerator"] == "A100"
+    spec = {**HELLO, "resources": {"accelerators": "any[memory>=4096GB]:1"}}
+    resp = net.call("POST", "/jobs", net.tenant, json={"spec": spec})
+    assert resp.status_code == 422
+    assert "no accelerator in the catalog meets" in resp.json()["errors"][0]["message"]
+
+
 def test_metrics_count_jobs_by_state(net: Net) -> None:
     net.ok("POST", "/jobs", net.tenant, json={"spec": HELLO})
     text = net.http.get("/metrics").text

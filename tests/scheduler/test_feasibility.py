@@ -77,6 +77,11 @@ def test_a_job_that_could_run_once_capacity_frees_up_is_accepted(pools: list[Poo
     [
         pytest.param(job(accelerators=(("H100", 8),)), "needs H100; pool offers A100", id="model"),
         pytest.param(
+            job(accelerators=tuple((m, 8) for m in ("H100", "H800", "H200", "B200", "MI300X"))),
+            "needs one of 5 models (H100, H800, H200, …); pool offers A100",
+            id="requirement",
+        ),
+        pytest.param(
             job(accelerators=(("A100", 16),)), "needs 16×A100 on one node; nodes have 8", id="per-node"
         ),
         pytest.param(job(nodes=3), "needs 3 nodes; pool has 2", id="gang"),

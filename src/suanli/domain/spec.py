@@ -15,6 +15,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from suanli.domain.catalog import UnknownAccelerator, default_catalog
 from suanli.domain.errors import FieldError, SpecError
+from suanli.domain.requirements import RequirementError, is_requirement, models_meeting
 from suanli.domain.resources import AcceleratorOption, Resources, parse_duration_s, parse_memory_mib
 
 MAX_NODES = 1024
@@ -290,11 +291,17 @@ def _accelerator_options(values: list[str]) -> tuple[tuple[AcceleratorOption, ..
         if not 1 <= n <= MAX_ACCELERATORS:
             errors.append(FieldError(where, f"{text!r}: count per node must be 1–{MAX_ACCELERATORS}"))
             continue
+        if is_requirement(model):
+            try:
+                options += (AcceleratorOption(name, n) for name in models_meeting(model, catalog))
+            except RequirementError as exc:
+                errors.append(FieldError(where, f"{text!r}: {exc}"))
+            continue
         try:
             options.append(AcceleratorOption(catalog.get(model).name, n))
         except UnknownAccelerator as exc:
-            errors.append(FieldError(where, str(exc)))
-    return tuple(options), errors
+            errors.append(FieldError(where, f"{exc}; or a requirement such as any[memory>=80GB]:{n}"))
+    return tuple(dict.fromkeys(options)), errors
 
 
 def _field_error(e: Any) -> FieldError:

@@ -24,8 +24,11 @@ class AcceleratorMatch:
     def filter(self, job: PendingJob, pool: PoolView, free: tuple[Vector, ...]) -> Status:
         if self.admits(job, pool, free):
             return OK
-        options = job.resources.accelerators
-        wanted = " or ".join(o.model for o in options)
+        models = list(dict.fromkeys(o.model for o in job.resources.accelerators))
+        if len(models) > 4:  # a requirement (any[memory>=80GB]) stands for many models
+            wanted = f"one of {len(models)} models ({', '.join(models[:3])}, …)"
+        else:
+            wanted = " or ".join(models)
         offered = pool.accelerator or "no accelerators"
         return Status(Code.UNRESOLVABLE, f"needs {wanted}; pool offers {offered}")
 

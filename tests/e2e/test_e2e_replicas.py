@@ -35,6 +35,7 @@ def ran(url: str, token: str, name: str) -> str:
 def test_one_server_leads_and_the_other_takes_over_when_it_is_killed(network: Network) -> None:
     replica, replica_url = network.start_replica()
     wait_for("one leader", lambda: (leads(network.url), leads(replica_url)) == (True, False), timeout=30)
+    assert httpx.get(f"{replica_url}/healthz", timeout=5).json()["scheduler"] == "standby"
     # the agent and the tenant talk to the replica; the first server schedules
     network.start_agent("sh1", network.add_site("sh1"), "cpu:2", server=replica_url)
     tenant = network.add_tenant("acme", "ada")

@@ -25,7 +25,8 @@ def healthz(cp: ControlPlane = Depends(plane)) -> Any:
         return JSONResponse(
             {"status": "degraded", "database": str(exc), "version": __version__}, status_code=503
         )
-    return {"status": "ok", "database": "ok", "version": __version__}
+    role = "leading" if cp.loop.leading else "standby"  # ADR 0020: one server schedules
+    return {"status": "ok", "database": "ok", "scheduler": role, "version": __version__}
 
 
 JOBS = Gauge("suanli_jobs", "Jobs by state", ["state"])

@@ -80,6 +80,7 @@ def backend(tmp_path: Path) -> Iterator[SlurmBackend]:
 def test_offers_the_partition_with_its_gpus(backend: SlurmBackend) -> None:
     (offer,) = backend.capacity()
     assert (offer.name, offer.accelerator, offer.accelerators_per_node, offer.nodes) == ("debug", "GPU", 4, 1)
+    assert offer.max_runtime_s == 7 * 86400  # the partition's MaxTime=7-00:00:00
 
 
 @real_slurm

@@ -17,6 +17,7 @@ from suanli.agent.backends.slurm_cli import (
     parse_show_job,
     parse_sinfo,
     parse_squeue,
+    parse_time_limit,
 )
 from suanli.agent.backends.slurm_translate import (
     attempt_of,
@@ -49,8 +50,41 @@ def launch(**spec: Any) -> Launch:
 
 def test_sinfo_nodes_recorded() -> None:
     assert parse_sinfo(fixture("sinfo_nodes.txt")) == [
-        NodeRow("localhost", "debug", 4, 4000, {None: 4}, "mixed")
+        NodeRow("localhost", "debug", 4, 4000, {None: 4}, "idle", 7 * 86400)
     ]
+
+
+def test_sinfo_without_the_time_limit_column_still_reads() -> None:
+    assert parse_sinfo("n1|gpu*|8|64000|gpu:a100:4|mixed\n") == [
+        NodeRow("n1", "gpu", 8, 64000, {"a100": 4}, "mixed", None)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("7-00:00:00", 7 * 86400),
+        ("1-12", 36 * 3600),
+        ("1-12:30", 36 * 3600 + 1800),
+        ("2:00:00", 7200),
+        ("30:00", 1800),
+        ("45", 2700),
+        ("infinite", None),
+        ("UNLIMITED", None),
+        ("n/a", None),
+    ],
+)
+def test_slurm_time_limits_in_every_form_slurm_prints(text: str, seconds: int | None) -> None:
+    assert parse_time_limit(text) == seconds
+
+
+def test_a_pool_offers_its_partitions_time_limit() -> None:
+    rows = [
+        NodeRow("a", "short", 8, 64000, {"a100": 4}, "idle", 3600),
+        NodeRow("b", "long", 8, 64000, {}, "idle"),
+    ]
+    offers = {p.offer.name: p.offer.max_runtime_s for p in pools_from_nodes(rows)}
+    assert offers == {"short": 3600, "long": None}
 
 
 @pytest.mark.parametrize(

@@ -194,6 +194,19 @@ def test_a_requirement_places_on_a_model_that_meets_it_and_says_why_others_do_no
     assert "no accelerator in the catalog meets" in resp.json()["errors"][0]["message"]
 
 
+def test_a_pool_with_a_runtime_limit_takes_only_jobs_within_it(net: Net) -> None:
+    agent = net.add_site("hpc", [{**GPU_POOL, "max_runtime_s": 86400}])  # a partition's MaxTime=1-00:00:00
+    assert net.ok("GET", "/sites/hpc", net.tenant)["pools"][0]["max_runtime_s"] == 86400
+    too_long = {**HELLO, "resources": {"accelerators": "A100:1", "max_runtime": "2d"}}
+    resp = net.call("POST", "/jobs", net.tenant, json={"spec": too_long})
+    assert resp.status_code == 422
+    assert "max_runtime 2d above the pool's limit 1d" in resp.json()["errors"][0]["message"]
+    fits = {**HELLO, "resources": {"accelerators": "A100:1", "max_runtime": "12h"}}
+    net.ok("POST", "/jobs", net.tenant, json={"spec": fits})
+    net.cycle()
+    assert len(sync(net, agent)["launch"]) == 1
+
+
 def test_metrics_count_jobs_by_state(net: Net) -> None:
     net.ok("POST", "/jobs", net.tenant, json={"spec": HELLO})
     text = net.http.get("/metrics").text

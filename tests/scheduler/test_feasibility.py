@@ -180,3 +180,22 @@ def test_explain_ranks_fitting_pools_first_and_gives_every_other_pool_a_reason()
     assert (got[2].code, got[3].code) == (Code.UNSCHEDULABLE, Code.UNRESOLVABLE)
     assert "largest free block 1×A100" in got[2].reason
     assert got[3].reason == "needs A100; pool offers no accelerators"
+
+
+@pytest.mark.parametrize(
+    ("asked", "limit", "reason"),
+    [
+        pytest.param(
+            2 * 86400, 86400, "max_runtime 2d above the pool's limit 1d", id="longer-than-the-partition"
+        ),
+        pytest.param(86400, 86400, None, id="exactly-the-limit"),
+        pytest.param(None, 86400, None, id="no-max-runtime-runs-until-the-engine-stops-it"),
+        pytest.param(30 * 86400, None, None, id="no-limit"),
+    ],
+)
+def test_a_job_longer_than_the_pools_limit_never_fits_there(
+    asked: int | None, limit: int | None, reason: str | None
+) -> None:
+    the_job = replace(job(), resources=replace(job().resources, max_runtime_s=asked))
+    got = never_fits(the_job, [replace(pool(), max_runtime_s=limit)])
+    assert got == (None if reason is None else (PoolVerdict("pku/a100", Code.UNRESOLVABLE, reason),))

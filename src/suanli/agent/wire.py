@@ -32,7 +32,7 @@ def rfc3339(moment: datetime | None) -> str | None:
 
 
 def offer_json(offer: PoolOffer) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "name": offer.name,
         "accelerator": offer.accelerator,
         "accelerators_per_node": offer.accelerators_per_node,
@@ -40,6 +40,9 @@ def offer_json(offer: PoolOffer) -> dict[str, Any]:
         "cpus_per_node": offer.cpus_per_node,
         "memory_mib_per_node": offer.memory_mib_per_node,
     }
+    if offer.max_runtime_s is not None:  # only engines with a limit (Slurm partitions) say it
+        out["max_runtime_s"] = offer.max_runtime_s
+    return out
 
 
 def attempt_json(status: AttemptStatus, fencing_token: int) -> dict[str, Any]:

@@ -95,6 +95,7 @@ class PoolIn(_In):
     nodes: int = Field(1, ge=1, le=100000)
     cpus_per_node: int = Field(ge=1, le=100000)
     memory_mib_per_node: int = Field(ge=1, le=INT64)
+    max_runtime_s: int | None = Field(None, ge=1, le=INT64)  # the engine's limit on one run here
 
 
 class AttemptIn(BaseModel):

@@ -99,6 +99,7 @@ def _view(pool: Pool, site: Site, used: dict[int, Vector], now: datetime, lease_
         pue=Decimal(site.pue_milli) / 1000 if site.pue_milli is not None else None,
         carbon_g_per_kwh=site.carbon_g_per_kwh,
         bandwidth_mbps=tuple(sorted((str(k), int(v)) for k, v in (site.bandwidth_mbps or {}).items())),
+        max_runtime_s=pool.max_runtime_s,
     )
 
 

@@ -91,6 +91,7 @@ def pool_view(pool: Pool, used: dict[int, Vector]) -> dict[str, Any]:
         "nodes": pool.nodes,
         "cpus_per_node": pool.cpus_per_node,
         "memory_mib_per_node": pool.memory_mib_per_node,
+        "max_runtime_s": pool.max_runtime_s,
         "price_per_hour": str(Money(pool.price_minor, pool.currency or DEFAULT_CURRENCY))
         if pool.price_minor is not None
         else None,

@@ -41,6 +41,7 @@ class PoolView:
     carbon_g_per_kwh: int | None = None  # the site's grid intensity; None: not known
     # Mbit/s into the site from other regions, as (region, Mbps) pairs; "*" for any region not named.
     bandwidth_mbps: tuple[tuple[str, int], ...] = ()
+    max_runtime_s: int | None = None  # the longest run the site's engine allows here; None: no limit
     # Filled only where expected start times are asked for (quotes); the scheduling cycle leaves it empty.
     releases: tuple[Release, ...] = ()
 
@@ -66,6 +67,7 @@ class PoolView:
             self.pue,
             self.carbon_g_per_kwh,
             self.bandwidth_mbps,
+            self.max_runtime_s,
             self.releases,
         )
 

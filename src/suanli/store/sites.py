@@ -24,6 +24,7 @@ class PoolOffer:
     nodes: int
     cpus_per_node: int
     memory_mib_per_node: int
+    max_runtime_s: int | None = None  # the engine's limit on one run here; None: none
 
 
 class SiteRepo:
@@ -84,6 +85,7 @@ class SiteRepo:
                         nodes=o.nodes,
                         cpus_per_node=o.cpus_per_node,
                         memory_mib_per_node=o.memory_mib_per_node,
+                        max_runtime_s=o.max_runtime_s,
                         version=0,
                         withdrawn=False,
                         updated_at=now,
@@ -97,6 +99,7 @@ class SiteRepo:
                 o.nodes,
                 o.cpus_per_node,
                 o.memory_mib_per_node,
+                o.max_runtime_s,
                 False,
             )
             if shape != (
@@ -105,6 +108,7 @@ class SiteRepo:
                 pool.nodes,
                 pool.cpus_per_node,
                 pool.memory_mib_per_node,
+                pool.max_runtime_s,
                 pool.withdrawn,
             ):
                 (
@@ -113,6 +117,7 @@ class SiteRepo:
                     pool.nodes,
                     pool.cpus_per_node,
                     pool.memory_mib_per_node,
+                    pool.max_runtime_s,
                     pool.withdrawn,
                 ) = shape
                 pool.updated_at = now

@@ -140,6 +140,8 @@ class Pool(Base):
     nodes: Mapped[int] = mapped_column(Integer)
     cpus_per_node: Mapped[int] = mapped_column(Integer)
     memory_mib_per_node: Mapped[int] = mapped_column(BigInteger)
+    # The longest run the site's engine allows here (a Slurm partition's MaxTime); None: no limit.
+    max_runtime_s: Mapped[int | None] = mapped_column(BigInteger, default=None)
     # Price of one node-hour's worth of the pool's accelerators, per accelerator (or per CPU for a
     # CPU-only pool), in minor units of `currency`; None while the pool is not priced.
     price_minor: Mapped[int | None] = mapped_column(BigInteger)

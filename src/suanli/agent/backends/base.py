@@ -60,6 +60,7 @@ class PoolOffer:
     nodes: int
     cpus_per_node: int
     memory_mib_per_node: int
+    max_runtime_s: int | None = None  # the engine's limit on one run (a Slurm partition's MaxTime)
 
 
 @dataclass(frozen=True)

@@ -32,9 +32,10 @@ __all__ = [
     "parse_sinfo",
     "parse_squeue",
     "parse_time",
+    "parse_time_limit",
 ]
 
-SINFO_FORMAT = "%N|%P|%c|%m|%G|%T"
+SINFO_FORMAT = "%N|%P|%c|%m|%G|%T|%l"  # %l: the partition's time limit (MaxTime)
 # id | name | state | reason | start | end | TRES per node | node count
 SQUEUE_FORMAT = "%i|%j|%T|%r|%S|%e|%b|%D"
 SACCT_FIELDS = "JobID,JobName,State,ExitCode,Start,End"
@@ -56,6 +57,7 @@ class NodeRow:
     memory_mib: int
     gpus: Mapping[str | None, int]  # gpu type (None when untyped) → count
     state: str
+    time_limit_s: int | None = None  # the partition's MaxTime; None: unlimited (or not reported)
 
 
 @dataclass(frozen=True)
@@ -172,12 +174,37 @@ def parse_sinfo(text: str) -> list[NodeRow]:
     rows = []
     for line in text.splitlines():
         parts = line.strip().split("|")
-        if len(parts) != 6 or not parts[2].isdigit():
+        if len(parts) not in (6, 7) or not parts[2].isdigit():
             continue
-        node, partition, cpus, memory, gres, state = parts
+        node, partition, cpus, memory, gres, state = parts[:6]
         memory_mib = int(memory.rstrip("+")) if memory.rstrip("+").isdigit() else 0
-        rows.append(NodeRow(node, partition.rstrip("*"), int(cpus), memory_mib, parse_gres(gres), state))
+        limit = parse_time_limit(parts[6]) if len(parts) == 7 else None
+        rows.append(
+            NodeRow(node, partition.rstrip("*"), int(cpus), memory_mib, parse_gres(gres), state, limit)
+        )
     return rows
+
+
+_LIMIT = re.compile(r"^(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?$")
+
+
+def parse_time_limit(text: str) -> int | None:
+    """Seconds from a Slurm time limit (`7-00:00:00`, `1-12`, `2:00:00`, `30:00`, `45`); None for
+    `infinite`, `UNLIMITED`, `n/a` or anything else it cannot read (the limit is then not offered).
+    Slurm's forms: minutes, minutes:seconds, hours:minutes:seconds, days-hours,
+    days-hours:minutes, days-hours:minutes:seconds."""
+    found = _LIMIT.match(text.strip())
+    if found is None:
+        return None
+    days, first, second, third = found.groups()
+    if days is not None:  # days-hours[:minutes[:seconds]]
+        hours, minutes, seconds = int(first), int(second or 0), int(third or 0)
+        return ((int(days) * 24 + hours) * 60 + minutes) * 60 + seconds
+    if third is not None:  # hours:minutes:seconds
+        return (int(first) * 60 + int(second)) * 60 + int(third)
+    if second is not None:  # minutes:seconds
+        return int(first) * 60 + int(second)
+    return int(first) * 60  # minutes
 
 
 def parse_gres(text: str) -> dict[str | None, int]:

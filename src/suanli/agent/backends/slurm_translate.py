@@ -132,9 +132,16 @@ def pools_from_nodes(
             nodes=sum(1 for row, _ in usable if not _UNUSABLE.search(row.state)),
             cpus_per_node=min(row.cpus for row, _ in usable),
             memory_mib_per_node=min(row.memory_mib for row, _ in usable),
+            max_runtime_s=_limit(row.time_limit_s for row, _ in usable),
         )
         pools.append(SlurmPool(offer, partition, gpu_type))
     return pools
+
+
+def _limit(limits: Iterable[int | None]) -> int | None:
+    """The pool's limit on one run: its partition's (the same on every node row); the smallest if not."""
+    known = [limit for limit in limits if limit is not None]
+    return min(known) if known else None
 
 
 def _pool_name(partition: str, gpu_type: str | None, has_gpus: bool, split: bool) -> str:

@@ -60,6 +60,7 @@ def _apply(cp: ControlPlane, site_id: str, body: SyncIn) -> sync.Outcome:
                 p.nodes,
                 p.cpus_per_node,
                 p.memory_mib_per_node,
+                p.max_runtime_s,
             )
             for p in body.pools
         ]

@@ -207,6 +207,21 @@ def test_a_pool_with_a_runtime_limit_takes_only_jobs_within_it(net: Net) -> None
     assert len(sync(net, agent)["launch"]) == 1
 
 
+def test_a_project_name_in_several_orgs_must_be_qualified_with_its_org(net: Net) -> None:
+    lab = net.tenant_token("lab", "ming")  # org lab has a project `default`, as the demo org does
+    net.ok("POST", "/jobs", net.tenant, json={"spec": HELLO})
+    net.ok("POST", "/jobs", lab, json={"spec": HELLO})
+    resp = net.call("GET", "/jobs", net.operator, params={"project": "default"})
+    assert resp.status_code == 422
+    assert resp.json()["errors"][0] == {
+        "field": "project",
+        "message": "say which, as ORG/PROJECT: demo/default, lab/default",
+    }
+    [mine] = net.ok("GET", "/jobs", net.operator, params={"project": "lab/default"})["items"]
+    assert net.ok("GET", f"/jobs/{mine['id']}", lab)["id"] == mine["id"]
+    assert len(net.ok("GET", "/jobs", lab, params={"project": "default"})["items"]) == 1  # one org: plain
+
+
 def test_metrics_count_jobs_by_state(net: Net) -> None:
     net.ok("POST", "/jobs", net.tenant, json={"spec": HELLO})
     text = net.http.get("/metrics").text

@@ -23,7 +23,12 @@ def jobs(
     state: Annotated[
         str | None, typer.Option(help="Only jobs in this state (PENDING, RUNNING, FAILED, ...).")
     ] = None,
-    project: Annotated[str | None, typer.Option(help="Only jobs of this project.")] = None,
+    project: Annotated[
+        str | None,
+        typer.Option(
+            help="Only jobs of this project (ORG/PROJECT where the name is in several of your orgs)."
+        ),
+    ] = None,
     all_pages: Annotated[
         bool, typer.Option("--all", help="Every matching job, not just the newest page.")
     ] = False,

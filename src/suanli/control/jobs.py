@@ -145,6 +145,13 @@ def list_jobs(
         found = [p for p in matches if p is not None]
         if not found:
             return [], None
+        if len(found) > 1:  # an operator, or a member of several orgs: the name alone is not enough
+            names = {o.id: o.name for o in orgs}
+            where = ", ".join(sorted(f"{names[p.org_id]}/{name}" for p in found))
+            raise Invalid(
+                f"project {name!r} is in several orgs",
+                [FieldError("project", f"say which, as ORG/PROJECT: {where}")],
+            )
         project_id = found[0].id
     before = _decode_cursor(tx, who, cursor)
     rows = tx.jobs.search(

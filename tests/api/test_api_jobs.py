@@ -132,6 +132,23 @@ def test_a_silent_site_loses_its_attempt_and_the_job_moves(net: Net) -> None:
     assert sync(net, first, [report(launch, "RUNNING")])["kill"] == [launch["attempt_id"]]
 
 
+def test_an_attempt_lost_before_it_started_spends_no_retry(net: Net) -> None:
+    first = net.add_site("sh1", [CPU_POOL])
+    job = net.ok("POST", "/jobs", net.tenant, json={"spec": {**HELLO, "retries": 0}})
+    net.cycle()
+    assert len(sync(net, first)["launch"]) == 1  # handed over, never reported running
+    second = net.add_site("sh2", [CPU_POOL])
+    net.clock.advance(45)  # past lease + grace
+    sync(net, second)
+    net.cycle()  # lost → PENDING, though it had no retries
+    net.cycle()  # placed again, elsewhere
+    view = net.ok("GET", f"/jobs/{job['id']}", net.tenant)
+    assert [a["state"] for a in view["attempts"]] == ["LOST", "ASSIGNED"]
+    assert view["attempts"][1]["site"] == "sh2" and view["retries_left"] == 0
+    events = [e["message"] for e in net.ok("GET", f"/jobs/{job['id']}/events", net.tenant)["items"]]
+    assert any("it never started there, so retries are untouched" in m for m in events), events
+
+
 def test_a_report_with_a_stale_fencing_token_is_refused(net: Net) -> None:
     agent = net.add_site("sh1", [CPU_POOL])
     net.ok("POST", "/jobs", net.tenant, json={"spec": HELLO})

@@ -77,6 +77,10 @@ def attempt_ended(
         _finish(tx, job, JobState.SUCCEEDED, now, said, exit_code=exit_code if exit_code is not None else 0)
     elif cancelling:
         _finish(tx, job, JobState.CANCELLED, now, said, exit_code=exit_code, reason=job.reason or "cancelled")
+    elif outcome is AttemptState.LOST and attempt.started_at is None:
+        # The site went silent before it ever ran the job: nothing of the job's can have failed
+        # (ADR 0006, addendum). Its site is avoided from now on, so this cannot loop.
+        move_job(tx, job, JobState.PENDING, now, f"{said}; it never started there, so retries are untouched")
     elif job.retries_left > 0:
         job.retries_left -= 1
         move_job(tx, job, JobState.PENDING, now, f"{said}; retrying ({job.retries_left} retries left)")

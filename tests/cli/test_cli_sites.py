@@ -38,6 +38,12 @@ def test_sites_shows_pools_and_free_capacity(api: FakeApi, run: Run, logged_in: 
     assert run("site", "list").stdout == out
 
 
+def test_a_pool_with_a_runtime_limit_shows_it(api: FakeApi, run: Run, logged_in: Path) -> None:
+    limited = {**SITE, "pools": [{**POOL, "max_runtime_s": 7 * 86400}]}
+    api.on("GET", "/sites", ok({"items": [limited], "next_cursor": None}))
+    assert "2 nodes x 4 A100, runs ≤ 7d" in " ".join(run("sites").stdout.split())
+
+
 def test_sites_json(api: FakeApi, run: Run, logged_in: Path) -> None:
     api.on("GET", "/sites", ok({"items": [SITE], "next_cursor": None}))
     assert json.loads(run("sites", "--json").stdout)["items"][0]["pools"][0]["free"]["nodes_free"] == 1

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from suanli.cli.context import stdout
+from suanli.domain.resources import format_duration
 
 __all__ = [
     "TERMINAL_STATES",
@@ -227,7 +228,9 @@ def _size(pool: dict[str, Any]) -> str:
         if accel
         else f"{pool.get('cpus_per_node', '?')} cpu"
     )
-    return f"{nodes} {'node' if nodes == 1 else 'nodes'} x {per_node}"
+    size = f"{nodes} {'node' if nodes == 1 else 'nodes'} x {per_node}"
+    limit = pool.get("max_runtime_s")
+    return f"{size}, runs ≤ {format_duration(int(limit))}" if isinstance(limit, int) and limit > 0 else size
 
 
 def print_sites(sites: Sequence[dict[str, Any]]) -> None:

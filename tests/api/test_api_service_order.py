@@ -8,9 +8,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from api_net import GPU_POOL, Net
+from api_net import GPU_POOL, Net, running_net
 
-from conftest import running_net
 from suanli.control.settings import Settings
 
 GPU4 = {"accelerators": "A100:4", "cpus": 4, "memory": "8Gi"}

@@ -305,10 +305,22 @@ def credit_limit_set(
 
 def audit(
     org: Annotated[str | None, typer.Option(help="One org's records (its finance roles may ask).")] = None,
-    action: Annotated[str | None, typer.Option(help="topup, credit_limit or budget.")] = None,
+    action: Annotated[
+        str | None,
+        typer.Option(
+            help="Only this action: topup, refund, credit_limit, budget, or a change's name (create_org, disable_site, set_quota, …)."
+        ),
+    ] = None,
     json_out: JsonOption = False,
 ) -> None:
-    """The audit trail of money changes: who, when, what, how much, why."""
+    """The audit trail of every change people made: who, when, what, on what, how much, why.
+
+    Example:
+
+    ```
+    suanli audit --action disable_site
+    ```
+    """
     with session() as client:
         body = client.audit(org=org, action=action)
     if json_out:

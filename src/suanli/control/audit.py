@@ -1,6 +1,14 @@
-"""The audit trail: every money change a person makes (top-ups, credit limits, budgets) is recorded
-with who, when, what, how much and why, in the same transaction as the change. Reading it is a
-money operation (`money.audit_events`)."""
+"""The audit trail: every change a person makes is recorded with who, when, what and on what, in
+the same transaction as the change.
+
+Money changes (top-ups, refunds, credit limits, budgets) record themselves with their amount and
+reason (`record`). Every other change a person makes through the API (orgs, projects, members,
+tokens, quotas, sites, prices, vouchers, cancels) is recorded at the API's one mutation seam
+(`api.deps.Mutation.run` → `record_change`): the action is the route's name (`disable_org`), the
+target its path, the detail the request body with anything secret-looking masked. Job submissions
+are the product's ordinary use, not administration, and are left to the job's own events. Reading
+the trail: operators see all of it, an org's owners, admins and finance members their org's
+(`money.audit_events`)."""
 
 from __future__ import annotations
 
@@ -37,6 +45,37 @@ def record(
         reason=reason,
         detail=detail or {},
     )
+
+
+_SECRET_WORDS = ("token", "secret", "password", "key")
+
+
+def record_change(
+    tx: Tx, who: Principal, action: str, target: str, params: dict[str, str], body: Any, now: datetime
+) -> AuditEvent | None:
+    """Record a change a person made through the API (see the module docstring); None when the
+    caller is not a person (agents, enrollment tokens)."""
+    if who.kind != "user":
+        return None
+    detail = _masked(body) if isinstance(body, dict) else {}
+    return record(tx, who, action, _org_of(tx, target, params, detail), target, now, detail=detail)
+
+
+def _masked(body: dict[str, Any]) -> dict[str, Any]:
+    return {k: ("…" if any(word in k.lower() for word in _SECRET_WORDS) else v) for k, v in body.items()}
+
+
+def _org_of(tx: Tx, target: str, params: dict[str, str], body: dict[str, Any]) -> str | None:
+    """The org a change concerns: named in the path (`/orgs/{org}/…`, `/sites/{site}/…`), created by
+    it (`POST /orgs`), or named in its body (`"org"`: a new site's owner); None: network-wide."""
+    name = params.get("org") or (body.get("name") if target == "/orgs" else None) or body.get("org")
+    if isinstance(name, str):
+        org = tx.tenancy.org_by_name(name)
+        return org.id if org else None
+    if "site" in params:
+        site = tx.sites.site_by_name(params["site"])
+        return site.org_id if site else None
+    return None
 
 
 def view(row: AuditEvent) -> dict[str, Any]:

@@ -27,7 +27,7 @@ def submit(body: SubmitJob, m: Mutation = Depends(mutation)) -> JSONResponse:
         job = jobs.submit(tx, m.who, body.spec, m.cp.clock(), m.cp.settings.lease_ttl)
         return 201, job_view(tx, job)
 
-    response = m.run(change)
+    response = m.run(change, audited=False)  # submissions are use, not administration: job events keep them
     m.cp.poke(schedule=True)
     return response
 

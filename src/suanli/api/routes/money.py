@@ -43,7 +43,7 @@ def topup(org: str, project: str, body: TopUp, m: Mutation = Depends(mutation)) 
             tx, m.who, org, project, body.amount, body.transfer_id, m.cp.clock(), body.reason
         )
 
-    return m.run(change)
+    return m.run(change, audited=False)  # recorded by the money operation itself, with amount and reason
 
 
 @router.get("/prices", summary="Price book versions of every pool (or one site's)")
@@ -235,7 +235,7 @@ def set_budget(org: str, project: str, body: SetBudget, m: Mutation = Depends(mu
         )
         return 200, view
 
-    return m.run(change)
+    return m.run(change, audited=False)  # recorded by the money operation itself, with amount and reason
 
 
 @router.post("/jobs/{job_id}/refund", summary="Refund a job's charges (operators)")
@@ -243,7 +243,7 @@ def refund_job(job_id: str, body: Refund, m: Mutation = Depends(mutation)) -> JS
     def change(tx: Tx) -> tuple[int, Any]:
         return 200, money.refund_job(tx, m.who, job_id, body.reason, m.cp.clock())
 
-    return m.run(change)
+    return m.run(change, audited=False)  # recorded by the money operation itself, with amount and reason
 
 
 @router.put("/orgs/{org}/projects/{project}/credit-limit", summary="Set a project's credit limit (operators)")
@@ -253,12 +253,15 @@ def set_credit_limit(
     def change(tx: Tx) -> tuple[int, Any]:
         return 200, money.set_credit_limit(tx, m.who, org, project, body.limit, body.reason, m.cp.clock())
 
-    response = m.run(change)
+    response = m.run(change, audited=False)  # recorded by the money operation itself, with amount and reason
     m.cp.poke(schedule=True)  # jobs waiting for funds may fit now
     return response
 
 
-@router.get("/audit", summary="Audit trail of money changes: all (operators) or one org's (finance)")
+@router.get(
+    "/audit",
+    summary="Audit trail of every change people made: all (operators) or one org's (owners, admins, finance)",
+)
 def audit_trail(
     org: str | None = None,
     action: str | None = None,

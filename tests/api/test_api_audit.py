@@ -1,0 +1,72 @@
+"""Every change a person makes through the API is in the audit trail, in the same transaction:
+who, when, which change, on what, with the request's fields (secrets masked). Operators read all
+of it; an org's owners, admins and finance members read their org's."""
+
+from __future__ import annotations
+
+from api_net import GPU_POOL, Net
+
+
+def trail(net: Net, token: str, **params: str) -> list[dict[str, object]]:
+    return list(net.ok("GET", "/audit", token, params=params)["items"])
+
+
+def test_administration_is_audited_with_actor_target_and_fields(net: Net) -> None:
+    net.ok("POST", "/orgs", net.operator, json={"name": "lab", "kind": "tenant"})
+    net.ok("PUT", "/orgs/lab/quota", net.operator, json={"guaranteed_cu": "8", "limit_cu": "16"})
+    net.ok("POST", "/orgs/lab/projects", net.operator, json={"name": "vision"})
+    net.ok("POST", "/orgs/lab/members", net.operator, json={"user": "ming", "role": "admin"})
+    net.add_site("sh1", [GPU_POOL])
+    net.ok("POST", "/sites/sh1/disable", net.operator)
+    net.ok("POST", "/tokens", net.operator, json={"name": "ci", "user": "ming"})
+    net.ok("POST", "/orgs/lab/projects/vision/disable", net.operator)
+
+    got = [(e["action"], e["target"]) for e in trail(net, net.operator)]
+    for change in [
+        ("create_org", "/orgs"),
+        ("set_quota", "/orgs/lab/quota"),
+        ("create_project", "/orgs/lab/projects"),
+        ("add_member", "/orgs/lab/members"),
+        ("create_site", "/sites"),
+        ("disable_site", "/sites/sh1/disable"),
+        ("create_token", "/tokens"),
+        ("disable_project", "/orgs/lab/projects/vision/disable"),
+    ]:
+        assert change in got, (change, got)
+    [quota] = trail(net, net.operator, action="set_quota")
+    assert quota["actor"] == "operator" and quota["detail"] == {"guaranteed_cu": "8", "limit_cu": "16"}
+
+
+def test_an_org_reads_its_own_trail_and_secrets_are_masked(net: Net) -> None:
+    lab = net.tenant_token("lab", "ming")  # owner of lab
+    net.ok("POST", "/orgs/lab/projects", lab, json={"name": "nlp"})
+    net.ok("POST", "/tokens", lab, json={"name": "laptop"})
+    mine = trail(net, lab, org="lab")
+    assert [(e["actor"], e["action"]) for e in mine] == [
+        ("operator", "create_org"),
+        ("operator", "create_project"),
+        ("operator", "add_member"),
+        ("ming", "create_project"),
+    ]
+    assert all(e["target"].startswith("/orgs") for e in mine)
+    token_record = next(e for e in trail(net, net.operator, action="create_token") if e["actor"] == "ming")
+    assert token_record["detail"] == {"name": "laptop"}
+    assert net.call("GET", "/audit", lab, params={"org": "demo"}).status_code in (403, 404)
+
+
+def test_job_submissions_and_agent_syncs_are_not_administration(net: Net) -> None:
+    agent = net.add_site("sh1", [GPU_POOL])
+    before = len(trail(net, net.operator))
+    net.ok("POST", "/jobs", net.tenant, json={"spec": {"name": "hello", "run": "echo hi"}})
+    net.ok("POST", "/agent/sync", agent, json={"attempts": []})
+    assert len(trail(net, net.operator)) == before
+
+
+def test_a_refused_change_leaves_no_record(net: Net) -> None:
+    before = len(trail(net, net.operator))
+    assert (
+        net.call("POST", "/orgs", net.operator, json={"name": "Bad Name", "kind": "tenant"}).status_code
+        == 422
+    )
+    assert net.call("POST", "/orgs/demo/disable", net.tenant).status_code == 403
+    assert len(trail(net, net.operator)) == before

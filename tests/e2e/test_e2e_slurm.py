@@ -62,23 +62,19 @@ def test_a_slurm_job_survives_an_agent_restart_without_rerunning(network: Networ
     assert logs.count("started") == 1 and "finished" in logs
 
 
-def test_a_job_slurm_refuses_fails_with_slurms_reason_and_the_agent_goes_on(network: Network) -> None:
-    # suanli places it (a runtime of 10 days is allowed and the pool has no limit of its own), but
-    # the partition's MaxTime is 7 days and EnforcePartLimits=ALL (scripts/ensure-slurm.sh).
+def test_a_job_longer_than_the_partition_allows_is_refused_before_it_reaches_slurm(network: Network) -> None:
+    # The partition's MaxTime is 7 days (scripts/ensure-slurm.sh); the agent offers it with the pool,
+    # so a 10-day job is refused at submission with the reason, instead of failing in sbatch later
+    # (Slurm's own refusal is tested against the backend: tests/agent/test_slurm_backend.py).
     network.start_agent("hpc", network.add_site("hpc"), backend="slurm", options=SLURM)
     tenant = network.add_tenant("acme", "ada")
-    with network.client(tenant) as c:
-        job = c.submit_job({"name": "long", "run": "true", "resources": {"max_runtime": "10d"}})
-    ended = terminal(network, tenant, job["id"])
-    assert (ended["state"], ended["site"]) == ("FAILED", "hpc")
-    (attempt,) = ended["attempts"]  # type: ignore[misc]
-    assert attempt["reason"] == (
-        "Slurm did not take it: Requested time limit is invalid (missing or exceeds some limit)"
-    )
-    shown = network.cli(tenant, "job", job["id"])
-    assert shown.returncode == 0 and "Requested time limit is invalid" in shown.stdout, shown.stdout
-    assert network.agents["hpc"].poll() is None
-    with network.client(tenant) as c:  # the site still runs what Slurm takes
+    wait_for("the partition's limit", lambda: network.cli(tenant, "sites").stdout.count("runs ≤ 7d") == 1)
+    spec = network.root / "long.yaml"
+    spec.write_text("name: long\nrun: 'true'\nresources: {max_runtime: 10d}\n")
+    refused = network.cli(tenant, "submit", str(spec))
+    assert refused.returncode != 0
+    assert "max_runtime 10d above the pool's limit 7d" in refused.stderr, refused.stderr
+    with network.client(tenant) as c:  # what fits the partition runs there
         fine = c.submit_job({"name": "short", "run": "echo fine", "resources": {"max_runtime": "1h"}})
     assert terminal(network, tenant, fine["id"])["state"] == "SUCCEEDED"
 

@@ -163,12 +163,12 @@ class _Live:
         self.static = tuple(pools)  # every pool that passed the static filters: where a job could run
         self._book = book
         self._shrinking = shrinking
-        self._answers = answers  # pool index → the version at which all said yes, or _RETIRED
+        self.answers = answers  # pool index → the version at which all said yes, or _RETIRED
         self._guarded: dict[int, int] = {}  # the same, on the guarded free capacity, once asked
 
     def admits(self, job: PendingJob, i: int) -> bool:
         """Whether every filter that reads free capacity admits the job on live pool `i` now."""
-        answer, version = self._answers[i], self._book.working.version[i]
+        answer, version = self.answers[i], self._book.working.version[i]
         if answer == version:
             return True
         if answer == _RETIRED:
@@ -176,9 +176,9 @@ class _Live:
         pool, free = self._book.pools[i], self._book.working.free[i]
         for check in self._shrinking:
             if not check.admits(job, pool, free):
-                self._answers[i] = _RETIRED
+                self.answers[i] = _RETIRED
                 return False
-        self._answers[i] = version
+        self.answers[i] = version
         return True
 
     def admits_guarded(self, job: PendingJob, i: int) -> bool:
@@ -200,10 +200,14 @@ class _Live:
 
     def admitted(self, job: PendingJob) -> list[int]:
         """Live pools that admit the job now, in snapshot order; forgets those retired."""
-        answers, version = self._answers, self._book.working.version
-        out = [i for i in self.pools if answers[i] == version[i] or self.admits(job, i)]
+        answers, version, admits = self.answers, self._book.working.version, self.admits
+        # `admits` inlined for the two answers it gives without asking a filter (a yes at this
+        # version, a retired pool): most pools, and this runs for every job that is not ranked yet
+        out = [
+            i for i in self.pools if answers[i] == version[i] or (answers[i] != _RETIRED and admits(job, i))
+        ]
         if len(out) < len(self.pools):
-            self.pools = [i for i in self.pools if self._answers[i] != _RETIRED]
+            self.pools = [i for i in self.pools if answers[i] != _RETIRED]
         return out
 
 
@@ -227,26 +231,33 @@ class JobClass:
     def best(self, job: PendingJob) -> tuple[int, float] | None:
         """The pool the job goes to now, with its score; None if no pool takes it."""
         ranked = self._ranked
-        reserved = self._book.working.reserved
+        working = self._book.working
+        reserved = working.reserved
         guarded = reserved > 0
-        if ranked is not None and all(self._live.admits(job, i) for i in ranked.witnesses):
+        live = self._live
+        answers, version = live.answers, working.version
+
+        def admits(i: int) -> bool:  # `live.admits`, its commonest answer first
+            return answers[i] == version[i] or live.admits(job, i)
+
+        if ranked is not None and all(admits(i) for i in ranked.witnesses):
             if not guarded:
-                return ranked.pick(lambda i: self._live.admits(job, i))
+                return ranked.pick(admits)
             if all(self._may_use(job, i) for i in ranked.witnesses):
-                return ranked.pick(lambda i: self._live.admits(job, i), lambda i: self._may_use(job, i))
+                return ranked.pick(admits, lambda i: self._may_use(job, i))
         if guarded:  # a ranking narrowed by the reservations, for jobs of this class and max_runtime
             kept = self._narrowed.get(job.resources.max_runtime_s)
             if kept is not None and kept[0] == reserved:
 
                 def usable(i: int) -> bool:
-                    return self._live.admits(job, i) and self._may_use(job, i)
+                    return admits(i) and self._may_use(job, i)
 
                 if all(usable(i) for i in kept[1].witnesses):
                     return kept[1].pick(usable)
-        feasible = self._live.admitted(job)
+        feasible = live.admitted(job)
         if self._kinds.opaque:
             feasible = [i for i in feasible if self._opaque_admit(job, i)]
-        mine = [i for i in feasible if self._may_use(job, i)] if guarded else feasible
+        mine = self._usable(job, feasible) if guarded else feasible
         if not mine:
             if not feasible:
                 self._ranked = None
@@ -260,6 +271,22 @@ class JobClass:
             # guarded pools they may use then only shrinks, like capacity.
             self._narrowed[job.resources.max_runtime_s] = (reserved, ranked)
         return ranked.pick(lambda i: True)
+
+    def _usable(self, job: PendingJob, feasible: list[int]) -> list[int]:
+        """The feasible pools the job may use beside their reservations (`_may_use` for each, with
+        what it reads of the job worked out once)."""
+        working = self._book.working
+        guards, ends, admits_guarded = working.guards, working.ends_of(job), self._live.admits_guarded
+        out = []
+        for i in feasible:
+            guard = guards[i]
+            if (
+                guard is None
+                or (ends is not None and guard.until is not None and ends <= guard.until)
+                or admits_guarded(job, i)
+            ):
+                out.append(i)
+        return out
 
     def _may_use(self, job: PendingJob, i: int) -> bool:
         """Whether a reservation on pool `i` leaves this job room: it ends before the reservation
@@ -291,7 +318,7 @@ class JobClass:
             if memo is None:
                 raw = [score.ask(job, pools[i], working.free_for(i, job)) for i in feasible]
             else:
-                raw = [memo.by_pool[i] for i in feasible]
+                raw = list(map(memo.by_pool.__getitem__, feasible))
             weighted, extremes = ranking.column(score.weight, raw, score.is_cost)
             columns.append(weighted)
             witnesses.extend(feasible[k] for k in extremes)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from functools import cache
+from itertools import filterfalse
 from typing import TYPE_CHECKING
 
 from suanli.scheduler import ranking
@@ -138,9 +139,11 @@ class JobClasses:
             found = self._survivors.get(named[:n])
             if found is None:
                 answers = self._static.setdefault(named[n - 1], bytearray(len(self.pools)))
+                admits, pools = check.admits, self.pools
                 for i in survivors:
                     if answers[i] == _UNASKED:
-                        answers[i] = _YES if check.admits(job, self.pools[i], self.pools[i].free) else _NO
+                        pool = pools[i]
+                        answers[i] = _YES if admits(job, pool, pool.free) else _NO
                 found = self._survivors[named[:n]] = [i for i in survivors if answers[i] == _YES]
             survivors = found
         return survivors
@@ -329,7 +332,7 @@ class JobClass:
         pools, working = self._book.pools, self._book.working
         for score, memo in zip(self._kinds.scores, self._values, strict=True):
             if memo is not None:
-                for i in [i for i in self._live.pools if i not in memo.by_pool]:
+                for i in list(filterfalse(memo.by_pool.__contains__, self._live.pools)):
                     memo.add(i, score.ask(job, pools[i], working.free_for(i, job)))
         self._filled = True
 

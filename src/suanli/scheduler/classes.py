@@ -4,9 +4,11 @@ Jobs of one profile whose reusable plugins (`reuse.py`) all give the same keys f
 cycle this module keeps:
 
 - **Static answers**, per (filter, key) and pool: whether the pool passes `accelerator`, `shape`,
-  `constraints`, `price_cap`, `online` for that key, each asked at most once per pool in a cycle,
-  and the survivors of each run of them, shared between classes that agree on those filters' keys.
-  Safe: these filters do not read free capacity, so their answer is fixed for the cycle.
+  `constraints`, `price_cap`, `online` for that key, each asked at most once per pool in a cycle
+  (once per group of alike pools for a filter with a `pool_key`: pools of one node shape for
+  `shape`), and the survivors of each run of them, shared between classes that agree on those
+  filters' keys. Safe: these filters do not read free capacity, so their answer is fixed for the
+  cycle, and a `pool_key` promises the same answer on pools with equal keys.
 - **Live pools** (`_Live`), shared by every class whose filters give the same keys: the pools that
   passed the static filters and that no filter reading free capacity (`capacity`) has refused yet,
   with the pool version at which it last said yes. A yes is reused while the pool's free vectors are
@@ -59,6 +61,8 @@ class Carry:
         self._key: tuple[Hashable, ...] | None = None
         self.survivors: dict[Hashable, list[int]] = {}
         self.static: dict[Hashable, bytearray] = {}
+        # filter name → pool index → the number of its group of alike pools (`Check.pool_key`)
+        self.groups: dict[str, list[int]] = {}
         self.values: dict[tuple[str, Hashable], _Values] = {}
         self.capacity: tuple[float, float, float] | None = None  # `books.capacity` of the pools
         # (profile, job id) → (the job, its class keys): the keys depend on the job alone
@@ -71,6 +75,7 @@ class Carry:
             self._key = key
             self.survivors = {(): list(range(len(pools)))}  # by key prefix
             self.static = {}
+            self.groups = {}
             self.values = {}
             self.capacity = None
         if len(self.job_keys) > self.LIMIT:
@@ -90,7 +95,8 @@ class JobClasses:
         self._kinds: dict[int, Kinds] = {}
         self._classes: dict[Hashable, JobClass] = {}
         self._survivors = kept.survivors
-        self._static = kept.static  # (filter, key) → per pool: _UNASKED, _YES, _NO
+        self._static = kept.static  # (filter, key) → per group of alike pools: _UNASKED, _YES, _NO
+        self._groups = kept.groups
         self._live: dict[Hashable, _Live] = {}
         self._answers: dict[Hashable, list[int]] = {}  # shrinking filters' keys → answer per pool
         self._values = kept.values
@@ -133,20 +139,34 @@ class JobClasses:
         self, named: tuple[tuple[str, Hashable], ...], checks: Sequence[Check], job: PendingJob
     ) -> list[int]:
         """Pools that pass every static filter, in snapshot order. Classes that agree on the first
-        filters' keys share those filters' survivors; each filter is asked once per key and pool."""
+        filters' keys share those filters' survivors; each filter is asked once per key and group
+        of alike pools (`_groups_of`)."""
         survivors = self._survivors[()]
         for n, check in enumerate(checks, start=1):
             found = self._survivors.get(named[:n])
             if found is None:
                 answers = self._static.setdefault(named[n - 1], bytearray(len(self.pools)))
-                admits, pools = check.admits, self.pools
+                admits, pools, groups = check.admits, self.pools, self._groups_of(check)
                 for i in survivors:
-                    if answers[i] == _UNASKED:
+                    if answers[groups[i]] == _UNASKED:
                         pool = pools[i]
-                        answers[i] = _YES if admits(job, pool, pool.free) else _NO
-                found = self._survivors[named[:n]] = [i for i in survivors if answers[i] == _YES]
+                        answers[groups[i]] = _YES if admits(job, pool, pool.free) else _NO
+                found = self._survivors[named[:n]] = [i for i in survivors if answers[groups[i]] == _YES]
             survivors = found
         return survivors
+
+    def _groups_of(self, check: Check) -> list[int]:
+        """Pool index → the number of its group: pools with equal `pool_key` for this filter share
+        one (numbered in order of first pool); without a `pool_key`, each pool is its own group."""
+        found = self._groups.get(check.name)
+        if found is None:
+            if check.pool_key is None:
+                found = list(range(len(self.pools)))
+            else:
+                numbers: dict[Hashable, int] = {}
+                found = [numbers.setdefault(check.pool_key(p), len(numbers)) for p in self.pools]
+            self._groups[check.name] = found
+        return found
 
     def values(self, name: str, key: Hashable) -> _Values:
         """The shared memo of one reusable score's raw values for one key."""

@@ -253,11 +253,14 @@ class JobClass:
 
     def best(self, job: PendingJob) -> tuple[int, float] | None:
         """The pool the job goes to now, with its score; None if no pool takes it."""
+        live = self._live
+        if not live.pools:  # every pool it could run on is retired for the cycle
+            self._ranked = None
+            return None
         ranked = self._ranked
         working = self._book.working
         reserved = working.reserved
         guarded = reserved > 0
-        live = self._live
         answers, version = live.answers, working.version
 
         def admits(i: int) -> bool:  # `live.admits`, its commonest answer first

@@ -11,8 +11,8 @@ cycle this module keeps:
   cycle, and a `pool_key` promises the same answer on pools with equal keys.
 - **Live pools** (`_Live`), shared by every class whose filters give the same keys: the pools that
   passed the static filters and that no filter reading free capacity (`capacity`) has refused yet,
-  with the pool version at which it last said yes. A yes is reused while the pool's free vectors are
-  unchanged, which is exact. A no retires the pool for these keys until the cycle ends: safe because
+  with the version of the pool's free vectors (`WorkingFree.taken`) at which it last said yes. A
+  yes is reused while those vectors are unchanged (a reservation leaves them), which is exact. A no retires the pool for these keys until the cycle ends: safe because
   free capacity only shrinks within a cycle and such a filter is monotone. So a full pool costs each
   set of keys one look, and a class with no live pool left waits at once.
 - **Raw score values**, per (score plugin, key) and pool, shared between classes.
@@ -186,12 +186,12 @@ class _Live:
         self.static = tuple(pools)  # every pool that passed the static filters: where a job could run
         self._book = book
         self._shrinking = shrinking
-        self.answers = answers  # pool index → the version at which all said yes, or _RETIRED
+        self.answers = answers  # pool index → its `WorkingFree.taken` when all said yes, or _RETIRED
         self._guarded: dict[int, int] = {}  # the same, on the guarded free capacity, once asked
 
     def admits(self, job: PendingJob, i: int) -> bool:
         """Whether every filter that reads free capacity admits the job on live pool `i` now."""
-        answer, version = self.answers[i], self._book.working.version[i]
+        answer, version = self.answers[i], self._book.working.taken[i]
         if answer == version:
             return True
         if answer == _RETIRED:
@@ -223,7 +223,7 @@ class _Live:
 
     def admitted(self, job: PendingJob) -> list[int]:
         """Live pools that admit the job now, in snapshot order; forgets those retired."""
-        answers, version, admits = self.answers, self._book.working.version, self.admits
+        answers, version, admits = self.answers, self._book.working.taken, self.admits
         # `admits` inlined for the two answers it gives without asking a filter (a yes at this
         # version, a retired pool): most pools, and this runs for every job that is not ranked yet
         out = [
@@ -261,7 +261,7 @@ class JobClass:
         working = self._book.working
         reserved = working.reserved
         guarded = reserved > 0
-        answers, version = live.answers, working.version
+        answers, version = live.answers, working.taken
 
         def admits(i: int) -> bool:  # `live.admits`, its commonest answer first
             return answers[i] == version[i] or live.admits(job, i)

@@ -7,8 +7,8 @@ core. Prints, per policy: scheduling passes, the passes that called the schedule
 wall and CPU time (CPU time is the fairer figure on a shared machine), and the headline figures;
 `--profile` adds each run's top cProfile entries.
 
-Not part of `make bench`: `suanli` on the full trace takes tens of minutes today, bounded by the
-scheduling cycle's fixed cost per call (see `src/suanli/sim/README.md`). The baselines alone:
+Not part of `make bench`: `suanli` on the full trace takes about 40–50 s on the shared 2-vCPU VM
+(docs/benchmarks.md), most of it the scheduling cycle's fixed cost per call (`src/suanli/sim/README.md`). The baselines alone:
 `--policy fifo --policy easy --policy sjf --policy las`; `suanli` on a slice: `--policy suanli --limit 10000`.
 
 Run: `.venv/bin/python bench/sim_network.py [--trace PATH] [--network YAML] [--limit N] [--policy P ...]`.

@@ -2,13 +2,16 @@
 
 For every built-in plugin: two jobs with the same `job_key` get the same answer on the same pool
 (the same `Status`, reason included, or the same score); a plugin that says `reads_free = False`
-gives the same answer whatever `free` holds; `admits` agrees with `filter(...).ok`; and `capacity`
-is monotone: with less free capacity it never turns a no into a yes.
+gives the same answer whatever `free` holds; a filter with a `pool_key` gives the same answer on
+two pools with the same `pool_key`; `admits` agrees with `filter(...).ok`; and `capacity` is
+monotone: with less free capacity it never turns a no into a yes.
 """
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -94,6 +97,63 @@ def test_an_answer_depends_on_the_job_only_through_its_key(
         assert answer(name, a, pool, pool.free) == answer(name, b, pool, pool.free)
     if not plugin.reads_free:
         assert answer(name, a, pool, pool.free) == answer(name, a, pool, tuple(other_free))
+
+
+POOL_KEYED = [name for name in FILTERS if hasattr(_FILTERS[name](), "pool_key")]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(POOL_KEYED), jobs(), pools(), pools(), st.data())
+def test_an_answer_depends_on_the_pool_only_through_its_pool_key(
+    name: str, job: PendingJob, pool: PoolView, other: PoolView, data: st.DataObject
+) -> None:
+    """`alike` takes each of the pool's fields from `other` or keeps it, at random, so that it
+    often shares the filter's pool key with `pool` while differing in other fields."""
+    plugin = _FILTERS[name]()
+    fields = [
+        "site",
+        "region",
+        "accelerator",
+        "per_node",
+        "free",
+        "price",
+        "online",
+        "pue",
+        "carbon_g_per_kwh",
+    ]
+    taken = data.draw(st.lists(st.sampled_from(fields), unique=True))
+    alike = replace(pool, id="pool-2", name="q", **{f: getattr(other, f) for f in taken})
+    if plugin.pool_key(pool) == plugin.pool_key(alike):  # type: ignore[attr-defined]
+        assert plugin.filter(job, pool, pool.free) == plugin.filter(job, alike, alike.free)
+
+
+def test_the_pool_keyed_filters_are_the_static_ones_that_name_few_pool_fields() -> None:
+    assert POOL_KEYED == ["accelerator", "shape", "constraints", "price_cap"]
+
+
+A100_8 = Vector(8, 64, 512)
+
+
+@pytest.mark.parametrize(
+    ("name", "change", "alike"),
+    [
+        ("accelerator", {"site": "b", "per_node": Vector(4, 64, 512)}, True),
+        ("accelerator", {"accelerator": "H100"}, False),
+        ("shape", {"site": "b", "price": Money(999), "free": (Vector(),) * 2}, True),
+        ("shape", {"free": (A100_8,) * 3}, False),
+        ("shape", {"per_node": Vector(4, 64, 512)}, False),
+        ("constraints", {"accelerator": "H100", "free": ()}, True),
+        ("constraints", {"region": "south"}, False),
+        ("price_cap", {"site": "b", "per_node": Vector(4, 64, 512)}, True),
+        ("price_cap", {"price": Money(999)}, False),
+    ],
+)
+def test_which_pools_a_filter_groups_together(name: str, change: dict[str, object], alike: bool) -> None:
+    pool = PoolView(
+        "pool-1", "site-a", "a", "p", "A100", A100_8, (A100_8,) * 2, region="north", price=Money(100)
+    )
+    plugin = _FILTERS[name]()
+    assert (plugin.pool_key(pool) == plugin.pool_key(replace(pool, **change))) == alike  # type: ignore[attr-defined, arg-type]
 
 
 @settings(max_examples=300, deadline=None)

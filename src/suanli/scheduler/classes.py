@@ -4,13 +4,15 @@ Jobs of one profile whose reusable plugins (`reuse.py`) all give the same keys f
 cycle this module keeps:
 
 - **Static answers**, per (filter, key) and pool: whether the pool passes `accelerator`, `shape`,
-  `constraints`, `price_cap`, `online` for that key, each asked at most once per pool in a cycle,
-  and the survivors of each run of them, shared between classes that agree on those filters' keys.
-  Safe: these filters do not read free capacity, so their answer is fixed for the cycle.
+  `constraints`, `price_cap`, `online` for that key, each asked at most once per pool in a cycle
+  (once per group of alike pools for a filter with a `pool_key`: pools of one node shape for
+  `shape`), and the survivors of each run of them, shared between classes that agree on those
+  filters' keys. Safe: these filters do not read free capacity, so their answer is fixed for the
+  cycle, and a `pool_key` promises the same answer on pools with equal keys.
 - **Live pools** (`_Live`), shared by every class whose filters give the same keys: the pools that
   passed the static filters and that no filter reading free capacity (`capacity`) has refused yet,
-  with the pool version at which it last said yes. A yes is reused while the pool's free vectors are
-  unchanged, which is exact. A no retires the pool for these keys until the cycle ends: safe because
+  with the version of the pool's free vectors (`WorkingFree.taken`) at which it last said yes. A
+  yes is reused while those vectors are unchanged (a reservation leaves them), which is exact. A no retires the pool for these keys until the cycle ends: safe because
   free capacity only shrinks within a cycle and such a filter is monotone. So a full pool costs each
   set of keys one look, and a class with no live pool left waits at once.
 - **Raw score values**, per (score plugin, key) and pool, shared between classes.
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from functools import cache
+from itertools import filterfalse
 from typing import TYPE_CHECKING
 
 from suanli.scheduler import ranking
@@ -58,6 +61,8 @@ class Carry:
         self._key: tuple[Hashable, ...] | None = None
         self.survivors: dict[Hashable, list[int]] = {}
         self.static: dict[Hashable, bytearray] = {}
+        # filter name → pool index → the number of its group of alike pools (`Check.pool_key`)
+        self.groups: dict[str, list[int]] = {}
         self.values: dict[tuple[str, Hashable], _Values] = {}
         self.capacity: tuple[float, float, float] | None = None  # `books.capacity` of the pools
         # (profile, job id) → (the job, its class keys): the keys depend on the job alone
@@ -70,6 +75,7 @@ class Carry:
             self._key = key
             self.survivors = {(): list(range(len(pools)))}  # by key prefix
             self.static = {}
+            self.groups = {}
             self.values = {}
             self.capacity = None
         if len(self.job_keys) > self.LIMIT:
@@ -89,7 +95,8 @@ class JobClasses:
         self._kinds: dict[int, Kinds] = {}
         self._classes: dict[Hashable, JobClass] = {}
         self._survivors = kept.survivors
-        self._static = kept.static  # (filter, key) → per pool: _UNASKED, _YES, _NO
+        self._static = kept.static  # (filter, key) → per group of alike pools: _UNASKED, _YES, _NO
+        self._groups = kept.groups
         self._live: dict[Hashable, _Live] = {}
         self._answers: dict[Hashable, list[int]] = {}  # shrinking filters' keys → answer per pool
         self._values = kept.values
@@ -132,18 +139,34 @@ class JobClasses:
         self, named: tuple[tuple[str, Hashable], ...], checks: Sequence[Check], job: PendingJob
     ) -> list[int]:
         """Pools that pass every static filter, in snapshot order. Classes that agree on the first
-        filters' keys share those filters' survivors; each filter is asked once per key and pool."""
+        filters' keys share those filters' survivors; each filter is asked once per key and group
+        of alike pools (`_groups_of`)."""
         survivors = self._survivors[()]
         for n, check in enumerate(checks, start=1):
             found = self._survivors.get(named[:n])
             if found is None:
                 answers = self._static.setdefault(named[n - 1], bytearray(len(self.pools)))
+                admits, pools, groups = check.admits, self.pools, self._groups_of(check)
                 for i in survivors:
-                    if answers[i] == _UNASKED:
-                        answers[i] = _YES if check.admits(job, self.pools[i], self.pools[i].free) else _NO
-                found = self._survivors[named[:n]] = [i for i in survivors if answers[i] == _YES]
+                    if answers[groups[i]] == _UNASKED:
+                        pool = pools[i]
+                        answers[groups[i]] = _YES if admits(job, pool, pool.free) else _NO
+                found = self._survivors[named[:n]] = [i for i in survivors if answers[groups[i]] == _YES]
             survivors = found
         return survivors
+
+    def _groups_of(self, check: Check) -> list[int]:
+        """Pool index → the number of its group: pools with equal `pool_key` for this filter share
+        one (numbered in order of first pool); without a `pool_key`, each pool is its own group."""
+        found = self._groups.get(check.name)
+        if found is None:
+            if check.pool_key is None:
+                found = list(range(len(self.pools)))
+            else:
+                numbers: dict[Hashable, int] = {}
+                found = [numbers.setdefault(check.pool_key(p), len(numbers)) for p in self.pools]
+            self._groups[check.name] = found
+        return found
 
     def values(self, name: str, key: Hashable) -> _Values:
         """The shared memo of one reusable score's raw values for one key."""
@@ -163,12 +186,12 @@ class _Live:
         self.static = tuple(pools)  # every pool that passed the static filters: where a job could run
         self._book = book
         self._shrinking = shrinking
-        self._answers = answers  # pool index → the version at which all said yes, or _RETIRED
+        self.answers = answers  # pool index → its `WorkingFree.taken` when all said yes, or _RETIRED
         self._guarded: dict[int, int] = {}  # the same, on the guarded free capacity, once asked
 
     def admits(self, job: PendingJob, i: int) -> bool:
         """Whether every filter that reads free capacity admits the job on live pool `i` now."""
-        answer, version = self._answers[i], self._book.working.version[i]
+        answer, version = self.answers[i], self._book.working.taken[i]
         if answer == version:
             return True
         if answer == _RETIRED:
@@ -176,9 +199,9 @@ class _Live:
         pool, free = self._book.pools[i], self._book.working.free[i]
         for check in self._shrinking:
             if not check.admits(job, pool, free):
-                self._answers[i] = _RETIRED
+                self.answers[i] = _RETIRED
                 return False
-        self._answers[i] = version
+        self.answers[i] = version
         return True
 
     def admits_guarded(self, job: PendingJob, i: int) -> bool:
@@ -200,10 +223,14 @@ class _Live:
 
     def admitted(self, job: PendingJob) -> list[int]:
         """Live pools that admit the job now, in snapshot order; forgets those retired."""
-        answers, version = self._answers, self._book.working.version
-        out = [i for i in self.pools if answers[i] == version[i] or self.admits(job, i)]
+        answers, version, admits = self.answers, self._book.working.taken, self.admits
+        # `admits` inlined for the two answers it gives without asking a filter (a yes at this
+        # version, a retired pool): most pools, and this runs for every job that is not ranked yet
+        out = [
+            i for i in self.pools if answers[i] == version[i] or (answers[i] != _RETIRED and admits(job, i))
+        ]
         if len(out) < len(self.pools):
-            self.pools = [i for i in self.pools if self._answers[i] != _RETIRED]
+            self.pools = [i for i in self.pools if answers[i] != _RETIRED]
         return out
 
 
@@ -226,27 +253,37 @@ class JobClass:
 
     def best(self, job: PendingJob) -> tuple[int, float] | None:
         """The pool the job goes to now, with its score; None if no pool takes it."""
+        live = self._live
+        if not live.pools:  # every pool it could run on is retired for the cycle
+            self._ranked = None
+            return None
         ranked = self._ranked
-        reserved = self._book.working.reserved
+        working = self._book.working
+        reserved = working.reserved
         guarded = reserved > 0
-        if ranked is not None and all(self._live.admits(job, i) for i in ranked.witnesses):
+        answers, version = live.answers, working.taken
+
+        def admits(i: int) -> bool:  # `live.admits`, its commonest answer first
+            return answers[i] == version[i] or live.admits(job, i)
+
+        if ranked is not None and all(admits(i) for i in ranked.witnesses):
             if not guarded:
-                return ranked.pick(lambda i: self._live.admits(job, i))
+                return ranked.pick(admits)
             if all(self._may_use(job, i) for i in ranked.witnesses):
-                return ranked.pick(lambda i: self._live.admits(job, i), lambda i: self._may_use(job, i))
+                return ranked.pick(admits, lambda i: self._may_use(job, i))
         if guarded:  # a ranking narrowed by the reservations, for jobs of this class and max_runtime
             kept = self._narrowed.get(job.resources.max_runtime_s)
             if kept is not None and kept[0] == reserved:
 
                 def usable(i: int) -> bool:
-                    return self._live.admits(job, i) and self._may_use(job, i)
+                    return admits(i) and self._may_use(job, i)
 
                 if all(usable(i) for i in kept[1].witnesses):
                     return kept[1].pick(usable)
-        feasible = self._live.admitted(job)
+        feasible = live.admitted(job)
         if self._kinds.opaque:
             feasible = [i for i in feasible if self._opaque_admit(job, i)]
-        mine = [i for i in feasible if self._may_use(job, i)] if guarded else feasible
+        mine = self._usable(job, feasible) if guarded else feasible
         if not mine:
             if not feasible:
                 self._ranked = None
@@ -260,6 +297,22 @@ class JobClass:
             # guarded pools they may use then only shrinks, like capacity.
             self._narrowed[job.resources.max_runtime_s] = (reserved, ranked)
         return ranked.pick(lambda i: True)
+
+    def _usable(self, job: PendingJob, feasible: list[int]) -> list[int]:
+        """The feasible pools the job may use beside their reservations (`_may_use` for each, with
+        what it reads of the job worked out once)."""
+        working = self._book.working
+        guards, ends, admits_guarded = working.guards, working.ends_of(job), self._live.admits_guarded
+        out = []
+        for i in feasible:
+            guard = guards[i]
+            if (
+                guard is None
+                or (ends is not None and guard.until is not None and ends <= guard.until)
+                or admits_guarded(job, i)
+            ):
+                out.append(i)
+        return out
 
     def _may_use(self, job: PendingJob, i: int) -> bool:
         """Whether a reservation on pool `i` leaves this job room: it ends before the reservation
@@ -291,7 +344,7 @@ class JobClass:
             if memo is None:
                 raw = [score.ask(job, pools[i], working.free_for(i, job)) for i in feasible]
             else:
-                raw = [memo.by_pool[i] for i in feasible]
+                raw = list(map(memo.by_pool.__getitem__, feasible))
             weighted, extremes = ranking.column(score.weight, raw, score.is_cost)
             columns.append(weighted)
             witnesses.extend(feasible[k] for k in extremes)
@@ -302,7 +355,7 @@ class JobClass:
         pools, working = self._book.pools, self._book.working
         for score, memo in zip(self._kinds.scores, self._values, strict=True):
             if memo is not None:
-                for i in [i for i in self._live.pools if i not in memo.by_pool]:
+                for i in list(filterfalse(memo.by_pool.__contains__, self._live.pools)):
                     memo.add(i, score.ask(job, pools[i], working.free_for(i, job)))
         self._filled = True
 

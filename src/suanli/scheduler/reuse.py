@@ -4,7 +4,10 @@ A plugin is *reusable* when it has `job_key(job)` and `reads_free`: its answer f
 the job only through `job_key(job)`, and on the `free` vectors only when `reads_free` is True. A
 reusable filter that reads `free` must be monotone: with less free capacity it never turns a no into
 a yes. A filter may also have `admits(job, pool, free) -> bool`, the same answer as
-`filter(...).ok` without building a reason; the cycle asks it where nobody reads the reason.
+`filter(...).ok` without building a reason; the cycle asks it where nobody reads the reason. A
+reusable filter that does not read `free` may also have `pool_key(pool)`: its answer depends on the
+pool only through that key, so pools with equal keys are asked once for them all (`pool_key` is to
+pools what `job_key` is to jobs; `accelerator` reads only the pool's model, `shape` its node shape).
 A plugin without these attributes is still correct, only asked again for every job and pool.
 """
 
@@ -23,6 +26,7 @@ if TYPE_CHECKING:
 
 Admits = Callable[[PendingJob, PoolView, tuple[Vector, ...]], bool]
 JobKey = Callable[[PendingJob], Hashable]
+PoolKey = Callable[[PoolView], Hashable]
 
 
 @runtime_checkable
@@ -41,11 +45,15 @@ class Check:
     name: str
     admits: Admits
     key: JobKey | None  # its `job_key` when it is reusable
+    pool_key: PoolKey | None = None  # its `pool_key` when it is reusable and does not read free
 
     @classmethod
     def of(cls, plugin: FilterPlugin) -> Check:
         admits = getattr(plugin, "admits", None) or partial(_admits, plugin)
-        return cls(plugin.name, admits, plugin.job_key if isinstance(plugin, Reusable) else None)
+        if not isinstance(plugin, Reusable):
+            return cls(plugin.name, admits, None)
+        pool_key = None if plugin.reads_free else getattr(plugin, "pool_key", None)
+        return cls(plugin.name, admits, plugin.job_key, pool_key)
 
 
 def _admits(plugin: FilterPlugin, job: PendingJob, pool: PoolView, free: tuple[Vector, ...]) -> bool:

@@ -98,10 +98,14 @@ class PendingJob:
     # else its max_runtime; None: nothing is known. Never its true length.
     expected_s: float | None = None
 
-    @cached_property
-    def options_key(self) -> tuple[tuple[str, int], ...]:
-        """Its accelerator options as plain (model, count) pairs (`fit.options_key`)."""
-        return tuple([(o.model, o.count) for o in self.resources.accelerators])
+    # Its accelerator options as plain (model, count) pairs (`fit.options_key`): worked out with the
+    # job, not as a `cached_property`, whose lock costs more than the tuple on 3.11.
+    options_key: tuple[tuple[str, int], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "options_key", tuple([(o.model, o.count) for o in self.resources.accelerators])
+        )
 
 
 @dataclass(frozen=True)

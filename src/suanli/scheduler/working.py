@@ -45,6 +45,9 @@ class WorkingFree:
         self.guards: list[Guard | None] = [None] * len(pools)
         self.reserved = 0  # how many pools hold a reservation
         self.version: list[int] = [0] * len(pools)
+        # Per pool, placements taken from it: the version of its `free` alone (a reservation changes
+        # only the guarded part), so answers that read `free` outlive reservations.
+        self.taken: list[int] = [0] * len(pools)
         self.placed = 0  # placements taken so far
         self.clock = 0  # placements and reservations so far: the clock the history is kept against
         # Capacity this cycle's placements give back: (when, nodes, per node); when None: not known.
@@ -81,6 +84,7 @@ class WorkingFree:
         for n in nodes:
             free[n] = free[n] - per_node
         self.placed += 1
+        self.taken[pool] += 1
         self.free[pool] = tuple(free)
         if self.guards[pool] is None:
             self.guarded[pool] = self.free[pool]

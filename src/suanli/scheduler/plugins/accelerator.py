@@ -17,6 +17,9 @@ class AcceleratorMatch:
     def job_key(self, job: PendingJob) -> Hashable:
         return tuple([o.model for o in job.resources.accelerators])
 
+    def pool_key(self, pool: PoolView) -> Hashable:
+        return pool.accelerator
+
     def admits(self, job: PendingJob, pool: PoolView, free: tuple[Vector, ...]) -> bool:
         options = job.resources.accelerators
         return not options or any(o.model == pool.accelerator for o in options)

@@ -17,6 +17,9 @@ class Constraints:
     def job_key(self, job: PendingJob) -> Hashable:
         return (job.sites, job.regions, job.data_residency)
 
+    def pool_key(self, pool: PoolView) -> Hashable:
+        return (pool.site, pool.region)
+
     def admits(self, job: PendingJob, pool: PoolView, free: tuple[Vector, ...]) -> bool:
         return (
             (not job.sites or pool.site in job.sites)

@@ -22,6 +22,9 @@ class PriceCap:
         cap = job.max_price_per_hour
         return None if cap is None else (cap, options_key(job), r.cpus, r.nodes)
 
+    def pool_key(self, pool: PoolView) -> Hashable:
+        return (pool.accelerator, pool.price)  # all `hourly_price` reads of the pool
+
     def admits(self, job: PendingJob, pool: PoolView, free: tuple[Vector, ...]) -> bool:
         cap = job.max_price_per_hour
         if cap is None:

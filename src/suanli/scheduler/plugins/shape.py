@@ -18,6 +18,9 @@ class Shape:
         r = job.resources
         return (options_key(job), r.cpus, r.memory_mib, r.nodes)
 
+    def pool_key(self, pool: PoolView) -> Hashable:
+        return (pool.accelerator, pool.per_node, len(pool.free))  # its node shape and count
+
     def admits(self, job: PendingJob, pool: PoolView, free: tuple[Vector, ...]) -> bool:
         r, have = job.resources, pool.per_node
         option = accelerator_option(job, pool)

@@ -44,6 +44,7 @@ def pools(draw: st.DrawFn) -> PoolView:
         price=draw(st.one_of(st.none(), st.builds(Money, st.sampled_from([100, 250])))),
         pue=draw(st.one_of(st.none(), st.just(Decimal("1.3")))),
         carbon_g_per_kwh=draw(st.one_of(st.none(), st.just(500))),
+        max_runtime_s=draw(st.sampled_from([None, 1800, 86400])),
     )
 
 
@@ -120,6 +121,7 @@ def test_an_answer_depends_on_the_pool_only_through_its_pool_key(
         "online",
         "pue",
         "carbon_g_per_kwh",
+        "max_runtime_s",
     ]
     taken = data.draw(st.lists(st.sampled_from(fields), unique=True))
     alike = replace(pool, id="pool-2", name="q", **{f: getattr(other, f) for f in taken})
@@ -128,7 +130,7 @@ def test_an_answer_depends_on_the_pool_only_through_its_pool_key(
 
 
 def test_the_pool_keyed_filters_are_the_static_ones_that_name_few_pool_fields() -> None:
-    assert POOL_KEYED == ["accelerator", "shape", "constraints", "price_cap"]
+    assert POOL_KEYED == ["accelerator", "shape", "constraints", "price_cap", "runtime_limit"]
 
 
 A100_8 = Vector(8, 64, 512)
@@ -146,6 +148,8 @@ A100_8 = Vector(8, 64, 512)
         ("constraints", {"region": "south"}, False),
         ("price_cap", {"site": "b", "per_node": Vector(4, 64, 512)}, True),
         ("price_cap", {"price": Money(999)}, False),
+        ("runtime_limit", {"site": "b", "price": Money(999), "accelerator": "H100"}, True),
+        ("runtime_limit", {"max_runtime_s": 3600}, False),
     ],
 )
 def test_which_pools_a_filter_groups_together(name: str, change: dict[str, object], alike: bool) -> None:

@@ -23,6 +23,9 @@ class RuntimeLimit:
     def job_key(self, job: PendingJob) -> Hashable:
         return job.resources.max_runtime_s
 
+    def pool_key(self, pool: PoolView) -> Hashable:
+        return pool.max_runtime_s
+
     def admits(self, job: PendingJob, pool: PoolView, free: tuple[Vector, ...]) -> bool:
         limit, wanted = pool.max_runtime_s, job.resources.max_runtime_s
         return limit is None or wanted is None or wanted <= limit

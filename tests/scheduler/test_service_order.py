@@ -1,6 +1,7 @@
 """The `service` queue order and its preemption rule: seed pools, pending and running jobs, run one
 cycle, assert on the plan (`scheduler/service.py`, `order.py`, `reserve.py`)."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -74,9 +75,11 @@ def running(
     )
 
 
-def cycle(jobs: list[PendingJob], free: int = 8, run: tuple[Running, ...] = ()) -> list[str]:
+def cycle(
+    jobs: list[PendingJob], free: int = 8, run: tuple[Running, ...] = (), order: str = "service"
+) -> list[str]:
     plan = schedule(
-        Snapshot(now=T0, pools=(pool(free),), jobs=tuple(jobs), running=run, order="service"), PROFILES
+        Snapshot(now=T0, pools=(pool(free),), jobs=tuple(jobs), running=run, order=order), PROFILES
     )
     return [p.job_id for p in plan.placements]
 
@@ -135,6 +138,38 @@ def test_no_eviction_of_what_may_not_be_evicted(victim: Running) -> None:
     )
     assert plan.preemptions == ()
     assert plan.reservations == ()  # a job that is not aged never holds capacity idle
+
+
+def test_the_las_order_never_ages_a_job_so_it_ranks_by_service_alone() -> None:
+    # The same queue as the ageing test: under `las` the job past its bound stays behind the one with
+    # less service (ADR 0019), it reserves nothing, and an aged-at-start attempt is not protected.
+    bound = service.ageing_bound_s(None, 5 * HOUR)
+    aged = job("aged", ran_s=5 * HOUR, age_s=bound + 5 * HOUR + 1)
+    more = job("more", ran_s=2 * HOUR, age_s=3 * HOUR)
+    assert cycle([more, job("new"), aged], free=2, order="las") == ["new", "more"]
+    assert service.pending_rank(aged, T0, ageing=False) == service.AGED + service.band(5 * HOUR)
+    was_aged = running("was-aged", waited_s=service.ageing_bound_s(None, 0) + 1, started_ago_s=HOUR)
+    assert service.protected_until(was_aged, ageing=False) is None
+    plan = schedule(
+        Snapshot(now=T0, pools=(pool(0),), jobs=(job("new", 8),), running=(was_aged,), order="las"), PROFILES
+    )
+    assert [p.job_id for p in plan.preemptions] == ["was-aged"]
+
+
+@pytest.mark.parametrize(
+    "victim",
+    [
+        running("not-preemptible", preemptible=False),
+        running("between-checkpoints", started_ago_s=HOUR + 10 * 60),
+        running("same-band", started_ago_s=60),
+    ],
+)
+def test_las_evicts_neither_what_cannot_resume_nor_between_checkpoints(victim: Running) -> None:
+    victim = replace(victim, checkpoint_s=30 * 60) if victim.job_id == "between-checkpoints" else victim
+    plan = schedule(
+        Snapshot(now=T0, pools=(pool(0),), jobs=(job("new", 8),), running=(victim,), order="las"), PROFILES
+    )
+    assert plan.preemptions == () and plan.reservations == ()
 
 
 def test_the_fair_order_is_unchanged_by_service_fields() -> None:

@@ -3,7 +3,8 @@
 The queue order is a plugin chosen by `Snapshot.order` (`QUEUE_ORDERS`, `register_queue_order`):
 `fair` is the order below; `service` (`service.py`) puts, within each priority class, aged jobs
 after new jobs and before jobs that have had more service, and inside each band the smallest
-expected work first. Fair share applies within each of those ranks.
+expected work first; `las` is `service` without the ageing rule (ADR 0019). Fair share applies
+within each of those ranks.
 
 1. **Priority** (higher first): a job of a higher class is always examined before any job of a
    lower one.
@@ -32,7 +33,7 @@ from suanli.scheduler import service
 from suanli.scheduler.books import Books
 from suanli.scheduler.snapshot import PendingJob
 
-__all__ = ["QUEUE_ORDERS", "FairQueue", "QueueOrder", "register_queue_order"]
+__all__ = ["QUEUE_ORDERS", "SERVICE_ORDERS", "FairQueue", "QueueOrder", "register_queue_order"]
 
 QueueOrder = Callable[[PendingJob, datetime], tuple[int, tuple[Any, ...]]]
 """A queue order: for a job at `now`, its rank (lower ranks go first, within one priority class;
@@ -51,7 +52,15 @@ def _service(job: PendingJob, now: datetime) -> tuple[int, tuple[Any, ...]]:
     return rank, (work, job.created_at, job.id)
 
 
-QUEUE_ORDERS: dict[str, QueueOrder] = {"fair": _fair, "service": _service}
+def _las(job: PendingJob, now: datetime) -> tuple[int, tuple[Any, ...]]:
+    """`service` without the ageing rule (ADR 0019): bands of attained service only."""
+    work = job.expected_s * max(service.accelerators(job), 1) if job.expected_s is not None else math.inf
+    return service.pending_rank(job, now, ageing=False), (work, job.created_at, job.id)
+
+
+QUEUE_ORDERS: dict[str, QueueOrder] = {"fair": _fair, "service": _service, "las": _las}
+SERVICE_ORDERS = frozenset({"service", "las"})
+"""The orders that rank by attained service, so `reserve.preempt` evicts by it."""
 
 
 def register_queue_order(name: str, order: QueueOrder) -> None:

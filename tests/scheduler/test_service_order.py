@@ -140,20 +140,39 @@ def test_no_eviction_of_what_may_not_be_evicted(victim: Running) -> None:
     assert plan.reservations == ()  # a job that is not aged never holds capacity idle
 
 
-def test_the_las_order_never_ages_a_job_so_it_ranks_by_service_alone() -> None:
-    # The same queue as the ageing test: under `las` the job past its bound stays behind the one with
-    # less service (ADR 0019), it reserves nothing, and an aged-at-start attempt is not protected.
+def test_under_las_a_job_past_the_first_rung_never_ages() -> None:
+    # The same queue as the ageing test: under `las` the job past its bound has had 5 h of service,
+    # so it stays behind the one with less (ADR 0019), and an attempt that started past the first
+    # rung is not protected, even if it had waited past its bound.
     bound = service.ageing_bound_s(None, 5 * HOUR)
     aged = job("aged", ran_s=5 * HOUR, age_s=bound + 5 * HOUR + 1)
     more = job("more", ran_s=2 * HOUR, age_s=3 * HOUR)
     assert cycle([more, job("new"), aged], free=2, order="las") == ["new", "more"]
-    assert service.pending_rank(aged, T0, ageing=False) == service.AGED + service.band(5 * HOUR)
-    was_aged = running("was-aged", waited_s=service.ageing_bound_s(None, 0) + 1, started_ago_s=HOUR)
-    assert service.protected_until(was_aged, ageing=False) is None
+    assert service.pending_rank(aged, T0, every_band=False) == service.AGED + service.band(5 * HOUR)
+    was_aged = running("was-aged", ran_s=2 * HOUR, waited_s=service.ageing_bound_s(None, 2 * HOUR) + 1)
+    assert service.protected_until(was_aged) is not None
+    assert service.protected_until(was_aged, every_band=False) is None
     plan = schedule(
         Snapshot(now=T0, pools=(pool(0),), jobs=(job("new", 8),), running=(was_aged,), order="las"), PROFILES
     )
     assert [p.job_id for p in plan.preemptions] == ["was-aged"]
+
+
+def test_under_las_a_job_below_the_first_rung_ages_and_reserves() -> None:
+    # A 2-GPU job that has waited past its bound (2 h) with no service yet is aged: new 1-GPU jobs
+    # still go first, but it holds the pool's capacity for itself rather than wait behind them for ever.
+    wide = job("wide", 2, age_s=service.ageing_bound_s(None, 0) + 1)
+    busy = (running("busy", 7, started_ago_s=60),)
+    plan = schedule(
+        Snapshot(now=T0, pools=(pool(1),), jobs=(wide, job("small")), running=busy, order="las"), PROFILES
+    )
+    assert [p.job_id for p in plan.placements] == ["small"]
+    assert [r.job_id for r in plan.reservations] == ["wide"]
+    young = job("young", 2, age_s=60)
+    plan = schedule(
+        Snapshot(now=T0, pools=(pool(1),), jobs=(young, job("small")), running=busy, order="las"), PROFILES
+    )
+    assert plan.reservations == ()
 
 
 @pytest.mark.parametrize(

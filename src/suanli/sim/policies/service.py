@@ -50,7 +50,7 @@ _CYCLES_PER_PASS = 64  # cycles at one instant at most (each evicts for one job 
 class ServiceOrder:
     name = "suanli-service"
     order = "service"  # the queue order the snapshots name
-    ageing = True  # whether `order` ages waiting jobs (`las` does not: ADR 0019)
+    every_band = True  # whether every job may age (`las`: only those below the first rung, ADR 0019)
 
     def __init__(self, trace: Trace, network: Network) -> None:
         self._trace = trace
@@ -197,11 +197,11 @@ class ServiceOrder:
     def _may_evict(self, at: datetime) -> bool:
         """Whether some waiting job ranks below some running preemptible one (it could evict it)."""
         highest = max(
-            (service.evictable_rank(r, at, self.ageing) for r in self._running.values() if r.preemptible),
+            (service.evictable_rank(r, at, self.every_band) for r in self._running.values() if r.preemptible),
             default=0,
         )
         return highest > 0 and any(
-            service.pending_rank(j, at, self.ageing) < highest for j in self._pending.values()
+            service.pending_rank(j, at, self.every_band) < highest for j in self._pending.values()
         )
 
     def _wake(self, now: float, at: datetime) -> float | None:
@@ -215,9 +215,9 @@ class ServiceOrder:
         for r in self._running.values():
             if not r.preemptible:
                 continue
-            value = service.running_service_s(r, at, self.ageing)
+            value = service.running_service_s(r, at, self.every_band)
             if value is None:
-                protected = service.protected_until(r, self.ageing)
+                protected = service.protected_until(r, self.every_band)
                 if protected is not None:  # it ranks by its service again then
                     soonest = min(soonest, now + (protected - at).total_seconds())
                 continue
@@ -226,7 +226,9 @@ class ServiceOrder:
             until = service.next_evictable_s(r, at)
             if until > 0:  # it may be evicted then (just after its next checkpoint)
                 soonest = min(soonest, now + until)
-        for j in self._pending.values() if self.ageing else ():
+        for j in self._pending.values():
+            if not service.may_age(j, self.every_band):
+                continue
             bound = service.ageing_bound_s(j.expected_s, j.ran_s)
             waited = service.waited_s(j, at)
             if waited < bound:
@@ -235,12 +237,13 @@ class ServiceOrder:
 
 
 class LeastAttainedService(ServiceOrder):
-    """`suanli-las`: the production scheduler with the `las` queue order, `service` without the
-    ageing rule (ADR 0019): bands of attained service, eviction only just after a checkpoint."""
+    """`suanli-las`: the production scheduler with the `las` queue order (ADR 0019): bands of attained
+    service, eviction only just after a checkpoint, and the ageing rule only for jobs below the first
+    rung."""
 
     name = "suanli-las"
     order = "las"
-    ageing = False
+    every_band = False
 
 
 register_policy(ServiceOrder.name, ServiceOrder)

@@ -213,3 +213,13 @@ def test_why_a_job_waits_names_who_is_ahead_and_when_it_is_promoted() -> None:
         "waiting behind 3 jobs with less service or shorter expected work (3 of tenant B); "
         f"promoted in {(bound - HOUR) / HOUR:.0f} h by the ageing rule"
     )
+
+
+def test_why_a_job_waits_under_las_says_a_job_past_the_first_rung_is_not_promoted() -> None:
+    had = job("had-2h", ran_s=2 * HOUR, age_s=3 * HOUR)
+    queue = [had, job("new", org="B"), job("had-5h", org="C", ran_s=5 * HOUR, age_s=6 * HOUR)]
+    assert service.explain_wait(had, queue, T0, every_band=False) == (
+        "waiting behind 1 job with less service or shorter expected work (1 of tenant B); "
+        "it has had an accelerator-hour, so it is not promoted"
+    )
+    assert "promoted in" in service.explain_wait(job("fresh"), queue, T0, every_band=False)

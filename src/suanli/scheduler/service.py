@@ -187,14 +187,15 @@ def running_service_s(r: Running, now: datetime, every_band: bool = True) -> flo
     return ran * max(r.per_node.accelerators * len(r.nodes), 1)
 
 
-def explain_wait(job: PendingJob, queue: Sequence[PendingJob], now: datetime) -> str:
-    """Why a waiting job waits under the `service` order, for people (what `suanli why` shows):
-    the jobs ranked before it, by tenant, and when the ageing rule promotes it."""
-    rank = pending_rank(job, now)
-    aged = is_aged(job, now)
+def explain_wait(job: PendingJob, queue: Sequence[PendingJob], now: datetime, every_band: bool = True) -> str:
+    """Why a waiting job waits under the `service` order (`las`: `every_band` False), for people
+    (what `suanli why` shows): the jobs ranked before it, by tenant, and when the ageing rule
+    promotes it, if it can."""
+    rank = pending_rank(job, now, every_band)
+    aged = is_aged(job, now, every_band)
     ahead: dict[str, int] = {}
     for other in queue:
-        if other.id != job.id and _before(other, job, now, rank):
+        if other.id != job.id and _before(other, job, now, rank, every_band):
             ahead[other.org_id] = ahead.get(other.org_id, 0) + 1
     total = sum(ahead.values())
     if aged:
@@ -202,12 +203,14 @@ def explain_wait(job: PendingJob, queue: Sequence[PendingJob], now: datetime) ->
         return f"{where}; {total} job{'s' if total != 1 else ''} are ahead of it"
     by = ", ".join(f"{n} of tenant {org}" for org, n in sorted(ahead.items(), key=lambda kv: (-kv[1], kv[0])))
     head = f"waiting behind {total} job{'s' if total != 1 else ''} with less service or shorter expected work"
+    if not may_age(job, every_band):
+        return f"{head}{f' ({by})' if by else ''}; it has had an accelerator-hour, so it is not promoted"
     left = ageing_bound_s(job.expected_s, job.ran_s) - waited_s(job, now)
     return f"{head}{f' ({by})' if by else ''}; promoted in {_duration(left)} by the ageing rule"
 
 
-def _before(other: PendingJob, job: PendingJob, now: datetime, rank: int) -> bool:
-    theirs = pending_rank(other, now)
+def _before(other: PendingJob, job: PendingJob, now: datetime, rank: int, every_band: bool) -> bool:
+    theirs = pending_rank(other, now, every_band)
     if theirs != rank:
         return theirs < rank
     if rank == AGED:

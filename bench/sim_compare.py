@@ -1,5 +1,5 @@
-"""Scheduling-quality benchmark: FIFO, EASY, LAS (3 and 2 queues) and the default policy (`suanli`, the
-production scheduler with the `service` queue order) on the public traces that fit the rigid-job model,
+"""Scheduling-quality benchmark: FIFO, EASY, LAS (3 and 2 queues), `las-ckpt` and the production scheduler
+(`suanli`, `suanli-service`, and `suanli-las`, the candidate: ADR 0019) on the public traces that fit the rigid-job model,
 each on one pool sized to offered load ≤ 0.8 and, with `--network`, on a multi-site network.
 
 Per trace it prints the comparison table (hours) with preemptions and GPU-hours lost to them, and a goals
@@ -11,8 +11,11 @@ The default set is quick (a few minutes): two Sia workloads, the Alibaba 2023 de
 first 2,000 jobs of Philly. `--full` runs every Sia workload and the whole Philly trace (slow: the
 production scheduler runs one cycle per event). `--plot DIR` writes JCT CDFs per trace.
 
+`--policy NAME` runs only that candidate (the last one named gets the goals table) beside the
+baselines the goals need: `--policy las-ckpt` replays all of Philly in about two minutes.
+
 Run: `.venv/bin/python bench/sim_compare.py [--full] [--network examples/networks/shanghai-15.yaml]
-[--trace FORMAT:PATH[:LIMIT] ...] [--plot DIR]`.
+[--trace FORMAT:PATH[:LIMIT] ...] [--policy NAME ...] [--plot DIR]`.
 """
 
 from __future__ import annotations
@@ -21,10 +24,20 @@ import argparse
 import os
 import platform
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from suanli.sim import Network, SimError, load_network, load_trace, make_policy, simulate, summarize
-from suanli.sim.compare import COMPARED, DEFAULT_CHECKPOINT_S, Goals, check, pool_size, with_checkpoints
+from suanli.sim.compare import (
+    CANDIDATES,
+    COMPARED,
+    DEFAULT,
+    DEFAULT_CHECKPOINT_S,
+    Goals,
+    check,
+    pool_size,
+    with_checkpoints,
+)
 from suanli.sim.metrics import Summary
 from suanli.sim.report import markdown, table
 from suanli.sim.trace import Trace
@@ -49,6 +62,11 @@ def main() -> int:
     parser.add_argument("--full", action="store_true", help="every Sia workload and all of Philly")
     parser.add_argument("--network", type=Path, help="a network file instead of one sized pool")
     parser.add_argument("--plot", type=Path, help="write JCT CDF plots here, one folder per trace")
+    parser.add_argument(
+        "--policy",
+        action="append",
+        help="run only this candidate (repeatable) beside the baselines the goals need (easy, las, las2)",
+    )
     args = parser.parse_args()
     specs = args.trace or (FULL if args.full else QUICK)
     network = load_network(args.network) if args.network else None
@@ -60,7 +78,8 @@ def main() -> int:
         path, _, limit = rest.partition(":")
         try:
             trace = load_trace(Path(path), fmt, int(limit) if limit else None)
-            found = compare(with_checkpoints(trace, DEFAULT_CHECKPOINT_S), network, args.plot)
+            names = ("easy", "las", "las2", *args.policy) if args.policy else COMPARED
+            found = compare(with_checkpoints(trace, DEFAULT_CHECKPOINT_S), network, args.plot, names)
             if found is not None:
                 results.append((f"{Path(path).parent.name}/{Path(path).name}", *found))
         except SimError as exc:
@@ -99,20 +118,23 @@ def main() -> int:
     return 1 if failed else 0
 
 
-def compare(trace: Trace, network: Network | None, plot: Path | None) -> tuple[Goals, Summary] | None:
+def compare(
+    trace: Trace, network: Network | None, plot: Path | None, names: Sequence[str] = COMPARED
+) -> tuple[Goals, Summary] | None:
     net = network or Network.single(pool_size(trace))
     where = net.source or f"one pool of {net.gpus} GPUs"
     print(f"\n### {Path(trace.source).name}: {len(trace):,} jobs on {where}\n")
     runs = []
-    for name in COMPARED:
+    for name in names:
         runs.append(
             simulate(trace, net, make_policy(name, trace, net), name=name, checkpoint_s=DEFAULT_CHECKPOINT_S)
         )
     summaries = [summarize(trace, r) for r in runs]
     header, rows = table(summaries, wall=True, extra=True)
     print(markdown(header, rows))
-    goals = check(summaries)
-    for policy in ("suanli", "suanli-service"):
+    default = names[-1] if DEFAULT not in names else DEFAULT
+    goals = check(summaries, default)
+    for policy in CANDIDATES:
         found = check(summaries, policy)
         if found is not None:
             print(f"\ngoals for {policy}: {found.marks()}")
@@ -120,7 +142,8 @@ def compare(trace: Trace, network: Network | None, plot: Path | None) -> tuple[G
         from suanli.sim.plots import plot_runs
 
         plot_runs(trace, runs, plot / Path(trace.source).stem)
-    return None if goals is None else (goals, summaries[-1])
+    ours = next(s for s in summaries if s.policy == default)
+    return None if goals is None else (goals, ours)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """The `service` queue order and its preemption rule: seed pools, pending and running jobs, run one
 cycle, assert on the plan (`scheduler/service.py`, `order.py`, `reserve.py`)."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -74,9 +75,11 @@ def running(
     )
 
 
-def cycle(jobs: list[PendingJob], free: int = 8, run: tuple[Running, ...] = ()) -> list[str]:
+def cycle(
+    jobs: list[PendingJob], free: int = 8, run: tuple[Running, ...] = (), order: str = "service"
+) -> list[str]:
     plan = schedule(
-        Snapshot(now=T0, pools=(pool(free),), jobs=tuple(jobs), running=run, order="service"), PROFILES
+        Snapshot(now=T0, pools=(pool(free),), jobs=tuple(jobs), running=run, order=order), PROFILES
     )
     return [p.job_id for p in plan.placements]
 
@@ -137,6 +140,57 @@ def test_no_eviction_of_what_may_not_be_evicted(victim: Running) -> None:
     assert plan.reservations == ()  # a job that is not aged never holds capacity idle
 
 
+def test_under_las_a_job_past_the_first_rung_never_ages() -> None:
+    # The same queue as the ageing test: under `las` the job past its bound has had 5 h of service,
+    # so it stays behind the one with less (ADR 0019), and an attempt that started past the first
+    # rung is not protected, even if it had waited past its bound.
+    bound = service.ageing_bound_s(None, 5 * HOUR)
+    aged = job("aged", ran_s=5 * HOUR, age_s=bound + 5 * HOUR + 1)
+    more = job("more", ran_s=2 * HOUR, age_s=3 * HOUR)
+    assert cycle([more, job("new"), aged], free=2, order="las") == ["new", "more"]
+    assert service.pending_rank(aged, T0, every_band=False) == service.AGED + service.band(5 * HOUR)
+    was_aged = running("was-aged", ran_s=2 * HOUR, waited_s=service.ageing_bound_s(None, 2 * HOUR) + 1)
+    assert service.protected_until(was_aged) is not None
+    assert service.protected_until(was_aged, every_band=False) is None
+    plan = schedule(
+        Snapshot(now=T0, pools=(pool(0),), jobs=(job("new", 8),), running=(was_aged,), order="las"), PROFILES
+    )
+    assert [p.job_id for p in plan.preemptions] == ["was-aged"]
+
+
+def test_under_las_a_job_below_the_first_rung_ages_and_reserves() -> None:
+    # A 2-GPU job that has waited past its bound (2 h) with no service yet is aged: new 1-GPU jobs
+    # still go first, but it holds the pool's capacity for itself rather than wait behind them for ever.
+    wide = job("wide", 2, age_s=service.ageing_bound_s(None, 0) + 1)
+    busy = (running("busy", 7, started_ago_s=60),)
+    plan = schedule(
+        Snapshot(now=T0, pools=(pool(1),), jobs=(wide, job("small")), running=busy, order="las"), PROFILES
+    )
+    assert [p.job_id for p in plan.placements] == ["small"]
+    assert [r.job_id for r in plan.reservations] == ["wide"]
+    young = job("young", 2, age_s=60)
+    plan = schedule(
+        Snapshot(now=T0, pools=(pool(1),), jobs=(young, job("small")), running=busy, order="las"), PROFILES
+    )
+    assert plan.reservations == ()
+
+
+@pytest.mark.parametrize(
+    "victim",
+    [
+        running("not-preemptible", preemptible=False),
+        running("between-checkpoints", started_ago_s=HOUR + 10 * 60),
+        running("same-band", started_ago_s=60),
+    ],
+)
+def test_las_evicts_neither_what_cannot_resume_nor_between_checkpoints(victim: Running) -> None:
+    victim = replace(victim, checkpoint_s=30 * 60) if victim.job_id == "between-checkpoints" else victim
+    plan = schedule(
+        Snapshot(now=T0, pools=(pool(0),), jobs=(job("new", 8),), running=(victim,), order="las"), PROFILES
+    )
+    assert plan.preemptions == () and plan.reservations == ()
+
+
 def test_the_fair_order_is_unchanged_by_service_fields() -> None:
     jobs = (job("old", age_s=100, ran_s=50 * HOUR), job("new", age_s=10))
     plan = schedule(Snapshot(now=T0, pools=(pool(1),), jobs=jobs, running=(running("r", 7),)), PROFILES)
@@ -159,3 +213,13 @@ def test_why_a_job_waits_names_who_is_ahead_and_when_it_is_promoted() -> None:
         "waiting behind 3 jobs with less service or shorter expected work (3 of tenant B); "
         f"promoted in {(bound - HOUR) / HOUR:.0f} h by the ageing rule"
     )
+
+
+def test_why_a_job_waits_under_las_says_a_job_past_the_first_rung_is_not_promoted() -> None:
+    had = job("had-2h", ran_s=2 * HOUR, age_s=3 * HOUR)
+    queue = [had, job("new", org="B"), job("had-5h", org="C", ran_s=5 * HOUR, age_s=6 * HOUR)]
+    assert service.explain_wait(had, queue, T0, every_band=False) == (
+        "waiting behind 1 job with less service or shorter expected work (1 of tenant B); "
+        "it has had an accelerator-hour, so it is not promoted"
+    )
+    assert "promoted in" in service.explain_wait(job("fresh"), queue, T0, every_band=False)

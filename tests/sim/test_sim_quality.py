@@ -14,7 +14,7 @@ from sim_builders import jcts, trace_of
 
 from suanli.scheduler import service
 from suanli.sim import Network, Trace, TraceJob, make_policy, simulate, summarize
-from suanli.sim.compare import check, pool_size, with_checkpoints
+from suanli.sim.compare import DEFAULT, check, pool_size, with_checkpoints
 from suanli.sim.policies.suanli import Production
 
 MIN = 60.0
@@ -116,9 +116,71 @@ def test_pool_size_is_the_smallest_multiple_of_8_at_load_0_8() -> None:
 
 def test_the_goals_compare_with_the_baselines_of_the_same_run() -> None:
     trace = trace_of((0, 4 * HOUR, 4, "a"), (130 * MIN, 10 * MIN, 1, "b"), (3 * HOUR, HOUR, 2, "c"))
-    summaries = [summarize(trace, run(trace, 4, policy=p)) for p in ("easy", "las", "las2", "suanli-service")]
+    summaries = [summarize(trace, run(trace, 4, policy=p)) for p in ("easy", "las", "las2", DEFAULT)]
     goals = check(summaries)
     assert goals is not None
     assert goals.p99_jct_bar_s == summaries[0].p99_jct_s
     assert goals.avg_jct_bar_s == min(summaries[1].avg_jct_s, summaries[2].avg_jct_s)
     assert "avg≤LAS" in goals.marks()
+
+
+# ADR 0019: `las-ckpt` (the fast prototype) and `suanli-las` (the production scheduler with the `las`
+# order) evict only just after a checkpoint and never age a job.
+
+
+@pytest.mark.parametrize("policy", ["las-ckpt", "suanli-las"])
+def test_the_las_policies_evict_just_after_a_checkpoint(policy: str) -> None:
+    # As above: B waits for A's checkpoint at 2 h 30 min (20 min), A loses nothing. Plain `las`
+    # evicts A at once and A redoes the 10 minutes since its checkpoint.
+    trace = with_checkpoints(trace_of((0, 4 * HOUR, 4, "a"), (130 * MIN, 10 * MIN, 1, "b")), 30 * MIN)
+    r = run(trace, 4, policy=policy)
+    assert jcts(trace, r) == pytest.approx({"A": 4 * HOUR + 10 * MIN + 30, "B": 30 * MIN})
+    assert r.outcomes[0].lost_s == pytest.approx(0, abs=0.01)
+    las = run(trace, 4, policy="las")
+    assert jcts(trace, las) == pytest.approx({"A": 4 * HOUR + 20 * MIN + 30, "B": 10 * MIN})
+
+
+@pytest.mark.parametrize("policy", ["las-ckpt", "suanli-las"])
+def test_the_las_policies_never_evict_a_job_that_cannot_resume(policy: str) -> None:
+    base = with_checkpoints(trace_of((0, 4 * HOUR, 4, "a"), (130 * MIN, 10 * MIN, 1, "b")), 30 * MIN)
+    trace = replace(base, jobs=(replace(base.jobs[0], preemptible=False), base.jobs[1]))
+    r = run(trace, 4, policy=policy)
+    assert jcts(trace, r) == pytest.approx({"A": 4 * HOUR, "B": 4 * HOUR - 130 * MIN + 10 * MIN})
+
+
+@pytest.mark.parametrize("policy", ["las-ckpt", "suanli-las"])
+def test_the_las_policies_give_up_the_starvation_bound(policy: str) -> None:
+    # The price ADR 0019 states: the stream of 40-minute jobs that `suanli-service` makes wait for
+    # the aged long job keeps it out, as under `las`, until the stream ends (after 31 h).
+    shorts = [(HOUR + k * 45 * MIN, 40 * MIN, 1, "s") for k in range(40)]
+    trace = trace_of((0, 10 * HOUR, 1, "long"), *shorts)
+    assert jcts(trace, run(trace, 1, policy=policy))["A"] > 30 * HOUR
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 20_000),
+            st.integers(1, 30_000),
+            st.sampled_from([1, 1, 1, 2, 4]),
+            st.sampled_from(["a", "b", "c"]),
+            st.booleans(),
+        ),
+        min_size=2,
+        max_size=25,
+    ),
+    st.sampled_from(["las-ckpt", "suanli-las"]),
+)
+def test_las_properties_on_random_traces(jobs: list[tuple[int, int, int, str, bool]], policy: str) -> None:
+    """As for `suanli`: no preemption of a job that cannot resume, no true duration read, all finish."""
+    base = with_checkpoints(trace_of(*((s, d, g, t) for s, d, g, t, _ in jobs)), 600)
+    trace = replace(
+        base, jobs=tuple(replace(j, preemptible=p) for j, (*_, p) in zip(base.jobs, jobs, strict=True))
+    )
+    hidden = replace(trace, jobs=cast(tuple[TraceJob, ...], tuple(_Hidden(j) for j in trace.jobs)))
+    r = simulate(trace, 4, make_policy(policy, hidden, 4), checkpoint_s=600)
+    for job, outcome in zip(trace.jobs, r.outcomes, strict=True):
+        assert outcome.finish >= job.submit + job.duration
+        if not job.preemptible:
+            assert outcome.preemptions == 0

@@ -40,7 +40,7 @@ from suanli.sim import (
     simulate,
     summarize,
 )
-from suanli.sim.compare import COMPARED, DEFAULT, DEFAULT_CHECKPOINT_S, check, pool_size, with_checkpoints
+from suanli.sim.compare import CANDIDATES, COMPARED, DEFAULT_CHECKPOINT_S, check, pool_size, with_checkpoints
 from suanli.sim.plots import PlotError, plot_runs
 from suanli.sim.report import as_json, table
 
@@ -307,7 +307,7 @@ def sim_compare(
         stdout.file.flush()
         return
     _print_table(summaries)
-    for policy in ("suanli", DEFAULT):
+    for policy in CANDIDATES:
         found = check(summaries, policy)
         if found is not None:
             stdout.print(f"goals for {policy}: {found.marks()}")

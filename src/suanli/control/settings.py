@@ -38,8 +38,9 @@ class Settings(BaseSettings):
     )
     queue_order: str = Field(
         "fair",
-        description="the order waiting jobs are examined in: fair (priority, fair share, age) or "
-        "service (least attained service with an ageing bound; preempts resumable jobs)",
+        description="the order waiting jobs are examined in: fair (priority, fair share, age), las "
+        "(least attained service, new jobs aged; preempts resumable jobs: ADR 0019) or service "
+        "(the same with an ageing bound for every job: ADR 0017)",
     )
     max_body_bytes: int = Field(1024 * 1024, gt=0)
     sync_max_wait: float = Field(30.0, ge=0)

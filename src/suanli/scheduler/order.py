@@ -3,7 +3,8 @@
 The queue order is a plugin chosen by `Snapshot.order` (`QUEUE_ORDERS`, `register_queue_order`):
 `fair` is the order below; `service` (`service.py`) puts, within each priority class, aged jobs
 after new jobs and before jobs that have had more service, and inside each band the smallest
-expected work first. Fair share applies within each of those ranks.
+expected work first; `las` is `service` where only jobs below the first rung age (ADR 0019). Fair share applies
+within each of those ranks.
 
 1. **Priority** (higher first): a job of a higher class is always examined before any job of a
    lower one.
@@ -32,7 +33,15 @@ from suanli.scheduler import service
 from suanli.scheduler.books import Books
 from suanli.scheduler.snapshot import PendingJob
 
-__all__ = ["QUEUE_NOTES", "QUEUE_ORDERS", "FairQueue", "QueueNote", "QueueOrder", "register_queue_order"]
+__all__ = [
+    "QUEUE_NOTES",
+    "QUEUE_ORDERS",
+    "SERVICE_ORDERS",
+    "FairQueue",
+    "QueueNote",
+    "QueueOrder",
+    "register_queue_order",
+]
 
 QueueOrder = Callable[[PendingJob, datetime], tuple[int, tuple[Any, ...]]]
 """A queue order: for a job at `now`, its rank (lower ranks go first, within one priority class;
@@ -51,12 +60,25 @@ def _service(job: PendingJob, now: datetime) -> tuple[int, tuple[Any, ...]]:
     return rank, (work, job.created_at, job.id)
 
 
-QUEUE_ORDERS: dict[str, QueueOrder] = {"fair": _fair, "service": _service}
+def _las(job: PendingJob, now: datetime) -> tuple[int, tuple[Any, ...]]:
+    """`service` where only jobs below the first rung age (ADR 0019), so aged jobs are rank 1's."""
+    work = job.expected_s * max(service.accelerators(job), 1) if job.expected_s is not None else math.inf
+    return service.pending_rank(job, now, every_band=False), (work, job.created_at, job.id)
+
+
+QUEUE_ORDERS: dict[str, QueueOrder] = {"fair": _fair, "service": _service, "las": _las}
+SERVICE_ORDERS = frozenset({"service", "las"})
+"""The orders that rank by attained service, so `reserve.preempt` evicts by it."""
 
 QueueNote = Callable[[PendingJob, Sequence[PendingJob], datetime], str]
 """Why a waiting job is where it is in its order, in people's words (what `suanli why` shows)."""
 
-QUEUE_NOTES: dict[str, QueueNote] = {"service": service.explain_wait}
+
+def _las_note(job: PendingJob, queue: Sequence[PendingJob], now: datetime) -> str:
+    return service.explain_wait(job, queue, now, every_band=False)
+
+
+QUEUE_NOTES: dict[str, QueueNote] = {"service": service.explain_wait, "las": _las_note}
 
 
 def register_queue_order(name: str, order: QueueOrder, note: QueueNote | None = None) -> None:

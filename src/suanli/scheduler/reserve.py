@@ -21,7 +21,8 @@ Two, tried in this order for every blocked job (one that passed its gates but fo
   wins. The victims are stopped by the control plane and their jobs requeued; the job reserves the
   room they leave, from now.
 
-Under the `service` queue order (`Snapshot.order`, `service.py`) two things change. Only an *aged*
+Under the `service` queue order (`Snapshot.order`, `service.py`) two things change (under `las`,
+the same, but only a job below the first rung of service can be aged, and so reserve; ADR 0019). Only an *aged*
 job reserves: a job that is merely blocked waits for its band to come up, or evicts, as in
 LAS, rather than holding idle capacity. And `preempt` also takes attempts of the same priority with a
 strictly higher service rank (more attained service; an aged attempt is never taken, nor one that
@@ -43,6 +44,7 @@ from suanli.domain.resources import Vector
 from suanli.scheduler import service
 from suanli.scheduler.books import Books, cu_of
 from suanli.scheduler.fit import accelerator_option, options_key, pick_nodes
+from suanli.scheduler.order import SERVICE_ORDERS
 from suanli.scheduler.plan import Preemption, Reservation
 from suanli.scheduler.snapshot import PendingJob, PoolView, Running, Snapshot
 from suanli.scheduler.working import WorkingFree
@@ -72,11 +74,14 @@ class Reserver:
                 self._running[index[r.pool_id]].append(r)
         evictable = [r for r in snapshot.running if r.preemptible and not r.leaving]
         self._lowest_victim = min((r.priority for r in evictable), default=None)
-        self._by_service = snapshot.order == "service"
+        self._by_service = snapshot.order in SERVICE_ORDERS
+        self._every_band = snapshot.order == "service"  # under `las` only jobs below the first rung age
         # The service rank of every evictable attempt (`service.running_rank`), and the highest.
         self._rank: dict[str, int] = {}
         if self._by_service:
-            self._rank = {r.attempt_id: service.evictable_rank(r, snapshot.now) for r in evictable}
+            self._rank = {
+                r.attempt_id: service.evictable_rank(r, snapshot.now, self._every_band) for r in evictable
+            }
         self._highest_rank = max(self._rank.values(), default=0)
         self._evicted: set[str] = set()
         self._budget = ESTIMATE_BUDGET
@@ -96,7 +101,7 @@ class Reserver:
         """Reserve (and if need be preempt) for a job no pool takes now; `pools` are the pools it
         could ever run on. Returns the reservation made, if any."""
         if self._by_service:
-            rank = service.pending_rank(job, self._now)
+            rank = service.pending_rank(job, self._now, self._every_band)
             if rank != service.AGED:  # not aged: evict by service if it can, never hold capacity idle
                 if self._highest_rank > rank:
                     return self._preempt(job, self._unguarded(pools))
@@ -244,7 +249,7 @@ class Reserver:
             elif self._service_victim(v, job):
                 why = (
                     f"preempted for job {job.id}, which has waited past its ageing bound"
-                    if service.is_aged(job, self._now)
+                    if service.is_aged(job, self._now, self._every_band)
                     else f"preempted for job {job.id}, which has had less service"
                 )
             else:
@@ -297,7 +302,7 @@ class Reserver:
         """Under the `service` order: the attempt has a strictly higher rank than the job."""
         if not self._by_service or r.priority != job.priority:
             return False
-        return self._rank.get(r.attempt_id, 0) > service.pending_rank(job, self._now)
+        return self._rank.get(r.attempt_id, 0) > service.pending_rank(job, self._now, self._every_band)
 
 
 def _guard(

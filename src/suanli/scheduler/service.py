@@ -52,6 +52,7 @@ __all__ = [
     "ageing_bound_s",
     "band",
     "is_aged",
+    "may_age",
     "next_rung_s",
     "pending_rank",
     "protected_until",
@@ -99,29 +100,35 @@ CHECKPOINT_WINDOW_S = 120.0  # one that does is evicted only this soon after a c
 AGED = 2  # the rank of an aged job: after new jobs (1), before jobs past the first rung (3 and up)
 
 
-def is_aged(job: PendingJob, now: datetime) -> bool:
-    return waited_s(job, now) >= ageing_bound_s(job.expected_s, job.ran_s)
+def may_age(job: PendingJob, every_band: bool = True) -> bool:
+    """Whether the job can be aged at all: under `service` (`every_band`) every job; under `las`
+    (ADR 0019) only one below the first rung, which has not had an accelerator-hour yet."""
+    return every_band or band(job.ran_s * max(accelerators(job), 1)) == 0
 
 
-def pending_rank(job: PendingJob, now: datetime) -> int:
+def is_aged(job: PendingJob, now: datetime, every_band: bool = True) -> bool:
+    return may_age(job, every_band) and waited_s(job, now) >= ageing_bound_s(job.expected_s, job.ran_s)
+
+
+def pending_rank(job: PendingJob, now: datetime, every_band: bool = True) -> int:
     """1 for a job below the first rung, `AGED` for an aged one, 2 + its band for the others."""
-    if is_aged(job, now):
+    if is_aged(job, now, every_band):
         return AGED
     b = band(job.ran_s * max(accelerators(job), 1))
     return 1 if b == 0 else AGED + b
 
 
-def running_rank(r: Running, now: datetime) -> int:
+def running_rank(r: Running, now: datetime, every_band: bool = True) -> int:
     """0 for an attempt that was aged when it started (never evicted for service), else the rank a
     waiting job with its service would have."""
-    value = running_service_s(r, now)
+    value = running_service_s(r, now, every_band)
     if value is None:
         return 0
     b = band(value)
     return 1 if b == 0 else AGED + b
 
 
-def evictable_rank(r: Running, now: datetime) -> int:
+def evictable_rank(r: Running, now: datetime, every_band: bool = True) -> int:
     """The rank an attempt may be evicted at for service, or 0 (not now).
 
     Never while it is aged. An attempt that declares a checkpoint interval is evicted only just after
@@ -129,14 +136,14 @@ def evictable_rank(r: Running, now: datetime) -> int:
     much work; one that declares none, only after it has run `MIN_RUN_S` since it (re)started. Either
     way a job cannot be evicted over and over for nothing."""
     if r.started_at is None:
-        return running_rank(r, now)
+        return running_rank(r, now, every_band)
     ran = (now - r.started_at).total_seconds()
     if r.checkpoint_s:
         if ran < r.checkpoint_s or ran % r.checkpoint_s > CHECKPOINT_WINDOW_S:
             return 0
     elif ran < MIN_RUN_S:
         return 0
-    return running_rank(r, now)
+    return running_rank(r, now, every_band)
 
 
 def next_evictable_s(r: Running, now: datetime) -> float:
@@ -153,12 +160,14 @@ def next_evictable_s(r: Running, now: datetime) -> float:
     return (math.floor(ran / every) + 1) * every - ran
 
 
-def protected_until(r: Running) -> datetime | None:
+def protected_until(r: Running, every_band: bool = True) -> datetime | None:
     """When an attempt that was aged at its start stops being protected from eviction for service:
     after running for its ageing bound (so each time a job ages it gets a run at least that long);
     None for an attempt that was not aged."""
     if r.created_at is None or r.started_at is None:
         return None
+    if not every_band and band(r.ran_s * max(r.per_node.accelerators * len(r.nodes), 1)) > 0:
+        return None  # under `las` only an attempt that started below the first rung was aged
     waited = (r.started_at - r.created_at).total_seconds() - r.ran_s
     bound = ageing_bound_s(r.expected_s, r.ran_s)
     if waited < bound:
@@ -166,10 +175,10 @@ def protected_until(r: Running) -> datetime | None:
     return r.started_at + timedelta(seconds=bound)
 
 
-def running_service_s(r: Running, now: datetime) -> float | None:
+def running_service_s(r: Running, now: datetime, every_band: bool = True) -> float | None:
     """The accelerator-seconds of service an attempt is ranked by, or None while it is protected
     (`protected_until`)."""
-    until = protected_until(r)
+    until = protected_until(r, every_band)
     if until is not None and now < until:
         return None
     ran = r.ran_s
@@ -178,14 +187,15 @@ def running_service_s(r: Running, now: datetime) -> float | None:
     return ran * max(r.per_node.accelerators * len(r.nodes), 1)
 
 
-def explain_wait(job: PendingJob, queue: Sequence[PendingJob], now: datetime) -> str:
-    """Why a waiting job waits under the `service` order, for people (what `suanli why` shows):
-    the jobs ranked before it, by tenant, and when the ageing rule promotes it."""
-    rank = pending_rank(job, now)
-    aged = is_aged(job, now)
+def explain_wait(job: PendingJob, queue: Sequence[PendingJob], now: datetime, every_band: bool = True) -> str:
+    """Why a waiting job waits under the `service` order (`las`: `every_band` False), for people
+    (what `suanli why` shows): the jobs ranked before it, by tenant, and when the ageing rule
+    promotes it, if it can."""
+    rank = pending_rank(job, now, every_band)
+    aged = is_aged(job, now, every_band)
     ahead: dict[str, int] = {}
     for other in queue:
-        if other.id != job.id and _before(other, job, now, rank):
+        if other.id != job.id and _before(other, job, now, rank, every_band):
             ahead[other.org_id] = ahead.get(other.org_id, 0) + 1
     total = sum(ahead.values())
     if aged:
@@ -193,12 +203,14 @@ def explain_wait(job: PendingJob, queue: Sequence[PendingJob], now: datetime) ->
         return f"{where}; {total} job{'s' if total != 1 else ''} are ahead of it"
     by = ", ".join(f"{n} of tenant {org}" for org, n in sorted(ahead.items(), key=lambda kv: (-kv[1], kv[0])))
     head = f"waiting behind {total} job{'s' if total != 1 else ''} with less service or shorter expected work"
+    if not may_age(job, every_band):
+        return f"{head}{f' ({by})' if by else ''}; it has had an accelerator-hour, so it is not promoted"
     left = ageing_bound_s(job.expected_s, job.ran_s) - waited_s(job, now)
     return f"{head}{f' ({by})' if by else ''}; promoted in {_duration(left)} by the ageing rule"
 
 
-def _before(other: PendingJob, job: PendingJob, now: datetime, rank: int) -> bool:
-    theirs = pending_rank(other, now)
+def _before(other: PendingJob, job: PendingJob, now: datetime, rank: int, every_band: bool) -> bool:
+    theirs = pending_rank(other, now, every_band)
     if theirs != rank:
         return theirs < rank
     if rank == AGED:

@@ -4,9 +4,11 @@ and the three goals it is held to.
 `pool_size` is the smallest multiple of 8 GPUs at which the trace's offered load is at most
 `TARGET_LOAD` (the reference's N = 472 for Philly). `COMPARED` are run in this order: `fifo`, `easy`
 (FIFO + EASY backfill, true durations), `las` (Tiresias, 3 queues), `las2` (2 queues at 16 GPU-hours)
-`suanli`, the production scheduler as the control plane runs it today (`fair` order), and
-`suanli-service`, the production scheduler with the `service` queue order (ADR 0017): the candidate
-the goals are checked for, not yet the control plane's default. Every run charges preemptions
+`las-ckpt` (3 queues, evicting only just after a checkpoint: ADR 0019's fast prototype), `suanli`, the
+production scheduler as the control plane runs it today (`fair` order), `suanli-service`, the
+production scheduler with the `service` queue order (ADR 0017), and `suanli-las`, the production
+scheduler with the `las` order (ADR 0019): the candidate the goals are checked for (`DEFAULT`), not
+yet the control plane's default. Every run charges preemptions
 what they cost: a preempted job loses the progress since its last checkpoint (every
 `DEFAULT_CHECKPOINT_S` of progress unless the job says otherwise) and pays the restart overhead.
 
@@ -27,6 +29,7 @@ from suanli.sim.synthetic import offered_load
 from suanli.sim.trace import Trace
 
 __all__ = [
+    "CANDIDATES",
     "COMPARED",
     "DEFAULT",
     "DEFAULT_CHECKPOINT_S",
@@ -38,8 +41,9 @@ __all__ = [
 ]
 
 TARGET_LOAD = 0.8
-COMPARED = ("fifo", "easy", "las", "las2", "suanli", "suanli-service")
-DEFAULT = "suanli-service"  # the candidate held to the goals (production still orders by `fair`)
+COMPARED = ("fifo", "easy", "las", "las2", "las-ckpt", "suanli", "suanli-service", "suanli-las")
+DEFAULT = "suanli-las"  # the candidate held to the goals (production still orders by `fair`)
+CANDIDATES = ("las-ckpt", "suanli", "suanli-service", "suanli-las")  # the goal lines sim-compare prints
 DEFAULT_CHECKPOINT_S = 1800.0  # DL training jobs checkpoint every 30 minutes of progress
 
 

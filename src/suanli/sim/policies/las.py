@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import math
 
+from suanli.scheduler.service import CHECKPOINT_WINDOW_S, MIN_RUN_S
 from suanli.sim.network import Network
 from suanli.sim.policy import NOTHING, Decision, PoolState, first_fit, register_policy
 from suanli.sim.trace import Trace
 
-__all__ = ["THRESHOLDS", "LeastAttained", "TwoQueueLeastAttained"]
+__all__ = ["THRESHOLDS", "CheckpointAlignedLeastAttained", "LeastAttained", "TwoQueueLeastAttained"]
 
 THRESHOLDS = (3_250.0, 7_200.0)  # GPU-seconds; the last queue has no upper bound
+_WAKE_AFTER_S = 1e-3  # wake just after a checkpoint, so the job is seen to have reached it
 _EPS = 1e-6  # seconds: a crossing this close to now has happened (float sums of fractional times)
 
 
@@ -184,3 +187,96 @@ class TwoQueueLeastAttained(LeastAttained):
 
 register_policy(LeastAttained.name, LeastAttained)
 register_policy(TwoQueueLeastAttained.name, TwoQueueLeastAttained)
+
+
+class CheckpointAlignedLeastAttained(LeastAttained):
+    """`las-ckpt`: three queues (split at `las`' 3,250 GPU-seconds and `las2`'s 16 GPU-hours) with the
+    `service` order's eviction rule (ADR 0019).
+
+    A running job that declares a checkpoint interval may be preempted only within
+    `service.CHECKPOINT_WINDOW_S` after one of its checkpoints (so it loses at most that much work),
+    one that declares none only after `service.MIN_RUN_S` of running, and one that cannot resume
+    never. Such a job keeps its GPUs ahead of every queue's scan; the policy wakes when the first of
+    them may be evicted again, if any job waits. Otherwise `las`: durations are never read, and
+    there is no starvation guard (ADR 0019 says what that costs)."""
+
+    name = "las-ckpt"
+    thresholds = (THRESHOLDS[0], 57_600.0)  # `las`' first queue, then `las2`'s split at 16 GPU-hours
+
+    def __init__(self, trace: Trace, network: Network) -> None:
+        super().__init__(trace, network)
+        self._every = [j.checkpoint_s or 0.0 for j in trace.jobs]
+        self._resumes = [j.preemptible for j in trace.jobs]
+        self._began = [0.0] * len(trace.jobs)  # when the job's current run took its GPUs
+        self._waiting_gpus = 0
+
+    def arrive(self, job: int, now: float) -> None:
+        super().arrive(job, now)
+        self._waiting_gpus += self._need[job]
+
+    def decide(self, now: float, pool: PoolState) -> Decision:
+        self._demote(now, pool)
+        kept, wake = self._guarded(now, pool)
+        budget = list(pool.pool_gpus)
+        for job in kept:
+            budget[self._pool_of[job]] -= self._need[job]
+        idle = list(pool.pool_free)
+        preempt: list[int] = []
+        start: list[int] = []
+        on: list[int] = []
+        for level, running in enumerate(self._running):
+            for _, job in running:
+                if job in kept:
+                    continue
+                where = self._pool_of[job]
+                if self._need[job] <= budget[where]:
+                    budget[where] -= self._need[job]
+                else:
+                    preempt.append(job)
+            self._waiting[level].take_fitting(budget, idle, start, on)
+        for job in preempt:
+            self._leave_running(job)
+            self._waiting[self._queue_of[job]].push(self._rank[job], job, self._need[job])
+            self._waiting_gpus += self._need[job]
+        for job, where in zip(start, on, strict=True):
+            self._pool_of[job] = where
+            self._began[job] = now
+            self._waiting_gpus -= self._need[job]
+            self._enter_running(job, now, pool)
+        crossing = self._next_crossing()
+        if self._waiting_gpus and wake is not None:
+            crossing = wake if crossing is None else min(crossing, wake)
+        if not (start or preempt or crossing is not None):
+            return NOTHING
+        return Decision(tuple(start), tuple(preempt), crossing, tuple(on))
+
+    def _guarded(self, now: float, pool: PoolState) -> tuple[set[int], float | None]:
+        """The running jobs that may not be evicted now, and when the first of them may be."""
+        kept: set[int] = set()
+        wake: float | None = None
+        for running in self._running:
+            for _, job in running:
+                left = self._protected_for(job, now, pool)
+                if left > 0:
+                    kept.add(job)
+                    if left < math.inf:
+                        wake = now + left if wake is None else min(wake, now + left)
+        return kept, wake
+
+    def _protected_for(self, job: int, now: float, pool: PoolState) -> float:
+        """Seconds until the job may be evicted (0: now; inf: never)."""
+        if not self._resumes[job]:
+            return math.inf
+        every = self._every[job]
+        if not every:
+            return max(0.0, self._began[job] + MIN_RUN_S - now)
+        if now < pool.progress_from(job, now):
+            return 0.0  # still restarting: it has nothing to lose
+        done = pool.executed_s(job, now)
+        since = done - math.floor(done / every + 1e-9) * every
+        if since <= CHECKPOINT_WINDOW_S:
+            return 0.0
+        return every - since + _WAKE_AFTER_S
+
+
+register_policy(CheckpointAlignedLeastAttained.name, CheckpointAlignedLeastAttained)

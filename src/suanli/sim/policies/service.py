@@ -40,7 +40,7 @@ from suanli.sim.policies.views import PoolViews, SizeCounts
 from suanli.sim.policy import NOTHING, Decision, PoolState, register_policy
 from suanli.sim.trace import Trace
 
-__all__ = ["ServiceOrder"]
+__all__ = ["LeastAttainedService", "ServiceOrder"]
 
 _REPREDICT = 200  # finishes between refreshing the predictions of waiting jobs
 _NUDGE_S = 1e-3
@@ -49,6 +49,8 @@ _CYCLES_PER_PASS = 64  # cycles at one instant at most (each evicts for one job 
 
 class ServiceOrder:
     name = "suanli-service"
+    order = "service"  # the queue order the snapshots name
+    every_band = True  # whether every job may age (`las`: only those below the first rung, ADR 0019)
 
     def __init__(self, trace: Trace, network: Network) -> None:
         self._trace = trace
@@ -121,7 +123,7 @@ class ServiceOrder:
             pools=tuple(self._views.with_free(i, f) for i, f in enumerate(free)),
             jobs=tuple(self._pending.values()),
             running=tuple(self._running.values()),
-            order="service",
+            order=self.order,
         )
         plan = schedule(snapshot, PROFILES)
         self.cycles += 1
@@ -195,9 +197,12 @@ class ServiceOrder:
     def _may_evict(self, at: datetime) -> bool:
         """Whether some waiting job ranks below some running preemptible one (it could evict it)."""
         highest = max(
-            (service.evictable_rank(r, at) for r in self._running.values() if r.preemptible), default=0
+            (service.evictable_rank(r, at, self.every_band) for r in self._running.values() if r.preemptible),
+            default=0,
         )
-        return highest > 0 and any(service.pending_rank(j, at) < highest for j in self._pending.values())
+        return highest > 0 and any(
+            service.pending_rank(j, at, self.every_band) < highest for j in self._pending.values()
+        )
 
     def _wake(self, now: float, at: datetime) -> float | None:
         """The next moment the service order changes with no event: a running job reaches its next
@@ -210,9 +215,9 @@ class ServiceOrder:
         for r in self._running.values():
             if not r.preemptible:
                 continue
-            value = service.running_service_s(r, at)
+            value = service.running_service_s(r, at, self.every_band)
             if value is None:
-                protected = service.protected_until(r)
+                protected = service.protected_until(r, self.every_band)
                 if protected is not None:  # it ranks by its service again then
                     soonest = min(soonest, now + (protected - at).total_seconds())
                 continue
@@ -222,6 +227,8 @@ class ServiceOrder:
             if until > 0:  # it may be evicted then (just after its next checkpoint)
                 soonest = min(soonest, now + until)
         for j in self._pending.values():
+            if not service.may_age(j, self.every_band):
+                continue
             bound = service.ageing_bound_s(j.expected_s, j.ran_s)
             waited = service.waited_s(j, at)
             if waited < bound:
@@ -229,4 +236,15 @@ class ServiceOrder:
         return None if soonest == math.inf else max(soonest, now) + _NUDGE_S
 
 
+class LeastAttainedService(ServiceOrder):
+    """`suanli-las`: the production scheduler with the `las` queue order (ADR 0019): bands of attained
+    service, eviction only just after a checkpoint, and the ageing rule only for jobs below the first
+    rung."""
+
+    name = "suanli-las"
+    order = "las"
+    every_band = False
+
+
 register_policy(ServiceOrder.name, ServiceOrder)
+register_policy(LeastAttainedService.name, LeastAttainedService)

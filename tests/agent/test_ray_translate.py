@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from suanli.agent.backends.base import Allocation, AttemptState, Launch, PoolOffer
-from suanli.agent.backends.ray_api import RayNode, error_message, parse_job, parse_jobs, parse_nodes
+from suanli.agent.backends.ray_api import RayJob, RayNode, error_message, parse_job, parse_jobs, parse_nodes
 from suanli.agent.backends.ray_translate import (
     SETUP_FAILED,
     Accelerator,
@@ -190,6 +190,36 @@ def test_setup_marker_in_the_entrypoint_text_is_not_a_setup_failure() -> None:
 def test_recorded_logs_without_rays_preamble(logs_fixture: str, job_fixture: str, output: str) -> None:
     row = job(job_fixture)
     assert job_output(fixture(logs_fixture)["logs"], row.submission_id, row.entrypoint) == output
+
+
+MANAGER = "2026-11-26 02:59:59,123\tINFO job_manager.py:581 -- Runtime env is setting up.\n"
+OUTPUT = "preparing\ngpus=0,1 job=job_rec greeting=hé\n"
+
+
+def orderings(row: RayJob) -> list[str]:
+    """Ray's log as seen with Ray 2.60: the entrypoint line (written when the job manager's logger
+    flushes) before the job's output, between its lines, or after all of it."""
+    marker = f"Running entrypoint for job {row.submission_id}: {row.entrypoint}\n"
+    first, second = OUTPUT.splitlines(keepends=True)
+    return [MANAGER + marker + OUTPUT, MANAGER + first + marker + second, MANAGER + OUTPUT + marker]
+
+
+def test_output_written_before_rays_entrypoint_line_is_kept() -> None:
+    row = job("job_succeeded.json")
+    for logs in orderings(row):
+        assert job_output(logs, row.submission_id, row.entrypoint) == OUTPUT, logs
+
+
+def test_the_output_only_grows_as_rays_log_does() -> None:
+    # The agent sends output by byte offset: what it read once must stay a prefix of what it reads later.
+    row = job("job_succeeded.json")
+    for logs in orderings(row):
+        seen = ""
+        for cut in range(len(logs) + 1):
+            now = job_output(logs[:cut], row.submission_id, row.entrypoint)
+            assert now.startswith(seen), (cut, seen, now)
+            seen = now
+        assert seen == OUTPUT
 
 
 def test_logs_while_the_preamble_is_incomplete_are_empty() -> None:

@@ -232,20 +232,28 @@ def _exit_reason(code: int) -> str:
 
 
 def job_output(logs: str, submission_id: str, entrypoint_text: str) -> str:
-    """The job's own output: Ray's log starts with its job manager's lines, up to and including
-    `Running entrypoint for job ID: ENTRYPOINT`; they are dropped (all of it while they are not
-    complete). Ray's format changing leaves the text as it is."""
+    """The job's own output from Ray's job log, which mixes in its job manager's lines
+    (`… INFO job_manager.py:… -- …`) and `Running entrypoint for job ID: ENTRYPOINT`.
+
+    Those are dropped wherever they are: Ray writes the entrypoint line when its logger flushes,
+    often after the job's first lines (seen with Ray 2.60: for a job printing at once, after all of
+    its output), so the text before it is output too, less the manager's lines. Only ever grows as
+    the log does (the agent sends it by byte offset): while the entrypoint line is not there yet,
+    an incomplete last line is held back, and from the start of a half-written entrypoint line on,
+    everything is. If the line there is not the one expected (Ray's format changed), nothing more
+    is dropped than the manager's lines."""
     head = f"Running entrypoint for job {submission_id}: "
     marker = f"{head}{entrypoint_text}\n"
+    at = logs.find(marker)
+    if at >= 0:
+        return _without_manager_lines(logs[:at]) + logs[at + len(marker) :]
     at = logs.find(head)
     if at >= 0:
-        rest = logs[at:]
-        if rest.startswith(marker):
-            return rest[len(marker) :]
-        return "" if marker.startswith(rest) else logs  # "": the line is not complete yet
-    return "" if _only_manager_lines(logs) else logs
+        whole = not marker.startswith(logs[at:])  # not a half-written entrypoint line: keep it
+        return _without_manager_lines(logs if whole else logs[:at])
+    complete = logs[: logs.rfind("\n") + 1]  # an incomplete last line may be the entrypoint's start
+    return _without_manager_lines(complete)
 
 
-def _only_manager_lines(logs: str) -> bool:
-    lines = logs.splitlines(keepends=True)
-    return all(" job_manager.py:" in line or not line.strip() for line in lines)
+def _without_manager_lines(text: str) -> str:
+    return "".join(line for line in text.splitlines(keepends=True) if " job_manager.py:" not in line)

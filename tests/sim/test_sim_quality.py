@@ -80,20 +80,22 @@ class _Hidden:
         return getattr(self.job, name)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    st.lists(
-        st.tuples(
-            st.integers(0, 20_000),
-            st.integers(1, 30_000),
-            st.sampled_from([1, 1, 1, 2, 4]),
-            st.sampled_from(["a", "b", "c"]),
-            st.booleans(),
-        ),
-        min_size=2,
-        max_size=25,
-    )
+# (submit s, duration s, GPUs, tenant, can resume) per job of a random trace
+RANDOM_JOBS = st.lists(
+    st.tuples(
+        st.integers(0, 20_000),
+        st.integers(1, 30_000),
+        st.sampled_from([1, 1, 1, 2, 4]),
+        st.sampled_from(["a", "b", "c"]),
+        st.booleans(),
+    ),
+    min_size=2,
+    max_size=25,
 )
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(RANDOM_JOBS)
 def test_properties_on_random_traces(jobs: list[tuple[int, int, int, str, bool]]) -> None:
     """Non-preemptible jobs are never preempted (the engine refuses it, and none is counted); the
     policy never reads a true duration; every job finishes."""
@@ -159,17 +161,7 @@ def test_the_las_policies_give_up_the_starvation_bound(policy: str) -> None:
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    st.lists(
-        st.tuples(
-            st.integers(0, 20_000),
-            st.integers(1, 30_000),
-            st.sampled_from([1, 1, 1, 2, 4]),
-            st.sampled_from(["a", "b", "c"]),
-            st.booleans(),
-        ),
-        min_size=2,
-        max_size=25,
-    ),
+    RANDOM_JOBS,
     st.sampled_from(["las-ckpt", "suanli-las"]),
 )
 def test_las_properties_on_random_traces(jobs: list[tuple[int, int, int, str, bool]], policy: str) -> None:

@@ -19,15 +19,21 @@ The policy asks to be woken when a running job reaches the next rung of the serv
 waiting job reaches its ageing bound, the two moments the order can change without an event.
 
 What the simulator does to stay cheap, without changing any decision: a pass is skipped when no pool
-has as many GPUs free as the smallest waiting job needs and no waiting job ranks below a running
-preemptible one (nothing could be placed or evicted); `PendingJob`s are built at arrival and when a
+has as many GPUs free as the smallest waiting job needs and no pool could make room for a waiting job
+by evicting the attempts that may be evicted now and rank above it (nothing could be placed or
+evicted; waiting jobs are kept by the lowest rank each can have, so the check reads no waiting job);
+the next ageing bound comes from a heap of waiting jobs' ageing moments; `PendingJob`s are built at arrival and when a
 job is requeued (and re-predicted every `_REPREDICT` finishes); `PoolView`s are reused per (pool,
 free GPUs). A `PendingJob.id` is the job's input index, zero-padded, so id tie-breaks keep input order.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import math
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -44,6 +50,7 @@ __all__ = ["LeastAttainedService", "ServiceOrder"]
 
 _REPREDICT = 200  # finishes between refreshing the predictions of waiting jobs
 _NUDGE_S = 1e-3
+_FOREVER = timedelta(days=100_000)  # waited longer than any ageing bound
 _CYCLES_PER_PASS = 64  # cycles at one instant at most (each evicts for one job per pool)  # wake just after a rung or an ageing bound, so the scheduler sees it crossed
 
 
@@ -68,6 +75,14 @@ class ServiceOrder:
         self._attempts = [0] * len(trace.jobs)
         self._finished = 0
         self._sizes = SizeCounts()  # waiting jobs by GPU count
+        # (when a waiting job reaches its ageing bound, a tie-break, its key, the `PendingJob` it was
+        # computed for): entries of jobs since started, replaced or aged are dropped at the top
+        self._ageing: list[tuple[float, int, str, PendingJob]] = []
+        self._noted = itertools.count()
+        # waiting jobs by the lowest rank each can have while it waits (before or after ageing), by
+        # GPU count: what `_may_act` reads instead of ranking every waiting job at every pass
+        self._lowest: dict[str, int] = {}
+        self._by_rank: defaultdict[int, SizeCounts] = defaultdict(SizeCounts)
         self.cycles = 0  # passes that called `schedule()` (the others were skipped)
 
     def arrive(self, job: int, now: float) -> None:
@@ -83,6 +98,8 @@ class ServiceOrder:
                 expected = self._predictor.expected_s(self._facts[int(key)])
                 if expected != pending.expected_s:
                     self._pending[key] = replace(pending, expected_s=expected)
+                    self._will_age(key)
+                    self._rank_waiting(key)
 
     def decide(self, now: float, pool: PoolState) -> Decision:
         for job in self._requeued:
@@ -90,7 +107,7 @@ class ServiceOrder:
         self._requeued.clear()
         at = self._trace.start + timedelta(seconds=now)
         free = pool.pool_free
-        if not self._sizes.sizes or (max(free) < self._sizes.sizes[0] and not self._may_evict(at)):
+        if not self._sizes.sizes or not self._may_act(at, free):
             return Decision(wake_at=self._wake(now, at)) if self._sizes.sizes else NOTHING
         free = list(free)
         start: list[int] = []
@@ -98,7 +115,7 @@ class ServiceOrder:
         preempt: list[int] = []
         for _ in range(_CYCLES_PER_PASS):
             evicted = self._cycle(now, at, pool, free, start, on, preempt)
-            if not evicted or not self._pending:
+            if not evicted or not self._sizes.sizes or not self._may_act(at, free):
                 break
         wake = self._wake(now, at)
         if not start and not preempt:
@@ -165,6 +182,34 @@ class ServiceOrder:
             expected_s=self._predictor.expected_s(self._facts[job]),
         )
         self._sizes.add(spec.gpus)
+        self._will_age(key)
+        self._rank_waiting(key)
+
+    def _rank_waiting(self, key: str) -> None:
+        """File the waiting job `key` under the lower of its ranks now and once it has waited past any
+        bound: a waiting job's rank changes only when it ages, so no rank it has while it waits is
+        lower (its rank as `_may_act` needs it: a lower bound)."""
+        job = self._pending[key]
+        gpus = self._trace.jobs[int(key)].gpus
+        before = self._lowest.get(key)
+        if before is not None:
+            self._by_rank[before].forget(gpus)
+        submitted = job.created_at
+        lowest = min(
+            service.pending_rank(job, submitted, self.every_band),
+            service.pending_rank(job, submitted + _FOREVER, self.every_band),
+        )
+        self._lowest[key] = lowest
+        self._by_rank[lowest].add(gpus)
+
+    def _will_age(self, key: str) -> None:
+        """Note when the waiting job `key` reaches its ageing bound, if it can age: its waited time
+        (`service.waited_s`) grows one second a second from its submission plus its progress."""
+        job = self._pending[key]
+        if service.may_age(job, self.every_band):
+            since = (job.created_at - self._trace.start).total_seconds() + job.ran_s
+            bound = service.ageing_bound_s(job.expected_s, job.ran_s)
+            heapq.heappush(self._ageing, (since + bound, next(self._noted), key, job))
 
     def _started(self, job: int, where: int, now: float, at: datetime, pool: PoolState) -> None:
         """The job runs from now; as in production, its attempt's `started_at` is when it begins to
@@ -172,6 +217,7 @@ class ServiceOrder:
         key = f"{job:0{self._width}d}"
         pending = self._pending.pop(key)
         self._sizes.forget(self._trace.jobs[job].gpus)
+        self._by_rank[self._lowest.pop(key)].forget(self._trace.jobs[job].gpus)
         self._attempts[job] += 1
         gpus = self._trace.jobs[job].gpus
         progress = pool.progress_from(job, now)
@@ -194,15 +240,34 @@ class ServiceOrder:
         self._ran_before[job] = pending.ran_s
         self._accrues[job] = progress
 
-    def _may_evict(self, at: datetime) -> bool:
-        """Whether some waiting job ranks below some running preemptible one (it could evict it)."""
-        highest = max(
-            (service.evictable_rank(r, at, self.every_band) for r in self._running.values() if r.preemptible),
-            default=0,
-        )
-        return highest > 0 and any(
-            service.pending_rank(j, at, self.every_band) < highest for j in self._pending.values()
-        )
+    def _may_act(self, at: datetime, free: Sequence[int]) -> bool:
+        """Whether a cycle now could place or evict anything: some pool has room for the smallest
+        waiting job, or could make room for some waiting job by evicting attempts that rank above it.
+
+        A necessary condition for what `reserve.Reserver` does in the simulator's snapshots (one
+        priority, no quotas: an attempt is a victim only for a job of a strictly lower rank, while
+        `service.evictable_rank` allows it), so a pass it turns away would have decided nothing."""
+        if max(free) >= self._sizes.sizes[0]:
+            return True
+        victims: dict[int, dict[int, int]] = {}  # pool → evictable rank → GPUs held at that rank
+        for r in self._running.values():
+            if not r.preemptible:
+                continue
+            rank = service.evictable_rank(r, at, self.every_band)
+            if rank > 0:
+                held = victims.setdefault(int(r.pool_id), {})
+                held[rank] = held.get(rank, 0) + r.per_node.accelerators * len(r.nodes)
+        sizes = self._sizes.sizes
+        if not any(free[where] + sum(held.values()) >= sizes[0] for where, held in victims.items()):
+            return False  # not even the smallest waiting job, outranking every victim, would fit
+        for rank, counts in self._by_rank.items():
+            if not counts.sizes:
+                continue
+            need = counts.sizes[0]
+            for where, held in victims.items():
+                if free[where] + sum(g for above, g in held.items() if above > rank) >= need:
+                    return True
+        return False
 
     def _wake(self, now: float, at: datetime) -> float | None:
         """The next moment the service order changes with no event: a running job reaches its next
@@ -226,13 +291,11 @@ class ServiceOrder:
             until = service.next_evictable_s(r, at)
             if until > 0:  # it may be evicted then (just after its next checkpoint)
                 soonest = min(soonest, now + until)
-        for j in self._pending.values():
-            if not service.may_age(j, self.every_band):
-                continue
-            bound = service.ageing_bound_s(j.expected_s, j.ran_s)
-            waited = service.waited_s(j, at)
-            if waited < bound:
-                soonest = min(soonest, now + bound - waited)
+        ageing = self._ageing
+        while ageing and (ageing[0][0] <= now or self._pending.get(ageing[0][2]) is not ageing[0][3]):
+            heapq.heappop(ageing)  # aged, started, or replaced since
+        if ageing:
+            soonest = min(soonest, ageing[0][0])
         return None if soonest == math.inf else max(soonest, now) + _NUDGE_S
 
 

@@ -4,12 +4,14 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from suanli.domain.money import Money
 from suanli.domain.resources import AcceleratorOption, Resources, Vector
 from suanli.scheduler import PROFILES, PendingJob, PoolView, Snapshot, schedule
+from suanli.scheduler.order import QUEUE_ORDERS
 from suanli.scheduler.snapshot import Quota, Running, Usage
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
@@ -217,7 +219,14 @@ def test_unknown_ends_still_protect_the_blocked_head() -> None:
 # --- preemption ---------------------------------------------------------------------------------------
 
 
-def test_a_higher_priority_job_preempts_the_newest_lower_priority_preemptible_attempts() -> None:
+@pytest.mark.parametrize(("order", "victim"), [("fair", "new"), ("las", "old"), ("service", "old")])
+def test_a_higher_priority_job_preempts_the_newest_lower_priority_preemptible_attempts(
+    order: str, victim: str
+) -> None:
+    # Under every queue order (the service orders' own eviction, for a job that has had less service
+    # and just after a checkpoint, comes on top of priority, never instead of it). `fair` evicts the
+    # newest attempt (the least work lost); the service orders the one that has had the most service.
+    assert set(QUEUE_ORDERS) == {"fair", "las", "service"}
     old = running("old", 4, priority=0, preemptible=True, started_ago_s=9000, ends_in_s=None)
     new = running("new", 4, priority=0, preemptible=True, started_ago_s=60, ends_in_s=None)
     snap = Snapshot(
@@ -225,10 +234,11 @@ def test_a_higher_priority_job_preempts_the_newest_lower_priority_preemptible_at
         (pool(free=free_after(old, new)),),
         (job("vip", 4, priority=100),),
         running=(old, new),
+        order=order,
     )
     plan = schedule(snap, PROFILES)
-    assert [p.attempt_id for p in plan.preemptions] == ["new"]
-    assert plan.reservations[0].preempting == ("new",)
+    assert [p.attempt_id for p in plan.preemptions] == [victim]
+    assert plan.reservations[0].preempting == (victim,)
     assert "higher priority" in plan.preemptions[0].reason
 
 
@@ -246,15 +256,17 @@ def test_no_preemption_when_capacity_comes_back_soon_anyway() -> None:
     assert plan.reservations[0].at == T0 + timedelta(seconds=60)
 
 
-def test_guaranteed_quota_is_reclaimed_from_a_borrowing_org() -> None:
+@pytest.mark.parametrize("order", sorted(QUEUE_ORDERS))
+def test_guaranteed_quota_is_reclaimed_from_a_borrowing_org(order: str) -> None:
     quotas = {"org-a": Quota(guaranteed_cu=Decimal(8)), "org-b": Quota(guaranteed_cu=Decimal(0))}
-    borrower = running("b1", 8, org="org-b", preemptible=True, ends_in_s=None)
+    borrower = running("b1", 8, org="org-b", preemptible=True, ends_in_s=None, started_ago_s=60)
     snap = Snapshot(
         T0,
         (pool(free=free_after(borrower)),),
         (job("mine", 8, org="org-a"),),
         running=(borrower,),
         quotas=quotas,
+        order=order,
     )
     plan = schedule(snap, PROFILES)
     assert [p.attempt_id for p in plan.preemptions] == ["b1"]

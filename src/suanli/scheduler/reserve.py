@@ -102,8 +102,8 @@ class Reserver:
         could ever run on. Returns the reservation made, if any."""
         if self._by_service:
             rank = service.pending_rank(job, self._now, self._every_band)
-            if rank != service.AGED:  # not aged: evict by service if it can, never hold capacity idle
-                if self._highest_rank > rank:
+            if rank != service.AGED:  # not aged: evict if it can, never hold capacity idle
+                if self._highest_rank > rank or self._may_preempt_above_service(job):
                     return self._preempt(job, self._unguarded(pools))
                 return None
         r = job.resources
@@ -215,11 +215,15 @@ class Reserver:
     # --- preempt --------------------------------------------------------------------------------
 
     def _may_preempt(self, job: PendingJob) -> bool:
+        return self._may_preempt_above_service(job) or (self._by_service and self._highest_rank > 0)
+
+    def _may_preempt_above_service(self, job: PendingJob) -> bool:
+        """Whether a job may evict for what every queue order honours: a higher priority, or its
+        org's guaranteed quota (the service orders add eviction by service; they never take these
+        away)."""
         if self._lowest_victim is None:
             return False
         if self._lowest_victim < job.priority:
-            return True
-        if self._by_service and self._highest_rank > 0:
             return True
         quota = self._books.quota(job.org_id)
         return quota is not None and quota.guaranteed_cu > 0

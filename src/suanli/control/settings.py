@@ -37,10 +37,10 @@ class Settings(BaseSettings):
         description="seconds of its price a job without max_runtime holds (and may run before its funds are exhausted)",
     )
     queue_order: str = Field(
-        "fair",
-        description="the order waiting jobs are examined in: fair (priority, fair share, age), las "
-        "(least attained service, new jobs aged; preempts resumable jobs: ADR 0019) or service "
-        "(the same with an ageing bound for every job: ADR 0017)",
+        "las",
+        description="the order waiting jobs are examined in: las, the default (least attained service, "
+        "new jobs aged; preempts resumable jobs: ADR 0019, 0022, 0023), service (the same with an "
+        "ageing bound for every job: ADR 0017) or fair (priority, fair share, age; no eviction by service)",
     )
     max_body_bytes: int = Field(1024 * 1024, gt=0)
     sync_max_wait: float = Field(30.0, ge=0)

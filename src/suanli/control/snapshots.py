@@ -30,7 +30,7 @@ class Tuning:
     half_life_h: float = 168.0
     preempt_after_s: float = 120.0
     hold_default_s: int = 3600  # what a job without max_runtime holds: `hold_without_max_runtime`
-    order: str = "fair"  # the queue order (`scheduler.order.QUEUE_ORDERS`): `queue_order`
+    order: str = "las"  # the queue order (`scheduler.order.QUEUE_ORDERS`): `queue_order` (ADR 0023)
 
 
 def pool_views(tx: Tx, now: datetime, lease_ttl: float, *, releases: bool = False) -> list[PoolView]:

@@ -259,7 +259,8 @@ def sim_compare(
 ) -> None:
     """Compare FIFO, EASY, LAS (3 and 2 queues) and the default policy on one trace, with the goals.
 
-    The default policy (`suanli`: the production scheduler with the `service` queue order) is held
+    The default policy (`suanli-las`: the production scheduler with the `las` queue order, the
+    control plane's default) is held
     to three goals: average JCT no worse than the better LAS, p99 JCT no worse than EASY's, and
     Jain's index over tenants' mean bounded slowdown no worse than EASY's. Preemptions cost the
     work since the job's last checkpoint plus a 30 s restart.

@@ -1,5 +1,5 @@
 """Policy `suanli-service`: the production scheduler (`suanli.scheduler.schedule`, `PROFILES`) with the
-`service` queue order (ADR 0017), a candidate that is not the production default yet (`suanli` is).
+`service` queue order (ADR 0017); `suanli-las`, below, runs the control plane's default order, `las`.
 
 Each pass builds the `Snapshot` the control plane would: one `PoolView` per pool of the network, with
 its site, region, price per GPU-hour, PUE and grid intensity from the network file, and a single node

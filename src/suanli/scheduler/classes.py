@@ -18,6 +18,11 @@ cycle this module keeps:
 - **Raw score values**, per (score plugin, key) and pool, shared between classes.
 - **A ranking per class** (`ranking.Ranked`), reused while it stays exact (see there): most jobs
   of a class then cost a few version checks instead of a pass over every pool.
+- **Scores shared between classes**: a pool's total is a function of its raw values and of each
+  cost column's cheapest and dearest cost over the feasible pools, so classes reading the same
+  memos whose feasible pools have the same extremes look their totals up (`JobClasses.totals`),
+  and so do weighted columns per memo and extremes (`JobClasses.column`). Most classes rank once,
+  with their first job, so this is what makes a new class's ranking cheap.
 
 Plugins that are not reusable are asked again for every job and pool, and a class that has any
 does not keep a ranking. Feasibility is the conjunction of the filters, so the order in which they
@@ -27,10 +32,11 @@ profile order) is worked out separately, when asked (`framework._verdicts`).
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from functools import cache
 from itertools import filterfalse
-from typing import TYPE_CHECKING
+from operator import itemgetter
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from suanli.scheduler import ranking
 from suanli.scheduler.reuse import Check, Kinds
@@ -39,6 +45,8 @@ from suanli.scheduler.working import WorkingFree
 
 if TYPE_CHECKING:
     from suanli.scheduler.framework import _Built
+
+T = TypeVar("T")
 
 _kinds_of = cache(Kinds.of)  # built profiles live as long as `framework.build`'s cache: kept between cycles
 
@@ -100,6 +108,8 @@ class JobClasses:
         self._live: dict[Hashable, _Live] = {}
         self._answers: dict[Hashable, list[int]] = {}  # shrinking filters' keys → answer per pool
         self._values = kept.values
+        self._totals: dict[Hashable, dict[int, float]] = {}
+        self._columns: dict[Hashable, dict[int, float]] = {}
 
     def of(self, job: PendingJob, built: _Built) -> JobClass:
         kinds = self._kinds.get(id(built))
@@ -166,6 +176,22 @@ class JobClasses:
                 numbers: dict[Hashable, int] = {}
                 found = [numbers.setdefault(check.pool_key(p), len(numbers)) for p in self.pools]
             self._groups[check.name] = found
+        return found
+
+    def totals(self, scores: Hashable, extremes: tuple[tuple[float, float] | None, ...]) -> dict[int, float]:
+        """Pool index → its score, for classes that read the same score memos (`scores`) and whose
+        feasible pools have these cost extremes (`JobClass._scores`)."""
+        found = self._totals.get((scores, extremes))
+        if found is None:
+            found = self._totals[scores, extremes] = {}
+        return found
+
+    def column(self, memo: _Values, weight: float, extremes: tuple[float, float] | None) -> dict[int, float]:
+        """Pool index → one score's weighted value, for its raw values `memo` and (for a cost
+        column) the feasible pools' cheapest and dearest known cost."""
+        found = self._columns.get((memo, weight, extremes))
+        if found is None:
+            found = self._columns[memo, weight, extremes] = {}
         return found
 
     def values(self, name: str, key: Hashable) -> _Values:
@@ -245,6 +271,9 @@ class JobClass:
         self._ranked: ranking.Ranked | None = None
         self._narrowed: dict[int | None, tuple[int, ranking.Ranked]] = {}  # max_runtime → (reserved, ranking)
         self._filled = False  # the cached raw values cover every live pool
+        # What a pool's total reads besides the cost columns' extremes: the profile's scores and
+        # their memos; None when a score is asked afresh for every job.
+        self._totals_key = None if None in self._values else (kinds.scores, tuple(self._values))
 
     @property
     def possible(self) -> tuple[int, ...]:
@@ -331,9 +360,66 @@ class JobClass:
         return all(c.admits(job, pool, free) for c in self._kinds.opaque)
 
     def _scores(self, job: PendingJob, feasible: list[int]) -> tuple[list[float], tuple[int, ...]]:
-        """Each feasible pool's score, and the pools holding each cost column's extremes."""
+        """Each feasible pool's score, and the pools holding each cost column's extremes.
+
+        A pool's score is a function of its raw values and of each cost column's cheapest and
+        dearest known cost over the feasible pools, nothing else. So classes whose scores read the
+        same memos (`_Values`) and whose feasible pools have the same extremes share one total per
+        pool (`JobClasses.totals`), and one weighted column per memo, weight and extremes
+        (`JobClasses.column`): most rankings of a large cycle only look their pools up."""
         if not self._filled:
             self._fill(job)
+        if self._totals_key is None:  # a score asked afresh for every job: nothing to share
+            return self._ranked_afresh(job, feasible)
+        get = _getter(feasible)
+        witnesses: list[int] = []
+        extremes: list[tuple[float, float] | None] = []
+        for score, memo in zip(self._kinds.scores, self._values, strict=True):
+            if not score.is_cost or memo is None:
+                extremes.append(None)
+            elif not memo.varies:  # one value on every pool asked: no witnesses, as `constant`
+                extremes.append(None if memo.first is None else (memo.first, memo.first))
+            else:
+                raw = get(memo.by_pool)
+                known = [c for c in raw if c is not None] if memo.unknown else cast("tuple[float, ...]", raw)
+                if not known:
+                    extremes.append(None)
+                    continue
+                lo, hi = min(known), max(known)
+                extremes.append((lo, hi))
+                witnesses += (feasible[raw.index(lo)], feasible[raw.index(hi)])
+        shared = self._book.totals(self._totals_key, tuple(extremes))
+        try:
+            return list(get(shared)), tuple(witnesses)
+        except KeyError:  # some feasible pool not ranked with these extremes yet
+            pass
+        columns: list[float | list[float]] = []
+        for score, memo, spread in zip(self._kinds.scores, self._values, extremes, strict=True):
+            assert memo is not None  # `_totals_key` is None otherwise
+            if not memo.varies:  # one value on every pool asked, so on these
+                columns.append(ranking.constant(score.weight, memo.first, score.is_cost))
+                continue
+            if score.is_cost and spread is None:  # no known cost among these pools
+                columns.append(ranking.constant(score.weight, None, True))
+                continue
+            kept = self._book.column(memo, score.weight, spread)
+            try:
+                columns.append(list(get(kept)))
+            except KeyError:
+                raw = get(memo.by_pool)
+                weighted = (
+                    ranking.scaled(score.weight, raw, *spread)
+                    if spread
+                    else ranking.weighted(score.weight, raw, False)
+                )
+                kept.update(zip(feasible, weighted, strict=True))
+                columns.append(weighted)
+        scores = ranking.totals(columns, len(feasible))
+        shared.update(zip(feasible, scores, strict=True))
+        return scores, tuple(witnesses)
+
+    def _ranked_afresh(self, job: PendingJob, feasible: list[int]) -> tuple[list[float], tuple[int, ...]]:
+        """`_scores` worked out column by column (`ranking.column`, `ranking.totals`)."""
         pools, working = self._book.pools, self._book.working
         columns: list[float | list[float]] = []
         witnesses: list[int] = []
@@ -367,10 +453,21 @@ class _Values:
         self.by_pool: dict[int, float | None] = {}
         self.first: float | None = None
         self.varies = False
+        self.unknown = False  # some value is None
 
     def add(self, pool: int, value: float | None) -> None:
         if not self.by_pool:
             self.first = value
         elif value != self.first:
             self.varies = True
+        if value is None:
+            self.unknown = True
         self.by_pool[pool] = value
+
+
+def _getter(positions: list[int]) -> Callable[[Mapping[int, T]], tuple[T, ...]]:
+    """What `itemgetter(*positions)` gives, always as a tuple (one position included)."""
+    if len(positions) == 1:
+        only = positions[0]
+        return lambda values: (values[only],)
+    return itemgetter(*positions)

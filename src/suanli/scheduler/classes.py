@@ -6,15 +6,19 @@ cycle this module keeps:
 - **Static answers**, per (filter, key) and pool: whether the pool passes `accelerator`, `shape`,
   `constraints`, `price_cap`, `online` for that key, each asked at most once per pool in a cycle
   (once per group of alike pools for a filter with a `pool_key`: pools of one node shape for
-  `shape`), and the survivors of each run of them, shared between classes that agree on those
-  filters' keys. Safe: these filters do not read free capacity, so their answer is fixed for the
-  cycle, and a `pool_key` promises the same answer on pools with equal keys.
-- **Live pools** (`_Live`), shared by every class whose filters give the same keys: the pools that
-  passed the static filters and that no filter reading free capacity (`capacity`) has refused yet,
-  with the version of the pool's free vectors (`WorkingFree.taken`) at which it last said yes. A
-  yes is reused while those vectors are unchanged (a reservation leaves them), which is exact. A no retires the pool for these keys until the cycle ends: safe because
-  free capacity only shrinks within a cycle and such a filter is monotone. So a full pool costs each
-  set of keys one look, and a class with no live pool left waits at once.
+  `shape`), and the survivors of each of them, as numbered sets of pools: a filter's survivors
+  are kept per (set it was given, its key), so classes whose keys differ but leave the same pools
+  (a max_runtime no pool limits, no constraints) share every step after. Safe: these filters do
+  not read free capacity, so their answer is fixed for the cycle, and a `pool_key` promises the
+  same answer on pools with equal keys.
+- **Live pools** (`_Live`), shared by every class whose static filters leave the same pools and
+  whose filters reading free capacity give the same keys: the pools that passed the static filters
+  and that no filter reading free capacity (`capacity`) has refused yet, with the version of the
+  pool's free vectors (`WorkingFree.taken`) at which it last said yes. A yes is reused while those
+  vectors are unchanged (a reservation leaves them), which is exact. A no retires the pool for
+  these keys until the cycle ends: safe because free capacity only shrinks within a cycle and such
+  a filter is monotone. So a full pool costs each set of keys one look, and a class with no live
+  pool left waits at once.
 - **Raw score values**, per (score plugin, key) and pool, shared between classes.
 - **A ranking per class** (`ranking.Ranked`), reused while it stays exact (see there): most jobs
   of a class then cost a few version checks instead of a pass over every pool.
@@ -67,7 +71,11 @@ class Carry:
 
     def __init__(self) -> None:
         self._key: tuple[Hashable, ...] | None = None
-        self.survivors: dict[Hashable, list[int]] = {}
+        # Static survivors as numbered sets, so classes whose filters' keys differ but leave the same
+        # pools share everything after: (set, filter, key) → the set its survivors make.
+        self.sets: list[list[int]] = []  # number → pool indices, in snapshot order
+        self.numbers: dict[tuple[int, ...], int] = {}
+        self.survivors: dict[tuple[int, str, Hashable], int] = {}
         self.static: dict[Hashable, bytearray] = {}
         # filter name → pool index → the number of its group of alike pools (`Check.pool_key`)
         self.groups: dict[str, list[int]] = {}
@@ -81,7 +89,9 @@ class Carry:
         size = len(pools) * (len(self.static) + len(self.values))
         if key != self._key or size > self.LIMIT:
             self._key = key
-            self.survivors = {(): list(range(len(pools)))}  # by key prefix
+            self.sets = [list(range(len(pools)))]  # set 0: every pool
+            self.numbers = {tuple(self.sets[0]): 0}
+            self.survivors = {}
             self.static = {}
             self.groups = {}
             self.values = {}
@@ -102,10 +112,11 @@ class JobClasses:
         self._job_keys = kept.job_keys
         self._kinds: dict[int, Kinds] = {}
         self._classes: dict[Hashable, JobClass] = {}
-        self._survivors = kept.survivors
+        self._survivors, self._sets, self._numbers = kept.survivors, kept.sets, kept.numbers
         self._static = kept.static  # (filter, key) → per group of alike pools: _UNASKED, _YES, _NO
         self._groups = kept.groups
         self._live: dict[Hashable, _Live] = {}
+        self._possible: dict[Hashable, tuple[int, ...]] = {}
         self._answers: dict[Hashable, list[int]] = {}  # shrinking filters' keys → answer per pool
         self._values = kept.values
         self._totals: dict[Hashable, dict[int, float]] = {}
@@ -131,39 +142,61 @@ class JobClasses:
         cycle's working state would wait for the cyclic garbage collector instead of going at once."""
         self._classes.clear()
         self._live.clear()
+        self._possible.clear()
 
-    def live(self, kinds: Kinds, keys: Sequence[Hashable], job: PendingJob) -> _Live:
-        """The live pools shared by every class whose filters give these keys, whatever its profile."""
-        static = tuple((c.name, k) for c, k in zip(kinds.static, keys, strict=False))
-        shrinking = tuple((c.name, k) for c, k in zip(kinds.shrinking, keys[len(static) :], strict=False))
-        found = self._live.get((static, shrinking))
+    def live(self, kinds: Kinds, keys: Sequence[Hashable], job: PendingJob) -> tuple[_Live, tuple[int, ...]]:
+        """The live pools shared by every class whose static filters leave the same pools and whose
+        filters reading free capacity give the same keys, whatever its profile; and the pools a
+        job of the class could ever run on (its static survivors).
+
+        The latter is one tuple per set of filter keys, not per set of pools: the reserver keeps
+        its start estimates per job shape and tuple (`Reserver.blocked`) within a budget per cycle
+        (`reserve.ESTIMATE_BUDGET`), so which estimates are made, and so the reservations once the
+        budget runs out, follow that identity."""
+        static, shrinking = (
+            keys[: len(kinds.static)],
+            keys[len(kinds.static) : len(kinds.static) + len(kinds.shrinking)],
+        )
+        shrinking_named = tuple((c.name, k) for c, k in zip(kinds.shrinking, shrinking, strict=True))
+        number = self._static_survivors(kinds.static, static, job)
+        found = self._live.get((number, shrinking_named))
         if found is None:
-            answers = self._answers.get(shrinking)
+            answers = self._answers.get(shrinking_named)
             if answers is None:
-                answers = self._answers[shrinking] = [_UNSEEN] * len(self.pools)
-            pools = list(self._static_survivors(static, kinds.static, job))
-            found = self._live[static, shrinking] = _Live(self, pools, kinds.shrinking, answers)
-        return found
+                answers = self._answers[shrinking_named] = [_UNSEEN] * len(self.pools)
+            pools = list(self._sets[number])
+            found = self._live[number, shrinking_named] = _Live(self, pools, kinds.shrinking, answers)
+        named = (kinds.static_names, tuple(static), shrinking_named)
+        possible = self._possible.get(named)
+        if possible is None:
+            possible = self._possible[named] = tuple(self._sets[number])
+        return found, possible
 
-    def _static_survivors(
-        self, named: tuple[tuple[str, Hashable], ...], checks: Sequence[Check], job: PendingJob
-    ) -> list[int]:
-        """Pools that pass every static filter, in snapshot order. Classes that agree on the first
-        filters' keys share those filters' survivors; each filter is asked once per key and group
-        of alike pools (`_groups_of`)."""
-        survivors = self._survivors[()]
-        for n, check in enumerate(checks, start=1):
-            found = self._survivors.get(named[:n])
+    def _static_survivors(self, checks: Sequence[Check], keys: Sequence[Hashable], job: PendingJob) -> int:
+        """The number of the set of pools that pass every static filter (`Carry.sets`, in snapshot
+        order). Each filter narrows the set the ones before it left; sets with the same pools have
+        one number, so classes whose keys differ but leave the same pools share what follows. Each
+        filter is asked once per key and group of alike pools (`_groups_of`)."""
+        number = 0  # every pool
+        for check, key in zip(checks, keys, strict=False):
+            step = (number, check.name, key)
+            found = self._survivors.get(step)
             if found is None:
-                answers = self._static.setdefault(named[n - 1], bytearray(len(self.pools)))
+                survivors = self._sets[number]
+                answers = self._static.setdefault((check.name, key), bytearray(len(self.pools)))
                 admits, pools, groups = check.admits, self.pools, self._groups_of(check)
                 for i in survivors:
                     if answers[groups[i]] == _UNASKED:
                         pool = pools[i]
                         answers[groups[i]] = _YES if admits(job, pool, pool.free) else _NO
-                found = self._survivors[named[:n]] = [i for i in survivors if answers[groups[i]] == _YES]
-            survivors = found
-        return survivors
+                left = [i for i in survivors if answers[groups[i]] == _YES]
+                found = self._numbers.get(tuple(left))
+                if found is None:
+                    found = self._numbers[tuple(left)] = len(self._sets)
+                    self._sets.append(left)
+                self._survivors[step] = found
+            number = found
+        return number
 
     def _groups_of(self, check: Check) -> list[int]:
         """Pool index → the number of its group: pools with equal `pool_key` for this filter share
@@ -209,7 +242,6 @@ class _Live:
         self, book: JobClasses, pools: list[int], shrinking: tuple[Check, ...], answers: list[int]
     ) -> None:
         self.pools = pools
-        self.static = tuple(pools)  # every pool that passed the static filters: where a job could run
         self._book = book
         self._shrinking = shrinking
         self.answers = answers  # pool index → its `WorkingFree.taken` when all said yes, or _RETIRED
@@ -265,7 +297,7 @@ class JobClass:
 
     def __init__(self, book: JobClasses, kinds: Kinds, job: PendingJob, keys: tuple[Hashable, ...]) -> None:
         self._book, self._kinds = book, kinds
-        self._live = book.live(kinds, keys, job)
+        self._live, self._possible = book.live(kinds, keys, job)
         score_keys = iter(keys[len(kinds.static) + len(kinds.shrinking) :])
         self._values = [book.values(s.name, next(score_keys)) if s.key else None for s in kinds.scores]
         self._ranked: ranking.Ranked | None = None
@@ -278,7 +310,7 @@ class JobClass:
     @property
     def possible(self) -> tuple[int, ...]:
         """The pools a job of this class could ever run on (they pass its static filters)."""
-        return self._live.static
+        return self._possible
 
     def best(self, job: PendingJob) -> tuple[int, float] | None:
         """The pool the job goes to now, with its score; None if no pool takes it."""

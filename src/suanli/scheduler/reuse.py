@@ -97,6 +97,10 @@ class Kinds:
         )
 
     @cached_property
+    def static_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.static)
+
+    @cached_property
     def keys(self) -> tuple[JobKey, ...]:
         """The functions whose values make up a job's class: the static filters', the shrinking
         filters', then the cached scores' `job_key`, in that order."""

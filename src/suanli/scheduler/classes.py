@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from functools import cache
-from itertools import filterfalse
+from itertools import compress, filterfalse
 from operator import itemgetter
 from typing import TYPE_CHECKING, TypeVar, cast
 
@@ -79,6 +79,7 @@ class Carry:
         self.static: dict[Hashable, bytearray] = {}
         # filter name → pool index → the number of its group of alike pools (`Check.pool_key`)
         self.groups: dict[str, list[int]] = {}
+        self.group_counts: dict[str, int] = {}  # filter name → how many groups its pools make
         self.values: dict[tuple[str, Hashable], _Values] = {}
         self.capacity: tuple[float, float, float] | None = None  # `books.capacity` of the pools
         # (profile, job id) → (the job, its class keys): the keys depend on the job alone
@@ -94,6 +95,7 @@ class Carry:
             self.survivors = {}
             self.static = {}
             self.groups = {}
+            self.group_counts = {}
             self.values = {}
             self.capacity = None
         if len(self.job_keys) > self.LIMIT:
@@ -113,6 +115,7 @@ class JobClasses:
         self._kinds: dict[int, Kinds] = {}
         self._classes: dict[Hashable, JobClass] = {}
         self._survivors, self._sets, self._numbers = kept.survivors, kept.sets, kept.numbers
+        self._group_counts = kept.group_counts
         self._static = kept.static  # (filter, key) → per group of alike pools: _UNASKED, _YES, _NO
         self._groups = kept.groups
         self._live: dict[Hashable, _Live] = {}
@@ -182,21 +185,54 @@ class JobClasses:
             step = (number, check.name, key)
             found = self._survivors.get(step)
             if found is None:
-                survivors = self._sets[number]
-                answers = self._static.setdefault((check.name, key), bytearray(len(self.pools)))
-                admits, pools, groups = check.admits, self.pools, self._groups_of(check)
-                for i in survivors:
-                    if answers[groups[i]] == _UNASKED:
-                        pool = pools[i]
-                        answers[groups[i]] = _YES if admits(job, pool, pool.free) else _NO
-                left = [i for i in survivors if answers[groups[i]] == _YES]
-                found = self._numbers.get(tuple(left))
-                if found is None:
-                    found = self._numbers[tuple(left)] = len(self._sets)
-                    self._sets.append(left)
-                self._survivors[step] = found
+                found = self._survivors[step] = self._narrowed(number, check, key, job)
             number = found
         return number
+
+    def _narrowed(self, number: int, check: Check, key: Hashable, job: PendingJob) -> int:
+        """The number of the set of pools in set `number` that pass `check` for `key`. Asked once
+        per group of alike pools among them (the first in snapshot order); when every group says
+        yes, which is most steps (no constraints, a max_runtime no pool limits), the set is the
+        same and no pool is looked at in Python."""
+        survivors = self._sets[number]
+        answers = self._static.setdefault((check.name, key), bytearray(len(self.pools)))
+        admits, pools, groups = check.admits, self.pools, self._groups_of(check)
+        everyone = self._group_counts[check.name]
+        if answers.count(_YES, 0, everyone) == everyone:  # every group said yes: no pool is refused
+            return number
+        group_of = groups.__getitem__
+        # group → its first pool here (later pools overwrite earlier ones, so walk backwards)
+        firsts = dict(zip(map(group_of, reversed(survivors)), reversed(survivors), strict=True))
+        yes = set()
+        for g, i in firsts.items():
+            if answers[g] == _UNASKED:
+                pool = pools[i]
+                answers[g] = _YES if admits(job, pool, pool.free) else _NO
+            if answers[g] == _YES:
+                yes.add(g)
+        if len(yes) == len(firsts):
+            self._ask_the_rest(check, key, answers, job)
+            return number
+        left = list(compress(survivors, map(yes.__contains__, map(group_of, survivors))))
+        found = self._numbers.get(tuple(left))
+        if found is None:
+            found = self._numbers[tuple(left)] = len(self._sets)
+            self._sets.append(left)
+        return found
+
+    def _ask_the_rest(self, check: Check, key: Hashable, answers: bytearray, job: PendingJob) -> None:
+        """Ask `check` for `key` on every group not asked yet (its first pool): a key that every
+        group admits (no constraints, no price cap) then costs each later step one count of
+        `answers` instead of a look at its pools (`_narrowed`). Once per filter and key, and only
+        for a key that refused none of the pools it was asked about so far."""
+        everyone = self._group_counts[check.name]
+        if _NO in answers or answers.count(_UNASKED, 0, everyone) == 0:
+            return
+        groups, pools = self._groups[check.name], self.pools
+        for i in dict(zip(reversed(groups), range(len(pools) - 1, -1, -1), strict=True)).values():
+            if answers[groups[i]] == _UNASKED:
+                pool = pools[i]
+                answers[groups[i]] = _YES if check.admits(job, pool, pool.free) else _NO
 
     def _groups_of(self, check: Check) -> list[int]:
         """Pool index → the number of its group: pools with equal `pool_key` for this filter share
@@ -209,6 +245,7 @@ class JobClasses:
                 numbers: dict[Hashable, int] = {}
                 found = [numbers.setdefault(check.pool_key(p), len(numbers)) for p in self.pools]
             self._groups[check.name] = found
+            self._group_counts[check.name] = max(found, default=-1) + 1
         return found
 
     def totals(self, scores: Hashable, extremes: tuple[tuple[float, float] | None, ...]) -> dict[int, float]:

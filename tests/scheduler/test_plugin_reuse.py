@@ -130,7 +130,7 @@ def test_an_answer_depends_on_the_pool_only_through_its_pool_key(
 
 
 def test_the_pool_keyed_filters_are_the_static_ones_that_name_few_pool_fields() -> None:
-    assert POOL_KEYED == ["accelerator", "shape", "constraints", "price_cap", "runtime_limit"]
+    assert POOL_KEYED == ["accelerator", "shape", "constraints", "price_cap", "runtime_limit", "online"]
 
 
 A100_8 = Vector(8, 64, 512)

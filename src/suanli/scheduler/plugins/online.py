@@ -18,7 +18,7 @@ class Online:
         return None  # the pool alone decides
 
     def pool_key(self, pool: PoolView) -> Hashable:
-        return pool.online
+        return (pool.site, pool.online)  # all `filter` reads of the pool, its reason included
 
     def filter(self, job: PendingJob, pool: PoolView, free: tuple[Vector, ...]) -> Status:
         if pool.online:

@@ -18,7 +18,9 @@ cycle this module keeps:
   vectors are unchanged (a reservation leaves them), which is exact. A no retires the pool for
   these keys until the cycle ends: safe because free capacity only shrinks within a cycle and such
   a filter is monotone. So a full pool costs each set of keys one look, and a class with no live
-  pool left waits at once.
+  pool left waits at once. The answers are kept per what the job needs of those pools
+  (`Check.need_key`: for `capacity` the one accelerator option that applies on the pool's model),
+  so a job that takes A100:8 or H800:8 and one that takes only A100:8 share the A100 pools' answers.
 - **Raw score values**, per (score plugin, key) and pool, shared between classes.
 - **A ranking per class** (`ranking.Ranked`), reused while it stays exact (see there): most jobs
   of a class then cost a few version checks instead of a pass over every pool.
@@ -120,6 +122,7 @@ class JobClasses:
         self._groups = kept.groups
         self._live: dict[Hashable, _Live] = {}
         self._possible: dict[Hashable, tuple[int, ...]] = {}
+        self._by_need: dict[str, tuple[list[int], list[int]]] = {}
         self._answers: dict[Hashable, list[int]] = {}  # shrinking filters' keys → answer per pool
         self._values = kept.values
         self._totals: dict[Hashable, dict[int, float]] = {}
@@ -164,9 +167,10 @@ class JobClasses:
         number = self._static_survivors(kinds.static, static, job)
         found = self._live.get((number, shrinking_named))
         if found is None:
-            answers = self._answers.get(shrinking_named)
+            needs = self._needs(kinds.shrinking, shrinking, number, job)
+            answers = self._answers.get(needs)
             if answers is None:
-                answers = self._answers[shrinking_named] = [_UNSEEN] * len(self.pools)
+                answers = self._answers[needs] = [_UNSEEN] * len(self.pools)
             pools = list(self._sets[number])
             found = self._live[number, shrinking_named] = _Live(self, pools, kinds.shrinking, answers)
         named = (kinds.static_names, tuple(static), shrinking_named)
@@ -174,6 +178,40 @@ class JobClasses:
         if possible is None:
             possible = self._possible[named] = tuple(self._sets[number])
         return found, possible
+
+    def _needs(
+        self, checks: Sequence[Check], keys: Sequence[Hashable], number: int, job: PendingJob
+    ) -> Hashable:
+        """What the answers of the filters reading free capacity are kept under for a job whose
+        static survivors are set `number`: per filter, what the job needs of those pools when it
+        is the same on all of them (`Check.need_key`), else the filter's key for the job. A pool's
+        answer depends on the job only through what it needs of that pool, so jobs with different
+        keys that need the same share the answers (`_Live.answers`) of every pool they both see."""
+        survivors, named = self._sets[number], []
+        for check, key in zip(checks, keys, strict=True):
+            if check.need_key is None or check.need_pool_key is None or not survivors:
+                named.append((check.name, "job", key))
+                continue
+            groups, firsts = self._need_groups(check)
+            present = set(map(groups.__getitem__, survivors))
+            needs = {check.need_key(job, self.pools[firsts[g]]) for g in present}
+            if len(needs) == 1:
+                named.append((check.name, "need", needs.pop()))
+            else:
+                named.append((check.name, "job", key))
+        return tuple(named)
+
+    def _need_groups(self, check: Check) -> tuple[list[int], list[int]]:
+        """Pool index → its group by `need_pool_key`, and group → its first pool."""
+        found = self._by_need.get(check.name)
+        if found is None:
+            assert check.need_pool_key is not None
+            numbers: dict[Hashable, int] = {}
+            groups = [numbers.setdefault(check.need_pool_key(p), len(numbers)) for p in self.pools]
+            firsts = list(dict(zip(reversed(groups), range(len(groups) - 1, -1, -1), strict=True)).items())
+            firsts.sort()
+            found = self._by_need[check.name] = (groups, [i for _, i in firsts])
+        return found
 
     def _static_survivors(self, checks: Sequence[Check], keys: Sequence[Hashable], job: PendingJob) -> int:
         """The number of the set of pools that pass every static filter (`Carry.sets`, in snapshot

@@ -38,11 +38,12 @@ profile order) is worked out separately, when asked (`framework._verdicts`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from functools import cache
 from itertools import compress, filterfalse
 from operator import itemgetter
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from suanli.scheduler import ranking
 from suanli.scheduler.reuse import Check, Kinds
@@ -486,15 +487,14 @@ class JobClass:
                 extremes.append(None)
             elif not memo.varies:  # one value on every pool asked: no witnesses, as `constant`
                 extremes.append(None if memo.first is None else (memo.first, memo.first))
-            else:
-                raw = get(memo.by_pool)
-                known = [c for c in raw if c is not None] if memo.unknown else cast("tuple[float, ...]", raw)
-                if not known:
+            else:  # the cheapest and dearest known cost, where first met (`ranking.column`)
+                found = _extremes(memo, get)
+                if found is None:
                     extremes.append(None)
                     continue
-                lo, hi = min(known), max(known)
+                lo, hi, at_lo, at_hi = found
                 extremes.append((lo, hi))
-                witnesses += (feasible[raw.index(lo)], feasible[raw.index(hi)])
+                witnesses += (feasible[at_lo], feasible[at_hi])
         shared = self._book.totals(self._totals_key, tuple(extremes))
         try:
             return list(get(shared)), tuple(witnesses)
@@ -553,14 +553,24 @@ class JobClass:
         self._filled = True
 
 
+_NO_COST = math.inf  # in `_Values.lows`: an unknown cost, never the cheapest; -inf in `highs`
+
+
 class _Values:
-    """One reusable score's raw values for one key, per pool, and whether any two of them differ."""
+    """One reusable score's raw values for one key, per pool, and whether any two of them differ.
+
+    `lows` and `highs` are the same values with an unknown one (None) as +inf and -inf, so the
+    cheapest and dearest known value of any pools are one `min` and one `max`, with their first
+    positions where `ranking.column` finds them. Where a score gives a value that is not finite
+    (`odd`), they are found among the known values instead, as `ranking.column` does."""
 
     def __init__(self) -> None:
         self.by_pool: dict[int, float | None] = {}
+        self.lows: dict[int, float] = {}
+        self.highs: dict[int, float] = {}
         self.first: float | None = None
         self.varies = False
-        self.unknown = False  # some value is None
+        self.odd = False  # some value is ±inf or NaN
 
     def add(self, pool: int, value: float | None) -> None:
         if not self.by_pool:
@@ -568,8 +578,31 @@ class _Values:
         elif value != self.first:
             self.varies = True
         if value is None:
-            self.unknown = True
+            self.lows[pool], self.highs[pool] = _NO_COST, -_NO_COST
+        else:
+            self.lows[pool] = self.highs[pool] = value
+            self.odd = self.odd or not math.isfinite(value)
         self.by_pool[pool] = value
+
+
+def _extremes(
+    memo: _Values, get: Callable[[Mapping[int, Any]], tuple[Any, ...]]
+) -> tuple[float, float, int, int] | None:
+    """The lowest and highest known value among the pools `get` picks from `memo`, with the first
+    position of each, as `ranking.column` finds them; None if no value is known."""
+    if memo.odd:  # some value is not finite: among the known ones, as `ranking.column` does
+        raw = get(memo.by_pool)
+        known = [c for c in raw if c is not None]
+        if not known:
+            return None
+        lo, hi = min(known), max(known)
+        return lo, hi, raw.index(lo), raw.index(hi)
+    lows, highs = get(memo.lows), get(memo.highs)
+    lo = min(lows)
+    if lo == _NO_COST:
+        return None
+    hi = max(highs)
+    return lo, hi, lows.index(lo), highs.index(hi)
 
 
 def _getter(positions: list[int]) -> Callable[[Mapping[int, T]], tuple[T, ...]]:

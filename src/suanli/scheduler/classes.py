@@ -1,7 +1,9 @@
 """Job classes: jobs that every reusable plugin sees alike share one cycle's cached answers.
 
-Jobs of one profile whose reusable plugins (`reuse.py`) all give the same keys form a *class*. Per
-cycle this module keeps:
+Jobs of one profile whose reusable plugins (`reuse.py`) all give the same keys form a *class*; so
+do jobs whose keys differ only where it changes neither their live pools nor their score memos (a
+max_runtime no pool limits), since those rank the same pools the same way. Per cycle this module
+keeps:
 
 - **Static answers**, per (filter, key) and pool: whether the pool passes `accelerator`, `shape`,
   `constraints`, `price_cap`, `online` for that key, each asked at most once per pool in a cycle
@@ -116,7 +118,8 @@ class JobClasses:
         kept = self.carry = (carry or Carry()).adopt(pools)
         self._job_keys = kept.job_keys
         self._kinds: dict[int, Kinds] = {}
-        self._classes: dict[Hashable, JobClass] = {}
+        self._classes: dict[Hashable, tuple[JobClass, tuple[int, ...]]] = {}
+        self._alike: dict[Hashable, JobClass] = {}
         self._survivors, self._sets, self._numbers = kept.survivors, kept.sets, kept.numbers
         self._group_counts = kept.group_counts
         self._static = kept.static  # (filter, key) → per group of alike pools: _UNASKED, _YES, _NO
@@ -129,7 +132,8 @@ class JobClasses:
         self._totals: dict[Hashable, dict[int, float]] = {}
         self._columns: dict[Hashable, dict[int, float]] = {}
 
-    def of(self, job: PendingJob, built: _Built) -> JobClass:
+    def of(self, job: PendingJob, built: _Built) -> tuple[JobClass, tuple[int, ...]]:
+        """The job's class, and the pools a job of it could ever run on (`live`)."""
         kinds = self._kinds.get(id(built))
         if kinds is None:
             kinds = self._kinds[id(built)] = _kinds_of(built)
@@ -141,13 +145,28 @@ class JobClasses:
             self._job_keys[id(built), job.id] = (job, keys)
         found = self._classes.get((id(built), keys))
         if found is None:
-            found = self._classes[id(built), keys] = JobClass(self, kinds, job, keys)
+            found = self._classes[id(built), keys] = self._class(kinds, job, keys)
         return found
+
+    def _class(
+        self, kinds: Kinds, job: PendingJob, keys: tuple[Hashable, ...]
+    ) -> tuple[JobClass, tuple[int, ...]]:
+        """One class per profile, live pools and score memos: jobs whose keys differ only where it
+        changes none of these (a max_runtime no pool limits, a memory size every pool it could run
+        on has) rank the same pools the same way, so they share one class and its rankings."""
+        live, possible = self.live(kinds, keys, job)
+        score_keys = iter(keys[len(kinds.static) + len(kinds.shrinking) :])
+        values = tuple([self.values(s.name, next(score_keys)) if s.key else None for s in kinds.scores])
+        found = self._alike.get((id(kinds), live, values))
+        if found is None:
+            found = self._alike[id(kinds), live, values] = JobClass(self, kinds, live, values)
+        return found, possible
 
     def close(self) -> None:
         """Drop the classes and live sets: they point back at this book, and without this the whole
         cycle's working state would wait for the cyclic garbage collector instead of going at once."""
         self._classes.clear()
+        self._alike.clear()
         self._live.clear()
         self._possible.clear()
 
@@ -371,22 +390,17 @@ class _Live:
 class JobClass:
     """One class: its live pools (shared), its scores' raw values (shared), and its ranking."""
 
-    def __init__(self, book: JobClasses, kinds: Kinds, job: PendingJob, keys: tuple[Hashable, ...]) -> None:
+    def __init__(
+        self, book: JobClasses, kinds: Kinds, live: _Live, values: tuple[_Values | None, ...]
+    ) -> None:
         self._book, self._kinds = book, kinds
-        self._live, self._possible = book.live(kinds, keys, job)
-        score_keys = iter(keys[len(kinds.static) + len(kinds.shrinking) :])
-        self._values = [book.values(s.name, next(score_keys)) if s.key else None for s in kinds.scores]
+        self._live, self._values = live, values
         self._ranked: ranking.Ranked | None = None
         self._narrowed: dict[int | None, tuple[int, ranking.Ranked]] = {}  # max_runtime → (reserved, ranking)
         self._filled = False  # the cached raw values cover every live pool
-        # What a pool's total reads besides the cost columns' extremes: the profile's scores and
-        # their memos; None when a score is asked afresh for every job.
-        self._totals_key = None if None in self._values else (kinds.scores, tuple(self._values))
-
-    @property
-    def possible(self) -> tuple[int, ...]:
-        """The pools a job of this class could ever run on (they pass its static filters)."""
-        return self._possible
+        # What a pool's total reads besides the cost columns' extremes: the profile's scores (its
+        # `Kinds`, kept as long as the profile) and their memos; None when a score is asked afresh.
+        self._totals_key = None if None in values else (id(kinds), values)
 
     def best(self, job: PendingJob) -> tuple[int, float] | None:
         """The pool the job goes to now, with its score; None if no pool takes it."""

@@ -130,7 +130,7 @@ def test_an_answer_depends_on_the_pool_only_through_its_pool_key(
 
 
 def test_the_pool_keyed_filters_are_the_static_ones_that_name_few_pool_fields() -> None:
-    assert POOL_KEYED == ["accelerator", "shape", "constraints", "price_cap", "runtime_limit"]
+    assert POOL_KEYED == ["accelerator", "shape", "constraints", "price_cap", "runtime_limit", "online"]
 
 
 A100_8 = Vector(8, 64, 512)
@@ -158,6 +158,29 @@ def test_which_pools_a_filter_groups_together(name: str, change: dict[str, objec
     )
     plugin = _FILTERS[name]()
     assert (plugin.pool_key(pool) == plugin.pool_key(replace(pool, **change))) == alike  # type: ignore[attr-defined, arg-type]
+
+
+NEED_KEYED = [name for name in FILTERS if hasattr(_FILTERS[name](), "need_key")]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(NEED_KEYED), jobs(), jobs(), pools(), pools(), st.lists(vectors, max_size=4))
+def test_an_answer_depends_on_the_job_only_through_what_it_needs_of_the_pool(
+    name: str, a: PendingJob, b: PendingJob, pool: PoolView, other: PoolView, free: list[Vector]
+) -> None:
+    """Jobs with different keys (A100:8 or H100:8, against A100:8 alone) that need the same of a
+    pool get the same answer there, whatever is free; and what a job needs of a pool is the same
+    on every pool with the same `need_pool_key`."""
+    plugin = _FILTERS[name]()
+    need_key, need_pool_key = plugin.need_key, plugin.need_pool_key  # type: ignore[attr-defined]
+    if need_key(a, pool) == need_key(b, pool):
+        assert plugin.filter(a, pool, tuple(free)) == plugin.filter(b, pool, tuple(free))
+    if need_pool_key(pool) == need_pool_key(other):
+        assert need_key(a, pool) == need_key(a, other)
+
+
+def test_the_need_keyed_filter_is_capacity() -> None:
+    assert NEED_KEYED == ["capacity"]
 
 
 @settings(max_examples=300, deadline=None)

@@ -1,23 +1,36 @@
 """Job classes: jobs that every reusable plugin sees alike share one cycle's cached answers.
 
-Jobs of one profile whose reusable plugins (`reuse.py`) all give the same keys form a *class*. Per
-cycle this module keeps:
+Jobs of one profile whose reusable plugins (`reuse.py`) all give the same keys form a *class*; so
+do jobs whose keys differ only where it changes neither their live pools nor their score memos (a
+max_runtime no pool limits), since those rank the same pools the same way. Per cycle this module
+keeps:
 
 - **Static answers**, per (filter, key) and pool: whether the pool passes `accelerator`, `shape`,
   `constraints`, `price_cap`, `online` for that key, each asked at most once per pool in a cycle
   (once per group of alike pools for a filter with a `pool_key`: pools of one node shape for
-  `shape`), and the survivors of each run of them, shared between classes that agree on those
-  filters' keys. Safe: these filters do not read free capacity, so their answer is fixed for the
-  cycle, and a `pool_key` promises the same answer on pools with equal keys.
-- **Live pools** (`_Live`), shared by every class whose filters give the same keys: the pools that
-  passed the static filters and that no filter reading free capacity (`capacity`) has refused yet,
-  with the version of the pool's free vectors (`WorkingFree.taken`) at which it last said yes. A
-  yes is reused while those vectors are unchanged (a reservation leaves them), which is exact. A no retires the pool for these keys until the cycle ends: safe because
-  free capacity only shrinks within a cycle and such a filter is monotone. So a full pool costs each
-  set of keys one look, and a class with no live pool left waits at once.
+  `shape`), and the survivors of each of them, as numbered sets of pools: a filter's survivors
+  are kept per (set it was given, its key), so classes whose keys differ but leave the same pools
+  (a max_runtime no pool limits, no constraints) share every step after. Safe: these filters do
+  not read free capacity, so their answer is fixed for the cycle, and a `pool_key` promises the
+  same answer on pools with equal keys.
+- **Live pools** (`_Live`), shared by every class whose static filters leave the same pools and
+  whose filters reading free capacity give the same keys: the pools that passed the static filters
+  and that no filter reading free capacity (`capacity`) has refused yet, with the version of the
+  pool's free vectors (`WorkingFree.taken`) at which it last said yes. A yes is reused while those
+  vectors are unchanged (a reservation leaves them), which is exact. A no retires the pool for
+  these keys until the cycle ends: safe because free capacity only shrinks within a cycle and such
+  a filter is monotone. So a full pool costs each set of keys one look, and a class with no live
+  pool left waits at once. The answers are kept per what the job needs of those pools
+  (`Check.need_key`: for `capacity` the one accelerator option that applies on the pool's model),
+  so a job that takes A100:8 or H800:8 and one that takes only A100:8 share the A100 pools' answers.
 - **Raw score values**, per (score plugin, key) and pool, shared between classes.
 - **A ranking per class** (`ranking.Ranked`), reused while it stays exact (see there): most jobs
   of a class then cost a few version checks instead of a pass over every pool.
+- **Scores shared between classes**: a pool's total is a function of its raw values and of each
+  cost column's cheapest and dearest cost over the feasible pools, so classes reading the same
+  memos whose feasible pools have the same extremes look their totals up (`JobClasses.totals`),
+  and so do weighted columns per memo and extremes (`JobClasses.column`). Most classes rank once,
+  with their first job, so this is what makes a new class's ranking cheap.
 
 Plugins that are not reusable are asked again for every job and pool, and a class that has any
 does not keep a ranking. Feasibility is the conjunction of the filters, so the order in which they
@@ -27,10 +40,12 @@ profile order) is worked out separately, when asked (`framework._verdicts`).
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+import math
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from functools import cache
-from itertools import filterfalse
-from typing import TYPE_CHECKING
+from itertools import compress, filterfalse
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from suanli.scheduler import ranking
 from suanli.scheduler.reuse import Check, Kinds
@@ -39,6 +54,8 @@ from suanli.scheduler.working import WorkingFree
 
 if TYPE_CHECKING:
     from suanli.scheduler.framework import _Built
+
+T = TypeVar("T")
 
 _kinds_of = cache(Kinds.of)  # built profiles live as long as `framework.build`'s cache: kept between cycles
 
@@ -59,10 +76,15 @@ class Carry:
 
     def __init__(self) -> None:
         self._key: tuple[Hashable, ...] | None = None
-        self.survivors: dict[Hashable, list[int]] = {}
+        # Static survivors as numbered sets, so classes whose filters' keys differ but leave the same
+        # pools share everything after: (set, filter, key) → the set its survivors make.
+        self.sets: list[list[int]] = []  # number → pool indices, in snapshot order
+        self.numbers: dict[tuple[int, ...], int] = {}
+        self.survivors: dict[tuple[int, str, Hashable], int] = {}
         self.static: dict[Hashable, bytearray] = {}
         # filter name → pool index → the number of its group of alike pools (`Check.pool_key`)
         self.groups: dict[str, list[int]] = {}
+        self.group_counts: dict[str, int] = {}  # filter name → how many groups its pools make
         self.values: dict[tuple[str, Hashable], _Values] = {}
         self.capacity: tuple[float, float, float] | None = None  # `books.capacity` of the pools
         # (profile, job id) → (the job, its class keys): the keys depend on the job alone
@@ -73,9 +95,12 @@ class Carry:
         size = len(pools) * (len(self.static) + len(self.values))
         if key != self._key or size > self.LIMIT:
             self._key = key
-            self.survivors = {(): list(range(len(pools)))}  # by key prefix
+            self.sets = [list(range(len(pools)))]  # set 0: every pool
+            self.numbers = {tuple(self.sets[0]): 0}
+            self.survivors = {}
             self.static = {}
             self.groups = {}
+            self.group_counts = {}
             self.values = {}
             self.capacity = None
         if len(self.job_keys) > self.LIMIT:
@@ -93,15 +118,22 @@ class JobClasses:
         kept = self.carry = (carry or Carry()).adopt(pools)
         self._job_keys = kept.job_keys
         self._kinds: dict[int, Kinds] = {}
-        self._classes: dict[Hashable, JobClass] = {}
-        self._survivors = kept.survivors
+        self._classes: dict[Hashable, tuple[JobClass, tuple[int, ...]]] = {}
+        self._alike: dict[Hashable, JobClass] = {}
+        self._survivors, self._sets, self._numbers = kept.survivors, kept.sets, kept.numbers
+        self._group_counts = kept.group_counts
         self._static = kept.static  # (filter, key) → per group of alike pools: _UNASKED, _YES, _NO
         self._groups = kept.groups
         self._live: dict[Hashable, _Live] = {}
+        self._possible: dict[Hashable, tuple[int, ...]] = {}
+        self._by_need: dict[str, tuple[list[int], list[int]]] = {}
         self._answers: dict[Hashable, list[int]] = {}  # shrinking filters' keys → answer per pool
         self._values = kept.values
+        self._totals: dict[Hashable, dict[int, float]] = {}
+        self._columns: dict[Hashable, dict[int, float]] = {}
 
-    def of(self, job: PendingJob, built: _Built) -> JobClass:
+    def of(self, job: PendingJob, built: _Built) -> tuple[JobClass, tuple[int, ...]]:
+        """The job's class, and the pools a job of it could ever run on (`live`)."""
         kinds = self._kinds.get(id(built))
         if kinds is None:
             kinds = self._kinds[id(built)] = _kinds_of(built)
@@ -113,47 +145,152 @@ class JobClasses:
             self._job_keys[id(built), job.id] = (job, keys)
         found = self._classes.get((id(built), keys))
         if found is None:
-            found = self._classes[id(built), keys] = JobClass(self, kinds, job, keys)
+            found = self._classes[id(built), keys] = self._class(kinds, job, keys)
         return found
+
+    def _class(
+        self, kinds: Kinds, job: PendingJob, keys: tuple[Hashable, ...]
+    ) -> tuple[JobClass, tuple[int, ...]]:
+        """One class per profile, live pools and score memos: jobs whose keys differ only where it
+        changes none of these (a max_runtime no pool limits) rank the same pools the same way, so
+        they share one class and its rankings; its narrowed rankings are kept per max_runtime."""
+        live, possible = self.live(kinds, keys, job)
+        score_keys = iter(keys[len(kinds.static) + len(kinds.shrinking) :])
+        values = tuple([self.values(s.name, next(score_keys)) if s.key else None for s in kinds.scores])
+        found = self._alike.get((id(kinds), live, values))
+        if found is None:
+            found = self._alike[id(kinds), live, values] = JobClass(self, kinds, live, values)
+        return found, possible
 
     def close(self) -> None:
         """Drop the classes and live sets: they point back at this book, and without this the whole
         cycle's working state would wait for the cyclic garbage collector instead of going at once."""
         self._classes.clear()
+        self._alike.clear()
         self._live.clear()
+        self._possible.clear()
 
-    def live(self, kinds: Kinds, keys: Sequence[Hashable], job: PendingJob) -> _Live:
-        """The live pools shared by every class whose filters give these keys, whatever its profile."""
-        static = tuple((c.name, k) for c, k in zip(kinds.static, keys, strict=False))
-        shrinking = tuple((c.name, k) for c, k in zip(kinds.shrinking, keys[len(static) :], strict=False))
-        found = self._live.get((static, shrinking))
+    def live(self, kinds: Kinds, keys: Sequence[Hashable], job: PendingJob) -> tuple[_Live, tuple[int, ...]]:
+        """The live pools shared by every class whose static filters leave the same pools and whose
+        filters reading free capacity give the same keys, whatever its profile; and the pools a
+        job of the class could ever run on (its static survivors).
+
+        The latter is one tuple per set of filter keys, not per set of pools: the reserver keeps
+        its start estimates per job shape and tuple (`Reserver.blocked`) within a budget per cycle
+        (`reserve.ESTIMATE_BUDGET`), so which estimates are made, and so the reservations once the
+        budget runs out, follow that identity."""
+        static, shrinking = (
+            keys[: len(kinds.static)],
+            keys[len(kinds.static) : len(kinds.static) + len(kinds.shrinking)],
+        )
+        shrinking_named = tuple((c.name, k) for c, k in zip(kinds.shrinking, shrinking, strict=True))
+        number = self._static_survivors(kinds.static, static, job)
+        found = self._live.get((number, shrinking_named))
         if found is None:
-            answers = self._answers.get(shrinking)
+            needs = self._needs(kinds.shrinking, shrinking, number, job)
+            answers = self._answers.get(needs)
             if answers is None:
-                answers = self._answers[shrinking] = [_UNSEEN] * len(self.pools)
-            pools = list(self._static_survivors(static, kinds.static, job))
-            found = self._live[static, shrinking] = _Live(self, pools, kinds.shrinking, answers)
+                answers = self._answers[needs] = [_UNSEEN] * len(self.pools)
+            pools = list(self._sets[number])
+            found = self._live[number, shrinking_named] = _Live(self, pools, kinds.shrinking, answers)
+        named = (kinds.static_names, tuple(static), shrinking_named)
+        possible = self._possible.get(named)
+        if possible is None:
+            possible = self._possible[named] = tuple(self._sets[number])
+        return found, possible
+
+    def _needs(
+        self, checks: Sequence[Check], keys: Sequence[Hashable], number: int, job: PendingJob
+    ) -> Hashable:
+        """What the answers of the filters reading free capacity are kept under for a job whose
+        static survivors are set `number`: per filter, what the job needs of those pools when it
+        is the same on all of them (`Check.need_key`), else the filter's key for the job. A pool's
+        answer depends on the job only through what it needs of that pool, so jobs with different
+        keys that need the same share the answers (`_Live.answers`) of every pool they both see."""
+        survivors, named = self._sets[number], []
+        for check, key in zip(checks, keys, strict=True):
+            if check.need_key is None or check.need_pool_key is None or not survivors:
+                named.append((check.name, "job", key))
+                continue
+            groups, firsts = self._need_groups(check)
+            present = set(map(groups.__getitem__, survivors))
+            needs = {check.need_key(job, self.pools[firsts[g]]) for g in present}
+            if len(needs) == 1:
+                named.append((check.name, "need", needs.pop()))
+            else:
+                named.append((check.name, "job", key))
+        return tuple(named)
+
+    def _need_groups(self, check: Check) -> tuple[list[int], list[int]]:
+        """Pool index → its group by `need_pool_key`, and group → its first pool."""
+        found = self._by_need.get(check.name)
+        if found is None:
+            assert check.need_pool_key is not None
+            numbers: dict[Hashable, int] = {}
+            groups = [numbers.setdefault(check.need_pool_key(p), len(numbers)) for p in self.pools]
+            firsts = list(dict(zip(reversed(groups), range(len(groups) - 1, -1, -1), strict=True)).items())
+            firsts.sort()
+            found = self._by_need[check.name] = (groups, [i for _, i in firsts])
         return found
 
-    def _static_survivors(
-        self, named: tuple[tuple[str, Hashable], ...], checks: Sequence[Check], job: PendingJob
-    ) -> list[int]:
-        """Pools that pass every static filter, in snapshot order. Classes that agree on the first
-        filters' keys share those filters' survivors; each filter is asked once per key and group
-        of alike pools (`_groups_of`)."""
-        survivors = self._survivors[()]
-        for n, check in enumerate(checks, start=1):
-            found = self._survivors.get(named[:n])
+    def _static_survivors(self, checks: Sequence[Check], keys: Sequence[Hashable], job: PendingJob) -> int:
+        """The number of the set of pools that pass every static filter (`Carry.sets`, in snapshot
+        order). Each filter narrows the set the ones before it left; sets with the same pools have
+        one number, so classes whose keys differ but leave the same pools share what follows. Each
+        filter is asked once per key and group of alike pools (`_groups_of`)."""
+        number = 0  # every pool
+        for check, key in zip(checks, keys, strict=False):
+            step = (number, check.name, key)
+            found = self._survivors.get(step)
             if found is None:
-                answers = self._static.setdefault(named[n - 1], bytearray(len(self.pools)))
-                admits, pools, groups = check.admits, self.pools, self._groups_of(check)
-                for i in survivors:
-                    if answers[groups[i]] == _UNASKED:
-                        pool = pools[i]
-                        answers[groups[i]] = _YES if admits(job, pool, pool.free) else _NO
-                found = self._survivors[named[:n]] = [i for i in survivors if answers[groups[i]] == _YES]
-            survivors = found
-        return survivors
+                found = self._survivors[step] = self._narrowed(number, check, key, job)
+            number = found
+        return number
+
+    def _narrowed(self, number: int, check: Check, key: Hashable, job: PendingJob) -> int:
+        """The number of the set of pools in set `number` that pass `check` for `key`. Asked once
+        per group of alike pools among them (the first in snapshot order); when every group says
+        yes, which is most steps (no constraints, a max_runtime no pool limits), the set is the
+        same and no pool is looked at in Python."""
+        survivors = self._sets[number]
+        answers = self._static.setdefault((check.name, key), bytearray(len(self.pools)))
+        admits, pools, groups = check.admits, self.pools, self._groups_of(check)
+        everyone = self._group_counts[check.name]
+        if answers.count(_YES, 0, everyone) == everyone:  # every group said yes: no pool is refused
+            return number
+        group_of = groups.__getitem__
+        # group → its first pool here (later pools overwrite earlier ones, so walk backwards)
+        firsts = dict(zip(map(group_of, reversed(survivors)), reversed(survivors), strict=True))
+        yes = set()
+        for g, i in firsts.items():
+            if answers[g] == _UNASKED:
+                pool = pools[i]
+                answers[g] = _YES if admits(job, pool, pool.free) else _NO
+            if answers[g] == _YES:
+                yes.add(g)
+        if len(yes) == len(firsts):
+            self._ask_the_rest(check, key, answers, job)
+            return number
+        left = list(compress(survivors, map(yes.__contains__, map(group_of, survivors))))
+        found = self._numbers.get(tuple(left))
+        if found is None:
+            found = self._numbers[tuple(left)] = len(self._sets)
+            self._sets.append(left)
+        return found
+
+    def _ask_the_rest(self, check: Check, key: Hashable, answers: bytearray, job: PendingJob) -> None:
+        """Ask `check` for `key` on every group not asked yet (its first pool): a key that every
+        group admits (no constraints, no price cap) then costs each later step one count of
+        `answers` instead of a look at its pools (`_narrowed`). Once per filter and key, and only
+        for a key that refused none of the pools it was asked about so far."""
+        everyone = self._group_counts[check.name]
+        if _NO in answers or answers.count(_UNASKED, 0, everyone) == 0:
+            return
+        groups, pools = self._groups[check.name], self.pools
+        for i in dict(zip(reversed(groups), range(len(pools) - 1, -1, -1), strict=True)).values():
+            if answers[groups[i]] == _UNASKED:
+                pool = pools[i]
+                answers[groups[i]] = _YES if check.admits(job, pool, pool.free) else _NO
 
     def _groups_of(self, check: Check) -> list[int]:
         """Pool index → the number of its group: pools with equal `pool_key` for this filter share
@@ -166,6 +303,23 @@ class JobClasses:
                 numbers: dict[Hashable, int] = {}
                 found = [numbers.setdefault(check.pool_key(p), len(numbers)) for p in self.pools]
             self._groups[check.name] = found
+            self._group_counts[check.name] = max(found, default=-1) + 1
+        return found
+
+    def totals(self, scores: Hashable, extremes: tuple[tuple[float, float] | None, ...]) -> dict[int, float]:
+        """Pool index → its score, for classes that read the same score memos (`scores`) and whose
+        feasible pools have these cost extremes (`JobClass._scores`)."""
+        found = self._totals.get((scores, extremes))
+        if found is None:
+            found = self._totals[scores, extremes] = {}
+        return found
+
+    def column(self, memo: _Values, weight: float, extremes: tuple[float, float] | None) -> dict[int, float]:
+        """Pool index → one score's weighted value, for its raw values `memo` and (for a cost
+        column) the feasible pools' cheapest and dearest known cost."""
+        found = self._columns.get((memo, weight, extremes))
+        if found is None:
+            found = self._columns[memo, weight, extremes] = {}
         return found
 
     def values(self, name: str, key: Hashable) -> _Values:
@@ -183,7 +337,6 @@ class _Live:
         self, book: JobClasses, pools: list[int], shrinking: tuple[Check, ...], answers: list[int]
     ) -> None:
         self.pools = pools
-        self.static = tuple(pools)  # every pool that passed the static filters: where a job could run
         self._book = book
         self._shrinking = shrinking
         self.answers = answers  # pool index → its `WorkingFree.taken` when all said yes, or _RETIRED
@@ -237,19 +390,17 @@ class _Live:
 class JobClass:
     """One class: its live pools (shared), its scores' raw values (shared), and its ranking."""
 
-    def __init__(self, book: JobClasses, kinds: Kinds, job: PendingJob, keys: tuple[Hashable, ...]) -> None:
+    def __init__(
+        self, book: JobClasses, kinds: Kinds, live: _Live, values: tuple[_Values | None, ...]
+    ) -> None:
         self._book, self._kinds = book, kinds
-        self._live = book.live(kinds, keys, job)
-        score_keys = iter(keys[len(kinds.static) + len(kinds.shrinking) :])
-        self._values = [book.values(s.name, next(score_keys)) if s.key else None for s in kinds.scores]
+        self._live, self._values = live, values
         self._ranked: ranking.Ranked | None = None
         self._narrowed: dict[int | None, tuple[int, ranking.Ranked]] = {}  # max_runtime → (reserved, ranking)
         self._filled = False  # the cached raw values cover every live pool
-
-    @property
-    def possible(self) -> tuple[int, ...]:
-        """The pools a job of this class could ever run on (they pass its static filters)."""
-        return self._live.static
+        # What a pool's total reads besides the cost columns' extremes: the profile's scores (its
+        # `Kinds`, kept as long as the profile) and their memos; None when a score is asked afresh.
+        self._totals_key = None if None in values else (id(kinds), values)
 
     def best(self, job: PendingJob) -> tuple[int, float] | None:
         """The pool the job goes to now, with its score; None if no pool takes it."""
@@ -331,9 +482,65 @@ class JobClass:
         return all(c.admits(job, pool, free) for c in self._kinds.opaque)
 
     def _scores(self, job: PendingJob, feasible: list[int]) -> tuple[list[float], tuple[int, ...]]:
-        """Each feasible pool's score, and the pools holding each cost column's extremes."""
+        """Each feasible pool's score, and the pools holding each cost column's extremes.
+
+        A pool's score is a function of its raw values and of each cost column's cheapest and
+        dearest known cost over the feasible pools, nothing else. So classes whose scores read the
+        same memos (`_Values`) and whose feasible pools have the same extremes share one total per
+        pool (`JobClasses.totals`), and one weighted column per memo, weight and extremes
+        (`JobClasses.column`): most rankings of a large cycle only look their pools up."""
         if not self._filled:
             self._fill(job)
+        if self._totals_key is None:  # a score asked afresh for every job: nothing to share
+            return self._ranked_afresh(job, feasible)
+        get = _getter(feasible)
+        witnesses: list[int] = []
+        extremes: list[tuple[float, float] | None] = []
+        for score, memo in zip(self._kinds.scores, self._values, strict=True):
+            if not score.is_cost or memo is None:
+                extremes.append(None)
+            elif not memo.varies:  # one value on every pool asked: no witnesses, as `constant`
+                extremes.append(None if memo.first is None else (memo.first, memo.first))
+            else:  # the cheapest and dearest known cost, where first met (`ranking.column`)
+                found = _extremes(memo, get)
+                if found is None:
+                    extremes.append(None)
+                    continue
+                lo, hi, at_lo, at_hi = found
+                extremes.append((lo, hi))
+                witnesses += (feasible[at_lo], feasible[at_hi])
+        shared = self._book.totals(self._totals_key, tuple(extremes))
+        try:
+            return list(get(shared)), tuple(witnesses)
+        except KeyError:  # some feasible pool not ranked with these extremes yet
+            pass
+        columns: list[float | list[float]] = []
+        for score, memo, spread in zip(self._kinds.scores, self._values, extremes, strict=True):
+            assert memo is not None  # `_totals_key` is None otherwise
+            if not memo.varies:  # one value on every pool asked, so on these
+                columns.append(ranking.constant(score.weight, memo.first, score.is_cost))
+                continue
+            if score.is_cost and spread is None:  # no known cost among these pools
+                columns.append(ranking.constant(score.weight, None, True))
+                continue
+            kept = self._book.column(memo, score.weight, spread)
+            try:
+                columns.append(list(get(kept)))
+            except KeyError:
+                raw = get(memo.by_pool)
+                weighted = (
+                    ranking.scaled(score.weight, raw, *spread)
+                    if spread
+                    else ranking.weighted(score.weight, raw, False)
+                )
+                kept.update(zip(feasible, weighted, strict=True))
+                columns.append(weighted)
+        scores = ranking.totals(columns, len(feasible))
+        shared.update(zip(feasible, scores, strict=True))
+        return scores, tuple(witnesses)
+
+    def _ranked_afresh(self, job: PendingJob, feasible: list[int]) -> tuple[list[float], tuple[int, ...]]:
+        """`_scores` worked out column by column (`ranking.column`, `ranking.totals`)."""
         pools, working = self._book.pools, self._book.working
         columns: list[float | list[float]] = []
         witnesses: list[int] = []
@@ -360,17 +567,61 @@ class JobClass:
         self._filled = True
 
 
+_NO_COST = math.inf  # in `_Values.lows`: an unknown cost, never the cheapest; -inf in `highs`
+
+
 class _Values:
-    """One reusable score's raw values for one key, per pool, and whether any two of them differ."""
+    """One reusable score's raw values for one key, per pool, and whether any two of them differ.
+
+    `lows` and `highs` are the same values with an unknown one (None) as +inf and -inf, so the
+    cheapest and dearest known value of any pools are one `min` and one `max`, with their first
+    positions where `ranking.column` finds them. Where a score gives a value that is not finite
+    (`odd`), they are found among the known values instead, as `ranking.column` does."""
 
     def __init__(self) -> None:
         self.by_pool: dict[int, float | None] = {}
+        self.lows: dict[int, float] = {}
+        self.highs: dict[int, float] = {}
         self.first: float | None = None
         self.varies = False
+        self.odd = False  # some value is ±inf or NaN
 
     def add(self, pool: int, value: float | None) -> None:
         if not self.by_pool:
             self.first = value
         elif value != self.first:
             self.varies = True
+        if value is None:
+            self.lows[pool], self.highs[pool] = _NO_COST, -_NO_COST
+        else:
+            self.lows[pool] = self.highs[pool] = value
+            self.odd = self.odd or not math.isfinite(value)
         self.by_pool[pool] = value
+
+
+def _extremes(
+    memo: _Values, get: Callable[[Mapping[int, Any]], tuple[Any, ...]]
+) -> tuple[float, float, int, int] | None:
+    """The lowest and highest known value among the pools `get` picks from `memo`, with the first
+    position of each, as `ranking.column` finds them; None if no value is known."""
+    if memo.odd:  # some value is not finite: among the known ones, as `ranking.column` does
+        raw = get(memo.by_pool)
+        known = [c for c in raw if c is not None]
+        if not known:
+            return None
+        lo, hi = min(known), max(known)
+        return lo, hi, raw.index(lo), raw.index(hi)
+    lows, highs = get(memo.lows), get(memo.highs)
+    lo = min(lows)
+    if lo == _NO_COST:
+        return None
+    hi = max(highs)
+    return lo, hi, lows.index(lo), highs.index(hi)
+
+
+def _getter(positions: list[int]) -> Callable[[Mapping[int, T]], tuple[T, ...]]:
+    """What `itemgetter(*positions)` gives, always as a tuple (one position included)."""
+    if len(positions) == 1:
+        only = positions[0]
+        return lambda values: (values[only],)
+    return itemgetter(*positions)

@@ -34,9 +34,12 @@ def billed_units(job: PendingJob, pool: PoolView) -> int:
 
 
 def hourly_price(job: PendingJob, pool: PoolView) -> Money | None:
-    if pool.price is None:
+    price = pool.price
+    if price is None:
         return None
-    return pool.price.times(Decimal(billed_units(job, pool)))
+    # `price.times(Decimal(units))` without the Decimals: a whole number of units times a whole
+    # number of minor units is exact, so nothing is rounded either way (a cycle asks this often)
+    return Money(price.minor * billed_units(job, pool), price.currency)
 
 
 def expected_cost(job: PendingJob, pool: PoolView, default_s: int | None = None) -> Money | None:

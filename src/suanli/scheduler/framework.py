@@ -202,12 +202,12 @@ def _schedule(snapshot: Snapshot, profiles: dict[str, Profile], carry: Carry | N
     seen: dict[str, _Seen] = {}
     for job in FairQueue(snapshot.jobs, books, snapshot.now, snapshot.order):
         plugins = built.get(job.objective) or built["balanced"]
-        job_class = classes.of(job, plugins)
+        job_class, possible = classes.of(job, plugins)
         choice = job_class.best(job)
         if choice is None:
             seen[job.id] = _Seen(job, plugins, working.clock)
             if pools:
-                reserver.blocked(job, job_class.possible)
+                reserver.blocked(job, possible)
             continue
         index, score = choice
         pool = pools[index]

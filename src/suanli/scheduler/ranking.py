@@ -34,11 +34,17 @@ def column(weight: float, raw: Sequence[float | None], is_cost: bool) -> tuple[l
     if not known:
         return [unknown] * len(raw), ()
     lo, hi = min(known), max(known)
-    extremes = (raw.index(lo), raw.index(hi))
+    return scaled(weight, raw, lo, hi), (raw.index(lo), raw.index(hi))
+
+
+def scaled(weight: float, raw: Sequence[float | None], lo: float, hi: float) -> list[float]:
+    """A cost column, weighted, given the cheapest (`lo`) and dearest (`hi`) known cost of the
+    feasible pools: a pool's value depends on its own cost and these two alone."""
+    unknown = weight * UNKNOWN_COST_SCORE
     if hi == lo:
-        return [unknown if c is None else weight * 100.0 for c in raw], extremes
+        return [unknown if c is None else weight * 100.0 for c in raw]
     span = hi - lo
-    return [unknown if c is None else weight * (100.0 * (hi - c) / span) for c in raw], extremes
+    return [unknown if c is None else weight * (100.0 * (hi - c) / span) for c in raw]
 
 
 def constant(weight: float, raw: float | None, is_cost: bool) -> float:
@@ -66,8 +72,10 @@ def best(scores: Sequence[float], label: Callable[[int], str]) -> int:
     """The position of the highest score; a tie goes to the alphabetically first label, then the
     earlier position."""
     top = max(scores)
+    if scores.count(top) == 1:  # the common case, without a pass in Python
+        return scores.index(top)
     tied = [k for k, s in enumerate(scores) if s == top]
-    return tied[0] if len(tied) == 1 else min((label(k), k) for k in tied)[1]
+    return min((label(k), k) for k in tied)[1]
 
 
 class Ranked:

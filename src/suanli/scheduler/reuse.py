@@ -8,6 +8,11 @@ a yes. A filter may also have `admits(job, pool, free) -> bool`, the same answer
 reusable filter that does not read `free` may also have `pool_key(pool)`: its answer depends on the
 pool only through that key, so pools with equal keys are asked once for them all (`pool_key` is to
 pools what `job_key` is to jobs; `accelerator` reads only the pool's model, `shape` its node shape).
+A reusable filter that reads `free` may also have `need_key(job, pool)` and `need_pool_key(pool)`:
+its answer on a pool depends on the job only through `need_key(job, pool)`, which depends on the
+pool only through `need_pool_key(pool)` (`capacity`: the one accelerator option that applies on
+the pool's model). Jobs whose keys differ but need the same of every pool they could run on then
+share the answers.
 A plugin without these attributes is still correct, only asked again for every job and pool.
 """
 
@@ -46,14 +51,23 @@ class Check:
     admits: Admits
     key: JobKey | None  # its `job_key` when it is reusable
     pool_key: PoolKey | None = None  # its `pool_key` when it is reusable and does not read free
+    need_key: Callable[[PendingJob, PoolView], Hashable] | None = None  # reusable and reads free
+    need_pool_key: PoolKey | None = None
 
     @classmethod
     def of(cls, plugin: FilterPlugin) -> Check:
         admits = getattr(plugin, "admits", None) or partial(_admits, plugin)
         if not isinstance(plugin, Reusable):
             return cls(plugin.name, admits, None)
-        pool_key = None if plugin.reads_free else getattr(plugin, "pool_key", None)
-        return cls(plugin.name, admits, plugin.job_key, pool_key)
+        if plugin.reads_free:
+            need_key, need_pool_key = (
+                getattr(plugin, "need_key", None),
+                getattr(plugin, "need_pool_key", None),
+            )
+            if need_key is None or need_pool_key is None:
+                return cls(plugin.name, admits, plugin.job_key)
+            return cls(plugin.name, admits, plugin.job_key, None, need_key, need_pool_key)
+        return cls(plugin.name, admits, plugin.job_key, getattr(plugin, "pool_key", None))
 
 
 def _admits(plugin: FilterPlugin, job: PendingJob, pool: PoolView, free: tuple[Vector, ...]) -> bool:
@@ -95,6 +109,10 @@ class Kinds:
             tuple(c for c, f in checks if not isinstance(f, Reusable)),
             tuple(Score.of(p, w) for p, w in built.scores),
         )
+
+    @cached_property
+    def static_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.static)
 
     @cached_property
     def keys(self) -> tuple[JobKey, ...]:

@@ -18,6 +18,16 @@ class Capacity:
         r = job.resources
         return (options_key(job), r.cpus, r.memory_mib, r.nodes)
 
+    def need_pool_key(self, pool: PoolView) -> Hashable:
+        return pool.accelerator  # which of a job's options applies on the pool
+
+    def need_key(self, job: PendingJob, pool: PoolView) -> Hashable:
+        """What the answer on `pool` reads of the job: the one option that applies there, not
+        all of them (jobs that take A100:8 or H800:8 and jobs that take only A100:8 need the same
+        of an A100 pool)."""
+        r, option = job.resources, accelerator_option(job, pool)
+        return (option.count if option else 0, r.cpus, r.memory_mib, r.nodes)
+
     def admits(self, job: PendingJob, pool: PoolView, free: tuple[Vector, ...]) -> bool:
         r, option = job.resources, accelerator_option(job, pool)
         return _enough(option.count if option else 0, r.cpus, r.memory_mib, r.nodes, free)

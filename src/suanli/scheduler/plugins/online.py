@@ -17,6 +17,9 @@ class Online:
     def job_key(self, job: PendingJob) -> Hashable:
         return None  # the pool alone decides
 
+    def pool_key(self, pool: PoolView) -> Hashable:
+        return (pool.site, pool.online)  # all `filter` reads of the pool, its reason included
+
     def filter(self, job: PendingJob, pool: PoolView, free: tuple[Vector, ...]) -> Status:
         if pool.online:
             return OK

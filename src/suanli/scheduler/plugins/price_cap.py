@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from suanli.domain.money import EXPONENT
 from suanli.domain.resources import Vector
-from suanli.scheduler.estimate import hourly_price
+from suanli.scheduler.estimate import billed_units, hourly_price
 from suanli.scheduler.framework import options_key, register_filter
 from suanli.scheduler.plan import OK, Code, Status
 from suanli.scheduler.snapshot import PendingJob, PoolView
@@ -26,11 +26,14 @@ class PriceCap:
         return (pool.accelerator, pool.price)  # all `hourly_price` reads of the pool
 
     def admits(self, job: PendingJob, pool: PoolView, free: tuple[Vector, ...]) -> bool:
-        cap = job.max_price_per_hour
+        cap, price = job.max_price_per_hour, pool.price
         if cap is None:
             return True
-        price = _hourly(job, pool)
-        return price is not None and price <= cap
+        # `_hourly(job, pool) <= cap` in minor units: a price times whole units is exact, and so is
+        # moving the cap's decimal point; no Money or rounding for each pool a cycle asks about
+        return price is not None and price.minor * billed_units(job, pool) <= cap.scaleb(
+            EXPONENT[price.currency]
+        )
 
     def filter(self, job: PendingJob, pool: PoolView, free: tuple[Vector, ...]) -> Status:
         cap = job.max_price_per_hour

@@ -229,7 +229,7 @@ class ServiceOrder:
         for j in self._pending.values():
             if not service.may_age(j, self.every_band):
                 continue
-            bound = service.ageing_bound_s(j.expected_s, j.ran_s)
+            bound = service.ageing_bound_s(j.expected_s, j.ran_s, service.accelerators(j), self.every_band)
             waited = service.waited_s(j, at)
             if waited < bound:
                 soonest = min(soonest, now + bound - waited)

@@ -193,10 +193,11 @@ def test_under_las_the_ageing_floor_is_the_time_of_the_first_rung(
     assert not service.is_aged(replace(wide, created_at=T0 - timedelta(seconds=las_bound_s - 1)), T0, False)
 
 
-def test_under_las_an_aged_job_keeps_its_place_by_fair_share() -> None:
+def test_under_las_an_aged_wide_job_keeps_its_place_by_fair_share() -> None:
     # Tenant b holds 7 GPUs; tenant a's aged 2-GPU job has the lower share, so under `las` it comes
     # before b's new job and its reservation keeps the free GPU for it. Under `service` an aged job
-    # goes after every new one, and b's job takes the GPU.
+    # goes after every new one, and b's job takes the GPU; so it does under `las` for an aged 1-GPU
+    # job, which fit-first never keeps out by width.
     wide = job("wide", 2, age_s=3 * HOUR)
     theirs = job("theirs", org="b", expected_s=60)
     busy = (running("busy", 7, started_ago_s=60),)
@@ -209,6 +210,12 @@ def test_under_las_an_aged_job_keeps_its_place_by_fair_share() -> None:
     )
     assert [p.job_id for p in plan.placements] == ["theirs"]
     assert service.queue_rank(wide, T0, every_band=False) == service.queue_rank(theirs, T0, every_band=False)
+    narrow = job("narrow", age_s=3 * HOUR)
+    plan = schedule(
+        Snapshot(now=T0, pools=(pool(1),), jobs=(theirs, narrow), running=busy, order="las"), PROFILES
+    )
+    assert [p.job_id for p in plan.placements] == ["theirs"]
+    assert service.is_aged(narrow, T0, every_band=False)
 
 
 @pytest.mark.parametrize(

@@ -159,20 +159,63 @@ def test_under_las_a_job_past_the_first_rung_never_ages() -> None:
 
 
 def test_under_las_a_job_below_the_first_rung_ages_and_reserves() -> None:
-    # A 2-GPU job that has waited past its bound (2 h) with no service yet is aged: new 1-GPU jobs
-    # still go first, but it holds the pool's capacity for itself rather than wait behind them for ever.
-    wide = job("wide", 2, age_s=service.ageing_bound_s(None, 0) + 1)
+    # A 2-GPU job that has waited past its bound with no service yet is aged: a new 1-GPU job with
+    # less expected work still goes first, but the wide one holds the pool's capacity for itself
+    # rather than wait behind such jobs for ever.
+    wide = job("wide", 2, age_s=service.ageing_bound_s(None, 0, 2, every_band=False) + 1)
     busy = (running("busy", 7, started_ago_s=60),)
+    small = job("small", expected_s=HOUR)
     plan = schedule(
-        Snapshot(now=T0, pools=(pool(1),), jobs=(wide, job("small")), running=busy, order="las"), PROFILES
+        Snapshot(now=T0, pools=(pool(1),), jobs=(wide, small), running=busy, order="las"), PROFILES
     )
     assert [p.job_id for p in plan.placements] == ["small"]
     assert [r.job_id for r in plan.reservations] == ["wide"]
     young = job("young", 2, age_s=60)
     plan = schedule(
-        Snapshot(now=T0, pools=(pool(1),), jobs=(young, job("small")), running=busy, order="las"), PROFILES
+        Snapshot(now=T0, pools=(pool(1),), jobs=(young, small), running=busy, order="las"), PROFILES
     )
     assert plan.reservations == ()
+
+
+@pytest.mark.parametrize(
+    ("gpus", "expected_s", "las_bound_s"),
+    [(1, None, 2 * HOUR), (8, None, 2 * HOUR / 8), (8, HOUR, 2 * HOUR), (2, 10 * 60, 2 * HOUR / 2)],
+)
+def test_under_las_the_ageing_floor_is_the_time_of_the_first_rung(
+    gpus: int, expected_s: float | None, las_bound_s: float
+) -> None:
+    # One accelerator-hour over the job's accelerators, so a wide job ages as soon, in
+    # accelerator-hours of waiting, as a narrow one; `service` keeps its floor of an hour.
+    assert service.ageing_bound_s(expected_s, 0, gpus, every_band=False) == pytest.approx(las_bound_s)
+    assert service.ageing_bound_s(expected_s, 0, gpus) == 2 * max(expected_s or 0, HOUR)
+    wide = job("wide", gpus, age_s=las_bound_s + 1, expected_s=expected_s)
+    assert service.is_aged(wide, T0, every_band=False)
+    assert not service.is_aged(replace(wide, created_at=T0 - timedelta(seconds=las_bound_s - 1)), T0, False)
+
+
+def test_under_las_an_aged_wide_job_keeps_its_place_by_fair_share() -> None:
+    # Tenant b holds 7 GPUs; tenant a's aged 2-GPU job has the lower share, so under `las` it comes
+    # before b's new job and its reservation keeps the free GPU for it. Under `service` an aged job
+    # goes after every new one, and b's job takes the GPU; so it does under `las` for an aged 1-GPU
+    # job, which fit-first never keeps out by width.
+    wide = job("wide", 2, age_s=3 * HOUR)
+    theirs = job("theirs", org="b", expected_s=60)
+    busy = (running("busy", 7, started_ago_s=60),)
+    plan = schedule(
+        Snapshot(now=T0, pools=(pool(1),), jobs=(theirs, wide), running=busy, order="las"), PROFILES
+    )
+    assert plan.placements == () and [r.job_id for r in plan.reservations] == ["wide"]
+    plan = schedule(
+        Snapshot(now=T0, pools=(pool(1),), jobs=(theirs, wide), running=busy, order="service"), PROFILES
+    )
+    assert [p.job_id for p in plan.placements] == ["theirs"]
+    assert service.queue_rank(wide, T0, every_band=False) == service.queue_rank(theirs, T0, every_band=False)
+    narrow = job("narrow", age_s=3 * HOUR)
+    plan = schedule(
+        Snapshot(now=T0, pools=(pool(1),), jobs=(theirs, narrow), running=busy, order="las"), PROFILES
+    )
+    assert [p.job_id for p in plan.placements] == ["theirs"]
+    assert service.is_aged(narrow, T0, every_band=False)
 
 
 @pytest.mark.parametrize(
@@ -223,3 +266,8 @@ def test_why_a_job_waits_under_las_says_a_job_past_the_first_rung_is_not_promote
         "it has had an accelerator-hour, so it is not promoted"
     )
     assert "promoted in" in service.explain_wait(job("fresh"), queue, T0, every_band=False)
+    aged = job("aged", 8, org="D", age_s=HOUR, expected_s=60)  # past 2 × 1/8 h
+    assert service.explain_wait(aged, [*queue, aged], T0, every_band=False) == (
+        "it has waited past its ageing bound: it holds room for itself and may evict jobs past the "
+        "first rung; 0 jobs are ahead of it"
+    )

@@ -32,7 +32,9 @@ def _plain(policy: type[ServiceOrder]) -> type[ServiceOrder]:
             soonest = math.inf if found is None else found
             for j in self._pending.values():  # every waiting job's ageing bound, scanned
                 if service.may_age(j, self.every_band):
-                    bound = service.ageing_bound_s(j.expected_s, j.ran_s)
+                    bound = service.ageing_bound_s(
+                        j.expected_s, j.ran_s, service.accelerators(j), self.every_band
+                    )
                     waited = service.waited_s(j, at)
                     if waited < bound:
                         soonest = min(soonest, max(now + bound - waited, now) + 1e-3)

@@ -127,7 +127,7 @@ def test_the_goals_compare_with_the_baselines_of_the_same_run() -> None:
 
 
 # ADR 0019: `las-ckpt` (the fast prototype) and `suanli-las` (the production scheduler with the `las`
-# order) evict only just after a checkpoint and never age a job.
+# order) evict only just after a checkpoint and never age a job past the first rung (`las-ckpt` none).
 
 
 @pytest.mark.parametrize("policy", ["las-ckpt", "suanli-las"])
@@ -157,6 +157,20 @@ def test_the_las_policies_give_up_the_starvation_bound(policy: str) -> None:
     shorts = [(HOUR + k * 45 * MIN, 40 * MIN, 1, "s") for k in range(40)]
     trace = trace_of((0, 10 * HOUR, 1, "long"), *shorts)
     assert jcts(trace, run(trace, 1, policy=policy))["A"] > 30 * HOUR
+
+
+def test_under_las_a_short_wide_job_is_not_starved_by_a_stream_of_narrow_ones() -> None:
+    # Four GPUs kept busy by 1-GPU, 30-minute jobs arriving every 7.5 minutes for 8 h; a 4-GPU,
+    # 5-minute job of another tenant arrives at 1 h. Fit-first hands every freed GPU to the stream.
+    # Under `suanli-las` (ADR 0022) the wide job ages after twice the longer of its expected run time
+    # (30 min, learnt from the stream) and its first rung's time (15 min), keeps its place in band 0
+    # by fair share (its tenant holds nothing), reserves, and starts once the running 30-minute jobs
+    # end. `las-ckpt`, with no ageing, leaves it behind the stream until the stream ends.
+    stream = [(k * 7.5 * MIN, 30 * MIN, 1, "big") for k in range(64)]
+    trace = with_checkpoints(trace_of(*stream[:8], (HOUR, 5 * MIN, 4, "wide"), *stream[8:]), 30 * MIN)
+    wide = trace.jobs[8].id
+    assert jcts(trace, run(trace, 4, policy="suanli-las"))[wide] < HOUR + 30 * MIN + 5 * MIN + 10 * MIN
+    assert jcts(trace, run(trace, 4, policy="las-ckpt"))[wide] > 7 * HOUR
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])

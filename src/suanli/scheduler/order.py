@@ -3,7 +3,8 @@
 The queue order is a plugin chosen by `Snapshot.order` (`QUEUE_ORDERS`, `register_queue_order`):
 `fair` is the order below; `service` (`service.py`) puts, within each priority class, aged jobs
 after new jobs and before jobs that have had more service, and inside each band the smallest
-expected work first; `las` is `service` where only jobs below the first rung age (ADR 0019). Fair share applies
+expected work first; `las` is `service` where only jobs below the first rung age (ADR 0019), sooner
+the wider they are, and a wide one keeps its place among the new jobs once aged (ADR 0022). Fair share applies
 within each of those ranks.
 
 1. **Priority** (higher first): a job of a higher class is always examined before any job of a
@@ -61,9 +62,10 @@ def _service(job: PendingJob, now: datetime) -> tuple[int, tuple[Any, ...]]:
 
 
 def _las(job: PendingJob, now: datetime) -> tuple[int, tuple[Any, ...]]:
-    """`service` where only jobs below the first rung age (ADR 0019), so aged jobs are rank 1's."""
+    """`service` where only jobs below the first rung age (ADR 0019), and an aged wide job keeps its
+    place among them (ADR 0022): by fair share, then the smallest expected work."""
     work = job.expected_s * max(service.accelerators(job), 1) if job.expected_s is not None else math.inf
-    return service.pending_rank(job, now, every_band=False), (work, job.created_at, job.id)
+    return service.queue_rank(job, now, every_band=False), (work, job.created_at, job.id)
 
 
 QUEUE_ORDERS: dict[str, QueueOrder] = {"fair": _fair, "service": _service, "las": _las}

@@ -208,7 +208,9 @@ class ServiceOrder:
         job = self._pending[key]
         if service.may_age(job, self.every_band):
             since = (job.created_at - self._trace.start).total_seconds() + job.ran_s
-            bound = service.ageing_bound_s(job.expected_s, job.ran_s)
+            bound = service.ageing_bound_s(
+                job.expected_s, job.ran_s, service.accelerators(job), self.every_band
+            )
             heapq.heappush(self._ageing, (since + bound, next(self._noted), key, job))
 
     def _started(self, job: int, where: int, now: float, at: datetime, pool: PoolState) -> None:

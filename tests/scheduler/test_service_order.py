@@ -271,3 +271,33 @@ def test_why_a_job_waits_under_las_says_a_job_past_the_first_rung_is_not_promote
         "it has waited past its ageing bound: it holds room for itself and may evict jobs past the "
         "first rung; 0 jobs are ahead of it"
     )
+
+
+def _gathering(preemptible_rest: bool = True) -> Snapshot:
+    # An 8-GPU pool held by four 2-GPU attempts, each past its first rung and checkpointing every
+    # 30 minutes: "a" is just past a checkpoint, the others between two. A wide job has aged.
+    half = 30 * 60
+    a = replace(running("a", 2, started_ago_s=2 * half + 30), checkpoint_s=half)
+    rest = tuple(
+        replace(running(n, 2, started_ago_s=2 * half + 600, preemptible=preemptible_rest), checkpoint_s=half)
+        for n in ("b", "c", "d")
+    )
+    wide = job("wide", 8, age_s=2 * HOUR)
+    assert service.is_aged(wide, T0, every_band=False)
+    return Snapshot(now=T0, pools=(pool(0),), jobs=(wide,), running=(a, *rest), order="las")
+
+
+def test_an_aged_wide_job_gathers_its_room_one_checkpoint_at_a_time() -> None:
+    # No instant has all four just past a checkpoint, so the job would wait for ever for a full set.
+    # It evicts the one it may evict now and reserves the room, from an unknown start (ADR 0022).
+    plan = schedule(_gathering(), PROFILES)
+    assert [p.attempt_id for p in plan.preemptions] == ["a/1"]
+    assert "waited past its ageing bound" in plan.preemptions[0].reason
+    (reservation,) = plan.reservations
+    assert (reservation.job_id, reservation.at, reservation.preempting) == ("wide", None, ("a/1",))
+
+
+def test_an_aged_job_gathers_nothing_where_it_could_never_fit() -> None:
+    # The other three cannot resume: evicting "a" would free room the wide job could never complete.
+    plan = schedule(_gathering(preemptible_rest=False), PROFILES)
+    assert plan.preemptions == ()

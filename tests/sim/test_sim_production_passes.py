@@ -24,7 +24,7 @@ FIXTURE = Path(__file__).parent / "fixtures" / "philly-2000.csv"
 
 def _plain(policy: type[ServiceOrder]) -> type[ServiceOrder]:
     class Plain(policy):  # type: ignore[misc, valid-type]
-        def _may_act(self, at: datetime, free: object) -> bool:
+        def _may_act(self, now: float, at: datetime, free: object) -> bool:
             return True  # a cycle at every pass with anything waiting
 
         def _wake(self, now: float, at: datetime) -> float | None:

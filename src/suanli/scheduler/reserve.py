@@ -27,7 +27,12 @@ job reserves: a job that is merely blocked waits for its band to come up, or evi
 LAS, rather than holding idle capacity. And `preempt` also takes attempts of the same priority with a
 strictly higher service rank (more attained service; an aged attempt is never taken, nor one that
 is not just past a checkpoint, `service.evictable_rank`):
-victims by highest rank first, then the most recently started, until the job fits.
+victims by highest rank first, then the most recently started, until the job fits. An aged job
+that no pool can free at once (attempts are evicted only just after a checkpoint, and a wide job
+needs several at one instant) *gathers* its room (ADR 0022): where the attempts it outranks would
+make it fit, it evicts those it may evict now and reserves the room they leave from an unknown
+start, and takes the others at their checkpoints in the next cycles. Priority and guaranteed quota
+evict under every order (ADR 0023).
 
 The number of (job, pool) start estimates per cycle is bounded (`ESTIMATE_BUDGET`); blocked jobs
 past it simply wait for the next cycle, which starts again from the head of the queue.
@@ -242,10 +247,17 @@ class Reserver:
             if best is None or key < best[:3]:
                 best = (*key, i, victims, nodes)
         if best is None:
+            if self._by_service and service.is_aged(job, self._now, self._every_band):
+                return self._gather(job, pools)
             return None
         *_, i, victims, nodes = best
         pool = self._pools[i]
         need = job.resources.per_node(accelerator_option(job, pool))
+        self._evict(job, pool, victims)
+        guard = _guard(need, nodes, self._working.free[i], None)
+        return self._reserve(job, i, self._now, nodes, guard, tuple(v.attempt_id for v in victims))
+
+    def _evict(self, job: PendingJob, pool: PoolView, victims: Sequence[Running]) -> None:
         for v in victims:
             self._evicted.add(v.attempt_id)
             if v.priority < job.priority:
@@ -259,8 +271,51 @@ class Reserver:
             else:
                 why = f"preempted: its org borrows capacity that job {job.id}'s org is guaranteed"
             self.preemptions.append(Preemption(v.attempt_id, v.job_id, pool.id, job.id, why))
-        guard = _guard(need, nodes, self._working.free[i], None)
-        return self._reserve(job, i, self._now, nodes, guard, tuple(v.attempt_id for v in victims))
+
+    def _gather(self, job: PendingJob, pools: Sequence[int]) -> Reservation | None:
+        """Room for an aged job that no pool can free at once (ADR 0022): attempts may be evicted
+        only just after a checkpoint, and a wide job needs several such at one instant, which may
+        never come. On the first pool where the attempts it outranks would make it fit, it evicts
+        those it may evict now and reserves, from an unknown start, the room they leave; the next
+        cycles keep the reservation and take the others as each passes its checkpoint, so within
+        one checkpoint interval it has its room, each victim losing at most the window."""
+        rank = service.pending_rank(job, self._now, self._every_band)
+        for i in pools:
+            if self._working.guards[i] is not None:
+                continue
+            pool = self._pools[i]
+            need = job.resources.per_node(accelerator_option(job, pool))
+            outranked = [r for r in self._running[i] if self._will_yield(r, job, rank)]
+            free = list(self._working.free[i])
+            for r in outranked:
+                for n in r.nodes:
+                    if n < len(free):
+                        free[n] = free[n] + r.per_node
+            nodes = pick_nodes(need, job.resources.nodes, tuple(free))
+            if nodes is None:
+                continue
+            on = set(nodes)
+            now = [r for r in outranked if on & set(r.nodes) and self._evictable(r, job, False)]
+            if not now:
+                continue
+            self._evict(job, pool, now)
+            left = list(self._working.free[i])
+            for v in now:
+                for n in v.nodes:
+                    if n < len(left):
+                        left[n] = left[n] + v.per_node
+            guard = _guard(need, nodes, tuple(left), None)
+            return self._reserve(job, i, None, nodes, guard, tuple(v.attempt_id for v in now))
+        return None
+
+    def _will_yield(self, r: Running, job: PendingJob, rank: int) -> bool:
+        """Whether `job` may evict the attempt now or at one of its next checkpoints: it can resume,
+        is not already leaving, and has a lower priority or, of the same, a higher service rank."""
+        if r.leaving or not r.preemptible or r.attempt_id in self._evicted or r.job_id == job.id:
+            return False
+        if r.priority != job.priority:
+            return r.priority < job.priority
+        return service.running_rank(r, self._now, self._every_band) > rank
 
     def _victims(self, job: PendingJob, i: int) -> tuple[list[Running], tuple[int, ...]] | None:
         pool = self._pools[i]

@@ -79,6 +79,7 @@ class ServiceOrder:
         # computed for): entries of jobs since started, replaced or aged are dropped at the top
         self._ageing: list[tuple[float, int, str, PendingJob]] = []
         self._noted = itertools.count()
+        self._aged: dict[str, PendingJob] = {}  # waiting jobs past their ageing bound (`_note_aged`)
         # waiting jobs by the lowest rank each can have while it waits (before or after ageing), by
         # GPU count: what `_may_act` reads instead of ranking every waiting job at every pass
         self._lowest: dict[str, int] = {}
@@ -107,7 +108,7 @@ class ServiceOrder:
         self._requeued.clear()
         at = self._trace.start + timedelta(seconds=now)
         free = pool.pool_free
-        if not self._sizes.sizes or not self._may_act(at, free):
+        if not self._sizes.sizes or not self._may_act(now, at, free):
             return Decision(wake_at=self._wake(now, at)) if self._sizes.sizes else NOTHING
         free = list(free)
         start: list[int] = []
@@ -115,7 +116,7 @@ class ServiceOrder:
         preempt: list[int] = []
         for _ in range(_CYCLES_PER_PASS):
             evicted = self._cycle(now, at, pool, free, start, on, preempt)
-            if not evicted or not self._sizes.sizes or not self._may_act(at, free):
+            if not evicted or not self._sizes.sizes or not self._may_act(now, at, free):
                 break
         wake = self._wake(now, at)
         if not start and not preempt:
@@ -202,10 +203,20 @@ class ServiceOrder:
         self._lowest[key] = lowest
         self._by_rank[lowest].add(gpus)
 
+    def _note_aged(self, now: float) -> None:
+        """Move the waiting jobs that have reached their ageing bound by `now` from the heap to
+        `_aged` (and drop the entries of jobs started or replaced since)."""
+        ageing = self._ageing
+        while ageing and (ageing[0][0] <= now or self._pending.get(ageing[0][2]) is not ageing[0][3]):
+            _, _, key, job = heapq.heappop(ageing)
+            if self._pending.get(key) is job:
+                self._aged[key] = job
+
     def _will_age(self, key: str) -> None:
         """Note when the waiting job `key` reaches its ageing bound, if it can age: its waited time
         (`service.waited_s`) grows one second a second from its submission plus its progress."""
         job = self._pending[key]
+        self._aged.pop(key, None)  # a replaced job ages again by its own bound
         if service.may_age(job, self.every_band):
             since = (job.created_at - self._trace.start).total_seconds() + job.ran_s
             bound = service.ageing_bound_s(
@@ -220,6 +231,7 @@ class ServiceOrder:
         pending = self._pending.pop(key)
         self._sizes.forget(self._trace.jobs[job].gpus)
         self._by_rank[self._lowest.pop(key)].forget(self._trace.jobs[job].gpus)
+        self._aged.pop(key, None)
         self._attempts[job] += 1
         gpus = self._trace.jobs[job].gpus
         progress = pool.progress_from(job, now)
@@ -242,14 +254,18 @@ class ServiceOrder:
         self._ran_before[job] = pending.ran_s
         self._accrues[job] = progress
 
-    def _may_act(self, at: datetime, free: Sequence[int]) -> bool:
+    def _may_act(self, now: float, at: datetime, free: Sequence[int]) -> bool:
         """Whether a cycle now could place or evict anything: some pool has room for the smallest
-        waiting job, or could make room for some waiting job by evicting attempts that rank above it.
+        waiting job; or could make room for some waiting job by evicting attempts that rank above it
+        and may be evicted now; or an aged job could start gathering room there (`Reserver._gather`:
+        with the attempts that will yield to it at their checkpoints, it would fit, and one of them
+        may be evicted now).
 
         A necessary condition for what `reserve.Reserver` does in the simulator's snapshots (one
         priority, no quotas: an attempt is a victim only for a job of a strictly lower rank, while
         `service.evictable_rank` allows it), so a pass it turns away would have decided nothing."""
-        if max(free) >= self._sizes.sizes[0]:
+        sizes = self._sizes.sizes
+        if max(free) >= sizes[0]:
             return True
         victims: dict[int, dict[int, int]] = {}  # pool → evictable rank → GPUs held at that rank
         for r in self._running.values():
@@ -259,7 +275,10 @@ class ServiceOrder:
             if rank > 0:
                 held = victims.setdefault(int(r.pool_id), {})
                 held[rank] = held.get(rank, 0) + r.per_node.accelerators * len(r.nodes)
-        sizes = self._sizes.sizes
+        if not victims:
+            return False
+        if self._may_gather(now, at, free, victims):
+            return True
         if not any(free[where] + sum(held.values()) >= sizes[0] for where, held in victims.items()):
             return False  # not even the smallest waiting job, outranking every victim, would fit
         for rank, counts in self._by_rank.items():
@@ -270,6 +289,25 @@ class ServiceOrder:
                 if free[where] + sum(g for above, g in held.items() if above > rank) >= need:
                     return True
         return False
+
+    def _may_gather(
+        self, now: float, at: datetime, free: Sequence[int], victims: dict[int, dict[int, int]]
+    ) -> bool:
+        """Whether some aged job could start gathering room on a pool (`_may_act`)."""
+        self._note_aged(now)
+        if not self._aged:
+            return False
+        gpus = self._trace.jobs
+        need = min(gpus[int(key)].gpus for key in self._aged)
+        yielding: dict[int, int] = {}  # pool → GPUs of attempts that outrank an aged job
+        for r in self._running.values():
+            if r.preemptible and service.running_rank(r, at, self.every_band) > service.AGED:
+                where = int(r.pool_id)
+                yielding[where] = yielding.get(where, 0) + r.per_node.accelerators * len(r.nodes)
+        return any(
+            free[where] + yielding.get(where, 0) >= need and any(rank > service.AGED for rank in held)
+            for where, held in victims.items()
+        )
 
     def _wake(self, now: float, at: datetime) -> float | None:
         """The next moment the service order changes with no event: a running job reaches its next
@@ -293,11 +331,9 @@ class ServiceOrder:
             until = service.next_evictable_s(r, at)
             if until > 0:  # it may be evicted then (just after its next checkpoint)
                 soonest = min(soonest, now + until)
-        ageing = self._ageing
-        while ageing and (ageing[0][0] <= now or self._pending.get(ageing[0][2]) is not ageing[0][3]):
-            heapq.heappop(ageing)  # aged, started, or replaced since
-        if ageing:
-            soonest = min(soonest, ageing[0][0])
+        self._note_aged(now)
+        if self._ageing:
+            soonest = min(soonest, self._ageing[0][0])
         return None if soonest == math.inf else max(soonest, now) + _NUDGE_S
 
 

@@ -41,6 +41,18 @@ def test_one_server_leads_and_the_other_takes_over_when_it_is_killed(network: Ne
     tenant = network.add_tenant("acme", "ada")
     ran(replica_url, tenant, "before")
 
+    # `suanli why` on the standby says where a waiting job stands, as the leader would: the
+    # standby works out its own view of the queue (the leader's last cycle is in its memory)
+    with Client(replica_url, tenant, timeout=30) as c:
+        hog = c.submit_job({"name": "hog", "run": "sleep 120", "resources": {"cpus": 2}})
+        wait_for("the hog to run", lambda: c.get_job(hog["id"])["state"] == "RUNNING", timeout=60)
+        waiter = c.submit_job({"name": "waiter", "run": "true", "resources": {"cpus": 2}})
+        why = c.why_job(waiter["id"])
+        assert why["state"] == "PENDING"
+        assert why["queue"] is not None and "waiting behind" in why["queue"]
+        c.cancel_job(waiter["id"])
+        c.cancel_job(hog["id"])
+
     network.kill_server()
     wait_for("the replica to lead", lambda: leads(replica_url) is True, timeout=30)
     job_id = ran(replica_url, tenant, "after")

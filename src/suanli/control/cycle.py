@@ -211,6 +211,11 @@ class SchedulingLoop:
         self._next_budgets: datetime | None = None
         self._leadership = leadership  # None: this process always leads (tests drive run_once)
         self.leading = False
+        # A standby's own view of the queue (`observe`): its own caches, never the leader's thread's.
+        self._observing = threading.Lock()
+        self._observed_at: datetime | None = None
+        self._observed_times = history.RunTimes() if self._tuning.order != "fair" else None
+        self._observed_parsed: dict[str, PendingJob] = {}
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="suanli-scheduler", daemon=True)
@@ -251,6 +256,30 @@ class SchedulingLoop:
             self._stop.wait(self._interval)
         else:
             self._signals.wait(SCHEDULE, seen, self._interval)
+
+    def observe(self) -> None:
+        """On a standby, bring `waiting`, `reservations` and the queue up to date with a plan of its
+        own that it does not apply, at most once per scheduling interval: so `suanli why` says the
+        same on every server. The leader's come from its cycles; a standby's plan may place jobs the
+        leader is about to place, and says nothing a cycle of the leader would not."""
+        if self.leading or self._thread is None or not self._thread.is_alive():
+            return  # leading (or cycles driven by hand, as in tests): the last cycle's views stand
+        with self._observing:
+            now = self._clock()
+            if self._observed_at is not None and (now - self._observed_at).total_seconds() < self._interval:
+                return
+            with self._db.read() as tx:
+                times = self._observed_times
+                predictor = times.update(tx, now) if times is not None else None
+                snap = snapshots.take(
+                    tx, now, self._lease_ttl, self._observed_parsed, self._tuning, predictor
+                )
+            plan = schedule(snap, PROFILES)
+            placed = {p.job_id for p in plan.placements}
+            self.queue, self.queue_at = tuple(j for j in snap.jobs if j.id not in placed), now
+            self.waiting = plan.waiting
+            self.reservations = {r.job_id: r for r in plan.reservations}
+            self._observed_at = now
 
     def queue_note(self, job_id: str) -> str | None:
         """Why a waiting job is where it is in the queue order, as of the last cycle; None when the

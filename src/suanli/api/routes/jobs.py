@@ -66,6 +66,7 @@ def get_job(
 
 @router.get("/{job_id}/why", summary="Why a job waits, or where it went and why")
 def why(job_id: str, cp: ControlPlane = Depends(plane), who: Principal = Depends(caller)) -> dict[str, Any]:
+    cp.loop.observe()  # a standby works out its own view of the queue (the leader has its last cycle's)
     with cp.db.read() as tx:
         job = jobs.visible_job(tx, who, job_id)
         placed = [e.message for e in tx.jobs.events(job.id) if e.kind == "assigned"]

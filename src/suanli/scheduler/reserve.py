@@ -311,7 +311,7 @@ class Reserver:
     def _will_yield(self, r: Running, job: PendingJob, rank: int) -> bool:
         """Whether `job` may evict the attempt now or at one of its next checkpoints: it can resume,
         is not already leaving, and has a lower priority or, of the same, a higher service rank."""
-        if r.leaving or not r.preemptible or r.attempt_id in self._evicted or r.job_id == job.id:
+        if not self._stoppable(r, job):
             return False
         if r.priority != job.priority:
             return r.priority < job.priority
@@ -344,7 +344,7 @@ class Reserver:
         return None
 
     def _evictable(self, r: Running, job: PendingJob, guaranteed: bool) -> bool:
-        if r.leaving or not r.preemptible or r.attempt_id in self._evicted or r.job_id == job.id:
+        if not self._stoppable(r, job):
             return False
         if r.priority < job.priority:
             return True
@@ -356,6 +356,11 @@ class Reserver:
             and r.org_id != job.org_id
             and self._books.borrowing(r.org_id)
         )
+
+    def _stoppable(self, r: Running, job: PendingJob) -> bool:
+        """Whether the attempt could be stopped for `job` at all: it can resume, is not leaving or
+        already evicted this cycle, and is not the job's own."""
+        return not r.leaving and r.preemptible and r.attempt_id not in self._evicted and r.job_id != job.id
 
     def _service_victim(self, r: Running, job: PendingJob) -> bool:
         """Under the `service` order: the attempt has a strictly higher rank than the job."""

@@ -19,7 +19,6 @@ dominant share is the largest of the three. Lower shares go first; see `order.py
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from collections.abc import Sequence
 from decimal import Decimal
 from functools import cache
@@ -27,9 +26,9 @@ from functools import cache
 from suanli.domain.catalog import default_catalog
 from suanli.domain.money import Money
 from suanli.domain.resources import Vector
-from suanli.scheduler.snapshot import PendingJob, PoolView, Quota, Snapshot, Usage
+from suanli.scheduler.snapshot import PendingJob, PoolView, Quota, Running, Snapshot, Usage
 
-__all__ = ["Books", "cu_of", "per_accelerator_cu"]
+__all__ = ["Books", "Holdings", "cu_of", "per_accelerator_cu"]
 
 _MIB_PER_GIB = 1024.0
 
@@ -48,12 +47,85 @@ def cu_of(model: str | None, per_node: Vector, nodes: int) -> Decimal:
 
 
 class _Held:
-    __slots__ = ("cpus", "cu", "gib")
+    """What one org or project holds: compute units exact (`cu_exact`, for quotas) and as a float
+    (for shares), CPUs, and memory in MiB and GiB."""
+
+    __slots__ = ("cpus", "cu", "cu_exact", "gib", "mib")
+
+    def __init__(self, cu_exact: Decimal = Decimal(0), cpus: int = 0, mib: int = 0) -> None:
+        self.cu_exact = cu_exact
+        self.cpus = cpus
+        self.mib = mib
+        self.cu = float(cu_exact)
+        self.gib = mib / _MIB_PER_GIB
+
+    def add(self, cu: Decimal, cpus: int, mib: int) -> None:
+        self.cu_exact += cu
+        self.cpus += cpus
+        self.mib += mib
+        self.cu = float(self.cu_exact)
+        self.gib = self.mib / _MIB_PER_GIB
+
+    def copy(self) -> _Held:
+        return _Held(self.cu_exact, self.cpus, self.mib)
+
+
+class Holdings:
+    """What the running attempts hold, per org id and per project id: the allocation term of every
+    share and what quotas count. Sums are exact (compute units in `Decimal`, CPUs and MiB in
+    integers), so a holder's share does not depend on the order its attempts are listed in.
+
+    Kept from one cycle to the next (`classes.Carry.holdings`) and brought up to date by the attempts
+    that started or ended since: the simulator and the control loop hand every cycle hundreds of
+    running attempts, nearly all the ones of the cycle before. An attempt counts as the same while
+    what it holds and for whom is unchanged."""
 
     def __init__(self) -> None:
-        self.cu = 0.0
-        self.cpus = 0.0
-        self.gib = 0.0
+        self._attempts: dict[str, Running] = {}
+        self.held: dict[str, _Held] = {}  # by org id and by project id
+        self.cu_by_org: dict[str, Decimal] = {}
+        self._recount = False
+
+    def update(self, running: Sequence[Running]) -> Holdings:
+        if self._recount:
+            self._attempts, self.held, self.cu_by_org, self._recount = {}, {}, {}, False
+        kept = self._attempts
+        now: dict[str, Running] = {}
+        for r in running:
+            now[r.attempt_id] = r
+            old = kept.get(r.attempt_id)
+            if old is r or (old is not None and _holds(old) == _holds(r)):
+                now[r.attempt_id] = old
+                continue
+            if old is not None:
+                self._count(old, -1)
+            self._count(r, 1)
+        if len(now) != len(running):  # an attempt listed twice: count the list as it is, and
+            self._attempts, self.held, self.cu_by_org = {}, {}, {}  # the next one afresh
+            for r in running:
+                self._count(r, 1)
+            self._recount = True
+            return self
+        for attempt, old in kept.items():
+            if attempt not in now:
+                self._count(old, -1)
+        self._attempts = now
+        return self
+
+    def _count(self, r: Running, sign: int) -> None:
+        n = len(r.nodes)
+        cu = cu_of(r.accelerator, r.per_node, n) * sign
+        cpus, mib = r.per_node.cpus * n * sign, r.per_node.memory_mib * n * sign
+        for key in (r.org_id, r.project_id):
+            held = self.held.get(key)
+            if held is None:
+                held = self.held[key] = _Held()
+            held.add(cu, cpus, mib)
+        self.cu_by_org[r.org_id] = self.cu_by_org.get(r.org_id, Decimal(0)) + cu
+
+
+def _holds(r: Running) -> tuple[object, ...]:
+    return (r.org_id, r.project_id, r.accelerator, r.per_node, len(r.nodes))
 
 
 def capacity(pools: Sequence[PoolView]) -> tuple[float, float, float]:
@@ -70,29 +142,35 @@ def capacity(pools: Sequence[PoolView]) -> tuple[float, float, float]:
 class Books:
     """Allocation, shares, quota headroom and funds for one cycle."""
 
-    def __init__(self, snapshot: Snapshot, cap: tuple[float, float, float] | None = None) -> None:
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        cap: tuple[float, float, float] | None = None,
+        holdings: Holdings | None = None,
+    ) -> None:
         self._cap = cap or capacity(snapshot.pools)
         cap_cu, cap_cpus, cap_gib = self._cap
         decay = snapshot.half_life_h / math.log(2)
         self._norm = (cap_cu * decay, cap_cpus * decay, cap_gib * decay)
         self._usage = snapshot.usage
-        self._held: defaultdict[str, _Held] = defaultdict(_Held)  # by org id and by project id
-        self._cu_held: defaultdict[str, Decimal] = defaultdict(Decimal)  # by org id, exact, for quotas
+        # By org id and by project id: what the running attempts hold (`holdings`, carried from the
+        # cycle before, brought up to date), copied, as this cycle's placements add to it
+        kept = (holdings or Holdings()).update(snapshot.running)
+        self._held = {key: h.copy() for key, h in kept.held.items()}
+        self._cu_held = dict(kept.cu_by_org)  # by org id, exact, for quotas
         self.quotas = snapshot.quotas
         self._funds = dict(snapshot.funds) if snapshot.funds is not None else None
         self.hold_default_s = snapshot.hold_default_s
-        for r in snapshot.running:
-            self._add(r.org_id, r.project_id, r.accelerator, r.per_node, len(r.nodes))
 
     def _add(self, org: str, project: str, model: str | None, per_node: Vector, nodes: int) -> None:
         cu = cu_of(model, per_node, nodes)
-        cpus, gib = per_node.cpus * nodes, per_node.memory_mib * nodes / _MIB_PER_GIB
+        cpus, mib = per_node.cpus * nodes, per_node.memory_mib * nodes
         for key in (org, project):
-            held = self._held[key]
-            held.cu += float(cu)
-            held.cpus += cpus
-            held.gib += gib
-        self._cu_held[org] += cu
+            held = self._held.get(key)
+            if held is None:
+                held = self._held[key] = _Held()
+            held.add(cu, cpus, mib)
+        self._cu_held[org] = self._cu_held.get(org, Decimal(0)) + cu
 
     def take(self, job: PendingJob, model: str | None, per_node: Vector, hold: Money | None) -> None:
         """A placement of this cycle: the job's org and project now hold its resources (and its hold)."""

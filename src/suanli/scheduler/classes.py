@@ -48,6 +48,7 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from suanli.scheduler import ranking
+from suanli.scheduler.books import Holdings
 from suanli.scheduler.reuse import Check, Kinds
 from suanli.scheduler.snapshot import PendingJob, PoolView
 from suanli.scheduler.working import WorkingFree
@@ -89,6 +90,7 @@ class Carry:
         self.capacity: tuple[float, float, float] | None = None  # `books.capacity` of the pools
         # (profile, job id) → (the job, its class keys): the keys depend on the job alone
         self.job_keys: dict[tuple[int, str], tuple[PendingJob, tuple[Hashable, ...]]] = {}
+        self.holdings = Holdings()  # what running attempts hold (it reads no pool: never reset)
 
     def adopt(self, pools: Sequence[PoolView]) -> Carry:
         key = tuple([p.static_key for p in pools])

@@ -196,7 +196,7 @@ def _schedule(snapshot: Snapshot, profiles: dict[str, Profile], carry: Carry | N
     kept = classes.carry
     if kept.capacity is None:
         kept.capacity = capacity(pools)
-    books = Books(snapshot, kept.capacity)
+    books = Books(snapshot, kept.capacity, kept.holdings)
     reserver = Reserver(snapshot, working, books)
     placements: list[Placement] = []
     seen: dict[str, _Seen] = {}

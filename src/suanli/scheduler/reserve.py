@@ -72,22 +72,17 @@ class Reserver:
         self._working = working
         self._books = books
         self._wait = timedelta(seconds=snapshot.preempt_after_s)
-        index = {p.id: i for i, p in enumerate(snapshot.pools)}
-        self._running: defaultdict[int, list[Running]] = defaultdict(list)
-        for r in snapshot.running:
-            if r.pool_id in index:
-                self._running[index[r.pool_id]].append(r)
+        self._snapshot = snapshot
+        self._on_pool: defaultdict[int, list[Running]] | None = None  # `_running`
         evictable = [r for r in snapshot.running if r.preemptible and not r.leaving]
         self._lowest_victim = min((r.priority for r in evictable), default=None)
         self._by_service = snapshot.order in SERVICE_ORDERS
         self._every_band = snapshot.order == "service"  # under `las` only jobs below the first rung age
-        # The service rank of every evictable attempt (`service.running_rank`), and the highest.
-        self._rank: dict[str, int] = {}
-        if self._by_service:
-            self._rank = {
-                r.attempt_id: service.evictable_rank(r, snapshot.now, self._every_band) for r in evictable
-            }
-        self._highest_rank = max(self._rank.values(), default=0)
+        # The service rank of every evictable attempt (`service.evictable_rank`) and the highest,
+        # worked out when a blocked job first asks (most cycles block no job)
+        self._may_evict = evictable
+        self._rank: dict[str, int] | None = None
+        self._highest_rank = 0
         self._evicted: set[str] = set()
         self._budget = ESTIMATE_BUDGET
         # (the job's shape, pool) → (the pool's version, `_start`'s answer): jobs that need the same
@@ -108,7 +103,7 @@ class Reserver:
         if self._by_service:
             rank = service.pending_rank(job, self._now, self._every_band)
             if rank != service.AGED:  # not aged: evict if it can, never hold capacity idle
-                if self._highest_rank > rank or self._may_preempt_above_service(job):
+                if self._highest() > rank or self._may_preempt_above_service(job):
                     return self._preempt(job, self._unguarded(pools))
                 return None
         r = job.resources
@@ -175,7 +170,7 @@ class Reserver:
         nodes = pick_nodes(need, count, now_free)
         if nodes is not None:
             return self._now, nodes, _guard(need, nodes, now_free, None)
-        releases: list[_Release] = [(r.ends_at, r.nodes, r.per_node) for r in self._running[i]]
+        releases: list[_Release] = [(r.ends_at, r.nodes, r.per_node) for r in self._running(i)]
         releases += self._working.ends[i]
         if not releases:
             return None  # nothing running there will give anything back
@@ -219,8 +214,34 @@ class Reserver:
 
     # --- preempt --------------------------------------------------------------------------------
 
+    def _running(self, i: int) -> list[Running]:
+        """The attempts running on pool `i` (filed when a blocked job first asks)."""
+        if self._on_pool is None:
+            index = {p.id: n for n, p in enumerate(self._pools)}
+            self._on_pool = defaultdict(list)
+            for r in self._snapshot.running:
+                if r.pool_id in index:
+                    self._on_pool[index[r.pool_id]].append(r)
+        return self._on_pool.get(i, [])
+
+    def _ranks(self) -> dict[str, int]:
+        """The evictable attempts' service ranks (empty under the `fair` order), worked out once."""
+        if self._rank is None:
+            self._rank = {}
+            if self._by_service:
+                now, every_band = self._now, self._every_band
+                self._rank = {
+                    r.attempt_id: service.evictable_rank(r, now, every_band) for r in self._may_evict
+                }
+            self._highest_rank = max(self._rank.values(), default=0)
+        return self._rank
+
+    def _highest(self) -> int:
+        self._ranks()
+        return self._highest_rank
+
     def _may_preempt(self, job: PendingJob) -> bool:
-        return self._may_preempt_above_service(job) or (self._by_service and self._highest_rank > 0)
+        return self._may_preempt_above_service(job) or (self._by_service and self._highest() > 0)
 
     def _may_preempt_above_service(self, job: PendingJob) -> bool:
         """Whether a job may evict for what every queue order honours: a higher priority, or its
@@ -285,7 +306,7 @@ class Reserver:
                 continue
             pool = self._pools[i]
             need = job.resources.per_node(accelerator_option(job, pool))
-            outranked = [r for r in self._running[i] if self._will_yield(r, job, rank)]
+            outranked = [r for r in self._running(i) if self._will_yield(r, job, rank)]
             free = list(self._working.free[i])
             for r in outranked:
                 for n in r.nodes:
@@ -323,10 +344,10 @@ class Reserver:
         need = job.resources.per_node(option)
         job_cu = cu_of(pool.accelerator if option else None, need, job.resources.nodes)
         guaranteed = self._books.within_guarantee(job.org_id, job_cu)
-        candidates = [r for r in self._running[i] if self._evictable(r, job, guaranteed)]
+        candidates = [r for r in self._running(i) if self._evictable(r, job, guaranteed)]
         if not candidates:
             return None
-        rank = self._rank
+        rank = self._ranks()
         candidates.sort(
             key=lambda r: (r.priority, -rank.get(r.attempt_id, 0), -_ts(r.started_at), r.attempt_id)
         )
@@ -366,7 +387,7 @@ class Reserver:
         """Under the `service` order: the attempt has a strictly higher rank than the job."""
         if not self._by_service or r.priority != job.priority:
             return False
-        return self._rank.get(r.attempt_id, 0) > service.pending_rank(job, self._now, self._every_band)
+        return self._ranks().get(r.attempt_id, 0) > service.pending_rank(job, self._now, self._every_band)
 
 
 def _guard(

@@ -196,6 +196,15 @@ def protected_until(r: Running, every_band: bool = True) -> datetime | None:
     """When an attempt that was aged at its start stops being protected from eviction for service:
     after running for its ageing bound (so each time a job ages it gets a run at least that long);
     None for an attempt that was not aged."""
+    memo = r.memo
+    key = ("protected_until", every_band)
+    if key in memo:
+        return memo[key]  # type: ignore[return-value]
+    until = memo[key] = _protected_until(r, every_band)
+    return until
+
+
+def _protected_until(r: Running, every_band: bool) -> datetime | None:
     if r.created_at is None or r.started_at is None:
         return None
     if not every_band and band(r.ran_s * max(r.per_node.accelerators * len(r.nodes), 1)) > 0:

@@ -132,6 +132,9 @@ class Running:
     ran_s: float = 0.0  # seconds of progress the job kept from attempts before this one
     expected_s: float | None = None  # as `PendingJob.expected_s`
     checkpoint_s: float | None = None  # how often it checkpoints (spec); None: not declared
+    # Answers worked out from this attempt's fields alone (`service.protected_until`), kept with it:
+    # the simulator hands the same attempt to cycle after cycle
+    memo: dict[object, object] = field(default_factory=dict, init=False, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,8 @@ def main() -> int:
         if profiler is not None:
             out = io.StringIO()
             pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(15)
+            if os.environ.get("SUANLI_PROFILE_CUM"):
+                pstats.Stats(profiler, stream=out).sort_stats("cumtime").print_stats(45)
             print(f"\n### {name}: cProfile, top 15 by own time\n```\n{out.getvalue().strip()}\n```\n")
     header = ("policy", "passes", "cycles", "decide s", "wall s", "CPU s", "avg JCT h", "avg wait h", "util")
     print(markdown(header, rows))

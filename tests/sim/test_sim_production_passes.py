@@ -1,6 +1,7 @@
-"""The production-scheduler policies skip passes that could decide nothing, and find their wake-ups
-from a heap: neither may change a decision. Each is checked against a plain twin that calls the
-scheduler at every pass and scans every waiting job for its ageing bound, as the policy did before."""
+"""The production-scheduler policies skip passes that could decide nothing, find their wake-ups
+from a heap, and keep what they read of each running job until it could change: none may change a
+decision. Each is checked against a plain twin that calls the scheduler at every pass and works out
+every running job's moments and every waiting job's ageing bound afresh, as the policy did before."""
 
 from __future__ import annotations
 
@@ -28,8 +29,25 @@ def _plain(policy: type[ServiceOrder]) -> type[ServiceOrder]:
             return True  # a cycle at every pass with anything waiting
 
         def _wake(self, now: float, at: datetime) -> float | None:
-            found = super()._wake(now, at)  # the running jobs' moments (and the heap's, a subset)
-            soonest = math.inf if found is None else found
+            if self._requeued:
+                return now + 1e-3
+            if not self._pending:
+                return None
+            soonest = math.inf
+            for r in self._running.values():  # every running job's next moment, worked out afresh
+                if not r.preemptible:
+                    continue
+                value = service.running_service_s(r, at, self.every_band)
+                if value is None:
+                    protected = service.protected_until(r, self.every_band)
+                    if protected is not None:
+                        soonest = min(soonest, max(now + (protected - at).total_seconds(), now) + 1e-3)
+                    continue
+                gpus = max(r.per_node.accelerators, 1)
+                soonest = min(soonest, max(now + (service.next_rung_s(value) - value) / gpus, now) + 1e-3)
+                until = service.next_evictable_s(r, at)
+                if until > 0:
+                    soonest = min(soonest, now + until + 1e-3)
             for j in self._pending.values():  # every waiting job's ageing bound, scanned
                 if service.may_age(j, self.every_band):
                     bound = service.ageing_bound_s(

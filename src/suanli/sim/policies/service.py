@@ -38,7 +38,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from suanli.domain.resources import AcceleratorOption, Resources, Vector
-from suanli.scheduler import PROFILES, PendingJob, Snapshot, schedule, service
+from suanli.scheduler import PROFILES, Carry, PendingJob, Snapshot, schedule, service
 from suanli.scheduler.predict import JobFacts, Predictor
 from suanli.scheduler.snapshot import Running
 from suanli.sim.network import Network
@@ -64,6 +64,7 @@ class ServiceOrder:
         self._models = network.models
         self._accelerator = [p.accelerator for p in network.pools]
         self._views = PoolViews(network)
+        self._carry = Carry()  # the pools' static answers, kept between passes (as the control loop does)
         self._width = len(str(max(len(trace.jobs) - 1, 0)))
         self._facts = [JobFacts(j.tenant, j.gpus, j.name, j.limit_s) for j in trace.jobs]
         self._predictor = Predictor()
@@ -84,6 +85,7 @@ class ServiceOrder:
         # GPU count: what `_may_act` reads instead of ranking every waiting job at every pass
         self._lowest: dict[str, int] = {}
         self._by_rank: defaultdict[int, SizeCounts] = defaultdict(SizeCounts)
+        self._moments: dict[int, _Moments] = {}  # running job → what the passes read of it, and till when
         self.cycles = 0  # passes that called `schedule()` (the others were skipped)
 
     def arrive(self, job: int, now: float) -> None:
@@ -143,7 +145,7 @@ class ServiceOrder:
             running=tuple(self._running.values()),
             order=self.order,
         )
-        plan = schedule(snapshot, PROFILES)
+        plan = schedule(snapshot, PROFILES, self._carry)
         self.cycles += 1
         started: list[tuple[int, int]] = []
         for placement in plan.placements:
@@ -254,6 +256,15 @@ class ServiceOrder:
         self._ran_before[job] = pending.ran_s
         self._accrues[job] = progress
 
+    def _moments_of(self, job: int, r: Running, now: float, at: datetime) -> _Moments:
+        """What the passes read of running job `job` at `now`: kept from an earlier pass while no
+        moment at which it could change has come (`_Moments.of`)."""
+        kept = self._moments.get(job)
+        if kept is not None and kept.attempt is r and kept.since <= now < kept.until:
+            return kept
+        made = self._moments[job] = _Moments.of(r, now, at, self._trace.start, self.every_band)
+        return made
+
     def _may_act(self, now: float, at: datetime, free: Sequence[int]) -> bool:
         """Whether a cycle now could place or evict anything: some pool has room for the smallest
         waiting job; or could make room for some waiting job by evicting attempts that rank above it
@@ -268,10 +279,10 @@ class ServiceOrder:
         if max(free) >= sizes[0]:
             return True
         victims: dict[int, dict[int, int]] = {}  # pool → evictable rank → GPUs held at that rank
-        for r in self._running.values():
+        for job, r in self._running.items():
             if not r.preemptible:
                 continue
-            rank = service.evictable_rank(r, at, self.every_band)
+            rank = self._moments_of(job, r, now, at).evictable
             if rank > 0:
                 held = victims.setdefault(int(r.pool_id), {})
                 held[rank] = held.get(rank, 0) + r.per_node.accelerators * len(r.nodes)
@@ -300,8 +311,8 @@ class ServiceOrder:
         gpus = self._trace.jobs
         need = min(gpus[int(key)].gpus for key in self._aged)
         yielding: dict[int, int] = {}  # pool → GPUs of attempts that outrank an aged job
-        for r in self._running.values():
-            if r.preemptible and service.running_rank(r, at, self.every_band) > service.AGED:
+        for job, r in self._running.items():
+            if r.preemptible and self._moments_of(job, r, now, at).running > service.AGED:
                 where = int(r.pool_id)
                 yielding[where] = yielding.get(where, 0) + r.per_node.accelerators * len(r.nodes)
         return any(
@@ -317,24 +328,57 @@ class ServiceOrder:
         if not self._pending:
             return None
         soonest = math.inf
-        for r in self._running.values():
-            if not r.preemptible:
-                continue
-            value = service.running_service_s(r, at, self.every_band)
-            if value is None:
-                protected = service.protected_until(r, self.every_band)
-                if protected is not None:  # it ranks by its service again then
-                    soonest = min(soonest, now + (protected - at).total_seconds())
-                continue
-            gpus = max(r.per_node.accelerators, 1)  # service grows by this many per second
-            soonest = min(soonest, now + (service.next_rung_s(value) - value) / gpus)
-            until = service.next_evictable_s(r, at)
-            if until > 0:  # it may be evicted then (just after its next checkpoint)
-                soonest = min(soonest, now + until)
+        for job, r in self._running.items():
+            if r.preemptible:
+                soonest = min(soonest, self._moments_of(job, r, now, at).wake)
         self._note_aged(now)
         if self._ageing:
             soonest = min(soonest, self._ageing[0][0])
         return None if soonest == math.inf else max(soonest, now) + _NUDGE_S
+
+
+class _Moments:
+    """A running attempt as the passes read it at one instant: its evictable rank
+    (`service.evictable_rank`), its rank by service (`service.running_rank`), and the next moment it
+    asks to be woken for (its protection ends, its service reaches the next rung, or, if it may not
+    be evicted now, its next checkpoint or its minimum run). All three hold from `since` until
+    `until`, the first moment any could change, less `_MARGIN_S` (the production functions read
+    time to the microsecond, these moments are in float seconds): then they are worked out again.
+    With hundreds of attempts running, a pass otherwise asked the ladder of each."""
+
+    __slots__ = ("attempt", "evictable", "running", "since", "until", "wake")
+
+    def __init__(
+        self, attempt: Running, since: float, until: float, evictable: int, running: int, wake: float
+    ) -> None:
+        self.attempt, self.since, self.until = attempt, since, until
+        self.evictable, self.running, self.wake = evictable, running, wake
+
+    @classmethod
+    def of(cls, r: Running, now: float, at: datetime, origin: datetime, every_band: bool) -> _Moments:
+        evictable = service.evictable_rank(r, at, every_band)
+        running = service.running_rank(r, at, every_band)
+        value = service.running_service_s(r, at, every_band)
+        if value is None:  # protected: it ranks by its service again then
+            protected = service.protected_until(r, every_band)
+            assert protected is not None
+            wake = now + (protected - at).total_seconds()
+            return cls(r, now, wake - _MARGIN_S, evictable, running, wake)
+        gpus = max(r.per_node.accelerators, 1)  # service grows by this many per second
+        wake = until = now + (service.next_rung_s(value) - value) / gpus
+        after = service.next_evictable_s(r, at)
+        if after > 0:  # it may be evicted then (just after its next checkpoint)
+            wake = until = min(wake, now + after)
+        elif r.checkpoint_s and r.started_at is not None:  # in a checkpoint's window: till it closes
+            ran = (at - r.started_at).total_seconds()
+            until = min(
+                until,
+                now + (math.floor(ran / r.checkpoint_s) * r.checkpoint_s - ran) + service.CHECKPOINT_WINDOW_S,
+            )
+        return cls(r, now, until - _MARGIN_S, evictable, running, wake)
+
+
+_MARGIN_S = 1e-4
 
 
 class LeastAttainedService(ServiceOrder):

@@ -91,14 +91,16 @@ class Holdings:
             self._attempts, self.held, self.cu_by_org, self._recount = {}, {}, {}, False
         kept = self._attempts
         now: dict[str, Running] = {}
+        found = 0  # attempts of the cycle before listed again
         for r in running:
-            now[r.attempt_id] = r
             old = kept.get(r.attempt_id)
-            if old is r or (old is not None and _holds(old) == _holds(r)):
-                now[r.attempt_id] = old
-                continue
             if old is not None:
+                found += 1
+                if old is r or _holds(old) == _holds(r):
+                    now[r.attempt_id] = old
+                    continue
                 self._count(old, -1)
+            now[r.attempt_id] = r
             self._count(r, 1)
         if len(now) != len(running):  # an attempt listed twice: count the list as it is, and
             self._attempts, self.held, self.cu_by_org = {}, {}, {}  # the next one afresh
@@ -106,9 +108,10 @@ class Holdings:
                 self._count(r, 1)
             self._recount = True
             return self
-        for attempt, old in kept.items():
-            if attempt not in now:
-                self._count(old, -1)
+        if found != len(kept):  # some ended
+            for attempt, old in kept.items():
+                if attempt not in now:
+                    self._count(old, -1)
         self._attempts = now
         return self
 

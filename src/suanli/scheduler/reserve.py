@@ -74,14 +74,16 @@ class Reserver:
         self._wait = timedelta(seconds=snapshot.preempt_after_s)
         self._snapshot = snapshot
         self._on_pool: defaultdict[int, list[Running]] | None = None  # `_running`
-        evictable = [r for r in snapshot.running if r.preemptible and not r.leaving]
-        self._lowest_victim = min((r.priority for r in evictable), default=None)
         self._by_service = snapshot.order in SERVICE_ORDERS
         self._every_band = snapshot.order == "service"  # under `las` only jobs below the first rung age
-        # The service rank of every evictable attempt (`service.evictable_rank`) and the highest,
-        # worked out when a blocked job first asks (most cycles block no job)
-        self._may_evict = evictable
+        # What the running attempts offer a blocked job, worked out when one first asks (most cycles
+        # block no job): those that can be evicted at all and their lowest priority (`_evictable_now`),
+        # and their service ranks (`service.evictable_rank`) and the highest (`_ranks`)
+        self._may_evict: list[Running] | None = None
+        self._lowest: int | None = None
         self._rank: dict[str, int] | None = None
+        self._ranked: PendingJob | None = None  # `_rank_of`
+        self._ranked_as = 0
         self._highest_rank = 0
         self._evicted: set[str] = set()
         self._budget = ESTIMATE_BUDGET
@@ -224,6 +226,13 @@ class Reserver:
                     self._on_pool[index[r.pool_id]].append(r)
         return self._on_pool.get(i, [])
 
+    def _evictable_now(self) -> list[Running]:
+        """The attempts that can be evicted at all (preemptible, not already leaving)."""
+        if self._may_evict is None:
+            self._may_evict = [r for r in self._snapshot.running if r.preemptible and not r.leaving]
+            self._lowest = min((r.priority for r in self._may_evict), default=None)
+        return self._may_evict
+
     def _ranks(self) -> dict[str, int]:
         """The evictable attempts' service ranks (empty under the `fair` order), worked out once."""
         if self._rank is None:
@@ -231,7 +240,7 @@ class Reserver:
             if self._by_service:
                 now, every_band = self._now, self._every_band
                 self._rank = {
-                    r.attempt_id: service.evictable_rank(r, now, every_band) for r in self._may_evict
+                    r.attempt_id: service.evictable_rank(r, now, every_band) for r in self._evictable_now()
                 }
             self._highest_rank = max(self._rank.values(), default=0)
         return self._rank
@@ -247,9 +256,10 @@ class Reserver:
         """Whether a job may evict for what every queue order honours: a higher priority, or its
         org's guaranteed quota (the service orders add eviction by service; they never take these
         away)."""
-        if self._lowest_victim is None:
+        self._evictable_now()
+        if self._lowest is None:
             return False
-        if self._lowest_victim < job.priority:
+        if self._lowest < job.priority:
             return True
         quota = self._books.quota(job.org_id)
         return quota is not None and quota.guaranteed_cu > 0
@@ -387,7 +397,14 @@ class Reserver:
         """Under the `service` order: the attempt has a strictly higher rank than the job."""
         if not self._by_service or r.priority != job.priority:
             return False
-        return self._ranks().get(r.attempt_id, 0) > service.pending_rank(job, self._now, self._every_band)
+        return self._ranks().get(r.attempt_id, 0) > self._rank_of(job)
+
+    def _rank_of(self, job: PendingJob) -> int:
+        """`service.pending_rank` of `job`, kept for the job asked of last (its victims are sought
+        among every attempt of every pool it could run on)."""
+        if self._ranked is not job:
+            self._ranked, self._ranked_as = job, service.pending_rank(job, self._now, self._every_band)
+        return self._ranked_as
 
 
 def _guard(

@@ -85,7 +85,14 @@ class ServiceOrder:
         # GPU count: what `_may_act` reads instead of ranking every waiting job at every pass
         self._lowest: dict[str, int] = {}
         self._by_rank: defaultdict[int, SizeCounts] = defaultdict(SizeCounts)
-        self._moments: dict[int, _Moments] = {}  # running job → what the passes read of it, and till when
+        # What the passes read of the running jobs that can be evicted (`_Moments`), kept up to date
+        # as each could change (`_refresh`), and summed: per pool, GPUs by evictable rank, and GPUs
+        # of attempts that outrank an aged job; the soonest moment one asks to be woken for
+        self._moments: dict[int, _Moments] = {}
+        self._changes: list[tuple[float, int, int, _Moments]] = []  # (until, tie, job, moments)
+        self._wakes: list[tuple[float, int, int, _Moments]] = []  # (wake, tie, job, moments)
+        self._victims: defaultdict[int, dict[int, int]] = defaultdict(dict)
+        self._yielding: defaultdict[int, int] = defaultdict(int)
         self.cycles = 0  # passes that called `schedule()` (the others were skipped)
 
     def arrive(self, job: int, now: float) -> None:
@@ -93,6 +100,7 @@ class ServiceOrder:
 
     def depart(self, job: int, now: float) -> None:
         del self._running[job]
+        self._unwatch(job)
         ran = self._ran_before.pop(job) + max(0.0, now - self._accrues.pop(job))
         self._predictor.observe(self._facts[job], ran)  # a run time watched, not read from the trace
         self._finished += 1
@@ -158,6 +166,7 @@ class ServiceOrder:
         for job in victims:
             free[int(self._running[job].pool_id)] += gpus[job].gpus
             del self._running[job]
+            self._unwatch(job)
             self._ran_before.pop(job)
             self._accrues.pop(job)
             self._requeued.append(job)
@@ -253,17 +262,61 @@ class ServiceOrder:
             expected_s=pending.expected_s,
             checkpoint_s=self._trace.jobs[job].checkpoint_s,
         )
+        self._watch(job, self._running[job], now, at)
         self._ran_before[job] = pending.ran_s
         self._accrues[job] = progress
 
-    def _moments_of(self, job: int, r: Running, now: float, at: datetime) -> _Moments:
-        """What the passes read of running job `job` at `now`: kept from an earlier pass while no
-        moment at which it could change has come (`_Moments.of`)."""
-        kept = self._moments.get(job)
-        if kept is not None and kept.attempt is r and kept.since <= now < kept.until:
-            return kept
-        made = self._moments[job] = _Moments.of(r, now, at, self._trace.start, self.every_band)
-        return made
+    def _watch(self, job: int, r: Running, now: float, at: datetime) -> None:
+        """Count running job `job` (its attempt `r`) as it is at `now`, until it could change."""
+        if not r.preemptible:
+            return  # never evicted: it makes no room and asks for no wake-up
+        m = self._moments[job] = _Moments.of(r, now, at, self.every_band)
+        where = int(r.pool_id)
+        gpus = r.per_node.accelerators * len(r.nodes)
+        if m.evictable > 0:
+            held = self._victims[where]
+            held[m.evictable] = held.get(m.evictable, 0) + gpus
+        if m.running > service.AGED:
+            self._yielding[where] += gpus
+        tie = next(self._noted)
+        heapq.heappush(self._changes, (m.until, tie, job, m))
+        heapq.heappush(self._wakes, (m.wake, tie, job, m))
+
+    def _unwatch(self, job: int) -> None:
+        m = self._moments.pop(job, None)
+        if m is None:
+            return
+        r = m.attempt
+        where = int(r.pool_id)
+        gpus = r.per_node.accelerators * len(r.nodes)
+        if m.evictable > 0:
+            held = self._victims[where]
+            held[m.evictable] -= gpus
+            if not held[m.evictable]:
+                del held[m.evictable]
+                if not held:
+                    del self._victims[where]
+        if m.running > service.AGED:
+            self._yielding[where] -= gpus
+            if not self._yielding[where]:
+                del self._yielding[where]
+
+    def _refresh(self, now: float, at: datetime) -> None:
+        """Work out again what could have changed by `now` (entries of jobs since gone are dropped)."""
+        changes = self._changes
+        again = []  # worked out at this instant already, and could change within the margin
+        while changes and changes[0][0] <= now:
+            entry = heapq.heappop(changes)
+            _, _, job, m = entry
+            if self._moments.get(job) is not m:
+                continue
+            if m.since == now:
+                again.append(entry)
+                continue
+            self._unwatch(job)
+            self._watch(job, m.attempt, now, at)
+        for entry in again:
+            heapq.heappush(changes, entry)
 
     def _may_act(self, now: float, at: datetime, free: Sequence[int]) -> bool:
         """Whether a cycle now could place or evict anything: some pool has room for the smallest
@@ -278,14 +331,8 @@ class ServiceOrder:
         sizes = self._sizes.sizes
         if max(free) >= sizes[0]:
             return True
-        victims: dict[int, dict[int, int]] = {}  # pool → evictable rank → GPUs held at that rank
-        for job, r in self._running.items():
-            if not r.preemptible:
-                continue
-            rank = self._moments_of(job, r, now, at).evictable
-            if rank > 0:
-                held = victims.setdefault(int(r.pool_id), {})
-                held[rank] = held.get(rank, 0) + r.per_node.accelerators * len(r.nodes)
+        self._refresh(now, at)
+        victims = self._victims  # pool → evictable rank → GPUs held at that rank
         if not victims:
             return False
         if self._may_gather(now, at, free, victims):
@@ -310,11 +357,7 @@ class ServiceOrder:
             return False
         gpus = self._trace.jobs
         need = min(gpus[int(key)].gpus for key in self._aged)
-        yielding: dict[int, int] = {}  # pool → GPUs of attempts that outrank an aged job
-        for job, r in self._running.items():
-            if r.preemptible and self._moments_of(job, r, now, at).running > service.AGED:
-                where = int(r.pool_id)
-                yielding[where] = yielding.get(where, 0) + r.per_node.accelerators * len(r.nodes)
+        yielding = self._yielding  # pool → GPUs of attempts that outrank an aged job
         return any(
             free[where] + yielding.get(where, 0) >= need and any(rank > service.AGED for rank in held)
             for where, held in victims.items()
@@ -327,10 +370,11 @@ class ServiceOrder:
             return now + _NUDGE_S  # enqueue them, with the progress the engine let them keep
         if not self._pending:
             return None
-        soonest = math.inf
-        for job, r in self._running.items():
-            if r.preemptible:
-                soonest = min(soonest, self._moments_of(job, r, now, at).wake)
+        self._refresh(now, at)
+        wakes = self._wakes
+        while wakes and self._moments.get(wakes[0][2]) is not wakes[0][3]:
+            heapq.heappop(wakes)  # of a job since gone, or worked out again
+        soonest = wakes[0][0] if wakes else math.inf
         self._note_aged(now)
         if self._ageing:
             soonest = min(soonest, self._ageing[0][0])
@@ -355,7 +399,7 @@ class _Moments:
         self.evictable, self.running, self.wake = evictable, running, wake
 
     @classmethod
-    def of(cls, r: Running, now: float, at: datetime, origin: datetime, every_band: bool) -> _Moments:
+    def of(cls, r: Running, now: float, at: datetime, every_band: bool) -> _Moments:
         evictable = service.evictable_rank(r, at, every_band)
         running = service.running_rank(r, at, every_band)
         value = service.running_service_s(r, at, every_band)

@@ -68,12 +68,13 @@ def _run(policy: type[ServiceOrder], trace: Trace, gpus: int) -> tuple[Run, int]
 
 def _same(a: Run, b: Run) -> None:
     """The same decisions: who started when on which pool, preemptions and the work they lost (times
-    to a microsecond: a wake-up found from the heap may differ from a scanned one in its last bits)."""
+    to a tenth of a millisecond, a tenth of the wake-up's nudge: a running job's next moment worked
+    out at an earlier pass may differ from one worked out afresh in its last microseconds)."""
     for x, y in zip(a.outcomes, b.outcomes, strict=True):
         assert (x.preemptions, x.pool) == (y.preemptions, y.pool)
-        assert x.first_start == pytest.approx(y.first_start, abs=1e-6)
-        assert x.finish == pytest.approx(y.finish, abs=1e-6)
-        assert x.lost_s == pytest.approx(y.lost_s, abs=1e-6)
+        assert x.first_start == pytest.approx(y.first_start, abs=1e-4)
+        assert x.finish == pytest.approx(y.finish, abs=1e-4)
+        assert x.lost_s == pytest.approx(y.lost_s, abs=1e-4)
 
 
 @pytest.mark.parametrize("policy", [LeastAttainedService, ServiceOrder])

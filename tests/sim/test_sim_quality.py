@@ -48,6 +48,20 @@ def test_a_job_without_checkpoints_is_evicted_after_its_minimum_run_and_loses_it
     assert summarize(trace, r).lost_gpu_s == pytest.approx(4 * (10 * MIN + 30))
 
 
+@pytest.mark.parametrize("policy", ["suanli-las", "suanli-service"])
+def test_jobs_that_lose_their_work_when_evicted_do_not_evict_each_other_for_ever(policy: str) -> None:
+    # A and B (3 of 4 GPUs each, 5.5 h, can resume, no interval declared) evict each other: B, new,
+    # evicts A once A has had an accelerator-hour (20 min on 3 GPUs). A's 20 min end before the
+    # engine's first checkpoint (30 min), so it keeps nothing. Its attained service is what it ran,
+    # kept or lost, as the control plane counts it; counted by what it kept, A ranked as new again,
+    # evicted B 20 min later, and so on for ever.
+    base = trace_of((0, 20_000, 3, "a"), (100, 20_000, 3, "b"))
+    trace = replace(base, jobs=tuple(replace(j, preemptible=True) for j in base.jobs))
+    r = run(trace, 4, policy=policy)
+    assert all(o.finish < 3 * 20_000 for o in r.outcomes)
+    assert sum(o.preemptions for o in r.outcomes) <= 4
+
+
 def test_a_job_that_cannot_resume_is_never_evicted() -> None:
     base = trace_of((0, 4 * HOUR, 4, "a"), (130 * MIN, 10 * MIN, 1, "b"))
     trace = replace(base, jobs=(replace(base.jobs[0], preemptible=False), base.jobs[1]))

@@ -1,7 +1,7 @@
 """Queue order `service`: least attained service first, with an ageing bound for long waiters.
 
 Durations are not known when jobs wait, so the order is by what *is* known: how much service each
-job has had (accelerators × seconds of progress, `PendingJob.ran_s`), what it is expected to need
+job has had (accelerators × seconds run, kept or lost, `PendingJob.ran_s`), what it is expected to need
 (`expected_s`: a prediction from finished jobs, else its max_runtime), and how long it has waited.
 
 A job's **rank** (lower goes first, and only a lower rank may evict a higher one) comes from the

@@ -91,8 +91,10 @@ class PendingJob:
     data_residency: str | None = None  # the job's data may not leave this region
     inputs: tuple[DataInput, ...] = ()  # datasets it reads: size and the regions holding a replica
     preemptible: bool = False  # the job can resume (checkpoints) or is in an interruptible class
-    # Seconds of progress made by earlier attempts (kept through checkpoints): its attained service
-    # is this × its accelerators. Read by the `service` queue order (`service.py`).
+    # Seconds run by earlier attempts that were preempted, whether their work was kept through a
+    # checkpoint or lost: its attained service is this × its accelerators (a job that lost its work
+    # still had the service; counting only what it kept, two such jobs could evict each other for
+    # ever). Read by the `service` queue orders (`service.py`).
     ran_s: float = 0.0
     # What it is expected to run in all, in seconds: a prediction from finished jobs (`predict.py`),
     # else its max_runtime; None: nothing is known. Never its true length.
@@ -129,7 +131,7 @@ class Running:
     ends_at: datetime | None = None  # started (or placed) + max_runtime; None: not known
     leaving: bool = False
     created_at: datetime | None = None  # the job's submit instant (the `service` order's ageing)
-    ran_s: float = 0.0  # seconds of progress the job kept from attempts before this one
+    ran_s: float = 0.0  # seconds run by the job's earlier, preempted attempts (as `PendingJob.ran_s`)
     expected_s: float | None = None  # as `PendingJob.expected_s`
     checkpoint_s: float | None = None  # how often it checkpoints (spec); None: not declared
     # Answers worked out from this attempt's fields alone (`service.protected_until`), kept with it:

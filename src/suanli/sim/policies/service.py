@@ -9,7 +9,8 @@ job as a `PendingJob` that accepts any of the network's models (a trace names no
 attempt. The queue order is `service` (`scheduler/service.py`): least attained service first, with an
 ageing bound after which a job reserves and is never evicted for service. What the scheduler is told
 about a job is what production knows: its size, tenant, name and requested limit, whether it can
-resume (`TraceJob.preemptible`), the progress it has kept (`ran_s`, from the engine), and a
+resume (`TraceJob.preemptible`), the seconds its preempted attempts ran (`ran_s`: its attained
+service, whether the engine let it keep that work or not, as the control plane counts it), and a
 prediction of its run time from the jobs that have finished (`scheduler.predict.Predictor`, fed the
 run time the policy watched each job make). Never `TraceJob.duration`.
 
@@ -73,6 +74,10 @@ class ServiceOrder:
         self._running: dict[int, Running] = {}
         self._ran_before: dict[int, float] = {}  # progress at the start of the current run
         self._accrues: dict[int, float] = {}  # when the current run's progress began
+        # Seconds run by the job's preempted attempts, kept or lost: its attained service, as the
+        # control plane counts it (`control.snapshots`); `_kept`: the progress it resumes from
+        self._served: dict[int, float] = {}
+        self._kept: dict[int, float] = {}
         self._attempts = [0] * len(trace.jobs)
         self._finished = 0
         self._sizes = SizeCounts()  # waiting jobs by GPU count
@@ -81,6 +86,7 @@ class ServiceOrder:
         self._ageing: list[tuple[float, int, str, PendingJob]] = []
         self._noted = itertools.count()
         self._aged: dict[str, PendingJob] = {}  # waiting jobs past their ageing bound (`_note_aged`)
+        self._rechecks: list[float] = []  # ageing bounds reached a hair ago, woken for once more
         # waiting jobs by the lowest rank each can have while it waits (before or after ageing), by
         # GPU count: what `_may_act` reads instead of ranking every waiting job at every pass
         self._lowest: dict[str, int] = {}
@@ -102,6 +108,7 @@ class ServiceOrder:
         del self._running[job]
         self._unwatch(job)
         ran = self._ran_before.pop(job) + max(0.0, now - self._accrues.pop(job))
+        self._served.pop(job, None)
         self._predictor.observe(self._facts[job], ran)  # a run time watched, not read from the trace
         self._finished += 1
         if self._finished % _REPREDICT == 0:
@@ -114,7 +121,8 @@ class ServiceOrder:
 
     def decide(self, now: float, pool: PoolState) -> Decision:
         for job in self._requeued:
-            self._enqueue(job, pool.executed_s(job, now))
+            self._kept[job] = pool.executed_s(job, now)
+            self._enqueue(job, self._served[job])
         self._requeued.clear()
         at = self._trace.start + timedelta(seconds=now)
         free = pool.pool_free
@@ -168,7 +176,7 @@ class ServiceOrder:
             del self._running[job]
             self._unwatch(job)
             self._ran_before.pop(job)
-            self._accrues.pop(job)
+            self._served[job] = self._served.get(job, 0.0) + max(0.0, now - self._accrues.pop(job))
             self._requeued.append(job)
         for job, where in started:
             free[where] -= gpus[job].gpus
@@ -219,9 +227,11 @@ class ServiceOrder:
         `_aged` (and drop the entries of jobs started or replaced since)."""
         ageing = self._ageing
         while ageing and (ageing[0][0] <= now or self._pending.get(ageing[0][2]) is not ageing[0][3]):
-            _, _, key, job = heapq.heappop(ageing)
+            moment, _, key, job = heapq.heappop(ageing)
             if self._pending.get(key) is job:
                 self._aged[key] = job
+                if moment > now - _NUDGE_S:  # just now, in float seconds: the scheduler reads time to
+                    heapq.heappush(self._rechecks, moment)  # the microsecond, so look again after it
 
     def _will_age(self, key: str) -> None:
         """Note when the waiting job `key` reaches its ageing bound, if it can age: its waited time
@@ -263,7 +273,7 @@ class ServiceOrder:
             checkpoint_s=self._trace.jobs[job].checkpoint_s,
         )
         self._watch(job, self._running[job], now, at)
-        self._ran_before[job] = pending.ran_s
+        self._ran_before[job] = self._kept.pop(job, 0.0)
         self._accrues[job] = progress
 
     def _watch(self, job: int, r: Running, now: float, at: datetime) -> None:
@@ -378,6 +388,11 @@ class ServiceOrder:
         self._note_aged(now)
         if self._ageing:
             soonest = min(soonest, self._ageing[0][0])
+        rechecks = self._rechecks
+        while rechecks and rechecks[0] + _NUDGE_S <= now:
+            heapq.heappop(rechecks)
+        if rechecks:
+            soonest = min(soonest, rechecks[0])
         return None if soonest == math.inf else max(soonest, now) + _NUDGE_S
 
 

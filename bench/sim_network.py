@@ -1,5 +1,6 @@
 """Simulator speed on a network: replay the Philly trace on the 15-site example network under every
-policy (the four baselines and `suanli`, the production scheduler) and print the wall time of each.
+policy (the four baselines; `suanli-las`, the production scheduler with the control plane's default
+queue order, and `suanli`, the same with the `fair` order) and print the wall time of each.
 
 The goal from the product issue: the 82k-job Philly trace on a 15-site network in at most 60 s on one
 core. Prints, per policy: scheduling passes, the passes that called the scheduler (`cycles`:
@@ -7,9 +8,10 @@ core. Prints, per policy: scheduling passes, the passes that called the schedule
 wall and CPU time (CPU time is the fairer figure on a shared machine), and the headline figures;
 `--profile` adds each run's top cProfile entries.
 
-Not part of `make bench`: `suanli` on the full trace takes about 40–50 s on the shared 2-vCPU VM
-(docs/benchmarks.md), most of it the scheduling cycle's fixed cost per call (`src/suanli/sim/README.md`). The baselines alone:
-`--policy fifo --policy easy --policy sjf --policy las`; `suanli` on a slice: `--policy suanli --limit 10000`.
+Not part of `make bench`: `suanli-las` and `suanli` on the full trace take about 40–55 CPU s each on
+the shared 2-vCPU VM (docs/benchmarks.md), most of it the scheduling cycle's fixed cost per call
+(`src/suanli/sim/README.md`). The baselines alone: `--policy fifo --policy easy --policy sjf --policy
+las`; the default order on a slice: `--policy suanli-las --limit 10000`.
 
 Run: `.venv/bin/python bench/sim_network.py [--trace PATH] [--network YAML] [--limit N] [--policy P ...]`.
 """
@@ -31,7 +33,7 @@ from suanli.sim.report import markdown
 
 DEFAULT_TRACE = Path("/work/shared/traces/sia-philly/philly.csv")
 DEFAULT_NETWORK = Path(__file__).parent.parent / "examples" / "networks" / "shanghai-15.yaml"
-POLICIES = ("fifo", "easy", "sjf", "las", "suanli")
+POLICIES = ("fifo", "easy", "sjf", "las", "suanli-las", "suanli")
 
 
 def main() -> int:
@@ -39,7 +41,7 @@ def main() -> int:
     parser.add_argument("--trace", type=Path, default=DEFAULT_TRACE)
     parser.add_argument("--network", type=Path, default=DEFAULT_NETWORK)
     parser.add_argument("--limit", type=int, default=None, help="only the first N jobs of the trace")
-    parser.add_argument("--policy", action="append", choices=policy_names(), help="default: all five")
+    parser.add_argument("--policy", action="append", choices=policy_names(), help="default: all six")
     parser.add_argument("--profile", action="store_true", help="cProfile each run; print the top entries")
     args = parser.parse_args()
     try:

@@ -42,7 +42,7 @@ __all__ = [
 
 TARGET_LOAD = 0.8
 COMPARED = ("fifo", "easy", "las", "las2", "las-ckpt", "suanli", "suanli-service", "suanli-las")
-DEFAULT = "suanli-las"  # the candidate held to the goals (production still orders by `fair`)
+DEFAULT = "suanli-las"  # the policy held to the goals: the control plane's default order (ADR 0023)
 CANDIDATES = ("las-ckpt", "suanli", "suanli-service", "suanli-las")  # the goal lines sim-compare prints
 DEFAULT_CHECKPOINT_S = 1800.0  # DL training jobs checkpoint every 30 minutes of progress
 

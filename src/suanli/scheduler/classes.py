@@ -377,16 +377,15 @@ class JobClass:
         what it reads of the job worked out once)."""
         working = self._book.working
         guards, ends, admits_guarded = working.guards, working.ends_of(job), self._live.admits_guarded
-        out = []
-        for i in feasible:
-            guard = guards[i]
-            if (
-                guard is None
-                or (ends is not None and guard.until is not None and ends <= guard.until)
-                or admits_guarded(job, i)
-            ):
-                out.append(i)
-        return out
+        if ends is None:  # it cannot show it ends before any reservation starts
+            return [i for i in feasible if guards[i] is None or admits_guarded(job, i)]
+        return [
+            i
+            for i in feasible
+            if (guard := guards[i]) is None
+            or (guard.until is not None and ends <= guard.until)
+            or admits_guarded(job, i)
+        ]
 
     def _may_use(self, job: PendingJob, i: int) -> bool:
         """Whether a reservation on pool `i` leaves this job room: it ends before the reservation

@@ -1,4 +1,4 @@
-"""A kept ranking's order (`scheduler/ranking.py`): `best_first` is the plain sort by (-score, label, position).
+"""A kept ranking's order (`scheduler/ranking.py`): `best_first` sorts as (-score, label, position).
 
 Scores and labels come from small domains so that ties, equal labels, -0.0 against 0.0 and
 infinities are common; a NaN sends `best_first` to the plain key, whatever it gives.

@@ -1,4 +1,4 @@
-"""Static survivors as bitsets (`scheduler/survivors.py`): the same pools as asking every filter about every pool.
+"""Static survivors as bitsets (`scheduler/survivors.py`): the pools that asking every filter gives.
 
 `StaticSets` asks a filter once per key (or need) and group of alike pools and keeps each step; a
 network is random with small domains, so pools share groups and jobs share keys and needs, and

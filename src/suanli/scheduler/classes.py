@@ -187,10 +187,11 @@ class JobClasses:
         self, checks: Sequence[Check], keys: Sequence[Hashable], survivors: int, job: PendingJob
     ) -> Hashable:
         """What the answers of the filters reading free capacity are kept under for a job whose
-        static survivors are `survivors` (a bitset, `survivors.py`): per filter, what the job needs of those pools when it
-        is the same on all of them (`Check.need_key`), else the filter's key for the job. A pool's
-        answer depends on the job only through what it needs of that pool, so jobs with different
-        keys that need the same share the answers (`_Live.answers`) of every pool they both see."""
+        static survivors are `survivors` (a bitset, `survivors.py`): per filter, what the job needs
+        of those pools when it is the same on all of them (`Check.need_key`), else the filter's
+        key for the job. A pool's answer depends on the job only through what it needs of that
+        pool, so jobs with different keys that need the same share the answers (`_Live.answers`)
+        of every pool they both see."""
         named = []
         for check, key in zip(checks, keys, strict=True):
             if check.need_key is None or check.need_pool_key is None or not survivors:

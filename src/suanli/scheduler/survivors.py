@@ -1,4 +1,4 @@
-"""Static survivors: the pools that pass a job's static filters, as bitsets shared by every key that leaves them.
+"""Static survivors: the pools that pass a job's static filters, as bitsets shared by every key.
 
 A static filter (`reuse.Kinds.static`: reusable, does not read free capacity) gives one answer per
 key and pool for the whole cycle, and one per group of alike pools when it has a `pool_key`. The

@@ -179,8 +179,30 @@ def test_an_answer_depends_on_the_job_only_through_what_it_needs_of_the_pool(
         assert need_key(a, pool) == need_key(a, other)
 
 
-def test_the_need_keyed_filter_is_capacity() -> None:
-    assert NEED_KEYED == ["capacity"]
+def test_the_need_keyed_filters_read_one_accelerator_option_of_the_job() -> None:
+    assert NEED_KEYED == ["shape", "price_cap", "capacity"]
+
+
+NEED_KEYED_SCORES = [name for name in BUILT_IN_SCORES if hasattr(_SCORES[name](), "need_key")]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(NEED_KEYED_SCORES), jobs(), jobs(), pools(), pools())
+def test_a_score_depends_on_the_job_only_through_what_it_needs_of_the_pool(
+    name: str, a: PendingJob, b: PendingJob, pool: PoolView, other: PoolView
+) -> None:
+    """A score's raw value is shared between jobs that need the same of a pool (`JobClass._fill`):
+    the same value for equal needs, and the same need on every pool with the same `need_pool_key`."""
+    plugin = _SCORES[name]()
+    need_key, need_pool_key = plugin.need_key, plugin.need_pool_key  # type: ignore[union-attr]
+    if need_key(a, pool) == need_key(b, pool):
+        assert answer(name, a, pool, pool.free) == answer(name, b, pool, pool.free)
+    if need_pool_key(pool) == need_pool_key(other):
+        assert need_key(a, pool) == need_key(a, other)
+
+
+def test_the_need_keyed_scores_read_one_accelerator_option_of_the_job() -> None:
+    assert NEED_KEYED_SCORES == ["carbon", "cost", "fragmentation"]
 
 
 @settings(max_examples=300, deadline=None)

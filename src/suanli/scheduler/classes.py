@@ -5,14 +5,10 @@ do jobs whose keys differ only where it changes neither their live pools nor the
 max_runtime no pool limits), since those rank the same pools the same way. Per cycle this module
 keeps:
 
-- **Static answers**, per (filter, key) and pool: whether the pool passes `accelerator`, `shape`,
-  `constraints`, `price_cap`, `online` for that key, each asked at most once per pool in a cycle
-  (once per group of alike pools for a filter with a `pool_key`: pools of one node shape for
-  `shape`), and the survivors of each of them, as numbered sets of pools: a filter's survivors
-  are kept per (set it was given, its key), so classes whose keys differ but leave the same pools
-  (a max_runtime no pool limits, no constraints) share every step after. Safe: these filters do
-  not read free capacity, so their answer is fixed for the cycle, and a `pool_key` promises the
-  same answer on pools with equal keys.
+- **Static survivors** (`survivors.StaticSets`): the pools that pass `accelerator`, `shape`,
+  `constraints`, `price_cap`, `runtime_limit`, `online`, as bitsets, each filter asked at most
+  once per key (or need) and group of alike pools, each step kept per (set, filter, key), so
+  classes whose keys differ but leave the same pools share every step after.
 - **Live pools** (`_Live`), shared by every class whose static filters leave the same pools and
   whose filters reading free capacity give the same keys: the pools that passed the static filters
   and that no filter reading free capacity (`capacity`) has refused yet, with the version of the
@@ -23,7 +19,8 @@ keeps:
   pool left waits at once. The answers are kept per what the job needs of those pools
   (`Check.need_key`: for `capacity` the one accelerator option that applies on the pool's model),
   so a job that takes A100:8 or H800:8 and one that takes only A100:8 share the A100 pools' answers.
-- **Raw score values**, per (score plugin, key) and pool, shared between classes.
+- **Raw score values**, per (score plugin, key) and pool, shared between classes; a score with a
+  `need_key` (`cost`, `carbon`, `fragmentation`) is asked once per pool and what jobs need there.
 - **A ranking per class** (`ranking.Ranked`), reused while it stays exact (see there): most jobs
   of a class then cost a few version checks instead of a pass over every pool.
 - **Scores shared between classes**: a pool's total is a function of its raw values and of each
@@ -43,7 +40,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from functools import cache
-from itertools import compress, filterfalse
+from itertools import filterfalse
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -51,6 +48,7 @@ from suanli.scheduler import ranking
 from suanli.scheduler.books import Holdings
 from suanli.scheduler.reuse import Check, Kinds
 from suanli.scheduler.snapshot import PendingJob, PoolView
+from suanli.scheduler.survivors import StaticSets, need_groups
 from suanli.scheduler.working import WorkingFree
 
 if TYPE_CHECKING:
@@ -62,7 +60,6 @@ _kinds_of = cache(Kinds.of)  # built profiles live as long as `framework.build`'
 
 _RETIRED = -1  # in `_Live.answers`: a filter that reads free capacity said no; versions start at 0
 _UNSEEN = -2
-_UNASKED, _YES, _NO = 0, 1, 2  # a static filter's answer for one key and pool
 
 
 class Carry:
@@ -77,15 +74,7 @@ class Carry:
 
     def __init__(self) -> None:
         self._key: tuple[Hashable, ...] | None = None
-        # Static survivors as numbered sets, so classes whose filters' keys differ but leave the same
-        # pools share everything after: (set, filter, key) → the set its survivors make.
-        self.sets: list[list[int]] = []  # number → pool indices, in snapshot order
-        self.numbers: dict[tuple[int, ...], int] = {}
-        self.survivors: dict[tuple[int, str, Hashable], int] = {}
-        self.static: dict[Hashable, bytearray] = {}
-        # filter name → pool index → the number of its group of alike pools (`Check.pool_key`)
-        self.groups: dict[str, list[int]] = {}
-        self.group_counts: dict[str, int] = {}  # filter name → how many groups its pools make
+        self.static = StaticSets(())  # static filters' answers and survivors
         self.values: dict[tuple[str, Hashable], _Values] = {}
         self.capacity: tuple[float, float, float] | None = None  # `books.capacity` of the pools
         # (profile, job id) → (the job, its class keys): the keys depend on the job alone
@@ -97,14 +86,10 @@ class Carry:
         size = len(pools) * (len(self.static) + len(self.values))
         if key != self._key or size > self.LIMIT:
             self._key = key
-            self.sets = [list(range(len(pools)))]  # set 0: every pool
-            self.numbers = {tuple(self.sets[0]): 0}
-            self.survivors = {}
-            self.static = {}
-            self.groups = {}
-            self.group_counts = {}
+            self.static = StaticSets(pools)
             self.values = {}
             self.capacity = None
+        self.static.pools = pools  # alike to the ones it was made for, by their `static_key`
         if len(self.job_keys) > self.LIMIT:
             self.job_keys = {}
         return self
@@ -122,15 +107,14 @@ class JobClasses:
         self._kinds: dict[int, Kinds] = {}
         self._classes: dict[Hashable, tuple[JobClass, tuple[int, ...]]] = {}
         self._alike: dict[Hashable, JobClass] = {}
-        self._survivors, self._sets, self._numbers = kept.survivors, kept.sets, kept.numbers
-        self._group_counts = kept.group_counts
-        self._static = kept.static  # (filter, key) → per group of alike pools: _UNASKED, _YES, _NO
-        self._groups = kept.groups
+        self._static = kept.static
         self._live: dict[Hashable, _Live] = {}
         self._possible: dict[Hashable, tuple[int, ...]] = {}
-        self._by_need: dict[str, tuple[list[int], list[int]]] = {}
+        self._by_need: dict[str, tuple[list[int], list[int]]] = {}  # filter → group bitsets, firsts
         self._answers: dict[Hashable, list[int]] = {}  # shrinking filters' keys → answer per pool
         self._values = kept.values
+        self._raw: dict[tuple[str, Hashable], dict[int, float | None]] = {}
+        self._need_group_of: dict[str, list[int]] = {}
         self._totals: dict[Hashable, dict[int, float]] = {}
         self._columns: dict[Hashable, dict[int, float]] = {}
 
@@ -186,36 +170,37 @@ class JobClasses:
             keys[len(kinds.static) : len(kinds.static) + len(kinds.shrinking)],
         )
         shrinking_named = tuple((c.name, k) for c, k in zip(kinds.shrinking, shrinking, strict=True))
-        number = self._static_survivors(kinds.static, static, job)
-        found = self._live.get((number, shrinking_named))
+        survivors = self._static.survivors(kinds.static, static, job)
+        found = self._live.get((survivors, shrinking_named))
         if found is None:
-            needs = self._needs(kinds.shrinking, shrinking, number, job)
+            needs = self._needs(kinds.shrinking, shrinking, survivors, job)
             answers = self._answers.get(needs)
             if answers is None:
                 answers = self._answers[needs] = [_UNSEEN] * len(self.pools)
-            pools = list(self._sets[number])
-            found = self._live[number, shrinking_named] = _Live(self, pools, kinds.shrinking, answers)
+            pools = list(self._static.listed(survivors))
+            found = self._live[survivors, shrinking_named] = _Live(self, pools, kinds.shrinking, answers)
         named = (kinds.static_names, tuple(static), shrinking_named)
         possible = self._possible.get(named)
         if possible is None:
-            possible = self._possible[named] = tuple(self._sets[number])
+            possible = self._possible[named] = tuple(self._static.listed(survivors))
         return found, possible
 
     def _needs(
-        self, checks: Sequence[Check], keys: Sequence[Hashable], number: int, job: PendingJob
+        self, checks: Sequence[Check], keys: Sequence[Hashable], survivors: int, job: PendingJob
     ) -> Hashable:
         """What the answers of the filters reading free capacity are kept under for a job whose
-        static survivors are set `number`: per filter, what the job needs of those pools when it
-        is the same on all of them (`Check.need_key`), else the filter's key for the job. A pool's
-        answer depends on the job only through what it needs of that pool, so jobs with different
-        keys that need the same share the answers (`_Live.answers`) of every pool they both see."""
-        survivors, named = self._sets[number], []
+        static survivors are `survivors` (a bitset, `survivors.py`): per filter, what the job needs
+        of those pools when it is the same on all of them (`Check.need_key`), else the filter's
+        key for the job. A pool's answer depends on the job only through what it needs of that
+        pool, so jobs with different keys that need the same share the answers (`_Live.answers`)
+        of every pool they both see."""
+        named = []
         for check, key in zip(checks, keys, strict=True):
             if check.need_key is None or check.need_pool_key is None or not survivors:
                 named.append((check.name, "job", key))
                 continue
-            groups, firsts = self._need_groups(check)
-            present = set(map(groups.__getitem__, survivors))
+            members, firsts = self._need_groups(check)
+            present = [g for g, pools in enumerate(members) if pools & survivors]
             needs = {check.need_key(job, self.pools[firsts[g]]) for g in present}
             if len(needs) == 1:
                 named.append((check.name, "need", needs.pop()))
@@ -224,88 +209,10 @@ class JobClasses:
         return tuple(named)
 
     def _need_groups(self, check: Check) -> tuple[list[int], list[int]]:
-        """Pool index → its group by `need_pool_key`, and group → its first pool."""
+        """Group by `need_pool_key` → the bitset of its pools, and → its first pool."""
         found = self._by_need.get(check.name)
         if found is None:
-            assert check.need_pool_key is not None
-            numbers: dict[Hashable, int] = {}
-            groups = [numbers.setdefault(check.need_pool_key(p), len(numbers)) for p in self.pools]
-            firsts = list(dict(zip(reversed(groups), range(len(groups) - 1, -1, -1), strict=True)).items())
-            firsts.sort()
-            found = self._by_need[check.name] = (groups, [i for _, i in firsts])
-        return found
-
-    def _static_survivors(self, checks: Sequence[Check], keys: Sequence[Hashable], job: PendingJob) -> int:
-        """The number of the set of pools that pass every static filter (`Carry.sets`, in snapshot
-        order). Each filter narrows the set the ones before it left; sets with the same pools have
-        one number, so classes whose keys differ but leave the same pools share what follows. Each
-        filter is asked once per key and group of alike pools (`_groups_of`)."""
-        number = 0  # every pool
-        for check, key in zip(checks, keys, strict=False):
-            step = (number, check.name, key)
-            found = self._survivors.get(step)
-            if found is None:
-                found = self._survivors[step] = self._narrowed(number, check, key, job)
-            number = found
-        return number
-
-    def _narrowed(self, number: int, check: Check, key: Hashable, job: PendingJob) -> int:
-        """The number of the set of pools in set `number` that pass `check` for `key`. Asked once
-        per group of alike pools among them (the first in snapshot order); when every group says
-        yes, which is most steps (no constraints, a max_runtime no pool limits), the set is the
-        same and no pool is looked at in Python."""
-        survivors = self._sets[number]
-        answers = self._static.setdefault((check.name, key), bytearray(len(self.pools)))
-        admits, pools, groups = check.admits, self.pools, self._groups_of(check)
-        everyone = self._group_counts[check.name]
-        if answers.count(_YES, 0, everyone) == everyone:  # every group said yes: no pool is refused
-            return number
-        group_of = groups.__getitem__
-        # group → its first pool here (later pools overwrite earlier ones, so walk backwards)
-        firsts = dict(zip(map(group_of, reversed(survivors)), reversed(survivors), strict=True))
-        yes = set()
-        for g, i in firsts.items():
-            if answers[g] == _UNASKED:
-                pool = pools[i]
-                answers[g] = _YES if admits(job, pool, pool.free) else _NO
-            if answers[g] == _YES:
-                yes.add(g)
-        if len(yes) == len(firsts):
-            self._ask_the_rest(check, key, answers, job)
-            return number
-        left = list(compress(survivors, map(yes.__contains__, map(group_of, survivors))))
-        found = self._numbers.get(tuple(left))
-        if found is None:
-            found = self._numbers[tuple(left)] = len(self._sets)
-            self._sets.append(left)
-        return found
-
-    def _ask_the_rest(self, check: Check, key: Hashable, answers: bytearray, job: PendingJob) -> None:
-        """Ask `check` for `key` on every group not asked yet (its first pool): a key that every
-        group admits (no constraints, no price cap) then costs each later step one count of
-        `answers` instead of a look at its pools (`_narrowed`). Once per filter and key, and only
-        for a key that refused none of the pools it was asked about so far."""
-        everyone = self._group_counts[check.name]
-        if _NO in answers or answers.count(_UNASKED, 0, everyone) == 0:
-            return
-        groups, pools = self._groups[check.name], self.pools
-        for i in dict(zip(reversed(groups), range(len(pools) - 1, -1, -1), strict=True)).values():
-            if answers[groups[i]] == _UNASKED:
-                pool = pools[i]
-                answers[groups[i]] = _YES if check.admits(job, pool, pool.free) else _NO
-
-    def _groups_of(self, check: Check) -> list[int]:
-        """Pool index → the number of its group: pools with equal `pool_key` for this filter share
-        one (numbered in order of first pool); without a `pool_key`, each pool is its own group."""
-        found = self._groups.get(check.name)
-        if found is None:
-            if check.pool_key is None:
-                found = list(range(len(self.pools)))
-            else:
-                numbers: dict[Hashable, int] = {}
-                found = [numbers.setdefault(check.pool_key(p), len(numbers)) for p in self.pools]
-            self._groups[check.name] = found
-            self._group_counts[check.name] = max(found, default=-1) + 1
+            found = self._by_need[check.name] = need_groups(self.pools, check)
         return found
 
     def totals(self, scores: Hashable, extremes: tuple[tuple[float, float] | None, ...]) -> dict[int, float]:
@@ -322,6 +229,22 @@ class JobClasses:
         found = self._columns.get((memo, weight, extremes))
         if found is None:
             found = self._columns[memo, weight, extremes] = {}
+        return found
+
+    def need_group_of(self, name: str, need_pool_key: Callable[[PoolView], Hashable]) -> list[int]:
+        """Pool index → the number of its group by a score's `need_pool_key`."""
+        found = self._need_group_of.get(name)
+        if found is None:
+            numbers: dict[Hashable, int] = {}
+            found = [numbers.setdefault(need_pool_key(p), len(numbers)) for p in self.pools]
+            self._need_group_of[name] = found
+        return found
+
+    def raw(self, name: str, need: Hashable) -> dict[int, float | None]:
+        """Pool index → one score's raw value for jobs that need `need` of the pool (`_fill`)."""
+        found = self._raw.get((name, need))
+        if found is None:
+            found = self._raw[name, need] = {}
         return found
 
     def values(self, name: str, key: Hashable) -> _Values:
@@ -398,7 +321,7 @@ class JobClass:
         self._book, self._kinds = book, kinds
         self._live, self._values = live, values
         self._ranked: ranking.Ranked | None = None
-        self._narrowed: dict[int | None, tuple[int, ranking.Ranked]] = {}  # max_runtime → (reserved, ranking)
+        self._narrowed: dict[int | None, ranking.Ranked] = {}  # max_runtime → ranking
         self._filled = False  # the cached raw values cover every live pool
         # What a pool's total reads besides the cost columns' extremes: the profile's scores (its
         # `Kinds`, kept as long as the profile) and their memos; None when a score is asked afresh.
@@ -412,8 +335,7 @@ class JobClass:
             return None
         ranked = self._ranked
         working = self._book.working
-        reserved = working.reserved
-        guarded = reserved > 0
+        guarded = working.reserved > 0
         answers, version = live.answers, working.taken
 
         def admits(i: int) -> bool:  # `live.admits`, its commonest answer first
@@ -426,13 +348,13 @@ class JobClass:
                 return ranked.pick(admits, lambda i: self._may_use(job, i))
         if guarded:  # a ranking narrowed by the reservations, for jobs of this class and max_runtime
             kept = self._narrowed.get(job.resources.max_runtime_s)
-            if kept is not None and kept[0] == reserved:
+            if kept is not None:
 
                 def usable(i: int) -> bool:
                     return admits(i) and self._may_use(job, i)
 
-                if all(usable(i) for i in kept[1].witnesses):
-                    return kept[1].pick(usable)
+                if all(usable(i) for i in kept.witnesses):
+                    return kept.pick(usable)
         feasible = live.admitted(job)
         if self._kinds.opaque:
             feasible = [i for i in feasible if self._opaque_admit(job, i)]
@@ -446,9 +368,11 @@ class JobClass:
         if len(mine) == len(feasible):  # not narrowed for this job alone: the class may keep it
             self._ranked = ranked if self._kinds.ranking_reusable else None
         elif self._kinds.ranking_reusable:
-            # Exact for jobs with the same max_runtime while no new reservation is made: which
-            # guarded pools they may use then only shrinks, like capacity.
-            self._narrowed[job.resources.max_runtime_s] = (reserved, ranked)
+            # Exact for later jobs with the same max_runtime, new reservations or not: the pools
+            # they may use only shrink, like capacity (a guard is never lifted within a cycle and
+            # guarded capacity only shrinks), so while the witnesses stay usable every pool still
+            # usable keeps its score, as for `_ranked`.
+            self._narrowed[job.resources.max_runtime_s] = ranked
         return ranked.pick(lambda i: True)
 
     def _usable(self, job: PendingJob, feasible: list[int]) -> list[int]:
@@ -456,16 +380,15 @@ class JobClass:
         what it reads of the job worked out once)."""
         working = self._book.working
         guards, ends, admits_guarded = working.guards, working.ends_of(job), self._live.admits_guarded
-        out = []
-        for i in feasible:
-            guard = guards[i]
-            if (
-                guard is None
-                or (ends is not None and guard.until is not None and ends <= guard.until)
-                or admits_guarded(job, i)
-            ):
-                out.append(i)
-        return out
+        if ends is None:  # it cannot show it ends before any reservation starts
+            return [i for i in feasible if guards[i] is None or admits_guarded(job, i)]
+        return [
+            i
+            for i in feasible
+            if (guard := guards[i]) is None
+            or (guard.until is not None and ends <= guard.until)
+            or admits_guarded(job, i)
+        ]
 
     def _may_use(self, job: PendingJob, i: int) -> bool:
         """Whether a reservation on pool `i` leaves this job room: it ends before the reservation
@@ -560,12 +483,27 @@ class JobClass:
         return ranking.totals(columns, len(feasible)), tuple(witnesses)
 
     def _fill(self, job: PendingJob) -> None:
-        """Cache the reusable scores' raw values for every live pool: later feasible sets are subsets."""
-        pools, working = self._book.pools, self._book.working
+        """Cache the reusable scores' raw values for every live pool: later feasible sets are subsets.
+        A score with a `need_key` is asked once per pool and what a job needs of it, for every key
+        (`JobClasses.raw`): an A100:8 or H800:8 job's cost on an A100 pool is an A100:8 job's."""
+        pools, working, book = self._book.pools, self._book.working, self._book
         for score, memo in zip(self._kinds.scores, self._values, strict=True):
-            if memo is not None:
-                for i in list(filterfalse(memo.by_pool.__contains__, self._live.pools)):
+            if memo is None:
+                continue
+            missing = list(filterfalse(memo.by_pool.__contains__, self._live.pools))
+            if score.need_key is None or score.need_pool_key is None:
+                for i in missing:
                     memo.add(i, score.ask(job, pools[i], working.free_for(i, job)))
+                continue
+            group_of = book.need_group_of(score.name, score.need_pool_key)
+            by_group: dict[int, dict[int, float | None]] = {}  # need group → its raw values
+            for i in missing:
+                raw = by_group.get(group_of[i])
+                if raw is None:
+                    raw = by_group[group_of[i]] = book.raw(score.name, score.need_key(job, pools[i]))
+                if i not in raw:
+                    raw[i] = score.ask(job, pools[i], working.free_for(i, job))
+                memo.add(i, raw[i])
         self._filled = True
 
 

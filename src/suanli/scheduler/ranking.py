@@ -78,6 +78,20 @@ def best(scores: Sequence[float], label: Callable[[int], str]) -> int:
     return min((label(k), k) for k in tied)[1]
 
 
+def best_first(scores: list[float], pools: Sequence[int], labels: Sequence[str]) -> list[int]:
+    """Positions by score, highest first; equal scores by label, then position (the order `best`
+    picks in). Two sorts with keys read in C (by label, then by score with `reverse`, which keeps
+    equal scores in label order) instead of one with a key tuple made per position: this sorts
+    rankings of hundreds of pools. A NaN among the scores (or +inf meeting -inf) compares with
+    nothing, so those take the plain key."""
+    total = sum(scores)
+    if total != total:
+        return sorted(range(len(pools)), key=lambda k: (-scores[k], labels[pools[k]], k))
+    order = sorted(range(len(pools)), key=list(map(labels.__getitem__, pools)).__getitem__)
+    order.sort(key=scores.__getitem__, reverse=True)
+    return order
+
+
 class Ranked:
     """One job class's feasible pools, ranked once and reused while that stays exact.
 
@@ -107,8 +121,7 @@ class Ranked:
         if self._order is None:
             if feasible(first) and (allowed is None or allowed(first)):
                 return first, self.scores[self._first]
-            scores, pools, labels = self.scores, self.pools, self._labels
-            self._order = sorted(range(len(pools)), key=lambda k: (-scores[k], labels[pools[k]], k))
+            self._order = best_first(self.scores, self.pools, self._labels)
         at = self._next
         while at < len(self._order):
             k = self._order[at]

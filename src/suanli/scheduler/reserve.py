@@ -113,6 +113,8 @@ class Reserver:
         kept = self._earliests.get((shape, id(pools)))
         if kept is not None and kept[0] == self._working.clock:  # nothing placed or reserved since
             best = kept[1]
+        elif self._budget <= 0:  # `_earliest` would look at no pool: skip finding the open ones
+            best = None
         else:
             best = self._earliest(shape, job, self._unguarded(pools))
             if self._budget > 0:  # an answer the budget cut short is not kept

@@ -8,11 +8,14 @@ a yes. A filter may also have `admits(job, pool, free) -> bool`, the same answer
 reusable filter that does not read `free` may also have `pool_key(pool)`: its answer depends on the
 pool only through that key, so pools with equal keys are asked once for them all (`pool_key` is to
 pools what `job_key` is to jobs; `accelerator` reads only the pool's model, `shape` its node shape).
-A reusable filter that reads `free` may also have `need_key(job, pool)` and `need_pool_key(pool)`:
-its answer on a pool depends on the job only through `need_key(job, pool)`, which depends on the
-pool only through `need_pool_key(pool)` (`capacity`: the one accelerator option that applies on
-the pool's model). Jobs whose keys differ but need the same of every pool they could run on then
-share the answers.
+A reusable filter may also have `need_key(job, pool)` and `need_pool_key(pool)`: its answer on a
+pool depends on the job only through `need_key(job, pool)`, which depends on the pool only through
+`need_pool_key(pool)` (`capacity`, `shape`, `price_cap`: what the job needs of the one accelerator
+option that applies on the pool's model). Jobs whose keys differ but need the same of a pool then
+share the answers: a static filter's per group of pools with that `need_pool_key`
+(`survivors.py`), one that reads `free` where the job needs the same of every pool it could run on
+(`classes.py`). A reusable score that does not read `free` may have them too: its raw value on a
+pool is then asked once per what jobs need of it, whatever their keys (`classes.JobClass._fill`).
 A plugin without these attributes is still correct, only asked again for every job and pool.
 """
 
@@ -51,7 +54,7 @@ class Check:
     admits: Admits
     key: JobKey | None  # its `job_key` when it is reusable
     pool_key: PoolKey | None = None  # its `pool_key` when it is reusable and does not read free
-    need_key: Callable[[PendingJob, PoolView], Hashable] | None = None  # reusable and reads free
+    need_key: Callable[[PendingJob, PoolView], Hashable] | None = None  # its `need_key` when reusable
     need_pool_key: PoolKey | None = None
 
     @classmethod
@@ -59,15 +62,11 @@ class Check:
         admits = getattr(plugin, "admits", None) or partial(_admits, plugin)
         if not isinstance(plugin, Reusable):
             return cls(plugin.name, admits, None)
-        if plugin.reads_free:
-            need_key, need_pool_key = (
-                getattr(plugin, "need_key", None),
-                getattr(plugin, "need_pool_key", None),
-            )
-            if need_key is None or need_pool_key is None:
-                return cls(plugin.name, admits, plugin.job_key)
-            return cls(plugin.name, admits, plugin.job_key, None, need_key, need_pool_key)
-        return cls(plugin.name, admits, plugin.job_key, getattr(plugin, "pool_key", None))
+        need_key, need_pool_key = getattr(plugin, "need_key", None), getattr(plugin, "need_pool_key", None)
+        if need_key is None or need_pool_key is None:
+            need_key = need_pool_key = None
+        pool_key = None if plugin.reads_free else getattr(plugin, "pool_key", None)
+        return cls(plugin.name, admits, plugin.job_key, pool_key, need_key, need_pool_key)
 
 
 def _admits(plugin: FilterPlugin, job: PendingJob, pool: PoolView, free: tuple[Vector, ...]) -> bool:
@@ -83,12 +82,18 @@ class Score:
     weight: float
     is_cost: bool
     key: JobKey | None  # its `job_key` when its raw values may be cached (reusable, does not read free)
+    need_key: Callable[[PendingJob, PoolView], Hashable] | None = None  # when it has `key` and both
+    need_pool_key: PoolKey | None = None
 
     @classmethod
     def of(cls, plugin: ScorePlugin | CostPlugin, weight: float) -> Score:
         ask = plugin.cost if hasattr(plugin, "cost") else plugin.score
-        key = plugin.job_key if isinstance(plugin, Reusable) and not plugin.reads_free else None
-        return cls(plugin.name, ask, weight, hasattr(plugin, "cost"), key)
+        if not isinstance(plugin, Reusable) or plugin.reads_free:
+            return cls(plugin.name, ask, weight, hasattr(plugin, "cost"), None)
+        need_key, need_pool_key = getattr(plugin, "need_key", None), getattr(plugin, "need_pool_key", None)
+        if need_key is None or need_pool_key is None:
+            need_key = need_pool_key = None
+        return cls(plugin.name, ask, weight, hasattr(plugin, "cost"), plugin.job_key, need_key, need_pool_key)
 
 
 @dataclass(frozen=True)

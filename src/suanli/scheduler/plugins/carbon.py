@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from suanli.domain.resources import Vector
 from suanli.scheduler.estimate import carbon_g
-from suanli.scheduler.framework import options_key, register_score
+from suanli.scheduler.framework import accelerator_option, options_key, register_score
 from suanli.scheduler.snapshot import PendingJob, PoolView
 
 
@@ -21,6 +21,14 @@ class Carbon:
     def job_key(self, job: PendingJob) -> Hashable:
         r = job.resources
         return (options_key(job), r.cpus, r.nodes)
+
+    def need_pool_key(self, pool: PoolView) -> Hashable:
+        return pool.accelerator  # which of a job's options applies on the pool
+
+    def need_key(self, job: PendingJob, pool: PoolView) -> Hashable:
+        """All `carbon_g` reads of the job: the option that applies there, its CPUs and nodes."""
+        option = accelerator_option(job, pool)
+        return (option.count if option else 0, job.resources.cpus, job.resources.nodes)
 
     def cost(self, job: PendingJob, pool: PoolView, free: tuple[Vector, ...]) -> float | None:
         grams = carbon_g(job, pool, hours=Decimal(1))

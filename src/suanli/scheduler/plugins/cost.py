@@ -11,7 +11,7 @@ from collections.abc import Hashable
 
 from suanli.domain.resources import Vector
 from suanli.scheduler.estimate import hourly_price
-from suanli.scheduler.framework import options_key, register_score
+from suanli.scheduler.framework import accelerator_option, options_key, register_score
 from suanli.scheduler.snapshot import PendingJob, PoolView
 
 
@@ -22,6 +22,14 @@ class Cost:
     def job_key(self, job: PendingJob) -> Hashable:
         r = job.resources
         return (options_key(job), r.cpus, r.nodes)
+
+    def need_pool_key(self, pool: PoolView) -> Hashable:
+        return pool.accelerator  # which of a job's options applies on the pool
+
+    def need_key(self, job: PendingJob, pool: PoolView) -> Hashable:
+        """All `hourly_price` reads of the job: the units it holds there (`billed_units`)."""
+        option = accelerator_option(job, pool)
+        return (option.count if option else 0, job.resources.cpus, job.resources.nodes)
 
     def cost(self, job: PendingJob, pool: PoolView, free: tuple[Vector, ...]) -> float | None:
         money = hourly_price(job, pool)

@@ -28,6 +28,13 @@ class Fragmentation:
     def job_key(self, job: PendingJob) -> Hashable:
         return (options_key(job), job.resources.cpus)
 
+    def need_pool_key(self, pool: PoolView) -> Hashable:
+        return pool.accelerator  # which of a job's options applies on the pool
+
+    def need_key(self, job: PendingJob, pool: PoolView) -> Hashable:
+        option = accelerator_option(job, pool)
+        return (option.count if option else None, job.resources.cpus)
+
     def score(self, job: PendingJob, pool: PoolView, free: tuple[Vector, ...]) -> float:
         option = accelerator_option(job, pool)
         if option is not None and pool.per_node.accelerators:

@@ -25,6 +25,14 @@ class PriceCap:
     def pool_key(self, pool: PoolView) -> Hashable:
         return (pool.accelerator, pool.price)  # all `hourly_price` reads of the pool
 
+    def need_pool_key(self, pool: PoolView) -> Hashable:
+        return pool.accelerator  # all `billed_units` reads of the pool
+
+    def need_key(self, job: PendingJob, pool: PoolView) -> Hashable:
+        """What the answer on `pool` reads of the job: its cap and the units it is billed for there."""
+        cap = job.max_price_per_hour
+        return None if cap is None else (cap, billed_units(job, pool))
+
     def admits(self, job: PendingJob, pool: PoolView, free: tuple[Vector, ...]) -> bool:
         cap, price = job.max_price_per_hour, pool.price
         if cap is None:

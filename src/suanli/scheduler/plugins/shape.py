@@ -21,6 +21,15 @@ class Shape:
     def pool_key(self, pool: PoolView) -> Hashable:
         return (pool.accelerator, pool.per_node, len(pool.free))  # its node shape and count
 
+    def need_pool_key(self, pool: PoolView) -> Hashable:
+        return pool.accelerator  # which of a job's options applies on the pool
+
+    def need_key(self, job: PendingJob, pool: PoolView) -> Hashable:
+        """What the answer on `pool` reads of the job: the one option that applies there (jobs
+        that take A100:8 or H800:8 and jobs that take only A100:8 need the same of an A100 pool)."""
+        r, option = job.resources, accelerator_option(job, pool)
+        return (option.count if option else 0, r.cpus, r.memory_mib, r.nodes)
+
     def admits(self, job: PendingJob, pool: PoolView, free: tuple[Vector, ...]) -> bool:
         r, have = job.resources, pool.per_node
         option = accelerator_option(job, pool)

@@ -234,6 +234,29 @@ def test_las_evicts_neither_what_cannot_resume_nor_between_checkpoints(victim: R
     assert plan.preemptions == () and plan.reservations == ()
 
 
+ALONE = job("alone", 8, age_s=60, expected_s=600)  # has waited 1 min, expects to run 10
+
+
+@pytest.mark.parametrize(
+    ("waiting", "order", "evicts"),
+    [
+        ((ALONE,), "las", False),  # alone: every GPU that frees is its own, so it waits (ADR 0025)
+        ((replace(ALONE, created_at=T0 - timedelta(seconds=600)),), "las", True),  # waited its 10 min
+        ((replace(ALONE, expected_s=None),), "las", True),  # nothing expected: evicts at once, as LAS
+        ((ALONE, job("other", 8, age_s=30, expected_s=600)), "las", True),  # not alone
+        ((replace(ALONE, priority=1),), "las", True),  # a higher priority still evicts
+        ((ALONE,), "service", True),  # the `service` order is unchanged
+    ],
+)
+def test_under_las_a_job_waiting_alone_holds_back_from_evicting_for_its_expected_run_time(
+    waiting: tuple[PendingJob, ...], order: str, evicts: bool
+) -> None:
+    plan = schedule(
+        Snapshot(now=T0, pools=(pool(0),), jobs=waiting, running=(running("long"),), order=order), PROFILES
+    )
+    assert [p.job_id for p in plan.preemptions] == (["long"] if evicts else [])
+
+
 def test_the_fair_order_is_unchanged_by_service_fields() -> None:
     jobs = (job("old", age_s=100, ran_s=50 * HOUR), job("new", age_s=10))
     plan = schedule(Snapshot(now=T0, pools=(pool(1),), jobs=jobs, running=(running("r", 7),)), PROFILES)

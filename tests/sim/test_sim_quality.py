@@ -187,6 +187,46 @@ def test_under_las_a_short_wide_job_is_not_starved_by_a_stream_of_narrow_ones() 
     assert jcts(trace, run(trace, 4, policy="las-ckpt"))[wide] > 7 * HOUR
 
 
+def test_under_las_a_job_waiting_alone_takes_the_room_that_frees_instead_of_evicting() -> None:
+    # Four GPUs. Three 20-minute 1-GPU jobs of tenant b teach the predictor (b's 1-GPU jobs run 20
+    # min). A (3 GPUs, 6 h) runs from 25 min, checkpointing at 55 min, 1 h 25, ... 2 h 25; C (1 GPU,
+    # 30 min) fills the pool from 2 h. B (b, 1 GPU, 10 min) arrives at 2 h 10 and waits alone.
+    # Plain LAS evicts A at its 2 h 25 checkpoint: B ends at 2 h 35, A waits for C's GPU (2 h 30) and
+    # its restart, and ends 5 min 30 s late. Under ADR 0025 B, alone, holds back for its expected 20
+    # minutes, takes C's GPU when it frees at 2 h 30, and A is never stopped.
+    history = [(0, 20 * MIN, 1, "b")] * 3
+    trace = with_checkpoints(
+        trace_of(
+            *history,
+            (25 * MIN, 6 * HOUR, 3, "a"),
+            (2 * HOUR, 30 * MIN, 1, "c"),
+            (130 * MIN, 10 * MIN, 1, "b"),
+        ),
+        30 * MIN,
+    )
+    r = run(trace, 4, policy="suanli-las")
+    assert {k: v for k, v in jcts(trace, r).items() if k in "DEF"} == pytest.approx(
+        {"D": 6 * HOUR, "E": 30 * MIN, "F": 30 * MIN}
+    )
+    assert sum(o.preemptions for o in r.outcomes) == 0
+
+
+def test_under_las_a_job_waiting_alone_evicts_once_it_has_waited_its_expected_run_time() -> None:
+    # As above without C: B (2 GPUs, 10 min, expected 20 min) arrives at 2 h 06 and nothing frees.
+    # It holds back until 2 h 26, when A is still within two minutes of its 2 h 25 checkpoint: the
+    # policy wakes then, B evicts A (A loses the minute since its checkpoint) and runs to 2 h 36; A
+    # restarts after B, pays 30 s and has 4 h left.
+    history = [(0, 20 * MIN, 1, "b")] * 3
+    trace = with_checkpoints(
+        trace_of(*history, (25 * MIN, 6 * HOUR, 3, "a"), (126 * MIN, 10 * MIN, 2, "b")), 30 * MIN
+    )
+    r = run(trace, 4, policy="suanli-las")
+    assert {k: v for k, v in jcts(trace, r).items() if k in "DE"} == pytest.approx(
+        {"D": 6 * HOUR + 11 * MIN + 30, "E": 30 * MIN}, abs=0.01
+    )
+    assert r.outcomes[3].lost_s == pytest.approx(MIN, abs=0.01)
+
+
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     RANDOM_JOBS,

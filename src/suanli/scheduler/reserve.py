@@ -31,8 +31,10 @@ victims by highest rank first, then the most recently started, until the job fit
 that no pool can free at once (attempts are evicted only just after a checkpoint, and a wide job
 needs several at one instant) *gathers* its room (ADR 0022): where the attempts it outranks would
 make it fit, it evicts those it may evict now and reserves the room they leave from an unknown
-start, and takes the others at their checkpoints in the next cycles. Priority and guaranteed quota
-evict under every order (ADR 0023).
+start, and takes the others at their checkpoints in the next cycles. Under `las` a job that waits
+*alone* (no other job is waiting) does not evict for service until it has waited as long as it is
+expected to run (`service.holds_back`, ADR 0025): every accelerator that frees is its own anyway.
+Priority and guaranteed quota evict under every order (ADR 0023).
 
 The number of (job, pool) start estimates per cycle is bounded (`ESTIMATE_BUDGET`); blocked jobs
 past it simply wait for the next cycle, which starts again from the head of the queue.
@@ -85,6 +87,8 @@ class Reserver:
         self._ranked: PendingJob | None = None  # `_rank_of`
         self._ranked_as = 0
         self._highest_rank = 0
+        # under `las`, a job waiting alone holds back from evicting for service (ADR 0025)
+        self._alone = not self._every_band and len(snapshot.jobs) == 1
         self._evicted: set[str] = set()
         self._budget = ESTIMATE_BUDGET
         # (the job's shape, pool) → (the pool's version, `_start`'s answer): jobs that need the same
@@ -105,8 +109,11 @@ class Reserver:
         if self._by_service:
             rank = service.pending_rank(job, self._now, self._every_band)
             if rank != service.AGED:  # not aged: evict if it can, never hold capacity idle
-                if self._highest() > rank or self._may_preempt_above_service(job):
-                    return self._preempt(job, self._unguarded(pools))
+                by_service = self._highest() > rank and not (
+                    self._alone and service.holds_back(job, self._now)
+                )
+                if by_service or self._may_preempt_above_service(job):
+                    return self._preempt(job, self._unguarded(pools), by_service)
                 return None
         r = job.resources
         shape = (options_key(job), r.cpus, r.memory_mib, r.nodes)  # all the estimates read of the job
@@ -266,12 +273,14 @@ class Reserver:
         quota = self._books.quota(job.org_id)
         return quota is not None and quota.guaranteed_cu > 0
 
-    def _preempt(self, job: PendingJob, pools: Sequence[int]) -> Reservation | None:
+    def _preempt(self, job: PendingJob, pools: Sequence[int], by_service: bool = True) -> Reservation | None:
+        """Evict for `job` on the pool that needs the fewest victims; `by_service` False: only for
+        what every order honours (priority, guaranteed quota)."""
         best: tuple[int, Decimal, str, int, list[Running], tuple[int, ...]] | None = None
         for i in pools:
             if self._working.guards[i] is not None:
                 continue
-            found = self._victims(job, i)
+            found = self._victims(job, i, by_service)
             if found is None:
                 continue
             victims, nodes = found
@@ -350,13 +359,15 @@ class Reserver:
             return r.priority < job.priority
         return service.running_rank(r, self._now, self._every_band) > rank
 
-    def _victims(self, job: PendingJob, i: int) -> tuple[list[Running], tuple[int, ...]] | None:
+    def _victims(
+        self, job: PendingJob, i: int, by_service: bool = True
+    ) -> tuple[list[Running], tuple[int, ...]] | None:
         pool = self._pools[i]
         option = accelerator_option(job, pool)
         need = job.resources.per_node(option)
         job_cu = cu_of(pool.accelerator if option else None, need, job.resources.nodes)
         guaranteed = self._books.within_guarantee(job.org_id, job_cu)
-        candidates = [r for r in self._running(i) if self._evictable(r, job, guaranteed)]
+        candidates = [r for r in self._running(i) if self._evictable(r, job, guaranteed, by_service)]
         if not candidates:
             return None
         rank = self._ranks()
@@ -376,12 +387,12 @@ class Reserver:
                 return [v for v in chosen if on & set(v.nodes)], nodes
         return None
 
-    def _evictable(self, r: Running, job: PendingJob, guaranteed: bool) -> bool:
+    def _evictable(self, r: Running, job: PendingJob, guaranteed: bool, by_service: bool = True) -> bool:
         if not self._stoppable(r, job):
             return False
         if r.priority < job.priority:
             return True
-        if self._service_victim(r, job):
+        if by_service and self._service_victim(r, job):
             return True
         return (
             guaranteed

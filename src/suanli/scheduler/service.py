@@ -31,7 +31,8 @@ job of the same rank ("holders first"), so jobs do not thrash on a rung.
 Under **`las`** (ADR 0019, 0022; `every_band` False) only a job below the first rung ages; its
 ageing floor is the time its first rung takes (one accelerator-hour over its accelerators), and once
 aged a job of more than one accelerator keeps its place among the new jobs (`queue_rank`: fair
-share, then expected work) while it reserves and may evict jobs past the first rung.
+share, then expected work) while it reserves and may evict jobs past the first rung. A job that
+waits alone holds back from evicting for service for its expected run time (`holds_back`, ADR 0025).
 
 **When an attempt may be evicted** (`evictable_rank`): one that declares a checkpoint interval only
 within `CHECKPOINT_WINDOW_S` after one of its checkpoints (so it loses at most that much work), one
@@ -56,6 +57,8 @@ __all__ = [
     "accelerators",
     "ageing_bound_s",
     "band",
+    "holds_back",
+    "holds_back_until_s",
     "is_aged",
     "may_age",
     "next_rung_s",
@@ -105,6 +108,25 @@ def accelerators(job: PendingJob) -> int:
 def waited_s(job: PendingJob, now: datetime) -> float:
     """Seconds the job has spent waiting since it was submitted (time since then less its progress)."""
     return max(0.0, (now - job.created_at).total_seconds() - job.ran_s)
+
+
+def holds_back(job: PendingJob, now: datetime) -> bool:
+    """Under `las`, whether a job that waits *alone* (no other job is waiting) still holds back from
+    evicting for service (ADR 0025): it does until it has waited as long as it is expected to run.
+
+    Alone, every accelerator that frees is its own, so an eviction buys it only the time until
+    enough free, while the victim pays a restart, the work since its checkpoint and a wait of its
+    own; waiting at most its expected run time keeps its bounded slowdown from this wait within 2
+    (`AGEING_FACTOR`). With no expectation (no history, no max_runtime) it evicts at once, as LAS."""
+    return job.expected_s is not None and waited_s(job, now) < job.expected_s
+
+
+def holds_back_until_s(job: PendingJob) -> float | None:
+    """Seconds after its submission at which a lone waiting job stops holding back (`holds_back`),
+    or None if it never does."""
+    if job.expected_s is None:
+        return None
+    return job.ran_s + job.expected_s
 
 
 MIN_RUN_S = 600.0  # an attempt that declares no checkpoints runs this long before it may be evicted

@@ -16,8 +16,9 @@ run time the policy watched each job make). Never `TraceJob.duration`.
 
 The plan's placements start on the pools it names; its preemptions are applied, and a job that
 reserved the room they leave starts at once on that pool (the engine frees victims before starts).
-The policy asks to be woken when a running job reaches the next rung of the service ladder or a
-waiting job reaches its ageing bound, the two moments the order can change without an event.
+The policy asks to be woken when a running job reaches the next rung of the service ladder, a
+waiting job reaches its ageing bound, or (under `las`) a job waiting alone stops holding back from
+eviction (ADR 0025): the moments the plan can change without an event.
 
 What the simulator does to stay cheap, without changing any decision: a pass is skipped when no pool
 has as many GPUs free as the smallest waiting job needs and no pool could make room for a waiting job
@@ -375,7 +376,8 @@ class ServiceOrder:
 
     def _wake(self, now: float, at: datetime) -> float | None:
         """The next moment the service order changes with no event: a running job reaches its next
-        rung, or a waiting job its ageing bound (None when nothing waits: nothing could change)."""
+        rung, a waiting job its ageing bound, or a lone waiting job the end of its holding back
+        (None when nothing waits: nothing could change)."""
         if self._requeued:
             return now + _NUDGE_S  # enqueue them, with the progress the engine let them keep
         if not self._pending:
@@ -393,6 +395,11 @@ class ServiceOrder:
             heapq.heappop(rechecks)
         if rechecks:
             soonest = min(soonest, rechecks[0])
+        if not self.every_band and len(self._pending) == 1:  # a lone job may stop holding back (ADR 0025)
+            ((key, job),) = self._pending.items()
+            held = service.holds_back_until_s(job)
+            if held is not None and self._trace.jobs[int(key)].submit + held > now:
+                soonest = min(soonest, self._trace.jobs[int(key)].submit + held)
         return None if soonest == math.inf else max(soonest, now) + _NUDGE_S
 
 

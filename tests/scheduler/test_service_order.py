@@ -296,6 +296,17 @@ def test_why_a_job_waits_under_las_says_a_job_past_the_first_rung_is_not_promote
     )
 
 
+def test_why_a_job_waiting_alone_under_las_says_it_holds_back_from_evicting() -> None:
+    alone = job("alone", 4, age_s=HOUR, expected_s=3 * HOUR)
+    assert service.explain_wait(alone, [alone], T0, every_band=False) == (
+        "waiting behind 0 jobs with less service or shorter expected work; promoted in 5 h by the "
+        "ageing rule; it waits alone, so every accelerator that frees is its own: it evicts no job for "
+        "service for 2 h more (its expected run time)"
+    )
+    assert "alone" not in service.explain_wait(alone, [alone, job("other", org="B")], T0, every_band=False)
+    assert "alone" not in service.explain_wait(alone, [alone], T0)  # `service`: no hold-back
+
+
 def _gathering(preemptible_rest: bool = True) -> Snapshot:
     # An 8-GPU pool held by four 2-GPU attempts, each past its first rung and checkpointing every
     # 30 minutes: "a" is just past a checkpoint, the others between two. A wide job has aged.

@@ -48,6 +48,13 @@ def _plain(policy: type[ServiceOrder]) -> type[ServiceOrder]:
                 until = service.next_evictable_s(r, at)
                 if until > 0:
                     soonest = min(soonest, now + until + 1e-3)
+            if not self.every_band and len(self._pending) == 1:  # a lone job stops holding back
+                (j,) = self._pending.values()
+                held = service.holds_back_until_s(j)
+                if held is not None:
+                    moment = (j.created_at - self._trace.start).total_seconds() + held
+                    if moment > now:
+                        soonest = min(soonest, moment + 1e-3)
             for j in self._pending.values():  # every waiting job's ageing bound, scanned
                 if service.may_age(j, self.every_band):
                     bound = service.ageing_bound_s(

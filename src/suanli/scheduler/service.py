@@ -271,10 +271,18 @@ def explain_wait(job: PendingJob, queue: Sequence[PendingJob], now: datetime, ev
         return f"{where}; {total} job{'s' if total != 1 else ''} are ahead of it"
     by = ", ".join(f"{n} of tenant {org}" for org, n in sorted(ahead.items(), key=lambda kv: (-kv[1], kv[0])))
     head = f"waiting behind {total} job{'s' if total != 1 else ''} with less service or shorter expected work"
+    alone = ""
+    if not every_band and len(queue) == 1 and job.expected_s is not None and holds_back(job, now):
+        alone = (
+            "; it waits alone, so every accelerator that frees is its own: it evicts no job for service "
+            f"for {_duration(job.expected_s - waited_s(job, now))} more (its expected run time)"
+        )
     if not may_age(job, every_band):
-        return f"{head}{f' ({by})' if by else ''}; it has had an accelerator-hour, so it is not promoted"
+        return (
+            f"{head}{f' ({by})' if by else ''}; it has had an accelerator-hour, so it is not promoted{alone}"
+        )
     left = ageing_bound_s(job.expected_s, job.ran_s, accelerators(job), every_band) - waited_s(job, now)
-    return f"{head}{f' ({by})' if by else ''}; promoted in {_duration(left)} by the ageing rule"
+    return f"{head}{f' ({by})' if by else ''}; promoted in {_duration(left)} by the ageing rule{alone}"
 
 
 def _before(other: PendingJob, job: PendingJob, now: datetime, rank: int, every_band: bool) -> bool:

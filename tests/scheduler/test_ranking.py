@@ -1,15 +1,24 @@
-"""A kept ranking's order (`scheduler/ranking.py`): `best_first` sorts as (-score, label, position).
+"""Ranking (`scheduler/ranking.py`): `best_first` sorts as (-score, label, position); cost scores are
+normalised over the pools a job could run on, so which of two pools wins does not depend on a third.
 
 Scores and labels come from small domains so that ties, equal labels, -0.0 against 0.0 and
 infinities are common; a NaN sends `best_first` to the plain key, whatever it gives.
 """
 
 import math
+from datetime import UTC, datetime
+from decimal import Decimal
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from suanli.domain.money import Money
+from suanli.domain.resources import AcceleratorOption, Resources, Vector
+from suanli.scheduler import PROFILES, PendingJob, PoolView, Snapshot, explain, schedule
 from suanli.scheduler.ranking import best, best_first
+
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
 scores = st.sampled_from([0.0, -0.0, 12.5, 50.0, 100.0, 1e308, math.inf, -math.inf, math.nan])
 labels = st.lists(st.sampled_from(["s1/a", "s1/b", "s2/a"]), min_size=8, max_size=8)
@@ -26,3 +35,55 @@ def test_best_first_is_the_plain_order(values: list[float], names: list[str], da
 def test_the_first_in_order_is_the_best(values: list[float], names: list[str]) -> None:
     pools = list(range(len(values)))
     assert best_first(values, pools, names)[0] == best(values, lambda k: names[pools[k]])
+
+
+# --- cost scores are normalised over the pools a job could run on, full or not (ADR 0027) -----------
+
+
+def _priced(label: str, price: int, grid: int, free: bool = True) -> PoolView:
+    site, name = label.split("/")
+    node = Vector(8, 64, 512 * 1024)
+    return PoolView(
+        id=f"pool-{label}",
+        site_id=f"site-{site}",
+        site=site,
+        name=name,
+        accelerator="A100",
+        per_node=node,
+        free=(node if free else Vector(),),
+        price=Money(price * 100),
+        pue=Decimal("1.2"),
+        carbon_g_per_kwh=grid,
+    )
+
+
+def _job() -> PendingJob:
+    return PendingJob(
+        id="j1", resources=Resources((AcceleratorOption("A100", 8),), 1, 8, 64 * 1024), created_at=T0
+    )
+
+
+@pytest.mark.parametrize("third_is_full", [False, True])
+def test_the_choice_between_two_pools_does_not_turn_on_whether_a_third_is_full(third_is_full: bool) -> None:
+    # a is cheapest, b cleaner; c dearest and cleanest. Normalised over the pools free now, a full c
+    # would leave a and b at 100 points each (one wins cost, the other carbon) and the label would
+    # pick a; over every pool the job could run on, b is ahead whether c is full or not.
+    pools = (
+        _priced("s1/a", 10, 100),
+        _priced("s1/b", 12, 70),
+        _priced("s2/c", 30, 50, free=not third_is_full),
+    )
+    plan = schedule(Snapshot(now=T0, pools=pools, jobs=(_job(),)), PROFILES)
+    assert [p.pool_id for p in plan.placements] == ["pool-s1/b"]
+    shown = {c.pool: c.score for c in explain(_job(), pools, PROFILES) if c.fits}
+    assert shown["s1/b"] > shown["s1/a"]
+    assert plan.placements[0].score == shown["s1/b"]  # the plan and `suanli why` agree to the bit
+
+
+def test_scores_shown_for_the_free_pools_are_the_same_when_a_third_fills() -> None:
+    free = (_priced("s1/a", 10, 100), _priced("s1/b", 12, 70), _priced("s2/c", 30, 50))
+    full = (*free[:2], _priced("s2/c", 30, 50, free=False))
+    before = {c.pool: c.score for c in explain(_job(), free, PROFILES) if c.fits}
+    after = {c.pool: c.score for c in explain(_job(), full, PROFILES) if c.fits}
+    assert set(after) == {"s1/a", "s1/b"}
+    assert after == {k: before[k] for k in after}

@@ -79,16 +79,16 @@ def reference(
             if guard is not None and run_filters(plugins, job, pool, working.free[i]).ok:
                 status = Status(Code.UNSCHEDULABLE, _held(job, guard.job_id, guard.until))
             verdicts.append(PoolVerdict(pool.label, status.code, status.reason))
+        static = Kinds.of(plugins).static
+        possible = [i for i, p in enumerate(pools) if all(c.admits(job, p, p.free) for c in static)]
         candidates = [
             (sum(v for _, v in parts), pool.label, pool)
-            for pool, parts in _rank(plugins, job, feasible, free)
+            for pool, parts in _rank(plugins, job, feasible, free, [pools[i] for i in possible])
         ]
         if not candidates:
             if not pools:
                 verdicts.append(PoolVerdict("(network)", Code.UNSCHEDULABLE, "no site offers any pool yet"))
             else:
-                static = Kinds.of(plugins).static
-                possible = [i for i, p in enumerate(pools) if all(c.admits(job, p, p.free) for c in static)]
                 reserver.blocked(job, possible)
             waiting[job.id] = tuple(verdicts)
             continue
@@ -107,20 +107,26 @@ def reference(
 
 
 def _rank(
-    plugins: _Built, job: PendingJob, pools: list[PoolView], free: dict[str, tuple[Vector, ...]]
+    plugins: _Built,
+    job: PendingJob,
+    pools: list[PoolView],
+    free: dict[str, tuple[Vector, ...]],
+    domain: list[PoolView],
 ) -> list[tuple[PoolView, tuple[tuple[str, float], ...]]]:
+    """Feasible pools' weighted scores, cost scores normalised over the pools the job could run on
+    when they have room (those its static filters pass), full or not."""
     columns: list[tuple[str, list[float]]] = []
     for plugin, weight in plugins.scores:
         if hasattr(plugin, "cost"):
-            column = _normalise([plugin.cost(job, p, free[p.id]) for p in pools])
+            known = [c for p in domain if (c := plugin.cost(job, p, free[p.id])) is not None]
+            column = _normalise([plugin.cost(job, p, free[p.id]) for p in pools], known)
         else:
             column = [plugin.score(job, p, free[p.id]) for p in pools]
         columns.append((plugin.name, [weight * v for v in column]))
     return [(pool, tuple((name, values[i]) for name, values in columns)) for i, pool in enumerate(pools)]
 
 
-def _normalise(costs: list[float | None]) -> list[float]:
-    known = [c for c in costs if c is not None]
+def _normalise(costs: list[float | None], known: list[float]) -> list[float]:
     lo, hi = (min(known), max(known)) if known else (0.0, 0.0)
     out = []
     for c in costs:

@@ -21,13 +21,15 @@ keeps:
   so a job that takes A100:8 or H800:8 and one that takes only A100:8 share the A100 pools' answers.
 - **Raw score values**, per (score plugin, key) and pool, shared between classes; a score with a
   `need_key` (`cost`, `carbon`, `fragmentation`) is asked once per pool and what jobs need there.
-- **A ranking per class** (`ranking.Ranked`), reused while it stays exact (see there): most jobs
-  of a class then cost a few version checks instead of a pass over every pool.
+- **A ranking per class** (`ranking.Ranked`), made when a pool first takes a job of the class and
+  kept for the cycle: a pool's score reads no free capacity and its cost columns are normalised
+  over the class's domain, its static survivors (ADR 0027), so it never changes within a cycle.
+  Most jobs of a class then cost a version check on the pool the last one took.
 - **Scores shared between classes**: a pool's total is a function of its raw values and of each
-  cost column's cheapest and dearest cost over the feasible pools, so classes reading the same
-  memos whose feasible pools have the same extremes look their totals up (`JobClasses.totals`),
-  and so do weighted columns per memo and extremes (`JobClasses.column`). Most classes rank once,
-  with their first job, so this is what makes a new class's ranking cheap.
+  cost column's cheapest and dearest cost over the domain, so classes reading the same memos whose
+  domains have the same extremes look their totals up (`JobClasses.totals`), and so do weighted
+  columns per memo and extremes (`JobClasses.column`). This is what makes a new class's ranking
+  cheap.
 
 Plugins that are not reusable are asked again for every job and pool, and a class that has any
 does not keep a ranking. Feasibility is the conjunction of the filters, so the order in which they
@@ -46,7 +48,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from suanli.scheduler import ranking
 from suanli.scheduler.books import Holdings
-from suanli.scheduler.reuse import Check, Kinds
+from suanli.scheduler.reuse import Check, Kinds, Score
 from suanli.scheduler.snapshot import PendingJob, PoolView
 from suanli.scheduler.survivors import StaticSets, need_groups
 from suanli.scheduler.working import WorkingFree
@@ -178,7 +180,9 @@ class JobClasses:
             if answers is None:
                 answers = self._answers[needs] = [_UNSEEN] * len(self.pools)
             pools = list(self._static.listed(survivors))
-            found = self._live[survivors, shrinking_named] = _Live(self, pools, kinds.shrinking, answers)
+            found = self._live[survivors, shrinking_named] = _Live(
+                self, survivors, pools, kinds.shrinking, answers
+            )
         named = (kinds.static_names, tuple(static), shrinking_named)
         possible = self._possible.get(named)
         if possible is None:
@@ -217,7 +221,7 @@ class JobClasses:
 
     def totals(self, scores: Hashable, extremes: tuple[tuple[float, float] | None, ...]) -> dict[int, float]:
         """Pool index → its score, for classes that read the same score memos (`scores`) and whose
-        feasible pools have these cost extremes (`JobClass._scores`)."""
+        domains have these cost extremes (`JobClass._rank`)."""
         found = self._totals.get((scores, extremes))
         if found is None:
             found = self._totals[scores, extremes] = {}
@@ -225,7 +229,7 @@ class JobClasses:
 
     def column(self, memo: _Values, weight: float, extremes: tuple[float, float] | None) -> dict[int, float]:
         """Pool index → one score's weighted value, for its raw values `memo` and (for a cost
-        column) the feasible pools' cheapest and dearest known cost."""
+        column) the domain's cheapest and dearest known cost."""
         found = self._columns.get((memo, weight, extremes))
         if found is None:
             found = self._columns[memo, weight, extremes] = {}
@@ -259,9 +263,16 @@ class _Live:
     """Pools that may still take jobs with one set of filter keys (module docstring)."""
 
     def __init__(
-        self, book: JobClasses, pools: list[int], shrinking: tuple[Check, ...], answers: list[int]
+        self,
+        book: JobClasses,
+        survivors: int,
+        pools: list[int],
+        shrinking: tuple[Check, ...],
+        answers: list[int],
     ) -> None:
         self.pools = pools
+        self.survivors = survivors  # the static survivors as a bitset (`survivors.py`) …
+        self.domain = tuple(pools)  # … and as indices: `pools` before any was retired
         self._book = book
         self._shrinking = shrinking
         self.answers = answers  # pool index → its `WorkingFree.taken` when all said yes, or _RETIRED
@@ -321,7 +332,6 @@ class JobClass:
         self._book, self._kinds = book, kinds
         self._live, self._values = live, values
         self._ranked: ranking.Ranked | None = None
-        self._narrowed: dict[int | None, ranking.Ranked] = {}  # max_runtime → ranking
         self._filled = False  # the cached raw values cover every live pool
         # What a pool's total reads besides the cost columns' extremes: the profile's scores (its
         # `Kinds`, kept as long as the profile) and their memos; None when a score is asked afresh.
@@ -331,49 +341,33 @@ class JobClass:
         """The pool the job goes to now, with its score; None if no pool takes it."""
         live = self._live
         if not live.pools:  # every pool it could run on is retired for the cycle
-            self._ranked = None
             return None
-        ranked = self._ranked
         working = self._book.working
-        guarded = working.reserved > 0
         answers, version = live.answers, working.taken
 
         def admits(i: int) -> bool:  # `live.admits`, its commonest answer first
             return answers[i] == version[i] or live.admits(job, i)
 
-        if ranked is not None and all(admits(i) for i in ranked.witnesses):
-            if not guarded:
-                return ranked.pick(admits)
-            if all(self._may_use(job, i) for i in ranked.witnesses):
-                return ranked.pick(admits, lambda i: self._may_use(job, i))
-        if guarded:  # a ranking narrowed by the reservations, for jobs of this class and max_runtime
-            kept = self._narrowed.get(job.resources.max_runtime_s)
-            if kept is not None:
-
-                def usable(i: int) -> bool:
-                    return admits(i) and self._may_use(job, i)
-
-                if all(usable(i) for i in kept.witnesses):
-                    return kept.pick(usable)
-        feasible = live.admitted(job)
-        if self._kinds.opaque:
-            feasible = [i for i in feasible if self._opaque_admit(job, i)]
-        mine = self._usable(job, feasible) if guarded else feasible
-        if not mine:
-            if not feasible:
-                self._ranked = None
-            return None
-        scores, witnesses = self._scores(job, mine)
-        ranked = ranking.Ranked(mine, scores, self._book.labels, witnesses)
-        if len(mine) == len(feasible):  # not narrowed for this job alone: the class may keep it
-            self._ranked = ranked if self._kinds.ranking_reusable else None
-        elif self._kinds.ranking_reusable:
-            # Exact for later jobs with the same max_runtime, new reservations or not: the pools
-            # they may use only shrink, like capacity (a guard is never lifted within a cycle and
-            # guarded capacity only shrinks), so while the witnesses stay usable every pool still
-            # usable keeps its score, as for `_ranked`.
-            self._narrowed[job.resources.max_runtime_s] = ranked
-        return ranked.pick(lambda i: True)
+        if self._totals_key is None:  # a score asked afresh for every job: nothing to keep
+            return self._best_afresh(job)
+        ranked = self._ranked
+        if ranked is None:
+            feasible = live.admitted(job)
+            if not feasible:  # ranked when some pool takes a job of the class, if one ever does
+                return None
+            ranked = self._ranked = self._rank(job)
+            position = {pool: k for k, pool in enumerate(ranked.pools)}
+            ranked.start(list(map(position.__getitem__, feasible)))
+        opaque = self._kinds.opaque
+        if working.reserved > 0:
+            if opaque:  # an opaque filter's no may turn into a yes: asked afresh, never remembered
+                return ranked.pick(admits, lambda i: self._may_use(job, i) and self._opaque_admit(job, i))
+            # A reservation this job may not backfill into refuses every job of the class with its
+            # max_runtime for the rest of the cycle (`Ranked`), so they share one cursor.
+            return ranked.pick(admits, lambda i: self._may_use(job, i), (job.resources.max_runtime_s,))
+        if opaque:
+            return ranked.pick(admits, lambda i: self._opaque_admit(job, i))
+        return ranked.pick(admits)
 
     def _usable(self, job: PendingJob, feasible: list[int]) -> list[int]:
         """The feasible pools the job may use beside their reservations (`_may_use` for each, with
@@ -406,91 +400,102 @@ class JobClass:
         pool, free = self._book.pools[i], self._book.working.free_for(i, job)
         return all(c.admits(job, pool, free) for c in self._kinds.opaque)
 
-    def _scores(self, job: PendingJob, feasible: list[int]) -> tuple[list[float], tuple[int, ...]]:
-        """Each feasible pool's score, and the pools holding each cost column's extremes.
+    def _rank(self, job: PendingJob) -> ranking.Ranked:
+        """The class's domain (its static survivors) ranked by score, once for the cycle.
 
         A pool's score is a function of its raw values and of each cost column's cheapest and
-        dearest known cost over the feasible pools, nothing else. So classes whose scores read the
-        same memos (`_Values`) and whose feasible pools have the same extremes share one total per
-        pool (`JobClasses.totals`), and one weighted column per memo, weight and extremes
+        dearest known cost over the domain, nothing else. So classes whose scores read the same
+        memos (`_Values`) and whose domains have the same extremes share one total per pool
+        (`JobClasses.totals`), and one weighted column per memo, weight and extremes
         (`JobClasses.column`): most rankings of a large cycle only look their pools up."""
         if not self._filled:
             self._fill(job)
-        if self._totals_key is None:  # a score asked afresh for every job: nothing to share
-            return self._ranked_afresh(job, feasible)
-        get = _getter(feasible)
-        witnesses: list[int] = []
+        domain = list(self._live.domain)
+        if not domain:
+            return ranking.Ranked([], [], self._book.labels)
+        get = _getter(domain)
         extremes: list[tuple[float, float] | None] = []
         for score, memo in zip(self._kinds.scores, self._values, strict=True):
-            if not score.is_cost or memo is None:
+            assert memo is not None  # `_totals_key` is None otherwise
+            if not score.is_cost:
                 extremes.append(None)
-            elif not memo.varies:  # one value on every pool asked: no witnesses, as `constant`
+            elif not memo.varies:  # one value on every pool asked
                 extremes.append(None if memo.first is None else (memo.first, memo.first))
-            else:  # the cheapest and dearest known cost, where first met (`ranking.column`)
-                found = _extremes(memo, get)
-                if found is None:
-                    extremes.append(None)
-                    continue
-                lo, hi, at_lo, at_hi = found
-                extremes.append((lo, hi))
-                witnesses += (feasible[at_lo], feasible[at_hi])
+            else:
+                extremes.append(_extremes(memo, get))
         shared = self._book.totals(self._totals_key, tuple(extremes))
         try:
-            return list(get(shared)), tuple(witnesses)
-        except KeyError:  # some feasible pool not ranked with these extremes yet
+            return ranking.Ranked(domain, list(get(shared)), self._book.labels)
+        except KeyError:  # some pool of the domain not ranked with these extremes yet
             pass
         columns: list[float | list[float]] = []
         for score, memo, spread in zip(self._kinds.scores, self._values, extremes, strict=True):
-            assert memo is not None  # `_totals_key` is None otherwise
+            assert memo is not None
             if not memo.varies:  # one value on every pool asked, so on these
                 columns.append(ranking.constant(score.weight, memo.first, score.is_cost))
                 continue
-            if score.is_cost and spread is None:  # no known cost among these pools
+            if score.is_cost and spread is None:  # no known cost in the domain
                 columns.append(ranking.constant(score.weight, None, True))
                 continue
             kept = self._book.column(memo, score.weight, spread)
             try:
                 columns.append(list(get(kept)))
             except KeyError:
-                raw = get(memo.by_pool)
-                weighted = (
-                    ranking.scaled(score.weight, raw, *spread)
-                    if spread
-                    else ranking.weighted(score.weight, raw, False)
-                )
-                kept.update(zip(feasible, weighted, strict=True))
+                weighted = ranking.weighted(score.weight, get(memo.by_pool), score.is_cost, spread)
+                kept.update(zip(domain, weighted, strict=True))
                 columns.append(weighted)
-        scores = ranking.totals(columns, len(feasible))
-        shared.update(zip(feasible, scores, strict=True))
-        return scores, tuple(witnesses)
+        scores = ranking.totals(columns, len(domain))
+        shared.update(zip(domain, scores, strict=True))
+        return ranking.Ranked(domain, scores, self._book.labels)
 
-    def _ranked_afresh(self, job: PendingJob, feasible: list[int]) -> tuple[list[float], tuple[int, ...]]:
-        """`_scores` worked out column by column (`ranking.column`, `ranking.totals`)."""
-        pools, working = self._book.pools, self._book.working
+    def _best_afresh(self, job: PendingJob) -> tuple[int, float] | None:
+        """The best pool for a class with a score asked afresh for every job: the feasible pools
+        scored column by column, cost columns normalised over the domain (`ranking.weighted`)."""
+        live, pools, working = self._live, self._book.pools, self._book.working
+        feasible = live.admitted(job)
+        if self._kinds.opaque:
+            feasible = [i for i in feasible if self._opaque_admit(job, i)]
+        if working.reserved > 0:
+            feasible = self._usable(job, feasible)
+        if not feasible:
+            return None
+        if not self._filled:
+            self._fill(job)
+        domain = live.domain
         columns: list[float | list[float]] = []
-        witnesses: list[int] = []
         for score, memo in zip(self._kinds.scores, self._values, strict=True):
             if memo is not None and not memo.varies:  # one value on every pool asked, so on these
                 columns.append(ranking.constant(score.weight, memo.first, score.is_cost))
                 continue
-            if memo is None:
-                raw = [score.ask(job, pools[i], working.free_for(i, job)) for i in feasible]
+            if memo is not None:
+                value = memo.by_pool.__getitem__
             else:
-                raw = list(map(memo.by_pool.__getitem__, feasible))
-            weighted, extremes = ranking.column(score.weight, raw, score.is_cost)
-            columns.append(weighted)
-            witnesses.extend(feasible[k] for k in extremes)
-        return ranking.totals(columns, len(feasible)), tuple(witnesses)
+                asked: dict[int, float | None] = {}
+
+                def value(
+                    i: int, score: Score = score, asked: dict[int, float | None] = asked
+                ) -> float | None:
+                    if i not in asked:
+                        asked[i] = score.ask(job, pools[i], working.free_for(i, job))
+                    return asked[i]
+
+            spread = ranking.spread(list(map(value, domain))) if score.is_cost else None
+            columns.append(ranking.weighted(score.weight, list(map(value, feasible)), score.is_cost, spread))
+        scores = ranking.totals(columns, len(feasible))
+        k = ranking.best(scores, lambda k: self._book.labels[feasible[k]])
+        return feasible[k], scores[k]
 
     def _fill(self, job: PendingJob) -> None:
-        """Cache the reusable scores' raw values for every live pool: later feasible sets are subsets.
+        """Cache the reusable scores' raw values for every pool of the domain, once per class.
         A score with a `need_key` is asked once per pool and what a job needs of it, for every key
         (`JobClasses.raw`): an A100:8 or H800:8 job's cost on an A100 pool is an A100:8 job's."""
         pools, working, book = self._book.pools, self._book.working, self._book
+        domain = self._live.survivors
         for score, memo in zip(self._kinds.scores, self._values, strict=True):
-            if memo is None:
+            if memo is None or domain in memo.covered:
                 continue
-            missing = list(filterfalse(memo.by_pool.__contains__, self._live.pools))
+            memo.covered.add(domain)
+            missing = list(filterfalse(memo.by_pool.__contains__, self._live.domain))
             if score.need_key is None or score.need_pool_key is None:
                 for i in missing:
                     memo.add(i, score.ask(job, pools[i], working.free_for(i, job)))
@@ -525,6 +530,7 @@ class _Values:
         self.first: float | None = None
         self.varies = False
         self.odd = False  # some value is ±inf or NaN
+        self.covered: set[int] = set()  # domains (bitsets of pools) whose every pool is in `by_pool`
 
     def add(self, pool: int, value: float | None) -> None:
         if not self.by_pool:
@@ -541,22 +547,15 @@ class _Values:
 
 def _extremes(
     memo: _Values, get: Callable[[Mapping[int, Any]], tuple[Any, ...]]
-) -> tuple[float, float, int, int] | None:
-    """The lowest and highest known value among the pools `get` picks from `memo`, with the first
-    position of each, as `ranking.column` finds them; None if no value is known."""
-    if memo.odd:  # some value is not finite: among the known ones, as `ranking.column` does
-        raw = get(memo.by_pool)
-        known = [c for c in raw if c is not None]
-        if not known:
-            return None
-        lo, hi = min(known), max(known)
-        return lo, hi, raw.index(lo), raw.index(hi)
-    lows, highs = get(memo.lows), get(memo.highs)
-    lo = min(lows)
+) -> tuple[float, float] | None:
+    """The lowest and highest known value among the pools `get` picks from `memo` (`ranking.spread`);
+    None if no value is known."""
+    if memo.odd:  # some value is not finite: among the known ones, as `ranking.spread` does
+        return ranking.spread(get(memo.by_pool))
+    lo = min(get(memo.lows))
     if lo == _NO_COST:
         return None
-    hi = max(highs)
-    return lo, hi, lows.index(lo), highs.index(hi)
+    return lo, max(get(memo.highs))
 
 
 def _getter(positions: list[int]) -> Callable[[Mapping[int, T]], tuple[T, ...]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from suanli.scheduler.framework import Profile, build, rank, run_filters
+from suanli.scheduler.framework import Profile, build, rank, run_filters, static_domain
 from suanli.scheduler.plan import Code
 from suanli.scheduler.snapshot import PendingJob, PoolView
 
@@ -44,7 +44,9 @@ def explain(
             other.append(Candidate(pool.label, status.code, status.reason))
     fitting = [
         Candidate(pool.label, Code.OK, "fits now", sum(v for _, v in parts), parts)
-        for pool, parts in rank(plugins, job, feasible, {p.id: p.free for p in feasible})
+        for pool, parts in rank(
+            plugins, job, feasible, {p.id: p.free for p in pools}, static_domain(plugins, job, pools)
+        )
     ]
     fitting.sort(key=lambda c: (-(c.score or 0.0), c.pool))
     other.sort(key=lambda c: (c.code is Code.UNRESOLVABLE, c.pool))

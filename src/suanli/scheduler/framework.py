@@ -1,9 +1,10 @@
 """The scheduling framework: plugin shapes, the name → factory registry, profiles, and `schedule()`.
 
 One cycle, in order: jobs by (priority desc, age, id); for each job every pool goes through the
-profile's filters; feasible pools are ranked by the weighted sum of the profile's scores, ties broken
-by pool label; the winner's capacity is taken from the cycle's working copy (`working.py`) so later
-jobs see it as used. The snapshot itself is never mutated.
+profile's filters; feasible pools are ranked by the weighted sum of the profile's scores (cost
+scores normalised over the pools the job could run on, `ranking.py`), ties broken by pool label;
+the winner's capacity is taken from the cycle's working copy (`working.py`) so later jobs see it
+as used. The snapshot itself is never mutated.
 
 What makes a cycle over 100,000 jobs and 1,000 pools affordable, without changing what it decides
 (each module's docstring says what it caches and why that is exact):
@@ -13,9 +14,9 @@ What makes a cycle over 100,000 jobs and 1,000 pools affordable, without changin
   filters, which pools are still live for `capacity` (a yes is reused while the pool is unchanged; a
   no retires the pool for those keys, since free capacity only shrinks within a cycle), and the raw
   values of the scores. A plugin without these attributes is asked for every job and pool.
-- **A kept ranking per class** (`ranking.Ranked`). While a class's feasible pools only shrink and
-  keep the same cheapest and dearest costs, every remaining pool keeps its score to the bit, so the
-  next job of the class takes the best pool still feasible without ranking again.
+- **A kept ranking per class** (`ranking.Ranked`). A pool's score reads no free capacity and cost
+  scores are normalised over the pools a job could run on, full or not (ADR 0027), so a class
+  ranks its pools once a cycle and each next job takes the best pool that still takes it.
 - **Verdicts when asked** (`waiting.py`). A waiting job keeps what its verdicts depend on (the job,
   its plugins, how many placements came before it); `Plan.waiting[job_id]` runs the profile's filters
   in order against the capacity the job saw then (`WorkingFree.at`), which gives the verdicts the
@@ -46,8 +47,9 @@ from suanli.scheduler.fit import options_key as options_key
 from suanli.scheduler.fit import pick_nodes as pick_nodes
 from suanli.scheduler.order import FairQueue
 from suanli.scheduler.plan import Code, Placement, Plan, PoolVerdict, Status
-from suanli.scheduler.ranking import weighted
+from suanli.scheduler.ranking import spread, weighted
 from suanli.scheduler.reserve import Reserver
+from suanli.scheduler.reuse import Reusable
 from suanli.scheduler.snapshot import PendingJob, PoolView, Snapshot
 from suanli.scheduler.waiting import Waiting
 from suanli.scheduler.working import WorkingFree
@@ -296,14 +298,28 @@ def _held(job: PendingJob, holder: str, until: datetime | None) -> str:
 
 
 def rank(
-    plugins: _Built, job: PendingJob, pools: Sequence[PoolView], free: dict[str, tuple[Vector, ...]]
+    plugins: _Built,
+    job: PendingJob,
+    pools: Sequence[PoolView],
+    free: dict[str, tuple[Vector, ...]],
+    domain: Sequence[PoolView],
 ) -> list[tuple[PoolView, tuple[tuple[str, float], ...]]]:
-    """Each feasible pool with its weighted score per plugin (cost plugins normalised across pools)."""
+    """Each of `pools` with its weighted score per plugin; cost plugins normalised by the cheapest
+    and dearest cost over `domain`, the pools the job could run on when they have room
+    (`static_domain`, `ranking.py`). `free` holds every pool's free vectors, the domain's included."""
     columns: list[tuple[str, list[float]]] = []
     for plugin, weight in plugins.scores:
         if hasattr(plugin, "cost"):
-            column = weighted(weight, [plugin.cost(job, p, free[p.id]) for p in pools], True)
+            extremes = spread([plugin.cost(job, p, free[p.id]) for p in domain])
+            column = weighted(weight, [plugin.cost(job, p, free[p.id]) for p in pools], True, extremes)
         else:
             column = weighted(weight, [plugin.score(job, p, free[p.id]) for p in pools], False)
         columns.append((plugin.name, column))
     return [(pool, tuple((name, values[i]) for name, values in columns)) for i, pool in enumerate(pools)]
+
+
+def static_domain(plugins: _Built, job: PendingJob, pools: Sequence[PoolView]) -> list[PoolView]:
+    """The pools a job could run on whenever they have room: those that pass every filter declaring
+    that it does not read free capacity (`reuse.Reusable`). Cost scores are normalised over them."""
+    static = [f for f in plugins.filters if isinstance(f, Reusable) and not f.reads_free]
+    return [p for p in pools if all(f.filter(job, p, p.free).ok for f in static)]

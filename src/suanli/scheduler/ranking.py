@@ -1,45 +1,46 @@
-"""Ranking a job's feasible pools: cost scores normalised across them, weighted sums, and the tie rule.
+"""Ranking a job's pools: cost scores normalised over the pools it could run on, weighted sums, ties.
 
-`framework.rank` (what `explain` shows) and the scheduling cycle both rank through these functions,
-so a plan and an explanation cannot disagree on arithmetic or ties. A pool's score is its weighted
-scores summed in plugin order; a cost score is 100 × (dearest − cost) / (dearest − cheapest) over
-the job's feasible pools, 100 when they all cost the same, and 50 when the cost is unknown.
+`framework.rank` (what `explain` and `suanli quote` show) and the scheduling cycle both rank through
+these functions, so a plan and an explanation cannot disagree on arithmetic or ties. A pool's score
+is its weighted scores summed in plugin order. A cost score (price, carbon, transfer time) is
+100 × (dearest − cost) / (dearest − cheapest), where the cheapest and dearest are taken over the
+job's *domain*: the pools that pass every filter that does not read free capacity, the pools it could
+run on whenever they have room (ADR 0027). It is 100 when they all cost the same, and 50 when the
+cost is unknown. So a pool's score for a job does not depend on which other pools are full at the
+moment: whether A is ranked above B never turns on a third pool's free capacity, and a job class
+keeps one ranking for the whole cycle.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from operator import add
 from typing import cast
 
 UNKNOWN_COST_SCORE = 50.0
 
 
-def normalise(costs: Sequence[float | None]) -> list[float]:
-    """Costs → 0–100 across one job's feasible pools: the cheapest 100, the dearest 0, unknown 50."""
-    return weighted(1.0, costs, is_cost=True)
+def spread(costs: Sequence[float | None]) -> tuple[float, float] | None:
+    """The cheapest and dearest known cost of a domain; None when no cost is known."""
+    known = [c for c in costs if c is not None]
+    return (min(known), max(known)) if known else None
 
 
-def weighted(weight: float, raw: Sequence[float | None], is_cost: bool) -> list[float]:
-    """One plugin's column: weight × its score per pool (for a cost plugin, the normalised cost)."""
-    return column(weight, raw, is_cost)[0]
-
-
-def column(weight: float, raw: Sequence[float | None], is_cost: bool) -> tuple[list[float], tuple[int, ...]]:
-    """`weighted`, and for a cost column the positions of its lowest and highest known cost."""
+def weighted(
+    weight: float, raw: Sequence[float | None], is_cost: bool, extremes: tuple[float, float] | None = None
+) -> list[float]:
+    """One plugin's column: weight × its score per pool; for a cost plugin, the cost normalised by
+    the cheapest and dearest known cost of the domain (`extremes`, `spread`)."""
     if not is_cost:
-        return [weight * v for v in cast("Sequence[float]", raw)], ()  # a plain score is never None
-    unknown = weight * UNKNOWN_COST_SCORE
-    known = [c for c in raw if c is not None]
-    if not known:
-        return [unknown] * len(raw), ()
-    lo, hi = min(known), max(known)
-    return scaled(weight, raw, lo, hi), (raw.index(lo), raw.index(hi))
+        return [weight * v for v in cast("Sequence[float]", raw)]  # a plain score is never None
+    if extremes is None:  # no known cost in the domain
+        return [weight * UNKNOWN_COST_SCORE] * len(raw)
+    return scaled(weight, raw, *extremes)
 
 
 def scaled(weight: float, raw: Sequence[float | None], lo: float, hi: float) -> list[float]:
-    """A cost column, weighted, given the cheapest (`lo`) and dearest (`hi`) known cost of the
-    feasible pools: a pool's value depends on its own cost and these two alone."""
+    """A cost column, weighted, given the domain's cheapest (`lo`) and dearest (`hi`) known cost: a
+    pool's value depends on its own cost and these two alone."""
     unknown = weight * UNKNOWN_COST_SCORE
     if hi == lo:
         return [unknown if c is None else weight * 100.0 for c in raw]
@@ -48,7 +49,7 @@ def scaled(weight: float, raw: Sequence[float | None], lo: float, hi: float) -> 
 
 
 def constant(weight: float, raw: float | None, is_cost: bool) -> float:
-    """`weighted` of a column whose raw value is the same on every pool, as one number."""
+    """`weighted` of a column whose raw value is the same on every pool of the domain, as one number."""
     if not is_cost:
         return weight * cast(float, raw)
     return weight * (UNKNOWN_COST_SCORE if raw is None else 100.0)
@@ -93,42 +94,80 @@ def best_first(scores: list[float], pools: Sequence[int], labels: Sequence[str])
 
 
 class Ranked:
-    """One job class's feasible pools, ranked once and reused while that stays exact.
+    """One job class's domain, ranked once for the cycle.
 
-    Within a cycle a class's feasible set only shrinks (capacity only shrinks; the class's filters
-    are fixed per pool or monotone). While every `witness` (a pool holding a cost column's lowest or
-    highest known cost) is still feasible, every column's extremes are unchanged, so every pool
-    still feasible has the same score, to the bit, as when it was ranked, and the best of them is the
-    first feasible one in score order. The caller checks the witnesses and re-ranks when one is gone.
+    A pool's score depends only on the pool and the domain, never on free capacity, so the ranking
+    holds for every job of the class all cycle; what changes is which pools may take the next job.
+    Within a cycle a pool the class's filters refuse stays refused (capacity only shrinks; the other
+    filters are fixed per pool), so
+
+    - the best pool that took the last job is the best for the next one while it still takes jobs;
+    - once it refuses, the domain is sorted (once) and a cursor skips the pools at the head that no
+      job of the class may take again, and one cursor per `narrowed` key those that are refused or
+      not allowed for jobs with that key (a reservation that jobs with this max_runtime may not
+      backfill into stays so: a pool holds one reservation a cycle and its guarded capacity only
+      shrinks).
+
+    The best pool for a job is then the first one in order that takes it, found in a few steps.
     """
 
-    def __init__(
-        self, pools: list[int], scores: list[float], labels: Sequence[str], witnesses: tuple[int, ...]
-    ) -> None:
-        self.pools, self.scores, self.witnesses = pools, scores, witnesses
+    def __init__(self, pools: list[int], scores: list[float], labels: Sequence[str]) -> None:
+        self.pools, self.scores = pools, scores
         self._labels = labels
-        self._first = best(scores, lambda k: labels[pools[k]])
-        self._order: list[int] | None = None  # positions, best first; sorted once the first is gone
-        self._next = 0
+        self._top = -1  # position of the best pool that took a job, until the order is sorted
+        self._order: list[int] | None = None  # positions, best first; sorted once `_top` refuses
+        self._next = 0  # positions in `_order` before it: refused by the class for the cycle
+        self._cursors: dict[Hashable, int] = {}  # narrowed key → the same, refused or not allowed
+
+    def start(self, taking: list[int]) -> int:
+        """Note the positions of the pools that take the class's first job now; the position of the
+        best of them, or -1 when none does (then none will this cycle)."""
+        if not taking:
+            self._order = []
+            return -1
+        scores, labels, pools = self.scores, self._labels, self.pools
+        self._top = taking[best([scores[k] for k in taking], lambda j: labels[pools[taking[j]]])]
+        return self._top
 
     def pick(
-        self, feasible: Callable[[int], bool], allowed: Callable[[int], bool] | None = None
+        self,
+        feasible: Callable[[int], bool],
+        allowed: Callable[[int], bool] | None = None,
+        narrowed: Hashable = None,
     ) -> tuple[int, float] | None:
-        """The best pool still feasible, with its score; None if none is. `allowed` is a further
-        check for this job only (a reservation it may not backfill into): a pool it refuses is
-        skipped for this job but not forgotten for the class."""
-        first = self.pools[self._first]
+        """The best pool that is `feasible` (a no is for the rest of the cycle) and `allowed` for
+        this job, with its score; None if none is. A pool `allowed` refuses is skipped for this job;
+        with a `narrowed` key, for every later job with that key too (the refusal is as lasting)."""
+        pools = self.pools
         if self._order is None:
-            if feasible(first) and (allowed is None or allowed(first)):
-                return first, self.scores[self._first]
-            self._order = best_first(self.scores, self.pools, self._labels)
-        at = self._next
-        while at < len(self._order):
-            k = self._order[at]
-            if not feasible(self.pools[k]):
-                if at == self._next:  # not feasible now: never again this cycle
+            top = self._top
+            if top < 0:  # the first job: the best pool that takes it, without sorting them all
+                top = self.start([k for k in range(len(pools)) if feasible(pools[k])])
+                if top < 0:
+                    return None
+            # The best of the pools that took a job is the best of those that take one now (they
+            # only shrink) while it is one of them.
+            elif not feasible(pools[top]):
+                top = -1
+            if top >= 0 and (allowed is None or allowed(pools[top])):
+                return pools[top], self.scores[top]
+            self._order = best_first(self.scores, pools, self._labels)
+        order = self._order
+        at = (
+            self._next
+            if allowed is None or narrowed is None
+            else max(self._next, self._cursors.get(narrowed, 0))
+        )
+        while at < len(order):
+            k = order[at]
+            if not feasible(pools[k]):
+                if at == self._next:  # refused for the class now: for the rest of the cycle
                     self._next += 1
-            elif allowed is None or allowed(self.pools[k]):
-                return self.pools[k], self.scores[k]
+            elif allowed is None or allowed(pools[k]):
+                break
             at += 1
-        return None
+        if allowed is not None and narrowed is not None:
+            self._cursors[narrowed] = at
+        if at == len(order):
+            return None
+        return pools[order[at]], self.scores[order[at]]

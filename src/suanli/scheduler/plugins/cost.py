@@ -2,7 +2,7 @@
 
 The value is the hourly price for what the job holds there (price × units). Its expected price is
 that × its expected hours, the same factor on every pool, and a cost column is normalised across
-the job's pools (cheapest 100, dearest 0), which no common factor changes: so it ranks pools as the
+the pools the job could run on (cheapest 100, dearest 0), which no common factor changes: so it ranks pools as the
 expected price would, while jobs of every max_runtime share one job class (and one ranking)."""
 
 from __future__ import annotations

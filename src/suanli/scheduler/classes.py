@@ -44,7 +44,7 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from functools import cache
 from itertools import filterfalse
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from suanli.scheduler import ranking
 from suanli.scheduler.books import Holdings
@@ -497,18 +497,21 @@ class JobClass:
             memo.covered.add(domain)
             missing = list(filterfalse(memo.by_pool.__contains__, self._live.domain))
             if score.need_key is None or score.need_pool_key is None:
-                for i in missing:
-                    memo.add(i, score.ask(job, pools[i], working.free_for(i, job)))
+                memo.extend(missing, [score.ask(job, pools[i], working.free_for(i, job)) for i in missing])
                 continue
             group_of = book.need_group_of(score.name, score.need_pool_key)
             by_group: dict[int, dict[int, float | None]] = {}  # need group → its raw values
+            values: list[float | None] = []
             for i in missing:
                 raw = by_group.get(group_of[i])
                 if raw is None:
                     raw = by_group[group_of[i]] = book.raw(score.name, score.need_key(job, pools[i]))
-                if i not in raw:
-                    raw[i] = score.ask(job, pools[i], working.free_for(i, job))
-                memo.add(i, raw[i])
+                if i in raw:
+                    values.append(raw[i])
+                else:
+                    values.append(score.ask(job, pools[i], working.free_for(i, job)))
+                    raw[i] = values[-1]
+            memo.extend(missing, values)
         self._filled = True
 
 
@@ -519,9 +522,9 @@ class _Values:
     """One reusable score's raw values for one key, per pool, and whether any two of them differ.
 
     `lows` and `highs` are the same values with an unknown one (None) as +inf and -inf, so the
-    cheapest and dearest known value of any pools are one `min` and one `max`, with their first
-    positions where `ranking.column` finds them. Where a score gives a value that is not finite
-    (`odd`), they are found among the known values instead, as `ranking.column` does."""
+    cheapest and dearest known value of any pools are one `min` and one `max`. Where a score gives
+    a value that is not finite (`odd`), they are found among the known values instead, as
+    `ranking.spread` does."""
 
     def __init__(self) -> None:
         self.by_pool: dict[int, float | None] = {}
@@ -532,17 +535,24 @@ class _Values:
         self.odd = False  # some value is ±inf or NaN
         self.covered: set[int] = set()  # domains (bitsets of pools) whose every pool is in `by_pool`
 
-    def add(self, pool: int, value: float | None) -> None:
+    def extend(self, pools: list[int], values: list[float | None]) -> None:
+        """Add each pool's value (the two lists in step)."""
+        if not pools:
+            return
         if not self.by_pool:
-            self.first = value
-        elif value != self.first:
-            self.varies = True
-        if value is None:
-            self.lows[pool], self.highs[pool] = _NO_COST, -_NO_COST
+            self.first = values[0]
+        if not self.varies:
+            self.varies = any(map(self.first.__ne__, values))  # `!=`, which a NaN never fails
+        self.by_pool.update(zip(pools, values, strict=True))
+        if None in values:
+            known = [v for v in values if v is not None]
+            self.lows.update(zip(pools, [_NO_COST if v is None else v for v in values], strict=True))
+            self.highs.update(zip(pools, [-_NO_COST if v is None else v for v in values], strict=True))
         else:
-            self.lows[pool] = self.highs[pool] = value
-            self.odd = self.odd or not math.isfinite(value)
-        self.by_pool[pool] = value
+            known = cast("list[float]", values)
+            self.lows.update(zip(pools, known, strict=True))
+            self.highs.update(zip(pools, known, strict=True))
+        self.odd = self.odd or not all(map(math.isfinite, known))
 
 
 def _extremes(

@@ -42,8 +42,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from functools import cache
-from itertools import filterfalse
-from operator import itemgetter
+from itertools import filterfalse, repeat
+from operator import itemgetter, ne
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from suanli.scheduler import ranking
@@ -542,7 +542,7 @@ class _Values:
         if not self.by_pool:
             self.first = values[0]
         if not self.varies:
-            self.varies = any(map(self.first.__ne__, values))  # `!=`, which a NaN never fails
+            self.varies = any(map(ne, repeat(self.first), values))  # `!=`, which a NaN never fails
         self.by_pool.update(zip(pools, values, strict=True))
         if None in values:
             known = [v for v in values if v is not None]

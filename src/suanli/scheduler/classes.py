@@ -82,14 +82,19 @@ class Carry:
         # (profile, job id) → (the job, its class keys): the keys depend on the job alone
         self.job_keys: dict[tuple[int, str], tuple[PendingJob, tuple[Hashable, ...]]] = {}
         self.holdings = Holdings()  # what running attempts hold (it reads no pool: never reset)
+        # (scores' memos, domain) → its ranking (`JobClass._ranking`), and their pools in all
+        self.rankings: dict[Hashable, ranking.Ranking] = {}
+        self.ranked_pools = 0
 
     def adopt(self, pools: Sequence[PoolView]) -> Carry:
         key = tuple([p.static_key for p in pools])
-        size = len(pools) * (len(self.static) + len(self.values))
+        size = len(pools) * (len(self.static) + len(self.values)) + self.ranked_pools
         if key != self._key or size > self.LIMIT:
             self._key = key
             self.static = StaticSets(pools)
-            self.values = {}
+            self.values = {}  # the rankings' keys name these memos: they go with them
+            self.rankings = {}
+            self.ranked_pools = 0
             self.capacity = None
         self.static.pools = pools  # alike to the ones it was made for, by their `static_key`
         if len(self.job_keys) > self.LIMIT:
@@ -115,6 +120,7 @@ class JobClasses:
         self._by_need: dict[str, tuple[list[int], list[int]]] = {}  # filter → group bitsets, firsts
         self._answers: dict[Hashable, list[int]] = {}  # shrinking filters' keys → answer per pool
         self._values = kept.values
+        self.rankings = kept.rankings
         self._raw: dict[tuple[str, Hashable], dict[int, float | None]] = {}
         self._need_group_of: dict[str, list[int]] = {}
         self._totals: dict[Hashable, dict[int, float]] = {}
@@ -355,9 +361,9 @@ class JobClass:
             feasible = live.admitted(job)
             if not feasible:  # ranked when some pool takes a job of the class, if one ever does
                 return None
-            ranked = self._ranked = self._rank(job)
-            position = {pool: k for k, pool in enumerate(ranked.pools)}
-            ranked.start(list(map(position.__getitem__, feasible)))
+            made = self._ranking(job)
+            ranked = self._ranked = ranking.Ranked(made)
+            ranked.start(made.positions(feasible))
         opaque = self._kinds.opaque
         if working.reserved > 0:
             if opaque:  # an opaque filter's no may turn into a yes: asked afresh, never remembered
@@ -400,19 +406,28 @@ class JobClass:
         pool, free = self._book.pools[i], self._book.working.free_for(i, job)
         return all(c.admits(job, pool, free) for c in self._kinds.opaque)
 
-    def _rank(self, job: PendingJob) -> ranking.Ranked:
-        """The class's domain (its static survivors) ranked by score, once for the cycle.
+    def _ranking(self, job: PendingJob) -> ranking.Ranking:
+        """The class's domain (its static survivors) ranked by score: one `Ranking` per domain and
+        set of score memos, kept in the carry (its key names both, and memos live as long as it).
 
         A pool's score is a function of its raw values and of each cost column's cheapest and
         dearest known cost over the domain, nothing else. So classes whose scores read the same
         memos (`_Values`) and whose domains have the same extremes share one total per pool
         (`JobClasses.totals`), and one weighted column per memo, weight and extremes
         (`JobClasses.column`): most rankings of a large cycle only look their pools up."""
+        key = (self._totals_key, self._live.survivors)
+        kept = self._book.rankings.get(key)
+        if kept is None:
+            kept = self._book.rankings[key] = self._rank(job)
+            self._book.carry.ranked_pools += len(kept.pools)
+        return kept
+
+    def _rank(self, job: PendingJob) -> ranking.Ranking:
         if not self._filled:
             self._fill(job)
         domain = list(self._live.domain)
         if not domain:
-            return ranking.Ranked([], [], self._book.labels)
+            return ranking.Ranking([], [], self._book.labels)
         get = _getter(domain)
         extremes: list[tuple[float, float] | None] = []
         for score, memo in zip(self._kinds.scores, self._values, strict=True):
@@ -425,7 +440,7 @@ class JobClass:
                 extremes.append(_extremes(memo, get))
         shared = self._book.totals(self._totals_key, tuple(extremes))
         try:
-            return ranking.Ranked(domain, list(get(shared)), self._book.labels)
+            return ranking.Ranking(domain, list(get(shared)), self._book.labels)
         except KeyError:  # some pool of the domain not ranked with these extremes yet
             pass
         columns: list[float | list[float]] = []
@@ -446,7 +461,7 @@ class JobClass:
                 columns.append(weighted)
         scores = ranking.totals(columns, len(domain))
         shared.update(zip(domain, scores, strict=True))
-        return ranking.Ranked(domain, scores, self._book.labels)
+        return ranking.Ranking(domain, scores, self._book.labels)
 
     def _best_afresh(self, job: PendingJob) -> tuple[int, float] | None:
         """The best pool for a class with a score asked afresh for every job: the feasible pools

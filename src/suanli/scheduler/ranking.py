@@ -93,8 +93,32 @@ def best_first(scores: list[float], pools: Sequence[int], labels: Sequence[str])
     return order
 
 
+class Ranking:
+    """A domain's pools with their scores for one set of score memos: what every job class that
+    reads those memos over that domain ranks by. Nothing in it reads free capacity, so it is shared
+    by those classes and kept from cycle to cycle while the pools' static keys are (`classes.Carry`).
+    It is never changed once made; its order is sorted when first asked."""
+
+    def __init__(self, pools: list[int], scores: list[float], labels: Sequence[str]) -> None:
+        self.pools, self.scores, self.labels = pools, scores, labels
+        self._order: list[int] | None = None
+        self._position: dict[int, int] | None = None
+
+    def order(self) -> list[int]:
+        """Positions, best first (`best_first`)."""
+        if self._order is None:
+            self._order = best_first(self.scores, self.pools, self.labels)
+        return self._order
+
+    def positions(self, pools: list[int]) -> list[int]:
+        """The positions of these pools of the domain."""
+        if self._position is None:
+            self._position = {pool: k for k, pool in enumerate(self.pools)}
+        return list(map(self._position.__getitem__, pools))
+
+
 class Ranked:
-    """One job class's domain, ranked once for the cycle.
+    """One job class's `Ranking`, as the class walks it in one cycle.
 
     A pool's score depends only on the pool and the domain, never on free capacity, so the ranking
     holds for every job of the class all cycle; what changes is which pools may take the next job.
@@ -102,20 +126,21 @@ class Ranked:
     filters are fixed per pool), so
 
     - the best pool that took the last job is the best for the next one while it still takes jobs;
-    - once it refuses, the domain is sorted (once) and a cursor skips the pools at the head that no
-      job of the class may take again, and one cursor per `narrowed` key those that are refused or
-      not allowed for jobs with that key (a reservation that jobs with this max_runtime may not
-      backfill into stays so: a pool holds one reservation a cycle and its guarded capacity only
-      shrinks).
+    - once it refuses, the domain's order is used (sorted once per ranking) and a cursor skips the
+      pools at the head that no job of the class may take again, and one cursor per `narrowed` key
+      those that are refused or not allowed for jobs with that key (a reservation that jobs with
+      this max_runtime may not backfill into stays so: a pool holds one reservation a cycle and its
+      guarded capacity only shrinks).
 
     The best pool for a job is then the first one in order that takes it, found in a few steps.
     """
 
-    def __init__(self, pools: list[int], scores: list[float], labels: Sequence[str]) -> None:
-        self.pools, self.scores = pools, scores
-        self._labels = labels
-        self._top = -1  # position of the best pool that took a job, until the order is sorted
-        self._order: list[int] | None = None  # positions, best first; sorted once `_top` refuses
+    def __init__(self, ranking: Ranking) -> None:
+        self.ranking = ranking
+        self.pools, self.scores = ranking.pools, ranking.scores
+        self._labels = ranking.labels
+        self._top = -1  # position of the best pool that took a job, until the order is used
+        self._order: list[int] | None = None  # positions, best first, once `_top` refuses
         self._next = 0  # positions in `_order` before it: refused by the class for the cycle
         self._cursors: dict[Hashable, int] = {}  # narrowed key → the same, refused or not allowed
 
@@ -151,7 +176,7 @@ class Ranked:
                 top = -1
             if top >= 0 and (allowed is None or allowed(pools[top])):
                 return pools[top], self.scores[top]
-            self._order = best_first(self.scores, pools, self._labels)
+            self._order = self.ranking.order()
         order = self._order
         at = (
             self._next

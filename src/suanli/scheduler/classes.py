@@ -117,12 +117,13 @@ class JobClasses:
         self._static = kept.static
         self._live: dict[Hashable, _Live] = {}
         self._possible: dict[Hashable, tuple[int, ...]] = {}
+        self._survivors: dict[Hashable, int] = {}  # (static filters, their keys) → survivors
         self._by_need: dict[str, tuple[list[int], list[int]]] = {}  # filter → group bitsets, firsts
         self._answers: dict[Hashable, list[int]] = {}  # shrinking filters' keys → answer per pool
         self._values = kept.values
         self.rankings = kept.rankings
         self._raw: dict[tuple[str, Hashable], dict[int, float | None]] = {}
-        self._need_group_of: dict[str, list[int]] = {}
+        self._score_groups: dict[str, list[int]] = {}
         self._totals: dict[Hashable, dict[int, float]] = {}
         self._columns: dict[Hashable, dict[int, float]] = {}
 
@@ -163,8 +164,11 @@ class JobClasses:
         self._alike.clear()
         self._live.clear()
         self._possible.clear()
+        self._survivors.clear()
 
-    def live(self, kinds: Kinds, keys: Sequence[Hashable], job: PendingJob) -> tuple[_Live, tuple[int, ...]]:
+    def live(
+        self, kinds: Kinds, keys: tuple[Hashable, ...], job: PendingJob
+    ) -> tuple[_Live, tuple[int, ...]]:
         """The live pools shared by every class whose static filters leave the same pools and whose
         filters reading free capacity give the same keys, whatever its profile; and the pools a
         job of the class could ever run on (its static survivors).
@@ -178,7 +182,10 @@ class JobClasses:
             keys[len(kinds.static) : len(kinds.static) + len(kinds.shrinking)],
         )
         shrinking_named = tuple((c.name, k) for c, k in zip(kinds.shrinking, shrinking, strict=True))
-        survivors = self._static.survivors(kinds.static, static, job)
+        named_static = (kinds.static_names, static)
+        survivors = self._survivors.get(named_static)
+        if survivors is None:
+            survivors = self._survivors[named_static] = self._static.survivors(kinds.static, static, job)
         found = self._live.get((survivors, shrinking_named))
         if found is None:
             needs = self._needs(kinds.shrinking, shrinking, survivors, job)
@@ -189,7 +196,7 @@ class JobClasses:
             found = self._live[survivors, shrinking_named] = _Live(
                 self, survivors, pools, kinds.shrinking, answers
             )
-        named = (kinds.static_names, tuple(static), shrinking_named)
+        named = (kinds.static_names, static, shrinking_named)
         possible = self._possible.get(named)
         if possible is None:
             possible = self._possible[named] = tuple(self._static.listed(survivors))
@@ -222,7 +229,8 @@ class JobClasses:
         """Group by `need_pool_key` → the bitset of its pools, and → its first pool."""
         found = self._by_need.get(check.name)
         if found is None:
-            found = self._by_need[check.name] = need_groups(self.pools, check)
+            assert check.need_pool_key is not None
+            found = self._by_need[check.name] = need_groups(self.pools, check.need_pool_key)
         return found
 
     def totals(self, scores: Hashable, extremes: tuple[tuple[float, float] | None, ...]) -> dict[int, float]:
@@ -241,13 +249,15 @@ class JobClasses:
             found = self._columns[memo, weight, extremes] = {}
         return found
 
-    def need_group_of(self, name: str, need_pool_key: Callable[[PoolView], Hashable]) -> list[int]:
-        """Pool index → the number of its group by a score's `need_pool_key`."""
-        found = self._need_group_of.get(name)
+    def listed(self, pools: int) -> list[int]:
+        """The pool indices of a bitset, kept (`StaticSets.listed`): never change the list."""
+        return self._static.listed(pools)
+
+    def score_groups(self, name: str, need_pool_key: Callable[[PoolView], Hashable]) -> list[int]:
+        """A score's groups of pools by its `need_pool_key`, as bitsets."""
+        found = self._score_groups.get(name)
         if found is None:
-            numbers: dict[Hashable, int] = {}
-            found = [numbers.setdefault(need_pool_key(p), len(numbers)) for p in self.pools]
-            self._need_group_of[name] = found
+            found = self._score_groups[name] = need_groups(self.pools, need_pool_key)[0]
         return found
 
     def raw(self, name: str, need: Hashable) -> dict[int, float | None]:
@@ -503,30 +513,30 @@ class JobClass:
     def _fill(self, job: PendingJob) -> None:
         """Cache the reusable scores' raw values for every pool of the domain, once per class.
         A score with a `need_key` is asked once per pool and what a job needs of it, for every key
-        (`JobClasses.raw`): an A100:8 or H800:8 job's cost on an A100 pool is an A100:8 job's."""
+        (`JobClasses.raw`): an A100:8 or H800:8 job's cost on an A100 pool is an A100:8 job's. What
+        a job needs of a pool depends on the pool only through its group (`need_pool_key`), so the
+        domain is taken group by group."""
         pools, working, book = self._book.pools, self._book.working, self._book
         domain = self._live.survivors
         for score, memo in zip(self._kinds.scores, self._values, strict=True):
             if memo is None or domain in memo.covered:
                 continue
             memo.covered.add(domain)
-            missing = list(filterfalse(memo.by_pool.__contains__, self._live.domain))
             if score.need_key is None or score.need_pool_key is None:
+                missing = list(filterfalse(memo.by_pool.__contains__, self._live.domain))
                 memo.extend(missing, [score.ask(job, pools[i], working.free_for(i, job)) for i in missing])
                 continue
-            group_of = book.need_group_of(score.name, score.need_pool_key)
-            by_group: dict[int, dict[int, float | None]] = {}  # need group → its raw values
-            values: list[float | None] = []
-            for i in missing:
-                raw = by_group.get(group_of[i])
-                if raw is None:
-                    raw = by_group[group_of[i]] = book.raw(score.name, score.need_key(job, pools[i]))
-                if i in raw:
-                    values.append(raw[i])
-                else:
-                    values.append(score.ask(job, pools[i], working.free_for(i, job)))
-                    raw[i] = values[-1]
-            memo.extend(missing, values)
+            for members in book.score_groups(score.name, score.need_pool_key):
+                here = members & domain
+                if not here:
+                    continue
+                missing = list(filterfalse(memo.by_pool.__contains__, book.listed(here)))
+                if not missing:
+                    continue
+                raw = book.raw(score.name, score.need_key(job, pools[missing[0]]))
+                for i in filterfalse(raw.__contains__, missing):
+                    raw[i] = score.ask(job, pools[i], working.free_for(i, job))
+                memo.extend(missing, list(map(raw.__getitem__, missing)))
         self._filled = True
 
 

@@ -21,7 +21,7 @@ with equal keys.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from itertools import compress
 
 from suanli.scheduler.reuse import Check
@@ -38,14 +38,15 @@ def indices(pools: int) -> list[int]:
     return list(compress(range(len(flags)), flags))
 
 
-def need_groups(pools: Sequence[PoolView], check: Check) -> tuple[list[int], list[int]]:
-    """The pools grouped by `check.need_pool_key`: each group's bitset, and its first pool."""
-    assert check.need_pool_key is not None
+def need_groups(
+    pools: Sequence[PoolView], need_pool_key: Callable[[PoolView], Hashable]
+) -> tuple[list[int], list[int]]:
+    """The pools grouped by a plugin's `need_pool_key`: each group's bitset, and its first pool."""
     numbers: dict[Hashable, int] = {}
     members: list[int] = []
     firsts: list[int] = []
     for i, pool in enumerate(pools):
-        g = numbers.setdefault(check.need_pool_key(pool), len(numbers))
+        g = numbers.setdefault(need_pool_key(pool), len(numbers))
         if g == len(members):
             members.append(0)
             firsts.append(i)
@@ -140,7 +141,8 @@ class StaticSets:
         """Group by `need_pool_key` → the bitset of its pools, and → its first pool."""
         found = self._by_need.get(check.name)
         if found is None:
-            found = self._by_need[check.name] = need_groups(self.pools, check)
+            assert check.need_pool_key is not None
+            found = self._by_need[check.name] = need_groups(self.pools, check.need_pool_key)
         return found
 
     def listed(self, pools: int) -> list[int]:

@@ -36,7 +36,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache, partial
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from suanli.domain.money import Money
 from suanli.domain.resources import Vector
@@ -243,9 +243,9 @@ def _gate(
     return None
 
 
-@dataclass(frozen=True)
-class _Seen:
-    """What a waiting job's verdicts are a function of: the job, its plugins, the capacity it saw."""
+class _Seen(NamedTuple):
+    """What a waiting job's verdicts are a function of: the job, its plugins, the capacity it saw.
+    (A tuple: a large cycle makes one for each of tens of thousands of waiting jobs.)"""
 
     job: PendingJob
     plugins: _Built

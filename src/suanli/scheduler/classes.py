@@ -80,7 +80,8 @@ class Carry:
         self.values: dict[tuple[str, Hashable], _Values] = {}
         self.capacity: tuple[float, float, float] | None = None  # `books.capacity` of the pools
         # (profile, job id) → (the job, its class keys): the keys depend on the job alone
-        self.job_keys: dict[tuple[int, str], tuple[PendingJob, tuple[Hashable, ...]]] = {}
+        self.job_keys: dict[int, dict[str, tuple[PendingJob, tuple[Hashable, ...]]]] = {}
+        self.jobs_keyed = 0
         self.holdings = Holdings()  # what running attempts hold (it reads no pool: never reset)
         # (scores' memos, domain) → its ranking (`JobClass._ranking`), and their pools in all
         self.rankings: dict[Hashable, ranking.Ranking] = {}
@@ -97,8 +98,8 @@ class Carry:
             self.ranked_pools = 0
             self.capacity = None
         self.static.pools = pools  # alike to the ones it was made for, by their `static_key`
-        if len(self.job_keys) > self.LIMIT:
-            self.job_keys = {}
+        if self.jobs_keyed > self.LIMIT:
+            self.job_keys, self.jobs_keyed = {}, 0
         return self
 
 
@@ -112,7 +113,8 @@ class JobClasses:
         kept = self.carry = (carry or Carry()).adopt(pools)
         self._job_keys = kept.job_keys
         self._kinds: dict[int, Kinds] = {}
-        self._classes: dict[Hashable, tuple[JobClass, tuple[int, ...]]] = {}
+        # profile → class keys → the class, and the pools a job of it could ever run on
+        self._classes: dict[int, dict[Hashable, tuple[JobClass, tuple[int, ...]]]] = {}
         self._alike: dict[Hashable, JobClass] = {}
         self._static = kept.static
         self._live: dict[Hashable, _Live] = {}
@@ -132,15 +134,20 @@ class JobClasses:
         kinds = self._kinds.get(id(built))
         if kinds is None:
             kinds = self._kinds[id(built)] = _kinds_of(built)
-        known = self._job_keys.get((id(built), job.id))
+            self._classes[id(built)] = {}
+            self._job_keys.setdefault(id(built), {})
+        keyed = self._job_keys[id(built)]
+        known = keyed.get(job.id)
         if known is not None and known[0] is job:
             keys = known[1]
         else:
             keys = tuple([key(job) for key in kinds.keys])
-            self._job_keys[id(built), job.id] = (job, keys)
-        found = self._classes.get((id(built), keys))
+            keyed[job.id] = (job, keys)
+            self.carry.jobs_keyed += 1
+        classes = self._classes[id(built)]
+        found = classes.get(keys)
         if found is None:
-            found = self._classes[id(built), keys] = self._class(kinds, job, keys)
+            found = classes[keys] = self._class(kinds, job, keys)
         return found
 
     def _class(

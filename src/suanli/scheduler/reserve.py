@@ -88,7 +88,7 @@ class Reserver:
         self._ranked_as = 0
         self._highest_rank = 0
         # under `las`, a job waiting alone holds back from evicting for service (ADR 0025)
-        self._alone = not self._every_band and len(snapshot.jobs) == 1
+        self._alone = service.waits_alone(len(snapshot.jobs), self._every_band)
         self._evicted: set[str] = set()
         self._budget = ESTIMATE_BUDGET
         # (the job's shape, pool) → (the pool's version, `_start`'s answer): jobs that need the same

@@ -67,6 +67,7 @@ __all__ = [
     "queue_rank",
     "running_rank",
     "waited_s",
+    "waits_alone",
 ]
 
 LADDER_BASE_S = 3600.0  # accelerator-seconds: the first rung is one accelerator-hour
@@ -108,6 +109,13 @@ def accelerators(job: PendingJob) -> int:
 def waited_s(job: PendingJob, now: datetime) -> float:
     """Seconds the job has spent waiting since it was submitted (time since then less its progress)."""
     return max(0.0, (now - job.created_at).total_seconds() - job.ran_s)
+
+
+def waits_alone(waiting: int, every_band: bool) -> bool:
+    """Whether, with `waiting` jobs waiting in all, one of them waits *alone* in the sense of
+    `holds_back`: under `las` (not `every_band`), no other job waits. The reserver, the simulator's
+    wake-ups and `explain_wait` all ask this one question."""
+    return not every_band and waiting == 1
 
 
 def holds_back(job: PendingJob, now: datetime) -> bool:
@@ -272,7 +280,7 @@ def explain_wait(job: PendingJob, queue: Sequence[PendingJob], now: datetime, ev
     by = ", ".join(f"{n} of tenant {org}" for org, n in sorted(ahead.items(), key=lambda kv: (-kv[1], kv[0])))
     head = f"waiting behind {total} job{'s' if total != 1 else ''} with less service or shorter expected work"
     alone = ""
-    if not every_band and len(queue) == 1 and job.expected_s is not None and holds_back(job, now):
+    if waits_alone(len(queue), every_band) and job.expected_s is not None and holds_back(job, now):
         alone = (
             "; it waits alone, so every accelerator that frees is its own: it evicts no job for service "
             f"for {_duration(job.expected_s - waited_s(job, now))} more (its expected run time)"

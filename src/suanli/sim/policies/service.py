@@ -395,7 +395,7 @@ class ServiceOrder:
             heapq.heappop(rechecks)
         if rechecks:
             soonest = min(soonest, rechecks[0])
-        if not self.every_band and len(self._pending) == 1:  # a lone job may stop holding back (ADR 0025)
+        if service.waits_alone(len(self._pending), self.every_band):  # it may stop holding back (ADR 0025)
             ((key, job),) = self._pending.items()
             held = service.holds_back_until_s(job)
             if held is not None and self._trace.jobs[int(key)].submit + held > now:

@@ -180,6 +180,9 @@ def test_explain_ranks_fitting_pools_first_and_gives_every_other_pool_a_reason()
     assert (got[2].code, got[3].code) == (Code.UNSCHEDULABLE, Code.UNRESOLVABLE)
     assert "largest free block 1×A100" in got[2].reason
     assert got[3].reason == "needs A100; pool offers no accelerators"
+    # a pool that could run it once it has room shows the score it will be ranked by; one that never
+    # could shows none
+    assert got[2].score is not None and got[3].score is None
 
 
 @pytest.mark.parametrize(

@@ -87,3 +87,11 @@ def test_scores_shown_for_the_free_pools_are_the_same_when_a_third_fills() -> No
     after = {c.pool: c.score for c in explain(_job(), full, PROFILES) if c.fits}
     assert set(after) == {"s1/a", "s1/b"}
     assert after == {k: before[k] for k in after}
+
+
+def test_a_full_pool_shows_the_score_it_will_be_ranked_by_once_it_frees() -> None:
+    free = (_priced("s1/a", 10, 100), _priced("s1/b", 12, 70), _priced("s2/c", 30, 50))
+    full = (*free[:2], _priced("s2/c", 30, 50, free=False))
+    when_free = {c.pool: c.score for c in explain(_job(), free, PROFILES)}
+    shown = {c.pool: (c.fits, c.score) for c in explain(_job(), full, PROFILES)}
+    assert shown["s2/c"] == (False, when_free["s2/c"])

@@ -36,6 +36,7 @@ from suanli.sim.compare import (
     Goals,
     check,
     pool_size,
+    sized_sites,
     with_checkpoints,
 )
 from suanli.sim.metrics import Summary
@@ -61,6 +62,11 @@ def main() -> int:
     parser.add_argument("--trace", action="append", help="FORMAT:PATH[:LIMIT] (repeatable)")
     parser.add_argument("--full", action="store_true", help="every Sia workload and all of Philly")
     parser.add_argument("--network", type=Path, help="a network file instead of one sized pool")
+    parser.add_argument(
+        "--sites",
+        action="store_true",
+        help="the sized pool's GPUs split over two sites and three pools instead (`sized_sites`)",
+    )
     parser.add_argument("--plot", type=Path, help="write JCT CDF plots here, one folder per trace")
     parser.add_argument(
         "--policy",
@@ -79,7 +85,8 @@ def main() -> int:
         try:
             trace = load_trace(Path(path), fmt, int(limit) if limit else None)
             names = ("easy", "las", "las2", *args.policy) if args.policy else COMPARED
-            found = compare(with_checkpoints(trace, DEFAULT_CHECKPOINT_S), network, args.plot, names)
+            net = sized_sites(trace) if args.sites else network
+            found = compare(with_checkpoints(trace, DEFAULT_CHECKPOINT_S), net, args.plot, names)
             if found is not None:
                 results.append((f"{Path(path).parent.name}/{Path(path).name}", *found))
         except SimError as exc:

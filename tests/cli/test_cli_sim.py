@@ -155,3 +155,13 @@ def test_plot_without_matplotlib_says_how_to_install(
     result = run("sim", str(FIXTURE), "--gpus", "32", "--plot", str(tmp_path))
     assert result.exit_code == 2
     assert "pip install 'suanli[sim]'" in result.stderr
+
+
+def test_sim_compare_sites_splits_the_sized_pool_over_two_sites(run: Run) -> None:
+    result = run("sim-compare", str(FIXTURE), "--limit", "200", "--sites", "--json")
+    assert result.exit_code == 0, result.output
+    assert "pools of 2 sites (--sites)" in result.stderr
+    body = json.loads(result.stdout)
+    assert "suanli-las" in [r["policy"] for r in body["runs"]] and body["goals"] is not None
+    both = run("sim-compare", str(FIXTURE), "--sites", "--gpus", "64")
+    assert both.exit_code == 2 and "one of --gpus N, --network YAML and --sites" in both.stderr

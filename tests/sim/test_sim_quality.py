@@ -14,7 +14,7 @@ from sim_builders import jcts, trace_of
 
 from suanli.scheduler import service
 from suanli.sim import Network, Trace, TraceJob, make_policy, simulate, summarize
-from suanli.sim.compare import DEFAULT, check, pool_size, with_checkpoints
+from suanli.sim.compare import DEFAULT, check, pool_size, sized_sites, with_checkpoints
 from suanli.sim.policies.suanli import Production
 
 MIN = 60.0
@@ -128,6 +128,20 @@ def test_properties_on_random_traces(jobs: list[tuple[int, int, int, str, bool]]
 def test_pool_size_is_the_smallest_multiple_of_8_at_load_0_8() -> None:
     trace = trace_of((0, HOUR, 8), (HOUR, HOUR, 8), (2 * HOUR, HOUR, 8))  # 24 GPU-h over 2 h
     assert pool_size(trace) == 16  # 24 / (16 × 2) = 0.75; 8 GPUs would be 1.5
+
+
+def test_the_sized_sites_hold_the_sized_pools_gpus_and_each_pool_the_widest_job() -> None:
+    # 24 GPU-h over 2 h: 16 GPUs at load 0.75, the widest job 8 → two pools of 8 on two models
+    trace = trace_of((0, HOUR, 8), (HOUR, HOUR, 8), (2 * HOUR, HOUR, 8))
+    net = sized_sites(trace)
+    assert [(p.label, p.gpus) for p in net.pools] == [("sh-lingang/a100", 8), ("sh-lingang/v100", 8)]
+    # 192 GPU-h over 3 h: 80 GPUs at load 0.8 exactly, 10 nodes of 8, the widest job 2 nodes
+    wide = trace_of(
+        (0, 3 * HOUR, 16), (HOUR, 3 * HOUR, 16), (2 * HOUR, 3 * HOUR, 16), (3 * HOUR, 3 * HOUR, 16)
+    )
+    assert sum(p.gpus for p in sized_sites(wide).pools) == pool_size(wide) == 80
+    assert [p.gpus for p in sized_sites(wide).pools] == [32, 24, 24]  # 10 nodes dealt out, each ≥ 2
+    assert len(sized_sites(wide).sites) == 2 and all(p.price is not None for p in sized_sites(wide).pools)
 
 
 def test_the_goals_compare_with_the_baselines_of_the_same_run() -> None:

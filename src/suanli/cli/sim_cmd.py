@@ -40,7 +40,15 @@ from suanli.sim import (
     simulate,
     summarize,
 )
-from suanli.sim.compare import CANDIDATES, COMPARED, DEFAULT_CHECKPOINT_S, check, pool_size, with_checkpoints
+from suanli.sim.compare import (
+    CANDIDATES,
+    COMPARED,
+    DEFAULT_CHECKPOINT_S,
+    check,
+    pool_size,
+    sized_sites,
+    with_checkpoints,
+)
 from suanli.sim.plots import PlotError, plot_runs
 from suanli.sim.report import as_json, table
 
@@ -237,6 +245,14 @@ def sim_compare(
             "--network", metavar="YAML", help="A network file instead of one pool.", show_default=False
         ),
     ] = None,
+    sites: Annotated[
+        bool,
+        typer.Option(
+            "--sites",
+            help="The default pool's GPUs split over two sites and up to three priced pools, each "
+            "able to hold the widest job: a multi-site network at the same load.",
+        ),
+    ] = False,
     limit: Annotated[
         int | None, typer.Option(min=1, help="Only the first N jobs of the file.", show_default=False)
     ] = None,
@@ -271,12 +287,13 @@ def sim_compare(
     suanli sim-compare philly.csv --limit 3000
     suanli sim-compare openb_pod_list_default.csv --format alibaba --plot plots/
     suanli sim-compare workload-1.csv --format sia --network examples/networks/small.yaml
+    suanli sim-compare workload-1.csv --format sia --sites
     ```
     """
     if fmt not in FORMATS:
         fail(f"unknown trace format {fmt!r}; known: {', '.join(sorted(FORMATS))}", ExitCode.USAGE)
-    if gpus is not None and network_path is not None:
-        fail("give --gpus N or --network YAML, not both", ExitCode.USAGE)
+    if sum((gpus is not None, network_path is not None, sites)) > 1:
+        fail("give one of --gpus N, --network YAML and --sites", ExitCode.USAGE)
     if plot_dir is not None:
         _check_plotting()
     try:
@@ -285,6 +302,8 @@ def sim_compare(
         fail(str(exc), ExitCode.USAGE)
     if network_path is not None:
         network = _network(None, network_path)
+    elif sites:
+        network = sized_sites(trace)
     else:
         network = Network.single(gpus if gpus is not None else pool_size(trace))
     stderr.print(

@@ -23,8 +23,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from decimal import Decimal
 
+from suanli.domain.money import Money
 from suanli.sim.metrics import Summary
+from suanli.sim.network import Network, Pool
 from suanli.sim.synthetic import offered_load
 from suanli.sim.trace import Trace
 
@@ -37,6 +40,7 @@ __all__ = [
     "Goals",
     "check",
     "pool_size",
+    "sized_sites",
     "with_checkpoints",
 ]
 
@@ -65,6 +69,30 @@ def pool_size(trace: Trace, load: float = TARGET_LOAD, step: int = 8) -> int:
         n += step
     widest = max(j.gpus for j in trace.jobs)
     return max(n, step * math.ceil(widest / step))
+
+
+# What `sized_sites` splits a sized pool into: `examples/networks/small.yaml`'s sites, models and prices.
+_SITES = (
+    ("sh-lingang", "shanghai", Decimal("1.3"), 580, (("a100", "A100", 1250), ("v100", "V100", 400))),
+    ("wh-wuhu", "anhui", Decimal("1.1"), 300, (("h100", "H100", 2100),)),
+)
+
+
+def sized_sites(trace: Trace, load: float = TARGET_LOAD) -> Network:
+    """`pool_size(trace)` GPUs (offered load ≤ `load`) split over two sites and up to three pools
+    of 8-GPU nodes, priced and sited as `examples/networks/small.yaml`: the multi-site network at the
+    load the one-pool comparison runs at. As many pools as each can still hold the widest job, the
+    nodes dealt out as evenly as they go (earlier pools get the odd ones)."""
+    total = pool_size(trace, load) // 8
+    widest = math.ceil(max(j.gpus for j in trace.jobs) / 8)
+    count = max(1, min(3, total // max(1, widest)))
+    nodes = [total // count + (1 if k < total % count else 0) for k in range(count)]
+    kinds = [(site, region, pue, grid, pool) for site, region, pue, grid, pools in _SITES for pool in pools]
+    pools = tuple(
+        Pool(site, name, model, n * 8, n, 8, region, Money(price), pue, grid)
+        for (site, region, pue, grid, (name, model, price)), n in zip(kinds, nodes, strict=False)
+    )
+    return Network(f"{total * 8} GPUs on {len(pools)} pools of 2 sites (--sites)", pools)
 
 
 @dataclass(frozen=True)

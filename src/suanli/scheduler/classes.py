@@ -155,7 +155,7 @@ class JobClasses:
     ) -> tuple[JobClass, tuple[int, ...]]:
         """One class per profile, live pools and score memos: jobs whose keys differ only where it
         changes none of these (a max_runtime no pool limits) rank the same pools the same way, so
-        they share one class and its rankings; its narrowed rankings are kept per max_runtime."""
+        they share one class and its ranking, walked with a cursor per max_runtime under reservations."""
         live, possible = self.live(kinds, keys, job)
         score_keys = iter(keys[len(kinds.static) + len(kinds.shrinking) :])
         values = tuple([self.values(s.name, next(score_keys)) if s.key else None for s in kinds.scores])

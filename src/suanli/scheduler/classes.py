@@ -50,7 +50,7 @@ from suanli.scheduler import ranking
 from suanli.scheduler.books import Holdings
 from suanli.scheduler.reuse import Check, Kinds, Score
 from suanli.scheduler.snapshot import PendingJob, PoolView
-from suanli.scheduler.survivors import StaticSets, need_groups
+from suanli.scheduler.survivors import StaticSets
 from suanli.scheduler.working import WorkingFree
 
 if TYPE_CHECKING:
@@ -120,12 +120,10 @@ class JobClasses:
         self._live: dict[Hashable, _Live] = {}
         self._possible: dict[Hashable, tuple[int, ...]] = {}
         self._survivors: dict[Hashable, int] = {}  # (static filters, their keys) → survivors
-        self._by_need: dict[str, tuple[list[int], list[int]]] = {}  # filter → group bitsets, firsts
         self._answers: dict[Hashable, list[int]] = {}  # shrinking filters' keys → answer per pool
         self._values = kept.values
         self.rankings = kept.rankings
         self._raw: dict[tuple[str, Hashable], dict[int, float | None]] = {}
-        self._score_groups: dict[str, list[int]] = {}
         self._totals: dict[Hashable, dict[int, float]] = {}
         self._columns: dict[Hashable, dict[int, float]] = {}
 
@@ -223,7 +221,7 @@ class JobClasses:
             if check.need_key is None or check.need_pool_key is None or not survivors:
                 named.append((check.name, "job", key))
                 continue
-            members, firsts = self._need_groups(check)
+            members, firsts = self._static.need_groups_of(check.name, check.need_pool_key)
             present = [g for g, pools in enumerate(members) if pools & survivors]
             needs = {check.need_key(job, self.pools[firsts[g]]) for g in present}
             if len(needs) == 1:
@@ -231,14 +229,6 @@ class JobClasses:
             else:
                 named.append((check.name, "job", key))
         return tuple(named)
-
-    def _need_groups(self, check: Check) -> tuple[list[int], list[int]]:
-        """Group by `need_pool_key` → the bitset of its pools, and → its first pool."""
-        found = self._by_need.get(check.name)
-        if found is None:
-            assert check.need_pool_key is not None
-            found = self._by_need[check.name] = need_groups(self.pools, check.need_pool_key)
-        return found
 
     def totals(self, scores: Hashable, extremes: tuple[tuple[float, float] | None, ...]) -> dict[int, float]:
         """Pool index → its score, for classes that read the same score memos (`scores`) and whose
@@ -261,11 +251,9 @@ class JobClasses:
         return self._static.listed(pools)
 
     def score_groups(self, name: str, need_pool_key: Callable[[PoolView], Hashable]) -> list[int]:
-        """A score's groups of pools by its `need_pool_key`, as bitsets."""
-        found = self._score_groups.get(name)
-        if found is None:
-            found = self._score_groups[name] = need_groups(self.pools, need_pool_key)[0]
-        return found
+        """A score's groups of pools by its `need_pool_key`, as bitsets (kept with the static sets,
+        under a name no filter has)."""
+        return self._static.need_groups_of(f"score:{name}", need_pool_key)[0]
 
     def raw(self, name: str, need: Hashable) -> dict[int, float | None]:
         """Pool index → one score's raw value for jobs that need `need` of the pool (`_fill`)."""

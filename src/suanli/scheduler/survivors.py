@@ -91,7 +91,8 @@ class StaticSets:
         if check.need_key is None or check.need_pool_key is None:
             return self._passing(pools, pools, check, (check.name, False, key), job)
         out = 0
-        for members, first in zip(*self._need_groups(check), strict=True):
+        assert check.need_pool_key is not None
+        for members, first in zip(*self.need_groups_of(check.name, check.need_pool_key), strict=True):
             if members & pools:
                 need = check.need_key(job, self.pools[first])
                 out |= self._passing(pools & members, members, check, (check.name, True, need), job)
@@ -137,12 +138,14 @@ class StaticSets:
             found = self._groups[check.name] = (group_of, members)
         return found
 
-    def _need_groups(self, check: Check) -> tuple[list[int], list[int]]:
-        """Group by `need_pool_key` → the bitset of its pools, and → its first pool."""
-        found = self._by_need.get(check.name)
+    def need_groups_of(
+        self, name: str, need_pool_key: Callable[[PoolView], Hashable]
+    ) -> tuple[list[int], list[int]]:
+        """`need_groups` for the plugin called `name` (a filter's, or a score's under its own name),
+        kept as long as the pools: `need_pool_key` reads only what their `static_key` holds."""
+        found = self._by_need.get(name)
         if found is None:
-            assert check.need_pool_key is not None
-            found = self._by_need[check.name] = need_groups(self.pools, check.need_pool_key)
+            found = self._by_need[name] = need_groups(self.pools, need_pool_key)
         return found
 
     def listed(self, pools: int) -> list[int]:

@@ -8,6 +8,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests: `.ci/run` loads the `ci` profile (the same examples every run, so a landing is
+# never turned back by a draw no one can replay; failures print the blob to reproduce them);
+# so does any CI that sets `CI`; elsewhere each run draws afresh, to keep finding new cases.
+# `HYPOTHESIS_PROFILE` picks one.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("dev")
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 PG_ADMIN_URL = os.environ.get("SUANLI_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 

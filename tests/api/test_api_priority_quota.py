@@ -97,3 +97,61 @@ def test_a_normal_job_never_preempts_a_job_that_cannot_resume(net: Net) -> None:
     net.ok("POST", "/jobs", vip, json={"spec": spec("urgent", priority="high")})
     net.cycle()
     assert sync(net, agent, [report(launch, "RUNNING")])["cancel"] == []
+
+
+ONE_GPU = {"accelerators": "A100:1", "cpus": 1, "memory": "1Gi"}
+
+
+def test_a_wide_job_kept_out_only_by_where_small_jobs_sit_moves_one_and_takes_its_room(net: Net) -> None:
+    # Two sites of 4 A100 each. Five 1-GPU jobs fill sh1 and take one GPU of sh2; two on sh1 end:
+    # 5 GPUs are free, but no pool has 4. A 4-GPU job of another tenant moves the one on sh2 to the
+    # free room of sh1 (ADR 0028): it is stopped, requeued, and placed on sh1; the wide job takes
+    # sh2, the room it claimed.
+    agents = {"sh1": net.add_site("sh1", [GPU_POOL]), "sh2": net.add_site("sh2", [GPU_POOL])}
+    small = [
+        net.ok(
+            "POST",
+            "/jobs",
+            net.tenant,
+            json={"spec": {**spec(f"s{k}"), "resources": ONE_GPU, "preemptible": True}},
+        )
+        for k in range(5)
+    ]
+    net.cycle()
+    launches = {site: sync(net, agent)["launch"] for site, agent in agents.items()}
+    assert [len(launches["sh1"]), len(launches["sh2"])] == [4, 1]
+    for site, agent in agents.items():
+        sync(net, agent, [report(launch, "RUNNING") for launch in launches[site]])
+    net.clock.advance(900)  # past their minimum run: they may be evicted (they declare no checkpoints)
+    ended, kept = launches["sh1"][:2], launches["sh1"][2:]
+    sync(
+        net,
+        agents["sh1"],
+        [*(report(x, "SUCCEEDED", exit_code=0) for x in ended), *(report(x, "RUNNING") for x in kept)],
+    )
+    [moved] = launches["sh2"]
+    sync(net, agents["sh2"], [report(moved, "RUNNING")])  # both sites stay online
+
+    lab = net.tenant_token("lab", "lab-user")
+    wide = net.ok("POST", "/jobs", lab, json={"spec": spec("wide")})
+    net.cycle()  # just come: it moves nothing yet (the room in pieces may come whole as jobs end)
+    assert net.ok("GET", f"/jobs/{wide['id']}/why", lab)["reservation"] is None
+    net.clock.advance(150)  # past `preempt_after_s` (it has no expected run time yet)
+    sync(net, agents["sh1"], [report(x, "RUNNING") for x in kept])
+    sync(net, agents["sh2"], [report(moved, "RUNNING")])
+    net.cycle()
+    why = net.ok("GET", f"/jobs/{wide['id']}/why", lab)
+    assert why["reservation"]["pool"] == "sh2/gpu" and why["reservation"]["preempting"] == 1
+    assert why["reservation"]["claim"] is True
+    assert sync(net, agents["sh2"], [report(moved, "RUNNING")])["cancel"] == [moved["attempt_id"]]
+    moved_job = next(j for j in small if j["id"] == moved["job_id"])
+    events = net.ok("GET", f"/jobs/{moved_job['id']}/events", net.tenant)["items"]
+    assert any("moved for job" in (e.get("message") or "") for e in events)
+
+    sync(net, agents["sh2"], [report(moved, "CANCELLED", exit_code=143)])
+    net.cycle()
+    assert net.ok("GET", f"/jobs/{wide['id']}", lab)["state"] == "ASSIGNED"
+    assert [x["job_id"] for x in sync(net, agents["sh2"])["launch"]] == [wide["id"]]
+    assert [
+        x["job_id"] for x in sync(net, agents["sh1"], [report(x, "RUNNING") for x in kept])["launch"]
+    ] == [moved_job["id"]]

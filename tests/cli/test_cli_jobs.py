@@ -264,3 +264,27 @@ def test_quote_shows_prices_and_why_not(api: FakeApi, run: Run, logged_in: Path,
         "75.00 CNY" in result.stdout and "1.84" in result.stdout and "offers no accelerators" in result.stdout
     )
     assert "counts the 7 job(s) waiting ahead" in result.stdout
+
+
+def test_why_for_a_job_gathering_its_room_says_it_holds_a_claim(
+    api: FakeApi, run: Run, logged_in: Path
+) -> None:
+    why = {
+        "id": "job_01",
+        "state": "PENDING",
+        "reservation": {"pool": "sh2/gpu", "starts_at": None, "preempting": 1, "claim": True},
+        "candidates": [
+            {
+                "pool": "sh2/gpu",
+                "fits": False,
+                "code": "unschedulable",
+                "score": None,
+                "scores": {},
+                "reason": "needs 4×A100, 4 CPU, 8192 MiB on one node; largest free block 3×A100, 15 CPU, 57344 MiB",
+            }
+        ],
+    }
+    api.on("GET", "/jobs/job_01/why", ok(why))
+    out = run("why", "job_01").stdout
+    assert "holds a reservation on sh2/gpu as the jobs in its way there pass their checkpoints" in out
+    assert "1 preemptible job(s) there are being stopped for it" in out

@@ -317,6 +317,8 @@ def print_why(why: dict[str, Any]) -> None:
             if reservation.get("starts_at")
             else "once the running jobs there end (their length is not known)"
         )
+        if reservation.get("claim") and not reservation.get("starts_at"):
+            when = "as the jobs in its way there pass their checkpoints (a claim: held for it from cycle to cycle)"
         stdout.print(f"{job_id} holds a reservation on {escape(str(reservation['pool']))} {when}.")
         if reservation.get("preempting"):
             stdout.print(f"  {reservation['preempting']} preemptible job(s) there are being stopped for it.")

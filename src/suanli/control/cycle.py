@@ -322,7 +322,8 @@ class SchedulingLoop:
             self._next_budgets = now + BUDGETS_EVERY
         with self._db.read() as tx:
             predictor = self._run_times.update(tx, now) if self._run_times is not None else None
-            snap = snapshots.take(tx, now, self._lease_ttl, self._parsed, self._tuning, predictor)
+            claims = {r.job_id: (r.pool_id, r.nodes) for r in self.reservations.values() if r.claim}
+            snap = snapshots.take(tx, now, self._lease_ttl, self._parsed, self._tuning, predictor, claims)
         plan = schedule(snap, PROFILES, self._carry)
         placed = {p.job_id for p in plan.placements}
         self.queue, self.queue_at = tuple(j for j in snap.jobs if j.id not in placed), now

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -11,7 +12,7 @@ from decimal import Decimal
 from suanli.control import history, ledger
 from suanli.domain.money import DEFAULT_CURRENCY, Money
 from suanli.domain.resources import Vector
-from suanli.domain.spec import parse_spec
+from suanli.domain.spec import JobSpec, parse_spec
 from suanli.domain.states import AttemptState
 from suanli.scheduler import PROFILES, Candidate, PendingJob, PoolView, Snapshot, explain
 from suanli.scheduler.books import cu_of
@@ -130,10 +131,12 @@ def take(
     parsed: dict[str, PendingJob] | None = None,
     tuning: Tuning | None = None,
     run_times: Predictor | None = None,
+    claims: Mapping[str, tuple[str, tuple[int, ...]]] | None = None,
 ) -> Snapshot:
     """The cycle's snapshot. `parsed` caches pending jobs' parsed specs between cycles (specs never
     change); it is pruned to the jobs still pending. With `run_times` (what the `service` order
-    reads), pending and running jobs carry the service they have had and their expected run time."""
+    reads), pending and running jobs carry the service they have had and their expected run time.
+    `claims`: the room the last plan claimed for blocked jobs (`Snapshot.claims`, ADR 0028)."""
     cache = parsed if parsed is not None else {}
     tuning = tuning or Tuning()
     pools = pool_views(tx, now, lease_ttl)
@@ -164,6 +167,7 @@ def take(
         preempt_after_s=tuning.preempt_after_s,
         hold_default_s=tuning.hold_default_s,
         order=tuning.order,
+        claims=claims or {},
     )
 
 
@@ -221,6 +225,7 @@ def running(tx: Tx, now: datetime) -> tuple[Running, ...]:
                 started_at=a.started_at,
                 ends_at=begun + timedelta(seconds=limit) if limit else None,
                 leaving=a.cancel_requested or a.state == AttemptState.PREEMPTING.value,
+                moves=facts.moves,
             )
         )
     return tuple(out)
@@ -234,6 +239,7 @@ class _Facts:
     evictable: bool
     checkpoint_s: float | None
     known: JobFacts  # what run-time predictions may read
+    moves: tuple[str, ...]  # `Running.moves`: its models, when nothing else ties it to a place
 
 
 _SPEC_FACTS: dict[str, _Facts] = {}  # by job id: a spec never changes
@@ -249,11 +255,22 @@ def _facts(job: Job) -> _Facts:
             spec.evictable,
             float(spec.checkpoint_interval_s) if spec.checkpoint_interval_s else None,
             history.facts_of(job, spec),
+            _moves(spec),
         )
         if len(_SPEC_FACTS) >= _SPEC_FACTS_MAX:
             _SPEC_FACTS.clear()
         _SPEC_FACTS[job.id] = found
     return found
+
+
+def _moves(spec: JobSpec) -> tuple[str, ...]:
+    """The accelerator models a running job may be moved to (`Running.moves`): those its spec
+    takes, when the spec names no region, site, residency, price cap or input data (anything else
+    that would make one pool's room unlike another's for it); else none."""
+    c = spec.constraints
+    if c.regions or c.sites or c.data_residency or c.max_price_per_hour or spec.inputs:
+        return ()
+    return tuple(dict.fromkeys(o.model for o in spec.resources.accelerators))
 
 
 def usage(tx: Tx, now: datetime, half_life_h: float) -> dict[str, Usage]:

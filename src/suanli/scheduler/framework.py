@@ -200,20 +200,26 @@ def _schedule(snapshot: Snapshot, profiles: dict[str, Profile], carry: Carry | N
         kept.capacity = capacity(pools)
     books = Books(snapshot, kept.capacity, kept.holdings)
     reserver = Reserver(snapshot, working, books)
+    reserver.hold_claims()  # last cycle's claims (ADR 0028), before any job is placed
     placements: list[Placement] = []
     seen: dict[str, _Seen] = {}
     for job in FairQueue(snapshot.jobs, books, snapshot.now, snapshot.order):
         plugins = built.get(job.objective) or built["balanced"]
-        job_class, possible = classes.of(job, plugins)
-        choice = job_class.best(job)
-        if choice is None:
-            seen[job.id] = _Seen(job, plugins, working.clock)
-            if pools:
-                reserver.blocked(job, possible)
-            continue
-        index, score = choice
+        claim = reserver.claimed(job)
+        if claim is not None:  # the room it claimed is whole: it takes it
+            index, nodes = claim
+            placement = _claimed(job, pools[index], nodes)
+        else:
+            job_class, possible = classes.of(job, plugins)
+            choice = job_class.best(job)
+            if choice is None:
+                seen[job.id] = _Seen(job, plugins, working.clock)
+                if pools:
+                    reserver.blocked(job, possible)
+                continue
+            index, score = choice
+            placement = _placement(job, pools[index], working.free_for(index, job), score)
         pool = pools[index]
-        placement = _placement(job, pool, working.free_for(index, job), score)
         refused = _gate(gates, job, pool, placement.per_node, books)
         if refused is not None:
             seen[job.id] = _Seen(job, plugins, working.clock, refused)
@@ -221,7 +227,10 @@ def _schedule(snapshot: Snapshot, profiles: dict[str, Profile], carry: Carry | N
         hold = None
         for gate in gates:
             hold = gate.hold(job, pool, books) or hold
-        working.take(index, placement.per_node, placement.nodes, working.ends_of(job))
+        if claim is not None:
+            working.take_reserved(index, placement.per_node, placement.nodes, working.ends_of(job))
+        else:
+            working.take(index, placement.per_node, placement.nodes, working.ends_of(job))
         books.take(job, placement.accelerator, placement.per_node, hold)
         placements.append(placement)
     classes.close()
@@ -259,6 +268,13 @@ def _placement(job: PendingJob, pool: PoolView, free: tuple[Vector, ...], score:
     nodes = pick_nodes(need, job.resources.nodes, free)
     assert nodes is not None, "the capacity filter admitted a pool without enough free nodes"
     return Placement(job.id, pool.id, pool.site_id, option.model if option else None, need, nodes, score)
+
+
+def _claimed(job: PendingJob, pool: PoolView, nodes: tuple[int, ...]) -> Placement:
+    """The job on the nodes it claimed (`Reserver.claimed`)."""
+    option = accelerator_option(job, pool)
+    need = job.resources.per_node(option)
+    return Placement(job.id, pool.id, pool.site_id, option.model if option else None, need, nodes)
 
 
 def _verdicts(pools: Sequence[PoolView], working: WorkingFree, seen: _Seen) -> tuple[PoolVerdict, ...]:

@@ -64,6 +64,9 @@ class Reservation:
     nodes: tuple[int, ...]
     per_node: Vector
     preempting: tuple[str, ...] = ()  # attempt ids evicted to make the room
+    # The room is gathered by moving attempts off the pool (ADR 0028): the next cycle holds it for
+    # this job first (`Snapshot.claims`).
+    claim: bool = False
 
 
 @dataclass(frozen=True)

@@ -27,11 +27,24 @@ job reserves: a job that is merely blocked waits for its band to come up, or evi
 LAS, rather than holding idle capacity. And `preempt` also takes attempts of the same priority with a
 strictly higher service rank (more attained service; an aged attempt is never taken, nor one that
 is not just past a checkpoint, `service.evictable_rank`):
-victims by highest rank first, then the most recently started, until the job fits. An aged job
-that no pool can free at once (attempts are evicted only just after a checkpoint, and a wide job
-needs several at one instant) *gathers* its room (ADR 0022): where the attempts it outranks would
-make it fit, it evicts those it may evict now and reserves the room they leave from an unknown
-start, and takes the others at their checkpoints in the next cycles. Under `las` a job that waits
+victims by highest rank first, then the most recently started, until the job fits. A job that
+no pool can free at once (attempts are evicted only just after a checkpoint, and a wide job needs
+several at one instant) *gathers* its room (ADR 0022 for an aged job, ADR 0028 for any job that
+outranks the holders): where the attempts it outranks (for an aged job, also those below the first
+rung, which pass it within the hour) would make it fit, it evicts those it may evict now and
+*claims* the room they leave from an unknown start, and takes the others at their checkpoints in
+the next cycles.
+
+**Claims and moves (ADR 0028).** A claim (`Reservation.claim`) outlives its cycle: the next
+snapshot names it (`Snapshot.claims`), and the cycle guards it for its job before any job is
+placed (`hold_claims`), so new jobs ahead of it in the queue do not take the room as it gathers;
+the job takes it as soon as it is whole (`claimed`). A job kept out only by *where* smaller
+attempts sit (the network has its room, in pieces) *moves* them: on the pool where the fewest
+accelerators must move, the attempts in its way that may move (`Running.moves`: their jobs take
+other pools' models and name no place; preemptible, of its priority or lower, not protected) are
+evicted as each passes a checkpoint, provided all of them fit at once in the free room of other
+pools, where they restart at once; the job claims the room. A claim lapses when a cycle no longer
+finds its gathering or its move possible. Under `las` a job that waits
 *alone* (no other job is waiting) does not evict for service until it has waited as long as it is
 expected to run (`service.holds_back`, ADR 0025): every accelerator that frees is its own anyway.
 Priority and guaranteed quota evict under every order (ADR 0023).
@@ -43,7 +56,7 @@ past it simply wait for the next cycle, which starts again from the head of the 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -74,6 +87,7 @@ class Reserver:
         self._working = working
         self._books = books
         self._wait = timedelta(seconds=snapshot.preempt_after_s)
+        self._wait_s = snapshot.preempt_after_s
         self._snapshot = snapshot
         self._on_pool: defaultdict[int, list[Running]] | None = None  # `_running`
         self._by_service = snapshot.order in SERVICE_ORDERS
@@ -98,6 +112,14 @@ class Reserver:
         self._earliests: dict[tuple[object, int], tuple[int, _Earliest | None]] = {}
         self.reservations: list[Reservation] = []
         self.preemptions: list[Preemption] = []
+        # Job id → (pool, nodes): last cycle's claims, held for their jobs from the cycle's start
+        # (`hold_claims`); `_free_total`: (the working copy's clock, accelerators free to anyone)
+        self._held: dict[str, tuple[int, tuple[int, ...]]] = {}
+        self._running_rank: dict[str, int] = {}  # attempt id → `service.running_rank`, once asked
+        self._short: set[Hashable] = set()  # pools where gathering came up short (`_gather`)
+        self._nothing: set[Hashable] = set()  # blocked jobs that found nothing to evict or move
+        self._movables: dict[int, list[Running]] = {}  # `_movable_on`
+        self._free_total: tuple[int, int] = (-1, 0)
         self.by_job: dict[str, Reservation] = {}
         # Per set of possible pools (one per job class): those still without a reservation. Guards
         # are only ever added within a cycle, so the list only shrinks.
@@ -106,15 +128,35 @@ class Reserver:
     def blocked(self, job: PendingJob, pools: Sequence[int]) -> Reservation | None:
         """Reserve (and if need be preempt) for a job no pool takes now; `pools` are the pools it
         could ever run on. Returns the reservation made, if any."""
+        held = self._held.get(job.id)
+        if held is not None:  # its claim, held for it since the cycle began: go on gathering
+            if self._by_service:
+                made = self._gather(job, (held[0],))
+                if made is not None:
+                    return made
+            return self._move(job, (held[0],), held[1])
         if self._by_service:
             rank = service.pending_rank(job, self._now, self._every_band)
             if rank != service.AGED:  # not aged: evict if it can, never hold capacity idle
                 by_service = self._highest() > rank and not (
                     self._alone and service.holds_back(job, self._now)
                 )
+                # What the answer reads of the job. Within a cycle free capacity, open pools and
+                # the attempts that may be evicted or moved only shrink, so a job alike to one that
+                # found nothing finds nothing either.
+                r = job.resources
+                alike = (job.options_key, r.cpus, r.memory_mib, r.nodes, rank, job.priority, job.org_id)
+                tried = (*alike, id(pools), by_service, self._waited_to_move(job))
+                if tried in self._nothing:
+                    return None
+                made = None
                 if by_service or self._may_preempt_above_service(job):
-                    return self._preempt(job, self._unguarded(pools), by_service)
-                return None
+                    made = self._preempt(job, self._unguarded(pools), by_service)
+                if made is None:
+                    made = self._move(job, self._unguarded(pools))
+                if made is None:
+                    self._nothing.add(tried)
+                return made
         r = job.resources
         shape = (options_key(job), r.cpus, r.memory_mib, r.nodes)  # all the estimates read of the job
         kept = self._earliests.get((shape, id(pools)))
@@ -129,6 +171,10 @@ class Reserver:
         soon = best is not None and best[0] is not None and best[0] <= self._now + self._wait
         if not soon and self._may_preempt(job):
             made = self._preempt(job, self._unguarded(pools))
+            if made is not None:
+                return made
+        if not soon and self._by_service:
+            made = self._move(job, self._unguarded(pools))
             if made is not None:
                 return made
         if best is None:
@@ -146,6 +192,218 @@ class Reserver:
             open_[:] = [i for i in open_ if guards[i] is None]
             seen[0] = len(self.reservations)
         return open_
+
+    # --- claims (ADR 0028) ---------------------------------------------------------------------
+
+    def hold_claims(self) -> None:
+        """Before any job is placed, guard the room each waiting job claimed last cycle
+        (`Snapshot.claims`) for it: jobs ahead of it in the queue may not take what it gathers."""
+        claims = self._snapshot.claims
+        if not claims:
+            return
+        index = {p.id: i for i, p in enumerate(self._pools)}
+        for job in self._snapshot.jobs:
+            claim = claims.get(job.id)
+            if claim is None:
+                continue
+            i = index.get(claim[0])
+            nodes = claim[1]
+            if i is None or self._working.guards[i] is not None:
+                continue
+            free = self._working.free[i]
+            if any(n >= len(free) for n in nodes) or len(nodes) != job.resources.nodes:
+                continue  # the pool changed shape: the claim lapses
+            need = job.resources.per_node(accelerator_option(job, self._pools[i]))
+            self._working.reserve(i, job.id, None, _guard(need, nodes, free, None))
+            self._held[job.id] = (i, nodes)
+
+    def claimed(self, job: PendingJob) -> tuple[int, tuple[int, ...]] | None:
+        """The pool and nodes of the job's held claim, if its room is whole now."""
+        held = self._held.get(job.id)
+        if held is None:
+            return None
+        i, nodes = held
+        need = job.resources.per_node(accelerator_option(job, self._pools[i]))
+        free = self._working.free[i]
+        if all(need.fits_in(free[n]) for n in nodes):
+            del self._held[job.id]
+            return held
+        return None
+
+    def _move(
+        self, job: PendingJob, pools: Sequence[int], nodes_held: tuple[int, ...] | None = None
+    ) -> Reservation | None:
+        """Room for a job kept out only by where smaller attempts sit (ADR 0028): the network has
+        the room it needs, in pieces. On the pool where the fewest accelerators must move, the
+        movable attempts in its way (`Running.moves`; preemptible, of its priority or lower, not
+        protected) are evicted as each may be (just after a checkpoint), provided all of them fit at
+        once in the free room of other pools, where they restart; the job claims the room it
+        gathers (`Reservation.claim`), which the next cycles hold for it first. `nodes_held`: its
+        claim from last cycle, on the one pool given."""
+        if not self._by_service or self._budget <= 0:
+            return None
+        if nodes_held is None and not self._waited_to_move(job):
+            return None
+        count = job.resources.nodes
+        if nodes_held is None:
+            options = job.resources.accelerators
+            wanted = (options[0].count if options else 0) * count
+            if wanted <= 0 or self._free_anywhere() < wanted:
+                return None  # not even in pieces does the network hold it
+        best: tuple[tuple[int, str], int, tuple[int, ...], list[Running]] | None = None
+        for i in pools:
+            self._budget -= 1
+            pool = self._pools[i]
+            need = job.resources.per_node(accelerator_option(job, pool))
+            movable = [r for r in self._movable_on(i) if self._movable(r, job)]
+            if nodes_held is None and (
+                not movable
+                or sum(f.accelerators for f in self._working.free[i])
+                + sum(r.per_node.accelerators for r in movable)
+                < need.accelerators * count
+            ):
+                continue
+            # room already coming: attempts told to stop (in production they hold it a while)
+            coming = list(self._working.free[i])
+            for r in self._running(i):
+                if r.leaving:
+                    for n in r.nodes:
+                        if n < len(coming):
+                            coming[n] = coming[n] + r.per_node
+            free = list(coming)
+            for r in movable:
+                for n in r.nodes:
+                    if n < len(free):
+                        free[n] = free[n] + r.per_node
+            nodes = nodes_held if nodes_held is not None else pick_nodes(need, count, tuple(free))
+            if nodes is None or not all(need.fits_in(free[n]) for n in nodes):
+                continue
+            on = set(nodes)
+            # the fewest to move: those evictable now first (their room comes at once), then the
+            # most recently started
+            evictable = self._ranks()  # those that may be evicted now, with their rank
+            ranked = sorted(
+                (r for r in movable if on & set(r.nodes)),
+                key=lambda r: (evictable.get(r.attempt_id, 0) == 0, -_ts(r.started_at)),
+            )
+            left = coming
+            chosen: list[Running] = []
+            for r in ranked:
+                if all(need.fits_in(left[n]) for n in nodes):
+                    break
+                for n in r.nodes:
+                    left[n] = left[n] + r.per_node
+                chosen.append(r)
+            if not chosen and nodes_held is None:
+                continue  # it fits once attempts already leaving have left: nothing to move
+            if not self._room_elsewhere(chosen, i):
+                continue
+            key = (sum(r.per_node.accelerators for r in chosen), pool.label)
+            if best is None or key < best[0]:
+                best = (key, i, nodes, chosen)
+        if best is None:
+            return None
+        _, i, nodes, chosen = best
+        pool = self._pools[i]
+        need = job.resources.per_node(accelerator_option(job, pool))
+        evictable = self._ranks()
+        now = [r for r in chosen if evictable.get(r.attempt_id, 0) != 0]
+        for v in now:
+            self._evicted.add(v.attempt_id)
+            self.preemptions.append(
+                Preemption(
+                    v.attempt_id,
+                    v.job_id,
+                    pool.id,
+                    job.id,
+                    f"moved for job {job.id}, which needs the whole of the room it sits in; "
+                    "free room on another pool takes it at once",
+                )
+            )
+        at = self._now if len(now) == len(chosen) else None
+        left = list(self._working.free[i])
+        for v in now:
+            for n in v.nodes:
+                left[n] = left[n] + v.per_node
+        return self._claim(job, i, at, nodes, tuple(left), tuple(v.attempt_id for v in now))
+
+    def _claim(
+        self,
+        job: PendingJob,
+        i: int,
+        at: datetime | None,
+        nodes: tuple[int, ...],
+        left: tuple[Vector, ...],
+        preempting: tuple[str, ...],
+    ) -> Reservation:
+        """Claim the room gathered on pool `i` (`left`: its free capacity once the attempts
+        evicted now have gone): reserve it, or, where the job's claim is held for it since the
+        cycle began, name it again for the next cycle."""
+        pool = self._pools[i]
+        need = job.resources.per_node(accelerator_option(job, pool))
+        held = self._held.get(job.id)
+        if held is not None and held[0] == i:
+            made = Reservation(job.id, pool.id, pool.label, at, nodes, need, preempting, claim=True)
+            self.reservations.append(made)
+            self.by_job[job.id] = made
+            return made
+        return self._reserve(job, i, at, nodes, _guard(need, nodes, left, None), preempting, claim=True)
+
+    def _waited_to_move(self, job: PendingJob) -> bool:
+        """Whether the job has waited long enough to move others (`service.moves_after_s`)."""
+        return service.waited_s(job, self._now) >= service.moves_after_s(job, self._wait_s)
+
+    def _movable_on(self, i: int) -> list[Running]:
+        """The attempts on pool `i` that may move for some job (`Running.moves`, one node,
+        preemptible, not leaving, not protected), worked out once a cycle."""
+        found = self._movables.get(i)
+        if found is None:
+            found = self._movables[i] = [
+                r
+                for r in self._running(i)
+                if r.moves
+                and len(r.nodes) == 1
+                and r.preemptible
+                and not r.leaving
+                and not self._protected(r)
+            ]
+        return found
+
+    def _protected(self, r: Running) -> bool:
+        """Whether the attempt was aged at its start and has not yet run its ageing bound."""
+        until = service.protected_until(r, self._every_band)
+        return until is not None and self._now < until
+
+    def _movable(self, r: Running, job: PendingJob) -> bool:
+        """Whether an attempt of `_movable_on` may move for `job`."""
+        return r.priority <= job.priority and r.attempt_id not in self._evicted and r.job_id != job.id
+
+    def _room_elsewhere(self, moved: Sequence[Running], pool: int) -> bool:
+        """Whether every attempt of `moved` fits at once, all together, in the room other jobs may
+        use on pools other than `pool` whose accelerator its job takes."""
+        spare: dict[int, list[Vector]] = {}
+        for r in sorted(moved, key=lambda r: -r.per_node.accelerators):
+            for p, view in enumerate(self._pools):
+                if p == pool or not view.online or view.accelerator not in r.moves:
+                    continue
+                nodes = spare.get(p)
+                if nodes is None:
+                    nodes = spare[p] = list(self._working.guarded[p])
+                n = next((k for k, f in enumerate(nodes) if r.per_node.fits_in(f)), None)
+                if n is not None:
+                    nodes[n] = nodes[n] - r.per_node
+                    break
+            else:
+                return False
+        return True
+
+    def _free_anywhere(self) -> int:
+        """Accelerators free to any job on any pool now (worked out again after each change)."""
+        clock, total = self._free_total
+        if clock != self._working.clock:
+            total = sum(f.accelerators for free in self._working.guarded for f in free)
+            self._free_total = (self._working.clock, total)
+        return total
 
     # --- backfill -------------------------------------------------------------------------------
 
@@ -214,11 +472,12 @@ class Reserver:
         nodes: tuple[int, ...],
         guard: tuple[Vector, ...],
         preempting: tuple[str, ...],
+        claim: bool = False,
     ) -> Reservation:
         pool = self._pools[i]
         need = job.resources.per_node(accelerator_option(job, pool))
         self._working.reserve(i, job.id, at, guard)
-        made = Reservation(job.id, pool.id, pool.label, at, nodes, need, preempting)
+        made = Reservation(job.id, pool.id, pool.label, at, nodes, need, preempting, claim)
         self.reservations.append(made)
         self.by_job[job.id] = made
         return made
@@ -248,9 +507,10 @@ class Reserver:
             self._rank = {}
             if self._by_service:
                 now, every_band = self._now, self._every_band
-                self._rank = {
-                    r.attempt_id: service.evictable_rank(r, now, every_band) for r in self._evictable_now()
-                }
+                ranks = (
+                    (r.attempt_id, service.evictable_rank(r, now, every_band)) for r in self._evictable_now()
+                )
+                self._rank = {a: k for a, k in ranks if k}  # 0, not now: left out (read with a default)
             self._highest_rank = max(self._rank.values(), default=0)
         return self._rank
 
@@ -289,7 +549,7 @@ class Reserver:
             if best is None or key < best[:3]:
                 best = (*key, i, victims, nodes)
         if best is None:
-            if self._by_service and service.is_aged(job, self._now, self._every_band):
+            if self._by_service and (by_service or service.is_aged(job, self._now, self._every_band)):
                 return self._gather(job, pools)
             return None
         *_, i, victims, nodes = best
@@ -315,18 +575,24 @@ class Reserver:
             self.preemptions.append(Preemption(v.attempt_id, v.job_id, pool.id, job.id, why))
 
     def _gather(self, job: PendingJob, pools: Sequence[int]) -> Reservation | None:
-        """Room for an aged job that no pool can free at once (ADR 0022): attempts may be evicted
+        """Room for a job that no pool can free at once (ADR 0022, 0028): attempts may be evicted
         only just after a checkpoint, and a wide job needs several such at one instant, which may
         never come. On the first pool where the attempts it outranks would make it fit, it evicts
-        those it may evict now and reserves, from an unknown start, the room they leave; the next
-        cycles keep the reservation and take the others as each passes its checkpoint, so within
-        one checkpoint interval it has its room, each victim losing at most the window."""
+        those it may evict now and claims, from an unknown start, the room they leave; the next
+        cycles hold the claim and take the others as each passes its checkpoint, so within one
+        checkpoint interval it has its room, each victim losing at most the window."""
         rank = service.pending_rank(job, self._now, self._every_band)
+        version, evicted = self._working.version, len(self._evicted)
         for i in pools:
-            if self._working.guards[i] is not None:
+            guard = self._working.guards[i]
+            if guard is not None and guard.job_id != job.id:
                 continue
             pool = self._pools[i]
             need = job.resources.per_node(accelerator_option(job, pool))
+            # jobs alike in rank, priority and need find the same pool, unchanged, as short
+            tried = (i, version[i], evicted, rank, job.priority, need, job.resources.nodes)
+            if tried in self._short:
+                continue
             outranked = [r for r in self._running(i) if self._will_yield(r, job, rank)]
             free = list(self._working.free[i])
             for r in outranked:
@@ -335,10 +601,11 @@ class Reserver:
                         free[n] = free[n] + r.per_node
             nodes = pick_nodes(need, job.resources.nodes, tuple(free))
             if nodes is None:
+                self._short.add(tried)
                 continue
             on = set(nodes)
             now = [r for r in outranked if on & set(r.nodes) and self._evictable(r, job, False)]
-            if not now:
+            if not now and job.id not in self._held:  # (a claim held for it goes on without)
                 continue
             self._evict(job, pool, now)
             left = list(self._working.free[i])
@@ -346,8 +613,7 @@ class Reserver:
                 for n in v.nodes:
                     if n < len(left):
                         left[n] = left[n] + v.per_node
-            guard = _guard(need, nodes, tuple(left), None)
-            return self._reserve(job, i, None, nodes, guard, tuple(v.attempt_id for v in now))
+            return self._claim(job, i, None, nodes, tuple(left), tuple(v.attempt_id for v in now))
         return None
 
     def _will_yield(self, r: Running, job: PendingJob, rank: int) -> bool:
@@ -357,7 +623,12 @@ class Reserver:
             return False
         if r.priority != job.priority:
             return r.priority < job.priority
-        return service.running_rank(r, self._now, self._every_band) > rank
+        theirs = self._running_rank.get(r.attempt_id)
+        if theirs is None:
+            theirs = self._running_rank[r.attempt_id] = service.running_rank(r, self._now, self._every_band)
+        # A higher rank yields at its next checkpoint; one below the first rung (rank 1) to an aged
+        # job once it has had an accelerator-hour, or ends before: either way within the hour.
+        return theirs > rank or (theirs == 1 and rank == service.AGED)
 
     def _victims(
         self, job: PendingJob, i: int, by_service: bool = True

@@ -45,6 +45,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import cast
 
 from suanli.scheduler.snapshot import PendingJob, Running
 
@@ -61,6 +62,7 @@ __all__ = [
     "holds_back_until_s",
     "is_aged",
     "may_age",
+    "moves_after_s",
     "next_rung_s",
     "pending_rank",
     "protected_until",
@@ -137,6 +139,14 @@ def holds_back_until_s(job: PendingJob) -> float | None:
     return job.ran_s + job.expected_s
 
 
+def moves_after_s(job: PendingJob, preempt_after_s: float) -> float:
+    """How long a job waits before it may move attempts to gather its room (ADR 0028): as long as
+    it is expected to run (the prediction, else its max_runtime), and no less than
+    `preempt_after_s`. Room in pieces mostly comes whole as jobs end; a move costs each attempt moved
+    a restart, so it is made for a job whose wait would otherwise outgrow its run."""
+    return max(preempt_after_s, job.expected_s or 0.0)
+
+
 MIN_RUN_S = 600.0  # an attempt that declares no checkpoints runs this long before it may be evicted
 CHECKPOINT_WINDOW_S = 120.0  # one that does is evicted only this soon after a checkpoint
 
@@ -182,12 +192,32 @@ def queue_rank(job: PendingJob, now: datetime, every_band: bool = True) -> int:
 
 def running_rank(r: Running, now: datetime, every_band: bool = True) -> int:
     """0 for an attempt that was aged when it started (never evicted for service), else the rank a
-    waiting job with its service would have."""
+    waiting job with its service would have.
+
+    Kept in `Running.memo` with the span it holds for (until its protection ends or its service
+    reaches the next rung): every cycle asks it of every attempt that may be evicted."""
+    key = ("running_rank", every_band)
+    kept = cast("tuple[int, datetime, datetime] | None", r.memo.get(key))
+    if kept is not None and kept[1] <= now < kept[2]:
+        return kept[0]
     value = running_service_s(r, now, every_band)
     if value is None:
+        protected = protected_until(r, every_band)
+        assert protected is not None
+        r.memo[key] = (0, now, protected)
         return 0
     b = band(value)
-    return 1 if b == 0 else AGED + b
+    rank = 1 if b == 0 else AGED + b
+    if r.started_at is None:  # not running yet: its service does not grow
+        until = datetime.max.replace(tzinfo=now.tzinfo)
+    else:  # service grows by its accelerators a second: asked again a millisecond before the rung
+        gpus = max(r.per_node.accelerators * len(r.nodes), 1)
+        until = now + timedelta(seconds=max(0.0, (next_rung_s(value) - value) / gpus - 1e-3))
+    r.memo[key] = (rank, now, until)
+    return rank
+
+
+_CLOSED = "evictable_from"  # `Running.memo` key: the next moment `evictable_rank` may be above 0
 
 
 def evictable_rank(r: Running, now: datetime, every_band: bool = True) -> int:
@@ -199,11 +229,17 @@ def evictable_rank(r: Running, now: datetime, every_band: bool = True) -> int:
     way a job cannot be evicted over and over for nothing."""
     if r.started_at is None:
         return running_rank(r, now, every_band)
+    memo = r.memo
+    closed = memo.get(_CLOSED)  # until when it may not be evicted (worked out the last time)
+    if closed is not None and now < closed:  # type: ignore[operator]
+        return 0
     ran = (now - r.started_at).total_seconds()
     if r.checkpoint_s:
         if ran < r.checkpoint_s or ran % r.checkpoint_s > CHECKPOINT_WINDOW_S:
+            memo[_CLOSED] = r.started_at + timedelta(seconds=(ran // r.checkpoint_s + 1) * r.checkpoint_s)
             return 0
     elif ran < MIN_RUN_S:
+        memo[_CLOSED] = r.started_at + timedelta(seconds=MIN_RUN_S)
         return 0
     return running_rank(r, now, every_band)
 

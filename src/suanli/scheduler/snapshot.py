@@ -134,6 +134,10 @@ class Running:
     ran_s: float = 0.0  # seconds run by the job's earlier, preempted attempts (as `PendingJob.ran_s`)
     expected_s: float | None = None  # as `PendingJob.expected_s`
     checkpoint_s: float | None = None  # how often it checkpoints (spec); None: not declared
+    # The accelerator models its job takes on any pool: its spec names no region, site, residency,
+    # price cap or input data, so it may be *moved* (evicted to restart at once on free room of such
+    # a pool) to make whole the room a wider job needs (`reserve.py`, ADR 0028); empty: never moved.
+    moves: tuple[str, ...] = ()
     # Answers worked out from this attempt's fields alone (`service.protected_until`), kept with it:
     # the simulator hands the same attempt to cycle after cycle
     memo: dict[object, object] = field(default_factory=dict, init=False, compare=False, repr=False)
@@ -173,3 +177,9 @@ class Snapshot:
     # The queue order (`order.QUEUE_ORDERS`): "fair" (priority, fair share, age) or "service"
     # (least attained service with an ageing bound, `service.py`).
     order: str = "fair"
+    # Job id → (pool id, nodes): the room blocked jobs claimed last cycle by moving attempts off it
+    # (the plan's reservations with `claim`, ADR 0028). A claim is held for its job before any job
+    # is placed, so the room it gathers is not taken by jobs ahead of it in the queue; the job takes
+    # it as soon as it fits. It lapses when the job starts or leaves the queue, or when a cycle no
+    # longer finds the move worth making (the next plan does not claim it again).
+    claims: Mapping[str, tuple[str, tuple[int, ...]]] = field(default_factory=dict)

@@ -104,6 +104,14 @@ class WorkingFree:
         self.guarded[pool] = _minus(self.free[pool], guard)
         self._changed(pool)
 
+    def take_reserved(self, pool: int, per_node: Vector, nodes: Sequence[int], ends: datetime | None) -> None:
+        """The reserving job itself takes its room on `nodes` of `pool` (a claim held for it,
+        `Snapshot.claims`): the guard goes with it. What other jobs may use does not grow: the guard
+        was no more than what the job takes on those nodes."""
+        self.guards[pool] = None
+        self.reserved -= 1
+        self.take(pool, per_node, nodes, ends)
+
     def _changed(self, pool: int) -> None:
         self.clock += 1
         self.version[pool] += 1

@@ -107,6 +107,7 @@ def why(job_id: str, cp: ControlPlane = Depends(plane), who: Principal = Depends
                 "pool": reservation.pool,
                 "starts_at": ts(reservation.at) if reservation.at else None,
                 "preempting": len(reservation.preempting),
+                "claim": reservation.claim,
             },
             "preemptions": job.preemptions,
         }

@@ -21,9 +21,11 @@ waiting job reaches its ageing bound, or (under `las`) a job waiting alone stops
 eviction (ADR 0025): the moments the plan can change without an event.
 
 What the simulator does to stay cheap, without changing any decision: a pass is skipped when no pool
-has as many GPUs free as the smallest waiting job needs and no pool could make room for a waiting job
-by evicting the attempts that may be evicted now and rank above it (nothing could be placed or
-evicted; waiting jobs are kept by the lowest rank each can have, so the check reads no waiting job);
+has as many GPUs free as the smallest waiting job needs, no pool could make room for a waiting job
+by evicting the attempts that may be evicted now and rank above it, no pool with an attempt
+evictable now would hold it once its unprotected attempts were gone (gathering), and the pools'
+free GPUs together do not hold it (a move, ADR 0028): nothing could be placed or evicted (waiting
+jobs are kept by the lowest rank each can have, so the check reads no waiting job);
 the next ageing bound comes from a heap of waiting jobs' ageing moments; `PendingJob`s are built at arrival and when a
 job is requeued (and re-predicted every `_REPREDICT` finishes); `PoolView`s are reused per (pool,
 free GPUs). A `PendingJob.id` is the job's input index, zero-padded, so id tie-breaks keep input order.
@@ -67,6 +69,7 @@ class ServiceOrder:
         self._accelerator = [p.accelerator for p in network.pools]
         self._views = PoolViews(network)
         self._carry = Carry()  # the pools' static answers, kept between passes (as the control loop does)
+        self._claims: dict[str, tuple[str, tuple[int, ...]]] = {}  # the last plan's (ADR 0028)
         self._width = len(str(max(len(trace.jobs) - 1, 0)))
         self._facts = [JobFacts(j.tenant, j.gpus, j.name, j.limit_s) for j in trace.jobs]
         self._predictor = Predictor()
@@ -87,6 +90,10 @@ class ServiceOrder:
         self._ageing: list[tuple[float, int, str, PendingJob]] = []
         self._noted = itertools.count()
         self._aged: dict[str, PendingJob] = {}  # waiting jobs past their ageing bound (`_note_aged`)
+        # the same for the moment a waiting job may move attempts (`service.moves_after_s`)
+        self._moving: list[tuple[float, int, str, PendingJob]] = []
+        self._several_pools = len(network.pools) > 1
+        self._movers: dict[str, PendingJob] = {}
         self._rechecks: list[float] = []  # ageing bounds reached a hair ago, woken for once more
         # waiting jobs by the lowest rank each can have while it waits (before or after ageing), by
         # GPU count: what `_may_act` reads instead of ranking every waiting job at every pass
@@ -99,7 +106,9 @@ class ServiceOrder:
         self._changes: list[tuple[float, int, int, _Moments]] = []  # (until, tie, job, moments)
         self._wakes: list[tuple[float, int, int, _Moments]] = []  # (wake, tie, job, moments)
         self._victims: defaultdict[int, dict[int, int]] = defaultdict(dict)
-        self._yielding: defaultdict[int, int] = defaultdict(int)
+        self._ranked: defaultdict[int, dict[int, int]] = defaultdict(
+            dict
+        )  # pool → rank → GPUs (not protected)
         self.cycles = 0  # passes that called `schedule()` (the others were skipped)
 
     def arrive(self, job: int, now: float) -> None:
@@ -161,9 +170,11 @@ class ServiceOrder:
             jobs=tuple(self._pending.values()),
             running=tuple(self._running.values()),
             order=self.order,
+            claims=self._claims,
         )
         plan = schedule(snapshot, PROFILES, self._carry)
         self.cycles += 1
+        self._claims = {r.job_id: (r.pool_id, r.nodes) for r in plan.reservations if r.claim}
         started: list[tuple[int, int]] = []
         for placement in plan.placements:
             started.append((int(placement.job_id), int(placement.pool_id)))
@@ -234,13 +245,27 @@ class ServiceOrder:
                 if moment > now - _NUDGE_S:  # just now, in float seconds: the scheduler reads time to
                     heapq.heappush(self._rechecks, moment)  # the microsecond, so look again after it
 
+    def _note_movers(self, now: float) -> None:
+        """Move the waiting jobs that may move attempts by `now` from the heap to `_movers`."""
+        moving = self._moving
+        while moving and (moving[0][0] <= now or self._pending.get(moving[0][2]) is not moving[0][3]):
+            moment, _, key, job = heapq.heappop(moving)
+            if self._pending.get(key) is job:
+                self._movers[key] = job
+                if moment > now - _NUDGE_S:
+                    heapq.heappush(self._rechecks, moment)
+
     def _will_age(self, key: str) -> None:
         """Note when the waiting job `key` reaches its ageing bound, if it can age: its waited time
         (`service.waited_s`) grows one second a second from its submission plus its progress."""
         job = self._pending[key]
         self._aged.pop(key, None)  # a replaced job ages again by its own bound
+        self._movers.pop(key, None)
+        since = (job.created_at - self._trace.start).total_seconds() + job.ran_s
+        if self._several_pools:  # a move needs another pool to move to (ADR 0028)
+            after = service.moves_after_s(job, Snapshot.preempt_after_s)
+            heapq.heappush(self._moving, (since + after, next(self._noted), key, job))
         if service.may_age(job, self.every_band):
-            since = (job.created_at - self._trace.start).total_seconds() + job.ran_s
             bound = service.ageing_bound_s(
                 job.expected_s, job.ran_s, service.accelerators(job), self.every_band
             )
@@ -254,6 +279,7 @@ class ServiceOrder:
         self._sizes.forget(self._trace.jobs[job].gpus)
         self._by_rank[self._lowest.pop(key)].forget(self._trace.jobs[job].gpus)
         self._aged.pop(key, None)
+        self._movers.pop(key, None)
         self._attempts[job] += 1
         gpus = self._trace.jobs[job].gpus
         progress = pool.progress_from(job, now)
@@ -272,6 +298,7 @@ class ServiceOrder:
             ran_s=pending.ran_s,
             expected_s=pending.expected_s,
             checkpoint_s=self._trace.jobs[job].checkpoint_s,
+            moves=self._models,  # a trace's job takes any model anywhere
         )
         self._watch(job, self._running[job], now, at)
         self._ran_before[job] = self._kept.pop(job, 0.0)
@@ -287,8 +314,9 @@ class ServiceOrder:
         if m.evictable > 0:
             held = self._victims[where]
             held[m.evictable] = held.get(m.evictable, 0) + gpus
-        if m.running > service.AGED:
-            self._yielding[where] += gpus
+        if m.running:
+            ranked = self._ranked[where]
+            ranked[m.running] = ranked.get(m.running, 0) + gpus
         tie = next(self._noted)
         heapq.heappush(self._changes, (m.until, tie, job, m))
         heapq.heappush(self._wakes, (m.wake, tie, job, m))
@@ -307,10 +335,13 @@ class ServiceOrder:
                 del held[m.evictable]
                 if not held:
                     del self._victims[where]
-        if m.running > service.AGED:
-            self._yielding[where] -= gpus
-            if not self._yielding[where]:
-                del self._yielding[where]
+        if m.running:
+            ranked = self._ranked[where]
+            ranked[m.running] -= gpus
+            if not ranked[m.running]:
+                del ranked[m.running]
+                if not ranked:
+                    del self._ranked[where]
 
     def _refresh(self, now: float, at: datetime) -> None:
         """Work out again what could have changed by `now` (entries of jobs since gone are dropped)."""
@@ -348,14 +379,27 @@ class ServiceOrder:
             return False
         if self._may_gather(now, at, free, victims):
             return True
-        if not any(free[where] + sum(held.values()) >= sizes[0] for where, held in victims.items()):
-            return False  # not even the smallest waiting job, outranking every victim, would fit
+        ranked = self._ranked  # pool → running rank → GPUs of the attempts not protected
+        if self._claims and any(int(pool_id) in victims for pool_id, _ in self._claims.values()):
+            return True  # a claim goes on gathering (ADR 0028)
+        self._note_movers(now)
+        if self._movers and len(free) > 1:  # the room is there in pieces: a move (ADR 0028)
+            gpus = self._trace.jobs
+            need = min(gpus[int(key)].gpus for key in self._movers)
+            if sum(free) >= need and any(
+                free[where] + sum(ranked.get(where, {}).values()) >= need for where in victims
+            ):
+                return True
+        # Evicting, or gathering (ADR 0028): a waiting job that outranks an attempt evictable now on
+        # a pool where it would fit once the attempts it outranks there had gone.
         for rank, counts in self._by_rank.items():
             if not counts.sizes:
                 continue
             need = counts.sizes[0]
             for where, held in victims.items():
-                if free[where] + sum(g for above, g in held.items() if above > rank) >= need:
+                if not any(above > rank for above in held):
+                    continue
+                if free[where] + sum(g for above, g in ranked.get(where, {}).items() if above > rank) >= need:
                     return True
         return False
 
@@ -368,9 +412,11 @@ class ServiceOrder:
             return False
         gpus = self._trace.jobs
         need = min(gpus[int(key)].gpus for key in self._aged)
-        yielding = self._yielding  # pool → GPUs of attempts that outrank an aged job
+        ranked = self._ranked  # an aged job outranks rank 1 too, within the hour (`Reserver._will_yield`)
         return any(
-            free[where] + yielding.get(where, 0) >= need and any(rank > service.AGED for rank in held)
+            free[where] + sum(g for r, g in ranked.get(where, {}).items() if r > service.AGED or r == 1)
+            >= need
+            and any(rank > service.AGED for rank in held)
             for where, held in victims.items()
         )
 
@@ -390,6 +436,9 @@ class ServiceOrder:
         self._note_aged(now)
         if self._ageing:
             soonest = min(soonest, self._ageing[0][0])
+        self._note_movers(now)
+        if self._moving:
+            soonest = min(soonest, self._moving[0][0])
         rechecks = self._rechecks
         while rechecks and rechecks[0] + _NUDGE_S <= now:
             heapq.heappop(rechecks)

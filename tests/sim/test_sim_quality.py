@@ -5,6 +5,7 @@ durations, a long job is not starved by a stream of short ones)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import cast
 
 import pytest
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 from sim_builders import jcts, trace_of
 
 from suanli.scheduler import service
-from suanli.sim import Network, Trace, TraceJob, make_policy, simulate, summarize
+from suanli.sim import Network, Trace, TraceJob, load_trace, make_policy, simulate, summarize
 from suanli.sim.compare import DEFAULT, check, pool_size, sized_sites, with_checkpoints
 from suanli.sim.policies.suanli import Production
 
@@ -258,3 +259,25 @@ def test_las_properties_on_random_traces(jobs: list[tuple[int, int, int, str, bo
         assert outcome.finish >= job.submit + job.duration
         if not job.preemptible:
             assert outcome.preemptions == 0
+
+
+ALIBABA = Path("/work/shared/traces/alibaba-gpu-v2023/openb_pod_list_default.csv")
+
+
+@pytest.mark.skipif(not ALIBABA.exists(), reason="the shared traces are not here")
+def test_on_sites_the_alibaba_trace_meets_the_three_goals() -> None:
+    # Its 24 GPUs as three 8-GPU pools on two sites (`sized_sites`): 8-GPU jobs need a whole pool
+    # while 1-GPU jobs spread over all three. Before ADR 0028 an 8-GPU job past the third rung waited
+    # hundreds of hours with 13-16 GPUs free in pieces, and Jain's index was 0.432 against EASY's
+    # 0.742; with claims, gathering by rank and moves it meets all three (0.883 when measured).
+    trace = with_checkpoints(load_trace(ALIBABA, "alibaba"), 1800)
+    net = sized_sites(trace)
+    runs = [
+        simulate(trace, net, make_policy(p, trace, net), name=p, checkpoint_s=1800)
+        for p in ("easy", "las", "las2", DEFAULT)
+    ]
+    goals = check([summarize(trace, r) for r in runs])
+    assert goals is not None
+    assert (goals.avg_ok, goals.p99_ok, goals.jain_ok) == (True, True, True), goals.marks()
+    preempted = sum(o.preemptions for o in runs[-1].outcomes)
+    assert preempted < 10_000  # each is a restart: the rules do not thrash (9,000 when measured)

@@ -119,6 +119,7 @@ class Reserver:
         self._short: set[Hashable] = set()  # pools where gathering came up short (`_gather`)
         self._nothing: set[Hashable] = set()  # blocked jobs that found nothing to evict or move
         self._movables: dict[int, list[Running]] = {}  # `_movable_on`
+        self._windows: dict[int, list[Running]] = {}  # `_in_window`
         self._free_total: tuple[int, int] = (-1, 0)
         self.by_job: dict[str, Reservation] = {}
         # Per set of possible pools (one per job class): those still without a reservation. Guards
@@ -638,7 +639,19 @@ class Reserver:
         need = job.resources.per_node(option)
         job_cu = cu_of(pool.accelerator if option else None, need, job.resources.nodes)
         guaranteed = self._books.within_guarantee(job.org_id, job_cu)
-        candidates = [r for r in self._running(i) if self._evictable(r, job, guaranteed, by_service)]
+        self._evictable_now()
+        if guaranteed or (self._lowest is not None and self._lowest < job.priority):
+            candidates = [r for r in self._running(i) if self._evictable(r, job, guaranteed, by_service)]
+        elif by_service:  # only by service rank: among the attempts that may be evicted now
+            mine = self._rank_of(job)
+            rank = self._ranks()
+            candidates = [
+                r
+                for r in self._in_window(i)
+                if r.priority == job.priority and rank[r.attempt_id] > mine and self._stoppable(r, job)
+            ]
+        else:
+            return None
         if not candidates:
             return None
         rank = self._ranks()
@@ -657,6 +670,14 @@ class Reserver:
                 on = set(nodes)
                 return [v for v in chosen if on & set(v.nodes)], nodes
         return None
+
+    def _in_window(self, i: int) -> list[Running]:
+        """The attempts on pool `i` that may be evicted for service now (`_ranks`), once a cycle."""
+        found = self._windows.get(i)
+        if found is None:
+            rank = self._ranks()
+            found = self._windows[i] = [r for r in self._running(i) if r.attempt_id in rank]
+        return found
 
     def _evictable(self, r: Running, job: PendingJob, guaranteed: bool, by_service: bool = True) -> bool:
         if not self._stoppable(r, job):

@@ -56,7 +56,7 @@ past it simply wait for the next cycle, which starts again from the head of the 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -265,17 +265,8 @@ class Reserver:
             ):
                 continue
             # room already coming: attempts told to stop (in production they hold it a while)
-            coming = list(self._working.free[i])
-            for r in self._running(i):
-                if r.leaving:
-                    for n in r.nodes:
-                        if n < len(coming):
-                            coming[n] = coming[n] + r.per_node
-            free = list(coming)
-            for r in movable:
-                for n in r.nodes:
-                    if n < len(free):
-                        free[n] = free[n] + r.per_node
+            coming = _given_back(self._working.free[i], (r for r in self._running(i) if r.leaving))
+            free = _given_back(coming, movable)
             nodes = nodes_held if nodes_held is not None else pick_nodes(need, count, tuple(free))
             if nodes is None or not all(need.fits_in(free[n]) for n in nodes):
                 continue
@@ -322,10 +313,7 @@ class Reserver:
                 )
             )
         at = self._now if len(now) == len(chosen) else None
-        left = list(self._working.free[i])
-        for v in now:
-            for n in v.nodes:
-                left[n] = left[n] + v.per_node
+        left = _given_back(self._working.free[i], now)
         return self._claim(job, i, at, nodes, tuple(left), tuple(v.attempt_id for v in now))
 
     def _claim(
@@ -595,11 +583,7 @@ class Reserver:
             if tried in self._short:
                 continue
             outranked = [r for r in self._running(i) if self._will_yield(r, job, rank)]
-            free = list(self._working.free[i])
-            for r in outranked:
-                for n in r.nodes:
-                    if n < len(free):
-                        free[n] = free[n] + r.per_node
+            free = _given_back(self._working.free[i], outranked)
             nodes = pick_nodes(need, job.resources.nodes, tuple(free))
             if nodes is None:
                 self._short.add(tried)
@@ -609,11 +593,7 @@ class Reserver:
             if not now and job.id not in self._held:  # (a claim held for it goes on without)
                 continue
             self._evict(job, pool, now)
-            left = list(self._working.free[i])
-            for v in now:
-                for n in v.nodes:
-                    if n < len(left):
-                        left[n] = left[n] + v.per_node
+            left = _given_back(self._working.free[i], now)
             return self._claim(job, i, None, nodes, tuple(left), tuple(v.attempt_id for v in now))
         return None
 
@@ -710,6 +690,17 @@ class Reserver:
         if self._ranked is not job:
             self._ranked, self._ranked_as = job, service.pending_rank(job, self._now, self._every_band)
         return self._ranked_as
+
+
+def _given_back(free: Sequence[Vector], attempts: Iterable[Running]) -> list[Vector]:
+    """`free` with what `attempts` hold given back, node by node (a node the pool no longer has is
+    skipped)."""
+    out = list(free)
+    for r in attempts:
+        for n in r.nodes:
+            if n < len(out):
+                out[n] = out[n] + r.per_node
+    return out
 
 
 def _guard(

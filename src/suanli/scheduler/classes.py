@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from suanli.scheduler import ranking
 from suanli.scheduler.books import Holdings
+from suanli.scheduler.evictable import EvictableRanks
 from suanli.scheduler.reuse import Check, Kinds, Score
 from suanli.scheduler.snapshot import PendingJob, PoolView
 from suanli.scheduler.survivors import StaticSets
@@ -83,6 +84,7 @@ class Carry:
         self.job_keys: dict[int, dict[str, tuple[PendingJob, tuple[Hashable, ...]]]] = {}
         self.jobs_keyed = 0
         self.holdings = Holdings()  # what running attempts hold (it reads no pool: never reset)
+        self.evictable = EvictableRanks()  # which may be evicted for service now (reads no pool)
         # (scores' memos, domain) → its ranking (`JobClass._ranking`), and their pools in all
         self.rankings: dict[Hashable, ranking.Ranking] = {}
         self.ranked_pools = 0

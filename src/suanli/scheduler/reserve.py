@@ -63,6 +63,7 @@ from decimal import Decimal
 from suanli.domain.resources import Vector
 from suanli.scheduler import service
 from suanli.scheduler.books import Books, cu_of
+from suanli.scheduler.evictable import EvictableRanks, evictable_ranks
 from suanli.scheduler.fit import accelerator_option, options_key, pick_nodes
 from suanli.scheduler.order import SERVICE_ORDERS
 from suanli.scheduler.plan import Preemption, Reservation
@@ -81,7 +82,9 @@ _Earliest = tuple[datetime | None, int, tuple[int, ...], tuple[Vector, ...]]  # 
 class Reserver:
     """The cycle's reservations and preemptions (module docstring)."""
 
-    def __init__(self, snapshot: Snapshot, working: WorkingFree, books: Books) -> None:
+    def __init__(
+        self, snapshot: Snapshot, working: WorkingFree, books: Books, evictable: EvictableRanks | None = None
+    ) -> None:
         self._pools = snapshot.pools
         self._now = snapshot.now
         self._working = working
@@ -97,7 +100,8 @@ class Reserver:
         # and their service ranks (`service.evictable_rank`) and the highest (`_ranks`)
         self._may_evict: list[Running] | None = None
         self._lowest: int | None = None
-        self._rank: dict[str, int] | None = None
+        self._rank: dict[str, int] | None = None  # read only (`evictable` keeps it across cycles)
+        self._book = evictable
         self._ranked: PendingJob | None = None  # `_rank_of`
         self._ranked_as = 0
         self._highest_rank = 0
@@ -119,7 +123,7 @@ class Reserver:
         self._short: set[Hashable] = set()  # pools where gathering came up short (`_gather`)
         self._nothing: set[Hashable] = set()  # blocked jobs that found nothing to evict or move
         self._movables: dict[int, list[Running]] = {}  # `_movable_on`
-        self._windows: dict[int, list[Running]] = {}  # `_in_window`
+        self._windows: defaultdict[int, list[Running]] | None = None  # `_in_window`
         self._free_total: tuple[int, int] = (-1, 0)
         self.by_job: dict[str, Reservation] = {}
         # Per set of possible pools (one per job class): those still without a reservation. Guards
@@ -495,11 +499,12 @@ class Reserver:
         if self._rank is None:
             self._rank = {}
             if self._by_service:
-                now, every_band = self._now, self._every_band
-                ranks = (
-                    (r.attempt_id, service.evictable_rank(r, now, every_band)) for r in self._evictable_now()
+                running, now, every_band = self._snapshot.running, self._now, self._every_band
+                self._rank = (  # 0, not now: left out (read with a default)
+                    self._book.update(running, now, every_band)
+                    if self._book is not None
+                    else evictable_ranks(running, now, every_band)
                 )
-                self._rank = {a: k for a, k in ranks if k}  # 0, not now: left out (read with a default)
             self._highest_rank = max(self._rank.values(), default=0)
         return self._rank
 
@@ -652,12 +657,22 @@ class Reserver:
         return None
 
     def _in_window(self, i: int) -> list[Running]:
-        """The attempts on pool `i` that may be evicted for service now (`_ranks`), once a cycle."""
-        found = self._windows.get(i)
-        if found is None:
+        """The attempts on pool `i` that may be evicted for service now (`_ranks`), filed by pool
+        once a cycle (in no set order: `_victims` sorts them)."""
+        if self._windows is None:
             rank = self._ranks()
-            found = self._windows[i] = [r for r in self._running(i) if r.attempt_id in rank]
-        return found
+            ranked = (
+                map(self._book.attempts.__getitem__, rank)
+                if self._book is not None and rank is self._book.ranks  # (not when it asked afresh)
+                else (r for r in self._snapshot.running if r.attempt_id in rank)
+            )
+            index = {p.id: n for n, p in enumerate(self._pools)}
+            self._windows = defaultdict(list)
+            for r in ranked:
+                n = index.get(r.pool_id)
+                if n is not None:
+                    self._windows[n].append(r)
+        return self._windows.get(i, [])
 
     def _evictable(self, r: Running, job: PendingJob, guaranteed: bool, by_service: bool = True) -> bool:
         if not self._stoppable(r, job):

@@ -58,6 +58,7 @@ __all__ = [
     "accelerators",
     "ageing_bound_s",
     "band",
+    "evictable_until",
     "holds_back",
     "holds_back_until_s",
     "is_aged",
@@ -212,7 +213,8 @@ def running_rank(r: Running, now: datetime, every_band: bool = True) -> int:
         until = datetime.max.replace(tzinfo=now.tzinfo)
     else:  # service grows by its accelerators a second: asked again a millisecond before the rung
         gpus = max(r.per_node.accelerators * len(r.nodes), 1)
-        until = now + timedelta(seconds=max(0.0, (next_rung_s(value) - value) / gpus - 1e-3))
+        rung = next_rung_s(value) * (1 - 2e-9)  # `band` counts a relative 1.4e-9 short of a rung as past it
+        until = now + timedelta(seconds=max(0.0, (rung - value) / gpus - 1e-3))
     r.memo[key] = (rank, now, until)
     return rank
 
@@ -242,6 +244,24 @@ def evictable_rank(r: Running, now: datetime, every_band: bool = True) -> int:
         memo[_CLOSED] = r.started_at + timedelta(seconds=MIN_RUN_S)
         return 0
     return running_rank(r, now, every_band)
+
+
+def evictable_until(r: Running, now: datetime, every_band: bool = True) -> tuple[int, datetime]:
+    """`evictable_rank` at `now`, and an instant before which it cannot change: the attempt's
+    checkpoint window opens (or its minimum run ends), the window closes, its service reaches the
+    next rung, or its protection ends (`evictable.EvictableRanks` asks again only then)."""
+    rank = evictable_rank(r, now, every_band)
+    memo = r.memo
+    closed = memo.get(_CLOSED)
+    if closed is not None and now < closed:  # type: ignore[operator]
+        return rank, closed  # type: ignore[return-value]
+    kept = cast("tuple[int, datetime, datetime]", memo[("running_rank", every_band)])
+    until = kept[2]
+    if r.checkpoint_s and r.started_at is not None:  # open: until its window closes
+        ran = (now - r.started_at).total_seconds()
+        every = r.checkpoint_s
+        until = min(until, r.started_at + timedelta(seconds=(ran // every) * every + CHECKPOINT_WINDOW_S))
+    return rank, until
 
 
 def next_evictable_s(r: Running, now: datetime) -> float:

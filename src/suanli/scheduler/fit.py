@@ -1,11 +1,14 @@
-"""Which accelerator option a pool satisfies, and which nodes of a pool a gang takes (best fit)."""
+"""Which accelerator option a pool satisfies, which nodes of a pool a gang takes (best fit), and what a
+pool's nodes hold free once attempts give their room back."""
 
 from __future__ import annotations
 
-from suanli.domain.resources import AcceleratorOption, Vector
-from suanli.scheduler.snapshot import PendingJob, PoolView
+from collections.abc import Iterable, Sequence
 
-__all__ = ["accelerator_option", "options_key", "pick_nodes"]
+from suanli.domain.resources import AcceleratorOption, Vector
+from suanli.scheduler.snapshot import PendingJob, PoolView, Running
+
+__all__ = ["accelerator_option", "given_back", "options_key", "pick_nodes"]
 
 
 def accelerator_option(job: PendingJob, pool: PoolView) -> AcceleratorOption | None:
@@ -30,3 +33,14 @@ def pick_nodes(need: Vector, count: int, free: tuple[Vector, ...]) -> tuple[int,
         return None
     fitting.sort(key=lambda i: (free[i].accelerators - need.accelerators, free[i].cpus, i))
     return tuple(sorted(fitting[:count]))
+
+
+def given_back(free: Sequence[Vector], attempts: Iterable[Running]) -> list[Vector]:
+    """`free` with what `attempts` hold given back, node by node (a node the pool no longer has is
+    skipped)."""
+    out = list(free)
+    for r in attempts:
+        for n in r.nodes:
+            if n < len(out):
+                out[n] = out[n] + r.per_node
+    return out

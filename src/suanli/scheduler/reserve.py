@@ -39,12 +39,9 @@ the next cycles.
 snapshot names it (`Snapshot.claims`), and the cycle guards it for its job before any job is
 placed (`hold_claims`), so new jobs ahead of it in the queue do not take the room as it gathers;
 the job takes it as soon as it is whole (`claimed`). A job kept out only by *where* smaller
-attempts sit (the network has its room, in pieces) *moves* them: on the pool where the fewest
-accelerators must move, the attempts in its way that may move (`Running.moves`: their jobs take
-other pools' models and name no place; preemptible, of its priority or lower, not protected) are
-evicted as each passes a checkpoint, provided all of them fit at once in the free room of other
-pools, where they restart at once; the job claims the room. A claim lapses when a cycle no longer
-finds its gathering or its move possible. Under `las` a job that waits
+attempts sit (the network has its room, in pieces) *moves* them to free room on other pools
+(`moves.py` says which may move and which do) and claims the room. A claim lapses when a cycle no
+longer finds its gathering or its move possible. Under `las` a job that waits
 *alone* (no other job is waiting) does not evict for service until it has waited as long as it is
 expected to run (`service.holds_back`, ADR 0025): every accelerator that frees is its own anyway.
 Priority and guaranteed quota evict under every order (ADR 0023).
@@ -56,15 +53,16 @@ past it simply wait for the next cycle, which starts again from the head of the 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from suanli.domain.resources import Vector
-from suanli.scheduler import service
+from suanli.scheduler import moves, service
+from suanli.scheduler.backfill import Release, Start, guard_for, sooner, start_after
 from suanli.scheduler.books import Books, cu_of
 from suanli.scheduler.evictable import EvictableRanks, evictable_ranks
-from suanli.scheduler.fit import accelerator_option, options_key, pick_nodes
+from suanli.scheduler.fit import accelerator_option, given_back, options_key, pick_nodes
 from suanli.scheduler.order import SERVICE_ORDERS
 from suanli.scheduler.plan import Preemption, Reservation
 from suanli.scheduler.snapshot import PendingJob, PoolView, Running, Snapshot
@@ -74,8 +72,6 @@ __all__ = ["ESTIMATE_BUDGET", "Reserver"]
 
 ESTIMATE_BUDGET = 20_000  # start estimates (job × pool) per cycle
 
-_Release = tuple[datetime | None, tuple[int, ...], Vector]
-_Start = tuple[datetime | None, tuple[int, ...], tuple[Vector, ...]]  # when, on which nodes, the guard
 _Earliest = tuple[datetime | None, int, tuple[int, ...], tuple[Vector, ...]]  # when, pool, nodes, guard
 
 
@@ -111,7 +107,7 @@ class Reserver:
         self._budget = ESTIMATE_BUDGET
         # (the job's shape, pool) → (the pool's version, `_start`'s answer): jobs that need the same
         # per pool get the same start while the pool is unchanged (running attempts are fixed)
-        self._starts: dict[tuple[object, int], tuple[int, _Start | None]] = {}
+        self._starts: dict[tuple[object, int], tuple[int, Start | None]] = {}
         # (the job's shape, its possible pools) → (the working copy's clock, `_earliest`'s answer)
         self._earliests: dict[tuple[object, int], tuple[int, _Earliest | None]] = {}
         self.reservations: list[Reservation] = []
@@ -219,7 +215,7 @@ class Reserver:
             if any(n >= len(free) for n in nodes) or len(nodes) != job.resources.nodes:
                 continue  # the pool changed shape: the claim lapses
             need = job.resources.per_node(accelerator_option(job, self._pools[i]))
-            self._working.reserve(i, job.id, None, _guard(need, nodes, free, None))
+            self._working.reserve(i, job.id, None, guard_for(need, nodes, free, None))
             self._held[job.id] = (i, nodes)
 
     def claimed(self, job: PendingJob) -> tuple[int, tuple[int, ...]] | None:
@@ -269,30 +265,14 @@ class Reserver:
             ):
                 continue
             # room already coming: attempts told to stop (in production they hold it a while)
-            coming = _given_back(self._working.free[i], (r for r in self._running(i) if r.leaving))
-            free = _given_back(coming, movable)
-            nodes = nodes_held if nodes_held is not None else pick_nodes(need, count, tuple(free))
-            if nodes is None or not all(need.fits_in(free[n]) for n in nodes):
+            coming = given_back(self._working.free[i], (r for r in self._running(i) if r.leaving))
+            found = moves.to_move(need, count, coming, movable, self._ranks(), nodes_held)
+            if found is None:
                 continue
-            on = set(nodes)
-            # the fewest to move: those evictable now first (their room comes at once), then the
-            # most recently started
-            evictable = self._ranks()  # those that may be evicted now, with their rank
-            ranked = sorted(
-                (r for r in movable if on & set(r.nodes)),
-                key=lambda r: (evictable.get(r.attempt_id, 0) == 0, -_ts(r.started_at)),
-            )
-            left = coming
-            chosen: list[Running] = []
-            for r in ranked:
-                if all(need.fits_in(left[n]) for n in nodes):
-                    break
-                for n in r.nodes:
-                    left[n] = left[n] + r.per_node
-                chosen.append(r)
+            nodes, chosen = found
             if not chosen and nodes_held is None:
                 continue  # it fits once attempts already leaving have left: nothing to move
-            if not self._room_elsewhere(chosen, i):
+            if not moves.room_elsewhere(chosen, i, self._pools, self._working.guarded):
                 continue
             key = (sum(r.per_node.accelerators for r in chosen), pool.label)
             if best is None or key < best[0]:
@@ -317,7 +297,7 @@ class Reserver:
                 )
             )
         at = self._now if len(now) == len(chosen) else None
-        left = _given_back(self._working.free[i], now)
+        left = given_back(self._working.free[i], now)
         return self._claim(job, i, at, nodes, tuple(left), tuple(v.attempt_id for v in now))
 
     def _claim(
@@ -340,55 +320,23 @@ class Reserver:
             self.reservations.append(made)
             self.by_job[job.id] = made
             return made
-        return self._reserve(job, i, at, nodes, _guard(need, nodes, left, None), preempting, claim=True)
+        return self._reserve(job, i, at, nodes, guard_for(need, nodes, left, None), preempting, claim=True)
 
     def _waited_to_move(self, job: PendingJob) -> bool:
         """Whether the job has waited long enough to move others (`service.moves_after_s`)."""
         return service.waited_s(job, self._now) >= service.moves_after_s(job, self._wait_s)
 
     def _movable_on(self, i: int) -> list[Running]:
-        """The attempts on pool `i` that may move for some job (`Running.moves`, one node,
-        preemptible, not leaving, not protected), worked out once a cycle."""
+        """The attempts on pool `i` that may move for some job (`moves.may_move`), once a cycle."""
         found = self._movables.get(i)
         if found is None:
-            found = self._movables[i] = [
-                r
-                for r in self._running(i)
-                if r.moves
-                and len(r.nodes) == 1
-                and r.preemptible
-                and not r.leaving
-                and not self._protected(r)
-            ]
+            now, every_band = self._now, self._every_band
+            found = self._movables[i] = [r for r in self._running(i) if moves.may_move(r, now, every_band)]
         return found
-
-    def _protected(self, r: Running) -> bool:
-        """Whether the attempt was aged at its start and has not yet run its ageing bound."""
-        until = service.protected_until(r, self._every_band)
-        return until is not None and self._now < until
 
     def _movable(self, r: Running, job: PendingJob) -> bool:
         """Whether an attempt of `_movable_on` may move for `job`."""
         return r.priority <= job.priority and r.attempt_id not in self._evicted and r.job_id != job.id
-
-    def _room_elsewhere(self, moved: Sequence[Running], pool: int) -> bool:
-        """Whether every attempt of `moved` fits at once, all together, in the room other jobs may
-        use on pools other than `pool` whose accelerator its job takes."""
-        spare: dict[int, list[Vector]] = {}
-        for r in sorted(moved, key=lambda r: -r.per_node.accelerators):
-            for p, view in enumerate(self._pools):
-                if p == pool or not view.online or view.accelerator not in r.moves:
-                    continue
-                nodes = spare.get(p)
-                if nodes is None:
-                    nodes = spare[p] = list(self._working.guarded[p])
-                n = next((k for k, f in enumerate(nodes) if r.per_node.fits_in(f)), None)
-                if n is not None:
-                    nodes[n] = nodes[n] - r.per_node
-                    break
-            else:
-                return False
-        return True
 
     def _free_anywhere(self) -> int:
         """Accelerators free to any job on any pool now (worked out again after each change)."""
@@ -412,11 +360,11 @@ class Reserver:
             if start is None:
                 continue
             at = start[0]
-            if found is None or _sooner(at, self._pools[i], found[0], self._pools[found[1]]):
+            if found is None or sooner(at, self._pools[i], found[0], self._pools[found[1]]):
                 found = (at, i, start[1], start[2])
         return found
 
-    def _start_memo(self, job: PendingJob, shape: object, i: int) -> _Start | None:
+    def _start_memo(self, job: PendingJob, shape: object, i: int) -> Start | None:
         key = (shape, i)
         version = self._working.version[i]
         found = self._starts.get(key)
@@ -424,38 +372,17 @@ class Reserver:
             found = self._starts[key] = (version, self._start(job, i))
         return found[1]
 
-    def _start(self, job: PendingJob, i: int) -> _Start | None:
+    def _start(self, job: PendingJob, i: int) -> Start | None:
         """When and on which nodes the job could start on pool `i`, and the guard that keeps it so."""
         pool, count = self._pools[i], job.resources.nodes
         need = job.resources.per_node(accelerator_option(job, pool))
         now_free = self._working.free[i]
         nodes = pick_nodes(need, count, now_free)
         if nodes is not None:
-            return self._now, nodes, _guard(need, nodes, now_free, None)
-        releases: list[_Release] = [(r.ends_at, r.nodes, r.per_node) for r in self._running(i)]
+            return self._now, nodes, guard_for(need, nodes, now_free, None)
+        releases: list[Release] = [(r.ends_at, r.nodes, r.per_node) for r in self._running(i)]
         releases += self._working.ends[i]
-        if not releases:
-            return None  # nothing running there will give anything back
-        known = sorted((r for r in releases if r[0] is not None), key=lambda r: r[0] or self._now)
-        free = list(now_free)
-        back = [Vector()] * len(free)
-        for at, on, per_node in known:
-            for n in on:
-                if n < len(free):
-                    free[n] = free[n] + per_node
-                    back[n] = back[n] + per_node
-            nodes = pick_nodes(need, count, tuple(free))
-            if nodes is not None:
-                assert at is not None
-                return max(at, self._now), nodes, _guard(need, nodes, now_free, back)
-        for _, on, per_node in (r for r in releases if r[0] is None):
-            for n in on:
-                if n < len(free):
-                    free[n] = free[n] + per_node
-        nodes = pick_nodes(need, count, tuple(free))
-        if nodes is None:
-            return None
-        return None, nodes, _guard(need, nodes, now_free, None)
+        return start_after(need, count, self._now, now_free, releases)
 
     def _reserve(
         self,
@@ -550,7 +477,7 @@ class Reserver:
         pool = self._pools[i]
         need = job.resources.per_node(accelerator_option(job, pool))
         self._evict(job, pool, victims)
-        guard = _guard(need, nodes, self._working.free[i], None)
+        guard = guard_for(need, nodes, self._working.free[i], None)
         return self._reserve(job, i, self._now, nodes, guard, tuple(v.attempt_id for v in victims))
 
     def _evict(self, job: PendingJob, pool: PoolView, victims: Sequence[Running]) -> None:
@@ -588,7 +515,7 @@ class Reserver:
             if tried in self._short:
                 continue
             outranked = [r for r in self._running(i) if self._will_yield(r, job, rank)]
-            free = _given_back(self._working.free[i], outranked)
+            free = given_back(self._working.free[i], outranked)
             nodes = pick_nodes(need, job.resources.nodes, tuple(free))
             if nodes is None:
                 self._short.add(tried)
@@ -598,7 +525,7 @@ class Reserver:
             if not now and job.id not in self._held:  # (a claim held for it goes on without)
                 continue
             self._evict(job, pool, now)
-            left = _given_back(self._working.free[i], now)
+            left = given_back(self._working.free[i], now)
             return self._claim(job, i, None, nodes, tuple(left), tuple(v.attempt_id for v in now))
         return None
 
@@ -641,7 +568,7 @@ class Reserver:
             return None
         rank = self._ranks()
         candidates.sort(
-            key=lambda r: (r.priority, -rank.get(r.attempt_id, 0), -_ts(r.started_at), r.attempt_id)
+            key=lambda r: (r.priority, -rank.get(r.attempt_id, 0), -moves.started_s(r), r.attempt_id)
         )
         free = list(self._working.free[i])
         chosen: list[Running] = []
@@ -705,41 +632,3 @@ class Reserver:
         if self._ranked is not job:
             self._ranked, self._ranked_as = job, service.pending_rank(job, self._now, self._every_band)
         return self._ranked_as
-
-
-def _given_back(free: Sequence[Vector], attempts: Iterable[Running]) -> list[Vector]:
-    """`free` with what `attempts` hold given back, node by node (a node the pool no longer has is
-    skipped)."""
-    out = list(free)
-    for r in attempts:
-        for n in r.nodes:
-            if n < len(out):
-                out[n] = out[n] + r.per_node
-    return out
-
-
-def _guard(
-    need: Vector, nodes: tuple[int, ...], free: tuple[Vector, ...], back: list[Vector] | None
-) -> tuple[Vector, ...]:
-    """Per node, the part of today's free capacity the reserved job needs at its start: its need less
-    what running attempts give back on that node by then, no less than zero, no more than is free."""
-    out = [Vector()] * len(free)
-    for n in nodes:
-        want = need - back[n] if back is not None else need
-        f = free[n]
-        out[n] = Vector(
-            max(0, min(want.accelerators, f.accelerators)),
-            max(0, min(want.cpus, f.cpus)),
-            max(0, min(want.memory_mib, f.memory_mib)),
-        )
-    return tuple(out)
-
-
-def _sooner(a: datetime | None, pa: PoolView, b: datetime | None, pb: PoolView) -> bool:
-    if a is None or b is None:
-        return b is None and (a is not None or pa.label < pb.label)
-    return (a, pa.label) < (b, pb.label)
-
-
-def _ts(at: datetime | None) -> float:
-    return at.timestamp() if at is not None else 0.0

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from suanli.domain.resources import Vector
 from suanli.scheduler import Snapshot
 from suanli.scheduler.books import Books, Holdings
-from suanli.scheduler.snapshot import Running
+from suanli.scheduler.snapshot import Running, RunningChanges
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 MODELS = ("A100", "H100", "V100", None)
@@ -52,6 +52,30 @@ def test_carried_holdings_count_what_a_fresh_count_does(cycles: list[list[Runnin
     for running in cycles:
         carried.update(running)
         assert counted(carried) == counted(fresh(running))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(attempts(), min_size=1, max_size=12), st.data())
+def test_holdings_told_what_changed_count_what_a_fresh_count_does(
+    made: list[Running], data: st.DataObject
+) -> None:
+    """Told what changed since the last list (as the simulator tells it, `RunningChanges`), the
+    carried holdings catch up by the changes, or compare where the changes do not fit (an attempt
+    listed twice, one id for two attempts): either way they count what a fresh count does."""
+    carried, listed = Holdings(), None
+    for _ in range(data.draw(st.integers(1, 8))):
+        now = tuple(made[k] for k in data.draw(st.lists(st.integers(0, len(made) - 1), max_size=10)))
+        changes = None
+        if listed is not None:
+            before, after = {id(r) for r in listed}, {id(r) for r in now}
+            changes = RunningChanges(
+                listed,
+                tuple(r for r in listed if id(r) not in after),
+                tuple(r for r in now if id(r) not in before),
+            )
+        carried.update(now, changes)
+        listed = now
+        assert counted(carried) == counted(fresh(list(now)))
 
 
 @settings(max_examples=60, deadline=None)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from suanli.domain.resources import Vector
 from suanli.scheduler import service
 from suanli.scheduler.evictable import EvictableRanks, evictable_ranks
-from suanli.scheduler.snapshot import Running
+from suanli.scheduler.snapshot import Running, RunningChanges
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 US = timedelta(microseconds=1)
@@ -47,9 +47,15 @@ def _fresh(running: list[Running]) -> list[Running]:
 @settings(max_examples=150, deadline=None)
 @given(st.data())
 def test_kept_ranks_are_the_ones_asked_afresh(data: st.DataObject) -> None:
+    """Cycle after cycle, told what changed (as the simulator tells it) or not, asked every cycle or
+    only now and then (most cycles block no job), the book answers as asking every attempt does."""
     every_band = data.draw(st.booleans(), label="every_band")
+    told = data.draw(st.booleans(), label="told what changed")
     running = [data.draw(attempts(n)) for n in range(data.draw(st.integers(1, 8)))]
     book, now, made = EvictableRanks(), T0 + timedelta(seconds=7300), len(running)
+    listed: tuple[Running, ...] | None = None
+    gone: list[Running] = []
+    added: list[Running] = []
     for _ in range(data.draw(st.integers(1, 40), label="cycles")):
         step = data.draw(st.sampled_from(["wait", "edge", "start", "end", "leave"]))
         if step == "wait":
@@ -65,15 +71,40 @@ def test_kept_ranks_are_the_ones_asked_afresh(data: st.DataObject) -> None:
                 )
         elif step == "start":
             running.append(replace(data.draw(attempts(made)), started_at=now))
+            added.append(running[-1])
             made += 1
         elif running and step == "end":
-            running.pop(data.draw(st.integers(0, len(running) - 1)))
+            gone.append(running.pop(data.draw(st.integers(0, len(running) - 1))))
         elif running:  # told to leave: the same attempt, as a new object
             k = data.draw(st.integers(0, len(running) - 1))
+            gone.append(running[k])
             running[k] = replace(running[k], leaving=True)
-        assert book.update(tuple(running), now, every_band) == evictable_ranks(
-            _fresh(running), now, every_band
-        )
+            added.append(running[k])
+        now_listed = tuple(running)
+        changes = RunningChanges(listed, tuple(gone), tuple(added)) if told and listed is not None else None
+        book.note(now_listed, changes)
+        listed, gone, added = now_listed, [], []
+        if data.draw(st.booleans(), label="a job is blocked"):
+            assert book.update(now_listed, now, every_band) == evictable_ranks(
+                _fresh(running), now, every_band
+            )
+
+
+def test_changes_that_do_not_fit_are_not_trusted() -> None:
+    """A snapshot whose changes do not describe its attempts (an attempt gone that was never
+    listed, one added twice) is read by comparing, not by the changes."""
+    now = T0 + timedelta(hours=3)
+    a = Running("a1", "j1", "p", (0,), Vector(1, 0, 0), preemptible=True, started_at=T0, created_at=T0)
+    b = replace(a, attempt_id="a2", job_id="j2")
+    ghost = replace(a, attempt_id="a9", job_id="j9")
+    first, second, third = (a,), (a, b), (b,)
+    book = EvictableRanks()
+    book.note(first, None)
+    assert book.update(first, now, False) == {"a1": 3}
+    book.note(second, RunningChanges(first, gone=(ghost,), added=(b,)))  # `ghost` was never there
+    assert book.update(second, now, False) == {"a1": 3, "a2": 3}
+    book.note(third, RunningChanges(second, gone=(a,), added=(b,)))  # `b` added again
+    assert book.update(third, now, False) == {"a2": 3}
 
 
 def test_an_attempt_listed_twice_is_ranked_as_listed() -> None:

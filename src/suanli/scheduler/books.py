@@ -26,7 +26,7 @@ from functools import cache
 from suanli.domain.catalog import default_catalog
 from suanli.domain.money import Money
 from suanli.domain.resources import Vector
-from suanli.scheduler.snapshot import PendingJob, PoolView, Quota, Running, Snapshot, Usage
+from suanli.scheduler.snapshot import PendingJob, PoolView, Quota, Running, RunningChanges, Snapshot, Usage
 
 __all__ = ["Books", "Holdings", "cu_of", "per_accelerator_cu"]
 
@@ -85,8 +85,19 @@ class Holdings:
         self.held: dict[str, _Held] = {}  # by org id and by project id
         self.cu_by_org: dict[str, Decimal] = {}
         self._recount = False
+        self._last: Sequence[Running] | None = None  # the list it was last brought up to date with
 
-    def update(self, running: Sequence[Running]) -> Holdings:
+    def update(self, running: Sequence[Running], changes: RunningChanges | None = None) -> Holdings:
+        """Bring the sums up to date with `running`: by `changes` where they say how it differs from
+        the list of the last update, else by comparing the lists."""
+        last, self._last = self._last, running
+        if (
+            changes is not None
+            and changes.before is last
+            and not self._recount
+            and self._apply(changes, len(running))
+        ):
+            return self
         if self._recount:
             self._attempts, self.held, self.cu_by_org, self._recount = {}, {}, {}, False
         kept = self._attempts
@@ -114,6 +125,27 @@ class Holdings:
                     self._count(old, -1)
         self._attempts = now
         return self
+
+    def _apply(self, changes: RunningChanges, listed: int) -> bool:
+        """Catch up by `changes` alone, if they fit what is kept (each attempt gone is kept, none
+        added is, and the count comes out at `listed`); False, changing nothing, if not."""
+        kept = self._attempts
+        if len(kept) - len(changes.gone) + len(changes.added) != listed:
+            return False
+        if any(kept.get(r.attempt_id) is not r for r in changes.gone):
+            return False
+        gone = {r.attempt_id for r in changes.gone}
+        if len({r.attempt_id for r in changes.added}) != len(changes.added):
+            return False
+        if any(r.attempt_id in kept and r.attempt_id not in gone for r in changes.added):
+            return False
+        for r in changes.gone:
+            del kept[r.attempt_id]
+            self._count(r, -1)
+        for r in changes.added:
+            kept[r.attempt_id] = r
+            self._count(r, 1)
+        return True
 
     def _count(self, r: Running, sign: int) -> None:
         n = len(r.nodes)
@@ -158,7 +190,7 @@ class Books:
         self._usage = snapshot.usage
         # By org id and by project id: what the running attempts hold (`holdings`, carried from the
         # cycle before, brought up to date), copied, as this cycle's placements add to it
-        kept = (holdings or Holdings()).update(snapshot.running)
+        kept = (holdings or Holdings()).update(snapshot.running, snapshot.running_changes)
         self._held = {key: h.copy() for key, h in kept.held.items()}
         self._cu_held = dict(kept.cu_by_org)  # by org id, exact, for quotas
         self.quotas = snapshot.quotas

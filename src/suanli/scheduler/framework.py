@@ -199,6 +199,7 @@ def _schedule(snapshot: Snapshot, profiles: dict[str, Profile], carry: Carry | N
     if kept.capacity is None:
         kept.capacity = capacity(pools)
     books = Books(snapshot, kept.capacity, kept.holdings)
+    kept.evictable.note(snapshot.running, snapshot.running_changes)
     reserver = Reserver(snapshot, working, books, kept.evictable)
     reserver.hold_claims()  # last cycle's claims (ADR 0028), before any job is placed
     placements: list[Placement] = []

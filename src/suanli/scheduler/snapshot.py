@@ -183,3 +183,17 @@ class Snapshot:
     # it as soon as it fits. It lapses when the job starts or leaves the queue, or when a cycle no
     # longer finds the move worth making (the next plan does not claim it again).
     claims: Mapping[str, tuple[str, tuple[int, ...]]] = field(default_factory=dict)
+    # How `running` differs from the `running` of the snapshot before it from the same source, if the
+    # source knows (the simulator does): the cycle's books then catch up by the changes alone
+    # instead of comparing hundreds of attempts. None: they compare.
+    running_changes: RunningChanges | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunningChanges:
+    """`Snapshot.running` as `before` (the earlier snapshot's `running`, the object itself) less the
+    attempts `gone`, plus the attempts `added` (a changed attempt is a new object: gone and added)."""
+
+    before: tuple[Running, ...]
+    gone: tuple[Running, ...] = ()
+    added: tuple[Running, ...] = ()

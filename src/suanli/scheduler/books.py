@@ -189,9 +189,12 @@ class Books:
         self._norm = (cap_cu * decay, cap_cpus * decay, cap_gib * decay)
         self._usage = snapshot.usage
         # By org id and by project id: what the running attempts hold (`holdings`, carried from the
-        # cycle before, brought up to date), copied, as this cycle's placements add to it
+        # cycle before, brought up to date); a holder's entry is copied when this cycle's placements
+        # first add to it (`_owned`), so the carried sums never see them
         kept = (holdings or Holdings()).update(snapshot.running, snapshot.running_changes)
-        self._held = {key: h.copy() for key, h in kept.held.items()}
+        self._held = dict(kept.held)
+        self._owned: set[str] = set()
+        self._shares: dict[str, float] = {}  # `share`, until a placement changes the holder's
         self._cu_held = dict(kept.cu_by_org)  # by org id, exact, for quotas
         self.quotas = snapshot.quotas
         self._funds = dict(snapshot.funds) if snapshot.funds is not None else None
@@ -201,10 +204,12 @@ class Books:
         cu = cu_of(model, per_node, nodes)
         cpus, mib = per_node.cpus * nodes, per_node.memory_mib * nodes
         for key in (org, project):
-            held = self._held.get(key)
-            if held is None:
-                held = self._held[key] = _Held()
-            held.add(cu, cpus, mib)
+            if key not in self._owned:
+                kept = self._held.get(key)
+                self._held[key] = kept.copy() if kept is not None else _Held()
+                self._owned.add(key)
+            self._held[key].add(cu, cpus, mib)
+            self._shares.pop(key, None)
         self._cu_held[org] = self._cu_held.get(org, Decimal(0)) + cu
 
     def take(self, job: PendingJob, model: str | None, per_node: Vector, hold: Money | None) -> None:
@@ -217,6 +222,12 @@ class Books:
 
     def share(self, key: str) -> float:
         """The dominant share of an org or project id (module docstring); 0 on an empty network."""
+        found = self._shares.get(key)
+        if found is None:
+            found = self._shares[key] = self._share(key)
+        return found
+
+    def _share(self, key: str) -> float:
         usage = self._usage.get(key) or _NO_USAGE
         held = self._held.get(key)
         best = 0.0

@@ -81,7 +81,10 @@ class Carry:
         self.values: dict[tuple[str, Hashable], _Values] = {}
         self.capacity: tuple[float, float, float] | None = None  # `books.capacity` of the pools
         # (profile, job id) → (the job, its class keys): the keys depend on the job alone
-        self.job_keys: dict[int, dict[str, tuple[PendingJob, tuple[Hashable, ...]]]] = {}
+        # and a number per distinct class keys: a cycle finds a job's class by the number, without
+        # hashing its keys (tuples of tuples) again
+        self.job_keys: dict[int, dict[str, tuple[PendingJob, tuple[Hashable, ...], int]]] = {}
+        self.key_numbers: dict[tuple[Hashable, ...], int] = {}
         self.jobs_keyed = 0
         self.holdings = Holdings()  # what running attempts hold (it reads no pool: never reset)
         self.evictable = EvictableRanks()  # which may be evicted for service now (reads no pool)
@@ -101,7 +104,7 @@ class Carry:
             self.capacity = None
         self.static.pools = pools  # alike to the ones it was made for, by their `static_key`
         if self.jobs_keyed > self.LIMIT:
-            self.job_keys, self.jobs_keyed = {}, 0
+            self.job_keys, self.key_numbers, self.jobs_keyed = {}, {}, 0
         return self
 
 
@@ -116,7 +119,7 @@ class JobClasses:
         self._job_keys = kept.job_keys
         self._kinds: dict[int, Kinds] = {}
         # profile → class keys → the class, and the pools a job of it could ever run on
-        self._classes: dict[int, dict[Hashable, tuple[JobClass, tuple[int, ...]]]] = {}
+        self._classes: dict[int, dict[int, tuple[JobClass, tuple[int, ...]]]] = {}  # by keys' number
         self._alike: dict[Hashable, JobClass] = {}
         self._static = kept.static
         self._live: dict[Hashable, _Live] = {}
@@ -139,15 +142,17 @@ class JobClasses:
         keyed = self._job_keys[id(built)]
         known = keyed.get(job.id)
         if known is not None and known[0] is job:
-            keys = known[1]
+            _, keys, number = known
         else:
             keys = tuple([key(job) for key in kinds.keys])
-            keyed[job.id] = (job, keys)
+            numbers = self.carry.key_numbers
+            number = numbers.setdefault(keys, len(numbers))
+            keyed[job.id] = (job, keys, number)
             self.carry.jobs_keyed += 1
         classes = self._classes[id(built)]
-        found = classes.get(keys)
+        found = classes.get(number)
         if found is None:
-            found = classes[keys] = self._class(kinds, job, keys)
+            found = classes[number] = self._class(kinds, job, keys)
         return found
 
     def _class(

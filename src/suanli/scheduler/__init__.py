@@ -1,6 +1,6 @@
 """Pure placement policy: a frozen snapshot in, a plan with reasons out. No I/O, no clock, no globals."""
 
-from suanli.scheduler.classes import Carry
+from suanli.scheduler.carry import Carry
 from suanli.scheduler.explain import Candidate, explain
 from suanli.scheduler.feasibility import never_fits
 from suanli.scheduler.framework import Profile, schedule

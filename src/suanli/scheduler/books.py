@@ -75,7 +75,7 @@ class Holdings:
     share and what quotas count. Sums are exact (compute units in `Decimal`, CPUs and MiB in
     integers), so a holder's share does not depend on the order its attempts are listed in.
 
-    Kept from one cycle to the next (`classes.Carry.holdings`) and brought up to date by the attempts
+    Kept from one cycle to the next (`carry.Carry.holdings`) and brought up to date by the attempts
     that started or ended since: the simulator and the control loop hand every cycle hundreds of
     running attempts, nearly all the ones of the cycle before. An attempt counts as the same while
     what it holds and for whom is unchanged."""

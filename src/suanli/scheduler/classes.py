@@ -39,19 +39,16 @@ profile order) is worked out separately, when asked (`framework._verdicts`).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from functools import cache
-from itertools import filterfalse, repeat
-from operator import itemgetter, ne
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from itertools import filterfalse
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from suanli.scheduler import ranking
-from suanli.scheduler.books import Holdings
-from suanli.scheduler.evictable import EvictableRanks
+from suanli.scheduler.carry import NO_COST, Carry, Values
 from suanli.scheduler.reuse import Check, Kinds, Score
 from suanli.scheduler.snapshot import PendingJob, PoolView
-from suanli.scheduler.survivors import StaticSets
 from suanli.scheduler.working import WorkingFree
 
 if TYPE_CHECKING:
@@ -63,49 +60,6 @@ _kinds_of = cache(Kinds.of)  # built profiles live as long as `framework.build`'
 
 _RETIRED = -1  # in `_Live.answers`: a filter that reads free capacity said no; versions start at 0
 _UNSEEN = -2
-
-
-class Carry:
-    """The answers that do not read free capacity, kept from one cycle to the next while every pool's
-    `static_key` is unchanged: static filters' answers and survivors, and reusable scores' raw
-    values. Exact: those plugins see a pool only through what its `static_key` holds, and a job only
-    through its key. Any change to any pool (a price, a site going offline, a pool added) starts
-    afresh. A caller that runs cycles back to back over the same pools (the simulator, the control
-    loop) passes one to `schedule()`; without one, every cycle starts afresh."""
-
-    LIMIT = 200_000  # cached answers (pool × key) kept at most; past it, start afresh
-
-    def __init__(self) -> None:
-        self._key: tuple[Hashable, ...] | None = None
-        self.static = StaticSets(())  # static filters' answers and survivors
-        self.values: dict[tuple[str, Hashable], _Values] = {}
-        self.capacity: tuple[float, float, float] | None = None  # `books.capacity` of the pools
-        # (profile, job id) → (the job, its class keys): the keys depend on the job alone
-        # and a number per distinct class keys: a cycle finds a job's class by the number, without
-        # hashing its keys (tuples of tuples) again
-        self.job_keys: dict[int, dict[str, tuple[PendingJob, tuple[Hashable, ...], int]]] = {}
-        self.key_numbers: dict[tuple[Hashable, ...], int] = {}
-        self.jobs_keyed = 0
-        self.holdings = Holdings()  # what running attempts hold (it reads no pool: never reset)
-        self.evictable = EvictableRanks()  # which may be evicted for service now (reads no pool)
-        # (scores' memos, domain) → its ranking (`JobClass._ranking`), and their pools in all
-        self.rankings: dict[Hashable, ranking.Ranking] = {}
-        self.ranked_pools = 0
-
-    def adopt(self, pools: Sequence[PoolView]) -> Carry:
-        key = tuple([p.static_key for p in pools])
-        size = len(pools) * (len(self.static) + len(self.values)) + self.ranked_pools
-        if key != self._key or size > self.LIMIT:
-            self._key = key
-            self.static = StaticSets(pools)
-            self.values = {}  # the rankings' keys name these memos: they go with them
-            self.rankings = {}
-            self.ranked_pools = 0
-            self.capacity = None
-        self.static.pools = pools  # alike to the ones it was made for, by their `static_key`
-        if self.jobs_keyed > self.LIMIT:
-            self.job_keys, self.key_numbers, self.jobs_keyed = {}, {}, 0
-        return self
 
 
 class JobClasses:
@@ -245,7 +199,7 @@ class JobClasses:
             found = self._totals[scores, extremes] = {}
         return found
 
-    def column(self, memo: _Values, weight: float, extremes: tuple[float, float] | None) -> dict[int, float]:
+    def column(self, memo: Values, weight: float, extremes: tuple[float, float] | None) -> dict[int, float]:
         """Pool index → one score's weighted value, for its raw values `memo` and (for a cost
         column) the domain's cheapest and dearest known cost."""
         found = self._columns.get((memo, weight, extremes))
@@ -269,11 +223,11 @@ class JobClasses:
             found = self._raw[name, need] = {}
         return found
 
-    def values(self, name: str, key: Hashable) -> _Values:
+    def values(self, name: str, key: Hashable) -> Values:
         """The shared memo of one reusable score's raw values for one key."""
         found = self._values.get((name, key))
         if found is None:
-            found = self._values[name, key] = _Values()
+            found = self._values[name, key] = Values()
         return found
 
 
@@ -345,7 +299,7 @@ class JobClass:
     """One class: its live pools (shared), its scores' raw values (shared), and its ranking."""
 
     def __init__(
-        self, book: JobClasses, kinds: Kinds, live: _Live, values: tuple[_Values | None, ...]
+        self, book: JobClasses, kinds: Kinds, live: _Live, values: tuple[Values | None, ...]
     ) -> None:
         self._book, self._kinds = book, kinds
         self._live, self._values = live, values
@@ -424,7 +378,7 @@ class JobClass:
 
         A pool's score is a function of its raw values and of each cost column's cheapest and
         dearest known cost over the domain, nothing else. So classes whose scores read the same
-        memos (`_Values`) and whose domains have the same extremes share one total per pool
+        memos (`Values`) and whose domains have the same extremes share one total per pool
         (`JobClasses.totals`), and one weighted column per memo, weight and extremes
         (`JobClasses.column`): most rankings of a large cycle only look their pools up."""
         key = (self._totals_key, self._live.survivors)
@@ -542,55 +496,15 @@ class JobClass:
         self._filled = True
 
 
-_NO_COST = math.inf  # in `_Values.lows`: an unknown cost, never the cheapest; -inf in `highs`
-
-
-class _Values:
-    """One reusable score's raw values for one key, per pool, and whether any two of them differ.
-
-    `lows` and `highs` are the same values with an unknown one (None) as +inf and -inf, so the
-    cheapest and dearest known value of any pools are one `min` and one `max`. Where a score gives
-    a value that is not finite (`odd`), they are found among the known values instead, as
-    `ranking.spread` does."""
-
-    def __init__(self) -> None:
-        self.by_pool: dict[int, float | None] = {}
-        self.lows: dict[int, float] = {}
-        self.highs: dict[int, float] = {}
-        self.first: float | None = None
-        self.varies = False
-        self.odd = False  # some value is ±inf or NaN
-        self.covered: set[int] = set()  # domains (bitsets of pools) whose every pool is in `by_pool`
-
-    def extend(self, pools: list[int], values: list[float | None]) -> None:
-        """Add each pool's value (the two lists in step)."""
-        if not pools:
-            return
-        if not self.by_pool:
-            self.first = values[0]
-        if not self.varies:
-            self.varies = any(map(ne, repeat(self.first), values))  # `!=`, which a NaN never fails
-        self.by_pool.update(zip(pools, values, strict=True))
-        if None in values:
-            known = [v for v in values if v is not None]
-            self.lows.update(zip(pools, [_NO_COST if v is None else v for v in values], strict=True))
-            self.highs.update(zip(pools, [-_NO_COST if v is None else v for v in values], strict=True))
-        else:
-            known = cast("list[float]", values)
-            self.lows.update(zip(pools, known, strict=True))
-            self.highs.update(zip(pools, known, strict=True))
-        self.odd = self.odd or not all(map(math.isfinite, known))
-
-
 def _extremes(
-    memo: _Values, get: Callable[[Mapping[int, Any]], tuple[Any, ...]]
+    memo: Values, get: Callable[[Mapping[int, Any]], tuple[Any, ...]]
 ) -> tuple[float, float] | None:
     """The lowest and highest known value among the pools `get` picks from `memo` (`ranking.spread`);
     None if no value is known."""
     if memo.odd:  # some value is not finite: among the known ones, as `ranking.spread` does
         return ranking.spread(get(memo.by_pool))
     lo = min(get(memo.lows))
-    if lo == _NO_COST:
+    if lo == NO_COST:
         return None
     return lo, max(get(memo.highs))
 

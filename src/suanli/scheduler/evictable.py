@@ -1,5 +1,5 @@
 """Which running attempts may be evicted for service now, and at what rank, kept from one cycle to
-the next (`classes.Carry.evictable`).
+the next (`carry.Carry.evictable`).
 
 Under a service order a cycle that blocks a job asks every attempt that may be evicted at all for
 its `service.evictable_rank`: with hundreds of attempts running and a cycle per event, that was a

@@ -41,7 +41,8 @@ from typing import NamedTuple, Protocol
 from suanli.domain.money import Money
 from suanli.domain.resources import Vector
 from suanli.scheduler.books import Books, capacity
-from suanli.scheduler.classes import Carry, JobClasses
+from suanli.scheduler.carry import Carry
+from suanli.scheduler.classes import JobClasses
 from suanli.scheduler.fit import accelerator_option as accelerator_option
 from suanli.scheduler.fit import options_key as options_key
 from suanli.scheduler.fit import pick_nodes as pick_nodes
@@ -165,7 +166,7 @@ def register_gate(name: str, factory: Callable[[], GatePlugin]) -> None:
 def schedule(snapshot: Snapshot, profiles: dict[str, Profile], carry: Carry | None = None) -> Plan:
     """Place what fits now, in fair order; reserve (or preempt) for jobs that do not fit; for every
     job left waiting, say why each pool does not take it (when asked). `carry` keeps the answers
-    that do not depend on free capacity from one call to the next (`classes.Carry`)."""
+    that do not depend on free capacity from one call to the next (`carry.Carry`)."""
     with collector_paused():
         return _schedule(snapshot, profiles, carry)
 

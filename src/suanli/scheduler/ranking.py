@@ -96,7 +96,7 @@ def best_first(scores: list[float], pools: Sequence[int], labels: Sequence[str])
 class Ranking:
     """A domain's pools with their scores for one set of score memos: what every job class that
     reads those memos over that domain ranks by. Nothing in it reads free capacity, so it is shared
-    by those classes and kept from cycle to cycle while the pools' static keys are (`classes.Carry`).
+    by those classes and kept from cycle to cycle while the pools' static keys are (`carry.Carry`).
     It is never changed once made; its order is sorted when first asked."""
 
     def __init__(self, pools: list[int], scores: list[float], labels: Sequence[str]) -> None:

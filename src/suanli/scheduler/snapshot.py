@@ -52,7 +52,7 @@ class PoolView:
     @cached_property
     def static_key(self) -> Hashable:
         """Everything but the free vectors (their count included): two views with equal keys get the same answer from every
-        plugin that does not read `free` (`classes.Carry` keeps those answers between cycles)."""
+        plugin that does not read `free` (`carry.Carry` keeps those answers between cycles)."""
         return (
             self.id,
             len(self.free),  # the node count: `shape` reads it

@@ -15,7 +15,7 @@ pool `i` of the snapshot, so
   `&` of ints, whatever the number of pools.
 
 Exact: a static filter's answer does not change within a cycle, nor between cycles while the pools'
-`static_key` are unchanged (`classes.Carry`), and a `pool_key` promises the same answer on pools
+`static_key` are unchanged (`carry.Carry`), and a `pool_key` promises the same answer on pools
 with equal keys.
 """
 

@@ -7,7 +7,7 @@ does the rest: best fit, the nodes with the fewest accelerators left over, so pa
 up before empty ones are broken into.
 
 The score reads the pool's node shape, not its free capacity, so its values are cached per job
-shape and kept between cycles (`classes.Carry`) and a class's ranking stays reusable; a score that
+shape and kept between cycles (`carry.Carry`) and a class's ranking stays reusable; a score that
 read free capacity would be asked again for every job and pool.
 """
 

@@ -101,3 +101,13 @@ def test_a_cycles_placements_do_not_leak_into_the_carried_holdings() -> None:
     again = Books(snapshot, (64.0, 0.0, 0.0), carried)
     assert again.cu_held("o1") == Decimal(8)
     assert again.share("o1") == 8 / 64
+
+
+def test_changes_naming_an_attempt_gone_twice_are_not_trusted() -> None:
+    a = Running("a1", "j1", "p", (0,), Vector(8, 0, 0), "A100", "o1", "p1")
+    b = Running("a2", "j2", "p", (0,), Vector(8, 0, 0), "A100", "o1", "p1")
+    c = Running("a3", "j3", "p", (0,), Vector(8, 0, 0), "A100", "o1", "p1")
+    first, second = (a, b), (c,)
+    carried = Holdings().update(first)
+    carried.update(second, RunningChanges(first, gone=(a, a), added=(c,)))  # `b` left, not `a` twice
+    assert counted(carried) == counted(fresh([c]))

@@ -135,6 +135,8 @@ class Holdings:
         if any(kept.get(r.attempt_id) is not r for r in changes.gone):
             return False
         gone = {r.attempt_id for r in changes.gone}
+        if len(gone) != len(changes.gone):  # one gone twice
+            return False
         if len({r.attempt_id for r in changes.added}) != len(changes.added):
             return False
         if any(r.attempt_id in kept and r.attempt_id not in gone for r in changes.added):

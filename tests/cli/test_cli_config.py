@@ -11,6 +11,7 @@ import pytest
 from suanli.cli.config import (
     ConfigError,
     NotLoggedIn,
+    link_local_network,
     load_config,
     remove_profile,
     resolve_profile,
@@ -101,3 +102,54 @@ def test_malformed_file_is_a_config_error(config_dir: Path) -> None:
     (config_dir / "config.toml").write_text("current = [unclosed\n")
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(config_dir)
+
+
+def servers(config_dir: Path) -> dict[str, tuple[str, str | None]]:
+    return {n: (p.server, p.token) for n, p in load_config(config_dir).profiles.items()}
+
+
+def test_a_new_local_network_gets_local_and_local_operator(config_dir: Path) -> None:
+    said = link_local_network("http://127.0.0.1:8600", "ten1", "op1", new=True, config_dir=config_dir)
+    assert servers(config_dir) == {
+        "local": ("http://127.0.0.1:8600", "ten1"),
+        "local-operator": ("http://127.0.0.1:8600", "op1"),
+    }
+    assert load_config(config_dir).current == "local"
+    assert said == ["CLI profiles 'local' and 'local-operator' written; 'local' is current"]
+
+
+def test_a_second_network_does_not_take_the_first_ones_profiles(config_dir: Path) -> None:
+    link_local_network("http://127.0.0.1:8600", "ten1", "op1", new=True, config_dir=config_dir)
+    said = link_local_network("http://127.0.0.1:8677", "ten2", "op2", new=True, config_dir=config_dir)
+    assert servers(config_dir) == {
+        "local": ("http://127.0.0.1:8600", "ten1"),
+        "local-operator": ("http://127.0.0.1:8600", "op1"),
+        "local-8677": ("http://127.0.0.1:8677", "ten2"),
+        "local-8677-operator": ("http://127.0.0.1:8677", "op2"),
+    }
+    assert load_config(config_dir).current == "local-8677"
+    assert "'local' and 'local-operator' hold another network's token (http://127.0.0.1:8600)" in said[0]
+    # a third on the same port as the second: the next free name
+    link_local_network("http://127.0.0.1:8677", "ten3", "op3", new=True, config_dir=config_dir)
+    assert servers(config_dir)["local-8677-2"] == ("http://127.0.0.1:8677", "ten3")
+
+
+def test_a_network_started_again_on_another_port_takes_its_profiles_along(config_dir: Path) -> None:
+    link_local_network("http://127.0.0.1:8600", "ten1", "op1", new=True, config_dir=config_dir)
+    save_profile("elsewhere", "https://api.example", "tok", config_dir=config_dir)  # the user's choice
+    assert link_local_network("http://127.0.0.1:8600", "ten1", "op1", new=False, config_dir=config_dir) == []
+    said = link_local_network("http://127.0.0.1:8700", "ten1", "op1", new=False, config_dir=config_dir)
+    assert said == ["CLI profiles 'local' and 'local-operator' now point at http://127.0.0.1:8700"]
+    assert servers(config_dir)["local"] == ("http://127.0.0.1:8700", "ten1")
+    assert servers(config_dir)["local-operator"] == ("http://127.0.0.1:8700", "op1")
+    assert load_config(config_dir).current == "elsewhere"  # a restart never moves the current profile
+
+
+def test_a_removed_profile_is_written_again_without_taking_over(config_dir: Path) -> None:
+    link_local_network("http://127.0.0.1:8600", "ten1", "op1", new=True, config_dir=config_dir)
+    save_profile("elsewhere", "https://api.example", "tok", config_dir=config_dir)
+    remove_profile("local", config_dir=config_dir)
+    said = link_local_network("http://127.0.0.1:8600", "ten1", "op1", new=False, config_dir=config_dir)
+    assert said == ["CLI profile 'local' written"]
+    assert servers(config_dir)["local"] == ("http://127.0.0.1:8600", "ten1")
+    assert load_config(config_dir).current == "elsewhere"

@@ -19,7 +19,7 @@ import json
 import os
 import tempfile
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +31,7 @@ __all__ = [
     "NotLoggedIn",
     "Profile",
     "config_path",
+    "link_local_network",
     "load_config",
     "remove_profile",
     "resolve_profile",
@@ -121,6 +122,82 @@ def save_profile(
     profiles = {**config.profiles, name: Profile(name, server.rstrip("/"), token)}
     current = name if make_current or config.current is None else config.current
     return write_config(Config(current, profiles), config_dir)
+
+
+def link_local_network(
+    server: str,
+    tenant_token: str,
+    operator_token: str | None,
+    new: bool,
+    config_dir: Path | None = None,
+) -> list[str]:
+    """Point the CLI at a network `suanli up` runs (`new`: started for the first time): a tenant
+    profile (`local`) and an operator one (`local-operator`) holding its tokens. Says what it
+    changed, a line each; nothing when the profiles were already right.
+
+    A network is known by its tokens, not by a profile's name, so one started again on another
+    port keeps its profiles and they follow it. A network never takes another one's names: when
+    `local` or `local-operator` holds other tokens it gets `local-PORT` (then `local-PORT-2`, …),
+    and the profiles there are left as they were. A new network's tenant profile becomes the
+    current one; a known network's profile, written again because it was removed, only when no
+    profile is current."""
+    server = server.rstrip("/")
+    config = load_config(config_dir)
+    profiles = dict(config.profiles)
+    tokens = {tenant_token: "tenant", **({operator_token: "operator"} if operator_token else {})}
+    held = {p.name: tokens[p.token] for p in profiles.values() if p.token in tokens}
+    said: list[str] = []
+    moved = sorted(n for n in held if profiles[n].server != server)
+    for name in moved:
+        profiles[name] = Profile(name, server, profiles[name].token)
+    if moved:
+        said.append(f"CLI {_names(moved)} now {'point' if len(moved) > 1 else 'points'} at {server}")
+    current = config.current
+    if "tenant" not in held.values():
+        tenant = _free_name(profiles, tokens, server)
+        if tenant != "local":
+            taken = [n for n in ("local", "local-operator") if n in profiles and n not in held]
+            said.append(
+                f"CLI {_names(taken)} {'hold' if len(taken) > 1 else 'holds'} another network's token "
+                f"({profiles[taken[0]].server}); this network's is {tenant!r}"
+            )
+        written = [tenant]
+        profiles[tenant] = Profile(tenant, server, tenant_token)
+        if operator_token and "operator" not in held.values():
+            written.append(f"{tenant}-operator")
+            profiles[written[-1]] = Profile(written[-1], server, operator_token)
+        if new or current is None:
+            current = tenant
+        said.append(
+            f"CLI {_names(written)} written" + (f"; {tenant!r} is current" if current == tenant else "")
+        )
+    if not said:
+        return []
+    write_config(Config(current, profiles), config_dir)
+    return said
+
+
+def _free_name(profiles: Mapping[str, Profile], tokens: Mapping[str, str], server: str) -> str:
+    """`local`, else `local-PORT`, else `local-PORT-2`, …: the first whose tenant and operator
+    names are both free (or hold this network's tokens)."""
+    port = server.rsplit(":", 1)[-1].strip("/")
+    candidates = ["local", f"local-{port}" if port.isdigit() else "local-2"]
+
+    def free(name: str) -> bool:
+        return all(n not in profiles or profiles[n].token in tokens for n in (name, f"{name}-operator"))
+
+    for name in candidates:
+        if free(name):
+            return name
+    n = 2
+    while not free(f"{candidates[1]}-{n}"):
+        n += 1
+    return f"{candidates[1]}-{n}"
+
+
+def _names(names: Sequence[str]) -> str:
+    """`profile 'a'`, `profiles 'a' and 'b'`."""
+    return ("profiles " if len(names) > 1 else "profile ") + " and ".join(f"{n!r}" for n in names)
 
 
 def remove_profile(name: str, config_dir: Path | None = None) -> Path:

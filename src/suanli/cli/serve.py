@@ -19,7 +19,7 @@ import typer
 import uvicorn
 
 from suanli.api.app import create_app
-from suanli.cli.config import save_profile
+from suanli.cli.config import config_path, link_local_network
 from suanli.cli.context import stderr
 from suanli.control import bootstrap
 from suanli.control.plane import ControlPlane, utcnow
@@ -55,6 +55,14 @@ def _write_secret(path: Path, value: str) -> None:
     with os.fdopen(fd, "w") as f:
         f.write(value + "\n")
     path.chmod(0o600)
+
+
+def _read_secret(path: Path) -> str | None:
+    """A token `_write_secret` wrote; None if the file is gone or empty."""
+    try:
+        return path.read_text(encoding="utf-8").strip() or None
+    except FileNotFoundError:
+        return None
 
 
 def _logging(verbose: bool) -> None:
@@ -129,8 +137,10 @@ def up(
     """Start the whole network on this machine: API, scheduler and one local site.
 
     First start creates an operator, a demo tenant (org `demo`, project `default`) and a local site,
-    and writes the CLI profile `local` so `suanli submit examples/hello.yaml` works at once.
-    Ctrl-C stops everything; starting again keeps all data.
+    and writes the CLI profiles `local` (current) and `local-operator`, so `suanli submit
+    examples/hello.yaml` works at once. A second network (another --data-dir) gets `local-PORT`
+    instead of taking those names, and a network started again on another --port takes its profiles
+    with it. Ctrl-C stops everything; starting again keeps all data.
     """
     _logging(verbose)
     settings = _settings(data_dir, database_url)
@@ -141,9 +151,12 @@ def up(
     if first:
         _write_secret(settings.data_dir / "operator.token", first.operator_token)
         _write_secret(settings.data_dir / "demo.token", first.tenant_token)
-        save_profile("local-operator", server_url, first.operator_token, make_current=False)
-        config = save_profile("local", server_url, first.tenant_token, make_current=True)
-        stderr.print(f"first start: CLI profile 'local' written to {config}")
+    tenant_token = _read_secret(settings.data_dir / "demo.token")
+    if tenant_token:
+        operator_token = _read_secret(settings.data_dir / "operator.token")
+        said = link_local_network(server_url, tenant_token, operator_token, new=first is not None)
+        for i, line in enumerate(said, 1):
+            stderr.print(line + (f" ({config_path()})" if i == len(said) else ""))
     state_dir = settings.data_dir / f"agent-{site}"
     enroll = None
     if not (state_dir / "agent.token").exists():

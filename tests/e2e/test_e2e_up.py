@@ -1,0 +1,102 @@
+"""`suanli up` as the README runs it: a real server and agent, the CLI profiles it writes, a job run
+through them; a second network beside it, and the first one started again on another port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from e2e_net import free_port
+
+from suanli.cli.config import load_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Up:
+    """One `suanli up` process, stopped with Ctrl-C (SIGINT) as a user would."""
+
+    def __init__(self, data_dir: Path, port: int, env: dict[str, str], log: Path) -> None:
+        self.port, self.log = port, log
+        self._out = log.open("wb")
+        cmd = [sys.executable, "-m", "suanli", "up", "--data-dir", str(data_dir), "--port", str(port)]
+        self.proc = subprocess.Popen(
+            [*cmd, "--pool", "cpu:1"], env=env, stdout=self._out, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.output()
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"suanli up did not answer within 60 s:\n{self.output()}")
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._out.close()
+
+
+def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "suanli", *args],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_up_logs_the_cli_in_and_a_second_network_keeps_its_own_profiles(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SUANLI_")}
+    env["SUANLI_CONFIG_DIR"] = str(tmp_path / "config")
+    first_port, second_port, moved_port = free_port(), free_port(), free_port()
+
+    first = Up(tmp_path / "first", first_port, env, tmp_path / "first.log")
+    try:
+        assert "'local' is current" in first.output()
+        ran = cli(env, "submit", "examples/hello.yaml", "--wait")
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        job_id = ran.stdout.split()[0]
+        logs = cli(env, "logs", job_id)
+        assert f"hello from job {job_id}" in logs.stdout, logs.stdout + logs.stderr
+    finally:
+        first.stop()
+
+    second = Up(tmp_path / "second", second_port, env, tmp_path / "second.log")
+    try:
+        profiles = load_config(tmp_path / "config").profiles
+        assert profiles["local"].server == f"http://127.0.0.1:{first_port}"
+        assert profiles[f"local-{second_port}"].server == f"http://127.0.0.1:{second_port}"
+        assert f"local-{second_port}-operator" in profiles
+        assert load_config(tmp_path / "config").current == f"local-{second_port}"
+        jobs = cli(env, "jobs", "--json")  # the second network's tenant has no jobs yet
+        assert jobs.returncode == 0 and job_id not in jobs.stdout, jobs.stdout + jobs.stderr
+    finally:
+        second.stop()
+
+    again = Up(tmp_path / "first", moved_port, env, tmp_path / "again.log")
+    try:
+        assert f"'local' and 'local-operator' now point at http://127.0.0.1:{moved_port}" in again.output()
+        jobs = cli(env, "--profile", "local", "jobs", "--json")
+        assert jobs.returncode == 0 and job_id in jobs.stdout, jobs.stdout + jobs.stderr
+        assert load_config(tmp_path / "config").current == f"local-{second_port}"
+    finally:
+        again.stop()

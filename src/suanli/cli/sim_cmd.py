@@ -86,7 +86,7 @@ def sim(
         list[str] | None,
         typer.Option(
             "--policy",
-            help="A policy to run (repeatable): fifo, easy, sjf, las, suanli. Default: the four baselines.",
+            help=f"A policy to run (repeatable): {', '.join(policy_names())}. Default: {', '.join(BASELINES)}.",
             show_default=False,
         ),
     ] = None,
@@ -108,9 +108,12 @@ def sim(
 ) -> None:
     """Replay a trace on a network of GPU pools (or one pool) and compare scheduling policies.
 
-    `fifo`, `easy` (FIFO + EASY backfill), `sjf` (oracle shortest-first) and `las` (Tiresias-like,
-    preemptive) are the baselines; `suanli` is the production scheduler, called unchanged (slow on
-    large traces: one full scheduling cycle per event).
+    The baselines: `fifo`, `easy` (FIFO + EASY backfill, true durations), `sjf` (oracle
+    shortest-first), `las` (Tiresias-like: least attained service, 3 queues, preemptive) and `las2`
+    (2 queues at 16 GPU-hours). `las-ckpt` is LAS evicting only just after a job's checkpoint. The
+    production scheduler, called unchanged: `suanli-las` (the control plane's default queue order),
+    `suanli-service` (the `service` order) and `suanli` (the `fair` order); slower than the baselines
+    on large traces (a scheduling cycle per change). `suanli sim-compare` checks the quality goals.
 
     Examples:
 

@@ -369,3 +369,25 @@ def test_a_refund_returns_the_cash_claws_back_the_voucher_and_reverses_the_payab
     assert again["refunded"] == [] and money(net)["balance"] == 3_000  # nothing is refunded twice
     trail = net.ok("GET", "/audit", net.operator, params={"action": "refund"})["items"]
     assert [(a["target"], a["reason"]) for a in trail] == [(job, "site fault")]
+
+
+def test_holds_placed_in_one_cycle_count_the_ones_before_them(net: Net) -> None:
+    """The applier places three jobs in one cycle; the funds gate saw only the accelerator price, so
+    it planned all three. Each hold counts the cash and voucher value the holds before it took: the
+    third finds neither enough cash nor voucher left and waits."""
+    agent = priced_site(net)
+    dearer = {**PRICE, "tenant": {"accelerator_hour": "36.00", "cpu_hour": "10.00"}}
+    net.ok("POST", "/sites/dc1/pools/gpu/prices", net.operator, json=dearer)  # 56.00 per job at apply
+    net.ok("POST", "/voucher-programmes", net.operator, json={"name": "p", "budget": "100.00"})
+    grant = {"org": "demo", "face": "30.00", "share": "30%", "valid_until": VALID_UNTIL}
+    net.ok("POST", "/voucher-programmes/p/vouchers", net.operator, json=grant)
+    topup(net, "120.00")
+    spec = {**TRAIN, "resources": {"accelerators": "A100:1", "cpus": 2, "max_runtime": "1h"}}
+    jobs = [net.ok("POST", "/jobs", net.tenant, json={"spec": spec})["id"] for _ in range(3)]
+    net.cycle()
+    assert sorted(x["job_id"] for x in sync(net, agent)["launch"]) == sorted(jobs[:2])
+    # 56.00 each: the voucher pays 30% of the first (16.80) and its last 13.20 of the second
+    assert money(net)["held"] == (5_600 - 1_680) + (5_600 - 1_320)
+    [blocked] = net.ok("GET", f"/jobs/{jobs[2]}/why", net.tenant)["blocked"]
+    assert blocked["pool"] == "(funds)"
+    assert blocked["reason"].startswith("insufficient funds: needs 56.00 CNY, available 38.00 CNY")

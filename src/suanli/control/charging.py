@@ -30,7 +30,7 @@ from suanli.domain.money import Money
 from suanli.domain.resources import Vector
 from suanli.domain.states import ATTEMPT_TERMINAL, AttemptState
 from suanli.store import Database, Tx
-from suanli.store.tables import Attempt, Hold, Job, Pool, UsageRecord
+from suanli.store.tables import Attempt, Hold, Job, Pool, PriceVersion, UsageRecord
 
 log = logging.getLogger("suanli.control")
 
@@ -62,30 +62,32 @@ def hold_for(
     per_node: Vector,
     nodes: int,
     now: datetime,
+    price: PriceVersion | None,
     default_s: int = DEFAULT_HOLD_SECONDS,
+    kept: ledger.OpenHolds | None = None,
 ) -> str | None:
-    """Hold max_runtime × the price in force for an attempt about to be placed; returns the price
-    version it pins (None: the pool is free, nothing is held). Raises `InsufficientFunds`, before
-    anything is written, when the project cannot cover the part its vouchers would not pay."""
-    price = ledger.price_in_force(tx, pool.id, now)
+    """Hold max_runtime × `price` (the pool's price in force now, `ledger.prices_in_force`) for an
+    attempt about to be placed; returns the price version it pins (None: the pool is free, nothing
+    is held). Raises `InsufficientFunds`, before anything is written, when the project cannot cover
+    the part its vouchers would not pay. `kept`: see `ledger.OpenHolds`."""
     if price is None:
         return None
     seconds = int(job.spec.get("resources", {}).get("max_runtime_s") or default_s)
     usage = ledger.planned_usage(
         seconds, per_node.accelerators * nodes, per_node.cpus * nodes, per_node.memory_mib * nodes
     )
-    amount = ledger.expected_amount(tx, pool.id, usage, now)
-    assert amount is not None  # the same price as above
     ledger.hold(
         tx,
         hold_id(attempt_id),
         project_id=job.project_id,
         pool_id=pool.id,
-        amount=amount,
+        amount=estimate(ledger.book_of(price), usage),
         now=now,
         job_id=job.id,
         attempt_id=attempt_id,
         vouchers=True,
+        price=price,
+        kept=kept,
     )
     return price.id
 

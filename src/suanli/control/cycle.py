@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from suanli.control import budgets, charging, failover, history, leases, snapshots
+from suanli.control import budgets, charging, failover, history, leases, ledger, snapshots
 from suanli.control.lifecycle import attempt_preempt, move_job
 from suanli.control.signals import SCHEDULE, Signals, job_topic, site_topic
 from suanli.domain.ledger import InsufficientFunds
@@ -72,10 +72,13 @@ def apply(
     charging.lock_for_placements(tx, sorted({j.project_id for j in placing.values()}), pool_ids, now)
     held = snapshots.held_by_node(tx.sites.active_attempts(pool_ids))
     free = {pid: list(snapshots.free_nodes(pool, held.get(pid, {}))) for pid, pool in pools.items()}
+    sites = {s.id: s for s in tx.sites.sites()}
+    prices = ledger.prices_in_force(tx, pool_ids, now)
+    kept = ledger.OpenHolds()  # the projects' cash accounts are locked above, for the whole apply
     for placement in plan.placements:
-        job = tx.jobs.get(placement.job_id, lock=True)
+        job = placing.get(placement.job_id)  # read under its lock, above: no need to ask again
         pool = pools.get(placement.pool_id)
-        site = tx.sites.site(pool.site_id) if pool else None
+        site = sites.get(pool.site_id) if pool else None
         nodes_free = free.get(placement.pool_id)
         # Since the snapshot the pool may have shrunk or been withdrawn, or its site disabled.
         still_fits = (
@@ -95,7 +98,16 @@ def apply(
         attempt_id = tx.jobs.new_attempt_id()
         try:  # the hold first: a refusal leaves nothing written
             price_version_id = charging.hold_for(
-                tx, job, attempt_id, pool, placement.per_node, len(placement.nodes), now, hold_default_s
+                tx,
+                job,
+                attempt_id,
+                pool,
+                placement.per_node,
+                len(placement.nodes),
+                now,
+                prices[pool.id],
+                hold_default_s,
+                kept,
             )
         except InsufficientFunds as exc:
             needs, has = Money(exc.needed, exc.currency), Money(exc.available, exc.currency)

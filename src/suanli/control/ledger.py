@@ -10,6 +10,7 @@ who is calling: `control/money.py` does that for people; the scheduling loop cal
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -137,9 +138,26 @@ def voucher_reserved(hold: Hold) -> int:
     return max(0, hold.voucher_minor - (hold.charged_minor - hold.cash_minor))
 
 
-def funds(tx: Tx, project_id: str, currency: str) -> Funds:
+class OpenHolds:
+    """What the open holds keep, per project's cash and per org's vouchers, read from the holds
+    table once and then kept up to date by `hold` as it adds holds, so the many holds of one
+    transaction (the applier's placements) do not each read every open hold of their project and
+    org again. Exact only for a caller that holds the projects' cash accounts locked for the whole
+    transaction (`charging.lock_for_placements`): nothing else opens, captures or closes their holds
+    meanwhile."""
+
+    def __init__(self) -> None:
+        self.cash: dict[tuple[str, str], int] = {}  # (project, currency) → cash kept
+        self.vouchers: dict[tuple[str, str], int] = {}  # (org, currency) → voucher value promised
+
+
+def funds(tx: Tx, project_id: str, currency: str, kept: OpenHolds | None = None) -> Funds:
     cash = tx.ledger.account(cash_account(project_id, currency))
-    held = sum(cash_reserved(h) for h in tx.ledger.open_holds(project_id, currency))
+    held = kept.cash.get((project_id, currency)) if kept is not None else None
+    if held is None:
+        held = sum(cash_reserved(h) for h in tx.ledger.open_holds(project_id, currency))
+        if kept is not None:
+            kept.cash[project_id, currency] = held
     return Funds(
         currency,
         balance_of(cash_account(project_id, currency), cash.signed_sum if cash else 0),
@@ -184,9 +202,20 @@ def set_credit_limit(tx: Tx, project_id: str, currency: str, limit: int, now: da
 
 
 def price_in_force(tx: Tx, pool_id: str, at: datetime) -> PriceVersion | None:
-    rows = tx.ledger.price_versions([pool_id])
-    book = book_in_force([book_of(r) for r in rows], at)
-    return next((r for r in rows if book is not None and r.version == book.version), None)
+    return prices_in_force(tx, [pool_id], at)[pool_id]
+
+
+def prices_in_force(tx: Tx, pool_ids: Iterable[str], at: datetime) -> dict[str, PriceVersion | None]:
+    """`price_in_force` for each of the pools, read in one query (None: the pool is not priced)."""
+    ids = list(pool_ids)
+    rows: dict[str, list[PriceVersion]] = {pool_id: [] for pool_id in ids}
+    for row in tx.ledger.price_versions(ids):
+        rows[row.pool_id].append(row)
+    found: dict[str, PriceVersion | None] = {}
+    for pool_id, versions in rows.items():
+        book = book_in_force([book_of(r) for r in versions], at)
+        found[pool_id] = next((r for r in versions if book is not None and r.version == book.version), None)
+    return found
 
 
 def sync_pool_price(tx: Tx, pool: Pool, at: datetime) -> None:
@@ -230,7 +259,12 @@ def planned_usage(seconds: int, accelerators: int, cpus: int, memory_mib: int) -
 
 
 def voucher_room(
-    tx: Tx, org_id: str, currency: str, now: datetime, ctx: ChargeContext | None = None
+    tx: Tx,
+    org_id: str,
+    currency: str,
+    now: datetime,
+    ctx: ChargeContext | None = None,
+    kept: OpenHolds | None = None,
 ) -> list[tuple[Voucher, int]]:
     """The org's live vouchers (those that apply to `ctx`, when given) with what is left of each
     once the org's open holds have taken what they expect to use, soonest expiry first."""
@@ -242,7 +276,11 @@ def voucher_room(
         and v.valid_from <= now < v.valid_until
         and (ctx is None or voucher_applies(v, ctx, now, relations))
     ]
-    promised = sum(voucher_reserved(h) for h in tx.ledger.open_holds_of_org(org_id, currency))
+    promised = kept.vouchers.get((org_id, currency)) if kept is not None else None
+    if promised is None:
+        promised = sum(voucher_reserved(h) for h in tx.ledger.open_holds_of_org(org_id, currency))
+        if kept is not None:
+            kept.vouchers[org_id, currency] = promised
     room = []
     for v in sorted(live, key=lambda v: (v.valid_until, v.id)):
         left = balance(tx, voucher_account(v.id))
@@ -287,13 +325,16 @@ def hold(
     job_id: str | None = None,
     attempt_id: str | None = None,
     vouchers: bool = False,
+    price: PriceVersion | None = None,
+    kept: OpenHolds | None = None,
 ) -> Hold:
     """Reserve `amount` of the project's available funds for a placement on `pool_id`, at the price
     in force now. Raises `InsufficientFunds` (the job should wait) when they do not cover it.
 
     With `vouchers`, the part of `amount` the org's vouchers would pay at this pool (their shares,
     eligibility and relations, less what other open holds expect of them) is recorded as
-    `voucher_minor`, and only the rest is reserved from cash."""
+    `voucher_minor`, and only the rest is reserved from cash. `price`: the pool's price in force
+    now, when the caller has read it already; `kept`: see `OpenHolds`."""
     seen = tx.ledger.hold(hold_id)
     if seen is not None:
         return seen
@@ -301,19 +342,24 @@ def hold(
     site = tx.sites.site(pool.site_id) if pool else None
     if project is None or pool is None or site is None:
         raise NotFound("no such project or pool")
-    price = price_in_force(tx, pool.id, now)
+    price = price if price is not None else price_in_force(tx, pool.id, now)
     if price is None:
         raise Invalid(f"pool {pool.name} has no price book in force")
     tx.ledger.lock_accounts([cash_account(project.id, price.currency)], price.currency, now)
-    free = funds(tx, project.id, price.currency).available
+    free = funds(tx, project.id, price.currency, kept).available
     cover = 0
     if vouchers:
         ctx = ChargeContext(
             project.org_id, project.id, site.org_id, site.id, pool.accelerator, price.currency
         )
-        cover = amount - cash_part(amount, voucher_room(tx, project.org_id, price.currency, now, ctx))
+        room = voucher_room(tx, project.org_id, price.currency, now, ctx, kept)
+        cover = amount - cash_part(amount, room)
     if amount - cover > free:
         raise InsufficientFunds(amount - cover, free, price.currency)
+    if kept is not None:  # what the new hold keeps: all of its cash part, all of its voucher part
+        kept.cash[project.id, price.currency] += amount - cover
+        if (project.org_id, price.currency) in kept.vouchers:
+            kept.vouchers[project.org_id, price.currency] += cover
     return tx.ledger.add_hold(
         id=hold_id,
         org_id=project.org_id,

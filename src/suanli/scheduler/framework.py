@@ -202,12 +202,12 @@ def _schedule(snapshot: Snapshot, profiles: dict[str, Profile], carry: Carry | N
     books = Books(snapshot, kept.capacity, kept.holdings)
     kept.evictable.note(snapshot.running, snapshot.running_changes)
     reserver = Reserver(snapshot, working, books, kept.evictable)
-    reserver.hold_claims()  # last cycle's claims (ADR 0028), before any job is placed
+    reserver.claims.hold()  # last cycle's claims (ADR 0028), before any job is placed
     placements: list[Placement] = []
     seen: dict[str, _Seen] = {}
     for job in FairQueue(snapshot.jobs, books, snapshot.now, snapshot.order):
         plugins = built.get(job.objective) or built["balanced"]
-        claim = reserver.claimed(job)
+        claim = reserver.claims.claimed(job)
         if claim is not None:  # the room it claimed is whole: it takes it
             index, nodes = claim
             placement = _claimed(job, pools[index], nodes)
@@ -273,7 +273,7 @@ def _placement(job: PendingJob, pool: PoolView, free: tuple[Vector, ...], score:
 
 
 def _claimed(job: PendingJob, pool: PoolView, nodes: tuple[int, ...]) -> Placement:
-    """The job on the nodes it claimed (`Reserver.claimed`)."""
+    """The job on the nodes it claimed (`claims.Claims.claimed`)."""
     option = accelerator_option(job, pool)
     need = job.resources.per_node(option)
     return Placement(job.id, pool.id, pool.site_id, option.model if option else None, need, nodes)

@@ -2,13 +2,13 @@
 move off one pool, and whether they all fit elsewhere at once.
 
 A job may be kept out only by *where* smaller attempts sit: the network has its room, in pieces.
-Once it has waited its expected run time (`service.moves_after_s`), the reserver picks the pool
-where the fewest accelerators must move; the attempts in the way there that may move are evicted
-as each passes a checkpoint, and restart at once on free room of other pools, provided all of them
-fit there together. An attempt may move only if its spec ties it to no place (`Running.moves`: the
-models its job takes on any pool), it runs on one node, can resume, is not leaving, and is not
-protected by the ageing rule; and only for a job of its priority or higher. The reserver
-(`reserve.py`) does the evicting and claims the room for the job.
+Once it has waited its expected run time (`service.moves_after_s`), `claims.Claims.move` picks the
+pool where the fewest accelerators must move; the attempts in the way there that may move are
+evicted as each passes a checkpoint, and restart at once on free room of other pools, provided all
+of them fit there together. An attempt may move only if its spec ties it to no place
+(`Running.moves`: the models its job takes on any pool), it runs on one node, can resume, is not
+leaving, and is not protected by the ageing rule; and only for a job of its priority or higher.
+The reserver (`reserve.py`) does the evicting and records the claim.
 """
 
 from __future__ import annotations

@@ -35,16 +35,11 @@ rung, which pass it within the hour) would make it fit, it evicts those it may e
 *claims* the room they leave from an unknown start, and takes the others at their checkpoints in
 the next cycles.
 
-**Claims and moves (ADR 0028).** A claim (`Reservation.claim`) outlives its cycle: the next
-snapshot names it (`Snapshot.claims`), and the cycle guards it for its job before any job is
-placed (`hold_claims`), so new jobs ahead of it in the queue do not take the room as it gathers;
-the job takes it as soon as it is whole (`claimed`). A job kept out only by *where* smaller
-attempts sit (the network has its room, in pieces) *moves* them to free room on other pools
-(`moves.py` says which may move and which do) and claims the room. A claim lapses when a cycle no
-longer finds its gathering or its move possible. Under `las` a job that waits
-*alone* (no other job is waiting) does not evict for service until it has waited as long as it is
-expected to run (`service.holds_back`, ADR 0025): every accelerator that frees is its own anyway.
-Priority and guaranteed quota evict under every order (ADR 0023).
+A claim outlives its cycle, and a job kept out only by *where* smaller attempts sit *moves* them to
+other pools and claims the room: `claims.py` (ADR 0028). Under `las` a job that waits *alone* (no
+other job is waiting) does not evict for service until it has waited as long as it is expected to
+run (`service.holds_back`, ADR 0025): every accelerator that frees is its own anyway. Priority and
+guaranteed quota evict under every order (ADR 0023).
 
 The number of (job, pool) start estimates per cycle is bounded (`ESTIMATE_BUDGET`); blocked jobs
 past it simply wait for the next cycle, which starts again from the head of the queue.
@@ -61,6 +56,7 @@ from suanli.domain.resources import Vector
 from suanli.scheduler import moves, service
 from suanli.scheduler.backfill import Release, Start, guard_for, sooner, start_after
 from suanli.scheduler.books import Books, cu_of
+from suanli.scheduler.claims import Claim, Claims
 from suanli.scheduler.evictable import EvictableRanks, evictable_ranks
 from suanli.scheduler.fit import accelerator_option, given_back, options_key, pick_nodes
 from suanli.scheduler.order import SERVICE_ORDERS
@@ -86,7 +82,6 @@ class Reserver:
         self._working = working
         self._books = books
         self._wait = timedelta(seconds=snapshot.preempt_after_s)
-        self._wait_s = snapshot.preempt_after_s
         self._snapshot = snapshot
         self._on_pool: defaultdict[int, list[Running]] | None = None  # `_running`
         self._by_service = snapshot.order in SERVICE_ORDERS
@@ -112,16 +107,13 @@ class Reserver:
         self._earliests: dict[tuple[object, int], tuple[int, _Earliest | None]] = {}
         self.reservations: list[Reservation] = []
         self.preemptions: list[Preemption] = []
-        # Job id → (pool, nodes): last cycle's claims, held for their jobs from the cycle's start
-        # (`hold_claims`); `_free_total`: (the working copy's clock, accelerators free to anyone)
-        self._held: dict[str, tuple[int, tuple[int, ...]]] = {}
         self._running_rank: dict[str, int] = {}  # attempt id → `service.running_rank`, once asked
         self._short: set[Hashable] = set()  # pools where gathering came up short (`_gather`)
         self._nothing: set[Hashable] = set()  # blocked jobs that found nothing to evict or move
-        self._movables: dict[int, list[Running]] = {}  # `_movable_on`
         self._windows: defaultdict[int, list[Running]] | None = None  # `_in_window`
-        self._free_total: tuple[int, int] = (-1, 0)
         self.by_job: dict[str, Reservation] = {}
+        # last cycle's claims, held for their jobs from the cycle's start (`Claims.hold`), and moves
+        self.claims = Claims(snapshot, working, self._running, self._ranks, self._every_band)
         # Per set of possible pools (one per job class): those still without a reservation. Guards
         # are only ever added within a cycle, so the list only shrinks.
         self._open: dict[int, tuple[Sequence[int], list[int], list[int]]] = {}
@@ -129,7 +121,7 @@ class Reserver:
     def blocked(self, job: PendingJob, pools: Sequence[int]) -> Reservation | None:
         """Reserve (and if need be preempt) for a job no pool takes now; `pools` are the pools it
         could ever run on. Returns the reservation made, if any."""
-        held = self._held.get(job.id)
+        held = self.claims.held.get(job.id)
         if held is not None:  # its claim, held for it since the cycle began: go on gathering
             if self._by_service:
                 made = self._gather(job, (held[0],))
@@ -147,7 +139,7 @@ class Reserver:
                 # found nothing finds nothing either.
                 r = job.resources
                 alike = (job.options_key, r.cpus, r.memory_mib, r.nodes, rank, job.priority, job.org_id)
-                tried = (*alike, id(pools), by_service, self._waited_to_move(job))
+                tried = (*alike, id(pools), by_service, self.claims.waited_to_move(job))
                 if tried in self._nothing:
                     return None
                 made = None
@@ -194,157 +186,28 @@ class Reserver:
             seen[0] = len(self.reservations)
         return open_
 
-    # --- claims (ADR 0028) ---------------------------------------------------------------------
-
-    def hold_claims(self) -> None:
-        """Before any job is placed, guard the room each waiting job claimed last cycle
-        (`Snapshot.claims`) for it: jobs ahead of it in the queue may not take what it gathers."""
-        claims = self._snapshot.claims
-        if not claims:
-            return
-        index = {p.id: i for i, p in enumerate(self._pools)}
-        for job in self._snapshot.jobs:
-            claim = claims.get(job.id)
-            if claim is None:
-                continue
-            i = index.get(claim[0])
-            nodes = claim[1]
-            if i is None or self._working.guards[i] is not None:
-                continue
-            free = self._working.free[i]
-            if any(n >= len(free) for n in nodes) or len(nodes) != job.resources.nodes:
-                continue  # the pool changed shape: the claim lapses
-            need = job.resources.per_node(accelerator_option(job, self._pools[i]))
-            self._working.reserve(i, job.id, None, guard_for(need, nodes, free, None))
-            self._held[job.id] = (i, nodes)
-
-    def claimed(self, job: PendingJob) -> tuple[int, tuple[int, ...]] | None:
-        """The pool and nodes of the job's held claim, if its room is whole now."""
-        held = self._held.get(job.id)
-        if held is None:
-            return None
-        i, nodes = held
-        need = job.resources.per_node(accelerator_option(job, self._pools[i]))
-        free = self._working.free[i]
-        if all(need.fits_in(free[n]) for n in nodes):
-            del self._held[job.id]
-            return held
-        return None
+    # --- claims and moves (ADR 0028, `claims.py`) -----------------------------------------------
 
     def _move(
         self, job: PendingJob, pools: Sequence[int], nodes_held: tuple[int, ...] | None = None
     ) -> Reservation | None:
-        """Room for a job kept out only by where smaller attempts sit (ADR 0028): the network has
-        the room it needs, in pieces. On the pool where the fewest accelerators must move, the
-        movable attempts in its way (`Running.moves`; preemptible, of its priority or lower, not
-        protected) are evicted as each may be (just after a checkpoint), provided all of them fit at
-        once in the free room of other pools, where they restart; the job claims the room it
-        gathers (`Reservation.claim`), which the next cycles hold for it first. `nodes_held`: its
-        claim from last cycle, on the one pool given."""
-        if not self._by_service or self._budget <= 0:
+        """Move the attempts in the job's way to other pools and claim its room (`Claims.move`); each
+        pool it looks at costs one start estimate."""
+        if not self._by_service or self._budget <= 0 or not self.claims.worth_moving(job, nodes_held):
             return None
-        if nodes_held is None and not self._waited_to_move(job):
-            return None
-        count = job.resources.nodes
-        if nodes_held is None:
-            options = job.resources.accelerators
-            wanted = (options[0].count if options else 0) * count
-            if wanted <= 0 or self._free_anywhere() < wanted:
-                return None  # not even in pieces does the network hold it
-        best: tuple[tuple[int, str], int, tuple[int, ...], list[Running]] | None = None
-        for i in pools:
-            self._budget -= 1
-            pool = self._pools[i]
-            need = job.resources.per_node(accelerator_option(job, pool))
-            movable = [r for r in self._movable_on(i) if self._movable(r, job)]
-            if nodes_held is None and (
-                not movable
-                or sum(f.accelerators for f in self._working.free[i])
-                + sum(r.per_node.accelerators for r in movable)
-                < need.accelerators * count
-            ):
-                continue
-            # room already coming: attempts told to stop (in production they hold it a while)
-            coming = given_back(self._working.free[i], (r for r in self._running(i) if r.leaving))
-            found = moves.to_move(need, count, coming, movable, self._ranks(), nodes_held)
-            if found is None:
-                continue
-            nodes, chosen = found
-            if not chosen and nodes_held is None:
-                continue  # it fits once attempts already leaving have left: nothing to move
-            if not moves.room_elsewhere(chosen, i, self._pools, self._working.guarded):
-                continue
-            key = (sum(r.per_node.accelerators for r in chosen), pool.label)
-            if best is None or key < best[0]:
-                best = (key, i, nodes, chosen)
-        if best is None:
-            return None
-        _, i, nodes, chosen = best
-        pool = self._pools[i]
-        need = job.resources.per_node(accelerator_option(job, pool))
-        evictable = self._ranks()
-        now = [r for r in chosen if evictable.get(r.attempt_id, 0) != 0]
-        for v in now:
-            self._evicted.add(v.attempt_id)
-            self.preemptions.append(
-                Preemption(
-                    v.attempt_id,
-                    v.job_id,
-                    pool.id,
-                    job.id,
-                    f"moved for job {job.id}, which needs the whole of the room it sits in; "
-                    "free room on another pool takes it at once",
-                )
-            )
-        at = self._now if len(now) == len(chosen) else None
-        left = given_back(self._working.free[i], now)
-        return self._claim(job, i, at, nodes, tuple(left), tuple(v.attempt_id for v in now))
+        self._budget -= len(pools)
+        claim = self.claims.move(job, pools, nodes_held, self._evicted)
+        return None if claim is None else self._claim(job, claim)
 
-    def _claim(
-        self,
-        job: PendingJob,
-        i: int,
-        at: datetime | None,
-        nodes: tuple[int, ...],
-        left: tuple[Vector, ...],
-        preempting: tuple[str, ...],
-    ) -> Reservation:
-        """Claim the room gathered on pool `i` (`left`: its free capacity once the attempts
-        evicted now have gone): reserve it, or, where the job's claim is held for it since the
-        cycle began, name it again for the next cycle."""
-        pool = self._pools[i]
-        need = job.resources.per_node(accelerator_option(job, pool))
-        held = self._held.get(job.id)
-        if held is not None and held[0] == i:
-            made = Reservation(job.id, pool.id, pool.label, at, nodes, need, preempting, claim=True)
-            self.reservations.append(made)
-            self.by_job[job.id] = made
-            return made
-        return self._reserve(job, i, at, nodes, guard_for(need, nodes, left, None), preempting, claim=True)
-
-    def _waited_to_move(self, job: PendingJob) -> bool:
-        """Whether the job has waited long enough to move others (`service.moves_after_s`)."""
-        return service.waited_s(job, self._now) >= service.moves_after_s(job, self._wait_s)
-
-    def _movable_on(self, i: int) -> list[Running]:
-        """The attempts on pool `i` that may move for some job (`moves.may_move`), once a cycle."""
-        found = self._movables.get(i)
-        if found is None:
-            now, every_band = self._now, self._every_band
-            found = self._movables[i] = [r for r in self._running(i) if moves.may_move(r, now, every_band)]
-        return found
-
-    def _movable(self, r: Running, job: PendingJob) -> bool:
-        """Whether an attempt of `_movable_on` may move for `job`."""
-        return r.priority <= job.priority and r.attempt_id not in self._evicted and r.job_id != job.id
-
-    def _free_anywhere(self) -> int:
-        """Accelerators free to any job on any pool now (worked out again after each change)."""
-        clock, total = self._free_total
-        if clock != self._working.clock:
-            total = sum(f.accelerators for free in self._working.guarded for f in free)
-            self._free_total = (self._working.clock, total)
-        return total
+    def _claim(self, job: PendingJob, claim: Claim) -> Reservation:
+        """Evict what goes now and claim the room: reserve it, or, where the job's claim is held for
+        it since the cycle began, name it again for the next cycle (`Claims.guard`)."""
+        i, evict = claim.pool, claim.evict
+        self._evict(job, self._pools[i], evict, claim.why)
+        guard = self.claims.guard(job, claim)
+        return self._reserve(
+            job, i, claim.at, claim.nodes, guard, tuple(v.attempt_id for v in evict), claim=True
+        )
 
     # --- backfill -------------------------------------------------------------------------------
 
@@ -390,13 +253,15 @@ class Reserver:
         i: int,
         at: datetime | None,
         nodes: tuple[int, ...],
-        guard: tuple[Vector, ...],
+        guard: tuple[Vector, ...] | None,
         preempting: tuple[str, ...],
         claim: bool = False,
     ) -> Reservation:
+        """Reserve pool `i` for the job; `guard` None: its room is guarded already (a held claim)."""
         pool = self._pools[i]
         need = job.resources.per_node(accelerator_option(job, pool))
-        self._working.reserve(i, job.id, at, guard)
+        if guard is not None:
+            self._working.reserve(i, job.id, at, guard)
         made = Reservation(job.id, pool.id, pool.label, at, nodes, need, preempting, claim)
         self.reservations.append(made)
         self.by_job[job.id] = made
@@ -480,20 +345,25 @@ class Reserver:
         guard = guard_for(need, nodes, self._working.free[i], None)
         return self._reserve(job, i, self._now, nodes, guard, tuple(v.attempt_id for v in victims))
 
-    def _evict(self, job: PendingJob, pool: PoolView, victims: Sequence[Running]) -> None:
+    def _evict(
+        self, job: PendingJob, pool: PoolView, victims: Sequence[Running], why: str | None = None
+    ) -> None:
+        """Evict `victims` for `job`, each for what lets it (`why`, where given, for them all)."""
         for v in victims:
             self._evicted.add(v.attempt_id)
-            if v.priority < job.priority:
-                why = f"preempted for job {job.id} of a higher priority"
-            elif self._service_victim(v, job):
-                why = (
-                    f"preempted for job {job.id}, which has waited past its ageing bound"
-                    if service.is_aged(job, self._now, self._every_band)
-                    else f"preempted for job {job.id}, which has had less service"
-                )
-            else:
-                why = f"preempted: its org borrows capacity that job {job.id}'s org is guaranteed"
-            self.preemptions.append(Preemption(v.attempt_id, v.job_id, pool.id, job.id, why))
+            reason = why if why is not None else self._why(v, job)
+            self.preemptions.append(Preemption(v.attempt_id, v.job_id, pool.id, job.id, reason))
+
+    def _why(self, v: Running, job: PendingJob) -> str:
+        if v.priority < job.priority:
+            return f"preempted for job {job.id} of a higher priority"
+        if self._service_victim(v, job):
+            return (
+                f"preempted for job {job.id}, which has waited past its ageing bound"
+                if service.is_aged(job, self._now, self._every_band)
+                else f"preempted for job {job.id}, which has had less service"
+            )
+        return f"preempted: its org borrows capacity that job {job.id}'s org is guaranteed"
 
     def _gather(self, job: PendingJob, pools: Sequence[int]) -> Reservation | None:
         """Room for a job that no pool can free at once (ADR 0022, 0028): attempts may be evicted
@@ -522,11 +392,9 @@ class Reserver:
                 continue
             on = set(nodes)
             now = [r for r in outranked if on & set(r.nodes) and self._evictable(r, job, False)]
-            if not now and job.id not in self._held:  # (a claim held for it goes on without)
+            if not now and job.id not in self.claims.held:  # (a claim held for it goes on without)
                 continue
-            self._evict(job, pool, now)
-            left = given_back(self._working.free[i], now)
-            return self._claim(job, i, None, nodes, tuple(left), tuple(v.attempt_id for v in now))
+            return self._claim(job, Claim(i, nodes, tuple(now)))
         return None
 
     def _will_yield(self, r: Running, job: PendingJob, rank: int) -> bool:

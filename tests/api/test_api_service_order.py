@@ -101,6 +101,39 @@ def test_waiting_jobs_carry_run_times_predicted_from_finished_jobs(net: Net, ord
     assert "promoted in" in note, note
 
 
+def test_a_waiting_job_is_seen_anew_only_when_its_prediction_changes(net: Net, order: str) -> None:
+    """Cycle after cycle the loop hands the scheduler the same waiting job (what its carry keeps by
+    job holds), until what is known of it changes: here, a finished run moves its prediction."""
+    if order == "fair":  # no predictions, no service: nothing changes a waiting job
+        return
+    agent = net.add_site("sh1", [GPU_POOL])
+    for seconds in (1000, 2000, 4000):
+        run_to_end(net, agent, net.tenant, "finetune", seconds)
+    net.ok("POST", "/jobs", net.tenant, json={"spec": {"name": "hold", "run": "x", "resources": GPU4}})
+    waiting = net.ok(
+        "POST", "/jobs", net.tenant, json={"spec": {"name": "finetune", "run": "y", "resources": GPU4}}
+    )
+    net.cycle()
+    [first] = [j for j in net.cp.loop.queue if j.id == waiting["id"]]
+    net.clock.advance(60)
+    net.cycle()
+    [again] = [j for j in net.cp.loop.queue if j.id == waiting["id"]]
+    assert again is first
+    other = net.add_site("sh2", [{**GPU_POOL, "accelerator": "H100"}])  # not a pool the waiting job takes
+    h100 = {**GPU4, "accelerators": "H100:4"}
+    net.ok("POST", "/jobs", net.tenant, json={"spec": {"name": "finetune", "run": "z", "resources": h100}})
+    net.cycle()
+    [launch] = sync(net, other)["launch"]
+    sync(net, other, [report(launch, "RUNNING")])
+    net.clock.advance(16000)
+    sync(net, agent)  # sh1 keeps its lease
+    sync(net, other, [report(launch, "SUCCEEDED", exit_code=0)])  # a fourth run of its kind
+    net.cycle()
+    [moved] = [j for j in net.cp.loop.queue if j.id == waiting["id"]]
+    assert moved is not first
+    assert moved.expected_s == pytest.approx((1000 * 2000 * 4000 * 16000) ** 0.25, rel=1e-6)  # geometric mean
+
+
 def test_an_unknown_queue_order_is_refused_by_name(tmp_path: Any) -> None:
     with pytest.raises(ValueError, match=r"unknown queue order 'lifo'; known: .*fair.*service"):
         Settings(data_dir=tmp_path, queue_order="lifo")

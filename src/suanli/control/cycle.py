@@ -211,6 +211,7 @@ class SchedulingLoop:
         self.reservations: dict[str, Reservation] = {}  # by job id, from the last cycle
         self._tuning = tuning or snapshots.Tuning()
         self._parsed: dict[str, PendingJob] = {}
+        self._served: dict[str, PendingJob] = {}  # pending jobs with their service (`snapshots.take`)
         # Run times of finished jobs, for orders that rank by expected work (not read by `fair`).
         self._run_times = history.RunTimes() if self._tuning.order != "fair" else None
         self.queue: tuple[PendingJob, ...] = ()  # the last cycle's waiting jobs, as the scheduler saw them
@@ -335,7 +336,9 @@ class SchedulingLoop:
         with self._db.read() as tx:
             predictor = self._run_times.update(tx, now) if self._run_times is not None else None
             claims = {r.job_id: (r.pool_id, r.nodes) for r in self.reservations.values() if r.claim}
-            snap = snapshots.take(tx, now, self._lease_ttl, self._parsed, self._tuning, predictor, claims)
+            snap = snapshots.take(
+                tx, now, self._lease_ttl, self._parsed, self._tuning, predictor, claims, self._served
+            )
         plan = schedule(snap, PROFILES, self._carry)
         placed = {p.job_id for p in plan.placements}
         self.queue, self.queue_at = tuple(j for j in snap.jobs if j.id not in placed), now

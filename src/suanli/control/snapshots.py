@@ -132,11 +132,15 @@ def take(
     tuning: Tuning | None = None,
     run_times: Predictor | None = None,
     claims: Mapping[str, tuple[str, tuple[int, ...]]] | None = None,
+    served: dict[str, PendingJob] | None = None,
 ) -> Snapshot:
     """The cycle's snapshot. `parsed` caches pending jobs' parsed specs between cycles (specs never
     change); it is pruned to the jobs still pending. With `run_times` (what the `service` order
     reads), pending and running jobs carry the service they have had and their expected run time.
-    `claims`: the room the last plan claimed for blocked jobs (`Snapshot.claims`, ADR 0028)."""
+    `claims`: the room the last plan claimed for blocked jobs (`Snapshot.claims`, ADR 0028).
+    `served` keeps each pending job as the last snapshot gave it with its service: a job whose
+    service, expected run time and avoided sites are unchanged is the same object again, so what
+    the scheduler's carry keeps by job (`scheduler.carry.Carry`) holds from one cycle to the next."""
     cache = parsed if parsed is not None else {}
     tuning = tuning or Tuning()
     pools = pool_views(tx, now, lease_ttl)
@@ -154,7 +158,7 @@ def take(
         del cache[stale]
     active = running(tx, now)
     if run_times is not None:
-        pending, active = _with_service(tx, jobs, pending, active, run_times)
+        pending, active = _with_service(tx, jobs, pending, active, run_times, served)
     return Snapshot(
         now=now,
         pools=tuple(pools),
@@ -172,14 +176,41 @@ def take(
 
 
 def _with_service(
-    tx: Tx, jobs: list[Job], pending: list[PendingJob], active: tuple[Running, ...], run_times: Predictor
+    tx: Tx,
+    jobs: list[Job],
+    pending: list[PendingJob],
+    active: tuple[Running, ...],
+    run_times: Predictor,
+    served: dict[str, PendingJob] | None = None,
 ) -> tuple[list[PendingJob], tuple[Running, ...]]:
     """Pending and running jobs with their attained service (seconds run by attempts that were
-    preempted: the work a job resumes from) and their expected run time from finished jobs."""
+    preempted: the work a job resumes from) and their expected run time from finished jobs; a
+    pending job as `served` keeps it when none of these changed (`take`)."""
     running_jobs = tx.jobs.by_ids(r.job_id for r in active)
     ran = tx.jobs.run_seconds([*(j.id for j in jobs), *running_jobs], (AttemptState.PREEMPTED,))
-    expected = {j.id: run_times.expected_s(_facts(j).known) for j in (*jobs, *running_jobs.values())}
-    pending = [replace(p, ran_s=ran.get(p.id, 0.0), expected_s=expected.get(p.id)) for p in pending]
+    by_facts: dict[JobFacts, float | None] = {}  # jobs alike in what is known expect alike
+    expected = {}
+    for j in (*jobs, *running_jobs.values()):
+        known = _facts(j).known
+        if known not in by_facts:
+            by_facts[known] = run_times.expected_s(known)
+        expected[j.id] = by_facts[known]
+    kept = served if served is not None else {}
+    out_pending = []
+    for p in pending:
+        ran_s, expected_s = ran.get(p.id, 0.0), expected.get(p.id)
+        last = kept.get(p.id)
+        if last is None or (last.ran_s, last.expected_s, last.avoid_sites) != (
+            ran_s,
+            expected_s,
+            p.avoid_sites,
+        ):
+            last = kept[p.id] = replace(p, ran_s=ran_s, expected_s=expected_s)
+        out_pending.append(last)
+    if served is not None:
+        for stale in served.keys() - {p.id for p in pending}:
+            del served[stale]
+    pending = out_pending
     out = []
     for r in active:
         job = running_jobs.get(r.job_id)

@@ -49,6 +49,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/dispatch.py
 	$(BIN)/python bench/schedule_cycle.py
+	$(BIN)/python bench/control_cycle.py --sizes 1000x20,4000x40
 	@scripts/ensure-slurm.sh && $(BIN)/python bench/engines.py
 	$(BIN)/python bench/sim_compare.py
 

@@ -28,13 +28,12 @@ import platform
 import random
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-from fastapi.testclient import TestClient
 
 from suanli.api.app import create_app
 from suanli.control import bootstrap, cycle, jobs, snapshots
@@ -119,6 +118,9 @@ def network(url: str, data_dir: Path, pending: int, pools: int, seed: int) -> It
     first = bootstrap.ensure_demo(db, clock())
     assert first is not None, "the database is not fresh"
     rng = random.Random(seed)
+    with warnings.catch_warnings():  # Starlette's notice that its test client wants another httpx
+        warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+        from fastapi.testclient import TestClient
     with TestClient(create_app(cp, manage_plane=False)) as http:
 
         def ok(method: str, path: str, token: str, **kw: Any) -> Any:

@@ -142,9 +142,12 @@ class OpenHolds:
     """What the open holds keep, per project's cash and per org's vouchers, read from the holds
     table once and then kept up to date by `hold` as it adds holds, so the many holds of one
     transaction (the applier's placements) do not each read every open hold of their project and
-    org again. Exact only for a caller that holds the projects' cash accounts locked for the whole
-    transaction (`charging.lock_for_placements`): nothing else opens, captures or closes their holds
-    meanwhile."""
+    org again. For a caller that holds the projects' cash accounts locked for the whole transaction
+    (`charging.lock_for_placements`), so that nothing else opens, captures or closes their holds
+    meanwhile, the cash figures are exact. An org's vouchers are shared with its other projects,
+    whose holds another transaction may capture or close meanwhile: that only lowers what they
+    promise, so the kept figure is at most too high, and a hold counts at most too little voucher
+    room (it asks more of cash), never too much. Only the applier opens holds."""
 
     def __init__(self) -> None:
         self.cash: dict[tuple[str, str], int] = {}  # (project, currency) → cash kept

@@ -200,11 +200,8 @@ def _with_service(
     for p in pending:
         ran_s, expected_s = ran.get(p.id, 0.0), expected.get(p.id)
         last = kept.get(p.id)
-        if last is None or (last.ran_s, last.expected_s, last.avoid_sites) != (
-            ran_s,
-            expected_s,
-            p.avoid_sites,
-        ):
+        now_is = (ran_s, expected_s, p.avoid_sites)
+        if last is None or (last.ran_s, last.expected_s, last.avoid_sites) != now_is:
             last = kept[p.id] = replace(p, ran_s=ran_s, expected_s=expected_s)
         out_pending.append(last)
     if served is not None:

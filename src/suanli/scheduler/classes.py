@@ -282,6 +282,18 @@ class _Live:
         self._guarded[i] = version
         return True
 
+    def any_admits(self, job: PendingJob) -> bool:
+        """Whether some live pool admits the job now; forgets the retired ones it passes on the way
+        (every pool `admits` refuses is retired), all of them when none does."""
+        answers, version, admits = self.answers, self._book.working.taken, self.admits
+        for k, i in enumerate(self.pools):
+            if answers[i] == version[i] or (answers[i] != _RETIRED and admits(job, i)):
+                if k:
+                    self.pools = self.pools[k:]
+                return True
+        self.pools = []
+        return False
+
     def admitted(self, job: PendingJob) -> list[int]:
         """Live pools that admit the job now, in snapshot order; forgets those retired."""
         answers, version, admits = self.answers, self._book.working.taken, self.admits
@@ -324,12 +336,9 @@ class JobClass:
             return self._best_afresh(job)
         ranked = self._ranked
         if ranked is None:
-            feasible = live.admitted(job)
-            if not feasible:  # ranked when some pool takes a job of the class, if one ever does
+            if not live.any_admits(job):  # ranked when some pool takes a job of the class, if one ever does
                 return None
-            made = self._ranking(job)
-            ranked = self._ranked = ranking.Ranked(made)
-            ranked.start(made.positions(feasible))
+            ranked = self._ranked = ranking.Ranked(self._ranking(job))
         opaque = self._kinds.opaque
         if working.reserved > 0:
             if opaque:  # an opaque filter's no may turn into a yes: asked afresh, never remembered

@@ -31,7 +31,10 @@ def pick_nodes(need: Vector, count: int, free: tuple[Vector, ...]) -> tuple[int,
     fitting = [i for i, f in enumerate(free) if a <= f.accelerators and c <= f.cpus and m <= f.memory_mib]
     if len(fitting) < count:
         return None
-    fitting.sort(key=lambda i: (free[i].accelerators - need.accelerators, free[i].cpus, i))
+    left = lambda i: (free[i].accelerators - a, free[i].cpus, i)  # noqa: E731
+    if count == 1:  # most jobs: the best node, without sorting them all
+        return (min(fitting, key=left),)
+    fitting.sort(key=left)
     return tuple(sorted(fitting[:count]))
 
 

@@ -102,19 +102,12 @@ class Ranking:
     def __init__(self, pools: list[int], scores: list[float], labels: Sequence[str]) -> None:
         self.pools, self.scores, self.labels = pools, scores, labels
         self._order: list[int] | None = None
-        self._position: dict[int, int] | None = None
 
     def order(self) -> list[int]:
         """Positions, best first (`best_first`)."""
         if self._order is None:
             self._order = best_first(self.scores, self.pools, self.labels)
         return self._order
-
-    def positions(self, pools: list[int]) -> list[int]:
-        """The positions of these pools of the domain."""
-        if self._position is None:
-            self._position = {pool: k for k, pool in enumerate(self.pools)}
-        return list(map(self._position.__getitem__, pools))
 
 
 class Ranked:
@@ -123,36 +116,21 @@ class Ranked:
     A pool's score depends only on the pool and the domain, never on free capacity, so the ranking
     holds for every job of the class all cycle; what changes is which pools may take the next job.
     Within a cycle a pool the class's filters refuse stays refused (capacity only shrinks; the other
-    filters are fixed per pool), so
-
-    - the best pool that took the last job is the best for the next one while it still takes jobs;
-    - once it refuses, the domain's order is used (sorted once per ranking) and a cursor skips the
-      pools at the head that no job of the class may take again, and one cursor per `narrowed` key
-      those that are refused or not allowed for jobs with that key (a reservation that jobs with
-      this max_runtime may not backfill into stays so: a pool holds one reservation a cycle and its
-      guarded capacity only shrinks).
-
-    The best pool for a job is then the first one in order that takes it, found in a few steps.
+    filters are fixed per pool), so a cursor skips the pools at the head of the domain's order (sorted
+    once per ranking, and shared) that no job of the class may take again, and one cursor per
+    `narrowed` key those that are refused or not allowed for jobs with that key (a reservation that
+    jobs with this max_runtime may not backfill into stays so: a pool holds one reservation a cycle
+    and its guarded capacity only shrinks). The pool that took the last job is at the cursor, so the
+    next job asks it first: the best pool for a job is the first one in order that takes it, found
+    in a step or a few.
     """
 
     def __init__(self, ranking: Ranking) -> None:
         self.ranking = ranking
         self.pools, self.scores = ranking.pools, ranking.scores
-        self._labels = ranking.labels
-        self._top = -1  # position of the best pool that took a job, until the order is used
-        self._order: list[int] | None = None  # positions, best first, once `_top` refuses
+        self._order = ranking.order()  # positions, best first
         self._next = 0  # positions in `_order` before it: refused by the class for the cycle
         self._cursors: dict[Hashable, int] = {}  # narrowed key → the same, refused or not allowed
-
-    def start(self, taking: list[int]) -> int:
-        """Note the positions of the pools that take the class's first job now; the position of the
-        best of them, or -1 when none does (then none will this cycle)."""
-        if not taking:
-            self._order = []
-            return -1
-        scores, labels, pools = self.scores, self._labels, self.pools
-        self._top = taking[best([scores[k] for k in taking], lambda j: labels[pools[taking[j]]])]
-        return self._top
 
     def pick(
         self,
@@ -163,21 +141,7 @@ class Ranked:
         """The best pool that is `feasible` (a no is for the rest of the cycle) and `allowed` for
         this job, with its score; None if none is. A pool `allowed` refuses is skipped for this job;
         with a `narrowed` key, for every later job with that key too (the refusal is as lasting)."""
-        pools = self.pools
-        if self._order is None:
-            top = self._top
-            if top < 0:  # the first job: the best pool that takes it, without sorting them all
-                top = self.start([k for k in range(len(pools)) if feasible(pools[k])])
-                if top < 0:
-                    return None
-            # The best of the pools that took a job is the best of those that take one now (they
-            # only shrink) while it is one of them.
-            elif not feasible(pools[top]):
-                top = -1
-            if top >= 0 and (allowed is None or allowed(pools[top])):
-                return pools[top], self.scores[top]
-            self._order = self.ranking.order()
-        order = self._order
+        pools, order = self.pools, self._order
         at = (
             self._next
             if allowed is None or narrowed is None

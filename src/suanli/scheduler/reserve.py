@@ -118,6 +118,10 @@ class Reserver:
         # are only ever added within a cycle, so the list only shrinks.
         self._open: dict[int, tuple[Sequence[int], list[int], list[int]]] = {}
 
+    def close(self) -> None:
+        """End the cycle: break the one reference cycle the reserver is part of (`Claims.close`)."""
+        self.claims.close()
+
     def blocked(self, job: PendingJob, pools: Sequence[int]) -> Reservation | None:
         """Reserve (and if need be preempt) for a job no pool takes now; `pools` are the pools it
         could ever run on. Returns the reservation made, if any."""

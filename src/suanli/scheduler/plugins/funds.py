@@ -49,6 +49,10 @@ class FundsGate:
         return OK
 
     def hold(self, job: PendingJob, pool: PoolView, books: Books) -> Money | None:
+        """The hold the placement takes from the project's funds (`Books.take`); none when the
+        snapshot carries no funds (a simulation): there is nothing to take it from."""
+        if not books.checks_funds:
+            return None
         return expected_cost(job, pool, books.hold_default_s)
 
 

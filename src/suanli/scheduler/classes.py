@@ -75,6 +75,7 @@ class JobClasses:
         # profile → class keys → the class, and the pools a job of it could ever run on
         self._classes: dict[int, dict[int, tuple[JobClass, tuple[int, ...]]]] = {}  # by keys' number
         self._alike: dict[Hashable, JobClass] = {}
+        self._score_values: dict[Hashable, tuple[Values | None, ...]] = {}  # profile, score keys → memos
         self._static = kept.static
         self._live: dict[Hashable, _Live] = {}
         self._possible: dict[Hashable, tuple[int, ...]] = {}
@@ -116,8 +117,13 @@ class JobClasses:
         changes none of these (a max_runtime no pool limits) rank the same pools the same way, so
         they share one class and its ranking, walked with a cursor per max_runtime under reservations."""
         live, possible = self.live(kinds, keys, job)
-        score_keys = iter(keys[len(kinds.static) + len(kinds.shrinking) :])
-        values = tuple([self.values(s.name, next(score_keys)) if s.key else None for s in kinds.scores])
+        score_keys = keys[len(kinds.static) + len(kinds.shrinking) :]
+        values = self._score_values.get((id(kinds), score_keys))
+        if values is None:
+            each = iter(score_keys)
+            values = self._score_values[id(kinds), score_keys] = tuple(
+                [self.values(s.name, next(each)) if s.key else None for s in kinds.scores]
+            )
         found = self._alike.get((id(kinds), live, values))
         if found is None:
             found = self._alike[id(kinds), live, values] = JobClass(self, kinds, live, values)
@@ -128,6 +134,7 @@ class JobClasses:
         cycle's working state would wait for the cyclic garbage collector instead of going at once."""
         self._classes.clear()
         self._alike.clear()
+        self._score_values.clear()
         self._live.clear()
         self._possible.clear()
         self._survivors.clear()

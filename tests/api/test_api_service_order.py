@@ -137,3 +137,25 @@ def test_a_waiting_job_is_seen_anew_only_when_its_prediction_changes(net: Net, o
 def test_an_unknown_queue_order_is_refused_by_name(tmp_path: Any) -> None:
     with pytest.raises(ValueError, match=r"unknown queue order 'lifo'; known: .*fair.*service"):
         Settings(data_dir=tmp_path, queue_order="lifo")
+
+
+def test_cycles_go_on_when_the_spec_facts_kept_overflow(
+    net: Net, order: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A snapshot reads a job's spec only when it first meets the job; what it keeps of specs is
+    emptied when it grows too large, between snapshots and never within one (a job whose facts
+    were kept when its spec was left unread must still find them)."""
+    monkeypatch.setattr("suanli.control.snapshots._SPEC_FACTS_MAX", 2)
+    agent = net.add_site("sh1", [GPU_POOL])
+    run_to_end(net, agent, net.tenant, "finetune", 1000)
+    posted = [
+        net.ok("POST", "/jobs", net.tenant, json={"spec": {"name": f"j{i}", "run": "x", "resources": GPU4}})
+        for i in range(5)
+    ]
+    for _ in range(3):
+        net.cycle()
+        net.clock.advance(60)
+        sync(net, agent)
+    waiting = {j.id for j in net.cp.loop.queue}
+    running = {p["id"] for p in posted} - waiting
+    assert len(running) == 1 and len(waiting) == 4  # the pool holds one at a time

@@ -183,3 +183,40 @@ def test_a_database_with_data_upgrades_to_the_newest_schema(database_url: str) -
     with db.transaction() as tx:
         assert tx.sites.site("site_1").pue_milli == 1250  # type: ignore[union-attr]
     db.close()
+
+
+def test_job_heads_and_specs_read_what_the_rows_hold_in_batches(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a scheduling cycle reads of every pending and running job: the columns without the spec
+    (`pending_heads`, `heads`), and the specs of the jobs it meets for the first time (`specs`),
+    asked in batches of ids so that a first cycle over a long queue stays under a database's limit
+    on parameters."""
+    import suanli.store.jobs as jobs_module
+
+    monkeypatch.setattr(jobs_module, "_BATCH", 2)
+    ids = seed(db)
+    with db.transaction() as tx:
+        first = tx.jobs.get(ids["job"])
+        assert first is not None
+        for i in range(4):
+            tx.jobs.add(
+                org_id=first.org_id,
+                project_id=first.project_id,
+                user_id=first.user_id,
+                name=f"p{i}",
+                spec={"run": f"echo {i}"},
+                retries=0,
+                now=NOW + timedelta(seconds=i + 1),
+                priority=i,
+            )
+    with db.transaction() as tx:
+        pending = tx.jobs.pending()
+        heads = tx.jobs.pending_heads()
+        assert [(h.id, h.org_id, h.project_id, h.name, h.priority, h.created_at) for h in heads] == [
+            (j.id, j.org_id, j.project_id, j.name, j.priority, j.created_at) for j in pending
+        ]
+        assert all(h.spec is None for h in heads)
+        assert tx.jobs.specs(j.id for j in pending) == {j.id: j.spec for j in pending}
+        assert set(tx.jobs.heads([*(j.id for j in pending), "job_missing"])) == {j.id for j in pending}
+        assert tx.jobs.specs([]) == {} and tx.jobs.heads([]) == {}

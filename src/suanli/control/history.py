@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from suanli.domain.spec import JobSpec, parse_spec
 from suanli.scheduler.predict import JobFacts, Predictor
 from suanli.store import Tx
+from suanli.store.jobs import JobHead
 from suanli.store.tables import Job
 
 __all__ = ["HISTORY_DAYS", "SEED_LIMIT", "RunTimes", "facts_of"]
@@ -22,9 +23,12 @@ SEED_LIMIT = 50_000  # the most jobs the first read takes (the newest are what a
 BATCH = 5_000  # jobs read per query when catching up
 
 
-def facts_of(job: Job, spec: JobSpec | None = None) -> JobFacts:
+def facts_of(job: Job | JobHead, spec: JobSpec | None = None) -> JobFacts:
     """What is known of a job before it runs: its org (the tenant), size, name and requested limit."""
-    resources = (spec or parse_spec(job.spec)).resources
+    if spec is None:
+        assert job.spec is not None
+        spec = parse_spec(job.spec)
+    resources = spec.resources
     per_node = resources.accelerators[0].count if resources.accelerators else 0
     return JobFacts(
         tenant=job.org_id,

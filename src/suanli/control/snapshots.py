@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from suanli.control import history, ledger
 from suanli.domain.money import DEFAULT_CURRENCY, Money
@@ -19,6 +20,7 @@ from suanli.scheduler.books import cu_of
 from suanli.scheduler.predict import JobFacts, Predictor
 from suanli.scheduler.snapshot import Quota, Release, Running, Usage
 from suanli.store import Tx
+from suanli.store.jobs import JobHead
 from suanli.store.tables import Attempt, Job, Pool, Site
 
 USAGE_HORIZON_HALF_LIVES = 6  # usage older than this many half-lives counts under 2 %: not read
@@ -104,8 +106,8 @@ def _view(pool: Pool, site: Site, used: dict[int, Vector], now: datetime, lease_
     )
 
 
-def pending_job(job: Job, avoid_sites: frozenset[str] = frozenset()) -> PendingJob:
-    spec = parse_spec(job.spec)
+def pending_job(job: Job | JobHead, avoid_sites: frozenset[str] = frozenset()) -> PendingJob:
+    spec = parse_spec(_spec(job))
     return PendingJob(
         id=job.id,
         resources=spec.resources,
@@ -143,10 +145,16 @@ def take(
     the scheduler's carry keeps by job (`scheduler.carry.Carry`) holds from one cycle to the next."""
     cache = parsed if parsed is not None else {}
     tuning = tuning or Tuning()
+    if len(_SPEC_FACTS) >= _SPEC_FACTS_MAX:  # between snapshots, never within one: a job whose
+        _SPEC_FACTS.clear()  # facts were kept when its spec was left unread must find them
     pools = pool_views(tx, now, lease_ttl)
     names = {p.site_id: p.site for p in pools}
     disabled_orgs = {o.id for o in tx.tenancy.orgs() if o.disabled}
-    jobs = [j for j in tx.jobs.pending() if j.org_id not in disabled_orgs]  # a disabled org's jobs wait
+    jobs = [j for j in tx.jobs.pending_heads() if j.org_id not in disabled_orgs]  # a disabled org's jobs wait
+    # a spec is read once per job, when it is first met (it never changes)
+    _read_specs(
+        tx, [j for j in jobs if j.id not in cache or (run_times is not None and j.id not in _SPEC_FACTS)]
+    )
     lost = tx.jobs.avoided_sites([j.id for j in jobs])
     pending = []
     for job in jobs:
@@ -175,9 +183,21 @@ def take(
     )
 
 
+def _read_specs(tx: Tx, heads: list[JobHead]) -> None:
+    """Fill in these jobs' specs, in one query per batch."""
+    specs = tx.jobs.specs(h.id for h in heads)
+    for h in heads:
+        h.spec = specs.get(h.id)
+
+
+def _spec(job: Job | JobHead) -> dict[str, Any]:
+    assert job.spec is not None, f"job {job.id}: its spec was not read (`_read_specs`)"
+    return job.spec
+
+
 def _with_service(
     tx: Tx,
-    jobs: list[Job],
+    jobs: list[JobHead],
     pending: list[PendingJob],
     active: tuple[Running, ...],
     run_times: Predictor,
@@ -186,7 +206,8 @@ def _with_service(
     """Pending and running jobs with their attained service (seconds run by attempts that were
     preempted: the work a job resumes from) and their expected run time from finished jobs; a
     pending job as `served` keeps it when none of these changed (`take`)."""
-    running_jobs = tx.jobs.by_ids(r.job_id for r in active)
+    running_jobs = tx.jobs.heads(r.job_id for r in active)
+    _read_specs(tx, [j for j in running_jobs.values() if j.id not in _SPEC_FACTS])
     ran = tx.jobs.run_seconds([*(j.id for j in jobs), *running_jobs], (AttemptState.PREEMPTED,))
     by_facts: dict[JobFacts, float | None] = {}  # jobs alike in what is known expect alike
     expected = {}
@@ -229,7 +250,8 @@ def _with_service(
 def running(tx: Tx, now: datetime) -> tuple[Running, ...]:
     """Every active attempt with its job's owner, priority, evictability and expected end."""
     active = tx.sites.active_attempts()
-    jobs = tx.jobs.by_ids(a.job_id for a in active)
+    jobs = tx.jobs.heads(a.job_id for a in active)
+    _read_specs(tx, [j for j in jobs.values() if j.id not in _SPEC_FACTS])
     out = []
     for a in active:
         job = jobs.get(a.job_id)
@@ -271,13 +293,13 @@ class _Facts:
 
 
 _SPEC_FACTS: dict[str, _Facts] = {}  # by job id: a spec never changes
-_SPEC_FACTS_MAX = 65_536
+_SPEC_FACTS_MAX = 65_536  # beyond it, emptied when the next snapshot begins
 
 
-def _facts(job: Job) -> _Facts:
+def _facts(job: Job | JobHead) -> _Facts:
     found = _SPEC_FACTS.get(job.id)
     if found is None:
-        spec = parse_spec(job.spec)
+        spec = parse_spec(_spec(job))
         found = _Facts(
             spec.resources.max_runtime_s,
             spec.evictable,
@@ -285,8 +307,6 @@ def _facts(job: Job) -> _Facts:
             history.facts_of(job, spec),
             _moves(spec),
         )
-        if len(_SPEC_FACTS) >= _SPEC_FACTS_MAX:
-            _SPEC_FACTS.clear()
         _SPEC_FACTS[job.id] = found
     return found
 
@@ -330,7 +350,9 @@ def usage(tx: Tx, now: datetime, half_life_h: float) -> dict[str, Usage]:
     return {k: Usage(*v) for k, v in sums.items()}
 
 
-def funds(tx: Tx, jobs: list[Job], pool_ids: list[str], now: datetime) -> dict[str, Money] | None:
+def funds(
+    tx: Tx, jobs: list[Job] | list[JobHead], pool_ids: list[str], now: datetime
+) -> dict[str, Money] | None:
     """What each project with pending jobs may still commit to holds (`ledger.spendable`: cash
     available, stretched by the org's vouchers), in the currency the pools are priced in. None when
     no offered pool has a price book: nothing is charged, so nothing is checked."""

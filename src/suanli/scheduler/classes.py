@@ -9,7 +9,7 @@ keeps:
   `constraints`, `price_cap`, `runtime_limit`, `online`, as bitsets, each filter asked at most
   once per key (or need) and group of alike pools, each step kept per (set, filter, key), so
   classes whose keys differ but leave the same pools share every step after.
-- **Live pools** (`_Live`), shared by every class whose static filters leave the same pools and
+- **Live pools** (`live.LivePools`), shared by every class whose static filters leave the same pools and
   whose filters reading free capacity give the same keys: the pools that passed the static filters
   and that no filter reading free capacity (`capacity`) has refused yet, with the version of the
   pool's free vectors (`WorkingFree.taken`) at which it last said yes. A yes is reused while those
@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from suanli.scheduler import ranking
 from suanli.scheduler.carry import NO_COST, Carry, Values
+from suanli.scheduler.live import UNSEEN, LivePools
 from suanli.scheduler.reuse import Check, Kinds, Score
 from suanli.scheduler.snapshot import PendingJob, PoolView
 from suanli.scheduler.working import WorkingFree
@@ -57,9 +58,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 _kinds_of = cache(Kinds.of)  # built profiles live as long as `framework.build`'s cache: kept between cycles
-
-_RETIRED = -1  # in `_Live.answers`: a filter that reads free capacity said no; versions start at 0
-_UNSEEN = -2
 
 
 class JobClasses:
@@ -77,7 +75,7 @@ class JobClasses:
         self._alike: dict[Hashable, JobClass] = {}
         self._score_values: dict[Hashable, tuple[Values | None, ...]] = {}  # profile, score keys → memos
         self._static = kept.static
-        self._live: dict[Hashable, _Live] = {}
+        self._live: dict[Hashable, LivePools] = {}
         self._possible: dict[Hashable, tuple[int, ...]] = {}
         self._survivors: dict[Hashable, int] = {}  # (static filters, their keys) → survivors
         self._answers: dict[Hashable, list[int]] = {}  # shrinking filters' keys → answer per pool
@@ -141,7 +139,7 @@ class JobClasses:
 
     def live(
         self, kinds: Kinds, keys: tuple[Hashable, ...], job: PendingJob
-    ) -> tuple[_Live, tuple[int, ...]]:
+    ) -> tuple[LivePools, tuple[int, ...]]:
         """The live pools shared by every class whose static filters leave the same pools and whose
         filters reading free capacity give the same keys, whatever its profile; and the pools a
         job of the class could ever run on (its static survivors).
@@ -164,10 +162,10 @@ class JobClasses:
             needs = self._needs(kinds.shrinking, shrinking, survivors, job)
             answers = self._answers.get(needs)
             if answers is None:
-                answers = self._answers[needs] = [_UNSEEN] * len(self.pools)
+                answers = self._answers[needs] = [UNSEEN] * len(self.pools)
             pools = list(self._static.listed(survivors))
-            found = self._live[survivors, shrinking_named] = _Live(
-                self, survivors, pools, kinds.shrinking, answers
+            found = self._live[survivors, shrinking_named] = LivePools(
+                self.pools, self.working, survivors, pools, kinds.shrinking, answers
             )
         named = (kinds.static_names, static, shrinking_named)
         possible = self._possible.get(named)
@@ -182,7 +180,7 @@ class JobClasses:
         static survivors are `survivors` (a bitset, `survivors.py`): per filter, what the job needs
         of those pools when it is the same on all of them (`Check.need_key`), else the filter's
         key for the job. A pool's answer depends on the job only through what it needs of that
-        pool, so jobs with different keys that need the same share the answers (`_Live.answers`)
+        pool, so jobs with different keys that need the same share the answers (`LivePools.answers`)
         of every pool they both see."""
         named = []
         for check, key in zip(checks, keys, strict=True):
@@ -238,87 +236,11 @@ class JobClasses:
         return found
 
 
-class _Live:
-    """Pools that may still take jobs with one set of filter keys (module docstring)."""
-
-    def __init__(
-        self,
-        book: JobClasses,
-        survivors: int,
-        pools: list[int],
-        shrinking: tuple[Check, ...],
-        answers: list[int],
-    ) -> None:
-        self.pools = pools
-        self.survivors = survivors  # the static survivors as a bitset (`survivors.py`) …
-        self.domain = tuple(pools)  # … and as indices: `pools` before any was retired
-        self._book = book
-        self._shrinking = shrinking
-        self.answers = answers  # pool index → its `WorkingFree.taken` when all said yes, or _RETIRED
-        self._guarded: dict[int, int] = {}  # the same, on the guarded free capacity, once asked
-
-    def admits(self, job: PendingJob, i: int) -> bool:
-        """Whether every filter that reads free capacity admits the job on live pool `i` now."""
-        answer, version = self.answers[i], self._book.working.taken[i]
-        if answer == version:
-            return True
-        if answer == _RETIRED:
-            return False
-        pool, free = self._book.pools[i], self._book.working.free[i]
-        for check in self._shrinking:
-            if not check.admits(job, pool, free):
-                self.answers[i] = _RETIRED
-                return False
-        self.answers[i] = version
-        return True
-
-    def admits_guarded(self, job: PendingJob, i: int) -> bool:
-        """Whether every filter that reads free capacity admits the job on pool `i`'s guarded free
-        capacity (what a reservation leaves to jobs that may still run at its start). Kept like
-        `admits`: a yes per pool version, a no for the cycle (guarded capacity only shrinks too)."""
-        answer, version = self._guarded.get(i, _UNSEEN), self._book.working.version[i]
-        if answer == version:
-            return True
-        if answer == _RETIRED:
-            return False
-        pool, free = self._book.pools[i], self._book.working.guarded[i]
-        for check in self._shrinking:
-            if not check.admits(job, pool, free):
-                self._guarded[i] = _RETIRED
-                return False
-        self._guarded[i] = version
-        return True
-
-    def any_admits(self, job: PendingJob) -> bool:
-        """Whether some live pool admits the job now; forgets the retired ones it passes on the way
-        (every pool `admits` refuses is retired), all of them when none does."""
-        answers, version, admits = self.answers, self._book.working.taken, self.admits
-        for k, i in enumerate(self.pools):
-            if answers[i] == version[i] or (answers[i] != _RETIRED and admits(job, i)):
-                if k:
-                    self.pools = self.pools[k:]
-                return True
-        self.pools = []
-        return False
-
-    def admitted(self, job: PendingJob) -> list[int]:
-        """Live pools that admit the job now, in snapshot order; forgets those retired."""
-        answers, version, admits = self.answers, self._book.working.taken, self.admits
-        # `admits` inlined for the two answers it gives without asking a filter (a yes at this
-        # version, a retired pool): most pools, and this runs for every job that is not ranked yet
-        out = [
-            i for i in self.pools if answers[i] == version[i] or (answers[i] != _RETIRED and admits(job, i))
-        ]
-        if len(out) < len(self.pools):
-            self.pools = [i for i in self.pools if answers[i] != _RETIRED]
-        return out
-
-
 class JobClass:
     """One class: its live pools (shared), its scores' raw values (shared), and its ranking."""
 
     def __init__(
-        self, book: JobClasses, kinds: Kinds, live: _Live, values: tuple[Values | None, ...]
+        self, book: JobClasses, kinds: Kinds, live: LivePools, values: tuple[Values | None, ...]
     ) -> None:
         self._book, self._kinds = book, kinds
         self._live, self._values = live, values

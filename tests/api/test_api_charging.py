@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 from api_net import GPU_POOL, Net
+from sqlalchemy import event
 
-from suanli.control import ledger
+from suanli.control import cycle, ledger
+from suanli.control.cycle import apply
 from suanli.domain.ledger import payable_account, revenue_account
 
 TRAIN = {
@@ -391,3 +393,36 @@ def test_holds_placed_in_one_cycle_count_the_ones_before_them(net: Net) -> None:
     [blocked] = net.ok("GET", f"/jobs/{jobs[2]}/why", net.tenant)["blocked"]
     assert blocked["pool"] == "(funds)"
     assert blocked["reason"].startswith("insufficient funds: needs 56.00 CNY, available 38.00 CNY")
+
+
+def test_the_applier_writes_a_cycles_placements_together(net: Net, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Applying a plan runs as many statements for twelve placements as for two: what the holds
+    read (the project, its accounts, the org's vouchers) is read once per cycle, and the attempts,
+    holds and events of all placements are written together. Every placement still gets its
+    attempt and its hold."""
+    agent = priced_site(net)
+    sync(net, agent, pools=[{**GPU_POOL, "nodes": 4}])  # 16 A100
+    topup(net, "1000.00")
+    statements: list[int] = []
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        seen = [0]
+
+        def count(*_: Any) -> None:
+            seen[0] += 1
+
+        event.listen(net.cp.db.engine, "before_cursor_execute", count)
+        try:
+            return apply(*args, **kwargs)
+        finally:
+            event.remove(net.cp.db.engine, "before_cursor_execute", count)
+            statements.append(seen[0])
+
+    monkeypatch.setattr(cycle, "apply", counted)
+    for n in (2, 12):
+        for _ in range(n):
+            net.ok("POST", "/jobs", net.tenant, json={"spec": TRAIN})
+        net.cycle()
+    assert len(sync(net, agent)["launch"]) == 14
+    assert money(net)["held"] == 14 * 3_600  # A100:1 for 1h at 36.00
+    assert statements[0] == statements[1], statements

@@ -88,17 +88,23 @@ def hold_for(
         vouchers=True,
         price=price,
         kept=kept,
+        new=True,
     )
     return price.id
 
 
-def lock_for_placements(tx: Tx, project_ids: Iterable[str], pool_ids: Iterable[str], now: datetime) -> None:
-    """Lock, at once and in id order, the cash accounts the applier's holds will lock one by one,
+def lock_for_placements(
+    tx: Tx, project_ids: Iterable[str], pool_ids: Iterable[str], now: datetime
+) -> set[tuple[str, str]]:
+    """Lock, at once and in id order, the cash accounts the applier's holds would lock one by one,
     so the applier and agent syncs (which lock theirs at once too) never wait on each other in a
-    cycle. Callers hold the jobs' locks already: jobs first, then accounts, then holds."""
+    cycle. Callers hold the jobs' locks already: jobs first, then accounts, then holds. Returns the
+    (project, currency) pairs locked, for `ledger.OpenHolds`: held until the transaction ends."""
+    projects = list(project_ids)
     currencies = {v.currency for v in tx.ledger.price_versions(sorted(set(pool_ids)))}
     for currency in sorted(currencies):
-        tx.ledger.lock_accounts([cash_account(p, currency) for p in project_ids], currency, now)
+        tx.ledger.lock_accounts([cash_account(p, currency) for p in projects], currency, now)
+    return {(p, c) for p in projects for c in currencies}
 
 
 def lock_for_charges(tx: Tx, attempt_ids: Iterable[str], now: datetime) -> None:

@@ -69,12 +69,15 @@ def apply(
     # All at once, in id order (the jobs of attempts to preempt too): no deadlock with sync.
     tx.jobs.lock([p.job_id for p in plan.placements] + [p.job_id for p in plan.preemptions])
     placing = tx.jobs.by_ids(p.job_id for p in plan.placements)
-    charging.lock_for_placements(tx, sorted({j.project_id for j in placing.values()}), pool_ids, now)
+    locked = charging.lock_for_placements(tx, sorted({j.project_id for j in placing.values()}), pool_ids, now)
     held = snapshots.held_by_node(tx.sites.active_attempts(pool_ids))
     free = {pid: list(snapshots.free_nodes(pool, held.get(pid, {}))) for pid, pool in pools.items()}
     sites = {s.id: s for s in tx.sites.sites()}
     prices = ledger.prices_in_force(tx, pool_ids, now)
-    kept = ledger.OpenHolds()  # the projects' cash accounts are locked above, for the whole apply
+    # What the holds read once for the whole apply; the rows are written together at the end (no
+    # statement runs in the loop, so nothing flushes them one by one).
+    kept = ledger.OpenHolds(locked)
+    events: list[dict[str, object]] = []
     for placement in plan.placements:
         job = placing.get(placement.job_id)  # read under its lock, above: no need to ask again
         pool = pools.get(placement.pool_id)
@@ -130,12 +133,14 @@ def apply(
             nodes=list(placement.nodes),
             lease_expires_at=now + timedelta(seconds=lease_ttl),
             created_at=now,
+            flush=False,
         )
         where = f"{site.name if site else pool.site_id}/{pool.name}"
-        move_job(tx, job, JobState.ASSIGNED, now, f"attempt {attempt.number} placed on {where}")
+        move_job(tx, job, JobState.ASSIGNED, now, f"attempt {attempt.number} placed on {where}", events)
         result.placed += 1
         result.sites.add(pool.site_id)
         result.jobs.add(job.id)
+    tx.jobs.add_events(events)
     tx.sites.bump(pool_ids)
     return result
 

@@ -52,9 +52,11 @@ from suanli.store import Tx
 from suanli.store.tables import (
     Attempt,
     Hold,
+    LedgerAccount,
     LedgerTransfer,
     Pool,
     PriceVersion,
+    Project,
     UsageRecord,
     VoucherGrant,
     VoucherProgramme,
@@ -139,23 +141,46 @@ def voucher_reserved(hold: Hold) -> int:
 
 
 class OpenHolds:
-    """What the open holds keep, per project's cash and per org's vouchers, read from the holds
-    table once and then kept up to date by `hold` as it adds holds, so the many holds of one
-    transaction (the applier's placements) do not each read every open hold of their project and
-    org again. For a caller that holds the projects' cash accounts locked for the whole transaction
-    (`charging.lock_for_placements`), so that nothing else opens, captures or closes their holds
-    meanwhile, the cash figures are exact. An org's vouchers are shared with its other projects,
-    whose holds another transaction may capture or close meanwhile: that only lowers what they
-    promise, so the kept figure is at most too high, and a hold counts at most too little voucher
-    room (it asks more of cash), never too much. Only the applier opens holds."""
+    """What one transaction that opens many holds (the applier's placements) reads once: what the
+    open holds keep, per project's cash and per org's vouchers, kept up to date by `hold` as it adds
+    holds; the orgs' live vouchers and the provider relations; the projects' arrears; and which
+    cash accounts the caller holds locked for the whole transaction (`locked`, from
+    `charging.lock_for_placements`), which `hold` then does not lock again.
 
-    def __init__(self) -> None:
+    Exact for the cash figures of locked accounts: nothing else opens, captures or closes their
+    holds, or moves their arrears, meanwhile (a capture locks the project's cash account first). An
+    org's vouchers are shared with its other projects, whose holds another transaction may capture
+    or close meanwhile: that only lowers what they promise, so the kept figure is at most too high,
+    and a hold counts at most too little voucher room (it asks more of cash), never too much; a
+    voucher granted meanwhile is not counted, with the same effect. Only the applier opens holds."""
+
+    def __init__(self, locked: Iterable[tuple[str, str]] = ()) -> None:
         self.cash: dict[tuple[str, str], int] = {}  # (project, currency) → cash kept
         self.vouchers: dict[tuple[str, str], int] = {}  # (org, currency) → voucher value promised
+        self.locked = frozenset(locked)  # (project, currency) whose cash account the caller locked
+        self.live: dict[str, list[Voucher]] = {}  # org → its live vouchers
+        self.relations: frozenset[tuple[str, str]] | None = None
+        # Rows read once: the session's identity map keeps only weak references, so a row nothing
+        # else holds would be read again by every hold (an account that does not exist, always).
+        self.accounts: dict[str, LedgerAccount | None] = {}
+        self.projects: dict[str, Project | None] = {}
+
+
+def _account(tx: Tx, account_id: str, kept: OpenHolds | None) -> LedgerAccount | None:
+    if kept is None:
+        return tx.ledger.account(account_id)
+    if account_id not in kept.accounts:
+        kept.accounts[account_id] = tx.ledger.account(account_id)
+    return kept.accounts[account_id]
+
+
+def _balance(tx: Tx, account_id: str, kept: OpenHolds | None) -> int:
+    row = _account(tx, account_id, kept)
+    return balance_of(account_id, row.signed_sum if row else 0)
 
 
 def funds(tx: Tx, project_id: str, currency: str, kept: OpenHolds | None = None) -> Funds:
-    cash = tx.ledger.account(cash_account(project_id, currency))
+    cash = _account(tx, cash_account(project_id, currency), kept)
     held = kept.cash.get((project_id, currency)) if kept is not None else None
     if held is None:
         held = sum(cash_reserved(h) for h in tx.ledger.open_holds(project_id, currency))
@@ -166,7 +191,7 @@ def funds(tx: Tx, project_id: str, currency: str, kept: OpenHolds | None = None)
         balance_of(cash_account(project_id, currency), cash.signed_sum if cash else 0),
         cash.credit_limit_minor if cash else 0,
         held,
-        balance(tx, f"arrears:{project_id}:{currency}"),
+        _balance(tx, f"arrears:{project_id}:{currency}", kept),
     )
 
 
@@ -271,10 +296,21 @@ def voucher_room(
 ) -> list[tuple[Voucher, int]]:
     """The org's live vouchers (those that apply to `ctx`, when given) with what is left of each
     once the org's open holds have taken what they expect to use, soonest expiry first."""
-    relations = tx.ledger.relations() if ctx is not None else frozenset()
+    relations: frozenset[tuple[str, str]] = frozenset()
+    if ctx is not None:
+        relations = (
+            kept.relations if kept is not None and kept.relations is not None else tx.ledger.relations()
+        )
+        if kept is not None:
+            kept.relations = relations
+    grants = kept.live.get(org_id) if kept is not None else None
+    if grants is None:
+        grants = [voucher_of(r) for r in tx.ledger.vouchers(org_id=org_id, live=True)]
+        if kept is not None:
+            kept.live[org_id] = grants
     live = [
         v
-        for v in (voucher_of(r) for r in tx.ledger.vouchers(org_id=org_id, live=True))
+        for v in grants
         if v.currency == currency
         and v.valid_from <= now < v.valid_until
         and (ctx is None or voucher_applies(v, ctx, now, relations))
@@ -286,7 +322,7 @@ def voucher_room(
             kept.vouchers[org_id, currency] = promised
     room = []
     for v in sorted(live, key=lambda v: (v.valid_until, v.id)):
-        left = balance(tx, voucher_account(v.id))
+        left = _balance(tx, voucher_account(v.id), kept)
         taken = min(left, promised)
         promised -= taken
         room.append((v, left - taken))
@@ -330,6 +366,7 @@ def hold(
     vouchers: bool = False,
     price: PriceVersion | None = None,
     kept: OpenHolds | None = None,
+    new: bool = False,
 ) -> Hold:
     """Reserve `amount` of the project's available funds for a placement on `pool_id`, at the price
     in force now. Raises `InsufficientFunds` (the job should wait) when they do not cover it.
@@ -337,18 +374,27 @@ def hold(
     With `vouchers`, the part of `amount` the org's vouchers would pay at this pool (their shares,
     eligibility and relations, less what other open holds expect of them) is recorded as
     `voucher_minor`, and only the rest is reserved from cash. `price`: the pool's price in force
-    now, when the caller has read it already; `kept`: see `OpenHolds`."""
-    seen = tx.ledger.hold(hold_id)
+    now, when the caller has read it already; `kept`: see `OpenHolds`. `new`: the caller made
+    `hold_id` afresh (for an attempt id of its own), so no such hold can exist yet and it is not
+    looked up; with `kept` the row is written when the transaction next flushes, with the others."""
+    seen = None if new else tx.ledger.hold(hold_id)
     if seen is not None:
         return seen
-    project, pool = tx.tenancy.project(project_id), tx.sites.pool(pool_id)
+    if kept is None:
+        project = tx.tenancy.project(project_id)
+    elif project_id in kept.projects:
+        project = kept.projects[project_id]
+    else:
+        project = kept.projects[project_id] = tx.tenancy.project(project_id)
+    pool = tx.sites.pool(pool_id)
     site = tx.sites.site(pool.site_id) if pool else None
     if project is None or pool is None or site is None:
         raise NotFound("no such project or pool")
     price = price if price is not None else price_in_force(tx, pool.id, now)
     if price is None:
         raise Invalid(f"pool {pool.name} has no price book in force")
-    tx.ledger.lock_accounts([cash_account(project.id, price.currency)], price.currency, now)
+    if kept is None or (project.id, price.currency) not in kept.locked:
+        tx.ledger.lock_accounts([cash_account(project.id, price.currency)], price.currency, now)
     free = funds(tx, project.id, price.currency, kept).available
     cover = 0
     if vouchers:
@@ -380,6 +426,7 @@ def hold(
         attempt_id=attempt_id,
         created_at=now,
         resolved_at=None,
+        flush=kept is None,
     )
 
 

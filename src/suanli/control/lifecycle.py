@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from suanli.domain.states import (
     ATTEMPT_TERMINAL,
@@ -15,10 +16,22 @@ from suanli.store import Tx
 from suanli.store.tables import Attempt, Job
 
 
-def move_job(tx: Tx, job: Job, target: JobState, now: datetime, message: str) -> None:
+def move_job(
+    tx: Tx,
+    job: Job,
+    target: JobState,
+    now: datetime,
+    message: str,
+    events: list[dict[str, Any]] | None = None,
+) -> None:
+    """Move the job to `target` and record the event; into `events`, when given, for the caller to
+    write with others (`JobRepo.add_events`)."""
     job.state = job_transition(JobState(job.state), target).value
     job.updated_at = now
-    tx.jobs.add_event(job.id, now, target.value.lower(), message)
+    if events is None:
+        tx.jobs.add_event(job.id, now, target.value.lower(), message)
+    else:
+        events.append({"job_id": job.id, "at": now, "kind": target.value.lower(), "message": message})
 
 
 def attempt_progress(

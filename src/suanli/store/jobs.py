@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from suanli.domain.states import ATTEMPT_ACTIVE, AttemptState, JobState
@@ -153,7 +153,11 @@ class JobRepo:
         """An id for an attempt about to be added (a hold is keyed by it before the row exists)."""
         return new_id("att")
 
-    def add_attempt(self, job: Job, *, attempt_id: str | None = None, **fields: Any) -> Attempt:
+    def add_attempt(
+        self, job: Job, *, attempt_id: str | None = None, flush: bool = True, **fields: Any
+    ) -> Attempt:
+        """A new attempt of `job`; without `flush` it is written at the transaction's next flush
+        (the applier writes a cycle's attempts together)."""
         job.attempts_made += 1
         attempt = Attempt(
             id=attempt_id or new_id("att"),
@@ -170,7 +174,8 @@ class JobRepo:
             **fields,
         )
         self._s.add(attempt)
-        self._s.flush()
+        if flush:
+            self._s.flush()
         return attempt
 
     def attempt(self, attempt_id: str) -> Attempt | None:
@@ -279,6 +284,12 @@ class JobRepo:
     # events
     def add_event(self, job_id: str, at: datetime, kind: str, message: str) -> None:
         self._s.add(JobEvent(job_id=job_id, at=at, kind=kind, message=message))
+
+    def add_events(self, events: list[dict[str, Any]]) -> None:
+        """Many events (`job_id`, `at`, `kind`, `message`) in one statement: the ORM would insert
+        them one by one on SQLite, to read each new id back."""
+        if events:
+            self._s.execute(insert(JobEvent), events)
 
     def events(self, job_id: str, limit: int = 1000) -> list[JobEvent]:
         q = select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.id).limit(limit)

@@ -215,10 +215,13 @@ class LedgerRepo:
             return self._s.scalar(select(Hold).where(Hold.id == hold_id).with_for_update())
         return self._s.get(Hold, hold_id)
 
-    def add_hold(self, **fields: Any) -> Hold:
+    def add_hold(self, *, flush: bool = True, **fields: Any) -> Hold:
+        """A new hold; without `flush` it is written at the transaction's next flush (a caller
+        adding many writes them together)."""
         hold = Hold(**fields)
         self._s.add(hold)
-        self._s.flush()
+        if flush:
+            self._s.flush()
         return hold
 
     def open_holds(self, project_id: str, currency: str) -> list[Hold]:

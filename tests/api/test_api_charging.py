@@ -10,7 +10,7 @@ import pytest
 from api_net import GPU_POOL, Net
 from sqlalchemy import event
 
-from suanli.control import cycle, ledger
+from suanli.control import cycle, holds, ledger
 from suanli.control.cycle import apply
 from suanli.domain.ledger import payable_account, revenue_account
 
@@ -337,7 +337,7 @@ def test_what_a_project_may_hold_counts_its_vouchers(
         demo = tx.tenancy.org_by_name("demo")
         assert demo is not None
         [row] = tx.tenancy.projects(demo.id)
-        assert ledger.spendable(tx, row.id, demo.id, "CNY", net.clock()) == spendable
+        assert holds.spendable(tx, row.id, demo.id, "CNY", net.clock()) == spendable
     net.ok("POST", "/jobs", net.tenant, json={"spec": TRAIN})
     net.cycle()
     launches = sync(net, agent)["launch"]

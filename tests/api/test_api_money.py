@@ -6,7 +6,7 @@ from typing import Any
 
 from api_net import GPU_POOL, Net
 
-from suanli.control import ledger
+from suanli.control import holds
 from suanli.domain.ledger import Usage
 
 VALID_UNTIL = "2026-12-31T00:00:00Z"
@@ -79,8 +79,8 @@ def test_a_programme_grants_vouchers_within_budget_and_reports(net: Net) -> None
     with net.cp.db.transaction() as tx:  # what the scheduling loop will do at placement and on usage
         project = tx.tenancy.project_by_name(tx.tenancy.org_by_name("demo").id, "default")  # type: ignore[union-attr]
         pool = tx.sites.pools()[0]
-        ledger.hold(tx, "h1", project_id=project.id, pool_id=pool.id, amount=5_000, now=net.clock())  # type: ignore[union-attr]
-        ledger.capture(tx, "h1", "u1", Usage(accelerator_seconds=3600), net.clock(), final=True)
+        holds.hold(tx, "h1", project_id=project.id, pool_id=pool.id, amount=5_000, now=net.clock())  # type: ignore[union-attr]
+        holds.capture(tx, "h1", "u1", Usage(accelerator_seconds=3600), net.clock(), final=True)
     report = net.ok("GET", "/voucher-programmes/haidian/report", net.operator)
     assert (report["issued"]["minor"], report["redeemed"]["minor"], report["reconciles"]) == (
         30_000,

@@ -10,7 +10,7 @@ from typing import Any
 
 from api_net import GPU_POOL, Net
 
-from suanli.control import budgets, ledger, settlement
+from suanli.control import budgets, holds, ledger, settlement
 from suanli.domain.ledger import Usage
 
 GPU_JOB = {"name": "train", "run": "python train.py", "resources": {"accelerators": "A100:1"}}
@@ -50,9 +50,9 @@ def run(net: Net, agent: str, name: str, seconds: int, seq: int) -> str:
         attempt = tx.jobs.attempt(record.attempt_id)
         assert attempt is not None and settlement.is_duplicate(tx, record) is None
         hold_id = f"hold:{attempt.id}"
-        ledger.hold(tx, hold_id, project_id=_project_id(tx), pool_id=attempt.pool_id, amount=10_000,
+        holds.hold(tx, hold_id, project_id=_project_id(tx), pool_id=attempt.pool_id, amount=10_000,
                     now=net.clock(), job_id=job["id"], attempt_id=attempt.id)  # fmt: skip
-        ledger.capture(tx, hold_id, ledger.usage_key(record), Usage(seconds), net.clock(), final=True)
+        holds.capture(tx, hold_id, ledger.usage_key(record), Usage(seconds), net.clock(), final=True)
     return str(job["id"])
 
 

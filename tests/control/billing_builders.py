@@ -7,7 +7,7 @@ import itertools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from suanli.control import ledger
+from suanli.control import holds, ledger
 from suanli.control.principal import Principal
 from suanli.control.settlement import is_duplicate
 from suanli.domain.ledger import Usage
@@ -87,9 +87,9 @@ def charge(tx: Tx, record: UsageRecord, at: datetime = NOW) -> str | None:
     job_row = tx.jobs.get(record.job_id)
     assert attempt is not None and job_row is not None
     hold_id = f"hold:{attempt.id}"
-    ledger.hold(
+    holds.hold(
         tx, hold_id, project_id=job_row.project_id, pool_id=attempt.pool_id, amount=50_000, now=at,
         job_id=job_row.id, attempt_id=attempt.id,
     )  # fmt: skip
     usage = ledger.usage_of(record, attempt)
-    return ledger.capture(tx, hold_id, ledger.usage_key(record), Usage(usage.accelerator_seconds), at).id
+    return holds.capture(tx, hold_id, ledger.usage_key(record), Usage(usage.accelerator_seconds), at).id

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from billing_builders import NOW, OPERATOR, World, charge, job, report, world
 
-from suanli.control import ledger, settlement
+from suanli.control import holds, ledger, settlement
 from suanli.control.errors import Forbidden, Invalid, NotFound
 from suanli.control.principal import Principal
 from suanli.domain.ledger import Usage
@@ -77,7 +77,7 @@ def test_a_duplicate_that_was_charged_anyway_is_flagged_as_charged_twice(db: Dat
         again = report(tx, a1, 2, NOW, 600)
         charge(tx, first)
         # a charger that forgot `is_duplicate`
-        ledger.capture(tx, f"hold:{a1.id}", ledger.usage_key(again), Usage(600), NOW)
+        holds.capture(tx, f"hold:{a1.id}", ledger.usage_key(again), Usage(600), NOW)
     s = site_view(db, w)["site"]
     assert [(d["seq"], d["charged_twice"]) for d in s["duplicates"]] == [(2, True)]
     assert (

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from billing_builders import NOW, OPERATOR, World, charge, job, report, world
 
-from suanli.control import budgets, ledger, statements
+from suanli.control import budgets, holds, ledger, statements
 from suanli.control.errors import Conflict, Forbidden
 from suanli.control.principal import Principal
 from suanli.domain.ledger import Voucher
@@ -48,7 +48,7 @@ def test_a_statement_totals_the_ledger_by_job_and_funding_source(db: Database) -
         assert c2 is not None
         ledger.refund(tx, "refund:2", c2, NOW, "op")  # ... given back
         ledger.topup(tx, "top:nov", w.project_id, 10_000, "CNY", NOW - timedelta(days=5), "op")
-        balance_now = ledger.funds(tx, w.project_id, "CNY").balance
+        balance_now = holds.funds(tx, w.project_id, "CNY").balance
     with db.read() as tx:
         st = statements.statement(tx, OPERATOR, w.org, None, "2026-11")
     lines = sorted((line.name, line.amount, line.hours, line.pool) for line in st.lines)

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from suanli.control import ledger
+from suanli.control import holds, ledger
 from suanli.control.errors import Conflict
 from suanli.domain.ledger import (
     ChargeContext,
@@ -105,23 +105,23 @@ def test_a_job_is_held_charged_by_interval_and_finished(db: Database) -> None:
     with db.transaction() as tx:
         ledger.topup(tx, "top1", ids["project"], 10_000, "CNY", NOW, "op")
         with pytest.raises(InsufficientFunds):
-            ledger.hold(tx, "h0", project_id=ids["project"], pool_id=ids["pool"], amount=10_001, now=NOW)
+            holds.hold(tx, "h0", project_id=ids["project"], pool_id=ids["pool"], amount=10_001, now=NOW)
     vid = grant(db, ids, voucher(ids, "0.3", 1_000), "g1")
     with db.transaction() as tx:
-        ledger.hold(tx, "h1", project_id=ids["project"], pool_id=ids["pool"], amount=8_000, now=NOW)
-        assert ledger.funds(tx, ids["project"], "CNY").available == 2_000
-        first = ledger.capture(tx, "h1", "u1", Usage(accelerator_seconds=3600), NOW)
-        ledger.capture(tx, "h1", "u2", Usage(accelerator_seconds=1800), NOW, final=True)
+        holds.hold(tx, "h1", project_id=ids["project"], pool_id=ids["pool"], amount=8_000, now=NOW)
+        assert holds.funds(tx, ids["project"], "CNY").available == 2_000
+        first = holds.capture(tx, "h1", "u1", Usage(accelerator_seconds=3600), NOW)
+        holds.capture(tx, "h1", "u2", Usage(accelerator_seconds=1800), NOW, final=True)
     with db.transaction() as tx:
-        assert ledger.capture(tx, "h1", "u1", Usage(accelerator_seconds=3600), NOW).id == first.id  # replay
+        assert holds.capture(tx, "h1", "u1", Usage(accelerator_seconds=3600), NOW).id == first.id  # replay
         with pytest.raises(HoldResolved):
-            ledger.release(tx, "h1", NOW)
+            holds.release(tx, "h1", NOW)
         # 5400 fen charged: the voucher covers 30% of each capture (1080 + 540 → capped at its 1000)
         assert ledger.balance(tx, voucher_account(vid)) == 0
         assert ledger.balance(tx, cash_account(ids["project"], "CNY")) == 10_000 - 4_400
         assert ledger.balance(tx, f"payable:{ids['provider']}:CNY") == 4_320
         assert ledger.balance(tx, "revenue:platform:CNY") == 1_080
-        assert ledger.funds(tx, ids["project"], "CNY").available == 5_600  # the rest of the hold released
+        assert holds.funds(tx, ids["project"], "CNY").available == 5_600  # the rest of the hold released
         assert set(tx.ledger.sums_by_currency().values()) == {0}
 
 
@@ -131,8 +131,8 @@ def test_refund_claws_back_and_expiry_writes_off(db: Database) -> None:
         ledger.topup(tx, "top", ids["project"], 10_000, "CNY", NOW, "op")
     vid = grant(db, ids, voucher(ids, "1", 2_000, days=1), "g")
     with db.transaction() as tx:
-        ledger.hold(tx, "h", project_id=ids["project"], pool_id=ids["pool"], amount=1_000, now=NOW)
-        charge = ledger.capture(tx, "h", "u", Usage(accelerator_seconds=1000), NOW, final=True)
+        holds.hold(tx, "h", project_id=ids["project"], pool_id=ids["pool"], amount=1_000, now=NOW)
+        charge = holds.capture(tx, "h", "u", Usage(accelerator_seconds=1000), NOW, final=True)
         ledger.refund(tx, "r", charge.id, NOW, "op")
         with pytest.raises(Conflict):
             ledger.refund(tx, "r2", charge.id, NOW, "op")
@@ -150,10 +150,10 @@ def test_a_usage_record_is_charged_once_even_across_holds(db: Database) -> None:
     ids = seed(db)
     with db.transaction() as tx:
         ledger.topup(tx, "t", ids["project"], 10_000, "CNY", NOW, "op")
-        ledger.hold(tx, "a", project_id=ids["project"], pool_id=ids["pool"], amount=100, now=NOW)
-        ledger.hold(tx, "b", project_id=ids["project"], pool_id=ids["pool"], amount=100, now=NOW)
-        first = ledger.capture(tx, "a", "u", Usage(10), NOW)
-        assert ledger.capture(tx, "b", "u", Usage(10), NOW).id == first.id
+        holds.hold(tx, "a", project_id=ids["project"], pool_id=ids["pool"], amount=100, now=NOW)
+        holds.hold(tx, "b", project_id=ids["project"], pool_id=ids["pool"], amount=100, now=NOW)
+        first = holds.capture(tx, "a", "u", Usage(10), NOW)
+        assert holds.capture(tx, "b", "u", Usage(10), NOW).id == first.id
     with pytest.raises(StoreConflict), db.transaction() as tx:  # the database refuses it too
         tx.ledger.post(
             Transfer("other", TransferKind.CHARGE, NOW, (), "b", once_key="u"),
@@ -215,7 +215,7 @@ class StoreMachine(RuleBasedStateMachine):
 
     def _store_hold(self, hid: str, amount: int) -> None:
         with self.db.transaction() as tx:
-            ledger.hold(
+            holds.hold(
                 tx, hid, project_id=self.ids["project"], pool_id=self.ids["pool"], amount=amount, now=self.now
             )
 
@@ -228,7 +228,7 @@ class StoreMachine(RuleBasedStateMachine):
         hid, key = self._open()[i % len(self._open())], self._id("u")
         self.model.capture(hid, key, Usage(acc, acc * 2), self.now, final=final)
         with self.db.transaction() as tx:
-            ledger.capture(tx, hid, key, Usage(acc, acc * 2), self.now, final=final)
+            holds.capture(tx, hid, key, Usage(acc, acc * 2), self.now, final=final)
 
     @precondition(lambda self: self._open())
     @rule(i=st.integers(0, 100))
@@ -236,7 +236,7 @@ class StoreMachine(RuleBasedStateMachine):
         hid = self._open()[i % len(self._open())]
         self.model.release(hid)
         with self.db.transaction() as tx:
-            ledger.release(tx, hid, self.now)
+            holds.release(tx, hid, self.now)
 
     @rule(hours=st.integers(1, 48))
     def expire(self, hours: int) -> None:
@@ -267,7 +267,7 @@ class StoreMachine(RuleBasedStateMachine):
                 assert ledger.balance(tx, store_account) - self.base.get(account, 0) == self.model.balance(
                     account
                 ), account
-            assert ledger.funds(tx, self.ids["project"], "CNY").available == self.model.available(
+            assert holds.funds(tx, self.ids["project"], "CNY").available == self.model.available(
                 self.ids["project"], "CNY"
             )
             assert set(tx.ledger.sums_by_currency().values()) <= {0}
@@ -316,11 +316,11 @@ def test_a_stored_usage_record_is_charged_under_its_site_and_seq(db: Database) -
         ledger.topup(tx, "t", ids["project"], 10**6, "CNY", NOW, "op")
         amount = ledger.expected_amount(tx, ids["pool"], Usage(8 * 3600, 7200), NOW)
         assert amount == 8 * 3600 + 2 * 36
-        ledger.hold(tx, "h", project_id=ids["project"], pool_id=ids["pool"], amount=amount, now=NOW)
+        holds.hold(tx, "h", project_id=ids["project"], pool_id=ids["pool"], amount=amount, now=NOW)
     with db.transaction() as tx:
         record = tx.jobs.usage(job.id)[0]
         usage = ledger.usage_of(record, attempt)
         assert usage == Usage(8 * 3600, 7200, 2 * 3600)
-        first = ledger.capture(tx, "h", ledger.usage_key(record), usage, NOW, final=True)
-        assert ledger.capture(tx, "h", ledger.usage_key(record), usage, NOW).id == first.id
-        assert ledger.funds(tx, ids["project"], "CNY").balance == 10**6 - amount
+        first = holds.capture(tx, "h", ledger.usage_key(record), usage, NOW, final=True)
+        assert holds.capture(tx, "h", ledger.usage_key(record), usage, NOW).id == first.id
+        assert holds.funds(tx, ids["project"], "CNY").balance == 10**6 - amount

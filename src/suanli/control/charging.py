@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from prometheus_client import Counter
 
-from suanli.control import ledger, settlement
+from suanli.control import holds, ledger, settlement
 from suanli.control.lifecycle import stop_job
 from suanli.domain.ledger import (
     arrears_account,
@@ -64,19 +64,19 @@ def hold_for(
     now: datetime,
     price: PriceVersion | None,
     default_s: int = DEFAULT_HOLD_SECONDS,
-    kept: ledger.OpenHolds | None = None,
+    kept: holds.OpenHolds | None = None,
 ) -> str | None:
     """Hold max_runtime × `price` (the pool's price in force now, `ledger.prices_in_force`) for an
     attempt about to be placed; returns the price version it pins (None: the pool is free, nothing
     is held). Raises `InsufficientFunds`, before anything is written, when the project cannot cover
-    the part its vouchers would not pay. `kept`: see `ledger.OpenHolds`."""
+    the part its vouchers would not pay. `kept`: see `holds.OpenHolds`."""
     if price is None:
         return None
     seconds = int(job.spec.get("resources", {}).get("max_runtime_s") or default_s)
     usage = ledger.planned_usage(
         seconds, per_node.accelerators * nodes, per_node.cpus * nodes, per_node.memory_mib * nodes
     )
-    ledger.hold(
+    holds.hold(
         tx,
         hold_id(attempt_id),
         project_id=job.project_id,
@@ -99,7 +99,7 @@ def lock_for_placements(
     """Lock, at once and in id order, the cash accounts the applier's holds would lock one by one,
     so the applier and agent syncs (which lock theirs at once too) never wait on each other in a
     cycle. Callers hold the jobs' locks already: jobs first, then accounts, then holds. Returns the
-    (project, currency) pairs locked, for `ledger.OpenHolds`: held until the transaction ends."""
+    (project, currency) pairs locked, for `holds.OpenHolds`: held until the transaction ends."""
     projects = list(project_ids)
     currencies = {v.currency for v in tx.ledger.price_versions(sorted(set(pool_ids)))}
     for currency in sorted(currencies):
@@ -151,10 +151,10 @@ def charge(tx: Tx, attempt: Attempt, records: Sequence[UsageRecord], now: dateti
                 "usage %s of attempt %s repeats an earlier record: not charged", record.seq, attempt.id
             )
             if final:
-                ledger.release(tx, row.id, now)
+                holds.release(tx, row.id, now)
             continue
         usage = ledger.usage_of(record, attempt)
-        ledger.capture(tx, row.id, ledger.usage_key(record), usage, now, final=final)
+        holds.capture(tx, row.id, ledger.usage_key(record), usage, now, final=final)
 
 
 def resolve_ended(tx: Tx, now: datetime) -> int:
@@ -170,7 +170,7 @@ def resolve_ended(tx: Tx, now: datetime) -> int:
     for hold, _ in due:
         row = tx.ledger.hold(hold, lock=True)
         if row is not None and row.state == "open":
-            ledger.release(tx, hold, now)
+            holds.release(tx, hold, now)
             done += 1
     return done
 
@@ -205,8 +205,8 @@ def spend(tx: Tx, row: Hold, attempt: Attempt, now: datetime) -> Spend:
             attempt.memory_mib_per_node * n,
         )
         accrued = max(0, estimate(ledger.book_of(price), usage) - row.charged_minor)
-    free = ledger.funds(tx, row.project_id, row.currency).available
-    may_spend = ledger.cash_reserved(row) + ledger.voucher_reserved(row) + max(0, free)
+    free = holds.funds(tx, row.project_id, row.currency).available
+    may_spend = holds.cash_reserved(row) + holds.voucher_reserved(row) + max(0, free)
     return Spend(accrued, may_spend, row.currency)
 
 

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from suanli.control import budgets, charging, failover, history, leases, ledger, snapshots
+from suanli.control import budgets, charging, failover, history, holds, leases, ledger, snapshots
 from suanli.control.lifecycle import attempt_preempt, move_job
 from suanli.control.signals import SCHEDULE, Signals, job_topic, site_topic
 from suanli.domain.ledger import InsufficientFunds
@@ -76,7 +76,7 @@ def apply(
     prices = ledger.prices_in_force(tx, pool_ids, now)
     # What the holds read once for the whole apply; the rows are written together at the end (no
     # statement runs in the loop, so nothing flushes them one by one).
-    kept = ledger.OpenHolds(locked)
+    kept = holds.OpenHolds(locked)
     events: list[dict[str, object]] = []
     for placement in plan.placements:
         job = placing.get(placement.job_id)  # read under its lock, above: no need to ask again

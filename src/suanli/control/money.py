@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from suanli.control import audit, ledger
+from suanli.control import audit, holds, ledger
 from suanli.control.accounts import check_name, org_for, require_operator, site_for
 from suanli.control.errors import Conflict, Forbidden, Invalid, NotFound
 from suanli.control.principal import Principal
@@ -62,7 +62,7 @@ def balances(tx: Tx, who: Principal, org_name: str) -> dict[str, Any]:
     for project in tx.tenancy.projects(org.id):
         currencies = {a.currency for a in tx.ledger.accounts(f"cash:{project.id}:")} or {DEFAULT_CURRENCY}
         for cur in sorted(currencies):
-            f = ledger.funds(tx, project.id, cur)
+            f = holds.funds(tx, project.id, cur)
             rows.append(
                 {
                     "project": project.name,
@@ -110,7 +110,7 @@ def topup(
             tx, who, "topup", org.id, f"{org.name}/{project.name}", now,
             amount=money, reason=reason, detail={"transfer": row.id},
         )  # fmt: skip
-    f = ledger.funds(tx, project.id, money.currency)
+    f = holds.funds(tx, project.id, money.currency)
     return {
         "transfer": row.id,
         "project": project.name,
@@ -176,13 +176,13 @@ def set_credit_limit(
     require_operator(who)
     org, project = _project(tx, who, org_name, project_name)
     money = _amount("limit", limit)
-    before = ledger.funds(tx, project.id, money.currency).credit_limit
+    before = holds.funds(tx, project.id, money.currency).credit_limit
     ledger.set_credit_limit(tx, project.id, money.currency, money.minor, now)
     audit.record(
         tx, who, "credit_limit", org.id, f"{org.name}/{project.name}", now,
         amount=money, reason=reason, detail={"previous_minor": before},
     )  # fmt: skip
-    f = ledger.funds(tx, project.id, money.currency)
+    f = holds.funds(tx, project.id, money.currency)
     return {
         "org": org.name,
         "project": project.name,

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from suanli.control import history, ledger
+from suanli.control import history, holds
 from suanli.domain.money import DEFAULT_CURRENCY, Money
 from suanli.domain.resources import Vector
 from suanli.domain.spec import JobSpec, parse_spec
@@ -353,7 +353,7 @@ def usage(tx: Tx, now: datetime, half_life_h: float) -> dict[str, Usage]:
 def funds(
     tx: Tx, jobs: list[Job] | list[JobHead], pool_ids: list[str], now: datetime
 ) -> dict[str, Money] | None:
-    """What each project with pending jobs may still commit to holds (`ledger.spendable`: cash
+    """What each project with pending jobs may still commit to holds (`holds.spendable`: cash
     available, stretched by the org's vouchers), in the currency the pools are priced in. None when
     no offered pool has a price book: nothing is charged, so nothing is checked."""
     if not jobs:
@@ -364,7 +364,7 @@ def funds(
     currency = next(iter(currencies)) if len(currencies) == 1 else DEFAULT_CURRENCY
     owners = {j.project_id: j.org_id for j in jobs}
     return {
-        project: Money(ledger.spendable(tx, project, org, currency, now), currency)
+        project: Money(holds.spendable(tx, project, org, currency, now), currency)
         for project, org in owners.items()
     }
 

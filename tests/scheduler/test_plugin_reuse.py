@@ -133,6 +133,29 @@ def test_the_pool_keyed_filters_are_the_static_ones_that_name_few_pool_fields() 
     assert POOL_KEYED == ["accelerator", "shape", "constraints", "price_cap", "runtime_limit", "online"]
 
 
+INDEXED = [name for name in POOL_KEYED if hasattr(_FILTERS[name](), "candidates")]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(INDEXED), jobs(), pools())
+def test_an_indexed_filter_admits_no_pool_outside_the_index_keys_it_names(
+    name: str, job: PendingJob, pool: PoolView
+) -> None:
+    plugin = _FILTERS[name]()
+    named = plugin.candidates(plugin.job_key(job))  # type: ignore[attr-defined]
+    if named is not None and plugin.index_key(pool) not in named:  # type: ignore[attr-defined]
+        assert not plugin.filter(job, pool, pool.free).ok
+
+
+def test_constraints_index_pools_by_site_and_name_the_sites_a_job_lists() -> None:
+    assert INDEXED == ["constraints"]
+    plugin = _FILTERS["constraints"]()
+    limited = PendingJob("j", Resources((), 1, 1, 1), T0, sites=("a", "b"), regions=("north",))
+    assert set(plugin.candidates(plugin.job_key(limited))) == {"a", "b"}  # type: ignore[attr-defined]
+    anywhere = PendingJob("k", Resources((), 1, 1, 1), T0, regions=("north",))
+    assert plugin.candidates(plugin.job_key(anywhere)) is None  # type: ignore[attr-defined]
+
+
 A100_8 = Vector(8, 64, 512)
 
 

@@ -76,8 +76,8 @@ class Values:
 
     def __init__(self) -> None:
         self.by_pool: dict[int, float | None] = {}
-        self.lows: dict[int, float] = {}
-        self.highs: dict[int, float] = {}
+        # While every value is known (most memos, always), both are `by_pool` itself.
+        self.lows = self.highs = cast("dict[int, float]", self.by_pool)
         self.first: float | None = None
         self.varies = False
         self.odd = False  # some value is ±inf or NaN
@@ -91,13 +91,16 @@ class Values:
             self.first = values[0]
         if not self.varies:
             self.varies = any(map(ne, repeat(self.first), values))  # `!=`, which a NaN never fails
-        self.by_pool.update(zip(pools, values, strict=True))
         if None in values:
             known = [v for v in values if v is not None]
+            if self.lows is self.by_pool:  # the first unknown value: they part from `by_pool`
+                self.lows, self.highs = dict(self.lows), dict(self.highs)
             self.lows.update(zip(pools, [NO_COST if v is None else v for v in values], strict=True))
             self.highs.update(zip(pools, [-NO_COST if v is None else v for v in values], strict=True))
         else:
             known = cast("list[float]", values)
-            self.lows.update(zip(pools, known, strict=True))
-            self.highs.update(zip(pools, known, strict=True))
+            if self.lows is not self.by_pool:
+                self.lows.update(zip(pools, known, strict=True))
+                self.highs.update(zip(pools, known, strict=True))
+        self.by_pool.update(zip(pools, values, strict=True))
         self.odd = self.odd or not all(map(math.isfinite, known))

@@ -16,12 +16,16 @@ share the answers: a static filter's per group of pools with that `need_pool_key
 (`survivors.py`), one that reads `free` where the job needs the same of every pool it could run on
 (`classes.py`). A reusable score that does not read `free` may have them too: its raw value on a
 pool is then asked once per what jobs need of it, whatever their keys (`classes.JobClass._fill`).
+A reusable filter with a `pool_key` may also have an *index*: `index_key(pool)` and
+`candidates(key)`, which for a job key names the `index_key`s outside which it admits no pool (None:
+any pool may pass). Its static survivors are then asked only about the pools with those index keys
+(`constraints`: a job limited to three sites of two hundred asks about those sites' pools alone).
 A plugin without these attributes is still correct, only asked again for every job and pool.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Collection, Hashable
 from dataclasses import dataclass
 from functools import cached_property, partial
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -56,6 +60,8 @@ class Check:
     pool_key: PoolKey | None = None  # its `pool_key` when it is reusable and does not read free
     need_key: Callable[[PendingJob, PoolView], Hashable] | None = None  # its `need_key` when reusable
     need_pool_key: PoolKey | None = None
+    index_key: PoolKey | None = None  # its index (module docstring), with `pool_key`
+    candidates: Callable[[Hashable], Collection[Hashable] | None] | None = None
 
     @classmethod
     def of(cls, plugin: FilterPlugin) -> Check:
@@ -66,7 +72,12 @@ class Check:
         if need_key is None or need_pool_key is None:
             need_key = need_pool_key = None
         pool_key = None if plugin.reads_free else getattr(plugin, "pool_key", None)
-        return cls(plugin.name, admits, plugin.job_key, pool_key, need_key, need_pool_key)
+        index_key, candidates = getattr(plugin, "index_key", None), getattr(plugin, "candidates", None)
+        if pool_key is None or index_key is None or candidates is None:
+            index_key = candidates = None
+        return cls(
+            plugin.name, admits, plugin.job_key, pool_key, need_key, need_pool_key, index_key, candidates
+        )
 
 
 def _admits(plugin: FilterPlugin, job: PendingJob, pool: PoolView, free: tuple[Vector, ...]) -> bool:

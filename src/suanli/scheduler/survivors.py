@@ -67,6 +67,7 @@ class StaticSets:
         self._groups: dict[str, tuple[list[int], list[int]]] = {}
         self._by_need: dict[str, tuple[list[int], list[int]]] = {}
         self._lists: dict[int, list[int]] = {}
+        self._index: dict[str, dict[Hashable, int]] = {}  # filter → its index (`index_of`)
 
     def __len__(self) -> int:
         """How many (filter, key) answers are kept: what a carry limits."""
@@ -89,7 +90,16 @@ class StaticSets:
         per what the job needs of each group of pools by `need_pool_key` (an A100:8 or H800:8 job
         and an A100:8 job need the same of every A100 pool), others per key."""
         if check.need_key is None or check.need_pool_key is None:
-            return self._passing(pools, pools, check, (check.name, False, key), job)
+            named = check.candidates(key) if check.candidates is not None else None
+            if named is None:
+                return self._passing(pools, pools, check, (check.name, False, key), job)
+            assert check.index_key is not None
+            index = self.index_of(check.name, check.index_key)
+            allowed = 0
+            for value in named:
+                allowed |= index.get(value, 0)
+            # Pools outside the index keys the filter named pass for no job with this key.
+            return self._passing(pools & allowed, pools & allowed, check, (check.name, False, key), job)
         out = 0
         assert check.need_pool_key is not None
         for members, first in zip(*self.need_groups_of(check.name, check.need_pool_key), strict=True):
@@ -136,6 +146,17 @@ class StaticSets:
             for i, g in enumerate(group_of):
                 members[g] |= 1 << i
             found = self._groups[check.name] = (group_of, members)
+        return found
+
+    def index_of(self, name: str, index_key: Callable[[PoolView], Hashable]) -> dict[Hashable, int]:
+        """A filter's index (`reuse.py`): each `index_key` value → the bitset of its pools, kept
+        as long as the pools (an index key reads only what their `static_key` holds)."""
+        found = self._index.get(name)
+        if found is None:
+            found = self._index[name] = {}
+            for i, pool in enumerate(self.pools):
+                value = index_key(pool)
+                found[value] = found.get(value, 0) | 1 << i
         return found
 
     def need_groups_of(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Collection, Hashable
 
 from suanli.domain.resources import Vector
 from suanli.scheduler.framework import register_filter
@@ -19,6 +19,15 @@ class Constraints:
 
     def pool_key(self, pool: PoolView) -> Hashable:
         return (pool.site, pool.region)
+
+    def index_key(self, pool: PoolView) -> Hashable:
+        return pool.site
+
+    def candidates(self, key: Hashable) -> Collection[Hashable] | None:
+        """The sites a job with this key may run at, when it names them (`job_key`): no pool
+        elsewhere passes. None: any site may."""
+        sites = key[0]  # type: ignore[index]
+        return sites or None
 
     def admits(self, job: PendingJob, pool: PoolView, free: tuple[Vector, ...]) -> bool:
         return (

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from suanli.domain.money import Money
 from suanli.domain.resources import AcceleratorOption, Resources, Vector
 from suanli.scheduler import PROFILES, PendingJob, PoolView, Snapshot, explain, schedule
-from suanli.scheduler.ranking import best, best_first
+from suanli.scheduler.ranking import best, best_first, label_order
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -29,6 +29,9 @@ def test_best_first_is_the_plain_order(values: list[float], names: list[str], da
     pools = sorted(data.draw(st.sets(st.integers(0, 7), min_size=len(values), max_size=len(values))))
     plain = sorted(range(len(pools)), key=lambda k: (-values[k], names[pools[k]], k))
     assert best_first(values, pools, names) == plain
+    kept = label_order(pools, names)  # what a cycle keeps per domain and hands every ranking over it
+    assert best_first(values, pools, names, kept) == plain
+    assert kept == label_order(pools, names)  # and it is left as it was
 
 
 @given(st.lists(st.sampled_from([0.0, 12.5, 50.0, 100.0]), min_size=1, max_size=8), labels)

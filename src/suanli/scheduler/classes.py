@@ -84,6 +84,7 @@ class JobClasses:
         self._raw: dict[tuple[str, Hashable], dict[int, float | None]] = {}
         self._totals: dict[Hashable, dict[int, float]] = {}
         self._columns: dict[Hashable, dict[int, float]] = {}
+        self._label_orders: dict[int, list[int]] = {}  # a domain's bitset → `label_order`
 
     def of(self, job: PendingJob, built: _Built) -> tuple[JobClass, tuple[int, ...]]:
         """The job's class, and the pools a job of it could ever run on (`live`)."""
@@ -210,6 +211,14 @@ class JobClasses:
         found = self._columns.get((memo, weight, extremes))
         if found is None:
             found = self._columns[memo, weight, extremes] = {}
+        return found
+
+    def label_order(self, survivors: int, domain: list[int]) -> list[int]:
+        """`ranking.label_order` of a domain (the pools of `survivors`), kept for the cycle: every
+        ranking over it sorts by label first. Never change the list."""
+        found = self._label_orders.get(survivors)
+        if found is None:
+            found = self._label_orders[survivors] = ranking.label_order(domain, self.labels)
         return found
 
     def listed(self, pools: int) -> list[int]:
@@ -343,8 +352,9 @@ class JobClass:
             else:
                 extremes.append(_extremes(memo, get))
         shared = self._book.totals(self._totals_key, tuple(extremes))
+        by_label = self._book.label_order(self._live.survivors, domain)
         try:
-            return ranking.Ranking(domain, list(get(shared)), self._book.labels)
+            return ranking.Ranking(domain, list(get(shared)), self._book.labels, by_label)
         except KeyError:  # some pool of the domain not ranked with these extremes yet
             pass
         columns: list[float | list[float]] = []
@@ -365,7 +375,7 @@ class JobClass:
                 columns.append(weighted)
         scores = ranking.totals(columns, len(domain))
         shared.update(zip(domain, scores, strict=True))
-        return ranking.Ranking(domain, scores, self._book.labels)
+        return ranking.Ranking(domain, scores, self._book.labels, by_label)
 
     def _best_afresh(self, job: PendingJob) -> tuple[int, float] | None:
         """The best pool for a class with a score asked afresh for every job: the feasible pools

@@ -79,18 +79,26 @@ def best(scores: Sequence[float], label: Callable[[int], str]) -> int:
     return min((label(k), k) for k in tied)[1]
 
 
-def best_first(scores: list[float], pools: Sequence[int], labels: Sequence[str]) -> list[int]:
+def best_first(
+    scores: list[float], pools: Sequence[int], labels: Sequence[str], by_label: list[int] | None = None
+) -> list[int]:
     """Positions by score, highest first; equal scores by label, then position (the order `best`
     picks in). Two sorts with keys read in C (by label, then by score with `reverse`, which keeps
     equal scores in label order) instead of one with a key tuple made per position: this sorts
-    rankings of hundreds of pools. A NaN among the scores (or +inf meeting -inf) compares with
-    nothing, so those take the plain key."""
+    rankings of hundreds of pools. `by_label`: the first sort's result, when the caller keeps it
+    for these pools (`label_order`: it depends on the pools alone). A NaN among the scores (or +inf
+    meeting -inf) compares with nothing, so those take the plain key."""
     total = sum(scores)
     if total != total:
         return sorted(range(len(pools)), key=lambda k: (-scores[k], labels[pools[k]], k))
-    order = sorted(range(len(pools)), key=list(map(labels.__getitem__, pools)).__getitem__)
+    order = list(by_label) if by_label is not None else label_order(pools, labels)
     order.sort(key=scores.__getitem__, reverse=True)
     return order
+
+
+def label_order(pools: Sequence[int], labels: Sequence[str]) -> list[int]:
+    """Positions of `pools` by label, then position."""
+    return sorted(range(len(pools)), key=list(map(labels.__getitem__, pools)).__getitem__)
 
 
 class Ranking:
@@ -99,14 +107,17 @@ class Ranking:
     by those classes and kept from cycle to cycle while the pools' static keys are (`carry.Carry`).
     It is never changed once made; its order is sorted when first asked."""
 
-    def __init__(self, pools: list[int], scores: list[float], labels: Sequence[str]) -> None:
+    def __init__(
+        self, pools: list[int], scores: list[float], labels: Sequence[str], by_label: list[int] | None = None
+    ) -> None:
         self.pools, self.scores, self.labels = pools, scores, labels
+        self._by_label = by_label  # `label_order(pools, labels)`, shared with rankings of these pools
         self._order: list[int] | None = None
 
     def order(self) -> list[int]:
         """Positions, best first (`best_first`)."""
         if self._order is None:
-            self._order = best_first(self.scores, self.pools, self.labels)
+            self._order = best_first(self.scores, self.pools, self.labels, self._by_label)
         return self._order
 
 

@@ -420,15 +420,16 @@ class JobClass:
         (`JobClasses.raw`): an A100:8 or H800:8 job's cost on an A100 pool is an A100:8 job's. What
         a job needs of a pool depends on the pool only through its group (`need_pool_key`), so the
         domain is taken group by group."""
-        pools, working, book = self._book.pools, self._book.working, self._book
+        pools, book = self._book.pools, self._book
         domain = self._live.survivors
+        # A score with a memo does not read free capacity (`Score.key`): it is shown the snapshot's.
         for score, memo in zip(self._kinds.scores, self._values, strict=True):
             if memo is None or domain in memo.covered:
                 continue
             memo.covered.add(domain)
             if score.need_key is None or score.need_pool_key is None:
                 missing = list(filterfalse(memo.by_pool.__contains__, self._live.domain))
-                memo.extend(missing, [score.ask(job, pools[i], working.free_for(i, job)) for i in missing])
+                memo.extend(missing, [score.ask(job, pools[i], pools[i].free) for i in missing])
                 continue
             for members in book.score_groups(score.name, score.need_pool_key):
                 here = members & domain
@@ -439,7 +440,7 @@ class JobClass:
                     continue
                 raw = book.raw(score.name, score.need_key(job, pools[missing[0]]))
                 for i in filterfalse(raw.__contains__, missing):
-                    raw[i] = score.ask(job, pools[i], working.free_for(i, job))
+                    raw[i] = score.ask(job, pools[i], pools[i].free)
                 memo.extend(missing, list(map(raw.__getitem__, missing)))
         self._filled = True
 

@@ -89,9 +89,12 @@ class OpenHolds:
     Exact for the cash figures of locked accounts: nothing else opens, captures or closes their
     holds, or moves their arrears, meanwhile (a capture locks the project's cash account first). An
     org's vouchers are shared with its other projects, whose holds another transaction may capture
-    or close meanwhile: that only lowers what they promise, so the kept figure is at most too high,
+    or close meanwhile. That only lowers what they promise, so the kept figure is at most too high
     and a hold counts at most too little voucher room (it asks more of cash), never too much; a
-    voucher granted meanwhile is not counted, with the same effect. Only the applier opens holds."""
+    voucher granted meanwhile is not counted, with the same effect. But such a capture also spends
+    the vouchers' balances, by as much as it pays or more (it pays from vouchers first, even for a
+    hold that expected none), so those are not kept: `voucher_room` reads them afresh for every
+    hold. Only the applier opens holds."""
 
     def __init__(self, locked: Iterable[tuple[str, str]] = ()) -> None:
         self.cash: dict[tuple[str, str], int] = {}  # (project, currency) → cash kept
@@ -169,8 +172,13 @@ def voucher_room(
         if kept is not None:
             kept.vouchers[org_id, currency] = promised
     room = []
-    for v in sorted(live, key=lambda v: (v.valid_until, v.id)):
-        left = _balance(tx, voucher_account(v.id), kept)
+    live.sort(key=lambda v: (v.valid_until, v.id))
+    # Read afresh for every hold, never kept: a capture of another project's hold may spend them
+    # meanwhile, and nothing here locks them (`OpenHolds`).
+    sums = tx.ledger.sums([voucher_account(v.id) for v in live])
+    for v in live:
+        account = voucher_account(v.id)
+        left = balance_of(account, sums.get(account, 0))
         taken = min(left, promised)
         promised -= taken
         room.append((v, left - taken))

@@ -41,6 +41,15 @@ class LedgerRepo:
     def account(self, account_id: str) -> LedgerAccount | None:
         return self._s.get(LedgerAccount, account_id)
 
+    def sums(self, ids: Iterable[str]) -> dict[str, int]:
+        """The accounts' signed sums as the database holds them now (not a row this transaction
+        read earlier); an account that does not exist is left out."""
+        wanted = list(ids)
+        if not wanted:
+            return {}
+        q = select(LedgerAccount.id, LedgerAccount.signed_sum).where(LedgerAccount.id.in_(wanted))
+        return {a: int(v) for a, v in self._s.execute(q).tuples()}
+
     def lock_accounts(self, ids: Iterable[str], currency: str, now: datetime) -> dict[str, LedgerAccount]:
         """The accounts, created at zero when new, row-locked in id order (FOR UPDATE on PostgreSQL)."""
         wanted = sorted(set(ids))

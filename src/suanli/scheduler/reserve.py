@@ -41,27 +41,28 @@ other job is waiting) does not evict for service until it has waited as long as 
 run (`service.holds_back`, ADR 0025): every accelerator that frees is its own anyway. Priority and
 guaranteed quota evict under every order (ADR 0023).
 
+Which running attempts a job may evict, in what order, and the reason recorded, are `victims.py`'s.
+
 The number of (job, pool) start estimates per cycle is bounded (`ESTIMATE_BUDGET`); blocked jobs
 past it simply wait for the next cycle, which starts again from the head of the queue.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Hashable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from suanli.domain.resources import Vector
-from suanli.scheduler import moves, service
+from suanli.scheduler import service
 from suanli.scheduler.backfill import Release, Start, guard_for, sooner, start_after
 from suanli.scheduler.books import Books, cu_of
 from suanli.scheduler.claims import Claim, Claims
-from suanli.scheduler.evictable import EvictableRanks, evictable_ranks
+from suanli.scheduler.evictable import EvictableRanks
 from suanli.scheduler.fit import accelerator_option, given_back, options_key, pick_nodes
-from suanli.scheduler.order import SERVICE_ORDERS
 from suanli.scheduler.plan import Preemption, Reservation
 from suanli.scheduler.snapshot import PendingJob, PoolView, Running, Snapshot
+from suanli.scheduler.victims import Victims
 from suanli.scheduler.working import WorkingFree
 
 __all__ = ["ESTIMATE_BUDGET", "Reserver"]
@@ -80,25 +81,13 @@ class Reserver:
         self._pools = snapshot.pools
         self._now = snapshot.now
         self._working = working
-        self._books = books
         self._wait = timedelta(seconds=snapshot.preempt_after_s)
-        self._snapshot = snapshot
-        self._on_pool: defaultdict[int, list[Running]] | None = None  # `_running`
-        self._by_service = snapshot.order in SERVICE_ORDERS
-        self._every_band = snapshot.order == "service"  # under `las` only jobs below the first rung age
-        # What the running attempts offer a blocked job, worked out when one first asks (most cycles
-        # block no job): those that can be evicted at all and their lowest priority (`_evictable_now`),
-        # and their service ranks (`service.evictable_rank`) and the highest (`_ranks`)
-        self._may_evict: list[Running] | None = None
-        self._lowest: int | None = None
-        self._rank: dict[str, int] | None = None  # read only (`evictable` keeps it across cycles)
-        self._book = evictable
-        self._ranked: PendingJob | None = None  # `_rank_of`
-        self._ranked_as = 0
-        self._highest_rank = 0
+        self._victims = victims = Victims(snapshot, working, books, evictable)
+        self._by_service = victims.by_service
+        self._every_band = victims.every_band  # under `las` only jobs below the first rung age
         # under `las`, a job waiting alone holds back from evicting for service (ADR 0025)
         self._alone = service.waits_alone(len(snapshot.jobs), self._every_band)
-        self._evicted: set[str] = set()
+        self._evicted = victims.evicted
         self._budget = ESTIMATE_BUDGET
         # (the job's shape, pool) → (the pool's version, `_start`'s answer): jobs that need the same
         # per pool get the same start while the pool is unchanged (running attempts are fixed)
@@ -107,13 +96,11 @@ class Reserver:
         self._earliests: dict[tuple[object, int], tuple[int, _Earliest | None]] = {}
         self.reservations: list[Reservation] = []
         self.preemptions: list[Preemption] = []
-        self._running_rank: dict[str, int] = {}  # attempt id → `service.running_rank`, once asked
         self._short: set[Hashable] = set()  # pools where gathering came up short (`_gather`)
         self._nothing: set[Hashable] = set()  # blocked jobs that found nothing to evict or move
-        self._windows: defaultdict[int, list[Running]] | None = None  # `_in_window`
         self.by_job: dict[str, Reservation] = {}
         # last cycle's claims, held for their jobs from the cycle's start (`Claims.hold`), and moves
-        self.claims = Claims(snapshot, working, self._running, self._ranks, self._every_band)
+        self.claims = Claims(snapshot, working, victims.running, victims.ranks, self._every_band)
         # Per set of possible pools (one per job class): those still without a reservation. Guards
         # are only ever added within a cycle, so the list only shrinks.
         self._open: dict[int, tuple[Sequence[int], list[int], list[int]]] = {}
@@ -135,7 +122,7 @@ class Reserver:
         if self._by_service:
             rank = service.pending_rank(job, self._now, self._every_band)
             if rank != service.AGED:  # not aged: evict if it can, never hold capacity idle
-                by_service = self._highest() > rank and not (
+                by_service = self._victims.highest() > rank and not (
                     self._alone and service.holds_back(job, self._now)
                 )
                 # What the answer reads of the job. Within a cycle free capacity, open pools and
@@ -147,7 +134,7 @@ class Reserver:
                 if tried in self._nothing:
                     return None
                 made = None
-                if by_service or self._may_preempt_above_service(job):
+                if by_service or self._victims.may_preempt_above_service(job):
                     made = self._preempt(job, self._unguarded(pools), by_service)
                 if made is None:
                     made = self._move(job, self._unguarded(pools))
@@ -166,7 +153,7 @@ class Reserver:
             if self._budget > 0:  # an answer the budget cut short is not kept
                 self._earliests[shape, id(pools)] = (self._working.clock, best)
         soon = best is not None and best[0] is not None and best[0] <= self._now + self._wait
-        if not soon and self._may_preempt(job):
+        if not soon and self._victims.may_preempt(job):
             made = self._preempt(job, self._unguarded(pools))
             if made is not None:
                 return made
@@ -247,7 +234,7 @@ class Reserver:
         nodes = pick_nodes(need, count, now_free)
         if nodes is not None:
             return self._now, nodes, guard_for(need, nodes, now_free, None)
-        releases: list[Release] = [(r.ends_at, r.nodes, r.per_node) for r in self._running(i)]
+        releases: list[Release] = [(r.ends_at, r.nodes, r.per_node) for r in self._victims.running(i)]
         releases += self._working.ends[i]
         return start_after(need, count, self._now, now_free, releases)
 
@@ -273,56 +260,6 @@ class Reserver:
 
     # --- preempt --------------------------------------------------------------------------------
 
-    def _running(self, i: int) -> list[Running]:
-        """The attempts running on pool `i` (filed when a blocked job first asks)."""
-        if self._on_pool is None:
-            index = {p.id: n for n, p in enumerate(self._pools)}
-            self._on_pool = defaultdict(list)
-            for r in self._snapshot.running:
-                if r.pool_id in index:
-                    self._on_pool[index[r.pool_id]].append(r)
-        return self._on_pool.get(i, [])
-
-    def _evictable_now(self) -> list[Running]:
-        """The attempts that can be evicted at all (preemptible, not already leaving)."""
-        if self._may_evict is None:
-            self._may_evict = [r for r in self._snapshot.running if r.preemptible and not r.leaving]
-            self._lowest = min((r.priority for r in self._may_evict), default=None)
-        return self._may_evict
-
-    def _ranks(self) -> dict[str, int]:
-        """The evictable attempts' service ranks (empty under the `fair` order), worked out once."""
-        if self._rank is None:
-            self._rank = {}
-            if self._by_service:
-                running, now, every_band = self._snapshot.running, self._now, self._every_band
-                self._rank = (  # 0, not now: left out (read with a default)
-                    self._book.update(running, now, every_band)
-                    if self._book is not None
-                    else evictable_ranks(running, now, every_band)
-                )
-            self._highest_rank = max(self._rank.values(), default=0)
-        return self._rank
-
-    def _highest(self) -> int:
-        self._ranks()
-        return self._highest_rank
-
-    def _may_preempt(self, job: PendingJob) -> bool:
-        return self._may_preempt_above_service(job) or (self._by_service and self._highest() > 0)
-
-    def _may_preempt_above_service(self, job: PendingJob) -> bool:
-        """Whether a job may evict for what every queue order honours: a higher priority, or its
-        org's guaranteed quota (the service orders add eviction by service; they never take these
-        away)."""
-        self._evictable_now()
-        if self._lowest is None:
-            return False
-        if self._lowest < job.priority:
-            return True
-        quota = self._books.quota(job.org_id)
-        return quota is not None and quota.guaranteed_cu > 0
-
     def _preempt(self, job: PendingJob, pools: Sequence[int], by_service: bool = True) -> Reservation | None:
         """Evict for `job` on the pool that needs the fewest victims; `by_service` False: only for
         what every order honours (priority, guaranteed quota)."""
@@ -330,7 +267,7 @@ class Reserver:
         for i in pools:
             if self._working.guards[i] is not None:
                 continue
-            found = self._victims(job, i, by_service)
+            found = self._victims.victims(job, i, by_service)
             if found is None:
                 continue
             victims, nodes = found
@@ -355,19 +292,8 @@ class Reserver:
         """Evict `victims` for `job`, each for what lets it (`why`, where given, for them all)."""
         for v in victims:
             self._evicted.add(v.attempt_id)
-            reason = why if why is not None else self._why(v, job)
+            reason = why if why is not None else self._victims.why(v, job)
             self.preemptions.append(Preemption(v.attempt_id, v.job_id, pool.id, job.id, reason))
-
-    def _why(self, v: Running, job: PendingJob) -> str:
-        if v.priority < job.priority:
-            return f"preempted for job {job.id} of a higher priority"
-        if self._service_victim(v, job):
-            return (
-                f"preempted for job {job.id}, which has waited past its ageing bound"
-                if service.is_aged(job, self._now, self._every_band)
-                else f"preempted for job {job.id}, which has had less service"
-            )
-        return f"preempted: its org borrows capacity that job {job.id}'s org is guaranteed"
 
     def _gather(self, job: PendingJob, pools: Sequence[int]) -> Reservation | None:
         """Room for a job that no pool can free at once (ADR 0022, 0028): attempts may be evicted
@@ -388,119 +314,15 @@ class Reserver:
             tried = (i, version[i], evicted, rank, job.priority, need, job.resources.nodes)
             if tried in self._short:
                 continue
-            outranked = [r for r in self._running(i) if self._will_yield(r, job, rank)]
+            outranked = [r for r in self._victims.running(i) if self._victims.will_yield(r, job, rank)]
             free = given_back(self._working.free[i], outranked)
             nodes = pick_nodes(need, job.resources.nodes, tuple(free))
             if nodes is None:
                 self._short.add(tried)
                 continue
             on = set(nodes)
-            now = [r for r in outranked if on & set(r.nodes) and self._evictable(r, job, False)]
+            now = [r for r in outranked if on & set(r.nodes) and self._victims.evictable(r, job)]
             if not now and job.id not in self.claims.held:  # (a claim held for it goes on without)
                 continue
             return self._claim(job, Claim(i, nodes, tuple(now)))
         return None
-
-    def _will_yield(self, r: Running, job: PendingJob, rank: int) -> bool:
-        """Whether `job` may evict the attempt now or at one of its next checkpoints: it can resume,
-        is not already leaving, and has a lower priority or, of the same, a higher service rank."""
-        if not self._stoppable(r, job):
-            return False
-        if r.priority != job.priority:
-            return r.priority < job.priority
-        theirs = self._running_rank.get(r.attempt_id)
-        if theirs is None:
-            theirs = self._running_rank[r.attempt_id] = service.running_rank(r, self._now, self._every_band)
-        # A higher rank yields at its next checkpoint; one below the first rung (rank 1) to an aged
-        # job once it has had an accelerator-hour, or ends before: either way within the hour.
-        return theirs > rank or (theirs == 1 and rank == service.AGED)
-
-    def _victims(
-        self, job: PendingJob, i: int, by_service: bool = True
-    ) -> tuple[list[Running], tuple[int, ...]] | None:
-        pool = self._pools[i]
-        option = accelerator_option(job, pool)
-        need = job.resources.per_node(option)
-        job_cu = cu_of(pool.accelerator if option else None, need, job.resources.nodes)
-        guaranteed = self._books.within_guarantee(job.org_id, job_cu)
-        self._evictable_now()
-        if guaranteed or (self._lowest is not None and self._lowest < job.priority):
-            candidates = [r for r in self._running(i) if self._evictable(r, job, guaranteed, by_service)]
-        elif by_service:  # only by service rank: among the attempts that may be evicted now
-            mine = self._rank_of(job)
-            rank = self._ranks()
-            candidates = [
-                r
-                for r in self._in_window(i)
-                if r.priority == job.priority and rank[r.attempt_id] > mine and self._stoppable(r, job)
-            ]
-        else:
-            return None
-        if not candidates:
-            return None
-        rank = self._ranks()
-        candidates.sort(
-            key=lambda r: (r.priority, -rank.get(r.attempt_id, 0), -moves.started_s(r), r.attempt_id)
-        )
-        free = list(self._working.free[i])
-        chosen: list[Running] = []
-        for victim in candidates:
-            for n in victim.nodes:
-                if n < len(free):
-                    free[n] = free[n] + victim.per_node
-            chosen.append(victim)
-            nodes = pick_nodes(need, job.resources.nodes, tuple(free))
-            if nodes is not None:
-                on = set(nodes)
-                return [v for v in chosen if on & set(v.nodes)], nodes
-        return None
-
-    def _in_window(self, i: int) -> list[Running]:
-        """The attempts on pool `i` that may be evicted for service now (`_ranks`), filed by pool
-        once a cycle (in no set order: `_victims` sorts them)."""
-        if self._windows is None:
-            rank = self._ranks()
-            ranked = (
-                map(self._book.attempts.__getitem__, rank)
-                if self._book is not None and rank is self._book.ranks  # (not when it asked afresh)
-                else (r for r in self._snapshot.running if r.attempt_id in rank)
-            )
-            index = {p.id: n for n, p in enumerate(self._pools)}
-            self._windows = defaultdict(list)
-            for r in ranked:
-                n = index.get(r.pool_id)
-                if n is not None:
-                    self._windows[n].append(r)
-        return self._windows.get(i, [])
-
-    def _evictable(self, r: Running, job: PendingJob, guaranteed: bool, by_service: bool = True) -> bool:
-        if not self._stoppable(r, job):
-            return False
-        if r.priority < job.priority:
-            return True
-        if by_service and self._service_victim(r, job):
-            return True
-        return (
-            guaranteed
-            and r.priority == job.priority
-            and r.org_id != job.org_id
-            and self._books.borrowing(r.org_id)
-        )
-
-    def _stoppable(self, r: Running, job: PendingJob) -> bool:
-        """Whether the attempt could be stopped for `job` at all: it can resume, is not leaving or
-        already evicted this cycle, and is not the job's own."""
-        return not r.leaving and r.preemptible and r.attempt_id not in self._evicted and r.job_id != job.id
-
-    def _service_victim(self, r: Running, job: PendingJob) -> bool:
-        """Under the `service` order: the attempt has a strictly higher rank than the job."""
-        if not self._by_service or r.priority != job.priority:
-            return False
-        return self._ranks().get(r.attempt_id, 0) > self._rank_of(job)
-
-    def _rank_of(self, job: PendingJob) -> int:
-        """`service.pending_rank` of `job`, kept for the job asked of last (its victims are sought
-        among every attempt of every pool it could run on)."""
-        if self._ranked is not job:
-            self._ranked, self._ranked_as = job, service.pending_rank(job, self._now, self._every_band)
-        return self._ranked_as

@@ -46,6 +46,7 @@ from suanli.scheduler import PROFILES, Carry, PendingJob, Snapshot, schedule, se
 from suanli.scheduler.predict import JobFacts, Predictor
 from suanli.scheduler.snapshot import Running, RunningChanges
 from suanli.sim.network import Network
+from suanli.sim.policies.moments import RunningMoments
 from suanli.sim.policies.views import PoolViews, SizeCounts
 from suanli.sim.policy import NOTHING, Decision, PoolState, register_policy
 from suanli.sim.trace import Trace
@@ -103,16 +104,8 @@ class ServiceOrder:
         # GPU count: what `_may_act` reads instead of ranking every waiting job at every pass
         self._lowest: dict[str, int] = {}
         self._by_rank: defaultdict[int, SizeCounts] = defaultdict(SizeCounts)
-        # What the passes read of the running jobs that can be evicted (`_Moments`), kept up to date
-        # as each could change (`_refresh`), and summed: per pool, GPUs by evictable rank, and GPUs
-        # of attempts that outrank an aged job; the soonest moment one asks to be woken for
-        self._moments: dict[int, _Moments] = {}
-        self._changes: list[tuple[float, int, int, _Moments]] = []  # (until, tie, job, moments)
-        self._wakes: list[tuple[float, int, int, _Moments]] = []  # (wake, tie, job, moments)
-        self._victims: defaultdict[int, dict[int, int]] = defaultdict(dict)
-        self._ranked: defaultdict[int, dict[int, int]] = defaultdict(
-            dict
-        )  # pool → rank → GPUs (not protected)
+        # What the passes read of the running jobs that can be evicted, kept up to date (`moments.py`)
+        self._book = RunningMoments(self.every_band)
         self.cycles = 0  # passes that called `schedule()` (the others were skipped)
 
     def arrive(self, job: int, now: float) -> None:
@@ -120,7 +113,7 @@ class ServiceOrder:
 
     def depart(self, job: int, now: float) -> None:
         self._gone.append(self._running.pop(job))
-        self._unwatch(job)
+        self._book.unwatch(job)
         ran = self._ran_before.pop(job) + max(0.0, now - self._accrues.pop(job))
         self._served.pop(job, None)
         self._predictor.observe(self._facts[job], ran)  # a run time watched, not read from the trace
@@ -198,7 +191,7 @@ class ServiceOrder:
             gone = self._running.pop(job)
             self._gone.append(gone)
             free[int(gone.pool_id)] += gpus[job].gpus
-            self._unwatch(job)
+            self._book.unwatch(job)
             self._ran_before.pop(job)
             self._served[job] = self._served.get(job, 0.0) + max(0.0, now - self._accrues.pop(job))
             self._requeued.append(job)
@@ -313,65 +306,9 @@ class ServiceOrder:
             moves=self._models,  # a trace's job takes any model anywhere
         )
         self._added.append(self._running[job])
-        self._watch(job, self._running[job], now, at)
+        self._book.watch(job, self._running[job], now, at)
         self._ran_before[job] = self._kept.pop(job, 0.0)
         self._accrues[job] = progress
-
-    def _watch(self, job: int, r: Running, now: float, at: datetime) -> None:
-        """Count running job `job` (its attempt `r`) as it is at `now`, until it could change."""
-        if not r.preemptible:
-            return  # never evicted: it makes no room and asks for no wake-up
-        m = self._moments[job] = _Moments.of(r, now, at, self.every_band)
-        where = int(r.pool_id)
-        gpus = r.per_node.accelerators * len(r.nodes)
-        if m.evictable > 0:
-            held = self._victims[where]
-            held[m.evictable] = held.get(m.evictable, 0) + gpus
-        if m.running:
-            ranked = self._ranked[where]
-            ranked[m.running] = ranked.get(m.running, 0) + gpus
-        tie = next(self._noted)
-        heapq.heappush(self._changes, (m.until, tie, job, m))
-        heapq.heappush(self._wakes, (m.wake, tie, job, m))
-
-    def _unwatch(self, job: int) -> None:
-        m = self._moments.pop(job, None)
-        if m is None:
-            return
-        r = m.attempt
-        where = int(r.pool_id)
-        gpus = r.per_node.accelerators * len(r.nodes)
-        if m.evictable > 0:
-            held = self._victims[where]
-            held[m.evictable] -= gpus
-            if not held[m.evictable]:
-                del held[m.evictable]
-                if not held:
-                    del self._victims[where]
-        if m.running:
-            ranked = self._ranked[where]
-            ranked[m.running] -= gpus
-            if not ranked[m.running]:
-                del ranked[m.running]
-                if not ranked:
-                    del self._ranked[where]
-
-    def _refresh(self, now: float, at: datetime) -> None:
-        """Work out again what could have changed by `now` (entries of jobs since gone are dropped)."""
-        changes = self._changes
-        again = []  # worked out at this instant already, and could change within the margin
-        while changes and changes[0][0] <= now:
-            entry = heapq.heappop(changes)
-            _, _, job, m = entry
-            if self._moments.get(job) is not m:
-                continue
-            if m.since == now:
-                again.append(entry)
-                continue
-            self._unwatch(job)
-            self._watch(job, m.attempt, now, at)
-        for entry in again:
-            heapq.heappush(changes, entry)
 
     def _may_act(self, now: float, at: datetime, free: Sequence[int]) -> bool:
         """Whether a cycle now could place or evict anything: some pool has room for the smallest
@@ -386,13 +323,13 @@ class ServiceOrder:
         sizes = self._sizes.sizes
         if max(free) >= sizes[0]:
             return True
-        self._refresh(now, at)
-        victims = self._victims  # pool → evictable rank → GPUs held at that rank
+        self._book.refresh(now, at)
+        victims = self._book.victims  # pool → evictable rank → GPUs held at that rank
         if not victims:
             return False
         if self._may_gather(now, at, free, victims):
             return True
-        ranked = self._ranked  # pool → running rank → GPUs of the attempts not protected
+        ranked = self._book.ranked  # pool → running rank → GPUs of the attempts not protected
         if self._claims and any(int(pool_id) in victims for pool_id, _ in self._claims.values()):
             return True  # a claim goes on gathering (ADR 0028)
         self._note_movers(now)
@@ -425,7 +362,7 @@ class ServiceOrder:
             return False
         gpus = self._trace.jobs
         need = min(gpus[int(key)].gpus for key in self._aged)
-        ranked = self._ranked  # an aged job outranks rank 1 too, within the hour (`Reserver._will_yield`)
+        ranked = self._book.ranked  # an aged job outranks rank 1 too, within the hour (`Victims.will_yield`)
         return any(
             free[where] + sum(g for r, g in ranked.get(where, {}).items() if r > service.AGED or r == 1)
             >= need
@@ -441,11 +378,8 @@ class ServiceOrder:
             return now + _NUDGE_S  # enqueue them, with the progress the engine let them keep
         if not self._pending:
             return None
-        self._refresh(now, at)
-        wakes = self._wakes
-        while wakes and self._moments.get(wakes[0][2]) is not wakes[0][3]:
-            heapq.heappop(wakes)  # of a job since gone, or worked out again
-        soonest = wakes[0][0] if wakes else math.inf
+        self._book.refresh(now, at)
+        soonest = self._book.soonest_wake()
         self._note_aged(now)
         if self._ageing:
             soonest = min(soonest, self._ageing[0][0])
@@ -463,50 +397,6 @@ class ServiceOrder:
             if held is not None and self._trace.jobs[int(key)].submit + held > now:
                 soonest = min(soonest, self._trace.jobs[int(key)].submit + held)
         return None if soonest == math.inf else max(soonest, now) + _NUDGE_S
-
-
-class _Moments:
-    """A running attempt as the passes read it at one instant: its evictable rank
-    (`service.evictable_rank`), its rank by service (`service.running_rank`), and the next moment it
-    asks to be woken for (its protection ends, its service reaches the next rung, or, if it may not
-    be evicted now, its next checkpoint or its minimum run). All three hold from `since` until
-    `until`, the first moment any could change, less `_MARGIN_S` (the production functions read
-    time to the microsecond, these moments are in float seconds): then they are worked out again.
-    With hundreds of attempts running, a pass otherwise asked the ladder of each."""
-
-    __slots__ = ("attempt", "evictable", "running", "since", "until", "wake")
-
-    def __init__(
-        self, attempt: Running, since: float, until: float, evictable: int, running: int, wake: float
-    ) -> None:
-        self.attempt, self.since, self.until = attempt, since, until
-        self.evictable, self.running, self.wake = evictable, running, wake
-
-    @classmethod
-    def of(cls, r: Running, now: float, at: datetime, every_band: bool) -> _Moments:
-        evictable = service.evictable_rank(r, at, every_band)
-        running = service.running_rank(r, at, every_band)
-        value = service.running_service_s(r, at, every_band)
-        if value is None:  # protected: it ranks by its service again then
-            protected = service.protected_until(r, every_band)
-            assert protected is not None
-            wake = now + (protected - at).total_seconds()
-            return cls(r, now, wake - _MARGIN_S, evictable, running, wake)
-        gpus = max(r.per_node.accelerators, 1)  # service grows by this many per second
-        wake = until = now + (service.next_rung_s(value) - value) / gpus
-        after = service.next_evictable_s(r, at)
-        if after > 0:  # it may be evicted then (just after its next checkpoint)
-            wake = until = min(wake, now + after)
-        elif r.checkpoint_s and r.started_at is not None:  # in a checkpoint's window: till it closes
-            ran = (at - r.started_at).total_seconds()
-            until = min(
-                until,
-                now + (math.floor(ran / r.checkpoint_s) * r.checkpoint_s - ran) + service.CHECKPOINT_WINDOW_S,
-            )
-        return cls(r, now, until - _MARGIN_S, evictable, running, wake)
-
-
-_MARGIN_S = 1e-4
 
 
 class LeastAttainedService(ServiceOrder):

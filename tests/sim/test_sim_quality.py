@@ -281,3 +281,22 @@ def test_on_sites_the_alibaba_trace_meets_the_three_goals() -> None:
     assert (goals.avg_ok, goals.p99_ok, goals.jain_ok) == (True, True, True), goals.marks()
     preempted = sum(o.preemptions for o in runs[-1].outcomes)
     assert preempted < 10_000  # each is a restart: the rules do not thrash (9,000 when measured)
+
+
+def test_a_job_with_a_limit_backfills_before_an_aged_jobs_reservation() -> None:
+    # One pool of 4. R (3 GPUs, 20 h, limit 20 h, cannot resume) runs from 0; W (4 GPUs, 1 h, limit
+    # 1 h) comes a minute later, waits and is aged two hours after, so it reserves the pool from R's end, 20 h, as the control plane
+    # sees it (R's attempt ends by its max_runtime). S (1 GPU, 30 min, limit 8 h) comes at 2.5 h, after
+    # W in the queue (more expected work), and ends by 10.5 h: before the reservation, so it backfills
+    # the free GPU at once. Were R's end unknown in the simulator's snapshots, W's reservation would
+    # have no start, and S would wait for W (till 21 h).
+    base = trace_of((0, 20 * HOUR, 3), (MIN, HOUR, 4), (2.5 * HOUR, 30 * MIN, 1))
+    limits = {"A": 20 * HOUR, "B": HOUR, "C": 8 * HOUR}
+    trace = replace(
+        base,
+        jobs=tuple(replace(j, limit_s=limits[j.id], preemptible=j.id != "A") for j in base.jobs),
+    )
+    r = run(trace, 4, policy="suanli-las")
+    start = {j.id: o.first_start for j, o in zip(trace.jobs, r.outcomes, strict=True)}
+    assert start["C"] == pytest.approx(2.5 * HOUR, abs=1.0)
+    assert start["B"] == pytest.approx(20 * HOUR, abs=1.0)

@@ -12,7 +12,9 @@ about a job is what production knows: its size, tenant, name and requested limit
 resume (`TraceJob.preemptible`), the seconds its preempted attempts ran (`ran_s`: its attained
 service, whether the engine let it keep that work or not, as the control plane counts it), and a
 prediction of its run time from the jobs that have finished (`scheduler.predict.Predictor`, fed the
-run time the policy watched each job make). Never `TraceJob.duration`.
+run time the policy watched each job make). Never `TraceJob.duration`. A running job with a requested
+limit is known to end by it (`Running.ends_at`, as the control plane sets it), which is what
+backfill's start estimates read.
 
 The plan's placements start on the pools it names; its preemptions are applied, and a job that
 reserved the room they leave starts at once on that pool (the engine frees victims before starts).
@@ -288,6 +290,8 @@ class ServiceOrder:
         self._attempts[job] += 1
         gpus = self._trace.jobs[job].gpus
         progress = pool.progress_from(job, now)
+        started = self._trace.start + timedelta(seconds=progress)
+        limit = pending.resources.max_runtime_s
         self._running[job] = Running(
             attempt_id=f"{key}/{self._attempts[job]}",
             job_id=key,
@@ -298,7 +302,8 @@ class ServiceOrder:
             org_id=pending.org_id,
             project_id=pending.project_id,
             preemptible=pending.preemptible,
-            started_at=self._trace.start + timedelta(seconds=progress),
+            started_at=started,
+            ends_at=started + timedelta(seconds=limit) if limit else None,  # as `control.snapshots`
             created_at=pending.created_at,
             ran_s=pending.ran_s,
             expected_s=pending.expected_s,

@@ -109,3 +109,38 @@ def test_a_related_provider_is_declared_once(net: Net) -> None:
         ).status_code
         == 404
     )
+
+
+def grant_with(net: Net, **fields: Any) -> Any:
+    """A grant out of a fresh 'haidian' programme: a voucher of 5.00 until 2027 unless `fields` say."""
+    if net.call("GET", "/voucher-programmes", net.operator).json()["items"] == []:
+        net.ok("POST", "/voucher-programmes", net.operator, json={"name": "haidian", "budget": "500.00"})
+    body = {"org": "demo", "face": "5", "valid_until": "2027-01-01T00:00:00Z", **fields}
+    return net.call("POST", "/voucher-programmes/haidian/vouchers", net.operator, json=body)
+
+
+def test_a_time_without_a_zone_is_utc_and_a_bad_one_names_its_field(net: Net) -> None:
+    price_gpu(net)
+    for fields, key, utc in [
+        ({"valid_until": "2027-01-01"}, "valid_until", "2027-01-01T00:00:00+00:00"),
+        ({"valid_until": "2027-01-01T08:30:00"}, "valid_until", "2027-01-01T08:30:00+00:00"),
+        ({"valid_from": "2026-12-01T00:00:00"}, "valid_from", "2026-12-01T00:00:00+00:00"),
+    ]:
+        answer = grant_with(net, **fields)
+        assert answer.status_code == 201, answer.text
+        assert answer.json()[key] == utc
+    later = {"tenant": {"accelerator_hour": "40"}, "wholesale": {"accelerator_hour": "30"}}
+    version = net.ok(
+        "POST", "/sites/dc1/pools/gpu/prices", net.operator, json={**later, "effective_at": "2027-01-01"}
+    )
+    assert version["effective_at"] == "2027-01-01T00:00:00+00:00"
+    for call, field in [
+        (lambda: grant_with(net, valid_until="tomorrow"), "valid_until"),
+        (lambda: grant_with(net, valid_from="2026-13-01"), "valid_from"),
+        (lambda: net.call("GET", "/usage", net.operator, params={"since": "yesterday"}), "query.since"),
+    ]:
+        refused = call()
+        assert refused.status_code == 422, refused.text
+        [error] = refused.json()["errors"]
+        assert error["field"] == field and "2027-01-01T00:00:00Z" in error["message"], error
+

@@ -2,14 +2,36 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
+from pydantic_core import PydanticCustomError
 
 # Bounds that match the columns, so an out-of-range number is a 422 naming the field, not a 500.
 INT32 = 2**31 - 1
 INT64 = 2**63 - 1
+
+
+def _utc(value: Any, parse: ValidatorFunctionWrapHandler) -> datetime:
+    try:
+        at: datetime = parse(value)
+    except ValidationError:
+        raise PydanticCustomError(
+            "datetime", "a date-time such as 2027-01-01T00:00:00Z or a date such as 2027-01-01 (no zone: UTC)"
+        ) from None
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+# Every date-time the API reads: RFC 3339, or a date (midnight); without a zone it is UTC.
+Instant = Annotated[datetime, WrapValidator(_utc)]
 
 
 class _In(BaseModel):
@@ -105,16 +127,16 @@ class AttemptIn(BaseModel):
     state: str = Field(pattern="^(STARTING|RUNNING|SUCCEEDED|FAILED|CANCELLED)$")
     exit_code: int | None = Field(None, ge=-INT32 - 1, le=INT32)
     reason: str | None = Field(None, max_length=2000)
-    started_at: datetime | None = None
-    ended_at: datetime | None = None
+    started_at: Instant | None = None
+    ended_at: Instant | None = None
 
 
 class UsageIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
     seq: int = Field(ge=1, le=INT64)
     attempt_id: str
-    started_at: datetime | None = None
-    ended_at: datetime | None = None
+    started_at: Instant | None = None
+    ended_at: Instant | None = None
     accelerator_seconds: int = Field(0, ge=0, le=INT64)
     cpu_seconds: int = Field(0, ge=0, le=INT64)
     wall_seconds: int = Field(0, ge=0, le=INT64)
@@ -169,7 +191,7 @@ class SetPriceBook(_In):
     tenant: PriceRates
     wholesale: PriceRates
     minimum: str | None = None
-    effective_at: datetime | None = None
+    effective_at: Instant | None = None
 
 
 class CreateProgramme(_In):
@@ -182,8 +204,8 @@ class GrantVoucher(_In):
     org: str
     face: str
     share: str = "1"
-    valid_from: datetime | None = None
-    valid_until: datetime
+    valid_from: Instant | None = None
+    valid_until: Instant
     providers: list[str] = Field(default_factory=list)
     sites: list[str] = Field(default_factory=list)
     accelerators: list[str] = Field(default_factory=list)

@@ -183,8 +183,10 @@ def settlement(
 def usage(
     by: Annotated[Group, typer.Option(help="Group by project, site, user or month.")] = Group.project,
     org: Annotated[str | None, typer.Option(help="One org (default: every one you belong to).")] = None,
-    since: Annotated[str | None, typer.Option(help="From (ISO 8601), e.g. 2026-11-01T00:00:00Z.")] = None,
-    until: Annotated[str | None, typer.Option(help="Until (exclusive, ISO 8601).")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="From: 2026-11-01T00:00:00Z or 2026-11-01 (no zone: UTC).")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Until (exclusive), in the same forms.")] = None,
     json_out: JsonOption = False,
 ) -> None:
     """Compute-hours, and what they were charged (finance roles), grouped.

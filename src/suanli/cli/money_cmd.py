@@ -135,9 +135,14 @@ def voucher_grant(
     programme: Annotated[str, typer.Argument(help="The programme that pays.")],
     org: Annotated[str, typer.Argument(help="The tenant org that receives the voucher.")],
     face: Annotated[str, typer.Argument(help="Its value, e.g. 5000.00.")],
-    until: Annotated[str, typer.Option(help="Valid until (exclusive), ISO 8601, e.g. 2027-01-01T00:00:00Z.")],
+    until: Annotated[
+        str,
+        typer.Option(help="Valid until (exclusive): 2027-01-01T00:00:00Z or 2027-01-01 (no zone: UTC)."),
+    ],
     share: Annotated[str, typer.Option(help="The most of each charge it covers: 30% or 0.3 or 1.")] = "1",
-    valid_from: Annotated[str | None, typer.Option("--from", help="Valid from (default now).")] = None,
+    valid_from: Annotated[
+        str | None, typer.Option("--from", help="Valid from, in the same forms (default now).")
+    ] = None,
     provider: Annotated[
         list[str] | None, typer.Option(help="Only at this provider org (repeatable).")
     ] = None,
@@ -237,7 +242,10 @@ def price_set(
     wholesale_gb_hour: Rate = None,
     minimum: Annotated[str | None, typer.Option(help="Minimum charge per job attempt.")] = None,
     currency: Annotated[str, typer.Option(help="CNY, USD, EUR, HKD or JPY.")] = "CNY",
-    effective: Annotated[str | None, typer.Option(help="In force from (ISO 8601; default now).")] = None,
+    effective: Annotated[
+        str | None,
+        typer.Option(help="In force from: 2027-01-01T00:00:00Z or 2027-01-01 (no zone: UTC; default now)."),
+    ] = None,
     json_out: JsonOption = False,
 ) -> None:
     """Add a price book version for a pool: tenant prices and the provider's wholesale rates (operators).

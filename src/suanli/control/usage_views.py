@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from suanli.control.accounts import org_for, require_user
@@ -52,7 +52,6 @@ def usage(
     else:
         org_ids = who.visible_orgs()
     money = who.operator or all(who.roles.get(o) in MONEY_ROLES for o in org_ids or [])
-    since, until = _utc(since), _utc(until)
     records = tx.billing.usage(since=since, until=until, org_ids=org_ids)
     charged = _charged(tx, [u for u, _, _ in records]) if money else {}
     keyer = _keyer(tx, by)
@@ -83,11 +82,6 @@ def usage(
             for key, g in sorted(groups.items())
         ],
     }
-
-
-def _utc(at: datetime | None) -> datetime | None:
-    """A time without a zone is read as UTC (API times are UTC)."""
-    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
 
 
 def _charged(tx: Tx, records: list[UsageRecord]) -> dict[str, dict[str, int]]:

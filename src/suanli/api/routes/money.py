@@ -3,7 +3,6 @@ statements, settlement, usage, budgets, credit limits and the audit trail."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends
@@ -13,6 +12,7 @@ from suanli.api.deps import Mutation, caller, mutation, plane
 from suanli.api.schemas import (
     CreateProgramme,
     GrantVoucher,
+    Instant,
     Refund,
     Relate,
     SetBudget,
@@ -197,8 +197,8 @@ def settlements(
 def usage(
     by: str = "project",
     org: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
     cp: ControlPlane = Depends(plane),
     who: Principal = Depends(caller),
 ) -> dict[str, Any]:

@@ -144,3 +144,14 @@ def test_a_time_without_a_zone_is_utc_and_a_bad_one_names_its_field(net: Net) ->
         [error] = refused.json()["errors"]
         assert error["field"] == field and "2027-01-01T00:00:00Z" in error["message"], error
 
+def test_a_grant_names_a_known_accelerator_for_a_tenant_org(net: Net) -> None:
+    net.add_site("dc1", [GPU_POOL])
+    voucher = grant_with(net, accelerators=["a100", "CPU"]).json()
+    assert voucher["accelerators"] == ["A100", "cpu"]  # as pools name them, so the voucher matches
+    unknown = grant_with(net, accelerators=["B300"])
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "accelerators"
+    assert "unknown accelerator 'B300'; known: " in unknown.text and "H100" in unknown.text
+    provider = grant_with(net, org="dc")
+    assert provider.status_code == 422 and provider.json()["errors"][0]["field"] == "org"
+    assert "dc is a provider org" in provider.text
+

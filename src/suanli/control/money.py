@@ -15,6 +15,7 @@ from suanli.control import audit, holds, ledger
 from suanli.control.accounts import check_name, org_for, require_operator, site_for
 from suanli.control.errors import Conflict, Forbidden, Invalid, NotFound
 from suanli.control.principal import Principal
+from suanli.domain.catalog import UnknownAccelerator, default_catalog
 from suanli.domain.errors import FieldError
 from suanli.domain.ledger import Rates, Voucher, book_in_force
 from suanli.domain.money import DEFAULT_CURRENCY, EXPONENT, Money, parse_money
@@ -391,6 +392,11 @@ def grant(
     if programme is None:
         raise NotFound(f"no voucher programme {programme_name!r}")
     org = org_for(tx, who, org_name)
+    if org.kind != "tenant":  # vouchers pay for jobs, and jobs are tenants'
+        raise Invalid(
+            f"{org.name} is a {org.kind} org: vouchers are granted to tenants",
+            [FieldError("org", "a tenant org")],
+        )
     money = _amount("face", face, programme.currency)
     fraction = _rate("share", share.removesuffix("%"))
     fraction = fraction / 100 if share.endswith("%") else fraction
@@ -398,6 +404,7 @@ def grant(
         raise Invalid(
             "invalid voucher", [FieldError("share", "0 < share ≤ 1 (or 1%–100%)"), FieldError("face", "> 0")]
         )
+    models = _models(accelerators)
     start = valid_from or now
     if valid_until <= start:
         raise Invalid("invalid validity", [FieldError("valid_until", "after valid_from")])
@@ -405,10 +412,27 @@ def grant(
     site_ids = [site_for(tx, who, s).id for s in sites]
     voucher = Voucher(
         "", programme.id, org.id, money.currency, money.minor, fraction, start, valid_until,
-        frozenset(provider_ids), frozenset(site_ids), frozenset(accelerators),
+        frozenset(provider_ids), frozenset(site_ids), models,
     )  # fmt: skip
     row = ledger.grant_voucher(tx, transfer_id or new_id("grt"), programme, voucher, now, who.key)
     return voucher_view(tx, row)
+
+
+def _models(names: list[str]) -> frozenset[str]:
+    """Accelerator models as pools name them (the catalog's canonical names, `cpu` for CPU pools),
+    so that a voucher matches the pools it means; an unknown model is refused, as in a job spec."""
+    catalog, models = default_catalog(), set[str]()
+    for name in names:
+        if name.strip().casefold() == "cpu":
+            models.add("cpu")
+            continue
+        try:
+            models.add(catalog.get(name).name)
+        except UnknownAccelerator as exc:
+            raise Invalid(
+                f"unknown accelerator {name!r}", [FieldError("accelerators", f"{exc}; or cpu")]
+            ) from None
+    return frozenset(models)
 
 
 def _org_id(tx: Tx, name: str, kind: str) -> str:

@@ -144,6 +144,7 @@ def test_a_time_without_a_zone_is_utc_and_a_bad_one_names_its_field(net: Net) ->
         [error] = refused.json()["errors"]
         assert error["field"] == field and "2027-01-01T00:00:00Z" in error["message"], error
 
+
 def test_a_grant_names_a_known_accelerator_for_a_tenant_org(net: Net) -> None:
     net.add_site("dc1", [GPU_POOL])
     voucher = grant_with(net, accelerators=["a100", "CPU"]).json()
@@ -155,3 +156,35 @@ def test_a_grant_names_a_known_accelerator_for_a_tenant_org(net: Net) -> None:
     assert provider.status_code == 422 and provider.json()["errors"][0]["field"] == "org"
     assert "dc is a provider org" in provider.text
 
+
+def test_a_refused_grant_names_only_the_wrong_fields(net: Net) -> None:
+    for fields, errors in [
+        ({"share": "150%"}, {"share"}),
+        ({"share": "abc"}, {"share"}),
+        ({"face": "0"}, {"face"}),
+        ({"face": "-5"}, {"face"}),
+    ]:
+        refused = grant_with(net, **fields)
+        assert refused.status_code == 422, refused.text
+        assert {e["field"] for e in refused.json()["errors"]} == errors, refused.text
+    share = grant_with(net, share="abc").text
+    assert "30%" in share and "38.00" not in share  # an example of a share, not of an amount
+
+
+def test_a_negative_amount_is_refused_by_its_rule(net: Net) -> None:
+    net.add_site("dc1", [GPU_POOL])
+    project = "/orgs/demo/projects/default"
+    for method, path, body, detail, field in [
+        ("POST", f"{project}/topups", {"amount": "-5"}, "a top-up is positive", "amount"),
+        ("PUT", f"{project}/credit-limit", {"limit": "-5"}, "a credit limit is never negative", "limit"),
+        ("POST", "/sites/dc1/pools/gpu/price", {"price_per_hour": "-5"}, "a price is never negative",
+         "price_per_hour"),
+        ("POST", "/voucher-programmes", {"name": "p", "budget": "-5"}, "a budget is never negative",
+         "budget"),
+    ]:  # fmt: skip
+        refused = net.call(method, path, net.operator, json=body)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["detail"] == detail and refused.json()["errors"][0]["field"] == field
+    refused = net.call("POST", f"{project}/topups", net.operator, json={"amount": "ten"})
+    [error] = refused.json()["errors"]
+    assert "38.00" in refused.json()["detail"] and "38.00" in error["message"]  # one example, twice

@@ -182,3 +182,15 @@ def test_settlement_for_the_provider_and_operators(net: Net) -> None:
     as_csv = net.call("GET", "/settlements", net.operator, params={"provider": "dc", "format": "csv"})
     kinds = [r["kind"] for r in csv.DictReader(io.StringIO(as_csv.text))]
     assert kinds == ["charge", "charge", "gap"]
+
+
+def test_a_refused_budget_names_only_the_wrong_field(net: Net) -> None:
+    path = "/orgs/demo/projects/default/budget"
+    for body, field in [
+        ({"month": "*", "amount": "-3"}, "amount"),
+        ({"month": "*", "amount": "ten"}, "amount"),
+        ({"month": "*", "amount": "30.00", "thresholds": [0, 50]}, "thresholds"),
+    ]:
+        refused = net.call("PUT", path, net.operator, json=body)
+        assert refused.status_code == 422, refused.text
+        assert [e["field"] for e in refused.json()["errors"]] == [field], refused.text

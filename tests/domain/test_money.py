@@ -38,6 +38,13 @@ def test_bad_amounts_say_what_is_allowed(text: str, message: str) -> None:
         parse_money(text)
 
 
+def test_a_signed_amount_may_be_negative_for_its_caller_to_refuse_with_a_reason() -> None:
+    assert parse_money("-5", signed=True) == Money(-500, "CNY")
+    assert parse_money("-0.5 USD", signed=True) == Money(-50, "USD")
+    with pytest.raises(ValueError, match="is not an amount"):
+        parse_money("--5", signed=True)
+
+
 def test_multiplying_rounds_half_even_to_a_whole_minor_unit() -> None:
     assert Money(3800).times(Decimal("1.5")) == Money(5700)
     assert Money(1).times(Decimal("0.5")) == Money(0)  # half to even

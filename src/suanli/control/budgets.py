@@ -16,7 +16,7 @@ from suanli.control import audit
 from suanli.control.accounts import org_for
 from suanli.control.charges import month_bounds, posted
 from suanli.control.errors import Conflict, Invalid, NotFound
-from suanli.control.money import money_view, require_finance
+from suanli.control.money import money_view, read_amount, require_finance
 from suanli.control.principal import Principal
 from suanli.domain.billing import (
     DEFAULT_THRESHOLDS,
@@ -27,7 +27,6 @@ from suanli.domain.billing import (
     over_cap,
 )
 from suanli.domain.errors import FieldError
-from suanli.domain.money import parse_money
 from suanli.store import Tx
 from suanli.store.tables import Budget, Project
 
@@ -106,12 +105,11 @@ def set_budget(
     org_id, project = _project(tx, who, org_name, project_name)
     if month != EVERY_MONTH:
         month_bounds(month)
+    money = read_amount("amount", amount, what="a budget")
     try:
-        money = parse_money(amount)
         levels = check_thresholds(thresholds or DEFAULT_THRESHOLDS)
-    except (ValueError, BillingError) as exc:
-        raise Invalid(str(exc), [FieldError("amount", "e.g. 5000.00 or '5000.00 CNY'"),
-                                 FieldError("thresholds", "percentages 1–1000")]) from None  # fmt: skip
+    except BillingError as exc:
+        raise Invalid(str(exc), [FieldError("thresholds", "percentages 1–1000")]) from None
     tx.billing.set_budget(
         project.id, month, amount_minor=money.minor, currency=money.currency, thresholds=list(levels),
         hard_cap=hard_cap, updated_by=who.key, updated_at=now,

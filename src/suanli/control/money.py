@@ -18,7 +18,7 @@ from suanli.control.principal import Principal
 from suanli.domain.catalog import UnknownAccelerator, default_catalog
 from suanli.domain.errors import FieldError
 from suanli.domain.ledger import Rates, Voucher, book_in_force
-from suanli.domain.money import DEFAULT_CURRENCY, EXPONENT, Money, parse_money
+from suanli.domain.money import AMOUNT_EXAMPLE, DEFAULT_CURRENCY, EXPONENT, Money, parse_money
 from suanli.store import Tx
 from suanli.store.ids import new_id
 from suanli.store.tables import Org, Pool, PriceVersion, Project, VoucherGrant
@@ -31,11 +31,19 @@ def require_finance(who: Principal, org: Org) -> None:
         raise Forbidden(f"only {org.name}'s owners, admins and finance members (or operators) see its money")
 
 
-def _amount(field: str, text: str, currency: str | None = None) -> Money:
+def read_amount(
+    field: str, text: str, currency: str | None = None, *, what: str, positive: bool = False
+) -> Money:
+    """`text` as Money. A negative amount (zero too, where `positive`) is read and then refused by
+    this rule, naming `what` it is ("a top-up is positive"), rather than as text that is no amount."""
     try:
-        return parse_money(text, currency)
+        money = parse_money(text, currency, signed=True)
     except ValueError as exc:
-        raise Invalid(str(exc), [FieldError(field, "an amount such as 100.00 or '100.00 CNY'")]) from None
+        raise Invalid(str(exc), [FieldError(field, f"an amount such as {AMOUNT_EXAMPLE}")]) from None
+    if money.minor < 0 or (positive and money.minor == 0):
+        rule, least = ("positive", "more than zero") if positive else ("never negative", "zero or more")
+        raise Invalid(f"{what} is {rule}", [FieldError(field, f"{least}, such as {AMOUNT_EXAMPLE}")])
+    return money
 
 
 def _rate(field: str, text: str | None) -> Decimal:
@@ -100,9 +108,7 @@ def topup(
     """Add funds to a project (operators); an audit record keeps who, when, how much and why."""
     require_operator(who)
     org, project = _project(tx, who, org_name, project_name)
-    money = _amount("amount", amount)
-    if money.minor <= 0:
-        raise Invalid("a top-up is positive", [FieldError("amount", "more than zero")])
+    money = read_amount("amount", amount, what="a top-up", positive=True)
     tid = transfer_id or new_id("top")
     replay = tx.ledger.transfer(tid) is not None
     row = ledger.topup(tx, tid, project.id, money.minor, money.currency, now, who.key)
@@ -176,7 +182,7 @@ def set_credit_limit(
     """How far below zero a project's cash may go (operators); audited."""
     require_operator(who)
     org, project = _project(tx, who, org_name, project_name)
-    money = _amount("limit", limit)
+    money = read_amount("limit", limit, what="a credit limit")
     before = holds.funds(tx, project.id, money.currency).credit_limit
     ledger.set_credit_limit(tx, project.id, money.currency, money.minor, now)
     audit.record(
@@ -241,6 +247,7 @@ def set_price(
     effective = effective_at or now
     if effective < now:
         raise Invalid("prices cannot change the past", [FieldError("effective_at", "now or later")])
+    floor = read_amount("minimum", minimum, currency, what="a minimum charge") if minimum else None
     existing = tx.ledger.price_versions([pool.id])
     row = tx.ledger.add_price_version(
         pool_id=pool.id,
@@ -252,7 +259,7 @@ def set_price(
         wholesale_accelerator_hour=str(w.accelerator_hour),
         wholesale_cpu_hour=str(w.cpu_hour),
         wholesale_gb_hour=str(w.gb_hour),
-        minimum_minor=_amount("minimum", minimum, currency).minor if minimum else 0,
+        minimum_minor=floor.minor if floor else 0,
         effective_at=effective,
         created_by=who.key,
         created_at=now,
@@ -275,16 +282,11 @@ def price_pool(
         if tx.ledger.price_versions([pool.id]):
             raise Invalid(
                 "a price book cannot be removed; add a version with `suanli price set`",
-                [FieldError("price_per_hour", "an amount such as 38.00 or 38.00 CNY")],
+                [FieldError("price_per_hour", f"an amount such as {AMOUNT_EXAMPLE}")],
             )
         pool.price_minor, pool.currency = None, None
         return pool
-    try:
-        parsed = parse_money(price)
-    except ValueError as exc:
-        raise Invalid(
-            str(exc), [FieldError("price_per_hour", "an amount such as 38.00 or 38.00 CNY")]
-        ) from None
+    parsed = read_amount("price_per_hour", price, what="a price")
     major = Decimal(parsed.minor).scaleb(-EXPONENT[parsed.currency])
     rate: dict[str, str | None] = {"accelerator_hour" if pool.accelerator else "cpu_hour": str(major)}
     set_price(
@@ -349,7 +351,7 @@ def create_programme(
     check_name("name", name)
     if tx.ledger.programme_by_name(name):
         raise Conflict(f"programme {name!r} already exists", code="exists")
-    money = _amount("budget", budget)
+    money = read_amount("budget", budget, what="a budget")
     row = tx.ledger.add_programme(name, issuer or name, money.currency, money.minor, now)
     return programme_view(tx, row.name)
 
@@ -397,13 +399,8 @@ def grant(
             f"{org.name} is a {org.kind} org: vouchers are granted to tenants",
             [FieldError("org", "a tenant org")],
         )
-    money = _amount("face", face, programme.currency)
-    fraction = _rate("share", share.removesuffix("%"))
-    fraction = fraction / 100 if share.endswith("%") else fraction
-    if not (0 < fraction <= 1) or money.minor <= 0:
-        raise Invalid(
-            "invalid voucher", [FieldError("share", "0 < share ≤ 1 (or 1%–100%)"), FieldError("face", "> 0")]
-        )
+    money = read_amount("face", face, programme.currency, what="a voucher's face", positive=True)
+    fraction = _share(share)
     models = _models(accelerators)
     start = valid_from or now
     if valid_until <= start:
@@ -416,6 +413,19 @@ def grant(
     )  # fmt: skip
     row = ledger.grant_voucher(tx, transfer_id or new_id("grt"), programme, voucher, now, who.key)
     return voucher_view(tx, row)
+
+
+def _share(text: str) -> Decimal:
+    """`30%` or `0.3` → Decimal("0.3"): the most of each charge a voucher covers, 0 < share ≤ 1."""
+    text = text.strip()
+    try:
+        value = Decimal(text.removesuffix("%"))
+        value = value / 100 if text.endswith("%") else value
+    except InvalidOperation:
+        value = Decimal(0)
+    if not value.is_finite() or not 0 < value <= 1:
+        raise Invalid(f"{text!r} is not a share", [FieldError("share", "more than 0, at most 1: 30% or 0.3")])
+    return value
 
 
 def _models(names: list[str]) -> frozenset[str]:

@@ -9,7 +9,8 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 # ISO 4217 minor-unit exponents of the currencies the network prices in.
 EXPONENT = {"CNY": 2, "USD": 2, "EUR": 2, "HKD": 2, "JPY": 0}
 DEFAULT_CURRENCY = "CNY"
-_AMOUNT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]{3})?\s*$")
+AMOUNT_EXAMPLE = "38.00 or '38.00 CNY'"  # the one example every amount error gives
+_AMOUNT = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*([A-Za-z]{3})?\s*$")
 
 
 @dataclass(frozen=True, order=True)
@@ -29,12 +30,12 @@ class Money:
         return Money(int((Decimal(self.minor) * factor).to_integral_value(ROUND_HALF_EVEN)), self.currency)
 
 
-def parse_money(text: str, currency: str | None = None) -> Money:
-    """`38.00`, `38 CNY` or `0.5USD` → Money; refuses negative amounts and more decimals than the
-    currency has."""
+def parse_money(text: str, currency: str | None = None, *, signed: bool = False) -> Money:
+    """`38.00`, `38 CNY` or `0.5USD` → Money; refuses more decimals than the currency has, and a
+    negative amount unless `signed` (then the caller's rule says why it is refused)."""
     m = _AMOUNT.match(text)
-    if not m:
-        raise ValueError(f"{text!r} is not an amount: use e.g. 38.00 or 38.00 CNY")
+    if not m or (m.group(1).startswith("-") and not signed):
+        raise ValueError(f"{text!r} is not an amount: use e.g. {AMOUNT_EXAMPLE}")
     code = (m.group(2) or currency or DEFAULT_CURRENCY).upper()
     if code not in EXPONENT:
         raise ValueError(f"unknown currency {code!r}: allowed {', '.join(sorted(EXPONENT))}")

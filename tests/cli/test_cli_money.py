@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cli_fakes import FakeApi, ok, problem
 from typer.testing import Result
 
@@ -145,3 +146,38 @@ def test_price_set_and_list(api: FakeApi, run: Run, logged_in: Path) -> None:
     assert (
         "yes" in out and "38.00" in out and "30.00" not in out and api.requests[-1].url.params["site"] == "sh"
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "route", "field"),
+    [
+        (("topup", "acme", "vision", "-5"), "POST /orgs/acme/projects/vision/topups", "amount"),
+        (("site", "price", "sh-a100", "a100", "-5.00"), "POST /sites/sh-a100/pools/a100/price", "price_per_hour"),
+        (("budget", "set", "acme", "vision", "-5"), "PUT /orgs/acme/projects/vision/budget", "amount"),
+        (("credit-limit", "set", "acme", "vision", "-5"), "PUT /orgs/acme/projects/vision/credit-limit", "limit"),
+        (("voucher", "grant", "sh-2026", "acme", "-5", "--until", "2027-01-01"),
+         "POST /voucher-programmes/sh-2026/vouchers", "face"),
+    ],
+)  # fmt: skip
+def test_an_amount_may_start_with_a_minus_for_the_server_to_say_why_not(
+    api: FakeApi, run: Run, logged_in: Path, args: tuple[str, ...], route: str, field: str
+) -> None:
+    method, path = route.split()
+    api.on(
+        method, path, problem(422, "invalid", "it is positive", [{"field": field, "message": "more than 0"}])
+    )
+    result = run(*args)
+    assert result.exit_code == 2, result.output
+    assert api.body()[field].startswith("-5")
+    assert "error: it is positive" in result.stderr and f"{field}: more than 0" in result.stderr
+
+
+def test_a_mistyped_option_beside_an_amount_is_still_no_such_option(run: Run, logged_in: Path) -> None:
+    for args in (["topup", "acme", "vision", "5", "--reasn", "x"], ["topup", "acme", "vision", "-x"]):
+        result = run(*args)
+        assert result.exit_code == 2 and "No such option" in result.stderr, result.output
+
+
+def test_times_without_a_zone_are_said_to_be_utc_in_the_help(run: Run) -> None:
+    for command in (["voucher", "grant"], ["price", "set"], ["usage"]):
+        assert "no zone: UTC" in run(*command, "--help").stdout, command

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
+from suanli.cli.amounts import SignedAmounts
 from suanli.cli.context import fail, session, stdout
 from suanli.cli.exit_codes import ExitCode
 from suanli.cli.render import print_json, print_records
@@ -207,7 +208,7 @@ def usage(
     print_records([{**r, "key": r["key"]} for r in rows], columns, "no usage")
 
 
-@budget_app.command("set")
+@budget_app.command("set", cls=SignedAmounts)
 def budget_set(
     org: Annotated[str, typer.Argument(help="The org.")],
     project: Annotated[str, typer.Argument(help="The project.")],
@@ -278,7 +279,7 @@ def _print_budget(body: dict[str, Any]) -> None:
         print_records(_flat(body["events"]), ("month", "threshold", "spent", "budget", "at"), "")
 
 
-@credit_app.command("set")
+@credit_app.command("set", cls=SignedAmounts)
 def credit_limit_set(
     org: Annotated[str, typer.Argument(help="The org.")],
     project: Annotated[str, typer.Argument(help="The project.")],

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
+from suanli.cli.amounts import SignedAmounts
 from suanli.cli.context import session, stdout
 from suanli.cli.render import print_json, print_records
 
@@ -130,7 +131,7 @@ def voucher_programmes(json_out: JsonOption = False) -> None:
     print_records(_flat(body.get("items", [])), ("name", "issuer", "budget", "issued"), "no programmes")
 
 
-@voucher_app.command("grant")
+@voucher_app.command("grant", cls=SignedAmounts)
 def voucher_grant(
     programme: Annotated[str, typer.Argument(help="The programme that pays.")],
     org: Annotated[str, typer.Argument(help="The tenant org that receives the voucher.")],
@@ -321,7 +322,7 @@ def _print_prices(items: list[dict[str, Any]]) -> None:
 def register(app: typer.Typer) -> None:
     """Add `balance`, `topup`, `refund` and the `voucher` and `price` groups to the `suanli` app."""
     app.command()(balance)
-    app.command()(topup)
+    app.command(cls=SignedAmounts)(topup)
     app.command()(refund)
     app.add_typer(voucher_app, name="voucher")
     app.add_typer(price_app, name="price")

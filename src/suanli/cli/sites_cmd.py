@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 
 from suanli.cli import context
+from suanli.cli.amounts import SignedAmounts
 from suanli.cli.context import fail, session, stderr, stdout
 from suanli.cli.exit_codes import ExitCode
 from suanli.cli.render import items_of, print_json, print_site, print_sites, state_text
@@ -215,7 +216,7 @@ def _bandwidth(values: list[str]) -> dict[str, int]:
     return out
 
 
-@site_app.command("price")
+@site_app.command("price", cls=SignedAmounts)
 def site_price(
     name: SiteName,
     pool: Annotated[str, typer.Argument(help="The pool's name, as `suanli sites` shows it.")],

@@ -188,3 +188,22 @@ def test_a_negative_amount_is_refused_by_its_rule(net: Net) -> None:
     refused = net.call("POST", f"{project}/topups", net.operator, json={"amount": "ten"})
     [error] = refused.json()["errors"]
     assert "38.00" in refused.json()["detail"] and "38.00" in error["message"]  # one example, twice
+
+
+def test_pricing_a_pool_no_agent_offered_says_which_pools_there_are(net: Net) -> None:
+    net.ok("POST", "/orgs", net.operator, json={"name": "dc", "kind": "provider"})
+    enroll = net.ok("POST", "/sites", net.operator, json={"name": "dc1", "org": "dc"})["enrollment_token"]
+    before = net.call("POST", "/sites/dc1/pools/gpu/price", net.operator, json={"price_per_hour": "38.00"})
+    assert before.status_code == 404 and "its agent has offered none yet" in before.json()["detail"]
+    agent = net.ok("POST", "/agent/enroll", enroll, json={"site": "dc1"})["token"]
+    net.ok("POST", "/agent/sync", agent, json={"pools": [GPU_POOL], "attempts": []})
+    body = {"tenant": {"accelerator_hour": "38"}, "wholesale": {"accelerator_hour": "30"}}
+    wrong = net.call("POST", "/sites/dc1/pools/a100/prices", net.operator, json=body)
+    assert wrong.status_code == 404 and wrong.json()["detail"].endswith("(it offers: gpu)")
+
+
+def test_a_price_book_cannot_be_removed_and_the_error_names_no_field(net: Net) -> None:
+    price_gpu(net)
+    removed = net.call("POST", "/sites/dc1/pools/gpu/price", net.operator, json={"price_per_hour": None})
+    assert removed.status_code == 422 and "cannot be removed" in removed.json()["detail"]
+    assert not removed.json().get("errors")

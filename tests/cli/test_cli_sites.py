@@ -95,3 +95,13 @@ def test_site_price_and_energy_profile(api: FakeApi, run: Run, logged_in: Path) 
     result = run("site", "set", "pku", "--pue", "1.25", "--carbon", "560")
     assert json.loads(api.requests[1].content) == {"pue": "1.25", "carbon_g_per_kwh": 560}
     assert "PUE 1.25, grid 560 gCO2e/kWh" in result.stdout
+
+
+def test_site_price_needs_a_price_and_its_help_offers_no_removal(
+    api: FakeApi, run: Run, logged_in: Path
+) -> None:
+    result = run("site", "price", "pku", "gpu")
+    assert result.exit_code == 2 and not api.requests
+    assert "Missing argument" in result.output
+    help_text = " ".join(run("site", "price", "--help").stdout.split())
+    assert "unprice" not in help_text and "cannot be removed" in help_text

@@ -221,11 +221,12 @@ def site_price(
     name: SiteName,
     pool: Annotated[str, typer.Argument(help="The pool's name, as `suanli sites` shows it.")],
     price: Annotated[
-        str | None,
+        str,
         typer.Argument(
-            help="Per accelerator-hour (CPU-hour on a CPU pool): 38.00 or '38.00 CNY'. Omit to unprice."
+            help="Per accelerator-hour (CPU-hour on a CPU pool): 38.00 or '38.00 CNY'. A price cannot "
+            "be removed (price books are versioned): a new price replaces it."
         ),
-    ] = None,
+    ],
     json_out: JsonOption = False,
 ) -> None:
     """Price a pool (a new price book version, the provider paid the same rate; `suanli price set`

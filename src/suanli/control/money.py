@@ -21,7 +21,7 @@ from suanli.domain.ledger import Rates, Voucher, book_in_force
 from suanli.domain.money import AMOUNT_EXAMPLE, DEFAULT_CURRENCY, EXPONENT, Money, parse_money
 from suanli.store import Tx
 from suanli.store.ids import new_id
-from suanli.store.tables import Org, Pool, PriceVersion, Project, VoucherGrant
+from suanli.store.tables import Org, Pool, PriceVersion, Project, Site, VoucherGrant
 
 MONEY_ROLES = ("owner", "admin", "finance")
 
@@ -227,9 +227,7 @@ def set_price(
     """Append a new price book version for a pool (versions are never changed)."""
     require_operator(who)
     site = site_for(tx, who, site_name)
-    pool = next((p for p in tx.sites.pools([site.id]) if p.name == pool_name), None)
-    if pool is None:
-        raise NotFound(f"site {site_name} offers no pool {pool_name!r}")
+    pool = _offered_pool(tx, site, pool_name)
     currency = currency.upper()
     if currency not in EXPONENT:
         raise Invalid("unknown currency", [FieldError("currency", f"allowed: {', '.join(sorted(EXPONENT))}")])
@@ -274,16 +272,10 @@ def price_pool(
     """Price a pool per accelerator-hour (per CPU-hour for a CPU pool): a new price book version in
     force now, the provider paid the same rate (`money.set_price` sets a wholesale rate apart). None
     removes the price of a pool that has no price book; a price book is append-only."""
-    site = site_for(tx, who, site_name, admin=True)
-    pool = next((p for p in tx.sites.pools([site.id]) if p.name == pool_name), None)
-    if pool is None:
-        raise NotFound(f"site {site_name} offers no pool {pool_name!r}")
+    pool = _offered_pool(tx, site_for(tx, who, site_name, admin=True), pool_name)
     if price is None:
         if tx.ledger.price_versions([pool.id]):
-            raise Invalid(
-                "a price book cannot be removed; add a version with `suanli price set`",
-                [FieldError("price_per_hour", f"an amount such as {AMOUNT_EXAMPLE}")],
-            )
+            raise Invalid("a price book cannot be removed; add a version with `suanli price set`")
         pool.price_minor, pool.currency = None, None
         return pool
     parsed = read_amount("price_per_hour", price, what="a price")
@@ -302,6 +294,20 @@ def price_pool(
         now=now,
     )
     return pool
+
+
+def _offered_pool(tx: Tx, site: Site, pool_name: str) -> Pool:
+    """The site's pool `pool_name`; a site's pools exist only once its agent offered them, so the
+    error says which pools there are, or that there are none yet."""
+    pools = tx.sites.pools([site.id])
+    pool = next((p for p in pools if p.name == pool_name), None)
+    if pool is not None:
+        return pool
+    if pools:
+        why = f"it offers: {', '.join(sorted(p.name for p in pools))}"
+    else:
+        why = "its agent has offered none yet: prices are set once the agent offers its pools"
+    raise NotFound(f"site {site.name} offers no pool {pool_name!r} ({why})")
 
 
 def price_view(row: PriceVersion, site: str, pool: str, *, in_force: bool) -> dict[str, Any]:

@@ -26,7 +26,7 @@ def test_login_verifies_the_token_then_saves_a_private_profile(
     token_file.write_text(TOKEN + "\n")
     result = run("login", "--server", SERVER, "--token-file", str(token_file), "--profile", "work")
     assert result.exit_code == 0, result.output
-    assert "alice" in result.stdout
+    assert "alice" in result.stdout and "profile 'work' is now current" in result.stdout
     assert api.clients == [(SERVER, TOKEN)]
     config = load_config(config_dir)
     assert config.current == "work"

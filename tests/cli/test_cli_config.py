@@ -127,8 +127,9 @@ def test_a_second_network_does_not_take_the_first_ones_profiles(config_dir: Path
         "local-8677": ("http://127.0.0.1:8677", "ten2"),
         "local-8677-operator": ("http://127.0.0.1:8677", "op2"),
     }
-    assert load_config(config_dir).current == "local-8677"
+    assert load_config(config_dir).current == "local"  # the second network does not take over
     assert "'local' and 'local-operator' hold another network's token (http://127.0.0.1:8600)" in said[0]
+    assert "current profile stays 'local'" in said[1] and "suanli profiles use local-8677" in said[1]
     # a third on the same port as the second: the next free name
     link_local_network("http://127.0.0.1:8677", "ten3", "op3", new=True, config_dir=config_dir)
     assert servers(config_dir)["local-8677-2"] == ("http://127.0.0.1:8677", "ten3")

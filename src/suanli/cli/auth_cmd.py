@@ -55,7 +55,7 @@ def login(
     server: Annotated[
         str | None,
         typer.Option(
-            help="Server URL, e.g. http://127.0.0.1:8000.", envvar="SUANLI_SERVER", show_envvar=True
+            help="Server URL, e.g. http://127.0.0.1:8600.", envvar="SUANLI_SERVER", show_envvar=True
         ),
     ] = None,
     token_file: Annotated[
@@ -65,20 +65,25 @@ def login(
         str | None, typer.Option(metavar="VAR", help="Read the token from this environment variable.")
     ] = None,
     profile: Annotated[
-        str | None, typer.Option(help="Save as this profile (default: the global --profile, or `default`).")
+        str | None,
+        typer.Option(
+            help="Save as this profile, which becomes the current one (default: the global --profile, "
+            "or `default`).",
+        ),
     ] = None,
 ) -> None:
-    """Sign in to a server with an API token and save it as a profile.
+    """Sign in to a server with an API token and save it as a profile, the current one from now on.
 
     The token is checked locally (prefix, length), then verified with the server (`/whoami`) before it
     is saved, with 0600 permissions, to the profiles file. Without --token-file or --token-env you are
-    prompted for it (input hidden).
+    prompted for it (input hidden). Commands then use this profile unless given another
+    (`suanli profiles use NAME` switches back).
 
     Examples:
 
     ```
     suanli login --server https://suanli.example.org
-    suanli login --server http://127.0.0.1:8000 --token-file ~/token.txt --profile local
+    suanli login --server http://127.0.0.1:8600 --token-file ~/token.txt --profile local
     suanli login --server https://suanli.example.org --token-env SUANLI_CI_TOKEN
     ```
     """
@@ -102,7 +107,7 @@ def login(
     path = save_profile(name, url, token, make_current=True)
     who = me.get("user") or "?"
     role = " (operator)" if me.get("operator") else ""
-    stdout.print(f"Logged in to {escape(url)} as [b]{escape(str(who))}[/b]{role}; profile {escape(name)!r}.")
+    stdout.print(f"Logged in to {escape(url)} as [b]{escape(str(who))}[/b]{role}; profile {escape(name)!r} is now current.")
     stderr.print(f"[dim]saved to {escape(str(path))}[/dim]")
 
 
@@ -127,7 +132,7 @@ def logout(
         remove_profile(name)
     except ConfigError as exc:
         fail(str(exc), ExitCode.USAGE)
-    stdout.print(f"Logged out of profile {escape(name)!r}.")
+    stdout.print(f"Logged out of profile {escape(name)!r} is now current.")
 
 
 @profiles_app.callback()
@@ -175,7 +180,7 @@ def profiles_use(name: Annotated[str, typer.Argument(help="The profile to make c
         use_profile(name)
     except ConfigError as exc:
         fail(str(exc), ExitCode.USAGE)
-    stdout.print(f"Now using profile {escape(name)!r}.")
+    stdout.print(f"Now using profile {escape(name)!r} is now current.")
 
 
 def whoami(json_out: JsonOption = False) -> None:

@@ -5,7 +5,7 @@ Location: `$SUANLI_CONFIG_DIR/config.toml`, by default `~/.suanli/config.toml`:
     current = "default"
 
     [profiles.default]
-    server = "http://127.0.0.1:8000"
+    server = "http://127.0.0.1:8600"
     token = "slt_..."
 
 Read with `tomllib`; written by this module (all values are strings), atomically and never readable by
@@ -138,9 +138,10 @@ def link_local_network(
     A network is known by its tokens, not by a profile's name, so one started again on another
     port keeps its profiles and they follow it. A network never takes another one's names: when
     `local` or `local-operator` holds other tokens it gets `local-PORT` (then `local-PORT-2`, …),
-    and the profiles there are left as they were. A new network's tenant profile becomes the
-    current one; a known network's profile, written again because it was removed, only when no
-    profile is current."""
+    and the profiles there are left as they were. A new network's `local` becomes the current
+    profile; any other profile it writes (a second network's `local-PORT`, or a known network's
+    profile written again because it was removed) only when no profile is current, so that when a
+    second network stops, a plain `suanli jobs` still reaches the first."""
     server = server.rstrip("/")
     config = load_config(config_dir)
     profiles = dict(config.profiles)
@@ -166,11 +167,17 @@ def link_local_network(
         if operator_token and "operator" not in held.values():
             written.append(f"{tenant}-operator")
             profiles[written[-1]] = Profile(written[-1], server, operator_token)
-        if new or current is None:
+        if current is None or (new and tenant == "local"):
             current = tenant
-        said.append(
-            f"CLI {_names(written)} written" + (f"; {tenant!r} is current" if current == tenant else "")
-        )
+        if current == tenant:
+            said.append(f"CLI {_names(written)} written; {tenant!r} is current")
+        elif not new:
+            said.append(f"CLI {_names(written)} written")
+        else:
+            said.append(
+                f"CLI {_names(written)} written; the current profile stays {current!r}: use this "
+                f"network with `suanli --profile {tenant} …` or `suanli profiles use {tenant}`"
+            )
     if not said:
         return []
     write_config(Config(current, profiles), config_dir)

@@ -139,8 +139,8 @@ def up(
     First start creates an operator, a demo tenant (org `demo`, project `default`) and a local site,
     and writes the CLI profiles `local` (current) and `local-operator`, so `suanli submit
     examples/hello.yaml` works at once. A second network (another --data-dir) gets `local-PORT`
-    instead of taking those names, and a network started again on another --port takes its profiles
-    with it. Ctrl-C stops everything; starting again keeps all data.
+    instead of taking those names and leaves the current profile as it is (`suanli --profile
+    local-PORT …` reaches it); a network started again on another --port takes its profiles with it. Ctrl-C stops everything; starting again keeps all data.
     """
     _logging(verbose)
     settings = _settings(data_dir, database_url)

@@ -337,7 +337,16 @@ def test_a_quote_prices_every_pool_and_says_why_the_others_do_not_fit(net: Net) 
     # (2 × 400 W A100 + 2 × 10 W CPU) × PUE 1.25 × 3 h = 3.075 kWh; × 600 g/kWh = 1.845 kg (half-even)
     assert (first["energy_kwh"], first["carbon_kg"]) == ("3.08", "1.84")
     assert other["pool"] == "sh2/cpu" and not other["fits"] and "offers no accelerators" in other["reason"]
+    assert (quote["expected_hours_from"], quote["runnable"]) == ("max_runtime", True)
     assert net.ok("GET", "/jobs", net.tenant)["items"] == []  # a quote submits nothing
+    never = {**HELLO, "resources": {"accelerators": "H100:1"}}
+    quote = net.ok("POST", "/quote", net.tenant, json={"spec": never})
+    assert (quote["expected_hours"], quote["expected_hours_from"], quote["runnable"]) == (
+        "1.00",
+        "default_hold",
+        False,
+    )
+    assert net.call("POST", "/jobs", net.tenant, json={"spec": never}).status_code == 422  # as submit
 
 
 def test_max_price_per_hour_keeps_a_job_off_dear_pools(net: Net) -> None:

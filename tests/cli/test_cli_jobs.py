@@ -288,3 +288,31 @@ def test_why_for_a_job_gathering_its_room_says_it_holds_a_claim(
     out = run("why", "job_01").stdout
     assert "holds a reservation on sh2/gpu as the jobs in its way there pass their checkpoints" in out
     assert "1 preemptible job(s) there are being stopped for it" in out
+
+
+def test_quote_of_a_job_no_pool_can_run_exits_2_and_names_the_default_hold(
+    api: FakeApi, run: Run, logged_in: Path, tmp_path: Path
+) -> None:
+    spec = tmp_path / "big.yaml"
+    spec.write_text("name: big\nrun: python train.py\nresources: {accelerators: 'H100:1'}\n")
+    never = {
+        "pool": "sh2/cpu",
+        "fits": False,
+        "code": "unresolvable",
+        "reason": "needs H100; pool offers no accelerators",
+    }
+    body = {
+        "objective": "balanced",
+        "expected_hours": "1.00",
+        "expected_hours_from": "default_hold",
+        "runnable": False,
+        "queue_ahead": 0,
+        "queue_projected": 0,
+        "candidates": [never],
+    }
+    api.on("POST", "/quote", ok(body))
+    result = run("quote", str(spec))
+    assert result.exit_code == 2
+    assert "priced for 1.00 h (the default hold: no max_runtime given)" in result.stdout
+    assert "could ever run this job" in result.stderr
+    assert run("quote", str(spec), "--json").exit_code == 2

@@ -358,8 +358,13 @@ def print_quote(quote: dict[str, Any]) -> None:
     """`suanli quote`: pools that fit, best first, with price, energy and carbon; then why not the rest."""
     rows = quote.get("candidates") or []
     hours = quote.get("expected_hours")
+    basis = (
+        "the default hold: no max_runtime given"
+        if quote.get("expected_hours_from") == "default_hold"
+        else "max_runtime"
+    )
     stdout.print(
-        f"objective {escape(str(quote.get('objective')))}, priced for {escape(str(hours))} h (max_runtime)"
+        f"objective {escape(str(quote.get('objective')))}, priced for {escape(str(hours))} h ({basis})"
     )
     ahead, projected = quote.get("queue_ahead"), quote.get("queue_projected")
     if ahead:

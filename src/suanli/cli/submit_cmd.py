@@ -160,7 +160,9 @@ def quote(
     ] = False,
 ) -> None:
     """Before submitting: every pool's price for the expected runtime, energy, carbon and score,
-    and why the others do not fit. Nothing is submitted.
+    and why the others do not fit. Nothing is submitted. A job without max_runtime is priced for the
+    server's default hold (1 h unless configured). Exits 2 when no pool could ever run the job, as
+    `submit` would refuse it.
 
     Example:
 
@@ -173,8 +175,11 @@ def quote(
         body = client.quote(spec)
     if json_out:
         print_json(body)
-        return
-    print_quote(body)
+    else:
+        print_quote(body)
+    if body.get("runnable") is False:  # what `submit` refuses, with the same exit code
+        stderr.print("[red]error:[/red] no pool in the network could ever run this job")
+        raise typer.Exit(ExitCode.USAGE)
 
 
 def register(app: typer.Typer) -> None:

@@ -11,7 +11,7 @@ from suanli.control.principal import Principal
 from suanli.control.snapshots import pending_job, pool_views
 from suanli.domain.errors import SpecError
 from suanli.domain.spec import parse_spec
-from suanli.scheduler import PROFILES, Code, PendingJob, PoolView, explain
+from suanli.scheduler import PROFILES, Code, PendingJob, PoolView, explain, never_fits
 from suanli.scheduler.estimate import carbon_g, energy_kwh, expected_cost, expected_hours, hourly_price
 from suanli.scheduler.outlook import AHEAD_LIMIT, outlook
 from suanli.store import Tx
@@ -21,7 +21,8 @@ def quote(
     tx: Tx, who: Principal, document: Any, now: datetime, lease_ttl: float, hold_default_s: int = 3600
 ) -> dict[str, Any]:
     """Every pool's price, energy, carbon, score and expected start for a job not submitted; a job
-    without max_runtime is priced for `hold_default_s`, what its hold would be."""
+    without max_runtime is priced for `hold_default_s`, what its hold would be. `runnable` is false
+    where `submit` would refuse the job: no pool could ever run it."""
     if who.kind != "user":
         raise Forbidden("only tenant members and operators ask for quotes")
     try:
@@ -65,6 +66,8 @@ def quote(
     return {
         "objective": spec.objective,
         "expected_hours": f"{expected_hours(job, hold_default_s):.2f}",
+        "expected_hours_from": "max_runtime" if spec.resources.max_runtime_s else "default_hold",
+        "runnable": never_fits(job, list(pools.values())) is None,  # what `submit` checks
         "queue_ahead": len(ahead),
         "queue_projected": seen.projected,
         "candidates": rows,

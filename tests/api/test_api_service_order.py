@@ -75,7 +75,7 @@ def test_a_new_job_evicts_a_resumable_one_that_has_had_more_service(net: Net, or
     [waiting] = [j for j in net.cp.loop.queue if j.id == long["id"]]
     assert waiting.ran_s == pytest.approx(2 * 3600 + 30)  # the service it had, kept through checkpoints
     note = net.ok("GET", f"/jobs/{long['id']}/why", net.tenant)["queue"]
-    assert note.startswith("waiting behind 0 jobs"), note
+    assert note.startswith("no waiting job goes before it"), note
     if order == "service":  # every job ages
         assert "promoted in 4 h by the ageing rule" in note, note
     else:  # `las`: a job past the first rung does not (ADR 0019)

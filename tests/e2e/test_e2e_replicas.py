@@ -49,7 +49,7 @@ def test_one_server_leads_and_the_other_takes_over_when_it_is_killed(network: Ne
         waiter = c.submit_job({"name": "waiter", "run": "true", "resources": {"cpus": 2}})
         why = c.why_job(waiter["id"])
         assert why["state"] == "PENDING"
-        assert why["queue"] is not None and "waiting behind" in why["queue"]
+        assert why["queue"] is not None and "no waiting job goes before it" in why["queue"]
         c.cancel_job(waiter["id"])
         c.cancel_job(hog["id"])
 

@@ -299,12 +299,25 @@ def test_why_a_job_waits_under_las_says_a_job_past_the_first_rung_is_not_promote
 def test_why_a_job_waiting_alone_under_las_says_it_holds_back_from_evicting() -> None:
     alone = job("alone", 4, age_s=HOUR, expected_s=3 * HOUR)
     assert service.explain_wait(alone, [alone], T0, every_band=False) == (
-        "waiting behind 0 jobs with less service or shorter expected work; promoted in 5 h by the "
-        "ageing rule; it waits alone, so every accelerator that frees is its own: it evicts no job for "
-        "service for 2 h more (its expected run time)"
+        "no waiting job goes before it: it waits for the capacity it needs, now in use, to free; "
+        "promoted in 5 h by the ageing rule; it waits alone, so every accelerator that frees is its "
+        "own: it evicts no job for service for 2 h more (its expected run time)"
     )
     assert "alone" not in service.explain_wait(alone, [alone, job("other", org="B")], T0, every_band=False)
     assert "alone" not in service.explain_wait(alone, [alone], T0)  # `service`: no hold-back
+
+
+def test_why_a_cpu_job_waits_speaks_of_no_accelerators() -> None:
+    cpu = replace(job("cpu", age_s=HOUR, expected_s=3 * HOUR), resources=Resources((), 1, 2, 0))
+    assert service.explain_wait(cpu, [cpu], T0, every_band=False) == (
+        "no waiting job goes before it: it waits for the capacity it needs, now in use, to free; "
+        "promoted in 5 h by the ageing rule; it waits alone, so all capacity that frees is its own: "
+        "it evicts no job for service for 2 h more (its expected run time)"
+    )
+    had = replace(job("had", ran_s=2 * HOUR, age_s=3 * HOUR), resources=Resources((), 1, 2, 0))
+    assert "it has had an hour of service, so it is not promoted" in service.explain_wait(
+        had, [had, job("b", org="B")], T0, every_band=False
+    )
 
 
 def _gathering(preemptible_rest: bool = True) -> Snapshot:

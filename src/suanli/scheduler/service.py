@@ -334,17 +334,25 @@ def explain_wait(job: PendingJob, queue: Sequence[PendingJob], now: datetime, ev
         )
         return f"{where}; {total} job{'s' if total != 1 else ''} are ahead of it"
     by = ", ".join(f"{n} of tenant {org}" for org, n in sorted(ahead.items(), key=lambda kv: (-kv[1], kv[0])))
-    head = f"waiting behind {total} job{'s' if total != 1 else ''} with less service or shorter expected work"
+    head = (
+        f"waiting behind {total} job{'s' if total != 1 else ''} with less service or shorter expected work"
+        if total
+        else "no waiting job goes before it: it waits for the capacity it needs, now in use, to free"
+    )
+    # a job without accelerators has its service counted in hours, one unit however many CPUs
+    freed, hour = (
+        ("every accelerator", "an accelerator-hour")
+        if accelerators(job)
+        else ("all capacity", "an hour of service")
+    )
     alone = ""
     if waits_alone(len(queue), every_band) and job.expected_s is not None and holds_back(job, now):
         alone = (
-            "; it waits alone, so every accelerator that frees is its own: it evicts no job for service "
+            f"; it waits alone, so {freed} that frees is its own: it evicts no job for service "
             f"for {_duration(job.expected_s - waited_s(job, now))} more (its expected run time)"
         )
     if not may_age(job, every_band):
-        return (
-            f"{head}{f' ({by})' if by else ''}; it has had an accelerator-hour, so it is not promoted{alone}"
-        )
+        return f"{head}{f' ({by})' if by else ''}; it has had {hour}, so it is not promoted{alone}"
     left = ageing_bound_s(job.expected_s, job.ran_s, accelerators(job), every_band) - waited_s(job, now)
     return f"{head}{f' ({by})' if by else ''}; promoted in {_duration(left)} by the ageing rule{alone}"
 

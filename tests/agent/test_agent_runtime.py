@@ -106,6 +106,28 @@ def test_a_launch_is_reported_running_then_succeeded_with_its_output_and_usage(t
     ]  # fmt: skip
 
 
+def test_the_agent_says_what_it_offers_and_each_attempt_it_starts_and_ends(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="suanli.agent")
+    cp = FakeControlPlane(auto_ack=False)
+    agent = start(config(tmp_path, cp))
+    cp.add_launch(launch("att_1", "true", pool="gpu", gpus=1))
+    cp.wait_for(lambda cp: cp.state("att_1") == "SUCCEEDED")
+    said = len(caplog.records)
+    synced = len(cp.syncs)
+    cp.wait_for(lambda cp: len(cp.syncs) >= synced + 3)
+    assert len(caplog.records) == said  # quiet between changes: no line per sync
+    agent.shut_down()
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("suanli.agent")]
+    assert any(
+        line.startswith("site ") and line.endswith("offers cpu (1 node x 4 CPUs), gpu (1 node x 2 A100)")
+        for line in lines
+    ), lines
+    assert any("started attempt att_1" in line for line in lines)
+    assert any(line.startswith("attempt att_1 SUCCEEDED") for line in lines)
+
+
 def test_an_acknowledged_attempt_is_forgotten(tmp_path: Path) -> None:
     cp = FakeControlPlane(auto_ack=True)
     agent = start(config(tmp_path, cp))

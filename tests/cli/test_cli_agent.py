@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -199,3 +200,21 @@ def test_real_agent_config_accepts_what_the_cli_builds(
     [config] = seen
     assert (config.site, config.token, config.state_dir) == ("pku", AGENT_TOKEN, tmp_path)
     assert [p.name for p in config.pools] == ["a100"]
+
+
+def test_the_agent_log_shows_on_stderr_while_it_runs_and_debug_only_with_verbose(
+    agent: FakeAgent, run: Run
+) -> None:
+    def logs(stop: threading.Event) -> None:
+        logging.getLogger("suanli.agent").info("site pku at http://s.test, backend local, offers cpu")
+        logging.getLogger("suanli.agent.backends.slurm").info("attempt att_1 is Slurm job 7")
+        logging.getLogger("suanli.agent").debug("sync detail")
+
+    agent.behaviour = logs
+    result = run(*BASE, "--token", AGENT_TOKEN)
+    assert result.exit_code == 0, result.output
+    assert "site pku at http://s.test, backend local, offers cpu" in result.stderr
+    assert "attempt att_1 is Slurm job 7" in result.stderr and "sync detail" not in result.stderr
+    assert result.stdout == ""
+    assert "sync detail" in run(*BASE, "--token", AGENT_TOKEN, "--verbose").stderr
+    assert logging.getLogger("suanli.agent").handlers == []  # removed when the agent stops

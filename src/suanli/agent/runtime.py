@@ -36,7 +36,7 @@ from typing import Any
 
 import httpx
 
-from suanli.agent.backends.base import Backend, BackendError
+from suanli.agent.backends.base import Backend, BackendError, PoolOffer
 from suanli.agent.backends.registry import BackendSettings, make_backend
 from suanli.agent.backends.registry import names as backend_names
 from suanli.agent.credentials import agent_token, retire_saved_token
@@ -141,13 +141,27 @@ def run_agent(config: AgentConfig, stop: threading.Event | None = None) -> None:
         pools = backend.capacity()
         outbox = UsageOutbox(state_dir / "usage.json")
         log.info(
-            "agent for site %s (%s): pools %s", config.site, config.backend, ", ".join(p.name for p in pools)
+            "site %s at %s, backend %s, offers %s",
+            config.site,
+            config.server,
+            config.backend,
+            ", ".join(_describe(p) for p in pools) or "no pools",
         )
         try:
             _Agent(config, backend, outbox, lambda: make_client(token), wake).run(stop)
         except AgentUnauthorized:
             retire_saved_token(state_dir, token)  # so that a fresh enrollment token can enroll again
             raise
+
+
+def _describe(pool: PoolOffer) -> str:
+    """`gpu (2 nodes x 4 A100)`, `cpu (1 node x 8 CPUs)`: a pool as a provider would say it."""
+    each = (
+        f"{pool.accelerators_per_node} {pool.accelerator}"
+        if pool.accelerator
+        else f"{pool.cpus_per_node} CPUs"
+    )
+    return f"{pool.name} ({pool.nodes} node{'s' if pool.nodes != 1 else ''} x {each})"
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,13 @@ the CLI works where the agent (or a backend's engine libraries) is not installed
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import signal
+import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
@@ -77,6 +81,24 @@ def _install_stop_handlers(stop: threading.Event) -> dict[int, Any]:
     return {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
 
 
+@contextmanager
+def _log_to_stderr(verbose: bool) -> Iterator[None]:
+    """The agent's own log (`suanli.agent`: enrolment, pools offered, attempts started and ended,
+    lost and regained connections) on stderr while it runs; nothing per sync, and no HTTP client
+    chatter, so a provider sees that it works without a stream of lines."""
+    logger = logging.getLogger("suanli.agent")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
 def agent(
     server: Annotated[
         str, typer.Option(help="The suanli server URL.", envvar="SUANLI_SERVER", show_envvar=True)
@@ -115,10 +137,12 @@ def agent(
             help="An engine option, e.g. partition=gpu (Slurm) or address=http://127.0.0.1:8265 (Ray); repeatable.",
         ),
     ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug detail too.")] = False,
 ) -> None:
     """Run this site's agent: offer its pools to the network and run what it is given.
 
-    Runs in the foreground until SIGINT (Ctrl-C) or SIGTERM, then stops cleanly.
+    Runs in the foreground until SIGINT (Ctrl-C) or SIGTERM, then stops cleanly. Logs to stderr
+    what it offers and each change (enrolled, connected, attempt started or ended, connection lost).
 
     Examples:
 
@@ -150,7 +174,7 @@ def agent(
     stop = threading.Event()
     previous = _install_stop_handlers(stop)
     try:
-        with client_errors(server):
+        with client_errors(server), _log_to_stderr(verbose):
             result = runtime.run_agent(config, stop=stop)
     except KeyboardInterrupt:
         raise typer.Exit(ExitCode.INTERRUPTED) from None

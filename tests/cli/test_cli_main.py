@@ -95,3 +95,24 @@ def test_broken_serve_module_still_explains_itself(monkeypatch: pytest.MonkeyPat
     result = CliRunner().invoke(app, ["up"])
     assert result.exit_code == 1
     assert "build_app" in result.stderr
+
+
+def test_help_shows_defaults_and_describes_every_option(run: Run) -> None:
+    up = " ".join(run("up", "--help").stdout.split())
+    assert "[default: ~/.suanli]" in up and "--verbose -v <bool> Log debug detail too." in up
+    login = run("login", "--help").stdout
+    assert "127.0.0.1:8600" in login and "8000" not in login
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["org", "create", "x", "--kind", "bank"], "'bank' is not one of 'tenant', 'provider'"),
+        (["member", "add", "acme", "ada", "--role", "boss"], "'boss' is not one of 'owner'"),
+        (["usage", "--by", "week"], "'week' is not one of 'project'"),
+    ],
+)
+def test_a_value_not_among_the_choices_is_named_plainly(run: Run, args: list[str], expected: str) -> None:
+    result = run(*args)
+    message = " ".join(result.output.replace("│", " ").split())
+    assert result.exit_code == 2 and expected in message and "Value error" not in message

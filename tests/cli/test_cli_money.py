@@ -181,3 +181,12 @@ def test_a_mistyped_option_beside_an_amount_is_still_no_such_option(run: Run, lo
 def test_times_without_a_zone_are_said_to_be_utc_in_the_help(run: Run) -> None:
     for command in (["voucher", "grant"], ["price", "set"], ["usage"]):
         assert "no zone: UTC" in run(*command, "--help").stdout, command
+
+
+def test_price_list_takes_the_site_as_an_argument_too(api: FakeApi, run: Run, logged_in: Path) -> None:
+    api.on("GET", "/prices", ok({"items": [PRICE], "next_cursor": None}))
+    result = run("price", "list", "sh")
+    assert result.exit_code == 0, result.output
+    assert api.requests[-1].url.params["site"] == "sh" and "38.00" in result.stdout
+    refused = run("price", "list", "sh", "--site", "bj")
+    assert refused.exit_code == 2 and "two sites given" in refused.stderr

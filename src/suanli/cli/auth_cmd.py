@@ -107,7 +107,9 @@ def login(
     path = save_profile(name, url, token, make_current=True)
     who = me.get("user") or "?"
     role = " (operator)" if me.get("operator") else ""
-    stdout.print(f"Logged in to {escape(url)} as [b]{escape(str(who))}[/b]{role}; profile {escape(name)!r} is now current.")
+    stdout.print(
+        f"Logged in to {escape(url)} as [b]{escape(str(who))}[/b]{role}; profile {escape(name)!r} is now current."
+    )
     stderr.print(f"[dim]saved to {escape(str(path))}[/dim]")
 
 

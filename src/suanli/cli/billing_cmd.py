@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 
 from suanli.cli.amounts import SignedAmounts
-from suanli.cli.context import fail, session, stdout
+from suanli.cli.context import choice, fail, session, stdout
 from suanli.cli.exit_codes import ExitCode
 from suanli.cli.render import print_json, print_records
 
@@ -82,7 +82,8 @@ def statement(
     month: MonthOption = None,
     project: Annotated[str | None, typer.Option(help="One project (default: the whole org).")] = None,
     fmt: Annotated[
-        StatementFormat, typer.Option("--format", help="table, csv, html or json.")
+        StatementFormat,
+        typer.Option("--format", help="table, csv, html or json.", parser=choice(StatementFormat)),
     ] = StatementFormat.table,
     output: OutOption = None,
 ) -> None:
@@ -127,7 +128,8 @@ def settlement(
     ] = None,
     month: MonthOption = None,
     fmt: Annotated[
-        SettlementFormat, typer.Option("--format", help="table, csv or json.")
+        SettlementFormat,
+        typer.Option("--format", help="table, csv or json.", parser=choice(SettlementFormat)),
     ] = SettlementFormat.table,
     output: OutOption = None,
 ) -> None:
@@ -182,7 +184,9 @@ def settlement(
 
 
 def usage(
-    by: Annotated[Group, typer.Option(help="Group by project, site, user or month.")] = Group.project,
+    by: Annotated[
+        Group, typer.Option(help="Group by project, site, user or month.", parser=choice(Group))
+    ] = Group.project,
     org: Annotated[str | None, typer.Option(help="One org (default: every one you belong to).")] = None,
     since: Annotated[
         str | None, typer.Option(help="From: 2026-11-01T00:00:00Z or 2026-11-01 (no zone: UTC).")

@@ -7,10 +7,11 @@ client's errors into one red line on stderr and the documented exit code.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import NoReturn
+from enum import StrEnum
+from typing import NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -22,6 +23,7 @@ from suanli.client import ApiError, Client, ClientError, MalformedToken, ServerU
 
 __all__ = [
     "CliState",
+    "choice",
     "client_errors",
     "current_profile",
     "fail",
@@ -60,6 +62,23 @@ def fail(message: str, code: int, fields: list[dict[str, object]] | None = None)
         field = item.get("field") or item.get("loc") or "?"
         stderr.print(f"  {escape(str(field))}: {escape(str(item.get('message') or item.get('msg') or ''))}")
     raise typer.Exit(code)
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def choice(kind: type[E]) -> Callable[[str], E]:
+    """The parser for an option of fixed values: `'bank' is not one of 'tenant', 'provider'` (typer's
+    own check words it through pydantic, as `Value error, 'bank' is not one of …`)."""
+
+    def parse(value: str) -> E:
+        try:
+            return kind(value)
+        except ValueError:
+            allowed = ", ".join(repr(k.value) for k in kind)
+            raise typer.BadParameter(f"{value!r} is not one of {allowed}") from None
+
+    return parse
 
 
 def current_profile() -> Profile:

@@ -8,7 +8,8 @@ import typer
 from rich.markup import escape
 
 from suanli.cli.amounts import SignedAmounts
-from suanli.cli.context import session, stdout
+from suanli.cli.context import fail, session, stdout
+from suanli.cli.exit_codes import ExitCode
 from suanli.cli.render import print_json, print_records
 
 __all__ = ["register"]
@@ -281,10 +282,23 @@ def price_set(
 
 @price_app.command("list")
 def price_list(
+    site_name: Annotated[
+        str | None, typer.Argument(metavar="[SITE]", help="Only this site's pools (as --site).")
+    ] = None,
     site: Annotated[str | None, typer.Option(help="Only this site's pools.")] = None,
     json_out: JsonOption = False,
 ) -> None:
-    """List price book versions; IN FORCE marks the one each pool charges now."""
+    """List price book versions; IN FORCE marks the one each pool charges now.
+
+    Example:
+
+    ```
+    suanli price list sh-a100
+    ```
+    """
+    if site and site_name and site != site_name:
+        fail(f"two sites given: {site_name!r} and --site {site!r}", ExitCode.USAGE)
+    site = site or site_name
     with session() as client:
         body = client.list_prices(site)
     if json_out:

@@ -78,7 +78,9 @@ def _logging(verbose: bool) -> None:
 DataDir = Annotated[
     Path | None,
     typer.Option(
-        help="Where SQLite data, tokens and site state live.", envvar="SUANLI_DATA_DIR", show_envvar=True
+        help="Where SQLite data, tokens and site state live. [default: ~/.suanli]",
+        envvar="SUANLI_DATA_DIR",
+        show_envvar=True,
     ),
 ]
 DbUrl = Annotated[
@@ -97,7 +99,7 @@ def server(
     data_dir: DataDir = None,
     database_url: DbUrl = None,
     demo: Annotated[bool, typer.Option(help="Also create the demo tenant on first start.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug detail too.")] = False,
 ) -> None:
     """Run the control plane: the API server and the scheduling loop.
 
@@ -132,7 +134,7 @@ def up(
         ),
     ] = None,
     site: Annotated[str, typer.Option(help="Name of the local site.")] = "local",
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug detail too.")] = False,
 ) -> None:
     """Start the whole network on this machine: API, scheduler and one local site.
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from suanli.cli.context import fail, session, stderr, stdout
+from suanli.cli.context import choice, fail, session, stderr, stdout
 from suanli.cli.exit_codes import ExitCode
 from suanli.cli.render import items_of, print_json, print_records, state_text
 
@@ -54,7 +54,9 @@ def _done(body: Any, json_out: bool, message: str) -> None:
 @org_app.command("create")
 def org_create(
     name: Annotated[str, typer.Argument(metavar="NAME", help="The new org's name.")],
-    kind: Annotated[OrgKind, typer.Option(help="A tenant submits jobs; a provider runs sites.")],
+    kind: Annotated[
+        OrgKind, typer.Option(help="A tenant submits jobs; a provider runs sites.", parser=choice(OrgKind))
+    ],
     json_out: JsonOption = False,
 ) -> None:
     """Create an org.
@@ -230,7 +232,7 @@ UserName = Annotated[str, typer.Argument(metavar="USER", help="The user's name (
 def member_add(
     org: OrgName,
     user: UserName,
-    role: Annotated[Role, typer.Option(help="What the member may do in the org.")],
+    role: Annotated[Role, typer.Option(help="What the member may do in the org.", parser=choice(Role))],
     json_out: JsonOption = False,
 ) -> None:
     """Add USER to ORG with a role; the user is created if new.

@@ -165,3 +165,18 @@ def test_sim_compare_sites_splits_the_sized_pool_over_two_sites(run: Run) -> Non
     assert "suanli-las" in [r["policy"] for r in body["runs"]] and body["goals"] is not None
     both = run("sim-compare", str(FIXTURE), "--sites", "--gpus", "64")
     assert both.exit_code == 2 and "one of --gpus N, --network YAML and --sites" in both.stderr
+
+
+def test_a_missing_trace_or_an_unusable_plot_folder_is_said_before_anything_runs(
+    run: Run, tmp_path: Path
+) -> None:
+    missing = run("sim", str(tmp_path / "nope.csv"))  # no --gpus either: the file is named first
+    assert missing.exit_code == 2 and "nope.csv: no such trace file" in missing.stderr
+    assert "--gpus" not in missing.stderr
+    assert "no such trace file" in run("sim-compare", str(tmp_path / "nope.csv")).stderr
+    pytest.importorskip("matplotlib")
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    result = run("sim", str(FIXTURE), "--gpus", "32", "--policy", "suanli", "--plot", str(blocked / "plots"))
+    assert result.exit_code == 2 and "cannot create the plot folder" in result.stderr
+    assert "passes in" not in result.stderr  # refused before the replay

@@ -124,6 +124,7 @@ def sim(
     suanli sim philly.csv --gpus 472 --json | jq '.runs[] | {policy, avg_jct_s}'
     ```
     """
+    _check_trace(trace_path)
     names = list(dict.fromkeys(policies or BASELINES))
     known = policy_names()
     unknown = [n for n in names if n not in known]
@@ -133,7 +134,7 @@ def sim(
         fail(f"unknown trace format {fmt!r}; known: {', '.join(sorted(FORMATS))}", ExitCode.USAGE)
     network = _network(gpus, network_path)
     if plot_dir is not None:
-        _check_plotting()
+        _check_plotting(plot_dir)
     try:
         trace = load_trace(trace_path, fmt, limit)
     except TraceError as exc:
@@ -175,10 +176,20 @@ def _network(gpus: int | None, path: Path | None) -> Network:
         fail(str(exc), ExitCode.USAGE)
 
 
-def _check_plotting() -> None:
-    """Refuse `--plot` before a long replay if matplotlib is not installed."""
+def _check_trace(path: Path) -> None:
+    """A missing trace file is the first thing to say, before any complaint about the options."""
+    if not path.is_file():
+        fail(f"{path}: no such trace file", ExitCode.USAGE)
+
+
+def _check_plotting(plot_dir: Path) -> None:
+    """Refuse `--plot` before a long replay if matplotlib is not installed or the folder cannot be made."""
     if importlib.util.find_spec("matplotlib") is None:
         fail("--plot needs matplotlib: pip install 'suanli[sim]' (or make install)", ExitCode.USAGE)
+    try:
+        plot_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"cannot create the plot folder {plot_dir}: {exc.strerror or exc}", ExitCode.USAGE)
 
 
 def _run_all(
@@ -293,12 +304,13 @@ def sim_compare(
     suanli sim-compare workload-1.csv --format sia --sites
     ```
     """
+    _check_trace(trace_path)
     if fmt not in FORMATS:
         fail(f"unknown trace format {fmt!r}; known: {', '.join(sorted(FORMATS))}", ExitCode.USAGE)
     if sum((gpus is not None, network_path is not None, sites)) > 1:
         fail("give one of --gpus N, --network YAML and --sites", ExitCode.USAGE)
     if plot_dir is not None:
-        _check_plotting()
+        _check_plotting(plot_dir)
     try:
         trace = with_checkpoints(load_trace(trace_path, fmt, limit), checkpoint_min * 60 or None)
     except TraceError as exc:

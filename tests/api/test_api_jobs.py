@@ -105,9 +105,11 @@ def test_cancel_a_running_job_goes_through_the_site(net: Net) -> None:
     sync(net, agent, [report(launch, "RUNNING")])
     assert net.ok("POST", f"/jobs/{job['id']}/cancel", net.tenant)["state"] == "CANCELLING"
     assert sync(net, agent, [report(launch, "RUNNING")])["cancel"] == [launch["attempt_id"]]
-    sync(net, agent, [report(launch, "CANCELLED", exit_code=143)])
+    sync(net, agent, [report(launch, "CANCELLED", exit_code=143, reason="cancelled")])  # as agents say
     assert net.ok("GET", f"/jobs/{job['id']}", net.tenant)["state"] == "CANCELLED"
     assert net.call("POST", f"/jobs/{job['id']}/cancel", net.tenant).status_code == 409
+    last = net.ok("GET", f"/jobs/{job['id']}/events", net.tenant)["items"][-1]["message"]
+    assert last.endswith(": cancelled"), last  # not "cancelled (cancelled)"
 
 
 def test_a_silent_site_loses_its_attempt_and_the_job_moves(net: Net) -> None:
@@ -237,6 +239,9 @@ def test_a_project_name_in_several_orgs_must_be_qualified_with_its_org(net: Net)
     [mine] = net.ok("GET", "/jobs", net.operator, params={"project": "lab/default"})["items"]
     assert net.ok("GET", f"/jobs/{mine['id']}", lab)["id"] == mine["id"]
     assert len(net.ok("GET", "/jobs", lab, params={"project": "default"})["items"]) == 1  # one org: plain
+    unknown = net.call("GET", "/jobs", lab, params={"project": "nope"})
+    assert unknown.status_code == 404 and unknown.json()["detail"] == "no project 'nope' in your orgs"
+    assert net.call("GET", "/jobs", lab, params={"project": "demo/default"}).status_code == 404  # not lab's
 
 
 def test_metrics_count_jobs_by_state(net: Net) -> None:

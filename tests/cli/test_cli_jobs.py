@@ -316,3 +316,9 @@ def test_quote_of_a_job_no_pool_can_run_exits_2_and_names_the_default_hold(
     assert "priced for 1.00 h (the default hold: no max_runtime given)" in result.stdout
     assert "could ever run this job" in result.stderr
     assert run("quote", str(spec), "--json").exit_code == 2
+
+
+def test_jobs_of_a_project_that_does_not_exist_exit_3(api: FakeApi, run: Run, logged_in: Path) -> None:
+    api.on("GET", "/jobs", problem(404, "not_found", "no project 'nope' in your orgs"))
+    result = run("jobs", "--project", "nope")
+    assert result.exit_code == 3 and "no project 'nope' in your orgs" in result.stderr

@@ -143,8 +143,8 @@ def list_jobs(
         org_name, _, name = project.rpartition("/")
         matches = [tx.tenancy.project_by_name(o.id, name) for o in orgs if not org_name or o.name == org_name]
         found = [p for p in matches if p is not None]
-        if not found:
-            return [], None
+        if not found:  # only the caller's orgs are searched: this says nothing of others' projects
+            raise NotFound(f"no project {project!r} in your orgs")
         if len(found) > 1:  # an operator, or a member of several orgs: the name alone is not enough
             names = {o.id: o.name for o in orgs}
             where = ", ".join(sorted(f"{names[p.org_id]}/{name}" for p in found))

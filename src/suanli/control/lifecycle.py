@@ -83,7 +83,7 @@ def attempt_ended(
     attempt.exit_code = exit_code
     attempt.reason = reason
     said = f"attempt {attempt.number} on {where}: {outcome.value.lower()}" + (
-        f" ({reason})" if reason else ""
+        f" ({reason})" if reason and reason != outcome.value.lower() else ""
     )
     cancelling = job.state == JobState.CANCELLING.value or attempt.cancel_requested
     if outcome is AttemptState.SUCCEEDED:

@@ -7,8 +7,8 @@ and the three goals it is held to.
 `las-ckpt` (3 queues, evicting only just after a checkpoint: ADR 0019's fast prototype), `suanli`, the
 production scheduler as the control plane runs it today (`fair` order), `suanli-service`, the
 production scheduler with the `service` queue order (ADR 0017), and `suanli-las`, the production
-scheduler with the `las` order (ADR 0019, 0022): the candidate the goals are checked for (`DEFAULT`), not
-yet the control plane's default. Every run charges preemptions
+scheduler with the `las` order (ADR 0019, 0022), the control plane's default: the candidate the goals
+are checked for (`DEFAULT`). Every run charges preemptions
 what they cost: a preempted job loses the progress since its last checkpoint (every
 `DEFAULT_CHECKPOINT_S` of progress unless the job says otherwise) and pays the restart overhead.
 

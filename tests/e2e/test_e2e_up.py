@@ -86,8 +86,9 @@ def test_up_logs_the_cli_in_and_a_second_network_keeps_its_own_profiles(tmp_path
         assert profiles["local"].server == f"http://127.0.0.1:{first_port}"
         assert profiles[f"local-{second_port}"].server == f"http://127.0.0.1:{second_port}"
         assert f"local-{second_port}-operator" in profiles
-        assert load_config(tmp_path / "config").current == f"local-{second_port}"
-        jobs = cli(env, "jobs", "--json")  # the second network's tenant has no jobs yet
+        assert load_config(tmp_path / "config").current == "local"  # the second one does not take over
+        assert f"suanli profiles use local-{second_port}" in second.output()
+        jobs = cli(env, "--profile", f"local-{second_port}", "jobs", "--json")  # its tenant has no jobs yet
         assert jobs.returncode == 0 and job_id not in jobs.stdout, jobs.stdout + jobs.stderr
     finally:
         second.stop()
@@ -95,8 +96,8 @@ def test_up_logs_the_cli_in_and_a_second_network_keeps_its_own_profiles(tmp_path
     again = Up(tmp_path / "first", moved_port, env, tmp_path / "again.log")
     try:
         assert f"'local' and 'local-operator' now point at http://127.0.0.1:{moved_port}" in again.output()
-        jobs = cli(env, "--profile", "local", "jobs", "--json")
+        jobs = cli(env, "jobs", "--json")  # the current profile reaches the first network again
         assert jobs.returncode == 0 and job_id in jobs.stdout, jobs.stdout + jobs.stderr
-        assert load_config(tmp_path / "config").current == f"local-{second_port}"
+        assert load_config(tmp_path / "config").current == "local"
     finally:
         again.stop()

@@ -56,6 +56,21 @@ def test_balance_shows_available_funds_and_vouchers(api: FakeApi, run: Run, logg
     assert json.loads(run("balance", "acme", "--json").stdout)["projects"][0]["held"]["minor"] == 5_000
 
 
+@pytest.mark.parametrize(
+    ("share", "shown"), [("0.3", "30%"), ("1", "100%"), ("0.125", "12.5%"), ("0.30", "30%")]
+)
+def test_a_vouchers_share_is_shown_as_the_percentage_it_was_granted_as(
+    api: FakeApi, run: Run, logged_in: Path, share: str, shown: str
+) -> None:
+    voucher = {"id": "vch_1", "programme": "haidian", "remaining": money(30_000), "share": share}
+    api.on("GET", "/orgs/acme/balance", ok(BALANCE | {"vouchers": [voucher]}))
+    api.on("GET", "/vouchers", ok({"items": [voucher], "next_cursor": None}))
+    for args in (("balance", "acme"), ("voucher", "list")):
+        row = next(line for line in run(*args).stdout.splitlines() if "haidian" in line)
+        assert row.split()[-1] == shown, row
+    assert json.loads(run("balance", "acme", "--json").stdout)["vouchers"][0]["share"] == share
+
+
 def test_topup_sends_the_amount_and_prints_the_new_balance(api: FakeApi, run: Run, logged_in: Path) -> None:
     answer = {
         "transfer": "top_1",

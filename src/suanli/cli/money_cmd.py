@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 import typer
@@ -28,8 +29,17 @@ def _text(value: Any) -> Any:
     return value.get("text") if isinstance(value, dict) and "text" in value else value
 
 
+def _percent(share: Any) -> Any:
+    """A voucher's share as the API keeps it ("0.3") → as operators enter it ("30%")."""
+    try:
+        value = Decimal(str(share)) * 100
+    except InvalidOperation:
+        return share
+    return f"{value.quantize(Decimal(1)) if value == value.to_integral() else value.normalize()}%"
+
+
 def _flat(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{k: _text(v) for k, v in r.items()} for r in rows]
+    return [{k: _percent(v) if k == "share" else _text(v) for k, v in r.items()} for r in rows]
 
 
 def balance(org: Annotated[str, typer.Argument(help="The org.")], json_out: JsonOption = False) -> None:

@@ -97,6 +97,17 @@ def test_site_price_and_energy_profile(api: FakeApi, run: Run, logged_in: Path) 
     assert "PUE 1.25, grid 560 gCO2e/kWh" in result.stdout
 
 
+def test_site_show_and_set_show_the_bandwidth_into_the_site(api: FakeApi, run: Run, logged_in: Path) -> None:
+    linked = {**SITE, "bandwidth_mbps": {"*": 1000, "cn-east": 10000}}
+    api.on("GET", "/sites/pku-a100", ok(SITE))
+    assert "bandwidth  -" in run("site", "show", "pku-a100").stdout
+    api.on("GET", "/sites/pku-a100", ok(linked))
+    api.on("PATCH", "/sites/pku-a100", ok(linked))
+    for args in (("show",), ("set", "--bandwidth", "cn-east=10000", "--bandwidth", "*=1000")):
+        out = run("site", *args[:1], "pku-a100", *args[1:]).stdout
+        assert "bandwidth  cn-east 10000 Mbit/s, * 1000 Mbit/s" in out, out
+
+
 def test_site_price_needs_a_price_and_its_help_offers_no_removal(
     api: FakeApi, run: Run, logged_in: Path
 ) -> None:

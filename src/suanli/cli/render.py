@@ -265,6 +265,7 @@ def print_site(site: dict[str, Any]) -> None:
         ("org", _cell(site.get("org"))),
         ("region", _cell(site.get("region"))),
         ("energy", f"PUE {_cell(site.get('pue'))}, grid {_cell(site.get('carbon_g_per_kwh'))} gCO2e/kWh"),
+        ("bandwidth", _bandwidth(site.get("bandwidth_mbps"))),
         ("state", state_text(site.get("state"))),
         ("last seen", when(site.get("last_seen_at"))),
     ):
@@ -272,6 +273,14 @@ def print_site(site: dict[str, Any]) -> None:
     _show(grid)
     stdout.print()
     print_sites([site])
+
+
+def _bandwidth(links: Any) -> str:
+    """Mbit/s into a site by region, `*` (every other region) last: `cn-east 10000 Mbit/s, * 1000 Mbit/s`."""
+    if not isinstance(links, dict) or not links:
+        return "-"
+    regions = sorted(links, key=lambda region: (region == "*", region))
+    return escape(", ".join(f"{region} {links[region]} Mbit/s" for region in regions))
 
 
 def print_records(records: Sequence[dict[str, Any]], columns: Sequence[str], empty: str) -> None:

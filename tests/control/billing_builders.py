@@ -31,9 +31,9 @@ class World:
     pool_id: str
 
 
-def world(tx: Tx, *, topup: int = 1_000_000) -> World:
+def world(tx: Tx, *, topup: int = 1_000_000, priced: bool = True) -> World:
     """A tenant org with project `default` and `topup` fen, and a provider site with an A100 pool at
-    36.00 CNY per accelerator-hour (wholesale 28.80)."""
+    36.00 CNY per accelerator-hour (wholesale 28.80); free (no price book) unless `priced`."""
     n = next(_serial)
     org = tx.tenancy.add_org(f"tenant{n}", "tenant", NOW - timedelta(days=60))
     project = tx.tenancy.add_project(org.id, "default", NOW - timedelta(days=60))
@@ -42,12 +42,13 @@ def world(tx: Tx, *, topup: int = 1_000_000) -> World:
     site = tx.sites.add_site(f"site{n}", provider.id, "cn", NOW)
     tx.sites.offer(site.id, [PoolOffer("gpu", "A100", 8, 2, 64, 1024)], NOW)
     pool = tx.sites.pools([site.id])[0]
-    tx.ledger.add_price_version(
-        pool_id=pool.id, version=1, currency="CNY",
-        tenant_accelerator_hour="3600", tenant_cpu_hour="0", tenant_gb_hour="0",
-        wholesale_accelerator_hour="2880", wholesale_cpu_hour="0", wholesale_gb_hour="0",
-        minimum_minor=0, effective_at=NOW - timedelta(days=60), created_by="test", created_at=NOW,
-    )  # fmt: skip
+    if priced:
+        tx.ledger.add_price_version(
+            pool_id=pool.id, version=1, currency="CNY",
+            tenant_accelerator_hour="3600", tenant_cpu_hour="0", tenant_gb_hour="0",
+            wholesale_accelerator_hour="2880", wholesale_cpu_hour="0", wholesale_gb_hour="0",
+            minimum_minor=0, effective_at=NOW - timedelta(days=60), created_by="test", created_at=NOW,
+        )  # fmt: skip
     if topup:
         ledger.topup(tx, f"top:{n}", project.id, topup, "CNY", NOW - timedelta(days=40), "op")
     return World(org.name, org.id, project.id, user.id, provider.name, provider.id, site.id, pool.id)
@@ -78,18 +79,25 @@ def report(
     return tx.billing.usage_at(attempt.site_id, [seq])[0]
 
 
+def hold(tx: Tx, attempt: Attempt, at: datetime = NOW) -> str:
+    """The hold placement takes for an attempt on a priced pool (once); returns its id."""
+    job_row = tx.jobs.get(attempt.job_id)
+    assert job_row is not None
+    hold_id = f"hold:{attempt.id}"
+    holds.hold(
+        tx, hold_id, project_id=job_row.project_id, pool_id=attempt.pool_id, amount=50_000, now=at,
+        job_id=job_row.id, attempt_id=attempt.id,
+    )  # fmt: skip
+    return hold_id
+
+
 def charge(tx: Tx, record: UsageRecord, at: datetime = NOW) -> str | None:
     """What the loop does with a usage record: skip a duplicate, else capture it against the
     attempt's hold (opened on first use). Returns the charge's transfer id."""
     if is_duplicate(tx, record) is not None:
         return None
     attempt = tx.jobs.attempt(record.attempt_id)
-    job_row = tx.jobs.get(record.job_id)
-    assert attempt is not None and job_row is not None
-    hold_id = f"hold:{attempt.id}"
-    holds.hold(
-        tx, hold_id, project_id=job_row.project_id, pool_id=attempt.pool_id, amount=50_000, now=at,
-        job_id=job_row.id, attempt_id=attempt.id,
-    )  # fmt: skip
+    assert attempt is not None
+    hold_id = hold(tx, attempt, at)
     usage = ledger.usage_of(record, attempt)
     return holds.capture(tx, hold_id, ledger.usage_key(record), Usage(usage.accelerator_seconds), at).id

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from billing_builders import NOW, OPERATOR, World, charge, job, report, world
+from billing_builders import NOW, OPERATOR, World, charge, hold, job, report, world
 
 from suanli.control import holds, ledger, settlement
 from suanli.control.errors import Forbidden, Invalid, NotFound
@@ -48,7 +48,8 @@ def test_a_gap_and_a_duplicate_are_flagged_and_the_duplicate_is_charged_once(db:
             report(tx, a2, 5, NOW, 3600),  # the site numbered a2's hour again
         ]
         charged = [charge(tx, r) for r in records]
-        report(tx, a4, 6, NOW, 60)  # reported, not charged yet
+        hold(tx, a4)
+        report(tx, a4, 6, NOW, 60)  # reported on a priced pool, not charged yet
     assert charged[3] is None and None not in charged[:3]
     p = site_view(db, w)
     s = p["site"]
@@ -101,6 +102,23 @@ def test_a_gap_across_the_month_boundary_and_a_refund(db: Database) -> None:
     assert [line["kind"] for line in p["site"]["lines"]] == ["charge", "refund"]
     october_view = site_view(db, w, "2026-10")
     assert october_view["totals"][0]["payable"]["minor"] == 2_880 and october_view["flags"] == 0
+
+
+def test_usage_on_a_free_pool_is_not_flagged_but_usage_after_a_resolved_hold_is(db: Database) -> None:
+    with db.transaction() as tx:
+        free = world(tx, priced=False)
+        _, a1 = job(tx, free, "demo")
+        report(tx, a1, 1, NOW, 600)
+        report(tx, a1, 2, NOW + timedelta(seconds=600), 600)
+        priced = world(tx)
+        _, a2 = job(tx, priced, "paid")
+        charge(tx, report(tx, a2, 1, NOW, 600))
+        holds.release(tx, hold(tx, a2), NOW)
+        report(tx, a2, 2, NOW + timedelta(seconds=600), 600)  # came after its hold resolved
+    p = site_view(db, free)
+    assert (p["site"]["records"], p["site"]["uncharged"], p["flags"]) == (2, [], 0)
+    p = site_view(db, priced)
+    assert ([u["seq"] for u in p["site"]["uncharged"]], p["flags"]) == ([2], 1)
 
 
 def test_who_sees_a_settlement(db: Database) -> None:

@@ -5,7 +5,9 @@ The payable lines are the ledger's charges and refunds of holds at the provider'
 side is the site's own sequence: a gap (numbers never received) or a duplicate (a record repeating
 an attempt interval already reported under another number) is flagged, with whether the
 duplicate was charged too (it must not be: whoever charges usage calls `is_duplicate` first), and
-records with no charge are listed. Operators see every provider; a provider org's owners, admins
+records that should have been charged and were not are listed: those of attempts that held funds
+(a priced pool). Usage on a free pool (no price book in force: no hold) is never charged and not
+flagged. Operators see every provider; a provider org's owners, admins
 and finance members see their own.
 """
 
@@ -114,6 +116,7 @@ def _site(tx: Tx, site: Site, lines: list[Posted], start: datetime, end: datetim
     keys = [usage_key(u) for u, _, _ in records] + [f"usage:{site.id}:{o}" for _, o in check.duplicates]
     charged = tx.ledger.charges_by_once_key(keys)
     repeats = dict(check.duplicates)
+    held = tx.ledger.held_attempts({a.id for _, _, a in records})
     job_of = {u.seq: j.id for u, j, _ in records}
     pools = {p.id: p.name for p in tx.sites.pools([site.id], include_withdrawn=True)}
     payable: dict[str, int] = defaultdict(int)
@@ -145,7 +148,7 @@ def _site(tx: Tx, site: Site, lines: list[Posted], start: datetime, end: datetim
                 "hours": hours(u.wall_seconds),
             }
             for u, j, a in records
-            if usage_key(u) not in charged and u.seq not in repeats
+            if a.id in held and usage_key(u) not in charged and u.seq not in repeats
         ],
         "lines": [_line(p, pools) for p in lines],
     }

@@ -224,6 +224,13 @@ class LedgerRepo:
             return self._s.scalar(select(Hold).where(Hold.id == hold_id).with_for_update())
         return self._s.get(Hold, hold_id)
 
+    def held_attempts(self, attempt_ids: Iterable[str]) -> set[str]:
+        """Those of these attempts that took a hold (ran on a priced pool)."""
+        ids = list(attempt_ids)
+        if not ids:
+            return set()
+        return set(self._s.scalars(select(Hold.attempt_id).where(Hold.attempt_id.in_(ids))))
+
     def add_hold(self, *, flush: bool = True, **fields: Any) -> Hold:
         """A new hold; without `flush` it is written at the transaction's next flush (a caller
         adding many writes them together)."""

@@ -127,6 +127,15 @@ def test_settlement_flags_gaps_and_duplicates(api: FakeApi, run: Run, logged_in:
     assert json.loads(run("settlement", "--format", "json").stdout)["providers"][0]["flags"] == 2
 
 
+def test_a_site_with_no_usage_shows_no_sequence_range(api: FakeApi, run: Run, logged_in: Path) -> None:
+    [provider] = SETTLEMENT["providers"]
+    quiet = {"site": "dc2", "payable": [], "records": 0, "first_seq": 1, "last_seq": 0}
+    quiet |= {"gaps": [], "duplicates": [], "uncharged": [], "lines": []}
+    api.on("GET", "/settlements", ok(SETTLEMENT | {"providers": [provider | {"sites": [quiet]}]}))
+    row = next(line for line in run("settlement").stdout.splitlines() if line.startswith("dc2"))
+    assert row.split()[1:] == ["-", "0", "–", "0", "0", "0"], row
+
+
 def test_usage_groups(api: FakeApi, run: Run, logged_in: Path) -> None:
     item = {"key": "dc1", "records": 2, "hours": "1.50", "accelerator_hours": "1.50", "cpu_hours": "0.00",
             "charged": [money(5_400)]}  # fmt: skip

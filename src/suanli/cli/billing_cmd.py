@@ -135,7 +135,8 @@ def settlement(
 ) -> None:
     """Providers' payables for a month, reconciled with their sites' usage sequences (finance).
 
-    Gaps in a site's sequence, duplicates and usage not charged are flagged.
+    Gaps in a site's sequence, duplicates and usage on a priced pool left uncharged are flagged
+    (usage on a free pool is never charged).
 
     Example:
 
@@ -159,7 +160,7 @@ def settlement(
         print_records(_flat(p["totals"]), ("currency", "payable", "charged"), "no charges")
         sites = [
             {"site": s["site"], "payable": _text(s["payable"]), "records": s["records"],
-             "seq": f"{s['first_seq']}-{s['last_seq']}", "gaps": len(s["gaps"]),
+             "seq": f"{s['first_seq']}-{s['last_seq']}" if s["records"] else "–", "gaps": len(s["gaps"]),
              "duplicates": len(s["duplicates"]), "uncharged": len(s["uncharged"])}
             for s in p["sites"]
         ]  # fmt: skip

@@ -162,7 +162,12 @@ def test_valid_fields_are_normalized(document: dict[str, Any], read: Any, expect
         pytest.param(doc(env={"1X": "a"}), "env", "invalid variable name '1X'", id="env-bad-name"),
         pytest.param(doc(env={"SUANLI_JOB": "a"}), "env", "set by suanli", id="env-reserved-prefix"),
         pytest.param(doc(env={"CUDA_VISIBLE_DEVICES": "0"}), "env", "set by suanli", id="env-reserved-cuda"),
-        pytest.param(doc(env={"PORT": 8080}), "env.PORT", "valid string", id="env-value-not-text"),
+        pytest.param(
+            doc(env={"PORT": 8080}), "env.PORT", 'quote numbers and booleans: PORT: "8080"', id="env-number"
+        ),
+        pytest.param(doc(env={"DEBUG": True}), "env.DEBUG", 'booleans: DEBUG: "true"', id="env-boolean"),
+        pytest.param(doc(env={"EMPTY": None}), "env.EMPTY", 'EMPTY: ""', id="env-null"),
+        pytest.param(doc(env={"L": [1]}), "env.L", "a string (a variable holds text)", id="env-list"),
         pytest.param(
             doc(constraints={"max_price_per_hour": -1}),
             "constraints.max_price_per_hour",

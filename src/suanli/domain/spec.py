@@ -315,7 +315,23 @@ def _field_error(e: Any) -> FieldError:
             msg += f"; allowed: {', '.join(allowed)}"
     elif e["type"] == "missing":
         msg = "is required"
+    elif e["type"] == "string_type" and len(e["loc"]) == 2 and e["loc"][0] == "env":
+        msg = _env_value_hint(str(e["loc"][1]), e.get("input"))
     return FieldError(loc or "(root)", msg)
+
+
+def _env_value_hint(name: str, value: Any) -> str:
+    """YAML reads `A: 1`, `A: true` and `A:` as a number, a boolean and null, not the text a
+    variable holds: say how to write the value the user meant."""
+    if isinstance(value, bool):
+        meant = "true" if value else "false"
+    elif isinstance(value, int | float):
+        meant = str(value)
+    elif value is None:
+        meant = ""
+    else:
+        return "a string (a variable holds text)"
+    return f'a string; quote numbers and booleans: {name}: "{meant}"'
 
 
 def _allowed_fields(parent: str) -> list[str]:

@@ -10,6 +10,7 @@ from suanli.domain.resources import (
     Resources,
     Vector,
     format_duration,
+    format_memory,
     parse_duration_s,
     parse_memory_mib,
 )
@@ -85,6 +86,14 @@ def test_a_boolean_is_not_a_duration() -> None:
 )
 def test_durations_are_shown_in_their_shortest_exact_form(seconds: int, text: str) -> None:
     assert format_duration(seconds) == text
+
+
+@pytest.mark.parametrize(
+    ("mib", "text"),
+    [(512, "512 MiB"), (1024, "1 GiB"), (24105, "23.5 GiB"), (262144, "256 GiB"), (1048576, "1 TiB")],
+)
+def test_memory_is_shown_in_the_largest_unit_it_fills(mib: int, text: str) -> None:
+    assert format_memory(mib) == text
 
 
 @given(st.integers(min_value=0, max_value=10**9))

@@ -124,8 +124,15 @@ def test_a_job_that_fits_is_placed_with_what_it_holds_per_node() -> None:
             pool(),
             job(memory_mib=600 * 1024),
             Code.UNRESOLVABLE,
-            f"needs {600 * 1024} MiB per node; nodes have {512 * 1024} MiB",
+            "needs 600 GiB per node; nodes have 512 GiB",
             id="too-much-memory",
+        ),
+        pytest.param(
+            pool(),
+            job(memory_mib=512 * 1024 + 1),
+            Code.UNRESOLVABLE,
+            f"needs {512 * 1024 + 1} MiB per node; nodes have {512 * 1024} MiB",
+            id="too-much-memory-by-less-than-shown",
         ),
         pytest.param(
             pool(nodes=4),

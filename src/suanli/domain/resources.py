@@ -53,6 +53,14 @@ def format_duration(seconds: int) -> str:
     return "".join(out)
 
 
+def format_memory(mib: int) -> str:
+    """MiB in the largest binary unit it fills, to one decimal: 24105 → '23.5 GiB', 1048576 → '1 TiB'."""
+    for unit, size in (("TiB", 1024 * 1024), ("GiB", 1024)):
+        if mib >= size:
+            return f"{mib / size:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{mib} MiB"
+
+
 @dataclass(frozen=True, order=True)
 class Vector:
     """What one node offers or one node of a job needs: accelerators, CPUs, memory."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
-from suanli.domain.resources import Vector
+from suanli.domain.resources import Vector, format_memory
 from suanli.scheduler.framework import accelerator_option, options_key, register_filter
 from suanli.scheduler.plan import OK, Code, Status
 from suanli.scheduler.snapshot import PendingJob, PoolView
@@ -52,9 +52,10 @@ class Shape:
         if need.cpus > have.cpus:
             return Status(Code.UNRESOLVABLE, f"needs {need.cpus} CPUs per node; nodes have {have.cpus}")
         if need.memory_mib > have.memory_mib:
-            return Status(
-                Code.UNRESOLVABLE, f"needs {need.memory_mib} MiB per node; nodes have {have.memory_mib} MiB"
-            )
+            needs, has = format_memory(need.memory_mib), format_memory(have.memory_mib)
+            if needs == has:  # rounded to the same figure: the exact one says why it does not fit
+                needs, has = f"{need.memory_mib} MiB", f"{have.memory_mib} MiB"
+            return Status(Code.UNRESOLVABLE, f"needs {needs} per node; nodes have {has}")
         if r.nodes > len(pool.free):
             return Status(Code.UNRESOLVABLE, f"needs {r.nodes} nodes; pool has {len(pool.free)}")
         return OK

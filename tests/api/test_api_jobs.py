@@ -244,6 +244,19 @@ def test_a_project_name_in_several_orgs_must_be_qualified_with_its_org(net: Net)
     assert net.call("GET", "/jobs", lab, params={"project": "demo/default"}).status_code == 404  # not lab's
 
 
+def test_a_project_the_submitter_cannot_use_is_refused_with_the_ones_they_can(net: Net) -> None:
+    lab = net.tenant_token("lab", "ming")
+    net.ok("POST", "/orgs/lab/projects", net.operator, json={"name": "vision"})
+    for project in ("nope", "demo/default"):  # another org's project is not named, nor told apart
+        resp = net.call("POST", "/jobs", lab, json={"spec": {**HELLO, "project": project}})
+        assert (
+            resp.status_code == 422 and resp.json()["detail"] == f"no project {project!r} you can submit to"
+        )
+        assert resp.json()["errors"] == [
+            {"field": "project", "message": "you can submit to: lab/default, lab/vision"}
+        ]
+
+
 def test_metrics_count_jobs_by_state(net: Net) -> None:
     net.ok("POST", "/jobs", net.tenant, json={"spec": HELLO})
     text = net.http.get("/metrics").text

@@ -15,7 +15,9 @@ from suanli.domain.spec import PRIORITIES, JobSpec, parse_spec
 from suanli.domain.states import JobState
 from suanli.scheduler import never_fits
 from suanli.store import Tx
-from suanli.store.tables import Job, Project
+from suanli.store.tables import Job, Org, Project
+
+_LISTED = 10  # projects named when a spec names none the caller may submit to
 
 
 def submit(tx: Tx, who: Principal, document: Any, now: datetime, lease_ttl: float) -> Job:
@@ -85,15 +87,23 @@ def _project(tx: Tx, who: Principal, spec: JobSpec) -> Project:
         return found[0]
     if not found:
         what = f"no project {ref!r} you can submit to" if ref else "you belong to no project"
-        raise Invalid(
-            what,
-            [FieldError("project", "name a project you are a member of (ORG/PROJECT)")],
-            code="unknown_project",
-        )
+        raise Invalid(what, [FieldError("project", _submittable(tx, tenant_orgs))], code="unknown_project")
     names = ", ".join(sorted(f"{_org_name(tx, p.org_id)}/{p.name}" for p in found))
     raise Invalid(
         "project is ambiguous", [FieldError("project", f"choose one of: {names}")], code="ambiguous_project"
     )
+
+
+def _submittable(tx: Tx, tenant_orgs: list[Org]) -> str:
+    """The projects the caller may name (only their own orgs': nothing of others' is told); an
+    operator, who sees every org, gets the first few."""
+    names = sorted(
+        f"{o.name}/{p.name}" for o in tenant_orgs for p in tx.tenancy.projects(o.id) if not p.disabled
+    )
+    if not names:
+        return "name a project you are a member of (ORG/PROJECT)"
+    more = f", … ({len(names)} in all)" if len(names) > _LISTED else ""
+    return f"you can submit to: {', '.join(names[:_LISTED])}{more}"
 
 
 def _org_name(tx: Tx, org_id: str) -> str:

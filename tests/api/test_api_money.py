@@ -171,6 +171,30 @@ def test_a_refused_grant_names_only_the_wrong_fields(net: Net) -> None:
     assert "30%" in share and "38.00" not in share  # an example of a share, not of an amount
 
 
+def test_a_top_up_in_a_currency_no_pool_charges_is_refused(net: Net) -> None:
+    project = "/orgs/demo/projects/default"
+    # no price book yet: nothing says which currency the network bills in
+    assert (
+        net.ok("POST", f"{project}/topups", net.operator, json={"amount": "10 USD"})["balance"]["minor"]
+        == 1_000
+    )
+    net.ok("POST", "/orgs/demo/projects", net.operator, json={"name": "research"})
+    price_gpu(net)  # CNY
+    refused = net.call("POST", "/orgs/demo/projects/research/topups", net.operator, json={"amount": "10 USD"})
+    assert refused.status_code == 422 and refused.json()["detail"] == "no pool on this network charges USD"
+    assert refused.json()["errors"] == [
+        {"field": "amount", "message": "pools charge CNY: e.g. '1000.00 CNY'"}
+    ]
+    balances = net.ok("GET", "/orgs/demo/balance", net.operator)["projects"]
+    assert ("research", "USD") not in [(b["project"], b["currency"]) for b in balances]
+    net.ok("POST", "/orgs/demo/projects/research/topups", net.operator, json={"amount": "10"})
+    # a project that holds USD already may add to it
+    assert (
+        net.ok("POST", f"{project}/topups", net.operator, json={"amount": "5 USD"})["balance"]["minor"]
+        == 1_500
+    )
+
+
 def test_a_negative_amount_is_refused_by_its_rule(net: Net) -> None:
     net.add_site("dc1", [GPU_POOL])
     project = "/orgs/demo/projects/default"

@@ -72,6 +72,8 @@ def topup(
 ) -> None:
     """Add funds to a project (operators); the audit trail keeps who, when, how much and why.
 
+    The currency must be one the network's pools charge (or one the project holds already).
+
     Example:
 
     ```

@@ -17,7 +17,7 @@ from suanli.control.errors import Conflict, Forbidden, Invalid, NotFound
 from suanli.control.principal import Principal
 from suanli.domain.catalog import UnknownAccelerator, default_catalog
 from suanli.domain.errors import FieldError
-from suanli.domain.ledger import Rates, Voucher, book_in_force
+from suanli.domain.ledger import Rates, Voucher, book_in_force, cash_account
 from suanli.domain.money import AMOUNT_EXAMPLE, DEFAULT_CURRENCY, EXPONENT, Money, parse_money
 from suanli.store import Tx
 from suanli.store.ids import new_id
@@ -109,6 +109,7 @@ def topup(
     require_operator(who)
     org, project = _project(tx, who, org_name, project_name)
     money = read_amount("amount", amount, what="a top-up", positive=True)
+    _refuse_unused_currency(tx, project, money.currency)
     tid = transfer_id or new_id("top")
     replay = tx.ledger.transfer(tid) is not None
     row = ledger.topup(tx, tid, project.id, money.minor, money.currency, now, who.key)
@@ -125,6 +126,21 @@ def topup(
         "balance": money_view(f.balance, money.currency),
         "available": money_view(f.available, money.currency),
     }
+
+
+def _refuse_unused_currency(tx: Tx, project: Project, currency: str) -> None:
+    """Funds in a currency no pool charges could never be spent (holds and charges are in the
+    pool's currency): refuse them, unless the project already has a balance in that currency or
+    the network prices nothing yet (then the default currency rule stands)."""
+    used = tx.ledger.price_currencies()
+    if not used or currency in used or tx.ledger.account(cash_account(project.id, currency)):
+        return
+    names = ", ".join(sorted(used))
+    raise Invalid(
+        f"no pool on this network charges {currency}",
+        [FieldError("amount", f"pools charge {names}: e.g. '1000.00 {min(used)}'")],
+        code="currency_not_used",
+    )
 
 
 def refund_job(tx: Tx, who: Principal, job_id: str, reason: str, now: datetime) -> dict[str, Any]:

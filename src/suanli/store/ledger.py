@@ -276,6 +276,10 @@ class LedgerRepo:
         )
         return list(self._s.scalars(q))
 
+    def price_currencies(self) -> set[str]:
+        """Every currency a price book version on the network was ever written in."""
+        return set(self._s.scalars(select(PriceVersion.currency).distinct()))
+
     # vouchers
     def add_programme(
         self, name: str, issuer: str, currency: str, budget_minor: int, now: datetime

@@ -70,3 +70,13 @@ def test_a_refused_change_leaves_no_record(net: Net) -> None:
     )
     assert net.call("POST", "/orgs/demo/disable", net.tenant).status_code == 403
     assert len(trail(net, net.operator)) == before
+
+
+def test_a_voucher_and_its_programme_are_audited_with_their_sums(net: Net) -> None:
+    net.ok("POST", "/voucher-programmes", net.operator, json={"name": "sh-2026", "budget": "1000.00 CNY"})
+    body = {"org": "demo", "face": "200", "valid_until": "2027-01-01"}
+    net.ok("POST", "/voucher-programmes/sh-2026/vouchers", net.operator, json=body)
+    [programme] = trail(net, net.operator, action="create_programme")
+    [grant] = trail(net, net.operator, action="grant")
+    assert programme["amount"]["text"] == "1000.00 CNY"
+    assert grant["amount"]["text"] == "200.00 CNY"

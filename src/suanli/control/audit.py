@@ -5,7 +5,8 @@ Money changes (top-ups, refunds, credit limits, budgets) record themselves with 
 reason (`record`). Every other change a person makes through the API (orgs, projects, members,
 tokens, quotas, sites, prices, vouchers, cancels) is recorded at the API's one mutation seam
 (`api.deps.Mutation.run` → `record_change`): the action is the route's name (`disable_org`), the
-target its path, the detail the request body with anything secret-looking masked. Job submissions
+target its path, the detail the request body with anything secret-looking masked, and the amount
+the sum the body names, if it names one (a voucher's face, a programme's budget, a pool's price). Job submissions
 are the product's ordinary use, not administration, and are left to the job's own events. Reading
 the trail: operators see all of it, an org's owners, admins and finance members their org's
 (`money.audit_events`)."""
@@ -16,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from suanli.control.principal import Principal
-from suanli.domain.money import Money
+from suanli.domain.money import Money, parse_money
 from suanli.store import Tx
 from suanli.store.tables import AuditEvent
 
@@ -58,7 +59,24 @@ def record_change(
     if who.kind != "user":
         return None
     detail = _masked(body) if isinstance(body, dict) else {}
-    return record(tx, who, action, _org_of(tx, target, params, detail), target, now, detail=detail)
+    org_id = _org_of(tx, target, params, detail)
+    return record(tx, who, action, org_id, target, now, amount=_amount_of(detail), detail=detail)
+
+
+# The body fields that carry the one sum a change is about: a voucher's face, a programme's budget,
+# a pool's price per hour. The trail shows it as the change's amount, as money changes show theirs.
+_AMOUNT_FIELDS = ("face", "budget", "price_per_hour")
+
+
+def _amount_of(body: dict[str, Any]) -> Money | None:
+    for field in _AMOUNT_FIELDS:
+        text = body.get(field)
+        if isinstance(text, str):
+            try:
+                return parse_money(text)
+            except ValueError:  # the change refused it, or it is not one sum
+                return None
+    return None
 
 
 def _masked(body: dict[str, Any]) -> dict[str, Any]:

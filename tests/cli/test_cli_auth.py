@@ -91,7 +91,8 @@ def test_profiles_lists_masked_tokens_and_switches(api: FakeApi, run: Run, confi
     assert {p["name"] for p in listed["profiles"]} == {"local", "prod"}
     assert TOKEN not in run("profiles").stdout
 
-    assert run("profiles", "use", "prod").exit_code == 0
+    used = run("profiles", "use", "prod")
+    assert used.exit_code == 0 and " ".join(used.stdout.split()) == "Now using profile 'prod'."
     api.on("GET", "/whoami", ok(ME))
     assert run("whoami").exit_code == 0
     assert api.clients[-1] == ("https://prod.test", TOKEN)
@@ -122,6 +123,7 @@ def test_whoami_prints_user_and_memberships(api: FakeApi, run: Run, logged_in: P
 
 
 def test_logout_forgets_the_profile(run: Run, logged_in: Path, config_dir: Path) -> None:
-    assert run("logout").exit_code == 0
+    out = run("logout")
+    assert out.exit_code == 0 and " ".join(out.stdout.split()) == "Logged out of profile 'default'."
     assert load_config(config_dir).profiles == {}
     assert run("logout").exit_code == 2

@@ -134,7 +134,7 @@ def logout(
         remove_profile(name)
     except ConfigError as exc:
         fail(str(exc), ExitCode.USAGE)
-    stdout.print(f"Logged out of profile {escape(name)!r} is now current.")
+    stdout.print(f"Logged out of profile {escape(name)!r}.")
 
 
 @profiles_app.callback()
@@ -182,7 +182,7 @@ def profiles_use(name: Annotated[str, typer.Argument(help="The profile to make c
         use_profile(name)
     except ConfigError as exc:
         fail(str(exc), ExitCode.USAGE)
-    stdout.print(f"Now using profile {escape(name)!r} is now current.")
+    stdout.print(f"Now using profile {escape(name)!r}.")
 
 
 def whoami(json_out: JsonOption = False) -> None:

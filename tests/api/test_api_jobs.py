@@ -365,6 +365,10 @@ def test_a_quote_prices_every_pool_and_says_why_the_others_do_not_fit(net: Net) 
         False,
     )
     assert net.call("POST", "/jobs", net.tenant, json={"spec": never}).status_code == 422  # as submit
+    # what the quote asks about is the job submit would store: its data residency rules sh1 out too
+    kept = {**HELLO, "resources": {"accelerators": "A100:2"}, "constraints": {"data_residency": "eu-west"}}
+    assert net.ok("POST", "/quote", net.tenant, json={"spec": kept})["runnable"] is False
+    assert net.call("POST", "/jobs", net.tenant, json={"spec": kept}).status_code == 422
 
 
 def test_max_price_per_hour_keeps_a_job_off_dear_pools(net: Net) -> None:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from suanli.control.errors import Forbidden, Invalid
 from suanli.control.principal import Principal
-from suanli.control.snapshots import pending_job, pool_views
+from suanli.control.snapshots import pending_job, pool_views, spec_job
 from suanli.domain.errors import SpecError
 from suanli.domain.spec import parse_spec
-from suanli.scheduler import PROFILES, Code, PendingJob, PoolView, explain, never_fits
+from suanli.scheduler import PROFILES, Code, PoolView, explain, never_fits
 from suanli.scheduler.estimate import carbon_g, energy_kwh, expected_cost, expected_hours, hourly_price
 from suanli.scheduler.outlook import AHEAD_LIMIT, outlook
 from suanli.store import Tx
@@ -29,17 +28,7 @@ def quote(
         spec = parse_spec(document)
     except SpecError as exc:
         raise Invalid("the job spec is invalid", exc.errors, code="invalid_spec") from None
-    cap = spec.constraints.max_price_per_hour
-    job = PendingJob(
-        id="quote",
-        resources=spec.resources,
-        created_at=now,
-        priority=spec.priority_rank,
-        regions=spec.constraints.regions,
-        sites=spec.constraints.sites,
-        objective=spec.objective,
-        max_price_per_hour=Decimal(cap) if cap else None,
-    )
+    job = spec_job(spec, "quote", now, spec.priority_rank)
     pools = {p.label: p for p in pool_views(tx, now, lease_ttl, releases=True)}
     ahead = [j for j in tx.jobs.pending() if j.priority >= job.priority]  # older, so ahead at a tie
     ahead.sort(key=lambda j: (-j.priority, j.created_at, j.id))

@@ -107,14 +107,29 @@ def _view(pool: Pool, site: Site, used: dict[int, Vector], now: datetime, lease_
 
 
 def pending_job(job: Job | JobHead, avoid_sites: frozenset[str] = frozenset()) -> PendingJob:
-    spec = parse_spec(_spec(job))
+    return spec_job(
+        parse_spec(_spec(job)), job.id, job.created_at, job.priority, job.org_id, job.project_id, avoid_sites
+    )
+
+
+def spec_job(
+    spec: JobSpec,
+    job_id: str,
+    created_at: datetime,
+    priority: int,
+    org_id: str = "",
+    project_id: str = "",
+    avoid_sites: frozenset[str] = frozenset(),
+) -> PendingJob:
+    """A job as the scheduler sees it, from its spec: what a stored job is (`pending_job`) and what
+    a quote asks about, so a quote's verdicts are the ones its job would get."""
     return PendingJob(
-        id=job.id,
+        id=job_id,
         resources=spec.resources,
-        created_at=job.created_at,
-        org_id=job.org_id,
-        project_id=job.project_id,
-        priority=job.priority,
+        created_at=created_at,
+        org_id=org_id,
+        project_id=project_id,
+        priority=priority,
         regions=spec.constraints.regions,
         sites=spec.constraints.sites,
         avoid_sites=avoid_sites,

@@ -154,3 +154,14 @@ def test_a_removed_profile_is_written_again_without_taking_over(config_dir: Path
     assert said == ["CLI profile 'local' written"]
     assert servers(config_dir)["local"] == ("http://127.0.0.1:8600", "ten1")
     assert load_config(config_dir).current == "elsewhere"
+
+
+def test_a_new_network_where_a_gone_one_was_becomes_current(config_dir: Path) -> None:
+    # the first network on 8600, then a second on 8677; the first's data is removed and a new
+    # network starts on 8600: `local` still holds the gone network's token, so the new one is
+    # `local-8600`, and the current profile (the gone one's, at this address) moves to it
+    link_local_network("http://127.0.0.1:8600", "ten1", "op1", new=True, config_dir=config_dir)
+    said = link_local_network("http://127.0.0.1:8600", "ten9", "op9", new=True, config_dir=config_dir)
+    assert servers(config_dir)["local-8600"] == ("http://127.0.0.1:8600", "ten9")
+    assert load_config(config_dir).current == "local-8600"
+    assert "'local-8600' is current" in said[-1]

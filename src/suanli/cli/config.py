@@ -141,7 +141,9 @@ def link_local_network(
     and the profiles there are left as they were. A new network's `local` becomes the current
     profile; any other profile it writes (a second network's `local-PORT`, or a known network's
     profile written again because it was removed) only when no profile is current, so that when a
-    second network stops, a plain `suanli jobs` still reaches the first."""
+    second network stops, a plain `suanli jobs` still reaches the first, or when the current profile
+    is at this network's own address with another network's token: that one is gone (its data was
+    removed and a new network started in its place)."""
     server = server.rstrip("/")
     config = load_config(config_dir)
     profiles = dict(config.profiles)
@@ -167,7 +169,10 @@ def link_local_network(
         if operator_token and "operator" not in held.values():
             written.append(f"{tenant}-operator")
             profiles[written[-1]] = Profile(written[-1], server, operator_token)
-        if current is None or (new and tenant == "local"):
+        # The current profile's server is this one's address but its token another network's: that
+        # network is gone (nothing else can serve here), so this one takes over.
+        stale = current in profiles and profiles[current].server.rstrip("/") == server
+        if current is None or (new and tenant == "local") or stale:
             current = tenant
         if current == tenant:
             said.append(f"CLI {_names(written)} written; {tenant!r} is current")

@@ -125,10 +125,13 @@ def test_a_time_without_a_zone_is_utc_and_a_bad_one_names_its_field(net: Net) ->
         ({"valid_until": "2027-01-01"}, "valid_until", "2027-01-01T00:00:00+00:00"),
         ({"valid_until": "2027-01-01T08:30:00"}, "valid_until", "2027-01-01T08:30:00+00:00"),
         ({"valid_from": "2026-12-01T00:00:00"}, "valid_from", "2026-12-01T00:00:00+00:00"),
+        ({"valid_until": "2027-01-01T08:00:00+08:00"}, "valid_until", "2027-01-01T00:00:00+00:00"),
     ]:
         answer = grant_with(net, **fields)
         assert answer.status_code == 201, answer.text
         assert answer.json()[key] == utc
+        listed = net.ok("GET", "/vouchers", net.operator)["items"]
+        assert next(v for v in listed if v["id"] == answer.json()["id"])[key] == utc  # as stored
     later = {"tenant": {"accelerator_hour": "40"}, "wholesale": {"accelerator_hour": "30"}}
     version = net.ok(
         "POST", "/sites/dc1/pools/gpu/prices", net.operator, json={**later, "effective_at": "2027-01-01"}

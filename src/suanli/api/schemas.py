@@ -27,10 +27,11 @@ def _utc(value: Any, parse: ValidatorFunctionWrapHandler) -> datetime:
         raise PydanticCustomError(
             "datetime", "a date-time such as 2027-01-01T00:00:00Z or a date such as 2027-01-01 (no zone: UTC)"
         ) from None
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    return at.astimezone(UTC) if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
-# Every date-time the API reads: RFC 3339, or a date (midnight); without a zone it is UTC.
+# Every date-time the API reads: RFC 3339, or a date (midnight); without a zone it is UTC. Each is
+# kept in UTC: the store's columns (SQLite's above all) keep no offset.
 Instant = Annotated[datetime, WrapValidator(_utc)]
 
 

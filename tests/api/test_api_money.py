@@ -158,6 +158,10 @@ def test_a_grant_names_a_known_accelerator_for_a_tenant_org(net: Net) -> None:
     provider = grant_with(net, org="dc")
     assert provider.status_code == 422 and provider.json()["errors"][0]["field"] == "org"
     assert "dc is a provider org" in provider.text
+    # a model the catalog does not know, as a site offers it: the voucher may name it as pools do
+    net.add_site("dc2", [{**GPU_POOL, "name": "mi", "accelerator": "MI300X-Custom"}])
+    custom = grant_with(net, accelerators=["MI300X-Custom"])
+    assert custom.status_code == 201 and custom.json()["accelerators"] == ["MI300X-Custom"]
 
 
 def test_a_refused_grant_names_only_the_wrong_fields(net: Net) -> None:

@@ -423,7 +423,7 @@ def grant(
         )
     money = read_amount("face", face, programme.currency, what="a voucher's face", positive=True)
     fraction = _share(share)
-    models = _models(accelerators)
+    models = _models(tx, accelerators)
     start = valid_from or now
     if valid_until <= start:
         raise Invalid("invalid validity", [FieldError("valid_until", "after valid_from")])
@@ -450,10 +450,13 @@ def _share(text: str) -> Decimal:
     return value
 
 
-def _models(names: list[str]) -> frozenset[str]:
+def _models(tx: Tx, names: list[str]) -> frozenset[str]:
     """Accelerator models as pools name them (the catalog's canonical names, `cpu` for CPU pools),
-    so that a voucher matches the pools it means; an unknown model is refused, as in a job spec."""
+    so that a voucher matches the pools it means. A model the catalog does not know is taken as a
+    pool offers it (`sync.canonical` keeps such a name as its site said it), else refused, as in a
+    job spec."""
     catalog, models = default_catalog(), set[str]()
+    offered: set[str] | None = None
     for name in names:
         if name.strip().casefold() == "cpu":
             models.add("cpu")
@@ -461,9 +464,13 @@ def _models(names: list[str]) -> frozenset[str]:
         try:
             models.add(catalog.get(name).name)
         except UnknownAccelerator as exc:
-            raise Invalid(
-                f"unknown accelerator {name!r}", [FieldError("accelerators", f"{exc}; or cpu")]
-            ) from None
+            if offered is None:
+                offered = {p.accelerator for p in tx.sites.pools(include_withdrawn=True) if p.accelerator}
+            if name not in offered:
+                raise Invalid(
+                    f"unknown accelerator {name!r}", [FieldError("accelerators", f"{exc}; or cpu")]
+                ) from None
+            models.add(name)
     return frozenset(models)
 
 

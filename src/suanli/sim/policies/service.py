@@ -14,7 +14,9 @@ service, whether the engine let it keep that work or not, as the control plane c
 prediction of its run time from the jobs that have finished (`scheduler.predict.Predictor`, fed the
 run time the policy watched each job make). Never `TraceJob.duration`. A running job with a requested
 limit is known to end by it (`Running.ends_at`, as the control plane sets it), which is what
-backfill's start estimates read.
+backfill's start estimates read. The engine does not stop a job at its limit (production would):
+a trace job that runs past it keeps an end in the past, and backfill counts its room as due, so
+it lets nothing end later than that into the room a reservation guards: a cautious estimate.
 
 The plan's placements start on the pools it names; its preemptions are applied, and a job that
 reserved the room they leave starts at once on that pool (the engine frees victims before starts).

@@ -161,8 +161,8 @@ def test_credit_limits_are_for_operators_and_every_change_is_audited(net: Net) -
     assert (view["credit_limit"]["minor"], view["available"]["minor"]) == (50_000, 150_000)
     trail = [a for a in net.ok("GET", "/audit", net.operator)["items"] if a["amount"]]  # the money records
     assert [(a["action"], a["target"], a["amount"]["minor"], a["reason"]) for a in trail] == [
-        ("topup", "demo/default", 100_000, "invoice 2026-118 paid"),
-        ("credit_limit", "demo/default", 50_000, "grant pending"),
+        ("topup", "/orgs/demo/projects/default/topups", 100_000, "invoice 2026-118 paid"),
+        ("credit_limit", "/orgs/demo/projects/default/credit-limit", 50_000, "grant pending"),
     ]
     assert net.call("GET", "/audit", finance).status_code == 403  # every org's trail: operators
     assert net.call("GET", "/audit", net.tenant, params={"org": "demo"}).status_code == 200

@@ -2,7 +2,7 @@
 the same transaction as the change.
 
 Money changes (top-ups, refunds, credit limits, budgets) record themselves with their amount and
-reason (`record`). Every other change a person makes through the API (orgs, projects, members,
+reason (`record`), their target the request's path as every other change's. Every other change a person makes through the API (orgs, projects, members,
 tokens, quotas, sites, prices, vouchers, cancels) is recorded at the API's one mutation seam
 (`api.deps.Mutation.run` → `record_change`): the action is the route's name (`disable_org`), the
 target its path, the detail the request body with anything secret-looking masked, and the amount
@@ -96,6 +96,22 @@ def _org_of(tx: Tx, target: str, params: dict[str, str], body: dict[str, Any]) -
     return None
 
 
+# Money changes recorded before their targets were request paths: `org/project`, or a refund's job id
+_OLD_MONEY_TARGETS = {"topup": "topups", "credit_limit": "credit-limit", "budget": "budget"}
+
+
+def _path(action: str, target: str) -> str:
+    """A row's target as a request path, as every change's is now (older money rows are rewritten)."""
+    if target.startswith("/"):
+        return target
+    if action == "refund":
+        return f"/jobs/{target}/refund"
+    org, sep, project = target.partition("/")
+    if action in _OLD_MONEY_TARGETS and sep:
+        return f"/orgs/{org}/projects/{project}/{_OLD_MONEY_TARGETS[action]}"
+    return target
+
+
 def view(row: AuditEvent) -> dict[str, Any]:
     amount = None
     if row.amount_minor is not None and row.currency:
@@ -105,7 +121,7 @@ def view(row: AuditEvent) -> dict[str, Any]:
         "at": row.at.isoformat(),
         "actor": row.actor,
         "action": row.action,
-        "target": row.target,
+        "target": _path(row.action, row.target),
         "amount": amount,
         "reason": row.reason,
         "detail": row.detail,

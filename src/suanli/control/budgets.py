@@ -115,7 +115,7 @@ def set_budget(
         hard_cap=hard_cap, updated_by=who.key, updated_at=now,
     )  # fmt: skip
     audit.record(
-        tx, who, "budget", org_id, f"{org_name}/{project_name}", now,
+        tx, who, "budget", org_id, f"/orgs/{org_name}/projects/{project_name}/budget", now,
         amount=money, reason=reason, detail={"month": month, "thresholds": list(levels), "hard_cap": hard_cap},
     )  # fmt: skip
     return show(tx, who, org_name, project_name, month if month != EVERY_MONTH else month_of(now))

@@ -115,7 +115,7 @@ def topup(
     row = ledger.topup(tx, tid, project.id, money.minor, money.currency, now, who.key)
     if not replay:  # a replayed transfer id was audited when it was first posted
         audit.record(
-            tx, who, "topup", org.id, f"{org.name}/{project.name}", now,
+            tx, who, "topup", org.id, f"/orgs/{org.name}/projects/{project.name}/topups", now,
             amount=money, reason=reason, detail={"transfer": row.id},
         )  # fmt: skip
     f = holds.funds(tx, project.id, money.currency)
@@ -176,7 +176,7 @@ def refund_job(tx: Tx, who: Principal, job_id: str, reason: str, now: datetime) 
         refunded.append({"charge": charge.id, "amount": money_view(amount, currency)})
     for currency, amount in totals.items():
         audit.record(
-            tx, who, "refund", job.org_id, job.id, now,
+            tx, who, "refund", job.org_id, f"/jobs/{job.id}/refund", now,
             amount=Money(amount, currency), reason=reason, detail={"charges": len(refunded)},
         )  # fmt: skip
     return {
@@ -202,7 +202,7 @@ def set_credit_limit(
     before = holds.funds(tx, project.id, money.currency).credit_limit
     ledger.set_credit_limit(tx, project.id, money.currency, money.minor, now)
     audit.record(
-        tx, who, "credit_limit", org.id, f"{org.name}/{project.name}", now,
+        tx, who, "credit_limit", org.id, f"/orgs/{org.name}/projects/{project.name}/credit-limit", now,
         amount=money, reason=reason, detail={"previous_minor": before},
     )  # fmt: skip
     f = holds.funds(tx, project.id, money.currency)

@@ -370,7 +370,7 @@ def test_a_refund_returns_the_cash_claws_back_the_voucher_and_reverses_the_payab
     again = net.ok("POST", f"/jobs/{job}/refund", net.operator, json={"reason": "site fault"})
     assert again["refunded"] == [] and money(net)["balance"] == 3_000  # nothing is refunded twice
     trail = net.ok("GET", "/audit", net.operator, params={"action": "refund"})["items"]
-    assert [(a["target"], a["reason"]) for a in trail] == [(job, "site fault")]
+    assert [(a["target"], a["reason"]) for a in trail] == [(f"/jobs/{job}/refund", "site fault")]
 
 
 def test_holds_placed_in_one_cycle_count_the_ones_before_them(net: Net) -> None:

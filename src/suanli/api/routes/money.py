@@ -20,7 +20,7 @@ from suanli.api.schemas import (
     SetPriceBook,
     TopUp,
 )
-from suanli.control import budgets, money, settlement, statements, usage_views, voucher_report
+from suanli.control import budgets, money, settlement, statements, usage_views, voucher_report, vouchers
 from suanli.control.plane import ControlPlane
 from suanli.control.principal import Principal
 from suanli.control.statement_render import statement_csv, statement_html, to_csv
@@ -81,13 +81,13 @@ def set_price(site: str, pool: str, body: SetPriceBook, m: Mutation = Depends(mu
 @router.get("/voucher-programmes", summary="Voucher programmes (operators)")
 def list_programmes(cp: ControlPlane = Depends(plane), who: Principal = Depends(caller)) -> dict[str, Any]:
     with cp.db.read() as tx:
-        return {"items": money.list_programmes(tx, who), "next_cursor": None}
+        return {"items": vouchers.list_programmes(tx, who), "next_cursor": None}
 
 
 @router.post("/voucher-programmes", status_code=201, summary="Create a voucher programme (operators)")
 def create_programme(body: CreateProgramme, m: Mutation = Depends(mutation)) -> JSONResponse:
     def change(tx: Tx) -> tuple[int, Any]:
-        return 201, money.create_programme(tx, m.who, body.name, body.issuer, body.budget, m.cp.clock())
+        return 201, vouchers.create_programme(tx, m.who, body.name, body.issuer, body.budget, m.cp.clock())
 
     return m.run(change)
 
@@ -95,7 +95,7 @@ def create_programme(body: CreateProgramme, m: Mutation = Depends(mutation)) -> 
 @router.post("/voucher-programmes/{name}/vouchers", status_code=201, summary="Grant a voucher (operators)")
 def grant(name: str, body: GrantVoucher, m: Mutation = Depends(mutation)) -> JSONResponse:
     def change(tx: Tx) -> tuple[int, Any]:
-        view = money.grant(
+        view = vouchers.grant(
             tx,
             m.who,
             name,
@@ -128,7 +128,7 @@ def list_vouchers(
     org: str | None = None, cp: ControlPlane = Depends(plane), who: Principal = Depends(caller)
 ) -> dict[str, Any]:
     with cp.db.read() as tx:
-        return {"items": money.list_vouchers(tx, who, org), "next_cursor": None}
+        return {"items": vouchers.list_vouchers(tx, who, org), "next_cursor": None}
 
 
 @router.post(
@@ -136,7 +136,7 @@ def list_vouchers(
 )
 def relate(body: Relate, m: Mutation = Depends(mutation)) -> JSONResponse:
     def change(tx: Tx) -> tuple[int, Any]:
-        return 201, money.relate(tx, m.who, body.org, body.provider, body.note, m.cp.clock())
+        return 201, vouchers.relate(tx, m.who, body.org, body.provider, body.note, m.cp.clock())
 
     return m.run(change)
 

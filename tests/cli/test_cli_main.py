@@ -95,6 +95,11 @@ def test_broken_serve_module_still_explains_itself(monkeypatch: pytest.MonkeyPat
     result = CliRunner().invoke(app, ["up"])
     assert result.exit_code == 1
     assert "build_app" in result.stderr
+    # With options too: the import error, not "No such option: --port".
+    result = CliRunner().invoke(app, ["server", "--port", "8601", "--data-dir", "/tmp/x"])
+    assert result.exit_code == 1
+    assert "build_app" in result.stderr
+    assert "No such option" not in result.output
 
 
 def test_help_shows_defaults_and_describes_every_option(run: Run) -> None:

@@ -86,8 +86,13 @@ def _register_serve(target: typer.Typer) -> None:
     def unavailable() -> None:
         fail(f"the server is not available in this installation: {error}", ExitCode.FAILED)
 
+    # Any options (`server --port 8600`) are taken, so the user sees why the command cannot run, not
+    # "No such option: --port".
+    settings = {"ignore_unknown_options": True, "allow_extra_args": True}
     for name in ("server", "up"):
-        target.command(name, help="(unavailable: see the error it prints)")(unavailable)
+        target.command(name, help="(unavailable: see the error it prints)", context_settings=settings)(
+            unavailable
+        )
 
 
 _COMMANDS = (

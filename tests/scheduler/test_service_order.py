@@ -257,28 +257,6 @@ def test_under_las_a_job_waiting_alone_holds_back_from_evicting_for_its_expected
     assert [p.job_id for p in plan.preemptions] == (["long"] if evicts else [])
 
 
-WIDE = replace(running("wide", 6, ran_s=100 * HOUR), nodes=(0,))  # 600 accelerator-hours: band 5
-NARROW = replace(running("narrow", 1, ran_s=10 * HOUR), attempt_id="narrow/1")  # 20: band 3
-
-
-@pytest.mark.parametrize(
-    ("waiting", "run", "evicted"),
-    [
-        # C wants 2, 1 is free: the wide attempt has more service, but only 2 of its 6 are wanted
-        ((job("c", 2),), (WIDE, NARROW), ["narrow"]),
-        # with no narrower victim a new job still evicts it, as LAS; one past the first rung waits
-        ((job("c", 2),), (WIDE, replace(NARROW, preemptible=False)), ["wide"]),
-        ((job("c", 2, ran_s=HOUR, age_s=2 * HOUR),), (WIDE, replace(NARROW, preemptible=False)), []),
-        ((job("c", 2), job("d", 4)), (WIDE, NARROW), ["wide"]),  # together they want all 6
-    ],
-)
-def test_las_evicts_only_what_the_jobs_that_outrank_it_want(
-    waiting: tuple[PendingJob, ...], run: tuple[Running, ...], evicted: list[str]
-) -> None:
-    plan = schedule(Snapshot(now=T0, pools=(pool(1),), jobs=waiting, running=run, order="las"), PROFILES)
-    assert [p.job_id for p in plan.preemptions] == evicted
-
-
 def test_the_fair_order_is_unchanged_by_service_fields() -> None:
     jobs = (job("old", age_s=100, ran_s=50 * HOUR), job("new", age_s=10))
     plan = schedule(Snapshot(now=T0, pools=(pool(1),), jobs=jobs, running=(running("r", 7),)), PROFILES)

@@ -300,16 +300,3 @@ def test_a_job_with_a_limit_backfills_before_an_aged_jobs_reservation() -> None:
     start = {j.id: o.first_start for j, o in zip(trace.jobs, r.outcomes, strict=True)}
     assert start["C"] == pytest.approx(2.5 * HOUR, abs=1.0)
     assert start["B"] == pytest.approx(20 * HOUR, abs=1.0)
-
-
-def test_under_las_a_narrow_job_evicts_a_narrow_victim_not_a_wide_one_it_cannot_use() -> None:
-    # One pool of 8. A (6 GPUs) and B (1 GPU) run from 0, long; C (2 GPUs, 10 min) comes at 1 h 5 min
-    # with 1 GPU free. A has had more service (band 2) than B (band 1), so LAS would evict A and
-    # leave 5 GPUs idle while A waited behind every newcomer. No waiting job but C wants A's 6 GPUs
-    # (ADR 0030): B is evicted instead, and C runs on B's GPU and the free one, as soon as either would.
-    trace = trace_of((0, 10 * HOUR, 6), (0, 10 * HOUR, 1), (HOUR + 5 * MIN, 10 * MIN, 2))
-    r = run(trace, 8, policy="suanli-las")
-    outcome = {j.id: o for j, o in zip(trace.jobs, r.outcomes, strict=True)}
-    assert outcome["A"].preemptions == 0
-    assert outcome["B"].preemptions == 1
-    assert outcome["C"].first_start <= 1.5 * HOUR + 3 * MIN

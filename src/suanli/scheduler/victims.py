@@ -7,8 +7,6 @@ reserver's questions about them (`reserve.py` says when each is asked):
 
 - `victims`: on one pool, the fewest attempts, lowest priority first, then highest service rank,
   then the most recently started (least work lost), whose room lets the job fit; and the nodes.
-  An attempt is evicted for service only if the waiting jobs that outrank it want at least its
-  accelerators (`wanted`, ADR 0030).
 - `will_yield`: whether an attempt gives way to the job now or at one of its next checkpoints (what
   gathering counts on, ADR 0022 and 0028).
 - `why`: the reason the control plane records for a preemption.
@@ -19,8 +17,6 @@ It also remembers what the cycle has evicted already, so that no attempt is chos
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
-from datetime import datetime
 
 from suanli.scheduler import moves, service
 from suanli.scheduler.books import Books, cu_of
@@ -60,9 +56,6 @@ class Victims:
         self._ranked: PendingJob | None = None  # `rank_of`
         self._ranked_as = 0
         self._running_rank: dict[str, int] = {}  # attempt id → `service.running_rank`, once asked
-        self._wants: dict[str, _Wants] = {}  # accelerator model → what waiting jobs want (`wanted`)
-        self._narrower: dict[tuple[str, int, int], bool] = {}  # (pool id, rank, width) → `wanted`'s
-        self._pool_index: dict[str, int] | None = None
 
     def running(self, i: int) -> list[Running]:
         """The attempts running on pool `i` (filed when a blocked job first asks)."""
@@ -133,10 +126,7 @@ class Victims:
             candidates = [
                 r
                 for r in self._in_window(i)
-                if r.priority == job.priority
-                and rank[r.attempt_id] > mine
-                and self.stoppable(r, job)
-                and self.wanted(r, rank[r.attempt_id], mine, job)
+                if r.priority == job.priority and rank[r.attempt_id] > mine and self.stoppable(r, job)
             ]
         else:
             return None
@@ -166,60 +156,12 @@ class Victims:
             return False
         if r.priority != job.priority:
             return r.priority < job.priority
-        theirs = self._rank_of_running(r)
-        # A higher rank yields at its next checkpoint; one below the first rung (rank 1) to an aged
-        # job once it has had an accelerator-hour, or ends before: either way within the hour.
-        return (theirs > rank and self.wanted(r, theirs, rank, job)) or (theirs == 1 and rank == service.AGED)
-
-    def wanted(self, r: Running, rank: int, above: int, job: PendingJob) -> bool:
-        """Whether an attempt of service rank `rank` may be evicted for service by a job of rank
-        `above` (`job`) as far as its width goes (ADR 0030): the waiting jobs that outrank it (the one
-        asking among them) want, together, at least as many accelerators of its model as it holds;
-        or the job is below the first rung (a new or short job, where LAS earns its average) and no
-        narrower attempt on the pool could be evicted for it instead.
-
-        Evicting a 32-accelerator attempt to start a 2-accelerator job left 30 idle, and the victim,
-        with the most service, waited behind every newcomer for a room that seldom came whole
-        again; a narrower attempt that yields at one of its checkpoints serves the job as well."""
-        asking = service.accelerators(job)
-        if self._fits_demand(r, rank, asking):
-            return True
-        if above != 1:
-            return False
-        key = (r.pool_id, above, asking)
-        narrower = self._narrower.get(key)
-        if narrower is None:
-            if self._pool_index is None:
-                self._pool_index = {p.id: n for n, p in enumerate(self._pools)}
-            narrower = self._narrower[key] = any(
-                o.priority == r.priority
-                and o.preemptible
-                and not o.leaving
-                and o.attempt_id not in self.evicted
-                and self._rank_of_running(o) > above
-                and self._fits_demand(o, self._rank_of_running(o), asking)
-                for o in self.running(self._pool_index[r.pool_id])
-            )
-        return not narrower
-
-    def _rank_of_running(self, r: Running) -> int:
         theirs = self._running_rank.get(r.attempt_id)
         if theirs is None:
             theirs = self._running_rank[r.attempt_id] = service.running_rank(r, self._now, self.every_band)
-        return theirs
-
-    def _fits_demand(self, r: Running, rank: int, asking: int) -> bool:
-        """Whether the waiting jobs of a lower rank than `rank` want at least the accelerators of
-        `r`'s model that it holds; `asking`: the accelerators of the job that asks, one of them
-        (most victims are no wider: the waiting jobs need not be ranked then)."""
-        held = r.per_node.accelerators * len(r.nodes)
-        if held <= asking:
-            return True
-        model = r.accelerator or ""
-        wants = self._wants.get(model)
-        if wants is None:
-            wants = self._wants[model] = _Wants(self._snapshot.jobs, model, self._now, self.every_band)
-        return wants.reach(rank, held)
+        # A higher rank yields at its next checkpoint; one below the first rung (rank 1) to an aged
+        # job once it has had an accelerator-hour, or ends before: either way within the hour.
+        return theirs > rank or (theirs == 1 and rank == service.AGED)
 
     def evictable(self, r: Running, job: PendingJob) -> bool:
         """Whether `job` may evict the attempt now, for any reason (what gathering evicts at once)."""
@@ -285,37 +227,4 @@ class Victims:
         """Under the `service` order: the attempt has a strictly higher rank than the job."""
         if not self.by_service or r.priority != job.priority:
             return False
-        theirs, mine = self.ranks().get(r.attempt_id, 0), self.rank_of(job)
-        return theirs > mine and self.wanted(r, theirs, mine, job)
-
-
-class _Wants:
-    """The accelerators of one model that waiting jobs want, by their service rank, read from the
-    queue only as far as a question needs (`reach`): with a long queue the answer is nearly always
-    yes after a few jobs. A job with several options counts towards each model, and a job the
-    cycle has already placed still counts: an upper bound, so `wanted` may allow an eviction an
-    exact count would refuse, never the reverse."""
-
-    def __init__(self, jobs: Sequence[PendingJob], model: str, now: datetime, every_band: bool) -> None:
-        self._jobs = iter(jobs)
-        self._model = model
-        self._now = now
-        self._every_band = every_band
-        self._by_rank: dict[int, int] = {}  # rank → accelerators wanted, of the jobs read so far
-
-    def reach(self, rank: int, held: int) -> bool:
-        """Whether the jobs ranked below `rank` want at least `held` accelerators."""
-        wanted = sum(n for r, n in self._by_rank.items() if r < rank)
-        while wanted < held:
-            job = next(self._jobs, None)
-            if job is None:
-                return False
-            count = next((c for m, c in job.options_key if m == self._model), 0)
-            if not count:
-                continue
-            theirs = service.pending_rank(job, self._now, self._every_band)
-            count *= job.resources.nodes
-            self._by_rank[theirs] = self._by_rank.get(theirs, 0) + count
-            if theirs < rank:
-                wanted += count
-        return True
+        return self.ranks().get(r.attempt_id, 0) > self.rank_of(job)

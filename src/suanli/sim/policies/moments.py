@@ -74,8 +74,6 @@ class RunningMoments:
         self._wakes: list[tuple[float, int, int, Moments]] = []  # (wake, tie, job, moments)
         self._tie = itertools.count()
         self.victims: defaultdict[int, dict[int, int]] = defaultdict(dict)  # pool → evictable rank → GPUs
-        # pool → evictable rank → GPUs one attempt holds → how many attempts (ADR 0030's widths)
-        self.widths: defaultdict[int, dict[int, dict[int, int]]] = defaultdict(dict)
         self.ranked: defaultdict[int, dict[int, int]] = defaultdict(
             dict
         )  # pool → rank → GPUs (not protected)
@@ -90,8 +88,6 @@ class RunningMoments:
         if m.evictable > 0:
             held = self.victims[where]
             held[m.evictable] = held.get(m.evictable, 0) + gpus
-            wide = self.widths[where].setdefault(m.evictable, {})
-            wide[gpus] = wide.get(gpus, 0) + 1
         if m.running:
             ranked = self.ranked[where]
             ranked[m.running] = ranked.get(m.running, 0) + gpus
@@ -114,15 +110,6 @@ class RunningMoments:
                 del held[m.evictable]
                 if not held:
                     del self.victims[where]
-            widths = self.widths[where]
-            wide = widths[m.evictable]
-            wide[gpus] -= 1
-            if not wide[gpus]:
-                del wide[gpus]
-                if not wide:
-                    del widths[m.evictable]
-                    if not widths:
-                        del self.widths[where]
         if m.running:
             ranked = self.ranked[where]
             ranked[m.running] -= gpus

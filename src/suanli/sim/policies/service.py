@@ -349,30 +349,16 @@ class ServiceOrder:
                 return True
         # Evicting, or gathering (ADR 0028): a waiting job that outranks an attempt evictable now on
         # a pool where it would fit once the attempts it outranks there had gone.
-        widths = self._book.widths
         for rank, counts in self._by_rank.items():
             if not counts.sizes:
                 continue
             need = counts.sizes[0]
             for where, held in victims.items():
-                if not any(
-                    above > rank and self._wanted(rank, above, widths[where][above]) for above in held
-                ):
+                if not any(above > rank for above in held):
                     continue
                 if free[where] + sum(g for above, g in ranked.get(where, {}).items() if above > rank) >= need:
                     return True
         return False
-
-    def _wanted(self, rank: int, above: int, widths: dict[int, int]) -> bool:
-        """Whether a waiting job of rank `rank` could evict one of the attempts of rank `above`
-        evictable now for its width (`Victims.wanted`, ADR 0030): one below the first rung may
-        evict any (when nothing narrower could be), others only one whose GPUs the waiting jobs
-        ranked below it want. The waiting jobs are counted by the lowest rank each can have, so
-        this counts at least what `Victims` counts."""
-        if rank == 1:
-            return True
-        want = sum(counts.total for r, counts in self._by_rank.items() if r < above)
-        return min(widths) <= want
 
     def _may_gather(
         self, now: float, at: datetime, free: Sequence[int], victims: dict[int, dict[int, int]]

@@ -35,23 +35,19 @@ class PoolViews:
 
 
 class SizeCounts:
-    """GPU count → how many waiting jobs need it; `sizes` the counts with any, ascending; `total`
-    the GPUs they need together."""
+    """GPU count → how many waiting jobs need it; `sizes` the counts with any, ascending."""
 
     def __init__(self) -> None:
         self._count: dict[int, int] = {}
         self.sizes: list[int] = []
-        self.total = 0
 
     def add(self, gpus: int) -> None:
         count = self._count.get(gpus, 0)
         if not count:
             bisect.insort(self.sizes, gpus)
         self._count[gpus] = count + 1
-        self.total += gpus
 
     def forget(self, gpus: int) -> None:
-        self.total -= gpus
         count = self._count[gpus] - 1
         self._count[gpus] = count
         if not count:

@@ -216,6 +216,9 @@ def test_a_negative_amount_is_refused_by_its_rule(net: Net) -> None:
         refused = net.call(method, path, net.operator, json=body)
         assert refused.status_code == 422, refused.text
         assert refused.json()["detail"] == detail and refused.json()["errors"][0]["field"] == field
+    refused = net.call("PUT", f"{project}/credit-limit", net.operator, json={"limit": "-0"})
+    assert refused.status_code == 422 and refused.json()["detail"] == "a credit limit has no sign"
+    assert net.ok("PUT", f"{project}/credit-limit", net.operator, json={"limit": "0"})  # zero itself is fine
     refused = net.call("POST", f"{project}/topups", net.operator, json={"amount": "ten"})
     [error] = refused.json()["errors"]
     assert "38.00" in refused.json()["detail"] and "38.00" in error["message"]  # one example, twice

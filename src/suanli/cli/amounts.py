@@ -1,5 +1,6 @@
 """Amount arguments with a sign: `suanli topup acme research -5` reaches the server, which says why
-it refuses the amount ("a top-up is positive"), where Click alone would answer "No such option: -5"."""
+it refuses the amount ("a top-up is positive"), where Click alone would answer "No such option: -5"
+or, for `"-5 hkd"`, read the word as the short options `-5 -h -k -d` and print the help."""
 
 from __future__ import annotations
 
@@ -11,15 +12,23 @@ from typer.core import TyperCommand
 __all__ = ["SignedAmounts"]
 
 _NEGATIVE = re.compile(r"^-\d")  # -5, -5.00, "-5 CNY": no option of ours starts with a digit
+_SHIELD = "\x00"  # no word typed in a shell holds it, so it marks the words shielded here alone
 
 
 class SignedAmounts(TyperCommand):
-    """A command whose arguments include an amount (`cls=SignedAmounts`): when a word such as `-5`
-    is given, words Click does not know as options are read as arguments, so the negative amount
-    takes its argument's place. A mistyped option then ends as an unexpected extra argument."""
+    """A command whose arguments include an amount (`cls=SignedAmounts`): a word such as `-5` or
+    `"-5 hkd"` is shielded from Click's option parser while it parses, so the word takes its
+    argument's place whole. A mistyped option is still refused as one ("No such option")."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # Any: typer's click Context
-        if any(_NEGATIVE.match(a) for a in args):
-            ctx.ignore_unknown_options = True
-        result: list[str] = super().parse_args(ctx, args)
-        return result
+        shielded = [_SHIELD + a if _NEGATIVE.match(a) else a for a in args]
+        rest: list[str] = super().parse_args(ctx, shielded)
+        for name, value in ctx.params.items():
+            if isinstance(value, str) and value.startswith(_SHIELD):
+                ctx.params[name] = value[len(_SHIELD) :]
+        ctx.args = [_unshield(a) for a in ctx.args]
+        return [_unshield(a) for a in rest]
+
+
+def _unshield(word: str) -> str:
+    return word[len(_SHIELD) :] if word.startswith(_SHIELD) else word

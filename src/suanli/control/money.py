@@ -34,7 +34,8 @@ def read_amount(
     field: str, text: str, currency: str | None = None, *, what: str, positive: bool = False
 ) -> Money:
     """`text` as Money. A negative amount (zero too, where `positive`) is read and then refused by
-    this rule, naming `what` it is ("a top-up is positive"), rather than as text that is no amount."""
+    this rule, naming `what` it is ("a top-up is positive"), rather than as text that is no amount.
+    A minus sign is refused on zero too: "-0" is more likely a mistyped amount than a zero."""
     try:
         money = parse_money(text, currency, signed=True)
     except ValueError as exc:
@@ -42,6 +43,11 @@ def read_amount(
     if money.minor < 0 or (positive and money.minor == 0):
         rule, least = ("positive", "more than zero") if positive else ("never negative", "zero or more")
         raise Invalid(f"{what} is {rule}", [FieldError(field, f"{least}, such as {AMOUNT_EXAMPLE}")])
+    if text.strip().startswith("-"):
+        raise Invalid(
+            f"{what} has no sign",
+            [FieldError(field, f"zero written as 0, or an amount such as {AMOUNT_EXAMPLE}")],
+        )
     return money
 
 

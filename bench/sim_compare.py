@@ -67,7 +67,11 @@ def main() -> int:
         action="store_true",
         help="the sized pool's GPUs split over two sites and three pools instead (`sized_sites`)",
     )
-    parser.add_argument("--plot", type=Path, help="write JCT CDF plots here, one folder per trace")
+    parser.add_argument(
+        "--plot",
+        type=Path,
+        help="write JCT CDF plots here, one folder per trace (e.g. sia-philly-philly-1000)",
+    )
     parser.add_argument(
         "--policy",
         action="append",
@@ -86,7 +90,11 @@ def main() -> int:
             trace = load_trace(Path(path), fmt, int(limit) if limit else None)
             names = ("easy", "las", "las2", *args.policy) if args.policy else COMPARED
             net = sized_sites(trace) if args.sites else network
-            found = compare(with_checkpoints(trace, DEFAULT_CHECKPOINT_S), net, args.plot, names)
+            # one folder per trace, named so that philly/workload-2 and saturn/workload-2, or two
+            # prefixes of one file, do not overwrite each other's plots
+            where = f"{Path(path).parent.name}-{Path(path).stem}" + (f"-{limit}" if limit else "")
+            plot = args.plot / where.lstrip("-") if args.plot else None
+            found = compare(with_checkpoints(trace, DEFAULT_CHECKPOINT_S), net, plot, names)
             if found is not None:
                 results.append((f"{Path(path).parent.name}/{Path(path).name}", *found))
         except SimError as exc:
@@ -148,7 +156,7 @@ def compare(
     if plot is not None:
         from suanli.sim.plots import plot_runs
 
-        plot_runs(trace, runs, plot / Path(trace.source).stem)
+        plot_runs(trace, runs, plot)
     ours = next(s for s in summaries if s.policy == default)
     return None if goals is None else (goals, ours)
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from sim_builders import replay, trace_of
 
-from suanli.sim.plots import FILES, PlotError, plot_runs
+from suanli.sim.metrics import summarize
+from suanli.sim.plots import FILES, PlotError, _name, plot_runs, tail_marks
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -31,3 +33,18 @@ def test_an_unwritable_folder_is_a_plot_error(tmp_path: Path) -> None:
     trace = trace_of((0, 10, 1))
     with pytest.raises(PlotError, match="cannot create the plot folder"):
         plot_runs(trace, [replay("fifo", trace, 1)], blocker / "plots")
+
+
+def test_the_tail_panel_marks_the_p99_the_tables_report() -> None:
+    trace = trace_of(*((k * 60, 600 + 97 * k, 1 + k % 3, "xy"[k % 2]) for k in range(150)))
+    runs = [replay(p, trace, 4) for p in ("fifo", "easy")]
+    marks = tail_marks(trace, runs)
+    assert [policy for policy, _ in marks] == ["fifo", "easy"]
+    for (_, p99_h), run in zip(marks, runs, strict=True):
+        assert p99_h == pytest.approx(summarize(trace, run).p99_jct_s / 3600)
+    assert marks[0][1] != marks[1][1]  # two policies, two marks (the trace is busy enough to differ)
+
+
+def test_plots_name_the_trace_file_not_the_folders_above_it() -> None:
+    trace = replace(trace_of((0, 10, 1), (0, 5, 1)), source="/somewhere/deep/traces/philly.csv")
+    assert _name(trace) == "traces/philly.csv"

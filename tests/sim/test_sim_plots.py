@@ -9,7 +9,7 @@ import pytest
 from sim_builders import replay, trace_of
 
 from suanli.sim.metrics import summarize
-from suanli.sim.plots import FILES, PlotError, _name, plot_runs, tail_marks
+from suanli.sim.plots import FILES, PlotError, _name, colour, plot_runs, tail_marks
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -48,3 +48,12 @@ def test_the_tail_panel_marks_the_p99_the_tables_report() -> None:
 def test_plots_name_the_trace_file_not_the_folders_above_it() -> None:
     trace = replace(trace_of((0, 10, 1), (0, 5, 1)), source="/somewhere/deep/traces/philly.csv")
     assert _name(trace) == "traces/philly.csv"
+
+
+def test_a_policy_keeps_its_colour_from_plot_to_plot_and_no_two_share_one() -> None:
+    trace = trace_of((0, 10, 1), (0, 5, 1))
+    runs = [replay(p, trace, 1) for p in ("fifo", "easy", "las", "suanli-las")]
+    assert colour("suanli-las", runs) == colour("suanli-las", runs[::-1]) == colour("suanli-las", runs[3:])
+    mine = [replace(runs[0], policy=name) for name in ("mine", "theirs")]
+    everyone = [*runs, *mine]
+    assert len({colour(r.policy, everyone) for r in everyone}) == len(everyone)

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from sim_builders import jcts, replay, starts, trace_of
 
 from suanli.sim import Trace
+
+
+def with_limits(trace: Trace) -> Trace:
+    """`trace` with each job's run-time limit its duration (what a tenant who knows it would ask)."""
+    return replace(trace, jobs=tuple(replace(j, limit_s=j.duration) for j in trace.jobs))
+
 
 # A holds 2 of 4 GPUs for 10 s; B (all 4) must wait for it; C is short and narrow, D long and narrow.
 BLOCKED_HEAD = trace_of((0, 10, 2), (0, 10, 4), (1, 5, 2), (2, 20, 1))
@@ -13,6 +21,8 @@ BLOCKED_HEAD = trace_of((0, 10, 2), (0, 10, 4), (1, 5, 2), (2, 20, 1))
 EXTRA_GPUS = trace_of((0, 10, 3), (0, 10, 2), (1, 100, 1), (2, 50, 1))
 # A fills the pool until 100 s; then B (2 GPUs, 50 s), C (4 GPUs, 10 s), D (1 GPU, 5 s) wait.
 SHORT_LATE = trace_of((0, 100, 4), (1, 50, 2), (2, 10, 4), (3, 5, 1))
+# Tenant x holds the pool (A for 10 s, B for 100 s); x's C and then y's D wait for A's GPUs.
+HELD = trace_of((0, 10, 2, "x"), (0, 100, 2, "x"), (1, 5, 2, "x"), (2, 5, 2, "y"))
 
 CASES = [
     # FIFO: C waits behind the blocked B although it fits.
@@ -28,9 +38,15 @@ CASES = [
     ("fifo", SHORT_LATE, {"A": 100, "B": 149, "C": 158, "D": 162}),
     # SJF at 100 s: D (5 s) first, then C (10 s) blocks B although B fits beside D.
     ("sjf", SHORT_LATE, {"A": 100, "B": 164, "C": 113, "D": 102}),
-    # The production scheduler places greedily in arrival order with no reservation: C starts at 1 s,
-    # D when C ends (6 s), and B, which never finds 4 GPUs free before D ends, at 26 s.
-    ("suanli", BLOCKED_HEAD, {"A": 10, "B": 36, "C": 5, "D": 24}),
+    # The production scheduler (`fair`) reserves for the blocked B, and with no limits nothing can show
+    # it ends by B's start (A's end is unknown): as FIFO, C and D wait for B.
+    ("suanli", BLOCKED_HEAD, {"A": 10, "B": 20, "C": 24, "D": 38}),
+    # With the run-time limits the tenants gave (here each job's duration): B's start is A's limit
+    # (10 s); C (limit 5 s) ends before it and backfills at 1 s, D (20 s) would not: EASY's answer.
+    ("suanli", with_limits(BLOCKED_HEAD), {"A": 10, "B": 20, "C": 5, "D": 38}),
+    # Fair share reads what each tenant holds: at 10 s x still holds 2 GPUs (B) and y none, so y's D
+    # goes before x's earlier C.
+    ("suanli", HELD, {"A": 10, "B": 100, "C": 19, "D": 13}),
 ]
 
 

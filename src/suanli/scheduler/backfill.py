@@ -16,7 +16,17 @@ from suanli.domain.resources import Vector
 from suanli.scheduler.fit import pick_nodes
 from suanli.scheduler.snapshot import PoolView
 
-__all__ = ["Release", "Start", "guard_for", "sooner", "start_after"]
+__all__ = [
+    "Release",
+    "Split",
+    "Start",
+    "guard_for",
+    "merged",
+    "sooner",
+    "split",
+    "start_after",
+    "start_after_split",
+]
 
 Release = tuple[datetime | None, tuple[int, ...], Vector]  # when (None: not known), on which nodes, per node
 Start = tuple[datetime | None, tuple[int, ...], tuple[Vector, ...]]  # when, on which nodes, the guard
@@ -30,7 +40,59 @@ def start_after(
     unknown), and the guard that keeps that room; None if even all of it would not make its room."""
     if not releases:
         return None  # nothing running there will give anything back
-    known = sorted((r for r in releases if r[0] is not None), key=lambda r: r[0] or now)
+    return start_after_split(need, count, now, now_free, *split(releases, len(now_free)))
+
+
+Split = tuple[list[Release], tuple[Vector, ...] | None]
+"""Releases as `split` gives them: those of known end by end, and what the others give back per node
+(None: there are none)."""
+
+
+def split(releases: Sequence[Release], nodes: int, known: Sequence[Release] = ()) -> Split:
+    """`releases` (and `known`, already of known end and sorted by it) as `start_after_split` reads
+    them: those of known end sorted by end, and the sum per node of what those of unknown end give
+    back. The reserver splits a pool's running attempts once a cycle and merges in its placements."""
+    ends = sorted((*known, *(r for r in releases if r[0] is not None)), key=_end)
+    back = [[0, 0, 0] for _ in range(nodes)]
+    some = False
+    for at, on, per_node in releases:
+        if at is None:
+            some = True
+            for n in on:
+                if n < nodes:
+                    b = back[n]
+                    b[0] += per_node.accelerators
+                    b[1] += per_node.cpus
+                    b[2] += per_node.memory_mib
+    return ends, tuple(Vector(*b) for b in back) if some else None
+
+
+def merged(base: Split, releases: Sequence[Release], nodes: int) -> Split:
+    """`base` (a `split`) with `releases` added: what `split` gives for both together."""
+    if not releases:
+        return base
+    known, unknown = base
+    known, more = split(releases, nodes, known)
+    if unknown is None or more is None:
+        return known, unknown or more
+    return known, tuple(a + b for a, b in zip(unknown, more, strict=True))
+
+
+def _end(release: Release) -> datetime:
+    assert release[0] is not None
+    return release[0]
+
+
+def start_after_split(
+    need: Vector,
+    count: int,
+    now: datetime,
+    now_free: tuple[Vector, ...],
+    known: Sequence[Release],
+    unknown: tuple[Vector, ...] | None,
+) -> Start | None:
+    """`start_after`, from the releases `split` into those of known end, by end, and the room the
+    others give back per node."""
     free = list(now_free)
     back = [Vector()] * len(free)
     for at, on, per_node in known:
@@ -42,10 +104,8 @@ def start_after(
         if nodes is not None:
             assert at is not None
             return max(at, now), nodes, guard_for(need, nodes, now_free, back)
-    for _, on, per_node in (r for r in releases if r[0] is None):
-        for n in on:
-            if n < len(free):
-                free[n] = free[n] + per_node
+    if unknown is not None:
+        free = [f + u for f, u in zip(free, unknown, strict=False)] + free[len(unknown) :]
     nodes = pick_nodes(need, count, tuple(free))
     if nodes is None:
         return None

@@ -56,6 +56,7 @@ class Victims:
         self._ranked: PendingJob | None = None  # `rank_of`
         self._ranked_as = 0
         self._running_rank: dict[str, int] = {}  # attempt id → `service.running_rank`, once asked
+        self._above_service: dict[tuple[int, str], bool] = {}  # `may_preempt_above_service`
 
     def running(self, i: int) -> list[Running]:
         """The attempts running on pool `i` (filed when a blocked job first asks)."""
@@ -99,14 +100,16 @@ class Victims:
     def may_preempt_above_service(self, job: PendingJob) -> bool:
         """Whether a job may evict for what every queue order honours: a higher priority, or its
         org's guaranteed quota (the service orders add eviction by service; they never take these
-        away)."""
-        self.evictable_now()
-        if self.lowest is None:
-            return False
-        if self.lowest < job.priority:
-            return True
-        quota = self._books.quota(job.org_id)
-        return quota is not None and quota.guaranteed_cu > 0
+        away). Asked of every blocked job: the answer is kept per (priority, org) for the cycle."""
+        key = (job.priority, job.org_id)
+        found = self._above_service.get(key)
+        if found is None:
+            self.evictable_now()
+            quota = self._books.quota(job.org_id)
+            found = self._above_service[key] = self.lowest is not None and (
+                self.lowest < job.priority or (quota is not None and quota.guaranteed_cu > 0)
+            )
+        return found
 
     def victims(
         self, job: PendingJob, i: int, by_service: bool = True

@@ -18,12 +18,20 @@ from suanli.sim.errors import SimError
 from suanli.sim.metrics import bounded_slowdown, percentile
 from suanli.sim.trace import Trace
 
-__all__ = ["FILES", "TAIL_FROM", "PlotError", "jct_hours", "plot_runs", "tail_marks"]
+__all__ = ["FILES", "TAIL_FROM", "PlotError", "colour", "jct_hours", "plot_runs", "tail_marks"]
 
 FILES = ("jct-cdf.png", "tenant-bsld.png")
 INSTALL_HINT = "pip install 'suanli[sim]' (or pip install 'matplotlib>=3.8')"
 _JCT_FLOOR_H = 1 / 3600  # a log axis has no zero: a JCT under 1 s is drawn at 1 s
 TAIL_FROM = 0.95  # the tail panel shows the CDF from here to 1
+# One colour per policy in every plot (matplotlib's tab10), so figures side by side read alike;
+# another policy takes the next colour left
+_COLOURS = {
+    name: f"C{k}"
+    for k, name in enumerate(
+        ("easy", "las", "las2", "suanli-las", "fifo", "sjf", "las-ckpt", "suanli", "suanli-service")
+    )
+}
 
 
 class PlotError(SimError):
@@ -92,6 +100,16 @@ def _jct_cdf(plt: Any, trace: Trace, runs: Sequence[Run], path: Path) -> None:
     _save(plt, fig, path)
 
 
+def colour(policy: str, runs: Sequence[Run]) -> str:
+    """The policy's colour: its own if it has one (`_COLOURS`), else one no policy of `runs` has."""
+    if policy in _COLOURS:
+        return _COLOURS[policy]
+    taken = {_COLOURS[r.policy] for r in runs if r.policy in _COLOURS}
+    spare = [c for c in (f"C{k}" for k in range(10)) if c not in taken] or ["C9"]
+    others = [r.policy for r in runs if r.policy not in _COLOURS]
+    return spare[others.index(policy) % len(spare)]
+
+
 def _name(trace: Trace) -> str:
     """The trace's file and its folder (`sia-philly/philly.csv`), not where this machine keeps it."""
     source = Path(trace.source)
@@ -109,7 +127,13 @@ def _tenant_slowdown(plt: Any, trace: Trace, runs: Sequence[Run], path: Path) ->
             sums[j.tenant] += bounded_slowdown(o.finish - j.submit, j.duration)
             counts[j.tenant] += 1
         xs = [t + k * width for t in range(len(tenants))]
-        ax.bar(xs, [sums[t] / counts[t] for t in tenants], width, label=run.policy)
+        ax.bar(
+            xs,
+            [sums[t] / counts[t] for t in tenants],
+            width,
+            label=run.policy,
+            color=colour(run.policy, runs),
+        )
     ax.set_xticks([t + 0.4 - width / 2 for t in range(len(tenants))])
     ax.set_xticklabels(tenants, rotation=45, ha="right")
     ax.set_yscale("log")

@@ -45,13 +45,13 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from suanli.domain.resources import AcceleratorOption, Resources, Vector
+from suanli.domain.resources import AcceleratorOption, Resources
 from suanli.scheduler import PROFILES, Carry, PendingJob, Snapshot, schedule, service
 from suanli.scheduler.predict import JobFacts, Predictor
 from suanli.scheduler.snapshot import Running, RunningChanges
 from suanli.sim.network import Network
 from suanli.sim.policies.moments import RunningMoments
-from suanli.sim.policies.views import PoolViews, SizeCounts
+from suanli.sim.policies.views import PoolViews, SizeCounts, attempt
 from suanli.sim.policy import NOTHING, Decision, PoolState, register_policy
 from suanli.sim.trace import Trace
 
@@ -293,20 +293,13 @@ class ServiceOrder:
         gpus = self._trace.jobs[job].gpus
         progress = pool.progress_from(job, now)
         started = self._trace.start + timedelta(seconds=progress)
-        limit = pending.resources.max_runtime_s
-        self._running[job] = Running(
-            attempt_id=f"{key}/{self._attempts[job]}",
-            job_id=key,
-            pool_id=str(where),
-            nodes=(0,),
-            per_node=Vector(gpus, 0, 0),
-            accelerator=self._accelerator[where],
-            org_id=pending.org_id,
-            project_id=pending.project_id,
-            preemptible=pending.preemptible,
-            started_at=started,
-            ends_at=started + timedelta(seconds=limit) if limit else None,  # as `control.snapshots`
-            created_at=pending.created_at,
+        self._running[job] = attempt(
+            pending,
+            self._attempts[job],
+            where,
+            gpus,
+            self._accelerator[where],
+            started,
             ran_s=pending.ran_s,
             expected_s=pending.expected_s,
             checkpoint_s=self._trace.jobs[job].checkpoint_s,

@@ -1,30 +1,39 @@
-"""Policy `suanli`: the production scheduler (`suanli.scheduler.schedule` with `PROFILES`), unchanged.
+"""Policy `suanli`: the production scheduler (`suanli.scheduler.schedule` with `PROFILES`), unchanged,
+with the `fair` queue order (`suanli-service` and `suanli-las` run the service orders).
 
 Each pass builds the `Snapshot` the control plane would: one `PoolView` per pool of the network, with
 its site, region, price per GPU-hour, PUE and grid intensity from the network file, and a single node
-holding all its GPUs with CPU and memory to spare (the engine has no node shapes yet); and every waiting
+holding all its GPUs with CPU and memory to spare (the engine has no node shapes yet); every waiting
 job as a `PendingJob` that accepts any of the network's models (a trace names none) at its GPU count and
 asks for nothing else (the trace has no CPU or memory figures), `created_at` its submit instant and its
-tenant as org and project. No `max_runtime` is set: the trace's duration is what happens, not a bound
-the tenant gave, and the cost and carbon scores rank pools the same at any expected length. The
-placements of the plan start on the pools it names; the scheduler does not preempt. A job's
-`PendingJob.id` is its input index, zero-padded, so the scheduler's id tie-break keeps input order.
+tenant as org and project, its `max_runtime` the run-time limit the trace records (`TraceJob.limit_s`;
+none if it records none: the duration is what happens, not a bound the tenant gave); and every
+running job as a `Running` attempt, which fair share reads (each org's and project's dominant
+share) and backfill too (`Running.ends_at`, start + limit, as `control.snapshots` sets it). Never
+`TraceJob.duration`. The placements of the plan start on the pools it names; under `fair` the
+scheduler evicts only for a higher priority or a guaranteed quota, and a trace has neither.
+A job's `PendingJob.id` is its input index, zero-padded, so the scheduler's id tie-break keeps input
+order.
 
 What the simulator does to stay cheap, without changing any decision: a pass in which no pool has as
 many GPUs free as the smallest waiting job needs cannot place anything and is skipped (waiting jobs are
 counted per GPU count); `PendingJob`s are built once, at arrival; a `PoolView` is built once per (pool,
 free GPUs) and reused; one `Carry` keeps the pools' static answers (which filters pass, the
-scores' raw values) from pass to pass, since only free capacity changes between them. Each pass that runs calls `schedule()` over the whole queue: O(queue) per pass.
+scores' raw values) from pass to pass, since only free capacity changes between them, and the
+running attempts are handed over with what changed since the last pass (`RunningChanges`). Each
+pass that runs calls `schedule()` over the whole queue: O(queue) per pass.
 """
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 from suanli.domain.resources import AcceleratorOption, Resources
 from suanli.scheduler import PROFILES, Carry, PendingJob, Snapshot, schedule
+from suanli.scheduler.snapshot import Running, RunningChanges
 from suanli.sim.network import Network
-from suanli.sim.policies.views import PoolViews, SizeCounts
+from suanli.sim.policies.views import PoolViews, SizeCounts, attempt
 from suanli.sim.policy import NOTHING, Decision, PoolState, register_policy
 from suanli.sim.trace import Trace
 
@@ -42,43 +51,68 @@ class Production:
         self._width = len(str(max(len(trace.jobs) - 1, 0)))
         self._pending: dict[str, PendingJob] = {}  # insertion order is arrival order
         self._sizes = SizeCounts()  # waiting jobs by GPU count
+        self._accelerator = [p.accelerator for p in network.pools]
+        self._running: dict[int, Running] = {}  # by job
+        # The last snapshot's attempts, and those gone and added since (`Snapshot.running_changes`)
+        self._listed: tuple[Running, ...] | None = None
+        self._gone: list[Running] = []
+        self._added: list[Running] = []
         self.cycles = 0  # passes that called `schedule()` (the others were skipped)
 
     def arrive(self, job: int, now: float) -> None:
         spec = self._trace.jobs[job]
         key = f"{job:0{self._width}d}"
         options = tuple(AcceleratorOption(model, spec.gpus) for model in self._models)
+        limit = None if spec.limit_s is None else math.ceil(spec.limit_s)
         self._pending[key] = PendingJob(
             id=key,
-            resources=Resources(accelerators=options, cpus=0, memory_mib=0),
+            resources=Resources(accelerators=options, cpus=0, memory_mib=0, max_runtime_s=limit),
             created_at=self._trace.start + timedelta(seconds=spec.submit),
             org_id=spec.tenant,
             project_id=spec.tenant,
+            preemptible=spec.preemptible,
         )
         self._sizes.add(spec.gpus)
 
     def depart(self, job: int, now: float) -> None:
-        pass
+        self._gone.append(self._running.pop(job))
 
     def decide(self, now: float, pool: PoolState) -> Decision:
         free = pool.pool_free
         if not self._sizes.sizes or max(free) < self._sizes.sizes[0]:
             return NOTHING  # nothing waiting fits anywhere: the scheduler could place nothing
+        running = tuple(self._running.values())
+        last, self._listed = self._listed, running
         snapshot = Snapshot(
             now=self._trace.start + timedelta(seconds=now),
             pools=tuple(self._views.with_free(i, f) for i, f in enumerate(free)),
             jobs=tuple(self._pending.values()),
+            running=running,
+            running_changes=None
+            if last is None
+            else RunningChanges(last, tuple(self._gone), tuple(self._added)),
         )
+        self._gone.clear()
+        self._added.clear()
         plan = schedule(snapshot, PROFILES, self._carry)
         self.cycles += 1
         start, on = [], []
         for placement in plan.placements:
             job = int(placement.job_id)
-            del self._pending[placement.job_id]
+            pending = self._pending.pop(placement.job_id)
             self._sizes.forget(self._trace.jobs[job].gpus)
+            self._started(job, pending, int(placement.pool_id), pool.progress_from(job, now))
             start.append(job)
             on.append(int(placement.pool_id))
         return Decision(tuple(start), on=tuple(on)) if start else NOTHING
+
+    def _started(self, job: int, pending: PendingJob, where: int, progress: float) -> None:
+        """The job runs from `progress` (its start, after any restart overhead), as an attempt the
+        control plane would list: its room, its org and project, and its end by its limit."""
+        started = self._trace.start + timedelta(seconds=progress)
+        gpus = self._trace.jobs[job].gpus
+        self._running[job] = running = attempt(pending, 1, where, gpus, self._accelerator[where], started)
+        self._added.append(running)
 
 
 register_policy(Production.name, Production)

@@ -1,16 +1,20 @@
 """What the two production-scheduler policies (`suanli`, `suanli-service`) share: the network's pools
-as `PoolView`s, and the waiting jobs counted by GPU count."""
+as `PoolView`s, the waiting jobs counted by GPU count, and a running job as the control plane lists
+its attempt (`attempt`)."""
 
 from __future__ import annotations
 
 import bisect
 from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
 
 from suanli.domain.resources import Vector
-from suanli.scheduler import PoolView
+from suanli.scheduler import PendingJob, PoolView
+from suanli.scheduler.snapshot import Running
 from suanli.sim.network import Network
 
-__all__ = ["PoolViews", "SizeCounts"]
+__all__ = ["PoolViews", "SizeCounts", "attempt"]
 
 _PLENTY_CPUS = 1 << 20
 _PLENTY_MIB = 1 << 40
@@ -69,4 +73,34 @@ def _view(index: int, network: Network) -> PoolView:
         price=pool.price,
         pue=pool.pue,
         carbon_g_per_kwh=pool.carbon_g_per_kwh,
+    )
+
+
+def attempt(
+    pending: PendingJob,
+    number: int,
+    where: int,
+    gpus: int,
+    accelerator: str | None,
+    started: datetime,
+    **more: Any,
+) -> Running:
+    """The running attempt `number` of the waiting job `pending` on pool `where`, making progress
+    from `started`, as `control.snapshots` lists it: its room, org and project, and its end by its
+    run-time limit (`more`: the fields only the service orders read)."""
+    limit = pending.resources.max_runtime_s
+    return Running(
+        attempt_id=f"{pending.id}/{number}",
+        job_id=pending.id,
+        pool_id=str(where),
+        nodes=(0,),
+        per_node=Vector(gpus, 0, 0),
+        accelerator=accelerator,
+        org_id=pending.org_id,
+        project_id=pending.project_id,
+        preemptible=pending.preemptible,
+        started_at=started,
+        ends_at=started + timedelta(seconds=limit) if limit else None,
+        created_at=pending.created_at,
+        **more,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sim_builders import replay, trace_of
@@ -57,3 +58,22 @@ def test_a_policy_keeps_its_colour_from_plot_to_plot_and_no_two_share_one() -> N
     mine = [replace(runs[0], policy=name) for name in ("mine", "theirs")]
     everyone = [*runs, *mine]
     assert len({colour(r.policy, everyone) for r in everyone}) == len(everyone)
+
+
+def test_both_plots_draw_each_policy_in_its_colour(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    matplotlib = pytest.importorskip("matplotlib")
+    import suanli.sim.plots as plots
+
+    drawn: list[Any] = []
+    monkeypatch.setattr(plots, "_save", lambda plt, fig, path: drawn.append(fig))
+    trace = trace_of((0, 10, 1, "x"), (0, 5, 1, "y"))
+    runs = [replay(p, trace, 1) for p in ("suanli-las", "fifo")]
+    plot_runs(trace, runs, tmp_path)
+    want = {r.policy: matplotlib.colors.to_hex(colour(r.policy, runs)) for r in runs}
+    cdf, tenants = drawn
+    lines = {ln.get_label(): matplotlib.colors.to_hex(ln.get_color()) for ln in cdf.axes[0].get_lines()}
+    bars = {
+        c.get_label(): matplotlib.colors.to_hex(c.patches[0].get_facecolor())
+        for c in tenants.axes[0].containers
+    }
+    assert lines == want and bars == want

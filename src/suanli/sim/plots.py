@@ -79,7 +79,13 @@ def _jct_cdf(plt: Any, trace: Trace, runs: Sequence[Run], path: Path) -> None:
         hours = sorted(jct_hours(trace, run))
         n = len(hours)
         fractions = [(k + 1) / n for k in range(n)]
-        (line,) = whole.step([max(h, _JCT_FLOOR_H) for h in hours], fractions, where="post", label=run.policy)
+        (line,) = whole.step(
+            [max(h, _JCT_FLOOR_H) for h in hours],
+            fractions,
+            where="post",
+            label=run.policy,
+            color=colour(run.policy, runs),
+        )
         first = max(0, int(n * TAIL_FROM) - 1)
         tail.step(hours[first:], fractions[first:], where="post", color=line.get_color())
         tail.plot([marks[run.policy]], [0.99], "o", color=line.get_color(),

@@ -101,7 +101,8 @@ def sim(
         typer.Option(
             "--plot",
             metavar="DIR",
-            help="Also write PNG plots there (JCT CDF, per-tenant slowdown); needs suanli[sim].",
+            help="Also write PNG plots there (JCT CDF with its slowest 5% and each policy's p99, "
+            "per-tenant slowdown); needs suanli[sim].",
             show_default=False,
         ),
     ] = None,
@@ -284,7 +285,13 @@ def sim_compare(
     ] = False,
     plot_dir: Annotated[
         Path | None,
-        typer.Option("--plot", metavar="DIR", help="Also write PNG plots there.", show_default=False),
+        typer.Option(
+            "--plot",
+            metavar="DIR",
+            help="Also write PNG plots there (JCT CDF with its slowest 5% and each policy's p99, "
+            "per-tenant slowdown); needs suanli[sim].",
+            show_default=False,
+        ),
     ] = None,
 ) -> None:
     """Compare FIFO, EASY, LAS (3 and 2 queues) and the default policy on one trace, with the goals.

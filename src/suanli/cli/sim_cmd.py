@@ -55,6 +55,19 @@ from suanli.sim.report import as_json, table
 __all__ = ["register"]
 
 
+PlotDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--plot",
+        metavar="DIR",
+        help="Also write PNG plots there (JCT CDF with its slowest 5% and each policy's p99, "
+        "per-tenant slowdown); needs suanli[sim].",
+        show_default=False,
+    ),
+]
+"""`--plot DIR`, as `sim` and `sim-compare` take it."""
+
+
 def sim(
     trace_path: Annotated[
         Path, typer.Argument(metavar="TRACE", help="The trace file, e.g. philly.csv.", show_default=False)
@@ -96,16 +109,7 @@ def sim(
     json_out: Annotated[
         bool, typer.Option("--json", help="Print JSON (seconds) instead of a table.")
     ] = False,
-    plot_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--plot",
-            metavar="DIR",
-            help="Also write PNG plots there (JCT CDF with its slowest 5% and each policy's p99, "
-            "per-tenant slowdown); needs suanli[sim].",
-            show_default=False,
-        ),
-    ] = None,
+    plot_dir: PlotDir = None,
 ) -> None:
     """Replay a trace on a network of GPU pools (or one pool) and compare scheduling policies.
 
@@ -283,16 +287,7 @@ def sim_compare(
     json_out: Annotated[
         bool, typer.Option("--json", help="Print JSON (seconds) instead of a table.")
     ] = False,
-    plot_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--plot",
-            metavar="DIR",
-            help="Also write PNG plots there (JCT CDF with its slowest 5% and each policy's p99, "
-            "per-tenant slowdown); needs suanli[sim].",
-            show_default=False,
-        ),
-    ] = None,
+    plot_dir: PlotDir = None,
 ) -> None:
     """Compare FIFO, EASY, LAS (3 and 2 queues) and the default policy on one trace, with the goals.
 

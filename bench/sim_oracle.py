@@ -1,0 +1,138 @@
+"""How far protecting jobs from eviction could take the default policy: an analysis that READS TRUE
+DURATIONS, so it is never a policy (issue 7 forbids that); it bounds what any rule that protects the
+same jobs from a prediction could reach.
+
+Per trace (one pool sized to offered load ≤ 0.8, as `sim_compare.py`), it replays `suanli-las`
+unchanged and once per `--rule`, where the rule makes the jobs it names unstoppable for the
+scheduler's service eviction and gathering (`Victims.stoppable`): `long=F` the jobs whose true run
+time is at least F × EASY's p99 JCT on that trace, `wide=N` the jobs of N GPUs or more, or both
+(`long=0.5,wide=16`). Eviction for priority or quota is untouched. It prints each replay's average,
+p99 and Jain's index against the goals' bars (`sim.compare.check`), and per rule on how many traces
+all three goals are met.
+
+Run: `.venv/bin/python bench/sim_oracle.py --trace philly:/tmp/syn/s1.csv [--trace ...]
+--rule long=0.5 --rule wide=8 --rule long=0.5,wide=16`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from suanli.scheduler.snapshot import PendingJob, Running
+from suanli.scheduler.victims import Victims
+from suanli.sim import Network, SimError, load_trace, make_policy, simulate, summarize
+from suanli.sim.compare import DEFAULT, DEFAULT_CHECKPOINT_S, Goals, check, pool_size, with_checkpoints
+from suanli.sim.metrics import Summary
+from suanli.sim.report import markdown
+from suanli.sim.trace import Trace
+
+
+def parse_rule(text: str) -> tuple[float | None, int | None]:
+    """`long=F`, `wide=N` or both, comma-separated: (F, N), None where not given."""
+    long: float | None = None
+    wide: int | None = None
+    for part in text.split(","):
+        key, _, value = part.partition("=")
+        try:
+            if key == "long":
+                long = float(value)
+            elif key == "wide":
+                wide = int(value)
+            else:
+                raise ValueError
+        except ValueError:
+            raise SystemExit(f"--rule {text!r}: each part is long=F (a number) or wide=N (GPUs)") from None
+    return long, wide
+
+
+@contextmanager
+def protected(is_protected: Callable[[int], bool]) -> Iterator[None]:
+    """While inside, the scheduler may not stop for service (evict, gather) an attempt of a trace job
+    `is_protected` names (the simulator's job ids are the trace's job indexes)."""
+    stoppable = Victims.stoppable
+
+    def guarded(self: Victims, r: Running, job: PendingJob) -> bool:
+        if not stoppable(self, r, job):
+            return False
+        return r.priority != job.priority or not is_protected(int(r.job_id))
+
+    Victims.stoppable = guarded  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Victims.stoppable = stoppable  # type: ignore[method-assign]
+
+
+def replay(trace: Trace, gpus: int, name: str) -> Summary:
+    net = Network.single(gpus)
+    run = simulate(trace, net, make_policy(name, trace, net), name=name, checkpoint_s=DEFAULT_CHECKPOINT_S)
+    return summarize(trace, run)
+
+
+def cells(goals: Goals, s: Summary) -> tuple[str, ...]:
+    mark = {True: "✓", False: "✗"}
+    return (
+        f"{goals.avg_jct_s / 3600:.2f} {mark[goals.avg_ok]}",
+        f"{goals.p99_jct_s / 3600:.2f} {mark[goals.p99_ok]}",
+        f"{goals.jain:.3f} {mark[goals.jain_ok]}",
+        f"{s.preemptions:,}",
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--trace", action="append", required=True, help="FORMAT:PATH[:LIMIT] (repeatable)")
+    parser.add_argument("--rule", action="append", required=True, help="long=F, wide=N or both (repeatable)")
+    args = parser.parse_args()
+    rules = [(text, *parse_rule(text)) for text in args.rule]
+    met = dict.fromkeys(["as is", *args.rule], 0)
+    rows: list[tuple[str, ...]] = []
+    for spec in args.trace:
+        fmt, _, rest = spec.partition(":")
+        path, _, limit = rest.partition(":")
+        try:
+            trace = with_checkpoints(
+                load_trace(Path(path), fmt, int(limit) if limit else None), DEFAULT_CHECKPOINT_S
+            )
+        except SimError as exc:
+            print(f"{spec}: {exc}", file=sys.stderr)
+            return 1
+        gpus = pool_size(trace)
+        base = [replay(trace, gpus, name) for name in ("easy", "las", "las2", DEFAULT)]
+        goals = check(base)
+        assert goals is not None
+        where = f"{Path(path).parent.name}/{Path(path).name}" + (f":{limit}" if limit else "")
+        bars = f"{goals.avg_jct_bar_s / 3600:.2f} / {goals.p99_jct_bar_s / 3600:.2f} / {goals.jain_bar:.3f}"
+        rows.append((where, bars, "as is", *cells(goals, base[-1])))
+        met["as is"] += goals.avg_ok and goals.p99_ok and goals.jain_ok
+        for text, long, wide in rules:
+            cut = None if long is None else long * goals.p99_jct_bar_s
+
+            def named(
+                i: int, cut: float | None = cut, wide: int | None = wide, jobs: tuple = trace.jobs
+            ) -> bool:
+                return (cut is not None and jobs[i].duration >= cut) or (
+                    wide is not None and jobs[i].gpus >= wide
+                )
+
+            with protected(named):
+                s = replay(trace, gpus, DEFAULT)
+            g = check([*base[:3], s])
+            assert g is not None
+            rows.append((where, bars, text, *cells(g, s)))
+            met[text] += g.avg_ok and g.p99_ok and g.jain_ok
+        print(f"{where}: done", file=sys.stderr)
+    header = ("trace", "bars (avg / p99 / Jain)", "protected", "avg", "p99", "Jain", "preemptions")
+    print(markdown(header, rows))
+    print()
+    for text, n in met.items():
+        print(f"{text}: all three goals met on {n} of {len(args.trace)} traces")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

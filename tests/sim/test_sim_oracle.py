@@ -1,0 +1,58 @@
+"""`bench/sim_oracle.py`: the analysis that bounds protection rules (ADR 0031) must really protect
+the jobs it names, and only from eviction for service, or its bounds say nothing."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from suanli.scheduler.victims import Victims
+from suanli.sim import Network, make_policy, simulate
+from suanli.sim.compare import DEFAULT, DEFAULT_CHECKPOINT_S, with_checkpoints
+from suanli.sim.synthetic import generate
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "sim_oracle.py"
+
+
+@pytest.fixture(scope="module")
+def oracle() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("sim_oracle", BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _replay(trace, gpus: int):  # type: ignore[no-untyped-def]
+    net = Network.single(gpus)
+    return simulate(trace, net, make_policy(DEFAULT, trace, net), checkpoint_s=DEFAULT_CHECKPOINT_S)
+
+
+def test_protected_jobs_are_never_evicted_and_the_scheduler_is_restored(oracle: ModuleType) -> None:
+    trace = with_checkpoints(generate(jobs=300, gpus=16, load=0.9, seed=3), DEFAULT_CHECKPOINT_S)
+    before = _replay(trace, 16)
+    assert sum(o.preemptions for o in before.outcomes) > 0  # else the test could not fail
+    wide = {i for i, j in enumerate(trace.jobs) if j.gpus >= 4}
+    assert any(before.outcomes[i].preemptions for i in wide)
+
+    stoppable = Victims.stoppable
+    with oracle.protected(lambda i: i in wide):
+        during = _replay(trace, 16)
+    assert Victims.stoppable is stoppable
+    assert all(during.outcomes[i].preemptions == 0 for i in wide)
+    assert sum(o.preemptions for o in during.outcomes) > 0  # the others are still evicted
+    again = _replay(trace, 16)
+    assert [o.finish for o in again.outcomes] == [o.finish for o in before.outcomes]
+
+
+def test_rules_parse_and_refuse_what_they_do_not_know(oracle: ModuleType) -> None:
+    assert oracle.parse_rule("long=0.5") == (0.5, None)
+    assert oracle.parse_rule("wide=16") == (None, 16)
+    assert oracle.parse_rule("long=0.75,wide=32") == (0.75, 32)
+    with pytest.raises(SystemExit, match="long=F"):
+        oracle.parse_rule("short=1")
+    with pytest.raises(SystemExit, match="wide=N"):
+        oracle.parse_rule("wide=many")

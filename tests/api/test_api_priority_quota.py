@@ -83,7 +83,11 @@ def test_a_high_priority_job_preempts_a_low_one_which_requeues_with_its_retries(
     assert job["attempts"][0]["state"] == "PREEMPTED"
     net.cycle()
     assert net.ok("GET", f"/jobs/{urgent['id']}", vip)["state"] == "ASSIGNED"
-    assert net.ok("GET", f"/jobs/{low['id']}/why", net.tenant)["preemptions"] == 1
+    why = net.ok("GET", f"/jobs/{low['id']}/why", net.tenant)
+    assert why["preemptions"] == 1
+    assert "stopping it (preempted for job" in why["last_preemption"]["message"]
+    assert urgent["id"] in why["last_preemption"]["message"] and why["last_preemption"]["at"]
+    assert net.ok("GET", f"/jobs/{urgent['id']}/why", vip)["last_preemption"] is None
 
 
 def test_a_normal_job_never_preempts_a_job_that_cannot_resume(net: Net) -> None:

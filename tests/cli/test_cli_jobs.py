@@ -219,6 +219,31 @@ def test_why_for_a_placed_job_says_where_it_went(api: FakeApi, run: Run, logged_
     assert "not waiting" in result.stdout and "attempt 1 placed on pku/gpu" in result.stdout
 
 
+def test_why_says_how_often_a_job_was_preempted_and_why_the_last_time(
+    api: FakeApi, run: Run, logged_in: Path
+) -> None:
+    why = {
+        "id": "job_01",
+        "state": "PENDING",
+        "queue": "no waiting job goes before it",
+        "candidates": [],
+        "preemptions": 3,
+        "last_preemption": {
+            "at": "2026-11-27T10:00:00Z",
+            "message": "attempt 3 on sh/gpu: stopping it (preempted for job job_09, which has had less service)",
+        },
+    }
+    api.on("GET", "/jobs/job_01/why", ok(why))
+    out = " ".join(run("why", "job_01").stdout.split())
+    assert "job_01 was preempted 3 times, each time queued again with its retries untouched" in out
+    assert (
+        "the last at 2026-11-27T10:00:00Z: attempt 3 on sh/gpu: stopping it (preempted for job job_09" in out
+    )
+
+    api.on("GET", "/jobs/job_01/why", ok({**why, "preemptions": 0, "last_preemption": None}))
+    assert "preempted" not in run("why", "job_01").stdout
+
+
 def test_quote_shows_prices_and_why_not(api: FakeApi, run: Run, logged_in: Path, tmp_path: Path) -> None:
     spec = tmp_path / "train.yaml"
     spec.write_text(

@@ -314,7 +314,9 @@ def print_why(why: dict[str, Any]) -> None:
         stdout.print(f"{job_id} is {state_text(state)}{where}; it is not waiting.")
         for message in why.get("placements") or []:
             stdout.print(f"  {escape(str(message))}")
+        _print_preempted(job_id, why)
         return
+    _print_preempted(job_id, why)
     if why.get("queue"):
         stdout.print(f"{job_id} in the queue: {escape(str(why['queue']))}.")
     for block in why.get("blocked") or []:
@@ -361,6 +363,18 @@ def print_why(why: dict[str, Any]) -> None:
             score,
         )
     _show(table)
+
+
+def _print_preempted(job_id: str, why: dict[str, Any]) -> None:
+    """How often the job was stopped for others, and the last time why (`suanli why`)."""
+    times = int(why.get("preemptions") or 0)
+    if not times:
+        return
+    said = f"{job_id} was preempted {times} time{'s' if times != 1 else ''}, each time queued again with its retries untouched"
+    last = why.get("last_preemption")
+    if last:
+        said += f"; the last at {escape(str(last['at']))}: {escape(str(last['message']))}"
+    stdout.print(f"{said}.")
 
 
 def print_quote(quote: dict[str, Any]) -> None:

@@ -69,7 +69,13 @@ def why(job_id: str, cp: ControlPlane = Depends(plane), who: Principal = Depends
     cp.loop.observe()  # a standby works out its own view of the queue (the leader has its last cycle's)
     with cp.db.read() as tx:
         job = jobs.visible_job(tx, who, job_id)
-        placed = [e.message for e in tx.jobs.events(job.id) if e.kind == "assigned"]
+        events = tx.jobs.events(job.id)
+        placed = [e.message for e in events if e.kind == "assigned"]
+        stopped = [  # told to stop while it ran, or taken back before it started
+            e
+            for e in events
+            if e.kind == "preempting" or (e.kind == "pending" and "preempted before it started" in e.message)
+        ]
         view = job_view(tx, job)
         candidates = []
         if job.state == JobState.PENDING.value:
@@ -110,6 +116,10 @@ def why(job_id: str, cp: ControlPlane = Depends(plane), who: Principal = Depends
                 "claim": reservation.claim,
             },
             "preemptions": job.preemptions,
+            # the last time one of its attempts was told to stop for another job, and why
+            "last_preemption": {"at": ts(stopped[-1].at), "message": stopped[-1].message}
+            if stopped
+            else None,
         }
 
 

@@ -34,7 +34,7 @@ def _plain(policy: type[ServiceOrder]) -> type[ServiceOrder]:
             if not self._pending:
                 return None
             soonest = math.inf
-            for r in self._running.values():  # every running job's next moment, worked out afresh
+            for r in self._running.by_job.values():  # every running job's next moment, worked out afresh
                 if not r.preemptible:
                     continue
                 value = service.running_service_s(r, at, self.every_band)

@@ -48,10 +48,9 @@ from datetime import datetime, timedelta
 from suanli.domain.resources import AcceleratorOption, Resources
 from suanli.scheduler import PROFILES, Carry, PendingJob, Snapshot, schedule, service
 from suanli.scheduler.predict import JobFacts, Predictor
-from suanli.scheduler.snapshot import Running, RunningChanges
 from suanli.sim.network import Network
 from suanli.sim.policies.moments import RunningMoments
-from suanli.sim.policies.views import PoolViews, SizeCounts, attempt
+from suanli.sim.policies.views import Attempts, PoolViews, SizeCounts, attempt
 from suanli.sim.policy import NOTHING, Decision, PoolState, register_policy
 from suanli.sim.trace import Trace
 
@@ -80,11 +79,7 @@ class ServiceOrder:
         self._predictor = Predictor()
         self._pending: dict[str, PendingJob] = {}  # insertion order is arrival order
         self._requeued: list[int] = []  # preempted last pass: rebuilt with the progress they kept
-        self._running: dict[int, Running] = {}
-        # The last snapshot's attempts, and those gone and added since (`Snapshot.running_changes`)
-        self._listed: tuple[Running, ...] | None = None
-        self._gone: list[Running] = []
-        self._added: list[Running] = []
+        self._running = Attempts()
         self._ran_before: dict[int, float] = {}  # progress at the start of the current run
         self._accrues: dict[int, float] = {}  # when the current run's progress began
         # Seconds run by the job's preempted attempts, kept or lost: its attained service, as the
@@ -116,7 +111,7 @@ class ServiceOrder:
         self._enqueue(job, 0.0)
 
     def depart(self, job: int, now: float) -> None:
-        self._gone.append(self._running.pop(job))
+        self._running.stop(job)
         self._book.unwatch(job)
         ran = self._ran_before.pop(job) + max(0.0, now - self._accrues.pop(job))
         self._served.pop(job, None)
@@ -165,8 +160,7 @@ class ServiceOrder:
         """One scheduling cycle on the state left by the ones before at this instant; True if it
         evicted (a reservation takes a pool for the rest of a cycle, so the control loop's next cycle
         would evict for the next waiting job: here it runs at once)."""
-        running = tuple(self._running.values())
-        last, self._listed = self._listed, running
+        running, changes = self._running.listed()
         snapshot = Snapshot(
             now=at,
             pools=tuple(self._views.with_free(i, f) for i, f in enumerate(free)),
@@ -174,12 +168,8 @@ class ServiceOrder:
             running=running,
             order=self.order,
             claims=self._claims,
-            running_changes=None
-            if last is None
-            else RunningChanges(last, tuple(self._gone), tuple(self._added)),
+            running_changes=changes,
         )
-        self._gone.clear()
-        self._added.clear()
         plan = schedule(snapshot, PROFILES, self._carry)
         self.cycles += 1
         self._claims = {r.job_id: (r.pool_id, r.nodes) for r in plan.reservations if r.claim}
@@ -192,8 +182,7 @@ class ServiceOrder:
                 started.append((int(reservation.job_id), int(reservation.pool_id)))
         gpus = self._trace.jobs
         for job in victims:
-            gone = self._running.pop(job)
-            self._gone.append(gone)
+            gone = self._running.stop(job)
             free[int(gone.pool_id)] += gpus[job].gpus
             self._book.unwatch(job)
             self._ran_before.pop(job)
@@ -293,7 +282,7 @@ class ServiceOrder:
         gpus = self._trace.jobs[job].gpus
         progress = pool.progress_from(job, now)
         started = self._trace.start + timedelta(seconds=progress)
-        self._running[job] = attempt(
+        running = attempt(
             pending,
             self._attempts[job],
             where,
@@ -305,8 +294,8 @@ class ServiceOrder:
             checkpoint_s=self._trace.jobs[job].checkpoint_s,
             moves=self._models,  # a trace's job takes any model anywhere
         )
-        self._added.append(self._running[job])
-        self._book.watch(job, self._running[job], now, at)
+        self._running.start(job, running)
+        self._book.watch(job, running, now, at)
         self._ran_before[job] = self._kept.pop(job, 0.0)
         self._accrues[job] = progress
 

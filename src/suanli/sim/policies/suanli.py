@@ -31,9 +31,8 @@ from datetime import timedelta
 
 from suanli.domain.resources import AcceleratorOption, Resources
 from suanli.scheduler import PROFILES, Carry, PendingJob, Snapshot, schedule
-from suanli.scheduler.snapshot import Running, RunningChanges
 from suanli.sim.network import Network
-from suanli.sim.policies.views import PoolViews, SizeCounts, attempt
+from suanli.sim.policies.views import Attempts, PoolViews, SizeCounts, attempt
 from suanli.sim.policy import NOTHING, Decision, PoolState, register_policy
 from suanli.sim.trace import Trace
 
@@ -52,11 +51,7 @@ class Production:
         self._pending: dict[str, PendingJob] = {}  # insertion order is arrival order
         self._sizes = SizeCounts()  # waiting jobs by GPU count
         self._accelerator = [p.accelerator for p in network.pools]
-        self._running: dict[int, Running] = {}  # by job
-        # The last snapshot's attempts, and those gone and added since (`Snapshot.running_changes`)
-        self._listed: tuple[Running, ...] | None = None
-        self._gone: list[Running] = []
-        self._added: list[Running] = []
+        self._running = Attempts()
         self.cycles = 0  # passes that called `schedule()` (the others were skipped)
 
     def arrive(self, job: int, now: float) -> None:
@@ -75,25 +70,20 @@ class Production:
         self._sizes.add(spec.gpus)
 
     def depart(self, job: int, now: float) -> None:
-        self._gone.append(self._running.pop(job))
+        self._running.stop(job)
 
     def decide(self, now: float, pool: PoolState) -> Decision:
         free = pool.pool_free
         if not self._sizes.sizes or max(free) < self._sizes.sizes[0]:
             return NOTHING  # nothing waiting fits anywhere: the scheduler could place nothing
-        running = tuple(self._running.values())
-        last, self._listed = self._listed, running
+        running, changes = self._running.listed()
         snapshot = Snapshot(
             now=self._trace.start + timedelta(seconds=now),
             pools=tuple(self._views.with_free(i, f) for i, f in enumerate(free)),
             jobs=tuple(self._pending.values()),
             running=running,
-            running_changes=None
-            if last is None
-            else RunningChanges(last, tuple(self._gone), tuple(self._added)),
+            running_changes=changes,
         )
-        self._gone.clear()
-        self._added.clear()
         plan = schedule(snapshot, PROFILES, self._carry)
         self.cycles += 1
         start, on = [], []
@@ -111,8 +101,7 @@ class Production:
         control plane would list: its room, its org and project, and its end by its limit."""
         started = self._trace.start + timedelta(seconds=progress)
         gpus = self._trace.jobs[job].gpus
-        self._running[job] = running = attempt(pending, 1, where, gpus, self._accelerator[where], started)
-        self._added.append(running)
+        self._running.start(job, attempt(pending, 1, where, gpus, self._accelerator[where], started))
 
 
 register_policy(Production.name, Production)

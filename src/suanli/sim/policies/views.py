@@ -1,6 +1,6 @@
 """What the two production-scheduler policies (`suanli`, `suanli-service`) share: the network's pools
-as `PoolView`s, the waiting jobs counted by GPU count, and a running job as the control plane lists
-its attempt (`attempt`)."""
+as `PoolView`s, the waiting jobs counted by GPU count, a running job as the control plane lists its
+attempt (`attempt`), and the running attempts with how they changed between snapshots (`Attempts`)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from typing import Any
 
 from suanli.domain.resources import Vector
 from suanli.scheduler import PendingJob, PoolView
-from suanli.scheduler.snapshot import Running
+from suanli.scheduler.snapshot import Running, RunningChanges
 from suanli.sim.network import Network
 
-__all__ = ["PoolViews", "SizeCounts", "attempt"]
+__all__ = ["Attempts", "PoolViews", "SizeCounts", "attempt"]
 
 _PLENTY_CPUS = 1 << 20
 _PLENTY_MIB = 1 << 40
@@ -104,3 +104,35 @@ def attempt(
         created_at=pending.created_at,
         **more,
     )
+
+
+class Attempts:
+    """The running attempts by trace job, and what changed since the last snapshot listed them: a
+    snapshot's `running` and `running_changes` (the scheduler's carried holdings and evictable
+    ranks catch up by the changes instead of comparing every attempt, ADR 0029)."""
+
+    def __init__(self) -> None:
+        self.by_job: dict[int, Running] = {}
+        self._listed: tuple[Running, ...] | None = None  # the last snapshot's `running`
+        self._gone: list[Running] = []
+        self._added: list[Running] = []
+
+    def start(self, job: int, running: Running) -> None:
+        self.by_job[job] = running
+        self._added.append(running)
+
+    def stop(self, job: int) -> Running:
+        """Job `job`'s attempt ends (it finished or was evicted)."""
+        gone = self.by_job.pop(job)
+        self._gone.append(gone)
+        return gone
+
+    def listed(self) -> tuple[tuple[Running, ...], RunningChanges | None]:
+        """The attempts running now, for a snapshot, and how they changed since the last one (None
+        for the first)."""
+        running = tuple(self.by_job.values())
+        last, self._listed = self._listed, running
+        changes = None if last is None else RunningChanges(last, tuple(self._gone), tuple(self._added))
+        self._gone.clear()
+        self._added.clear()
+        return running, changes

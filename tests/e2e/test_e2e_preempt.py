@@ -62,6 +62,9 @@ def test_a_preemptible_job_is_signalled_requeued_and_resumes(network: Network, t
         why = c.why_job(low["id"])
         assert why["preemptions"] == 1
         logs = network.cli(tenant, "logs", low["id"]).stdout
+        said = " ".join(network.cli(tenant, "why", low["id"]).stdout.split())
+    assert "was preempted 1 time, each time queued again with its retries untouched" in said
+    assert f"preempted for job {urgent['id']} of a higher priority" in said
     assert "got TERM at step" in logs and "resuming from step" in logs and "finished at step 40" in logs
     stopped = int(logs.split("got TERM at step ")[1].split()[0])
     resumed = int(logs.split("resuming from step ")[1].split()[0])

@@ -52,6 +52,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/control_cycle.py --sizes 1000x20,4000x40
 	@scripts/ensure-slurm.sh && $(BIN)/python bench/engines.py
 	$(BIN)/python bench/sim_compare.py
+	$(BIN)/python bench/sim_compare.py --synthetic --policy suanli-las
 
 ## ray-stop: stop the local Ray that `make test` started (only that one: never a bare `ray stop`)
 ray-stop:

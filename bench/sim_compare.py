@@ -11,11 +11,12 @@ The default set is quick (a few minutes): two Sia workloads, the Alibaba 2023 de
 first 2,000 jobs of Philly. `--full` runs every Sia workload and the whole Philly trace (slow: the
 production scheduler runs one cycle per event). `--plot DIR` writes JCT CDFs per trace.
 
-`--policy NAME` runs only that candidate (the last one named gets the goals table) beside the
+`--synthetic` adds six synthetic traces (traces the issue does not name; `docs/benchmarks.md`),
+generated in memory. `--policy NAME` runs only that candidate (the last one named gets the goals table) beside the
 baselines the goals need: `--policy las-ckpt` replays all of Philly in about two minutes.
 
 Run: `.venv/bin/python bench/sim_compare.py [--full] [--network examples/networks/shanghai-15.yaml]
-[--trace FORMAT:PATH[:LIMIT] ...] [--policy NAME ...] [--plot DIR]`.
+[--trace FORMAT:PATH[:LIMIT] ...] [--synthetic] [--policy NAME ...] [--plot DIR]`.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from suanli.sim.compare import (
     check,
     pool_size,
     sized_sites,
+    synthetic_set,
     with_checkpoints,
 )
 from suanli.sim.metrics import Summary
@@ -73,12 +75,18 @@ def main() -> int:
         help="write JCT CDF plots here, one folder per trace (e.g. sia-philly-philly-1000)",
     )
     parser.add_argument(
+        "--synthetic",
+        action="store_true",
+        help="also the six synthetic traces of docs/benchmarks.md (3,000 jobs at load 0.8 on 64 GPUs, "
+        "seeds 1-3, and with --sigma 2.2 --tenants 15), generated in memory",
+    )
+    parser.add_argument(
         "--policy",
         action="append",
         help="run only this candidate (repeatable) beside the baselines the goals need (easy, las, las2)",
     )
     args = parser.parse_args()
-    specs = args.trace or (FULL if args.full else QUICK)
+    specs = args.trace or ([] if args.synthetic else FULL if args.full else QUICK)
     network = load_network(args.network) if args.network else None
     print(f"machine: {platform.node()} ({os.cpu_count()} CPUs), Python {platform.python_version()}")
     failed = 0
@@ -100,6 +108,13 @@ def main() -> int:
         except SimError as exc:
             print(f"{spec}: {exc}", file=sys.stderr)
             failed += 1
+    for name, trace in synthetic_set() if args.synthetic else ():
+        names = ("easy", "las", "las2", *args.policy) if args.policy else COMPARED
+        net = sized_sites(trace) if args.sites else network
+        plot = args.plot / name.replace("/", "-") if args.plot else None
+        found = compare(with_checkpoints(trace, DEFAULT_CHECKPOINT_S), net, plot, names, name)
+        if found is not None:
+            results.append((name, *found))
     if len(results) > 1:
         print("\n### Goals per trace (hours)\n")
         header = (
@@ -134,11 +149,15 @@ def main() -> int:
 
 
 def compare(
-    trace: Trace, network: Network | None, plot: Path | None, names: Sequence[str] = COMPARED
+    trace: Trace,
+    network: Network | None,
+    plot: Path | None,
+    names: Sequence[str] = COMPARED,
+    title: str | None = None,
 ) -> tuple[Goals, Summary] | None:
     net = network or Network.single(pool_size(trace))
     where = net.source or f"one pool of {net.gpus} GPUs"
-    print(f"\n### {Path(trace.source).name}: {len(trace):,} jobs on {where}\n")
+    print(f"\n### {title or Path(trace.source).name}: {len(trace):,} jobs on {where}\n")
     runs = []
     for name in names:
         runs.append(

@@ -10,7 +10,7 @@ time is at least F × EASY's p99 JCT on that trace, `wide=N` the jobs of N GPUs 
 p99 and Jain's index against the goals' bars (`sim.compare.check`), and per rule on how many traces
 all three goals are met.
 
-Run: `.venv/bin/python bench/sim_oracle.py --trace philly:/tmp/syn/s1.csv [--trace ...]
+Run: `.venv/bin/python bench/sim_oracle.py [--trace FORMAT:PATH[:LIMIT] ...] [--synthetic]
 --rule long=0.5 --rule wide=8 --rule long=0.5,wide=16`.
 """
 
@@ -25,7 +25,15 @@ from pathlib import Path
 from suanli.scheduler.snapshot import PendingJob, Running
 from suanli.scheduler.victims import Victims
 from suanli.sim import Network, SimError, load_trace, make_policy, simulate, summarize
-from suanli.sim.compare import DEFAULT, DEFAULT_CHECKPOINT_S, Goals, check, pool_size, with_checkpoints
+from suanli.sim.compare import (
+    DEFAULT,
+    DEFAULT_CHECKPOINT_S,
+    Goals,
+    check,
+    pool_size,
+    synthetic_set,
+    with_checkpoints,
+)
 from suanli.sim.metrics import Summary
 from suanli.sim.report import markdown
 from suanli.sim.trace import Trace
@@ -85,27 +93,35 @@ def cells(goals: Goals, s: Summary) -> tuple[str, ...]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--trace", action="append", required=True, help="FORMAT:PATH[:LIMIT] (repeatable)")
+    parser.add_argument("--trace", action="append", default=[], help="FORMAT:PATH[:LIMIT] (repeatable)")
+    parser.add_argument(
+        "--synthetic", action="store_true", help="also the six synthetic traces (`sim.compare.synthetic_set`)"
+    )
     parser.add_argument("--rule", action="append", required=True, help="long=F, wide=N or both (repeatable)")
     args = parser.parse_args()
+    if not args.trace and not args.synthetic:
+        parser.error("name at least one --trace, or --synthetic")
     rules = [(text, *parse_rule(text)) for text in args.rule]
-    met = dict.fromkeys(["as is", *args.rule], 0)
-    rows: list[tuple[str, ...]] = []
+    traces: list[tuple[str, Trace]] = []
     for spec in args.trace:
         fmt, _, rest = spec.partition(":")
         path, _, limit = rest.partition(":")
         try:
-            trace = with_checkpoints(
-                load_trace(Path(path), fmt, int(limit) if limit else None), DEFAULT_CHECKPOINT_S
-            )
+            found = load_trace(Path(path), fmt, int(limit) if limit else None)
         except SimError as exc:
             print(f"{spec}: {exc}", file=sys.stderr)
             return 1
+        traces.append((f"{Path(path).parent.name}/{Path(path).name}" + (f":{limit}" if limit else ""), found))
+    if args.synthetic:
+        traces.extend(synthetic_set())
+    met = dict.fromkeys(["as is", *args.rule], 0)
+    rows: list[tuple[str, ...]] = []
+    for where, loaded in traces:
+        trace = with_checkpoints(loaded, DEFAULT_CHECKPOINT_S)
         gpus = pool_size(trace)
         base = [replay(trace, gpus, name) for name in ("easy", "las", "las2", DEFAULT)]
         goals = check(base)
         assert goals is not None
-        where = f"{Path(path).parent.name}/{Path(path).name}" + (f":{limit}" if limit else "")
         bars = f"{goals.avg_jct_bar_s / 3600:.2f} / {goals.p99_jct_bar_s / 3600:.2f} / {goals.jain_bar:.3f}"
         rows.append((where, bars, "as is", *cells(goals, base[-1])))
         met["as is"] += goals.avg_ok and goals.p99_ok and goals.jain_ok
@@ -130,7 +146,7 @@ def main() -> int:
     print(markdown(header, rows))
     print()
     for text, n in met.items():
-        print(f"{text}: all three goals met on {n} of {len(args.trace)} traces")
+        print(f"{text}: all three goals met on {n} of {len(traces)} traces")
     return 0
 
 

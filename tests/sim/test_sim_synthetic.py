@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from suanli.sim import load_trace
+from suanli.sim.compare import synthetic_set
 from suanli.sim.loaders import write_philly
 from suanli.sim.synthetic import generate, offered_load
 from suanli.sim.trace import EPOCH
@@ -72,3 +73,15 @@ def test_bad_parameters_are_refused(kwargs: dict[str, object], says: str) -> Non
     args: dict[str, object] = {"jobs": 10, "gpus": 8, "load": 0.5} | kwargs
     with pytest.raises(ValueError, match=says):
         generate(**args)  # type: ignore[arg-type]
+
+
+def test_the_synthetic_set_is_what_the_documented_sim_generate_commands_write(tmp_path: Path) -> None:
+    """`sim-compare --synthetic` and the CSVs `docs/benchmarks.md` has `suanli sim-generate` write
+    must be the same six traces, or the two ways of reproducing its table would disagree."""
+    found = dict(synthetic_set())
+    assert sorted(found) == [f"syn/{k}{s}.csv" for k in "hs" for s in (1, 2, 3)]
+    assert {t.tenant for t in found["syn/h2.csv"].jobs} == {f"t{k}" for k in range(1, 16)}
+    assert {t.tenant for t in found["syn/s2.csv"].jobs} == {f"t{k}" for k in range(1, 9)}
+    path = tmp_path / "h1.csv"
+    write_philly(generate(jobs=3000, gpus=64, load=0.8, seed=1, sigma=2.2, tenants=15), path)
+    assert load_trace(path, "philly").jobs == found["syn/h1.csv"].jobs

@@ -16,6 +16,8 @@ The goals (`check`), for the default policy against the baselines of the same ru
 1. average JCT no worse than the better of `las` and `las2`;
 2. p99 JCT no worse than `easy`'s;
 3. Jain's index over the tenants' mean bounded slowdowns no worse than `easy`'s.
+
+`synthetic_set` gives six traces the issue does not name, the same every time (`docs/benchmarks.md`).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from decimal import Decimal
 from suanli.domain.money import Money
 from suanli.sim.metrics import Summary
 from suanli.sim.network import Network, Pool
-from suanli.sim.synthetic import offered_load
+from suanli.sim.synthetic import generate, offered_load
 from suanli.sim.trace import Trace
 
 __all__ = [
@@ -41,6 +43,7 @@ __all__ = [
     "check",
     "pool_size",
     "sized_sites",
+    "synthetic_set",
     "with_checkpoints",
 ]
 
@@ -133,3 +136,16 @@ def check(summaries: Sequence[Summary], policy: str = DEFAULT) -> Goals | None:
         return None
     ours, easy = by[policy], by["easy"]
     return Goals(min(las), ours.avg_jct_s, easy.p99_jct_s, ours.p99_jct_s, easy.jain, ours.jain)
+
+
+def synthetic_set() -> list[tuple[str, Trace]]:
+    """Six synthetic traces, each named by the file `suanli sim-generate` writes the same trace to in
+    `docs/benchmarks.md`: 3,000 jobs at offered load 0.8 on 64 GPUs (a sized pool of 72) for seeds 1,
+    2 and 3 (`syn/sN.csv`), and with `--sigma 2.2 --tenants 15` (`syn/hN.csv`)."""
+    found = []
+    for seed in (1, 2, 3):
+        found.append((f"syn/s{seed}.csv", generate(jobs=3000, gpus=64, load=0.8, seed=seed)))
+        found.append(
+            (f"syn/h{seed}.csv", generate(jobs=3000, gpus=64, load=0.8, seed=seed, sigma=2.2, tenants=15))
+        )
+    return found

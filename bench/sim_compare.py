@@ -91,30 +91,30 @@ def main() -> int:
     print(f"machine: {platform.node()} ({os.cpu_count()} CPUs), Python {platform.python_version()}")
     failed = 0
     results: list[tuple[str, Goals, Summary]] = []
+    names = ("easy", "las", "las2", *args.policy) if args.policy else COMPARED
+
+    def run(trace: Trace, shown: str, folder: str) -> None:
+        net = sized_sites(trace) if args.sites else network
+        plot = args.plot / folder.lstrip("-") if args.plot else None
+        found = compare(with_checkpoints(trace, DEFAULT_CHECKPOINT_S), net, plot, names, shown)
+        if found is not None:
+            results.append((shown, *found))
+
     for spec in specs:
         fmt, _, rest = spec.partition(":")
         path, _, limit = rest.partition(":")
         try:
             trace = load_trace(Path(path), fmt, int(limit) if limit else None)
-            names = ("easy", "las", "las2", *args.policy) if args.policy else COMPARED
-            net = sized_sites(trace) if args.sites else network
-            # one folder per trace, named so that philly/workload-2 and saturn/workload-2, or two
-            # prefixes of one file, do not overwrite each other's plots
-            where = f"{Path(path).parent.name}-{Path(path).stem}" + (f"-{limit}" if limit else "")
-            plot = args.plot / where.lstrip("-") if args.plot else None
-            found = compare(with_checkpoints(trace, DEFAULT_CHECKPOINT_S), net, plot, names)
-            if found is not None:
-                results.append((f"{Path(path).parent.name}/{Path(path).name}", *found))
         except SimError as exc:
             print(f"{spec}: {exc}", file=sys.stderr)
             failed += 1
-    for name, trace in synthetic_set() if args.synthetic else ():
-        names = ("easy", "las", "las2", *args.policy) if args.policy else COMPARED
-        net = sized_sites(trace) if args.sites else network
-        plot = args.plot / name.replace("/", "-") if args.plot else None
-        found = compare(with_checkpoints(trace, DEFAULT_CHECKPOINT_S), net, plot, names, name)
-        if found is not None:
-            results.append((name, *found))
+            continue
+        # one plot folder per trace, named so that philly/workload-2 and saturn/workload-2, or two
+        # prefixes of one file, do not overwrite each other's plots
+        folder = f"{Path(path).parent.name}-{Path(path).stem}" + (f"-{limit}" if limit else "")
+        run(trace, f"{Path(path).parent.name}/{Path(path).name}", folder)
+    for shown, trace in synthetic_set() if args.synthetic else ():
+        run(trace, shown, f"{Path(shown).parent.name}-{Path(shown).stem}")  # syn-s1, as from /tmp/syn/s1.csv
     if len(results) > 1:
         print("\n### Goals per trace (hours)\n")
         header = (

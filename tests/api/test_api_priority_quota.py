@@ -159,3 +159,18 @@ def test_a_wide_job_kept_out_only_by_where_small_jobs_sit_moves_one_and_takes_it
     assert [
         x["job_id"] for x in sync(net, agents["sh1"], [report(x, "RUNNING") for x in kept])["launch"]
     ] == [moved_job["id"]]
+
+
+def test_why_names_a_preemption_made_before_the_attempt_started(net: Net) -> None:
+    net.add_site("sh1", [GPU_POOL])
+    low = net.ok("POST", "/jobs", net.tenant, json={"spec": spec("batch", priority="low")})
+    net.cycle()
+    assert net.ok("GET", f"/jobs/{low['id']}", net.tenant)["state"] == "ASSIGNED"  # its site never started it
+    vip = net.tenant_token("lab", "vip-user")
+    net.ok("PUT", "/orgs/lab/quota", net.operator, json={"max_priority": "high"})
+    urgent = net.ok("POST", "/jobs", vip, json={"spec": spec("urgent", priority="high")})
+    net.cycle()
+    why = net.ok("GET", f"/jobs/{low['id']}/why", net.tenant)
+    assert why["state"] == "PENDING" and why["preemptions"] == 1
+    said = why["last_preemption"]["message"]
+    assert "preempted before it started" in said and urgent["id"] in said

@@ -13,7 +13,10 @@ from suanli.domain.states import (
     job_transition,
 )
 from suanli.store import Tx
-from suanli.store.tables import Attempt, Job
+from suanli.store.tables import Attempt, Job, JobEvent
+
+# How a requeue says an attempt was taken back before it started (`last_preemption` reads it)
+_BEFORE_START = "preempted before it started"
 
 
 def move_job(
@@ -152,7 +155,7 @@ def attempt_preempt(tx: Tx, job: Job, attempt: Attempt, now: datetime, *, reason
         attempt.state = attempt_transition(current, AttemptState.PREEMPTED).value
         attempt.cancel_requested = True  # fencing kills a late start
         attempt.ended_at, attempt.reason = now, reason
-        _requeue(tx, job, now, f"attempt {attempt.number} on {where}: preempted before it started ({reason})")
+        _requeue(tx, job, now, f"attempt {attempt.number} on {where}: {_BEFORE_START} ({reason})")
         return False
     attempt.state = attempt_transition(current, AttemptState.PREEMPTING).value
     attempt.cancel_requested = True
@@ -206,3 +209,14 @@ def _finish(
     job.exit_code = exit_code
     job.reason = reason
     job.ended_at = now
+
+
+def last_preemption(events: list[JobEvent]) -> JobEvent | None:
+    """The last time one of the job's attempts was stopped for another job (told to stop while it
+    ran, or taken back before it started), from its events oldest first; None if never."""
+    for e in reversed(events):
+        if e.kind == "preempting" or (
+            e.kind == JobState.PENDING.value.lower() and _BEFORE_START in e.message
+        ):
+            return e
+    return None

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from suanli.api.deps import Mutation, caller, mutation, plane
 from suanli.api.schemas import SubmitJob
 from suanli.control import jobs, snapshots
+from suanli.control.lifecycle import last_preemption
 from suanli.control.plane import ControlPlane
 from suanli.control.principal import Principal
 from suanli.control.signals import job_topic
@@ -71,11 +72,7 @@ def why(job_id: str, cp: ControlPlane = Depends(plane), who: Principal = Depends
         job = jobs.visible_job(tx, who, job_id)
         events = tx.jobs.events(job.id)
         placed = [e.message for e in events if e.kind == "assigned"]
-        stopped = [  # told to stop while it ran, or taken back before it started
-            e
-            for e in events
-            if e.kind == "preempting" or (e.kind == "pending" and "preempted before it started" in e.message)
-        ]
+        stopped = last_preemption(events)
         view = job_view(tx, job)
         candidates = []
         if job.state == JobState.PENDING.value:
@@ -117,9 +114,9 @@ def why(job_id: str, cp: ControlPlane = Depends(plane), who: Principal = Depends
             },
             "preemptions": job.preemptions,
             # the last time one of its attempts was told to stop for another job, and why
-            "last_preemption": {"at": ts(stopped[-1].at), "message": stopped[-1].message}
-            if stopped
-            else None,
+            "last_preemption": None
+            if stopped is None
+            else {"at": ts(stopped.at), "message": stopped.message},
         }
 
 

@@ -56,3 +56,13 @@ def test_rules_parse_and_refuse_what_they_do_not_know(oracle: ModuleType) -> Non
         oracle.parse_rule("short=1")
     with pytest.raises(SystemExit, match="wide=N"):
         oracle.parse_rule("wide=many")
+
+
+def test_true_predictions_expect_each_job_to_run_its_true_duration(oracle: ModuleType) -> None:
+    trace = with_checkpoints(generate(jobs=40, gpus=8, load=0.9, seed=5), DEFAULT_CHECKPOINT_S)
+    net = Network.single(8)
+    policy = make_policy(DEFAULT, trace, net)
+    told = oracle.TruePredictions(policy._facts, trace)
+    assert [told.expected_s(f) for f in policy._facts] == [j.duration for j in trace.jobs]
+    told.observe(policy._facts[0], 1.0)  # what finishes changes nothing: it already knows
+    assert told.expected_s(policy._facts[0]) == trace.jobs[0].duration

@@ -45,12 +45,11 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from suanli.domain.resources import AcceleratorOption, Resources
 from suanli.scheduler import PROFILES, Carry, PendingJob, Snapshot, schedule, service
 from suanli.scheduler.predict import JobFacts, Predictor
 from suanli.sim.network import Network
 from suanli.sim.policies.moments import RunningMoments
-from suanli.sim.policies.views import Attempts, PoolViews, SizeCounts, attempt
+from suanli.sim.policies.views import Attempts, PoolViews, SizeCounts, attempt, pending_job
 from suanli.sim.policy import NOTHING, Decision, PoolState, register_policy
 from suanli.sim.trace import Trace
 
@@ -197,21 +196,10 @@ class ServiceOrder:
         return bool(victims)
 
     def _enqueue(self, job: int, ran_s: float) -> None:
-        spec = self._trace.jobs[job]
         key = f"{job:0{self._width}d}"
-        options = tuple(AcceleratorOption(model, spec.gpus) for model in self._models)
-        limit = None if spec.limit_s is None else math.ceil(spec.limit_s)
-        self._pending[key] = PendingJob(
-            id=key,
-            resources=Resources(accelerators=options, cpus=0, memory_mib=0, max_runtime_s=limit),
-            created_at=self._trace.start + timedelta(seconds=spec.submit),
-            org_id=spec.tenant,
-            project_id=spec.tenant,
-            preemptible=spec.preemptible,
-            ran_s=ran_s,
-            expected_s=self._predictor.expected_s(self._facts[job]),
-        )
-        self._sizes.add(spec.gpus)
+        expected = self._predictor.expected_s(self._facts[job])
+        self._pending[key] = pending_job(self._trace, job, key, self._models, ran_s, expected)
+        self._sizes.add(self._trace.jobs[job].gpus)
         self._will_age(key)
         self._rank_waiting(key)
 

@@ -4,7 +4,7 @@ with the `fair` queue order (`suanli-service` and `suanli-las` run the service o
 Each pass builds the `Snapshot` the control plane would: one `PoolView` per pool of the network, with
 its site, region, price per GPU-hour, PUE and grid intensity from the network file, and a single node
 holding all its GPUs with CPU and memory to spare (the engine has no node shapes yet); every waiting
-job as a `PendingJob` that accepts any of the network's models (a trace names none) at its GPU count and
+job as a `PendingJob` (`views.pending_job`) that accepts any of the network's models (a trace names none) at its GPU count and
 asks for nothing else (the trace has no CPU or memory figures), `created_at` its submit instant and its
 tenant as org and project, its `max_runtime` the run-time limit the trace records (`TraceJob.limit_s`;
 none if it records none: the duration is what happens, not a bound the tenant gave); and every
@@ -26,13 +26,11 @@ pass that runs calls `schedule()` over the whole queue: O(queue) per pass.
 
 from __future__ import annotations
 
-import math
 from datetime import timedelta
 
-from suanli.domain.resources import AcceleratorOption, Resources
 from suanli.scheduler import PROFILES, Carry, PendingJob, Snapshot, schedule
 from suanli.sim.network import Network
-from suanli.sim.policies.views import Attempts, PoolViews, SizeCounts, attempt
+from suanli.sim.policies.views import Attempts, PoolViews, SizeCounts, attempt, pending_job
 from suanli.sim.policy import NOTHING, Decision, PoolState, register_policy
 from suanli.sim.trace import Trace
 
@@ -55,19 +53,9 @@ class Production:
         self.cycles = 0  # passes that called `schedule()` (the others were skipped)
 
     def arrive(self, job: int, now: float) -> None:
-        spec = self._trace.jobs[job]
         key = f"{job:0{self._width}d}"
-        options = tuple(AcceleratorOption(model, spec.gpus) for model in self._models)
-        limit = None if spec.limit_s is None else math.ceil(spec.limit_s)
-        self._pending[key] = PendingJob(
-            id=key,
-            resources=Resources(accelerators=options, cpus=0, memory_mib=0, max_runtime_s=limit),
-            created_at=self._trace.start + timedelta(seconds=spec.submit),
-            org_id=spec.tenant,
-            project_id=spec.tenant,
-            preemptible=spec.preemptible,
-        )
-        self._sizes.add(spec.gpus)
+        self._pending[key] = pending_job(self._trace, job, key, self._models)
+        self._sizes.add(self._trace.jobs[job].gpus)
 
     def depart(self, job: int, now: float) -> None:
         self._running.stop(job)

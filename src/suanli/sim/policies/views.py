@@ -1,20 +1,23 @@
 """What the two production-scheduler policies (`suanli`, `suanli-service`) share: the network's pools
-as `PoolView`s, the waiting jobs counted by GPU count, a running job as the control plane lists its
-attempt (`attempt`), and the running attempts with how they changed between snapshots (`Attempts`)."""
+as `PoolView`s, a trace job as the control plane lists it waiting (`pending_job`), the waiting jobs
+counted by GPU count, a running job as the control plane lists its attempt (`attempt`), and the
+running attempts with how they changed between snapshots (`Attempts`)."""
 
 from __future__ import annotations
 
 import bisect
+import math
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from suanli.domain.resources import Vector
+from suanli.domain.resources import AcceleratorOption, Resources, Vector
 from suanli.scheduler import PendingJob, PoolView
 from suanli.scheduler.snapshot import Running, RunningChanges
 from suanli.sim.network import Network
+from suanli.sim.trace import Trace
 
-__all__ = ["Attempts", "PoolViews", "SizeCounts", "attempt"]
+__all__ = ["Attempts", "PoolViews", "SizeCounts", "attempt", "pending_job"]
 
 _PLENTY_CPUS = 1 << 20
 _PLENTY_MIB = 1 << 40
@@ -56,6 +59,34 @@ class SizeCounts:
         self._count[gpus] = count
         if not count:
             del self.sizes[bisect.bisect_left(self.sizes, gpus)]
+
+
+def pending_job(
+    trace: Trace,
+    job: int,
+    key: str,
+    models: tuple[str, ...],
+    ran_s: float = 0.0,
+    expected_s: float | None = None,
+) -> PendingJob:
+    """Trace job `job` waiting, as `PendingJob` `key`: it accepts any of the network's `models` (a trace
+    names none) at its GPU count and asks for nothing else (a trace has no CPU or memory figures); its
+    submit instant is `created_at`, its tenant its org and project, and its `max_runtime` the limit the
+    trace records (none if it records none: the duration is what happens, not a bound the tenant
+    gave). Never its duration."""
+    spec = trace.jobs[job]
+    options = tuple(AcceleratorOption(model, spec.gpus) for model in models)
+    limit = None if spec.limit_s is None else math.ceil(spec.limit_s)
+    return PendingJob(
+        id=key,
+        resources=Resources(accelerators=options, cpus=0, memory_mib=0, max_runtime_s=limit),
+        created_at=trace.start + timedelta(seconds=spec.submit),
+        org_id=spec.tenant,
+        project_id=spec.tenant,
+        preemptible=spec.preemptible,
+        ran_s=ran_s,
+        expected_s=expected_s,
+    )
 
 
 def _view(index: int, network: Network) -> PoolView:

@@ -6,7 +6,10 @@ Per trace (one pool sized to offered load ≤ 0.8, as `sim_compare.py`), it repl
 unchanged and once per `--rule`, where the rule makes the jobs it names unstoppable for the
 scheduler's service eviction and gathering (`Victims.stoppable`): `long=F` the jobs whose true run
 time is at least F × EASY's p99 JCT on that trace, `wide=N` the jobs of N GPUs or more, or both
-(`long=0.5,wide=16`). Eviction for priority or quota is untouched. It prints each replay's average,
+(`long=0.5,wide=16`). `soon=S` protects by the waiting job instead: no attempt is stopped for service
+for a job whose GPUs are free on that pool now or will be within S seconds, by the running jobs'
+true ends (it does not ask whether other waiting jobs take that room first). Eviction for priority
+or quota is untouched. It prints each replay's average,
 p99 and Jain's index against the goals' bars (`sim.compare.check`), and per rule on how many traces
 all three goals are met.
 
@@ -23,9 +26,11 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
+from typing import Any, NamedTuple
 
+from suanli.scheduler import service
 from suanli.scheduler.predict import JobFacts, Predictor
 from suanli.scheduler.snapshot import PendingJob, Running
 from suanli.scheduler.victims import Victims
@@ -40,14 +45,22 @@ from suanli.sim.compare import (
     with_checkpoints,
 )
 from suanli.sim.metrics import Summary
+from suanli.sim.policies.service import ServiceOrder
 from suanli.sim.report import markdown
-from suanli.sim.trace import Trace
+from suanli.sim.trace import Trace, TraceJob
 
 
-def parse_rule(text: str) -> tuple[float | None, int | None]:
-    """`long=F`, `wide=N` or both, comma-separated: (F, N), None where not given."""
+class Rule(NamedTuple):
+    long: float | None = None  # protect jobs whose true run time is ≥ this × EASY's p99
+    wide: int | None = None  # protect jobs of this many GPUs or more
+    soon: float | None = None  # no eviction for a job whose room is free within this many seconds
+
+
+def parse_rule(text: str) -> Rule:
+    """`long=F`, `wide=N`, `soon=S` or several, comma-separated; None where not given."""
     long: float | None = None
     wide: int | None = None
+    soon: float | None = None
     for part in text.split(","):
         key, _, value = part.partition("=")
         try:
@@ -55,29 +68,63 @@ def parse_rule(text: str) -> tuple[float | None, int | None]:
                 long = float(value)
             elif key == "wide":
                 wide = int(value)
+            elif key == "soon":
+                soon = float(value)
             else:
                 raise ValueError
         except ValueError:
-            raise SystemExit(f"--rule {text!r}: each part is long=F (a number) or wide=N (GPUs)") from None
-    return long, wide
+            raise SystemExit(
+                f"--rule {text!r}: each part is long=F (a number), wide=N (GPUs) or soon=S (seconds)"
+            ) from None
+    return Rule(long, wide, soon)
 
 
 @contextmanager
-def protected(is_protected: Callable[[int], bool]) -> Iterator[None]:
-    """While inside, the scheduler may not stop for service (evict, gather) an attempt of a trace job
-    `is_protected` names (the simulator's job ids are the trace's job indexes)."""
+def unstoppable(blocks: Callable[[Running, PendingJob], bool]) -> Iterator[None]:
+    """While inside, the scheduler may not stop attempt `r` for service (evict, gather) for waiting
+    job `job` where `blocks(r, job)`; stopping for a higher priority is untouched."""
     stoppable = Victims.stoppable
 
     def guarded(self: Victims, r: Running, job: PendingJob) -> bool:
         if not stoppable(self, r, job):
             return False
-        return r.priority != job.priority or not is_protected(int(r.job_id))
+        return r.priority != job.priority or not blocks(r, job)
 
     Victims.stoppable = guarded  # type: ignore[method-assign]
     try:
         yield
     finally:
         Victims.stoppable = stoppable  # type: ignore[method-assign]
+
+
+def protected(is_protected: Callable[[int], bool]) -> AbstractContextManager[None]:
+    """While inside, the scheduler may not stop for service an attempt of a trace job `is_protected`
+    names (the simulator's job ids are the trace's job indexes)."""
+    return unstoppable(lambda r, job: is_protected(int(r.job_id)))
+
+
+@contextmanager
+def room_soon(seconds: float) -> Iterator[None]:
+    """While inside, no attempt is stopped for service for a waiting job whose GPUs on the attempt's
+    pool are free now or will be within `seconds`, by the true ends of the jobs running there (read
+    from the trace at each cycle of `suanli-las`)."""
+    soon: list[int] = []
+    cycle = ServiceOrder._cycle
+
+    def watched(self: ServiceOrder, now: float, at: Any, pool: Any, free: list[int], *rest: Any) -> bool:
+        jobs = self._trace.jobs
+        soon[:] = free
+        for job, began in self._accrues.items():
+            if began + jobs[job].duration - self._ran_before[job] <= now + seconds:
+                soon[int(self._running.by_job[job].pool_id)] += jobs[job].gpus
+        return cycle(self, now, at, pool, free, *rest)
+
+    ServiceOrder._cycle = watched  # type: ignore[method-assign,assignment]
+    try:
+        with unstoppable(lambda r, job: service.accelerators(job) <= soon[int(r.pool_id)]):
+            yield
+    finally:
+        ServiceOrder._cycle = cycle  # type: ignore[method-assign]
 
 
 class TruePredictions(Predictor):
@@ -123,13 +170,15 @@ def main() -> int:
         action="store_true",
         help="suanli-las predicts every job's true run time (bounds what better predictions could do)",
     )
-    parser.add_argument("--rule", action="append", default=[], help="long=F, wide=N or both (repeatable)")
+    parser.add_argument(
+        "--rule", action="append", default=[], help="long=F, wide=N, soon=S or several (repeatable)"
+    )
     args = parser.parse_args()
     if not args.trace and not args.synthetic:
         parser.error("name at least one --trace, or --synthetic")
     if not args.rule and not args.clairvoyant:
         parser.error("name at least one --rule, or --clairvoyant")
-    rules = [(text, *parse_rule(text)) for text in args.rule]
+    rules = [(text, parse_rule(text)) for text in args.rule]
     traces: list[tuple[str, Trace]] = []
     for spec in args.trace:
         fmt, _, rest = spec.partition(":")
@@ -154,17 +203,20 @@ def main() -> int:
         bars = f"{goals.avg_jct_bar_s / 3600:.2f} / {goals.p99_jct_bar_s / 3600:.2f} / {goals.jain_bar:.3f}"
         rows.append((where, bars, "as is", *cells(goals, base[-1])))
         met["as is"] += goals.avg_ok and goals.p99_ok and goals.jain_ok
-        for text, long, wide in rules:
-            cut = None if long is None else long * goals.p99_jct_bar_s
+        for text, rule in rules:
+            cut = None if rule.long is None else rule.long * goals.p99_jct_bar_s
 
             def named(
-                i: int, cut: float | None = cut, wide: int | None = wide, jobs: tuple = trace.jobs
+                i: int,
+                cut: float | None = cut,
+                wide: int | None = rule.wide,
+                jobs: tuple[TraceJob, ...] = trace.jobs,
             ) -> bool:
                 return (cut is not None and jobs[i].duration >= cut) or (
                     wide is not None and jobs[i].gpus >= wide
                 )
 
-            with protected(named):
+            with protected(named), nullcontext() if rule.soon is None else room_soon(rule.soon):
                 s = replay(trace, gpus, DEFAULT, args.clairvoyant)
             g = check([*base[:3], s])
             assert g is not None

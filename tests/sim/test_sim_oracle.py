@@ -12,6 +12,7 @@ import pytest
 from suanli.scheduler.victims import Victims
 from suanli.sim import Network, make_policy, simulate
 from suanli.sim.compare import DEFAULT, DEFAULT_CHECKPOINT_S, with_checkpoints
+from suanli.sim.policies.service import ServiceOrder
 from suanli.sim.synthetic import generate
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "sim_oracle.py"
@@ -49,13 +50,33 @@ def test_protected_jobs_are_never_evicted_and_the_scheduler_is_restored(oracle: 
 
 
 def test_rules_parse_and_refuse_what_they_do_not_know(oracle: ModuleType) -> None:
-    assert oracle.parse_rule("long=0.5") == (0.5, None)
-    assert oracle.parse_rule("wide=16") == (None, 16)
-    assert oracle.parse_rule("long=0.75,wide=32") == (0.75, 32)
+    assert oracle.parse_rule("long=0.5") == (0.5, None, None)
+    assert oracle.parse_rule("wide=16") == (None, 16, None)
+    assert oracle.parse_rule("long=0.75,wide=32") == (0.75, 32, None)
+    assert oracle.parse_rule("soon=600").soon == 600.0
     with pytest.raises(SystemExit, match="long=F"):
         oracle.parse_rule("short=1")
     with pytest.raises(SystemExit, match="wide=N"):
         oracle.parse_rule("wide=many")
+    with pytest.raises(SystemExit, match="soon=S"):
+        oracle.parse_rule("soon=later")
+
+
+def test_no_eviction_for_a_job_whose_room_comes_soon(oracle: ModuleType) -> None:
+    """`soon=S` with S beyond every run time: every waiting job's room comes within S, so nothing is
+    evicted for service; with S negative nothing is held back (the replay is as it was)."""
+    trace = with_checkpoints(generate(jobs=300, gpus=16, load=0.9, seed=3), DEFAULT_CHECKPOINT_S)
+    before = _replay(trace, 16)
+    assert sum(o.preemptions for o in before.outcomes) > 0
+    cycle, stoppable = ServiceOrder._cycle, Victims.stoppable
+    longest = max(j.duration for j in trace.jobs)
+    with oracle.room_soon(longest + 1):
+        held = _replay(trace, 16)
+    assert sum(o.preemptions for o in held.outcomes) == 0
+    with oracle.room_soon(-1.0):
+        same = _replay(trace, 16)
+    assert [o.finish for o in same.outcomes] == [o.finish for o in before.outcomes]
+    assert (ServiceOrder._cycle, Victims.stoppable) == (cycle, stoppable)
 
 
 def test_true_predictions_expect_each_job_to_run_its_true_duration(oracle: ModuleType) -> None:

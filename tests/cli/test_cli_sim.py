@@ -174,9 +174,25 @@ def test_a_missing_trace_or_an_unusable_plot_folder_is_said_before_anything_runs
     assert missing.exit_code == 2 and "nope.csv: no such trace file" in missing.stderr
     assert "--gpus" not in missing.stderr
     assert "no such trace file" in run("sim-compare", str(tmp_path / "nope.csv")).stderr
+    # `suanli sim compare` is `suanli sim-compare`: its error, not "no such trace file: compare"
+    spaced = run("sim", "compare", str(tmp_path / "nope.csv"))
+    assert spaced.exit_code == 2 and "nope.csv: no such trace file" in spaced.stderr
     pytest.importorskip("matplotlib")
     blocked = tmp_path / "file"
     blocked.write_text("")
     result = run("sim", str(FIXTURE), "--gpus", "32", "--policy", "suanli", "--plot", str(blocked / "plots"))
     assert result.exit_code == 2 and "cannot create the plot folder" in result.stderr
     assert "passes in" not in result.stderr  # refused before the replay
+
+
+def test_sim_compare_may_be_written_apart_unless_a_trace_has_that_name(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    apart = run("sim", "compare", str(FIXTURE), "--limit", "100", "--gpus", "64", "--json")
+    assert apart.exit_code == 0, apart.stderr
+    assert json.loads(apart.stdout)["goals"] is not None  # sim-compare's answer: the goals checked
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "compare").write_bytes(FIXTURE.read_bytes())  # a trace file named `compare`
+    replayed = run("sim", "compare", "--limit", "100", "--gpus", "64", "--policy", "easy", "--json")
+    assert replayed.exit_code == 0, replayed.stderr
+    assert [r["policy"] for r in json.loads(replayed.stdout)["runs"]] == ["easy"]

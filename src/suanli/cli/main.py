@@ -8,9 +8,11 @@ one part of the CLI allowed to import below `suanli.client`).
 from __future__ import annotations
 
 import importlib
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 import suanli
 from suanli.cli import (
@@ -31,7 +33,24 @@ from suanli.cli.exit_codes import EXIT_CODES_HELP, ExitCode
 
 __all__ = ["app", "main"]
 
+SPELLED_APART = {("sim", "compare"): "sim-compare", ("sim", "generate"): "sim-generate"}
+"""Two-word commands that may also be written as two words: `suanli sim compare t.csv`."""
+
+
+class _Commands(TyperGroup):
+    """The root group. `suanli sim compare` is `suanli sim-compare` (and `sim generate`
+    `sim-generate`), unless a file of that name is there to replay: `suanli sim compare` then
+    replays it, as `suanli sim TRACE` always has."""
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:  # Typer's own (vendored) click types
+        joined = SPELLED_APART.get((args[0], args[1])) if len(args) > 1 else None
+        if joined is not None and not Path(args[1]).exists():
+            return super().resolve_command(ctx, [joined, *args[2:]])
+        return super().resolve_command(ctx, args)
+
+
 app = typer.Typer(
+    cls=_Commands,
     name="suanli",
     rich_markup_mode="markdown",
     help="suanli (算力): submit jobs to an open computing power network, and run or manage its sites.",

@@ -118,7 +118,8 @@ def sim(
     (2 queues at 16 GPU-hours). `las-ckpt` is LAS evicting only just after a job's checkpoint. The
     production scheduler, called unchanged: `suanli-las` (the control plane's default queue order),
     `suanli-service` (the `service` order) and `suanli` (the `fair` order); slower than the baselines
-    on large traces (a scheduling cycle per change). `suanli sim-compare` checks the quality goals.
+    on large traces (a scheduling cycle per change). `suanli sim-compare` (or `suanli sim compare`)
+    checks the quality goals.
 
     Examples:
 

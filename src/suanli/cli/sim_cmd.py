@@ -290,11 +290,12 @@ def sim_compare(
     ] = False,
     plot_dir: PlotDir = None,
 ) -> None:
-    """Compare FIFO, EASY, LAS (3 and 2 queues) and the default policy on one trace, with the goals.
+    """Compare FIFO, EASY, LAS (3 and 2 queues) and the production scheduler on one trace, with the goals.
 
-    The default policy (`suanli-las`: the production scheduler with the `las` queue order, the
-    control plane's default) is held
-    to three goals: average JCT no worse than the better LAS, p99 JCT no worse than EASY's, and
+    The runs: fifo, easy, las, las2, las-ckpt (LAS evicting only just after a checkpoint) and the
+    production scheduler under its three queue orders (suanli, suanli-service, suanli-las). The
+    default policy (`suanli-las`: the `las` order, the control plane's default) is held to three
+    goals (the other candidates' goal lines are printed too): average JCT no worse than the better LAS, p99 JCT no worse than EASY's, and
     Jain's index over tenants' mean bounded slowdown no worse than EASY's. Preemptions cost the
     work since the job's last checkpoint plus a 30 s restart.
 

@@ -241,3 +241,41 @@ def test_a_price_book_cannot_be_removed_and_the_error_names_no_field(net: Net) -
     removed = net.call("POST", "/sites/dc1/pools/gpu/price", net.operator, json={"price_per_hour": None})
     assert removed.status_code == 422 and "cannot be removed" in removed.json()["detail"]
     assert not removed.json().get("errors")
+
+
+def test_amounts_and_rates_past_what_the_ledger_keeps_are_refused_by_field_not_crashed(net: Net) -> None:
+    """Each of these once reached the database and came back 500 (an integer past 64 bits)."""
+    price_gpu(net)
+    member_token(net, "demo", "ada", "viewer")
+    project = "/orgs/demo/projects/default"
+    for method, path, body, field in [
+        ("POST", f"{project}/topups", {"amount": "99999999999999999999999"}, "amount"),
+        ("POST", f"{project}/topups", {"amount": "92233720368547758.00"}, "amount"),
+        ("PUT", f"{project}/credit-limit", {"limit": "99999999999999999999"}, "limit"),
+        ("POST", "/tokens", {"name": "t", "user": "ada", "expires_in": "999999999999999999999d"}, "expires_in"),
+    ]:  # fmt: skip
+        refused = net.call(method, path, net.operator, json=body)
+        assert refused.status_code in (400, 422), refused.text
+        assert refused.json()["errors"][0]["field"] == field
+    largest = net.ok("POST", f"{project}/topups", net.operator, json={"amount": "10000000000000.00"})
+    assert largest["balance"]["minor"] == 10**15  # the largest amount one request may name is taken
+    for rate, why in [
+        ("1e3", "exponent"),
+        ("1e30", "huge"),
+        ("1.0000001", "past a millionth"),
+        ("-1", "sign"),
+    ]:
+        body = {"tenant": {"accelerator_hour": rate}, "wholesale": {}}
+        refused = net.call("POST", "/sites/dc1/pools/gpu/prices", net.operator, json=body)
+        assert refused.status_code == 422, (why, refused.text)
+        assert refused.json()["errors"][0]["field"] == "tenant.accelerator_hour"
+    # a tenth of a fen per CPU-hour is a price
+    sub_cent = {"tenant": {"cpu_hour": "0.005", "accelerator_hour": "38"}, "wholesale": {}}
+    assert net.ok("POST", "/sites/dc1/pools/gpu/prices", net.operator, json=sub_cent)["version"] == 2
+    empty = net.call(
+        "POST", "/sites/dc1/pools/gpu/prices", net.operator, json={"tenant": {}, "wholesale": {}}
+    )
+    assert empty.status_code == 422 and empty.json()["errors"][0]["field"] == "tenant"  # no silent free pool
+    below = {"tenant": {"accelerator_hour": "38", "cpu_hour": "0.01"}, "wholesale": {"cpu_hour": "0.02"}}
+    refused = net.call("POST", "/sites/dc1/pools/gpu/prices", net.operator, json=below)
+    assert [e["field"] for e in refused.json()["errors"]] == ["tenant.cpu_hour"]  # which rate, not "each"

@@ -103,6 +103,9 @@ def test_statement_as_a_table_and_as_documents(
         httpx.Response(200, text="kind\r\n", headers={"content-type": "text/csv"}),
     )
     assert run("statement", "acme", "--format", "csv").stdout_bytes == b"kind\r\n"
+    for nowhere in (tmp_path / "no" / "such.csv", tmp_path):  # a missing folder; a folder itself
+        result = run("statement", "acme", "--format", "csv", "-o", str(nowhere))
+        assert result.exit_code == 2 and f"cannot write {nowhere}" in result.stderr, result.output
 
 
 def test_a_table_is_not_written_to_a_file(api: FakeApi, run: Run, logged_in: Path, tmp_path: Path) -> None:

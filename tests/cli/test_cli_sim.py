@@ -95,8 +95,12 @@ def test_sim_generate_refuses_bad_options(run: Run, tmp_path: Path) -> None:
     assert run("sim-generate", str(out), "--gpus", "0").exit_code == 2
     result = run("sim-generate", str(out), "--gpus", "8", "--median-duration", "100", "--max-duration", "10")
     assert result.exit_code == 2 and "below --median-duration" in result.stderr
+    # an unwritable OUT is bad input, said before any job is drawn (a big --jobs took minutes first)
     result = run("sim-generate", str(tmp_path / "no" / "such" / "dir.csv"), "--gpus", "8", "--jobs", "5")
-    assert result.exit_code == 1 and "cannot write the trace" in result.stderr
+    assert result.exit_code == 2 and "cannot write there" in result.stderr
+    assert run("sim-generate", str(tmp_path), "--gpus", "8").exit_code == 2  # a folder
+    result = run("sim-generate", str(out), "--gpus", "8", "--load", "1e308")
+    assert result.exit_code == 2 and "load must be above 0 and at most 100" in result.stderr
     assert not out.exists()
 
 

@@ -167,3 +167,13 @@ def test_ctrl_c_while_waiting_exits_130_and_leaves_the_job(
     assert result.exit_code == 130
     assert "keeps running" in result.stderr
     assert [r.method for r in api.requests] == ["POST", "GET"]
+
+
+def test_a_spec_that_is_not_utf8_exits_2_naming_the_byte(
+    api: FakeApi, run: Run, logged_in: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "job.yaml"
+    path.write_bytes(b"name: caf\xe9\nrun: x\n")  # Latin-1, not UTF-8
+    result = run("submit", str(path))
+    assert result.exit_code == 2 and "not UTF-8 text (byte 9 is 0xe9)" in result.stderr
+    assert api.requests == []

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from suanli.domain.money import Money, parse_money
+from suanli.domain.money import MAX_MINOR, Money, parse_money
 
 
 @pytest.mark.parametrize(
@@ -50,3 +50,11 @@ def test_multiplying_rounds_half_even_to_a_whole_minor_unit() -> None:
     assert Money(1).times(Decimal("0.5")) == Money(0)  # half to even
     assert Money(3).times(Decimal("0.5")) == Money(2)
     assert str(Money(3800)) == "38.00 CNY" and str(Money(5, "JPY")) == "5 JPY"
+
+
+def test_an_amount_past_ten_trillion_yuan_is_refused_with_the_largest_allowed() -> None:
+    assert parse_money("10000000000000.00") == Money(MAX_MINOR, "CNY")
+    with pytest.raises(ValueError, match=r"largest amount allowed, 10,?000,?000,?000,?000\.00 CNY"):
+        parse_money("10000000000000.01")
+    with pytest.raises(ValueError, match="largest amount allowed"):
+        parse_money("-99999999999999999999", signed=True)

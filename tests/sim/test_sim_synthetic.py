@@ -62,9 +62,11 @@ def test_a_written_trace_reads_back_equal_through_the_philly_loader(tmp_path: Pa
 @pytest.mark.parametrize(
     ("kwargs", "says"),
     [
-        ({"jobs": 0}, "jobs must be at least 1"),
-        ({"load": 0.0}, "load must be more than 0"),
-        ({"load": math.inf}, "load must be more than 0"),
+        ({"jobs": 0}, "jobs must be between 1 and 2,000,000"),
+        ({"jobs": 10**11}, "jobs must be between 1 and 2,000,000, not 100,000,000,000"),
+        ({"load": 0.0}, "load must be above 0 and at most 100"),
+        ({"load": math.inf}, "load must be above 0 and at most 100, not inf"),
+        ({"load": 1e308}, "load must be above 0 and at most 100"),  # once a ZeroDivisionError
         ({"tenants": 0}, "tenants must be at least 1"),
         ({"gpu_mix": {64: 1.0}}, "no GPU count in the mix"),
     ],

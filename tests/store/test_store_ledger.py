@@ -161,6 +161,21 @@ def test_a_usage_record_is_charged_once_even_across_holds(db: Database) -> None:
         )
 
 
+def test_a_transfer_that_would_pass_what_a_balance_can_hold_is_refused_whole(db: Database) -> None:
+    """Amounts are capped where they are read (`parse_money`); the store still refuses a balance past
+    64 bits, with nothing of the transfer written, rather than failing inside the database."""
+    ids = seed(db)
+    cash = cash_account(ids["project"], "CNY")
+    huge = 2**62
+    with db.transaction() as tx:
+        ledger.topup(tx, "t1", ids["project"], huge, "CNY", NOW, "op")
+    with pytest.raises(StoreConflict, match="largest the ledger keeps"), db.transaction() as tx:
+        ledger.topup(tx, "t2", ids["project"], huge, "CNY", NOW, "op")
+    with db.read() as tx:
+        assert ledger.balance(tx, cash) == huge  # the second top-up left no trace
+        assert set(tx.ledger.sums_by_currency().values()) == {0}
+
+
 class StoreMachine(RuleBasedStateMachine):
     """The service on a real database must agree with the in-memory `Ledger` after every step."""
 

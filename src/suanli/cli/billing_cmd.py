@@ -68,7 +68,10 @@ def _emit(body: Any, output: Path | None) -> None:
         stdout.file.write(text)
         stdout.file.flush()
         return
-    output.write_text(text, encoding="utf-8")
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror or exc}", ExitCode.USAGE)
     typer.echo(f"wrote {output}", err=True)
 
 

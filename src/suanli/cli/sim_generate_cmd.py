@@ -67,6 +67,8 @@ def sim_generate(
     """
     if max_duration < median:
         fail(f"--max-duration {max_duration:g} is below --median-duration {median:g}", ExitCode.USAGE)
+    if not out.parent.is_dir() or out.is_dir():  # said before drawing the jobs, not after
+        fail(f"{out}: cannot write there (no such folder, or it is a folder)", ExitCode.USAGE)
     try:
         trace = generate(
             jobs=jobs,
@@ -84,7 +86,7 @@ def sim_generate(
     try:
         write_philly(trace, out)
     except TraceError as exc:
-        fail(str(exc), ExitCode.FAILED)
+        fail(str(exc), ExitCode.USAGE)
     span_h = trace.jobs[-1].submit / 3600
     achieved = f", offered load {offered_load(trace, gpus):.3f} on {gpus} GPUs" if span_h > 0 else ""
     stderr.print(

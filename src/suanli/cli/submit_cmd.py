@@ -52,6 +52,11 @@ def load_spec(source: str) -> dict[str, Any]:
         text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
     except OSError as exc:
         fail(f"cannot read {label}: {exc.strerror or exc}", ExitCode.USAGE)
+    except UnicodeDecodeError as exc:
+        fail(
+            f"{label}: not UTF-8 text (byte {exc.start} is {exc.object[exc.start]:#04x}); a job spec is YAML",
+            ExitCode.USAGE,
+        )
     try:
         spec = yaml.load(text, Loader=_SpecLoader)  # a SafeLoader: builds only plain data
     except yaml.YAMLError as exc:

@@ -152,11 +152,12 @@ def create_token(
     if operator and not (who.operator and user.is_operator):
         raise Forbidden("operator tokens are only for operators")
     try:
-        ttl = timedelta(seconds=parse_duration_s(expires_in or "90d"))
+        seconds = parse_duration_s(expires_in or "90d")
     except ValueError as exc:
         raise Invalid(str(exc), [FieldError("expires_in", "a duration such as 30d or 12h")]) from None
-    if not timedelta(minutes=1) <= ttl <= timedelta(days=3650):
+    if not 60 <= seconds <= 3650 * 86400:  # checked before timedelta, which overflows on huge ones
         raise Invalid("expires_in out of range", [FieldError("expires_in", "between 1m and 3650d")])
+    ttl = timedelta(seconds=seconds)
     kind = TokenKind.OPERATOR if operator else TokenKind.TENANT
     token_id, token = issue(tx, kind, name, now, ttl=ttl, user_id=user.id)
     return token_id, token, now + ttl

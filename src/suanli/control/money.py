@@ -7,8 +7,9 @@ Each function runs inside the caller's transaction and returns plain JSON-ready 
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from suanli.control import audit, holds, ledger
@@ -51,15 +52,19 @@ def read_amount(
     return money
 
 
+_RATE_KEYS = ("accelerator_hour", "cpu_hour", "gb_hour")
+_RATE = re.compile(r"^\d{1,9}(?:\.\d{1,6})?$")  # major units per hour: below a billion, to a millionth
+
+
 def _rate(field: str, text: str | None) -> Decimal:
-    """A price per hour in major units (e.g. '38.00') → exact minor units per hour, never a float."""
-    try:
-        value = Decimal(text or "0")
-    except InvalidOperation:
-        value = Decimal(-1)
-    if not value.is_finite() or value < 0:
-        raise Invalid(f"invalid {field}", [FieldError(field, "a non-negative decimal such as 38.00 or 0.05")])
-    return value
+    """A price per hour in major units (e.g. '38.00' or '0.005' per GiB-hour) → an exact Decimal,
+    never a float: plain digits, at most 9 before the point and 6 after it (no exponent, no sign)."""
+    if text is None or not _RATE.match(text.strip()):
+        raise Invalid(
+            f"invalid {field}: {text!r}",
+            [FieldError(field, "a decimal such as 38.00 or 0.005: at most 999999999.999999 per hour")],
+        )
+    return Decimal(text.strip())
 
 
 def money_view(minor: int, currency: str) -> dict[str, Any]:
@@ -254,16 +259,21 @@ def set_price(
     currency = currency.upper()
     if currency not in EXPONENT:
         raise Invalid("unknown currency", [FieldError("currency", f"allowed: {', '.join(sorted(EXPONENT))}")])
+    if all(tenant.get(k) is None for k in _RATE_KEYS):
+        raise Invalid(
+            "a price book needs a tenant rate",
+            [FieldError("tenant", "at least one of accelerator_hour, cpu_hour, gb_hour (0 to make it free)")],
+        )
     scale = Decimal(10) ** EXPONENT[currency]
     t, w = (
-        Rates(
-            *(_rate(f"{side}.{k}", rates.get(k)) * scale for k in ("accelerator_hour", "cpu_hour", "gb_hour"))
-        )
+        Rates(*(_rate(f"{side}.{k}", rates.get(k) or "0") * scale for k in _RATE_KEYS))
         for side, rates in (("tenant", tenant), ("wholesale", wholesale))
     )
     if not t.covers(w):
+        below = [k for k in _RATE_KEYS if getattr(t, k) < getattr(w, k)]
         raise Invalid(
-            "a tenant price below the wholesale rate", [FieldError("tenant", "each rate ≥ wholesale")]
+            "a tenant price below the wholesale rate",
+            [FieldError(f"tenant.{k}", f"at least wholesale.{k}") for k in below],
         )
     effective = effective_at or now
     if effective < now:

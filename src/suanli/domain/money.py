@@ -10,6 +10,9 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 EXPONENT = {"CNY": 2, "USD": 2, "EUR": 2, "HKD": 2, "JPY": 0}
 DEFAULT_CURRENCY = "CNY"
 AMOUNT_EXAMPLE = "38.00 or '38.00 CNY'"  # the one example every amount error gives
+# The largest amount one request may name, in minor units (10 trillion yuan): sums of many such stay
+# far inside the 64-bit integers the ledger keeps.
+MAX_MINOR = 10**15
 _AMOUNT = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*([A-Za-z]{3})?\s*$")
 
 
@@ -46,4 +49,6 @@ def parse_money(text: str, currency: str | None = None, *, signed: bool = False)
     scaled = amount.scaleb(EXPONENT[code])
     if scaled != scaled.to_integral_value():
         raise ValueError(f"{text!r} has more decimals than {code} allows ({EXPONENT[code]})")
+    if abs(scaled) > MAX_MINOR:
+        raise ValueError(f"{text!r} is more than the largest amount allowed, {Money(MAX_MINOR, code)}")
     return Money(int(scaled), code)

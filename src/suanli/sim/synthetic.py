@@ -106,6 +106,10 @@ def _limit(rng: random.Random, duration: float, max_overestimate: float) -> floa
     return math.ceil(duration * factor / _QUARTER_HOUR) * _QUARTER_HOUR
 
 
+MAX_JOBS = 2_000_000  # about 20 times the whole Philly trace; more only fills memory
+MAX_LOAD = 100.0  # a pool asked for a hundred times what it has is a queue that never drains
+
+
 def _check(
     jobs: int,
     gpus: int,
@@ -118,9 +122,9 @@ def _check(
     max_overestimate: float,
 ) -> None:
     problems = [
-        (jobs >= 1, f"jobs must be at least 1, not {jobs}"),
+        (1 <= jobs <= MAX_JOBS, f"jobs must be between 1 and {MAX_JOBS:,}, not {jobs:,}"),
         (gpus >= 1, f"gpus must be at least 1, not {gpus}"),
-        (load > 0 and math.isfinite(load), f"load must be more than 0, not {load}"),
+        (0 < load <= MAX_LOAD, f"load must be above 0 and at most {MAX_LOAD:g}, not {load:g}"),
         (tenants >= 1, f"tenants must be at least 1, not {tenants}"),
         (median_s >= 1 and max_s >= median_s, f"need 1 ≤ median_s ≤ max_s, not {median_s}, {max_s}"),
         (sigma >= 0, f"sigma must be 0 or more, not {sigma}"),

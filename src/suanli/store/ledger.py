@@ -18,6 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
 from suanli.domain.ledger import Transfer, account_kind
+from suanli.store.errors import Conflict
 from suanli.store.ids import new_id
 from suanli.store.tables import (
     Attempt,
@@ -30,6 +31,8 @@ from suanli.store.tables import (
     VoucherGrant,
     VoucherProgramme,
 )
+
+_BIGINT = 2**63 - 1  # the largest balance a BigInteger column keeps (SQLite and PostgreSQL alike)
 
 
 class LedgerRepo:
@@ -104,7 +107,10 @@ class LedgerRepo:
                     source=e.source,
                 )
             )
-            accounts[e.account].signed_sum += e.amount
+            moved = accounts[e.account].signed_sum + e.amount
+            if abs(moved) > _BIGINT:  # refused whole: nothing of the transfer is written
+                raise Conflict(f"account {e.account}'s balance would pass the largest the ledger keeps")
+            accounts[e.account].signed_sum = moved
         self._s.flush()
         return row
 

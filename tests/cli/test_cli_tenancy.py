@@ -108,3 +108,31 @@ def test_forbidden_admin_verb_exits_4(api: FakeApi, run: Run, logged_in: Path) -
     result = run("org", "create", "acme", "--kind", "provider")
     assert result.exit_code == 4
     assert "error: operators only" in result.stderr
+
+
+def test_org_quota_keeps_what_is_left_out_and_shows_without_options(
+    api: FakeApi, run: Run, logged_in: Path
+) -> None:
+    """`org quota acme --limit 30` once reset the guarantee to 0 and the priority to normal, and a bare
+    `org quota acme` wiped the limit: what is not given is kept, and nothing given is a show."""
+    held = {
+        "guaranteed_cu": "10",
+        "limit_cu": "20",
+        "max_priority": "high",
+        "updated_at": "2026-11-27T00:00:00Z",
+    }
+    api.on("GET", "/orgs/acme", ok({"name": "acme", "quota": held}))
+    api.on("PUT", "/orgs/acme/quota", ok({"org": "acme", "quota": held | {"limit_cu": "30"}}))
+    result = run("org", "quota", "acme", "--limit", "30")
+    assert result.exit_code == 0, result.output
+    assert api.body(-1) == {"guaranteed_cu": "10", "limit_cu": "30", "max_priority": "high"}
+    assert "guaranteed 10 CU, limit 30 CU, priority up to high" in result.stdout
+    run("org", "quota", "acme", "--limit", "none")
+    assert api.body(-1) == {"guaranteed_cu": "10", "limit_cu": None, "max_priority": "high"}
+    shown = run("org", "quota", "acme")
+    assert shown.exit_code == 0 and api.requests[-1].method == "GET"  # nothing written
+    assert "guaranteed 10 CU, limit 20 CU, priority up to high" in shown.stdout
+    api.on("GET", "/orgs/acme", ok({"name": "acme", "quota": None}))
+    assert "has no quota" in run("org", "quota", "acme").stdout
+    run("org", "quota", "acme", "--guaranteed", "4")  # no quota yet: the rest are the defaults
+    assert api.body(-1) == {"guaranteed_cu": "4", "limit_cu": None, "max_priority": "normal"}

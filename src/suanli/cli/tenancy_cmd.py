@@ -105,35 +105,70 @@ def org_show(name: OrgName, json_out: JsonOption = False) -> None:
 def org_quota(
     name: OrgName,
     guaranteed: Annotated[
-        str, typer.Option("--guaranteed", help="Compute units always the org's own (an A100 is 1 CU).")
-    ] = "0",
+        str | None,
+        typer.Option(
+            "--guaranteed",
+            help="Compute units always the org's own (an A100 is 1 CU). Default: as it is (0).",
+            show_default=False,
+        ),
+    ] = None,
     limit: Annotated[
         str | None,
         typer.Option(
-            "--limit", help="Most compute units it may hold, borrowing idle capacity. Default: none."
+            "--limit",
+            help="Most compute units it may hold, borrowing idle capacity; `none` for no limit. "
+            "Default: as it is (none).",
+            show_default=False,
         ),
     ] = None,
     max_priority: Annotated[
-        str,
-        typer.Option("--max-priority", help="Highest priority class its jobs may use: low, normal, high."),
-    ] = "normal",
+        str | None,
+        typer.Option(
+            "--max-priority",
+            help="Highest priority class its jobs may use: low, normal, high. Default: as it is (normal).",
+            show_default=False,
+        ),
+    ] = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Set an org's quota (operators).
+    """Show or set an org's quota (setting is for operators).
 
     Within its guaranteed part the org's capacity is its own: jobs of other orgs that borrowed it are
     preempted to give it back (only preemptible ones). Up to the limit it may borrow what others
-    leave idle. Jobs over the limit wait with the reason shown by `suanli why`.
+    leave idle. Jobs over the limit wait with the reason shown by `suanli why`. Options left out keep
+    what the quota has; with none, the quota is shown.
 
-    Example: `suanli org quota pku --guaranteed 64 --limit 128 --max-priority high`
+    Examples:
+
+    ```
+    suanli org quota pku --guaranteed 64 --limit 128 --max-priority high
+    suanli org quota pku --limit none
+    suanli org quota pku
+    ```
     """
     with session() as client:
-        body = client.set_quota(name, guaranteed_cu=guaranteed, limit_cu=limit, max_priority=max_priority)
+        current = client.get_org(name).get("quota") or {}
+        if guaranteed is None and limit is None and max_priority is None:
+            body = {"org": name, "quota": current or None}
+        else:
+            body = client.set_quota(
+                name,
+                guaranteed_cu=guaranteed
+                if guaranteed is not None
+                else str(current.get("guaranteed_cu", "0")),
+                limit_cu=(None if limit.strip().lower() == "none" else limit)
+                if limit is not None
+                else current.get("limit_cu"),
+                max_priority=max_priority or current.get("max_priority", "normal"),
+            )
     if json_out:
         print_json(body)
         return
     q = body["quota"]
-    limit_text = f"{q['limit_cu']} CU" if q["limit_cu"] is not None else "no limit"
+    if q is None:
+        stdout.print(f"org {escape(name)} has no quota: nothing guaranteed, no limit, priority up to normal")
+        return
+    limit_text = f"{q['limit_cu']} CU" if q["limit_cu"] is not None else "none"
     stdout.print(
         f"org {escape(name)}: guaranteed {q['guaranteed_cu']} CU, limit {limit_text}, "
         f"priority up to {q['max_priority']}"

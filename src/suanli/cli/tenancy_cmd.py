@@ -149,7 +149,7 @@ def org_quota(
     with session() as client:
         current = client.get_org(name).get("quota") or {}
         if guaranteed is None and limit is None and max_priority is None:
-            body = {"org": name, "quota": current or None}
+            body: dict[str, Any] = {"org": name, "quota": current or None}
         else:
             body = client.set_quota(
                 name,
@@ -164,7 +164,7 @@ def org_quota(
     if json_out:
         print_json(body)
         return
-    q = body["quota"]
+    q: dict[str, Any] | None = body["quota"]
     if q is None:
         stdout.print(f"org {escape(name)} has no quota: nothing guaranteed, no limit, priority up to normal")
         return

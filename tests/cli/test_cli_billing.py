@@ -168,6 +168,15 @@ def test_budget_set_and_show(api: FakeApi, run: Run, logged_in: Path) -> None:
     ]
     api.on("GET", "/orgs/acme/projects/vision/budget", ok({**view, "events": events}))
     assert "2600.00 CNY" in run("budget", "show", "acme", "vision").stdout
+    zero = {**view, "budget": {**view["budget"], "month": "*", "amount": money(0), "percent": None}}
+    api.on("GET", "/orgs/acme/projects/vision/budget", ok(zero))
+    shown = run("budget", "show", "acme", "vision").stdout
+    assert "None" not in shown and "2026-12 (the every-month budget): 0.00 CNY of 0.00 CNY, alerts" in shown
+    # an option's own value is the option's: `--threshold -5` reaches the server, not the int parser
+    api.on("PUT", "/orgs/acme/projects/vision/budget", ok(view))
+    result = run("budget", "set", "acme", "vision", "100", "--threshold", "-5")
+    assert result.exit_code == 0, result.output
+    assert api.body()["thresholds"] == [-5]
 
 
 def test_credit_limit_and_audit(api: FakeApi, run: Run, logged_in: Path) -> None:

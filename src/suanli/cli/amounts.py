@@ -21,7 +21,17 @@ class SignedAmounts(TyperCommand):
     argument's place whole. A mistyped option is still refused as one ("No such option")."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # Any: typer's click Context
-        shielded = [_SHIELD + a if _NEGATIVE.match(a) else a for a in args]
+        # an option's own value (`--threshold -5`) is left to the option, whose type says what is wrong
+        takes_value = {
+            opt
+            for p in self.params
+            if getattr(p, "param_type_name", "") == "option" and not getattr(p, "is_flag", False)
+            for opt in p.opts
+        }
+        shielded = [
+            _SHIELD + a if _NEGATIVE.match(a) and (i == 0 or args[i - 1] not in takes_value) else a
+            for i, a in enumerate(args)
+        ]
         rest: list[str] = super().parse_args(ctx, shielded)
         for name, value in ctx.params.items():
             if isinstance(value, str) and value.startswith(_SHIELD):

@@ -278,9 +278,11 @@ def _print_budget(body: dict[str, Any]) -> None:
             if b["blocked"]
             else (", hard cap" if b["hard_cap"] else "")
         )
+        every = " (the every-month budget)" if b.get("month") == "*" else ""
+        percent = f" ({b['percent']}%)" if b.get("percent") is not None else ""  # None: a zero budget
         stdout.print(
-            f"{escape(body['org'])}/{escape(body['project'])} {escape(body['month'])}: {escape(_text(b['spent']))} "
-            f"of {escape(_text(b['amount']))} ({b['percent']}%), alerts at "
+            f"{escape(body['org'])}/{escape(body['project'])} {escape(body['month'])}{every}: "
+            f"{escape(_text(b['spent']))} of {escape(_text(b['amount']))}{percent}, alerts at "
             f"{', '.join(f'{t}%' for t in b['thresholds'])}{cap}"
         )
     if body.get("events"):

@@ -168,7 +168,7 @@ def check_thresholds(values: Iterable[int]) -> tuple[int, ...]:
     """Alert thresholds in percent of a budget: 1–1000, each once, ascending."""
     out = tuple(sorted(set(values)))
     if not out or any(not 0 < t <= 1000 for t in out):
-        raise BillingError("thresholds are percentages from 1 to 1000, e.g. 50,80,100")
+        raise BillingError("thresholds are percentages from 1 to 1000, e.g. 50, 80 and 100")
     return out
 
 

@@ -42,6 +42,7 @@ def test_pool_values_parse(value: str, expected: LocalPool) -> None:
         ("A100:4,memory=16GB", "memory must be a size"),
         ("A100:4,memory=16", "memory must be a size"),
         ("cpu:2,cpus=4", "a cpu pool's size is its COUNT"),
+        ("B300:8", "'B300' is not a model the network knows (job specs name these: "),  # once offered, unused
     ],
 )
 def test_bad_pool_values_name_the_value_and_the_allowed_forms(value: str, complaint: str) -> None:

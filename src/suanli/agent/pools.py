@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from suanli.agent.backends.base import PoolOffer
+from suanli.domain.catalog import default_catalog
 
 __all__ = ["LocalPool", "Machine", "discover_pools", "parse_pool", "parse_pools", "query_nvidia_smi"]
 
@@ -96,6 +97,14 @@ def parse_pool(value: str, machine: Machine | None = None) -> LocalPool:
     cpu_only = kind.lower() == "cpu"
     if not cpu_only and not _MODEL.match(kind):
         raise _bad(value, f"{kind!r} is not an accelerator model or 'cpu'")
+    if not cpu_only:  # a model no job can ask for would be offered and never used
+        known = default_catalog().find(kind)
+        if known is None:
+            models = ", ".join(default_catalog().names())
+            raise _bad(
+                value, f"{kind!r} is not a model the network knows (job specs name these: {models}) or 'cpu'"
+            )
+        kind = known.name
     name = name.strip() or kind.lower()
     if not _NAME.match(name):
         raise _bad(value, f"pool name {name!r} must be lowercase letters, digits, '-' or '_'")
@@ -113,7 +122,7 @@ def parse_pool(value: str, machine: Machine | None = None) -> LocalPool:
     if cpu_only:
         return LocalPool(name=name, accelerator=None, devices=(), cpus=cpus, memory_mib=memory_mib)
     return LocalPool(
-        name=name, accelerator=kind.upper(), devices=tuple(range(count)), cpus=cpus, memory_mib=memory_mib
+        name=name, accelerator=kind, devices=tuple(range(count)), cpus=cpus, memory_mib=memory_mib
     )
 
 

@@ -117,7 +117,7 @@ def agent(
         list[str] | None,
         typer.Option(
             metavar="SPEC",
-            help="A pool the site offers, [NAME=]KIND:COUNT[,cpus=N][,memory=SIZE] (e.g. A100:4, cpu:8); "
+            help="A pool the site offers, [NAME=]KIND:COUNT[,cpus=N][,memory=SIZE] (e.g. A100:4, cpu:8; KIND a model of the catalog, as job specs name them); "
             "repeat for several. Default: this machine's GPUs, else all its CPUs.",
         ),
     ] = None,

@@ -110,8 +110,22 @@ def test_global_profile_option_picks_the_server(api: FakeApi, run: Run, config_d
 
 def test_env_overrides_the_file(api: FakeApi, run: Run, logged_in: Path) -> None:
     api.on("GET", "/whoami", ok(ME))
-    assert run("whoami", env={"SUANLI_SERVER": "http://other.test", "SUANLI_TOKEN": "slt_env"}).exit_code == 0
-    assert api.clients[-1] == ("http://other.test", "slt_env")
+    env_token = mint(TokenKind.TENANT, bytes(range(1, 25)))
+    assert run("whoami", env={"SUANLI_SERVER": "http://other.test", "SUANLI_TOKEN": env_token}).exit_code == 0
+    assert api.clients[-1] == ("http://other.test", env_token)
+
+
+def test_a_malformed_token_or_a_server_that_is_no_url_is_a_usage_error(
+    api: FakeApi, run: Run, logged_in: Path
+) -> None:
+    """Both once went to the network: exit 4 (the server's 401) or 5 ("cannot reach notaurl")."""
+    bad = run("jobs", env={"SUANLI_TOKEN": "slt_bad"})
+    assert bad.exit_code == 2 and "the token of $SUANLI_TOKEN is malformed" in bad.stderr
+    nourl = run("jobs", env={"SUANLI_SERVER": "notaurl"})
+    assert nourl.exit_code == 2 and "'notaurl' is not a server URL" in nourl.stderr
+    login = run("login", "--server", "notaurl", "--token-env", "T", env={"T": TOKEN})
+    assert login.exit_code == 2 and "is not a server URL" in login.stderr
+    assert api.requests == []
 
 
 def test_whoami_prints_user_and_memberships(api: FakeApi, run: Run, logged_in: Path) -> None:

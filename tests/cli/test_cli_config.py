@@ -93,8 +93,9 @@ def test_no_file_means_not_logged_in(config_dir: Path) -> None:
 
 def test_unknown_profile_is_named(config_dir: Path) -> None:
     save_profile("a", "http://a.test", "t1", config_dir=config_dir)
-    with pytest.raises(NotLoggedIn, match="no profile named 'nope'"):
+    with pytest.raises(ConfigError, match="no profile named 'nope'") as caught:  # a usage error (2), not 4
         resolve_profile("nope", env={"SUANLI_CONFIG_DIR": str(config_dir)})
+    assert not isinstance(caught.value, NotLoggedIn)
 
 
 def test_malformed_file_is_a_config_error(config_dir: Path) -> None:

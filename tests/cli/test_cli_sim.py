@@ -53,10 +53,12 @@ def test_bad_input_exits_2_with_the_place_named(run: Run, tmp_path: Path) -> Non
     assert run("sim", str(FIXTURE), "--gpus", "0").exit_code == 2
 
 
-def test_a_job_wider_than_the_pool_fails_the_run(run: Run) -> None:
+def test_a_job_wider_than_the_pool_is_refused_with_what_would_fit(run: Run) -> None:
     result = run("sim", str(FIXTURE), "--gpus", "4", "--limit", "300")
-    assert result.exit_code == 1
-    assert "needs 8 GPUs; the pool has 4" in result.stderr
+    assert result.exit_code == 2  # the input does not fit: a usage error, not a failed run
+    assert "needs 8 GPUs; the pool has 4 (give --gpus 8 or more)" in result.stderr
+    compared = run("sim-compare", str(FIXTURE), "--gpus", "4", "--limit", "300")
+    assert compared.exit_code == 2 and "(give --gpus 8 or more)" in compared.stderr
 
 
 SWF = Path(__file__).parent.parent / "sim" / "fixtures" / "sample.swf"

@@ -102,6 +102,7 @@ def login(
             f"this is a {TOKEN_KINDS[kind]} token; it is for `suanli agent`, not for signing in",
             ExitCode.USAGE,
         )
+    context.check_server_url(url)
     with client_errors(url), context.make_client(url, token) as client:
         me = client.whoami()
     path = save_profile(name, url, token, make_current=True)

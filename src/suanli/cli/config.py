@@ -248,7 +248,7 @@ def resolve_profile(
         return Profile(chosen, server.rstrip("/"), token)
     if (name or env.get("SUANLI_PROFILE")) and config.profiles:
         known = ", ".join(sorted(config.profiles))
-        raise NotLoggedIn(f"no profile named {chosen!r} (known: {known}); see `suanli profiles`")
+        raise ConfigError(f"no profile named {chosen!r} (known: {known}); see `suanli profiles`")
     raise NotLoggedIn(
         "not logged in: run `suanli login --server URL` "
         "(or `make up` to start a local network, which logs you in)"

@@ -7,6 +7,7 @@ client's errors into one red line on stderr and the documented exit code.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,10 +20,11 @@ from rich.markup import escape
 
 from suanli.cli.config import ConfigError, NotLoggedIn, Profile, resolve_profile
 from suanli.cli.exit_codes import ExitCode, exit_code_for_status
-from suanli.client import ApiError, Client, ClientError, MalformedToken, ServerUnreachable
+from suanli.client import ApiError, Client, ClientError, MalformedToken, ServerUnreachable, check_token_shape
 
 __all__ = [
     "CliState",
+    "check_server_url",
     "choice",
     "client_errors",
     "current_profile",
@@ -48,6 +50,12 @@ class CliState:
 # One invocation per process: the root callback resets this before any command runs. (A module value
 # rather than the Typer context because commands should not have to thread a context through.)
 state = CliState()
+
+
+def check_server_url(server: str) -> None:
+    """A server is an http:// or https:// URL; anything else is a usage error, not an unreachable server."""
+    if not server.lower().startswith(("http://", "https://")):
+        fail(f"{server!r} is not a server URL: use e.g. http://127.0.0.1:8600", ExitCode.USAGE)
 
 
 def make_client(server: str, token: str | None) -> Client:
@@ -113,5 +121,12 @@ def client_errors(server: str) -> Iterator[None]:
 def session() -> Iterator[Client]:
     """A client for the chosen profile; client errors in the block end the command cleanly."""
     profile = current_profile()
+    check_server_url(profile.server)
+    if profile.token is not None:
+        try:
+            check_token_shape(profile.token)
+        except MalformedToken as exc:
+            where = "$SUANLI_TOKEN" if os.environ.get("SUANLI_TOKEN") else f"profile {profile.name!r}"
+            fail(f"the token of {where} is malformed: {exc}", ExitCode.USAGE)
     with client_errors(profile.server), make_client(profile.server, profile.token) as client:
         yield client

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -26,6 +26,7 @@ from suanli.cli.render import PIPE_WIDTH
 from suanli.sim import (
     BASELINES,
     FORMATS,
+    JobTooWide,
     Network,
     NetworkError,
     Run,
@@ -152,6 +153,8 @@ def sim(
     stderr.print(f"[dim]{len(trace):,} jobs of {tenants} tenants on {escape(where)}[/dim]")
     try:
         runs = _run_all(trace, network, names)
+    except JobTooWide as exc:
+        _too_wide(exc, gpus is not None)
     except SimulationError as exc:
         fail(str(exc), ExitCode.FAILED)
     summaries = [summarize(trace, run) for run in runs]
@@ -180,6 +183,16 @@ def _network(gpus: int | None, path: Path | None) -> Network:
         return load_network(path)
     except NetworkError as exc:
         fail(str(exc), ExitCode.USAGE)
+
+
+def _too_wide(exc: JobTooWide, one_pool: bool) -> NoReturn:
+    """The trace does not fit the network: bad input (exit 2), with what would fit."""
+    hint = (
+        f" (give --gpus {exc.needs} or more)"
+        if one_pool
+        else f" (give the network a pool of {exc.needs} GPUs)"
+    )
+    fail(f"{exc}{hint}", ExitCode.USAGE)
 
 
 def _check_trace(path: Path) -> None:
@@ -330,6 +343,8 @@ def sim_compare(
     )
     try:
         runs = _run_all(trace, network, list(COMPARED), checkpoint_min * 60 or None)
+    except JobTooWide as exc:
+        _too_wide(exc, gpus is not None)
     except SimulationError as exc:
         fail(str(exc), ExitCode.FAILED)
     summaries = [summarize(trace, run) for run in runs]

@@ -7,7 +7,7 @@ trace on a network of GPU pools (`load_network(path)`, or an int: one pool of th
 
 from suanli.sim import policies
 from suanli.sim.engine import Holds, JobOutcome, Progress, Run, simulate
-from suanli.sim.errors import NetworkError, SimError, SimulationError, TraceError
+from suanli.sim.errors import JobTooWide, NetworkError, SimError, SimulationError, TraceError
 from suanli.sim.loaders import FORMATS, load_trace
 from suanli.sim.metrics import Summary, bounded_slowdown, jain_index, percentile, summarize
 from suanli.sim.network import Network, Pool, load_network, parse_network
@@ -21,6 +21,7 @@ __all__ = [
     "Decision",
     "Holds",
     "JobOutcome",
+    "JobTooWide",
     "Network",
     "NetworkError",
     "Policy",

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from suanli.sim.errors import SimulationError
+from suanli.sim.errors import JobTooWide, SimulationError
 from suanli.sim.network import Network
 from suanli.sim.policy import NOTHING, Decision, Policy
 from suanli.sim.trace import Trace
@@ -297,9 +297,12 @@ def _refuse_too_big(trace: Trace, net: Network) -> None:
     if too_big is None:
         return
     if len(net.pools) == 1:
-        raise SimulationError(f"job {too_big.id} needs {too_big.gpus} GPUs; the pool has {largest.gpus}")
-    raise SimulationError(
-        f"job {too_big.id} needs {too_big.gpus} GPUs; the largest pool, {largest.label}, has {largest.gpus}"
+        raise JobTooWide(
+            f"job {too_big.id} needs {too_big.gpus} GPUs; the pool has {largest.gpus}", too_big.gpus
+        )
+    raise JobTooWide(
+        f"job {too_big.id} needs {too_big.gpus} GPUs; the largest pool, {largest.label}, has {largest.gpus}",
+        too_big.gpus,
     )
 
 

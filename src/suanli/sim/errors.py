@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["NetworkError", "SimError", "SimulationError", "TraceError"]
+__all__ = ["JobTooWide", "NetworkError", "SimError", "SimulationError", "TraceError"]
 
 
 class SimError(Exception):
@@ -15,6 +15,15 @@ class TraceError(SimError):
 
 class SimulationError(SimError):
     """A run cannot go on: a job larger than the pool, or a policy that broke the engine's rules."""
+
+
+class JobTooWide(SimulationError):
+    """A job needs more GPUs than the largest pool has: the trace and the network do not fit (the
+    input's fault, not the run's). `needs` is the job's GPU count."""
+
+    def __init__(self, message: str, needs: int) -> None:
+        super().__init__(message)
+        self.needs = needs
 
 
 class NetworkError(SimError):

@@ -299,7 +299,7 @@ def test_why_a_job_waits_under_las_says_a_job_past_the_first_rung_is_not_promote
 def test_why_a_job_waiting_alone_under_las_says_it_holds_back_from_evicting() -> None:
     alone = job("alone", 4, age_s=HOUR, expected_s=3 * HOUR)
     assert service.explain_wait(alone, [alone], T0, every_band=False) == (
-        "no waiting job goes before it: it waits for the capacity it needs, now in use, to free; "
+        "no waiting job goes before it in the queue order; "
         "promoted in 5 h by the ageing rule; it waits alone, so every accelerator that frees is its "
         "own: it evicts no job for service for 2 h more (its expected run time)"
     )
@@ -310,7 +310,7 @@ def test_why_a_job_waiting_alone_under_las_says_it_holds_back_from_evicting() ->
 def test_why_a_cpu_job_waits_speaks_of_no_accelerators() -> None:
     cpu = replace(job("cpu", age_s=HOUR, expected_s=3 * HOUR), resources=Resources((), 1, 2, 0))
     assert service.explain_wait(cpu, [cpu], T0, every_band=False) == (
-        "no waiting job goes before it: it waits for the capacity it needs, now in use, to free; "
+        "no waiting job goes before it in the queue order; "
         "promoted in 5 h by the ageing rule; it waits alone, so all capacity that frees is its own: "
         "it evicts no job for service for 2 h more (its expected run time)"
     )

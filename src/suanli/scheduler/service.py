@@ -337,7 +337,7 @@ def explain_wait(job: PendingJob, queue: Sequence[PendingJob], now: datetime, ev
     head = (
         f"waiting behind {total} job{'s' if total != 1 else ''} with less service or shorter expected work"
         if total
-        else "no waiting job goes before it: it waits for the capacity it needs, now in use, to free"
+        else "no waiting job goes before it in the queue order"  # what holds it is said beside (gates, pools)
     )
     # a job without accelerators has its service counted in hours, one unit however many CPUs
     freed, hour = (

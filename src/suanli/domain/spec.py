@@ -317,7 +317,44 @@ def _field_error(e: Any) -> FieldError:
         msg = "is required"
     elif e["type"] == "string_type" and len(e["loc"]) == 2 and e["loc"][0] == "env":
         msg = _env_value_hint(str(e["loc"][1]), e.get("input"))
+    elif e["type"] in ("less_than_equal", "greater_than_equal") and str(e["loc"][-1]) in _IN_UNITS:
+        bound = e["ctx"]["le" if e["type"] == "less_than_equal" else "ge"]
+        side = "at most" if e["type"] == "less_than_equal" else "at least"
+        msg = f"{side} {_IN_UNITS[str(e['loc'][-1])](int(bound))}"
+    elif e["type"] in ("model_type", "dict_type"):
+        msg = f"must be a mapping of fields (name: value lines), not {_kind(e.get('input'))}"
+    elif e["type"] == "string_too_short":
+        msg = "must not be empty"
     return FieldError(loc or "(root)", msg)
+
+
+def _mib_text(mib: int) -> str:
+    """Memory as the spec writes it: 8Ti, 16Gi, 512Mi."""
+    for unit, size in (("Ti", 1024 * 1024), ("Gi", 1024)):
+        if mib >= size and mib % size == 0:
+            return f"{mib // size}{unit}"
+    return f"{mib}Mi"
+
+
+def _seconds_text(seconds: int) -> str:
+    """A duration as the spec writes it: 30d, 12h, 90m, 1s."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+# fields whose bounds pydantic states in the spec's internal units (MiB, seconds)
+_IN_UNITS = {
+    "memory": _mib_text,
+    "size": _mib_text,
+    "max_runtime": _seconds_text,
+    "checkpoint_interval": _seconds_text,
+}
+
+
+def _kind(value: Any) -> str:
+    return "nothing (null)" if value is None else f"{type(value).__name__} {value!r}"[:60]
 
 
 def _env_value_hint(name: str, value: Any) -> str:

@@ -173,8 +173,20 @@ def test_valid_fields_are_normalized(document: dict[str, Any], read: Any, expect
         pytest.param(
             doc(constraints={"max_price_per_hour": "cheap"}),
             "constraints.max_price_per_hour",
-            "30.00",
+            "38.00",
             id="price-text",
+        ),
+        pytest.param(  # once read as 1000: an exponent is no price anywhere else either
+            doc(constraints={"max_price_per_hour": "1e3"}),
+            "constraints.max_price_per_hour",
+            "a decimal such as 38.00",
+            id="price-exponent",
+        ),
+        pytest.param(
+            doc(constraints={"max_price_per_hour": True}),
+            "constraints.max_price_per_hour",
+            "a price per hour such as 30.00",
+            id="price-boolean",
         ),
         pytest.param(
             doc(constraints={"max_price_per_hour": "NaN"}),

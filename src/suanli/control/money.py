@@ -7,7 +7,6 @@ Each function runs inside the caller's transaction and returns plain JSON-ready 
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -18,7 +17,15 @@ from suanli.control.errors import Forbidden, Invalid, NotFound
 from suanli.control.principal import Principal
 from suanli.domain.errors import FieldError
 from suanli.domain.ledger import Rates, book_in_force, cash_account
-from suanli.domain.money import AMOUNT_EXAMPLE, DEFAULT_CURRENCY, EXPONENT, Money, parse_money
+from suanli.domain.money import (
+    AMOUNT_EXAMPLE,
+    DEFAULT_CURRENCY,
+    EXPONENT,
+    RATE_RULE,
+    Money,
+    parse_money,
+    parse_rate,
+)
 from suanli.store import Tx
 from suanli.store.ids import new_id
 from suanli.store.tables import Org, Pool, PriceVersion, Project, Site
@@ -53,18 +60,14 @@ def read_amount(
 
 
 _RATE_KEYS = ("accelerator_hour", "cpu_hour", "gb_hour")
-_RATE = re.compile(r"^\d{1,9}(?:\.\d{1,6})?$")  # major units per hour: below a billion, to a millionth
 
 
-def _rate(field: str, text: str | None) -> Decimal:
-    """A price per hour in major units (e.g. '38.00' or '0.005' per GiB-hour) → an exact Decimal,
-    never a float: plain digits, at most 9 before the point and 6 after it (no exponent, no sign)."""
-    if text is None or not _RATE.match(text.strip()):
-        raise Invalid(
-            f"invalid {field}: {text!r}",
-            [FieldError(field, "a decimal such as 38.00 or 0.005: at most 999999999.999999 per hour")],
-        )
-    return Decimal(text.strip())
+def _rate(field: str, text: str) -> Decimal:
+    """A price per hour in major units → an exact Decimal (`domain.money.parse_rate`)."""
+    try:
+        return parse_rate(text)
+    except ValueError:
+        raise Invalid(f"invalid {field}: {text!r}", [FieldError(field, RATE_RULE)]) from None
 
 
 def money_view(minor: int, currency: str) -> dict[str, Any]:

@@ -33,6 +33,19 @@ class Money:
         return Money(int((Decimal(self.minor) * factor).to_integral_value(ROUND_HALF_EVEN)), self.currency)
 
 
+_RATE = re.compile(r"^\d{1,9}(?:\.\d{1,6})?$")  # major units per hour: below a billion, to a millionth
+RATE_RULE = "a decimal such as 38.00 or 0.005: at most 999999999.999999 per hour"
+
+
+def parse_rate(text: str) -> Decimal:
+    """A price per hour in major units (`38.00`, or `0.005` per GiB-hour) → an exact Decimal, never a
+    float: plain digits, at most 9 before the point and 6 after it (no sign, no exponent); ValueError
+    says `RATE_RULE` otherwise. Rates may be finer than the currency's minor unit; charges round."""
+    if not _RATE.match(text.strip()):
+        raise ValueError(f"{text!r} is not a rate: {RATE_RULE}")
+    return Decimal(text.strip())
+
+
 def parse_money(text: str, currency: str | None = None, *, signed: bool = False) -> Money:
     """`38.00`, `38 CNY` or `0.5USD` → Money; refuses more decimals than the currency has, and a
     negative amount unless `signed` (then the caller's rule says why it is refused)."""

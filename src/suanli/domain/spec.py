@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
-from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from suanli.domain.catalog import UnknownAccelerator, default_catalog
 from suanli.domain.errors import FieldError, SpecError
+from suanli.domain.money import RATE_RULE, parse_rate
 from suanli.domain.requirements import RequirementError, is_requirement, models_meeting
 from suanli.domain.resources import AcceleratorOption, Resources, parse_duration_s, parse_memory_mib
 
@@ -86,12 +86,14 @@ class _Constraints(_Strict):
     def _price(cls, v: Any) -> str | None:
         if v is None:
             return None
+        if isinstance(v, bool) or not isinstance(v, int | float | str):
+            raise ValueError("expected a price per hour such as 30.00")
         try:
-            d = Decimal(str(v))
-        except InvalidOperation:
-            raise ValueError("expected a price such as 30.00") from None
-        if not d.is_finite() or d <= 0:
-            raise ValueError("must be a positive price such as 30.00")
+            d = parse_rate(str(v))
+        except ValueError:
+            raise ValueError(f"must be a positive price per hour, {RATE_RULE}") from None
+        if d <= 0:
+            raise ValueError(f"must be a positive price per hour, {RATE_RULE}")
         return str(d)
 
 

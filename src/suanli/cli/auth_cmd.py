@@ -178,7 +178,10 @@ def profiles(
 
 @profiles_app.command("use")
 def profiles_use(name: Annotated[str, typer.Argument(help="The profile to make current.")]) -> None:
-    """Make NAME the current profile."""
+    """Make NAME the current profile (`suanli profiles` lists them).
+
+    Example: `suanli profiles use local-operator`
+    """
     try:
         use_profile(name)
     except ConfigError as exc:

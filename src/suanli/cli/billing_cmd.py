@@ -257,7 +257,10 @@ def budget_show(
     month: MonthOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """The budget in force, what the month spent, and the thresholds reached."""
+    """The budget in force, what the month spent, and the thresholds reached.
+
+    Example: `suanli budget show acme vision --month 2026-12`
+    """
     with session() as client:
         body = client.get_budget(org, project, month=month)
     if json_out:

@@ -124,7 +124,14 @@ def voucher_programme(
     issuer: Annotated[str, typer.Option(help="Who funds it, e.g. 'Haidian District'.")] = "",
     json_out: JsonOption = False,
 ) -> None:
-    """Create a voucher programme with a budget cap (operators)."""
+    """Create a voucher programme with a budget cap (operators); `voucher grant` then issues from it.
+
+    Example:
+
+    ```
+    suanli voucher programme haidian-2026 --budget "1000000.00 CNY" --issuer "Haidian District"
+    ```
+    """
     with session() as client:
         body = client.create_programme(name, budget, issuer)
     if json_out:
@@ -211,7 +218,10 @@ def voucher_list(
 def voucher_report(
     programme: Annotated[str, typer.Argument(help="The programme.")], json_out: JsonOption = False
 ) -> None:
-    """Issued, redeemed, expired and clawed back, by org and by provider; reconciled to the ledger (operators)."""
+    """Issued, redeemed, expired and clawed back, by org and by provider; reconciled to the ledger (operators).
+
+    Example: `suanli voucher report haidian-2026 --json`
+    """
     with session() as client:
         body = client.programme_report(programme)
     if json_out:
@@ -235,7 +245,10 @@ def voucher_relate(
     provider: Annotated[str, typer.Argument(help="A provider org related to it.")],
     note: Annotated[str, typer.Option(help="Why, e.g. 'same parent company'.")] = "",
 ) -> None:
-    """Declare a holder related to a provider: the holder's vouchers never pay there (operators)."""
+    """Declare a holder related to a provider: the holder's vouchers never pay there (operators).
+
+    Example: `suanli voucher relate pku-ai pku-hpc --note "same university"`
+    """
     with session() as client:
         client.relate_provider(org, provider, note)
     stdout.print(f"{escape(org)}'s vouchers will not pay {escape(provider)}")

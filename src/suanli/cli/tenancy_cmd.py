@@ -354,7 +354,10 @@ def token_revoke(
     token_id: Annotated[str, typer.Argument(metavar="ID", help="The token's id from `suanli token list`.")],
     json_out: JsonOption = False,
 ) -> None:
-    """Revoke a token at once."""
+    """Revoke a token at once: requests with it are refused from now on.
+
+    Example: `suanli token revoke tok_01JD…` (ids from `suanli token list`)
+    """
     with session() as client:
         body = client.revoke_token(token_id)
     _done(body, json_out, f"token {escape(token_id)} revoked")

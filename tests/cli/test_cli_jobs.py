@@ -23,6 +23,9 @@ def test_jobs_table_shows_full_ids_and_states(api: FakeApi, run: Run, logged_in:
     assert result.exit_code == 0, result.output
     assert long_id in result.stdout and "RUNNING" in result.stdout and "pku/gpu" in result.stdout
     assert dict(api.requests[0].url.params) == {"state": "RUNNING", "limit": "5"}
+    # several states are any of them (a second --state once replaced the first without a word)
+    assert run("jobs", "--state", "pending", "--state", "running").exit_code == 0
+    assert api.requests[-1].url.params["state"] == "PENDING,RUNNING"
 
 
 def test_jobs_json_is_the_apis_json(api: FakeApi, run: Run, logged_in: Path) -> None:

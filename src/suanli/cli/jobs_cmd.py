@@ -21,7 +21,12 @@ RECENT_EVENTS = 10
 
 def jobs(
     state: Annotated[
-        str | None, typer.Option(help="Only jobs in this state (PENDING, RUNNING, FAILED, ...).")
+        list[str] | None,
+        typer.Option(
+            help="Only jobs in this state (PENDING, RUNNING, FAILED, ...); repeat it, or give "
+            "PENDING,RUNNING, for jobs in any of several.",
+            show_default=False,
+        ),
     ] = None,
     project: Annotated[
         str | None,
@@ -42,15 +47,17 @@ def jobs(
     ```
     suanli jobs
     suanli jobs --state RUNNING --project vision
+    suanli jobs --state PENDING --state RUNNING
     suanli jobs --all --json
     ```
     """
+    states = ",".join(s.strip().upper() for s in state) if state else None  # the API reads a comma list
     with session() as client:
         if all_pages:
-            found = list(client.iter_jobs(state=state.upper() if state else None, project=project))
+            found = list(client.iter_jobs(state=states, project=project))
             body: dict[str, object] = {"items": found, "next_cursor": None}
         else:
-            body = client.list_jobs(state=state.upper() if state else None, project=project, limit=limit)
+            body = client.list_jobs(state=states, project=project, limit=limit)
     if json_out:
         print_json(body)
         return

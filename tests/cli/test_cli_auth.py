@@ -141,3 +141,10 @@ def test_logout_forgets_the_profile(run: Run, logged_in: Path, config_dir: Path)
     assert out.exit_code == 0 and " ".join(out.stdout.split()) == "Logged out of profile 'default'."
     assert load_config(config_dir).profiles == {}
     assert run("logout").exit_code == 2
+
+
+def test_the_token_comes_one_way(api: FakeApi, run: Run, tmp_path: Path) -> None:
+    file = tmp_path / "t"
+    file.write_text(TOKEN)
+    both = run("login", "--server", SERVER, "--token-file", str(file), "--token-env", "T", env={"T": TOKEN})
+    assert both.exit_code == 2 and "not both" in both.stderr and api.requests == []

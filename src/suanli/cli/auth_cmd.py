@@ -33,6 +33,8 @@ profiles_app = typer.Typer(invoke_without_command=True)
 
 
 def _read_token(token_file: Path | None, token_env: str | None) -> str:
+    if token_file is not None and token_env is not None:
+        fail("give the token one way: --token-file or --token-env, not both", ExitCode.USAGE)
     if token_file is not None:
         try:
             text = sys.stdin.read() if str(token_file) == "-" else token_file.read_text(encoding="utf-8")

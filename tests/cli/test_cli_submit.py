@@ -55,6 +55,7 @@ def test_submit_reads_stdin_and_prints_json(api: FakeApi, run: Run, logged_in: P
         ("name: hello\n  run: x\n", "job.yaml:2:6"),
         ("name: 'unterminated\n", "job.yaml:2:1"),
         ("name: a\nrun: x\nrun: y\n", "job.yaml:3:1"),
+        ('name: a\nrun: "a\x07b"\n', "job.yaml:2:8"),  # a control character: once "position 15"
     ],
 )
 def test_bad_yaml_exits_2_naming_line_and_column(

@@ -59,6 +59,13 @@ def load_spec(source: str) -> dict[str, Any]:
         )
     try:
         spec = yaml.load(text, Loader=_SpecLoader)  # a SafeLoader: builds only plain data
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow: placed by line and column
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        fail(
+            f"{label}:{line}:{column}: invalid YAML: character {exc.character:#06x} is not allowed",
+            ExitCode.USAGE,
+        )
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{label}:{mark.line + 1}:{mark.column + 1}" if mark is not None else label

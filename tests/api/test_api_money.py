@@ -257,6 +257,8 @@ def test_amounts_and_rates_past_what_the_ledger_keeps_are_refused_by_field_not_c
         refused = net.call(method, path, net.operator, json=body)
         assert refused.status_code in (400, 422), refused.text
         assert refused.json()["errors"][0]["field"] == field
+    refused = net.call("POST", f"{project}/topups", net.operator, json={"amount": "10000000000000.01"})
+    assert refused.json()["errors"][0]["message"] == "at most 10000000000000.00 CNY"  # not "such as 38.00"
     largest = net.ok("POST", f"{project}/topups", net.operator, json={"amount": "10000000000000.00"})
     assert largest["balance"]["minor"] == 10**15  # the largest amount one request may name is taken
     for rate, why in [

@@ -22,6 +22,7 @@ from suanli.domain.money import (
     DEFAULT_CURRENCY,
     EXPONENT,
     RATE_RULE,
+    AmountTooLarge,
     Money,
     parse_money,
     parse_rate,
@@ -46,6 +47,8 @@ def read_amount(
     A minus sign is refused on zero too: "-0" is more likely a mistyped amount than a zero."""
     try:
         money = parse_money(text, currency, signed=True)
+    except AmountTooLarge as exc:
+        raise Invalid(str(exc), [FieldError(field, f"at most {exc.largest}")]) from None
     except ValueError as exc:
         raise Invalid(str(exc), [FieldError(field, f"an amount such as {AMOUNT_EXAMPLE}")]) from None
     if money.minor < 0 or (positive and money.minor == 0):

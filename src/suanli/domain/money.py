@@ -33,6 +33,14 @@ class Money:
         return Money(int((Decimal(self.minor) * factor).to_integral_value(ROUND_HALF_EVEN)), self.currency)
 
 
+class AmountTooLarge(ValueError):
+    """An amount past `MAX_MINOR`; `largest` is the most allowed, in the amount's currency."""
+
+    def __init__(self, text: str, largest: Money) -> None:
+        super().__init__(f"{text!r} is more than the largest amount allowed, {largest}")
+        self.largest = largest
+
+
 _RATE = re.compile(r"^\d{1,9}(?:\.\d{1,6})?$")  # major units per hour: below a billion, to a millionth
 RATE_RULE = "a decimal such as 38.00 or 0.005: at most 999999999.999999 per hour"
 
@@ -63,5 +71,5 @@ def parse_money(text: str, currency: str | None = None, *, signed: bool = False)
     if scaled != scaled.to_integral_value():
         raise ValueError(f"{text!r} has more decimals than {code} allows ({EXPONENT[code]})")
     if abs(scaled) > MAX_MINOR:
-        raise ValueError(f"{text!r} is more than the largest amount allowed, {Money(MAX_MINOR, code)}")
+        raise AmountTooLarge(text, Money(MAX_MINOR, code))
     return Money(int(scaled), code)

@@ -28,7 +28,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from suanli.sim import Network, SimError, load_network, load_trace, make_policy, simulate, summarize
+from suanli.sim import Network, SimError, load_network, make_policy, simulate, summarize
 from suanli.sim.compare import (
     CANDIDATES,
     COMPARED,
@@ -36,6 +36,7 @@ from suanli.sim.compare import (
     DEFAULT_CHECKPOINT_S,
     Goals,
     check,
+    load_named,
     pool_size,
     sized_sites,
     synthetic_set,
@@ -101,18 +102,13 @@ def main() -> int:
             results.append((shown, *found))
 
     for spec in specs:
-        fmt, _, rest = spec.partition(":")
-        path, _, limit = rest.partition(":")
         try:
-            trace = load_trace(Path(path), fmt, int(limit) if limit else None)
+            label, folder, trace = load_named(spec)  # folder: one per trace, so plots never collide
         except SimError as exc:
             print(f"{spec}: {exc}", file=sys.stderr)
             failed += 1
             continue
-        # one plot folder per trace, named so that philly/workload-2 and saturn/workload-2, or two
-        # prefixes of one file, do not overwrite each other's plots
-        folder = f"{Path(path).parent.name}-{Path(path).stem}" + (f"-{limit}" if limit else "")
-        run(trace, f"{Path(path).parent.name}/{Path(path).name}", folder)
+        run(trace, label.partition(":")[0], folder)
     for shown, trace in synthetic_set() if args.synthetic else ():
         run(trace, shown, f"{Path(shown).parent.name}-{Path(shown).stem}")  # syn-s1, as from /tmp/syn/s1.csv
     if len(results) > 1:

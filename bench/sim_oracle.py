@@ -27,19 +27,19 @@ import argparse
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from pathlib import Path
 from typing import Any, NamedTuple
 
 from suanli.scheduler import service
 from suanli.scheduler.predict import JobFacts, Predictor
 from suanli.scheduler.snapshot import PendingJob, Running
 from suanli.scheduler.victims import Victims
-from suanli.sim import Network, SimError, load_trace, make_policy, simulate, summarize
+from suanli.sim import Network, SimError, make_policy, simulate, summarize
 from suanli.sim.compare import (
     DEFAULT,
     DEFAULT_CHECKPOINT_S,
     Goals,
     check,
+    load_named,
     pool_size,
     synthetic_set,
     with_checkpoints,
@@ -181,14 +181,12 @@ def main() -> int:
     rules = [(text, parse_rule(text)) for text in args.rule]
     traces: list[tuple[str, Trace]] = []
     for spec in args.trace:
-        fmt, _, rest = spec.partition(":")
-        path, _, limit = rest.partition(":")
         try:
-            found = load_trace(Path(path), fmt, int(limit) if limit else None)
+            label, _, found = load_named(spec)
         except SimError as exc:
             print(f"{spec}: {exc}", file=sys.stderr)
             return 1
-        traces.append((f"{Path(path).parent.name}/{Path(path).name}" + (f":{limit}" if limit else ""), found))
+        traces.append((label, found))
     if args.synthetic:
         traces.extend(synthetic_set())
     met = dict.fromkeys(["as is", *args.rule], 0)

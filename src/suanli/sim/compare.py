@@ -26,8 +26,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from pathlib import Path
 
 from suanli.domain.money import Money
+from suanli.sim.loaders import load_trace
 from suanli.sim.metrics import Summary
 from suanli.sim.network import Network, Pool
 from suanli.sim.synthetic import generate, offered_load
@@ -41,6 +43,7 @@ __all__ = [
     "TARGET_LOAD",
     "Goals",
     "check",
+    "load_named",
     "pool_size",
     "sized_sites",
     "synthetic_set",
@@ -149,3 +152,16 @@ def synthetic_set() -> list[tuple[str, Trace]]:
             (f"syn/h{seed}.csv", generate(jobs=3000, gpus=64, load=0.8, seed=seed, sigma=2.2, tenants=15))
         )
     return found
+
+
+def load_named(spec: str) -> tuple[str, str, Trace]:
+    """A trace named as the bench scripts take it, `FORMAT:PATH[:LIMIT]`: its label for tables
+    (`philly/workload-2.csv:1000`), a folder name for its plots that two traces do not share
+    (`philly-workload-2-1000`), and the trace. Raises `SimError` (`TraceError`) as `load_trace`."""
+    fmt, _, rest = spec.partition(":")
+    path, _, limit = rest.partition(":")
+    trace = load_trace(Path(path), fmt, int(limit) if limit else None)
+    where = Path(path)
+    label = f"{where.parent.name}/{where.name}" + (f":{limit}" if limit else "")
+    folder = f"{where.parent.name}-{where.stem}" + (f"-{limit}" if limit else "")
+    return label, folder, trace

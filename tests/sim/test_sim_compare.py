@@ -1,0 +1,28 @@
+"""`sim.compare.load_named`: how the bench scripts name a trace, label it and keep its plots apart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from suanli.sim import TraceError
+from suanli.sim.compare import load_named
+
+FIXTURE = Path(__file__).parent / "fixtures" / "philly-2000.csv"
+
+
+def test_a_named_trace_is_loaded_with_its_label_and_a_plot_folder_of_its_own() -> None:
+    label, folder, trace = load_named(f"philly:{FIXTURE}:300")
+    assert (label, folder, len(trace)) == ("fixtures/philly-2000.csv:300", "fixtures-philly-2000-300", 300)
+    whole_label, whole_folder, whole = load_named(f"philly:{FIXTURE}")
+    assert (whole_label, whole_folder, len(whole)) == (
+        "fixtures/philly-2000.csv",
+        "fixtures-philly-2000",
+        2000,
+    )
+
+
+def test_a_missing_trace_raises_the_loaders_error(tmp_path: Path) -> None:
+    with pytest.raises(TraceError):
+        load_named(f"philly:{tmp_path / 'nope.csv'}")

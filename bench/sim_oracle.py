@@ -17,8 +17,14 @@ all three goals are met.
 (as is and under each rule) then expects each job to run exactly as long as it will
 (`TruePredictions` in place of the history's geometric means).
 
+`--srpt F` (repeatable) asks what a policy that knows everything reaches, not just one rule: `RemainingFirst`
+runs the job with the shortest true remaining time first (first fit, no blocking), evicts an attempt
+only for a job with less remaining time and only within `CHECKPOINT_WINDOW_S` of its last checkpoint
+(as `suanli-las`), and never evicts nor delays the jobs whose true run time is at least F × EASY's p99
+(they start first, in arrival order).
+
 Run: `.venv/bin/python bench/sim_oracle.py [--trace FORMAT:PATH[:LIMIT] ...] [--synthetic]
-[--clairvoyant] --rule long=0.5 --rule wide=8 --rule long=0.5,wide=16`.
+[--clairvoyant] [--srpt 0.75] --rule long=0.5 --rule wide=8 --rule long=0.5,wide=16`.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from typing import Any, NamedTuple
 
 from suanli.scheduler import service
 from suanli.scheduler.predict import JobFacts, Predictor
+from suanli.scheduler.service import CHECKPOINT_WINDOW_S
 from suanli.scheduler.snapshot import PendingJob, Running
 from suanli.scheduler.victims import Victims
 from suanli.sim import Network, SimError, make_policy, simulate, summarize
@@ -46,6 +53,7 @@ from suanli.sim.compare import (
 )
 from suanli.sim.metrics import Summary
 from suanli.sim.policies.service import ServiceOrder
+from suanli.sim.policy import NOTHING, Decision, PoolState
 from suanli.sim.report import markdown
 from suanli.sim.trace import Trace, TraceJob
 
@@ -140,6 +148,90 @@ class TruePredictions(Predictor):
         return self._true[id(job)]
 
 
+class RemainingFirst:
+    """ORACLE policy (reads true durations) on one pool: shortest true remaining time first, the jobs
+    of at least `long_s` true run time before all others (in arrival order) and never evicted. A
+    waiting job that does not fit evicts running attempts with more remaining time than its own, the
+    most remaining first, each only within `window_s` after its last checkpoint (every
+    `checkpoint_s` of progress), and only if they make its room. When something waits and some attempt
+    is outside its window, it wakes when the next one enters it."""
+
+    name = "srpt-oracle"
+
+    def __init__(
+        self,
+        trace: Trace,
+        long_s: float,
+        checkpoint_s: float = DEFAULT_CHECKPOINT_S,
+        window_s: float = CHECKPOINT_WINDOW_S,
+    ) -> None:
+        self._jobs = trace.jobs
+        self._long_s = long_s
+        self._every = [job.checkpoint_s or checkpoint_s for job in trace.jobs]
+        self._window_s = window_s
+        self._waiting: set[int] = set()
+        self._running: set[int] = set()
+
+    def arrive(self, job: int, now: float) -> None:
+        self._waiting.add(job)
+
+    def depart(self, job: int, now: float) -> None:
+        self._running.discard(job)
+
+    def _key(self, job: int, now: float, pool: PoolState) -> tuple[int, float, int]:
+        facts = self._jobs[job]
+        if facts.duration >= self._long_s:
+            return (0, facts.submit, job)
+        return (1, facts.duration - pool.executed_s(job, now), job)
+
+    def _since_checkpoint(self, job: int, now: float, pool: PoolState) -> float:
+        return pool.executed_s(job, now) % self._every[job]
+
+    def decide(self, now: float, pool: PoolState) -> Decision:
+        if not self._waiting:
+            return NOTHING
+        key = {j: self._key(j, now, pool) for j in (*self._waiting, *self._running)}
+        free = pool.pool_free[0]
+        victims = sorted((j for j in self._running if key[j][0] == 1), key=key.__getitem__, reverse=True)
+        start: list[int] = []
+        preempt: list[int] = []
+        for job in sorted(self._waiting, key=key.__getitem__):
+            need = self._jobs[job].gpus
+            if need > free:
+                chosen = []
+                for victim in victims:
+                    if key[victim] <= key[job]:
+                        break
+                    if self._since_checkpoint(victim, now, pool) <= self._window_s:
+                        chosen.append(victim)
+                        free += self._jobs[victim].gpus
+                        if free >= need:
+                            break
+                if free < need:
+                    free -= sum(self._jobs[v].gpus for v in chosen)
+                    continue
+                for victim in chosen:
+                    victims.remove(victim)
+                preempt.extend(chosen)
+            start.append(job)
+            free -= need
+        self._waiting.difference_update(start)
+        self._running.update(start)
+        self._running.difference_update(preempt)
+        self._waiting.update(preempt)
+        wake = None
+        if self._waiting:
+            outside = [
+                self._every[j] - self._since_checkpoint(j, now, pool)
+                for j in victims
+                if self._since_checkpoint(j, now, pool) > self._window_s
+            ]
+            wake = now + max(min(outside), 1.0) if outside else None  # ≥ 1 s: float rounding
+        if not (start or preempt or wake):
+            return NOTHING
+        return Decision(tuple(start), tuple(preempt), wake_at=wake)
+
+
 def replay(trace: Trace, gpus: int, name: str, clairvoyant: bool = False) -> Summary:
     net = Network.single(gpus)
     policy = make_policy(name, trace, net)
@@ -173,11 +265,19 @@ def main() -> int:
     parser.add_argument(
         "--rule", action="append", default=[], help="long=F, wide=N, soon=S or several (repeatable)"
     )
+    parser.add_argument(
+        "--srpt",
+        action="append",
+        type=float,
+        default=[],
+        metavar="F",
+        help="also the clairvoyant RemainingFirst, jobs of at least F × EASY's p99 first (repeatable)",
+    )
     args = parser.parse_args()
     if not args.trace and not args.synthetic:
         parser.error("name at least one --trace, or --synthetic")
-    if not args.rule and not args.clairvoyant:
-        parser.error("name at least one --rule, or --clairvoyant")
+    if not args.rule and not args.clairvoyant and not args.srpt:
+        parser.error("name at least one --rule, --srpt, or --clairvoyant")
     rules = [(text, parse_rule(text)) for text in args.rule]
     traces: list[tuple[str, Trace]] = []
     for spec in args.trace:
@@ -189,7 +289,8 @@ def main() -> int:
         traces.append((label, found))
     if args.synthetic:
         traces.extend(synthetic_set())
-    met = dict.fromkeys(["as is", *args.rule], 0)
+    srpts = [f"srpt {f:g}" for f in args.srpt]
+    met = dict.fromkeys(["as is", *args.rule, *srpts], 0)
     rows: list[tuple[str, ...]] = []
     for where, loaded in traces:
         trace = with_checkpoints(loaded, DEFAULT_CHECKPOINT_S)
@@ -220,12 +321,20 @@ def main() -> int:
             assert g is not None
             rows.append((where, bars, text, *cells(g, s)))
             met[text] += g.avg_ok and g.p99_ok and g.jain_ok
+        for text, f in zip(srpts, args.srpt, strict=True):
+            net = Network.single(gpus)
+            oracle = RemainingFirst(trace, f * goals.p99_jct_bar_s)
+            s = summarize(trace, simulate(trace, net, oracle, name=text, checkpoint_s=DEFAULT_CHECKPOINT_S))
+            g = check([*base[:3], s], text)
+            assert g is not None
+            rows.append((where, bars, text, *cells(g, s)))
+            met[text] += g.avg_ok and g.p99_ok and g.jain_ok
         print(f"{where}: done", file=sys.stderr)
-    header = ("trace", "bars (avg / p99 / Jain)", "protected", "avg", "p99", "Jain", "preemptions")
+    header = ("trace", "bars (avg / p99 / Jain)", "replay", "avg", "p99", "Jain", "preemptions")
     print(markdown(header, rows))
     print()
     for text, n in met.items():
-        told = " (suanli-las told true run times)" if args.clairvoyant else ""
+        told = " (suanli-las told true run times)" if args.clairvoyant and text not in srpts else ""
         print(f"{text}{told}: all three goals met on {n} of {len(traces)} traces")
     return 0
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from sim_builders import jcts, starts, trace_of
 
 from suanli.scheduler.victims import Victims
 from suanli.sim import Network, make_policy, simulate
@@ -87,3 +88,32 @@ def test_true_predictions_expect_each_job_to_run_its_true_duration(oracle: Modul
     assert [told.expected_s(f) for f in policy._facts] == [j.duration for j in trace.jobs]
     told.observe(policy._facts[0], 1.0)  # what finishes changes nothing: it already knows
     assert told.expected_s(policy._facts[0]) == trace.jobs[0].duration
+
+
+def _srpt(oracle: ModuleType, trace, gpus: int, long_s: float):  # type: ignore[no-untyped-def]
+    return simulate(trace, gpus, oracle.RemainingFirst(trace, long_s), checkpoint_s=1800.0)
+
+
+def test_remaining_first_evicts_a_longer_attempt_only_near_its_checkpoint(oracle: ModuleType) -> None:
+    """A (2 GPUs, 3000 s) runs alone; B (1 GPU, 100 s) comes at 60 s, 60 s after A's start (inside the
+    120 s window): A is evicted, B runs 60–160, A restarts (30 s) and has lost its 60 s. C (1 GPU, 100 s)
+    comes at 1000 s, 810 s after A's restart, outside the window: it waits for A's next checkpoint, 1800 s
+    of progress after its restart ended at 190 s, so at 1990 s; it evicts A then (losing nothing) and
+    runs 1990–2090."""
+    trace = trace_of((0, 3000, 2), (60, 100, 1), (1000, 100, 1))
+    run = _srpt(oracle, trace, 2, long_s=10_000)
+    assert starts(trace, run) == {"A": 0, "B": 60, "C": pytest.approx(1990)}
+    assert jcts(trace, run)["B"] == 100
+    assert jcts(trace, run)["C"] == pytest.approx(1090)
+    # A: its 60 s lost, B's and C's 100 s each, and two restarts of 30 s
+    assert run.outcomes[0].preemptions == 2
+    assert run.outcomes[0].finish == pytest.approx(0 + 60 + 100 + 30 + 3000 + 100 + 30)
+
+
+def test_remaining_first_never_evicts_nor_delays_a_long_job(oracle: ModuleType) -> None:
+    """With A long (≥ long_s), B waits for A's end; a long job that comes later starts before a
+    shorter one that waits with it."""
+    trace = trace_of((0, 3000, 2), (60, 100, 1), (100, 2500, 2))
+    run = _srpt(oracle, trace, 2, long_s=2000)
+    assert sum(o.preemptions for o in run.outcomes) == 0
+    assert starts(trace, run) == {"A": 0, "C": 3000, "B": 5500}

@@ -103,3 +103,47 @@ def test_the_usage_sequence_survives_restarts_and_never_goes_back(tmp_path: Path
     reopened.acked(9)  # the server has seen more than this state dir knows (restored from a backup)
     assert reopened.pending() == [] and reopened.add(usage("c")) == 10
     assert UsageOutbox(tmp_path / "usage.json").next_seq == 11
+
+
+def test_a_new_state_dir_numbers_on_from_where_the_server_says(tmp_path: Path) -> None:
+    outbox = UsageOutbox(tmp_path / "usage.json")
+    assert outbox.add(usage("a")) == 1  # a fresh state dir on a site that had an agent before
+    outbox.number_from(40)  # the server's next free number for the site
+    assert [r["seq"] for r in outbox.pending()] == [1]  # numbered already: kept, the server places it
+    assert outbox.add(usage("b")) == 40
+    outbox.number_from(5)  # never back
+    assert outbox.add(usage("c")) == 41 and UsageOutbox(tmp_path / "usage.json").next_seq == 42
+    assert parse_reply({"usage_next_seq": 40}).usage_next_seq == 40
+    assert parse_reply({"usage_next_seq": "40"}).usage_next_seq is None
+
+
+def test_an_enrollment_that_cannot_succeed_says_what_to_do_instead_of_retrying() -> None:
+    import threading
+
+    import httpx
+    import pytest
+
+    from suanli.agent import credentials
+    from suanli.agent.errors import AgentError
+    from suanli.client import Client
+
+    def answered(status: int, code: str) -> Client:
+        body = {"status": status, "code": code, "detail": "refused", "title": "x", "type": "about:blank"}
+        return Client(
+            "http://s.test",
+            "sle_x",
+            transport=httpx.MockTransport(lambda _: httpx.Response(status, json=body)),
+        )
+
+    def tls_mismatch(_: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[SSL: WRONG_VERSION_NUMBER] wrong version number")
+
+    stop = threading.Event()
+    with pytest.raises(AgentError, match="same --state-dir"):
+        credentials._enroll(answered(401, "revoked_token"), "pku", stop, 1.0)
+    with pytest.raises(AgentError, match="base URL"):
+        credentials._enroll(answered(404, "not_found"), "pku", stop, 1.0)
+    with pytest.raises(AgentError, match="http:// rather than https://"):
+        credentials._enroll(
+            Client("https://s.test", "sle_x", transport=httpx.MockTransport(tls_mismatch)), "pku", stop, 1.0
+        )

@@ -231,6 +231,13 @@ def test_logs_come_in_capped_chunks_that_never_split_a_character(backend: LocalB
     assert offset == 1 + 400_000 + 2
 
 
+def test_a_nul_in_the_output_is_read_as_one_question_mark(backend: LocalBackend) -> None:
+    """The server's database cannot store NUL; one "?" for it keeps the offsets in bytes."""
+    backend.submit(make_launch("att_1", "printf 'a\\000b\\n'"))
+    wait_ended(backend, "att_1", timeout=30)
+    assert backend.read_logs("att_1", 0) == "a?b\n"
+
+
 def test_notify_is_called_when_an_attempt_starts_and_ends(tmp_path: Path) -> None:
     changed = threading.Event()
     local = LocalBackend(POOLS, tmp_path, kill_grace=0.3, notify=changed.set)

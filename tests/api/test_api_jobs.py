@@ -428,3 +428,16 @@ def test_a_quote_counts_the_jobs_waiting_ahead(net: Net) -> None:
     short = {**HELLO, "resources": {"accelerators": "A100:1", "max_runtime": "1h"}}
     [row] = net.ok("POST", "/quote", net.tenant, json={"spec": short})["candidates"]
     assert row["expected_start"] == "now"  # ends at 13:30, before the job ahead needs the pool
+
+
+def test_a_quote_for_a_project_the_caller_cannot_submit_to_is_refused_as_a_submit_would_be(net: Net) -> None:
+    net.add_site("sh1", [CPU_POOL])
+    net.ok("POST", "/orgs", net.operator, json={"name": "other"})
+    net.ok("POST", "/orgs/other/projects", net.operator, json={"name": "secret"})
+    for project in ("other/secret", "nowhere"):
+        spec = {**HELLO, "project": project}
+        quoted = net.call("POST", "/quote", net.tenant, json={"spec": spec})
+        submitted = net.call("POST", "/jobs", net.tenant, json={"spec": spec})
+        assert quoted.status_code == submitted.status_code == 422, quoted.text
+        assert quoted.json()["code"] == submitted.json()["code"] == "unknown_project"
+    assert net.ok("POST", "/quote", net.tenant, json={"spec": {**HELLO, "project": "default"}})["runnable"]

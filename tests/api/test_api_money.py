@@ -122,10 +122,10 @@ def grant_with(net: Net, **fields: Any) -> Any:
 def test_a_time_without_a_zone_is_utc_and_a_bad_one_names_its_field(net: Net) -> None:
     price_gpu(net)
     for fields, key, utc in [
-        ({"valid_until": "2027-01-01"}, "valid_until", "2027-01-01T00:00:00+00:00"),
-        ({"valid_until": "2027-01-01T08:30:00"}, "valid_until", "2027-01-01T08:30:00+00:00"),
-        ({"valid_from": "2026-12-01T00:00:00"}, "valid_from", "2026-12-01T00:00:00+00:00"),
-        ({"valid_until": "2027-01-01T08:00:00+08:00"}, "valid_until", "2027-01-01T00:00:00+00:00"),
+        ({"valid_until": "2027-01-01"}, "valid_until", "2027-01-01T00:00:00Z"),
+        ({"valid_until": "2027-01-01T08:30:00"}, "valid_until", "2027-01-01T08:30:00Z"),
+        ({"valid_from": "2026-12-01T00:00:00"}, "valid_from", "2026-12-01T00:00:00Z"),
+        ({"valid_until": "2027-01-01T08:00:00+08:00"}, "valid_until", "2027-01-01T00:00:00Z"),
     ]:
         answer = grant_with(net, **fields)
         assert answer.status_code == 201, answer.text
@@ -136,7 +136,7 @@ def test_a_time_without_a_zone_is_utc_and_a_bad_one_names_its_field(net: Net) ->
     version = net.ok(
         "POST", "/sites/dc1/pools/gpu/prices", net.operator, json={**later, "effective_at": "2027-01-01"}
     )
-    assert version["effective_at"] == "2027-01-01T00:00:00+00:00"
+    assert version["effective_at"] == "2027-01-01T00:00:00Z"
     for call, field in [
         (lambda: grant_with(net, valid_until="tomorrow"), "valid_until"),
         (lambda: grant_with(net, valid_from="2026-13-01"), "valid_from"),
@@ -252,6 +252,7 @@ def test_amounts_and_rates_past_what_the_ledger_keeps_are_refused_by_field_not_c
         ("POST", f"{project}/topups", {"amount": "99999999999999999999999"}, "amount"),
         ("POST", f"{project}/topups", {"amount": "92233720368547758.00"}, "amount"),
         ("PUT", f"{project}/credit-limit", {"limit": "99999999999999999999"}, "limit"),
+        ("POST", "/sites/dc1/pools/gpu/price", {"price_per_hour": "99999999999"}, "price_per_hour"),
         ("POST", "/tokens", {"name": "t", "user": "ada", "expires_in": "999999999999999999999d"}, "expires_in"),
     ]:  # fmt: skip
         refused = net.call(method, path, net.operator, json=body)
@@ -281,3 +282,29 @@ def test_amounts_and_rates_past_what_the_ledger_keeps_are_refused_by_field_not_c
     below = {"tenant": {"accelerator_hour": "38", "cpu_hour": "0.01"}, "wholesale": {"cpu_hour": "0.02"}}
     refused = net.call("POST", "/sites/dc1/pools/gpu/prices", net.operator, json=below)
     assert [e["field"] for e in refused.json()["errors"]] == ["tenant.cpu_hour"]  # which rate, not "each"
+
+
+def test_a_transfer_id_names_one_top_up_and_another_amount_under_it_is_refused(net: Net) -> None:
+    topups = "/orgs/demo/projects/default/topups"
+    net.ok("POST", topups, net.operator, json={"amount": "1", "transfer_id": "bank-0001"})
+    same = net.ok("POST", topups, net.operator, json={"amount": "1.00 CNY", "transfer_id": "bank-0001"})
+    assert same["balance"]["minor"] == 100  # the same top-up again: answered, not posted twice
+    for amount in ("2", "1 USD"):
+        other = net.call("POST", topups, net.operator, json={"amount": amount, "transfer_id": "bank-0001"})
+        assert other.status_code == 409 and other.json()["code"] == "transfer_reused", other.text
+    [row] = net.ok("GET", "/orgs/demo/balance", net.operator)["projects"]
+    assert row["balance"]["minor"] == 100
+
+
+def test_a_credit_limit_or_budget_in_a_currency_no_pool_charges_is_refused(net: Net) -> None:
+    price_gpu(net)  # CNY
+    project = "/orgs/demo/projects/default"
+    for path, body, field in [
+        (f"{project}/credit-limit", {"limit": "5 JPY", "reason": "pilot"}, "limit"),
+        (f"{project}/budget", {"month": "*", "amount": "5 HKD"}, "amount"),
+    ]:
+        refused = net.call("PUT", path, net.operator, json=body)
+        assert refused.status_code == 422 and refused.json()["code"] == "currency_not_used", refused.text
+        assert [e["field"] for e in refused.json()["errors"]] == [field]
+    net.ok("PUT", f"{project}/credit-limit", net.operator, json={"limit": "5", "reason": "pilot"})
+    net.ok("PUT", f"{project}/budget", net.operator, json={"month": "*", "amount": "5 CNY"})

@@ -194,3 +194,16 @@ def test_a_refused_budget_names_only_the_wrong_field(net: Net) -> None:
         refused = net.call("PUT", path, net.operator, json=body)
         assert refused.status_code == 422, refused.text
         assert [e["field"] for e in refused.json()["errors"]] == [field], refused.text
+
+
+def test_a_month_outside_the_calendar_is_refused_naming_month(net: Net) -> None:
+    for month in ("9999-12", "0000-01", "٢٠٢٦-11"):
+        for method, path, kw in [
+            ("PUT", "/orgs/demo/projects/default/budget", {"json": {"month": month, "amount": "1"}}),
+            ("GET", "/orgs/demo/projects/default/budget", {"params": {"month": month}}),
+            ("GET", "/orgs/demo/statements", {"params": {"month": month}}),
+            ("GET", "/settlements", {"params": {"month": month}}),
+        ]:
+            refused = net.call(method, path, net.operator, **kw)
+            assert refused.status_code == 422, (method, path, month, refused.text)
+            assert [e["field"] for e in refused.json()["errors"]] == ["month"], refused.text

@@ -50,6 +50,24 @@ def launched(net: Net, agent: str) -> dict[str, Any]:
 # tokens and who may call what
 
 
+def test_enrolling_again_revokes_the_agent_token_before_and_a_token_serves_only_its_site(net: Net) -> None:
+    """A site has one agent: moving it (a new enrollment) stops the old one; an agent started for
+    one site with another site's token is refused, not taken for that other site."""
+    net.ok("POST", "/orgs", net.operator, json={"name": "dc", "kind": "provider"})
+    first = net.ok("POST", "/sites", net.operator, json={"name": "sh1", "org": "dc"})["enrollment_token"]
+    old = net.ok("POST", "/agent/enroll", first, json={"site": "sh1"})["token"]
+    assert net.call("POST", "/agent/sync", old, json={"site": "sh1", "pools": [CPU_POOL]}).status_code == 200
+    again = net.ok("POST", "/sites/sh1/enrollment-tokens", net.operator)["enrollment_token"]
+    new = net.ok("POST", "/agent/enroll", again, json={"site": "sh1"})["token"]
+    refused = net.call("POST", "/agent/sync", old, json={"site": "sh1"})
+    assert refused.status_code == 401 and refused.json()["code"] == "revoked_token"
+    assert net.call("POST", "/agent/sync", new, json={"site": "sh1"}).status_code == 200
+    wrong = net.call("POST", "/agent/sync", new, json={"site": "sz1", "pools": []})
+    assert wrong.status_code == 401 and wrong.json()["code"] == "wrong_site"
+    assert "site sh1's, not sz1's" in wrong.json()["detail"]
+    assert [p["name"] for p in net.ok("GET", "/sites/sh1", net.tenant)["pools"]] == [CPU_POOL["name"]]
+
+
 def test_an_enrollment_token_is_spent_by_the_first_enroll(net: Net) -> None:
     net.ok("POST", "/orgs", net.operator, json={"name": "dc", "kind": "provider"})
     enroll = net.ok("POST", "/sites", net.operator, json={"name": "sh1", "org": "dc"})["enrollment_token"]
@@ -118,7 +136,9 @@ def test_expired_and_revoked_tokens_are_401_with_distinct_codes(net: Net) -> Non
     short = net.ok("POST", "/tokens", net.tenant, json={"name": "short", "expires_in": "1m"})
     other = net.ok("POST", "/tokens", net.tenant, json={"name": "other"})
     assert net.call("GET", "/jobs", short["token"]).status_code == 200
-    net.ok("POST", f"/tokens/{other['id']}/revoke", net.tenant)
+    answer = net.ok("POST", f"/tokens/{other['id']}/revoke", net.tenant)
+    listed = next(t for t in net.ok("GET", "/tokens", net.tenant)["items"] if t["id"] == other["id"])
+    assert answer == listed and answer["user"] == "demo" and answer["revoked_at"]
     revoked = net.call("GET", "/jobs", other["token"])
     assert revoked.status_code == 401 and revoked.json()["code"] == "revoked_token"
     assert revoked.headers["www-authenticate"] == "Bearer"
@@ -416,18 +436,38 @@ def test_usage_records_are_kept_once_per_site_and_sequence(net: Net) -> None:
     [la] = sync(net, a)["launch"]
     [lb] = sync(net, b)["launch"]
 
-    def usage(launch: dict[str, Any], seq: int) -> dict[str, Any]:
-        return {"seq": seq, "attempt_id": launch["attempt_id"], "wall_seconds": 10, "cpu_seconds": 5}
+    def usage(launch: dict[str, Any], seq: int, wall: int = 10) -> dict[str, Any]:
+        return {"seq": seq, "attempt_id": launch["attempt_id"], "wall_seconds": wall, "cpu_seconds": 5}
 
     assert sync(net, a, [report(la, "RUNNING")], usage=[usage(la, 1)])["usage_acked_seq"] == 1
-    again = sync(net, a, [report(la, "RUNNING")], usage=[usage(la, 1), usage(la, 2)])
-    assert again["usage_acked_seq"] == 2
+    again = sync(net, a, [report(la, "RUNNING")], usage=[usage(la, 1), usage(la, 2, wall=20)])
+    assert (again["usage_acked_seq"], again["usage_next_seq"]) == (2, 3)
     sync(net, b, [report(lb, "RUNNING")], usage=[usage(lb, 1)])  # same seq, another site
     # Another site's agent cannot book usage on this site's attempt.
     sync(net, b, usage=[usage(la, 3)])
     with net.cp.db.transaction() as tx:
-        assert [(u.seq, u.wall_seconds) for u in tx.jobs.usage(first["id"])] == [(1, 10), (2, 10)]
+        assert [(u.seq, u.wall_seconds) for u in tx.jobs.usage(first["id"])] == [(1, 10), (2, 20)]
         assert [u.seq for u in tx.jobs.usage(second["id"])] == [1]
+
+
+def test_an_agent_that_counts_from_one_again_loses_no_usage_and_books_none_twice(net: Net) -> None:
+    """A new state dir (an agent moved, or its state deleted) numbers usage from 1 again: a record
+    under a number the site used for another is kept under the next free one, and the server says
+    where to number on from; a record sent again under another number is not counted twice."""
+    agent = net.add_site("sh1", [CPU_POOL])
+    first, second = submit(net, HELLO), submit(net, HELLO)
+    net.cycle()
+    launches = sync(net, agent)["launch"]
+    la, lb = sorted(launches, key=lambda launch: launch["job_id"] != first["id"])
+    ended = {"started_at": "2026-11-25T12:00:00Z", "ended_at": "2026-11-25T12:01:00Z", "cpu_seconds": 60}
+    sync(net, agent, usage=[{"seq": 1, "attempt_id": la["attempt_id"], "wall_seconds": 60, **ended}])
+    fresh = sync(net, agent, usage=[{"seq": 1, "attempt_id": lb["attempt_id"], "wall_seconds": 60, **ended}])
+    assert (fresh["usage_acked_seq"], fresh["usage_next_seq"]) == (1, 3)
+    resent = sync(net, agent, usage=[{"seq": 7, "attempt_id": lb["attempt_id"], "wall_seconds": 60, **ended}])
+    assert resent["usage_next_seq"] == 3  # nothing new was recorded
+    with net.cp.db.transaction() as tx:
+        assert [(u.seq, u.wall_seconds) for u in tx.jobs.usage(first["id"])] == [(1, 60)]
+        assert [(u.seq, u.wall_seconds) for u in tx.jobs.usage(second["id"])] == [(2, 60)]
 
 
 # idempotency
@@ -525,3 +565,40 @@ def test_two_enrolls_racing_with_one_token_give_one_agent_token(net: Net) -> Non
     assert second.status_code == 401 and second.json()["code"] == "revoked_token"
     agents = [t for t in net.ok("GET", "/tokens", net.operator)["items"] if t["kind"] == "agent"]
     assert len(agents) == 1
+
+
+def test_whoami_answers_an_agent_with_its_site(net: Net) -> None:
+    agent = net.add_site("sh1", [CPU_POOL])
+    me = net.ok("GET", "/whoami", agent)
+    assert (me["kind"], me["site"], me["user"]) == ("agent", "sh1", None)
+
+
+def test_many_log_follows_waiting_do_not_hold_up_other_requests(net: Net) -> None:
+    """Following waits without a worker thread: with 60 follows waiting (more than the server's 40
+    threads), other requests are answered while they still wait, and new output wakes them all."""
+    agent = net.add_site("sh1", [CPU_POOL])
+    job = net.ok("POST", "/jobs", net.tenant, json={"spec": HELLO})
+    net.cycle()
+    [launch] = sync(net, agent)["launch"]
+    sync(net, agent, [report(launch, "RUNNING")])
+    answers: list[str] = []
+
+    def follow() -> None:
+        params = {"offset": 0, "follow": "true", "wait": 60}
+        answers.append(net.ok("GET", f"/jobs/{job['id']}/logs", net.tenant, params=params)["data"])
+
+    followers = [threading.Thread(target=follow) for _ in range(60)]
+    for t in followers:
+        t.start()
+    time.sleep(0.5)  # let them reach their wait
+    assert net.ok("GET", "/whoami", net.tenant)["user"] == "demo"
+    assert answers == []  # answered while every follow still waits
+    sync(
+        net,
+        agent,
+        [report(launch, "RUNNING")],
+        logs=[{"attempt_id": launch["attempt_id"], "offset": 0, "data": "hi\n"}],
+    )
+    for t in followers:
+        t.join(timeout=30)
+    assert answers == ["hi\n"] * 60

@@ -143,6 +143,22 @@ def test_bad_agent_input_exits_2(agent: FakeAgent, run: Run, args: list[str], me
     assert agent.calls == []
 
 
+@pytest.mark.parametrize(
+    ("server", "message"),
+    [
+        ("127.0.0.1:8600", "is not a server URL"),
+        ("http://", "is not a server URL"),
+        ("http://127.0.0.1:8600/api/v1", "without /api/v1"),
+    ],
+)
+def test_a_server_that_is_not_a_base_url_exits_2_before_anything_runs(
+    agent: FakeAgent, run: Run, server: str, message: str
+) -> None:
+    result = run("agent", "--server", server, "--site", "pku", "--token", AGENT_TOKEN)
+    assert result.exit_code == 2 and message in result.stderr
+    assert agent.calls == []
+
+
 def test_sigterm_sets_stop_and_handlers_are_restored(agent: FakeAgent, run: Run) -> None:
     def stop_on_signal(stop: threading.Event) -> None:
         os.kill(os.getpid(), signal.SIGTERM)

@@ -94,3 +94,26 @@ def test_a_waiter_on_one_server_wakes_when_another_server_notifies(pg_url: str, 
         for plane in planes:
             plane.stop()
             plane.db.close()
+
+
+def test_an_async_waiter_wakes_when_another_thread_notifies_and_holds_no_thread() -> None:
+    import asyncio
+
+    signals = Signals()
+
+    async def main() -> tuple[bool, bool, bool, int]:
+        seen = signals.version("job:1")
+        waiters = [asyncio.create_task(signals.wait_async("job:1", seen, 10)) for _ in range(200)]
+        await asyncio.sleep(0.05)
+        threads_waiting = threading.active_count()
+        threading.Thread(target=signals.notify, args=("job:1",)).start()
+        woken = await asyncio.wait_for(asyncio.gather(*waiters), 5)
+        quiet = await signals.wait_async("job:2", signals.version("job:2"), 0.05)  # times out
+        signals.close()
+        closed = await signals.wait_async("job:3", signals.version("job:3"), 10)  # at once
+        return all(woken), quiet, closed, threads_waiting
+
+    woken, quiet, closed, threads_waiting = asyncio.run(main())
+    assert woken and not quiet and not closed
+    assert threads_waiting < 20  # 200 waiters, no thread each
+    assert not signals._wakers  # every waiter took its waker back

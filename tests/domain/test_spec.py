@@ -202,6 +202,9 @@ def test_valid_fields_are_normalized(document: dict[str, Any], read: Any, expect
         ),
         pytest.param(doc(resources=None), "resources", "not nothing (null)", id="resources-null"),
         pytest.param(doc(checkpoint_interval=0), "checkpoint_interval", "at least 1s", id="checkpoint-zero"),
+        pytest.param(  # past any run time, and once past what the scheduler's date arithmetic holds
+            doc(checkpoint_interval=2**70), "checkpoint_interval", "at most 30d", id="checkpoint-too-long"
+        ),
         # bounds in the spec's own units, not pydantic's MiB and seconds
         pytest.param(
             res(max_runtime="99999d"), "resources.max_runtime", "at most 30d", id="runtime-too-long"

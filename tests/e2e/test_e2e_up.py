@@ -77,6 +77,14 @@ def test_up_logs_the_cli_in_and_a_second_network_keeps_its_own_profiles(tmp_path
         job_id = ran.stdout.split()[0]
         logs = cli(env, "logs", job_id)
         assert f"hello from job {job_id}" in logs.stdout, logs.stdout + logs.stderr
+        # A second `up` on the same data dir, or on a port in use, stops before it writes anything.
+        before = (tmp_path / "config" / "config.toml").read_text()
+        twice = cli(env, "up", "--data-dir", str(tmp_path / "first"), "--port", str(free_port()))
+        assert twice.returncode == 2 and "a network is already up on" in twice.stderr, twice.stderr
+        taken = cli(env, "up", "--data-dir", str(tmp_path / "other"), "--port", str(first_port))
+        assert taken.returncode == 2 and f"port {first_port} is in use" in taken.stderr, taken.stderr
+        assert (tmp_path / "config" / "config.toml").read_text() == before
+        assert cli(env, "jobs", "--json").returncode == 0  # the CLI still reaches the first network
     finally:
         first.stop()
 

@@ -82,15 +82,28 @@ def _enroll(client: Client, site: str, stop: threading.Event, max_backoff: float
             try:
                 reply = client.request("POST", "/agent/enroll", json={"site": site}, idempotency_key=key)
             except ServerUnreachable as exc:
+                if "SSL" in str(exc) or "ssl" in str(exc):  # retrying cannot change how it answers
+                    raise AgentError(
+                        f"cannot enroll: {exc}; is the server's URL http:// rather than https:// (or the reverse)?"
+                    ) from exc
                 if not warned:
-                    log.warning("cannot enroll yet: %s; retrying", exc)
+                    log.warning("cannot enroll yet: %s; retrying (Ctrl-C stops)", exc)
                     warned = True
                 if stop.wait(delay):
                     raise AgentError("stopped before enrollment finished") from exc
                 delay = min(max_backoff, delay * 2)
                 continue
             except ApiError as exc:
-                raise AgentError(f"enrollment for site {site!r} refused: {exc}") from exc
+                hint = ""
+                if exc.status == 401 and exc.code == "revoked_token":
+                    hint = (
+                        f"; an enrollment token works once: if this agent enrolled before, start it with the "
+                        f"same --state-dir (it keeps agent.token), else ask for a new one "
+                        f"(suanli site enroll-token {site})"
+                    )
+                elif exc.status == 404:
+                    hint = "; --server is the server's base URL, e.g. http://127.0.0.1:8600"
+                raise AgentError(f"enrollment for site {site!r} refused: {exc}{hint}") from exc
             issued = reply.get("token") if isinstance(reply, dict) else None
             if not isinstance(issued, str) or not issued.startswith("sla_"):
                 raise AgentError("enrollment answered without an agent token")

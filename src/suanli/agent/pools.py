@@ -30,7 +30,7 @@ __all__ = ["LocalPool", "Machine", "discover_pools", "parse_pool", "parse_pools"
 FORMS = "KIND:COUNT, NAME=KIND:COUNT, optionally followed by ,cpus=N and ,memory=SIZE (e.g. 16Gi)"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _MODEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
-_SIZE = re.compile(r"^(\d+)(Mi|Gi|Ti)$")
+_SIZE = re.compile(r"^(\d+)(Mi|Gi|Ti)$", re.ASCII)
 _SIZE_MIB = {"Mi": 1, "Gi": 1024, "Ti": 1024 * 1024}
 
 # Vendor words nvidia-smi and friends put before the model.

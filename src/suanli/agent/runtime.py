@@ -287,6 +287,7 @@ class _Agent:
         usage = self.outbox.pending()
         pools = [offer_json(offer) for offer in self.backend.capacity()]
         body = {
+            "site": self.config.site,
             "pools": pools,
             "attempts": report.attempts,
             "usage": usage,
@@ -335,6 +336,8 @@ class _Agent:
             self.lease_ttl = reply.lease_ttl
         if reply.usage_acked_seq is not None:
             self.outbox.acked(reply.usage_acked_seq)
+        if reply.usage_next_seq is not None:
+            self.outbox.number_from(reply.usage_next_seq)
         for attempt_id in reply.kill:
             if attempt_id in self.held:
                 log.warning("killing attempt %s: the control plane no longer knows it", attempt_id)

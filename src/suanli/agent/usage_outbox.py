@@ -2,9 +2,11 @@
 
 The file (`<state_dir>/usage.json`: `{"next_seq", "unsent"}`) is rewritten atomically on every
 change, so a restarted agent continues the sequence and still sends what the server has not acked.
-The server ignores a sequence number it has seen, so sending a record twice is harmless; reusing a
-number for another record would lose it, which is why the sequence only ever moves forward, also
-past any `usage_acked_seq` the server reports (a state dir restored from an old backup).
+The server records a record once, by its attempt and figures, so sending it twice is harmless. A
+number the site used before for another record (a new state dir, an agent moved to another
+machine) is not lost either: the server keeps that record under its next free number. Still, the
+sequence only ever moves forward, past any `usage_acked_seq` the server reports and up to its
+`usage_next_seq`, so numbers stay unique where they can.
 """
 
 from __future__ import annotations
@@ -66,6 +68,13 @@ class UsageOutbox:
         self._delivered = {s for s in self._delivered if s > seq}
         self._next_seq = max(self._next_seq, seq + 1)
         self._save()
+
+    def number_from(self, seq: int) -> None:
+        """Number new records from `seq` at least (the server's next free number for this site);
+        records already numbered keep theirs."""
+        if seq > self._next_seq:
+            self._next_seq = seq
+            self._save()
 
     def _save(self) -> None:
         tmp = self._path.with_name(self._path.name + ".tmp")

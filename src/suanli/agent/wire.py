@@ -23,6 +23,7 @@ class SyncReply:
     ack: tuple[str, ...] = ()
     lease_ttl: float | None = None
     usage_acked_seq: int | None = None
+    usage_next_seq: int | None = None  # the server's: number new records from here on at least
 
 
 def rfc3339(moment: datetime | None) -> str | None:
@@ -76,6 +77,7 @@ def parse_reply(raw: Any) -> SyncReply:
         return SyncReply()
     ttl = raw.get("lease_ttl")
     acked = raw.get("usage_acked_seq")
+    next_seq = raw.get("usage_next_seq")
     return SyncReply(
         launch=tuple(item for item in raw.get("launch") or () if isinstance(item, Mapping)),
         cancel=_ids(raw.get("cancel")),
@@ -83,6 +85,7 @@ def parse_reply(raw: Any) -> SyncReply:
         ack=_ids(raw.get("ack")),
         lease_ttl=float(ttl) if isinstance(ttl, int | float) and ttl > 0 else None,
         usage_acked_seq=acked if isinstance(acked, int) else None,
+        usage_next_seq=next_seq if isinstance(next_seq, int) and next_seq > 0 else None,
     )
 
 

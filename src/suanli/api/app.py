@@ -10,13 +10,22 @@ from fastapi import FastAPI, Request, Response
 from prometheus_client import Counter, Histogram
 
 from suanli import __version__
-from suanli.api import problems
+from suanli.api import inputs, problems
 from suanli.api.routes import agent, health, jobs, money, quote, sites, tenancy
 from suanli.control.plane import ControlPlane
 
 PREFIX = "/api/v1"
 REQUESTS = Counter("suanli_http_requests_total", "API requests", ["method", "route", "status"])
 LATENCY = Histogram("suanli_http_request_seconds", "API request latency", ["method", "route"])
+
+
+def _nul(field: str) -> Response:
+    return problems.problem(
+        422,
+        "invalid_request",
+        "the request is invalid",
+        [{"field": field, "message": "must not contain a NUL character (\\u0000)"}],
+    )
 
 
 def create_app(cp: ControlPlane, *, manage_plane: bool = True) -> FastAPI:
@@ -45,14 +54,29 @@ def create_app(cp: ControlPlane, *, manage_plane: bool = True) -> FastAPI:
     limit = cp.settings.max_body_bytes
 
     @app.middleware("http")
-    async def body_limit(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def checked_input(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > limit:
             return problems.problem(413, "too_large", f"request body over {limit} bytes")
-        if request.method in ("POST", "PUT", "PATCH") and length is None:
-            body = await request.body()
-            if len(body) > limit:
+        field = inputs.nul_in_url(request)
+        if field is not None:
+            return _nul(field)
+        if request.method in ("POST", "PUT", "PATCH"):
+            try:
+                body = await inputs.read_body(request, limit)
+            except inputs.TooLarge:
                 return problems.problem(413, "too_large", f"request body over {limit} bytes")
+            if body and not inputs.json_content(request.headers.get("content-type")):
+                return problems.problem(
+                    415, "unsupported_media_type", "send the body as JSON (Content-Type: application/json)"
+                )
+            if request.url.path.startswith(inputs.AGENT_PATHS):
+                body = inputs.without_nul(body)
+            elif (field := inputs.nul_in_json(body)) is not None:
+                return _nul(field)
+            request._body = body  # what the route reads (Starlette hands a read body on)
         return await call_next(request)
 
     @app.middleware("http")
@@ -60,7 +84,10 @@ def create_app(cp: ControlPlane, *, manage_plane: bool = True) -> FastAPI:
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         started = time.perf_counter()
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception as exc:  # answered here, so it is counted and the connection stays open
+            response = problems.unexpected(exc)
         route = request.scope.get("route")
         path = getattr(route, "path", "(unmatched)")
         REQUESTS.labels(request.method, path, str(response.status_code)).inc()

@@ -16,6 +16,7 @@ from suanli.store import errors as se
 
 log = logging.getLogger("suanli.api")
 
+BODY_UNREADABLE = "There was an error parsing the body"  # FastAPI's detail
 STATUS: dict[type[Exception], int] = {
     ce.Unauthorized: 401,
     ce.Forbidden: 403,
@@ -29,10 +30,14 @@ STATUS: dict[type[Exception], int] = {
 }
 
 
+# RFC 9110's names where Python 3.11's `HTTPStatus` still has the older ones
+TITLES = {413: "Content Too Large", 415: "Unsupported Media Type", 422: "Unprocessable Content"}
+
+
 def problem(status: int, code: str, detail: str, errors: list[dict[str, str]] | None = None) -> JSONResponse:
     body: dict[str, Any] = {
         "type": "about:blank",
-        "title": HTTPStatus(status).phrase,
+        "title": TITLES.get(status) or HTTPStatus(status).phrase,
         "status": status,
         "detail": detail,
         "code": code,
@@ -59,6 +64,11 @@ def install(app: FastAPI) -> None:
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = []
         for e in exc.errors():
+            if e.get("type") == "json_invalid":  # its loc is a byte offset, not a field
+                where = e.get("loc", ())[-1]
+                reason = (e.get("ctx") or {}).get("error", "invalid")
+                errors.append({"field": "(body)", "message": f"not valid JSON: {reason} (at byte {where})"})
+                continue
             loc = [str(p) for p in e.get("loc", ()) if p != "body"]
             field = ".".join(loc) or "(body)"
             msg = "unknown field" if e.get("type") == "extra_forbidden" else str(e.get("msg", "invalid"))
@@ -67,6 +77,18 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == BODY_UNREADABLE:  # FastAPI's, for what json.loads raised
+            return problem(
+                400,
+                "invalid_body",
+                "the body could not be read as JSON",
+                [
+                    {
+                        "field": "(body)",
+                        "message": "JSON in UTF-8, nested under 1,000 deep, numbers under 4,300 digits",
+                    }
+                ],
+            )
         code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
             exc.status_code, "http_error"
         )
@@ -74,5 +96,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", exc_info=exc)
-        return problem(500, "internal", "internal server error; the server log has details")
+        return unexpected(exc)
+
+
+def unexpected(exc: Exception) -> JSONResponse:
+    """A bug's answer: logged with its traceback, and nothing of it in the response."""
+    log.exception("unhandled error", exc_info=exc)
+    return problem(500, "internal", "internal server error; the server log has details")

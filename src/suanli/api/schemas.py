@@ -2,37 +2,83 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictInt,
     ValidationError,
     ValidatorFunctionWrapHandler,
     WrapValidator,
+    field_validator,
 )
 from pydantic_core import PydanticCustomError
 
 # Bounds that match the columns, so an out-of-range number is a 422 naming the field, not a 500.
 INT32 = 2**31 - 1
 INT64 = 2**63 - 1
+_NUMBER = re.compile(r"^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$")
+
+
+_TIME_FORMS = "a date-time such as 2027-01-01T00:00:00Z or a date such as 2027-01-01 (no zone: UTC)"
 
 
 def _utc(value: Any, parse: ValidatorFunctionWrapHandler) -> datetime:
+    # pydantic would read a number, or a numeric string, as seconds since 1970: not a form we offer
+    if not isinstance(value, str | datetime) or (isinstance(value, str) and _NUMBER.match(value)):
+        raise PydanticCustomError("datetime", _TIME_FORMS)
     try:
         at: datetime = parse(value)
     except ValidationError:
-        raise PydanticCustomError(
-            "datetime", "a date-time such as 2027-01-01T00:00:00Z or a date such as 2027-01-01 (no zone: UTC)"
-        ) from None
+        raise PydanticCustomError("datetime", _TIME_FORMS) from None
     return at.astimezone(UTC) if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 # Every date-time the API reads: RFC 3339, or a date (midnight); without a zone it is UTC. Each is
 # kept in UTC: the store's columns (SQLite's above all) keep no offset.
 Instant = Annotated[datetime, WrapValidator(_utc)]
+
+
+def _number_or_text(what: str) -> WrapValidator:
+    """A value given as a JSON number or as text (a decimal the control layer reads), never true or
+    false (which pydantic would take as 1 or 0), with one error naming what it should be."""
+
+    def check(value: Any, parse: ValidatorFunctionWrapHandler) -> Any:
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise PydanticCustomError("number", f"expected {what}")
+        return parse(value)
+
+    return WrapValidator(check)
+
+
+ComputeUnits = Annotated[str | int | float, _number_or_text('a number of compute units, such as 8 or "8.5"')]
+Pue = Annotated[str | float, _number_or_text("a power usage effectiveness such as 1.3")]
+
+
+def _printable(value: str) -> str:
+    if any(unicodedata.category(c) == "Cc" and c not in "\t\n" for c in value):
+        raise PydanticCustomError("text", "must not contain control characters (such as ESC or BEL)")
+    return value
+
+
+def _one_line(value: str) -> str:
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        raise PydanticCustomError("text", "one line without control characters (such as a newline or ESC)")
+    return value
+
+
+# Free text kept and shown back (audit reasons, notes): lines, but nothing a terminal would act on.
+Note = Annotated[str, Field(max_length=500), AfterValidator(_printable)]
+# A label shown in lists (token names, an issuer, a transfer id).
+Label = Annotated[str, AfterValidator(_one_line)]
+TransferId = Annotated[str, Field(max_length=100), AfterValidator(_one_line)]
 
 
 class _In(BaseModel):
@@ -61,10 +107,10 @@ class UpdateProject(_In):
 
 
 class SetQuota(_In):
-    guaranteed_cu: str | int | float = Field(
+    guaranteed_cu: ComputeUnits = Field(
         0, description="compute units the org always has (taken back from borrowers by preemption)"
     )
-    limit_cu: str | int | float | None = Field(
+    limit_cu: ComputeUnits | None = Field(
         None, description="most compute units it may hold, borrowing idle capacity; null: no limit"
     )
     max_priority: str = Field("normal", description="highest priority class its jobs may use")
@@ -76,10 +122,10 @@ class AddMember(_In):
 
 
 class CreateToken(_In):
-    name: str = Field(min_length=1, max_length=128)
+    name: Label = Field(min_length=1, max_length=128)
     user: str | None = None
     expires_in: str | None = None
-    operator: bool = False
+    operator: StrictBool = False
 
 
 class CreateSite(_In):
@@ -90,9 +136,9 @@ class CreateSite(_In):
 
 class UpdateSite(_In):
     region: str | None = None
-    pue: str | float | None = None
-    carbon_g_per_kwh: int | None = None
-    bandwidth_mbps: dict[str, int] | None = Field(
+    pue: Pue | None = None
+    carbon_g_per_kwh: StrictInt | None = None
+    bandwidth_mbps: dict[str, StrictInt] | None = Field(
         None, description='Mbit/s into the site from each region; "*" for the others, e.g. {"*": 1000}'
     )
 
@@ -112,7 +158,8 @@ class Enroll(_In):
 
 
 class PoolIn(_In):
-    name: str = Field(min_length=1, max_length=64)
+    # the agent's own names (`--pool`) are lowercase; a Slurm partition's or Ray's may not be
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     accelerator: str | None = Field(None, max_length=64)
     accelerators_per_node: int = Field(0, ge=0, le=64)
     nodes: int = Field(1, ge=1, le=100000)
@@ -151,34 +198,48 @@ class LogIn(_In):
 
 class SyncIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
+    site: str | None = None  # the site the agent was started for; its token must be that site's
     pools: list[PoolIn] | None = None
     attempts: list[AttemptIn] = []
     usage: list[UsageIn] = []
     logs: list[LogIn] = []
     wait: float = Field(0, ge=0, le=60)
 
+    @field_validator("pools")
+    @classmethod
+    def _pool_names_unique(cls, pools: list[PoolIn] | None) -> list[PoolIn] | None:
+        names = [p.name for p in pools or ()]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"pool names must be unique within a site: {', '.join(twice)} is given twice")
+        return pools
+
 
 class TopUp(_In):
     amount: str = Field(description="e.g. '1000.00' or '1000.00 CNY'")
-    transfer_id: str | None = Field(default=None, max_length=100)
-    reason: str = Field(default="", max_length=500, description="why: kept in the audit trail")
+    transfer_id: TransferId | None = None
+    reason: Note = Field(default="", description="why: kept in the audit trail")
 
 
 class Refund(_In):
-    reason: str = Field(max_length=500, description="why: kept in the audit trail")
+    reason: Note = Field(description="why: kept in the audit trail")
 
 
 class SetCreditLimit(_In):
     limit: str = Field(description="how far below zero the project's cash may go, e.g. '500.00 CNY'")
-    reason: str = Field(default="", max_length=500, description="why: kept in the audit trail")
+    reason: Note = Field(default="", description="why: kept in the audit trail")
 
 
 class SetBudget(_In):
     month: str = Field(description="YYYY-MM, or '*' for every month without its own budget")
     amount: str = Field(description="e.g. '5000.00' or '5000.00 CNY'")
-    thresholds: list[int] | None = Field(default=None, description="alert at these percentages (50, 80, 100)")
-    hard_cap: bool = Field(default=False, description="refuse new jobs once the month's charges reach it")
-    reason: str = Field(default="", max_length=500)
+    thresholds: list[StrictInt] | None = Field(
+        default=None, description="alert at these percentages (50, 80, 100)"
+    )
+    hard_cap: StrictBool = Field(
+        default=False, description="refuse new jobs once the month's charges reach it"
+    )
+    reason: Note = ""
 
 
 class PriceRates(_In):
@@ -197,7 +258,7 @@ class SetPriceBook(_In):
 
 class CreateProgramme(_In):
     name: str
-    issuer: str = ""
+    issuer: Label = Field("", max_length=200)
     budget: str
 
 
@@ -210,10 +271,10 @@ class GrantVoucher(_In):
     providers: list[str] = Field(default_factory=list)
     sites: list[str] = Field(default_factory=list)
     accelerators: list[str] = Field(default_factory=list)
-    transfer_id: str | None = Field(default=None, max_length=100)
+    transfer_id: TransferId | None = None
 
 
 class Relate(_In):
     org: str
     provider: str
-    note: str = ""
+    note: Note = ""

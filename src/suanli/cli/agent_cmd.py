@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 import typer
 
-from suanli.cli.context import client_errors, fail, stderr
+from suanli.cli.context import check_server_url, client_errors, fail, stderr
 from suanli.cli.exit_codes import ExitCode
 from suanli.client import MalformedToken, check_token_shape
 
@@ -151,6 +151,7 @@ def agent(
     SUANLI_AGENT_TOKEN=sla_... suanli agent --server http://127.0.0.1:8600 --site lab --pool A100:4
     ```
     """
+    check_server_url(server)
     secret = resolve_agent_token(token, token_file)
     try:
         runtime = importlib.import_module("suanli.agent.runtime")

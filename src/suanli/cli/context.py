@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import NoReturn, TypeVar
+from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
@@ -54,8 +55,13 @@ state = CliState()
 
 def check_server_url(server: str) -> None:
     """A server is an http:// or https:// URL; anything else is a usage error, not an unreachable server."""
-    if not server.lower().startswith(("http://", "https://")):
+    if not server.lower().startswith(("http://", "https://")) or not urlsplit(server).netloc:
         fail(f"{server!r} is not a server URL: use e.g. http://127.0.0.1:8600", ExitCode.USAGE)
+    if urlsplit(server).path.rstrip("/").endswith("/api/v1"):
+        fail(
+            f"{server!r}: give the server's base URL, without /api/v1 (e.g. http://127.0.0.1:8600)",
+            ExitCode.USAGE,
+        )
 
 
 def make_client(server: str, token: str | None) -> Client:

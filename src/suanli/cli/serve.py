@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -20,7 +22,8 @@ import uvicorn
 
 from suanli.api.app import create_app
 from suanli.cli.config import config_path, link_local_network
-from suanli.cli.context import stderr
+from suanli.cli.context import fail, stderr
+from suanli.cli.exit_codes import ExitCode
 from suanli.control import bootstrap
 from suanli.control.plane import ControlPlane, utcnow
 from suanli.control.settings import Settings
@@ -146,6 +149,8 @@ def up(
     """
     _logging(verbose)
     settings = _settings(data_dir, database_url)
+    state_dir = settings.data_dir / f"agent-{site}"
+    _refuse_if_running(port, state_dir, settings.data_dir)  # before any profile or token is written
     db = _open(settings)
     now = utcnow()
     server_url = f"http://127.0.0.1:{port}"
@@ -159,7 +164,6 @@ def up(
         said = link_local_network(server_url, tenant_token, operator_token, new=first is not None)
         for i, line in enumerate(said, 1):
             stderr.print(line + (f" ({config_path()})" if i == len(said) else ""))
-    state_dir = settings.data_dir / f"agent-{site}"
     enroll = None
     if not (state_dir / "agent.token").exists():
         enroll = bootstrap.local_site_token(db, site, "local", now, force=True)
@@ -196,6 +200,37 @@ def up(
         _serve(cp, "127.0.0.1", port, before_exit=before_exit)
     finally:
         agent.stop()
+
+
+def _refuse_if_running(port: int, state_dir: Path, data_dir: Path) -> None:
+    """Stop (exit 2) before anything is written when the port is taken, or when another `suanli up`
+    (its local agent) is running on this data dir: a second one would take over the CLI profiles
+    and then fail."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(("127.0.0.1", port))
+    except OSError:
+        fail(
+            f"port {port} is in use: is suanli already up? Start another with PORT=… (make up) or --port",
+            ExitCode.USAGE,
+        )
+    finally:
+        probe.close()
+    lock = state_dir / "agent.lock"
+    if not lock.exists():
+        return
+    fd = os.open(lock, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fail(
+            f"a network is already up on {data_dir} (its local agent holds {lock}); stop it first, "
+            "or start another with DATA_DIR=… (make up) or --data-dir",
+            ExitCode.USAGE,
+        )
+    finally:
+        os.close(fd)
 
 
 class _LocalAgent:

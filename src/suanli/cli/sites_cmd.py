@@ -116,6 +116,9 @@ def site_add(
 def site_enroll_token(name: SiteName, json_out: JsonOption = False) -> None:
     """Issue a fresh single-use enrollment token for a site (e.g. to move its agent to a new machine).
 
+    A site has one agent: when an agent enrolls with the new token, the site's earlier agent tokens
+    are revoked, and an agent still running with one stops at its next sync.
+
     Example:
 
     ```

@@ -17,7 +17,7 @@ __all__ = ["register"]
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of a table.")]
 OrgName = Annotated[str, typer.Argument(metavar="ORG", help="The org's name.")]
-_DURATION = re.compile(r"^\d+[smhd]$")
+_DURATION = re.compile(r"^\d+[smhd]$", re.ASCII)
 
 org_app = typer.Typer(
     help="Create, list, show and disable orgs (tenants and providers).",

@@ -6,7 +6,7 @@ import re
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
-from suanli.control.auth import issue
+from suanli.control.auth import KIND_NAMES, issue
 from suanli.control.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from suanli.control.principal import Principal
 from suanli.domain.errors import FieldError
@@ -195,7 +195,9 @@ def site_for(tx: Tx, who: Principal, name: str, *, admin: bool = False) -> Site:
 
 
 def enroll(tx: Tx, who: Principal, site_name: str, now: datetime) -> str:
-    """Spend an enrollment token for a long-lived agent token of the same site."""
+    """Spend an enrollment token for a long-lived agent token of the same site. A site has one agent:
+    the agent tokens issued before are revoked, so an agent moved to a new machine cannot go on
+    syncing from the old one (its next sync is refused, and it stops)."""
     if who.kind != "enrollment" or who.site_id is None:
         raise Forbidden("enroll with the site's enrollment token (sle_…)")
     site = tx.sites.site(who.site_id)
@@ -205,6 +207,7 @@ def enroll(tx: Tx, who: Principal, site_name: str, now: datetime) -> str:
     if not tx.tenancy.spend_token(who.token_id, now):
         raise Unauthorized("this enrollment token was already used", code="revoked_token")
     site.enrolled_at = now
+    tx.tenancy.revoke_site_tokens(site.id, KIND_NAMES[TokenKind.AGENT], now)
     _, token = issue(tx, TokenKind.AGENT, f"agent {site.name}", now, ttl=None, site_id=site.id)
     return token
 

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from suanli.control.principal import Principal
+from suanli.control.views import ts
 from suanli.domain.money import Money, parse_money
 from suanli.store import Tx
 from suanli.store.tables import AuditEvent
@@ -118,7 +119,7 @@ def view(row: AuditEvent) -> dict[str, Any]:
         money = Money(row.amount_minor, row.currency)
         amount = {"minor": money.minor, "currency": money.currency, "text": str(money)}
     return {
-        "at": row.at.isoformat(),
+        "at": ts(row.at),
         "actor": row.actor,
         "action": row.action,
         "target": _path(row.action, row.target),

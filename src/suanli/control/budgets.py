@@ -16,8 +16,9 @@ from suanli.control import audit
 from suanli.control.accounts import org_for
 from suanli.control.charges import month_bounds, posted
 from suanli.control.errors import Conflict, Invalid, NotFound
-from suanli.control.money import money_view, read_amount, require_finance
+from suanli.control.money import money_view, read_amount, refuse_unused_currency, require_finance
 from suanli.control.principal import Principal
+from suanli.control.views import ts
 from suanli.domain.billing import (
     DEFAULT_THRESHOLDS,
     BillingError,
@@ -106,6 +107,7 @@ def set_budget(
     if month != EVERY_MONTH:
         month_bounds(month)
     money = read_amount("amount", amount, what="a budget")
+    refuse_unused_currency(tx, project, money.currency)
     try:
         levels = check_thresholds(thresholds or DEFAULT_THRESHOLDS)
     except BillingError as exc:
@@ -127,7 +129,7 @@ def show(tx: Tx, who: Principal, org_name: str, project_name: str, month: str) -
     month_bounds(month)
     budget = in_force(tx, project.id, month)
     events = [
-        {"month": e.month, "threshold": e.threshold, "at": e.at.isoformat(),
+        {"month": e.month, "threshold": e.threshold, "at": ts(e.at),
          "spent": money_view(e.spent_minor, e.currency), "budget": money_view(e.budget_minor, e.currency)}
         for e in tx.billing.budget_events([project.id])
     ]  # fmt: skip

@@ -28,7 +28,7 @@ def submit(tx: Tx, who: Principal, document: Any, now: datetime, lease_ttl: floa
         spec = parse_spec(document)
     except SpecError as exc:
         raise Invalid("the job spec is invalid", exc.errors, code="invalid_spec") from None
-    project = _project(tx, who, spec)
+    project = project_of(tx, who, spec)
     if not who.can_submit(project.org_id):
         raise Forbidden("your role in this org may not submit jobs (viewer or finance)")
     _check_priority(tx, project.org_id, spec)
@@ -71,7 +71,9 @@ def _check_priority(tx: Tx, org_id: str, spec: JobSpec) -> None:
         )
 
 
-def _project(tx: Tx, who: Principal, spec: JobSpec) -> Project:
+def project_of(tx: Tx, who: Principal, spec: JobSpec) -> Project:
+    """The project a spec names (`ORG/PROJECT` or a project of the caller's tenant orgs), or the
+    caller's only project when it names none; `Invalid` naming `project` otherwise."""
     orgs = tx.tenancy.orgs(who.visible_orgs())
     tenant_orgs = [o for o in orgs if o.kind == "tenant"]
     ref = spec.project

@@ -109,11 +109,18 @@ def topup(
     tx: Tx, transfer_id: str, project_id: str, amount: int, currency: str, now: datetime, by: str
 ) -> LedgerTransfer:
     seen = _replay(tx, transfer_id, TransferKind.TOPUP, project_id)
+    entries = topup_entries(project_id, amount, currency) if amount > 0 else ()
     if seen is not None:
+        posted = tx.ledger.entries([transfer_id])
+        if sorted((e.account_id, e.amount_minor, e.currency) for e in posted) != sorted(
+            (e.account, e.amount, e.currency) for e in entries
+        ):
+            raise Conflict(
+                f"transfer id {transfer_id} was used for a top-up of another amount", code="transfer_reused"
+            )
         return seen
     if amount <= 0:
         raise Invalid("a top-up is a positive amount")
-    entries = topup_entries(project_id, amount, currency)
     return post(tx, Transfer(transfer_id, TransferKind.TOPUP, now, entries, project_id), by)
 
 

@@ -15,6 +15,7 @@ from suanli.control import audit, holds, ledger
 from suanli.control.accounts import org_for, require_operator, site_for
 from suanli.control.errors import Forbidden, Invalid, NotFound
 from suanli.control.principal import Principal
+from suanli.control.views import ts
 from suanli.domain.errors import FieldError
 from suanli.domain.ledger import Rates, book_in_force, cash_account
 from suanli.domain.money import (
@@ -127,7 +128,7 @@ def topup(
     require_operator(who)
     org, project = _project(tx, who, org_name, project_name)
     money = read_amount("amount", amount, what="a top-up", positive=True)
-    _refuse_unused_currency(tx, project, money.currency)
+    refuse_unused_currency(tx, project, money.currency)
     tid = transfer_id or new_id("top")
     replay = tx.ledger.transfer(tid) is not None
     row = ledger.topup(tx, tid, project.id, money.minor, money.currency, now, who.key)
@@ -146,17 +147,18 @@ def topup(
     }
 
 
-def _refuse_unused_currency(tx: Tx, project: Project, currency: str) -> None:
+def refuse_unused_currency(tx: Tx, project: Project, currency: str, field: str = "amount") -> None:
     """Funds in a currency no pool charges could never be spent (holds and charges are in the
     pool's currency): refuse them, unless the project already has a balance in that currency or
-    the network prices nothing yet (then the default currency rule stands)."""
+    the network prices nothing yet (then the default currency rule stands). A credit limit or a
+    budget in such a currency would never apply: refused the same way, naming `field`."""
     used = tx.ledger.price_currencies()
     if not used or currency in used or tx.ledger.account(cash_account(project.id, currency)):
         return
     names = ", ".join(sorted(used))
     raise Invalid(
         f"no pool on this network charges {currency}",
-        [FieldError("amount", f"pools charge {names}: e.g. '1000.00 {min(used)}'")],
+        [FieldError(field, f"pools charge {names}: e.g. '1000.00 {min(used)}'")],
         code="currency_not_used",
     )
 
@@ -217,6 +219,7 @@ def set_credit_limit(
     require_operator(who)
     org, project = _project(tx, who, org_name, project_name)
     money = read_amount("limit", limit, what="a credit limit")
+    refuse_unused_currency(tx, project, money.currency, "limit")
     before = holds.funds(tx, project.id, money.currency).credit_limit
     ledger.set_credit_limit(tx, project.id, money.currency, money.minor, now)
     audit.record(
@@ -319,6 +322,7 @@ def price_pool(
         return pool
     parsed = read_amount("price_per_hour", price, what="a price")
     major = Decimal(parsed.minor).scaleb(-EXPONENT[parsed.currency])
+    _rate("price_per_hour", str(major))  # the book's bounds, checked here to name this field
     rate: dict[str, str | None] = {"accelerator_hour" if pool.accelerator else "cpu_hour": str(major)}
     set_price(
         tx,
@@ -364,7 +368,7 @@ def price_view(row: PriceVersion, site: str, pool: str, *, in_force: bool) -> di
         "tenant": rates(book.tenant),
         "wholesale": rates(book.wholesale),
         "minimum": money_view(row.minimum_minor, row.currency),
-        "effective_at": row.effective_at.isoformat(),
+        "effective_at": ts(row.effective_at),
         "in_force": in_force,
     }
 

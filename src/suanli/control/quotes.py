@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from suanli.control.errors import Forbidden, Invalid
+from suanli.control.jobs import project_of
 from suanli.control.principal import Principal
 from suanli.control.snapshots import pending_job, pool_views, spec_job
 from suanli.domain.errors import SpecError
@@ -28,6 +29,8 @@ def quote(
         spec = parse_spec(document)
     except SpecError as exc:
         raise Invalid("the job spec is invalid", exc.errors, code="invalid_spec") from None
+    if spec.project:  # a project named must be one the caller could submit to, as `submit` asks
+        project_of(tx, who, spec)
     job = spec_job(spec, "quote", now, spec.priority_rank)
     pools = {p.label: p for p in pool_views(tx, now, lease_ttl, releases=True)}
     ahead = [j for j in tx.jobs.pending() if j.priority >= job.priority]  # older, so ahead at a tie

@@ -23,6 +23,7 @@ from suanli.control.errors import Forbidden, NotFound
 from suanli.control.ledger import usage_key
 from suanli.control.money import MONEY_ROLES, money_view
 from suanli.control.principal import Principal
+from suanli.control.views import ts
 from suanli.domain.billing import Reported, SequenceCheck, check_sequence, hours
 from suanli.store import Tx
 from suanli.store.tables import Org, Site, UsageRecord
@@ -144,7 +145,7 @@ def _site(tx: Tx, site: Site, lines: list[Posted], start: datetime, end: datetim
                 "seq": u.seq,
                 "job": j.id,
                 "attempt": a.id,
-                "recorded_at": u.recorded_at.isoformat(),
+                "recorded_at": ts(u.recorded_at),
                 "hours": hours(u.wall_seconds),
             }
             for u, j, a in records
@@ -169,7 +170,7 @@ def _line(p: Posted, pools: dict[str, str]) -> dict[str, Any]:
     prefix, _, seq = (p.usage_key or "").rpartition(":")
     cur = p.hold.currency
     return {
-        "at": p.transfer.at.isoformat(),
+        "at": ts(p.transfer.at),
         "transfer": p.transfer.id,
         "kind": p.transfer.kind,
         "job": p.hold.job_id,

@@ -6,6 +6,7 @@ to their own `notify_local`."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections import defaultdict
@@ -13,12 +14,16 @@ from collections.abc import Callable, Sequence
 
 
 class Signals:
-    """Versioned conditions: a waiter returns as soon as its topic's version moves on, or at timeout."""
+    """Versioned conditions: a waiter returns as soon as its topic's version moves on, or at timeout.
+
+    Threads wait with `wait` (the scheduling loop); requests with `wait_async`, which holds no thread,
+    so a thousand long polls and log follows do not use up the server's worker threads."""
 
     def __init__(self) -> None:
         self.relay: Callable[[Sequence[str]], None] | None = None
         self._cond = threading.Condition()
         self._versions: defaultdict[str, int] = defaultdict(int)
+        self._wakers: defaultdict[str, set[Callable[[], None]]] = defaultdict(set)
         self._closed = False
 
     def close(self) -> None:
@@ -26,6 +31,9 @@ class Signals:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+            for wakers in self._wakers.values():
+                for wake in wakers:
+                    wake()
 
     def version(self, topic: str) -> int:
         with self._cond:
@@ -43,6 +51,8 @@ class Signals:
         with self._cond:
             for topic in topics:
                 self._versions[topic] += 1
+                for wake in self._wakers.get(topic, ()):
+                    wake()
             self._cond.notify_all()
 
     def wait(self, topic: str, since: int, timeout: float) -> bool:
@@ -55,6 +65,31 @@ class Signals:
                     return False
                 self._cond.wait(left)
             return self._versions[topic] != since
+
+    async def wait_async(self, topic: str, since: int, timeout: float) -> bool:
+        """`wait` for a coroutine: the event loop is woken from whichever thread notifies."""
+        loop = asyncio.get_running_loop()
+        moved = asyncio.Event()
+
+        def wake() -> None:
+            loop.call_soon_threadsafe(moved.set)
+
+        with self._cond:
+            if self._versions[topic] != since or self._closed:
+                return self._versions[topic] != since
+            self._wakers[topic].add(wake)
+        try:
+            await asyncio.wait_for(moved.wait(), timeout)
+        except TimeoutError:
+            pass
+        finally:
+            with self._cond:
+                wakers = self._wakers.get(topic)
+                if wakers is not None:
+                    wakers.discard(wake)
+                    if not wakers:
+                        del self._wakers[topic]
+        return self.version(topic) != since
 
     @property
     def closed(self) -> bool:

@@ -58,6 +58,7 @@ class Outcome:
     capacity_changed: bool = False
     jobs_changed: set[str] = field(default_factory=set)
     usage_acked_seq: int = 0
+    usage_next_seq: int = 1  # past every number the site has used: where the agent numbers on from
 
 
 def apply_report(
@@ -114,6 +115,7 @@ def apply_report(
             if record is not None:
                 fresh.setdefault(row.id, []).append(record)
         out.usage_acked_seq = max(out.usage_acked_seq, u.seq)
+    out.usage_next_seq = tx.jobs.max_usage_seq(site.id) + 1
     _charge(tx, rows, fresh, now, out)
     # Attempts placed here but not launched yet: the agent is alive, so their leases hold too.
     for row in tx.jobs.active_attempts_of_site(site.id):

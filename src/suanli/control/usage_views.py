@@ -18,6 +18,7 @@ from suanli.control.errors import Invalid
 from suanli.control.ledger import usage_key
 from suanli.control.money import MONEY_ROLES, money_view
 from suanli.control.principal import Principal
+from suanli.control.views import ts
 from suanli.domain.billing import hours, month_of
 from suanli.domain.errors import FieldError
 from suanli.store import Tx
@@ -68,8 +69,8 @@ def usage(
             g.charged[cur] += amount
     return {
         "by": by,
-        "since": since.isoformat() if since else None,
-        "until": until.isoformat() if until else None,
+        "since": ts(since),
+        "until": ts(until),
         "items": [
             {
                 "key": key,

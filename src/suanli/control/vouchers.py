@@ -17,6 +17,7 @@ from suanli.control.accounts import check_name, org_for, require_operator, site_
 from suanli.control.errors import Conflict, Invalid, NotFound
 from suanli.control.money import money_view, read_amount, require_finance
 from suanli.control.principal import Principal
+from suanli.control.views import ts
 from suanli.domain.catalog import UnknownAccelerator, default_catalog
 from suanli.domain.errors import FieldError
 from suanli.domain.ledger import Voucher
@@ -152,8 +153,8 @@ def voucher_view(tx: Tx, row: VoucherGrant) -> dict[str, Any]:
         "face": money_view(row.face_minor, row.currency),
         "remaining": money_view(ledger.balance(tx, f"voucher:{row.id}"), row.currency),
         "share": row.share,
-        "valid_from": row.valid_from.isoformat(),
-        "valid_until": row.valid_until.isoformat(),
+        "valid_from": ts(row.valid_from),
+        "valid_until": ts(row.valid_until),
         "providers": [names.get(p, p) for p in row.providers],
         "sites": site_names,
         "accelerators": list(row.accelerators),

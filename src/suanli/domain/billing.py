@@ -16,7 +16,7 @@ from decimal import Decimal
 from suanli.domain.errors import DomainError
 from suanli.domain.ledger import AccountKind, account_kind
 
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$", re.ASCII)
 DEFAULT_THRESHOLDS = (50, 80, 100)
 
 
@@ -33,6 +33,8 @@ def parse_month(text: str) -> tuple[datetime, datetime]:
     if not m:
         raise BillingError(f"{text!r} is not a month: use YYYY-MM, e.g. 2026-11")
     year, month = int(m.group(1)), int(m.group(2))
+    if not 1 <= year <= 9998:  # the month after must exist too
+        raise BillingError(f"{text!r} is not a month we can count: the year must be 0001 to 9998")
     start = datetime(year, month, 1, tzinfo=UTC)
     end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
     return start, end

@@ -13,7 +13,7 @@ AMOUNT_EXAMPLE = "38.00 or '38.00 CNY'"  # the one example every amount error gi
 # The largest amount one request may name, in minor units (10 trillion yuan): sums of many such stay
 # far inside the 64-bit integers the ledger keeps.
 MAX_MINOR = 10**15
-_AMOUNT = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*([A-Za-z]{3})?\s*$")
+_AMOUNT = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*([A-Za-z]{3})?\s*$", re.ASCII)
 
 
 @dataclass(frozen=True, order=True)
@@ -41,7 +41,9 @@ class AmountTooLarge(ValueError):
         self.largest = largest
 
 
-_RATE = re.compile(r"^\d{1,9}(?:\.\d{1,6})?$")  # major units per hour: below a billion, to a millionth
+_RATE = re.compile(
+    r"^\d{1,9}(?:\.\d{1,6})?$", re.ASCII
+)  # major units per hour: below a billion, to a millionth
 RATE_RULE = "a decimal such as 38.00 or 0.005: at most 999999999.999999 per hour"
 
 

@@ -25,7 +25,7 @@ ANY = "any"
 TERMS = "memory>=N GB, cu>=N, vendor=NAME"
 _FORM = re.compile(r"^any\s*(?:\[(?P<terms>[^\]]*)\])?$", re.IGNORECASE)
 _TERM = re.compile(r"^(?P<key>[a-z_]+)\s*(?P<op>>=|=)\s*(?P<value>.+)$", re.IGNORECASE)
-_GB = re.compile(r"^(\d+)\s*(?:GB)?$", re.IGNORECASE)
+_GB = re.compile(r"^(\d+)\s*(?:GB)?$", re.IGNORECASE | re.ASCII)
 
 
 class RequirementError(ValueError):

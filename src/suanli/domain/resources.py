@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 MIB_PER_UNIT = {"": 1, "M": 1, "MI": 1, "G": 1024, "GI": 1024, "T": 1024 * 1024, "TI": 1024 * 1024}
 SECONDS_PER_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_MEMORY = re.compile(r"^\s*(\d+)\s*([A-Za-z]{0,2})\s*$")
-_DURATION_PART = re.compile(r"(\d+)\s*([smhd])")
+_MEMORY = re.compile(r"^\s*(\d+)\s*([A-Za-z]{0,2})\s*$", re.ASCII)
+_DURATION_PART = re.compile(r"(\d+)\s*([smhd])", re.ASCII)
 
 
 def parse_memory_mib(value: str | int) -> int:

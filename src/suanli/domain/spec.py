@@ -25,6 +25,8 @@ MAX_ACCELERATORS = 64
 MAX_RUNTIME_S = 30 * 86400
 MAX_RETRIES = 10
 MAX_SCRIPT_BYTES = 64 * 1024
+MAX_REF_CHARS = 1024  # an image reference (registry/name:tag@digest)
+MAX_PATH_CHARS = 4096  # PATH_MAX
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 Objective = Literal["balanced", "cheapest", "fastest", "greenest"]
@@ -35,8 +37,20 @@ PRIORITIES: dict[str, int] = {"low": -100, "normal": 0, "high": 100}
 INTERRUPTIBLE = frozenset({"low"})
 
 
+def _count(v: Any) -> Any:
+    if isinstance(v, bool):  # YAML's `yes` and JSON's true are ints to pydantic: never what was meant
+        raise ValueError("expected a whole number, not true or false")
+    return v
+
+
+def _flag(v: Any) -> Any:
+    if not isinstance(v, bool):
+        raise ValueError(f"expected true or false, not {v!r}")
+    return v
+
+
 def _memory(v: Any) -> int:
-    if isinstance(v, str | int):
+    if isinstance(v, str | int) and not isinstance(v, bool):
         return parse_memory_mib(v)
     raise ValueError("expected a size like 16Gi")
 
@@ -44,7 +58,7 @@ def _memory(v: Any) -> int:
 def _duration(v: Any) -> int | None:
     if v is None:
         return None
-    if isinstance(v, str | int):
+    if isinstance(v, str | int) and not isinstance(v, bool):
         return parse_duration_s(v)
     raise ValueError("expected a duration like 2h")
 
@@ -59,6 +73,8 @@ def _accelerators(v: Any) -> list[str]:
     raise ValueError('expected "MODEL:COUNT" (e.g. "A100:8") or a list of acceptable alternatives')
 
 
+Count = Annotated[int, BeforeValidator(_count)]
+Flag = Annotated[bool, BeforeValidator(_flag)]
 Memory = Annotated[int, BeforeValidator(_memory)]
 Duration = Annotated[int | None, BeforeValidator(_duration)]
 
@@ -69,8 +85,8 @@ class _Strict(BaseModel):
 
 class _Resources(_Strict):
     accelerators: Annotated[list[str], BeforeValidator(_accelerators)] = []
-    nodes: int = Field(1, ge=1, le=MAX_NODES)
-    cpus: int = Field(1, ge=1, le=MAX_CPUS)
+    nodes: Count = Field(1, ge=1, le=MAX_NODES)
+    cpus: Count = Field(1, ge=1, le=MAX_CPUS)
     memory: Memory = Field(1024, ge=1, le=MAX_MEMORY_MIB)
     max_runtime: Duration = Field(None, ge=1, le=MAX_RUNTIME_S)
 
@@ -107,15 +123,15 @@ class _Spec(_Strict):
     name: str
     project: str | None = None
     kind: Literal["batch"] = "batch"
-    image: str | None = None
+    image: str | None = Field(None, max_length=MAX_REF_CHARS)
     setup: str | None = Field(None, max_length=MAX_SCRIPT_BYTES)
     run: str = Field(min_length=1, max_length=MAX_SCRIPT_BYTES)
     env: dict[str, str] = {}
-    workdir: str | None = None
+    workdir: str | None = Field(None, max_length=MAX_PATH_CHARS)
     resources: _Resources = _Resources()
-    retries: int = Field(0, ge=0, le=MAX_RETRIES)
-    preemptible: bool = False
-    checkpoint_interval: Duration = Field(None, ge=1)
+    retries: Count = Field(0, ge=0, le=MAX_RETRIES)
+    preemptible: Flag = False
+    checkpoint_interval: Duration = Field(None, ge=1, le=MAX_RUNTIME_S)
     priority: PriorityClass = "normal"
     objective: Objective = "balanced"
     constraints: _Constraints = _Constraints()
@@ -167,7 +183,7 @@ class JobSpec:
     run: str
     project: str | None = None
     kind: str = "batch"
-    image: str | None = None
+    image: str | None = Field(None, max_length=MAX_REF_CHARS)
     setup: str | None = None
     env: tuple[tuple[str, str], ...] = ()
     workdir: str | None = None
@@ -327,6 +343,8 @@ def _field_error(e: Any) -> FieldError:
         msg = f"must be a mapping of fields (name: value lines), not {_kind(e.get('input'))}"
     elif e["type"] == "string_too_short":
         msg = "must not be empty"
+    elif e["type"] == "string_too_long":
+        msg = f"at most {e['ctx']['max_length']} characters"
     return FieldError(loc or "(root)", msg)
 
 

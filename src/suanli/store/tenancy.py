@@ -161,6 +161,16 @@ class TenancyRepo:
         )
         return int(getattr(result, "rowcount", 0) or 0) == 1
 
+    def revoke_site_tokens(self, site_id: str, kind: str, now: datetime) -> int:
+        """Revoke every live token of `kind` for the site; how many were live."""
+        result = self._s.execute(
+            update(Token)
+            .where(Token.site_id == site_id, Token.kind == kind, Token.revoked_at.is_(None))
+            .values(revoked_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
     def tokens(self, *, user_id: str | None = None, kinds: tuple[str, ...] | None = None) -> list[Token]:
         q = select(Token).order_by(Token.created_at.desc())
         if user_id is not None:

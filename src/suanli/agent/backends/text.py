@@ -2,7 +2,8 @@
 
 - `ATTEMPT_ID`: the attempt ids a backend accepts (they name directories and engine jobs).
 - `decoder()`: an incremental UTF-8 decoder for job output that writes one "?" per undecodable
-  byte, so `len(text.encode())` stays equal to the bytes consumed and log offsets stay in bytes.
+  byte, and per NUL (which the server's database cannot store), so `len(text.encode())` stays
+  equal to the bytes consumed and log offsets stay in bytes.
 """
 
 from __future__ import annotations
@@ -25,5 +26,11 @@ def _replace_each_byte(exc: UnicodeError) -> tuple[str, int]:
 codecs.register_error(_LOG_ERRORS, _replace_each_byte)
 
 
+class _LogDecoder(codecs.getincrementaldecoder("utf-8")):  # type: ignore[misc]
+    def decode(self, data: bytes, final: bool = False) -> str:
+        text: str = super().decode(data, final)
+        return text.replace("\x00", "?")
+
+
 def decoder() -> codecs.IncrementalDecoder:
-    return codecs.getincrementaldecoder("utf-8")(_LOG_ERRORS)
+    return _LogDecoder(_LOG_ERRORS)

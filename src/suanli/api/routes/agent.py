@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from suanli.api.deps import Mutation, caller, mutation, plane
 from suanli.api.schemas import Enroll, SyncIn
 from suanli.control import accounts, sync
-from suanli.control.errors import Forbidden
+from suanli.control.errors import Forbidden, Unauthorized
 from suanli.control.plane import ControlPlane
 from suanli.control.principal import Principal
 from suanli.control.signals import site_topic
@@ -44,7 +44,7 @@ async def agent_sync(
     answer = await run_in_threadpool(_answer, cp, site_id, reported, outcome)
     wait = min(body.wait, cp.settings.sync_max_wait)
     idle = not (answer["launch"] or answer["cancel"] or answer["kill"] or answer["ack"])
-    if wait > 0 and idle and await run_in_threadpool(cp.signals.wait, topic, seen, wait):
+    if wait > 0 and idle and await cp.signals.wait_async(topic, seen, wait):
         answer = await run_in_threadpool(_answer, cp, site_id, reported, outcome)
     return answer
 
@@ -67,6 +67,12 @@ def _apply(cp: ControlPlane, site_id: str, body: SyncIn) -> sync.Outcome:
     with cp.db.transaction() as tx:
         site = tx.sites.site(site_id)
         assert site is not None
+        if body.site is not None and body.site != site.name:  # an agent started with another site's token
+            raise Unauthorized(
+                f"this agent token is site {site.name}'s, not {body.site}'s: use {body.site}'s own "
+                f"(suanli site enroll-token {body.site})",
+                code="wrong_site",
+            )
         return sync.apply_report(
             tx,
             site,
@@ -104,4 +110,5 @@ def _answer(cp: ControlPlane, site_id: str, reported: set[str], outcome: sync.Ou
             "ack": outcome.ack,
             "lease_ttl": cp.settings.lease_ttl,
             "usage_acked_seq": outcome.usage_acked_seq,
+            "usage_next_seq": outcome.usage_next_seq,
         }

@@ -164,6 +164,6 @@ async def logs(
     seen = cp.signals.version(topic)
     data, end, complete = await run_in_threadpool(read)
     if follow and not data and not complete:
-        await run_in_threadpool(cp.signals.wait, topic, seen, wait)
+        await cp.signals.wait_async(topic, seen, wait)
         data, end, complete = await run_in_threadpool(read)
     return {"data": data, "offset": offset, "next_offset": max(end, offset), "complete": complete}

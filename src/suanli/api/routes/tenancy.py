@@ -24,11 +24,12 @@ def whoami(cp: ControlPlane = Depends(plane), who: Principal = Depends(caller)) 
     with cp.db.read() as tx:
         orgs = {o.id: o.name for o in tx.tenancy.orgs(list(who.roles))}
         site = tx.sites.site(who.site_id) if who.site_id else None
+        site_name = site.name if site else None  # read inside the transaction: the row detaches after it
     return {
         "kind": who.kind,
         "user": who.user_name,
         "operator": who.operator,
-        "site": site.name if site else None,
+        "site": site_name,
         "memberships": [{"org": orgs.get(o, o), "role": r} for o, r in sorted(who.roles.items())],
     }
 
@@ -199,6 +200,7 @@ def revoke_token(token_id: str, m: Mutation = Depends(mutation)) -> JSONResponse
         if row is None or not (m.who.operator or row.user_id == m.who.user_id):
             raise NotFound(f"no token {token_id}")
         row.revoked_at = row.revoked_at or m.cp.clock()
-        return 200, token_view(row)
+        user = tx.tenancy.user(row.user_id) if row.user_id else None
+        return 200, token_view(row, user.name if user else row.user_id)
 
     return m.run(change)

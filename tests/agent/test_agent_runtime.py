@@ -207,6 +207,8 @@ def test_an_agent_cut_off_from_the_server_kills_its_attempts_and_reports_them_fa
     cp.wait_for(lambda cp: cp.state("att_1") == "FAILED")
     agent.shut_down()
     assert cp.states["att_1"]["reason"] == LEASE_LOST
+    # the job may have caused it (a job that starves the agent): it spends a retry (ADR 0006, 0032)
+    assert cp.states["att_1"]["interrupted"] is False
 
 
 def test_an_agent_that_only_waits_on_long_polls_keeps_its_lease(tmp_path: Path) -> None:
@@ -269,6 +271,7 @@ def test_shutdown_stops_running_attempts_and_reports_them(tmp_path: Path) -> Non
     assert pid_gone(int(pid_file.read_text()))
     assert cp.states["att_1"]["state"] == "FAILED"
     assert cp.states["att_1"]["reason"] == SHUT_DOWN
+    assert cp.states["att_1"]["interrupted"] is True
 
 
 def test_an_unreachable_server_is_retried_and_logged_once(

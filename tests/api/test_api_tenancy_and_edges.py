@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from api_net import CPU_POOL, Net
 
-from suanli.control import accounts
+from suanli.control import accounts, settlement
 from suanli.control import jobs as control_jobs
 
 HELLO = {"name": "hello", "run": "echo hello"}
@@ -327,6 +327,22 @@ def test_a_job_that_fails_twice_then_succeeds_with_two_retries(net: Net) -> None
     assert [a["state"] for a in view["attempts"]] == ["FAILED", "FAILED", "SUCCEEDED"]
 
 
+def test_an_attempt_the_site_stopped_on_its_own_queues_the_job_again_with_its_retries(net: Net) -> None:
+    """An agent shutting down (or cut off from the control plane) stops its attempts: not the job's
+    failure, so even a job with no retries left runs again; a failure of the job's own still ends it."""
+    agent = net.add_site("sh1", [CPU_POOL])
+    mine = submit(net, HELLO)  # no retries
+    launch = launched(net, agent)
+    sync(net, agent, [report(launch, "FAILED", exit_code=143, reason="agent shut down", interrupted=True)])
+    view = job(net, mine["id"])
+    assert (view["state"], view["retries_left"]) == ("PENDING", 0)
+    kinds = [e["message"] for e in net.ok("GET", f"/jobs/{mine['id']}/events", net.tenant)["items"]]
+    assert any("the site stopped it, not the job" in k for k in kinds)
+    launch = launched(net, agent)
+    sync(net, agent, [report(launch, "FAILED", exit_code=1, reason="exit 1")])
+    assert job(net, mine["id"])["state"] == "FAILED"
+
+
 def test_a_job_out_of_retries_fails_with_the_attempts_reason(net: Net) -> None:
     agent = net.add_site("sh1", [CPU_POOL])
     mine = submit(net)
@@ -453,7 +469,7 @@ def test_usage_records_are_kept_once_per_site_and_sequence(net: Net) -> None:
 def test_an_agent_that_counts_from_one_again_loses_no_usage_and_books_none_twice(net: Net) -> None:
     """A new state dir (an agent moved, or its state deleted) numbers usage from 1 again: a record
     under a number the site used for another is kept under the next free one, and the server says
-    where to number on from; a record sent again under another number is not counted twice."""
+    where to number on from; a record sent again is flagged as a duplicate and charged once."""
     agent = net.add_site("sh1", [CPU_POOL])
     first, second = submit(net, HELLO), submit(net, HELLO)
     net.cycle()
@@ -463,11 +479,16 @@ def test_an_agent_that_counts_from_one_again_loses_no_usage_and_books_none_twice
     sync(net, agent, usage=[{"seq": 1, "attempt_id": la["attempt_id"], "wall_seconds": 60, **ended}])
     fresh = sync(net, agent, usage=[{"seq": 1, "attempt_id": lb["attempt_id"], "wall_seconds": 60, **ended}])
     assert (fresh["usage_acked_seq"], fresh["usage_next_seq"]) == (1, 3)
-    resent = sync(net, agent, usage=[{"seq": 7, "attempt_id": lb["attempt_id"], "wall_seconds": 60, **ended}])
-    assert resent["usage_next_seq"] == 3  # nothing new was recorded
+    # Sent again (its answer was lost): seq 1 still holds the other record, so this one is kept
+    # again under the next number, as a duplicate of seq 2: flagged by settlement, charged once.
+    again = sync(net, agent, usage=[{"seq": 1, "attempt_id": lb["attempt_id"], "wall_seconds": 60, **ended}])
+    assert again["usage_next_seq"] == 4
     with net.cp.db.transaction() as tx:
         assert [(u.seq, u.wall_seconds) for u in tx.jobs.usage(first["id"])] == [(1, 60)]
-        assert [(u.seq, u.wall_seconds) for u in tx.jobs.usage(second["id"])] == [(2, 60)]
+        repeated = tx.jobs.usage(second["id"])
+        assert [u.seq for u in repeated] == [2, 3]
+        original = settlement.is_duplicate(tx, repeated[1])
+        assert original is not None and original.seq == 2
 
 
 # idempotency

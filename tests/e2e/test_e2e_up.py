@@ -72,6 +72,7 @@ def test_up_logs_the_cli_in_and_a_second_network_keeps_its_own_profiles(tmp_path
     first = Up(tmp_path / "first", first_port, env, tmp_path / "first.log")
     try:
         assert "'local' is current" in first.output()
+        assert "try: suanli submit examples/hello.yaml" in first.output()
         ran = cli(env, "submit", "examples/hello.yaml", "--wait")
         assert ran.returncode == 0, ran.stdout + ran.stderr
         job_id = ran.stdout.split()[0]
@@ -96,6 +97,7 @@ def test_up_logs_the_cli_in_and_a_second_network_keeps_its_own_profiles(tmp_path
         assert f"local-{second_port}-operator" in profiles
         assert load_config(tmp_path / "config").current == "local"  # the second one does not take over
         assert f"suanli profiles use local-{second_port}" in second.output()
+        assert f"try: suanli --profile local-{second_port} submit" in second.output()
         jobs = cli(env, "--profile", f"local-{second_port}", "jobs", "--json")  # its tenant has no jobs yet
         assert jobs.returncode == 0 and job_id not in jobs.stdout, jobs.stdout + jobs.stderr
     finally:

@@ -38,6 +38,7 @@ class HeldAttempt:
     status: AttemptStatus
     in_backend: bool = True
     forced_reason: str | None = None  # once ended, reported FAILED with this reason
+    interrupted: bool = False  # and as stopped by the site on its own, not failed by the job
     cancelling: bool = False  # the server asked to cancel it: it ends CANCELLED, never forced
     reported: dict[str, Any] | None = None  # the report the server last accepted
     log_offset: int = 0  # bytes of output the server has accepted
@@ -46,15 +47,19 @@ class HeldAttempt:
     drained: bool = False  # ended, and the server has all of its output
     acked: bool = False  # the server has recorded it as terminal
 
-    def force(self, reason: str) -> None:
-        """Report it FAILED with `reason` once it has ended (the agent is stopping it on its own)."""
+    def force(self, reason: str, *, interrupted: bool = False) -> None:
+        """Report it FAILED with `reason` once it has ended (the agent is stopping it on its own);
+        `interrupted`: for a reason that is the site's deliberate doing (its agent shutting down),
+        so the job keeps its retries."""
         if not self.cancelling and self.forced_reason is None:
             self.forced_reason = reason
+            self.interrupted = interrupted
 
     def report(self) -> dict[str, Any]:
         status = self.status
         if self.forced_reason is not None and status.terminal:
             status = replace(status, state=AttemptState.FAILED, reason=self.forced_reason)
+            return {**attempt_json(status, self.fencing_token), "interrupted": self.interrupted}
         return attempt_json(status, self.fencing_token)
 
 

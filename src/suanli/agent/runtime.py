@@ -385,7 +385,7 @@ class _Agent:
             if live:
                 log.info("shutting down: stopping %d attempt(s)", len(live))
             for held in live:
-                held.force(SHUT_DOWN)
+                held.force(SHUT_DOWN, interrupted=True)
                 self.backend.cancel(held.attempt_id, SHUT_DOWN)
             deadline = time.monotonic() + self.config.kill_grace + 6.0
             while self.held.live() and time.monotonic() < deadline:

@@ -2,9 +2,9 @@
 
 The file (`<state_dir>/usage.json`: `{"next_seq", "unsent"}`) is rewritten atomically on every
 change, so a restarted agent continues the sequence and still sends what the server has not acked.
-The server records a record once, by its attempt and figures, so sending it twice is harmless. A
+The server ignores a record it holds under the same number, so sending it twice is harmless. A
 number the site used before for another record (a new state dir, an agent moved to another
-machine) is not lost either: the server keeps that record under its next free number. Still, the
+machine) does not lose the record either: the server keeps it under its next free number. Still, the
 sequence only ever moves forward, past any `usage_acked_seq` the server reports and up to its
 `usage_next_seq`, so numbers stay unique where they can.
 """

@@ -177,6 +177,7 @@ class AttemptIn(BaseModel):
     reason: str | None = Field(None, max_length=2000)
     started_at: Instant | None = None
     ended_at: Instant | None = None
+    interrupted: StrictBool = False  # the site stopped it on its own: the job keeps its retries
 
 
 class UsageIn(BaseModel):

@@ -21,7 +21,7 @@ import typer
 import uvicorn
 
 from suanli.api.app import create_app
-from suanli.cli.config import config_path, link_local_network
+from suanli.cli.config import ConfigError, config_path, link_local_network, load_config
 from suanli.cli.context import fail, stderr
 from suanli.cli.exit_codes import ExitCode
 from suanli.control import bootstrap
@@ -187,7 +187,10 @@ def up(
         f"  tenant token: {settings.data_dir / 'demo.token'}; operator token: "
         f"{settings.data_dir / 'operator.token'}"
     )
-    stderr.print("  try: suanli submit examples/hello.yaml --wait    (Ctrl-C here stops everything)")
+    stderr.print(
+        f"  try: suanli {_profile_flag(tenant_token)}submit examples/hello.yaml --wait    "
+        "(Ctrl-C here stops everything)"
+    )
     agent = _LocalAgent(server_url, agent_cmd, env)
     threading.Thread(target=agent.start_when_ready, daemon=True).start()
     try:
@@ -200,6 +203,16 @@ def up(
         _serve(cp, "127.0.0.1", port, before_exit=before_exit)
     finally:
         agent.stop()
+
+
+def _profile_flag(tenant_token: str | None) -> str:
+    """`--profile NAME ` when this network's tenant profile is not the current one, else nothing."""
+    try:
+        config = load_config()
+    except ConfigError:
+        return ""
+    here = next((p.name for p in config.profiles.values() if tenant_token and p.token == tenant_token), None)
+    return f"--profile {here} " if here is not None and here != config.current else ""
 
 
 def _refuse_if_running(port: int, state_dir: Path, data_dir: Path) -> None:

@@ -67,11 +67,14 @@ def attempt_ended(
     reason: str | None,
     where: str,
     started_at: datetime | None = None,
+    interrupted: bool = False,
 ) -> None:
     """An attempt reached a terminal state; decide the job's outcome (done, retry, or failed).
 
     `started_at` is the site's word for when it ran, used when it ended before a RUNNING report
-    arrived; it is clamped between the placement and now.
+    arrived; it is clamped between the placement and now. `interrupted`: the site stopped the
+    attempt on its own, deliberately (its agent shut down cleanly), so the job is queued again with
+    its retries untouched, as after a preemption (ADR 0032).
     """
     if outcome not in ATTEMPT_TERMINAL:
         raise ValueError(f"{outcome} is not terminal")
@@ -93,6 +96,14 @@ def attempt_ended(
         _finish(tx, job, JobState.SUCCEEDED, now, said, exit_code=exit_code if exit_code is not None else 0)
     elif cancelling:
         _finish(tx, job, JobState.CANCELLED, now, said, exit_code=exit_code, reason=job.reason or "cancelled")
+    elif interrupted and outcome is AttemptState.FAILED:
+        move_job(
+            tx,
+            job,
+            JobState.PENDING,
+            now,
+            f"{said}; the site stopped it, not the job, so retries are untouched",
+        )
     elif outcome is AttemptState.LOST and attempt.started_at is None:
         # The site went silent before it ever ran the job: nothing of the job's can have failed
         # (ADR 0006, addendum). Its site is avoided from now on, so this cannot loop.

@@ -29,6 +29,7 @@ class Report:
     exit_code: int | None = None
     reason: str | None = None
     started_at: datetime | None = None  # the agent's clock; used when no RUNNING report came first
+    interrupted: bool = False  # the site stopped it deliberately (its agent shut down): not the job's doing
 
 
 @dataclass(frozen=True)
@@ -164,6 +165,7 @@ def _apply_one(
             reason=report.reason,
             where=where,
             started_at=report.started_at,
+            interrupted=report.interrupted,
         )
         out.ack.append(row.id)
         out.capacity_changed = True

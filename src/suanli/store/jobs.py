@@ -333,24 +333,18 @@ class JobRepo:
     def add_usage(
         self, *, site_id: str, seq: int, attempt: Attempt, now: datetime, **fields: Any
     ) -> UsageRecord | None:
-        """Record a usage record once; None if it was recorded before.
+        """Record a usage record once; None if this (site, seq) holds it already (a resend).
 
-        A resend is the same attempt's record with the same figures (`fields`: its window and
-        seconds), under its number or another: such a record is never counted twice. A record
-        under a number the site already used for another one (an agent with a new state dir, or
-        moved to another machine, counts from 1 again) is a new record: kept under the site's next
-        free number, never dropped."""
-        for seen in self._s.scalars(
-            select(UsageRecord).where(UsageRecord.site_id == site_id, UsageRecord.attempt_id == attempt.id)
-        ):
-            if all(getattr(seen, name) == value for name, value in fields.items()):
-                return None
-        taken = self._s.scalar(
-            select(func.count())
-            .select_from(UsageRecord)
-            .where(UsageRecord.site_id == site_id, UsageRecord.seq == seq)
+        A record under a number the site already used for another record (an agent with a new state
+        dir, or moved to another machine, counts from 1 again) is kept under the site's next free
+        number, never dropped; if it repeats usage recorded before, settlement flags it as a
+        duplicate and it is charged once (`control.settlement.is_duplicate`)."""
+        seen = self._s.scalar(
+            select(UsageRecord).where(UsageRecord.site_id == site_id, UsageRecord.seq == seq)
         )
-        if taken:
+        if seen is not None:
+            if seen.attempt_id == attempt.id and all(getattr(seen, k) == v for k, v in fields.items()):
+                return None
             seq = self.max_usage_seq(site_id) + 1
         record = UsageRecord(
             site_id=site_id, seq=seq, attempt_id=attempt.id, job_id=attempt.job_id, recorded_at=now, **fields

@@ -80,7 +80,9 @@ def _apply(cp: ControlPlane, site_id: str, body: SyncIn) -> sync.Outcome:
             cp.settings.lease_ttl,
             pools=pools,
             attempts=[
-                sync.Report(a.id, a.fencing_token, a.state, a.exit_code, a.reason, a.started_at)
+                sync.Report(
+                    a.id, a.fencing_token, a.state, a.exit_code, a.reason, a.started_at, a.interrupted
+                )
                 for a in body.attempts
             ],
             usage=[

@@ -46,6 +46,7 @@ class FakeControlPlane:
     max_hold: float = 0.5  # long polls are held at most this long, to keep tests quick
     down: bool = False
     refuse_token: bool = False
+    site: str | None = None  # the site its agent token is for; a sync naming another is refused
     syncs: list[dict[str, Any]] = field(default_factory=list)
     sync_times: list[float] = field(default_factory=list)
     auth: list[str] = field(default_factory=list)
@@ -113,6 +114,8 @@ class FakeControlPlane:
         if request.url.path == "/api/v1/agent/sync":
             if self.refuse_token or token != AGENT_TOKEN:
                 return _problem(401, "unauthorized", "invalid token")
+            if self.site is not None and body.get("site") != self.site:
+                return _problem(403, "wrong_site", f"this agent token is site {self.site}'s")
             return self._sync(body)
         return _problem(404, "not_found", request.url.path)
 

@@ -261,6 +261,18 @@ def test_a_refused_agent_token_stops_the_agent(tmp_path: Path, caplog: pytest.Lo
     assert "refused the agent token" in caplog.text
 
 
+def test_a_token_of_another_site_stops_the_agent_and_keeps_the_token(tmp_path: Path) -> None:
+    cp = FakeControlPlane(site="elsewhere")
+    with pytest.raises(AgentError, match="site elsewhere's") as raised:
+        run_agent(config(tmp_path, cp, token=AGENT_TOKEN))
+    assert not isinstance(raised.value, AgentUnauthorized)  # not taken for a revoked token
+    mine = FakeControlPlane(site="lab")  # the site the agent is started for: its syncs are answered
+    agent = start(config(tmp_path / "again", mine))
+    mine.wait_for(lambda cp: len(cp.syncs) >= 1)
+    agent.shut_down()
+    assert mine.syncs[0]["site"] == "lab"
+
+
 def test_shutdown_stops_running_attempts_and_reports_them(tmp_path: Path) -> None:
     cp = FakeControlPlane(auto_ack=False)
     agent = start(config(tmp_path, cp))

@@ -156,3 +156,17 @@ def test_a_bug_is_a_500_problem_counted_in_the_metrics_and_the_next_request_is_a
     assert net.call("GET", "/orgs", net.tenant).status_code == 200
     metrics = net.http.get("/metrics").text
     assert 'suanli_http_requests_total{method="GET",route="/orgs",status="500"}' in metrics
+
+
+def test_a_body_in_utf16_is_refused_rather_than_read_past_the_nul_check(net: Net) -> None:
+    raw = '{"spec": {"name": "hello", "run": "true", "env": {"MODE": "x\\u0000y"}}}'.encode("utf-16")
+    resp = net.call("POST", "/jobs", net.tenant, content=raw, headers={"Content-Type": "application/json"})
+    assert resp.status_code == 400 and resp.json()["code"] == "invalid_body"
+    assert net.ok("GET", "/jobs", net.tenant)["items"] == []
+
+
+def test_an_agent_report_with_a_nul_and_a_lone_surrogate_is_still_read(net: Net) -> None:
+    agent = net.add_site("sh1", [CPU_POOL])
+    raw = b'{"attempts": [], "logs": [], "pools": [], "wait": 0, "x": "a\\u0000\\ud800"}'
+    resp = net.call("POST", "/agent/sync", agent, content=raw, headers={"Content-Type": "application/json"})
+    assert resp.status_code == 200, resp.text

@@ -168,6 +168,7 @@ def test_a_refused_grant_names_only_the_wrong_fields(net: Net) -> None:
     for fields, errors in [
         ({"share": "150%"}, {"share"}),
         ({"share": "abc"}, {"share"}),
+        ({"share": "0.0000000001"}, {"share"}),  # finer than a hundredth of a percent (was kept as 1E-10)
         ({"face": "0"}, {"face"}),
         ({"face": "-5"}, {"face"}),
     ]:

@@ -220,3 +220,29 @@ def test_job_heads_and_specs_read_what_the_rows_hold_in_batches(
         assert tx.jobs.specs(j.id for j in pending) == {j.id: j.spec for j in pending}
         assert set(tx.jobs.heads([*(j.id for j in pending), "job_missing"])) == {j.id for j in pending}
         assert tx.jobs.specs([]) == {} and tx.jobs.heads([]) == {}
+
+
+def test_migration_0008_brings_a_stored_checkpoint_interval_to_the_specs_bound(db: Database) -> None:
+    """Specs stored before the 30-day bound on `checkpoint_interval` are re-read by the scheduler:
+    one past it would fail every cycle, so the migration brings it to the bound."""
+    import importlib.util
+
+    from suanli.store.db import MIGRATIONS
+
+    path = MIGRATIONS / "versions" / "0008_interruptions_and_reported_seq.py"
+    spec = importlib.util.spec_from_file_location("migration_0008", path)
+    assert spec is not None and spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    ids = seed(db)
+    with db.transaction() as tx:
+        job = tx.jobs.get(ids["job"])
+        assert job is not None
+        job.spec = {"run": "x", "checkpoint_interval_s": 2**70}
+    with db.engine.begin() as conn:
+        assert migration.clamp_stored_checkpoints(conn) == 1
+        assert migration.clamp_stored_checkpoints(conn) == 0
+    with db.transaction() as tx:
+        job = tx.jobs.get(ids["job"])
+        assert job is not None and job.spec["checkpoint_interval_s"] == 30 * 86400
+        assert job.interruptions == 0

@@ -204,16 +204,18 @@ class _Agent:
 
     def run(self, stop: threading.Event) -> None:
         unauthorized = False
+        deliberate = False  # asked to stop (SIGINT, SIGTERM), not ended by an error
         try:
             while not stop.is_set():
                 self._turn(time.monotonic())
                 self.wake.wait(_TICK_S)
                 self.wake.clear()
+            deliberate = True
         except AgentUnauthorized:
             unauthorized = True
             raise
         finally:
-            self._shut_down(final_sync=not unauthorized)
+            self._shut_down(final_sync=not unauthorized, deliberate=deliberate)
 
     def _arrived(self, outcome: SyncOutcome) -> None:  # on a lane's thread
         self.outcomes.put(outcome)
@@ -314,6 +316,9 @@ class _Agent:
         self._apply(outcome.reply)
 
     def _failed(self, error: Exception) -> None:
+        if isinstance(error, ApiError) and error.status == 403 and error.code == "wrong_site":
+            # The token is good, for another site: keep it, and say which --site it belongs to.
+            raise AgentError(f"the control plane refused this agent: {error.detail}") from error
         if isinstance(error, ApiError) and error.status == 401:
             log.error(
                 "the control plane refused the agent token (%s): it was revoked or belongs to another "
@@ -376,8 +381,10 @@ class _Agent:
 
     # -- stopping ----------------------------------------------------------------------------------
 
-    def _shut_down(self, *, final_sync: bool) -> None:
-        """Stop every attempt (it would be lost anyway), report them once more, release the backend."""
+    def _shut_down(self, *, final_sync: bool, deliberate: bool = False) -> None:
+        """Stop every attempt (it would be lost anyway), report them once more, release the backend.
+        Only a `deliberate` stop (the agent was asked to stop) reports them as interrupted, keeping
+        their jobs' retries: an agent that fails may have been brought down by a job (ADR 0032)."""
         self.quick.close()
         self.long.close()
         try:
@@ -385,7 +392,7 @@ class _Agent:
             if live:
                 log.info("shutting down: stopping %d attempt(s)", len(live))
             for held in live:
-                held.force(SHUT_DOWN, interrupted=True)
+                held.force(SHUT_DOWN, interrupted=deliberate)
                 self.backend.cancel(held.attempt_id, SHUT_DOWN)
             deadline = time.monotonic() + self.config.kill_grace + 6.0
             while self.held.live() and time.monotonic() < deadline:

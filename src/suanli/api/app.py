@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from prometheus_client import Counter, Histogram
+from starlette.requests import ClientDisconnect
 
 from suanli import __version__
 from suanli.api import inputs, problems
@@ -72,6 +73,13 @@ def create_app(cp: ControlPlane, *, manage_plane: bool = True) -> FastAPI:
                 return problems.problem(
                     415, "unsupported_media_type", "send the body as JSON (Content-Type: application/json)"
                 )
+            if body and inputs.not_utf8(body):
+                return problems.problem(
+                    400,
+                    "invalid_body",
+                    "the body could not be read as JSON",
+                    [{"field": "(body)", "message": "JSON text in UTF-8"}],
+                )
             if request.url.path.startswith(inputs.AGENT_PATHS):
                 body = inputs.without_nul(body)
             elif (field := inputs.nul_in_json(body)) is not None:
@@ -86,6 +94,8 @@ def create_app(cp: ControlPlane, *, manage_plane: bool = True) -> FastAPI:
         started = time.perf_counter()
         try:
             response = await call_next(request)
+        except ClientDisconnect:  # the client went away mid-request: nobody to answer, not a bug
+            response = Response(status_code=499)
         except Exception as exc:  # answered here, so it is counted and the connection stays open
             response = problems.unexpected(exc)
         route = request.scope.get("route")

@@ -3,6 +3,7 @@
 - A body is JSON: another Content-Type is refused with 415.
 - A body larger than `max_body_bytes` is refused with 413 as it streams in, not after it has all
   been held in memory (a chunked upload names no length).
+- A body is UTF-8 (400 otherwise: the JSON reader would decode UTF-16 or UTF-32 past these checks).
 - No NUL character anywhere: not in the path, a query parameter or a JSON string. PostgreSQL's text
   cannot hold one, and no name, amount or command needs one; the answer is 422 naming the field. An
   agent's report is the exception: job output and engine messages are machine text a site cannot
@@ -57,6 +58,18 @@ def nul_in_url(request: Request) -> str | None:
     return None
 
 
+def not_utf8(body: bytes) -> bool:
+    """A body that is not UTF-8 JSON text: a raw NUL byte (JSON text never holds one; UTF-16 and
+    UTF-32, which the JSON reader would otherwise decode, are full of them) or invalid UTF-8."""
+    if b"\x00" in body:
+        return True
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
 def nul_in_json(body: bytes) -> str | None:
     """The dotted path of the first JSON string (or key) holding a NUL (`spec.env.X`, `pools.1.name`),
     `(body)` for a top-level string; None if there is none or the body is not JSON (the route says)."""
@@ -96,7 +109,7 @@ def without_nul(body: bytes) -> bytes:
         parsed = json.loads(body)
     except ValueError:
         return body
-    return json.dumps(_replace(parsed), ensure_ascii=False).encode()
+    return json.dumps(_replace(parsed)).encode()  # ASCII escapes: a lone surrogate cannot fail it
 
 
 def _replace(value: Any) -> Any:

@@ -56,6 +56,9 @@ def attempt_progress(
             job.started_at = job.started_at or now
 
 
+FREE_INTERRUPTIONS = 3  # requeues a job gets free when sites stop it on purpose; then retries count
+
+
 def attempt_ended(
     tx: Tx,
     job: Job,
@@ -74,7 +77,7 @@ def attempt_ended(
     `started_at` is the site's word for when it ran, used when it ended before a RUNNING report
     arrived; it is clamped between the placement and now. `interrupted`: the site stopped the
     attempt on its own, deliberately (its agent shut down cleanly), so the job is queued again with
-    its retries untouched, as after a preemption (ADR 0032).
+    its retries untouched, as after a preemption, `FREE_INTERRUPTIONS` times at most (ADR 0032).
     """
     if outcome not in ATTEMPT_TERMINAL:
         raise ValueError(f"{outcome} is not terminal")
@@ -96,7 +99,8 @@ def attempt_ended(
         _finish(tx, job, JobState.SUCCEEDED, now, said, exit_code=exit_code if exit_code is not None else 0)
     elif cancelling:
         _finish(tx, job, JobState.CANCELLED, now, said, exit_code=exit_code, reason=job.reason or "cancelled")
-    elif interrupted and outcome is AttemptState.FAILED:
+    elif interrupted and outcome is AttemptState.FAILED and job.interruptions < FREE_INTERRUPTIONS:
+        job.interruptions += 1
         move_job(
             tx,
             job,

@@ -7,6 +7,7 @@ to their own `notify_local`."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections import defaultdict
@@ -72,7 +73,8 @@ class Signals:
         moved = asyncio.Event()
 
         def wake() -> None:
-            loop.call_soon_threadsafe(moved.set)
+            with contextlib.suppress(RuntimeError):  # its loop has closed (server shutdown): nobody waits
+                loop.call_soon_threadsafe(moved.set)
 
         with self._cond:
             if self._versions[topic] != since or self._closed:

@@ -97,6 +97,9 @@ def grant(
     return voucher_view(tx, row)
 
 
+_SHARE_STEP = Decimal("0.0001")
+
+
 def _share(text: str) -> Decimal:
     """`30%` or `0.3` → Decimal("0.3"): the most of each charge a voucher covers, 0 < share ≤ 1."""
     text = text.strip()
@@ -105,9 +108,12 @@ def _share(text: str) -> Decimal:
         value = value / 100 if text.endswith("%") else value
     except InvalidOperation:
         value = Decimal(0)
-    if not value.is_finite() or not 0 < value <= 1:
-        raise Invalid(f"{text!r} is not a share", [FieldError("share", "more than 0, at most 1: 30% or 0.3")])
-    return value
+    if not value.is_finite() or not 0 < value <= 1 or value != value.quantize(_SHARE_STEP):
+        raise Invalid(
+            f"{text!r} is not a share",
+            [FieldError("share", "more than 0, at most 1, to a hundredth of a percent: 30%, 12.5% or 0.3")],
+        )
+    return Decimal(format(value.normalize(), "f"))  # kept as plain text: 0.0001, never 1E-4
 
 
 def _models(tx: Tx, names: list[str]) -> frozenset[str]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from suanli.domain.states import ATTEMPT_ACTIVE, AttemptState, JobState
@@ -333,21 +333,42 @@ class JobRepo:
     def add_usage(
         self, *, site_id: str, seq: int, attempt: Attempt, now: datetime, **fields: Any
     ) -> UsageRecord | None:
-        """Record a usage record once; None if this (site, seq) holds it already (a resend).
+        """Record a usage record once; None if the site sent it before (a resend: the same attempt
+        and figures under the same number the site gave it).
 
         A record under a number the site already used for another record (an agent with a new state
         dir, or moved to another machine, counts from 1 again) is kept under the site's next free
-        number, never dropped; if it repeats usage recorded before, settlement flags it as a
-        duplicate and it is charged once (`control.settlement.is_duplicate`)."""
-        seen = self._s.scalar(
-            select(UsageRecord).where(UsageRecord.site_id == site_id, UsageRecord.seq == seq)
+        number, with the site's own as `reported_seq`, never dropped; a resend of it is recognised
+        by that. A record repeating usage recorded under another number is kept: settlement flags it
+        as a duplicate, and it is charged once (`control.settlement.is_duplicate`)."""
+        sent = self._s.scalars(
+            select(UsageRecord).where(
+                UsageRecord.site_id == site_id,
+                UsageRecord.attempt_id == attempt.id,
+                or_(UsageRecord.seq == seq, UsageRecord.reported_seq == seq),
+            )
         )
-        if seen is not None:
-            if seen.attempt_id == attempt.id and all(getattr(seen, k) == v for k, v in fields.items()):
+        for seen in sent:
+            if (seen.reported_seq or seen.seq) == seq and all(
+                getattr(seen, k) == v for k, v in fields.items()
+            ):
                 return None
-            seq = self.max_usage_seq(site_id) + 1
+        taken = self._s.scalar(
+            select(func.count())
+            .select_from(UsageRecord)
+            .where(UsageRecord.site_id == site_id, UsageRecord.seq == seq)
+        )
+        reported = None
+        if taken:
+            reported, seq = seq, self.max_usage_seq(site_id) + 1
         record = UsageRecord(
-            site_id=site_id, seq=seq, attempt_id=attempt.id, job_id=attempt.job_id, recorded_at=now, **fields
+            site_id=site_id,
+            seq=seq,
+            reported_seq=reported,
+            attempt_id=attempt.id,
+            job_id=attempt.job_id,
+            recorded_at=now,
+            **fields,
         )
         self._s.add(record)
         self._s.flush()  # the next record of this sync sees its number taken

@@ -166,6 +166,8 @@ class Job(Base):
     retries_left: Mapped[int] = mapped_column(Integer)
     attempts_made: Mapped[int] = mapped_column(Integer, default=0)
     preemptions: Mapped[int] = mapped_column(Integer, default=0)  # attempts stopped for other jobs
+    # attempts their sites stopped on purpose (an agent shutting down), requeued free (ADR 0032)
+    interruptions: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     exit_code: Mapped[int | None]
     reason: Mapped[str | None] = mapped_column(Text)
     log_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -231,6 +233,8 @@ class UsageRecord(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"))
     seq: Mapped[int] = mapped_column(BigInteger)
+    # the site's own number when it was taken by another record and `seq` is the next free one
+    reported_seq: Mapped[int | None] = mapped_column(BigInteger, default=None)
     attempt_id: Mapped[str] = mapped_column(ForeignKey("attempts.id"))
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"))
     wall_seconds: Mapped[int] = mapped_column(BigInteger)

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from suanli.api.deps import Mutation, caller, mutation, plane
 from suanli.api.schemas import Enroll, SyncIn
 from suanli.control import accounts, sync
-from suanli.control.errors import Forbidden, Unauthorized
+from suanli.control.errors import Forbidden
 from suanli.control.plane import ControlPlane
 from suanli.control.principal import Principal
 from suanli.control.signals import site_topic
@@ -68,9 +68,9 @@ def _apply(cp: ControlPlane, site_id: str, body: SyncIn) -> sync.Outcome:
         site = tx.sites.site(site_id)
         assert site is not None
         if body.site is not None and body.site != site.name:  # an agent started with another site's token
-            raise Unauthorized(
-                f"this agent token is site {site.name}'s, not {body.site}'s: use {body.site}'s own "
-                f"(suanli site enroll-token {body.site})",
+            raise Forbidden(  # not 401: the token is good, and its agent must not throw it away
+                f"this agent token is site {site.name}'s, not {body.site}'s: start the agent with "
+                f"--site {site.name}, or with {body.site}'s own token (suanli site enroll-token {body.site})",
                 code="wrong_site",
             )
         return sync.apply_report(

@@ -20,15 +20,6 @@ REQUESTS = Counter("suanli_http_requests_total", "API requests", ["method", "rou
 LATENCY = Histogram("suanli_http_request_seconds", "API request latency", ["method", "route"])
 
 
-def _nul(field: str) -> Response:
-    return problems.problem(
-        422,
-        "invalid_request",
-        "the request is invalid",
-        [{"field": field, "message": "must not contain a NUL character (\\u0000)"}],
-    )
-
-
 def create_app(cp: ControlPlane, *, manage_plane: bool = True) -> FastAPI:
     """Build the app; with `manage_plane` its lifespan starts and stops the scheduling loop."""
 
@@ -58,33 +49,9 @@ def create_app(cp: ControlPlane, *, manage_plane: bool = True) -> FastAPI:
     async def checked_input(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > limit:
-            return problems.problem(413, "too_large", f"request body over {limit} bytes")
-        field = inputs.nul_in_url(request)
-        if field is not None:
-            return _nul(field)
-        if request.method in ("POST", "PUT", "PATCH"):
-            try:
-                body = await inputs.read_body(request, limit)
-            except inputs.TooLarge:
-                return problems.problem(413, "too_large", f"request body over {limit} bytes")
-            if body and not inputs.json_content(request.headers.get("content-type")):
-                return problems.problem(
-                    415, "unsupported_media_type", "send the body as JSON (Content-Type: application/json)"
-                )
-            if body and inputs.not_utf8(body):
-                return problems.problem(
-                    400,
-                    "invalid_body",
-                    "the body could not be read as JSON",
-                    [{"field": "(body)", "message": "JSON text in UTF-8"}],
-                )
-            if request.url.path.startswith(inputs.AGENT_PATHS):
-                body = inputs.without_nul(body)
-            elif (field := inputs.nul_in_json(body)) is not None:
-                return _nul(field)
-            request._body = body  # what the route reads (Starlette hands a read body on)
+        refused = await inputs.refused(request, limit)
+        if refused is not None:
+            return refused
         return await call_next(request)
 
     @app.middleware("http")

@@ -16,7 +16,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import Request
+from fastapi import Request, Response
+
+from suanli.api import problems
 
 NUL = "\x00"
 _ESCAPED_NUL = b"\\u0000"  # how JSON writes NUL; a raw NUL byte is not valid JSON at all
@@ -25,6 +27,49 @@ AGENT_PATHS = "/api/v1/agent/"
 
 class TooLarge(Exception):
     pass
+
+
+async def refused(request: Request, limit: int) -> Response | None:
+    """The answer to a request whose raw input breaks a rule above, or None to let the route see
+    it. A body read here is handed on to the route (Starlette passes a read body down)."""
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        return problems.problem(413, "too_large", f"request body over {limit} bytes")
+    field = nul_in_url(request)
+    if field is not None:
+        return _nul(field)
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return None
+    try:
+        body = await read_body(request, limit)
+    except TooLarge:
+        return problems.problem(413, "too_large", f"request body over {limit} bytes")
+    if body and not json_content(request.headers.get("content-type")):
+        return problems.problem(
+            415, "unsupported_media_type", "send the body as JSON (Content-Type: application/json)"
+        )
+    if body and not_utf8(body):
+        return problems.problem(
+            400,
+            "invalid_body",
+            "the body could not be read as JSON",
+            [{"field": "(body)", "message": "JSON text in UTF-8"}],
+        )
+    if request.url.path.startswith(AGENT_PATHS):
+        body = without_nul(body)
+    elif (field := nul_in_json(body)) is not None:
+        return _nul(field)
+    request._body = body
+    return None
+
+
+def _nul(field: str) -> Response:
+    return problems.problem(
+        422,
+        "invalid_request",
+        "the request is invalid",
+        [{"field": field, "message": "must not contain a NUL character (\\u0000)"}],
+    )
 
 
 async def read_body(request: Request, limit: int) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -22,6 +23,7 @@ from suanli.agent.backends.base import (
     AttemptStatus,
     BackendError,
     Launch,
+    launch_json,
 )
 from suanli.agent.backends.local import LocalBackend
 from suanli.agent.pools import Machine, parse_pools
@@ -271,12 +273,15 @@ AGENT_LIKE_PARENT = textwrap.dedent(
     from suanli.agent.backends.local import LocalBackend
     from suanli.agent.pools import Machine, parse_pools
 
-    backend = LocalBackend(parse_pools(["cpu:1"], Machine(1, 64)), Path(sys.argv[1]), kill_grace=0.3)
-    spec = {"run": "sleep 60 & echo $! > child.pid; wait", "env": {}, "resources": {}}
-    # submitted from a thread that then ends: the job must still live as long as the process does
-    submitter = threading.Thread(
-        target=backend.submit, args=(Launch("att_1", "job_1", 1, 1, spec, "cpu", Allocation(None, 0, 1, 1, (0,))),)
+    root, run, gpus = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+    pools = parse_pools(["cpu:1", "gpu=A100:2"], Machine(1, 64))
+    backend = LocalBackend(pools, root, kill_grace=float(sys.argv[4]))
+    spec = {"run": run, "env": {}, "resources": {}}
+    launch = Launch(
+        "att_1", "job_1", 1, 1, spec, "gpu" if gpus else "cpu", Allocation("A100" if gpus else None, gpus, 1, 1, (0,))
     )
+    # submitted from a thread that then ends: the job must still live as long as the process does
+    submitter = threading.Thread(target=backend.submit, args=(launch,))
     submitter.start()
     submitter.join()
     print("submitted", flush=True)
@@ -285,18 +290,120 @@ AGENT_LIKE_PARENT = textwrap.dedent(
 )
 
 
-def test_a_job_dies_with_its_agent_even_on_kill_9(tmp_path: Path) -> None:
+def start_agent_like(
+    root: Path, run: str = "sleep 60 & echo $! > child.pid; wait", *, gpus: int = 0, grace: float = 0.3
+) -> subprocess.Popen[str]:
+    """A process that starts one attempt as an agent does, and can be killed like one."""
     parent = subprocess.Popen(
-        [sys.executable, "-c", AGENT_LIKE_PARENT, str(tmp_path)], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", AGENT_LIKE_PARENT, str(root), run, str(gpus), str(grace)],
+        stdout=subprocess.PIPE,
+        text=True,
     )
+    assert parent.stdout is not None and parent.stdout.readline().strip() == "submitted"
+    return parent
+
+
+def kill_9(parent: subprocess.Popen[str]) -> None:
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+
+
+def test_a_job_dies_with_its_agent_even_on_kill_9(tmp_path: Path) -> None:
+    parent = start_agent_like(tmp_path)
     try:
-        assert parent.stdout is not None and parent.stdout.readline().strip() == "submitted"
         child = int(wait_for_file(tmp_path / "attempts" / "att_1" / "child.pid"))
         time.sleep(0.5)
         os.kill(child, 0)  # still running while the agent lives, though the submitting thread ended
-        parent.send_signal(signal.SIGKILL)
-        parent.wait()
+        kill_9(parent)
         assert pid_gone(child, timeout=5.0)
     finally:
         if parent.poll() is None:
             parent.kill()
+
+
+def test_the_next_agent_reports_what_the_dead_one_ran_and_meters_it(tmp_path: Path) -> None:
+    parent = start_agent_like(tmp_path, "echo working; sleep 60", gpus=2)
+    try:
+        wait_for_file(tmp_path / "attempts" / "att_1" / ".suanli" / "shim.pid")
+        time.sleep(1.0)
+        killed_at = time.time()
+        kill_9(parent)
+        wait_for_file(tmp_path / "attempts" / "att_1" / ".suanli" / "exit.json")
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+    local = LocalBackend(POOLS, tmp_path, kill_grace=0.3)
+    try:
+        assert [launch.attempt_id for launch in local.adopted()] == ["att_1"]
+        [status] = local.poll()
+        assert status.state is AttemptState.FAILED and status.exit_code == 128 + signal.SIGTERM
+        assert status.reason == "its agent ended while it ran (killed by SIGTERM)"
+        usage = local.usage("att_1")
+        assert usage is not None and status.started_at is not None
+        assert 1.0 <= usage.wall_seconds <= time.time() - status.started_at.timestamp()
+        assert usage.ended_at.timestamp() >= killed_at
+        assert usage.accelerator_seconds == pytest.approx(2 * usage.wall_seconds)
+        assert "working" in logs(local, "att_1")
+        # its slots were not taken: both GPUs are free for new work
+        local.submit(make_launch("att_2", "true", pool="gpu", gpus=2))
+        local.forget("att_1")
+        assert not (tmp_path / "attempts" / "att_1").exists() and local.adopted() == []
+    finally:
+        local.close()
+
+
+def test_a_job_that_finished_before_its_agent_died_is_reported_as_it_ended(tmp_path: Path) -> None:
+    parent = start_agent_like(tmp_path, "echo all done")
+    try:
+        wait_for_file(tmp_path / "attempts" / "att_1" / ".suanli" / "exit.json")
+        kill_9(parent)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+    local = LocalBackend(POOLS, tmp_path, kill_grace=0.3)
+    try:
+        [status] = local.poll()
+        assert (status.state, status.exit_code, status.reason) == (AttemptState.SUCCEEDED, 0, None)
+    finally:
+        local.close()
+
+
+def test_an_agent_started_at_once_waits_for_the_old_jobs_to_stop(tmp_path: Path) -> None:
+    parent = start_agent_like(tmp_path, "trap 'sleep 1; exit 7' TERM; echo ready; sleep 60 & wait", grace=5.0)
+    try:
+        wait_for_file(tmp_path / "attempts" / "att_1" / ".suanli" / "shim.pid")
+        time.sleep(0.5)
+        kill_9(parent)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+    local = LocalBackend(POOLS, tmp_path, kill_grace=5.0)  # before the job has finished stopping
+    try:
+        [status] = local.poll()
+        assert (status.state, status.exit_code) == (AttemptState.FAILED, 7)
+        assert status.reason == "its agent ended while it ran (exit code 7)"
+    finally:
+        local.close()
+
+
+def test_leftovers_without_a_result_or_a_launch(tmp_path: Path) -> None:
+    control = tmp_path / "attempts" / "att_9" / ".suanli"
+    control.mkdir(parents=True)
+    launch = make_launch("att_9", "sleep 60", pool="gpu", gpus=1)
+    (control / "launch.json").write_text(json.dumps(launch_json(launch)))
+    (control / "output.log").write_text("half way\n")
+    os.utime(control / "launch.json", (1_800_000_000, 1_800_000_000))
+    os.utime(control / "output.log", (1_800_000_600, 1_800_000_600))
+    junk = tmp_path / "attempts" / "att_old" / ".suanli"  # an older agent's, with no launch
+    junk.mkdir(parents=True)
+    local = LocalBackend(POOLS, tmp_path, kill_grace=0.3)
+    try:
+        assert local.adopted() == [launch]
+        [status] = local.poll()
+        assert status.state is AttemptState.FAILED and status.exit_code is None
+        assert status.reason == "its agent ended while it ran; its outcome was not recorded"
+        usage = local.usage("att_9")  # as far as anyone can tell: from its launch to its last output
+        assert usage is not None and (usage.wall_seconds, usage.accelerator_seconds) == (600.0, 600.0)
+        assert not junk.parent.exists()
+    finally:
+        local.close()

@@ -106,6 +106,35 @@ def test_a_killed_agent_loses_its_attempt_and_the_job_reruns_on_another_site(
         assert "done-1" not in c.job_logs(job["id"], offset=0)["data"]  # the orphan died with its agent
 
 
+@pytest.mark.lease(20)  # the restarted agent comes back before the attempt's lease runs out
+def test_an_agent_killed_and_restarted_reports_the_attempt_it_lost_and_its_usage(
+    network: Network, tmp_path: Path
+) -> None:
+    token = network.add_site("sh1")
+    network.start_agent("sh1", token, "cpu:2")
+    tenant = network.add_tenant("acme", "ada")
+    with network.client(tenant) as c:
+        job = c.submit_job(
+            {
+                "name": "again",
+                "retries": 1,
+                "run": "echo run $SUANLI_ATTEMPT; [ $SUANLI_ATTEMPT = 1 ] && sleep 120; true",
+            }
+        )
+        wait_for("running", lambda: c.get_job(job["id"])["state"] == "RUNNING")
+        wait_for("its output", lambda: "run 1" in c.job_logs(job["id"], offset=0)["data"])
+    network.kill_agent("sh1")
+    network.start_agent("sh1", token, "cpu:2")  # the same state dir
+    ended = terminal(network, tenant, job["id"])
+    assert ended["state"] == "SUCCEEDED"
+    first, second = ended["attempts"]  # type: ignore[misc]
+    assert (first["state"], second["state"]) == ("FAILED", "SUCCEEDED")
+    assert first["reason"] == "its agent ended while it ran (killed by SIGTERM)"
+    with network.client() as c:  # both attempts were metered: the provider is paid for the first too
+        [site] = c.usage(by="site")["items"]
+    assert (site["key"], site["records"]) == ("sh1", 2)
+
+
 @pytest.mark.lease(20)  # the agent must not fence itself while the server restarts
 def test_a_server_killed_mid_job_loses_nothing_and_the_job_runs_once(
     network: Network, tmp_path: Path

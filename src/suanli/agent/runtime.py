@@ -239,7 +239,8 @@ class _Agent:
             status = held.report()
             log.info("attempt %s %s%s", held.attempt_id, status["state"], _because(status["reason"]))
             usage = self.backend.usage(held.attempt_id)
-            if usage is not None:
+            # An attempt adopted from the agent before may have its record in the outbox already.
+            if usage is not None and not self.outbox.holds(held.attempt_id):
                 self.outbox.add(usage)
 
     def _fence(self, now: float) -> None:

@@ -47,6 +47,10 @@ class UsageOutbox:
         self._save()
         return seq
 
+    def holds(self, attempt_id: str) -> bool:
+        """Whether a record of this attempt is still waiting for the server's ack."""
+        return any(record["attempt_id"] == attempt_id for record in self._unsent)
+
     def pending(self, limit: int = 500) -> list[dict[str, Any]]:
         """The oldest records not yet acked, to send in the next sync."""
         return self._unsent[:limit]

@@ -12,7 +12,7 @@ polling. Calling it too often is harmless; missing a change is not.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
@@ -31,6 +31,8 @@ __all__ = [
     "Launch",
     "PoolOffer",
     "Usage",
+    "launch_from_json",
+    "launch_json",
 ]
 
 # The most bytes of output `read_logs` returns per call.
@@ -85,6 +87,24 @@ class Launch:
     spec: Mapping[str, Any]
     pool: str
     allocation: Allocation
+
+
+def launch_json(launch: Launch) -> dict[str, Any]:
+    """A launch as JSON values, for an engine to keep beside its job and find it again later."""
+    data = asdict(launch)
+    data["spec"] = dict(launch.spec)
+    return data
+
+
+def launch_from_json(data: Any) -> Launch | None:
+    """The launch `launch_json` wrote; None when `data` is not one."""
+    try:
+        fields = dict(data)
+        allocation = dict(fields.pop("allocation"))
+        allocation["nodes"] = tuple(allocation["nodes"])
+        return Launch(**fields, allocation=Allocation(**allocation))
+    except (KeyError, ValueError, TypeError, AttributeError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -160,9 +180,10 @@ class Backend(Protocol):
         ...
 
     def adopted(self) -> list[Launch]:
-        """Attempts the engine still runs from before this agent started (found again by attempt
-        id), so the agent reports them again instead of letting their leases run out. An engine
-        whose jobs die with their agent (local) returns []."""
+        """Attempts the engine still holds from before this agent started (found again by attempt
+        id), so the agent reports them again instead of letting their leases run out: those still
+        running, and those that ended while no agent ran (with their usage). The local engine's
+        jobs die with their agent; it returns them ended, as its shims recorded."""
         ...
 
     def close(self) -> None:

@@ -1,8 +1,13 @@
 """The local backend: runs each attempt as a process tree on this machine, under a `local_shim`.
 
 Layout of an attempt, `<state_dir>/attempts/<attempt_id>/`: the directory is the job's working
-directory; `.suanli/` inside it holds `job.json` (what the shim runs), `output.log` (stdout and
-stderr together) and `exit.json` (how the job ended, written by the shim).
+directory; `.suanli/` inside it holds `launch.json` (the launch), `job.json` (what the shim runs),
+`output.log` (stdout and stderr together), `shim.pid` and `exit.json` (how and when the job ended,
+written by the shim).
+
+An agent that dies (even `kill -9`) takes its jobs with it, but not their record: the next agent on
+the same state dir finds each attempt left there and reports it ended, with the outcome and the
+times its shim recorded, so the server learns how it ended and its usage is metered (`adopted`).
 
 Threads: each attempt has one watcher thread that starts its shim and waits for it. Starting the
 shim from that thread matters: PR_SET_PDEATHSIG fires when the *thread* that forked the shim exits,
@@ -14,7 +19,9 @@ Accelerator slots: every pool has device indices; an attempt gets the lowest fre
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import select
 import shutil
@@ -22,6 +29,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,11 +46,15 @@ from suanli.agent.backends.base import (
     Launch,
     PoolOffer,
     Usage,
+    launch_from_json,
+    launch_json,
 )
 from suanli.agent.backends.text import ATTEMPT_ID, decoder
 from suanli.agent.pools import LocalPool
 
 __all__ = ["LocalBackend"]
+
+log = logging.getLogger("suanli.agent")
 
 SHIM_MODULE = "suanli.agent.backends.local_shim"
 # After SIGTERM the shim itself escalates to SIGKILL at `kill_grace`; the backend kills a shim that
@@ -70,6 +82,7 @@ class _Run:
     usage: Usage | None = None
     forgotten: bool = False
     released: bool = False
+    adopted: bool = False  # left by the agent before this one, ended
     spawn_error: OSError | None = None
     started: threading.Event = field(default_factory=threading.Event)
 
@@ -111,9 +124,8 @@ class LocalBackend:
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._root = Path(state_dir) / "attempts"
-        # Attempts left by a previous agent on this state dir died with it (PR_SET_PDEATHSIG).
-        shutil.rmtree(self._root, ignore_errors=True)
         self._root.mkdir(parents=True, exist_ok=True)
+        self._adopt_leftovers()
 
     # -- the Backend Protocol --------------------------------------------------------------------
 
@@ -178,7 +190,8 @@ class LocalBackend:
             return run.usage if run is not None else None
 
     def adopted(self) -> list[Launch]:
-        return []  # a local job dies with the agent that started it (the shim's parent-death signal)
+        with self._lock:
+            return [run.launch for run in self._runs.values() if run.adopted]
 
     def forget(self, attempt_id: str) -> None:
         with self._lock:
@@ -202,6 +215,58 @@ class LocalBackend:
             self._terminate(run, AttemptState.CANCELLED, "agent shutting down")
         for thread in threads:
             thread.join(timeout=self._kill_grace + _SHIM_KILL_MARGIN + 1.0)
+
+    # -- what the agent before this one left -------------------------------------------------------
+
+    def _adopt_leftovers(self) -> None:
+        """Hold again, as ended, the attempts an agent on this state dir left when it died.
+
+        Their jobs died with it (PR_SET_PDEATHSIG), or had ended before it could report them. Each
+        is reported with the outcome its shim recorded and its usage from start to end, so the
+        server learns how it ended and the provider is paid for what ran. A shim still stopping its
+        job (the agent was restarted at once) is given the kill grace to finish first. A directory
+        without a readable launch is removed.
+        """
+        found: list[tuple[Path, Launch]] = []
+        for directory in sorted(self._root.iterdir()):
+            launch = _read_launch(directory / ".suanli" / "launch.json")
+            if launch is None or launch.attempt_id != directory.name:
+                shutil.rmtree(directory, ignore_errors=True)
+            else:
+                found.append((directory, launch))
+        if not found:
+            return
+        self._await_shims([directory / ".suanli" for directory, _ in found])
+        for directory, launch in found:
+            run = _Run(launch, directory, (), released=True, adopted=True)
+            run.state, run.exit_code, run.reason, run.started_at, run.ended_at = _left_outcome(run.control)
+            run.usage = _usage(
+                run, launch.allocation.accelerators_per_node, _read_exit(run.control / "exit.json")
+            )
+            self._runs[launch.attempt_id] = run
+            log.warning(
+                "attempt %s was left by the agent before this one: %s%s",
+                launch.attempt_id,
+                run.state.value,
+                f" ({run.reason})" if run.reason else "",
+            )
+
+    def _await_shims(self, controls: list[Path]) -> None:
+        """Wait (bounded by the kill grace) for the shims that are still stopping their jobs."""
+        live = {control: pid for control in controls if (pid := _live_shim(control)) is not None}
+        if not live:
+            return
+        log.warning(
+            "waiting up to %gs for %d job(s) of the previous agent to stop", self._kill_grace, len(live)
+        )
+        deadline = time.monotonic() + self._kill_grace + _SHIM_KILL_MARGIN
+        while live and time.monotonic() < deadline:
+            time.sleep(0.05)
+            live = {control: pid for control, pid in live.items() if _live_shim(control) is not None}
+        for control, pid in live.items():  # past its own SIGKILL: it will not write a result
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+            log.warning("the shim of %s did not stop in time: killed", control.parent.name)
 
     # -- one attempt's life ------------------------------------------------------------------------
 
@@ -234,9 +299,8 @@ class LocalBackend:
             cwd = run.directory / str(workdir)  # an absolute workdir replaces the attempt directory
             cwd.mkdir(parents=True, exist_ok=True)
         job = {"setup": spec.get("setup"), "run": spec["run"], "env": self._job_env(run), "cwd": str(cwd)}
-        fd = os.open(run.control / "job.json", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            json.dump(job, out)
+        _write_private(run.control / "job.json", job)
+        _write_private(run.control / "launch.json", launch_json(run.launch))
 
     def _job_env(self, run: _Run) -> dict[str, str]:
         launch = run.launch
@@ -312,10 +376,7 @@ class LocalBackend:
         with self._lock:
             run.state, run.exit_code, run.reason = _outcome(run.intent, result, proc.returncode)
             run.ended_at = ended
-            started = run.started_at or ended
-            wall = max(0.0, (ended - started).total_seconds())
-            cpu = float(result.get("cpu_seconds") or 0.0) if result else 0.0
-            run.usage = Usage(run.launch.attempt_id, started, ended, wall * len(run.devices), cpu, wall)
+            run.usage = _usage(run, len(run.devices), result)
             self._release(run)
             forgotten = run.forgotten
             if forgotten:
@@ -323,6 +384,78 @@ class LocalBackend:
         if forgotten:
             shutil.rmtree(run.directory, ignore_errors=True)
         self._notify()
+
+
+def _usage(run: _Run, accelerators: int, result: Mapping[str, Any] | None) -> Usage:
+    """What an ended attempt used: its devices for its whole run, and its processes' CPU time."""
+    ended = run.ended_at or _now()
+    started = run.started_at or ended
+    wall = max(0.0, (ended - started).total_seconds())
+    cpu = float(result.get("cpu_seconds") or 0.0) if result else 0.0
+    return Usage(run.launch.attempt_id, started, ended, wall * accelerators, cpu, wall)
+
+
+_LEFT = "its agent ended while it ran"
+
+
+def _left_outcome(
+    control: Path,
+) -> tuple[AttemptState, int | None, str | None, datetime | None, datetime | None]:
+    """How an attempt left by a dead agent ended (state, exit code, reason) and when it ran.
+
+    A job that ended by itself keeps its outcome (it may have succeeded just before the agent died);
+    one its shim stopped failed because the agent ended. Without a result (the shim was killed too)
+    it ran from its launch until its output last changed, as far as anyone can tell.
+    """
+    launched = _mtime(control / "launch.json")
+    result = _read_exit(control / "exit.json")
+    if result is None:
+        ended = max(filter(None, [launched, _mtime(control / "output.log")]), default=None)
+        return AttemptState.FAILED, None, f"{_LEFT}; its outcome was not recorded", launched, ended
+    started = _instant(result.get("started_at")) or launched
+    ended = _instant(result.get("ended_at")) or _mtime(control / "exit.json")
+    state, code, reason = _outcome(None, result, None)
+    if result.get("stopped") and state is not AttemptState.SUCCEEDED:
+        state, reason = AttemptState.FAILED, f"{_LEFT} ({reason})" if reason else _LEFT
+    return state, code, reason, started, ended
+
+
+def _live_shim(control: Path) -> int | None:
+    """The pid of this attempt's shim while it runs and has not written its result; else None."""
+    if (control / "exit.json").exists():
+        return None
+    try:
+        pid = int((control / "shim.pid").read_text())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return None
+    return pid if str(control).encode() in cmdline.split(b"\0") else None
+
+
+def _read_launch(path: Path) -> Launch | None:
+    try:
+        return launch_from_json(json.loads(path.read_text()))
+    except (OSError, ValueError):
+        return None
+
+
+def _write_private(path: Path, data: Any) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump(data, out)
+
+
+def _mtime(path: Path) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    except OSError:
+        return None
+
+
+def _instant(value: Any) -> datetime | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC)
+    return None
 
 
 def _outcome(

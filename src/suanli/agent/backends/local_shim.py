@@ -14,7 +14,11 @@ Started by `LocalBackend` as `python -m suanli.agent.backends.local_shim --contr
   after `--grace` seconds;
 - when the job's first process exits, stops what is left of its group the same way (an attempt owns
   nothing after it ends), then writes `DIR/exit.json`: `{"phase", "exit_code", "signal",
-  "cpu_seconds"}` (exit_code or signal, never both; both null when no job was started).
+  "cpu_seconds", "started_at", "ended_at", "stopped"}` (exit_code or signal, never both; both null
+  when no job was started; the times in seconds since the epoch; `stopped` when it was told to stop).
+
+It writes its pid to `DIR/shim.pid` first, so that an agent started after its own died can tell
+whether the job is still stopping (`LocalBackend` adopts what the agent before it left).
 
 This module imports only the standard library: it starts once per job.
 """
@@ -60,7 +64,12 @@ class _Shim:
     def run(self, job: dict[str, Any]) -> dict[str, Any]:
         env = {str(k): str(v) for k, v in job["env"].items()}
         cwd = str(job["cwd"])
-        result: dict[str, Any] = {"phase": "setup", "exit_code": None, "signal": None}
+        result: dict[str, Any] = {
+            "phase": "setup",
+            "exit_code": None,
+            "signal": None,
+            "started_at": time.time(),
+        }
         phases = [("setup", "set -e\n" + job["setup"])] if job.get("setup") else []
         phases.append(("run", str(job["run"])))
         for phase, script in phases:
@@ -76,6 +85,8 @@ class _Shim:
                 break
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         result["cpu_seconds"] = round(usage.ru_utime + usage.ru_stime, 3)
+        result["ended_at"] = time.time()
+        result["stopped"] = self.terminating
         return result
 
     def _run_phase(self, script: str, env: dict[str, str], cwd: str) -> int:
@@ -155,13 +166,16 @@ def main(argv: list[str] | None = None) -> int:
     _prctl(_PR_SET_CHILD_SUBREAPER, 1)
     if os.getppid() != args.parent:  # the agent died before the death signal was armed
         shim.on_terminate()
+    (args.control / "shim.pid").write_text(str(os.getpid()))
 
     job = json.loads((args.control / "job.json").read_text())
     try:
         result = shim.run(job)
     except OSError as exc:  # bash missing, cwd gone: the job could not start
         print(f"suanli: cannot start the job: {exc}", file=sys.stderr, flush=True)
+        now = time.time()
         result = {"phase": "setup", "exit_code": 127, "signal": None, "cpu_seconds": 0.0}
+        result.update(started_at=now, ended_at=now, stopped=shim.terminating)
     tmp = args.control / "exit.json.tmp"
     tmp.write_text(json.dumps(result))
     tmp.replace(args.control / "exit.json")

@@ -18,10 +18,9 @@ import json
 import re
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
-from suanli.agent.backends.base import Allocation, AttemptState, Launch, PoolOffer
+from suanli.agent.backends.base import AttemptState, Launch, PoolOffer, launch_from_json, launch_json
 from suanli.agent.backends.ray_api import RayNode, Submission
 
 __all__ = [
@@ -145,7 +144,7 @@ def submission(launch: Launch, pool: RayPool, owner: str) -> Submission:
         memory_bytes=max(0, alloc.memory_mib_per_node) * _MIB,
         resources=resources,
         env_vars=_env(launch),
-        metadata={OWNER_KEY: owner, LAUNCH_KEY: json.dumps(_launch_json(launch), separators=(",", ":"))},
+        metadata={OWNER_KEY: owner, LAUNCH_KEY: json.dumps(launch_json(launch), separators=(",", ":"))},
     )
 
 
@@ -184,22 +183,13 @@ def _env(launch: Launch) -> dict[str, str]:
     return env
 
 
-def _launch_json(launch: Launch) -> dict[str, Any]:
-    data = asdict(launch)
-    data["spec"] = dict(launch.spec)
-    return data
-
-
 def launch_of(metadata: Mapping[str, str], owner: str) -> Launch | None:
     """The launch a job was submitted for, when this owner submitted it; else None."""
     if metadata.get(OWNER_KEY) != owner:
         return None
     try:
-        data = json.loads(metadata[LAUNCH_KEY])
-        alloc = data.pop("allocation")
-        alloc["nodes"] = tuple(alloc["nodes"])
-        return Launch(**data, allocation=Allocation(**alloc))
-    except (KeyError, ValueError, TypeError, AttributeError):
+        return launch_from_json(json.loads(metadata[LAUNCH_KEY]))
+    except (KeyError, ValueError):
         return None
 
 

@@ -25,7 +25,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,13 +33,14 @@ from typing import TYPE_CHECKING
 from suanli.agent.backends.base import (
     LOG_CHUNK_BYTES,
     TERMINAL,
-    Allocation,
     AttemptState,
     AttemptStatus,
     BackendError,
     Launch,
     PoolOffer,
     Usage,
+    launch_from_json,
+    launch_json,
 )
 from suanli.agent.backends.slurm_cli import JobDetail, JobRow, SlurmCli, SlurmUnreachable
 from suanli.agent.backends.slurm_translate import (
@@ -303,7 +304,7 @@ class SlurmBackend:
             cwd = directory / str(workdir) if workdir else directory
             script = control / "job.sh"
             script.write_text(batch_script(launch, control, cwd))
-            (control / "launch.json").write_text(json.dumps(_launch_json(launch)))
+            (control / "launch.json").write_text(json.dumps(launch_json(launch)))
             args = batch_args(launch, pool, directory, control / "output.log")
             return self._cli.submit(args, script, self._base_env)
         except SlurmUnreachable:
@@ -429,19 +430,10 @@ def _usage(launch: Launch, status: AttemptStatus) -> Usage | None:
     )
 
 
-def _launch_json(launch: Launch) -> dict[str, object]:
-    data = asdict(launch)
-    data["spec"] = dict(launch.spec)
-    return data
-
-
 def _read_launch(path: Path) -> Launch | None:
     try:
-        data = json.loads(path.read_text())
-        alloc = data.pop("allocation")
-        alloc["nodes"] = tuple(alloc["nodes"])
-        return Launch(**data, allocation=Allocation(**alloc))
-    except (OSError, ValueError, TypeError, KeyError):
+        return launch_from_json(json.loads(path.read_text()))
+    except (OSError, ValueError):
         return None
 
 

@@ -19,6 +19,7 @@ MACHINE = Machine(cpus=8, memory_mib=32768)
         ("big=H100:8", LocalPool("big", "H100", tuple(range(8)), 8, 32768)),
         ("A100:4,cpus=16,memory=64Gi", LocalPool("a100", "A100", (0, 1, 2, 3), 16, 65536)),
         ("small=cpu:1,memory=512Mi", LocalPool("small", None, (), 1, 512)),
+        ("cpu:1,memory=8G", LocalPool("cpu", None, (), 1, 8192)),  # as a job spec reads it
         (" L40S:2 , memory=1Ti ", LocalPool("l40s", "L40S", (0, 1), 8, 1024 * 1024)),
     ],
 )

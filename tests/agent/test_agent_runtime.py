@@ -16,8 +16,9 @@ import pytest
 from fake_control_plane import AGENT_TOKEN, ENROLL_TOKEN, FakeControlPlane, launch
 
 from suanli.agent.errors import AgentError, AgentUnauthorized
-from suanli.agent.pools import Machine, parse_pools
+from suanli.agent.pools import LocalPool, Machine, parse_pools
 from suanli.agent.runtime import LEASE_LOST, SHUT_DOWN, AgentConfig, run_agent
+from suanli.domain.resources import POOL_NAME_RULE
 
 POOLS = parse_pools(["cpu:4", "gpu=A100:2"], Machine(cpus=4, memory_mib=4096))
 
@@ -126,6 +127,22 @@ def test_the_agent_says_what_it_offers_and_each_attempt_it_starts_and_ends(
     ), lines
     assert any("started attempt att_1" in line for line in lines)
     assert any(line.startswith("attempt att_1 SUCCEEDED") for line in lines)
+
+
+def test_a_pool_the_server_would_refuse_is_left_out_and_said_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="suanli.agent")
+    odd = LocalPool(name="gpu@rack2", accelerator=None, devices=(), cpus=1, memory_mib=64)
+    cp = FakeControlPlane()
+    agent = start(config(tmp_path, cp, pools=(*POOLS, odd)))
+    cp.wait_for(lambda cp: len(cp.syncs) >= 3)
+    agent.shut_down()
+    assert all([p["name"] for p in sync["pools"]] == ["cpu", "gpu"] for sync in cp.syncs if sync.get("pools"))
+    said = [
+        r.getMessage() for r in caplog.records if "gpu@rack2" in r.getMessage() and r.levelno == logging.ERROR
+    ]
+    assert said == ["pool 'gpu@rack2' is not offered: its name must be " + POOL_NAME_RULE]
 
 
 def test_an_acknowledged_attempt_is_forgotten(tmp_path: Path) -> None:

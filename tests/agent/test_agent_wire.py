@@ -8,11 +8,13 @@ from typing import Any
 
 import pytest
 from fake_control_plane import launch
+from pydantic import ValidationError
 
-from suanli.agent.backends.base import Allocation, Usage
+from suanli.agent.backends.base import Allocation, PoolOffer, Usage
 from suanli.agent.errors import InvalidLaunch
 from suanli.agent.usage_outbox import UsageOutbox
-from suanli.agent.wire import parse_launch, parse_reply, usage_json
+from suanli.agent.wire import offer_json, parse_launch, parse_reply, unofferable, usage_json
+from suanli.api.schemas import PoolIn
 
 
 def test_a_launch_parses_into_values() -> None:
@@ -147,3 +149,32 @@ def test_an_enrollment_that_cannot_succeed_says_what_to_do_instead_of_retrying()
         credentials._enroll(
             Client("https://s.test", "sle_x", transport=httpx.MockTransport(tls_mismatch)), "pku", stop, 1.0
         )
+
+
+@pytest.mark.parametrize(
+    ("name", "accelerator", "per_node", "refused"),
+    [
+        ("gpu", "A100", 8, None),
+        ("Batch.Q-1_a", None, 0, None),  # a Slurm partition's name, as it is
+        ("x" * 64, None, 0, None),
+        ("x" * 65, None, 0, "its name must be"),
+        ("gpu@node", None, 0, "its name must be"),
+        ("-gpu", None, 0, "its name must be"),
+        ("gpü", None, 0, "its name must be"),
+        ("gpu", "A" * 65, 1, "longer than 64 characters"),
+        ("gpu", "A100", 65, "65 accelerators per node is more than 64"),
+    ],
+)
+def test_a_pool_the_server_would_refuse_is_named_before_it_is_offered(
+    name: str, accelerator: str | None, per_node: int, refused: str | None
+) -> None:
+    offer = PoolOffer(name, accelerator, per_node, 1, 4, 1024)
+    why = unofferable(offer)
+    assert (why is None) if refused is None else (why is not None and refused in why)
+    # the server's own rule for a pool in the sync agrees
+    try:
+        PoolIn.model_validate(offer_json(offer))
+    except ValidationError:
+        assert why is not None
+    else:
+        assert why is None

@@ -8,7 +8,8 @@ Grammar of one `--pool` value::
 - `A100:4` is a pool named `a100` with 4 accelerator slots of model A100. The slots are fake unless
   the machine has such GPUs: it lets a machine without GPUs try the network out.
 - `NAME=` names the pool explicitly (`big=A100:8`); names are lowercase letters, digits, `-`, `_`.
-- SIZE is a whole number of `Mi`, `Gi` or `Ti` (`512Mi`, `64Gi`).
+- SIZE is written as in job specs: a whole number of `Mi`, `Gi` or `Ti` (`512Mi`, `64Gi`); `M`, `G`
+  and `T` mean the same (binary, as in Slurm).
 
 CPUs default to all of the machine's, memory to its physical memory.
 """
@@ -24,14 +25,13 @@ from pathlib import Path
 
 from suanli.agent.backends.base import PoolOffer
 from suanli.domain.catalog import default_catalog
+from suanli.domain.resources import parse_memory_mib
 
 __all__ = ["LocalPool", "Machine", "discover_pools", "parse_pool", "parse_pools", "query_nvidia_smi"]
 
 FORMS = "KIND:COUNT, NAME=KIND:COUNT, optionally followed by ,cpus=N and ,memory=SIZE (e.g. 16Gi)"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _MODEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
-_SIZE = re.compile(r"^(\d+)(Mi|Gi|Ti)$", re.ASCII)
-_SIZE_MIB = {"Mi": 1, "Gi": 1024, "Ti": 1024 * 1024}
 
 # Vendor words nvidia-smi and friends put before the model.
 _VENDOR_PREFIXES = ("NVIDIA ", "Tesla ", "GeForce ", "AMD Instinct ", "Intel ")
@@ -212,10 +212,14 @@ def _positive_int(value: str, what: str, raw: str) -> int:
 
 
 def _memory_mib(value: str, raw: str) -> int:
-    match = _SIZE.match(raw)
-    if not match or int(match.group(1)) < 1:
-        raise _bad(value, f"memory must be a size like 512Mi, 16Gi or 1Ti, not {raw!r}")
-    return int(match.group(1)) * _SIZE_MIB[match.group(2)]
+    """A size as job specs write one (`resources.memory`), so a pool and a job read `16G` alike."""
+    try:  # a bare number would be MiB: far too small for a machine, so surely a slip
+        mib = parse_memory_mib(raw) if raw[-1:].isalpha() else 0
+    except ValueError:
+        mib = 0
+    if mib < 1:
+        raise _bad(value, f"memory must be a size like 512Mi, 16Gi or 1Ti (G and T are binary), not {raw!r}")
+    return mib
 
 
 def _bad(value: str, why: str) -> ValueError:

@@ -45,7 +45,7 @@ from suanli.agent.held import HeldAttempts, Report
 from suanli.agent.pools import LocalPool
 from suanli.agent.sync_lane import SyncLane, SyncOutcome
 from suanli.agent.usage_outbox import UsageOutbox
-from suanli.agent.wire import offer_json, parse_launch, parse_reply
+from suanli.agent.wire import offer_json, parse_launch, parse_reply, unofferable
 from suanli.client import ApiError, Client, ClientError
 
 __all__ = ["LEASE_LOST", "SHUT_DOWN", "AgentConfig", "run_agent"]
@@ -196,6 +196,7 @@ class _Agent:
         self.quick = SyncLane("quick", make_client(), self._arrived)
         self.long = SyncLane("long", make_client(), self._arrived)
         self.pools_reported: list[dict[str, Any]] | None = None
+        self.left_out: set[str] = set()  # pools the server would refuse, said once each
         self.lease_ttl: float | None = None
         self.last_ok_sent = time.monotonic()
         self.failures = 0
@@ -285,10 +286,23 @@ class _Agent:
             wait = min(wait, self.last_ok_sent + self._fence_after() * 0.75 - now)
         return round(max(0.0, min(30.0, wait)), 3)
 
+    def _offerable(self, offers: list[PoolOffer]) -> list[PoolOffer]:
+        """The pools the server will take: one it would refuse is left out (said once), so that
+        it does not take the whole site offline with it."""
+        kept = []
+        for offer in offers:
+            why = unofferable(offer)
+            if why is None:
+                kept.append(offer)
+            elif offer.name not in self.left_out:
+                self.left_out.add(offer.name)
+                log.error("pool %r is not offered: %s", offer.name, why)
+        return kept
+
     def _body(self, wait: float) -> tuple[dict[str, Any], _Sent]:
         report = self.held.report()
         usage = self.outbox.pending()
-        pools = [offer_json(offer) for offer in self.backend.capacity()]
+        pools = [offer_json(offer) for offer in self._offerable(self.backend.capacity())]
         body = {
             "site": self.config.site,
             "pools": pools,

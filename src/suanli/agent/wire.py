@@ -9,8 +9,18 @@ from typing import Any
 
 from suanli.agent.backends.base import Allocation, AttemptStatus, Launch, PoolOffer, Usage
 from suanli.agent.errors import InvalidLaunch
+from suanli.domain.resources import MAX_ACCELERATORS_PER_NODE, POOL_NAME, POOL_NAME_RULE
 
-__all__ = ["SyncReply", "attempt_json", "offer_json", "parse_launch", "parse_reply", "rfc3339", "usage_json"]
+__all__ = [
+    "SyncReply",
+    "attempt_json",
+    "offer_json",
+    "parse_launch",
+    "parse_reply",
+    "rfc3339",
+    "unofferable",
+    "usage_json",
+]
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,18 @@ def offer_json(offer: PoolOffer) -> dict[str, Any]:
     if offer.max_runtime_s is not None:  # only engines with a limit (Slurm partitions) say it
         out["max_runtime_s"] = offer.max_runtime_s
     return out
+
+
+def unofferable(offer: PoolOffer) -> str | None:
+    """Why the server would refuse this pool in an offer (and with it the whole sync); None if it
+    would not."""
+    if not POOL_NAME.match(offer.name):
+        return f"its name must be {POOL_NAME_RULE}"
+    if offer.accelerator is not None and len(offer.accelerator) > 64:
+        return f"its accelerator name {offer.accelerator[:64]!r}… is longer than 64 characters"
+    if offer.accelerators_per_node > MAX_ACCELERATORS_PER_NODE:
+        return f"{offer.accelerators_per_node} accelerators per node is more than {MAX_ACCELERATORS_PER_NODE}"
+    return None
 
 
 def attempt_json(status: AttemptStatus, fencing_token: int) -> dict[str, Any]:

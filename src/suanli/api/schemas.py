@@ -21,6 +21,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from suanli.domain.resources import MAX_ACCELERATORS_PER_NODE, POOL_NAME
+
 # Bounds that match the columns, so an out-of-range number is a 422 naming the field, not a 500.
 INT32 = 2**31 - 1
 INT64 = 2**63 - 1
@@ -159,9 +161,9 @@ class Enroll(_In):
 
 class PoolIn(_In):
     # the agent's own names (`--pool`) are lowercase; a Slurm partition's or Ray's may not be
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    name: str = Field(min_length=1, max_length=64, pattern=POOL_NAME.pattern)
     accelerator: str | None = Field(None, max_length=64)
-    accelerators_per_node: int = Field(0, ge=0, le=64)
+    accelerators_per_node: int = Field(0, ge=0, le=MAX_ACCELERATORS_PER_NODE)
     nodes: int = Field(1, ge=1, le=100000)
     cpus_per_node: int = Field(ge=1, le=100000)
     memory_mib_per_node: int = Field(ge=1, le=INT64)

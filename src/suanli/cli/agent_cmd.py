@@ -118,8 +118,8 @@ def agent(
         typer.Option(
             metavar="SPEC",
             help="A pool the site offers: KIND:COUNT, with NAME= before it and ,cpus=N or ,memory=SIZE "
-            "after it if needed (e.g. A100:4, cpu:8, big=A100:8,cpus=32; KIND a model of "
-            "the catalog, as job specs name them); repeat for several. Default: this machine's GPUs, "
+            "after it if needed (e.g. A100:4, cpu:8, big=A100:8,cpus=32,memory=512Gi; KIND a model of "
+            "the catalog, as job specs name them; SIZE as in job specs); repeat for several. Default: this machine's GPUs, "
             "else all its CPUs.",
         ),
     ] = None,

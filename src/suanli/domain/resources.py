@@ -7,6 +7,11 @@ from dataclasses import dataclass
 
 MIB_PER_UNIT = {"": 1, "M": 1, "MI": 1, "G": 1024, "GI": 1024, "T": 1024 * 1024, "TI": 1024 * 1024}
 SECONDS_PER_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# What a site may name a pool in its offer (the sync's `pools[].name`): the agent's own `--pool`
+# names are lowercase, a Slurm partition's or a Ray resource's may not be.
+POOL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", re.ASCII)
+POOL_NAME_RULE = "1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+MAX_ACCELERATORS_PER_NODE = 64
 _MEMORY = re.compile(r"^\s*(\d+)\s*([A-Za-z]{0,2})\s*$", re.ASCII)
 _DURATION_PART = re.compile(r"(\d+)\s*([smhd])", re.ASCII)
 

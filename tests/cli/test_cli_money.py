@@ -208,3 +208,35 @@ def test_price_list_takes_the_site_as_an_argument_too(api: FakeApi, run: Run, lo
     assert api.requests[-1].url.params["site"] == "sh" and "38.00" in result.stdout
     refused = run("price", "list", "sh", "--site", "bj")
     assert refused.exit_code == 2 and "two sites given" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "route", "field", "said"),
+    [
+        # an option given on the command line is named as the user typed it
+        (("topup", "acme", "vision", "5", "--reason", "x"), "POST /orgs/acme/projects/vision/topups",
+         "reason", "--reason"),
+        (("price", "set", "sh", "a100", "--accelerator-hour", "1", "--wholesale-accelerator-hour", "x"),
+         "POST /sites/sh/pools/a100/prices", "wholesale.accelerator_hour", "--wholesale-accelerator-hour"),
+        (("price", "set", "sh", "a100", "--accelerator-hour", "x"),
+         "POST /sites/sh/pools/a100/prices", "tenant.accelerator_hour", "--accelerator-hour"),
+        (("budget", "set", "acme", "vision", "5", "--month", "2026-13"),
+         "PUT /orgs/acme/projects/vision/budget", "body.month", "--month"),
+        # an argument by its name, as the help lists it; an option left at its default, and a
+        # field no argument carries, as the API named them
+        (("credit-limit", "set", "acme", "vision", "x"), "PUT /orgs/acme/projects/vision/credit-limit",
+         "limit", "limit"),
+        (("topup", "acme", "vision", "5"), "POST /orgs/acme/projects/vision/topups", "reason", "reason"),
+        (("topup", "acme", "vision", "5"), "POST /orgs/acme/projects/vision/topups", "currency", "currency"),
+    ],
+)  # fmt: skip
+def test_a_refused_field_is_named_as_it_was_given_on_the_command_line(
+    api: FakeApi, run: Run, logged_in: Path, args: tuple[str, ...], route: str, field: str, said: str
+) -> None:
+    method, path = route.split()
+    api.on(
+        method, path, problem(422, "invalid", "the request is invalid", [{"field": field, "message": "no"}])
+    )
+    result = run(*args)
+    assert result.exit_code == 2, result.output
+    assert f"\n  {said}: no\n" in result.stderr, result.stderr

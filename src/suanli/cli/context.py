@@ -7,12 +7,13 @@ client's errors into one red line on stderr and the documented exit code.
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
 import typer
@@ -73,9 +74,47 @@ def fail(message: str, code: int, fields: list[dict[str, object]] | None = None)
     """Print `error: message` (and one line per field error) on stderr and exit with `code`."""
     stderr.print(f"[red]error:[/red] {escape(message)}")
     for item in fields or []:
-        field = item.get("field") or item.get("loc") or "?"
-        stderr.print(f"  {escape(str(field))}: {escape(str(item.get('message') or item.get('msg') or ''))}")
+        field = str(item.get("field") or item.get("loc") or "?")
+        said = escape(str(item.get("message") or item.get("msg") or ""))
+        try:
+            label = _as_given(field)
+        except Exception:  # naming it as given is a courtesy; the error must still be said
+            label = field
+        stderr.print(f"  {escape(label)}: {said}")
     raise typer.Exit(code)
+
+
+def _as_given(field: str) -> str:
+    """The API's field as the user gave it on this command line: `--reason` for `reason`,
+    `--wholesale-accelerator-hour` for `wholesale.accelerator_hour`, `amount` for `body.amount`; the
+    field itself when no argument or option given here carries it (e.g. a spec file's field)."""
+    core, globals_ = _click_modules()
+    ctx = globals_.get_current_context(silent=True)
+    parts = field.split(".")
+    if parts[0] in ("body", "query", "path"):
+        parts = parts[1:]
+    if ctx is None or not parts:
+        return field
+    names = ["_".join(parts), parts[-1]] if len(parts) <= 2 else []
+    for name in names:
+        for param in ctx.command.params:
+            if param.name != name:
+                continue
+            if param.param_type_name == "argument":  # the help lists it by its name
+                return str(param.name)
+            if ctx.get_parameter_source(name) is core.ParameterSource.COMMANDLINE:
+                return str(max(param.opts, key=len))
+    return field
+
+
+def _click_modules() -> tuple[Any, Any]:
+    """Click's `core` and `globals` as Typer runs them: newer Typers carry their own copy."""
+    for package in ("typer._click", "click"):
+        try:
+            return importlib.import_module(f"{package}.core"), importlib.import_module(f"{package}.globals")
+        except ImportError:
+            continue
+    raise ImportError("neither typer._click nor click is installed")
 
 
 E = TypeVar("E", bound=StrEnum)

@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA_DIR ?= $(HOME)/.suanli
 PORT ?= 8600
+SITE ?= local
 POOL ?=
 
 .PHONY: up test check bench install clean postgres lint types imports format ray-stop
@@ -19,7 +20,7 @@ install: $(STAMP)
 
 ## up: set up and run the embedded network in the foreground (SQLite in $(DATA_DIR), a local site)
 up: $(STAMP)
-	$(BIN)/suanli up --data-dir $(DATA_DIR) --port $(PORT) $(foreach p,$(POOL),--pool $(p))
+	$(BIN)/suanli up --data-dir $(DATA_DIR) --port $(PORT) --site $(SITE) $(foreach p,$(POOL),--pool $(p))
 
 ## test: set up PostgreSQL, a local Slurm and a local Ray if needed and run the whole suite
 test: $(STAMP)

@@ -84,6 +84,12 @@ def test_up_logs_the_cli_in_and_a_second_network_keeps_its_own_profiles(tmp_path
         assert twice.returncode == 2 and "a network is already up on" in twice.stderr, twice.stderr
         taken = cli(env, "up", "--data-dir", str(tmp_path / "other"), "--port", str(first_port))
         assert taken.returncode == 2 and f"port {first_port} is in use" in taken.stderr, taken.stderr
+        # Another data dir over the same database would enroll its site 'local' again, revoking
+        # the running agent's token: refused, with the way out.
+        beside = ("--data-dir", str(tmp_path / "beside"), "--port", str(free_port()))
+        shared = cli(env, "up", *beside, "--database-url", f"sqlite:///{tmp_path / 'first' / 'suanli.db'}")
+        assert shared.returncode == 2, shared.stderr
+        assert "site 'local' is online from another agent" in shared.stderr and "--site NAME" in shared.stderr
         assert (tmp_path / "config" / "config.toml").read_text() == before
         assert cli(env, "jobs", "--json").returncode == 0  # the CLI still reaches the first network
     finally:

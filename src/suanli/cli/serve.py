@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -153,6 +154,8 @@ def up(
     _refuse_if_running(port, state_dir, settings.data_dir)  # before any profile or token is written
     db = _open(settings)
     now = utcnow()
+    if not (state_dir / "agent.token").exists():
+        _refuse_if_site_in_use(db, site, now, settings.lease_ttl)
     server_url = f"http://127.0.0.1:{port}"
     first = bootstrap.ensure_demo(db, now)
     if first:
@@ -244,6 +247,20 @@ def _refuse_if_running(port: int, state_dir: Path, data_dir: Path) -> None:
         )
     finally:
         os.close(fd)
+
+
+def _refuse_if_site_in_use(db: Database, site: str, now: datetime, lease_ttl: float) -> None:
+    """Stop (exit 2) when another agent syncs as this site (a network on another data dir over the
+    same database): enrolling here would revoke its token and take the site from it."""
+    seen = bootstrap.site_seen_since(db, site, now - timedelta(seconds=lease_ttl))
+    if seen is not None:
+        ago = max(0, round((now - seen).total_seconds()))
+        fail(
+            f"site {site!r} is online from another agent (its last sync {ago}s ago), likely a network "
+            "started on another data dir over this database; name this one's local site with "
+            "--site NAME (SITE=… with make up), or stop the other first",
+            ExitCode.USAGE,
+        )
 
 
 class _LocalAgent:

@@ -49,6 +49,14 @@ def ensure_demo(db: Database, now: datetime) -> FirstStart | None:
     return FirstStart(operator, tenant)
 
 
+def site_seen_since(db: Database, site_name: str, since: datetime) -> datetime | None:
+    """When an agent of this site last synced, if that was at or after `since`; else None."""
+    with db.transaction() as tx:
+        site = tx.sites.site_by_name(site_name)
+        seen = site.last_seen_at if site is not None else None
+    return seen if seen is not None and seen >= since else None
+
+
 def local_site_token(
     db: Database, site_name: str, region: str, now: datetime, *, force: bool = False
 ) -> str | None:

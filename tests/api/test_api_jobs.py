@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from api_net import CPU_POOL, GPU_POOL, Net
@@ -321,6 +322,40 @@ def test_why_explains_each_pool_for_a_waiting_job(net: Net) -> None:
     assert placed["site"] == "sh1" and placed["placements"] == ["attempt 1 placed on sh1/gpu"]
     assert sync(net, agent)["launch"]
     assert net.call("GET", f"/jobs/{waiting['id']}/why", net.tenant_token("rival", "bob")).status_code == 404
+
+
+def test_why_says_what_runs_on_the_pool_a_waiting_job_does_not_fit(net: Net) -> None:
+    agent = net.add_site("sh1", [GPU_POOL])
+    rival = net.tenant_token("rival", "bob")
+    spec = {**HELLO, "resources": {"accelerators": "A100:2"}}
+    mine = net.ok(
+        "POST",
+        "/jobs",
+        net.tenant,
+        json={"spec": {**spec, "resources": {**spec["resources"], "max_runtime": "2h"}}},
+    )
+    theirs = net.ok("POST", "/jobs", rival, json={"spec": {**spec, "preemptible": True}})
+    net.cycle()
+    launches = sync(net, agent)["launch"]
+    net.clock.advance(60)
+    sync(net, agent, [report(x, "RUNNING") for x in launches])
+    waiting = net.ok(
+        "POST", "/jobs", net.tenant, json={"spec": {**HELLO, "resources": {"accelerators": "A100:1"}}}
+    )
+    net.cycle()
+    why = net.ok("GET", f"/jobs/{waiting['id']}/why", net.tenant)
+    [pool] = why["holding"]
+    assert pool["pool"] == "sh1/gpu"
+    by_org = {a["org"]: a for a in pool["attempts"]}
+    assert (by_org["demo"]["job"], by_org["demo"]["name"]) == (mine["id"], HELLO["name"])
+    assert by_org["demo"]["accelerators"] == 2 and by_org["demo"]["preemptible"] is False
+    started, ends = (datetime.fromisoformat(by_org["demo"][k]) for k in ("started_at", "ends_by"))
+    assert ends - started == timedelta(hours=2)  # its max_runtime from its start
+    # another org's job is said by its org only, and has no known end
+    assert (by_org["rival"]["job"], by_org["rival"]["name"], by_org["rival"]["ends_by"]) == (None, None, None)
+    assert by_org["rival"]["preemptible"] is True and theirs["id"] not in str(why)
+    # a job that fits somewhere, or is placed, is held by nothing
+    assert net.ok("GET", f"/jobs/{mine['id']}/why", net.tenant)["holding"] == []
 
 
 def test_profiles_send_jobs_to_the_cheapest_or_the_greenest_site(net: Net) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -160,6 +161,49 @@ def test_why_lists_each_pool_and_its_reason(api: FakeApi, run: Run, logged_in: P
     assert "no pool takes it now" in result.stdout
     assert "largest free block 4×A100" in result.stdout and "not now" in result.stdout
     assert "pool offers no accelerators" in result.stdout and "never" in result.stdout
+
+
+def test_why_says_what_holds_the_pools_it_waits_for(api: FakeApi, run: Run, logged_in: Path) -> None:
+    started = (datetime.now(UTC) - timedelta(minutes=90)).isoformat().replace("+00:00", "Z")
+    mine = {
+        "job": "job_02",
+        "name": "train",
+        "org": "acme",
+        "accelerators": 4,
+        "cpus": 8,
+        "started_at": started,
+        "ends_by": "2027-01-01T06:00:00Z",
+        "preemptible": False,
+        "stopping": False,
+    }
+    theirs = {
+        "job": None,
+        "name": None,
+        "org": "rival",
+        "accelerators": 1,
+        "cpus": 1,
+        "started_at": started,
+        "ends_by": None,
+        "preemptible": True,
+        "stopping": False,
+    }
+    why = {"id": "job_01", "state": "PENDING", "candidates": [
+        {"pool": "pku/gpu", "fits": False, "code": "unschedulable", "score": None, "reason": "largest free block 0×A100"}
+    ], "holding": [{"pool": "pku/gpu", "attempts": [mine] + [theirs] * 6}]}  # fmt: skip
+    api.on("GET", "/jobs/job_01/why", ok(why))
+    result = run("why", "job_01")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    at = lines.index("pku/gpu is held by 7 running jobs:")
+    assert lines[at + 1] == (
+        "  train (job_02, acme): 4 accelerators, 8 CPUs, running 1h, ends by 2027-01-01 06:00:00; "
+        "not preemptible: runs to its end"
+    )
+    assert (
+        lines[at + 2]
+        == "  a job of rival: 1 accelerator, 1 CPU, running 1h, no max_runtime, so no known end; preemptible"
+    )
+    assert lines[at + 6] == "  and 2 more"  # five are shown
 
 
 def test_why_for_a_job_held_back_by_funds_does_not_promise_the_next_cycle(

@@ -363,6 +363,40 @@ def print_why(why: dict[str, Any]) -> None:
             score,
         )
     _show(table)
+    for pool in why.get("holding") or []:
+        _print_holders(pool)
+
+
+HOLDERS_SHOWN = 5
+
+
+def _print_holders(pool: dict[str, Any]) -> None:
+    """What runs on a pool a waiting job does not fit now (`suanli why`), longest-running first."""
+    attempts = [a for a in pool.get("attempts") or [] if isinstance(a, dict)]
+    if not attempts:
+        return
+    n = len(attempts)
+    stdout.print(f"{escape(str(pool['pool']))} is held by {n} running job{'s' if n != 1 else ''}:")
+    for a in attempts[:HOLDERS_SHOWN]:
+        who = f"{a['name']} ({a['job']}, {a['org']})" if a.get("job") else f"a job of {a['org']}"
+        size = (
+            f"{a['accelerators']} accelerator{'s' if a['accelerators'] != 1 else ''}, "
+            if a.get("accelerators")
+            else ""
+        )
+        size += f"{a['cpus']} CPU{'s' if a.get('cpus') != 1 else ''}"
+        ends = f"ends by {when(a['ends_by'])}" if a.get("ends_by") else "no max_runtime, so no known end"
+        if a.get("stopping"):
+            stop = "being stopped"
+        elif a.get("preemptible"):
+            stop = "preemptible"
+        else:
+            stop = "not preemptible: runs to its end"
+        stdout.print(
+            f"  {escape(who)}: {escape(size)}, running {age(a.get('started_at'))}, {escape(ends)}; {stop}"
+        )
+    if n > HOLDERS_SHOWN:
+        stdout.print(f"  and {n - HOLDERS_SHOWN} more")
 
 
 def _print_preempted(job_id: str, why: dict[str, Any]) -> None:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from suanli.control.principal import Principal
 from suanli.control.snapshots import free_nodes, held_by_node, site_online
 from suanli.domain.money import DEFAULT_CURRENCY, Money
 from suanli.domain.resources import Vector
+from suanli.domain.spec import parse_spec
 from suanli.store import Tx
 from suanli.store.tables import Attempt, Job, Org, OrgQuota, Pool, Project, Site, Token
 
@@ -174,6 +176,50 @@ def token_view(t: Token, user_name: str | None = None) -> dict[str, Any]:
 
 
 _ORG_ID = re.compile(r"\borg_[0-9a-z]+\b")
+
+
+def pool_holders(tx: Tx, who: Principal, labels: list[str], now: datetime) -> list[dict[str, Any]]:
+    """What holds each pool (`site/pool`) a waiting job does not fit now: the attempts running there,
+    longest-running first, so a tenant sees what it waits for (`suanli why`). Jobs of orgs the
+    caller cannot see are named by their org only."""
+    sites = {s.id: s.name for s in tx.sites.sites()}
+    by_label = {f"{sites.get(p.site_id, p.site_id)}/{p.name}": p for p in tx.sites.pools()}
+    visible = who.visible_orgs()
+    orgs: dict[str, str] = {}
+    out = []
+    for label in labels:
+        pool = by_label.get(label)
+        if pool is None:
+            continue
+        attempts = sorted(tx.sites.active_attempts([pool.id]), key=lambda a: a.started_at or now)
+        held = []
+        for a in attempts:
+            job = tx.jobs.get(a.job_id)
+            if job is None:
+                continue
+            if job.org_id not in orgs:
+                org = tx.tenancy.org(job.org_id)
+                orgs[job.org_id] = org.name if org else job.org_id
+            spec = parse_spec(job.spec)
+            limit = spec.resources.max_runtime_s
+            mine = visible is None or job.org_id in visible
+            held.append(
+                {
+                    "job": job.id if mine else None,
+                    "name": job.name if mine else None,
+                    "org": orgs[job.org_id],
+                    "accelerators": a.accelerators_per_node * len(a.nodes),
+                    "cpus": a.cpus_per_node * len(a.nodes),
+                    "started_at": ts(a.started_at),
+                    "ends_by": ts(a.started_at + timedelta(seconds=limit))
+                    if a.started_at and limit
+                    else None,
+                    "preemptible": spec.evictable,
+                    "stopping": a.cancel_requested,
+                }
+            )
+        out.append({"pool": label, "attempts": held})
+    return out
 
 
 def with_org_names(tx: Tx, note: str | None) -> str | None:

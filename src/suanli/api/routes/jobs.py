@@ -15,11 +15,12 @@ from suanli.control.lifecycle import last_preemption
 from suanli.control.plane import ControlPlane
 from suanli.control.principal import Principal
 from suanli.control.signals import job_topic
-from suanli.control.views import job_summary, job_view, ts, with_org_names
+from suanli.control.views import job_summary, job_view, pool_holders, ts, with_org_names
 from suanli.domain.states import JOB_TERMINAL, JobState
 from suanli.store import Tx
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
+HOLDERS_OF = 3  # `why` says what runs on this many of the best pools a waiting job does not fit now
 
 
 @router.post("", status_code=201, summary="Submit a job")
@@ -92,6 +93,10 @@ def why(job_id: str, cp: ControlPlane = Depends(plane), who: Principal = Depends
             for v in cp.loop.waiting.get(job.id, ())
             if v.pool.startswith("(") or "reserved" in v.reason
         ]
+        busy = [str(c["pool"]) for c in candidates if c["code"] == "unschedulable"][:HOLDERS_OF]
+        holding = (
+            pool_holders(tx, who, busy, cp.clock()) if busy and not any(c["fits"] for c in candidates) else []
+        )
         reservation = cp.loop.reservations.get(job.id) if job.state == JobState.PENDING.value else None
         return {
             "queue": with_org_names(tx, cp.loop.queue_note(job.id))
@@ -104,6 +109,7 @@ def why(job_id: str, cp: ControlPlane = Depends(plane), who: Principal = Depends
             "placements": placed,
             "candidates": candidates,
             "blocked": held,  # the last cycle's gates (quota, funds) and reservations held for others
+            "holding": holding,  # what runs on the best pools it does not fit now
             "reservation": None
             if reservation is None
             else {

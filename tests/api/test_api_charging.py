@@ -29,6 +29,11 @@ PRICE = {
 
 
 def sync(net: Net, agent: str, attempts: list[dict[str, Any]] | None = None, **extra: Any) -> Any:
+    """One sync; usage records come after their intervals end (the server charges no more than the
+    attempt has lived on its clock), so the clock is first brought to the latest end."""
+    ends = [datetime.fromisoformat(u["ended_at"]) for u in extra.get("usage", ())]
+    if ends and max(ends) > net.clock():
+        net.clock.advance((max(ends) - net.clock()).total_seconds())
     return net.ok("POST", "/agent/sync", agent, json={"attempts": attempts or [], **extra})
 
 
@@ -125,6 +130,28 @@ def test_a_job_holds_at_placement_is_charged_once_and_pays_its_provider(net: Net
     assert account(net, revenue_account("CNY")) == 300
     assert balanced(net)
     assert net.ok("GET", f"/jobs/{job}", net.tenant)["state"] == "SUCCEEDED"
+
+
+def test_usage_beyond_what_the_attempt_could_have_used_is_never_charged(net: Net) -> None:
+    agent = priced_site(net)
+    topup(net, "100.00")
+    _, launch = place(net, agent)
+    net.clock.advance(1800)  # the attempt has lived half an hour on the server's clock
+    claims_a_day = {**usage(launch, 1, 10), "wall_seconds": 86_400, "accelerator_seconds": 86_400}
+    post = {"attempts": [report(launch, "RUNNING")]}
+    net.ok("POST", "/agent/sync", agent, json={**post, "usage": [claims_a_day]})
+    assert money(net)["balance"] == 10_000 - 11  # its own 10 s interval (and a second of rounding)
+    two_days = usage(launch, 2, 2 * 86_400, start=10)  # an interval longer than the attempt has lived
+    net.ok("POST", "/agent/sync", agent, json={**post, "usage": [two_days]})
+    assert money(net)["balance"] == 10_000 - 11 - (1800 + 60)  # at most its life so far, and a minute
+    with net.cp.db.read() as tx:
+        stored = sorted(
+            (u.seq, u.wall_seconds, u.accelerator_seconds) for u in tx.jobs.usage(launch["job_id"])
+        )
+    assert stored == [(1, 11, 11), (2, 1860, 1860)]  # kept as charged
+    net.ok("POST", "/agent/sync", agent, json={**post, "usage": [claims_a_day]})  # a resend is still one
+    assert money(net)["balance"] == 10_000 - 11 - 1860
+    assert balanced(net)
 
 
 def test_a_project_without_funds_waits_and_places_after_a_top_up(net: Net) -> None:

@@ -42,6 +42,7 @@ def run(net: Net, agent: str, name: str, seconds: int, seq: int) -> str:
              "ended_at": (start + timedelta(seconds=seconds)).isoformat(), "accelerator_seconds": seconds,
              "cpu_seconds": 0, "wall_seconds": seconds}  # fmt: skip
     done = {"id": launch["attempt_id"], "fencing_token": launch["fencing_token"], "state": "SUCCEEDED"}
+    net.clock.advance(seconds)  # it ran that long: a site is never paid for more than an attempt lived
     net.ok("POST", "/agent/sync", agent, json={"attempts": [done], "usage": [usage]})
     with net.cp.db.transaction() as tx:
         site = tx.sites.site_by_name("dc1")
@@ -112,7 +113,7 @@ def test_usage_grouped_with_money_for_finance_only(net: Net) -> None:
     mine = net.ok("GET", "/usage", member, params={"by": "user"})["items"]
     assert [(i["key"], i["hours"], i["charged"]) for i in mine] == [("demo", "1.50", None)]
     assert net.ok("GET", "/usage", net.operator, params={"by": "month"})["items"][0]["key"] == "2026-11"
-    later = {"by": "month", "since": "2026-11-25T13:00:00"}  # no zone: UTC
+    later = {"by": "month", "since": "2026-11-25T14:00:00"}  # no zone: UTC; the records came by 13:30
     assert net.ok("GET", "/usage", net.operator, params=later)["items"] == []
     assert net.call("GET", "/usage", member, params={"by": "pool"}).status_code == 422
 

@@ -7,9 +7,12 @@ once and answered with `ack`; every live attempt the agent reports gets its leas
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
+
+from prometheus_client import Counter
 
 from suanli.control import charging
 from suanli.control.lifecycle import attempt_ended, attempt_progress
@@ -17,6 +20,11 @@ from suanli.domain.catalog import default_catalog
 from suanli.domain.states import ATTEMPT_TERMINAL, AttemptState
 from suanli.store import PoolOffer, Tx
 from suanli.store.tables import Attempt, Site, UsageRecord
+
+log = logging.getLogger("suanli.control")
+IMPLAUSIBLE = Counter(
+    "suanli_usage_implausible_total", "Usage records cut down to what their attempt could have used"
+)
 
 AGENT_STATES = {"STARTING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"}
 
@@ -102,6 +110,7 @@ def apply_report(
     for u in usage:
         row = rows.get(u.attempt_id)
         if row is not None and row.site_id == site.id:
+            u = plausible(u, row, now)
             record = tx.jobs.add_usage(
                 site_id=site.id,
                 seq=u.seq,
@@ -123,6 +132,43 @@ def apply_report(
         if row.state == AttemptState.ASSIGNED.value:
             row.lease_expires_at = lease
     return out
+
+
+# A usage record's wall time may exceed its interval, or the attempt's life on the server's clock, by
+# this much (whole-second rounding, a clock a little ahead) before it is cut down.
+USAGE_SLACK_S = 60
+
+
+def plausible(u: UsageReport, row: Attempt, now: datetime) -> UsageReport:
+    """A usage record cut down to what the attempt could have used: its wall time at most its own
+    interval and the attempt's life so far on the server's clock (from placement to its end, or now);
+    its accelerator and CPU seconds at most that wall time × what the attempt was allocated. A site
+    is paid for what it reports, so a figure beyond those (an agent's bug, or worse) is never
+    charged; the cut is logged and counted. Deterministic for a given record and attempt, so a resend
+    is still recognised as one."""
+    end = row.ended_at or now
+    wall = min(u.wall_seconds, max(0, int((end - row.created_at).total_seconds())) + USAGE_SLACK_S)
+    if u.started_at is not None and u.ended_at is not None:
+        wall = min(wall, max(0, int((u.ended_at - u.started_at).total_seconds())) + 1)
+    nodes = max(1, len(row.nodes))
+    accelerators = min(u.accelerator_seconds, wall * row.accelerators_per_node * nodes)
+    cpus = min(u.cpu_seconds, wall * row.cpus_per_node * nodes)
+    if (wall, accelerators, cpus) == (u.wall_seconds, u.accelerator_seconds, u.cpu_seconds):
+        return u
+    IMPLAUSIBLE.inc()
+    log.warning(
+        "usage %s of attempt %s cut down to what it could have used: wall %s → %s s, accelerator %s → %s s, "
+        "CPU %s → %s s",
+        u.seq,
+        row.id,
+        u.wall_seconds,
+        wall,
+        u.accelerator_seconds,
+        accelerators,
+        u.cpu_seconds,
+        cpus,
+    )
+    return replace(u, wall_seconds=wall, accelerator_seconds=accelerators, cpu_seconds=cpus)
 
 
 def _charge(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from api_net import GPU_POOL, Net
@@ -309,3 +311,20 @@ def test_a_credit_limit_or_budget_in_a_currency_no_pool_charges_is_refused(net: 
         assert [e["field"] for e in refused.json()["errors"]] == [field]
     net.ok("PUT", f"{project}/credit-limit", net.operator, json={"limit": "5", "reason": "pilot"})
     net.ok("PUT", f"{project}/budget", net.operator, json={"month": "*", "amount": "5 CNY"})
+
+
+def test_the_same_top_up_sent_at_once_from_many_clients_is_posted_once_and_answered_alike(net: Net) -> None:
+    topups = "/orgs/demo/projects/default/topups"
+    start = threading.Barrier(8)
+
+    def send(_: int) -> Any:
+        start.wait()
+        return net.call("POST", topups, net.operator, json={"amount": "5", "transfer_id": "bank-race"})
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(send, range(8)))
+    # the losers of the race answer as a retry does: the first answer, never a database error
+    assert {a.status_code for a in answers} <= {200, 201}, [a.text for a in answers]
+    assert {a.json()["transfer"] for a in answers} == {answers[0].json()["transfer"]}
+    [row] = net.ok("GET", "/orgs/demo/balance", net.operator)["projects"]
+    assert row["balance"]["minor"] == 500

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from suanli.store.leader import Leadership
 from suanli.store.tx import Tx
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+log = logging.getLogger("suanli.store")
 
 
 class Database:
@@ -65,7 +67,9 @@ class Database:
         try:
             yield
         except IntegrityError as exc:
-            raise Conflict(str(exc.orig)) from exc
+            # The driver's text names tables and constraints: for the log, not for the caller.
+            log.info("write refused by the database: %s", exc.orig)
+            raise Conflict("a concurrent request changed the same record first; send it again") from exc
         except OperationalError as exc:
             raise Unavailable(f"database unavailable: {exc.orig}") from exc
 

@@ -259,6 +259,38 @@ def test_a_voucher_pays_its_share_and_its_report_reconciles(net: Net) -> None:
     assert net.ok("GET", f"/jobs/{job}", net.tenant)["state"] == "SUCCEEDED"
 
 
+def test_usage_in_many_short_records_costs_what_one_record_does(net: Net) -> None:
+    agent = priced_site(net)
+    book = {"currency": "CNY", "tenant": {"accelerator_hour": "36.00", "gb_hour": "3.60"},
+            "wholesale": {"accelerator_hour": "30.00", "gb_hour": "3.00"}}  # fmt: skip
+    net.ok("POST", "/sites/dc1/pools/gpu/prices", net.operator, json=book)
+    net.ok("POST", "/voucher-programmes", net.operator, json={"name": "haidian", "budget": "500.00"})
+    grant = {"org": "demo", "face": "300.00", "share": "30%", "valid_until": VALID_UNTIL}
+    voucher = (
+        f"voucher:{net.ok('POST', '/voucher-programmes/haidian/vouchers', net.operator, json=grant)['id']}"
+    )
+    topup(net, "100.00")
+    payable = payable_account(org_id(net, "dc"), "CNY")
+    spec = {**TRAIN, "resources": {**TRAIN["resources"], "memory": "1500Mi"}}
+
+    def run(pieces: int, first_seq: int) -> tuple[int, int, int]:
+        """Six minutes of work reported in `pieces` records: what cash, the voucher and the
+        provider's payable moved by."""
+        before = (money(net)["balance"], account(net, voucher), account(net, payable))
+        _, launch = place(net, agent, spec)
+        begun, step = int((net.clock() - START).total_seconds()), 360 // pieces
+        records = [usage(launch, first_seq + i, step, start=begun + i * step) for i in range(pieces)]
+        sync(net, agent, [report(launch, "RUNNING")], usage=records[:-1])
+        sync(net, agent, [report(launch, "SUCCEEDED", exit_code=0)], usage=records[-1:])
+        after = (money(net)["balance"], account(net, voucher), account(net, payable))
+        return before[0] - after[0], before[1] - after[1], after[2] - before[2]
+
+    one = run(1, first_seq=1)
+    assert one == (413 - 123, 123, 344)  # an A100 for 360 s (3.60) and 527.3 GiB-s (0.53): 30 % by voucher
+    assert run(360, first_seq=2) == one  # a second at a time: the same cash, voucher part and payable
+    assert balanced(net)
+
+
 def test_a_project_paid_wholly_by_vouchers_can_place(net: Net) -> None:
     agent = priced_site(net)
     net.ok("POST", "/voucher-programmes", net.operator, json={"name": "grid", "budget": "100.00"})

@@ -229,3 +229,16 @@ def test_a_hold_resolves_once(state: HoldState, event: HoldEvent, after: HoldSta
 def test_estimate_is_what_a_hold_reserves() -> None:
     assert estimate(BOOK, Usage(accelerator_seconds=8 * 3600, cpu_seconds=64 * 3600)) == 8 * 3800 + 64 * 10
     assert estimate(BOOK, Usage()) == BOOK.minimum_minor
+
+
+def test_a_voucher_pays_its_share_of_a_hold_however_finely_it_is_charged() -> None:
+    v = voucher(share="0.3")
+    one = split_charge(413, [(v, 10_000)], 10_000)
+    paid, charged = 0, 0
+    for _ in range(413):  # one minor unit at a time
+        piece = split_charge(1, [(v, 10_000)], 10_000, charged_before=charged, paid_before={v.id: paid})
+        paid, charged = paid + sum(p for _, p in piece.voucher_parts), charged + 1
+    assert one.voucher_parts == ((v.id, 123),) and paid == 123  # not 0: floor(0.3 × 1) each time
+    # a voucher that applies only from now on never pays for what was charged before it
+    late = split_charge(10, [(v, 10_000)], 10_000, charged_before=1000, paid_before={})
+    assert late.voucher_parts == ((v.id, 3),)  # its share of this charge, rounded up at most

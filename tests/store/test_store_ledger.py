@@ -335,7 +335,38 @@ def test_a_stored_usage_record_is_charged_under_its_site_and_seq(db: Database) -
     with db.transaction() as tx:
         record = tx.jobs.usage(job.id)[0]
         usage = ledger.usage_of(record, attempt)
-        assert usage == Usage(8 * 3600, 7200, 2 * 3600)
+        assert usage == Usage(8 * 3600, 7200, 2048 * 3600)  # 2 GiB for an hour, in MiB-seconds
         first = holds.capture(tx, "h", ledger.usage_key(record), usage, NOW, final=True)
         assert holds.capture(tx, "h", ledger.usage_key(record), usage, NOW).id == first.id
         assert holds.funds(tx, ids["project"], "CNY").balance == 10**6 - amount
+
+
+def test_migration_0009_counts_a_holds_memory_in_mib_seconds_both_ways(db: Database) -> None:
+    """Holds stored with whole GiB-seconds are converted (× 1024), and back on a downgrade."""
+    import importlib.util
+
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+    from sqlalchemy import text
+
+    from suanli.store.db import MIGRATIONS
+
+    path = MIGRATIONS / "versions" / "0009_hold_memory_in_mib_seconds.py"
+    spec = importlib.util.spec_from_file_location("migration_0009", path)
+    assert spec is not None and spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    ids = seed(db)
+    with db.transaction() as tx:
+        holds.hold(tx, "h", project_id=ids["project"], pool_id=ids["pool"], amount=0, now=NOW)
+        row = tx.ledger.hold("h")
+        assert row is not None
+        row.mib_seconds = 3 * 1024
+    with db.engine.begin() as conn, Operations.context(MigrationContext.configure(conn)):
+        migration.downgrade()
+        assert conn.execute(text("SELECT gb_seconds FROM holds WHERE id = 'h'")).scalar() == 3
+        conn.execute(text("UPDATE holds SET gb_seconds = 5 WHERE id = 'h'"))
+        migration.upgrade()
+    with db.transaction() as tx:
+        row = tx.ledger.hold("h")
+        assert row is not None and row.mib_seconds == 5 * 1024

@@ -64,7 +64,7 @@ def _ctx(hold: Hold) -> ChargeContext:
 
 
 def _totals(hold: Hold) -> HoldTotals:
-    usage = Usage(hold.accelerator_seconds, hold.cpu_seconds, hold.gb_seconds)
+    usage = Usage(hold.accelerator_seconds, hold.cpu_seconds, hold.mib_seconds)
     return HoldTotals(usage, hold.charged_minor, hold.payable_minor, hold.cash_minor)
 
 
@@ -340,14 +340,16 @@ def capture(
             for v in vouchers
         ],
         max(0, free + cash_reserved(row)),
+        charged_before=row.charged_minor,
+        paid_before=tx.ledger.voucher_parts(hold_id) if vouchers and row.charged_minor else None,
     )
     entries = charge_entries(split, payable, ctx) if amount else ()
     transfer = Transfer(f"charge:{usage_key}", TransferKind.CHARGE, now, entries, hold_id, once_key=usage_key)
     posted = ledger.post(tx, transfer, by)
-    row.accelerator_seconds, row.cpu_seconds, row.gb_seconds = (
+    row.accelerator_seconds, row.cpu_seconds, row.mib_seconds = (
         cumulative.accelerator_seconds,
         cumulative.cpu_seconds,
-        cumulative.gb_seconds,
+        cumulative.mib_seconds,
     )
     row.charged_minor += amount
     row.payable_minor += min(payable, amount)

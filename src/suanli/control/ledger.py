@@ -168,14 +168,14 @@ def expected_amount(tx: Tx, pool_id: str, usage: Usage, now: datetime) -> int | 
 
 def usage_of(record: UsageRecord, attempt: Attempt) -> Usage:
     """A usage record as the ledger charges it: what the attempt was allocated (accelerators, CPUs,
-    GiB of memory, on all its nodes) × the record's wall time. A tenant pays for the capacity it held,
+    MiB of memory, on all its nodes) × the record's wall time. A tenant pays for the capacity it held,
     whatever share of it the job kept busy, the same on every backend (a site reports CPU time
     measured (local) or allocated (Slurm); those figures stay in the record for reports)."""
     nodes, wall = len(attempt.nodes), record.wall_seconds
     return Usage(
         attempt.accelerators_per_node * nodes * wall,
         attempt.cpus_per_node * nodes * wall,
-        attempt.memory_mib_per_node * nodes * wall // 1024,
+        attempt.memory_mib_per_node * nodes * wall,
     )
 
 
@@ -186,7 +186,7 @@ def usage_key(record: UsageRecord) -> str:
 
 def planned_usage(seconds: int, accelerators: int, cpus: int, memory_mib: int) -> Usage:
     """What an allocation uses in `seconds` (all nodes together): what a placement holds for."""
-    return Usage(accelerators * seconds, cpus * seconds, memory_mib * seconds // 1024)
+    return Usage(accelerators * seconds, cpus * seconds, memory_mib * seconds)
 
 
 def refund(tx: Tx, transfer_id: str, charge_id: str, now: datetime, by: str) -> LedgerTransfer:

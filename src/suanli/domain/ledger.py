@@ -17,15 +17,16 @@ share), the cash part is what is left, and a payable is allocated over parts by 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 
 from suanli.domain.errors import DomainError
 
 SECONDS_PER_HOUR = Decimal(3600)
+MIB_PER_GIB = Decimal(1024)
 
 
 class LedgerError(DomainError):
@@ -195,13 +196,13 @@ class PriceBook:
 class Usage:
     accelerator_seconds: int = 0
     cpu_seconds: int = 0
-    gb_seconds: int = 0
+    mib_seconds: int = 0  # memory, in MiB-seconds (priced per GiB-hour)
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
             self.accelerator_seconds + other.accelerator_seconds,
             self.cpu_seconds + other.cpu_seconds,
-            self.gb_seconds + other.gb_seconds,
+            self.mib_seconds + other.mib_seconds,
         )
 
 
@@ -209,7 +210,7 @@ def exact_cost(rates: Rates, usage: Usage) -> Decimal:
     return (
         rates.accelerator_hour * usage.accelerator_seconds
         + rates.cpu_hour * usage.cpu_seconds
-        + rates.gb_hour * usage.gb_seconds
+        + rates.gb_hour * usage.mib_seconds / MIB_PER_GIB
     ) / SECONDS_PER_HOUR
 
 
@@ -293,13 +294,24 @@ def split_charge(
     amount: int,
     vouchers: Sequence[tuple[Voucher, int]],
     cash_available: int,
+    *,
+    charged_before: int = 0,
+    paid_before: Mapping[str, int] | None = None,
 ) -> Split:
-    """Vouchers first (each at most floor(share × amount) and its balance), soonest expiry first, then
-    cash up to what is available, then arrears. `vouchers` are (eligible voucher, balance) pairs."""
+    """Vouchers first, soonest expiry first, then cash up to what is available, then arrears.
+    `vouchers` are (eligible voucher, balance) pairs.
+
+    A voucher pays at most its share of what its hold has been charged in all (`charged_before` +
+    `amount`), rounded down, less what it paid of that hold before (`paid_before`, by voucher id),
+    and at most its share of this charge rounded up: so a job charged in many small pieces gets the
+    same voucher part as one charged once (a share of one minor unit, floored each time, would be
+    nothing), and a voucher granted midway never pays for what was charged before it applied."""
     left = amount
     parts: list[tuple[str, int]] = []
+    paid = paid_before or {}
     for v, balance in sorted(vouchers, key=lambda vb: (vb[0].valid_until, vb[0].id)):
-        cap = int((v.share * amount).to_integral_value(ROUND_FLOOR))
+        due = int((v.share * (charged_before + amount)).to_integral_value(ROUND_FLOOR)) - paid.get(v.id, 0)
+        cap = min(due, int((v.share * amount).to_integral_value(ROUND_CEILING)))
         take = max(0, min(cap, balance, left))
         if take:
             parts.append((v.id, take))

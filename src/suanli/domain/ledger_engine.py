@@ -174,7 +174,13 @@ class Ledger:
         hold = self.holds[hold_id]
         state = hold_transition(hold.state, HoldEvent.FINISH if final else HoldEvent.CAPTURE)
         amount, payable, cumulative = next_charge(hold.book, hold.totals, usage, final=final)
-        split = split_charge(amount, self.eligible_vouchers(hold.ctx, at), self._cash_for(hold))
+        split = split_charge(
+            amount,
+            self.eligible_vouchers(hold.ctx, at),
+            self._cash_for(hold),
+            charged_before=hold.totals.charged,
+            paid_before=self._voucher_parts(hold_id),
+        )
         transfer = None
         if amount:
             entries = charge_entries(split, payable, hold.ctx)
@@ -191,6 +197,17 @@ class Ledger:
         )
         self.holds[hold_id] = replace(hold, state=state, totals=totals)
         return transfer
+
+    def _voucher_parts(self, hold_id: str) -> dict[str, int]:
+        """What each voucher paid (by voucher id) in the hold's charges so far."""
+        parts: dict[str, int] = {}
+        for t in self.transfers.values():
+            if t.kind is TransferKind.CHARGE and t.ref == hold_id:
+                for e in t.entries:
+                    if account_kind(e.account) is AccountKind.VOUCHER:
+                        voucher_id = e.account.split(":", 1)[1]
+                        parts[voucher_id] = parts.get(voucher_id, 0) + e.amount
+        return parts
 
     def _cash_for(self, hold: Hold) -> int:
         """Cash a capture may take: its own reservation plus whatever else is available."""

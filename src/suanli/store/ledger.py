@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
-from suanli.domain.ledger import Transfer, account_kind
+from suanli.domain.ledger import Transfer, TransferKind, account_kind
 from suanli.store.errors import Conflict
 from suanli.store.ids import new_id
 from suanli.store.tables import (
@@ -113,6 +113,20 @@ class LedgerRepo:
             accounts[e.account].signed_sum = moved
         self._s.flush()
         return row
+
+    def voucher_parts(self, ref: str) -> dict[str, int]:
+        """What each voucher paid (by voucher id) in the charges posted under `ref` (a hold)."""
+        q = (
+            select(LedgerEntry.account_id, func.sum(LedgerEntry.amount_minor))
+            .join(LedgerTransfer, LedgerEntry.transfer_id == LedgerTransfer.id)
+            .where(
+                LedgerTransfer.ref == ref,
+                LedgerTransfer.kind == TransferKind.CHARGE.value,
+                LedgerEntry.account_id.like("voucher:%"),
+            )
+            .group_by(LedgerEntry.account_id)
+        )
+        return {account.split(":", 1)[1]: int(total) for account, total in self._s.execute(q).tuples()}
 
     def entries(self, transfer_ids: Iterable[str]) -> list[LedgerEntry]:
         q = (

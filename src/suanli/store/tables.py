@@ -339,7 +339,8 @@ class Hold(Base):
     state: Mapped[str] = mapped_column(String(16))
     accelerator_seconds: Mapped[int] = mapped_column(BigInteger, default=0)
     cpu_seconds: Mapped[int] = mapped_column(BigInteger, default=0)
-    gb_seconds: Mapped[int] = mapped_column(BigInteger, default=0)
+    # MiB-seconds of memory: charged per GiB-hour on the running total, so no record rounds it down
+    mib_seconds: Mapped[int] = mapped_column(BigInteger, default=0)
     charged_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     payable_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     cash_minor: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -304,6 +304,20 @@ def test_a_project_paid_wholly_by_vouchers_can_place(net: Net) -> None:
     assert (rep["redeemed"]["minor"], rep["reconciles"]) == (3_600, True)
 
 
+def test_a_job_its_vouchers_paid_for_stops_once_they_expire(net: Net) -> None:
+    agent = priced_site(net)
+    net.ok("POST", "/voucher-programmes", net.operator, json={"name": "grid", "budget": "100.00"})
+    soon = (START + timedelta(minutes=30)).isoformat()
+    grant = {"org": "demo", "face": "100.00", "share": "100%", "valid_until": soon}
+    net.ok("POST", "/voucher-programmes/grid/vouchers", net.operator, json=grant)
+    job, launch = place(net, agent)  # no cash: the voucher pays the whole hold
+    later(net, agent, launch, 20 * 60)
+    assert net.ok("GET", f"/jobs/{job}", net.tenant)["state"] == "RUNNING"
+    later(net, agent, launch, 15 * 60)  # the voucher expired at 30 min: nothing is left to spend
+    stopping = net.ok("GET", f"/jobs/{job}", net.tenant)
+    assert (stopping["state"], stopping["reason"]) == ("CANCELLING", "funds exhausted")
+
+
 def test_two_providers_get_their_payables(net: Net) -> None:
     first, second = priced_site(net, "dc1", "dc"), priced_site(net, "zj1", "zj")
     topup(net, "300.00")

@@ -206,7 +206,10 @@ def spend(tx: Tx, row: Hold, attempt: Attempt, now: datetime) -> Spend:
         )
         accrued = max(0, estimate(ledger.book_of(price), usage) - row.charged_minor)
     free = holds.funds(tx, row.project_id, row.currency).available
-    may_spend = holds.cash_reserved(row) + holds.voucher_reserved(row) + max(0, free)
+    vouchers = holds.voucher_reserved(row)
+    if vouchers:  # only what the vouchers still hold: they may have expired, or paid for others
+        vouchers = min(vouchers, holds.voucher_left(tx, row, now))
+    may_spend = holds.cash_reserved(row) + vouchers + max(0, free)
     return Spend(accrued, may_spend, row.currency)
 
 

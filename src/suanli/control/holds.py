@@ -79,6 +79,18 @@ def voucher_reserved(hold: Hold) -> int:
     return max(0, hold.voucher_minor - (hold.charged_minor - hold.cash_minor))
 
 
+def voucher_left(tx: Tx, hold: Hold, now: datetime) -> int:
+    """What the org's vouchers that would pay this hold's charges now still hold: a hold's voucher
+    reservation is only an expectation, gone once they expire or another project's charges take it."""
+    ctx, relations = _ctx(hold), tx.ledger.relations()
+    grants = [voucher_of(r) for r in tx.ledger.vouchers(org_id=hold.org_id, live=True)]
+    applying = [v for v in grants if voucher_applies(v, ctx, now, relations)]
+    sums = tx.ledger.sums(voucher_account(v.id) for v in applying)
+    return sum(
+        max(0, balance_of(voucher_account(v.id), sums.get(voucher_account(v.id), 0))) for v in applying
+    )
+
+
 class OpenHolds:
     """What one transaction that opens many holds (the applier's placements) reads once: what the
     open holds keep, per project's cash and per org's vouchers, kept up to date by `hold` as it adds

@@ -51,6 +51,8 @@ def test_gpu_pods_become_whole_gpu_jobs_and_the_rest_are_counted(tmp_path: Path)
         ("p,1,1,1,1000,,LS,Running,,10,0\n", ":2: column 9 (creation_time)", "'' is not seconds"),
         ("p,1,1,1,1000,,LS,Running,0,10,20\n", ":2: column 10 (deletion_time)", "before scheduled_time"),
         ("p,1,1,1,1000,,LS,Running,0,10\n", ":2:", "expected 11 fields, found 10"),
+        ("p,1,1,1,1000,,LS,Running,1e15,1e15,1e15\n", ":2: column 9 (creation_time)", "allowed 0 to"),
+        ("p,1,1,1,1000,,LS,Running,0,1e12,0\n", ":2: column 10 (deletion_time)", "allowed up to 157,680,000"),
     ],
 )
 def test_malformed_rows_name_file_line_and_column(tmp_path: Path, body: str, where: str, says: str) -> None:

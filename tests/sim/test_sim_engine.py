@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from sim_builders import jcts, replay, starts, trace_of
 
 from suanli.sim import Decision, PoolState, SimulationError, make_policy, simulate
+from suanli.sim.trace import MAX_DURATION_S
 
 
 class Scripted:
@@ -71,6 +74,24 @@ def test_policies_that_break_the_rules_are_stopped(script: dict[float, Decision]
 def test_a_job_wider_than_the_pool_is_refused_up_front() -> None:
     with pytest.raises(SimulationError, match="job B needs 8 GPUs; the pool has 4"):
         replay("fifo", trace_of((0, 1, 1), (0, 1, 8)), 4)
+
+
+def test_a_job_read_from_a_file_is_named_by_its_file_and_line() -> None:
+    trace = trace_of((0, 1, 1), (0, 1, 64))
+    from_file = replace(
+        trace,
+        source="p.csv",
+        jobs=tuple(replace(j, id=str(k + 2), line=k + 2) for k, j in enumerate(trace.jobs)),
+    )
+    with pytest.raises(SimulationError, match=r"^p.csv:3: the job needs 64 GPUs; the pool has 8$"):
+        replay("fifo", from_file, 8)
+
+
+def test_a_replay_that_runs_past_a_millennium_is_refused_not_crashed() -> None:
+    # 5-year jobs (the longest a loader accepts) one after another on one GPU
+    trace = trace_of(*[(0, MAX_DURATION_S, 1)] * 201)
+    with pytest.raises(SimulationError, match="ran past 1,000 years of simulated time"):
+        replay("suanli-las", trace, 1)
 
 
 def test_wake_at_brings_a_pass_with_nothing_else_happening() -> None:

@@ -119,7 +119,12 @@ def test_shipped_examples_load() -> None:
         ("sites[0].pools[0].currency", "XYZ", "sites[0].pools[0].currency: unknown currency 'XYZ'"),
         ("sites[1].pools[1].currency", "USD", "pools are priced in CNY, USD: use one currency"),
         ("sites[0].pue", 0.9, "sites[0].pue: must be a number from 1 to 3"),
-        ("sites[0].carbon_g_per_kwh", -1, "sites[0].carbon_g_per_kwh: must be an integer ≥ 0"),
+        ("sites[0].carbon_g_per_kwh", -1, "sites[0].carbon_g_per_kwh: must be an integer from 0 to 2,000"),
+        (
+            "sites[0].carbon_g_per_kwh",
+            99999999999999999999,
+            "sites[0].carbon_g_per_kwh: must be an integer from 0 to 2,000, got 99999999999999999999",
+        ),
         ("sites[0].pools[0].nodes", 3, "sites[0].pools[0].nodes: must divide gpus (16), got 3"),
         (
             "sites[1].pools[1].nodes",
@@ -147,3 +152,30 @@ def test_unreadable_or_broken_files(tmp_path: Path) -> None:
     broken.write_text("sites: [\n", encoding="utf-8")
     with pytest.raises(NetworkError, match=r"broken.yaml: not valid YAML"):
         load_network(broken)
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        (
+            "sites:\n  - name: a\n    pue: 1.2\n    pue: 1.5\n    carbon_g_per_kwh: 500\n"
+            "    pools: [{name: p, accelerator: A100, gpus: 8, price_per_gpu_hour: '1'}]\n",
+            "net.yaml:4: pue: given twice",
+        ),
+        (
+            "sites:\n  - name: a\n    pue: 1.2\n    carbon_g_per_kwh: 500\n"
+            "    pools: [{name: p, accelerator: A100, gpus: 8, gpus: 16, price_per_gpu_hour: '1'}]\n",
+            "net.yaml:5: gpus: given twice",
+        ),
+    ],
+)
+def test_a_key_given_twice_is_refused_not_silently_the_last(text: str, says: str) -> None:
+    with pytest.raises(NetworkError) as caught:
+        parse_network(text, "net.yaml")
+    assert says in str(caught.value)
+
+
+def test_a_network_file_may_start_with_a_byte_order_mark(tmp_path: Path) -> None:
+    path = tmp_path / "bom.yaml"
+    path.write_bytes(b"\xef\xbb\xbf" + (EXAMPLES / "small.yaml").read_bytes())
+    assert load_network(path).gpus == 48

@@ -84,6 +84,7 @@ def test_shapes_and_batches_the_profile_lacks_are_skipped_and_counted(tmp_path: 
         ("a,0,cifar10,0,64\n", ":2: column 4 (num_replicas)", "'0' is not 1 or more"),
         ("a,soon,cifar10,1,64\n", ":2: column 2 (time)", "'soon' is not seconds"),
         ("a,0,cifar10,1\n", ":2:", "expected 5 fields, found 4"),
+        ("a,1e15,cifar10,1,64\n", ":2: column 2 (time)", "allowed 0 to 3,153,600,000 seconds"),
     ],
 )
 def test_malformed_rows_name_file_line_and_column(tmp_path: Path, body: str, where: str, says: str) -> None:

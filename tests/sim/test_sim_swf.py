@@ -76,6 +76,13 @@ def write(tmp_path: Path, body: str) -> Path:
             "whole",
         ),
         ("2 0 10 3600 4 -1 -1 16 7200 -1 1 3 1 1 1 -1 -1 nan\n", ":3: column 18 (think_time)", "finite"),
+        (
+            "2 1e15 10 3600 4 -1 -1 16 7200 -1 1 3 1 1 1 -1 -1 -1\n",
+            ":3: column 2 (submit_time)",
+            "allowed 0 to",
+        ),
+        ("2 0 10 1e12 4 -1 -1 16 7200 -1 1 3 1 1 1 -1 -1 -1\n", ":3: column 4 (run_time)", "(5 years)"),
+        ("2 0 10 60 4 -1 -1 16 1e300 -1 1 3 1 1 1 -1 -1 -1\n", ":3: column 9 (requested_time)", "(5 years)"),
     ],
 )
 def test_malformed_lines_name_file_line_and_column(tmp_path: Path, body: str, where: str, says: str) -> None:
@@ -90,6 +97,11 @@ def test_a_bad_start_time_and_a_log_with_no_runnable_job_are_refused(tmp_path: P
     bad_start = tmp_path / "start.swf"
     bad_start.write_text("; UnixStartTime: yesterday\n" + LINE)
     with pytest.raises(TraceError, match=r"start.swf:1: UnixStartTime 'yesterday'"):
+        load_trace(bad_start, "swf")
+    bad_start.write_text("; UnixStartTime: 1000000000000000\n" + LINE)
+    with pytest.raises(
+        TraceError, match=r"start.swf:1: UnixStartTime: .* allowed 0 to 7,258,118,400 seconds"
+    ):
         load_trace(bad_start, "swf")
     empty = tmp_path / "empty.swf"
     empty.write_text("; nothing ran\n1 0 -1 0 -1 -1 -1 4 60 -1 5 3 1 1 1 -1 -1 -1\n")

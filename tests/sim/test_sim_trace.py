@@ -65,6 +65,19 @@ GOOD = "2017-10-09 07:00:00,60,1,60,a\n"
         ("2017-10-09 07:00:00,60,0,60,a\n", ":3: column 3 (num_gpus)", "at least 1 GPU"),
         ("2017-10-09 07:00:00,60,1,60, \n", ":3: column 5 (cluster)", "needs a tenant"),
         ("2017-10-09 07:00:00+08:00,60,1,60,a\n", ":3: column 1 (timestamp)", "mixes times"),
+        # beyond what the production policies' datetimes can hold: refused here, not a crash there
+        (
+            "9999-12-31 23:59:59,100,1,100,vc1\n",
+            ":3: column 1 (timestamp)",
+            "allowed 1900-01-01 to 2199-12-31",
+        ),
+        ("2017-10-09 07:00:00,1e12,1,60,a\n", ":3: column 2 (duration)", "allowed 0 to 157,680,000 seconds"),
+        ("2017-10-09 07:00:00,1e300,1,60,a\n", ":3: column 2 (duration)", "(5 years)"),
+        (
+            "2117-10-09 07:00:01,60,1,60,a\n",
+            ":3: column 1 (timestamp)",
+            "allowed up to 3,153,600,000 seconds",
+        ),
     ],
 )
 def test_malformed_rows_name_file_line_and_column(tmp_path: Path, body: str, where: str, says: str) -> None:
@@ -73,6 +86,39 @@ def test_malformed_rows_name_file_line_and_column(tmp_path: Path, body: str, whe
         load_trace(path)
     assert f"{path}{where}" in str(caught.value)
     assert says in str(caught.value)
+
+
+LIMITED = "timestamp,duration,num_gpus,gpu_time,cluster,limit_s\n"
+
+
+@pytest.mark.parametrize(
+    ("header", "body", "where", "says"),
+    [
+        (
+            HEADER,
+            "0,60,1,60,a\n1e15,60,1,60,a\n",
+            ":3: column 1 (timestamp)",
+            "allowed 0 to 7,258,118,400 seconds",
+        ),
+        (HEADER, "1e308,60,1,60,a\n", ":2: column 1 (timestamp)", "allowed 0 to 7,258,118,400 seconds"),
+        (HEADER, "0,60,1,60,a\n4e9,60,1,60,a\n", ":3: column 1 (timestamp)", "after the earliest timestamp"),
+        (LIMITED, "0,60,1,60,a,1e300\n", ":2: column 6 (limit_s)", "allowed 0 to 157,680,000 seconds"),
+    ],
+)
+def test_seconds_out_of_the_simulators_range_are_refused(
+    tmp_path: Path, header: str, body: str, where: str, says: str
+) -> None:
+    path = write(tmp_path, body, header=header)
+    with pytest.raises(TraceError) as caught:
+        load_trace(path)
+    assert f"{path}{where}" in str(caught.value)
+    assert says in str(caught.value)
+
+
+def test_an_excel_byte_order_mark_and_gpu_counts_written_as_floats_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + (HEADER + "0,66.0,8.0,528.0,a\n").encode())
+    assert load_trace(path).jobs == (TraceJob("2", 0.0, 66.0, 8, "a"),)
 
 
 @pytest.mark.parametrize(

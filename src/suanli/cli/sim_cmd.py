@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from collections.abc import Callable
+import math
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -17,12 +21,12 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from suanli.cli.context import fail, stderr, stdout
 from suanli.cli.exit_codes import ExitCode
-from suanli.cli.render import PIPE_WIDTH
 from suanli.sim import (
     BASELINES,
     FORMATS,
@@ -50,10 +54,15 @@ from suanli.sim.compare import (
     sized_sites,
     with_checkpoints,
 )
+from suanli.sim.loaders import DESCRIPTIONS, NODE_LIST, guess_format
 from suanli.sim.plots import PlotError, plot_runs
 from suanli.sim.report import as_json, table
 
-__all__ = ["register"]
+__all__ = ["in_range", "interruptible", "print_table", "register"]
+
+PLAIN_PROGRESS_EVERY_S = 30.0
+"""When stderr is not a terminal (a CI log, `2> log`), a plain progress line this often."""
+MAX_CHECKPOINT_MIN = 30 * 24 * 60  # 30 days, the job spec's longest checkpoint_interval
 
 
 PlotDir = Annotated[
@@ -131,26 +140,42 @@ def sim(
     suanli sim philly.csv --gpus 472 --json | jq '.runs[] | {policy, avg_jct_s}'
     ```
     """
+    with interruptible():
+        _sim(trace_path, gpus, network_path, fmt, policies, limit, json_out, plot_dir)
+
+
+def _sim(
+    trace_path: Path,
+    gpus: int | None,
+    network_path: Path | None,
+    fmt: str,
+    policies: list[str] | None,
+    limit: int | None,
+    json_out: bool,
+    plot_dir: Path | None,
+) -> None:
     _check_trace(trace_path)
     names = list(dict.fromkeys(policies or BASELINES))
     known = policy_names()
     unknown = [n for n in names if n not in known]
     if unknown:
         fail(f"unknown policy {', '.join(unknown)}; known: {', '.join(known)}", ExitCode.USAGE)
-    if fmt not in FORMATS:
-        fail(f"unknown trace format {fmt!r}; known: {', '.join(sorted(FORMATS))}", ExitCode.USAGE)
+    fmt = _format(fmt)
     network = _network(gpus, network_path)
     if plot_dir is not None:
         _check_plotting(plot_dir)
-    try:
-        trace = load_trace(trace_path, fmt, limit)
-    except TraceError as exc:
-        fail(str(exc), ExitCode.USAGE)
+    trace = _load(trace_path, fmt, limit)
     if trace.skipped:
         stderr.print(f"[dim]{escape(trace.skipped_line())}[/dim]")
     tenants = len({j.tenant for j in trace.jobs})
-    where = f"{network.gpus} GPUs" if gpus is not None else f"{network.source} ({network.gpus} GPUs)"
-    stderr.print(f"[dim]{len(trace):,} jobs of {tenants} tenants on {escape(where)}[/dim]")
+    where = (
+        _plural(network.gpus, "GPU")
+        if gpus is not None
+        else f"{network.source} ({_plural(network.gpus, 'GPU')})"
+    )
+    stderr.print(
+        f"[dim]{_plural(len(trace), 'job')} of {_plural(tenants, 'tenant')} on {escape(where)}[/dim]"
+    )
     try:
         runs = _run_all(trace, network, names)
     except JobTooWide as exc:
@@ -159,17 +184,60 @@ def sim(
         fail(str(exc), ExitCode.FAILED)
     summaries = [summarize(trace, run) for run in runs]
     if plot_dir is not None:
-        try:
-            for path in plot_runs(trace, runs, plot_dir):
-                stderr.print(f"[dim]wrote {escape(str(path))}[/dim]")
-        except PlotError as exc:
-            fail(str(exc), ExitCode.USAGE)
+        _plot(trace, runs, plot_dir)
     if json_out:
         body = as_json(trace.source, summaries)
         stdout.file.write(json.dumps(body, indent=2, ensure_ascii=False) + "\n")
         stdout.file.flush()
         return
-    _print_table(summaries)
+    print_table(summaries)
+
+
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """Ctrl-C ends the command with one line on stderr and exit 130, not a traceback or silence."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        stderr.print("interrupted")
+        raise typer.Exit(ExitCode.INTERRUPTED) from None
+
+
+def _plural(n: int, noun: str) -> str:
+    """`1 job`, `3,000 jobs`."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def _format(fmt: str) -> str:
+    """`--format`, any case, as a key of `FORMATS`."""
+    if fmt.lower() not in FORMATS:
+        fail(
+            f"unknown trace format {fmt!r} for --format; known: {', '.join(sorted(FORMATS))}", ExitCode.USAGE
+        )
+    return fmt.lower()
+
+
+def _load(path: Path, fmt: str, limit: int | None) -> Trace:
+    """The trace, or exit 2 with the loader's message and, when the file looks like another format,
+    the option that reads it."""
+    try:
+        return load_trace(path, fmt, limit)
+    except TraceError as exc:
+        guess = guess_format(path)
+        hint = ""
+        if guess == NODE_LIST:
+            hint = "; it looks like a cluster's node list: give it as --network"
+        elif guess is not None and guess != fmt:
+            hint = f"; it looks like {DESCRIPTIONS[guess]}: add --format {guess}"
+        fail(f"{exc}{hint}", ExitCode.USAGE)
+
+
+def _plot(trace: Trace, runs: list[Run], plot_dir: Path) -> None:
+    try:
+        for path in plot_runs(trace, runs, plot_dir):
+            stderr.print(f"[dim]wrote {escape(str(path))}[/dim]")
+    except PlotError as exc:
+        fail(str(exc), ExitCode.USAGE)
 
 
 def _network(gpus: int | None, path: Path | None) -> Network:
@@ -197,24 +265,31 @@ def _too_wide(exc: JobTooWide, one_pool: bool) -> NoReturn:
 
 def _check_trace(path: Path) -> None:
     """A missing trace file is the first thing to say, before any complaint about the options."""
+    if path.is_dir():
+        fail(f"{path}: is a folder; give a trace file", ExitCode.USAGE)
     if not path.is_file():
         fail(f"{path}: no such trace file", ExitCode.USAGE)
 
 
 def _check_plotting(plot_dir: Path) -> None:
-    """Refuse `--plot` before a long replay if matplotlib is not installed or the folder cannot be made."""
+    """Refuse `--plot` before a long replay if matplotlib is not installed or the folder could not be
+    made; the folder itself is made only when the plots are written."""
     if importlib.util.find_spec("matplotlib") is None:
         fail("--plot needs matplotlib: pip install 'suanli[sim]' (or make install)", ExitCode.USAGE)
-    try:
-        plot_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        fail(f"cannot create the plot folder {plot_dir}: {exc.strerror or exc}", ExitCode.USAGE)
+    existing = plot_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        fail(f"cannot create the plot folder {plot_dir}: {existing} is not a folder", ExitCode.USAGE)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        fail(f"cannot create the plot folder {plot_dir}: {existing} is not writable", ExitCode.USAGE)
 
 
 def _run_all(
     trace: Trace, network: Network, names: list[str], checkpoint_s: float | None = None
 ) -> list[Run]:
     runs = []
+    width = max(map(len, names))
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -225,35 +300,54 @@ def _run_all(
         disable=not stderr.is_terminal,
     ) as bar:
         for name in names:
-            task = bar.add_task(f"{name:8} jobs done", total=len(trace))
+            task = bar.add_task(f"{name:{width}} jobs done", total=len(trace))
             policy = make_policy(name, trace, network)
             run = simulate(
-                trace, network, policy, name=name, checkpoint_s=checkpoint_s, progress=_advance(bar, task)
+                trace,
+                network,
+                policy,
+                name=name,
+                checkpoint_s=checkpoint_s,
+                progress=_advance(bar, task, name),
             )
-            bar.remove_task(task)
+            bar.update(task, completed=len(trace))  # a finished policy shows all its jobs done
+            bar.stop_task(task)
             runs.append(run)
             stderr.print(f"[dim]{escape(name)}: {run.passes:,} passes in {run.wall_s:.1f} s[/dim]")
     return runs
 
 
-def _advance(bar: Progress, task: TaskID) -> Callable[[int, int], None]:
+def _advance(
+    bar: Progress, task: TaskID, name: str, clock: Callable[[], float] = time.monotonic
+) -> Callable[[int, int], None]:
+    """The engine's progress callback: the bar on a terminal, else a plain line every
+    `PLAIN_PROGRESS_EVERY_S` seconds (a log shows the run is alive)."""
+    began = said = clock()
+    plain = not stderr.is_terminal
+
     def advance(done: int, total: int) -> None:
+        nonlocal said
         bar.update(task, completed=done)
+        now = clock()
+        if plain and now - said >= PLAIN_PROGRESS_EVERY_S and done < total:
+            said = now
+            stderr.print(f"{name}: {done:,}/{total:,} jobs done, {now - began:,.0f} s", highlight=False)
 
     return advance
 
 
-def _print_table(summaries: list[Summary]) -> None:
+def print_table(summaries: list[Summary], console: Console = stdout) -> None:
+    """The figures at their natural width: a narrow terminal scrolls or wraps the lines rather than
+    cutting figures to `…`."""
     header, rows = table(summaries)
-    grid = Table(box=None, pad_edge=False, title="times in hours", title_justify="left")
+    grid = Table(box=None, pad_edge=False)
     for i, name in enumerate(header):
         grid.add_column(name, justify="left" if i == 0 else "right", no_wrap=True)
     for row in rows:
         grid.add_row(*(escape(cell) for cell in row))
-    if stdout.is_terminal:
-        stdout.print(grid)
-    else:
-        Console(file=stdout.file, width=PIPE_WIDTH, highlight=False).print(grid)
+    grid.width = Measurement.get(console, console.options.update_width(100_000), grid).maximum
+    console.print("times in hours", highlight=False)
+    console.print(grid, crop=False, soft_wrap=True)
 
 
 def sim_compare(
@@ -261,7 +355,7 @@ def sim_compare(
         Path, typer.Argument(metavar="TRACE", help="The trace file, e.g. philly.csv.", show_default=False)
     ],
     fmt: Annotated[
-        str, typer.Option("--format", help="The trace's format: philly, swf, alibaba, sia.")
+        str, typer.Option("--format", help="The trace's format: philly, swf, alibaba, sia (any case).")
     ] = "philly",
     gpus: Annotated[
         int | None,
@@ -293,9 +387,9 @@ def sim_compare(
         float,
         typer.Option(
             "--checkpoint-min",
-            min=0,
+            callback=in_range("--checkpoint-min", 0, MAX_CHECKPOINT_MIN),
             help="Minutes of progress between a job's checkpoints: a preempted job loses what it made "
-            "since its last one. 0: it loses nothing.",
+            f"since its last one. 0: it loses nothing. At most {MAX_CHECKPOINT_MIN:,} (30 days).",
         ),
     ] = DEFAULT_CHECKPOINT_S / 60,
     json_out: Annotated[
@@ -321,36 +415,51 @@ def sim_compare(
     suanli sim-compare workload-1.csv --format sia --sites
     ```
     """
+    with interruptible():
+        _sim_compare(trace_path, fmt, gpus, network_path, sites, limit, checkpoint_min, json_out, plot_dir)
+
+
+def _sim_compare(
+    trace_path: Path,
+    fmt: str,
+    gpus: int | None,
+    network_path: Path | None,
+    sites: bool,
+    limit: int | None,
+    checkpoint_min: float,
+    json_out: bool,
+    plot_dir: Path | None,
+) -> None:
     _check_trace(trace_path)
-    if fmt not in FORMATS:
-        fail(f"unknown trace format {fmt!r}; known: {', '.join(sorted(FORMATS))}", ExitCode.USAGE)
+    fmt = _format(fmt)
     if sum((gpus is not None, network_path is not None, sites)) > 1:
         fail("give one of --gpus N, --network YAML and --sites", ExitCode.USAGE)
     if plot_dir is not None:
         _check_plotting(plot_dir)
-    try:
-        trace = with_checkpoints(load_trace(trace_path, fmt, limit), checkpoint_min * 60 or None)
-    except TraceError as exc:
-        fail(str(exc), ExitCode.USAGE)
+    checkpoint_s = checkpoint_min * 60 or None
+    trace = with_checkpoints(_load(trace_path, fmt, limit), checkpoint_s)
     if network_path is not None:
         network = _network(None, network_path)
+        where = f"{network.source} ({_plural(network.gpus, 'GPU')})"
     elif sites:
         network = sized_sites(trace)
+        where = network.source
+    elif gpus is not None:
+        network = Network.single(gpus)
+        where = f"one pool of {_plural(gpus, 'GPU')}"
     else:
-        network = Network.single(gpus if gpus is not None else pool_size(trace))
-    stderr.print(
-        f"[dim]{len(trace):,} jobs on {escape(network.source or str(network.gpus))} ({network.gpus} GPUs)[/dim]"
-    )
+        network = Network.single(pool_size(trace))
+        where = f"one pool of {_plural(network.gpus, 'GPU')} (sized for an offered load of at most 0.8)"
+    stderr.print(f"[dim]{_plural(len(trace), 'job')} on {escape(where)}[/dim]")
     try:
-        runs = _run_all(trace, network, list(COMPARED), checkpoint_min * 60 or None)
+        runs = _run_all(trace, network, list(COMPARED), checkpoint_s)
     except JobTooWide as exc:
         _too_wide(exc, gpus is not None)
     except SimulationError as exc:
         fail(str(exc), ExitCode.FAILED)
     summaries = [summarize(trace, run) for run in runs]
     if plot_dir is not None:
-        for path in plot_runs(trace, runs, plot_dir):
-            stderr.print(f"[dim]wrote {escape(str(path))}[/dim]")
+        _plot(trace, runs, plot_dir)
     goals = check(summaries)
     if json_out:
         body = as_json(trace.source, summaries)
@@ -360,11 +469,23 @@ def sim_compare(
         stdout.file.write(json.dumps(body, indent=2, ensure_ascii=False) + "\n")
         stdout.file.flush()
         return
-    _print_table(summaries)
+    print_table(summaries)
     for policy in CANDIDATES:
         found = check(summaries, policy)
         if found is not None:
             stdout.print(f"goals for {policy}: {found.marks()}")
+
+
+def in_range(option: str, low: float, high: float) -> Callable[[float], float]:
+    """A Typer callback refusing a float option outside [low, high], `nan` and `inf` included
+    (Typer's own min/max let `nan` through, and a range error should name the range)."""
+
+    def check(value: float) -> float:
+        if not (math.isfinite(value) and low <= value <= high):
+            raise typer.BadParameter(f"{value:g} is not allowed: give a number from {low:,g} to {high:,g}")
+        return value
+
+    return check
 
 
 def register(app: typer.Typer) -> None:

@@ -36,6 +36,10 @@ Progress = Callable[[int, int], None]
 """Called with (jobs finished, jobs in the trace) now and then during a run."""
 
 _NOT_YET = -1.0
+# The loaders keep jobs within a century of the trace start and 5 years long; a replay that still
+# runs for a millennium (years-long jobs queued one after another) would take the production
+# policies' datetimes past year 9999: refused rather than crashed.
+_HORIZON_S = 1000 * 365 * 86400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +248,11 @@ def simulate(
             now = min(submit[nxt] if nxt < total else math.inf, pools.next_end(), wake)
             if now == math.inf:
                 break
+            if now > _HORIZON_S:
+                raise SimulationError(
+                    f"the replay ran past {_HORIZON_S / (365 * 86400):,.0f} years of simulated time at "
+                    f"t={now:,.0f} s, with {total - finished:,} jobs unfinished: the jobs are too long for the network"
+                )
             for job in pools.release(now):
                 policy.depart(job, now)
                 finished += 1
@@ -296,12 +305,15 @@ def _refuse_too_big(trace: Trace, net: Network) -> None:
     too_big = next((j for j in trace.jobs if j.gpus > largest.gpus), None)
     if too_big is None:
         return
+    # A job read from a file is named by its place there, as the loaders' messages name it.
+    job = f"job {too_big.id}"
+    if too_big.line:
+        named = "" if too_big.id == str(too_big.line) else f" ({too_big.id})"
+        job = f"{trace.source}:{too_big.line}: the job{named}"
     if len(net.pools) == 1:
-        raise JobTooWide(
-            f"job {too_big.id} needs {too_big.gpus} GPUs; the pool has {largest.gpus}", too_big.gpus
-        )
+        raise JobTooWide(f"{job} needs {too_big.gpus} GPUs; the pool has {largest.gpus}", too_big.gpus)
     raise JobTooWide(
-        f"job {too_big.id} needs {too_big.gpus} GPUs; the largest pool, {largest.label}, has {largest.gpus}",
+        f"{job} needs {too_big.gpus} GPUs; the largest pool, {largest.label}, has {largest.gpus}",
         too_big.gpus,
     )
 

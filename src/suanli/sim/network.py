@@ -27,6 +27,30 @@ _TOP = ("sites",)
 _SITE = ("name", "region", "pue", "carbon_g_per_kwh", "pools")
 _POOL = ("name", "accelerator", "gpus", "nodes", "gpus_per_node", "price_per_gpu_hour", "currency")
 _PUE_RANGE = (Decimal(1), Decimal(3))
+MAX_CARBON_G_PER_KWH = 2_000  # above the dirtiest grids (coal-fired, about 1,000–1,200 g/kWh)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """The safe loader, refusing a mapping that gives a key twice (YAML's default: the last one wins,
+    silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, str | int | float | bool):
+                continue  # an unhashable key: the validation below refuses it
+            if key in seen:
+                raise _Twice(key_node.start_mark.line + 1, str(key))
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+class _Twice(Exception):
+    """A key given twice in one mapping, at `line`; `parse_network` adds the source."""
+
+    def __init__(self, line: int, key: str) -> None:
+        super().__init__(f"{line}: {key}: given twice (YAML would silently keep the last one)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +116,7 @@ def load_network(path: Path) -> Network:
 
         return load_nodes(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise NetworkError(f"{path}: cannot read the network file: {exc}") from exc
     return parse_network(text, str(path))
@@ -100,7 +124,9 @@ def load_network(path: Path) -> Network:
 
 def parse_network(text: str, source: str = "<network>") -> Network:
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
+    except _Twice as exc:
+        raise NetworkError(f"{source}:{exc}") from None
     except yaml.YAMLError as exc:
         raise NetworkError(f"{source}: not valid YAML: {exc}") from exc
     try:
@@ -145,7 +171,7 @@ def _site(where: str, raw: object) -> list[Pool]:
     name = _text(f"{where}.name", site["name"])
     region = _text(f"{where}.region", site["region"]) if "region" in site else ""
     pue = _pue(f"{where}.pue", site["pue"])
-    carbon = _count(f"{where}.carbon_g_per_kwh", site["carbon_g_per_kwh"], low=0)
+    carbon = _count(f"{where}.carbon_g_per_kwh", site["carbon_g_per_kwh"], low=0, high=MAX_CARBON_G_PER_KWH)
     raw_pools = site["pools"]
     if not isinstance(raw_pools, list) or not raw_pools:
         raise _Invalid(f"{where}.pools", "must be a non-empty list of pools")
@@ -240,10 +266,17 @@ def _text(where: str, value: object) -> str:
     return value.strip()
 
 
-def _count(where: str, value: object, low: int = 1) -> int:
+def _count(where: str, value: object, low: int = 1, high: int | None = None) -> int:
     # bool is an int subclass: `gpus: yes` is a typo, not 1.
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < low
+        or (high is not None and value > high)
+    ):
         kind = "a positive integer" if low == 1 else f"an integer ≥ {low}"
+        if high is not None:
+            kind = f"an integer from {low} to {high:,}"
         raise _Invalid(where, f"must be {kind}, got {value!r}")
     return value
 

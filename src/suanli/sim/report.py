@@ -7,9 +7,10 @@ the benchmark lay them out (Rich, Markdown).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
-from suanli.domain.money import Money
+from suanli.domain.money import EXPONENT
 from suanli.sim.metrics import Summary
 
 __all__ = ["HEADER", "MORE", "as_json", "markdown", "more", "row", "table"]
@@ -52,7 +53,7 @@ def more(s: Summary) -> tuple[str, ...]:
     to preemptions (work redone, restarts)."""
     cost = _NONE
     if s.cost_minor is not None and s.currency is not None:
-        cost = str(Money(s.cost_minor, s.currency))
+        cost = f"{Decimal(s.cost_minor).scaleb(-EXPONENT[s.currency]):,} {s.currency}"
     return (
         f"{s.ftf_max:.2f}",
         cost,

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-__all__ = ["EPOCH", "Trace", "TraceJob"]
+__all__ = ["EARLIEST", "EPOCH", "LATEST", "MAX_DURATION_S", "MAX_SPAN_S", "Trace", "TraceJob"]
 
 EPOCH = datetime(1970, 1, 1)  # second 0 of a trace that publishes no wall-clock start (naive, UTC)
+
+# What the loaders accept. The production scheduler's policies turn the virtual clock into datetimes
+# (start + seconds, plus its own horizons of a few centuries), which end at year 9999: these bounds
+# keep every such sum far inside that, and are far beyond any real trace (Philly's longest job ran
+# 54 days over a span of 3 months).
+_YEAR_S = 365 * 86400.0
+MAX_DURATION_S = 5 * _YEAR_S
+"""The longest duration (and run-time limit) a job may have: 5 years."""
+MAX_SPAN_S = 100 * _YEAR_S
+"""The latest a job may be submitted after the trace's start: 100 years."""
+EARLIEST, LATEST = datetime(1900, 1, 1), datetime(2200, 1, 1)
+"""The wall-clock times a trace may start at (a date-time, or a Unix time in seconds)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +33,8 @@ class TraceJob:
     `preemptible`: the job declares it can be stopped and resumed (as a job spec's `preemptible`);
     traces record no such thing, so loaders leave the default, True: the jobs of these traces are
     deep-learning training jobs, which checkpoint. `checkpoint_s`: how often it checkpoints, in
-    seconds of progress; None: the run's default (`simulate(checkpoint_s=)`).
+    seconds of progress; None: the run's default (`simulate(checkpoint_s=)`). `line`: the file line it
+    was read from (0: not read from a file), for messages; not part of a job's value.
     """
 
     id: str
@@ -34,6 +47,7 @@ class TraceJob:
     name: str = ""
     preemptible: bool = True
     checkpoint_s: float | None = None
+    line: int = field(default=0, compare=False)
 
     @property
     def gpu_seconds(self) -> float:

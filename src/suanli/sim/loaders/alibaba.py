@@ -26,8 +26,8 @@ import csv
 from pathlib import Path
 
 from suanli.sim.errors import TraceError
-from suanli.sim.loaders.records import Cell, Skips, columns, finite, opened, whole
-from suanli.sim.trace import EPOCH, Trace, TraceJob
+from suanli.sim.loaders.records import Cell, Skips, columns, finite, opened, seconds_text, up_to, whole
+from suanli.sim.trace import EPOCH, MAX_DURATION_S, MAX_SPAN_S, Trace, TraceJob
 
 __all__ = ["COLUMNS", "load_alibaba"]
 
@@ -50,7 +50,7 @@ def load_alibaba(path: Path, limit: int | None = None) -> Trace:
     with opened(path) as handle:
         reader = csv.reader(handle)
         try:
-            for cell in columns(
+            for line, cell in columns(
                 path,
                 reader,
                 COLUMNS,
@@ -58,7 +58,7 @@ def load_alibaba(path: Path, limit: int | None = None) -> Trace:
             ):
                 if limit is not None and len(jobs) >= limit:
                     break
-                job = _job(cell, skips)
+                job = _job(line, cell, skips)
                 if job is not None:
                     jobs.append(job)
         except csv.Error as exc:
@@ -68,7 +68,7 @@ def load_alibaba(path: Path, limit: int | None = None) -> Trace:
     return Trace(str(path), EPOCH, tuple(jobs), skips.as_tuple())
 
 
-def _job(cell: Cell, skips: Skips) -> TraceJob | None:
+def _job(line: int, cell: Cell, skips: Skips) -> TraceJob | None:
     gpus = whole(*cell["num_gpu"], "a whole number of GPUs (0 or more)")
     if gpus < 0:
         raise TraceError(f"{cell['num_gpu'][1]}: {cell['num_gpu'][0]!r} is not 0 or more GPUs")
@@ -78,7 +78,7 @@ def _job(cell: Cell, skips: Skips) -> TraceJob | None:
     if gpus == 0:
         skips.add("CPU only")
         return None
-    submit = _seconds(cell, "creation_time")
+    submit = up_to(_seconds(cell, "creation_time"), *cell["creation_time"], "a creation time", MAX_SPAN_S)
     if not cell["scheduled_time"][0]:
         skips.add("never scheduled")
         return None
@@ -94,8 +94,15 @@ def _job(cell: Cell, skips: Skips) -> TraceJob | None:
     name, where_ = cell["name"]
     if not name:
         raise TraceError(f"{where_}: empty; every pod needs a name")
+    duration = deleted - scheduled
+    if duration > MAX_DURATION_S:
+        raise TraceError(
+            f"{cell['deletion_time'][1]}: {cell['deletion_time'][0]!r} ends the pod {duration:,.0f} seconds "
+            f"after its scheduled_time; allowed up to {seconds_text(MAX_DURATION_S)}"
+        )
     tenant = cell["qos"][0] or "unknown"
-    return TraceJob(name, submit, deleted - scheduled, gpus, tenant, None, cell["gpu_spec"][0] or None, name)
+    model = cell["gpu_spec"][0] or None
+    return TraceJob(name, submit, duration, gpus, tenant, None, model, name, line=line)
 
 
 def _seconds(cell: Cell, name: str) -> float:

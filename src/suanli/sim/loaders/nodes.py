@@ -67,7 +67,7 @@ def _load(path: Path) -> Network:
         node, count, model = FORMATS[fmt]
         groups: dict[tuple[str, int], int] = {}
         skips = Skips()
-        for cell in columns(path, iter([header, *reader]), (node, count, model), ", ".join(FORMATS[fmt])):
+        for _, cell in columns(path, iter([header, *reader]), (node, count, model), ", ".join(FORMATS[fmt])):
             gpus = whole(*cell[count], "a whole number of GPUs")
             if gpus < 0:
                 raise TraceError(f"{cell[count][1]}: {gpus} GPUs is negative")

@@ -1,7 +1,7 @@
 """Loader and writer for the processed Philly CSV (`timestamp,duration,num_gpus,gpu_time,cluster`).
 
 The file is the one the Pollux/Sia authors published: one row per job, `duration` in seconds,
-`num_gpus` the GPUs the job holds, `cluster` the virtual cluster, which the simulator treats as the
+`num_gpus` the GPUs the job holds (`8` or `8.0`), `cluster` the virtual cluster, which the simulator treats as the
 tenant. `timestamp` is either a wall-clock time (`2017-10-09 07:01:55`, parsed as given, no time zone
 applied) or seconds from the trace start (`0`, `4127.5`): the first data row decides for the whole
 file, and a file that mixes the two is refused. Rows are not sorted by time; input order is kept
@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from suanli.sim.errors import TraceError
-from suanli.sim.trace import EPOCH, Trace, TraceJob
+from suanli.sim.loaders.records import LATEST_UNIX_S, opened, seconds_text, up_to, whole
+from suanli.sim.trace import EARLIEST, EPOCH, LATEST, MAX_DURATION_S, MAX_SPAN_S, Trace, TraceJob
 
 if TYPE_CHECKING:
     import _csv
@@ -44,7 +45,8 @@ _Row = tuple[int, datetime | float, tuple[float, int, str, float | None, str | N
 
 def load_philly(path: Path, limit: int | None = None) -> Trace:
     """The jobs of a processed Philly CSV, in file order; `limit` keeps only the first rows."""
-    rows = list(_rows(path, limit))
+    index: dict[str, int] = {}  # the header's columns, once read
+    rows = list(_rows(path, limit, index))
     if not rows:
         raise TraceError(f"{path}: no jobs in the file")
     first = rows[0][1]
@@ -56,8 +58,15 @@ def load_philly(path: Path, limit: int | None = None) -> Trace:
         start = EPOCH + timedelta(seconds=earliest)
         submits = [when - earliest for _, when, _ in rows if isinstance(when, float)]
     jobs = tuple(
-        TraceJob(str(line), submit, *job) for (line, _, job), submit in zip(rows, submits, strict=True)
+        TraceJob(str(line), submit, *job, line=line)
+        for (line, _, job), submit in zip(rows, submits, strict=True)
     )
+    late = next((j for j in jobs if j.submit > MAX_SPAN_S), None)
+    if late is not None:
+        raise TraceError(
+            f"{_where(path, late.line, index, 'timestamp')}: {late.submit:,.0f} seconds after the earliest "
+            f"timestamp; allowed up to {seconds_text(MAX_SPAN_S)}"
+        )
     return Trace(str(path), start, jobs)
 
 
@@ -90,26 +99,20 @@ def write_philly(trace: Trace, path: Path) -> None:
         raise TraceError(f"{path}: cannot write the trace: {exc.strerror or exc}") from exc
 
 
-def _rows(path: Path, limit: int | None) -> Iterator[_Row]:
-    try:
-        handle = path.open(newline="", encoding="utf-8")
-    except OSError as exc:
-        raise TraceError(f"{path}: cannot read the trace: {exc.strerror or exc}") from exc
-    with handle:
+def _rows(path: Path, limit: int | None, index: dict[str, int]) -> Iterator[_Row]:
+    with opened(path) as handle:
         reader = csv.reader(handle)
         try:
-            yield from _parse(path, reader, limit)
+            yield from _parse(path, reader, limit, index)
         except (UnicodeDecodeError, csv.Error) as exc:
             raise TraceError(f"{path}:{reader.line_num + 1}: not a CSV text file: {exc}") from exc
-        except OSError as exc:
-            raise TraceError(f"{path}: cannot read the trace: {exc.strerror or exc}") from exc
 
 
-def _parse(path: Path, reader: _csv.Reader, limit: int | None) -> Iterator[_Row]:
+def _parse(path: Path, reader: _csv.Reader, limit: int | None, index: dict[str, int]) -> Iterator[_Row]:
     header = next(reader, None)
     if header is None:
         raise TraceError(f"{path}: the file is empty (expected a header line)")
-    index = _columns(path, header)
+    index.update(_columns(path, header))
     kind: str | None = None  # "seconds", "naive" or "aware", fixed by the first data row
     kept = 0
     for row in reader:
@@ -167,16 +170,24 @@ def _timestamp(
                     f"{_where(path, line, index, 'timestamp')}: {text!r} is not seconds from the trace "
                     "start (finite, 0 or more)"
                 )
-            return seconds
+            where = _where(path, line, index, "timestamp")
+            return up_to(seconds, text, where, "seconds from the trace start (or a Unix time)", LATEST_UNIX_S)
         if kind == "seconds":
             raise TraceError(
                 f"{_where(path, line, index, 'timestamp')}: {text!r} is not a number of seconds; the first "
                 "row gave seconds from the trace start, and a file may not mix them with date-times"
             )
     try:
-        return datetime.fromisoformat(text)
+        when = datetime.fromisoformat(text)
     except ValueError:
         pass
+    else:
+        if not EARLIEST <= when.replace(tzinfo=None) < LATEST:
+            raise TraceError(
+                f"{_where(path, line, index, 'timestamp')}: {text!r} is out of range: allowed "
+                f"{EARLIEST:%Y-%m-%d} to {LATEST - timedelta(days=1):%Y-%m-%d}"
+            )
+        return when
     if _seconds(text) is not None:
         raise TraceError(
             f"{_where(path, line, index, 'timestamp')}: {text!r} is seconds; the first row gave a date-time "
@@ -202,13 +213,9 @@ def _job(
         raise TraceError(
             f"{_where(path, line, index, 'duration')}: {text!r} is not a duration (finite, 0 or more seconds)"
         )
+    up_to(duration, text, _where(path, line, index, "duration"), "a duration", MAX_DURATION_S)
     text = row[index["num_gpus"]].strip()
-    try:
-        gpus = int(text)
-    except ValueError:
-        raise TraceError(
-            f"{_where(path, line, index, 'num_gpus')}: {text!r} is not a whole number of GPUs"
-        ) from None
+    gpus = whole(text, _where(path, line, index, "num_gpus"), "a whole number of GPUs")
     if gpus < 1:
         raise TraceError(f"{_where(path, line, index, 'num_gpus')}: {text!r}: a job needs at least 1 GPU")
     tenant = row[index["cluster"]].strip()
@@ -234,4 +241,4 @@ def _limit(path: Path, line: int, index: dict[str, int], row: list[str]) -> floa
         raise TraceError(
             f"{_where(path, line, index, 'limit_s')}: {text!r} is not a run-time limit (finite, more than 0 seconds)"
         )
-    return limit
+    return up_to(limit, text, _where(path, line, index, "limit_s"), "a run-time limit", MAX_DURATION_S)

@@ -10,15 +10,33 @@ from pathlib import Path
 from typing import TextIO
 
 from suanli.sim.errors import TraceError
+from suanli.sim.trace import EPOCH, LATEST
 
-__all__ = ["Cell", "Skips", "columns", "finite", "opened", "where", "whole"]
+__all__ = [
+    "LATEST_UNIX_S",
+    "Cell",
+    "Skips",
+    "columns",
+    "finite",
+    "opened",
+    "seconds_text",
+    "up_to",
+    "where",
+    "whole",
+]
+
+LATEST_UNIX_S = (LATEST - EPOCH).total_seconds()
+"""The latest Unix time a trace may give as a timestamp (`trace.LATEST`)."""
 
 
 @contextmanager
 def opened(path: Path) -> Iterator[TextIO]:
-    """`path` as UTF-8 text; an unreadable or non-text file is a `TraceError` naming the file."""
+    """`path` as UTF-8 text (a leading byte-order mark, as Excel writes, is dropped); an unreadable or
+    non-text file is a `TraceError` naming the file."""
+    if path.is_dir():
+        raise TraceError(f"{path}: is a folder, not a trace file")
     try:
-        handle = path.open(newline="", encoding="utf-8")
+        handle = path.open(newline="", encoding="utf-8-sig")
     except OSError as exc:
         raise TraceError(f"{path}: cannot read the trace: {exc.strerror or exc}") from exc
     with handle:
@@ -43,6 +61,19 @@ def finite(text: str, place: str, what: str) -> float:
         raise TraceError(f"{place}: {text!r} is not {what}") from None
     if not math.isfinite(value):
         raise TraceError(f"{place}: {text!r} is not {what} (finite)")
+    return value
+
+
+def seconds_text(high: float) -> str:
+    """`157,680,000 seconds (5 years)`: a bound as the messages give it."""
+    years = high / (365 * 86400)
+    return f"{high:,.0f} seconds ({years:,.3g} years)" if years >= 1 else f"{high:,.0f} seconds"
+
+
+def up_to(value: float, text: str, place: str, what: str, high: float) -> float:
+    """`value` when it is from 0 to `high` seconds, else a `TraceError` at `place` with the range."""
+    if not 0 <= value <= high:
+        raise TraceError(f"{place}: {text!r} is not {what}: allowed 0 to {seconds_text(high)}")
     return value
 
 
@@ -76,9 +107,9 @@ Cell = dict[str, tuple[str, str]]  # column name → (text, "file:line: column N
 
 def columns(
     path: Path, reader: Iterator[list[str]], wanted: tuple[str, ...], expected: str
-) -> Iterator[Cell]:
-    """The `wanted` columns of each row of a CSV with a header line, each cell with its place for
-    error messages; `expected` says what header the format has when columns are missing."""
+) -> Iterator[tuple[int, Cell]]:
+    """The line and the `wanted` columns of each row of a CSV with a header line, each cell with its
+    place for error messages; `expected` says what header the format has when columns are missing."""
     header = next(reader, None)
     if header is None:
         raise TraceError(f"{path}: the file is empty (expected a header line)")
@@ -92,4 +123,4 @@ def columns(
             continue
         if len(row) != len(names):
             raise TraceError(f"{path}:{line}: expected {len(names)} fields, found {len(row)}")
-        yield {n: (row[i].strip(), where(path, line, i + 1, n)) for n, i in index.items()}
+        yield line, {n: (row[i].strip(), where(path, line, i + 1, n)) for n, i in index.items()}

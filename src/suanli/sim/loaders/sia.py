@@ -47,8 +47,8 @@ from itertools import pairwise
 from pathlib import Path
 
 from suanli.sim.errors import TraceError
-from suanli.sim.loaders.records import Cell, Skips, columns, finite, opened, whole
-from suanli.sim.trace import EPOCH, Trace, TraceJob
+from suanli.sim.loaders.records import Cell, Skips, columns, finite, opened, up_to, whole
+from suanli.sim.trace import EPOCH, MAX_SPAN_S, Trace, TraceJob
 
 __all__ = ["COLUMNS", "GPU_TYPES", "MAX_EPOCHS", "PROFILES_DIR", "SLOWDOWNS", "SiaApplication", "load_sia"]
 
@@ -161,10 +161,10 @@ def load_sia(
     with opened(path) as handle:
         reader = csv.reader(handle)
         try:
-            for cell in columns(path, reader, COLUMNS, ",".join(COLUMNS)):
+            for line, cell in columns(path, reader, COLUMNS, ",".join(COLUMNS)):
                 if limit is not None and len(jobs) >= limit:
                     break
-                job = _job(cell, folder, gpu, skips)
+                job = _job(line, cell, folder, gpu, skips)
                 if job is not None:
                     jobs.append(job)
         except csv.Error as exc:
@@ -174,13 +174,14 @@ def load_sia(
     return Trace(str(path), EPOCH, tuple(jobs), skips.as_tuple())
 
 
-def _job(cell: Cell, folder: Path, gpu: str, skips: Skips) -> TraceJob | None:
+def _job(line: int, cell: Cell, folder: Path, gpu: str, skips: Skips) -> TraceJob | None:
     name, place = cell["name"]
     if not name:
         raise TraceError(f"{place}: empty; every job needs a name")
     submit = finite(*cell["time"], "seconds from the trace start")
     if submit < 0:
         raise TraceError(f"{cell['time'][1]}: {cell['time'][0]!r} is not 0 or more seconds")
+    up_to(submit, *cell["time"], "a submit time", MAX_SPAN_S)
     application, place = cell["application"]
     if application not in MAX_EPOCHS:
         raise TraceError(f"{place}: {application!r} is not one of {', '.join(sorted(MAX_EPOCHS))}")
@@ -194,7 +195,7 @@ def _job(cell: Cell, folder: Path, gpu: str, skips: Skips) -> TraceJob | None:
     except _Unmeasured:
         skips.add(f"shape or batch size not in the {gpu} profile")
         return None
-    return TraceJob(name, submit, duration, replicas, application, None, None, name)
+    return TraceJob(name, submit, duration, replicas, application, None, None, name, line=line)
 
 
 @cache

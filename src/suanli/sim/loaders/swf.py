@@ -26,8 +26,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from suanli.sim.errors import TraceError
-from suanli.sim.loaders.records import Skips, finite, opened, where
-from suanli.sim.trace import EPOCH, Trace, TraceJob
+from suanli.sim.loaders.records import LATEST_UNIX_S, Skips, finite, opened, up_to, where
+from suanli.sim.trace import EPOCH, MAX_DURATION_S, MAX_SPAN_S, Trace, TraceJob
 
 __all__ = ["FIELDS", "load_swf"]
 
@@ -84,11 +84,12 @@ def _header(path: Path, line: int, comment: str, start_s: float) -> float:
     if key.strip().lower() != "unixstarttime":
         return start_s
     try:
-        return float(int(value.strip()))
+        start = float(int(value.strip()))
     except ValueError:
         raise TraceError(
             f"{path}:{line}: UnixStartTime {value.strip()!r} is not whole seconds since 1970-01-01 UTC"
         ) from None
+    return up_to(start, value.strip(), f"{path}:{line}: UnixStartTime", "a Unix time", LATEST_UNIX_S)
 
 
 def _job(path: Path, line: int, fields: list[str], skips: Skips) -> TraceJob | None:
@@ -104,6 +105,7 @@ def _job(path: Path, line: int, fields: list[str], skips: Skips) -> TraceJob | N
     submit = values[_COL["submit_time"]]
     if submit < 0:
         raise TraceError(f"{where(path, line, 2, 'submit_time')}: {fields[1]!r} is not 0 or more seconds")
+    up_to(submit, fields[1], where(path, line, 2, "submit_time"), "a submit time", MAX_SPAN_S)
     run = values[_COL["run_time"]]
     if run <= 0:
         cancelled = values[_COL["status"]] == CANCELLED
@@ -113,7 +115,12 @@ def _job(path: Path, line: int, fields: list[str], skips: Skips) -> TraceJob | N
     if procs is None:
         skips.add("no processor count")
         return None
+    up_to(run, fields[3], where(path, line, 4, "run_time"), "a run time", MAX_DURATION_S)
     requested = values[_COL["requested_time"]]
+    if requested > 0:
+        up_to(
+            requested, fields[8], where(path, line, 9, "requested_time"), "a run-time limit", MAX_DURATION_S
+        )
     return TraceJob(
         id=str(int(number)),
         submit=submit,
@@ -121,6 +128,7 @@ def _job(path: Path, line: int, fields: list[str], skips: Skips) -> TraceJob | N
         gpus=procs,
         tenant=_tenant(path, line, fields, values),
         limit_s=requested if requested > 0 else None,
+        line=line,
     )
 
 

@@ -303,6 +303,21 @@ def test_shutdown_stops_running_attempts_and_reports_them(tmp_path: Path) -> Non
     assert cp.states["att_1"]["interrupted"] is True
 
 
+def test_an_attempt_acknowledged_at_shutdown_is_not_reported_again_by_the_next_agent(tmp_path: Path) -> None:
+    cp = FakeControlPlane()  # acknowledges every ended attempt
+    agent = start(config(tmp_path, cp))
+    cp.add_launch(launch("att_1", "sleep 100"))
+    cp.wait_for(lambda cp: cp.state("att_1") == "RUNNING")
+    agent.shut_down()
+    assert cp.states["att_1"]["reason"] == SHUT_DOWN and len(cp.usage) == 1
+    assert not (tmp_path / "state" / "attempts" / "att_1").exists()  # forgotten with its files
+    syncs = len(cp.syncs)
+    again = start(config(tmp_path, cp))
+    cp.wait_for(lambda cp: len(cp.syncs) >= syncs + 2)
+    again.shut_down()
+    assert all(not sync["attempts"] for sync in cp.syncs[syncs:]) and len(cp.usage) == 1
+
+
 def test_an_unreachable_server_is_retried_and_logged_once(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -430,9 +430,17 @@ class _Agent:
             log.warning("could not report the final state of attempts: %s", exc)
             return
         self.outbox.delivered(sent.usage_seqs)
-        acked = parse_reply(reply).usage_acked_seq
-        if acked is not None:
-            self.outbox.acked(acked)
+        answer = parse_reply(reply)
+        if answer.usage_acked_seq is not None:
+            self.outbox.acked(answer.usage_acked_seq)
+        # What the server now has whole is forgotten here, files and all: otherwise the next agent
+        # on this state dir would find it and report it again as left behind (LocalBackend.adopted).
+        self.held.accepted(sent.report)
+        for attempt_id in answer.ack:
+            self.held.ack(attempt_id)
+        for attempt_id in self.held.forgettable():
+            self.backend.forget(attempt_id)
+            self.held.forget(attempt_id)
 
 
 @contextmanager

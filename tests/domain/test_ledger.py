@@ -15,6 +15,7 @@ from suanli.domain.ledger import (
     HoldResolved,
     HoldState,
     HoldTotals,
+    PastCharge,
     PriceBook,
     Rates,
     Transfer,
@@ -234,11 +235,12 @@ def test_estimate_is_what_a_hold_reserves() -> None:
 def test_a_voucher_pays_its_share_of_a_hold_however_finely_it_is_charged() -> None:
     v = voucher(share="0.3")
     one = split_charge(413, [(v, 10_000)], 10_000)
-    paid, charged = 0, 0
+    past: list[PastCharge] = []
     for _ in range(413):  # one minor unit at a time
-        piece = split_charge(1, [(v, 10_000)], 10_000, charged_before=charged, paid_before={v.id: paid})
-        paid, charged = paid + sum(p for _, p in piece.voucher_parts), charged + 1
-    assert one.voucher_parts == ((v.id, 123),) and paid == 123  # not 0: floor(0.3 × 1) each time
-    # a voucher that applies only from now on never pays for what was charged before it
-    late = split_charge(10, [(v, 10_000)], 10_000, charged_before=1000, paid_before={})
-    assert late.voucher_parts == ((v.id, 3),)  # its share of this charge, rounded up at most
+        piece = split_charge(1, [(v, 10_000)], 10_000, past)
+        past.append(PastCharge(NOW, 1, dict(piece.voucher_parts)))
+    assert one.voucher_parts == ((v.id, 123),)
+    assert sum(c.voucher_parts.get(v.id, 0) for c in past) == 123  # not 0: floor(0.3 × 1) each time
+    # charges made before the voucher was valid are not its to pay
+    earlier = [PastCharge(v.valid_from - timedelta(seconds=1), 1000, {})]
+    assert split_charge(2, [(v, 10_000)], 10_000, earlier).voucher_parts == ()  # floor(0.3 × 2) = 0

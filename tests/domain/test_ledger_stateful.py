@@ -9,7 +9,7 @@ or used outside its validity; every usage record charged exactly once; each prog
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -233,18 +233,27 @@ class LedgerMachine(RuleBasedStateMachine):
     @invariant()
     def vouchers_keep_their_rules(self) -> None:
         redeemed: dict[str, int] = {}
+        charged: dict[tuple[str, str], int] = {}  # (hold, voucher) → charged while it was valid
+        paid: dict[tuple[str, str], int] = {}  # (hold, voucher) → what it paid of those charges
         for t in self.ledger.transfers.values():
             if t.kind is not TransferKind.CHARGE:
                 continue
             amount = sum(e.amount for e in t.entries if e.amount > 0)
+            for v in self.ledger.vouchers.values():
+                if v.valid_from <= t.at < v.valid_until:
+                    charged[(t.ref, v.id)] = charged.get((t.ref, v.id), 0) + amount
             for e in t.entries:
                 if e.amount > 0 and account_kind(e.account) is AccountKind.VOUCHER:
                     v = self.ledger.vouchers[e.account.split(":", 1)[1]]
                     assert v.valid_from <= t.at < v.valid_until
-                    assert e.amount <= v.share * amount
+                    assert e.amount <= (v.share * amount).to_integral_value(ROUND_CEILING)
                     redeemed[v.id] = redeemed.get(v.id, 0) + e.amount
+                    paid[(t.ref, v.id)] = paid.get((t.ref, v.id), 0) + e.amount
         for v in self.ledger.vouchers.values():
             assert redeemed.get(v.id, 0) <= v.face_minor
+        # never more than its share of what a hold was charged while it was valid, all told
+        for (hold, vid), part in paid.items():
+            assert part <= self.ledger.vouchers[vid].share * charged[(hold, vid)]
 
     @invariant()
     def usage_charged_exactly_once(self) -> None:

@@ -352,8 +352,7 @@ def capture(
             for v in vouchers
         ],
         max(0, free + cash_reserved(row)),
-        charged_before=row.charged_minor,
-        paid_before=tx.ledger.voucher_parts(hold_id) if vouchers and row.charged_minor else None,
+        tx.ledger.past_charges(hold_id) if vouchers and row.charged_minor else (),
     )
     entries = charge_entries(split, payable, ctx) if amount else ()
     transfer = Transfer(f"charge:{usage_key}", TransferKind.CHARGE, now, entries, hold_id, once_key=usage_key)

@@ -290,27 +290,40 @@ class Split:
     arrears: int
 
 
+@dataclass(frozen=True)
+class PastCharge:
+    """One charge already posted against a hold: when, how much, and what each voucher paid of it."""
+
+    at: datetime
+    amount: int
+    voucher_parts: Mapping[str, int]
+
+
+def voucher_before(v: Voucher, charges: Sequence[PastCharge]) -> tuple[int, int]:
+    """(what the hold was charged while `v` was valid, what `v` paid of it) over `charges`."""
+    within = [c for c in charges if v.valid_from <= c.at < v.valid_until]
+    return sum(c.amount for c in within), sum(c.voucher_parts.get(v.id, 0) for c in charges)
+
+
 def split_charge(
     amount: int,
     vouchers: Sequence[tuple[Voucher, int]],
     cash_available: int,
-    *,
-    charged_before: int = 0,
-    paid_before: Mapping[str, int] | None = None,
+    past: Sequence[PastCharge] = (),
 ) -> Split:
     """Vouchers first, soonest expiry first, then cash up to what is available, then arrears.
-    `vouchers` are (eligible voucher, balance) pairs.
+    `vouchers` are (eligible voucher, balance) pairs; `past` the hold's earlier charges.
 
-    A voucher pays at most its share of what its hold has been charged in all (`charged_before` +
-    `amount`), rounded down, less what it paid of that hold before (`paid_before`, by voucher id),
-    and at most its share of this charge rounded up: so a job charged in many small pieces gets the
+    A voucher pays its share of what the hold was charged while it was valid, rounded down once on
+    that running total: at most `floor(share × (charged while valid + amount)) − paid before`, and
+    at most its share of this charge rounded up. So a job charged in many small pieces gets the
     same voucher part as one charged once (a share of one minor unit, floored each time, would be
-    nothing), and a voucher granted midway never pays for what was charged before it applied."""
+    nothing), and no voucher pays for what was charged before it was valid."""
     left = amount
     parts: list[tuple[str, int]] = []
-    paid = paid_before or {}
     for v, balance in sorted(vouchers, key=lambda vb: (vb[0].valid_until, vb[0].id)):
-        due = int((v.share * (charged_before + amount)).to_integral_value(ROUND_FLOOR)) - paid.get(v.id, 0)
+        eligible, paid = voucher_before(v, past) if past else (0, 0)
+        due = int((v.share * (eligible + amount)).to_integral_value(ROUND_FLOOR)) - paid
         cap = min(due, int((v.share * amount).to_integral_value(ROUND_CEILING)))
         take = max(0, min(cap, balance, left))
         if take:

@@ -17,6 +17,7 @@ from suanli.domain.ledger import (
     HoldTotals,
     InsufficientFunds,
     LedgerError,
+    PastCharge,
     PriceBook,
     Transfer,
     TransferKind,
@@ -178,8 +179,7 @@ class Ledger:
             amount,
             self.eligible_vouchers(hold.ctx, at),
             self._cash_for(hold),
-            charged_before=hold.totals.charged,
-            paid_before=self._voucher_parts(hold_id),
+            self._past_charges(hold_id),
         )
         transfer = None
         if amount:
@@ -198,16 +198,18 @@ class Ledger:
         self.holds[hold_id] = replace(hold, state=state, totals=totals)
         return transfer
 
-    def _voucher_parts(self, hold_id: str) -> dict[str, int]:
-        """What each voucher paid (by voucher id) in the hold's charges so far."""
-        parts: dict[str, int] = {}
+    def _past_charges(self, hold_id: str) -> list[PastCharge]:
+        """The hold's charges so far: when, how much, and what each voucher paid."""
+        out = []
         for t in self.transfers.values():
             if t.kind is TransferKind.CHARGE and t.ref == hold_id:
+                parts: dict[str, int] = {}
                 for e in t.entries:
-                    if account_kind(e.account) is AccountKind.VOUCHER:
+                    if e.amount > 0 and account_kind(e.account) is AccountKind.VOUCHER:
                         voucher_id = e.account.split(":", 1)[1]
                         parts[voucher_id] = parts.get(voucher_id, 0) + e.amount
-        return parts
+                out.append(PastCharge(t.at, sum(e.amount for e in t.entries if e.amount > 0), parts))
+        return out
 
     def _cash_for(self, hold: Hold) -> int:
         """Cash a capture may take: its own reservation plus whatever else is available."""

@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
-from suanli.domain.ledger import Transfer, TransferKind, account_kind
+from suanli.domain.ledger import PastCharge, Transfer, TransferKind, account_kind
 from suanli.store.errors import Conflict
 from suanli.store.ids import new_id
 from suanli.store.tables import (
@@ -114,19 +114,26 @@ class LedgerRepo:
         self._s.flush()
         return row
 
-    def voucher_parts(self, ref: str) -> dict[str, int]:
-        """What each voucher paid (by voucher id) in the charges posted under `ref` (a hold)."""
-        q = (
-            select(LedgerEntry.account_id, func.sum(LedgerEntry.amount_minor))
-            .join(LedgerTransfer, LedgerEntry.transfer_id == LedgerTransfer.id)
-            .where(
-                LedgerTransfer.ref == ref,
-                LedgerTransfer.kind == TransferKind.CHARGE.value,
-                LedgerEntry.account_id.like("voucher:%"),
+    def past_charges(self, ref: str) -> list[PastCharge]:
+        """The charges posted under `ref` (a hold): when, how much, and what each voucher paid."""
+        charges = {
+            t.id: t
+            for t in self._s.scalars(
+                select(LedgerTransfer).where(
+                    LedgerTransfer.ref == ref, LedgerTransfer.kind == TransferKind.CHARGE.value
+                )
             )
-            .group_by(LedgerEntry.account_id)
-        )
-        return {account.split(":", 1)[1]: int(total) for account, total in self._s.execute(q).tuples()}
+        }
+        amounts: dict[str, int] = {}
+        parts: dict[str, dict[str, int]] = {}
+        for e in self.entries(charges):
+            if e.amount_minor > 0:
+                amounts[e.transfer_id] = amounts.get(e.transfer_id, 0) + e.amount_minor
+                if e.account_id.startswith("voucher:"):
+                    mine = parts.setdefault(e.transfer_id, {})
+                    voucher_id = e.account_id.split(":", 1)[1]
+                    mine[voucher_id] = mine.get(voucher_id, 0) + e.amount_minor
+        return [PastCharge(t.at, amounts.get(i, 0), parts.get(i, {})) for i, t in charges.items()]
 
     def entries(self, transfer_ids: Iterable[str]) -> list[LedgerEntry]:
         q = (

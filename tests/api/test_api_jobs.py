@@ -406,6 +406,23 @@ def test_a_quote_prices_every_pool_and_says_why_the_others_do_not_fit(net: Net) 
     assert net.call("POST", "/jobs", net.tenant, json={"spec": kept}).status_code == 422
 
 
+def test_a_quote_prices_the_whole_book_as_the_hold_and_the_charge_do(net: Net) -> None:
+    agent = net.add_site("sh1", [GPU_POOL])
+    net.ok("POST", "/orgs/demo/projects/default/topups", net.operator, json={"amount": "1000.00"})
+    book = {"currency": "CNY", "tenant": {"accelerator_hour": "12.50", "cpu_hour": "0.40", "gb_hour": "0.10"},
+            "wholesale": {"accelerator_hour": "10.00"}, "minimum": "0.00"}  # fmt: skip
+    net.ok("POST", "/sites/sh1/pools/gpu/prices", net.operator, json=book)
+    spec = {**HELLO, "resources": {"accelerators": "A100:2", "cpus": 2, "memory": "8Gi", "max_runtime": "3h"}}
+    [gpu] = [c for c in net.ok("POST", "/quote", net.tenant, json={"spec": spec})["candidates"] if c["fits"]]
+    # 2 × 12.50 + 2 × 0.40 + 8 × 0.10 an hour, for 3 h: what the job holds when it is placed
+    assert (gpu["price_per_hour"], gpu["expected_cost"]) == ("26.60 CNY", "79.80 CNY")
+    net.ok("POST", "/jobs", net.tenant, json={"spec": spec})
+    net.cycle()
+    assert sync(net, agent)["launch"]
+    held = net.ok("GET", "/orgs/demo/balance", net.operator)["projects"][0]["held"]
+    assert held["minor"] == 7_980
+
+
 def test_max_price_per_hour_keeps_a_job_off_dear_pools(net: Net) -> None:
     net.add_site("sh1", [GPU_POOL])
     net.ok("POST", "/sites/sh1/pools/gpu/price", net.operator, json={"price_per_hour": "19.00"})

@@ -318,6 +318,23 @@ def test_a_job_its_vouchers_paid_for_stops_once_they_expire(net: Net) -> None:
     assert (stopping["state"], stopping["reason"]) == ("CANCELLING", "funds exhausted")
 
 
+def test_a_voucher_a_running_job_was_placed_counting_on_stays_its_own(net: Net) -> None:
+    agent = priced_site(net)
+    net.ok("POST", "/voucher-programmes", net.operator, json={"name": "grid", "budget": "100.00"})
+    grant = {"org": "demo", "face": "6.00", "share": "100%", "valid_until": VALID_UNTIL}
+    voucher = f"voucher:{net.ok('POST', '/voucher-programmes/grid/vouchers', net.operator, json=grant)['id']}"
+    net.ok("POST", "/orgs/demo/projects", net.operator, json={"name": "rich"})
+    net.ok("POST", "/orgs/demo/projects/rich/topups", net.operator, json={"amount": "100.00"})
+    short = {**TRAIN, "resources": {"accelerators": "A100:1", "max_runtime": "10m"}}
+    _, counting = place(net, agent, {**short, "project": "default"})  # no cash: its hold is the voucher
+    _, paying = place(net, agent, {**short, "project": "rich"})  # placed after: its hold is all cash
+    sync(net, agent, [report(paying, "SUCCEEDED", exit_code=0)], usage=[usage(paying, 1, 300)])
+    assert account(net, voucher) == 600  # the later job paid in cash, not with the first one's voucher
+    sync(net, agent, [report(counting, "SUCCEEDED", exit_code=0)], usage=[usage(counting, 2, 600)])
+    assert account(net, voucher) == 0 and money(net)["arrears"] == 0  # the voucher paid for its job
+    assert balanced(net)
+
+
 def test_two_providers_get_their_payables(net: Net) -> None:
     first, second = priced_site(net, "dc1", "dc"), priced_site(net, "zj1", "zj")
     topup(net, "300.00")

@@ -79,6 +79,25 @@ def voucher_reserved(hold: Hold) -> int:
     return max(0, hold.voucher_minor - (hold.charged_minor - hold.cash_minor))
 
 
+def _left_for(tx: Tx, hold: Hold, vouchers: list[Voucher], sums: dict[str, int]) -> list[tuple[Voucher, int]]:
+    """Each voucher with what this hold's charge may take of it: its balance, less what the org's
+    other open holds expect the vouchers to pay (taken soonest expiry first, as `voucher_room`
+    counts it when a hold is placed). So one project's charges never spend what another's running
+    job was placed counting on, just as cash reserved by a hold is its own."""
+    promised = sum(
+        voucher_reserved(h)
+        for h in tx.ledger.open_holds_of_org(hold.org_id, hold.currency)
+        if h.id != hold.id
+    )
+    out = []
+    for v in sorted(vouchers, key=lambda v: (v.valid_until, v.id)):
+        left = balance_of(voucher_account(v.id), sums[v.id])
+        taken = min(max(0, left), promised)
+        promised -= taken
+        out.append((v, left - taken))
+    return out
+
+
 def voucher_left(tx: Tx, hold: Hold, now: datetime) -> int:
     """What the org's vouchers that would pay this hold's charges now still hold: a hold's voucher
     reservation is only an expectation, gone once they expire or another project's charges take it."""
@@ -347,10 +366,7 @@ def capture(
     free = funds(tx, row.project_id, row.currency).available
     split = split_charge(
         amount,
-        [
-            (v, balance_of(voucher_account(v.id), accounts[voucher_account(v.id)].signed_sum))
-            for v in vouchers
-        ],
+        _left_for(tx, row, vouchers, {v.id: accounts[voucher_account(v.id)].signed_sum for v in vouchers}),
         max(0, free + cash_reserved(row)),
         tx.ledger.past_charges(hold_id) if vouchers and row.charged_minor else (),
     )

@@ -46,9 +46,9 @@ from suanli.agent.backends.base import (
     Launch,
     PoolOffer,
     Usage,
-    launch_from_json,
     launch_json,
 )
+from suanli.agent.backends.local_results import left_outcome, live_shim, outcome, read_exit, read_launch
 from suanli.agent.backends.text import ATTEMPT_ID, decoder
 from suanli.agent.pools import LocalPool
 
@@ -229,7 +229,7 @@ class LocalBackend:
         """
         found: list[tuple[Path, Launch]] = []
         for directory in sorted(self._root.iterdir()):
-            launch = _read_launch(directory / ".suanli" / "launch.json")
+            launch = read_launch(directory / ".suanli" / "launch.json")
             if launch is None or launch.attempt_id != directory.name:
                 shutil.rmtree(directory, ignore_errors=True)
             else:
@@ -239,9 +239,9 @@ class LocalBackend:
         self._await_shims([directory / ".suanli" for directory, _ in found])
         for directory, launch in found:
             run = _Run(launch, directory, (), released=True, adopted=True)
-            run.state, run.exit_code, run.reason, run.started_at, run.ended_at = _left_outcome(run.control)
+            run.state, run.exit_code, run.reason, run.started_at, run.ended_at = left_outcome(run.control)
             run.usage = _usage(
-                run, launch.allocation.accelerators_per_node, _read_exit(run.control / "exit.json")
+                run, launch.allocation.accelerators_per_node, read_exit(run.control / "exit.json")
             )
             self._runs[launch.attempt_id] = run
             log.warning(
@@ -253,7 +253,7 @@ class LocalBackend:
 
     def _await_shims(self, controls: list[Path]) -> None:
         """Wait (bounded by the kill grace) for the shims that are still stopping their jobs."""
-        live = {control: pid for control in controls if (pid := _live_shim(control)) is not None}
+        live = {control: pid for control in controls if (pid := live_shim(control)) is not None}
         if not live:
             return
         log.warning(
@@ -262,7 +262,7 @@ class LocalBackend:
         deadline = time.monotonic() + self._kill_grace + _SHIM_KILL_MARGIN
         while live and time.monotonic() < deadline:
             time.sleep(0.05)
-            live = {control: pid for control, pid in live.items() if _live_shim(control) is not None}
+            live = {control: pid for control, pid in live.items() if live_shim(control) is not None}
         for control, pid in live.items():  # past its own SIGKILL: it will not write a result
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
@@ -371,10 +371,10 @@ class LocalBackend:
         timer.start()
 
     def _finish(self, run: _Run, proc: subprocess.Popen[bytes]) -> None:
-        result = _read_exit(run.control / "exit.json")
+        result = read_exit(run.control / "exit.json")
         ended = _now()
         with self._lock:
-            run.state, run.exit_code, run.reason = _outcome(run.intent, result, proc.returncode)
+            run.state, run.exit_code, run.reason = outcome(run.intent, result, proc.returncode)
             run.ended_at = ended
             run.usage = _usage(run, len(run.devices), result)
             self._release(run)
@@ -395,99 +395,10 @@ def _usage(run: _Run, accelerators: int, result: Mapping[str, Any] | None) -> Us
     return Usage(run.launch.attempt_id, started, ended, wall * accelerators, cpu, wall)
 
 
-_LEFT = "its agent ended while it ran"
-
-
-def _left_outcome(
-    control: Path,
-) -> tuple[AttemptState, int | None, str | None, datetime | None, datetime | None]:
-    """How an attempt left by a dead agent ended (state, exit code, reason) and when it ran.
-
-    A job that ended by itself keeps its outcome (it may have succeeded just before the agent died);
-    one its shim stopped failed because the agent ended. Without a result (the shim was killed too)
-    it ran from its launch until its output last changed, as far as anyone can tell.
-    """
-    launched = _mtime(control / "launch.json")
-    result = _read_exit(control / "exit.json")
-    if result is None:
-        ended = max(filter(None, [launched, _mtime(control / "output.log")]), default=None)
-        return AttemptState.FAILED, None, f"{_LEFT}; its outcome was not recorded", launched, ended
-    started = _instant(result.get("started_at")) or launched
-    ended = _instant(result.get("ended_at")) or _mtime(control / "exit.json")
-    state, code, reason = _outcome(None, result, None)
-    if result.get("stopped") and state is not AttemptState.SUCCEEDED:
-        state, reason = AttemptState.FAILED, f"{_LEFT} ({reason})" if reason else _LEFT
-    return state, code, reason, started, ended
-
-
-def _live_shim(control: Path) -> int | None:
-    """The pid of this attempt's shim while it runs and has not written its result; else None."""
-    if (control / "exit.json").exists():
-        return None
-    try:
-        pid = int((control / "shim.pid").read_text())
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except (OSError, ValueError):
-        return None
-    return pid if str(control).encode() in cmdline.split(b"\0") else None
-
-
-def _read_launch(path: Path) -> Launch | None:
-    try:
-        return launch_from_json(json.loads(path.read_text()))
-    except (OSError, ValueError):
-        return None
-
-
 def _write_private(path: Path, data: Any) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
         json.dump(data, out)
-
-
-def _mtime(path: Path) -> datetime | None:
-    try:
-        return datetime.fromtimestamp(path.stat().st_mtime, UTC)
-    except OSError:
-        return None
-
-
-def _instant(value: Any) -> datetime | None:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, UTC)
-    return None
-
-
-def _outcome(
-    intent: tuple[AttemptState, str] | None, result: dict[str, Any] | None, shim_status: int | None
-) -> tuple[AttemptState, int | None, str | None]:
-    """The reported state, exit code and reason of an ended attempt."""
-    code: int | None = None
-    if result is not None:
-        code = result.get("exit_code")
-        if code is None and result.get("signal"):
-            code = 128 + int(result["signal"])
-    if intent is not None:
-        return intent[0], code, intent[1]
-    if result is None:
-        return AttemptState.FAILED, None, f"the job shim ended without a result (status {shim_status})"
-    if code == 0 and result.get("phase") == "run":
-        return AttemptState.SUCCEEDED, 0, None
-    if code is None:
-        return AttemptState.FAILED, None, "the job did not start"
-    reason = (
-        f"killed by {_signal_name(int(result['signal']))}" if result.get("signal") else f"exit code {code}"
-    )
-    if result.get("phase") == "setup":
-        reason = f"setup failed: {reason}"
-    return AttemptState.FAILED, code, reason
-
-
-def _signal_name(signum: int) -> str:
-    try:
-        return signal.Signals(signum).name
-    except ValueError:
-        return f"signal {signum}"
 
 
 def _max_runtime(spec: Mapping[str, Any]) -> float | None:
@@ -525,14 +436,6 @@ def _wait_exit(proc: subprocess.Popen[bytes], timeout: float | None) -> bool:
 def _kill_if_running(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         proc.kill()
-
-
-def _read_exit(path: Path) -> dict[str, Any] | None:
-    try:
-        result = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return result if isinstance(result, dict) else None
 
 
 def _now() -> datetime:

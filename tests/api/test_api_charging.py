@@ -172,19 +172,45 @@ def test_a_project_without_funds_waits_and_places_after_a_top_up(net: Net) -> No
     assert money(net)["available"] == 0
 
 
-def test_a_hold_the_applier_refuses_leaves_the_job_waiting_with_its_reason(net: Net) -> None:
+def test_the_funds_gate_prices_the_whole_book_before_anything_is_held(net: Net) -> None:
     agent = priced_site(net)
     dearer = {**PRICE, "tenant": {"accelerator_hour": "36.00", "cpu_hour": "10.00"}}
-    net.ok("POST", "/sites/dc1/pools/gpu/prices", net.operator, json=dearer)  # the gate sees 36.00/h only
-    topup(net, "50.00")
+    net.ok("POST", "/sites/dc1/pools/gpu/prices", net.operator, json=dearer)
+    topup(net, "50.00")  # the accelerator's 36.00/h, not its 2 CPUs' 20.00/h as well
     spec = {**TRAIN, "resources": {"accelerators": "A100:1", "cpus": 2, "max_runtime": "1h"}}
     job = net.ok("POST", "/jobs", net.tenant, json={"spec": spec})
     net.cycle()
     assert sync(net, agent)["launch"] == []
     [blocked] = net.ok("GET", f"/jobs/{job['id']}/why", net.tenant)["blocked"]
-    assert blocked["pool"] == "(funds)"
-    assert blocked["reason"].startswith("insufficient funds: needs 56.00 CNY, available 50.00 CNY")
+    assert (
+        blocked["reason"]
+        == "insufficient funds: needs 56.00 CNY, available 50.00 CNY (a hold for 1 h on dc1/gpu)"
+    )
     assert money(net) == {"balance": 5_000, "held": 0, "available": 5_000, "arrears": 0}  # nothing written
+    with net.cp.db.read() as tx:
+        assert tx.jobs.attempts(job["id"]) == []
+    topup(net, "6.00")
+    net.cycle()
+    assert [x["job_id"] for x in sync(net, agent)["launch"]] == [job["id"]]
+    assert money(net)["held"] == 5_600
+
+
+def test_a_hold_the_applier_refuses_leaves_the_job_waiting_with_its_reason(net: Net) -> None:
+    agent = priced_site(net)
+    net.ok("POST", "/orgs", net.operator, json={"name": "zj", "kind": "provider"})
+    net.ok("POST", "/voucher-programmes", net.operator, json={"name": "p", "budget": "1000.00"})
+    grant = {"org": "demo", "face": "300.00", "share": "30%", "valid_until": VALID_UNTIL, "providers": ["zj"]}
+    net.ok("POST", "/voucher-programmes/p/vouchers", net.operator, json=grant)
+    topup(net, "30.00")  # with the voucher's 30% the gate sees 42.85 to spend; at dc it pays nothing
+    job = net.ok("POST", "/jobs", net.tenant, json={"spec": TRAIN})
+    net.cycle()
+    assert sync(net, agent)["launch"] == []
+    [blocked] = net.ok("GET", f"/jobs/{job['id']}/why", net.tenant)["blocked"]
+    assert (blocked["pool"], blocked["reason"]) == (
+        "(funds)",
+        "insufficient funds: needs 36.00 CNY, available 30.00 CNY (the hold on gpu)",
+    )
+    assert money(net) == {"balance": 3_000, "held": 0, "available": 3_000, "arrears": 0}  # nothing written
     with net.cp.db.read() as tx:
         assert tx.jobs.attempts(job["id"]) == []
     topup(net, "6.00")

@@ -377,6 +377,33 @@ def test_profiles_send_jobs_to_the_cheapest_or_the_greenest_site(net: Net) -> No
     assert held == 2 * 1000 + 2 * 3000  # 2 h at 10.00/h and 2 h at 30.00/h
 
 
+def test_the_cheapest_pool_and_the_price_cap_read_the_whole_price_book(net: Net) -> None:
+    cheap_gpus = net.add_site("coal", [GPU_POOL])
+    flat = net.add_site("hydro", [GPU_POOL])
+    dear_cpus = {
+        "currency": "CNY",
+        "tenant": {"accelerator_hour": "10.00", "cpu_hour": "5.00"},
+        "wholesale": {},
+    }
+    net.ok("POST", "/sites/coal/pools/gpu/prices", net.operator, json=dear_cpus)  # 10 + 8 × 5 = 50.00/h
+    net.ok("POST", "/sites/hydro/pools/gpu/price", net.operator, json={"price_per_hour": "30.00"})  # 30.00/h
+    net.ok("POST", "/orgs/demo/projects/default/topups", net.operator, json={"amount": "100.00"})
+    spec = {**HELLO, "resources": {"accelerators": "A100:1", "cpus": 8, "max_runtime": "1h"}}
+    quoted = net.ok("POST", "/quote", net.tenant, json={"spec": {**spec, "objective": "cheapest"}})
+    prices = {c["pool"]: c["price_per_hour"] for c in quoted["candidates"]}
+    assert prices == {"coal/gpu": "50.00 CNY", "hydro/gpu": "30.00 CNY"}
+    capped = {**spec, "constraints": {"max_price_per_hour": "40.00"}}
+    verdicts = {
+        c["pool"]: c["reason"]
+        for c in net.ok("POST", "/quote", net.tenant, json={"spec": capped})["candidates"]
+    }
+    assert verdicts["coal/gpu"] == "price 50.00/h above max 40.00/h"
+    cheap = net.ok("POST", "/jobs", net.tenant, json={"spec": {**spec, "objective": "cheapest"}})
+    net.cycle()
+    assert sync(net, cheap_gpus)["launch"] == []
+    assert [x["job_id"] for x in sync(net, flat)["launch"]] == [cheap["id"]]
+
+
 def test_a_quote_prices_every_pool_and_says_why_the_others_do_not_fit(net: Net) -> None:
     net.add_site("sh1", [GPU_POOL])
     net.add_site("sh2", [CPU_POOL])

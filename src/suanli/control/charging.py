@@ -23,6 +23,7 @@ from suanli.domain.ledger import (
     cash_account,
     estimate,
     payable_account,
+    planned_usage,
     revenue_account,
     voucher_account,
 )
@@ -73,7 +74,7 @@ def hold_for(
     if price is None:
         return None
     seconds = int(job.spec.get("resources", {}).get("max_runtime_s") or default_s)
-    usage = ledger.planned_usage(
+    usage = planned_usage(
         seconds, per_node.accelerators * nodes, per_node.cpus * nodes, per_node.memory_mib * nodes
     )
     holds.hold(
@@ -198,7 +199,7 @@ def spend(tx: Tx, row: Hold, attempt: Attempt, now: datetime) -> Spend:
     if attempt.started_at is not None:
         seconds = max(0, int((now - attempt.started_at).total_seconds()))
         n = len(attempt.nodes)
-        usage = ledger.planned_usage(
+        usage = planned_usage(
             seconds,
             attempt.accelerators_per_node * n,
             attempt.cpus_per_node * n,

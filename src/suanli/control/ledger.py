@@ -184,11 +184,6 @@ def usage_key(record: UsageRecord) -> str:
     return f"usage:{record.site_id}:{record.seq}"
 
 
-def planned_usage(seconds: int, accelerators: int, cpus: int, memory_mib: int) -> Usage:
-    """What an allocation uses in `seconds` (all nodes together): what a placement holds for."""
-    return Usage(accelerators * seconds, cpus * seconds, memory_mib * seconds)
-
-
 def refund(tx: Tx, transfer_id: str, charge_id: str, now: datetime, by: str) -> LedgerTransfer:
     """Reverse a charge in full; its voucher parts go back to their programmes (clawed back)."""
     seen = _replay(tx, transfer_id, TransferKind.REFUND, charge_id)

@@ -5,21 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from suanli.control import ledger
 from suanli.control.errors import Forbidden, Invalid
 from suanli.control.jobs import project_of
 from suanli.control.principal import Principal
 from suanli.control.snapshots import pending_job, pool_views, spec_job
 from suanli.domain.errors import SpecError
-from suanli.domain.ledger import Usage, estimate, exact_cost, to_minor
-from suanli.domain.money import Money
 from suanli.domain.spec import parse_spec
-from suanli.scheduler import PROFILES, Code, PendingJob, PoolView, explain, never_fits
-from suanli.scheduler.estimate import carbon_g, energy_kwh, expected_hours
-from suanli.scheduler.framework import accelerator_option
+from suanli.scheduler import PROFILES, Code, PoolView, explain, never_fits
+from suanli.scheduler.estimate import carbon_g, energy_kwh, expected_cost, expected_hours, hourly_price
 from suanli.scheduler.outlook import AHEAD_LIMIT, outlook
 from suanli.store import Tx
-from suanli.store.tables import PriceVersion
 
 
 def quote(
@@ -41,12 +36,11 @@ def quote(
     ahead = [j for j in tx.jobs.pending() if j.priority >= job.priority]  # older, so ahead at a tie
     ahead.sort(key=lambda j: (-j.priority, j.created_at, j.id))
     seen = outlook(job, list(pools.values()), [pending_job(j) for j in ahead[:AHEAD_LIMIT]], PROFILES, now)
-    books = ledger.prices_in_force(tx, [p.id for p in pools.values()], now)
-    seconds = spec.resources.max_runtime_s or hold_default_s
     rows = []
     for c in explain(job, list(pools.values()), PROFILES):
         pool = pools[c.pool]
-        hourly, total = _prices(job, pool, books.get(pool.id), seconds)
+        # its whole price book on what it would hold there, as its hold at placement is
+        hourly, total = hourly_price(job, pool), expected_cost(job, pool, hold_default_s)
         kwh, grams = energy_kwh(job, pool), carbon_g(job, pool)
         rows.append(
             {
@@ -71,26 +65,6 @@ def quote(
         "queue_projected": seen.projected,
         "candidates": rows,
     }
-
-
-def _prices(
-    job: PendingJob, pool: PoolView, price: PriceVersion | None, seconds: int
-) -> tuple[Money | None, Money | None]:
-    """What the job would pay an hour on the pool, and in all for `seconds`: its whole price book
-    (accelerators, CPUs and memory) on what it would hold there, as its hold at placement is
-    (`charging.hold_for`); the total includes the book's minimum charge. None: the pool is free."""
-    if price is None:
-        return None, None
-    book = ledger.book_of(price)
-    option = accelerator_option(job, pool)
-    per_node = job.resources.per_node(option)
-    n = job.resources.nodes
-
-    def usage(s: int) -> Usage:
-        return ledger.planned_usage(s, per_node.accelerators * n, per_node.cpus * n, per_node.memory_mib * n)
-
-    hourly = to_minor(exact_cost(book.tenant, usage(3600)))
-    return Money(hourly, book.currency), Money(estimate(book, usage(seconds)), book.currency)
 
 
 def _start(at: datetime | None, pool: PoolView, now: datetime, code: Code) -> str | None:

@@ -11,6 +11,8 @@ from decimal import Decimal
 from typing import Any
 
 from suanli.control import history, holds
+from suanli.control.ledger import book_of, prices_in_force
+from suanli.domain.ledger import PriceBook
 from suanli.domain.money import DEFAULT_CURRENCY, Money
 from suanli.domain.resources import Vector
 from suanli.domain.spec import JobSpec, parse_spec
@@ -43,7 +45,9 @@ def pool_views(tx: Tx, now: datetime, lease_ttl: float, *, releases: bool = Fals
     pools = [p for p in tx.sites.pools(sites) if p.site_id in sites]
     active = tx.sites.active_attempts([p.id for p in pools])
     used = held_by_node(active)
-    views = [_view(p, sites[p.site_id], used.get(p.id, {}), now, lease_ttl) for p in pools]
+    priced = [p.id for p in pools if p.price_minor is not None]
+    books = {k: book_of(v) for k, v in prices_in_force(tx, priced, now).items() if v is not None}
+    views = [_view(p, sites[p.site_id], used.get(p.id, {}), now, lease_ttl, books.get(p.id)) for p in pools]
     if not releases:
         return views
     by_pool = _releases(tx, active, now)
@@ -85,7 +89,9 @@ def site_online(site: Site, now: datetime, lease_ttl: float) -> bool:
     )
 
 
-def _view(pool: Pool, site: Site, used: dict[int, Vector], now: datetime, lease_ttl: float) -> PoolView:
+def _view(
+    pool: Pool, site: Site, used: dict[int, Vector], now: datetime, lease_ttl: float, book: PriceBook | None
+) -> PoolView:
     return PoolView(
         id=pool.id,
         site_id=site.id,
@@ -99,6 +105,7 @@ def _view(pool: Pool, site: Site, used: dict[int, Vector], now: datetime, lease_
         price=Money(pool.price_minor, pool.currency or DEFAULT_CURRENCY)
         if pool.price_minor is not None
         else None,
+        book=book,
         pue=Decimal(site.pue_milli) / 1000 if site.pue_milli is not None else None,
         carbon_g_per_kwh=site.carbon_g_per_kwh,
         bandwidth_mbps=tuple(sorted((str(k), int(v)) for k, v in (site.bandwidth_mbps or {}).items())),
@@ -189,7 +196,7 @@ def take(
         running=active,
         usage=usage(tx, now, tuning.half_life_h),
         quotas=quotas(tx),
-        funds=funds(tx, jobs, [p.id for p in pools], now),
+        funds=funds(tx, jobs, pools, now),
         half_life_h=tuning.half_life_h,
         preempt_after_s=tuning.preempt_after_s,
         hold_default_s=tuning.hold_default_s,
@@ -366,14 +373,14 @@ def usage(tx: Tx, now: datetime, half_life_h: float) -> dict[str, Usage]:
 
 
 def funds(
-    tx: Tx, jobs: list[Job] | list[JobHead], pool_ids: list[str], now: datetime
+    tx: Tx, jobs: list[Job] | list[JobHead], pools: list[PoolView], now: datetime
 ) -> dict[str, Money] | None:
     """What each project with pending jobs may still commit to holds (`holds.spendable`: cash
     available, stretched by the org's vouchers), in the currency the pools are priced in. None when
-    no offered pool has a price book: nothing is charged, so nothing is checked."""
+    no offered pool has a price book in force: nothing is charged, so nothing is checked."""
     if not jobs:
         return None
-    currencies = {v.currency for v in tx.ledger.price_versions(pool_ids)}
+    currencies = {p.book.currency for p in pools if p.book is not None}
     if not currencies:
         return None
     currency = next(iter(currencies)) if len(currencies) == 1 else DEFAULT_CURRENCY

@@ -206,6 +206,11 @@ class Usage:
         )
 
 
+def planned_usage(seconds: int, accelerators: int, cpus: int, memory_mib: int) -> Usage:
+    """What an allocation uses in `seconds` (all nodes together): what a placement holds for."""
+    return Usage(accelerators * seconds, cpus * seconds, memory_mib * seconds)
+
+
 def exact_cost(rates: Rates, usage: Usage) -> Decimal:
     return (
         rates.accelerator_hour * usage.accelerator_seconds

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from suanli.domain.catalog import default_catalog
+from suanli.domain.ledger import Usage, estimate, exact_cost, planned_usage, to_minor
 from suanli.domain.money import Money
 from suanli.scheduler.framework import accelerator_option, pick_nodes
 from suanli.scheduler.snapshot import PendingJob, PoolView
@@ -25,7 +26,7 @@ def expected_hours(job: PendingJob, default_s: int | None = None) -> Decimal:
 
 
 def billed_units(job: PendingJob, pool: PoolView) -> int:
-    """How many priced units (accelerators, or CPUs on a CPU-only pool) the job holds."""
+    """How many units of the pool's headline price (accelerators, or CPUs on a CPU-only pool) the job holds."""
     option = accelerator_option(job, pool)
     per_node = option.count if option else 0
     if not pool.accelerator:
@@ -33,7 +34,20 @@ def billed_units(job: PendingJob, pool: PoolView) -> int:
     return per_node * job.resources.nodes
 
 
+def held_usage(job: PendingJob, pool: PoolView, seconds: int) -> Usage:
+    """What the job's allocation on the pool uses in `seconds`, all nodes together: what its hold
+    at placement is taken for (`charging.hold_for`)."""
+    per_node = job.resources.per_node(accelerator_option(job, pool))
+    n = job.resources.nodes
+    return planned_usage(seconds, per_node.accelerators * n, per_node.cpus * n, per_node.memory_mib * n)
+
+
 def hourly_price(job: PendingJob, pool: PoolView) -> Money | None:
+    """What an hour of the job on the pool costs: its whole price book (accelerators, CPUs and
+    memory, no minimum) where the pool has one, else the headline price × units. None: unpriced."""
+    if pool.book is not None:
+        hour = exact_cost(pool.book.tenant, held_usage(job, pool, 3600))
+        return Money(to_minor(hour), pool.book.currency)
     price = pool.price
     if price is None:
         return None
@@ -43,6 +57,11 @@ def hourly_price(job: PendingJob, pool: PoolView) -> Money | None:
 
 
 def expected_cost(job: PendingJob, pool: PoolView, default_s: int | None = None) -> Money | None:
+    """What the job's hold on the pool would be: `expected_hours` priced by the pool's book, its
+    minimum charge included, to the minor unit as the hold is (else the headline price × units × hours)."""
+    if pool.book is not None:
+        seconds = job.resources.max_runtime_s or default_s or int(DEFAULT_HOURS * 3600)
+        return Money(estimate(pool.book, held_usage(job, pool, seconds)), pool.book.currency)
     hourly = hourly_price(job, pool)
     return hourly.times(expected_hours(job, default_s)) if hourly else None
 

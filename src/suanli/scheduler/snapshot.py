@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
 
+from suanli.domain.ledger import PriceBook
 from suanli.domain.money import Money
 from suanli.domain.resources import Resources, Vector
 from suanli.domain.spec import DataInput
@@ -37,6 +38,10 @@ class PoolView:
     region: str = ""
     # Per accelerator-hour (per CPU-hour for a CPU-only pool); None while the pool is not priced.
     price: Money | None = None
+    # The pool's whole price book in force (accelerator, CPU and memory hours, minimum charge): what
+    # a placement's hold is taken at. Where it is given, estimates price it, not `price` alone; the
+    # simulator's networks give `price` only.
+    book: PriceBook | None = None
     pue: Decimal | None = None  # the site's power usage effectiveness; None: not known
     carbon_g_per_kwh: int | None = None  # the site's grid intensity; None: not known
     # Mbit/s into the site from other regions, as (region, Mbps) pairs; "*" for any region not named.
@@ -64,6 +69,7 @@ class PoolView:
             self.online,
             self.region,
             self.price,
+            self.book,
             self.pue,
             self.carbon_g_per_kwh,
             self.bandwidth_mbps,

@@ -1,6 +1,8 @@
 """Score `cost`: the job's price on the pool; cheaper is better.
 
-The value is the hourly price for what the job holds there (price × units). Its expected price is
+The value is the hourly price for what the job holds there (`estimate.hourly_price`: the pool's
+whole price book on its accelerators, CPUs and memory; the headline price × units where only that
+is known, as in the simulator). Its expected price is
 that × its expected hours, the same factor on every pool, and a cost column is normalised across
 the pools the job could run on (cheapest 100, dearest 0), which no common factor changes: so it ranks pools as the
 expected price would, while jobs of every max_runtime share one job class (and one ranking)."""
@@ -21,15 +23,15 @@ class Cost:
 
     def job_key(self, job: PendingJob) -> Hashable:
         r = job.resources
-        return (options_key(job), r.cpus, r.nodes)
+        return (options_key(job), r.cpus, r.memory_mib, r.nodes)
 
     def need_pool_key(self, pool: PoolView) -> Hashable:
         return pool.accelerator  # which of a job's options applies on the pool
 
     def need_key(self, job: PendingJob, pool: PoolView) -> Hashable:
-        """All `hourly_price` reads of the job: the units it holds there (`billed_units`)."""
-        option = accelerator_option(job, pool)
-        return (option.count if option else 0, job.resources.cpus, job.resources.nodes)
+        """All `hourly_price` reads of the job: what it holds there on each node, and its nodes."""
+        r = job.resources
+        return (r.per_node(accelerator_option(job, pool)), r.nodes)
 
     def cost(self, job: PendingJob, pool: PoolView, free: tuple[Vector, ...]) -> float | None:
         money = hourly_price(job, pool)

@@ -2,11 +2,14 @@
 
 Where the snapshot carries funds (`Snapshot.funds`, what each project may still commit: balance +
 credit limit − open holds, stretched by the part its org's vouchers would pay), a placement takes
-a hold of the job's expected cost on the chosen pool (`estimate.expected_cost`: price ×
-max_runtime; without one, `Snapshot.hold_default_s`, the server's `hold_without_max_runtime`). A project that cannot cover it waits with the reason
+a hold of the job's expected cost on the chosen pool (`estimate.expected_cost`: the pool's whole
+price book on what the job holds, for its max_runtime; without one, `Snapshot.hold_default_s`, the
+server's `hold_without_max_runtime`; the book's minimum included), to the minor unit what the
+control plane will hold. A project that cannot cover it waits with the reason
 "insufficient funds: needs X, available Y". An unpriced pool needs no hold. Without funds in the
-snapshot nothing is checked. The control plane's applier takes the real hold (the pool's whole
-price book, vouchers judged at that pool) and has the last word.
+snapshot nothing is checked. The control plane's applier takes the real hold, with vouchers judged
+at that pool (a voucher for other providers stretches the funds here but pays nothing there), and
+has the last word.
 """
 
 from __future__ import annotations

@@ -147,15 +147,59 @@ def test_a_network_file_adds_cost_energy_and_per_pool_use(run: Run) -> None:
     assert "FTF max" in table.stdout and "CNY" in table.stdout
 
 
-def test_gpus_or_network_exactly_one_and_network_errors_exit_2(run: Run, tmp_path: Path) -> None:
-    assert run("sim", str(FIXTURE)).exit_code == 2
+def test_gpus_network_or_sites_exactly_one_and_network_errors_exit_2(run: Run, tmp_path: Path) -> None:
+    none = run("sim", str(FIXTURE))
+    assert (
+        none.exit_code == 2 and "give one of --gpus N (one pool), --network YAML and --sites" in none.stderr
+    )
     both = run("sim", str(FIXTURE), "--gpus", "8", "--network", str(NETWORKS / "small.yaml"))
-    assert both.exit_code == 2 and "either --gpus" in both.stderr
+    assert both.exit_code == 2 and "--gpus and --network cannot be given together" in both.stderr
     bad = tmp_path / "net.yaml"
     bad.write_text("sites:\n  - {name: a, pue: 1.2, carbon_g_per_kwh: 500, pools: [{name: p}]}\n")
     result = run("sim", str(FIXTURE), "--network", str(bad))
     assert result.exit_code == 2
-    assert "sites[0].pools[0].accelerator: missing" in result.stderr
+    assert f"{bad}:2: pool a/p: accelerator: missing" in result.stderr
+
+
+def test_every_problem_of_a_network_file_is_said_at_once(run: Run, tmp_path: Path) -> None:
+    bad = tmp_path / "net.yaml"
+    bad.write_text(
+        "sites:\n"
+        "  - name: a\n"
+        "    pue: 0.5\n"
+        "    carbon_g_per_kwh: 500\n"
+        "    pools:\n"
+        "      - {name: p, accelerator: Z9, gpus: 8, price_per_gpu_hour: '1'}\n"
+        "      - {name: q, accelerator: A100, gpus: 0, price_per_gpu_hour: 1.5}\n"
+    )
+    result = run("sim", str(FIXTURE), "--network", str(bad), "--policy", "fifo")
+    assert result.exit_code == 2
+    said = result.stderr.splitlines()
+    assert said[0] == f"error: {bad}: 4 problems in the network file:"
+    assert [line.split(": ")[1:3] for line in said[1:]] == [
+        ["site a", "pue"],
+        ["pool a/p", "accelerator"],
+        ["pool a/q", "gpus"],
+        ["pool a/q", "price_per_gpu_hour"],
+    ]
+    assert [line.split(":")[1] for line in said[1:]] == ["3", "6", "7", "7"]  # each at its line
+
+
+def test_sites_replays_on_the_sized_pool_split_over_two_sites(run: Run) -> None:
+    result = run("sim", str(FIXTURE), "--limit", "200", "--sites", "--policy", "easy", "--json")
+    assert result.exit_code == 0, result.output
+    assert "pools of 2 sites (--sites)" in result.stderr
+    easy = json.loads(result.stdout)["runs"][0]
+    compared = json.loads(run("sim-compare", str(FIXTURE), "--limit", "200", "--sites", "--json").stdout)
+    assert easy["gpus"] == compared["runs"][0]["gpus"]  # the same network sim-compare --sites builds
+    assert easy["currency"] == "CNY" and set(easy["pool_utilisation"]) == set(
+        compared["runs"][0]["pool_utilisation"]
+    )
+    for other in ("--gpus", "--network"):
+        value = "64" if other == "--gpus" else str(NETWORKS / "small.yaml")
+        both = run("sim", str(FIXTURE), "--sites", other, value)
+        assert both.exit_code == 2
+        assert f"{other} and --sites cannot be given together" in both.stderr
 
 
 def test_plot_writes_pngs(run: Run, tmp_path: Path) -> None:
@@ -187,7 +231,7 @@ def test_sim_compare_sites_splits_the_sized_pool_over_two_sites(run: Run) -> Non
     body = json.loads(result.stdout)
     assert "suanli-las" in [r["policy"] for r in body["runs"]] and body["goals"] is not None
     both = run("sim-compare", str(FIXTURE), "--sites", "--gpus", "64")
-    assert both.exit_code == 2 and "one of --gpus N, --network YAML and --sites" in both.stderr
+    assert both.exit_code == 2 and "--gpus and --sites cannot be given together" in both.stderr
 
 
 def test_a_missing_trace_or_an_unusable_plot_folder_is_said_before_anything_runs(

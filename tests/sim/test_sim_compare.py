@@ -1,4 +1,4 @@
-"""`sim.compare.load_named`: how the bench scripts name a trace, label it and keep its plots apart."""
+"""`sim.compare`: how the bench scripts name a trace (`load_named`), and which policies a choice runs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from suanli.sim import TraceError
-from suanli.sim.compare import load_named
+from suanli.sim.compare import COMPARED, chosen, load_named
 
 FIXTURE = Path(__file__).parent / "fixtures" / "philly-2000.csv"
 
@@ -26,3 +26,19 @@ def test_a_named_trace_is_loaded_with_its_label_and_a_plot_folder_of_its_own() -
 def test_a_missing_trace_raises_the_loaders_error(tmp_path: Path) -> None:
     with pytest.raises(TraceError):
         load_named(f"philly:{tmp_path / 'nope.csv'}")
+
+
+@pytest.mark.parametrize(
+    ("names", "runs", "added"),
+    [
+        (["fifo"], ["fifo"], []),
+        (["las2", "fifo"], ["fifo", "las2"], []),
+        (["suanli-las"], ["easy", "las", "las2", "suanli-las"], ["easy", "las", "las2"]),
+        (["suanli", "las2", "easy"], ["easy", "las", "las2", "suanli"], ["las"]),
+        (list(COMPARED), list(COMPARED), []),
+    ],
+)
+def test_a_choice_with_a_candidate_brings_the_baselines_its_goals_need(
+    names: list[str], runs: list[str], added: list[str]
+) -> None:
+    assert chosen(names) == (runs, added)

@@ -9,8 +9,18 @@ from typing import Any
 import pytest
 from sim_builders import replay, trace_of
 
-from suanli.sim.metrics import summarize
-from suanli.sim.plots import FILES, PlotError, _name, colour, plot_runs, tail_marks
+from suanli.sim import Trace
+from suanli.sim.metrics import bounded_slowdown, summarize
+from suanli.sim.plots import (
+    FILES,
+    MAX_TENANTS,
+    PlotError,
+    _name,
+    colour,
+    plot_runs,
+    tail_marks,
+    tenant_bars,
+)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -77,3 +87,62 @@ def test_both_plots_draw_each_policy_in_its_colour(tmp_path: Path, monkeypatch: 
         for c in tenants.axes[0].containers
     }
     assert lines == want and bars == want
+
+
+def many_tenants(count: int) -> Trace:
+    """Two 1-GPU jobs per tenant, t0 … t<count-1>, arriving one a minute: on one GPU each waits longer
+    than the one before, so every tenant's slowdown differs."""
+    jobs = [(k * 60.0, 300.0 + 7 * k, 1, f"t{k % count}") for k in range(2 * count)]
+    return trace_of(*jobs)
+
+
+def test_with_many_tenants_the_slowdown_plot_shows_the_worst_and_the_rest_as_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("matplotlib")
+    import suanli.sim.plots as plots
+
+    drawn: list[Any] = []
+    monkeypatch.setattr(plots, "_save", lambda plt, fig, path: drawn.append(fig))
+    trace = many_tenants(60)
+    plot_runs(trace, [replay(p, trace, 1) for p in ("fifo", "las")], tmp_path)
+    ax = drawn[1].axes[0]
+    labels = [label.get_text() for label in ax.get_xticklabels()]
+    assert len(labels) == MAX_TENANTS + 1 and labels[-1] == "40 others"
+    assert "the 20 worst off of 60 tenants" in ax.get_title()
+    assert "the other 40 together" in ax.get_title()
+
+
+@pytest.mark.parametrize(
+    ("count", "groups"), [(3, 3), (MAX_TENANTS, MAX_TENANTS), (MAX_TENANTS + 1, MAX_TENANTS + 1)]
+)
+def test_up_to_the_cap_every_tenant_has_its_own_bars_by_name(count: int, groups: int) -> None:
+    trace = many_tenants(count)
+    bars = tenant_bars(trace, [replay("fifo", trace, 1)])
+    assert bars.labels == tuple(sorted(f"t{k}" for k in range(count))) and len(bars.labels) == groups
+    assert bars.others == 0 and bars.shown == f"all {count} tenants"
+
+
+def test_past_the_cap_the_worst_come_first_and_the_rest_is_the_mean_over_their_jobs() -> None:
+    trace = many_tenants(30)
+    runs = [replay(p, trace, 1) for p in ("fifo", "las")]
+    bars = tenant_bars(trace, runs, most=5)
+    per_job = {
+        run.policy: [
+            bounded_slowdown(o.finish - j.submit, j.duration)
+            for j, o in zip(trace.jobs, run.outcomes, strict=True)
+        ]
+        for run in runs
+    }
+
+    def mean(policy: str, tenants: set[str]) -> float:
+        mine = [f for j, f in zip(trace.jobs, per_job[policy], strict=True) if j.tenant in tenants]
+        return sum(mine) / len(mine)
+
+    worst = sorted({j.tenant for j in trace.jobs}, key=lambda t: (-max(mean(p, {t}) for p in per_job), t))[:5]
+    assert bars.labels == (*worst, "25 others") and bars.others == 25
+    rest = {j.tenant for j in trace.jobs} - set(worst)
+    for policy in per_job:
+        assert bars.heights[policy] == pytest.approx(
+            (*(mean(policy, {t}) for t in worst), mean(policy, rest))
+        )

@@ -16,6 +16,9 @@ The goals (`check`), for the default policy against the baselines of the same ru
 1. average JCT no worse than the better of `las` and `las2`;
 2. p99 JCT no worse than `easy`'s;
 3. Jain's index over the tenants' mean bounded slowdowns no worse than `easy`'s.
+`goals_by_policy` checks them for every one of `CANDIDATES` run (what `sim-compare` prints, and its
+JSON's `goals_by_policy`); `chosen` is the run for a choice of policies, the baselines the goals need
+(`GOAL_BASELINES`) added when it holds a candidate.
 
 `synthetic_set` gives six traces the issue does not name, the same every time (`docs/benchmarks.md`).
 """
@@ -24,9 +27,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from suanli.domain.money import Money
 from suanli.sim.loaders import load_trace
@@ -40,9 +44,12 @@ __all__ = [
     "COMPARED",
     "DEFAULT",
     "DEFAULT_CHECKPOINT_S",
+    "GOAL_BASELINES",
     "TARGET_LOAD",
     "Goals",
     "check",
+    "chosen",
+    "goals_by_policy",
     "load_named",
     "pool_size",
     "sized_sites",
@@ -54,6 +61,7 @@ TARGET_LOAD = 0.8
 COMPARED = ("fifo", "easy", "las", "las2", "las-ckpt", "suanli", "suanli-service", "suanli-las")
 DEFAULT = "suanli-las"  # the policy held to the goals: the control plane's default order (ADR 0023)
 CANDIDATES = ("las-ckpt", "suanli", "suanli-service", "suanli-las")  # the goal lines sim-compare prints
+GOAL_BASELINES = ("easy", "las", "las2")  # what the goals measure a candidate against
 DEFAULT_CHECKPOINT_S = 1800.0  # DL training jobs checkpoint every 30 minutes of progress
 
 
@@ -64,6 +72,15 @@ def with_checkpoints(trace: Trace, every_s: float | None = DEFAULT_CHECKPOINT_S)
         return trace
     jobs = tuple(j if j.checkpoint_s is not None else replace(j, checkpoint_s=every_s) for j in trace.jobs)
     return replace(trace, jobs=jobs)
+
+
+def chosen(names: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The policies to run for `names` (some of `COMPARED`), in `COMPARED` order, and those of
+    `GOAL_BASELINES` added to them: when a candidate is chosen its goals are checked, and they need
+    all three (a bar from `las` alone could be higher than the better of `las` and `las2`)."""
+    wanted = set(names)
+    added = [b for b in GOAL_BASELINES if b not in wanted] if wanted & set(CANDIDATES) else []
+    return [n for n in COMPARED if n in wanted or n in added], added
 
 
 def pool_size(trace: Trace, load: float = TARGET_LOAD, step: int = 8) -> int:
@@ -124,6 +141,10 @@ class Goals:
     def jain_ok(self) -> bool:
         return self.jain >= self.jain_bar
 
+    def to_json(self) -> dict[str, Any]:
+        """The bars and figures (seconds), and `met`: [avg, p99, Jain]."""
+        return {**asdict(self), "met": [self.avg_ok, self.p99_ok, self.jain_ok]}
+
     def marks(self) -> str:
         return " ".join(
             f"{name} {'✓' if ok else '✗'}"
@@ -139,6 +160,13 @@ def check(summaries: Sequence[Summary], policy: str = DEFAULT) -> Goals | None:
         return None
     ours, easy = by[policy], by["easy"]
     return Goals(min(las), ours.avg_jct_s, easy.p99_jct_s, ours.p99_jct_s, easy.jain, ours.jain)
+
+
+def goals_by_policy(summaries: Sequence[Summary]) -> dict[str, Goals]:
+    """The goals of each of `CANDIDATES` among `summaries`, in that order; none when a baseline they
+    need is missing."""
+    found = {policy: check(summaries, policy) for policy in CANDIDATES}
+    return {policy: goals for policy, goals in found.items() if goals is not None}
 
 
 def synthetic_set() -> list[tuple[str, Trace]]:

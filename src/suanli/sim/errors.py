@@ -27,4 +27,10 @@ class JobTooWide(SimulationError):
 
 
 class NetworkError(SimError):
-    """A network file is missing or malformed; the message names the file and the field path."""
+    """A network file is missing or malformed. `problems` holds each problem found, one line each
+    (`file:line: pool site/name: field: what is wrong, what is allowed`); the message says them all,
+    or the first `network.MAX_PROBLEMS` and how many more."""
+
+    def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.problems = problems or (message,)

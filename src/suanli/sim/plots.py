@@ -1,5 +1,6 @@
 """PNG plots of a comparison: the JCT CDF per policy (log x, beside its slowest 5% on a linear axis
-with each policy's p99 marked) and each tenant's mean bounded slowdown.
+with each policy's p99 marked) and each tenant's mean bounded slowdown (beyond `MAX_TENANTS` tenants, the
+worst off and the rest as one group, so the plot stays readable at any tenant count).
 
 matplotlib is an optional extra (`pip install 'suanli[sim]'`), imported only when a plot is drawn and
 always with the Agg backend (files, no display). Without it `plot_runs` raises `PlotError`, which says
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,18 @@ from suanli.sim.errors import SimError
 from suanli.sim.metrics import bounded_slowdown, percentile
 from suanli.sim.trace import Trace
 
-__all__ = ["FILES", "TAIL_FROM", "PlotError", "colour", "jct_hours", "plot_runs", "tail_marks"]
+__all__ = [
+    "FILES",
+    "MAX_TENANTS",
+    "TAIL_FROM",
+    "PlotError",
+    "TenantBars",
+    "colour",
+    "jct_hours",
+    "plot_runs",
+    "tail_marks",
+    "tenant_bars",
+]
 
 FILES = ("jct-cdf.png", "tenant-bsld.png")
 INSTALL_HINT = "pip install 'suanli[sim]' (or pip install 'matplotlib>=3.8')"
@@ -122,31 +135,90 @@ def _name(trace: Trace) -> str:
     return f"{source.parent.name}/{source.name}" if source.parent.name else source.name
 
 
-def _tenant_slowdown(plt: Any, trace: Trace, runs: Sequence[Run], path: Path) -> None:
+MAX_TENANTS = 20
+"""Beyond this many tenants the slowdown plot shows the worst this many and one bar for the rest."""
+
+
+@dataclass(frozen=True)
+class TenantBars:
+    """What the per-tenant slowdown plot draws: a label per group of bars, each policy's mean bounded
+    slowdown per label (`heights`), and `shown`, what the title says the groups are."""
+
+    labels: tuple[str, ...]
+    heights: dict[str, tuple[float, ...]]
+    shown: str
+    others: int = 0  # tenants folded into the last group; 0: every tenant has its own
+
+
+def tenant_bars(trace: Trace, runs: Sequence[Run], most: int = MAX_TENANTS) -> TenantBars:
+    """Every tenant by name when there are at most `most` (or one more: a bar of one "other" says
+    nothing a bar of its own would not); else the `most` worst off, worst first (ranked by their highest
+    mean bounded slowdown under any of `runs`), then one group for the rest: the mean over all their
+    jobs."""
+    slowdowns = [
+        [
+            bounded_slowdown(o.finish - j.submit, j.duration)
+            for j, o in zip(trace.jobs, run.outcomes, strict=True)
+        ]
+        for run in runs
+    ]
     tenants = sorted({j.tenant for j in trace.jobs})
-    fig, ax = plt.subplots(figsize=(max(8, len(tenants) * 0.6), 5))
+    means = [_mean_by(trace, figures, tenants) for figures in slowdowns]
+    if len(tenants) <= most + 1:
+        heights = {run.policy: tuple(m[t] for t in tenants) for run, m in zip(runs, means, strict=True)}
+        return TenantBars(tuple(tenants), heights, f"all {_count(len(tenants), 'tenant')}")
+    worst = sorted(tenants, key=lambda t: (-max(m[t] for m in means), t))[:most]
+    kept = set(worst)
+    rest = len(tenants) - most
+    heights = {}
+    for run, m, figures in zip(runs, means, slowdowns, strict=True):
+        theirs = [f for j, f in zip(trace.jobs, figures, strict=True) if j.tenant not in kept]
+        heights[run.policy] = (*(m[t] for t in worst), sum(theirs) / len(theirs))
+    shown = (
+        f"the {most} worst off of {len(tenants):,} tenants (by their highest under any policy), "
+        f"then the other {rest:,} together (the mean over their jobs)"
+    )
+    return TenantBars((*worst, f"{rest:,} others"), heights, shown, rest)
+
+
+def _mean_by(trace: Trace, figures: Sequence[float], tenants: Sequence[str]) -> dict[str, float]:
+    """Each tenant's mean of `figures` (one per job of `trace`)."""
+    sums = dict.fromkeys(tenants, 0.0)
+    counts = dict.fromkeys(tenants, 0)
+    for j, figure in zip(trace.jobs, figures, strict=True):
+        sums[j.tenant] += figure
+        counts[j.tenant] += 1
+    return {t: sums[t] / counts[t] for t in tenants}
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def _tenant_slowdown(plt: Any, trace: Trace, runs: Sequence[Run], path: Path) -> None:
+    """Grouped bars, a group per tenant (`tenant_bars`: at most `MAX_TENANTS` and the rest as one
+    hatched group), a bar per policy, on a log axis."""
+    bars = tenant_bars(trace, runs)
+    groups = len(bars.labels)
+    fig, ax = plt.subplots(figsize=(max(8, groups * 0.6), 5))
     width = 0.8 / max(len(runs), 1)
     for k, run in enumerate(runs):
-        sums = dict.fromkeys(tenants, 0.0)
-        counts = dict.fromkeys(tenants, 0)
-        for j, o in zip(trace.jobs, run.outcomes, strict=True):
-            sums[j.tenant] += bounded_slowdown(o.finish - j.submit, j.duration)
-            counts[j.tenant] += 1
-        xs = [t + k * width for t in range(len(tenants))]
-        ax.bar(
-            xs,
-            [sums[t] / counts[t] for t in tenants],
+        drawn = ax.bar(
+            [t + k * width for t in range(groups)],
+            bars.heights[run.policy],
             width,
             label=run.policy,
             color=colour(run.policy, runs),
         )
-    ax.set_xticks([t + 0.4 - width / 2 for t in range(len(tenants))])
-    ax.set_xticklabels(tenants, rotation=45, ha="right")
+        if bars.others:
+            drawn.patches[-1].set_hatch("//")
+    ax.set_xticks([t + 0.4 - width / 2 for t in range(groups)])
+    ax.set_xticklabels(bars.labels, rotation=45, ha="right")
     ax.set_yscale("log")
     ax.set_ylabel("mean bounded slowdown (log scale)")
     ax.set_xlabel("tenant")
     ax.legend()
-    ax.set_title(f"bounded slowdown per tenant: {_name(trace)}")
+    ax.set_title(f"mean bounded slowdown per tenant: {_name(trace)}\n{bars.shown}", fontsize="medium")
     _save(plt, fig, path)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import stat
@@ -105,6 +106,34 @@ def test_a_launch_is_reported_running_then_succeeded_with_its_output_and_usage(t
         {"name": "gpu", "accelerator": "A100", "accelerators_per_node": 2, "nodes": 1, "cpus_per_node": 4,
          "memory_mib_per_node": 4096},
     ]  # fmt: skip
+
+
+def test_a_running_attempt_is_metered_in_intervals_that_add_up_to_its_run(tmp_path: Path) -> None:
+    cp = FakeControlPlane()
+    agent = start(config(tmp_path, cp, meter_every=1.0))
+    cp.add_launch(launch("att_1", "sleep 3.5", pool="gpu", gpus=2))
+    cp.wait_for(lambda cp: cp.state("att_1") == "RUNNING" and len(cp.usage) >= 2, timeout=15)
+    assert cp.state("att_1") == "RUNNING"  # charged while it runs, not only at its end
+    cp.wait_for(
+        lambda cp: (
+            cp.state("att_1") == "SUCCEEDED"
+            and any(r["ended_at"] == cp.states["att_1"]["ended_at"] for r in cp.usage.values())
+        ),
+        timeout=15,
+    )
+    agent.shut_down()
+    records = [cp.usage[seq] for seq in sorted(cp.usage)]
+    assert len(records) >= 3
+    for before, after in itertools.pairwise(records):
+        assert after["started_at"] == before["ended_at"]  # one after the other, never overlapping
+    for interim in records[:-1]:
+        wall = interim["wall_seconds"]
+        assert wall >= 1 and (interim["accelerator_seconds"], interim["cpu_seconds"]) == (2 * wall, wall)
+    final = cp.states["att_1"]
+    assert records[0]["started_at"] == final["started_at"] and records[-1]["ended_at"] == final["ended_at"]
+    started = datetime.fromisoformat(final["started_at"].replace("Z", "+00:00"))
+    ended = datetime.fromisoformat(final["ended_at"].replace("Z", "+00:00"))
+    assert abs(sum(r["wall_seconds"] for r in records) - (ended - started).total_seconds()) <= 1
 
 
 def test_the_agent_says_what_it_offers_and_each_attempt_it_starts_and_ends(

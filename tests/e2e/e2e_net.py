@@ -118,9 +118,11 @@ class Network:
         options: tuple[str, ...] = (),
         discover: bool = False,
         server: str | None = None,
+        extra: tuple[str, ...] = (),
     ) -> subprocess.Popen[bytes]:
         """`discover=True` gives no `--pool`: the agent offers what it finds on this machine;
-        `server` is the URL it syncs with (default: the first server)."""
+        `server` is the URL it syncs with (default: the first server); `extra`: more of `suanli
+        agent`'s options."""
         log = open(self.root / f"agent-{site}.log", "ab")  # noqa: SIM115
         args = [
             *SUANLI,
@@ -136,7 +138,7 @@ class Network:
             "--sync-wait",
             "5",
         ]
-        args += ["--backend", backend]
+        args += ["--backend", backend, *extra]
         for option in options:
             args += ["--backend-opt", option]
         for pool in pools or (("cpu:2",) if backend == "local" and not discover else ()):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
@@ -58,6 +59,48 @@ def test_a_job_is_held_charged_and_the_ledger_reconciles(network: Network) -> No
             assert payable == charge * 3000 // 3600 or abs(payable - charge * 5 // 6) <= 1
             [record] = tx.jobs.usage(job["id"])
             assert tx.ledger.charge_of_usage(ledger.usage_key(record)) is not None  # charged once
+    finally:
+        db.close()
+
+
+@pytest.mark.lease(20)
+def test_a_running_job_is_charged_as_it_runs_and_its_records_add_up(network: Network) -> None:
+    network.start_agent("sh1", network.add_site("sh1"), "A100:2", extra=("--meter-every", "1"))
+    tenant = network.add_tenant("acme", "ada")
+    with network.client() as op:
+        op.set_price_book(
+            "sh1", "a100", tenant={"accelerator_hour": "3600.00"}, wholesale={"accelerator_hour": "3000.00"}
+        )  # 1.00 per accelerator-second
+        op.topup("acme", "default", "1000.00")
+    spec = {"name": "train", "run": "sleep 8", "resources": {"accelerators": "A100:1", "max_runtime": "60s"}}
+    with network.client(tenant) as c, network.client() as op:
+        job = c.submit_job(spec)
+        wait_for(
+            "a charge while the job runs",
+            lambda: (
+                c.get_job(job["id"])["state"] == "RUNNING"
+                and op.get_balance("acme")["projects"][0]["balance"]["minor"] < 100_000
+            ),
+            timeout=30,
+        )
+        wait_for("the job to end", lambda: c.get_job(job["id"])["state"] == "SUCCEEDED", timeout=60)
+        row = wait_for(
+            "the hold to resolve",
+            lambda: (r := op.get_balance("acme")["projects"][0])["held"]["minor"] == 0 and r,
+            timeout=30,
+        )
+    db = Database(network.database_url)
+    try:
+        with db.read() as tx:
+            records = sorted(tx.jobs.usage(job["id"]), key=lambda r: r.seq)
+            assert len(records) >= 3  # interim records, then the last one
+            for before, after in itertools.pairwise(records):
+                assert after.started_at == before.ended_at  # one after the other
+            assert all(tx.ledger.charge_of_usage(ledger.usage_key(r)) is not None for r in records)
+            wall = sum(r.wall_seconds for r in records)
+            assert 8 <= wall <= 12
+            assert 100_000 - row["balance"]["minor"] == wall * 100  # 1.00 a second, to the fen
+            assert all(v == 0 for v in tx.ledger.sums_by_currency().values())
     finally:
         db.close()
 

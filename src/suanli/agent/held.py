@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from suanli.agent.backends.base import LOG_CHUNK_BYTES, AttemptState, AttemptStatus, Launch
+from suanli.agent.backends.base import LOG_CHUNK_BYTES, Allocation, AttemptState, AttemptStatus, Launch
 from suanli.agent.wire import attempt_json
 
 __all__ = ["HeldAttempt", "HeldAttempts", "Report"]
@@ -46,6 +46,7 @@ class HeldAttempt:
     more_output: bool = False  # the last accepted chunk was full: read again at once
     drained: bool = False  # ended, and the server has all of its output
     acked: bool = False  # the server has recorded it as terminal
+    allocation: Allocation | None = None  # what it was placed on (None: it never reached the backend)
 
     def force(self, reason: str, *, interrupted: bool = False) -> None:
         """Report it FAILED with `reason` once it has ended (the agent is stopping it on its own);
@@ -96,7 +97,9 @@ class HeldAttempts:
 
     def hold(self, launch: Launch) -> None:
         status = AttemptStatus(launch.attempt_id, AttemptState.STARTING)
-        self._held[launch.attempt_id] = HeldAttempt(launch.attempt_id, launch.fencing_token, status)
+        self._held[launch.attempt_id] = HeldAttempt(
+            launch.attempt_id, launch.fencing_token, status, allocation=launch.allocation
+        )
 
     def hold_failed(self, attempt_id: str, fencing_token: int, reason: str) -> None:
         """An attempt that never reached the backend: FAILED at once, with nothing to read."""

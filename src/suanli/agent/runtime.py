@@ -17,6 +17,9 @@ Fencing: the loop remembers when the last *successful* sync was *sent*. When mor
 `lease_ttl * (1 - lease_margin)` has passed it kills every live attempt and reports them FAILED
 ("lease lost") once it gets through again. A long poll is never held open past that point, so an
 agent that is merely waiting never fences itself.
+
+Metering: each attempt's usage goes out as it runs, one record per `meter_every` seconds of its
+run, and a last one when it ends (`meter.py`), through the outbox (`usage_outbox.py`).
 """
 
 from __future__ import annotations
@@ -31,12 +34,14 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from suanli.agent.backends.base import Backend, BackendError, PoolOffer
+from suanli.agent import meter
+from suanli.agent.backends.base import AttemptState, Backend, BackendError, PoolOffer
 from suanli.agent.backends.registry import BackendSettings, make_backend
 from suanli.agent.backends.registry import names as backend_names
 from suanli.agent.credentials import agent_token, retire_saved_token
@@ -75,6 +80,7 @@ class AgentConfig:
     lease_margin: float = 0.2
     max_backoff: float = 5.0
     kill_grace: float = 10.0
+    meter_every: float = meter.METER_EVERY_S  # seconds between a running attempt's usage records
     backend_options: tuple[tuple[str, str], ...] = ()  # `--backend-opt KEY=VALUE`, engine-specific
     transport: httpx.BaseTransport | None = field(default=None, repr=False, compare=False)  # for tests
 
@@ -90,6 +96,8 @@ class AgentConfig:
         names = [pool.name for pool in self.pools]
         if len(set(names)) != len(names):
             raise ValueError(f"pool names must be unique, got {', '.join(names)}")
+        if not 1 <= self.meter_every <= 86_400:
+            raise ValueError(f"meter_every must be between 1 and 86400 seconds, not {self.meter_every}")
         if self.max_backoff <= 0 or self.kill_grace < 0:
             raise ValueError("max_backoff must be positive and kill_grace not negative")
 
@@ -228,9 +236,8 @@ class _Agent:
         self._observe()
         self.held.refresh_logs(self.backend.read_logs, now)
         self._fence(now)
-        for attempt_id in self.held.forgettable():
-            self.backend.forget(attempt_id)
-            self.held.forget(attempt_id)
+        self._forget_done()
+        self._meter(datetime.now(UTC))
         self._sync(now)
 
     # -- reading the backend -----------------------------------------------------------------------
@@ -240,9 +247,27 @@ class _Agent:
             status = held.report()
             log.info("attempt %s %s%s", held.attempt_id, status["state"], _because(status["reason"]))
             usage = self.backend.usage(held.attempt_id)
-            # An attempt adopted from the agent before may have its record in the outbox already.
-            if usage is not None and not self.outbox.holds(held.attempt_id):
-                self.outbox.add(usage)
+            # An attempt adopted from the agent before may have had its final record already.
+            if usage is not None and not self.outbox.finished(held.attempt_id):
+                self.outbox.add(meter.final(usage, self.outbox.metered(held.attempt_id)))
+
+    def _meter(self, now: datetime) -> None:
+        """An interim record of each running attempt not metered for `meter_every` (`meter.py`)."""
+        for held in self.held.live():
+            started = held.status.started_at
+            if held.allocation is None or started is None or held.status.state is not AttemptState.RUNNING:
+                continue
+            attempt_id = held.attempt_id
+            record = meter.interim(
+                attempt_id,
+                held.allocation,
+                started,
+                self.outbox.metered(attempt_id),
+                now,
+                self.config.meter_every,
+            )
+            if record is not None:
+                self.outbox.add(record, interim=True)
 
     def _fence(self, now: float) -> None:
         if self.lease_ttl is None or now - self.last_ok_sent <= self._fence_after():
@@ -438,9 +463,14 @@ class _Agent:
         self.held.accepted(sent.report)
         for attempt_id in answer.ack:
             self.held.ack(attempt_id)
+        self._forget_done()
+
+    def _forget_done(self) -> None:
+        """Let go of attempts the server has whole: in the backend, the table and the meter."""
         for attempt_id in self.held.forgettable():
             self.backend.forget(attempt_id)
             self.held.forget(attempt_id)
+            self.outbox.forget(attempt_id)
 
 
 @contextmanager

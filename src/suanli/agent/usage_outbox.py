@@ -7,6 +7,11 @@ number the site used before for another record (a new state dir, an agent moved 
 machine) does not lose the record either: the server keeps it under its next free number. Still, the
 sequence only ever moves forward, past any `usage_acked_seq` the server reports and up to its
 `usage_next_seq`, so numbers stay unique where they can.
+
+Beside the records it keeps what interim records have metered of each running attempt
+(`meter.Metered`) and which attempts have had their final record, written with the record that
+changed them: a restarted agent meters on from where its records stop, and never sends a final
+record twice.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from suanli.agent.backends.base import Usage
+from suanli.agent.meter import Metered, after
 from suanli.agent.wire import usage_json
 
 __all__ = ["UsageOutbox"]
@@ -30,26 +36,48 @@ class UsageOutbox:
         self._next_seq = 1
         self._unsent: list[dict[str, Any]] = []
         self._delivered: set[int] = set()  # sent in a sync that succeeded, not yet acked
+        self._metered: dict[str, Metered] = {}  # running attempts' interim records so far
+        self._finished: set[str] = set()  # attempts whose final record was made, until forgotten
         if path.exists():
             saved = json.loads(path.read_text())
             self._next_seq = int(saved["next_seq"])
             self._unsent = list(saved["unsent"])
+            self._metered = {k: Metered.from_json(v) for k, v in saved.get("metered", {}).items()}
+            # a file from before interim records: every record in it was an attempt's final one
+            self._finished = set(saved.get("finished", [r["attempt_id"] for r in self._unsent]))
 
     @property
     def next_seq(self) -> int:
         return self._next_seq
 
-    def add(self, usage: Usage) -> int:
-        """Number a record with the next sequence number and keep it; returns the number."""
+    def add(self, usage: Usage, *, interim: bool = False) -> int:
+        """Number a record with the next sequence number and keep it; returns the number. An
+        `interim` record of a running attempt moves its metering on; any other is its final one."""
         seq = self._next_seq
         self._next_seq += 1
         self._unsent.append(usage_json(seq, usage))
+        if interim:
+            self._metered[usage.attempt_id] = after(self._metered.get(usage.attempt_id), usage)
+        else:
+            self._metered.pop(usage.attempt_id, None)
+            self._finished.add(usage.attempt_id)
         self._save()
         return seq
 
-    def holds(self, attempt_id: str) -> bool:
-        """Whether a record of this attempt is still waiting for the server's ack."""
-        return any(record["attempt_id"] == attempt_id for record in self._unsent)
+    def metered(self, attempt_id: str) -> Metered | None:
+        """What the attempt's interim records have said so far (None: none yet)."""
+        return self._metered.get(attempt_id)
+
+    def finished(self, attempt_id: str) -> bool:
+        """Whether the attempt's final record was made (it may be acked already)."""
+        return attempt_id in self._finished
+
+    def forget(self, attempt_id: str) -> None:
+        """The agent is done with the attempt: its metering is no longer needed."""
+        if attempt_id in self._finished or attempt_id in self._metered:
+            self._finished.discard(attempt_id)
+            self._metered.pop(attempt_id, None)
+            self._save()
 
     def pending(self, limit: int = 500) -> list[dict[str, Any]]:
         """The oldest records not yet acked, to send in the next sync."""
@@ -84,7 +112,15 @@ class UsageOutbox:
         tmp = self._path.with_name(self._path.name + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
-            json.dump({"next_seq": self._next_seq, "unsent": self._unsent}, out)
+            json.dump(
+                {
+                    "next_seq": self._next_seq,
+                    "unsent": self._unsent,
+                    "metered": {k: v.to_json() for k, v in self._metered.items()},
+                    "finished": sorted(self._finished),
+                },
+                out,
+            )
             out.flush()
             os.fsync(out.fileno())
         tmp.replace(self._path)

@@ -132,6 +132,14 @@ def agent(
     sync_wait: Annotated[
         float, typer.Option(min=0, max=30, help="Seconds the server may hold a sync open (long poll).")
     ] = 20.0,
+    meter_every: Annotated[
+        float,
+        typer.Option(
+            min=1,
+            max=86_400,
+            help="Seconds between a running job's usage records: it is charged, and pays its provider, as it runs.",
+        ),
+    ] = 300.0,
     backend_opt: Annotated[
         list[str] | None,
         typer.Option(
@@ -170,6 +178,7 @@ def agent(
             pools=_parse_pools(pools_module, pool or []),
             state_dir=state_dir,
             sync_wait=sync_wait,
+            meter_every=meter_every,
             backend_options=_parse_options(backend_opt or []),
         )
     except ValueError as exc:

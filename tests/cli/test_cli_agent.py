@@ -41,6 +41,7 @@ class AgentConfig:
     pools: tuple[Any, ...] = ()
     state_dir: Path | None = None
     sync_wait: float = 20.0
+    meter_every: float = 300.0
     backend_options: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
@@ -90,7 +91,7 @@ def agent(monkeypatch: pytest.MonkeyPatch) -> FakeAgent:
 def test_options_become_the_agent_config(agent: FakeAgent, run: Run, tmp_path: Path) -> None:
     result = run(
         *BASE, "--token", ENROLL_TOKEN, "--pool", "gpu=A100", "--pool", "cpu=none",
-        "--state-dir", str(tmp_path), "--sync-wait", "5",
+        "--state-dir", str(tmp_path), "--sync-wait", "5", "--meter-every", "60",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     [(config, stop)] = agent.calls
@@ -102,6 +103,7 @@ def test_options_become_the_agent_config(agent: FakeAgent, run: Run, tmp_path: P
         pools=(("gpu", "A100"), ("cpu", "none")),
         state_dir=tmp_path,
         sync_wait=5.0,
+        meter_every=60.0,
     )
     assert isinstance(stop, threading.Event) and not stop.is_set()
 

@@ -489,13 +489,52 @@ def test_a_refund_returns_the_cash_claws_back_the_voucher_and_reverses_the_payab
     assert [(a["target"], a["reason"]) for a in trail] == [(f"/jobs/{job}/refund", "site fault")]
 
 
+def test_a_job_shows_what_it_was_charged_so_far_by_source_and_net_of_refunds(net: Net) -> None:
+    agent = priced_site(net)
+    net.ok("POST", "/voucher-programmes", net.operator, json={"name": "haidian", "budget": "500.00"})
+    grant = {"org": "demo", "face": "300.00", "share": "30%", "valid_until": VALID_UNTIL}
+    net.ok("POST", "/voucher-programmes/haidian/vouchers", net.operator, json=grant)
+    topup(net, "100.00")
+    job, launch = place(net, agent)
+    assert net.ok("GET", f"/jobs/{job}", net.tenant)["charges"] == [
+        {"currency": "CNY", "charged": "0.00 CNY", "vouchers": "0.00 CNY", "cash": "0.00 CNY",
+         "arrears": "0.00 CNY", "held": "36.00 CNY"}
+    ]  # fmt: skip
+    sync(net, agent, [report(launch, "RUNNING")], usage=[usage(launch, 1, 1000)])  # an interim record
+    [running] = net.ok("GET", f"/jobs/{job}", net.tenant)["charges"]
+    assert (running["charged"], running["vouchers"], running["cash"], running["held"]) == (
+        "10.00 CNY",
+        "3.00 CNY",
+        "7.00 CNY",
+        "26.00 CNY",
+    )
+    sync(net, agent, [report(launch, "SUCCEEDED", exit_code=0)], usage=[usage(launch, 2, 500, start=1000)])
+    [done] = net.ok("GET", f"/jobs/{job}", net.tenant)["charges"]
+    assert (done["charged"], done["vouchers"], done["cash"], done["held"]) == (
+        "15.00 CNY",
+        "4.50 CNY",
+        "10.50 CNY",
+        "0.00 CNY",
+    )
+    net.ok("POST", f"/jobs/{job}/refund", net.operator, json={"reason": "site fault"})
+    [refunded] = net.ok("GET", f"/jobs/{job}", net.tenant)["charges"]
+    assert (refunded["charged"], refunded["vouchers"], refunded["cash"]) == (
+        "0.00 CNY",
+        "0.00 CNY",
+        "0.00 CNY",
+    )
+    free = net.ok("POST", "/jobs", net.tenant, json={"spec": {**TRAIN, "name": "waits"}})
+    assert net.ok("GET", f"/jobs/{free['id']}", net.tenant)["charges"] == []
+
+
 def test_holds_placed_in_one_cycle_count_the_ones_before_them(net: Net) -> None:
-    """The applier places three jobs in one cycle; the funds gate saw only the accelerator price, so
-    it planned all three. Each hold counts the cash and voucher value the holds before it took: the
-    third finds neither enough cash nor voucher left and waits."""
+    """The applier places three jobs in one cycle; the funds gate stretched the cash by the voucher's
+    30% share as if the voucher had no end (171.42 to spend), so it planned all three. Each hold
+    counts the cash and voucher value the holds before it took: the third finds neither enough cash
+    nor voucher left and waits."""
     agent = priced_site(net)
     dearer = {**PRICE, "tenant": {"accelerator_hour": "36.00", "cpu_hour": "10.00"}}
-    net.ok("POST", "/sites/dc1/pools/gpu/prices", net.operator, json=dearer)  # 56.00 per job at apply
+    net.ok("POST", "/sites/dc1/pools/gpu/prices", net.operator, json=dearer)  # 56.00 per job
     net.ok("POST", "/voucher-programmes", net.operator, json={"name": "p", "budget": "100.00"})
     grant = {"org": "demo", "face": "30.00", "share": "30%", "valid_until": VALID_UNTIL}
     net.ok("POST", "/voucher-programmes/p/vouchers", net.operator, json=grant)

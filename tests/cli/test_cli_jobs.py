@@ -59,6 +59,16 @@ def test_job_shows_attempts_and_recent_events(api: FakeApi, run: Run, logged_in:
     assert "m14" in result.stdout and "m4" not in result.stdout  # only the 10 most recent
 
 
+def test_job_shows_what_it_was_charged_so_far(api: FakeApi, run: Run, logged_in: Path) -> None:
+    charges = [{"currency": "CNY", "charged": "10.00 CNY", "vouchers": "3.00 CNY", "cash": "7.00 CNY",
+                "arrears": "0.00 CNY", "held": "26.00 CNY"}]  # fmt: skip
+    api.on("GET", "/jobs/job_01", ok(job(state="RUNNING", charges=charges)))
+    api.on("GET", "/jobs/job_01/events", ok({"items": []}))
+    result = run("job", "job_01")
+    assert result.exit_code == 0, result.output
+    assert "10.00 CNY (vouchers 3.00, cash 7.00); 26.00 CNY more held" in result.stdout
+
+
 @pytest.mark.parametrize(
     "command", [["job", "job_x"], ["events", "job_x"], ["cancel", "job_x"], ["logs", "job_x"]]
 )

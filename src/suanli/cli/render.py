@@ -168,6 +168,7 @@ def print_job(job: dict[str, Any], events: Sequence[dict[str, Any]] = ()) -> Non
         ("started", when(job.get("started_at"))),
         ("ended", when(job.get("ended_at"))),
     ]
+    rows += [("charged", _charges(c)) for c in job.get("charges") or [] if isinstance(c, dict)]
     for key, value in rows:
         grid.add_row(key, value)
     _show(grid)
@@ -191,6 +192,20 @@ def print_job(job: dict[str, Any], events: Sequence[dict[str, Any]] = ()) -> Non
     if events:
         stdout.print()
         print_events(events, title="recent events")
+
+
+def _charges(c: dict[str, Any]) -> str:
+    """`12.34 CNY (vouchers 3.70, cash 8.64); 23.66 CNY more held`: what a job was charged so far."""
+
+    def some(key: str) -> str | None:  # the amount without its currency, None when nothing
+        text = str(c.get(key) or "").split(" ")[0]
+        return text if text.strip("0.") else None
+
+    parts = [f"{k} {some(k)}" for k in ("vouchers", "cash", "arrears") if some(k)]
+    out = str(c.get("charged") or "-") + (f" ({', '.join(parts)})" if parts else "")
+    if some("held"):
+        out += f"; {c['held']} more held"
+    return escape(out)
 
 
 def print_events(events: Sequence[dict[str, Any]], title: str | None = None) -> None:

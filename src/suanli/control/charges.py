@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 from suanli.control.errors import Invalid
 from suanli.domain.billing import BillingError, Line, Parts, parse_month, parts_of
 from suanli.domain.errors import FieldError
 from suanli.domain.ledger import TransferKind
+from suanli.domain.money import Money
 from suanli.store import Tx
 from suanli.store.tables import Hold, LedgerTransfer
 
@@ -49,9 +51,12 @@ def posted(
     *,
     project_ids: Iterable[str] | None = None,
     provider_org_ids: Iterable[str] | None = None,
+    job_ids: Iterable[str] | None = None,
 ) -> list[Posted]:
-    """Charges and refunds dated in `[since, until)` of these projects' (or providers') holds."""
-    rows = tx.ledger.charges_between(since, until, project_ids=project_ids, provider_org_ids=provider_org_ids)
+    """Charges and refunds dated in `[since, until)` of these projects' (providers', jobs') holds."""
+    rows = tx.ledger.charges_between(
+        since, until, project_ids=project_ids, provider_org_ids=provider_org_ids, job_ids=job_ids
+    )
     parts = parts_by_transfer(tx, (t.id for t, _, _ in rows))
     return [Posted(t, hold, parts.get(t.id, Parts({}, 0, 0)), charge.once_key) for t, charge, hold in rows]
 
@@ -61,3 +66,33 @@ def parts_by_transfer(tx: Tx, transfer_ids: Iterable[str]) -> dict[str, Parts]:
     for e in tx.ledger.entries(list(transfer_ids)):
         lines[e.transfer_id].append(Line(e.account_id, e.amount_minor, e.source))
     return {tid: parts_of(ls) for tid, ls in lines.items()}
+
+
+def job_charges(tx: Tx, job_id: str) -> list[dict[str, Any]]:
+    """What a job has been charged so far, net of refunds, by funding source, and what its open
+    holds still reserve: one entry per currency it was priced in (none: it never ran on a priced
+    pool). Read from the ledger, as statements are, so it adds up with them."""
+    holds = tx.ledger.holds_of_job(job_id)
+    if not holds:
+        return []
+    lines = posted(tx, datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC), job_ids=[job_id])
+    by_currency: dict[str, dict[str, int]] = {}
+    for hold in holds:
+        sums = by_currency.setdefault(hold.currency, dict.fromkeys(_SOURCES, 0))
+        if hold.state == "open":
+            sums["held"] += max(0, hold.amount_minor - hold.charged_minor)
+    for p in lines:
+        sums = by_currency[p.hold.currency]
+        for source, amount in p.parts.tenant.items():
+            sums["vouchers" if source.startswith("voucher:") else source] += amount
+    return [
+        {
+            "currency": currency,
+            "charged": str(Money(sums["vouchers"] + sums["cash"] + sums["arrears"], currency)),
+            **{k: str(Money(sums[k], currency)) for k in _SOURCES},
+        }
+        for currency, sums in sorted(by_currency.items())
+    ]
+
+
+_SOURCES = ("vouchers", "cash", "arrears", "held")

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from suanli.control.charges import job_charges
 from suanli.control.principal import Principal
 from suanli.control.snapshots import free_nodes, held_by_node, site_online
 from suanli.domain.money import DEFAULT_CURRENCY, Money
@@ -62,6 +63,7 @@ def job_view(
         "site": sites.get(last.site_id) if last else None,
         "pool": pools.get(last.pool_id) if last else None,
         "attempts": [attempt_view(a, sites, pools) for a in rows],
+        "charges": job_charges(tx, job.id) if rows else [],
     }
     if waiting is not None:
         view["waiting"] = waiting

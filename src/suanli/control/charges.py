@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from suanli.control.errors import Invalid
@@ -51,12 +51,9 @@ def posted(
     *,
     project_ids: Iterable[str] | None = None,
     provider_org_ids: Iterable[str] | None = None,
-    job_ids: Iterable[str] | None = None,
 ) -> list[Posted]:
-    """Charges and refunds dated in `[since, until)` of these projects' (providers', jobs') holds."""
-    rows = tx.ledger.charges_between(
-        since, until, project_ids=project_ids, provider_org_ids=provider_org_ids, job_ids=job_ids
-    )
+    """Charges and refunds dated in `[since, until)` of these projects' (or providers') holds."""
+    rows = tx.ledger.charges_between(since, until, project_ids=project_ids, provider_org_ids=provider_org_ids)
     parts = parts_by_transfer(tx, (t.id for t, _, _ in rows))
     return [Posted(t, hold, parts.get(t.id, Parts({}, 0, 0)), charge.once_key) for t, charge, hold in rows]
 
@@ -68,30 +65,34 @@ def parts_by_transfer(tx: Tx, transfer_ids: Iterable[str]) -> dict[str, Parts]:
     return {tid: parts_of(ls) for tid, ls in lines.items()}
 
 
-def job_charges(tx: Tx, job_id: str) -> list[dict[str, Any]]:
-    """What a job has been charged so far, net of refunds, by funding source, and what its open
-    holds still reserve: one entry per currency it was priced in (none: it never ran on a priced
-    pool). Read from the ledger, as statements are, so it adds up with them."""
-    holds = tx.ledger.holds_of_job(job_id)
+def job_charges(tx: Tx, hold_ids: Iterable[str]) -> list[dict[str, Any]]:
+    """What a job has been charged so far under these holds (its attempts'), net of refunds, by
+    funding source, and what its open holds still reserve: one entry per currency it was priced in
+    (none: it never ran on a priced pool). Summed from the ledger's lines, as statements are, so it
+    adds up with them; read by key (holds, then the transfers that name them)."""
+    holds = tx.ledger.holds(hold_ids)
     if not holds:
         return []
-    lines = posted(tx, datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC), job_ids=[job_id])
-    by_currency: dict[str, dict[str, int]] = {}
+    currency_of = {h.id: h.currency for h in holds}
+    charges = tx.ledger.transfers(kinds=[TransferKind.CHARGE.value], refs=list(currency_of))
+    refunds = tx.ledger.transfers(kinds=[TransferKind.REFUND.value], refs=[c.id for c in charges])
+    currency_of |= {c.id: currency_of[c.ref] for c in charges}
+    sums = {c: dict.fromkeys(_SOURCES, 0) for c in sorted({h.currency for h in holds})}
     for hold in holds:
-        sums = by_currency.setdefault(hold.currency, dict.fromkeys(_SOURCES, 0))
         if hold.state == "open":
-            sums["held"] += max(0, hold.amount_minor - hold.charged_minor)
-    for p in lines:
-        sums = by_currency[p.hold.currency]
-        for source, amount in p.parts.tenant.items():
-            sums["vouchers" if source.startswith("voucher:") else source] += amount
+            sums[hold.currency]["held"] += max(0, hold.amount_minor - hold.charged_minor)
+    parts = parts_by_transfer(tx, [t.id for t in (*charges, *refunds)])
+    for t in (*charges, *refunds):
+        mine = sums[currency_of[t.ref]]  # a charge names its hold, a refund its charge
+        for source, amount in parts.get(t.id, Parts({}, 0, 0)).tenant.items():
+            mine["vouchers" if source.startswith("voucher:") else source] += amount
     return [
         {
             "currency": currency,
-            "charged": str(Money(sums["vouchers"] + sums["cash"] + sums["arrears"], currency)),
-            **{k: str(Money(sums[k], currency)) for k in _SOURCES},
+            "charged": str(Money(x["vouchers"] + x["cash"] + x["arrears"], currency)),
+            **{k: str(Money(x[k], currency)) for k in _SOURCES},
         }
-        for currency, sums in sorted(by_currency.items())
+        for currency, x in sums.items()
     ]
 
 

@@ -22,6 +22,7 @@ from suanli.domain.ledger import (
     arrears_account,
     cash_account,
     estimate,
+    hold_id,
     payable_account,
     planned_usage,
     revenue_account,
@@ -49,10 +50,6 @@ DUPLICATES = Counter(
     "suanli_usage_duplicates_total", "Usage records not charged: they repeat an earlier record's interval"
 )
 STOPPED = Counter("suanli_funds_exhausted_stops_total", "Running jobs stopped because their funds ran out")
-
-
-def hold_id(attempt_id: str) -> str:
-    return f"hold:{attempt_id}"
 
 
 def hold_for(

@@ -10,6 +10,7 @@ from typing import Any
 from suanli.control.charges import job_charges
 from suanli.control.principal import Principal
 from suanli.control.snapshots import free_nodes, held_by_node, site_online
+from suanli.domain.ledger import hold_id
 from suanli.domain.money import DEFAULT_CURRENCY, Money
 from suanli.domain.resources import Vector
 from suanli.domain.spec import parse_spec
@@ -63,7 +64,7 @@ def job_view(
         "site": sites.get(last.site_id) if last else None,
         "pool": pools.get(last.pool_id) if last else None,
         "attempts": [attempt_view(a, sites, pools) for a in rows],
-        "charges": job_charges(tx, job.id) if rows else [],
+        "charges": job_charges(tx, [hold_id(a.id) for a in rows]) if rows else [],
     }
     if waiting is not None:
         view["waiting"] = waiting

@@ -70,6 +70,11 @@ def arrears_account(project_id: str, currency: str) -> str:
     return f"arrears:{project_id}:{currency}"
 
 
+def hold_id(attempt_id: str) -> str:
+    """The hold a placement takes for an attempt (one per attempt)."""
+    return f"hold:{attempt_id}"
+
+
 def voucher_account(voucher_id: str) -> str:
     return f"voucher:{voucher_id}"
 

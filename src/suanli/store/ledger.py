@@ -188,10 +188,9 @@ class LedgerRepo:
         *,
         project_ids: Iterable[str] | None = None,
         provider_org_ids: Iterable[str] | None = None,
-        job_ids: Iterable[str] | None = None,
     ) -> list[tuple[LedgerTransfer, LedgerTransfer, Hold]]:
-        """Charges and refunds dated in `[since, until)` of holds of these projects, providers or
-        jobs, as (transfer, the charge it is or reverses, its hold), oldest first."""
+        """Charges and refunds dated in `[since, until)` of holds of these projects or providers, as
+        (transfer, the charge it is or reverses, its hold), oldest first."""
         charge = aliased(LedgerTransfer)
         found: list[tuple[LedgerTransfer, LedgerTransfer, Hold]] = []
         for kind, source in (("charge", LedgerTransfer), ("refund", charge)):
@@ -205,8 +204,6 @@ class LedgerRepo:
                 q = q.where(Hold.project_id.in_(list(project_ids)))
             if provider_org_ids is not None:
                 q = q.where(Hold.provider_org_id.in_(list(provider_org_ids)))
-            if job_ids is not None:
-                q = q.where(Hold.job_id.in_(list(job_ids)))
             found += [(t, c, h) for t, c, h in self._s.execute(q).tuples()]
         return sorted(found, key=lambda row: (row[0].at, row[0].id))
 
@@ -270,8 +267,8 @@ class LedgerRepo:
             self._s.flush()
         return hold
 
-    def holds_of_job(self, job_id: str) -> list[Hold]:
-        return list(self._s.scalars(select(Hold).where(Hold.job_id == job_id).order_by(Hold.id)))
+    def holds(self, hold_ids: Iterable[str]) -> list[Hold]:
+        return list(self._s.scalars(select(Hold).where(Hold.id.in_(list(hold_ids))).order_by(Hold.id)))
 
     def open_holds(self, project_id: str, currency: str) -> list[Hold]:
         q = select(Hold).where(Hold.project_id == project_id, Hold.currency == currency, Hold.state == "open")

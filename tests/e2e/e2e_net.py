@@ -9,18 +9,31 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from suanli.client import Client
+from suanli.store import Database
 
 SUANLI = [sys.executable, "-m", "suanli"]
 FAST = {
     "SUANLI_LEASE_GRACE": "2",
     "SUANLI_SCHEDULE_INTERVAL": "0.5",
 }
+
+
+@dataclass(frozen=True)
+class Metered:
+    """One usage record as the server keeps it."""
+
+    seq: int
+    started_at: datetime | None
+    ended_at: datetime | None
+    wall_seconds: int
 
 
 def free_port() -> int:
@@ -175,6 +188,16 @@ class Network:
     # the network's people
     def client(self, token: str | None = None) -> Client:
         return Client(self.url, token or self.operator, timeout=30)
+
+    def usage_of(self, job_id: str) -> list[Metered]:
+        """The usage records the server keeps for a job, in sequence order."""
+        db = Database(self.database_url)
+        try:
+            with db.read() as tx:
+                rows = sorted(tx.jobs.usage(job_id), key=lambda r: r.seq)
+                return [Metered(r.seq, r.started_at, r.ended_at, r.wall_seconds) for r in rows]
+        finally:
+            db.close()
 
     def site_state(self, site: str) -> str | None:
         try:

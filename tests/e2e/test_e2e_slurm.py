@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import subprocess
 import time
@@ -47,19 +48,28 @@ def test_a_gpu_job_runs_on_slurm_with_its_gpus_and_logs(network: Network) -> Non
 @pytest.mark.lease(20)
 def test_a_slurm_job_survives_an_agent_restart_without_rerunning(network: Network) -> None:
     token = network.add_site("hpc")
-    network.start_agent("hpc", token, backend="slurm", options=SLURM)
+    meter = ("--meter-every", "1")  # usage records while it runs, before and after the restart
+    network.start_agent("hpc", token, backend="slurm", options=SLURM, extra=meter)
     tenant = network.add_tenant("acme", "ada")
     with network.client(tenant) as c:
         job = c.submit_job({"name": "long", "run": "echo started; sleep 6; echo finished"})
         wait_for("running on slurm", lambda: c.get_job(job["id"])["state"] == "RUNNING", timeout=60)
     network.kill_agent("hpc")
-    network.start_agent("hpc", token, backend="slurm", options=SLURM)
+    network.start_agent("hpc", token, backend="slurm", options=SLURM, extra=meter)
     ended = terminal(network, tenant, job["id"])
     assert ended["state"] == "SUCCEEDED"
     assert [a["state"] for a in ended["attempts"]] == ["SUCCEEDED"]  # type: ignore[union-attr]
     with network.client(tenant) as c:
         logs = c.job_logs(job["id"], offset=0)["data"]
     assert logs.count("started") == 1 and "finished" in logs
+    records = wait_for(
+        "its usage records",
+        lambda: (r := network.usage_of(job["id"])) and sum(x.wall_seconds for x in r) >= 6 and r,
+    )
+    assert len(records) >= 3  # interim records, then the last one
+    for before, after in itertools.pairwise(records):  # metered on from where the killed agent stopped
+        assert after.started_at == before.ended_at
+    assert 6 <= sum(r.wall_seconds for r in records) <= 12
 
 
 def test_a_job_longer_than_the_partition_allows_is_refused_before_it_reaches_slurm(network: Network) -> None:

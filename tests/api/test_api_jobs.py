@@ -383,7 +383,7 @@ def test_the_cheapest_pool_and_the_price_cap_read_the_whole_price_book(net: Net)
     dear_cpus = {
         "currency": "CNY",
         "tenant": {"accelerator_hour": "10.00", "cpu_hour": "5.00"},
-        "wholesale": {},
+        "wholesale": {"accelerator_hour": "8.00", "cpu_hour": "4.00"},
     }
     net.ok("POST", "/sites/coal/pools/gpu/prices", net.operator, json=dear_cpus)  # 10 + 8 × 5 = 50.00/h
     net.ok("POST", "/sites/hydro/pools/gpu/price", net.operator, json={"price_per_hour": "30.00"})  # 30.00/h
@@ -437,7 +437,7 @@ def test_a_quote_prices_the_whole_book_as_the_hold_and_the_charge_do(net: Net) -
     agent = net.add_site("sh1", [GPU_POOL])
     net.ok("POST", "/orgs/demo/projects/default/topups", net.operator, json={"amount": "1000.00"})
     book = {"currency": "CNY", "tenant": {"accelerator_hour": "12.50", "cpu_hour": "0.40", "gb_hour": "0.10"},
-            "wholesale": {"accelerator_hour": "10.00"}, "minimum": "0.00"}  # fmt: skip
+            "wholesale": {"accelerator_hour": "10.00", "cpu_hour": "0.30", "gb_hour": "0.08"}, "minimum": "0.00"}  # fmt: skip
     net.ok("POST", "/sites/sh1/pools/gpu/prices", net.operator, json=book)
     spec = {**HELLO, "resources": {"accelerators": "A100:2", "cpus": 2, "memory": "8Gi", "max_runtime": "3h"}}
     [gpu] = [c for c in net.ok("POST", "/quote", net.tenant, json={"spec": spec})["candidates"] if c["fits"]]

@@ -52,9 +52,37 @@ def test_topup_is_for_operators_and_balance_for_finance(net: Net) -> None:
     assert net.call("GET", "/orgs/demo/balance", net.tenant).status_code == 200  # the owner
 
 
+def test_a_price_version_keeps_what_it_leaves_out_and_never_pays_a_provider_nothing_unasked(net: Net) -> None:
+    net.add_site("dc1", [GPU_POOL])
+    first = {
+        "tenant": {"accelerator_hour": "38", "cpu_hour": "0.50"},
+        "wholesale": {"accelerator_hour": "30"},
+    }
+    refused = net.call("POST", "/sites/dc1/pools/gpu/prices", net.operator, json=first)
+    assert refused.status_code == 422  # the provider would be paid nothing for CPUs, unasked
+    assert [e["field"] for e in refused.json()["errors"]] == ["wholesale.cpu_hour"]
+    first["wholesale"]["cpu_hour"] = "0"  # said: nothing
+    first["minimum"] = "1.00"
+    net.ok("POST", "/sites/dc1/pools/gpu/prices", net.operator, json=first)
+    raised = net.ok(
+        "POST", "/sites/dc1/pools/gpu/prices", net.operator, json={"tenant": {"accelerator_hour": "40"}}
+    )
+    assert (raised["version"], raised["currency"], raised["minimum"]["minor"]) == (2, "CNY", 100)
+    assert raised["tenant"] == {"accelerator_hour": "40.00", "cpu_hour": "0.50", "gb_hour": "0.00"}
+    assert raised["wholesale"]["accelerator_hour"] == "30.00"  # what the provider is paid, kept
+    below = net.call(
+        "POST", "/sites/dc1/pools/gpu/prices", net.operator, json={"tenant": {"accelerator_hour": "29"}}
+    )
+    assert below.json()["errors"] == [
+        {"field": "tenant.accelerator_hour", "message": "at least the wholesale rate, 30.00"}
+    ]
+    nothing = net.call("POST", "/sites/dc1/pools/gpu/prices", net.operator, json={})
+    assert nothing.status_code == 422 and "nothing to change" in nothing.json()["detail"]
+
+
 def test_price_versions_append_and_the_pool_price_follows(net: Net) -> None:
     first = price_gpu(net)
-    assert (first["version"], first["tenant"]["accelerator_hour"], first["in_force"]) == (1, "38.0000", True)
+    assert (first["version"], first["tenant"]["accelerator_hour"], first["in_force"]) == (1, "38.00", True)
     body = {"tenant": {"accelerator_hour": "20"}, "wholesale": {"accelerator_hour": "25"}}
     refused = net.call("POST", "/sites/dc1/pools/gpu/prices", net.operator, json=body)
     assert refused.status_code == 422 and "wholesale" in refused.text
@@ -276,7 +304,7 @@ def test_amounts_and_rates_past_what_the_ledger_keeps_are_refused_by_field_not_c
         assert refused.status_code == 422, (why, refused.text)
         assert refused.json()["errors"][0]["field"] == "tenant.accelerator_hour"
     # a tenth of a fen per CPU-hour is a price
-    sub_cent = {"tenant": {"cpu_hour": "0.005", "accelerator_hour": "38"}, "wholesale": {}}
+    sub_cent = {"tenant": {"cpu_hour": "0.005", "accelerator_hour": "38"}, "wholesale": {"cpu_hour": "0.004"}}
     assert net.ok("POST", "/sites/dc1/pools/gpu/prices", net.operator, json=sub_cent)["version"] == 2
     empty = net.call(
         "POST", "/sites/dc1/pools/gpu/prices", net.operator, json={"tenant": {}, "wholesale": {}}

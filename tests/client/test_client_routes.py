@@ -96,7 +96,7 @@ CASES: list[tuple[Callable[[Client], Any], str, str, dict[str, str], Any]] = [
         "/sites/pku/pools/a100/prices",
         {},
         {
-            "currency": "CNY",
+            "currency": None,
             "tenant": {"accelerator_hour": "38"},
             "wholesale": {},
             "minimum": "1",

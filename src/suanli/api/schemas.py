@@ -252,9 +252,12 @@ class PriceRates(_In):
 
 
 class SetPriceBook(_In):
-    currency: str = "CNY"
-    tenant: PriceRates
-    wholesale: PriceRates
+    """A new version of a pool's price book; what it leaves out keeps the newest version's value
+    (`control.money.set_price`)."""
+
+    currency: str | None = None
+    tenant: PriceRates = Field(default_factory=PriceRates)
+    wholesale: PriceRates = Field(default_factory=PriceRates)
     minimum: str | None = None
     effective_at: Instant | None = None
 

@@ -61,11 +61,12 @@ class MoneyApi(RouteGroup):
         *,
         tenant: dict[str, str],
         wholesale: dict[str, str],
-        currency: str = "CNY",
+        currency: str | None = None,
         minimum: str | None = None,
         effective_at: str | None = None,
     ) -> dict[str, Any]:
-        """Append a price book version: rates per hour in major units keyed accelerator_hour, cpu_hour, gb_hour."""
+        """Append a price book version: rates per hour in major units keyed accelerator_hour, cpu_hour,
+        gb_hour; what is left out (None: the currency) keeps the pool's newest version's."""
         body = {
             "currency": currency,
             "tenant": tenant,

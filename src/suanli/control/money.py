@@ -254,44 +254,87 @@ def set_price(
     site_name: str,
     pool_name: str,
     *,
-    currency: str,
+    currency: str | None,
     tenant: dict[str, str | None],
     wholesale: dict[str, str | None],
     minimum: str | None,
     effective_at: datetime | None,
     now: datetime,
 ) -> dict[str, Any]:
-    """Append a new price book version for a pool (versions are never changed)."""
+    """Append a new price book version for a pool (versions are never changed). A rate, the minimum
+    or the currency left out keeps the pool's newest version's (so raising the tenant price keeps
+    what the provider is paid); a pool's first version, or one in another currency, has none to
+    keep: a tenant rate left out is 0 (free), and a wholesale rate left out is refused where its
+    tenant rate is not 0, since the provider would be paid nothing for it without anyone saying so."""
     require_operator(who)
     site = site_for(tx, who, site_name)
     pool = _offered_pool(tx, site, pool_name)
-    currency = currency.upper()
+    existing = tx.ledger.price_versions([pool.id])
+    newest = max(existing, key=lambda v: v.version, default=None)
+    currency = (currency or (newest.currency if newest else DEFAULT_CURRENCY)).upper()
     if currency not in EXPONENT:
         raise Invalid("unknown currency", [FieldError("currency", f"allowed: {', '.join(sorted(EXPONENT))}")])
-    if all(tenant.get(k) is None for k in _RATE_KEYS):
+    before = ledger.book_of(newest) if newest is not None and newest.currency == currency else None
+    given = [v for v in (*tenant.values(), *wholesale.values(), minimum) if v is not None]
+    if before is None and all(tenant.get(k) is None for k in _RATE_KEYS):
         raise Invalid(
             "a price book needs a tenant rate",
             [FieldError("tenant", "at least one of accelerator_hour, cpu_hour, gb_hour (0 to make it free)")],
         )
+    if before is not None and not given:
+        raise Invalid(
+            "nothing to change: give a rate or the minimum",
+            [FieldError("tenant", "at least one rate, or a wholesale rate, or minimum")],
+        )
     scale = Decimal(10) ** EXPONENT[currency]
-    t, w = (
-        Rates(*(_rate(f"{side}.{k}", rates.get(k) or "0") * scale for k in _RATE_KEYS))
-        for side, rates in (("tenant", tenant), ("wholesale", wholesale))
+    t = Rates(
+        *(
+            _new_rate(f"tenant.{k}", tenant.get(k), getattr(before.tenant, k) if before else None, scale)
+            for k in _RATE_KEYS
+        )
+    )
+    unpaid = [k for k in _RATE_KEYS if before is None and wholesale.get(k) is None and getattr(t, k) > 0]
+    if unpaid:
+        raise Invalid(
+            "say what the provider is paid",
+            [
+                FieldError(
+                    f"wholesale.{k}",
+                    f"required with tenant.{k} on the pool's first price in {currency}: what the provider is paid (0: nothing)",
+                )
+                for k in unpaid
+            ],
+        )
+    w = Rates(
+        *(
+            _new_rate(
+                f"wholesale.{k}", wholesale.get(k), getattr(before.wholesale, k) if before else None, scale
+            )
+            for k in _RATE_KEYS
+        )
     )
     if not t.covers(w):
         below = [k for k in _RATE_KEYS if getattr(t, k) < getattr(w, k)]
         raise Invalid(
             "a tenant price below the wholesale rate",
-            [FieldError(f"tenant.{k}", f"at least wholesale.{k}") for k in below],
+            [
+                FieldError(
+                    f"tenant.{k}",
+                    f"at least the wholesale rate, {getattr(w, k) / scale:.{EXPONENT[currency]}f}",
+                )
+                for k in below
+            ],
         )
     effective = effective_at or now
     if effective < now:
         raise Invalid("prices cannot change the past", [FieldError("effective_at", "now or later")])
-    floor = read_amount("minimum", minimum, currency, what="a minimum charge") if minimum else None
-    existing = tx.ledger.price_versions([pool.id])
+    if minimum is not None:
+        floor = read_amount("minimum", minimum, currency, what="a minimum charge").minor
+    else:
+        floor = before.minimum_minor if before is not None else 0
     row = tx.ledger.add_price_version(
         pool_id=pool.id,
-        version=max((v.version for v in existing), default=0) + 1,
+        version=newest.version + 1 if newest is not None else 1,
         currency=currency,
         tenant_accelerator_hour=str(t.accelerator_hour),
         tenant_cpu_hour=str(t.cpu_hour),
@@ -299,13 +342,21 @@ def set_price(
         wholesale_accelerator_hour=str(w.accelerator_hour),
         wholesale_cpu_hour=str(w.cpu_hour),
         wholesale_gb_hour=str(w.gb_hour),
-        minimum_minor=floor.minor if floor else 0,
+        minimum_minor=floor,
         effective_at=effective,
         created_by=who.key,
         created_at=now,
     )
     ledger.sync_pool_price(tx, pool, now)
     return price_view(row, site.name, pool.name, in_force=effective <= now)
+
+
+def _new_rate(field: str, given: str | None, kept: Decimal | None, scale: Decimal) -> Decimal:
+    """A rate in minor units per hour: the one given, else the one kept from the version before (0
+    without one)."""
+    if given is not None:
+        return _rate(field, given) * scale
+    return kept if kept is not None else Decimal(0)
 
 
 def price_pool(
@@ -357,8 +408,14 @@ def price_view(row: PriceVersion, site: str, pool: str, *, in_force: bool) -> di
     book = ledger.book_of(row)
     exp = Decimal(10) ** -EXPONENT[row.currency]
 
-    def rates(r: Rates) -> dict[str, str]:
-        return {k: str(getattr(r, k) * exp) for k in ("accelerator_hour", "cpu_hour", "gb_hour")}
+    def rates(r: Rates) -> dict[str, str]:  # in major units, to the currency's decimals or finer
+        out = {}
+        for k in ("accelerator_hour", "cpu_hour", "gb_hour"):
+            value = (getattr(r, k) * exp).normalize()
+            exponent = value.as_tuple().exponent
+            places = max(EXPONENT[row.currency], -exponent if isinstance(exponent, int) else 0)
+            out[k] = f"{value:.{places}f}"
+        return out
 
     return {
         "site": site,

@@ -148,10 +148,25 @@ def test_usage_beyond_what_the_attempt_could_have_used_is_never_charged(net: Net
         stored = sorted(
             (u.seq, u.wall_seconds, u.accelerator_seconds) for u in tx.jobs.usage(launch["job_id"])
         )
-    assert stored == [(1, 11, 11), (2, 1860, 1860)]  # kept as charged
+    assert stored == [(1, 11, 12), (2, 1860, 1861)]  # kept as charged (and half a second of rounding)
     net.ok("POST", "/agent/sync", agent, json={**post, "usage": [claims_a_day]})  # a resend is still one
     assert money(net)["balance"] == 10_000 - 11 - 1860
     assert balanced(net)
+
+
+def test_figures_rounded_each_to_the_second_are_not_cut(net: Net) -> None:
+    agent = priced_site(net)
+    topup(net, "200.00")  # an hour on 4 GPUs is held
+    spec = {**TRAIN, "resources": {"accelerators": "A100:4", "cpus": 2, "max_runtime": "1h"}}
+    _, launch = place(net, agent, spec)
+    net.clock.advance(60)
+    ran = {**usage(launch, 1, 25), "accelerator_seconds": 101, "cpu_seconds": 51}  # 25.3 s on 4 GPUs
+    net.ok("POST", "/agent/sync", agent, json={"attempts": [report(launch, "RUNNING")], "usage": [ran]})
+    with net.cp.db.read() as tx:
+        [stored] = [
+            (u.wall_seconds, u.accelerator_seconds, u.cpu_seconds) for u in tx.jobs.usage(launch["job_id"])
+        ]
+    assert stored == (25, 101, 51)
 
 
 def test_a_project_without_funds_waits_and_places_after_a_top_up(net: Net) -> None:

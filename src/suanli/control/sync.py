@@ -142,7 +142,8 @@ USAGE_SLACK_S = 60
 def plausible(u: UsageReport, row: Attempt, now: datetime) -> UsageReport:
     """A usage record cut down to what the attempt could have used: its wall time at most its own
     interval and the attempt's life so far on the server's clock (from placement to its end, or now);
-    its accelerator and CPU seconds at most that wall time × what the attempt was allocated. A site
+    its accelerator and CPU seconds at most that wall time (and its rounding, `_held_for`) × what the
+    attempt was allocated. A site
     is paid for what it reports, so a figure beyond those (an agent's bug, or worse) is never
     charged; the cut is logged and counted. Deterministic for a given record and attempt, so a resend
     is still recognised as one."""
@@ -151,8 +152,8 @@ def plausible(u: UsageReport, row: Attempt, now: datetime) -> UsageReport:
     if u.started_at is not None and u.ended_at is not None:
         wall = min(wall, max(0, int((u.ended_at - u.started_at).total_seconds())) + 1)
     nodes = max(1, len(row.nodes))
-    accelerators = min(u.accelerator_seconds, wall * row.accelerators_per_node * nodes)
-    cpus = min(u.cpu_seconds, wall * row.cpus_per_node * nodes)
+    accelerators = min(u.accelerator_seconds, _held_for(wall, row.accelerators_per_node * nodes))
+    cpus = min(u.cpu_seconds, _held_for(wall, row.cpus_per_node * nodes))
     if (wall, accelerators, cpus) == (u.wall_seconds, u.accelerator_seconds, u.cpu_seconds):
         return u
     IMPLAUSIBLE.inc()
@@ -169,6 +170,13 @@ def plausible(u: UsageReport, row: Attempt, now: datetime) -> UsageReport:
         cpus,
     )
     return replace(u, wall_seconds=wall, accelerator_seconds=accelerators, cpu_seconds=cpus)
+
+
+def _held_for(wall: int, allocated: int) -> int:
+    """The most seconds of `allocated` units a record of `wall` whole seconds can hold: a site rounds
+    its wall time and its accelerator (CPU) seconds each to the nearest second, so the run was
+    shorter than wall + ½ s (25.3 s on 4 GPUs is 25 s and 101 GPU-seconds, not a claim to cut)."""
+    return ((2 * wall + 1) * allocated + 1) // 2
 
 
 def _charge(

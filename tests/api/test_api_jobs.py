@@ -404,11 +404,26 @@ def test_the_cheapest_pool_and_the_price_cap_read_the_whole_price_book(net: Net)
     assert [x["job_id"] for x in sync(net, flat)["launch"]] == [cheap["id"]]
 
 
+def test_a_quote_says_a_job_would_wait_for_funds_its_project_lacks(net: Net) -> None:
+    net.add_site("sh1", [GPU_POOL])
+    net.ok("POST", "/sites/sh1/pools/gpu/price", net.operator, json={"price_per_hour": "12.50"})
+    net.ok("POST", "/orgs/demo/projects/default/topups", net.operator, json={"amount": "10.00"})
+    spec = {**HELLO, "resources": {"accelerators": "A100:2", "max_runtime": "3h"}}
+    [gpu] = net.ok("POST", "/quote", net.tenant, json={"spec": spec})["candidates"]
+    assert (gpu["fits"], gpu["code"], gpu["expected_start"]) == (False, "unschedulable", None)
+    assert gpu["reason"] == "insufficient funds: needs 75.00 CNY, available 10.00 CNY"
+    assert gpu["expected_cost"] == "75.00 CNY"  # still priced
+    net.ok("POST", "/orgs/demo/projects/default/topups", net.operator, json={"amount": "65.00"})
+    [gpu] = net.ok("POST", "/quote", net.tenant, json={"spec": spec})["candidates"]
+    assert (gpu["fits"], gpu["expected_start"]) == (True, "now")
+
+
 def test_a_quote_prices_every_pool_and_says_why_the_others_do_not_fit(net: Net) -> None:
     net.add_site("sh1", [GPU_POOL])
     net.add_site("sh2", [CPU_POOL])
     net.ok("PATCH", "/sites/sh1", net.operator, json={"pue": "1.25", "carbon_g_per_kwh": 600})
     net.ok("POST", "/sites/sh1/pools/gpu/price", net.operator, json={"price_per_hour": "12.50"})
+    net.ok("POST", "/orgs/demo/projects/default/topups", net.operator, json={"amount": "100.00"})
     spec = {**HELLO, "resources": {"accelerators": "A100:2", "max_runtime": "3h", "cpus": 2}}
     quote = net.ok("POST", "/quote", net.tenant, json={"spec": spec})
     first, other = quote["candidates"]

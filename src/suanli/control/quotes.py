@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import suppress
 from datetime import datetime
 from typing import Any
 
+from suanli.control import holds
 from suanli.control.errors import Forbidden, Invalid
 from suanli.control.jobs import project_of
 from suanli.control.principal import Principal
 from suanli.control.snapshots import pending_job, pool_views, spec_job
 from suanli.domain.errors import SpecError
+from suanli.domain.money import Money
 from suanli.domain.spec import parse_spec
 from suanli.scheduler import PROFILES, Code, PoolView, explain, never_fits
 from suanli.scheduler.estimate import carbon_g, energy_kwh, expected_cost, expected_hours, hourly_price
 from suanli.scheduler.outlook import AHEAD_LIMIT, outlook
 from suanli.store import Tx
+from suanli.store.tables import Project
 
 
 def quote(
@@ -29,8 +34,13 @@ def quote(
         spec = parse_spec(document)
     except SpecError as exc:
         raise Invalid("the job spec is invalid", exc.errors, code="invalid_spec") from None
+    project = None
     if spec.project:  # a project named must be one the caller could submit to, as `submit` asks
-        project_of(tx, who, spec)
+        project = project_of(tx, who, spec)
+    else:  # the project `submit` would take, if there is just one
+        with suppress(Invalid):
+            project = project_of(tx, who, spec)
+    can_spend = _funds(tx, project, now)
     job = spec_job(spec, "quote", now, spec.priority_rank)
     pools = {p.label: p for p in pool_views(tx, now, lease_ttl, releases=True)}
     ahead = [j for j in tx.jobs.pending() if j.priority >= job.priority]  # older, so ahead at a tie
@@ -42,18 +52,22 @@ def quote(
         # its whole price book on what it would hold there, as its hold at placement is
         hourly, total = hourly_price(job, pool), expected_cost(job, pool, hold_default_s)
         kwh, grams = energy_kwh(job, pool), carbon_g(job, pool)
+        code, reason = c.code, c.reason
+        short = can_spend(total) if c.fits and total else None
+        if short is not None:  # it would wait for funds, as the funds gate would make it
+            code, reason = Code.UNSCHEDULABLE, short
         rows.append(
             {
                 "pool": c.pool,
-                "fits": c.fits,
-                "code": c.code.value,
-                "reason": c.reason,
+                "fits": c.fits and short is None,
+                "code": code.value,
+                "reason": reason,
                 "score": c.score,
                 "price_per_hour": str(hourly) if hourly else None,
                 "expected_cost": str(total) if total else None,
                 "energy_kwh": f"{kwh:.2f}" if kwh is not None else None,
                 "carbon_kg": f"{grams / 1000:.2f}" if grams is not None else None,
-                "expected_start": _start(seen.starts.get(pool.id), pool, now, c.code),
+                "expected_start": None if short else _start(seen.starts.get(pool.id), pool, now, c.code),
             }
         )
     return {
@@ -65,6 +79,25 @@ def quote(
         "queue_projected": seen.projected,
         "candidates": rows,
     }
+
+
+def _funds(tx: Tx, project: Project | None, now: datetime) -> Callable[[Money], str | None]:
+    """For a total on a pool, why the project could not pay its hold now (None: it could, or no
+    project is known to judge by): what the scheduler's funds gate says, from the same figures
+    (`holds.spendable`: cash available, stretched by the org's vouchers)."""
+    known: dict[str, int] = {}
+
+    def short(total: Money) -> str | None:
+        if project is None or total.minor == 0:
+            return None
+        if total.currency not in known:
+            known[total.currency] = holds.spendable(tx, project.id, project.org_id, total.currency, now)
+        have = known[total.currency]
+        if have >= total.minor:
+            return None
+        return f"insufficient funds: needs {total}, available {Money(max(0, have), total.currency)}"
+
+    return short
 
 
 def _start(at: datetime | None, pool: PoolView, now: datetime, code: Code) -> str | None:

@@ -108,6 +108,16 @@ def test_statement_as_a_table_and_as_documents(
         assert result.exit_code == 2 and f"cannot write {nowhere}" in result.stderr, result.output
 
 
+def test_an_empty_statement_says_nothing_was_charged(api: FakeApi, run: Run, logged_in: Path) -> None:
+    empty = {"org": "acme", "project": None, "month": "2026-11", "lines": [], "funding": [], "totals": [],
+             "balances": []}  # fmt: skip
+    api.on("GET", "/orgs/acme/statements", ok(empty))
+    result = run("statement", "acme")
+    assert result.exit_code == 0, result.output
+    assert "no charges this month" in result.stdout and "total: nothing charged" in result.stdout
+    assert "total: 0" not in result.stdout and not result.stdout.endswith("\n\n")
+
+
 def test_a_table_is_not_written_to_a_file(api: FakeApi, run: Run, logged_in: Path, tmp_path: Path) -> None:
     result = run("statement", "acme", "-o", str(tmp_path / "x"))
     assert result.exit_code == 2 and "--format" in result.output and api.requests == []

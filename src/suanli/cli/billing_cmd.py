@@ -115,14 +115,16 @@ def statement(
         "no charges this month",
     )
     stdout.print()
-    print_records(_flat(body["funding"]), ("source", "amount"), "")
-    stdout.print(f"total: {escape(_text(body['totals']) if body['totals'] else '0')}")
-    stdout.print()
-    print_records(
-        _flat(body["balances"]),
-        ("project", "opening", "topups", "cash_charged", "closing", "arrears_closing"),
-        "",
-    )
+    if body["funding"]:
+        print_records(_flat(body["funding"]), ("source", "amount"), "")
+    stdout.print(f"total: {escape(_text(body['totals'])) if body['totals'] else 'nothing charged'}")
+    if body["balances"]:
+        stdout.print()
+        print_records(
+            _flat(body["balances"]),
+            ("project", "opening", "topups", "cash_charged", "closing", "arrears_closing"),
+            "",
+        )
 
 
 def settlement(

@@ -9,7 +9,7 @@ from typing import Any
 from api_net import GPU_POOL, Net
 
 from suanli.control import holds
-from suanli.domain.ledger import Usage
+from suanli.domain.ledger import Usage, cash_account
 
 VALID_UNTIL = "2026-12-31T00:00:00Z"
 
@@ -78,6 +78,17 @@ def test_a_price_version_keeps_what_it_leaves_out_and_never_pays_a_provider_noth
     ]
     nothing = net.call("POST", "/sites/dc1/pools/gpu/prices", net.operator, json={})
     assert nothing.status_code == 422 and "nothing to change" in nothing.json()["detail"]
+
+
+def test_balance_leaves_out_a_currency_the_project_never_used(net: Net) -> None:
+    net.ok("POST", "/orgs/demo/projects/default/topups", net.operator, json={"amount": "10.00"})
+    with net.cp.db.transaction() as tx:  # opened at zero, as a placement on a USD pool would
+        demo = tx.tenancy.org_by_name("demo")
+        assert demo is not None
+        [project] = tx.tenancy.projects(demo.id)
+        tx.ledger.lock_accounts([cash_account(project.id, "USD")], "USD", net.clock())
+    rows = net.ok("GET", "/orgs/demo/balance", net.operator)["projects"]
+    assert [(r["project"], r["currency"], r["balance"]["minor"]) for r in rows] == [("default", "CNY", 1_000)]
 
 
 def test_price_versions_append_and_the_pool_price_follows(net: Net) -> None:

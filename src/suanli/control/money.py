@@ -87,8 +87,15 @@ def balances(tx: Tx, who: Principal, org_name: str) -> dict[str, Any]:
     rows = []
     for project in tx.tenancy.projects(org.id):
         currencies = {a.currency for a in tx.ledger.accounts(f"cash:{project.id}:")} or {DEFAULT_CURRENCY}
-        for cur in sorted(currencies):
-            f = holds.funds(tx, project.id, cur)
+        found = {cur: holds.funds(tx, project.id, cur) for cur in sorted(currencies)}
+        # an account opened at zero for a placement in a currency it never used says nothing
+        used = {
+            c: f for c, f in found.items() if (f.balance, f.credit_limit, f.held, f.arrears) != (0, 0, 0, 0)
+        }
+        if not used:
+            cur = DEFAULT_CURRENCY if DEFAULT_CURRENCY in found else next(iter(found))
+            used = {cur: found[cur]}
+        for cur, f in used.items():
             rows.append(
                 {
                     "project": project.name,

@@ -115,12 +115,35 @@ def test_env_overrides_the_file(api: FakeApi, run: Run, logged_in: Path) -> None
     assert api.clients[-1] == ("http://other.test", env_token)
 
 
+def test_a_profile_named_on_the_command_line_beats_the_env_token(
+    api: FakeApi, run: Run, config_dir: Path
+) -> None:
+    save_profile("local", "http://127.0.0.1:8600", TOKEN, config_dir=config_dir)
+    operator = mint(TokenKind.OPERATOR, bytes(range(2, 26)))
+    save_profile(
+        "local-operator", "http://127.0.0.1:8600", operator, make_current=False, config_dir=config_dir
+    )
+    api.on("GET", "/whoami", ok(ME))
+    bob = mint(TokenKind.TENANT, bytes(range(1, 25)))
+    assert run("--profile", "local-operator", "whoami", env={"SUANLI_TOKEN": bob}).exit_code == 0
+    assert api.clients[-1] == ("http://127.0.0.1:8600", operator)
+    # $SUANLI_PROFILE is the environment too: $SUANLI_TOKEN still overrides its token.
+    said = run("whoami", env={"SUANLI_PROFILE": "local-operator", "SUANLI_TOKEN": bob})
+    assert said.exit_code == 0 and api.clients[-1] == ("http://127.0.0.1:8600", bob)
+    assert "(token from $SUANLI_TOKEN)" in said.stdout  # not a profile whose token is not used
+    named = run("--profile", "local-operator", "whoami", env={"SUANLI_TOKEN": bob})
+    assert "(profile 'local-operator')" in named.stdout
+
+
 def test_a_malformed_token_or_a_server_that_is_no_url_is_a_usage_error(
     api: FakeApi, run: Run, logged_in: Path
 ) -> None:
     """Both once went to the network: exit 4 (the server's 401) or 5 ("cannot reach notaurl")."""
     bad = run("jobs", env={"SUANLI_TOKEN": "slt_bad"})
     assert bad.exit_code == 2 and "the token of $SUANLI_TOKEN is malformed" in bad.stderr
+    save_profile("broken", SERVER, "slt_bad", make_current=False)
+    named = run("--profile", "broken", "jobs", env={"SUANLI_TOKEN": TOKEN})  # the profile's token is used
+    assert named.exit_code == 2 and "the token of profile 'broken' is malformed" in named.stderr
     nourl = run("jobs", env={"SUANLI_SERVER": "notaurl"})
     assert nourl.exit_code == 2 and "'notaurl' is not a server URL" in nourl.stderr
     login = run("login", "--server", "notaurl", "--token-env", "T", env={"T": TOKEN})

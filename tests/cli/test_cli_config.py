@@ -74,6 +74,11 @@ def test_removing_the_current_profile_leaves_none_current(config_dir: Path) -> N
         ("a", {"SUANLI_PROFILE": "b"}, ("a", "http://a.test", "t1")),
         (None, {"SUANLI_SERVER": "http://c.test/"}, ("a", "http://c.test", "t1")),
         (None, {"SUANLI_TOKEN": "t9"}, ("a", "http://a.test", "t9")),
+        (None, {"SUANLI_PROFILE": "b", "SUANLI_TOKEN": "t9"}, ("b", "http://b.test", "t9")),
+        # A saved profile named on the command line is the user's choice: the environment's defaults
+        # do not replace its token or server. One not in the file still takes them.
+        ("b", {"SUANLI_TOKEN": "t9"}, ("b", "http://b.test", "t2")),
+        ("b", {"SUANLI_SERVER": "http://c.test", "SUANLI_TOKEN": "t9"}, ("b", "http://b.test", "t2")),
         ("zzz", {"SUANLI_SERVER": "http://c.test", "SUANLI_TOKEN": "t9"}, ("zzz", "http://c.test", "t9")),
     ],
 )
@@ -84,6 +89,15 @@ def test_resolution_order(
     save_profile("a", "http://a.test", "t1", config_dir=config_dir)
     profile = resolve_profile(name, env={"SUANLI_CONFIG_DIR": str(config_dir), **env})
     assert (profile.name, profile.server, profile.token) == expected
+
+
+@pytest.mark.parametrize(("name", "from_env"), [(None, True), ("a", False)])
+def test_a_profile_says_whether_its_token_is_the_environments(
+    config_dir: Path, name: str | None, from_env: bool
+) -> None:
+    save_profile("a", "http://a.test", "t1", config_dir=config_dir)
+    env = {"SUANLI_CONFIG_DIR": str(config_dir), "SUANLI_TOKEN": "t9"}
+    assert resolve_profile(name, env=env).token_from_env is from_env
 
 
 def test_no_file_means_not_logged_in(config_dir: Path) -> None:

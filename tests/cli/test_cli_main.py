@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import subprocess
 import sys
 import types
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import typer
 from typer.testing import CliRunner, Result
 
 import suanli
-from suanli.cli.main import _register_serve
+from suanli.cli.main import _DEFERRED, _register_serve, app
 
 Run = Callable[..., Result]
 
@@ -121,3 +124,25 @@ def test_a_value_not_among_the_choices_is_named_plainly(run: Run, args: list[str
     result = run(*args)
     message = " ".join(result.output.replace("│", " ").split())
     assert result.exit_code == 2 and expected in message and "Value error" not in message
+
+
+def test_the_cli_starts_without_the_server_or_the_simulator() -> None:
+    """`suanli --version` or `suanli jobs` once waited ~2 s for FastAPI, SQLAlchemy and the scheduler."""
+    heavy = ("fastapi", "sqlalchemy", "uvicorn", "numpy", "matplotlib", "suanli.sim", "suanli.store")
+    probe = f"import sys, suanli.cli.main; print([m for m in {heavy!r} if m in sys.modules])"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_deferred_commands_are_all_the_simulator_registers_and_listed_in_place() -> None:
+    registered = typer.Typer()
+    for module in set(_DEFERRED.values()):
+        importlib.import_module(module).register(registered)
+    assert set(typer.main.get_group(registered).commands) == set(_DEFERRED)
+    group: Any = typer.main.get_command(app)
+    ctx = typer.Context(group)
+    names = group.list_commands(ctx)
+    assert names[names.index("agent") :][:5] == ["agent", *_DEFERRED, "server"]  # where they always were
+    for name in _DEFERRED:
+        command = group.get_command(ctx, name)
+        assert command is not None and command.help and command.params

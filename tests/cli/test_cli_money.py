@@ -8,8 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
 from cli_fakes import FakeApi, ok, problem
 from typer.testing import Result
+
+from suanli.cli.main import app
 
 Run = Callable[..., Result]
 
@@ -154,6 +157,7 @@ def test_price_set_and_list(api: FakeApi, run: Run, logged_in: Path) -> None:
     assert result.exit_code == 0, result.output
     body = api.body()
     assert (body["tenant"], body["wholesale"]) == ({"accelerator_hour": "38"}, {"accelerator_hour": "30"})
+    assert body["currency"] is None and body["minimum"] is None  # left out: the server keeps the last ones
     assert "38.00 / 30.00" in result.stdout
     tenant_view = {k: v for k, v in PRICE.items() if k != "wholesale"}  # what a tenant is shown
     api.on("GET", "/prices", ok({"items": [tenant_view], "next_cursor": None}))
@@ -240,3 +244,24 @@ def test_a_refused_field_is_named_as_it_was_given_on_the_command_line(
     result = run(*args)
     assert result.exit_code == 2, result.output
     assert f"\n  {said}: no\n" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("option", "says"),
+    [
+        ("--accelerator-hour", "What tenants pay per accelerator-hour"),
+        ("--cpu-hour", "What tenants pay per CPU-hour"),
+        ("--gb-hour", "What tenants pay per GiB-hour of memory"),
+        ("--wholesale-accelerator-hour", "What the provider is paid per accelerator-hour"),
+        ("--wholesale-cpu-hour", "What the provider is paid per CPU-hour"),
+        ("--wholesale-gb-hour", "What the provider is paid per GiB-hour of memory"),
+    ],
+)
+def test_price_set_says_what_each_rate_prices_and_what_leaving_it_out_means(option: str, says: str) -> None:
+    group: Any = typer.main.get_command(app)
+    ctx = typer.Context(group)
+    price_set = group.get_command(ctx, "price").get_command(ctx, "set")
+    said = next(p.help for p in price_set.params if option in p.opts)
+    assert says in said and "Left out: the pool's previous version's rate" in said, said
+    if "wholesale" in option:  # with no version before, the provider's rate must be said
+        assert f"refused if {option.replace('wholesale-', '')} is given" in said, said

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from e2e_net import free_port
 
 from suanli.cli.config import load_config
@@ -117,3 +118,18 @@ def test_up_logs_the_cli_in_and_a_second_network_keeps_its_own_profiles(tmp_path
         assert load_config(tmp_path / "config").current == "local"
     finally:
         again.stop()
+
+
+def test_up_stops_when_its_local_agent_exits(tmp_path: Path) -> None:
+    """Once `up` ran on with no site after its agent exited, and a job submitted waited forever."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SUANLI_")}
+    env["SUANLI_CONFIG_DIR"] = str(tmp_path / "config")
+    state = tmp_path / "data" / "agent-local"
+    state.mkdir(parents=True)
+    (state / "agent.token").write_text("sla_revoked\n")  # the agent starts with it, and is refused
+    port = free_port()
+    up = cli(env, "up", "--data-dir", str(tmp_path / "data"), "--port", str(port), "--pool", "cpu:1")
+    assert up.returncode == 1, up.stderr
+    assert "the local agent (site 'local') exited with code 4 (its log is above" in up.stderr
+    with pytest.raises(httpx.HTTPError):  # the server is gone with it
+        httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)

@@ -207,7 +207,8 @@ def whoami(json_out: JsonOption = False) -> None:
         print_json(me)
         return
     operator = " [b](operator)[/b]" if me.get("operator") else ""
-    where = f"on {escape(profile.server)} (profile {escape(profile.name)!r})"
+    source = "token from $SUANLI_TOKEN" if profile.token_from_env else f"profile {escape(profile.name)!r}"
+    where = f"on {escape(profile.server)} ({source})"
     stdout.print(f"{escape(str(me.get('user')))}{operator} {where}")
     memberships = [m for m in me.get("memberships") or [] if isinstance(m, dict)]
     print_records(memberships, ("org", "role"), "no org memberships")

@@ -10,7 +10,8 @@ Location: `$SUANLI_CONFIG_DIR/config.toml`, by default `~/.suanli/config.toml`:
 
 Read with `tomllib`; written by this module (all values are strings), atomically and never readable by
 others. The environment overrides the file: `SUANLI_PROFILE` picks the profile, `SUANLI_SERVER` and
-`SUANLI_TOKEN` replace its fields.
+`SUANLI_TOKEN` replace its fields. A profile named on the command line (`--profile`) is the user's
+explicit choice and beats the environment: its own server and token are used.
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ class Profile:
     name: str
     server: str
     token: str | None
+    token_from_env: bool = False
+    """The token is `$SUANLI_TOKEN`'s, not the one this profile holds in the file."""
 
 
 @dataclass(frozen=True)
@@ -234,18 +237,23 @@ def use_profile(name: str, config_dir: Path | None = None) -> Path:
 def resolve_profile(
     name: str | None = None, env: Mapping[str, str] | None = None, config_dir: Path | None = None
 ) -> Profile:
-    """The profile a command uses: `name`, else `$SUANLI_PROFILE`, else the current one.
+    """The profile a command uses: `name` (given on the command line), else `$SUANLI_PROFILE`, else the
+    current one.
 
-    `$SUANLI_SERVER` and `$SUANLI_TOKEN` override the file's fields, so a script can run without a file.
+    `$SUANLI_SERVER` and `$SUANLI_TOKEN` override the file's fields, so a script can run without a file;
+    but not those of a saved profile chosen by `name`: the environment is the default, a profile named
+    on the command line the user's explicit choice. (A `name` not in the file still takes them.)
     """
     env = os.environ if env is None else env
     config = load_config(config_path(config_dir, env).parent)
     chosen = name or env.get("SUANLI_PROFILE") or config.current or DEFAULT_PROFILE
     stored = config.profiles.get(chosen)
-    server = env.get("SUANLI_SERVER") or (stored.server if stored else None)
-    token = env.get("SUANLI_TOKEN") or (stored.token if stored else None)
+    overrides: Mapping[str, str] = {} if name and stored else env
+    server = overrides.get("SUANLI_SERVER") or (stored.server if stored else None)
+    env_token = overrides.get("SUANLI_TOKEN")
+    token = env_token or (stored.token if stored else None)
     if server:
-        return Profile(chosen, server.rstrip("/"), token)
+        return Profile(chosen, server.rstrip("/"), token, token_from_env=bool(env_token))
     if (name or env.get("SUANLI_PROFILE")) and config.profiles:
         known = ", ".join(sorted(config.profiles))
         raise ConfigError(f"no profile named {chosen!r} (known: {known}); see `suanli profiles`")

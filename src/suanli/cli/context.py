@@ -8,7 +8,6 @@ client's errors into one red line on stderr and the documented exit code.
 from __future__ import annotations
 
 import importlib
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -47,6 +46,10 @@ class CliState:
     """Options given before the command (`suanli --profile NAME jobs`)."""
 
     profile: str | None = None
+    """`--profile`, or `$SUANLI_PROFILE` when it is not given."""
+    profile_from_flag: bool = False
+    """`--profile` was on the command line: that profile's server and token beat `$SUANLI_SERVER`
+    and `$SUANLI_TOKEN` (see `resolve_profile`)."""
 
 
 # One invocation per process: the root callback resets this before any command runs. (A module value
@@ -137,7 +140,7 @@ def choice(kind: type[E]) -> Callable[[str], E]:
 def current_profile() -> Profile:
     """The profile this invocation uses (global `--profile`, env, or the current one)."""
     try:
-        return resolve_profile(state.profile)
+        return resolve_profile(state.profile if state.profile_from_flag else None)
     except NotLoggedIn as exc:
         fail(str(exc), ExitCode.AUTH)
     except ConfigError as exc:
@@ -171,7 +174,7 @@ def session() -> Iterator[Client]:
         try:
             check_token_shape(profile.token)
         except MalformedToken as exc:
-            where = "$SUANLI_TOKEN" if os.environ.get("SUANLI_TOKEN") else f"profile {profile.name!r}"
+            where = "$SUANLI_TOKEN" if profile.token_from_env else f"profile {profile.name!r}"
             fail(f"the token of {where} is malformed: {exc}", ExitCode.USAGE)
     with client_errors(profile.server), make_client(profile.server, profile.token) as client:
         yield client

@@ -2,7 +2,9 @@
 
 Commands live in small modules that each expose `register(app)`. `server` and `up` come from
 `suanli.cli.serve` when that module is installed (it starts the control plane in-process, so it is the
-one part of the CLI allowed to import below `suanli.client`).
+one part of the CLI allowed to import below `suanli.client`). The simulator's commands are imported
+only when one of them runs or `--help` lists them (`_DEFERRED`), so that `suanli jobs` does not wait
+for the simulator and the scheduler to load.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 import suanli
 from suanli.cli import (
@@ -22,8 +24,6 @@ from suanli.cli import (
     context,
     jobs_cmd,
     money_cmd,
-    sim_cmd,
-    sim_generate_cmd,
     sites_cmd,
     submit_cmd,
     tenancy_cmd,
@@ -36,17 +36,41 @@ __all__ = ["app", "main"]
 SPELLED_APART = {("sim", "compare"): "sim-compare", ("sim", "generate"): "sim-generate"}
 """Two-word commands that may also be written as two words: `suanli sim compare t.csv`."""
 
+_DEFERRED = {
+    "sim": "suanli.cli.sim_cmd",
+    "sim-compare": "suanli.cli.sim_cmd",
+    "sim-generate": "suanli.cli.sim_generate_cmd",
+}
+"""Commands whose module is imported only when the command is looked up (to run it, or for `--help`):
+the simulator pulls in pydantic and the scheduler, which every other command would wait for."""
+
+
+class _Deferred(TyperCommand):
+    """Holds the place of a `_DEFERRED` command, and so its place in `--help`, until it is loaded."""
+
 
 class _Commands(TyperGroup):
     """The root group. `suanli sim compare` is `suanli sim-compare` (and `sim generate`
     `sim-generate`), unless a file of that name is there to replay: `suanli sim compare` then
-    replays it, as `suanli sim TRACE` always has."""
+    replays it, as `suanli sim TRACE` always has. A `_Deferred` stand-in is replaced by the real
+    command the first time it is looked up."""
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:  # Typer's own (vendored) click types
         joined = SPELLED_APART.get((args[0], args[1])) if len(args) > 1 else None
         if joined is not None and not Path(args[1]).exists():
             return super().resolve_command(ctx, [joined, *args[2:]])
         return super().resolve_command(ctx, args)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if isinstance(command, _Deferred):
+            loaded = typer.Typer(rich_markup_mode=app.rich_markup_mode)  # as the root's
+            importlib.import_module(_DEFERRED[cmd_name]).register(loaded)
+            for name, real in typer.main.get_group(loaded).commands.items():
+                if name in _DEFERRED:
+                    self.commands[name] = real  # the same key: its place in the listing stays
+            command = super().get_command(ctx, cmd_name)
+        return command
 
 
 app = typer.Typer(
@@ -71,6 +95,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _global_options(
+    ctx: typer.Context,
     profile: Annotated[
         str | None,
         typer.Option(help="Use this saved profile.", envvar="SUANLI_PROFILE", show_envvar=True),
@@ -81,7 +106,8 @@ def _global_options(
     ] = False,
 ) -> None:
     """Options that apply to every command."""
-    context.state = CliState(profile=profile)
+    source = ctx.get_parameter_source("profile")
+    context.state = CliState(profile=profile, profile_from_flag=getattr(source, "name", "") == "COMMANDLINE")
 
 
 def _register_serve(target: typer.Typer) -> None:
@@ -114,6 +140,10 @@ def _register_serve(target: typer.Typer) -> None:
         )
 
 
+def _not_loaded() -> None:  # never runs: `_Commands.get_command` replaces its command first
+    raise RuntimeError("a deferred command ran before it was loaded")
+
+
 _COMMANDS = (
     auth_cmd,
     submit_cmd,
@@ -123,11 +153,11 @@ _COMMANDS = (
     money_cmd,
     billing_cmd,
     agent_cmd,
-    sim_cmd,
-    sim_generate_cmd,
 )
 for _module in _COMMANDS:
     _module.register(app)
+for _name in _DEFERRED:
+    app.command(_name, cls=_Deferred)(_not_loaded)
 _register_serve(app)
 
 

@@ -254,21 +254,45 @@ def voucher_relate(
     stdout.print(f"{escape(org)}'s vouchers will not pay {escape(provider)}")
 
 
-Rate = Annotated[str | None, typer.Option(help="Per hour, in major units, e.g. 38.00.")]
+def _tenant_rate(per: str, example: str) -> Any:
+    return typer.Option(
+        help=f"What tenants pay per {per}, in major units, e.g. {example}. Left out: the pool's "
+        "previous version's rate (none: 0, free)."
+    )
+
+
+def _wholesale_rate(per: str, example: str, tenant_option: str) -> Any:
+    return typer.Option(
+        help=f"What the provider is paid per {per}, in major units, e.g. {example}. Left out: the "
+        f"pool's previous version's rate; with none, refused if {tenant_option} is given."
+    )
 
 
 @price_app.command("set")
 def price_set(
     site: Annotated[str, typer.Argument(help="The site.")],
     pool: Annotated[str, typer.Argument(help="The pool.")],
-    accelerator_hour: Rate = None,
-    cpu_hour: Rate = None,
-    gb_hour: Rate = None,
-    wholesale_accelerator_hour: Rate = None,
-    wholesale_cpu_hour: Rate = None,
-    wholesale_gb_hour: Rate = None,
-    minimum: Annotated[str | None, typer.Option(help="Minimum charge per job attempt.")] = None,
-    currency: Annotated[str, typer.Option(help="CNY, USD, EUR, HKD or JPY.")] = "CNY",
+    accelerator_hour: Annotated[str | None, _tenant_rate("accelerator-hour", "38.00")] = None,
+    cpu_hour: Annotated[str | None, _tenant_rate("CPU-hour", "0.20")] = None,
+    gb_hour: Annotated[str | None, _tenant_rate("GiB-hour of memory", "0.05")] = None,
+    wholesale_accelerator_hour: Annotated[
+        str | None, _wholesale_rate("accelerator-hour", "30.00", "--accelerator-hour")
+    ] = None,
+    wholesale_cpu_hour: Annotated[str | None, _wholesale_rate("CPU-hour", "0.15", "--cpu-hour")] = None,
+    wholesale_gb_hour: Annotated[
+        str | None, _wholesale_rate("GiB-hour of memory", "0.04", "--gb-hour")
+    ] = None,
+    minimum: Annotated[
+        str | None,
+        typer.Option(help="Minimum charge per job attempt. Left out: the previous version's (none: 0)."),
+    ] = None,
+    currency: Annotated[
+        str | None,
+        typer.Option(
+            help="CNY, USD, EUR, HKD or JPY. Left out: the previous version's (none: CNY). A version in "
+            "another currency keeps nothing of the one before."
+        ),
+    ] = None,
     effective: Annotated[
         str | None,
         typer.Option(help="In force from: 2027-01-01T00:00:00Z or 2027-01-01 (no zone: UTC; default now)."),
@@ -276,6 +300,10 @@ def price_set(
     json_out: JsonOption = False,
 ) -> None:
     """Add a price book version for a pool: tenant prices and the provider's wholesale rates (operators).
+
+    A rate, the minimum or the currency left out keeps the pool's previous version's. With no previous
+    version (or a new currency), a tenant rate left out is 0 (free), and a wholesale rate left out is
+    refused if its tenant rate is given: say what the provider is paid (0 for nothing).
 
     Example:
 

@@ -1,4 +1,8 @@
-"""`suanli server` and `suanli up`: run the control plane (and, for `up`, a local site) in the foreground."""
+"""`suanli server` and `suanli up`: run the control plane (and, for `up`, a local site) in the foreground.
+
+The control plane, the API app and uvicorn are imported inside the functions that use them, not at the
+top: `main` imports this module for every command, and they take seconds to load.
+"""
 
 from __future__ import annotations
 
@@ -15,20 +19,21 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import httpx
 import typer
-import uvicorn
 
-from suanli.api.app import create_app
 from suanli.cli.config import ConfigError, config_path, link_local_network, load_config
 from suanli.cli.context import fail, stderr
 from suanli.cli.exit_codes import ExitCode
-from suanli.control import bootstrap
-from suanli.control.plane import ControlPlane, utcnow
-from suanli.control.settings import Settings
-from suanli.store import Database, sqlite_url
+
+if TYPE_CHECKING:
+    import uvicorn
+
+    from suanli.control.plane import ControlPlane
+    from suanli.control.settings import Settings
+    from suanli.store import Database
 
 __all__ = ["register"]
 
@@ -37,6 +42,8 @@ DEFAULT_PORT = 8600
 
 
 def _settings(data_dir: Path | None, database_url: str | None) -> Settings:
+    from suanli.control.settings import Settings
+
     settings = Settings()
     if data_dir is not None:
         settings.data_dir = data_dir
@@ -48,6 +55,8 @@ def _settings(data_dir: Path | None, database_url: str | None) -> Settings:
 
 
 def _open(settings: Settings) -> Database:
+    from suanli.store import Database, sqlite_url
+
     url = settings.database_url or sqlite_url(settings.data_dir)
     db = Database(url)
     db.migrate()
@@ -99,7 +108,7 @@ DbUrl = Annotated[
 
 def server(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = DEFAULT_PORT,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = DEFAULT_PORT,
     data_dir: DataDir = None,
     database_url: DbUrl = None,
     demo: Annotated[bool, typer.Option(help="Also create the demo tenant on first start.")] = False,
@@ -110,6 +119,9 @@ def server(
     On first start it creates the operator account and writes its token to DATA_DIR/operator.token
     (mode 0600). Stop with Ctrl-C; all state is in the database.
     """
+    from suanli.control import bootstrap
+    from suanli.control.plane import ControlPlane, utcnow
+
     _logging(verbose)
     settings = _settings(data_dir, database_url)
     db = _open(settings)
@@ -122,11 +134,11 @@ def server(
     if first:
         _write_secret(settings.data_dir / "demo.token", first.tenant_token)
     cp = ControlPlane(db, settings)
-    _serve(cp, host, port, before_exit=cp.signals.close)
+    _server(cp, host, port, before_exit=cp.signals.close).run()
 
 
 def up(
-    port: Annotated[int, typer.Option(help="Port for the API.")] = DEFAULT_PORT,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port for the API.")] = DEFAULT_PORT,
     data_dir: DataDir = None,
     database_url: DbUrl = None,
     pool: Annotated[
@@ -148,6 +160,10 @@ def up(
     instead of taking those names and leaves the current profile as it is (`suanli --profile
     local-PORT …` reaches it); a network started again on another --port takes its profiles with it. Ctrl-C stops everything; starting again keeps all data.
     """
+    _refuse_bad_options(site, pool or [])  # before anything is started or written
+    from suanli.control import bootstrap
+    from suanli.control.plane import ControlPlane, utcnow
+
     _logging(verbose)
     settings = _settings(data_dir, database_url)
     state_dir = settings.data_dir / f"agent-{site}"
@@ -170,20 +186,6 @@ def up(
     enroll = None
     if not (state_dir / "agent.token").exists():
         enroll = bootstrap.local_site_token(db, site, "local", now, force=True)
-    agent_cmd = [
-        sys.executable,
-        "-m",
-        "suanli",
-        "agent",
-        "--server",
-        server_url,
-        "--site",
-        site,
-        "--state-dir",
-        str(state_dir),
-    ]
-    for spec in pool or []:
-        agent_cmd += ["--pool", spec]
     env = {**os.environ, **({"SUANLI_AGENT_TOKEN": enroll} if enroll else {})}
     stderr.print(f"[bold]suanli is up[/bold]: API {server_url}  (docs {server_url}/docs)")
     stderr.print(
@@ -194,18 +196,78 @@ def up(
         f"  try: suanli {_profile_flag(tenant_token)}submit examples/hello.yaml --wait    "
         "(Ctrl-C here stops everything)"
     )
-    agent = _LocalAgent(server_url, agent_cmd, env)
-    threading.Thread(target=agent.start_when_ready, daemon=True).start()
+    agent = _LocalAgent(site, _agent_command(server_url, site, state_dir, pool or []), env)
+    _serve_with_agent(ControlPlane(db, settings), port, agent)
+
+
+def _refuse_bad_options(site: str, pools: list[str]) -> None:
+    """Stop (exit 2) when the local site's name or a `--pool` would be refused later: the name by
+    the rule every site's name follows, a pool by the agent, which would leave the network running
+    with no site to run jobs."""
+    from suanli.agent.pools import parse_pools
+    from suanli.control.accounts import check_name
+    from suanli.control.errors import Invalid
+
     try:
-        cp = ControlPlane(db, settings)
+        check_name("--site", site)
+    except Invalid as exc:
+        fail(f"bad --site {site!r}: {'; '.join(e.message for e in exc.errors)}", ExitCode.USAGE)
+    try:
+        parse_pools(pools)
+    except ValueError as exc:
+        fail(str(exc), ExitCode.USAGE)
 
-        def before_exit() -> None:
-            agent.stop()
-            cp.signals.close()  # end open long polls so shutdown does not wait for them
 
-        _serve(cp, "127.0.0.1", port, before_exit=before_exit)
+def _agent_command(server_url: str, site: str, state_dir: Path, pools: list[str]) -> list[str]:
+    cmd = [sys.executable, "-m", "suanli", "agent", "--server", server_url, "--site", site]
+    cmd += ["--state-dir", str(state_dir)]
+    for spec in pools:
+        cmd += ["--pool", spec]
+    return cmd
+
+
+def _serve_with_agent(cp: ControlPlane, port: int, agent: _LocalAgent) -> None:
+    """Serve the API with the local agent beside it until either stops. Ctrl-C stops the agent
+    first (it reports its last states), then the server; an agent that exits on its own stops the
+    server too, and `up` fails: a network without its site would take jobs and never run them."""
+    server_url = f"http://127.0.0.1:{port}"
+
+    def before_exit() -> None:
+        agent.stop()
+        cp.signals.close()  # end open long polls so shutdown does not wait for them
+
+    served = _server(cp, "127.0.0.1", port, before_exit=before_exit)
+
+    def agent_exited() -> None:
+        cp.signals.close()
+        served.should_exit = True
+
+    threading.Thread(
+        target=agent.run, args=(lambda: _wait_until_healthy(server_url), agent_exited), daemon=True
+    ).start()
+    try:
+        served.run()
     finally:
         agent.stop()
+    if agent.exit_code is not None:
+        code = agent.exit_code
+        how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
+        fail(
+            f"the local agent (site {agent.site!r}) {how} (its log is above, on stderr); the server is "
+            "stopped too: without its site the network would take jobs and never run them",
+            ExitCode.FAILED,
+        )
+
+
+def _wait_until_healthy(server_url: str, tries: int = 300) -> None:
+    """Wait (up to `tries` × 0.1 s) until the server answers /healthz."""
+    for _ in range(tries):
+        try:
+            if httpx.get(f"{server_url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
 
 
 def _profile_flag(tenant_token: str | None) -> str:
@@ -252,6 +314,8 @@ def _refuse_if_running(port: int, state_dir: Path, data_dir: Path) -> None:
 def _refuse_if_site_in_use(db: Database, site: str, now: datetime, lease_ttl: float) -> None:
     """Stop (exit 2) when another agent syncs as this site (a network on another data dir over the
     same database): enrolling here would revoke its token and take the site from it."""
+    from suanli.control import bootstrap
+
     seen = bootstrap.site_seen_since(db, site, now - timedelta(seconds=lease_ttl))
     if seen is not None:
         ago = max(0, round((now - seen).total_seconds()))
@@ -265,39 +329,45 @@ def _refuse_if_site_in_use(db: Database, site: str, now: datetime, lease_ttl: fl
 
 class _LocalAgent:
     """The embedded site's agent, a child process in its own session so that Ctrl-C reaches only `up`,
-    which stops the agent first (it reports its last states) and the server after."""
+    which stops it. `exit_code` is set when it exits without being asked to (`stop`)."""
 
-    def __init__(self, server_url: str, cmd: list[str], env: dict[str, str]) -> None:
-        self.server_url, self.cmd, self.env = server_url, cmd, env
+    def __init__(self, site: str, cmd: list[str], env: dict[str, str]) -> None:
+        self.site, self.cmd, self.env = site, cmd, env
         self.proc: subprocess.Popen[bytes] | None = None
+        self.exit_code: int | None = None
+        self._stopping = False
         self._lock = threading.Lock()
 
-    def start_when_ready(self) -> None:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{self.server_url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
+    def run(self, wait_ready: Callable[[], None], on_exit: Callable[[], None]) -> None:
+        """Start the agent when `wait_ready` returns and wait for it; `on_exit` if it exits unasked."""
+        wait_ready()
         with self._lock:
+            if self._stopping:
+                return
             self.proc = subprocess.Popen(
                 self.cmd, env=self.env, start_new_session=True, preexec_fn=_die_with_parent
             )
             proc = self.proc
         # PR_SET_PDEATHSIG fires when the *thread* that forked the child exits, so this one waits.
-        proc.wait()
+        code = proc.wait()
+        with self._lock:
+            if self._stopping:
+                return
+            self.exit_code = code
+        on_exit()
 
     def stop(self) -> None:
         with self._lock:
+            self._stopping = True
             proc = self.proc
-            if proc is None or proc.poll() is not None:
-                return
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def _die_with_parent() -> None:
@@ -310,36 +380,42 @@ def _die_with_parent() -> None:
         pass
 
 
-class _Server(uvicorn.Server):
-    """Uvicorn with a hook that runs (on a thread, while the loop keeps serving) before shutdown."""
+def _server(
+    cp: ControlPlane, host: str, port: int, before_exit: Callable[[], None] | None = None
+) -> uvicorn.Server:
+    """Uvicorn serving the API, with a hook that runs (on a thread, while the loop keeps serving)
+    before a signal shuts it down. The class is made here so that uvicorn loads only when a server
+    starts."""
+    import uvicorn
 
-    def __init__(self, config: uvicorn.Config, before_exit: Callable[[], None] | None) -> None:
-        super().__init__(config)
-        self._before_exit = before_exit
-        self._exiting = False
+    from suanli.api.app import create_app
 
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        hook = self._before_exit
-        if hook is None or self._exiting:  # a second Ctrl-C: stop now
-            super().handle_exit(sig, frame)
-            return
-        self._exiting = True
+    class Server(uvicorn.Server):
+        exiting = False
 
-        def run_then_exit() -> None:
-            try:
-                hook()
-            finally:
-                uvicorn.Server.handle_exit(self, sig, frame)
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            if before_exit is None or self.exiting:  # a second Ctrl-C: stop now
+                super().handle_exit(sig, frame)
+                return
+            self.exiting = True
 
-        threading.Thread(target=run_then_exit, daemon=True).start()
+            def run_then_exit() -> None:
+                try:
+                    before_exit()
+                finally:
+                    uvicorn.Server.handle_exit(self, sig, frame)
 
+            threading.Thread(target=run_then_exit, daemon=True).start()
 
-def _serve(cp: ControlPlane, host: str, port: int, before_exit: Callable[[], None] | None = None) -> None:
-    app = create_app(cp)
     config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=5
+        create_app(cp),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=5,
     )
-    _Server(config, before_exit).run()
+    return Server(config)
 
 
 def register(app: typer.Typer) -> None:

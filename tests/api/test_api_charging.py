@@ -339,6 +339,8 @@ def test_a_project_paid_wholly_by_vouchers_can_place(net: Net) -> None:
     net.ok("POST", "/voucher-programmes/grid/vouchers", net.operator, json=grant)
     _job, launch = place(net, agent)
     assert money(net)["held"] == 0
+    row = net.ok("GET", "/orgs/demo/balance", net.operator)["projects"][0]
+    assert row["held_on_vouchers"]["minor"] == 3_600  # the hold is there, on the voucher
     sync(net, agent, [report(launch, "SUCCEEDED", exit_code=0)], usage=[usage(launch, 1, 3600)])
     assert money(net)["balance"] == 0 and money(net)["arrears"] == 0
     rep = net.ok("GET", "/voucher-programmes/grid/report", net.operator)

@@ -56,11 +56,20 @@ def balance(org: Annotated[str, typer.Argument(help="The org.")], json_out: Json
     if json_out:
         print_json(body)
         return
-    columns = ("project", "currency", "balance", "held", "credit_limit", "available", "arrears")
+    columns = (
+        "project",
+        "currency",
+        "balance",
+        "held",
+        "held_on_vouchers",
+        "credit_limit",
+        "available",
+        "arrears",
+    )
     print_records(_flat(body.get("projects", [])), columns, "no projects")
     if body.get("vouchers"):
         stdout.print()
-        print_records(_flat(body["vouchers"]), ("programme", "remaining", "share", "valid_until"), "")
+        print_records(_flat(body["vouchers"]), ("id", "programme", "remaining", "share", "valid_until"), "")
 
 
 def topup(

@@ -103,6 +103,10 @@ def balances(tx: Tx, who: Principal, org_name: str) -> dict[str, Any]:
                     "balance": money_view(f.balance, cur),
                     "credit_limit": money_view(f.credit_limit, cur),
                     "held": money_view(f.held, cur),
+                    # what its open holds still expect its org's vouchers to pay (not cash: not in `held`)
+                    "held_on_vouchers": money_view(
+                        sum(holds.voucher_reserved(h) for h in tx.ledger.open_holds(project.id, cur)), cur
+                    ),
                     "available": money_view(f.available, cur),
                     "arrears": money_view(f.arrears, cur),
                 }

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import Result
 
-from suanli.cli.serve import _LocalAgent
+from suanli.cli.serve import _LocalAgent, _open, _settings
 
 Run = Callable[..., Result]
 
@@ -84,3 +84,10 @@ def test_an_agent_stopped_before_the_server_is_ready_never_starts() -> None:
     reported: list[int | None] = []
     agent.run(agent.stop, lambda: reported.append(agent.exit_code))  # Ctrl-C while `up` waits
     assert agent.proc is None and reported == []
+
+
+def test_a_new_data_dir_and_its_database_are_the_owners_alone(tmp_path: Path) -> None:
+    settings = _settings(tmp_path / "data", None)
+    _open(settings).close()
+    assert (settings.data_dir.stat().st_mode & 0o777) == 0o700
+    assert ((settings.data_dir / "suanli.db").stat().st_mode & 0o777) == 0o600

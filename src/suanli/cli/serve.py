@@ -50,7 +50,8 @@ def _settings(data_dir: Path | None, database_url: str | None) -> Settings:
     if database_url is not None:
         settings.database_url = database_url
     settings.data_dir = settings.data_dir.expanduser()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # the ledger, tokens and job output live here: the owner's alone, as ~/.ssh is
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     return settings
 
 
@@ -58,6 +59,8 @@ def _open(settings: Settings) -> Database:
     from suanli.store import Database, sqlite_url
 
     url = settings.database_url or sqlite_url(settings.data_dir)
+    if settings.database_url is None:  # a new database file (and its journal) readable by the owner alone
+        (settings.data_dir / "suanli.db").touch(mode=0o600, exist_ok=True)
     db = Database(url)
     db.migrate()
     return db

@@ -95,6 +95,9 @@ def test_site_price_and_energy_profile(api: FakeApi, run: Run, logged_in: Path) 
     result = run("site", "set", "pku", "--pue", "1.25", "--carbon", "560")
     assert json.loads(api.requests[1].content) == {"pue": "1.25", "carbon_g_per_kwh": 560}
     assert "PUE 1.25, grid 560 gCO2e/kWh" in result.stdout
+    nothing = run("site", "set", "pku")  # a silent no-op before
+    assert nothing.exit_code == 2 and "nothing to set: give --region, --pue" in nothing.stderr
+    assert len(api.requests) == 2
 
 
 def test_site_show_and_set_show_the_bandwidth_into_the_site(api: FakeApi, run: Run, logged_in: Path) -> None:

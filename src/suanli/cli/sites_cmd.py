@@ -198,6 +198,11 @@ def site_set(
     suanli site set sh-a100 --pue 1.25 --carbon 560 --bandwidth cn-east=10000 --bandwidth '*=1000'
     ```
     """
+    if region is None and pue is None and carbon is None and not bandwidth:
+        fail(
+            "nothing to set: give --region, --pue, --carbon or --bandwidth (suanli site show NAME shows it)",
+            ExitCode.USAGE,
+        )
     links = _bandwidth(bandwidth) if bandwidth else None
     with session() as client:
         body = client.update_site(name, region=region, pue=pue, carbon_g_per_kwh=carbon, bandwidth_mbps=links)

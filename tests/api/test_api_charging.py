@@ -187,6 +187,32 @@ def test_a_project_without_funds_waits_and_places_after_a_top_up(net: Net) -> No
     assert money(net)["available"] == 0
 
 
+def test_a_cpu_only_job_never_runs_unpaid_on_a_pool_priced_for_its_accelerators(net: Net) -> None:
+    """A pool priced per accelerator-hour alone would charge a job holding no accelerator nothing:
+    the job is refused there, with the reason, until the pool prices CPU-hours too."""
+    agent = priced_site(net)
+    topup(net, "50.00")
+    spec = {**TRAIN, "resources": {"cpus": 2, "max_runtime": "1h"}}
+    [gpu] = net.ok("POST", "/quote", net.tenant, json={"spec": spec})["candidates"]
+    assert (gpu["fits"], gpu["code"]) == (False, "unresolvable")
+    assert gpu["reason"].startswith("pool charges for accelerator-hours only and the job uses none")
+    refused = net.call("POST", "/jobs", net.tenant, json={"spec": spec})
+    assert refused.status_code == 422 and "would run unpaid" in refused.json()["errors"][0]["message"]
+    with_cpus = {
+        **PRICE,
+        "tenant": {"accelerator_hour": "36.00", "cpu_hour": "0.50"},
+        "wholesale": {"accelerator_hour": "30.00", "cpu_hour": "0.40"},
+    }
+    net.ok("POST", "/sites/dc1/pools/gpu/prices", net.operator, json=with_cpus)
+    [gpu] = net.ok("POST", "/quote", net.tenant, json={"spec": spec})["candidates"]
+    assert (gpu["fits"], gpu["expected_cost"]) == (True, "1.00 CNY")  # 2 CPUs × 1 h × 0.50
+    job = net.ok("POST", "/jobs", net.tenant, json={"spec": spec})
+    net.cycle()
+    [launch] = sync(net, agent)["launch"]
+    assert launch["job_id"] == job["id"]
+    assert money(net)["held"] == 100
+
+
 def test_the_funds_gate_prices_the_whole_book_before_anything_is_held(net: Net) -> None:
     agent = priced_site(net)
     dearer = {**PRICE, "tenant": {"accelerator_hour": "36.00", "cpu_hour": "10.00"}}

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from suanli.domain.ledger import PriceBook, Rates
 from suanli.domain.money import Money
 from suanli.domain.resources import AcceleratorOption, Resources, Vector
 from suanli.scheduler import PendingJob, PoolView
@@ -25,6 +26,10 @@ from suanli.scheduler.reuse import Reusable
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 BUILT_IN_SCORES = sorted({name for p in PROFILES.values() for name, _ in p.scores})
 vectors = st.builds(Vector, st.integers(0, 8), st.integers(0, 16), st.integers(0, 64))
+_rate = st.sampled_from([Decimal(0), Decimal(100)])
+books = st.builds(
+    lambda r: PriceBook("CNY", r, r), st.builds(Rates, _rate, _rate, _rate)
+)  # each rate charged or free
 
 
 @st.composite
@@ -45,6 +50,7 @@ def pools(draw: st.DrawFn) -> PoolView:
         pue=draw(st.one_of(st.none(), st.just(Decimal("1.3")))),
         carbon_g_per_kwh=draw(st.one_of(st.none(), st.just(500))),
         max_runtime_s=draw(st.sampled_from([None, 1800, 86400])),
+        book=draw(st.one_of(st.none(), books)),
     )
 
 
@@ -122,6 +128,7 @@ def test_an_answer_depends_on_the_pool_only_through_its_pool_key(
         "pue",
         "carbon_g_per_kwh",
         "max_runtime_s",
+        "book",
     ]
     taken = data.draw(st.lists(st.sampled_from(fields), unique=True))
     alike = replace(pool, id="pool-2", name="q", **{f: getattr(other, f) for f in taken})
@@ -130,7 +137,15 @@ def test_an_answer_depends_on_the_pool_only_through_its_pool_key(
 
 
 def test_the_pool_keyed_filters_are_the_static_ones_that_name_few_pool_fields() -> None:
-    assert POOL_KEYED == ["accelerator", "shape", "constraints", "price_cap", "runtime_limit", "online"]
+    assert POOL_KEYED == [
+        "accelerator",
+        "shape",
+        "constraints",
+        "paid",
+        "price_cap",
+        "runtime_limit",
+        "online",
+    ]
 
 
 INDEXED = [name for name in POOL_KEYED if hasattr(_FILTERS[name](), "candidates")]
@@ -169,6 +184,9 @@ A100_8 = Vector(8, 64, 512)
         ("shape", {"per_node": Vector(4, 64, 512)}, False),
         ("constraints", {"accelerator": "H100", "free": ()}, True),
         ("constraints", {"region": "south"}, False),
+        ("paid", {"site": "b", "accelerator": "H100", "price": Money(999)}, True),
+        ("paid", {"price": None}, False),
+        ("paid", {"accelerator": None}, False),
         ("price_cap", {"site": "b", "per_node": Vector(4, 64, 512)}, True),
         ("price_cap", {"price": Money(999)}, False),
         ("runtime_limit", {"site": "b", "price": Money(999), "accelerator": "H100"}, True),

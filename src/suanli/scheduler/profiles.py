@@ -6,7 +6,7 @@ from suanli.scheduler import plugins  # noqa: F401  (registers the built-in plug
 from suanli.scheduler.framework import Profile
 
 # Cheap, static checks first so the reason a user sees is the most fundamental one.
-FILTERS = ("accelerator", "shape", "constraints", "price_cap", "runtime_limit", "online", "capacity")
+FILTERS = ("accelerator", "shape", "constraints", "paid", "price_cap", "runtime_limit", "online", "capacity")
 
 # `lost_sites` dominates: a job goes back to a site that lost it only when nothing else fits. Every
 # pool a cycle places on starts the job now, so "fastest" means the quickest accelerators and the

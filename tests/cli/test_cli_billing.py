@@ -108,6 +108,18 @@ def test_statement_as_a_table_and_as_documents(
         assert result.exit_code == 2 and f"cannot write {nowhere}" in result.stderr, result.output
 
 
+def test_a_statement_shows_refunds_only_where_there_were_some(
+    api: FakeApi, run: Run, logged_in: Path
+) -> None:
+    api.on("GET", "/orgs/acme/statements", ok(STATEMENT))
+    assert "REFUNDED" not in run("statement", "acme").stdout
+    line = {**STATEMENT["lines"][0], "amount": money(0), "refunded": money(22_800)}  # type: ignore[index]
+    api.on("GET", "/orgs/acme/statements", ok({**STATEMENT, "lines": [line]}))
+    result = run("statement", "acme")
+    assert result.exit_code == 0, result.output
+    assert "REFUNDED" in result.stdout and "228.00 CNY" in result.stdout
+
+
 def test_an_empty_statement_says_nothing_was_charged(api: FakeApi, run: Run, logged_in: Path) -> None:
     empty = {"org": "acme", "project": None, "month": "2026-11", "lines": [], "funding": [], "totals": [],
              "balances": []}  # fmt: skip

@@ -50,6 +50,28 @@ def test_csv_is_one_table_with_a_kind_column() -> None:
     assert next(r for r in table if r["kind"] == "closing")["amount"] == "1339.56"
 
 
+def test_a_refund_shows_beside_the_line_it_gave_back_and_the_amount_stays_net() -> None:
+    st = statement()
+    refunded = Statement(
+        st.org,
+        st.project,
+        st.month,
+        (
+            st.lines[0],
+            JobLine("vision", "job_2", "eval", "bj", "cpu", "0.25", "0.00", 0, "CNY", refunded=120),
+        ),
+        st.funding,
+        st.balances,
+    )
+    table = list(csv.DictReader(io.StringIO(statement_csv(refunded))))
+    assert [(r["job"], r["amount"], r["refunded"]) for r in table if r["kind"] == "job"] == [
+        ("job_1", "228.00", ""),
+        ("job_2", "0.00", "1.20"),
+    ]
+    assert '<th class="n">refunded</th>' in statement_html(refunded)
+    assert ">refunded<" not in statement_html(st)  # no column where nothing was refunded
+
+
 def test_csv_quotes_and_defuses_a_hostile_job_name() -> None:
     text = statement_csv(statement(EVIL + ',\n"next"'))
     row = next(r for r in csv.DictReader(io.StringIO(text)) if r["job"] == "job_1")

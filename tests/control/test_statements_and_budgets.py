@@ -51,8 +51,8 @@ def test_a_statement_totals_the_ledger_by_job_and_funding_source(db: Database) -
         balance_now = holds.funds(tx, w.project_id, "CNY").balance
     with db.read() as tx:
         st = statements.statement(tx, OPERATOR, w.org, None, "2026-11")
-    lines = sorted((line.name, line.amount, line.hours, line.pool) for line in st.lines)
-    assert lines == [("refunded", 0, "0.28", "gpu"), ("train <big>", 3_600, "1.00", "gpu")]
+    lines = sorted((line.name, line.amount, line.refunded, line.hours, line.pool) for line in st.lines)
+    assert lines == [("refunded", 0, 1_000, "0.28", "gpu"), ("train <big>", 3_600, 0, "1.00", "gpu")]
     assert st.totals() == {"CNY": 3_600}
     assert {f.source: f.amount for f in st.funding} == {"cash": 2_520, f"voucher:pg-{w.org}": 1_080}
     [b] = st.balances

@@ -109,11 +109,19 @@ def statement(
     stdout.print(
         f"[bold]{escape(body['org'])}{escape('/' + body['project'] if body['project'] else '')} {escape(body['month'])}[/bold]"
     )
-    print_records(
-        _flat(body["lines"]),
-        ("project", "job", "name", "site", "pool", "hours", "accelerator_hours", "amount"),
-        "no charges this month",
+    columns: tuple[str, ...] = (
+        "project",
+        "job",
+        "name",
+        "site",
+        "pool",
+        "hours",
+        "accelerator_hours",
+        "amount",
     )
+    if any(int(line.get("refunded", {}).get("minor", 0)) for line in body["lines"]):
+        columns += ("refunded",)  # amount is net of it
+    print_records(_flat(body["lines"]), columns, "no charges this month")
     stdout.print()
     if body["funding"]:
         print_records(_flat(body["funding"]), ("source", "amount"), "")

@@ -28,6 +28,9 @@ class JobLine:
     accelerator_hours: str
     amount: int  # net of refunds, minor units
     currency: str
+    refunded: int = (
+        0  # of it given back this month by refunds (minor units, ≥ 0): amount + refunded was charged
+    )
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,7 @@ COLUMNS = (
     "accelerator_hours",
     "amount",
     "currency",
+    "refunded",
 )
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
@@ -142,7 +146,8 @@ def rows(st: Statement) -> list[dict[str, Any]]:
         out.append(
             {"kind": "job", "project": line.project, "job": line.job, "name": line.name, "site": line.site,
              "pool": line.pool, "hours": line.hours, "accelerator_hours": line.accelerator_hours,
-             "amount": plain(line.amount, line.currency), "currency": line.currency}
+             "amount": plain(line.amount, line.currency), "currency": line.currency,
+             "refunded": plain(line.refunded, line.currency) if line.refunded else ""}
         )  # fmt: skip
     for f in st.funding:
         out.append(
@@ -198,9 +203,11 @@ def _table(
 def statement_html(st: Statement) -> str:
     scope = f"{st.org}/{st.project}" if st.project else f"{st.org} (all projects)"
     title = f"Statement {st.month}: {scope}"
+    refunds = any(line.refunded for line in st.lines)  # a column only where a refund was made
     jobs = (
         _table(
-            ("project", "job", "name", "site / pool", "hours", "accelerator hours", "amount"),
+            ("project", "job", "name", "site / pool", "hours", "accelerator hours", "amount")
+            + (("refunded",) if refunds else ()),
             [
                 (
                     line.project,
@@ -211,9 +218,10 @@ def statement_html(st: Statement) -> str:
                     line.accelerator_hours,
                     text(line.amount, line.currency),
                 )
+                + ((text(line.refunded, line.currency) if line.refunded else "",) if refunds else ())
                 for line in st.lines
             ],
-            {4, 5, 6},
+            {4, 5, 6, 7},
         )
         if st.lines
         else '<p class="muted">No charges this month.</p>'

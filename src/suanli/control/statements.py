@@ -51,16 +51,19 @@ class _Acc:
     amount: int = 0
     wall: int = 0
     accelerator: int = 0
+    refunded: int = 0
 
 
 def _job_lines(tx: Tx, lines: list[Posted], project_names: dict[str, str]) -> list[JobLine]:
-    """One line per job and place it ran (a retry elsewhere is a second line), net of refunds."""
+    """One line per job and place it ran (a retry elsewhere is a second line), net of refunds, with
+    what refunds gave back of it this month beside it."""
     usage = _usage_by_key(tx, [p.usage_key for p in lines if p.usage_key and not p.refund])
     acc: dict[tuple[str, str, str, str, str], _Acc] = defaultdict(_Acc)
     for p in lines:
         h = p.hold
         a = acc[(h.project_id, h.job_id or h.id, h.site_id, h.pool_id, h.currency)]
         a.amount += p.parts.charged
+        a.refunded -= p.parts.charged if p.refund else 0  # a refund is a negative charge
         wall, accelerator = (0, 0) if p.refund else usage.get(p.usage_key or "", (0, 0))
         a.wall, a.accelerator = a.wall + wall, a.accelerator + accelerator
     jobs = tx.jobs.by_ids(key[1] for key in acc)
@@ -80,6 +83,7 @@ def _job_lines(tx: Tx, lines: list[Posted], project_names: dict[str, str]) -> li
                 hours(a.accelerator),
                 a.amount,
                 cur,
+                a.refunded,
             )
         )
     return sorted(out, key=lambda line: (line.project, line.job, line.site, line.pool))
@@ -167,6 +171,7 @@ def view(st: Statement) -> dict[str, Any]:
                 "hours": line.hours,
                 "accelerator_hours": line.accelerator_hours,
                 "amount": money_view(line.amount, line.currency),
+                "refunded": money_view(line.refunded, line.currency),
             }
             for line in st.lines
         ],

@@ -346,6 +346,7 @@ def test_quote_shows_prices_and_why_not(api: FakeApi, run: Run, logged_in: Path,
         "75.00 CNY" in result.stdout and "1.84" in result.stdout and "offers no accelerators" in result.stdout
     )
     assert "counts the 7 job(s) waiting ahead" in result.stdout
+    assert "higher is better" in " ".join(result.stdout.split())  # what SCORE means
 
 
 def test_why_for_a_job_gathering_its_room_says_it_holds_a_claim(

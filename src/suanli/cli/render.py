@@ -463,3 +463,9 @@ def print_quote(quote: dict[str, Any]) -> None:
             "" if r.get("fits") else escape(str(r.get("reason", ""))),
         )
     _show(table)
+    if any(r.get("score") is not None for r in rows):
+        stdout.print(
+            f"SCORE: how well a pool suits objective {escape(str(quote.get('objective')))} "
+            "(price, carbon, speed, data locality, fit; higher is better): at its turn the job is "
+            "placed on the highest-scoring pool with room."
+        )

@@ -9,6 +9,7 @@ from typing import Any
 from api_net import GPU_POOL, Net
 
 from suanli.control import holds
+from suanli.control.bootstrap import DEMO_USER
 from suanli.domain.ledger import Usage, cash_account
 
 VALID_UNTIL = "2026-12-31T00:00:00Z"
@@ -131,7 +132,11 @@ def test_a_programme_grants_vouchers_within_budget_and_reports(net: Net) -> None
     assert report["by_provider"][0]["provider"] == "dc" and report["by_org"][0]["org"] == "demo"
     mine = net.ok("GET", "/vouchers?org=demo", net.tenant)["items"]
     assert mine[0]["remaining"]["minor"] == 30_000 - 1_140
-    assert net.call("GET", "/vouchers", net.tenant).status_code == 403
+    assert net.ok("GET", "/vouchers", net.tenant)["items"] == mine  # their only org's, unnamed
+    net.ok("POST", "/orgs", net.operator, json={"name": "lab", "kind": "tenant"})
+    net.ok("POST", "/orgs/lab/members", net.operator, json={"user": DEMO_USER, "role": "finance"})
+    unnamed = net.call("GET", "/vouchers", net.tenant)  # two orgs: which one?
+    assert unnamed.status_code == 403 and "--org ORG`; yours: demo, lab" in unnamed.json()["detail"]
     assert net.call("GET", "/voucher-programmes/haidian/report", net.tenant).status_code == 403
 
 

@@ -213,7 +213,11 @@ def voucher_list(
     org: Annotated[str | None, typer.Option(help="One org's vouchers (its finance members may ask).")] = None,
     json_out: JsonOption = False,
 ) -> None:
-    """List vouchers with what remains of each."""
+    """List vouchers with what remains of each.
+
+    Operators see every org's; others name the org with --org, or leave it out when they are an
+    owner, admin or finance member of one org only.
+    """
     with session() as client:
         body = client.list_vouchers(org)
     if json_out:

@@ -14,8 +14,8 @@ from typing import Any
 
 from suanli.control import ledger
 from suanli.control.accounts import check_name, org_for, require_operator, site_for
-from suanli.control.errors import Conflict, Invalid, NotFound
-from suanli.control.money import money_view, read_amount, require_finance
+from suanli.control.errors import Conflict, Forbidden, Invalid, NotFound
+from suanli.control.money import MONEY_ROLES, money_view, read_amount, require_finance
 from suanli.control.principal import Principal
 from suanli.control.views import ts
 from suanli.domain.catalog import UnknownAccelerator, default_catalog
@@ -169,8 +169,19 @@ def voucher_view(tx: Tx, row: VoucherGrant) -> dict[str, Any]:
 
 
 def list_vouchers(tx: Tx, who: Principal, org_name: str | None) -> list[dict[str, Any]]:
+    """Every voucher (operators), or one org's: the one named, else the caller's only org whose
+    money they may see."""
+    if org_name is None and not who.operator:
+        mine = sorted(o.name for o in tx.tenancy.orgs([i for i, r in who.roles.items() if r in MONEY_ROLES]))
+        if len(mine) != 1:
+            yours = (
+                f"yours: {', '.join(mine)}" if mine else "you are an owner, admin or finance member of none"
+            )
+            raise Forbidden(
+                f"only operators list every org's vouchers; name the org (`org`, `suanli voucher list --org ORG`; {yours})"
+            )
+        org_name = mine[0]
     if org_name is None:
-        require_operator(who)
         return [voucher_view(tx, v) for v in tx.ledger.vouchers()]
     org = org_for(tx, who, org_name)
     require_finance(who, org)

@@ -226,6 +226,9 @@ def test_price_list_takes_the_site_as_an_argument_too(api: FakeApi, run: Run, lo
          "POST /sites/sh/pools/a100/prices", "tenant.accelerator_hour", "--accelerator-hour"),
         (("budget", "set", "acme", "vision", "5", "--month", "2026-13"),
          "PUT /orgs/acme/projects/vision/budget", "body.month", "--month"),
+        # a field the command takes under another name
+        (("voucher", "grant", "hd", "acme", "5", "--until", "soon"),
+         "POST /voucher-programmes/hd/vouchers", "valid_until", "--until"),
         # an argument by its name, as the help lists it; an option left at its default, and a
         # field no argument carries, as the API named them
         (("credit-limit", "set", "acme", "vision", "x"), "PUT /orgs/acme/projects/vision/credit-limit",

@@ -87,6 +87,18 @@ def fail(message: str, code: int, fields: list[dict[str, object]] | None = None)
     raise typer.Exit(code)
 
 
+# API fields that commands take under another name: `--until` is a voucher's `valid_until`.
+_PARAM_OF = {
+    "valid_until": "until",
+    "providers": "provider",
+    "sites": "site",
+    "accelerators": "accelerator",
+    "guaranteed_cu": "guaranteed",
+    "limit_cu": "limit",
+    "carbon_g_per_kwh": "carbon",
+}
+
+
 def _as_given(field: str) -> str:
     """The API's field as the user gave it on this command line: `--reason` for `reason`,
     `--wholesale-accelerator-hour` for `wholesale.accelerator_hour`, `amount` for `body.amount`; the
@@ -99,6 +111,7 @@ def _as_given(field: str) -> str:
     if ctx is None or not parts:
         return field
     names = ["_".join(parts), parts[-1]] if len(parts) <= 2 else []
+    names += [_PARAM_OF[n] for n in names if n in _PARAM_OF]
     for name in names:
         for param in ctx.command.params:
             if param.name != name:

@@ -22,11 +22,12 @@ install: $(STAMP)
 up: $(STAMP)
 	$(BIN)/suanli up --data-dir $(DATA_DIR) --port $(PORT) --site $(SITE) $(foreach p,$(POOL),--pool $(p))
 
-## test: set up PostgreSQL, a local Slurm and a local Ray if needed and run the whole suite
+## test: set up PostgreSQL, a local Slurm, a local Ray and Chromium if needed and run the whole suite
 test: $(STAMP)
 	@scripts/ensure-postgres.sh
 	@scripts/ensure-slurm.sh
 	@scripts/ensure-ray.sh
+	@scripts/ensure-chromium.sh
 	$(BIN)/pytest -q -x --timeout=600; rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi
 
 ## check: lint, strict types, layer contracts

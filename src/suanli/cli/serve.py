@@ -191,6 +191,8 @@ def up(
         enroll = bootstrap.local_site_token(db, site, "local", now, force=True)
     env = {**os.environ, **({"SUANLI_AGENT_TOKEN": enroll} if enroll else {})}
     stderr.print(f"[bold]suanli is up[/bold]: API {server_url}  (docs {server_url}/docs)")
+    if tenant_token:  # the token rides in the fragment, which a browser never sends to a server
+        stderr.print(f"  portal: {server_url}/portal/#token={tenant_token}")
     stderr.print(
         f"  tenant token: {settings.data_dir / 'demo.token'}; operator token: "
         f"{settings.data_dir / 'operator.token'}"
@@ -392,6 +394,7 @@ def _server(
     import uvicorn
 
     from suanli.api.app import create_app
+    from suanli.cli.portal_files import add_portal
 
     class Server(uvicorn.Server):
         exiting = False
@@ -410,8 +413,10 @@ def _server(
 
             threading.Thread(target=run_then_exit, daemon=True).start()
 
+    app = create_app(cp)
+    add_portal(app)
     config = uvicorn.Config(
-        create_app(cp),
+        app,
         host=host,
         port=port,
         log_level="warning",

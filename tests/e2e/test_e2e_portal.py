@@ -1,0 +1,136 @@
+"""The browser portal in a real headless Chromium against `suanli up`, as a tenant meets it: the link
+`up` prints logs in, a job is quoted, submitted, watched to its end with its output, listed, and
+a long one cancelled; bad input and a refused token are said on the page; the page runs under its
+Content-Security-Policy without a console error."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from e2e_net import free_port
+from test_e2e_up import Up, cli
+
+CHROMIUM = os.environ.get("SUANLI_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"]
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency (make install)")
+if not shutil.which(CHROMIUM):
+    pytest.skip(f"no Chromium at {CHROMIUM}: scripts/ensure-chromium.sh installs it", allow_module_level=True)
+expect = sync_api.expect
+
+
+@pytest.fixture
+def up(tmp_path: Path) -> Iterator[tuple[Up, dict[str, str]]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SUANLI_")}
+    env["SUANLI_CONFIG_DIR"] = str(tmp_path / "config")
+    network = Up(tmp_path / "data", free_port(), env, tmp_path / "up.log")
+    try:
+        yield network, env
+    finally:
+        network.stop()
+
+
+@pytest.fixture
+def browser() -> Iterator[sync_api.Browser]:
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def test_a_tenant_quotes_submits_watches_and_cancels_jobs_in_the_portal(
+    up: tuple[Up, dict[str, str]], browser: sync_api.Browser
+) -> None:
+    network, env = up
+    [link] = re.findall(r"portal: (http://\S+/portal/#token=\S+)", network.output())
+    page = browser.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+
+    page.goto(link)
+    expect(page.locator("#who")).to_contain_text("demo owner")
+    assert "token=" not in page.url  # taken out of the address bar and the history
+    expect(page.get_by_text("No jobs yet.")).to_be_visible()
+
+    page.get_by_role("link", name="Submit", exact=True).click()
+    page.fill("#f-name", "portal-hello")
+    page.fill("#f-run", "echo hello-from-the-portal")
+    page.fill("#f-max-runtime", "5m")
+    page.click("#quote-button")
+    quote = page.locator("#quote")
+    expect(quote).to_contain_text("priced for 0.08 h")
+    expect(quote.locator("tbody tr").first).to_contain_text("local/cpu")
+    assert (
+        httpx.get(f"http://127.0.0.1:{network.port}/api/v1/jobs", headers=_auth(link)).json()["items"] == []
+    )  # a quote submits nothing
+
+    page.fill("#f-max-runtime", "forever")  # bad input: said on the page, naming the field
+    page.click("#submit-button")
+    expect(page.locator(".error")).to_contain_text("max_runtime")
+    page.fill("#f-max-runtime", "5m")
+    page.click("#submit-button")
+    expect(page).to_have_url(re.compile(r"#/jobs/job_"))
+    job_id = page.url.rsplit("/", 1)[1]
+    expect(page.locator("#job-state")).to_have_text("SUCCEEDED", timeout=90_000)
+    expect(page.locator("#logs")).to_contain_text("hello-from-the-portal", timeout=30_000)
+
+    page.get_by_role("link", name="Jobs", exact=True).click()
+    row = page.locator("tbody tr", has_text=job_id)
+    expect(row).to_contain_text("SUCCEEDED")
+    expect(row).to_contain_text("demo/default")
+
+    # A long job, cancelled from its page (the confirm dialog accepted) and seen ending so.
+    spec = Path(env["SUANLI_CONFIG_DIR"]).parent / "long.yaml"
+    spec.write_text("name: long\nrun: sleep 300\nresources: {cpus: 1, max_runtime: 10m}\n")
+    ran = cli(env, "submit", str(spec))
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    long_id = ran.stdout.split()[0]
+    page.goto(f"http://127.0.0.1:{network.port}/portal/#/jobs/{long_id}")
+    expect(page.locator("#job-state")).to_have_text("RUNNING", timeout=60_000)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#cancel")
+    expect(page.locator("#job-state")).to_have_text("CANCELLED", timeout=60_000)
+
+    page.get_by_role("link", name="Money", exact=True).click()
+    expect(page.locator("main")).to_contain_text("default")
+    page.get_by_role("link", name="Network", exact=True).click()
+    expect(page.locator("main tbody tr").first).to_contain_text("online")
+
+    page.click("#logout")
+    expect(page).to_have_url(re.compile(r"#/login$"))
+    page.fill("#token", "slt_not-a-real-token")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator(".error")).to_contain_text("That token was refused.")
+    # the browser logs the answers it was meant to get (422 for the bad input, 401 for the bad
+    # token) as failed loads; nothing else, and no script or policy error
+    expected = re.compile(r"Failed to load resource: .* status of (401|422) ")
+    assert [p for p in problems if not expected.match(p)] == []
+
+
+def test_the_portal_is_served_with_a_policy_that_allows_only_its_own_code(
+    up: tuple[Up, dict[str, str]],
+) -> None:
+    network, _ = up
+    base = f"http://127.0.0.1:{network.port}"
+    root = httpx.get(f"{base}/", follow_redirects=False)
+    assert root.status_code == 307 and root.headers["location"] == "/portal/"
+    page = httpx.get(f"{base}/portal/")
+    policy = page.headers["content-security-policy"]
+    assert (
+        "script-src 'self'" in policy and "default-src 'none'" in policy and "'unsafe-inline'" not in policy
+    )
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert "<script>" not in page.text and 'src="portal.js"' in page.text  # nothing inline to allow
+
+
+def _auth(link: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {link.rsplit('token=', 1)[1]}"}

@@ -124,6 +124,114 @@ def test_logs_follow_stops_when_complete(api: FakeApi, run: Run, logged_in: Path
     assert {r.url.params["follow"] for r in api.requests} == {"true"}
 
 
+SH_A = {"number": 1, "offset": 0, "site": "sh-a", "pool": "a100"}
+SH_B = {"number": 2, "offset": 7, "site": "sh-b", "pool": "a100"}
+MARKER_2 = "── attempt 2 on site sh-b, pool a100 ──"
+
+
+def test_logs_mark_where_a_later_attempt_begins_on_stderr_only(
+    api: FakeApi, run: Run, logged_in: Path
+) -> None:
+    api.on(
+        "GET",
+        "/jobs/job_01/logs",
+        ok({"data": "epoch 1resuming\n", "offset": 0, "next_offset": 16, "complete": True,
+            "attempts": [SH_A, SH_B]}),
+        ok({"data": "", "offset": 16, "next_offset": 16, "complete": True, "attempts": [SH_A, SH_B]}),
+    )  # fmt: skip
+    result = run("logs", "job_01")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "epoch 1resuming\n"  # what a pipe gets: the output, byte for byte
+    assert result.stderr.strip() == MARKER_2  # the first attempt needs no marker
+
+
+def test_logs_follow_marks_an_attempt_beginning_between_answers_once(
+    api: FakeApi, run: Run, logged_in: Path
+) -> None:
+    api.on(
+        "GET",
+        "/jobs/job_01/logs",
+        ok({"data": "epoch 1", "offset": 0, "next_offset": 7, "complete": False, "attempts": [SH_A]}),
+        ok({"data": "", "offset": 7, "next_offset": 7, "complete": False, "attempts": [SH_A]}),
+        ok({"data": "resuming\n", "offset": 7, "next_offset": 16, "complete": False,
+            "attempts": [SH_A, SH_B]}),
+        ok({"data": "done\n", "offset": 16, "next_offset": 21, "complete": True, "attempts": [SH_A, SH_B]}),
+    )  # fmt: skip
+    result = run("logs", "-f", "job_01")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "epoch 1resuming\ndone\n"
+    assert result.stderr.count("attempt 2") == 1 and MARKER_2 in result.stderr
+
+
+def test_logs_from_an_offset_mark_only_the_attempts_beginning_after_it(
+    api: FakeApi, run: Run, logged_in: Path
+) -> None:
+    later = {"number": 3, "offset": 21, "site": "sh-c", "pool": "h100"}
+    api.on(
+        "GET",
+        "/jobs/job_01/logs",
+        ok({"data": "ing\nstep 2\nagain\n", "offset": 10, "next_offset": 27, "complete": True,
+            "attempts": [SH_A, SH_B, later]}),
+        ok({"data": "", "offset": 27, "next_offset": 27, "complete": True, "attempts": [SH_A, SH_B, later]}),
+    )  # fmt: skip
+    result = run("logs", "job_01", "--offset", "10")
+    assert result.stdout == "ing\nstep 2\nagain\n"
+    assert result.stderr.strip() == "── attempt 3 on site sh-c, pool h100 ──"
+
+
+def test_logs_of_one_attempt_print_it_alone_without_markers(api: FakeApi, run: Run, logged_in: Path) -> None:
+    api.on(
+        "GET",
+        "/jobs/job_01/logs",
+        ok(
+            {
+                "data": "resuming\n",
+                "offset": 0,
+                "next_offset": 16,
+                "complete": False,
+                "attempts": [SH_A, SH_B],
+            }
+        ),
+        ok({"data": "", "offset": 16, "next_offset": 16, "complete": False, "attempts": [SH_A, SH_B]}),
+    )
+    result = run("logs", "job_01", "--attempt", "2")
+    assert result.exit_code == 0, result.output
+    assert (result.stdout, result.stderr) == ("resuming\n", "")
+    assert [(r.url.params["attempt"], r.url.params["offset"]) for r in api.requests] == [
+        ("2", "0"),
+        ("2", "16"),
+    ]
+
+
+def test_logs_follow_one_attempt_until_it_ended(api: FakeApi, run: Run, logged_in: Path) -> None:
+    api.on(
+        "GET",
+        "/jobs/job_01/logs",
+        ok({"data": "epoch 1", "offset": 0, "next_offset": 7, "complete": False, "attempts": [SH_A]}),
+        ok({"data": "", "offset": 7, "next_offset": 7, "complete": True, "attempts": [SH_A, SH_B]}),
+    )
+    result = run("logs", "-f", "job_01", "--attempt", "1", "--offset", "0")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "epoch 1"
+    assert {(r.url.params["attempt"], r.url.params["follow"]) for r in api.requests} == {("1", "true")}
+
+
+def test_logs_of_an_attempt_the_job_never_had_name_the_ones_it_has(
+    api: FakeApi, run: Run, logged_in: Path
+) -> None:
+    refused = problem(
+        422,
+        "unknown_attempt",
+        "job job_01 has no attempt 3; its attempts: 1, 2",
+        [{"field": "attempt", "message": "one of the job's attempts: 1, 2"}],
+    )
+    api.on("GET", "/jobs/job_01/logs", refused)
+    result = run("logs", "job_01", "--attempt", "3")
+    assert result.exit_code == 2
+    assert "no attempt 3; its attempts: 1, 2" in result.stderr
+    assert "--attempt: one of the job's attempts: 1, 2" in result.stderr
+
+
 def test_events_json_and_table(api: FakeApi, run: Run, logged_in: Path) -> None:
     body = {"items": [{"at": "2025-01-02T03:04:05Z", "kind": "placed", "message": "on pku/gpu"}]}
     api.on("GET", "/jobs/job_01/events", ok(body))

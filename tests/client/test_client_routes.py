@@ -47,6 +47,13 @@ CASES: list[tuple[Callable[[Client], Any], str, str, dict[str, str], Any]] = [
         {"offset": "0", "follow": "true", "wait": "3"},
         None,
     ),
+    (
+        lambda c: c.job_logs("job_1", offset=7, attempt=2),
+        "GET",
+        "/jobs/job_1/logs",
+        {"offset": "7", "follow": "false", "attempt": "2"},
+        None,
+    ),
     (lambda c: c.list_sites(), "GET", "/sites", {}, None),
     (lambda c: c.get_balance("acme"), "GET", "/orgs/acme/balance", {}, None),
     (
@@ -248,6 +255,17 @@ def test_follow_logs_yields_until_complete_and_advances_offset(api: FakeApi, cli
     assert {r.url.params["follow"] for r in api.requests} == {"true"}
     # The HTTP timeout must outlast the server's long poll.
     assert all(r.extensions["timeout"]["read"] > 5 for r in api.requests)
+
+
+def test_follow_logs_of_one_attempt_asks_for_it_every_time(api: FakeApi, client: Client) -> None:
+    api.on(
+        "GET",
+        P + "/jobs/j1/logs",
+        ok({"data": "a1\n", "offset": 0, "next_offset": 3, "complete": False}),
+        ok({"data": "", "offset": 3, "next_offset": 3, "complete": True}),
+    )
+    assert list(client.follow_logs("j1", attempt=1)) == ["a1\n"]
+    assert [r.url.params["attempt"] for r in api.requests] == ["1", "1"]
 
 
 def test_healthz_probes_root_then_api_prefix(api: FakeApi, client: Client) -> None:

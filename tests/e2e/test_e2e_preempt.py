@@ -1,5 +1,5 @@
 """Preemption with real processes: a low-priority job is signalled, requeued, and resumes from its
-checkpoint after a high-priority job took its place."""
+checkpoint after a high-priority job took its place; its logs show both attempts and where each begins."""
 
 from __future__ import annotations
 
@@ -61,7 +61,11 @@ def test_a_preemptible_job_is_signalled_requeued_and_resumes(network: Network, t
         assert ended["state"] == "SUCCEEDED"  # retries 0, yet it ran again: a preemption is not a failure
         why = c.why_job(low["id"])
         assert why["preemptions"] == 1
-        logs = network.cli(tenant, "logs", low["id"]).stdout
+        shown = network.cli(tenant, "logs", low["id"])
+        logs = shown.stdout
+        first = network.cli(tenant, "logs", low["id"], "--attempt", "1").stdout
+        second = network.cli(tenant, "logs", low["id"], "--attempt", "2").stdout
+        seams = c.job_logs(low["id"])["attempts"]
         said = " ".join(network.cli(tenant, "why", low["id"]).stdout.split())
     assert "was preempted 1 time, each time queued again with its retries untouched" in said
     assert f"preempted for job {urgent['id']} of a higher priority" in said
@@ -69,3 +73,14 @@ def test_a_preemptible_job_is_signalled_requeued_and_resumes(network: Network, t
     stopped = int(logs.split("got TERM at step ")[1].split()[0])
     resumed = int(logs.split("resuming from step ")[1].split()[0])
     assert resumed >= stopped >= 4  # it carried on from where it was stopped, not from the start
+    # Its two attempts' output, one after the other on stdout; on stderr, where the second begins.
+    assert shown.stderr.strip() == "── attempt 2 on site sh1, pool cpu ──", shown.stderr
+    assert "got TERM at step" in first and "resuming" not in first and "finished" not in first
+    assert (
+        second.startswith("resuming from step") and "finished at step 40" in second and "TERM" not in second
+    )
+    assert logs == first + second
+    assert [(a["number"], a["offset"], a["site"], a["pool"]) for a in seams] == [
+        (1, 0, "sh1", "cpu"),
+        (2, len(first.encode()), "sh1", "cpu"),
+    ]

@@ -93,6 +93,89 @@ def test_logs_are_read_by_offset_and_resent_chunks_are_not_duplicated(db: Databa
         assert tx.jobs.read_log(ids["job"], 18) == ("", 18)
 
 
+def second_attempt(db: Database, ids: dict[str, str]) -> str:
+    """A second attempt of the seeded job, on the same pool (as after a preemption)."""
+    with db.transaction() as tx:
+        job = tx.jobs.get(ids["job"])
+        assert job is not None
+        return tx.jobs.add_attempt(
+            job,
+            site_id=ids["site"],
+            pool_id=ids["pool"],
+            accelerator="A100",
+            accelerators_per_node=8,
+            cpus_per_node=8,
+            memory_mib_per_node=1024,
+            nodes=[0],
+            lease_expires_at=NOW + timedelta(seconds=30),
+            created_at=NOW,
+        ).id
+
+
+def test_each_attempts_output_is_read_alone_and_says_where_it_begins(db: Database) -> None:
+    ids = seed(db)
+    ids["attempt2"] = second_attempt(db, ids)
+    with db.transaction() as tx:
+        job = tx.jobs.get(ids["job"])
+        first, second = tx.jobs.attempt(ids["attempt"]), tx.jobs.attempt(ids["attempt2"])
+        assert job is not None and first is not None and second is not None
+        tx.jobs.append_log(job, first, 0, "step 1\n")
+        tx.jobs.append_log(job, second, 0, "resuming\n")
+        tx.jobs.append_log(job, second, 0, "resuming\n")  # resent: still one copy, still attempt 2
+        tx.jobs.append_log(job, first, 7, "got TERM")  # a lost attempt's last words, sent late
+    with db.read() as tx:
+        assert tx.jobs.read_log(ids["job"], 0) == ("step 1\nresuming\ngot TERM", 24)
+        assert tx.jobs.read_log(ids["job"], 0, attempt=1) == ("step 1\ngot TERM", 24)
+        assert tx.jobs.read_log(ids["job"], 0, attempt=2) == ("resuming\n", 16)
+        assert tx.jobs.read_log(ids["job"], 16, attempt=2) == ("", 16)  # offsets stay the job's
+        assert tx.jobs.read_log(ids["job"], 0, attempt=3) == ("", 0)
+        spans = tx.jobs.attempt_logs(ids["job"])
+    assert [(s.number, s.offset, s.end, s.site, s.pool) for s in spans] == [
+        (1, 0, 24, "dc1-sh", "gpu"),
+        (2, 7, 16, "dc1-sh", "gpu"),
+    ]
+
+
+def test_migration_0010_keeps_old_chunks_readable_as_no_attempts_both_ways(db: Database) -> None:
+    """Chunks written before 0010 have no attempt: the job's output reads as it did, and no attempt
+    claims them; a downgrade drops the column and its index, and the upgrade adds them again."""
+    import importlib.util
+
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+    from sqlalchemy import inspect, text
+
+    from suanli.store.db import MIGRATIONS
+
+    path = MIGRATIONS / "versions" / "0010_log_chunk_attempt.py"
+    spec = importlib.util.spec_from_file_location("migration_0010", path)
+    assert spec is not None and spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    ids = seed(db)
+    with db.transaction() as tx:
+        job, attempt = tx.jobs.get(ids["job"]), tx.jobs.attempt(ids["attempt"])
+        assert job is not None and attempt is not None
+        tx.jobs.append_log(job, attempt, 0, "before\n")
+    with db.engine.begin() as conn, Operations.context(MigrationContext.configure(conn)):
+        migration.downgrade()
+        columns = {c["name"] for c in inspect(conn).get_columns("log_chunks")}
+        assert "attempt" not in columns and {"job_id", "offset", "end", "data"} <= columns
+        assert "ix_log_chunks_job_attempt" not in {i["name"] for i in inspect(conn).get_indexes("log_chunks")}
+        assert conn.execute(text("SELECT data FROM log_chunks")).scalars().all() == ["before\n"]
+        migration.upgrade()
+    with db.transaction() as tx:
+        assert tx.jobs.read_log(ids["job"], 0) == ("before\n", 7)
+        assert tx.jobs.attempt_logs(ids["job"]) == []
+        assert tx.jobs.read_log(ids["job"], 0, attempt=1) == ("", 0)
+        job, attempt = tx.jobs.get(ids["job"]), tx.jobs.attempt(ids["attempt"])
+        assert job is not None and attempt is not None
+        tx.jobs.append_log(job, attempt, 7, "after\n")
+    with db.read() as tx:
+        assert tx.jobs.read_log(ids["job"], 0) == ("before\nafter\n", 13)
+        assert [(s.number, s.offset) for s in tx.jobs.attempt_logs(ids["job"])] == [(1, 7)]
+
+
 def test_usage_records_count_once_per_site_sequence(db: Database) -> None:
     ids = seed(db)
     with db.transaction() as tx:

@@ -10,6 +10,7 @@ from rich.markup import escape
 
 from suanli.cli.context import session, stderr, stdout
 from suanli.cli.exit_codes import ExitCode
+from suanli.cli.log_stream import LogPrinter
 from suanli.cli.render import items_of, print_events, print_job, print_jobs, print_json, print_why, state_text
 
 __all__ = ["register"]
@@ -90,37 +91,55 @@ def logs(
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Keep printing new output until the job ends.")
     ] = False,
-    offset: Annotated[int, typer.Option(min=0, help="Start at this byte of the job's output.")] = 0,
+    offset: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Start at this byte of the job's output, counted over all its attempts (with --attempt too).",
+        ),
+    ] = 0,
+    attempt: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Only this attempt's output (1 is the first; `suanli job ID` lists them). "
+            "With --follow, until that attempt has ended.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Print a job's output (stdout and stderr combined), raw, to stdout.
+
+    A job retried or preempted runs several attempts, and its output is theirs one after another:
+    where each attempt after the first begins, a line such as `── attempt 2 on site sh-b, pool
+    a100 ──` goes to stderr, so what is piped or redirected is the output alone.
 
     Examples:
 
     ```
     suanli logs job_01HZX3
     suanli logs -f job_01HZX3
+    suanli logs job_01HZX3 --attempt 2
     suanli logs job_01HZX3 --offset 4096 > rest.txt
     ```
     """
-    out = sys.stdout
+    printer = LogPrinter(sys.stdout, marks=attempt is None)
     with session() as client:
         try:
-            if follow:
-                for data in client.follow_logs(job_id, offset=offset):
-                    out.write(data)
-                    out.flush()
-                return
             while True:
-                chunk = client.job_logs(job_id, offset=offset)
-                data = str(chunk.get("data") or "")
-                out.write(data)
-                next_offset = int(chunk.get("next_offset", offset))
-                if not data or next_offset <= offset:
-                    break
-                offset = next_offset
-            out.flush()
+                answer = client.job_logs(job_id, offset=offset, follow=follow, attempt=attempt)
+                printer.write(answer)
+                next_offset = int(answer.get("next_offset", offset))
+                more = (
+                    not answer.get("complete")
+                    if follow
+                    else bool(answer.get("data")) and next_offset > offset
+                )
+                if not more:
+                    return
+                offset = max(next_offset, offset)
         except KeyboardInterrupt:
-            out.flush()
+            sys.stdout.flush()
             raise typer.Exit(ExitCode.INTERRUPTED) from None
 
 

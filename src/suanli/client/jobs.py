@@ -74,14 +74,21 @@ class JobsApi(RouteGroup):
         return result
 
     def job_logs(
-        self, job_id: str, offset: int = 0, follow: bool = False, wait: float = 20.0
+        self,
+        job_id: str,
+        offset: int = 0,
+        follow: bool = False,
+        wait: float = 20.0,
+        attempt: int | None = None,
     ) -> dict[str, Any]:
-        """One chunk of combined output from byte `offset`.
+        """One chunk of combined output from byte `offset`; with `attempt`, only that attempt's.
 
-        Answers `{"data", "offset", "next_offset", "complete"}`; with `follow` the server waits up to
-        `wait` seconds for new output before answering.
+        Answers `{"data", "offset", "next_offset", "complete", "attempts"}`, where `attempts` says
+        where each attempt's output begins: `[{"number", "offset", "site", "pool"}]`. Offsets are
+        the job's, with `attempt` too. With `follow` the server waits up to `wait` seconds for new
+        output before answering.
         """
-        params: dict[str, Any] = {"offset": offset, "follow": follow}
+        params: dict[str, Any] = {"offset": offset, "follow": follow, "attempt": attempt}
         timeout: float | None = None
         if follow:
             params["wait"] = wait
@@ -91,10 +98,13 @@ class JobsApi(RouteGroup):
         )
         return result
 
-    def follow_logs(self, job_id: str, offset: int = 0, wait: float = 20.0) -> Iterator[str]:
-        """Yield the job's output as it arrives until the job is terminal and its log complete."""
+    def follow_logs(
+        self, job_id: str, offset: int = 0, wait: float = 20.0, attempt: int | None = None
+    ) -> Iterator[str]:
+        """Yield the job's output as it arrives until the job is terminal and its log complete;
+        with `attempt`, that attempt's output until the attempt has ended and all of it is read."""
         while True:
-            chunk = self.job_logs(job_id, offset=offset, follow=True, wait=wait)
+            chunk = self.job_logs(job_id, offset=offset, follow=True, wait=wait, attempt=attempt)
             data = chunk.get("data") or ""
             if data:
                 yield data

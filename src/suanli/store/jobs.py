@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from suanli.domain.states import ATTEMPT_ACTIVE, AttemptState, JobState
 from suanli.store.ids import new_id
-from suanli.store.tables import Attempt, Job, JobEvent, LogChunk, UsageRecord
+from suanli.store.tables import Attempt, Job, JobEvent, LogChunk, Pool, Site, UsageRecord
 
 MAX_LOG_READ = 1024 * 1024
 
@@ -31,6 +31,19 @@ class JobHead:
     priority: int
     created_at: datetime
     spec: dict[str, Any] | None = None  # filled by the caller where it needs it
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptLog:
+    """Where one attempt's output lies in its job's log: its first byte and the byte after its last
+    (job-level offsets; another attempt's output can lie between them only where a lost attempt's
+    site sent the rest of its output late), and where the attempt ran."""
+
+    number: int
+    offset: int
+    end: int
+    site: str
+    pool: str
 
 
 _HEAD = (Job.id, Job.org_id, Job.project_id, Job.name, Job.priority, Job.created_at)
@@ -305,22 +318,30 @@ class JobRepo:
         size = len(fresh.encode("utf-8"))
         if not size:
             return
-        self._s.add(LogChunk(job_id=job.id, offset=job.log_bytes, end=job.log_bytes + size, data=fresh))
+        self._s.add(
+            LogChunk(
+                job_id=job.id,
+                offset=job.log_bytes,
+                end=job.log_bytes + size,
+                data=fresh,
+                attempt=attempt.number,
+            )
+        )
         attempt.log_bytes = offset + len(raw)
         job.log_bytes += size
 
-    def read_log(self, job_id: str, offset: int, limit: int = MAX_LOG_READ) -> tuple[str, int]:
-        """Text from byte `offset` (at most about `limit` bytes) and the offset after it."""
-        q = (
-            select(LogChunk)
-            .where(LogChunk.job_id == job_id, LogChunk.end > offset)
-            .order_by(LogChunk.offset)
-            .limit(1000)
-        )
+    def read_log(
+        self, job_id: str, offset: int, limit: int = MAX_LOG_READ, *, attempt: int | None = None
+    ) -> tuple[str, int]:
+        """Text from byte `offset` (at most about `limit` bytes) and the offset after it; with
+        `attempt`, that attempt's chunks only (their offsets stay the job's)."""
+        q = select(LogChunk).where(LogChunk.job_id == job_id, LogChunk.end > offset)
+        if attempt is not None:
+            q = q.where(LogChunk.attempt == attempt)
         parts: list[bytes] = []
         size = 0
         end = offset
-        for chunk in self._s.scalars(q):
+        for chunk in self._s.scalars(q.order_by(LogChunk.offset).limit(1000)):
             raw = chunk.data.encode("utf-8")[max(0, offset - chunk.offset) :]
             parts.append(raw)
             size += len(raw)
@@ -328,6 +349,24 @@ class JobRepo:
             if size >= limit:
                 break
         return b"".join(parts).decode("utf-8", errors="replace"), end
+
+    def attempt_logs(self, job_id: str) -> list[AttemptLog]:
+        """The attempts that have written output, in the order their output begins: one grouped
+        read. Chunks written before attempts were recorded (migration 0010) belong to none."""
+        q = (
+            select(Attempt.number, func.min(LogChunk.offset), func.max(LogChunk.end), Site.name, Pool.name)
+            .select_from(LogChunk)
+            .join(Attempt, (Attempt.job_id == LogChunk.job_id) & (Attempt.number == LogChunk.attempt))
+            .join(Site, Site.id == Attempt.site_id)
+            .join(Pool, Pool.id == Attempt.pool_id)
+            .where(LogChunk.job_id == job_id)
+            .group_by(Attempt.number, Site.name, Pool.name)
+            .order_by(func.min(LogChunk.offset))
+        )
+        return [
+            AttemptLog(number, int(first), int(end), site, pool)
+            for number, first, end, site, pool in self._s.execute(q).tuples()
+        ]
 
     # usage
     def add_usage(

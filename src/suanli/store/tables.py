@@ -219,12 +219,18 @@ class JobEvent(Base):
 
 class LogChunk(Base):
     __tablename__ = "log_chunks"
-    __table_args__ = (UniqueConstraint("job_id", "offset"),)
+    __table_args__ = (
+        UniqueConstraint("job_id", "offset"),
+        # one attempt's output in order, and where each attempt's begins (`JobRepo.attempt_logs`)
+        Index("ix_log_chunks_job_attempt", "job_id", "attempt", "offset"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"))
     offset: Mapped[int] = mapped_column(BigInteger)  # job-level byte offset of the first byte
     end: Mapped[int] = mapped_column(BigInteger)
     data: Mapped[str] = mapped_column(Text)
+    # the number of the attempt that wrote it (0010); None for chunks written before it was kept
+    attempt: Mapped[int | None] = mapped_column(Integer, default=None)
 
 
 class UsageRecord(Base):

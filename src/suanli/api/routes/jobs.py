@@ -11,13 +11,17 @@ from fastapi.responses import JSONResponse
 from suanli.api.deps import Mutation, caller, mutation, plane
 from suanli.api.schemas import SubmitJob
 from suanli.control import jobs, snapshots
+from suanli.control.errors import Invalid
 from suanli.control.lifecycle import last_preemption
 from suanli.control.plane import ControlPlane
 from suanli.control.principal import Principal
 from suanli.control.signals import job_topic
 from suanli.control.views import job_summary, job_view, pool_holders, ts, with_org_names
-from suanli.domain.states import JOB_TERMINAL, JobState
+from suanli.domain.errors import FieldError
+from suanli.domain.states import ATTEMPT_TERMINAL, JOB_TERMINAL, AttemptState, JobState
 from suanli.store import Tx
+from suanli.store.jobs import AttemptLog
+from suanli.store.tables import Job
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 HOLDERS_OF = 3  # `why` says what runs on this many of the best pools a waiting job does not fit now
@@ -157,19 +161,47 @@ async def logs(
     offset: int = Query(0, ge=0, le=2**63 - 1),
     follow: bool = False,
     wait: float = Query(20.0, ge=0, le=60),
+    attempt: int | None = Query(None, ge=1, le=2**31 - 1),
     cp: ControlPlane = Depends(plane),
     who: Principal = Depends(caller),
 ) -> dict[str, Any]:
-    def read() -> tuple[str, int, bool]:
+    def read() -> tuple[str, int, bool, list[AttemptLog]]:
         with cp.db.read() as tx:
             job = jobs.visible_job(tx, who, job_id)
-            data, end = tx.jobs.read_log(job.id, offset)
-            return data, end, JobState(job.state) in JOB_TERMINAL and end >= job.log_bytes
+            spans = tx.jobs.attempt_logs(job.id)
+            data, end = tx.jobs.read_log(job.id, offset, attempt=attempt)
+            if attempt is None:
+                return data, end, JobState(job.state) in JOB_TERMINAL and end >= job.log_bytes, spans
+            return data, end, _attempt_read_out(tx, job, attempt, end, spans), spans
 
     topic = job_topic(job_id)
     seen = cp.signals.version(topic)
-    data, end, complete = await run_in_threadpool(read)
+    data, end, complete, spans = await run_in_threadpool(read)
     if follow and not data and not complete:
         await cp.signals.wait_async(topic, seen, wait)
-        data, end, complete = await run_in_threadpool(read)
-    return {"data": data, "offset": offset, "next_offset": max(end, offset), "complete": complete}
+        data, end, complete, spans = await run_in_threadpool(read)
+    return {
+        "data": data,
+        "offset": offset,
+        "next_offset": max(end, offset),
+        "complete": complete,
+        "attempts": [{"number": s.number, "offset": s.offset, "site": s.site, "pool": s.pool} for s in spans],
+    }
+
+
+def _attempt_read_out(tx: Tx, job: Job, number: int, end: int, spans: list[AttemptLog]) -> bool:
+    """Whether a read of attempt `number` up to `end` has all of it: the attempt has ended (so it
+    writes no more) and nothing of its output lies past `end`. A job retried or requeued is not
+    terminal, yet each attempt of it that ended is complete."""
+    found = {a.number: a for a in tx.jobs.attempts(job.id)}
+    row = found.get(number)
+    if row is None:
+        have = ", ".join(str(n) for n in sorted(found)) or "none yet"
+        raise Invalid(
+            f"job {job.id} has no attempt {number}; its attempts: {have}",
+            [FieldError("attempt", f"one of the job's attempts: {have}")],
+            code="unknown_attempt",
+        )
+    ended = AttemptState(row.state) in ATTEMPT_TERMINAL or JobState(job.state) in JOB_TERMINAL
+    written = next((s.end for s in spans if s.number == number), 0)
+    return ended and end >= written

@@ -83,6 +83,18 @@ def test_a_tenant_quotes_submits_watches_and_cancels_jobs_in_the_portal(
     expect(page.locator("#job-state")).to_have_text("SUCCEEDED", timeout=90_000)
     expect(page.locator("#logs")).to_contain_text("hello-from-the-portal", timeout=30_000)
 
+    # A job whose first attempt fails and is retried: its output shows where attempt 2 begins.
+    page.get_by_role("link", name="Submit", exact=True).click()
+    page.fill("#f-name", "retried")
+    page.fill("#f-run", 'echo "try $SUANLI_ATTEMPT"; test "$SUANLI_ATTEMPT" -ge 2')
+    page.fill("#f-extra", '{"retries": 1}')
+    page.click("#submit-button")
+    expect(page).to_have_url(re.compile(r"#/jobs/job_"))
+    expect(page.locator("#job-state")).to_have_text("SUCCEEDED", timeout=120_000)
+    output = page.locator("#logs")
+    expect(output).to_contain_text("try 2", timeout=30_000)
+    assert output.inner_text().splitlines() == ["try 1", "── attempt 2 on site local, pool cpu ──", "try 2"]
+
     page.get_by_role("link", name="Jobs", exact=True).click()
     row = page.locator("tbody tr", has_text=job_id)
     expect(row).to_contain_text("SUCCEEDED")

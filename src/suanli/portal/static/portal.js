@@ -311,8 +311,29 @@ async function showWhy(gen, id, box) {
   }
 }
 
+function appendOutput(pre, data, start, attempts, marked) {
+  // Output from job-level byte `start`; a line where each later attempt's output begins (a retry,
+  // a preempted job resumed), from the API's byte offsets of each attempt's first output.
+  const bytes = new TextEncoder().encode(data);
+  const cuts = attempts
+    .filter((a) => a.offset > 0 && a.offset >= start && a.offset < start + bytes.length && !marked.has(a.number))
+    .sort((a, b) => a.offset - b.offset);
+  const text = (from, to) => new TextDecoder().decode(bytes.slice(from, to));
+  let at = 0;
+  for (const a of cuts) {
+    const cut = a.offset - start;
+    if (cut > at) pre.append(text(at, cut));
+    if (pre.textContent && !pre.textContent.endsWith("\n")) pre.append("\n"); // on a line of its own
+    pre.append(el("span", { class: "marker" }, `── attempt ${a.number} on site ${a.site}, pool ${a.pool} ──\n`));
+    marked.add(a.number);
+    at = cut;
+  }
+  if (at < bytes.length) pre.append(text(at));
+}
+
 async function followLogs(gen, id, pre) {
   let offset = 0;
+  const marked = new Set();
   while (gen === generation) {
     let chunk;
     try {
@@ -324,7 +345,7 @@ async function followLogs(gen, id, pre) {
     if (gen !== generation) return;
     if (chunk.data) {
       const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
-      pre.append(chunk.data);
+      appendOutput(pre, chunk.data, offset, chunk.attempts || [], marked);
       if (atBottom) pre.scrollTop = pre.scrollHeight;
     }
     offset = Math.max(offset, chunk.next_offset);

@@ -56,8 +56,17 @@ class HeldAttempt:
             self.forced_reason = reason
             self.interrupted = interrupted
 
-    def report(self) -> dict[str, Any]:
+    def report(self, *, final: bool = False) -> dict[str, Any]:
+        """The attempt as the next sync reports it. An attempt that has ended while some of its output
+        is still to be sent is reported as still running (its output keeps flowing, a chunk per sync)
+        until the server has it all: the server takes an ended attempt's output as complete. A
+        `final` report (the agent's last sync) says the end whatever is left unsent."""
         status = self.status
+        if status.terminal and not self.drained and not final:
+            running = AttemptState.RUNNING if status.started_at else AttemptState.STARTING
+            return attempt_json(
+                replace(status, state=running, exit_code=None, reason=None, ended_at=None), self.fencing_token
+            )
         if self.forced_reason is not None and status.terminal:
             status = replace(status, state=AttemptState.FAILED, reason=self.forced_reason)
             return {**attempt_json(status, self.fencing_token), "interrupted": self.interrupted}
@@ -139,8 +148,8 @@ class HeldAttempts:
             held.log_chunk = read(held.attempt_id, held.log_offset)
             held.drained = ended and not held.log_chunk
 
-    def report(self) -> Report:
-        attempts = [held.report() for held in self._held.values()]
+    def report(self, *, final: bool = False) -> Report:
+        attempts = [held.report(final=final) for held in self._held.values()]
         logs: list[dict[str, Any]] = []
         ends: dict[str, int] = {}
         budget = REPORT_LOG_BYTES

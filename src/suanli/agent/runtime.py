@@ -244,7 +244,7 @@ class _Agent:
 
     def _observe(self) -> None:
         for held in self.held.update(self.backend.poll()):
-            status = held.report()
+            status = held.report(final=True)  # how it ended (reported once its output is all sent)
             log.info("attempt %s %s%s", held.attempt_id, status["state"], _because(status["reason"]))
             usage = self.backend.usage(held.attempt_id)
             # An attempt adopted from the agent before may have had its final record already.
@@ -324,8 +324,8 @@ class _Agent:
                 log.error("pool %r is not offered: %s", offer.name, why)
         return kept
 
-    def _body(self, wait: float) -> tuple[dict[str, Any], _Sent]:
-        report = self.held.report()
+    def _body(self, wait: float, *, final: bool = False) -> tuple[dict[str, Any], _Sent]:
+        report = self.held.report(final=final)
         usage = self.outbox.pending()
         pools = [offer_json(offer) for offer in self._offerable(self.backend.capacity())]
         body = {
@@ -447,7 +447,7 @@ class _Agent:
             self.backend.close()
 
     def _final_sync(self) -> None:
-        body, sent = self._body(0.0)
+        body, sent = self._body(0.0, final=True)
         try:
             with self.make_client() as client:
                 reply = client.agent_sync(body, timeout=_FINAL_SYNC_TIMEOUT_S)

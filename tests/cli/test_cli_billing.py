@@ -214,6 +214,23 @@ def test_credit_limit_and_audit(api: FakeApi, run: Run, logged_in: Path) -> None
     assert "invoice 118" in out and "1000.00 CNY" in out
 
 
+def test_audit_filters_by_an_action_and_an_unknown_one_is_a_usage_error(
+    api: FakeApi, run: Run, logged_in: Path
+) -> None:
+    record = {"at": "2026-11-25T12:00:00+00:00", "actor": "operator", "action": "disable_site",
+              "target": "/sites/sh-a/disable", "amount": None, "reason": "", "detail": {}}  # fmt: skip
+    api.on("GET", "/audit", ok({"items": [record], "next_cursor": None}))
+    shown = run("audit", "--action", "disable_site")
+    assert shown.exit_code == 0 and "/sites/sh-a/disable" in shown.stdout
+    assert api.requests[-1].url.params["action"] == "disable_site"
+    errors = [{"field": "action", "message": "allowed: add_member, budget, cancel, disable_site, topup"}]
+    api.on("GET", "/audit", problem(422, "invalid", "unknown action 'bogus'", errors))
+    refused = run("audit", "--action", "bogus")
+    assert refused.exit_code == 2, refused.output
+    assert "unknown action 'bogus'" in refused.output and "--action: allowed: add_member" in refused.output
+    assert "no records" not in refused.output
+
+
 def test_topup_sends_a_reason(api: FakeApi, run: Run, logged_in: Path) -> None:
     answer = {"transfer": "t", "amount": money(100), "balance": money(100), "available": money(100)}
     api.on("POST", "/orgs/acme/projects/vision/topups", ok(answer, status=201))

@@ -334,7 +334,8 @@ def audit(
     action: Annotated[
         str | None,
         typer.Option(
-            help="Only this action: topup, refund, credit_limit, budget, or a change's name (create_org, disable_site, set_quota, …)."
+            help="Only this action: topup, refund, credit_limit, budget, or a change's name (create_org, "
+            "disable_site, set_quota, …). A name the trail never records is refused with the full list."
         ),
     ] = None,
     json_out: JsonOption = False,

@@ -196,6 +196,7 @@ class MoneyApi(RouteGroup):
         return result
 
     def audit(self, *, org: str | None = None, action: str | None = None) -> dict[str, Any]:
-        """The audit trail of money changes: who, when, what, how much, why."""
+        """The audit trail of every change people made (money changes with how much and why); `action`
+        one of the names it records, else a 422 listing them."""
         result: dict[str, Any] = self.request("GET", "/audit", params={"org": org, "action": action})
         return result

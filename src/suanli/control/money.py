@@ -247,7 +247,10 @@ def set_credit_limit(
 
 
 def audit_events(tx: Tx, who: Principal, *, org: str | None, action: str | None) -> list[dict[str, Any]]:
-    """The audit trail: operators see every record; an org's finance roles see their org's."""
+    """The audit trail: operators see every record; an org's finance roles see their org's. An
+    `action` nothing records is refused (`audit.ACTIONS`), not answered with an empty trail."""
+    if action is not None:
+        audit.known_action(action)
     if org is None:
         require_operator(who)
         return [audit.view(r) for r in tx.billing.audit(action=action)]

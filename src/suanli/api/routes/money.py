@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, Response
 
 from suanli.api.deps import Mutation, caller, mutation, plane
@@ -20,7 +20,16 @@ from suanli.api.schemas import (
     SetPriceBook,
     TopUp,
 )
-from suanli.control import budgets, money, settlement, statements, usage_views, voucher_report, vouchers
+from suanli.control import (
+    audit,
+    budgets,
+    money,
+    settlement,
+    statements,
+    usage_views,
+    voucher_report,
+    vouchers,
+)
 from suanli.control.plane import ControlPlane
 from suanli.control.principal import Principal
 from suanli.control.statement_render import statement_csv, statement_html, to_csv
@@ -264,7 +273,9 @@ def set_credit_limit(
 )
 def audit_trail(
     org: str | None = None,
-    action: str | None = None,
+    action: str | None = Query(
+        None, description=f"Only this action, one of: {', '.join(sorted(audit.ACTIONS))}"
+    ),
     cp: ControlPlane = Depends(plane),
     who: Principal = Depends(caller),
 ) -> dict[str, Any]:

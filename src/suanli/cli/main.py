@@ -38,7 +38,7 @@ SPELLED_APART = {("sim", "compare"): "sim-compare", ("sim", "generate"): "sim-ge
 
 _DEFERRED = {
     "sim": "suanli.cli.sim_cmd",
-    "sim-compare": "suanli.cli.sim_cmd",
+    "sim-compare": "suanli.cli.sim_compare_cmd",
     "sim-generate": "suanli.cli.sim_generate_cmd",
 }
 """Commands whose module is imported only when the command is looked up (to run it, or for `--help`):

@@ -2,7 +2,8 @@
 
 Runs in-process (no server): it loads the trace (and the network file) with `suanli.sim`, replays it
 once per policy, and prints the comparison table (times in hours) or, with `--json`, the figures in
-seconds; `--plot DIR` also writes PNG plots. Progress goes to stderr.
+seconds; `--plot DIR` also writes PNG plots. Progress goes to stderr. The options, checks and the
+replay loop that `sim-compare` (`sim_compare_cmd.py`) shares are here too.
 """
 
 from __future__ import annotations
@@ -44,27 +45,33 @@ from suanli.sim import (
     simulate,
     summarize,
 )
-from suanli.sim.compare import (
-    CANDIDATES,
-    COMPARED,
-    DEFAULT,
-    DEFAULT_CHECKPOINT_S,
-    GOAL_BASELINES,
-    chosen,
-    goals_by_policy,
-    pool_size,
-    sized_sites,
-    with_checkpoints,
-)
+from suanli.sim.compare import sized_sites
 from suanli.sim.loaders import DESCRIPTIONS, NODE_LIST, guess_format
 from suanli.sim.plots import MAX_TENANTS, PlotError, plot_runs
 from suanli.sim.report import as_json, table
 
-__all__ = ["in_range", "interruptible", "print_table", "register"]
+__all__ = [
+    "NETWORK_HELP",
+    "PlotDir",
+    "Sites",
+    "check_plotting",
+    "check_trace",
+    "given_network",
+    "in_range",
+    "interruptible",
+    "one_network",
+    "plural",
+    "print_table",
+    "read_trace",
+    "register",
+    "run_all",
+    "too_wide",
+    "trace_format",
+    "write_plots",
+]
 
 PLAIN_PROGRESS_EVERY_S = 30.0
 """When stderr is not a terminal (a CI log, `2> log`), a plain progress line this often."""
-MAX_CHECKPOINT_MIN = 30 * 24 * 60  # 30 days, the job spec's longest checkpoint_interval
 
 
 PlotDir = Annotated[
@@ -170,18 +177,18 @@ def _sim(
     json_out: bool,
     plot_dir: Path | None,
 ) -> None:
-    _check_trace(trace_path)
+    check_trace(trace_path)
     names = list(dict.fromkeys(policies or BASELINES))
     known = policy_names()
     unknown = [n for n in names if n not in known]
     if unknown:
         fail(f"unknown policy {', '.join(unknown)}; known: {', '.join(known)}", ExitCode.USAGE)
-    fmt = _format(fmt)
-    _one_network(gpus, network_path, sites, required=True)
-    network = None if sites else _network(gpus, network_path)
+    fmt = trace_format(fmt)
+    one_network(gpus, network_path, sites, required=True)
+    network = None if sites else given_network(gpus, network_path)
     if plot_dir is not None:
-        _check_plotting(plot_dir)
-    trace = _load(trace_path, fmt, limit)
+        check_plotting(plot_dir)
+    trace = read_trace(trace_path, fmt, limit)
     if trace.skipped:
         stderr.print(f"[dim]{escape(trace.skipped_line())}[/dim]")
     tenants = len({j.tenant for j in trace.jobs})
@@ -189,21 +196,19 @@ def _sim(
         network = sized_sites(trace)
         where = network.source
     elif gpus is not None:
-        where = _plural(network.gpus, "GPU")
+        where = plural(network.gpus, "GPU")
     else:
-        where = f"{network.source} ({_plural(network.gpus, 'GPU')})"
-    stderr.print(
-        f"[dim]{_plural(len(trace), 'job')} of {_plural(tenants, 'tenant')} on {escape(where)}[/dim]"
-    )
+        where = f"{network.source} ({plural(network.gpus, 'GPU')})"
+    stderr.print(f"[dim]{plural(len(trace), 'job')} of {plural(tenants, 'tenant')} on {escape(where)}[/dim]")
     try:
-        runs = _run_all(trace, network, names)
+        runs = run_all(trace, network, names)
     except JobTooWide as exc:
-        _too_wide(exc, gpus is not None)
+        too_wide(exc, gpus is not None)
     except SimulationError as exc:
         fail(str(exc), ExitCode.FAILED)
     summaries = [summarize(trace, run) for run in runs]
     if plot_dir is not None:
-        _plot(trace, runs, plot_dir)
+        write_plots(trace, runs, plot_dir)
     if json_out:
         body = as_json(trace.source, summaries)
         stdout.file.write(json.dumps(body, indent=2, ensure_ascii=False) + "\n")
@@ -222,12 +227,12 @@ def interruptible() -> Iterator[None]:
         raise typer.Exit(ExitCode.INTERRUPTED) from None
 
 
-def _plural(n: int, noun: str) -> str:
+def plural(n: int, noun: str) -> str:
     """`1 job`, `3,000 jobs`."""
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
-def _format(fmt: str) -> str:
+def trace_format(fmt: str) -> str:
     """`--format`, any case, as a key of `FORMATS`."""
     if fmt.lower() not in FORMATS:
         fail(
@@ -236,7 +241,7 @@ def _format(fmt: str) -> str:
     return fmt.lower()
 
 
-def _load(path: Path, fmt: str, limit: int | None) -> Trace:
+def read_trace(path: Path, fmt: str, limit: int | None) -> Trace:
     """The trace, or exit 2 with the loader's message and, when the file looks like another format,
     the option that reads it."""
     try:
@@ -251,7 +256,7 @@ def _load(path: Path, fmt: str, limit: int | None) -> Trace:
         fail(f"{exc}{hint}", ExitCode.USAGE)
 
 
-def _plot(trace: Trace, runs: list[Run], plot_dir: Path) -> None:
+def write_plots(trace: Trace, runs: list[Run], plot_dir: Path) -> None:
     try:
         for path in plot_runs(trace, runs, plot_dir):
             stderr.print(f"[dim]wrote {escape(str(path))}[/dim]")
@@ -259,7 +264,7 @@ def _plot(trace: Trace, runs: list[Run], plot_dir: Path) -> None:
         fail(str(exc), ExitCode.USAGE)
 
 
-def _one_network(gpus: int | None, path: Path | None, sites: bool, required: bool) -> None:
+def one_network(gpus: int | None, path: Path | None, sites: bool, required: bool) -> None:
     """At most one of `--gpus`, `--network` and `--sites` (exactly one when `required`); two are
     refused by name."""
     given = [
@@ -280,8 +285,8 @@ def _one_network(gpus: int | None, path: Path | None, sites: bool, required: boo
         )
 
 
-def _network(gpus: int | None, path: Path | None) -> Network:
-    """The network of `--gpus N` or else `--network YAML` (`_one_network` has checked them)."""
+def given_network(gpus: int | None, path: Path | None) -> Network:
+    """The network of `--gpus N` or else `--network YAML` (`one_network` has checked them)."""
     if gpus is not None:
         return Network.single(gpus)
     assert path is not None
@@ -291,7 +296,7 @@ def _network(gpus: int | None, path: Path | None) -> Network:
         fail(str(exc), ExitCode.USAGE)
 
 
-def _too_wide(exc: JobTooWide, one_pool: bool) -> NoReturn:
+def too_wide(exc: JobTooWide, one_pool: bool) -> NoReturn:
     """The trace does not fit the network: bad input (exit 2), with what would fit."""
     hint = (
         f" (give --gpus {exc.needs} or more)"
@@ -301,7 +306,7 @@ def _too_wide(exc: JobTooWide, one_pool: bool) -> NoReturn:
     fail(f"{exc}{hint}", ExitCode.USAGE)
 
 
-def _check_trace(path: Path) -> None:
+def check_trace(path: Path) -> None:
     """A missing trace file is the first thing to say, before any complaint about the options."""
     if path.is_dir():
         fail(f"{path}: is a folder; give a trace file", ExitCode.USAGE)
@@ -309,7 +314,7 @@ def _check_trace(path: Path) -> None:
         fail(f"{path}: no such trace file", ExitCode.USAGE)
 
 
-def _check_plotting(plot_dir: Path) -> None:
+def check_plotting(plot_dir: Path) -> None:
     """Refuse `--plot` before a long replay if matplotlib is not installed or the folder could not be
     made; the folder itself is made only when the plots are written."""
     if importlib.util.find_spec("matplotlib") is None:
@@ -323,9 +328,7 @@ def _check_plotting(plot_dir: Path) -> None:
         fail(f"cannot create the plot folder {plot_dir}: {existing} is not writable", ExitCode.USAGE)
 
 
-def _run_all(
-    trace: Trace, network: Network, names: list[str], checkpoint_s: float | None = None
-) -> list[Run]:
+def run_all(trace: Trace, network: Network, names: list[str], checkpoint_s: float | None = None) -> list[Run]:
     runs = []
     width = max(map(len, names))
     with Progress(
@@ -388,158 +391,6 @@ def print_table(summaries: list[Summary], console: Console = stdout) -> None:
     console.print(grid, crop=False, soft_wrap=True)
 
 
-def sim_compare(
-    trace_path: Annotated[
-        Path, typer.Argument(metavar="TRACE", help="The trace file, e.g. philly.csv.", show_default=False)
-    ],
-    fmt: Annotated[
-        str, typer.Option("--format", help="The trace's format: philly, swf, alibaba, sia (any case).")
-    ] = "philly",
-    gpus: Annotated[
-        int | None,
-        typer.Option(
-            "--gpus",
-            min=1,
-            help="One pool of this many GPUs. Default: the smallest multiple of 8 at offered load ≤ 0.8.",
-            show_default=False,
-        ),
-    ] = None,
-    network_path: Annotated[
-        Path | None,
-        typer.Option(
-            "--network", metavar="YAML", help=f"Instead of one pool. {NETWORK_HELP}", show_default=False
-        ),
-    ] = None,
-    sites: Sites = False,
-    policies: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--policy",
-            help=f"Run only this policy (repeatable): {', '.join(COMPARED)}. Default: all of them. "
-            f"A candidate's goals are measured against {', '.join(GOAL_BASELINES)}: when one of "
-            f"{', '.join(CANDIDATES)} is chosen, those three run too (stderr says so).",
-            show_default=False,
-        ),
-    ] = None,
-    limit: Annotated[
-        int | None, typer.Option(min=1, help="Only the first N jobs of the file.", show_default=False)
-    ] = None,
-    checkpoint_min: Annotated[
-        float,
-        typer.Option(
-            "--checkpoint-min",
-            callback=in_range("--checkpoint-min", 0, MAX_CHECKPOINT_MIN),
-            help="Minutes of progress between a job's checkpoints: a preempted job loses what it made "
-            f"since its last one. 0: it loses nothing. At most {MAX_CHECKPOINT_MIN:,} (30 days).",
-        ),
-    ] = DEFAULT_CHECKPOINT_S / 60,
-    json_out: Annotated[
-        bool, typer.Option("--json", help="Print JSON (seconds) instead of a table.")
-    ] = False,
-    plot_dir: PlotDir = None,
-) -> None:
-    """Compare FIFO, EASY, LAS (3 and 2 queues) and the production scheduler on one trace, with the goals.
-
-    The runs: fifo, easy, las, las2, las-ckpt (LAS evicting only just after a checkpoint) and the
-    production scheduler under its three queue orders (suanli, suanli-service, suanli-las); `--policy`
-    runs some of them. The default policy (`suanli-las`: the `las` order, the control plane's default)
-    is held to three goals (the other candidates' goal lines are printed too): average JCT no worse
-    than the better LAS, p99 JCT no worse than EASY's, and Jain's index over tenants' mean bounded
-    slowdown no worse than EASY's. `--json` carries them as `goals` (suanli-las) and
-    `goals_by_policy` (every candidate run). Preemptions cost the work since the job's last
-    checkpoint plus a 30 s restart.
-
-    Examples:
-
-    ```
-    suanli sim-compare philly.csv --limit 3000
-    suanli sim-compare openb_pod_list_default.csv --format alibaba --plot plots/
-    suanli sim-compare workload-1.csv --format sia --network examples/networks/small.yaml
-    suanli sim-compare workload-1.csv --format sia --sites
-    suanli sim-compare philly.csv --limit 1000 --policy suanli-las --json | jq .goals_by_policy
-    ```
-    """
-    with interruptible():
-        _sim_compare(
-            trace_path, fmt, gpus, network_path, sites, policies, limit, checkpoint_min, json_out, plot_dir
-        )
-
-
-def _sim_compare(
-    trace_path: Path,
-    fmt: str,
-    gpus: int | None,
-    network_path: Path | None,
-    sites: bool,
-    policies: list[str] | None,
-    limit: int | None,
-    checkpoint_min: float,
-    json_out: bool,
-    plot_dir: Path | None,
-) -> None:
-    _check_trace(trace_path)
-    fmt = _format(fmt)
-    _one_network(gpus, network_path, sites, required=False)
-    names = _compared(policies)
-    if plot_dir is not None:
-        _check_plotting(plot_dir)
-    checkpoint_s = checkpoint_min * 60 or None
-    trace = with_checkpoints(_load(trace_path, fmt, limit), checkpoint_s)
-    if network_path is not None:
-        network = _network(None, network_path)
-        where = f"{network.source} ({_plural(network.gpus, 'GPU')})"
-    elif sites:
-        network = sized_sites(trace)
-        where = network.source
-    elif gpus is not None:
-        network = Network.single(gpus)
-        where = f"one pool of {_plural(gpus, 'GPU')}"
-    else:
-        network = Network.single(pool_size(trace))
-        where = f"one pool of {_plural(network.gpus, 'GPU')} (sized for an offered load of at most 0.8)"
-    stderr.print(f"[dim]{_plural(len(trace), 'job')} on {escape(where)}[/dim]")
-    try:
-        runs = _run_all(trace, network, names, checkpoint_s)
-    except JobTooWide as exc:
-        _too_wide(exc, gpus is not None)
-    except SimulationError as exc:
-        fail(str(exc), ExitCode.FAILED)
-    summaries = [summarize(trace, run) for run in runs]
-    if plot_dir is not None:
-        _plot(trace, runs, plot_dir)
-    goals = goals_by_policy(summaries)
-    if json_out:
-        body = as_json(trace.source, summaries)
-        body["goals"] = goals[DEFAULT].to_json() if DEFAULT in goals else None  # the one held to them
-        body["goals_by_policy"] = {policy: found.to_json() for policy, found in goals.items()}
-        stdout.file.write(json.dumps(body, indent=2, ensure_ascii=False) + "\n")
-        stdout.file.flush()
-        return
-    print_table(summaries)
-    for policy, found in goals.items():
-        stdout.print(f"goals for {policy}: {found.marks()}")
-
-
-def _compared(policies: list[str] | None) -> list[str]:
-    """What `sim-compare --policy` runs, in `COMPARED` order, saying which baselines the goals added."""
-    if not policies:
-        return list(COMPARED)
-    unknown = [name for name in dict.fromkeys(policies) if name not in COMPARED]
-    if unknown:
-        fail(
-            f"unknown policy {', '.join(unknown)} for sim-compare; known: {', '.join(COMPARED)} "
-            "(suanli sim runs every policy)",
-            ExitCode.USAGE,
-        )
-    names, added = chosen(policies)
-    if added:
-        stderr.print(
-            f"[dim]also running {', '.join(added)}: the goals are measured against "
-            f"{', '.join(GOAL_BASELINES)}[/dim]"
-        )
-    return names
-
-
 def in_range(option: str, low: float, high: float) -> Callable[[float], float]:
     """A Typer callback refusing a float option outside [low, high], `nan` and `inf` included
     (Typer's own min/max let `nan` through, and a range error should name the range)."""
@@ -553,6 +404,5 @@ def in_range(option: str, low: float, high: float) -> Callable[[float], float]:
 
 
 def register(app: typer.Typer) -> None:
-    """Add `sim` and `sim-compare` to the `suanli` app."""
+    """Add `sim` to the `suanli` app."""
     app.command()(sim)
-    app.command("sim-compare")(sim_compare)

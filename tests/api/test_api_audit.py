@@ -27,21 +27,24 @@ def test_administration_is_audited_with_actor_target_and_fields(net: Net) -> Non
     net.ok("POST", "/orgs/lab/members", net.operator, json={"user": "ming", "role": "admin"})
     net.add_site("sh1", [GPU_POOL])
     net.ok("POST", "/sites/sh1/disable", net.operator)
-    net.ok("POST", "/tokens", net.operator, json={"name": "ci", "user": "ming"})
+    token = net.ok("POST", "/tokens", net.operator, json={"name": "ci", "user": "ming"})
     net.ok("POST", "/orgs/lab/projects/vision/disable", net.operator)
+    net.ok("POST", "/sites/sh1/enrollment-tokens", net.operator)
 
     got = [(e["action"], e["target"]) for e in trail(net, net.operator)]
-    for change in [
-        ("create_org", "/orgs"),
+    for change in [  # a creation names what it made
+        ("create_org", "/orgs/lab"),
         ("set_quota", "/orgs/lab/quota"),
-        ("create_project", "/orgs/lab/projects"),
-        ("add_member", "/orgs/lab/members"),
-        ("create_site", "/sites"),
+        ("create_project", "/orgs/lab/projects/vision"),
+        ("add_member", "/orgs/lab/members/ming"),
+        ("create_site", "/sites/sh1"),
         ("disable_site", "/sites/sh1/disable"),
-        ("create_token", "/tokens"),
+        ("create_token", f"/tokens/{token['id']}"),  # its id, never its secret
         ("disable_project", "/orgs/lab/projects/vision/disable"),
+        ("new_enrollment_token", "/sites/sh1/enrollment-tokens"),  # nothing names it: the path
     ]:
         assert change in got, (change, got)
+    assert token["id"] != token["token"] and not any(token["token"] in target for _, target in got)
     [quota] = trail(net, net.operator, action="set_quota")
     assert quota["actor"] == "operator" and quota["detail"] == {"guaranteed_cu": "8", "limit_cu": "16"}
 

@@ -52,7 +52,10 @@ class Mutation:
             status, body = change(tx)
             if audited and status < 400:
                 now = self.cp.clock()
-                audit.record_change(tx, self.who, self.action, self.target, self.params, self.body, now)
+                made = body if status == 201 else None
+                audit.record_change(
+                    tx, self.who, self.action, self.target, self.params, self.body, now, created=made
+                )
             return status, body
 
         answer = self.cp.mutate(self.who, self.key, self.fingerprint, recorded)

@@ -5,7 +5,7 @@ Money changes (top-ups, refunds, credit limits, budgets) record themselves with 
 reason (`record`), their target the request's path as every other change's. Every other change a person makes through the API (orgs, projects, members,
 tokens, quotas, sites, prices, vouchers, cancels) is recorded at the API's one mutation seam
 (`api.deps.Mutation.run` → `record_change`): the action is the route's name (`disable_org`), the
-target its path, the detail the request body with anything secret-looking masked, and the amount
+target its path (a creation's: the path of what it made), the detail the request body with anything secret-looking masked, and the amount
 the sum the body names, if it names one (a voucher's face, a programme's budget, a pool's price). Job submissions
 are the product's ordinary use, not administration, and are left to the job's own events. Reading
 the trail: operators see all of it, an org's owners, admins and finance members their org's
@@ -85,15 +85,37 @@ _SECRET_WORDS = ("token", "secret", "password", "key")
 
 
 def record_change(
-    tx: Tx, who: Principal, action: str, target: str, params: dict[str, str], body: Any, now: datetime
+    tx: Tx,
+    who: Principal,
+    action: str,
+    target: str,
+    params: dict[str, str],
+    body: Any,
+    now: datetime,
+    *,
+    created: Any = None,
 ) -> AuditEvent | None:
     """Record a change a person made through the API (see the module docstring); None when the
-    caller is not a person (agents, enrollment tokens)."""
+    caller is not a person (agents, enrollment tokens). `created`: the answer of a change that
+    made something (201), whose target is then the new thing's path, not the collection's."""
     if who.kind != "user":
         return None
     detail = _masked(body) if isinstance(body, dict) else {}
     org_id = _org_of(tx, target, params, detail)
+    if created is not None:
+        target = _created_path(target, created, detail)
     return record(tx, who, action, org_id, target, now, amount=_amount_of(detail), detail=detail)
+
+
+def _created_path(collection: str, answer: Any, body: dict[str, Any]) -> str:
+    """`POST /orgs/lab/projects {"name": "vision"}` made `/orgs/lab/projects/vision`: the new
+    thing's id where the server gave it one (a token, a voucher), else the name or user the body
+    gave it. Creations named by neither (a price version, an enrollment token, a relation) keep the
+    path they were posted to."""
+    named = answer.get("id") if isinstance(answer, dict) else None
+    for key in ("name", "user"):
+        named = named or body.get(key)
+    return f"{collection}/{named}" if isinstance(named, str) and named else collection
 
 
 # The body fields that carry the one sum a change is about: a voucher's face, a programme's budget,

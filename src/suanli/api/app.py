@@ -7,11 +7,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import HTMLResponse
 from prometheus_client import Counter, Histogram
 from starlette.requests import ClientDisconnect
 
 from suanli import __version__
 from suanli.api import inputs, problems
+from suanli.api.docs_page import docs_page
 from suanli.api.routes import agent, health, jobs, money, quote, sites, tenancy
 from suanli.control.plane import ControlPlane
 
@@ -39,7 +41,8 @@ def create_app(cp: ControlPlane, *, manage_plane: bool = True) -> FastAPI:
         summary="An open computing power network: submit once, run on any provider's site.",
         lifespan=lifespan,
         openapi_url=f"{PREFIX}/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # ours, below: Swagger UI pinned by version and integrity hash
+        redoc_url=None,
     )
     app.state.plane = cp
     problems.install(app)
@@ -82,4 +85,9 @@ def create_app(cp: ControlPlane, *, manage_plane: bool = True) -> FastAPI:
     ):
         app.include_router(router, prefix=PREFIX)
     app.include_router(health.router)  # /healthz and /metrics at the root too
+
+    async def docs() -> HTMLResponse:
+        return docs_page(f"{PREFIX}/openapi.json", "suanli API")
+
+    app.add_api_route("/docs", docs, methods=["GET"], include_in_schema=False)
     return app

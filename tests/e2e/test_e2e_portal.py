@@ -50,6 +50,7 @@ def test_a_tenant_quotes_submits_watches_and_cancels_jobs_in_the_portal(
     up: tuple[Up, dict[str, str]], browser: sync_api.Browser
 ) -> None:
     network, env = up
+    base = f"http://127.0.0.1:{network.port}"
     [link] = re.findall(r"portal: (http://\S+/portal/#token=\S+)", network.output())
     page = browser.new_page()
     problems: list[str] = []
@@ -70,7 +71,7 @@ def test_a_tenant_quotes_submits_watches_and_cancels_jobs_in_the_portal(
     expect(quote).to_contain_text("priced for 0.08 h")
     expect(quote.locator("tbody tr").first).to_contain_text("local/cpu")
     assert (
-        httpx.get(f"http://127.0.0.1:{network.port}/api/v1/jobs", headers=_auth(link)).json()["items"] == []
+        httpx.get(f"{base}/api/v1/jobs", headers=_auth(link)).json()["items"] == []
     )  # a quote submits nothing
 
     page.fill("#f-max-runtime", "forever")  # bad input: said on the page, naming the field
@@ -82,6 +83,18 @@ def test_a_tenant_quotes_submits_watches_and_cancels_jobs_in_the_portal(
     job_id = page.url.rsplit("/", 1)[1]
     expect(page.locator("#job-state")).to_have_text("SUCCEEDED", timeout=90_000)
     expect(page.locator("#logs")).to_contain_text("hello-from-the-portal", timeout=30_000)
+    expect(page.locator("#spec")).to_contain_text("echo hello-from-the-portal")
+
+    # Edit as a new job: the form holds a copy; a double click on Submit submits it once.
+    page.click("#edit-as-new")
+    expect(page.locator("#f-name")).to_have_value("portal-hello")
+    page.fill("#f-name", "portal-again")
+    page.dblclick("#submit-button")
+    expect(page).to_have_url(re.compile(r"#/jobs/job_"))
+    expect(page.locator("#job-state")).to_have_text("SUCCEEDED", timeout=90_000)
+    expect(page.locator("#logs")).to_contain_text("hello-from-the-portal", timeout=30_000)
+    names = [j["name"] for j in httpx.get(f"{base}/api/v1/jobs", headers=_auth(link)).json()["items"]]
+    assert names.count("portal-again") == 1, names
 
     # A job whose first attempt fails and is retried: its output shows where attempt 2 begins.
     page.get_by_role("link", name="Submit", exact=True).click()
@@ -122,6 +135,19 @@ def test_a_tenant_quotes_submits_watches_and_cancels_jobs_in_the_portal(
     page.fill("#token", "slt_not-a-real-token")
     page.get_by_role("button", name="Log in").click()
     expect(page.locator(".error")).to_contain_text("That token was refused.")
+
+    # Login links: a damaged one says so; one for another person asks before changing who you are.
+    page.goto(f"{base}/portal/#token=%E0%A4%A")
+    expect(page.locator(".error")).to_contain_text("That login link is damaged")
+    page.goto(link)
+    expect(page.locator("#who")).to_contain_text("demo owner")
+    operator = (Path(env["SUANLI_CONFIG_DIR"]).parent / "data" / "operator.token").read_text().strip()
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
+    page.goto(f"{base}/portal/#token={operator}")
+    expect(page.locator("#who")).to_contain_text("(operator)")
+    assert asked == ["This link logs you in as operator in place of demo. Go on?"]
+    assert "token=" not in page.url
     # the browser logs the answers it was meant to get (422 for the bad input, 401 for the bad
     # token) as failed loads; nothing else, and no script or policy error
     expected = re.compile(r"Failed to load resource: .* status of (401|422) ")

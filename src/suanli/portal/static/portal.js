@@ -6,10 +6,13 @@
 const API = "/api/v1";
 const TOKEN_KEY = "suanli.token";
 const TERMINAL = new Set(["SUCCEEDED", "FAILED", "CANCELLED"]);
+const JOB_STATES = ["PENDING", "ASSIGNED", "RUNNING", "CANCELLING", "SUCCEEDED", "FAILED", "CANCELLED"];
+const DRAFT_KEY = "suanli.draft"; // a job's spec carried to the Submit form ("Edit as a new job")
 const MONEY_ROLES = new Set(["owner", "admin", "finance"]);
 const main = document.getElementById("main");
 let generation = 0; // bumped on every navigation: loops of the page left behind stop
 let me = null; // GET /whoami, once logged in
+let loginWhy = ""; // why the login page is shown (a refused token, a damaged link), until a login
 
 // --- small helpers ---------------------------------------------------------------------------
 
@@ -109,8 +112,25 @@ async function api(method, path, body, headers = {}) {
   return data;
 }
 
+let wakeUp = () => {}; // ends the current page's pause at once (after an action, to show its effect)
+
 function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function pause(ms) {
+  // the page's own loop waits here; `wakeUp()` ends the wait (other loops use `sleep`)
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    wakeUp = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+  });
+}
+
+function go(hash) {
+  location.replace(hash); // a redirect: no history entry for Back to land on again
 }
 
 // --- logging in ------------------------------------------------------------------------------
@@ -118,27 +138,37 @@ function sleep(ms) {
 function logout(why) {
   localStorage.removeItem(TOKEN_KEY);
   me = null;
-  sessionStorage.setItem("suanli.why", why || "");
-  location.hash = "#/login";
+  loginWhy = why || "";
+  go("#/login");
+}
+
+function notForPortal(who) {
+  // a site's agent or enrollment token: the API answers whoami, but no page here is for it
+  return who.kind !== "user" ? "That is a site's token; the portal takes a person's token (suanli token create)." : null;
 }
 
 function loginPage() {
   const input = el("input", { type: "password", id: "token", autocomplete: "off", size: 60, placeholder: "slt_…" });
-  const said = sessionStorage.getItem("suanli.why");
-  sessionStorage.removeItem("suanli.why");
-  const out = el("div", {}, said ? el("p", { class: "error" }, said) : null);
+  const out = el("div", {}, loginWhy ? el("p", { class: "error" }, loginWhy) : null);
   const form = el(
     "form",
     {
       class: "spec",
       onsubmit: async (event) => {
         event.preventDefault();
-        localStorage.setItem(TOKEN_KEY, input.value.trim());
+        const token = input.value.trim();
         try {
-          me = await api("GET", "/whoami");
-          location.hash = "#/jobs";
+          const who = await api("GET", "/whoami", undefined, { Authorization: `Bearer ${token}` });
+          const refused = notForPortal(who);
+          if (refused) {
+            put(out, el("p", { class: "error" }, refused));
+            return;
+          }
+          localStorage.setItem(TOKEN_KEY, token);
+          me = who;
+          loginWhy = "";
+          go("#/jobs");
         } catch (err) {
-          localStorage.removeItem(TOKEN_KEY);
           put(out, errorBox(err.status === 401 ? new Error("That token was refused.") : err));
         }
       },
@@ -159,51 +189,74 @@ function loginPage() {
 // --- jobs ------------------------------------------------------------------------------------
 
 async function jobsPage(gen) {
-  const stateFilter = new URLSearchParams(location.hash.split("?")[1] || "").get("state") || "";
+  const wanted = new URLSearchParams(location.hash.split("?")[1] || "").get("state") || "";
+  const stateFilter = JOB_STATES.includes(wanted) ? wanted : "";
+  let limit = 100;
   const picker = el(
     "select",
     {
       id: "state-filter",
-      onchange: (e) => (location.hash = e.target.value ? `#/jobs?state=${e.target.value}` : "#/jobs"),
+      onchange: (e) => (location.hash = e.target.value ? `#/jobs?state=${encodeURIComponent(e.target.value)}` : "#/jobs"),
     },
-    ["", "PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"].map((s) =>
-      el("option", { value: s, selected: s === stateFilter }, s || "every state"),
-    ),
+    ["", ...JOB_STATES].map((s) => el("option", { value: s, selected: s === stateFilter }, s || "every state")),
   );
   const body = el("div", {}, el("p", { class: "muted" }, "Loading…"));
-  show(el("h1", {}, "Jobs ", picker), body);
+  const more = el("div", {});
+  show(el("h1", {}, "Jobs ", picker), body, more);
   while (gen === generation) {
     try {
-      const query = stateFilter ? `?limit=100&state=${stateFilter}` : "?limit=100";
-      const jobs = (await api("GET", `/jobs${query}`)).items || [];
+      const query = new URLSearchParams({ limit: String(limit) });
+      if (stateFilter) query.set("state", stateFilter);
+      const page = await api("GET", `/jobs?${query}`);
+      const jobs = page.items || [];
       if (gen !== generation) return;
-      put(body,
+      put(
+        body,
         jobs.length
           ? table(
               ["job", "name", "project", "state", "submitted", "ended", "exit"],
               jobs.map((j) => [jobLink(j.id), j.name, `${j.org}/${j.project}`, state(j.state), when(j.created_at), when(j.ended_at), j.exit_code ?? j.reason ?? ""]),
             )
-          : el("p", { class: "muted" }, "No jobs yet. ", el("a", { href: "#/submit" }, "Submit one.")),
+          : el("p", { class: "muted" }, stateFilter ? `No ${stateFilter} jobs.` : "No jobs yet. ", stateFilter ? null : el("a", { href: "#/submit" }, "Submit one.")),
+      );
+      put(
+        more,
+        !page.next_cursor
+          ? null
+          : limit < 500
+            ? el("button", { type: "button", id: "older", onclick: () => ((limit += 100), wakeUp()) }, "Show 100 older")
+            : el("p", { class: "muted" }, "The newest 500 are shown: suanli jobs --all lists every one."),
       );
     } catch (err) {
       if (gen === generation) put(body, errorBox(err));
     }
-    await sleep(5000);
+    await pause(5000);
   }
 }
 
 async function jobPage(gen, id) {
-  const facts = el("div", {}, el("p", { class: "muted" }, "Loading…"));
-  const actions = el("div", {});
+  const path = `/jobs/${encodeURIComponent(id)}`;
+  let job;
+  try {
+    job = await api("GET", path);
+  } catch (err) {
+    if (gen === generation) show(el("h1", {}, "Job ", id), errorBox(err));
+    return;
+  }
+  const facts = el("div", {});
+  const actions = el("div", { class: "actions" });
+  const problem = el("div", {}); // what went wrong last, kept until the next success
   const why = el("div", {});
   const attempts = el("div", {});
   const charges = el("div", {});
   const events = el("div", {});
+  const spec = el("pre", { class: "spec", id: "spec" });
   const logs = el("pre", { class: "logs", id: "logs" });
   show(
     el("h1", {}, "Job ", id),
     facts,
     actions,
+    problem,
     why,
     el("h2", {}, "Output"),
     logs,
@@ -213,102 +266,148 @@ async function jobPage(gen, id) {
     charges,
     el("h2", {}, "Events"),
     events,
+    el("h2", {}, "Spec"),
+    spec,
   );
   followLogs(gen, id, logs);
+  let wait = 3000;
   while (gen === generation) {
-    let job;
+    spec.textContent = JSON.stringify(job.spec, null, 2);
+    showJob(job, { facts, actions, problem, attempts, charges });
+    await showWhy(gen, id, why);
     try {
-      job = await api("GET", `/jobs/${encodeURIComponent(id)}`);
-    } catch (err) {
-      if (gen === generation) put(facts, errorBox(err));
-      return;
-    }
-    if (gen !== generation) return;
-    put(facts,
-      el(
-        "dl",
-        { class: "facts" },
-        el("dt", {}, "name"), el("dd", {}, job.name),
-        el("dt", {}, "state"), el("dd", { id: "job-state" }, state(job.state)),
-        el("dt", {}, "project"), el("dd", {}, `${job.org}/${job.project}`),
-        el("dt", {}, "where"), el("dd", {}, job.site ? `${job.site} / ${job.pool}` : "not placed yet"),
-        el("dt", {}, "submitted"), el("dd", {}, when(job.created_at)),
-        el("dt", {}, "started"), el("dd", {}, when(job.started_at)),
-        el("dt", {}, "ended"), el("dd", {}, when(job.ended_at)),
-        el("dt", {}, "exit"), el("dd", {}, job.exit_code ?? "", job.reason ? ` ${job.reason}` : ""),
-        el("dt", {}, "retries left"), el("dd", {}, job.retries_left),
-      ),
-    );
-    const running = !TERMINAL.has(job.state) && job.state !== "CANCELLING";
-    put(actions,
-      running
-        ? el(
-            "button",
-            {
-              type: "button",
-              id: "cancel",
-              onclick: async () => {
-                if (!confirm(`Cancel ${id}?`)) return;
-                try {
-                  await api("POST", `/jobs/${encodeURIComponent(id)}/cancel`, undefined, { "Idempotency-Key": newKey() });
-                } catch (err) {
-                  actions.append(errorBox(err));
-                }
-              },
-            },
-            "Cancel job",
-          )
-        : "",
-    );
-    put(attempts,
-      job.attempts.length
-        ? table(
-            ["#", "site / pool", "state", "started", "ended", "exit"],
-            job.attempts.map((a) => [a.number, `${a.site} / ${a.pool}`, state(a.state), when(a.started_at), when(a.ended_at), a.exit_code ?? a.reason ?? ""]),
-          )
-        : el("p", { class: "muted" }, "None yet."),
-    );
-    put(charges,
-      job.charges.length
-        ? table(
-            ["currency", "charged", "vouchers", "cash", "arrears", "still held"],
-            job.charges.map((c) => [c.currency, money(c.charged), money(c.vouchers), money(c.cash), money(c.arrears), money(c.held)]),
-            [1, 2, 3, 4, 5],
-          )
-        : el("p", { class: "muted" }, "Nothing charged."),
-    );
-    if (job.state === "PENDING") await showWhy(gen, id, why);
-    else put(why);
-    try {
-      const items = (await api("GET", `/jobs/${encodeURIComponent(id)}/events`)).items || [];
+      const items = (await api("GET", `${path}/events`)).items || [];
       if (gen === generation) put(events, table(["at", "event", ""], items.map((e) => [when(e.at), e.kind, e.message])));
     } catch (err) {
       if (gen === generation) put(events, errorBox(err));
     }
     if (TERMINAL.has(job.state)) return;
-    await sleep(3000);
+    await pause(wait);
+    if (gen !== generation) return;
+    try {
+      job = await api("GET", path);
+      wait = 3000;
+      put(problem);
+    } catch (err) {
+      if (gen !== generation || err.status === 401) return;
+      if (err.status === 404) {
+        show(el("h1", {}, "Job ", id), errorBox(err));
+        return;
+      }
+      put(problem, errorBox(new ApiError(err.status, { detail: `${err.message}; trying again` })));
+      wait = Math.min(wait * 2, 30000); // the server may be restarting: keep watching
+    }
   }
 }
 
+function showJob(job, { facts, actions, problem, attempts, charges }) {
+  put(
+    facts,
+    el(
+      "dl",
+      { class: "facts" },
+      el("dt", {}, "name"), el("dd", {}, job.name),
+      el("dt", {}, "state"), el("dd", { id: "job-state" }, state(job.state)),
+      el("dt", {}, "project"), el("dd", {}, `${job.org}/${job.project}`),
+      el("dt", {}, "where"), el("dd", {}, job.site ? `${job.site} / ${job.pool}` : "not placed yet"),
+      el("dt", {}, "submitted"), el("dd", {}, when(job.created_at)),
+      el("dt", {}, "started"), el("dd", {}, when(job.started_at)),
+      el("dt", {}, "ended"), el("dd", {}, when(job.ended_at)),
+      el("dt", {}, "exit"), el("dd", {}, job.exit_code ?? "", job.reason ? ` ${job.reason}` : ""),
+      el("dt", {}, "retries left"), el("dd", {}, job.retries_left),
+    ),
+  );
+  const again = el(
+    "button",
+    {
+      type: "button",
+      id: "edit-as-new",
+      onclick: () => {
+        sessionStorage.setItem(DRAFT_KEY, JSON.stringify(job.spec));
+        location.hash = "#/submit";
+      },
+    },
+    "Edit as a new job",
+  );
+  const cancel = el(
+    "button",
+    {
+      type: "button",
+      id: "cancel",
+      onclick: async () => {
+        if (!confirm(`Cancel ${job.id}?`)) return;
+        cancel.disabled = true;
+        try {
+          await api("POST", `/jobs/${encodeURIComponent(job.id)}/cancel`, undefined, { "Idempotency-Key": newKey() });
+          wakeUp(); // show CANCELLING at once
+        } catch (err) {
+          cancel.disabled = false;
+          put(problem, errorBox(err));
+        }
+      },
+    },
+    "Cancel job",
+  );
+  put(actions, TERMINAL.has(job.state) || job.state === "CANCELLING" ? null : cancel, again);
+  put(
+    attempts,
+    job.attempts.length
+      ? table(
+          ["#", "site / pool", "state", "started", "ended", "exit"],
+          job.attempts.map((a) => [a.number, `${a.site} / ${a.pool}`, state(a.state), when(a.started_at), when(a.ended_at), a.exit_code ?? a.reason ?? ""]),
+        )
+      : el("p", { class: "muted" }, "None yet."),
+  );
+  put(
+    charges,
+    job.charges.length
+      ? table(
+          ["currency", "charged", "vouchers", "cash", "arrears", "still held"],
+          job.charges.map((c) => [c.currency, money(c.charged), money(c.vouchers), money(c.cash), money(c.arrears), money(c.held)]),
+          [1, 2, 3, 4, 5],
+        )
+      : el("p", { class: "muted" }, "Nothing charged."),
+  );
+}
+
 async function showWhy(gen, id, box) {
+  // what `suanli why` says: only of a job still waiting (the API answers for the job as it is now)
+  let why;
   try {
-    const why = await api("GET", `/jobs/${encodeURIComponent(id)}/why`);
-    if (gen !== generation) return;
-    const blocked = (why.blocked || []).map((b) => el("li", {}, `${b.pool ?? ""} ${b.reason ?? JSON.stringify(b)}`.trim()));
-    const candidates = why.candidates || [];
-    put(box,
-      el("h2", {}, "Why it waits"),
-      blocked.length ? el("ul", {}, blocked) : null,
-      candidates.length
-        ? table(
-            ["pool", "verdict", "reason"],
-            candidates.map((c) => [c.pool, c.fits ? "fits" : c.code === "unresolvable" ? "never" : "not now", c.reason]),
-          )
-        : el("p", { class: "muted" }, "No site offers any pool yet."),
-    );
+    why = await api("GET", `/jobs/${encodeURIComponent(id)}/why`);
   } catch (err) {
     if (gen === generation) put(box, errorBox(err));
+    return;
   }
+  if (gen !== generation) return;
+  if (why.state !== "PENDING") {
+    put(box);
+    return;
+  }
+  const lines = [];
+  const r = why.reservation;
+  if (r) {
+    const from = r.starts_at ? `from ${when(r.starts_at)}` : "once the jobs running there end";
+    lines.push(`It holds a reservation on ${r.pool} ${from}${r.preempting ? `; ${r.preempting} preemptible job(s) there are being stopped for it` : ""}.`);
+  }
+  for (const b of why.blocked || []) lines.push(typeof b === "string" ? b : `${b.pool ?? ""} ${b.reason ?? ""}`.trim());
+  for (const pool of why.holding || []) {
+    const running = pool.attempts || [];
+    const ends = running.map((a) => a.ends_by).filter(Boolean).sort();
+    lines.push(`${pool.pool} is held by ${running.length} running job(s)${ends.length ? `; the first ends by ${when(ends[0])}` : ""}.`);
+  }
+  const candidates = why.candidates || [];
+  put(
+    box,
+    el("h2", {}, "Why it waits"),
+    lines.length ? el("ul", {}, lines.map((line) => el("li", {}, line))) : null,
+    candidates.length
+      ? table(
+          ["pool", "verdict", "reason"],
+          candidates.map((c) => [c.pool, c.fits ? "fits" : c.code === "unresolvable" ? "never" : "not now", c.reason]),
+        )
+      : el("p", { class: "muted" }, "No site offers any pool yet."),
+  );
 }
 
 function appendOutput(pre, data, start, attempts, marked) {
@@ -339,8 +438,9 @@ async function followLogs(gen, id, pre) {
     try {
       chunk = await api("GET", `/jobs/${encodeURIComponent(id)}/logs?offset=${offset}&follow=true&wait=20`);
     } catch (err) {
-      if (gen === generation) pre.after(errorBox(err));
-      return;
+      if (err.status === 401 || err.status === 404) return; // the job page says so
+      await sleep(3000); // a restart, a dropped connection: read on from where it stopped
+      continue;
     }
     if (gen !== generation) return;
     if (chunk.data) {
@@ -364,22 +464,37 @@ function field(label, input) {
 }
 
 function submitPage() {
-  const name = el("input", { id: "f-name", value: "hello", required: true });
-  const run = el("textarea", { id: "f-run", required: true }, 'echo "hello from $SUANLI_JOB_ID on $(hostname)"');
+  const draft = JSON.parse(sessionStorage.getItem(DRAFT_KEY) || "null"); // "Edit as a new job"
+  sessionStorage.removeItem(DRAFT_KEY);
+  const name = el("input", { id: "f-name", value: draft ? draft.name : "hello", required: true });
+  const run = el("textarea", { id: "f-run", required: true }, draft ? draft.run : 'echo "hello from $SUANLI_JOB_ID on $(hostname)"');
   const accelerators = el("input", { id: "f-accelerators", placeholder: "e.g. A100:1, or empty for none" });
-  const cpus = el("input", { id: "f-cpus", type: "number", min: 1, value: 1 });
-  const memory = el("input", { id: "f-memory", value: "1Gi" });
-  const maxRuntime = el("input", { id: "f-max-runtime", value: "1h" });
+  const cpus = el("input", { id: "f-cpus", type: "number", min: 1, value: draft ? null : 1, placeholder: "1" });
+  const memory = el("input", { id: "f-memory", value: draft ? null : "1Gi", placeholder: "e.g. 1Gi" });
+  const maxRuntime = el("input", { id: "f-max-runtime", value: draft ? null : "1h", placeholder: "e.g. 1h, 30m" });
   const project = el("input", { id: "f-project", placeholder: "ORG/PROJECT or a name; empty: your default" });
-  const objective = el("select", { id: "f-objective" }, ["balanced", "cheapest", "fastest", "greenest"].map((o) => el("option", { value: o }, o)));
-  const extra = el("textarea", { id: "f-extra", placeholder: '{"retries": 2, "env": {"SEED": "1"}, "preemptible": true}' });
+  const objective = el("select", { id: "f-objective" }, ["balanced", "cheapest", "fastest", "greenest"].map((o) => el("option", { value: o, selected: draft && draft.objective === o }, o)));
+  const empty = (v) => v === null || (typeof v === "object" && Object.keys(v).length === 0); // left out: the default
+  const rest = draft
+    ? Object.fromEntries(Object.entries(draft).filter(([k, v]) => !["name", "run", "objective"].includes(k) && !empty(v)))
+    : null;
+  const extra = el(
+    "textarea",
+    { id: "f-extra", placeholder: '{"retries": 2, "env": {"SEED": "1"}, "preemptible": true}' },
+    rest ? JSON.stringify(rest, null, 2) : "",
+  );
   const out = el("div", { id: "quote" });
+  const quoteButton = el("button", { type: "button", id: "quote-button" }, "Quote");
+  const submitButton = el("button", { type: "submit", id: "submit-button" }, "Submit");
+  let key = null; // one Idempotency-Key per spec: a second click on the same job submits it once
+  let keyFor = null;
 
   function spec() {
-    const resources = { cpus: Number(cpus.value), memory: memory.value.trim(), max_runtime: maxRuntime.value.trim() };
+    const resources = {};
     if (accelerators.value.trim()) resources.accelerators = accelerators.value.trim();
-    if (!resources.memory) delete resources.memory;
-    if (!resources.max_runtime) delete resources.max_runtime;
+    if (cpus.value.trim()) resources.cpus = Number(cpus.value);
+    if (memory.value.trim()) resources.memory = memory.value.trim();
+    if (maxRuntime.value.trim()) resources.max_runtime = maxRuntime.value.trim();
     const s = { name: name.value.trim(), run: run.value, resources, objective: objective.value };
     if (project.value.trim()) s.project = project.value.trim();
     if (extra.value.trim()) {
@@ -390,54 +505,80 @@ function submitPage() {
         throw new ApiError(0, { detail: `more of the spec: not JSON (${exc.message})` });
       }
       if (typeof more !== "object" || Array.isArray(more) || more === null) {
-        throw new ApiError(0, { detail: "more of the spec: a JSON object, e.g. {\"retries\": 2}" });
+        throw new ApiError(0, { detail: 'more of the spec: a JSON object, e.g. {"retries": 2}' });
       }
-      Object.assign(s, more);
+      // its fields win over the form's; its resources are merged into the form's field by field
+      const { resources: moreResources, ...others } = more;
+      if (moreResources && typeof moreResources === "object" && !Array.isArray(moreResources)) {
+        Object.assign(resources, moreResources);
+      } else if (moreResources !== undefined) {
+        others.resources = moreResources; // not an object: the server says what is wrong with it
+      }
+      Object.assign(s, others);
     }
     return s;
   }
 
-  async function quote() {
+  quoteButton.addEventListener("click", async () => {
     put(out, el("p", { class: "muted" }, "Pricing…"));
+    quoteButton.disabled = true;
     try {
       const q = await api("POST", "/quote", { spec: spec() });
       const basis = q.expected_hours_from === "default_hold" ? "no max_runtime: the default hold" : "its max_runtime";
-      put(out,
+      put(
+        out,
         el("p", {}, `Objective ${q.objective}, priced for ${q.expected_hours} h (${basis}).`),
         q.queue_ahead ? el("p", { class: "muted" }, `Start counts the ${q.queue_ahead} job(s) waiting ahead.`) : null,
         q.runnable === false ? el("p", { class: "error" }, "No pool could ever run this job: see why not below.") : null,
         table(
-          ["pool", "start", "price/h", "cost", "energy kWh", "CO₂ kg", "why not"],
-          (q.candidates || []).map((c) => [
-            c.pool,
-            c.expected_start ?? "–",
-            c.price_per_hour ?? (c.fits ? "free" : ""),
-            c.expected_cost ?? (c.fits ? "free" : ""),
-            c.energy_kwh ?? "",
-            c.carbon_kg ?? "",
-            c.fits ? "" : c.reason,
-          ]),
+          ["pool", "start", "price/h", "cost", "energy kWh", "CO₂ kg", "why not now"],
+          (q.candidates || []).map((c) => {
+            const never = c.code === "unresolvable";
+            return [
+              c.pool,
+              c.expected_start === "now" ? "now" : c.expected_start ? when(c.expected_start) : "–",
+              c.price_per_hour ?? (never ? "" : "free"),
+              c.expected_cost ?? (never ? "" : "free"),
+              c.energy_kwh ?? "",
+              c.carbon_kg ?? "",
+              c.fits ? "" : c.expected_start ? `starts later: ${c.reason}` : c.reason,
+            ];
+          }),
           [2, 3, 4, 5],
         ),
       );
     } catch (err) {
       put(out, errorBox(err));
+    } finally {
+      quoteButton.disabled = false;
     }
-  }
+  });
 
   async function submit(event) {
     event.preventDefault();
+    submitButton.disabled = true;
     try {
-      const job = await api("POST", "/jobs", { spec: spec() }, { "Idempotency-Key": newKey() });
+      const body = { spec: spec() };
+      const text = JSON.stringify(body);
+      if (text !== keyFor) [key, keyFor] = [newKey(), text];
+      const job = await api("POST", "/jobs", body, { "Idempotency-Key": key });
       location.hash = `#/jobs/${encodeURIComponent(job.id)}`;
     } catch (err) {
       put(out, errorBox(err));
+    } finally {
+      submitButton.disabled = false;
     }
   }
 
   show(
     el("h1", {}, "Submit a job"),
-    el("p", { class: "muted" }, "Quote first to see each pool's price and expected start; nothing is submitted until you press Submit."),
+    el(
+      "p",
+      { class: "muted" },
+      draft
+        ? `A copy of ${draft.name}: the rest of its spec is below, as JSON. Change what you like, then Quote or Submit.`
+        : "Quote first to see each pool's price and expected start; nothing is submitted until you press Submit.",
+    ),
     el(
       "form",
       { class: "spec", onsubmit: submit },
@@ -449,13 +590,8 @@ function submitPage() {
       field("Max runtime", maxRuntime),
       field("Project", project),
       field("Objective", objective),
-      field("More of the spec (JSON)", extra),
-      el(
-        "div",
-        { class: "buttons" },
-        el("button", { type: "button", id: "quote-button", onclick: quote }, "Quote"),
-        el("button", { type: "submit", id: "submit-button" }, "Submit"),
-      ),
+      field("More of the spec (JSON; its fields win)", extra),
+      el("div", { class: "buttons" }, quoteButton, submitButton),
     ),
     out,
   );
@@ -479,9 +615,9 @@ async function moneyPage(gen) {
       parts.push(
         el("h2", {}, org),
         table(
-          ["project", "balance", "held", "available", "arrears", "credit limit"],
-          b.projects.map((p) => [p.project, money(p.balance), money(p.held), money(p.available), money(p.arrears), money(p.credit_limit)]),
-          [1, 2, 3, 4, 5],
+          ["project", "currency", "balance", "held", "held on vouchers", "available", "arrears", "credit limit"],
+          b.projects.map((p) => [p.project, p.currency, money(p.balance), money(p.held), money(p.held_on_vouchers), money(p.available), money(p.arrears), money(p.credit_limit)]),
+          [2, 3, 4, 5, 6, 7],
         ),
         (b.vouchers || []).length
           ? table(
@@ -522,7 +658,12 @@ async function networkPage(gen) {
       }
     }
     put(body,
-      rows.length ? table(["site", "provider", "region", "state", "pool", "nodes", "free", "price/h"], rows) : el("p", { class: "muted" }, "No sites yet."),
+      rows.length
+        ? [
+            table(["site", "provider", "region", "state", "pool", "nodes", "free", "list price"], rows),
+            el("p", { class: "muted" }, "List price: per accelerator-hour (per CPU-hour on a CPU pool). A quote prices a job on the pool's whole price book."),
+          ]
+        : el("p", { class: "muted" }, "No sites yet."),
     );
   } catch (err) {
     if (gen === generation) put(body, errorBox(err));
@@ -531,16 +672,55 @@ async function networkPage(gen) {
 
 // --- routing ---------------------------------------------------------------------------------
 
-function takeTokenFromLink() {
-  // `suanli up` prints /portal/#token=…: keep it, and take it out of the address bar and history
-  const match = location.hash.match(/^#token=([^&]+)/);
-  if (!match) return;
-  localStorage.setItem(TOKEN_KEY, decodeURIComponent(match[1]));
+function decoded(text) {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text; // not %-encoded after all: the API says there is no such job
+  }
+}
+
+async function takeTokenFromLink() {
+  // `suanli up` prints /portal/#token=…: take the token out of the address bar and the history at
+  // once; where another person's token is in use here, ask before changing who you are.
+  const match = location.hash.match(/^#token=([^&]*)/);
   history.replaceState(null, "", `${location.pathname}#/jobs`);
+  let offered = null;
+  try {
+    offered = decodeURIComponent(match[1]).trim();
+  } catch {
+    offered = "";
+  }
+  if (!offered) {
+    logout("That login link is damaged: paste the token instead.");
+    return;
+  }
+  const current = localStorage.getItem(TOKEN_KEY);
+  if (current === offered) return;
+  let who;
+  try {
+    who = await api("GET", "/whoami", undefined, { Authorization: `Bearer ${offered}` });
+  } catch (err) {
+    logout(err.status === 401 ? "The token in that link was refused (expired or revoked)." : err.message);
+    return;
+  }
+  const refused = notForPortal(who);
+  if (refused) {
+    if (!current) logout(refused);
+    else alert(refused);
+    return;
+  }
+  const was = me ? me.user : null;
+  if (current && !confirm(`This link logs you in as ${who.user}${was ? ` in place of ${was}` : ""}. Go on?`)) return;
+  localStorage.setItem(TOKEN_KEY, offered);
+  me = who;
+  loginWhy = "";
 }
 
 async function route() {
   const gen = ++generation;
+  if (location.hash.startsWith("#token=")) await takeTokenFromLink();
+  if (gen !== generation) return;
   const [path] = location.hash.replace(/^#/, "").split("?");
   const parts = path.split("/").filter(Boolean);
   for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("here", a.getAttribute("href") === `#/${parts[0]}`);
@@ -548,7 +728,7 @@ async function route() {
   if (parts[0] === "login" || !localStorage.getItem(TOKEN_KEY)) {
     logoutButton.hidden = true;
     document.getElementById("who").textContent = "";
-    if (parts[0] !== "login") location.hash = "#/login";
+    if (parts[0] !== "login") go("#/login");
     else loginPage();
     return;
   }
@@ -556,27 +736,31 @@ async function route() {
     try {
       me = await api("GET", "/whoami");
     } catch (err) {
-      if (err.status === 401) logout("Your token was refused (expired or revoked): log in again.");
-      else show(errorBox(err));
+      if (err.status !== 401) show(errorBox(err));
       return;
     }
+    const refused = notForPortal(me);
+    if (refused) return logout(refused);
   }
   const roles = (me.memberships || []).map((m) => `${m.org} ${m.role}`).join(", ");
   document.getElementById("who").textContent = `${me.user ?? me.kind}${me.operator ? " (operator)" : ""}${roles ? ` · ${roles}` : ""}`;
   logoutButton.hidden = false;
   if (gen !== generation) return;
-  if (parts[0] === "jobs" && parts[1]) return jobPage(gen, decodeURIComponent(parts[1]));
+  if (parts[0] === "jobs" && parts[1]) return jobPage(gen, decoded(parts[1]));
   if (parts[0] === "submit") return submitPage();
   if (parts[0] === "money") return moneyPage(gen);
   if (parts[0] === "network") return networkPage(gen);
-  if (parts[0] !== "jobs") {
-    location.hash = "#/jobs";
-    return;
-  }
+  if (parts[0] !== "jobs") return go("#/jobs");
   return jobsPage(gen);
 }
 
 document.getElementById("logout").addEventListener("click", () => logout(""));
 window.addEventListener("hashchange", route);
-takeTokenFromLink();
+window.addEventListener("storage", (event) => {
+  // another tab logged in or out: this one follows, rather than show one person and act as another
+  if (event.key === TOKEN_KEY) {
+    me = null;
+    route();
+  }
+});
 route();

@@ -121,6 +121,17 @@ def test_a_tenant_quotes_submits_watches_and_cancels_jobs_in_the_portal(
     long_id = ran.stdout.split()[0]
     page.goto(f"http://127.0.0.1:{network.port}/portal/#/jobs/{long_id}")
     expect(page.locator("#job-state")).to_have_text("RUNNING", timeout=60_000)
+    behind = cli(env, "submit", str(spec))  # the one CPU is taken: this one waits, and says why
+    assert behind.returncode == 0, behind.stdout + behind.stderr
+    waiting_id = behind.stdout.split()[0]
+    page.goto(f"{base}/portal/#/jobs/{waiting_id}")
+    expect(page.locator("#job-state")).to_have_text("PENDING")
+    why = page.locator("main")
+    expect(why).to_contain_text("Why it waits")
+    expect(why.locator("tbody tr", has_text="local/cpu")).to_contain_text("not now")
+    assert cli(env, "cancel", waiting_id).returncode == 0
+    page.goto(f"{base}/portal/#/jobs/{long_id}")
+    expect(page.locator("#job-state")).to_have_text("RUNNING")
     page.once("dialog", lambda dialog: dialog.accept())
     page.click("#cancel")
     expect(page.locator("#job-state")).to_have_text("CANCELLED", timeout=60_000)

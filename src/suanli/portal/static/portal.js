@@ -385,12 +385,13 @@ async function showWhy(gen, id, box) {
     return;
   }
   const lines = [];
+  if (why.queue) lines.push(`In the queue: ${why.queue}.`); // its place, and when ageing promotes it
   const r = why.reservation;
   if (r) {
     const from = r.starts_at ? `from ${when(r.starts_at)}` : "once the jobs running there end";
     lines.push(`It holds a reservation on ${r.pool} ${from}${r.preempting ? `; ${r.preempting} preemptible job(s) there are being stopped for it` : ""}.`);
   }
-  for (const b of why.blocked || []) lines.push(typeof b === "string" ? b : `${b.pool ?? ""} ${b.reason ?? ""}`.trim());
+  for (const b of why.blocked || []) lines.push(`Held back: ${typeof b === "string" ? b : b.reason}`);
   for (const pool of why.holding || []) {
     const running = pool.attempts || [];
     const ends = running.map((a) => a.ends_by).filter(Boolean).sort();

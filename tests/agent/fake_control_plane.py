@@ -53,9 +53,10 @@ class FakeControlPlane:
     enrollments: int = 0
     states: dict[str, dict[str, Any]] = field(default_factory=dict)
     state_seen_at: dict[tuple[str, str], float] = field(default_factory=dict)
-    output_when_ended: dict[str, int] = field(
-        default_factory=dict
-    )  # bytes it had of the attempt's output then
+    # bytes it had of each attempt's output when the attempt ended
+    output_when_ended: dict[str, int] = field(default_factory=dict)
+    # each usage record's attempt's state when the record came
+    state_at_usage: dict[int, str] = field(default_factory=dict)
     logs: dict[str, str] = field(default_factory=dict)
     usage: dict[int, dict[str, Any]] = field(default_factory=dict)
     pending_launches: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -164,6 +165,7 @@ class FakeControlPlane:
                 self.logs[chunk["attempt_id"]] = text + chunk["data"]
         for record in body["usage"]:
             self.usage.setdefault(record["seq"], record)
+            self.state_at_usage.setdefault(record["seq"], self.state(record["attempt_id"]) or "")
         for attempt in body["attempts"]:  # as a server does: the sync's output is in when it ends it
             if attempt["state"] in TERMINAL and attempt["id"] not in self.output_when_ended:
                 self.output_when_ended[attempt["id"]] = len(self.logs.get(attempt["id"], "").encode())

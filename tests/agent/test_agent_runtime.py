@@ -111,13 +111,16 @@ def test_a_launch_is_reported_running_then_succeeded_with_its_output_and_usage(t
 def test_an_attempt_is_reported_ended_only_once_all_its_output_is_sent(tmp_path: Path) -> None:
     """A sync carries at most a chunk of each attempt's output: an attempt that ends with more still
     to send is reported running until the rest is in, so a reader told the job ended and its log is
-    complete (`suanli logs -f`) has all of it."""
+    complete (`suanli logs -f`) has all of it. Its last usage record comes with its end, not before:
+    the server takes a record of an ended attempt as the final capture of its hold."""
     cp = FakeControlPlane()
     agent = start(config(tmp_path, cp))
     cp.add_launch(launch("att_1", "head -c 3000000 /dev/zero | tr '\\0' x", pool="cpu"))
     cp.wait_for(lambda cp: cp.state("att_1") == "SUCCEEDED", timeout=30)
     agent.shut_down()
     assert cp.output_when_ended["att_1"] == 3_000_000 == len(cp.logs["att_1"])
+    last = max(seq for seq, r in cp.usage.items() if r["attempt_id"] == "att_1")
+    assert cp.state_at_usage[last] == "SUCCEEDED"
 
 
 def test_a_running_attempt_is_metered_in_intervals_that_add_up_to_its_run(tmp_path: Path) -> None:

@@ -27,7 +27,13 @@ def test_a_job_is_held_charged_and_the_ledger_reconciles(network: Network) -> No
         op.topup("acme", "default", "1000.00")
         op.create_programme("haidian", "500.00")
         op.grant_voucher("haidian", "acme", "100.00", share="30%", valid_until="2099-01-01T00:00:00Z")
-    spec = {"name": "train", "run": "sleep 2", "resources": {"accelerators": "A100:1", "max_runtime": "60s"}}
+    # Output at its very end: the attempt is reported ended once that output is sent, and its last
+    # usage record with it, so the hold is captured and released at once, not after the grace.
+    spec = {
+        "name": "train",
+        "run": "sleep 2; echo done",
+        "resources": {"accelerators": "A100:1", "max_runtime": "60s"},
+    }
     with network.client(tenant) as c:
         job = c.submit_job(spec)
         running = wait_for("the job to be placed", lambda: c.get_job(job["id"])["state"] != "PENDING" or None)

@@ -235,6 +235,7 @@ class _Agent:
             self._handle(self.outcomes.get())
         self._observe()
         self.held.refresh_logs(self.backend.read_logs, now)
+        self._close_usage()
         self._fence(now)
         self._forget_done()
         self._meter(datetime.now(UTC))
@@ -246,9 +247,20 @@ class _Agent:
         for held in self.held.update(self.backend.poll()):
             status = held.report(final=True)  # how it ended (reported once its output is all sent)
             log.info("attempt %s %s%s", held.attempt_id, status["state"], _because(status["reason"]))
-            usage = self.backend.usage(held.attempt_id)
+
+    def _close_usage(self, *, regardless: bool = False) -> None:
+        """The last usage record of each ended attempt, once it is reported ended: when all its
+        output is sent (`HeldAttempt.report`), or `regardless` (the agent's last sync). The server
+        takes a record of an ended attempt as its final capture (the rest of the hold released, the
+        minimum charge applied); sent while the attempt still shows as running, it would not be."""
+        for held in self.held:
+            if not held.status.terminal or not (held.drained or regardless):
+                continue
             # An attempt adopted from the agent before may have had its final record already.
-            if usage is not None and not self.outbox.finished(held.attempt_id):
+            if self.outbox.finished(held.attempt_id):
+                continue
+            usage = self.backend.usage(held.attempt_id)
+            if usage is not None:
                 self.outbox.add(meter.final(usage, self.outbox.metered(held.attempt_id)))
 
     def _meter(self, now: datetime) -> None:
@@ -441,6 +453,7 @@ class _Agent:
                 self._observe()
             self._observe()
             self.held.refresh_logs(self.backend.read_logs, time.monotonic(), everything=True)
+            self._close_usage(regardless=True)
             if final_sync:
                 self._final_sync()
         finally:

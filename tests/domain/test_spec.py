@@ -113,6 +113,10 @@ def test_valid_fields_are_normalized(document: dict[str, Any], read: Any, expect
         pytest.param(doc(name="-x"), "name", "starting with a letter or digit", id="name-leading-dash"),
         pytest.param(doc(name="x" * 64), "name", "1–63", id="name-too-long"),
         pytest.param(doc(gpus=8), "gpus", "allowed: name, project, kind", id="unknown-top-level-field"),
+        pytest.param(doc(retry=2), "retry", "unknown field (did you mean retries?)", id="misspelt-field"),
+        pytest.param(
+            res(gpus=8), "resources.gpus", "(did you mean accelerators?)", id="another-schedulers-name"
+        ),
         pytest.param(res(gpu="A100"), "resources.gpu", "allowed: accelerators, nodes", id="unknown-resource"),
         pytest.param(
             doc(inputs=[{"name": "d", "url": "s3://x"}]),

@@ -6,7 +6,9 @@ names the field (a dotted path) and what is allowed.
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Annotated, Any, Literal
 
@@ -322,6 +324,23 @@ def _accelerator_options(values: list[str]) -> tuple[tuple[AcceleratorOption, ..
     return tuple(dict.fromkeys(options)), errors
 
 
+# Fields other schedulers name differently, which a spelling match would get wrong (`gpus` is
+# closest to `cpus`, not to `accelerators`).
+_OTHER_NAMES = {
+    "gpus": "accelerators", "gpu": "accelerators", "gres": "accelerators",
+    "mem": "memory", "time": "max_runtime", "timeout": "max_runtime", "walltime": "max_runtime",
+    "time_limit": "max_runtime", "command": "run", "cmd": "run", "script": "run", "retry": "retries",
+}  # fmt: skip
+
+
+def _meant(name: str, allowed: Sequence[str]) -> str | None:
+    """The allowed field a misspelt or foreign one most likely means, if any."""
+    if _OTHER_NAMES.get(name) in allowed:
+        return _OTHER_NAMES[name]
+    close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
 def _field_error(e: Any) -> FieldError:
     loc = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in e["loc"]).replace(".[", "[")
     msg = str(e["msg"]).removeprefix("Value error, ")
@@ -329,6 +348,9 @@ def _field_error(e: Any) -> FieldError:
         msg = "unknown field"
         parent = loc.rsplit(".", 1)[0] if "." in loc else ""
         allowed = _allowed_fields(parent)
+        meant = _meant(loc.rsplit(".", 1)[-1], allowed)
+        if meant:
+            msg += f" (did you mean {meant}?)"
         if allowed:
             msg += f"; allowed: {', '.join(allowed)}"
     elif e["type"] == "missing":

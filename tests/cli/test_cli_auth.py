@@ -73,6 +73,7 @@ def test_login_with_a_rejected_token_saves_nothing(api: FakeApi, run: Run, confi
     result = run("login", "--server", SERVER, input=TOKEN + "\n")
     assert result.exit_code == 4
     assert "error: token not recognised" in result.stderr
+    assert "run `suanli login`" not in result.stderr  # not back to the command that just failed
     assert not (config_dir / "config.toml").exists()
 
 
@@ -81,6 +82,13 @@ def test_not_logged_in_says_how_to_log_in(api: FakeApi, run: Run) -> None:
     assert result.exit_code == 4
     assert "suanli login" in result.stderr and "make up" in result.stderr
     assert api.requests == []
+
+
+def test_a_revoked_token_says_to_log_in_again(api: FakeApi, run: Run, logged_in: Path) -> None:
+    api.on("GET", "/jobs", problem(401, "unauthenticated", "token was revoked"))
+    result = run("jobs")
+    assert result.exit_code == 4
+    assert "error: token was revoked (run `suanli login` to sign in again)" in result.stderr
 
 
 def test_profiles_lists_masked_tokens_and_switches(api: FakeApi, run: Run, config_dir: Path) -> None:

@@ -455,6 +455,10 @@ def test_quote_shows_prices_and_why_not(api: FakeApi, run: Run, logged_in: Path,
     )
     assert "counts the 7 job(s) waiting ahead" in result.stdout
     assert "higher is better" in " ".join(result.stdout.split())  # what SCORE means
+    body["candidates"][0]["expected_start"] = "2026-11-28T03:46:01.672787Z"  # type: ignore[index]
+    api.on("POST", "/quote", ok(body))
+    busy = run("quote", str(spec)).stdout
+    assert "2026-11-28 03:46:01" in busy and ".672787" not in busy  # as every other table shows times
 
 
 def test_why_for_a_job_gathering_its_room_says_it_holds_a_claim(

@@ -160,6 +160,13 @@ def current_profile() -> Profile:
         fail(str(exc), ExitCode.USAGE)
 
 
+def _running(command: str) -> bool:
+    """Whether this invocation runs `command` (its top-level name)."""
+    _, globals_ = _click_modules()
+    ctx = globals_.get_current_context(silent=True)
+    return ctx is not None and ctx.command_path.split()[1:2] == [command]
+
+
 @contextmanager
 def client_errors(server: str) -> Iterator[None]:
     """Translate the client's errors raised in the block into a message and an exit code."""
@@ -167,7 +174,7 @@ def client_errors(server: str) -> Iterator[None]:
         yield
     except ApiError as exc:
         message = exc.detail
-        if exc.status == 401:
+        if exc.status == 401 and not _running("login"):  # not back to the command that just failed
             message += " (run `suanli login` to sign in again)"
         fail(message, exit_code_for_status(exc.status), exc.errors)
     except ServerUnreachable as exc:

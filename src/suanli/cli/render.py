@@ -454,7 +454,7 @@ def print_quote(quote: dict[str, Any]) -> None:
         score = "" if r.get("score") is None else f"{float(r['score']):.0f}"
         table.add_row(
             escape(str(r["pool"])),
-            str(r.get("expected_start") or "-"),
+            "now" if r.get("expected_start") == "now" else when(r.get("expected_start")),
             _cell(r.get("price_per_hour")),
             _cell(r.get("expected_cost")),
             _cell(r.get("energy_kwh")),

@@ -59,6 +59,21 @@ def test_balance_shows_available_funds_and_vouchers(api: FakeApi, run: Run, logg
     assert json.loads(run("balance", "acme", "--json").stdout)["projects"][0]["held"]["minor"] == 5_000
 
 
+def test_balance_without_an_org_takes_the_one_whose_money_you_see(
+    api: FakeApi, run: Run, logged_in: Path
+) -> None:
+    me = {"kind": "user", "user": "ada", "operator": False, "site": None,
+          "memberships": [{"org": "acme", "role": "finance"}, {"org": "lab", "role": "member"}]}  # fmt: skip
+    api.on("GET", "/whoami", ok(me))
+    api.on("GET", "/orgs/acme/balance", ok(BALANCE))
+    result = run("balance")
+    assert result.exit_code == 0 and "950.00 CNY" in result.stdout, result.output
+    me["memberships"].append({"org": "zeta", "role": "owner"})  # type: ignore[attr-defined]
+    api.on("GET", "/whoami", ok(me))
+    two = run("balance")
+    assert two.exit_code == 2 and "name the org: suanli balance ORG (yours: acme, zeta)" in two.stderr
+
+
 @pytest.mark.parametrize(
     ("share", "shown"), [("0.3", "30%"), ("1", "100%"), ("0.125", "12.5%"), ("0.30", "30%")]
 )

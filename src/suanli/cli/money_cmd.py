@@ -42,7 +42,18 @@ def _flat(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: _percent(v) if k == "share" else _text(v) for k, v in r.items()} for r in rows]
 
 
-def balance(org: Annotated[str, typer.Argument(help="The org.")], json_out: JsonOption = False) -> None:
+MONEY_ROLES = ("owner", "admin", "finance")
+
+
+def balance(
+    org: Annotated[
+        str | None,
+        typer.Argument(
+            help="The org. Default: yours, when you see the money of one org only.", show_default=False
+        ),
+    ] = None,
+    json_out: JsonOption = False,
+) -> None:
     """Each project's balance, holds and available funds, and the org's live vouchers (owners, admins, finance).
 
     Example:
@@ -52,6 +63,18 @@ def balance(org: Annotated[str, typer.Argument(help="The org.")], json_out: Json
     ```
     """
     with session() as client:
+        if org is None:
+            mine = sorted(
+                {m["org"] for m in client.whoami().get("memberships", []) if m["role"] in MONEY_ROLES}
+            )
+            if len(mine) != 1:
+                said = (
+                    f"yours: {', '.join(mine)}"
+                    if mine
+                    else "you see no org's money (owners, admins, finance do)"
+                )
+                fail(f"name the org: suanli balance ORG ({said})", ExitCode.USAGE)
+            org = mine[0]
         body = client.get_balance(org)
     if json_out:
         print_json(body)

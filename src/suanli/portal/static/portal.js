@@ -623,7 +623,7 @@ async function moneyPage(gen) {
         (b.vouchers || []).length
           ? table(
               ["voucher", "programme", "remaining", "share", "valid until"],
-              b.vouchers.map((v) => [v.id, v.programme, money(v.remaining), `${Number(v.share) * 100}%`, when(v.valid_until)]),
+              b.vouchers.map((v) => [v.id, v.programme, money(v.remaining), `${+(Number(v.share) * 100).toFixed(6)}%`, when(v.valid_until)]),
               [2],
             )
           : el("p", { class: "muted" }, "No live vouchers."),

@@ -6,11 +6,14 @@ request or reply costs nothing but a repeat. What counts as news (and so asks fo
 waiting) is anything the server has not yet accepted: a changed state, unsent output.
 
 Output is read in chunks from the byte offset the server has accepted; a chunk read is sent until a
-sync carrying it succeeds, and only then does the offset move on.
+sync carrying it succeeds, and only then does the offset move on. An attempt that has ended is
+reported ended only once all of its output is sent (or can no longer be read): the server takes an
+ended attempt's output as complete.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -21,6 +24,8 @@ from suanli.agent.backends.base import LOG_CHUNK_BYTES, Allocation, AttemptState
 from suanli.agent.wire import attempt_json
 
 __all__ = ["HeldAttempt", "HeldAttempts", "Report"]
+
+log = logging.getLogger("suanli.agent")
 
 # How often the output of running attempts is looked at; ended ones, and ones with more output
 # waiting than a chunk holds, are read at once.
@@ -145,7 +150,15 @@ class HeldAttempts:
             if not (due or held.more_output or held.status.terminal):
                 continue
             ended = held.status.terminal  # read before the output: an ended attempt's output is final
-            held.log_chunk = read(held.attempt_id, held.log_offset)
+            try:
+                held.log_chunk = read(held.attempt_id, held.log_offset)
+            except Exception:
+                if not ended:
+                    raise
+                # An ended attempt is reported ended once its output is all sent: output that can
+                # no longer be read must not keep it (and its job) open for good.
+                log.warning("the rest of attempt %s's output cannot be read", held.attempt_id, exc_info=True)
+                held.log_chunk = ""
             held.drained = ended and not held.log_chunk
 
     def report(self, *, final: bool = False) -> Report:

@@ -1,0 +1,51 @@
+"""The held attempts' reports: an ended attempt is reported ended once all its output is sent."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from suanli.agent.backends.base import Allocation, AttemptState, AttemptStatus, Launch
+from suanli.agent.held import HeldAttempts
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+def held_one() -> HeldAttempts:
+    held = HeldAttempts()
+    allocation = Allocation(None, 0, 1, 1024, (0,))
+    held.hold(Launch("att_1", "job_1", 1, 7, {"name": "x", "run": "true"}, "cpu", allocation))
+    held.update([AttemptStatus("att_1", AttemptState.RUNNING, started_at=NOW)])
+    return held
+
+
+def ended() -> AttemptStatus:
+    return AttemptStatus("att_1", AttemptState.SUCCEEDED, exit_code=0, started_at=NOW, ended_at=NOW)
+
+
+def test_an_ended_attempt_shows_as_running_until_its_output_is_sent() -> None:
+    held = held_one()
+    held.update([ended()])
+    held.refresh_logs(lambda _, offset: "tail\n" if offset == 0 else "", 0.0)
+    first = held.report()
+    assert [a["state"] for a in first.attempts] == ["RUNNING"] and first.logs[0]["data"] == "tail\n"
+    assert held.report(final=True).attempts[0]["state"] == "SUCCEEDED"  # the agent's last sync says it
+    held.accepted(first)
+    held.refresh_logs(lambda _, offset: "tail\n" if offset == 0 else "", 1.0)
+    assert [a["state"] for a in held.report().attempts] == ["SUCCEEDED"]  # all sent: its end now
+
+
+def test_output_that_can_no_longer_be_read_does_not_keep_an_ended_attempt_open(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def unreadable(attempt_id: str, offset: int) -> str:
+        raise OSError("output.log: permission denied")
+
+    held = held_one()
+    with pytest.raises(OSError):  # a running attempt's: the agent's error, as before
+        held.refresh_logs(unreadable, 0.0)
+    held.update([ended()])
+    held.refresh_logs(unreadable, 1.0)
+    assert [a["state"] for a in held.report().attempts] == ["SUCCEEDED"]
+    assert "the rest of attempt att_1's output cannot be read" in caplog.text

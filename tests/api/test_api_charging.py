@@ -213,6 +213,23 @@ def test_a_cpu_only_job_never_runs_unpaid_on_a_pool_priced_for_its_accelerators(
     assert money(net)["held"] == 100
 
 
+def test_a_quote_does_not_count_ahead_a_job_that_waits_for_money(net: Net) -> None:
+    """demo's whole-pool job has no funds (and no max_runtime: counted ahead, it would hold the
+    pool for good, and every start behind it would be unknown); lab's quote starts now."""
+    priced_site(net)
+    hog = {**TRAIN, "resources": {"accelerators": "A100:4"}}
+    waiting = net.ok("POST", "/jobs", net.tenant, json={"spec": hog})
+    net.cycle()
+    [blocked] = net.ok("GET", f"/jobs/{waiting['id']}/why", net.tenant)["blocked"]
+    assert blocked["pool"] == "(funds)"
+    lab = net.tenant_token("lab", "ming")
+    net.ok("POST", "/orgs/lab/projects/default/topups", net.operator, json={"amount": "500.00"})
+    spec = {**TRAIN, "resources": {"accelerators": "A100:1", "max_runtime": "1h"}}
+    quoted = net.ok("POST", "/quote", lab, json={"spec": spec})
+    [gpu] = quoted["candidates"]
+    assert (quoted["queue_ahead"], gpu["fits"], gpu["expected_start"]) == (0, True, "now")
+
+
 def test_the_funds_gate_prices_the_whole_book_before_anything_is_held(net: Net) -> None:
     agent = priced_site(net)
     dearer = {**PRICE, "tenant": {"accelerator_hour": "36.00", "cpu_hour": "10.00"}}

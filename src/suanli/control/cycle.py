@@ -213,6 +213,9 @@ class SchedulingLoop:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.waiting: Mapping[str, tuple[PoolVerdict, ...]] = {}  # verdicts are worked out when read
+        # job id → the gate that held it back in the last cycle (`quota`, `funds`): quotes count
+        # the queue ahead without the jobs that wait for money
+        self.held_back: Mapping[str, str] = {}
         self.reservations: dict[str, Reservation] = {}  # by job id, from the last cycle
         self._tuning = tuning or snapshots.Tuning()
         self._parsed: dict[str, PendingJob] = {}
@@ -296,6 +299,7 @@ class SchedulingLoop:
             placed = {p.job_id for p in plan.placements}
             self.queue, self.queue_at = tuple(j for j in snap.jobs if j.id not in placed), now
             self.waiting = plan.waiting
+            self.held_back = plan.held_back
             self.reservations = {r.job_id: r for r in plan.reservations}
             self._observed_at = now
 
@@ -348,6 +352,7 @@ class SchedulingLoop:
         placed = {p.job_id for p in plan.placements}
         self.queue, self.queue_at = tuple(j for j in snap.jobs if j.id not in placed), now
         self.waiting = plan.waiting
+        self.held_back = plan.held_back
         self.reservations = {r.job_id: r for r in plan.reservations}
         result = CycleResult(lost=len(lost))
         if plan.placements or plan.preemptions:
@@ -363,6 +368,7 @@ class SchedulingLoop:
                     j: (PoolVerdict("(funds)", Code.UNSCHEDULABLE, r),) for j, r in result.refused.items()
                 }
                 self.waiting = _Overlay(refused, plan.waiting)
+                self.held_back = {**plan.held_back, **dict.fromkeys(result.refused, "funds")}
             if result.skipped:
                 self._signals.notify(SCHEDULE)  # something changed under us: look again
         self._signals.notify(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from datetime import datetime
 from typing import Any
@@ -23,11 +23,20 @@ from suanli.store.tables import Project
 
 
 def quote(
-    tx: Tx, who: Principal, document: Any, now: datetime, lease_ttl: float, hold_default_s: int = 3600
+    tx: Tx,
+    who: Principal,
+    document: Any,
+    now: datetime,
+    lease_ttl: float,
+    hold_default_s: int = 3600,
+    held_back: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Every pool's price, energy, carbon, score and expected start for a job not submitted; a job
     without max_runtime is priced for `hold_default_s`, what its hold would be. `runnable` is false
-    where `submit` would refuse the job: no pool could ever run it."""
+    where `submit` would refuse the job: no pool could ever run it. `held_back`: the last cycle's
+    jobs a gate held back (`SchedulingLoop.held_back`); those waiting for money are not counted
+    ahead, since they start only once their project is topped up (counted, one without a
+    max_runtime would leave every start behind it unknown)."""
     if who.kind != "user":
         raise Forbidden("only tenant members and operators ask for quotes")
     try:
@@ -43,7 +52,10 @@ def quote(
     can_spend = _funds(tx, project, now)
     job = spec_job(spec, "quote", now, spec.priority_rank)
     pools = {p.label: p for p in pool_views(tx, now, lease_ttl, releases=True)}
-    ahead = [j for j in tx.jobs.pending() if j.priority >= job.priority]  # older, so ahead at a tie
+    unfunded = {j for j, gate in (held_back or {}).items() if gate == "funds"}
+    ahead = [
+        j for j in tx.jobs.pending() if j.priority >= job.priority and j.id not in unfunded
+    ]  # older: ahead at a tie
     ahead.sort(key=lambda j: (-j.priority, j.created_at, j.id))
     seen = outlook(job, list(pools.values()), [pending_job(j) for j in ahead[:AHEAD_LIMIT]], PROFILES, now)
     rows = []

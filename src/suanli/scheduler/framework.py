@@ -213,6 +213,7 @@ def _schedule(snapshot: Snapshot, profiles: dict[str, Profile], carry: Carry | N
     reserver.claims.hold()  # last cycle's claims (ADR 0028), before any job is placed
     placements: list[Placement] = []
     seen: dict[str, _Seen] = {}
+    held_back: dict[str, str] = {}
     for job in FairQueue(snapshot.jobs, books, snapshot.now, snapshot.order):
         plugins = built.get(job.objective) or built["balanced"]
         claim = reserver.claims.claimed(job)
@@ -233,6 +234,7 @@ def _schedule(snapshot: Snapshot, profiles: dict[str, Profile], carry: Carry | N
         refused = _gate(gates, job, pool, placement.per_node, books)
         if refused is not None:
             seen[job.id] = _Seen(job, plugins, working.clock, refused)
+            held_back[job.id] = refused.pool.strip("()")
             continue
         hold = None
         for gate in gates:
@@ -250,6 +252,7 @@ def _schedule(snapshot: Snapshot, profiles: dict[str, Profile], carry: Carry | N
         Waiting(seen, partial(_verdicts, pools, working)),
         tuple(reserver.reservations),
         tuple(reserver.preemptions),
+        held_back,
     )
 
 

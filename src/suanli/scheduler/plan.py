@@ -87,6 +87,8 @@ class Plan:
     waiting: Mapping[str, tuple[PoolVerdict, ...]] = field(default_factory=dict)
     reservations: tuple[Reservation, ...] = ()
     preemptions: tuple[Preemption, ...] = ()
+    # job id → the gate (`quota`, `funds`) that held it back on the pool it would have taken
+    held_back: Mapping[str, str] = field(default_factory=dict)
 
     def reasons(self, job_id: str) -> tuple[PoolVerdict, ...]:
         return self.waiting.get(job_id, ())

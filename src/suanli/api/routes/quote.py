@@ -20,5 +20,11 @@ def quote(body: Quote, cp: ControlPlane = Depends(plane), who: Principal = Depen
     with cp.db.read() as tx:
         settings = cp.settings
         return quotes.quote(
-            tx, who, body.spec, cp.clock(), settings.lease_ttl, settings.hold_without_max_runtime
+            tx,
+            who,
+            body.spec,
+            cp.clock(),
+            settings.lease_ttl,
+            settings.hold_without_max_runtime,
+            cp.loop.held_back,
         )

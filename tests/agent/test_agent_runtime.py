@@ -89,6 +89,8 @@ def test_a_launch_is_reported_running_then_succeeded_with_its_output_and_usage(t
     agent.shut_down()
 
     assert ("att_1", "RUNNING") in cp.state_seen_at
+    # Only its last report says the agent is stopping (the server takes the site offline at once).
+    assert cp.syncs[-1].get("stopping") is True and not any(b.get("stopping") for b in cp.syncs[:-1])
     final = cp.states["att_1"]
     assert final["fencing_token"] == 7 and final["exit_code"] == 0 and final["reason"] is None
     assert final["started_at"].endswith("Z") and final["ended_at"].endswith("Z")

@@ -304,6 +304,34 @@ def test_an_attempt_accepted_but_not_started_in_time_is_placed_elsewhere(net: Ne
     assert [x["job_id"] for x in sync(net, fast)["launch"]] == [job["id"]]
 
 
+def test_a_site_whose_agent_stops_is_offline_at_once_and_its_unstarted_jobs_go_elsewhere(net: Net) -> None:
+    leaving = net.add_site("sh1", [CPU_POOL])
+    started, unstarted = (net.ok("POST", "/jobs", net.tenant, json={"spec": HELLO}) for _ in range(2))
+    net.cycle()
+    first, second = sorted(sync(net, leaving)["launch"], key=lambda x: x["job_id"] != started["id"])
+    sync(net, leaving, [report(first, "RUNNING")])
+    # Its last report: the one attempt it ran, stopped on purpose; the other it never launched.
+    sync(
+        net, leaving, [report(first, "FAILED", interrupted=True, reason="agent shutting down")], stopping=True
+    )
+    site = net.ok("GET", "/sites/sh1", net.operator)
+    assert site["state"] == "stopped" and site["agent_stopped_at"] is not None
+    view = net.ok("GET", f"/jobs/{unstarted['id']}", net.tenant)
+    assert view["state"] == "PENDING" and view["retries_left"] == 0  # placed again, no retry spent
+    assert [a["state"] for a in view["attempts"]] == ["WITHDRAWN"]
+    assert "its agent stopped before starting it" in view["attempts"][0]["reason"]
+    net.cycle()  # nothing goes to the stopped site, though it synced a moment ago
+    assert net.ok("GET", f"/jobs/{unstarted['id']}", net.tenant)["state"] == "PENDING"
+    why = net.ok("GET", f"/jobs/{unstarted['id']}/why", net.tenant)
+    assert "site sh1 is offline" in {c["pool"]: c for c in why["candidates"]}["sh1/cpu"]["reason"]
+    other = net.add_site("sh2", [CPU_POOL])
+    net.cycle()
+    assert {x["job_id"] for x in sync(net, other)["launch"]} == {started["id"], unstarted["id"]}
+    # The agent starts again: the site is back, and a launch it was never sent is refused as stale.
+    assert sync(net, leaving, [report(second, "STARTING")])["kill"] == [second["attempt_id"]]
+    assert net.ok("GET", "/sites/sh1", net.operator)["state"] == "online"
+
+
 def test_why_explains_each_pool_for_a_waiting_job(net: Net) -> None:
     agent = net.add_site("sh1", [GPU_POOL])
     net.add_site("sh2", [CPU_POOL])

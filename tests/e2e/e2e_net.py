@@ -161,6 +161,12 @@ class Network:
         wait_for(f"site {site} online", lambda: self.site_state(site) == "online", timeout=90)
         return proc
 
+    def stop_agent(self, site: str) -> None:
+        """Ask the site's agent to stop (SIGTERM, as a service manager does) and wait till it has."""
+        proc = self.agents.pop(site)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+
     def kill_agent(self, site: str) -> None:
         proc = self.agents.pop(site)
         proc.send_signal(signal.SIGKILL)

@@ -135,6 +135,29 @@ def test_an_agent_killed_and_restarted_reports_the_attempt_it_lost_and_its_usage
     assert (site["key"], site["records"]) == ("sh1", 2)
 
 
+def test_an_agent_stopped_on_purpose_takes_its_site_offline_at_once_and_its_job_runs_again(
+    network: Network,
+) -> None:
+    token = network.add_site("sh1")
+    network.start_agent("sh1", token, "cpu:2")
+    tenant = network.add_tenant("acme", "ada")
+    with network.client(tenant) as c:
+        job = c.submit_job(
+            {"name": "patient", "run": "echo run $SUANLI_ATTEMPT; [ $SUANLI_ATTEMPT = 1 ] && sleep 120; true"}
+        )
+        wait_for("running", lambda: c.get_job(job["id"])["state"] == "RUNNING")
+    network.stop_agent("sh1")
+    # Its last sync said so: the site is not left "online" for a lease after it.
+    assert network.site_state("sh1") == "stopped"
+    with network.client(tenant) as c:
+        waiting = c.get_job(job["id"])
+    assert waiting["state"] == "PENDING" and waiting["retries_left"] == 0  # no retry spent
+    network.start_agent("sh1", token, "cpu:2")  # back online (start_agent waits for it)
+    ended = terminal(network, tenant, job["id"])
+    assert ended["state"] == "SUCCEEDED"
+    assert [a["state"] for a in ended["attempts"]] == ["FAILED", "SUCCEEDED"]  # type: ignore[index]
+
+
 @pytest.mark.lease(20)  # the agent must not fence itself while the server restarts
 def test_a_server_killed_mid_job_loses_nothing_and_the_job_runs_once(
     network: Network, tmp_path: Path

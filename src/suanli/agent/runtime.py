@@ -348,6 +348,10 @@ class _Agent:
             "logs": report.logs,
             "wait": wait,
         }
+        if (
+            final
+        ):  # the agent is going away: the site is offline now, and what it never started goes elsewhere
+            body["stopping"] = True
         return body, _Sent(report, [record["seq"] for record in usage], pools)
 
     def _handle(self, outcome: SyncOutcome) -> None:

@@ -207,6 +207,8 @@ class SyncIn(BaseModel):
     usage: list[UsageIn] = []
     logs: list[LogIn] = []
     wait: float = Field(0, ge=0, le=60)
+    # the agent's last report before it stops (on purpose or not): the site is offline from now on
+    stopping: bool = False
 
     @field_validator("pools")
     @classmethod

@@ -42,6 +42,7 @@ _STATE_STYLE = {
     "CANCELLED": "magenta",
     "online": "green",
     "offline": "red",
+    "stopped": "yellow",
     "disabled": "dim",
     "new": "yellow",
     "LOST": "red",
@@ -286,6 +287,7 @@ def print_site(site: dict[str, Any]) -> None:
     ):
         grid.add_row(key, value)
     _show(grid)
+        *((("agent stopped", when(site.get("agent_stopped_at"))),) if site.get("agent_stopped_at") else ()),
     stdout.print()
     print_sites([site])
 

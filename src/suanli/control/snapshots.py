@@ -84,6 +84,7 @@ def free_nodes(pool: Pool, used: dict[int, Vector]) -> tuple[Vector, ...]:
 def site_online(site: Site, now: datetime, lease_ttl: float) -> bool:
     return (
         not site.disabled
+        and site.agent_stopped_at is None
         and site.last_seen_at is not None
         and now - site.last_seen_at <= timedelta(seconds=lease_ttl)
     )

@@ -15,7 +15,7 @@ from typing import Any
 from prometheus_client import Counter
 
 from suanli.control import charging
-from suanli.control.lifecycle import attempt_ended, attempt_progress
+from suanli.control.lifecycle import attempt_ended, attempt_progress, attempt_withdrawn
 from suanli.domain.catalog import default_catalog
 from suanli.domain.states import ATTEMPT_TERMINAL, AttemptState
 from suanli.store import PoolOffer, Tx
@@ -80,17 +80,29 @@ def apply_report(
     attempts: list[Report],
     usage: list[UsageReport],
     logs: list[LogReport],
+    stopping: bool = False,
 ) -> Outcome:
+    """Apply one sync. `stopping`: the agent is stopping on purpose and this is its last report (it
+    has stopped its attempts and reports them here): the site goes offline now, not a lease later,
+    and what was placed there but never started is placed again at once."""
     out = Outcome()
     site.last_seen_at = now
     site.enrolled_at = site.enrolled_at or now
+    if (site.agent_stopped_at is not None) != stopping:
+        out.capacity_changed = True  # the site leaves, or is back: the scheduler sees it at once
+    site.agent_stopped_at = now if stopping else None
     if pools is not None:
-        out.capacity_changed = tx.sites.offer(site.id, [canonical(p) for p in pools], now)
+        out.capacity_changed = (
+            tx.sites.offer(site.id, [canonical(p) for p in pools], now) or out.capacity_changed
+        )
     rows = tx.jobs.attempts_by_ids(sorted({r.id for r in attempts} | {u.attempt_id for u in usage}))
-    # Lock the jobs of the reported attempts (and of those whose usage is charged), then read the
-    # attempts again: a cancel or a lease expiry that committed meanwhile is seen, and none can
-    # interleave with this report.
-    tx.jobs.lock(row.job_id for row in rows.values() if row.site_id == site.id)
+    unstarted = _never_started(tx, site, {r.id for r in attempts}) if stopping else []
+    # Lock the jobs of the reported attempts (and of those whose usage is charged, and of those a
+    # stopping agent leaves unstarted), then read the attempts again: a cancel or a lease expiry
+    # that committed meanwhile is seen, and none can interleave with this report.
+    tx.jobs.lock(
+        [row.job_id for row in rows.values() if row.site_id == site.id] + [a.job_id for a in unstarted]
+    )
     rows = tx.jobs.attempts_by_ids(list(rows), fresh=True)
     lease = now + timedelta(seconds=lease_ttl)
     for report in attempts:
@@ -127,11 +139,38 @@ def apply_report(
         out.usage_acked_seq = max(out.usage_acked_seq, u.seq)
     out.usage_next_seq = tx.jobs.max_usage_seq(site.id) + 1
     _charge(tx, rows, fresh, now, out)
+    if stopping:
+        _withdraw(tx, site, [a.id for a in unstarted], now, out)
+        return out
     # Attempts placed here but not launched yet: the agent is alive, so their leases hold too.
     for row in tx.jobs.active_attempts_of_site(site.id):
         if row.state == AttemptState.ASSIGNED.value:
             row.lease_expires_at = lease
     return out
+
+
+def _never_started(tx: Tx, site: Site, reported: set[str]) -> list[Attempt]:
+    """Attempts placed at the site that its stopping agent does not report: it never launched them
+    (its last report names every attempt it holds), and it will not now."""
+    return [
+        a
+        for a in tx.jobs.active_attempts_of_site(site.id)
+        if a.state == AttemptState.ASSIGNED.value and a.id not in reported
+    ]
+
+
+def _withdraw(tx: Tx, site: Site, attempt_ids: list[str], now: datetime, out: Outcome) -> None:
+    """Place again, without spending a retry, what a stopping agent never started (read again under
+    the jobs' locks: a cancel may have ended one meanwhile)."""
+    fresh = tx.jobs.attempts_by_ids(attempt_ids, fresh=True)
+    for attempt in sorted(fresh.values(), key=lambda a: (a.job_id, a.number)):
+        job = tx.jobs.get(attempt.job_id)
+        if job is None or attempt.state != AttemptState.ASSIGNED.value:
+            continue
+        attempt_withdrawn(
+            tx, job, attempt, now, reason="its agent stopped before starting it", where=site.name
+        )
+        out.jobs_changed.add(job.id)
 
 
 # A usage record's wall time may exceed its interval, or the attempt's life on the server's clock, by

@@ -119,6 +119,8 @@ def site_views(tx: Tx, sites: list[Site], now: datetime, lease_ttl: float) -> li
             state = "disabled"
         elif s.last_seen_at is None:
             state = "new"
+        elif s.agent_stopped_at is not None:
+            state = "stopped"  # its agent said it was stopping: not silent, so not "offline"
         else:
             state = "online" if site_online(s, now, lease_ttl) else "offline"
         out.append(
@@ -131,6 +133,7 @@ def site_views(tx: Tx, sites: list[Site], now: datetime, lease_ttl: float) -> li
                 "bandwidth_mbps": dict(s.bandwidth_mbps or {}),
                 "state": state,
                 "last_seen_at": ts(s.last_seen_at),
+                "agent_stopped_at": ts(s.agent_stopped_at),
                 "pools": [pool_view(p, used.get(p.id, {})) for p in pools if p.site_id == s.id],
             }
         )

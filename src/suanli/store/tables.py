@@ -126,6 +126,9 @@ class Site(Base):
     bandwidth_mbps: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     enrolled_at: Mapped[datetime | None]
     last_seen_at: Mapped[datetime | None]
+    # When its agent last said it was stopping on purpose (its final sync); None once an agent
+    # syncs again. The site is offline from then on, not for a lease after its last sync.
+    agent_stopped_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
 
 

@@ -98,6 +98,7 @@ def _apply(cp: ControlPlane, site_id: str, body: SyncIn) -> sync.Outcome:
                 for u in body.usage
             ],
             logs=[sync.LogReport(c.attempt_id, c.offset, c.data) for c in body.logs],
+            stopping=body.stopping,
         )
 
 

@@ -8,7 +8,7 @@ from importlib import import_module
 from pkgutil import iter_modules
 
 import pytest
-from api_net import GPU_POOL, Net
+from api_net import CPU_POOL, GPU_POOL, Net
 from fastapi.routing import APIRoute
 
 from suanli.api import routes
@@ -92,6 +92,28 @@ def test_a_voucher_and_its_programme_are_audited_with_their_sums(net: Net) -> No
     [grant] = trail(net, net.operator, action="grant")
     assert programme["amount"]["text"] == "1000.00 CNY"
     assert grant["amount"]["text"] == "200.00 CNY"
+
+
+def test_a_price_book_version_is_audited_with_its_headline_rate(net: Net) -> None:
+    """Its body gives rates in major units without a currency, or leaves them out to keep the
+    version before's: the amount is the new version's headline rate per hour, in minor units."""
+    net.add_site("sh1", [GPU_POOL, CPU_POOL])
+    gpu = {"currency": "USD", "tenant": {"accelerator_hour": "38.5", "cpu_hour": "0.20"},
+           "wholesale": {"accelerator_hour": "30", "cpu_hour": "0.10"}}  # fmt: skip
+    net.ok("POST", "/sites/sh1/pools/gpu/prices", net.operator, json=gpu)
+    cpu = {"tenant": {"cpu_hour": "0.205"}, "wholesale": {"cpu_hour": "0.15"}}
+    net.ok("POST", "/sites/sh1/pools/cpu/prices", net.operator, json=cpu)
+    net.ok("POST", "/sites/sh1/pools/gpu/prices", net.operator, json={"minimum": "1.00"})  # rates kept
+    net.ok("POST", "/sites/sh1/pools/cpu/price", net.operator, json={"price_per_hour": "0.30"})
+    got = [(e["target"], e["amount"]) for e in trail(net, net.operator, action="set_price")]
+    assert got == [
+        ("/sites/sh1/pools/gpu/prices", {"minor": 3_850, "currency": "USD", "text": "38.50 USD"}),
+        ("/sites/sh1/pools/cpu/prices", {"minor": 20, "currency": "CNY", "text": "0.20 CNY"}),  # per CPU-hour
+        ("/sites/sh1/pools/gpu/prices", {"minor": 3_850, "currency": "USD", "text": "38.50 USD"}),
+        ("/sites/sh1/pools/cpu/price", {"minor": 30, "currency": "CNY", "text": "0.30 CNY"}),
+    ]
+    [pool] = [p for p in net.ok("GET", "/sites/sh1", net.operator)["pools"] if p["name"] == "cpu"]
+    assert pool["price_per_hour"] == "0.30 CNY"  # the headline the trail shows is the pool's list price
 
 
 def test_an_action_nothing_records_is_refused_naming_the_allowed_ones(net: Net) -> None:

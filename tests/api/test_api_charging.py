@@ -558,7 +558,7 @@ def test_a_job_shows_what_it_was_charged_so_far_by_source_and_net_of_refunds(net
     job, launch = place(net, agent)
     assert net.ok("GET", f"/jobs/{job}", net.tenant)["charges"] == [
         {"currency": "CNY", "charged": "0.00 CNY", "vouchers": "0.00 CNY", "cash": "0.00 CNY",
-         "arrears": "0.00 CNY", "held": "36.00 CNY"}
+         "arrears": "0.00 CNY", "held": "36.00 CNY", "refunded": "0.00 CNY"}
     ]  # fmt: skip
     sync(net, agent, [report(launch, "RUNNING")], usage=[usage(launch, 1, 1000)])  # an interim record
     [running] = net.ok("GET", f"/jobs/{job}", net.tenant)["charges"]
@@ -578,13 +578,30 @@ def test_a_job_shows_what_it_was_charged_so_far_by_source_and_net_of_refunds(net
     )
     net.ok("POST", f"/jobs/{job}/refund", net.operator, json={"reason": "site fault"})
     [refunded] = net.ok("GET", f"/jobs/{job}", net.tenant)["charges"]
-    assert (refunded["charged"], refunded["vouchers"], refunded["cash"]) == (
+    assert (refunded["charged"], refunded["vouchers"], refunded["cash"], refunded["refunded"]) == (
         "0.00 CNY",
         "0.00 CNY",
         "0.00 CNY",
+        "15.00 CNY",  # what the refund gave back: net 0.00 is not "never charged"
     )
     free = net.ok("POST", "/jobs", net.tenant, json={"spec": {**TRAIN, "name": "waits"}})
     assert net.ok("GET", f"/jobs/{free['id']}", net.tenant)["charges"] == []
+
+
+def test_a_job_refunded_while_it_ran_shows_the_refund_beside_what_it_was_charged_since(net: Net) -> None:
+    agent = priced_site(net)
+    topup(net, "100.00")
+    job, launch = place(net, agent)
+    sync(net, agent, [report(launch, "RUNNING")], usage=[usage(launch, 1, 1000)])  # 10.00
+    net.ok("POST", f"/jobs/{job}/refund", net.operator, json={"reason": "slow node"})
+    sync(net, agent, [report(launch, "SUCCEEDED", exit_code=0)], usage=[usage(launch, 2, 500, start=1000)])
+    [charges] = net.ok("GET", f"/jobs/{job}", net.tenant)["charges"]
+    assert (charges["charged"], charges["cash"], charges["refunded"], charges["held"]) == (
+        "5.00 CNY",  # charged after the refund, which gave back the first 10.00
+        "5.00 CNY",
+        "10.00 CNY",
+        "0.00 CNY",
+    )
 
 
 def test_holds_placed_in_one_cycle_count_the_ones_before_them(net: Net) -> None:

@@ -102,7 +102,10 @@ def test_price_versions_append_and_the_pool_price_follows(net: Net) -> None:
     body = {"tenant": {"accelerator_hour": "40"}, "wholesale": {"accelerator_hour": "30"}}
     net.ok("POST", "/sites/dc1/pools/gpu/prices", net.operator, json=body)
     items = net.ok("GET", "/prices?site=dc1", net.tenant)["items"]
-    assert [(i["version"], i["in_force"]) for i in items] == [(1, False), (2, True)]
+    assert [(i["version"], i["in_force"], i["price_per_hour"]) for i in items] == [
+        (1, False, "38.00 CNY"),
+        (2, True, "40.00 CNY"),
+    ]
     assert "wholesale" not in items[0] and "wholesale" in net.ok("GET", "/prices", net.operator)["items"][0]
     pool = net.ok("GET", "/sites/dc1", net.tenant)["pools"][0]
     assert pool["price_per_hour"] == "40.00 CNY"  # what the scheduler's cost score reads

@@ -160,7 +160,8 @@ def test_credit_limits_are_for_operators_and_every_change_is_audited(net: Net) -
     assert net.call("PUT", path, net.tenant, json=body).status_code == 403
     view = net.ok("PUT", path, net.operator, json=body)
     assert (view["credit_limit"]["minor"], view["available"]["minor"]) == (50_000, 150_000)
-    trail = [a for a in net.ok("GET", "/audit", net.operator)["items"] if a["amount"]]  # the money records
+    money = {"topup", "refund", "credit_limit", "budget"}  # the money records (a price set has an amount too)
+    trail = [a for a in net.ok("GET", "/audit", net.operator)["items"] if a["action"] in money]
     assert [(a["action"], a["target"], a["amount"]["minor"], a["reason"]) for a in trail] == [
         ("topup", "/orgs/demo/projects/default/topups", 100_000, "invoice 2026-118 paid"),
         ("credit_limit", "/orgs/demo/projects/default/credit-limit", 50_000, "grant pending"),

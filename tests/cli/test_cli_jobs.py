@@ -67,6 +67,26 @@ def test_job_shows_what_it_was_charged_so_far(api: FakeApi, run: Run, logged_in:
     result = run("job", "job_01")
     assert result.exit_code == 0, result.output
     assert "10.00 CNY (vouchers 3.00, cash 7.00); 26.00 CNY more held" in result.stdout
+    assert "refunded" not in result.stdout  # nothing was
+
+
+@pytest.mark.parametrize(
+    ("charged", "cash", "refunded", "shown"),
+    [
+        ("0.00 CNY", "0.00 CNY", "15.00 CNY", "0.00 CNY, net of 15.00 CNY refunded"),  # all of it
+        ("5.00 CNY", "5.00 CNY", "10.00 CNY", "5.00 CNY (cash 5.00), net of 10.00 CNY refunded"),  # a part
+    ],
+)
+def test_job_shows_what_refunds_gave_back_beside_the_net_charge(
+    api: FakeApi, run: Run, logged_in: Path, charged: str, cash: str, refunded: str, shown: str
+) -> None:
+    charges = [{"currency": "CNY", "charged": charged, "vouchers": "0.00 CNY", "cash": cash,
+                "arrears": "0.00 CNY", "held": "0.00 CNY", "refunded": refunded}]  # fmt: skip
+    api.on("GET", "/jobs/job_01", ok(job(state="SUCCEEDED", charges=charges)))
+    api.on("GET", "/jobs/job_01/events", ok({"items": []}))
+    result = run("job", "job_01")
+    assert result.exit_code == 0, result.output
+    assert shown in " ".join(result.stdout.split())
 
 
 @pytest.mark.parametrize(
@@ -330,7 +350,16 @@ def test_why_for_a_job_held_back_by_funds_does_not_promise_the_next_cycle(
     why = {
         "id": "job_01",
         "state": "PENDING",
-        "blocked": [{"gate": "funds", "reason": "insufficient funds: needs 0.04 CNY, available 0.00 CNY"}],
+        "queue": "no waiting job goes before it in the queue order; promoted in 2 h by the ageing rule; it "
+        "waits alone, so all capacity that frees is its own: it evicts no job for service for 5 min more "
+        "(its expected run time)",
+        "blocked": [
+            {
+                "pool": "(funds)",
+                "code": "unschedulable",
+                "reason": "insufficient funds: needs 0.42 CNY, available 0.00 CNY (a hold for 0.08 h on local/cpu)",
+            }
+        ],
         "candidates": [
             {
                 "pool": "local/cpu",
@@ -341,10 +370,20 @@ def test_why_for_a_job_held_back_by_funds_does_not_promise_the_next_cycle(
                 "reason": "fits now",
             }
         ],
+        "preemptions": 1,
+        "last_preemption": {"at": "2026-11-27T10:00:00Z", "message": "attempt 1 on local/cpu: preempted"},
     }
     api.on("GET", "/jobs/job_01/why", ok(why))
     out = run("why", "job_01").stdout
-    assert "held back: insufficient funds: needs 0.04 CNY" in out
+    lines = [" ".join(line.split()) for line in out.split("job_01 ")[1:]]  # one per thing it says
+    # the reason that binds heads the answer, with what clears it; the queue's place and history follow
+    assert lines[0] == (
+        "is held back: insufficient funds: needs 0.42 CNY, available 0.00 CNY (a hold for 0.08 h on "
+        "local/cpu); it starts once its project's available funds cover the hold: a top-up or a higher "
+        "credit limit (operators: suanli topup, suanli credit-limit set)."
+    )
+    assert lines[1].startswith("in the queue:") and "evicts no job" in lines[1]
+    assert lines[2].startswith("was preempted 1 time")
     assert "once what holds it back is cleared" in out and "next cycle places it" not in out
 
 

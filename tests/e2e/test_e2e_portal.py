@@ -1,15 +1,18 @@
 """The browser portal in a real headless Chromium against `suanli up`, as a tenant meets it: the link
-`up` prints logs in, a job is quoted, submitted, watched to its end with its output, listed, and
-a long one cancelled; bad input and a refused token are said on the page; the page runs under its
-Content-Security-Policy without a console error."""
+`up` prints logs in, a job is quoted, submitted, shown placed as soon as it is, watched to its end
+with its output, listed, and a long one cancelled; a job waiting for funds says so first, and a
+refunded one shows its refund; bad input and a refused token are said on the page; the page runs
+under its Content-Security-Policy without a console error."""
 
 from __future__ import annotations
 
 import os
 import re
 import shutil
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -81,6 +84,10 @@ def test_a_tenant_quotes_submits_watches_and_cancels_jobs_in_the_portal(
     page.click("#submit-button")
     expect(page).to_have_url(re.compile(r"#/jobs/job_"))
     job_id = page.url.rsplit("/", 1)[1]
+    # The first view is current: the page read the job before the cycle its submission poked placed
+    # it, and showed PENDING until its next poll, 3 s on; the job's watch now wakes it at once.
+    _until(lambda: _job(base, link, job_id)["state"] != "PENDING", "the scheduler placed it")
+    expect(page.locator("#job-state")).not_to_have_text("PENDING", timeout=1_500)
     expect(page.locator("#job-state")).to_have_text("SUCCEEDED", timeout=90_000)
     expect(page.locator("#logs")).to_contain_text("hello-from-the-portal", timeout=30_000)
     expect(page.locator("#spec")).to_contain_text("echo hello-from-the-portal")
@@ -165,6 +172,49 @@ def test_a_tenant_quotes_submits_watches_and_cancels_jobs_in_the_portal(
     assert [p for p in problems if not expected.match(p)] == []
 
 
+def test_a_job_waiting_for_funds_says_so_first_and_a_refunded_one_shows_its_refund(
+    up: tuple[Up, dict[str, str]], browser: sync_api.Browser
+) -> None:
+    network, env = up
+    base = f"http://127.0.0.1:{network.port}"
+    [link] = re.findall(r"portal: (http://\S+/portal/#token=\S+)", network.output())
+    operator = ("--profile", "local-operator")
+    priced = cli(env, *operator, "price", "set", "local", "cpu", "--cpu-hour", "1.00",
+                 "--wholesale-cpu-hour", "0.50", "--minimum", "1.00")  # fmt: skip
+    assert priced.returncode == 0, priced.stdout + priced.stderr
+    spec = Path(env["SUANLI_CONFIG_DIR"]).parent / "paid.yaml"
+    spec.write_text("name: paid\nrun: echo paid\nresources: {cpus: 1, max_runtime: 5m}\n")
+    ran = cli(env, "submit", str(spec))
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    job_id = ran.stdout.split()[0]
+    page = browser.new_page()
+    page.goto(link)
+    expect(page.locator("#who")).to_contain_text("demo owner")
+    page.goto(f"{base}/portal/#/jobs/{job_id}")
+    reasons = page.locator("main ul li")  # the project has no money: what binds heads the list
+    expect(reasons.first).to_contain_text("Held back: insufficient funds: needs 1.00 CNY", timeout=30_000)
+    expect(reasons.first).to_contain_text("a top-up or a higher credit limit (by an operator)")
+
+    assert cli(env, *operator, "topup", "demo", "default", "5.00", "--reason", "e2e").returncode == 0
+    expect(page.locator("#job-state")).to_have_text("SUCCEEDED", timeout=60_000)
+    _until(  # its minimum charge, once its usage record is in
+        lambda: [c["charged"] for c in _job(base, link, job_id)["charges"]] == ["1.00 CNY"], "it was charged"
+    )
+    page.reload()
+    charges = page.locator("main table").filter(has_text="still held")
+    expect(charges.locator("tbody td").nth(1)).to_have_text("1.00 CNY")
+    assert "refunded" not in charges.inner_text()  # a column only where a refund gave some back
+    refunded = cli(env, *operator, "refund", job_id, "--reason", "e2e")
+    assert refunded.returncode == 0, refunded.stdout + refunded.stderr
+    page.reload()
+    expect(charges.locator("thead th")).to_have_text(
+        ["currency", "charged", "vouchers", "cash", "arrears", "refunded", "still held"]
+    )
+    expect(charges.locator("tbody td")).to_have_text(
+        ["CNY", "0.00 CNY", "0.00 CNY", "0.00 CNY", "0.00 CNY", "1.00 CNY", "0.00 CNY"]
+    )  # charged net of the refund, and what it gave back
+
+
 def test_the_portal_is_served_with_a_policy_that_allows_only_its_own_code(
     up: tuple[Up, dict[str, str]],
 ) -> None:
@@ -179,6 +229,18 @@ def test_the_portal_is_served_with_a_policy_that_allows_only_its_own_code(
     )
     assert page.headers["x-content-type-options"] == "nosniff"
     assert "<script>" not in page.text and 'src="portal.js"' in page.text  # nothing inline to allow
+
+
+def _job(base: str, link: str, job_id: str) -> dict[str, Any]:
+    return dict(httpx.get(f"{base}/api/v1/jobs/{job_id}", headers=_auth(link)).json())
+
+
+def _until(done: Callable[[], bool], what: str) -> None:
+    """Wait, asking the API often, until `done()`: what the page is then checked against."""
+    deadline = time.monotonic() + 30
+    while not done():
+        assert time.monotonic() < deadline, f"not in 30 s: {what}"
+        time.sleep(0.05)
 
 
 def _auth(link: str) -> dict[str, str]:

@@ -196,7 +196,8 @@ def print_job(job: dict[str, Any], events: Sequence[dict[str, Any]] = ()) -> Non
 
 
 def _charges(c: dict[str, Any]) -> str:
-    """`12.34 CNY (vouchers 3.70, cash 8.64); 23.66 CNY more held`: what a job was charged so far."""
+    """`12.34 CNY (vouchers 3.70, cash 8.64), net of 5.00 CNY refunded; 23.66 CNY more held`: what a
+    job was charged so far, and what refunds gave back of it."""
 
     def some(key: str) -> str | None:  # the amount without its currency, None when nothing
         text = str(c.get(key) or "").split(" ")[0]
@@ -204,6 +205,8 @@ def _charges(c: dict[str, Any]) -> str:
 
     parts = [f"{k} {some(k)}" for k in ("vouchers", "cash", "arrears") if some(k)]
     out = str(c.get("charged") or "-") + (f" ({', '.join(parts)})" if parts else "")
+    if some("refunded"):
+        out += f", net of {c['refunded']} refunded"
     if some("held"):
         out += f"; {c['held']} more held"
     return escape(out)
@@ -284,10 +287,10 @@ def print_site(site: dict[str, Any]) -> None:
         ("bandwidth", _bandwidth(site.get("bandwidth_mbps"))),
         ("state", state_text(site.get("state"))),
         ("last seen", when(site.get("last_seen_at"))),
+        *((("agent stopped", when(site.get("agent_stopped_at"))),) if site.get("agent_stopped_at") else ()),
     ):
         grid.add_row(key, value)
     _show(grid)
-        *((("agent stopped", when(site.get("agent_stopped_at"))),) if site.get("agent_stopped_at") else ()),
     stdout.print()
     print_sites([site])
 
@@ -333,11 +336,13 @@ def print_why(why: dict[str, Any]) -> None:
             stdout.print(f"  {escape(str(message))}")
         _print_preempted(job_id, why)
         return
-    _print_preempted(job_id, why)
+    # What binds first: a gate (funds, quota) or capacity reserved for another job holds the job
+    # back however the queue ranks it, so it heads the answer with what would clear it.
+    for block in why.get("blocked") or []:
+        _print_held_back(job_id, block)
     if why.get("queue"):
         stdout.print(f"{job_id} in the queue: {escape(str(why['queue']))}.")
-    for block in why.get("blocked") or []:
-        stdout.print(f"{job_id} is held back: {escape(str(block['reason']))}")
+    _print_preempted(job_id, why)
     reservation = why.get("reservation")
     if reservation:
         when = (
@@ -414,6 +419,22 @@ def _print_holders(pool: dict[str, Any]) -> None:
         )
     if n > HOLDERS_SHOWN:
         stdout.print(f"  and {n - HOLDERS_SHOWN} more")
+
+
+# What clears a gate's refusal (`blocked[].pool` names the gate: the scheduler's `GATES`)
+_CLEARS = {
+    "(funds)": "it starts once its project's available funds cover the hold: a top-up or a higher "
+    "credit limit (operators: suanli topup, suanli credit-limit set)",
+    "(quota)": "it starts once its org's running jobs free enough of its quota, or an operator raises "
+    "the limit (suanli org quota)",
+}
+
+
+def _print_held_back(job_id: str, block: dict[str, Any]) -> None:
+    """One thing that holds a waiting job back (`suanli why`), and what clears it where that is known."""
+    reason = escape(str(block.get("reason", ""))).rstrip(".")
+    clears = _CLEARS.get(str(block.get("pool")))
+    stdout.print(f"{job_id} is held back: {reason}" + (f"; {clears}." if clears else ""))
 
 
 def _print_preempted(job_id: str, why: dict[str, Any]) -> None:

@@ -6,7 +6,9 @@ reason (`record`), their target the request's path as every other change's. Ever
 tokens, quotas, sites, prices, vouchers, cancels) is recorded at the API's one mutation seam
 (`api.deps.Mutation.run` → `record_change`): the action is the route's name (`disable_org`), the
 target its path (a creation's: the path of what it made), the detail the request body with anything secret-looking masked, and the amount
-the sum the body names, if it names one (a voucher's face, a programme's budget, a pool's price). Job submissions
+the sum the body names, if it names one (a voucher's face, a programme's budget, a pool's price),
+else the one the made thing's answer names (a price book version's headline rate per hour, whose
+body gives rates without a currency, or none at all where it keeps the version before's). Job submissions
 are the product's ordinary use, not administration, and are left to the job's own events. Reading
 the trail: operators see all of it, an org's owners, admins and finance members their org's
 (`money.audit_events`), filtered by one of `ACTIONS`."""
@@ -102,9 +104,12 @@ def record_change(
         return None
     detail = _masked(body) if isinstance(body, dict) else {}
     org_id = _org_of(tx, target, params, detail)
+    amount = _amount_of(detail)
     if created is not None:
         target = _created_path(target, created, detail)
-    return record(tx, who, action, org_id, target, now, amount=_amount_of(detail), detail=detail)
+        if amount is None and isinstance(created, dict):
+            amount = _amount_of(created)
+    return record(tx, who, action, org_id, target, now, amount=amount, detail=detail)
 
 
 def _created_path(collection: str, answer: Any, body: dict[str, Any]) -> str:
@@ -118,8 +123,9 @@ def _created_path(collection: str, answer: Any, body: dict[str, Any]) -> str:
     return f"{collection}/{named}" if isinstance(named, str) and named else collection
 
 
-# The body fields that carry the one sum a change is about: a voucher's face, a programme's budget,
-# a pool's price per hour. The trail shows it as the change's amount, as money changes show theirs.
+# The fields that carry the one sum a change is about: a voucher's face, a programme's budget, a
+# pool's price per hour (a body's, or a new price book version's answer: its headline rate, exact in
+# minor units). The trail shows it as the change's amount, as money changes show theirs.
 _AMOUNT_FIELDS = ("face", "budget", "price_per_hour")
 
 

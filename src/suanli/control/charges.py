@@ -67,9 +67,11 @@ def parts_by_transfer(tx: Tx, transfer_ids: Iterable[str]) -> dict[str, Parts]:
 
 def job_charges(tx: Tx, hold_ids: Iterable[str]) -> list[dict[str, Any]]:
     """What a job has been charged so far under these holds (its attempts'), net of refunds, by
-    funding source, and what its open holds still reserve: one entry per currency it was priced in
-    (none: it never ran on a priced pool). Summed from the ledger's lines, as statements are, so it
-    adds up with them; read by key (holds, then the transfers that name them)."""
+    funding source, what refunds gave back of it (so `charged + refunded` was charged before them,
+    as a statement line's `amount + refunded`), and what its open holds still reserve: one entry per
+    currency it was priced in (none: it never ran on a priced pool). Summed from the ledger's lines,
+    as statements are, so it adds up with them; read by key (holds, then the transfers that name
+    them)."""
     holds = tx.ledger.holds(hold_ids)
     if not holds:
         return []
@@ -82,10 +84,12 @@ def job_charges(tx: Tx, hold_ids: Iterable[str]) -> list[dict[str, Any]]:
         if hold.state == "open":
             sums[hold.currency]["held"] += max(0, hold.amount_minor - hold.charged_minor)
     parts = parts_by_transfer(tx, [t.id for t in (*charges, *refunds)])
+    refunded = {t.id for t in refunds}
     for t in (*charges, *refunds):
         mine = sums[currency_of[t.ref]]  # a charge names its hold, a refund its charge
         for source, amount in parts.get(t.id, Parts({}, 0, 0)).tenant.items():
             mine["vouchers" if source.startswith("voucher:") else source] += amount
+            mine["refunded"] -= amount if t.id in refunded else 0  # a refund is a negative charge
     return [
         {
             "currency": currency,
@@ -96,4 +100,4 @@ def job_charges(tx: Tx, hold_ids: Iterable[str]) -> list[dict[str, Any]]:
     ]
 
 
-_SOURCES = ("vouchers", "cash", "arrears", "held")
+_SOURCES = ("vouchers", "cash", "arrears", "held", "refunded")

@@ -39,6 +39,7 @@ from suanli.domain.ledger import (
     topup_entries,
     voucher_account,
 )
+from suanli.domain.money import Money
 from suanli.store import Tx
 from suanli.store.tables import (
     Attempt,
@@ -149,15 +150,21 @@ def prices_in_force(tx: Tx, pool_ids: Iterable[str], at: datetime) -> dict[str, 
     return found
 
 
+def list_price(row: PriceVersion, pool: Pool) -> Money:
+    """A version's headline rate on `pool`: its tenant accelerator-hour price (CPU-hour on a CPU
+    pool) in whole minor units, what the pool's `price_per_hour` shows while the version is in force."""
+    tenant = book_of(row).tenant
+    return Money(to_minor(tenant.accelerator_hour if pool.accelerator else tenant.cpu_hour), row.currency)
+
+
 def sync_pool_price(tx: Tx, pool: Pool, at: datetime) -> None:
-    """Keep `pools.price_minor` (what the scheduler's cost score reads) at the tenant
-    accelerator-hour price (CPU-hour on a CPU pool) of the version in force at `at`. Call it when a
-    version is added and, for versions that take effect later, from the loop's housekeeping."""
+    """Keep `pools.price_minor` (what the scheduler's cost score reads) at the `list_price` of the
+    version in force at `at`. Call it when a version is added and, for versions that take effect
+    later, from the loop's housekeeping."""
     row = price_in_force(tx, pool.id, at)
     if row is not None:
-        tenant = book_of(row).tenant
-        pool.price_minor = to_minor(tenant.accelerator_hour if pool.accelerator else tenant.cpu_hour)
-        pool.currency = row.currency
+        price = list_price(row, pool)
+        pool.price_minor, pool.currency = price.minor, price.currency
 
 
 def expected_amount(tx: Tx, pool_id: str, usage: Usage, now: datetime) -> int | None:

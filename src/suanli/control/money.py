@@ -362,7 +362,7 @@ def set_price(
         created_at=now,
     )
     ledger.sync_pool_price(tx, pool, now)
-    return price_view(row, site.name, pool.name, in_force=effective <= now)
+    return price_view(row, site.name, pool, in_force=effective <= now)
 
 
 def _new_rate(field: str, given: str | None, kept: Decimal | None, scale: Decimal) -> Decimal:
@@ -418,7 +418,10 @@ def _offered_pool(tx: Tx, site: Site, pool_name: str) -> Pool:
     raise NotFound(f"site {site.name} offers no pool {pool_name!r} ({why})")
 
 
-def price_view(row: PriceVersion, site: str, pool: str, *, in_force: bool) -> dict[str, Any]:
+def price_view(row: PriceVersion, site: str, pool: Pool, *, in_force: bool) -> dict[str, Any]:
+    """A price book version; `price_per_hour` is its headline rate (`ledger.list_price`), the pool's
+    list price while it is in force, and what the audit trail shows as the amount of the change
+    that added it."""
     book = ledger.book_of(row)
     exp = Decimal(10) ** -EXPONENT[row.currency]
 
@@ -433,9 +436,10 @@ def price_view(row: PriceVersion, site: str, pool: str, *, in_force: bool) -> di
 
     return {
         "site": site,
-        "pool": pool,
+        "pool": pool.name,
         "version": row.version,
         "currency": row.currency,
+        "price_per_hour": str(ledger.list_price(row, pool)),
         "tenant": rates(book.tenant),
         "wholesale": rates(book.wholesale),
         "minimum": money_view(row.minimum_minor, row.currency),
@@ -452,9 +456,7 @@ def list_prices(tx: Tx, who: Principal, site_name: str | None, now: datetime) ->
             versions = tx.ledger.price_versions([pool.id])
             live = book_in_force([ledger.book_of(v) for v in versions], now)
             for v in versions:
-                view = price_view(
-                    v, site.name, pool.name, in_force=live is not None and v.version == live.version
-                )
+                view = price_view(v, site.name, pool, in_force=live is not None and v.version == live.version)
                 if not who.can_admin(site.org_id):
                     del view["wholesale"]  # the provider's rate is between it and the platform
                 out.append(view)

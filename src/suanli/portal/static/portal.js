@@ -112,20 +112,31 @@ async function api(method, path, body, headers = {}) {
   return data;
 }
 
-let wakeUp = () => {}; // ends the current page's pause at once (after an action, to show its effect)
+let woken = false; // a wakeUp() that came while the page's loop was reading, not pausing
+const remember = () => (woken = true);
+let wakeUp = remember; // ends the current page's pause at once (after an action, or a change its watch saw)
 
 function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function pause(ms) {
-  // the page's own loop waits here; `wakeUp()` ends the wait (other loops use `sleep`)
+  // the page's own loop waits here; `wakeUp()` ends the wait, and one that came while the loop was
+  // reading ends the next wait at once, so a change seen mid-read is not left for the next poll
+  // (other loops use `sleep`)
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    wakeUp = () => {
+    if (woken) {
+      woken = false;
+      resolve();
+      return;
+    }
+    const done = () => {
       clearTimeout(timer);
+      if (wakeUp === done) wakeUp = remember; // a page left behind keeps its hands off the next one's
       resolve();
     };
+    const timer = setTimeout(done, ms);
+    wakeUp = done;
   });
 }
 
@@ -236,6 +247,12 @@ async function jobsPage(gen) {
 
 async function jobPage(gen, id) {
   const path = `/jobs/${encodeURIComponent(id)}`;
+  const logs = el("pre", { class: "logs", id: "logs" });
+  // The output's long poll is opened before the job is read: it answers as soon as the job changes
+  // (placed, started, ended) and wakes the loop below to show it. A job just submitted is read before
+  // the scheduler's cycle places it, so a first view read alone stayed PENDING until the next poll, 3 s
+  // later, while the job already ran; the poll is now only the fallback.
+  followLogs(gen, id, logs);
   let job;
   try {
     job = await api("GET", path);
@@ -251,7 +268,6 @@ async function jobPage(gen, id) {
   const charges = el("div", {});
   const events = el("div", {});
   const spec = el("pre", { class: "spec", id: "spec" });
-  const logs = el("pre", { class: "logs", id: "logs" });
   show(
     el("h1", {}, "Job ", id),
     facts,
@@ -269,7 +285,6 @@ async function jobPage(gen, id) {
     el("h2", {}, "Spec"),
     spec,
   );
-  followLogs(gen, id, logs);
   let wait = 3000;
   while (gen === generation) {
     spec.textContent = JSON.stringify(job.spec, null, 2);
@@ -358,17 +373,25 @@ function showJob(job, { facts, actions, problem, attempts, charges }) {
         )
       : el("p", { class: "muted" }, "None yet."),
   );
+  // charged is net of refunds; what they gave back gets a column where there is some, as on a statement
+  const refunds = job.charges.some((c) => /[1-9]/.test(String(c.refunded ?? "").split(" ")[0]));
   put(
     charges,
     job.charges.length
       ? table(
-          ["currency", "charged", "vouchers", "cash", "arrears", "still held"],
-          job.charges.map((c) => [c.currency, money(c.charged), money(c.vouchers), money(c.cash), money(c.arrears), money(c.held)]),
-          [1, 2, 3, 4, 5],
+          ["currency", "charged", "vouchers", "cash", "arrears", ...(refunds ? ["refunded"] : []), "still held"],
+          job.charges.map((c) => [c.currency, money(c.charged), money(c.vouchers), money(c.cash), money(c.arrears), ...(refunds ? [money(c.refunded)] : []), money(c.held)]),
+          refunds ? [1, 2, 3, 4, 5, 6] : [1, 2, 3, 4, 5],
         )
       : el("p", { class: "muted" }, "Nothing charged."),
   );
 }
+
+const CLEARS = {
+  // what clears a gate's refusal (`blocked[].pool` names the gate), as `suanli why` says it
+  "(funds)": "it starts once its project's available funds cover the hold: a top-up or a higher credit limit (by an operator)",
+  "(quota)": "it starts once its org's running jobs free enough of its quota, or an operator raises the limit",
+};
 
 async function showWhy(gen, id, box) {
   // what `suanli why` says: only of a job still waiting (the API answers for the job as it is now)
@@ -385,13 +408,17 @@ async function showWhy(gen, id, box) {
     return;
   }
   const lines = [];
+  // what binds first (a gate, capacity reserved for another job) heads the list, with what clears it
+  for (const b of why.blocked || []) {
+    const [reason, clears] = typeof b === "string" ? [b, null] : [String(b.reason), CLEARS[b.pool]];
+    lines.push(`Held back: ${clears ? `${reason.replace(/\.$/, "")}; ${clears}.` : reason}`);
+  }
   if (why.queue) lines.push(`In the queue: ${why.queue}.`); // its place, and when ageing promotes it
   const r = why.reservation;
   if (r) {
     const from = r.starts_at ? `from ${when(r.starts_at)}` : "once the jobs running there end";
     lines.push(`It holds a reservation on ${r.pool} ${from}${r.preempting ? `; ${r.preempting} preemptible job(s) there are being stopped for it` : ""}.`);
   }
-  for (const b of why.blocked || []) lines.push(`Held back: ${typeof b === "string" ? b : b.reason}`);
   for (const pool of why.holding || []) {
     const running = pool.attempts || [];
     const ends = running.map((a) => a.ends_by).filter(Boolean).sort();
@@ -432,10 +459,14 @@ function appendOutput(pre, data, start, attempts, marked) {
 }
 
 async function followLogs(gen, id, pre) {
+  // The job's output, and its watch: the server answers a follow at once when the job changes, with
+  // no output if it wrote none (placed, started, ended), so the job page is woken to read it then.
   let offset = 0;
+  let hurried = 0; // empty answers in a row that came at once
   const marked = new Set();
   while (gen === generation) {
     let chunk;
+    const asked = Date.now();
     try {
       chunk = await api("GET", `/jobs/${encodeURIComponent(id)}/logs?offset=${offset}&follow=true&wait=20`);
     } catch (err) {
@@ -444,6 +475,9 @@ async function followLogs(gen, id, pre) {
       continue;
     }
     if (gen !== generation) return;
+    // an answer without new output, or the last of it, says the job changed (or the wait ran out):
+    // the page reads it again now rather than at its next poll
+    if (!chunk.data || chunk.complete) wakeUp();
     if (chunk.data) {
       const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
       appendOutput(pre, chunk.data, offset, chunk.attempts || [], marked);
@@ -454,7 +488,10 @@ async function followLogs(gen, id, pre) {
       if (!pre.textContent) pre.textContent = "(no output)";
       return;
     }
-    if (!chunk.data) await sleep(500);
+    // asked again at once, so a change right after this one is not missed between two asks; only
+    // a job that changes without end (answer after answer at once, no output) is asked more slowly
+    hurried = !chunk.data && Date.now() - asked < 50 ? hurried + 1 : 0;
+    if (hurried >= 3) await sleep(500);
   }
 }
 
@@ -720,6 +757,7 @@ async function takeTokenFromLink() {
 
 async function route() {
   const gen = ++generation;
+  [woken, wakeUp] = [false, remember]; // a wake meant for the page left behind is not this one's
   if (location.hash.startsWith("#token=")) await takeTokenFromLink();
   if (gen !== generation) return;
   const [path] = location.hash.replace(/^#/, "").split("?");

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from suanli.sim import load_trace
 from suanli.sim.compare import synthetic_set
 from suanli.sim.loaders import write_philly
 from suanli.sim.synthetic import generate, offered_load
-from suanli.sim.trace import EPOCH
+from suanli.sim.trace import EPOCH, Trace, TraceJob
 
 
 def test_the_same_seed_gives_the_same_trace_and_another_seed_another() -> None:
@@ -55,8 +56,25 @@ def test_a_written_trace_reads_back_equal_through_the_philly_loader(tmp_path: Pa
     assert back.jobs == trace.jobs
     assert back.start == trace.start
     assert (
-        path.read_text().splitlines()[0] == "timestamp,duration,num_gpus,gpu_time,cluster,name,limit_s,model"
+        path.read_text().splitlines()[0]
+        == "timestamp,duration,num_gpus,gpu_time,cluster,name,limit_s,model,preemptible,checkpoint_s"
     )
+
+
+def test_a_trace_with_wall_clock_times_and_resumability_reads_back_equal(tmp_path: Path) -> None:
+    """What `suanli sim-export` writes: date-times, jobs that may not be stopped, checkpoint intervals."""
+    start = datetime(2026, 11, 2, 8, 30, 0, 250000)
+    jobs = (
+        TraceJob(
+            "2", 0.0, 3600.0, 8, "lab", name="train", limit_s=7200.0, model="A100|H100", checkpoint_s=600.0
+        ),
+        TraceJob("3", 90.5, 12.25, 1, "ai-co", preemptible=False),
+    )
+    path = tmp_path / "exported.csv"
+    write_philly(Trace("live", start, jobs), path, wall_clock=True)
+    assert path.read_text().splitlines()[1].startswith("2026-11-02 08:30:00.250000,3600.0,8,")
+    back = load_trace(path, "philly")
+    assert back.jobs == jobs and back.start == start
 
 
 @pytest.mark.parametrize(

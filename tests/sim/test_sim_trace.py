@@ -89,6 +89,7 @@ def test_malformed_rows_name_file_line_and_column(tmp_path: Path, body: str, whe
 
 
 LIMITED = "timestamp,duration,num_gpus,gpu_time,cluster,limit_s\n"
+RESUMABLE = "timestamp,duration,num_gpus,gpu_time,cluster,preemptible,checkpoint_s\n"
 
 
 @pytest.mark.parametrize(
@@ -103,6 +104,14 @@ LIMITED = "timestamp,duration,num_gpus,gpu_time,cluster,limit_s\n"
         (HEADER, "1e308,60,1,60,a\n", ":2: column 1 (timestamp)", "allowed 0 to 7,258,118,400 seconds"),
         (HEADER, "0,60,1,60,a\n4e9,60,1,60,a\n", ":3: column 1 (timestamp)", "after the earliest timestamp"),
         (LIMITED, "0,60,1,60,a,1e300\n", ":2: column 6 (limit_s)", "allowed 0 to 157,680,000 seconds"),
+        (RESUMABLE, "0,60,1,60,a,maybe,\n", ":2: column 6 (preemptible)", "'maybe': allowed 1 or 0"),
+        (RESUMABLE, "0,60,1,60,a,1,0\n", ":2: column 7 (checkpoint_s)", "is not a checkpoint interval"),
+        (
+            RESUMABLE,
+            "0,60,1,60,a,1,1e300\n",
+            ":2: column 7 (checkpoint_s)",
+            "allowed 0 to 157,680,000 seconds",
+        ),
     ],
 )
 def test_seconds_out_of_the_simulators_range_are_refused(

@@ -14,7 +14,7 @@ from starlette.requests import ClientDisconnect
 from suanli import __version__
 from suanli.api import inputs, problems
 from suanli.api.docs_page import docs_page
-from suanli.api.routes import agent, health, jobs, money, quote, sites, tenancy
+from suanli.api.routes import agent, health, jobs, money, quote, sites, tenancy, workload
 from suanli.control.plane import ControlPlane
 
 PREFIX = "/api/v1"
@@ -80,6 +80,7 @@ def create_app(cp: ControlPlane, *, manage_plane: bool = True) -> FastAPI:
         sites.router,
         tenancy.router,
         money.router,
+        workload.router,
         agent.router,
         health.router,
     ):

@@ -33,13 +33,18 @@ from suanli.cli.exit_codes import EXIT_CODES_HELP, ExitCode
 
 __all__ = ["app", "main"]
 
-SPELLED_APART = {("sim", "compare"): "sim-compare", ("sim", "generate"): "sim-generate"}
+SPELLED_APART = {
+    ("sim", "compare"): "sim-compare",
+    ("sim", "generate"): "sim-generate",
+    ("sim", "export"): "sim-export",
+}
 """Two-word commands that may also be written as two words: `suanli sim compare t.csv`."""
 
 _DEFERRED = {
     "sim": "suanli.cli.sim_cmd",
     "sim-compare": "suanli.cli.sim_compare_cmd",
     "sim-generate": "suanli.cli.sim_generate_cmd",
+    "sim-export": "suanli.cli.sim_export_cmd",
 }
 """Commands whose module is imported only when the command is looked up (to run it, or for `--help`):
 the simulator pulls in pydantic and the scheduler, which every other command would wait for."""

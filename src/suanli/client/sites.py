@@ -17,6 +17,19 @@ class SitesApi(RouteGroup):
         result: dict[str, Any] = self.request("GET", "/sites", params={"limit": limit, "cursor": cursor})
         return result
 
+    def workload(
+        self,
+        *,
+        since: str | None = None,
+        until: str | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> dict[str, Any]:
+        """One page of ended jobs as a trace (`/workload`): `{"items", "skipped", "next_cursor", ...}`."""
+        params = {"since": since, "until": until, "cursor": cursor, "limit": limit}
+        result: dict[str, Any] = self.request("GET", "/workload", params=params)
+        return result
+
     def get_site(self, name: str) -> dict[str, Any]:
         """One site with its pools."""
         result: dict[str, Any] = self.request("GET", f"/sites/{segment(name)}")

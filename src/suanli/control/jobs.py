@@ -165,7 +165,7 @@ def list_jobs(
                 [FieldError("project", f"say which, as ORG/PROJECT: {where}")],
             )
         project_id = found[0].id
-    before = _decode_cursor(tx, who, cursor)
+    before = job_cursor(tx, who, cursor)
     rows = tx.jobs.search(
         org_ids=who.visible_orgs(), states=states, project_id=project_id, before=before, limit=limit + 1
     )
@@ -174,7 +174,7 @@ def list_jobs(
     return rows, (rows[-1].id if more and rows else None)
 
 
-def _decode_cursor(tx: Tx, who: Principal, cursor: str | None) -> tuple[datetime, str] | None:
+def job_cursor(tx: Tx, who: Principal, cursor: str | None) -> tuple[datetime, str] | None:
     if not cursor:
         return None
     job = tx.jobs.get(cursor)

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm import Session
 
-from suanli.domain.states import ATTEMPT_ACTIVE, AttemptState, JobState
+from suanli.domain.states import ATTEMPT_ACTIVE, JOB_TERMINAL, AttemptState, JobState
 from suanli.store.ids import new_id
 from suanli.store.tables import Attempt, Job, JobEvent, LogChunk, Pool, Site, UsageRecord
 
@@ -248,6 +248,39 @@ class JobRepo:
             done = list(self._s.scalars(q.order_by(Job.ended_at, Job.id).limit(limit)))
         ran = self.run_seconds([j.id for j in done])
         return [(j, ran.get(j.id, 0.0)) for j in done]
+
+    def ended_between(
+        self,
+        org_ids: list[str] | None,
+        since: datetime,
+        until: datetime,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[Job]:
+        """Jobs submitted in [since, until) that have ended, oldest submission first, the first
+        `limit` after the (created_at, id) mark `after`; only `org_ids`' when given."""
+        q = select(Job).where(
+            Job.state.in_([s.value for s in JOB_TERMINAL]), Job.created_at >= since, Job.created_at < until
+        )
+        if org_ids is not None:
+            q = q.where(Job.org_id.in_(org_ids))
+        if after is not None:
+            at, job_id = after
+            q = q.where((Job.created_at > at) | ((Job.created_at == at) & (Job.id > job_id)))
+        return list(self._s.scalars(q.order_by(Job.created_at, Job.id).limit(limit)))
+
+    def last_runs(self, job_ids: Iterable[str]) -> dict[str, Attempt]:
+        """Per job, its last attempt that started and ended (the highest number); jobs with none are absent."""
+        ids = list(set(job_ids))
+        out: dict[str, Attempt] = {}
+        for batch in _batches(ids):
+            q = select(Attempt).where(
+                Attempt.job_id.in_(batch), Attempt.started_at.is_not(None), Attempt.ended_at.is_not(None)
+            )
+            for a in self._s.scalars(q):
+                if a.job_id not in out or a.number > out[a.job_id].number:
+                    out[a.job_id] = a
+        return out
 
     def run_seconds(self, job_ids: Iterable[str], states: Iterable[AttemptState] = ()) -> dict[str, float]:
         """Per job, the seconds its ended attempts ran (start to end); only attempts in `states` when

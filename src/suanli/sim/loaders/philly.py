@@ -11,8 +11,10 @@ wall-clock start is 1970-01-01 plus that earliest second. `gpu_time` is redundan
 (`duration × num_gpus`) and is not read. A job's id is its line number.
 
 Optional columns, which the published file lacks and `write_philly` writes: `name`, `limit_s` (the
-requested run-time limit in seconds, empty for none) and `model` (an accelerator constraint, empty
-for any).
+requested run-time limit in seconds, empty for none), `model` (an accelerator constraint, empty
+for any; `A100|H100` for either), `preemptible` (`1` the job may be stopped and resumed, `0` not;
+empty: 1, as the published jobs are training jobs that checkpoint) and `checkpoint_s` (how often it
+checkpoints, in seconds; empty: the run's default).
 """
 
 from __future__ import annotations
@@ -34,13 +36,15 @@ if TYPE_CHECKING:
 __all__ = ["COLUMNS", "OPTIONAL_COLUMNS", "load_philly", "write_philly"]
 
 COLUMNS = ("timestamp", "duration", "num_gpus", "cluster")
-OPTIONAL_COLUMNS = ("name", "limit_s", "model")
+OPTIONAL_COLUMNS = ("name", "limit_s", "model", "preemptible", "checkpoint_s")
 _HEADER = ("timestamp", "duration", "num_gpus", "gpu_time", "cluster")
 
 
 # One row as read: its line, its timestamp (a wall-clock time or seconds from the trace start), and
-# duration, gpus, tenant, limit_s, model, name. The submit time is known once the earliest timestamp is.
-_Row = tuple[int, datetime | float, tuple[float, int, str, float | None, str | None, str]]
+# duration, gpus, tenant, limit_s, model, name, preemptible, checkpoint_s (`TraceJob`'s fields in
+# order). The submit time is known once the earliest timestamp is.
+_Fields = tuple[float, int, str, float | None, str | None, str, bool, float | None]
+_Row = tuple[int, datetime | float, _Fields]
 
 
 def load_philly(path: Path, limit: int | None = None) -> Trace:
@@ -70,8 +74,9 @@ def load_philly(path: Path, limit: int | None = None) -> Trace:
     return Trace(str(path), start, jobs)
 
 
-def write_philly(trace: Trace, path: Path) -> None:
-    """Write `trace` as a processed-Philly CSV with seconds timestamps; `load_philly` reads it back.
+def write_philly(trace: Trace, path: Path, *, wall_clock: bool = False) -> None:
+    """Write `trace` as a processed-Philly CSV with seconds timestamps (`wall_clock`: date-times in
+    UTC, `trace.start` + submit, to the microsecond); `load_philly` reads it back.
 
     Each job lands on line `index + 2`, so a trace whose ids are those line numbers, whose first
     submit is 0 and whose start is 1970-01-01 reads back equal (`synthetic.generate` makes such).
@@ -83,9 +88,14 @@ def write_philly(trace: Trace, path: Path) -> None:
             for j in trace.jobs:
                 limit = "" if j.limit_s is None else repr(j.limit_s)
                 gpu_time = repr(j.gpu_seconds)
+                when = (
+                    (trace.start + timedelta(seconds=j.submit)).isoformat(" ")
+                    if wall_clock
+                    else repr(j.submit)
+                )
                 out.writerow(
                     [
-                        repr(j.submit),
+                        when,
                         repr(j.duration),
                         j.gpus,
                         gpu_time,
@@ -93,6 +103,8 @@ def write_philly(trace: Trace, path: Path) -> None:
                         j.name,
                         limit,
                         j.model or "",
+                        "1" if j.preemptible else "0",
+                        "" if j.checkpoint_s is None else repr(j.checkpoint_s),
                     ]
                 )
     except OSError as exc:
@@ -199,9 +211,7 @@ def _timestamp(
     )
 
 
-def _job(
-    path: Path, line: int, index: dict[str, int], row: list[str]
-) -> tuple[float, int, str, float | None, str | None, str]:
+def _job(path: Path, line: int, index: dict[str, int], row: list[str]) -> _Fields:
     text = row[index["duration"]].strip()
     try:
         duration = float(text)
@@ -223,7 +233,41 @@ def _job(
         raise TraceError(f"{_where(path, line, index, 'cluster')}: empty; every job needs a tenant")
     name = row[index["name"]].strip() if "name" in index else ""
     model = row[index["model"]].strip() if "model" in index else ""
-    return duration, gpus, tenant, _limit(path, line, index, row), model or None, name
+    limit = _limit(path, line, index, row)
+    return (
+        duration,
+        gpus,
+        tenant,
+        limit,
+        model or None,
+        name,
+        _flag(path, line, index, row),
+        _every(path, line, index, row),
+    )
+
+
+def _flag(path: Path, line: int, index: dict[str, int], row: list[str]) -> bool:
+    text = row[index["preemptible"]].strip().lower() if "preemptible" in index else ""
+    if text in ("", "1", "true", "yes"):
+        return True
+    if text in ("0", "false", "no"):
+        return False
+    raise TraceError(f"{_where(path, line, index, 'preemptible')}: {text!r}: allowed 1 or 0 (or empty for 1)")
+
+
+def _every(path: Path, line: int, index: dict[str, int], row: list[str]) -> float | None:
+    text = row[index["checkpoint_s"]].strip() if "checkpoint_s" in index else ""
+    if not text:
+        return None
+    every = _seconds(text)
+    if every is None or not math.isfinite(every) or every <= 0:
+        raise TraceError(
+            f"{_where(path, line, index, 'checkpoint_s')}: {text!r} is not a checkpoint interval "
+            "(more than 0 seconds, or empty for the run's default)"
+        )
+    return up_to(
+        every, text, _where(path, line, index, "checkpoint_s"), "a checkpoint interval", MAX_DURATION_S
+    )
 
 
 def _limit(path: Path, line: int, index: dict[str, int], row: list[str]) -> float | None:

@@ -160,3 +160,22 @@ def test_recording_an_action_outside_the_allowed_ones_is_refused(net: Net) -> No
     ):
         audit.record(tx, operator, "set_colour", None, "/colour", net.clock())
     assert trail(net, net.operator) == before
+
+
+def test_a_provider_reads_every_change_to_its_sites_in_its_own_trail(net: Net) -> None:
+    net.add_site("sh1", [GPU_POOL])  # the provider org "dc" owns it
+    net.ok("POST", "/sites/sh1/disable", net.operator)
+    net.ok("POST", "/sites/sh1/enable", net.operator)
+    net.ok("PATCH", "/sites/sh1", net.operator, json={"pue": "1.25"})
+    net.ok("POST", "/sites/sh1/enrollment-tokens", net.operator)
+    net.ok("POST", "/sites/sh1/pools/gpu/price", net.operator, json={"price_per_hour": "10.00"})
+    ours = [e["action"] for e in trail(net, net.operator, org="dc")]
+    assert ours == [
+        "create_org",
+        "create_site",
+        "disable_site",
+        "enable_site",
+        "update_site",
+        "new_enrollment_token",
+        "set_price",
+    ]

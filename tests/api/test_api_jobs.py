@@ -323,7 +323,10 @@ def test_a_site_whose_agent_stops_is_offline_at_once_and_its_unstarted_jobs_go_e
     net.cycle()  # nothing goes to the stopped site, though it synced a moment ago
     assert net.ok("GET", f"/jobs/{unstarted['id']}", net.tenant)["state"] == "PENDING"
     why = net.ok("GET", f"/jobs/{unstarted['id']}/why", net.tenant)
-    assert "site sh1 is offline" in {c["pool"]: c for c in why["candidates"]}["sh1/cpu"]["reason"]
+    assert (
+        "site sh1 is offline (its agent stopped"
+        in {c["pool"]: c for c in why["candidates"]}["sh1/cpu"]["reason"]
+    )
     other = net.add_site("sh2", [CPU_POOL])
     net.cycle()
     assert {x["job_id"] for x in sync(net, other)["launch"]} == {started["id"], unstarted["id"]}

@@ -222,12 +222,21 @@ def test_a_disabled_site_gets_no_placements(net: Net) -> None:
     assert net.ok("GET", "/sites/sh1", net.tenant)["state"] == "online"
 
 
-def test_a_disabled_site_cannot_enroll_a_new_agent(net: Net) -> None:
-    net.add_site("sh1", [CPU_POOL])
-    enroll = net.ok("POST", "/sites/sh1/enrollment-tokens", net.operator)["enrollment_token"]
-    net.ok("POST", "/sites/sh1/disable", net.operator)
-    resp = net.call("POST", "/agent/enroll", enroll, json={"site": "sh1"})
-    assert resp.status_code == 401 and resp.json()["code"] == "site_disabled"
+def test_a_new_site_is_priced_before_it_takes_a_job_by_enrolling_it_disabled(net: Net) -> None:
+    net.ok("POST", "/orgs", net.operator, json={"name": "dc", "kind": "provider"})
+    enroll = net.ok("POST", "/sites", net.operator, json={"name": "sh1", "org": "dc"})["enrollment_token"]
+    net.ok("POST", "/sites/sh1/disable", net.operator)  # no job may run there unpriced
+    job = submit(net)
+    agent = net.ok("POST", "/agent/enroll", enroll, json={"site": "sh1"})["token"]
+    net.ok("POST", "/agent/sync", agent, json={"pools": [CPU_POOL], "attempts": []})
+    net.cycle()
+    assert sync(net, agent)["launch"] == []  # offered, but disabled
+    net.ok("POST", "/sites/sh1/pools/cpu/price", net.operator, json={"price_per_hour": "2.00"})
+    net.ok("POST", "/sites/sh1/enable", net.operator)
+    net.ok("POST", "/orgs/demo/projects/default/topups", net.operator, json={"amount": "100.00"})
+    net.cycle()
+    assert [x["job_id"] for x in sync(net, agent)["launch"]] == [job["id"]]
+    assert net.ok("GET", f"/jobs/{job['id']}", net.tenant)["charges"][0]["held"] != "0.00 CNY"
 
 
 def test_a_job_pinned_to_a_disabled_site_is_unsatisfiable(net: Net) -> None:

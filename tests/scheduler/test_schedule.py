@@ -23,6 +23,7 @@ def pool(
     free: tuple[Vector, ...] | None = None,
     online: bool = True,
     region: str = "cn-north",
+    stopped: bool = False,
 ) -> PoolView:
     """A pool called `site/name`; every node is free unless `free` says otherwise."""
     site, name = label.split("/")
@@ -36,6 +37,7 @@ def pool(
         free=free if free is not None else (per_node,) * nodes,
         online=online,
         region=region,
+        stopped=stopped,
     )
 
 
@@ -155,7 +157,20 @@ def test_a_job_that_fits_is_placed_with_what_it_holds_per_node() -> None:
             "region cn-south is not in constraints.regions",
             id="region",
         ),
-        pytest.param(pool(online=False), job(), Code.UNSCHEDULABLE, "site pku is offline", id="offline-site"),
+        pytest.param(
+            pool(online=False),
+            job(),
+            Code.UNSCHEDULABLE,
+            "site pku is offline (no word from its agent)",
+            id="offline-site",
+        ),
+        pytest.param(
+            pool(online=False, stopped=True),
+            job(),
+            Code.UNSCHEDULABLE,
+            "site pku is offline (its agent stopped; it takes work again when an agent syncs)",
+            id="stopped-site",
+        ),
         pytest.param(
             pool(free=(Vector(4, 64, 512 * 1024), Vector(2, 64, 512 * 1024))),
             job(accelerators="A100:8", cpus=8, memory_mib=1024),
@@ -272,7 +287,11 @@ def test_with_no_pools_every_job_waits_for_the_network() -> None:
     assert plan.placements == ()
     for job_id in ("a", "b"):
         assert plan.reasons(job_id) == (
-            PoolVerdict("(network)", Code.UNSCHEDULABLE, "no site offers any pool yet"),
+            PoolVerdict(
+                "(network)",
+                Code.UNSCHEDULABLE,
+                "no pool is open to new work: no site has offered one yet, or every site that has is disabled",
+            ),
         )
 
 

@@ -87,7 +87,13 @@ def reference(
         ]
         if not candidates:
             if not pools:
-                verdicts.append(PoolVerdict("(network)", Code.UNSCHEDULABLE, "no site offers any pool yet"))
+                verdicts.append(
+                    PoolVerdict(
+                        "(network)",
+                        Code.UNSCHEDULABLE,
+                        "no pool is open to new work: no site has offered one yet, or every site that has is disabled",
+                    )
+                )
             else:
                 reserver.blocked(job, possible)
             waiting[job.id] = tuple(verdicts)

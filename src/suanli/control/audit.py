@@ -151,8 +151,10 @@ def _org_of(tx: Tx, target: str, params: dict[str, str], body: dict[str, Any]) -
     if isinstance(name, str):
         org = tx.tenancy.org_by_name(name)
         return org.id if org else None
-    if "site" in params:
-        site = tx.sites.site_by_name(params["site"])
+    # A site's routes name it `{site}` or, under `/sites/`, `{name}`: its provider org is concerned.
+    site_name = params.get("site") or (params.get("name") if target.startswith("/sites/") else None)
+    if site_name is not None:
+        site = tx.sites.site_by_name(site_name)
         return site.org_id if site else None
     return None
 

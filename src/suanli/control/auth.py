@@ -64,10 +64,10 @@ def authenticate(tx: Tx, token: str | None, now: datetime) -> Principal:
         if row.site_id is None:
             raise Unauthorized("token is not bound to a site", code="unknown_token")
         site = tx.sites.site(row.site_id)
-        # A disabled site's agent still syncs: it gets no new work, and what runs there finishes
-        # and is reported. Only enrolling is refused.
-        if site is None or (site.disabled and kind is TokenKind.ENROLLMENT):
-            raise Unauthorized("the token's site is disabled", code="site_disabled")
+        # A disabled site's agent enrolls and syncs: it gets no new work, what runs there finishes
+        # and is reported, and a new site can offer its pools to be priced before it takes any job.
+        if site is None:
+            raise Unauthorized("the token's site no longer exists", code="unknown_token")
         return Principal(
             kind="agent" if kind is TokenKind.AGENT else "enrollment", token_id=row.id, site_id=row.site_id
         )

@@ -102,6 +102,7 @@ def _view(
         per_node=Vector(pool.accelerators_per_node, pool.cpus_per_node, pool.memory_mib_per_node),
         free=free_nodes(pool, used),
         online=site_online(site, now, lease_ttl),
+        stopped=site.agent_stopped_at is not None,
         region=site.region,
         price=Money(pool.price_minor, pool.currency or DEFAULT_CURRENCY)
         if pool.price_minor is not None

@@ -291,13 +291,17 @@ def _claimed(job: PendingJob, pool: PoolView, nodes: tuple[int, ...]) -> Placeme
     return Placement(job.id, pool.id, pool.site_id, option.model if option else None, need, nodes)
 
 
+# Disabled sites' pools are not in the snapshot: none may be open though some are offered.
+_NO_POOLS = "no pool is open to new work: no site has offered one yet, or every site that has is disabled"
+
+
 def _verdicts(pools: Sequence[PoolView], working: WorkingFree, seen: _Seen) -> tuple[PoolVerdict, ...]:
     """Every pool's first failing filter, in profile order, against the capacity the job saw; a
     pool whose free capacity is guarded for a reservation says so."""
     if seen.refused is not None:
         return (seen.refused,)
     if not pools:
-        return (PoolVerdict("(network)", Code.UNSCHEDULABLE, "no site offers any pool yet"),)
+        return (PoolVerdict("(network)", Code.UNSCHEDULABLE, _NO_POOLS),)
     verdicts = []
     for i, pool in enumerate(pools):
         guard = working.guards[i]

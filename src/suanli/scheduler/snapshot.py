@@ -49,6 +49,7 @@ class PoolView:
     max_runtime_s: int | None = None  # the longest run the site's engine allows here; None: no limit
     # Filled only where expected start times are asked for (quotes); the scheduling cycle leaves it empty.
     releases: tuple[Release, ...] = ()
+    stopped: bool = False  # offline because its agent said it was stopping (not silent)
 
     @property
     def label(self) -> str:
@@ -67,6 +68,7 @@ class PoolView:
             self.accelerator,
             self.per_node,
             self.online,
+            self.stopped,
             self.region,
             self.price,
             self.book,

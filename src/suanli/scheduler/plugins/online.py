@@ -18,12 +18,17 @@ class Online:
         return None  # the pool alone decides
 
     def pool_key(self, pool: PoolView) -> Hashable:
-        return (pool.site, pool.online)  # all `filter` reads of the pool, its reason included
+        return (pool.site, pool.online, pool.stopped)  # all `filter` reads of the pool, its reason included
 
     def filter(self, job: PendingJob, pool: PoolView, free: tuple[Vector, ...]) -> Status:
         if pool.online:
             return OK
-        return Status(Code.UNSCHEDULABLE, f"site {pool.site} is offline")
+        why = (
+            "its agent stopped; it takes work again when an agent syncs"
+            if pool.stopped
+            else "no word from its agent"
+        )
+        return Status(Code.UNSCHEDULABLE, f"site {pool.site} is offline ({why})")
 
 
 register_filter(Online.name, Online)

@@ -118,6 +118,22 @@ def test_usage_grouped_with_money_for_finance_only(net: Net) -> None:
     assert net.call("GET", "/usage", member, params={"by": "pool"}).status_code == 422
 
 
+def test_a_provider_sees_the_usage_on_its_sites_but_not_its_tenants_money_or_projects(net: Net) -> None:
+    agent = priced_site(net)  # dc1 of provider dc
+    run(net, agent, "one", 3_600, 1)
+    net.add_site("elsewhere", [GPU_POOL])  # also dc's, unused
+    owner = member_token(net, "dc", "dan", "owner")
+    by_site = net.ok("GET", "/usage", owner, params={"by": "site"})["items"]  # its one org: dc
+    assert [(i["key"], i["records"], i["accelerator_hours"], i["charged"]) for i in by_site] == [
+        ("dc1", 1, "1.00", None)
+    ]
+    assert net.ok("GET", "/usage", owner, params={"by": "month", "org": "dc"})["items"][0]["records"] == 1
+    refused = net.call("GET", "/usage", owner, params={"by": "project"})
+    assert refused.status_code == 422 and "site, month" in refused.text
+    # A tenant's view is as it was: its jobs' usage wherever they ran.
+    assert net.ok("GET", "/usage", net.tenant, params={"by": "site", "org": "demo"})["items"][0]["key"] == "dc1"
+
+
 def test_budget_roles_thresholds_once_and_the_hard_cap_at_submit(net: Net) -> None:
     agent = priced_site(net)
     finance = member_token(net, "demo", "fin", "finance")

@@ -2,7 +2,8 @@
 reported, and what was charged for them (net of refunds) from the ledger.
 
 Members of an org see its usage; the charged amounts only its owners, admins and finance members
-(and operators): money is finance's. Records count by when the server received them.
+(and operators): money is finance's. A provider org's members see the usage on its sites, by site
+or month, without what its tenants were charged (what the provider is owed is the settlement's). Records count by when the server received them.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from suanli.control.views import ts
 from suanli.domain.billing import hours, month_of
 from suanli.domain.errors import FieldError
 from suanli.store import Tx
-from suanli.store.tables import Attempt, Job, UsageRecord
+from suanli.store.tables import Attempt, Job, Org, UsageRecord
 
 GROUPS = ("project", "site", "user", "month")
+PROVIDER_GROUPS = ("site", "month")  # a provider sees its sites' usage, not its tenants' projects or users
 
 
 @dataclass
@@ -48,12 +50,25 @@ def usage(
     require_user(who)
     if by not in GROUPS:
         raise Invalid(f"cannot group by {by!r}", [FieldError("by", f"allowed: {', '.join(GROUPS)}")])
-    if org is not None:
-        org_ids: list[str] | None = [org_for(tx, who, org).id]
+    provider = _provider_asked(tx, who, org)
+    if provider is not None:  # a provider's sites: the records run there, whoever's jobs they were
+        if by not in PROVIDER_GROUPS:
+            raise Invalid(
+                f"a provider's usage cannot be grouped by {by}",
+                [
+                    FieldError(
+                        "by",
+                        f"allowed: {', '.join(PROVIDER_GROUPS)} (its tenants' projects and users are theirs)",
+                    )
+                ],
+            )
+        sites = [s.id for s in tx.sites.sites() if s.org_id == provider.id]
+        records = tx.billing.usage(since=since, until=until, site_ids=sites)
+        money = False  # what tenants were charged is theirs; what the provider is owed: settlement
     else:
-        org_ids = who.visible_orgs()
-    money = who.operator or all(who.roles.get(o) in MONEY_ROLES for o in org_ids or [])
-    records = tx.billing.usage(since=since, until=until, org_ids=org_ids)
+        org_ids = [org_for(tx, who, org).id] if org is not None else who.visible_orgs()
+        money = who.operator or all(who.roles.get(o) in MONEY_ROLES for o in org_ids or [])
+        records = tx.billing.usage(since=since, until=until, org_ids=org_ids)
     charged = _charged(tx, [u for u, _, _ in records]) if money else {}
     keyer = _keyer(tx, by)
     groups: dict[str, _Group] = defaultdict(_Group)
@@ -83,6 +98,19 @@ def usage(
             for key, g in sorted(groups.items())
         ],
     }
+
+
+def _provider_asked(tx: Tx, who: Principal, org: str | None) -> Org | None:
+    """The provider org whose sites' usage is asked for: the one named, or, named none, the one
+    org of a caller who belongs to a single org and it a provider's; else None (tenants' usage)."""
+    if org is not None:
+        named = org_for(tx, who, org)
+        return named if named.kind == "provider" else None
+    visible = who.visible_orgs()
+    if visible is None or len(visible) != 1:
+        return None
+    [only] = tx.tenancy.orgs(visible)
+    return only if only.kind == "provider" else None
 
 
 def _charged(tx: Tx, records: list[UsageRecord]) -> dict[str, dict[str, int]]:

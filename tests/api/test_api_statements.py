@@ -131,7 +131,9 @@ def test_a_provider_sees_the_usage_on_its_sites_but_not_its_tenants_money_or_pro
     refused = net.call("GET", "/usage", owner, params={"by": "project"})
     assert refused.status_code == 422 and "site, month" in refused.text
     # A tenant's view is as it was: its jobs' usage wherever they ran.
-    assert net.ok("GET", "/usage", net.tenant, params={"by": "site", "org": "demo"})["items"][0]["key"] == "dc1"
+    assert (
+        net.ok("GET", "/usage", net.tenant, params={"by": "site", "org": "demo"})["items"][0]["key"] == "dc1"
+    )
 
 
 def test_budget_roles_thresholds_once_and_the_hard_cap_at_submit(net: Net) -> None:
@@ -200,6 +202,36 @@ def test_settlement_for_the_provider_and_operators(net: Net) -> None:
     as_csv = net.call("GET", "/settlements", net.operator, params={"provider": "dc", "format": "csv"})
     kinds = [r["kind"] for r in csv.DictReader(io.StringIO(as_csv.text))]
     assert kinds == ["charge", "charge", "gap"]
+
+
+def test_payouts_take_what_a_provider_is_owed_down_and_the_settlement_still_reconciles(net: Net) -> None:
+    agent = priced_site(net)
+    run(net, agent, "one", 3_600, 1)  # 28.80 CNY payable to dc
+    pay = {"amount": "20.00", "reason": "bank transfer 2026-11-0042", "transfer_id": "pay-0042"}
+    assert net.call("POST", "/orgs/dc/payouts", net.tenant, json=pay).status_code == 403
+    paid = net.ok("POST", "/orgs/dc/payouts", net.operator, json=pay)
+    assert (paid["amount"]["text"], paid["owed"]["text"]) == ("20.00 CNY", "8.80 CNY")
+    assert (
+        net.ok("POST", "/orgs/dc/payouts", net.operator, json=pay)["transfer"] == "pay-0042"
+    )  # a retry: once
+    too_much = net.call("POST", "/orgs/dc/payouts", net.operator, json={"amount": "9.00", "reason": "x"})
+    assert too_much.status_code == 422 and "at most what the provider is owed: 8.80 CNY" in too_much.text
+    assert net.call("POST", "/orgs/demo/payouts", net.operator, json=pay).status_code == 404  # a tenant
+    [p] = net.ok("GET", "/settlements", net.operator, params={"month": "2026-11", "provider": "dc"})[
+        "providers"
+    ]
+    [total] = p["totals"]
+    assert [total[k]["text"] for k in ("payable", "paid", "owed")] == ["28.80 CNY", "20.00 CNY", "8.80 CNY"]
+    assert p["reconciles"] is True and [x["transfer"] for x in p["payouts"]] == ["pay-0042"]
+    as_csv = net.call("GET", "/settlements", net.operator, params={"provider": "dc", "format": "csv"})
+    rows = list(csv.DictReader(io.StringIO(as_csv.text)))
+    assert [(r["kind"], r["amount"]) for r in rows] == [("payout", "-20.00"), ("charge", "28.80")]
+    [audited] = net.ok("GET", "/audit", net.operator, params={"action": "payout"})["items"]
+    assert (audited["target"], audited["amount"]["text"], audited["reason"]) == (
+        "/orgs/dc/payouts",
+        "20.00 CNY",
+        "bank transfer 2026-11-0042",
+    )
 
 
 def test_a_refused_budget_names_only_the_wrong_field(net: Net) -> None:

@@ -226,6 +226,12 @@ class TopUp(_In):
     reason: Note = Field(default="", description="why: kept in the audit trail")
 
 
+class Payout(_In):
+    amount: str = Field(description="what was paid to the provider, e.g. '1000.00' or '1000.00 CNY'")
+    transfer_id: TransferId | None = None
+    reason: Note = Field(description="the payment's reference (a bank transfer's): kept in the audit trail")
+
+
 class Refund(_In):
     reason: Note = Field(description="why: kept in the audit trail")
 

@@ -39,6 +39,25 @@ class MoneyApi(RouteGroup):
         )
         return result
 
+    def payout(
+        self,
+        provider: str,
+        amount: str,
+        reason: str,
+        *,
+        transfer_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """Record a payment to a provider org (operators): what it is owed goes down by `amount`;
+        `reason` (the payment's reference) goes to the audit trail."""
+        result: dict[str, Any] = self.request(
+            "POST",
+            f"/orgs/{segment(provider)}/payouts",
+            json={"amount": amount, "transfer_id": transfer_id, "reason": reason},
+            idempotency_key=idempotency_key,
+        )
+        return result
+
     def refund_job(self, job_id: str, reason: str, *, idempotency_key: str | None = None) -> dict[str, Any]:
         """Refund every charge of a job not refunded yet (operators); `reason` goes to the audit trail."""
         result: dict[str, Any] = self.request(

@@ -28,12 +28,12 @@ from suanli.store.tables import AuditEvent
 
 # Every action the trail records, so that a filter can refuse a name nothing records (`--action
 # bogus` listed nothing, as if nothing had happened). Money changes record themselves under the
-# first four; the others are the names of the routes a person calls through `api.deps.Mutation.run`.
+# first five; the others are the names of the routes a person calls through `api.deps.Mutation.run`.
 # `record` refuses any other name, so a new route or call site fails its own tests until its name is
 # added here. A renamed route keeps its old name here too while rows under it are kept.
 ACTIONS = frozenset({
     # money, recorded with amount and reason
-    "topup", "refund", "credit_limit", "budget",
+    "topup", "refund", "credit_limit", "budget", "payout",
     # tenancy
     "create_org", "set_quota", "disable_org", "create_project", "update_project", "disable_project",
     "add_member", "disable_member", "create_token", "revoke_token",

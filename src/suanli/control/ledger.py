@@ -19,6 +19,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from suanli.control.errors import Conflict, Invalid, NotFound
+from suanli.domain.errors import FieldError
 from suanli.domain.ledger import (
     Entry,
     PriceBook,
@@ -34,6 +35,8 @@ from suanli.domain.ledger import (
     estimate,
     expire_entries,
     grant_entries,
+    payable_account,
+    payout_entries,
     refund_entries,
     to_minor,
     topup_entries,
@@ -123,6 +126,41 @@ def topup(
     if amount <= 0:
         raise Invalid("a top-up is a positive amount")
     return post(tx, Transfer(transfer_id, TransferKind.TOPUP, now, entries, project_id), by)
+
+
+def payout(
+    tx: Tx, transfer_id: str, provider_org_id: str, amount: int, currency: str, now: datetime, by: str
+) -> LedgerTransfer:
+    """Record a payment to a provider: at most what its payable account holds (what it is owed)."""
+    seen = _replay(tx, transfer_id, TransferKind.PAYOUT, provider_org_id)
+    entries = payout_entries(provider_org_id, amount, currency)
+    if seen is not None:
+        posted = tx.ledger.entries([transfer_id])
+        if sorted((e.account_id, e.amount_minor, e.currency) for e in posted) != sorted(
+            (e.account, e.amount, e.currency) for e in entries
+        ):
+            raise Conflict(
+                f"transfer id {transfer_id} was used for a payout of another amount", code="transfer_reused"
+            )
+        return seen
+    account = payable_account(provider_org_id, currency)
+    row = tx.ledger.lock_accounts([account], currency, now)[account]
+    owed = balance_of(row.id, row.signed_sum)
+    if amount > owed:
+        raise Invalid(
+            f"a payout is at most what the provider is owed: {Money(max(owed, 0), currency)}",
+            [FieldError("amount", f"at most {Money(max(owed, 0), currency)}")],
+        )
+    return post(tx, Transfer(transfer_id, TransferKind.PAYOUT, now, entries, provider_org_id), by)
+
+
+def owed(tx: Tx, provider_org_id: str) -> dict[str, int]:
+    """What a provider is owed now, per currency (its payable accounts' balances)."""
+    return {
+        a.currency: balance_of(a.id, a.signed_sum)
+        for a in tx.ledger.accounts(payable_account(provider_org_id, ""))
+        if balance_of(a.id, a.signed_sum)
+    }
 
 
 def set_credit_limit(tx: Tx, project_id: str, currency: str, limit: int, now: datetime) -> None:

@@ -125,6 +125,39 @@ def _project(tx: Tx, who: Principal, org_name: str, project_name: str) -> tuple[
     return org, project
 
 
+def payout(
+    tx: Tx,
+    who: Principal,
+    provider: str,
+    amount: str,
+    transfer_id: str | None,
+    now: datetime,
+    reason: str,
+) -> dict[str, Any]:
+    """Record money paid to a provider (operators): what it is owed goes down by it, never below 0.
+    The payment itself (a bank transfer) happens outside; `reason` keeps its reference."""
+    require_operator(who)
+    org = tx.tenancy.org_by_name(provider)
+    if org is None or org.kind != "provider":
+        raise NotFound(f"no provider org {provider!r}")
+    money = read_amount("amount", amount, what="a payout", positive=True)
+    tid = transfer_id or new_id("pay")
+    replay = tx.ledger.transfer(tid) is not None
+    row = ledger.payout(tx, tid, org.id, money.minor, money.currency, now, who.key)
+    if not replay:  # a replayed transfer id was audited when it was first posted
+        audit.record(
+            tx, who, "payout", org.id, f"/orgs/{org.name}/payouts", now,
+            amount=money, reason=reason, detail={"transfer": row.id},
+        )  # fmt: skip
+    left = ledger.owed(tx, org.id).get(money.currency, 0)
+    return {
+        "transfer": row.id,
+        "provider": org.name,
+        "amount": money_view(money.minor, money.currency),
+        "owed": money_view(left, money.currency),
+    }
+
+
 def topup(
     tx: Tx,
     who: Principal,

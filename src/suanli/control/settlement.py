@@ -1,7 +1,9 @@
 """Provider settlement: a month's payables per provider org and site, reconciled against the usage
 records each site reported.
 
-The payable lines are the ledger's charges and refunds of holds at the provider's sites. The usage
+The payable lines are the ledger's charges and refunds of holds at the provider's sites; `paid`
+is what payouts (`POST /orgs/{org}/payouts`) recorded in the month, and `owed` the payable
+balance at the month's end (everything accrued less everything paid, since the beginning). The usage
 side is the site's own sequence: a gap (numbers never received) or a duplicate (a record repeating
 an attempt interval already reported under another number) is flagged, with whether the
 duplicate was charged too (it must not be: whoever charges usage calls `is_duplicate` first), and
@@ -14,7 +16,7 @@ and finance members see their own.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from suanli.control.accounts import require_user
@@ -25,6 +27,7 @@ from suanli.control.money import MONEY_ROLES, money_view
 from suanli.control.principal import Principal
 from suanli.control.views import ts
 from suanli.domain.billing import Reported, SequenceCheck, check_sequence, hours
+from suanli.domain.ledger import TransferKind
 from suanli.store import Tx
 from suanli.store.tables import Org, Site, UsageRecord
 
@@ -85,6 +88,17 @@ def _provider(tx: Tx, org: Org, start: datetime, end: datetime) -> dict[str, Any
         if site.org_id == org.id
     ]
     in_ledger = _payable_in_ledger(tx, org, start, end)
+    paid: dict[str, int] = defaultdict(int)
+    payouts = []
+    for t in tx.ledger.transfers_between(start, end, kinds=[TransferKind.PAYOUT.value], refs=[org.id]):
+        for e in tx.ledger.entries([t.id]):
+            if e.account_id.startswith("payable:"):
+                paid[e.currency] += e.amount_minor
+                payouts.append(
+                    {"transfer": t.id, "at": ts(t.at), "amount": money_view(e.amount_minor, e.currency)}
+                )
+    owed = _payable_in_ledger(tx, org, datetime(1970, 1, 1, tzinfo=UTC), end)  # at the month's end
+    moved = {cur: payable[cur] - paid[cur] for cur in set(payable) | set(paid)}
     return {
         "provider": org.name,
         "totals": [
@@ -92,11 +106,14 @@ def _provider(tx: Tx, org: Org, start: datetime, end: datetime) -> dict[str, Any
                 "currency": cur,
                 "payable": money_view(payable[cur], cur),
                 "charged": money_view(charged[cur], cur),
+                "paid": money_view(paid[cur], cur),
+                "owed": money_view(owed.get(cur, 0), cur),
             }
-            for cur in sorted(payable)
+            for cur in sorted(set(payable) | set(paid) | set(owed))
         ],
-        # The lines account for every movement of the provider's payable accounts in the month.
-        "reconciles": in_ledger == {cur: v for cur, v in payable.items() if v},
+        # The lines and payouts account for every movement of the provider's payable accounts in the month.
+        "reconciles": in_ledger == {cur: v for cur, v in moved.items() if v},
+        "payouts": payouts,
         "flags": sum(len(s["gaps"]) + len(s["duplicates"]) + len(s["uncharged"]) for s in sites),
         "sites": sites,
     }
@@ -182,9 +199,16 @@ def _line(p: Posted, pools: dict[str, str]) -> dict[str, Any]:
 
 
 def rows(view: dict[str, Any]) -> list[dict[str, Any]]:
-    """The settlement as one table (`COLUMNS`): every payable line, then every flag, by site."""
+    """The settlement as one table (`COLUMNS`): each payout (negative: what it took off the payable),
+    then every payable line and every flag, by site."""
     out: list[dict[str, Any]] = []
     for p in view["providers"]:
+        for paid in p.get("payouts", []):
+            amount = paid["amount"]
+            out.append(
+                {"month": view["month"], "provider": p["provider"], "kind": "payout", "transfer": paid["transfer"],
+                 "at": paid["at"], "amount": "-" + amount["text"].split()[0], "currency": amount["currency"]}
+            )  # fmt: skip
         for s in p["sites"]:
             base = {"month": view["month"], "provider": p["provider"], "site": s["site"]}
             for line in s["lines"]:

@@ -110,6 +110,7 @@ class TransferKind(StrEnum):
     CHARGE = "charge"
     REFUND = "refund"
     EXPIRE = "expire"
+    PAYOUT = "payout"  # money paid out to a provider against what it is owed
 
 
 @dataclass(frozen=True)
@@ -440,6 +441,14 @@ def topup_entries(project_id: str, amount: int, currency: str) -> tuple[Entry, .
     return (
         Entry(funding_account(currency), amount, currency),
         Entry(cash_account(project_id, currency), -amount, currency, "cash"),
+    )
+
+
+def payout_entries(provider_org_id: str, amount: int, currency: str) -> tuple[Entry, ...]:
+    """A payment to a provider outside the ledger (a bank transfer): what it is owed goes down by it."""
+    return (
+        Entry(payable_account(provider_org_id, currency), amount, currency),
+        Entry(funding_account(currency), -amount, currency),
     )
 
 

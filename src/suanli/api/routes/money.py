@@ -13,6 +13,7 @@ from suanli.api.schemas import (
     CreateProgramme,
     GrantVoucher,
     Instant,
+    Payout,
     Refund,
     Relate,
     SetBudget,
@@ -51,6 +52,14 @@ def topup(org: str, project: str, body: TopUp, m: Mutation = Depends(mutation)) 
         return 201, money.topup(
             tx, m.who, org, project, body.amount, body.transfer_id, m.cp.clock(), body.reason
         )
+
+    return m.run(change, audited=False)  # recorded by the money operation itself, with amount and reason
+
+
+@router.post("/orgs/{org}/payouts", status_code=201, summary="Record a payment to a provider (operators)")
+def payout(org: str, body: Payout, m: Mutation = Depends(mutation)) -> JSONResponse:
+    def change(tx: Tx) -> tuple[int, Any]:
+        return 201, money.payout(tx, m.who, org, body.amount, body.transfer_id, m.cp.clock(), body.reason)
 
     return m.run(change, audited=False)  # recorded by the money operation itself, with amount and reason
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from cli_fakes import FakeApi, ok, problem
 from typer.testing import Result
 
@@ -130,6 +131,40 @@ def test_an_empty_statement_says_nothing_was_charged(api: FakeApi, run: Run, log
     assert "total: 0" not in result.stdout and not result.stdout.endswith("\n\n")
 
 
+@pytest.mark.parametrize(("kind", "pointed"), [("provider", True), ("tenant", False)])
+def test_an_empty_statement_of_a_provider_points_to_the_settlement(
+    api: FakeApi, run: Run, logged_in: Path, kind: str, pointed: bool
+) -> None:
+    empty = {"org": "dc", "project": None, "month": "2026-11", "lines": [], "funding": [], "totals": [],
+             "balances": []}  # fmt: skip
+    api.on("GET", "/orgs/dc/statements", ok(empty))
+    api.on("GET", "/orgs/dc", ok({"name": "dc", "kind": kind, "disabled": False}))
+    result = run("statement", "dc", "--month", "2026-11")
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.stdout.split())
+    assert "no charges this month" in out
+    assert (
+        "dc is a provider: what its sites earned is in `suanli settlement --provider dc --month 2026-11`"
+        in out
+    ) is pointed
+
+
+@pytest.mark.parametrize(
+    ("hours", "amount", "shown"),
+    [("0.00", 42, "<0.01"), ("0.00", 0, "0.00"), ("0.25", 42, "0.25")],
+)
+def test_a_charged_statement_line_never_shows_zero_hours(
+    api: FakeApi, run: Run, logged_in: Path, hours: str, amount: int, shown: str
+) -> None:
+    """A 15 s job once showed `HOURS 0.00` beside its 0.42 CNY: the API rounds hours to 0.01."""
+    line = {**STATEMENT["lines"][0], "hours": hours, "accelerator_hours": hours, "amount": money(amount)}  # type: ignore[index]
+    api.on("GET", "/orgs/acme/statements", ok({**STATEMENT, "lines": [line]}))
+    result = run("statement", "acme")
+    assert result.exit_code == 0, result.output
+    row = next(r for r in result.stdout.splitlines() if "job_1" in r).split()
+    assert row[row.index("a100") + 1] == shown, row
+
+
 def test_a_table_is_not_written_to_a_file(api: FakeApi, run: Run, logged_in: Path, tmp_path: Path) -> None:
     result = run("statement", "acme", "-o", str(tmp_path / "x"))
     assert result.exit_code == 2 and "--format" in result.output and api.requests == []
@@ -236,3 +271,28 @@ def test_topup_sends_a_reason(api: FakeApi, run: Run, logged_in: Path) -> None:
     api.on("POST", "/orgs/acme/projects/vision/topups", ok(answer, status=201))
     assert run("topup", "acme", "vision", "1.00", "--reason", "invoice 7").exit_code == 0
     assert api.body()["reason"] == "invoice 7"
+
+
+@pytest.mark.parametrize(
+    ("memberships", "said"),
+    [
+        ([{"org": "dc", "role": "admin"}, {"org": "lab", "role": "finance"}],
+         "name your org: suanli audit --org ORG (yours: dc, lab)"),
+        ([{"org": "lab", "role": "member"}],
+         "an org's records are for its owners, admins and finance (suanli audit --org ORG); you are lab member"),
+        ([], None),
+    ],
+)  # fmt: skip
+def test_audit_refused_to_an_org_member_suggests_their_org(
+    api: FakeApi, run: Run, logged_in: Path, memberships: list[dict[str, str]], said: str | None
+) -> None:
+    api.on("GET", "/audit", problem(403, "forbidden", "only platform operators may do this"))
+    api.on(
+        "GET", "/whoami", ok({"kind": "user", "user": "ada", "operator": False, "memberships": memberships})
+    )
+    result = run("audit")
+    assert result.exit_code == 4, result.output
+    error = " ".join(result.stderr.split())
+    assert error == "error: only platform operators may do this" + (f"; {said}" if said else "")
+    if said:  # naming the org is for them to do: nothing is asked on their behalf
+        assert [r.url.path for r in api.requests] == ["/api/v1/audit", "/api/v1/whoami"]

@@ -59,6 +59,70 @@ def test_job_shows_attempts_and_recent_events(api: FakeApi, run: Run, logged_in:
     assert "m14" in result.stdout and "m4" not in result.stdout  # only the 10 most recent
 
 
+@pytest.mark.parametrize(
+    ("orgs", "header", "cell"),
+    [(("acme", "acme"), "PROJECT", "default"), (("acme", "lab"), "ORG/PROJECT", "lab/default")],
+)
+def test_jobs_of_several_orgs_name_the_org_of_each_project(
+    api: FakeApi, run: Run, logged_in: Path, orgs: tuple[str, str], header: str, cell: str
+) -> None:
+    """An operator saw `default` twice, for two tenants' projects of that name."""
+    items = [job("j1", org=orgs[0]), job("j2", org=orgs[1])]
+    api.on("GET", "/jobs", ok({"items": items, "next_cursor": None}))
+    lines = run("jobs").stdout.splitlines()
+    assert lines[0].split()[:3] == ["ID", "NAME", header]
+    assert lines[2].split()[:3] == ["j2", "hello", cell]
+
+
+WAITING_FOR_FUNDS = [
+    {"pool": "(funds)", "code": "unschedulable",
+     "reason": "insufficient funds: needs 0.42 CNY, available 0.00 CNY (a hold for 0.08 h on local/cpu)"},
+    {"pool": "pku/gpu", "code": "unschedulable", "reason": "largest free block 0×A100"},
+]  # fmt: skip
+
+
+def test_job_waiting_for_funds_says_why_where_it_said_reason_dash(
+    api: FakeApi, run: Run, logged_in: Path
+) -> None:
+    api.on("GET", "/jobs/job_01", ok(job(state="PENDING", waiting=WAITING_FOR_FUNDS)))
+    api.on("GET", "/jobs/job_01/events", ok({"items": []}))
+    result = run("job", "job_01")
+    assert result.exit_code == 0, result.output
+    rows = [" ".join(line.split()) for line in result.stdout.splitlines()]
+    start = next(i for i, row in enumerate(rows) if row.startswith("waiting"))
+    assert rows[start : start + 4] == [
+        "waiting insufficient funds: needs 0.42 CNY, available 0.00 CNY (a hold for 0.08 h on local/cpu)",
+        "pku/gpu: largest free block 0×A100",
+        "(more: suanli why job_01)",
+        "exit code -",
+    ]
+    assert not any(row.startswith(("reason", "site/pool", "started", "last attempt")) for row in rows)
+
+
+def test_a_requeued_job_shows_its_last_attempt_as_the_last_not_as_where_it_runs(
+    api: FakeApi, run: Run, logged_in: Path
+) -> None:
+    failed = {"id": "att_1", "number": 1, "site": "sh-b", "pool": "a100", "state": "FAILED", "exit_code": 1,
+              "started_at": "2025-01-02T03:05:00Z", "ended_at": "2025-01-02T03:09:00Z"}  # fmt: skip
+    requeued = job(
+        state="PENDING", attempts=[failed], site="sh-b", pool="a100", started_at="2025-01-02T03:05:00Z",
+        retries_left=0, waiting=[{"pool": "sh-b/a100", "code": "unschedulable", "reason": "busy"}],
+    )  # fmt: skip
+    api.on("GET", "/jobs/job_01", ok(requeued))
+    api.on("GET", "/jobs/job_01/events", ok({"items": []}))
+    result = run("job", "job_01")
+    assert result.exit_code == 0, result.output
+    rows = [" ".join(line.split()) for line in result.stdout.splitlines()]
+    assert "last attempt #1 on sh-b/a100: FAILED, ended 2025-01-02 03:09:00" in rows
+    assert "waiting sh-b/a100: busy" in rows
+    assert not any(row.startswith(("site/pool", "started")) for row in rows)
+    # a running job still says where it runs and since when
+    api.on("GET", "/jobs/job_01", ok({**requeued, "state": "RUNNING", "waiting": None}))
+    rows = [" ".join(line.split()) for line in run("job", "job_01").stdout.splitlines()]
+    assert "site/pool sh-b/a100" in rows and "started 2025-01-02 03:05:00" in rows
+    assert not any(row.startswith(("waiting", "last attempt")) for row in rows)
+
+
 def test_job_shows_what_it_was_charged_so_far(api: FakeApi, run: Run, logged_in: Path) -> None:
     charges = [{"currency": "CNY", "charged": "10.00 CNY", "vouchers": "3.00 CNY", "cash": "7.00 CNY",
                 "arrears": "0.00 CNY", "held": "26.00 CNY"}]  # fmt: skip
@@ -380,7 +444,8 @@ def test_why_for_a_job_held_back_by_funds_does_not_promise_the_next_cycle(
     assert lines[0] == (
         "is held back: insufficient funds: needs 0.42 CNY, available 0.00 CNY (a hold for 0.08 h on "
         "local/cpu); it starts once its project's available funds cover the hold: a top-up or a higher "
-        "credit limit (operators: suanli topup, suanli credit-limit set)."
+        "credit limit (operators: suanli topup, suanli credit-limit set), or cancel it and resubmit with "
+        "a shorter max_runtime, for a smaller hold."
     )
     assert lines[1].startswith("in the queue:") and "evicts no job" in lines[1]
     assert lines[2].startswith("was preempted 1 time")

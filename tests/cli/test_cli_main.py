@@ -142,7 +142,11 @@ def test_deferred_commands_are_all_the_simulator_registers_and_listed_in_place()
     group: Any = typer.main.get_command(app)
     ctx = typer.Context(group)
     names = group.list_commands(ctx)
-    assert names[names.index("agent") :][: len(_DEFERRED) + 2] == ["agent", *_DEFERRED, "server"]  # where they always were
+    assert names[names.index("agent") :][: len(_DEFERRED) + 2] == [
+        "agent",
+        *_DEFERRED,
+        "server",
+    ]  # where they always were
     for name in _DEFERRED:
         command = group.get_command(ctx, name)
         assert command is not None and command.help and command.params

@@ -103,6 +103,18 @@ def test_topup_sends_the_amount_and_prints_the_new_balance(api: FakeApi, run: Ru
     assert "idempotency-key" in api.requests[-1].headers
 
 
+def test_payout_sends_the_reference_and_says_what_is_still_owed(
+    api: FakeApi, run: Run, logged_in: Path
+) -> None:
+    answer = {"transfer": "pay-42", "provider": "dc", "amount": money(2_000), "owed": money(880)}
+    api.on("POST", "/orgs/dc/payouts", ok(answer, status=201))
+    result = run("payout", "dc", "20.00", "--reason", "bank transfer 42", "--transfer-id", "pay-42")
+    assert result.exit_code == 0, result.output
+    assert api.body() == {"amount": "20.00", "reason": "bank transfer 42", "transfer_id": "pay-42"}
+    assert "dc: paid 20.00 CNY, still owed 8.80 CNY (transfer pay-42)" in result.stdout
+    assert run("payout", "dc", "20.00").exit_code == 2  # the reference is required
+
+
 def test_refund_sends_the_reason_and_says_what_came_back(api: FakeApi, run: Run, logged_in: Path) -> None:
     answer = {
         "job": "job_1",

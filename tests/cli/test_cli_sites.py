@@ -49,7 +49,7 @@ def test_sites_json(api: FakeApi, run: Run, logged_in: Path) -> None:
     assert json.loads(run("sites", "--json").stdout)["items"][0]["pools"][0]["free"]["nodes_free"] == 1
 
 
-def test_site_add_prints_the_token_and_the_exact_agent_command(
+def test_site_add_prints_the_token_and_the_agent_command_with_the_backend_to_choose(
     api: FakeApi, run: Run, logged_in: Path
 ) -> None:
     api.on("POST", "/sites", ok({"site": {**SITE, "state": "new"}, "enrollment_token": ENROLL}, status=201))
@@ -61,6 +61,24 @@ def test_site_add_prints_the_token_and_the_exact_agent_command(
     assert argv[argv.index("--server") + 1] == SERVER
     assert argv[argv.index("--site") + 1] == "pku-a100"
     assert argv[argv.index("--token") + 1] == ENROLL
+    # the server cannot know the engine: the line once said `--backend local` to Slurm sites too
+    assert argv[argv.index("--backend") + 1] == "BACKEND"
+    said = " ".join(result.stderr.split())
+    for choice in ("local: jobs run on the agent's machine; add --pool SPEC", "e.g. --pool A100:8",
+                   "slurm: jobs run as Slurm batch jobs", "ray: jobs run on a Ray cluster"):  # fmt: skip
+        assert choice in said, said
+
+
+def test_the_agent_command_run_unedited_is_refused_before_it_spends_the_token(
+    api: FakeApi, run: Run, logged_in: Path
+) -> None:
+    api.on("POST", "/sites/pku-a100/enrollment-tokens", ok({"token": ENROLL}, status=201))
+    shown = run("site", "enroll-token", "pku-a100").stdout
+    argv = shlex.split(next(line for line in shown.splitlines() if line.startswith("suanli agent")))
+    result = run(*argv[1:])
+    assert result.exit_code == 2, result.output
+    # refused while reading its options, so it never enrolls (the agent's own client would try)
+    assert "unknown backend 'BACKEND'; known: local, slurm, ray" in result.stderr
 
 
 def test_site_enroll_token_and_disable(api: FakeApi, run: Run, logged_in: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,7 +14,9 @@ from rich.markup import escape
 from suanli.cli.amounts import SignedAmounts
 from suanli.cli.context import choice, fail, session, stdout
 from suanli.cli.exit_codes import ExitCode
+from suanli.cli.money_cmd import MONEY_ROLES
 from suanli.cli.render import print_json, print_records
+from suanli.client import ApiError, Client
 
 __all__ = ["register"]
 
@@ -103,9 +106,13 @@ def statement(
         body = client.statement(
             org, month=month, project=project, format="json" if fmt is StatementFormat.table else fmt.value
         )
-    if fmt is not StatementFormat.table:
-        _emit(body, output)
-        return
+        if fmt is not StatementFormat.table:
+            _emit(body, output)
+            return
+        _print_statement(client, org, month, body)
+
+
+def _print_statement(client: Client, org: str, month: str | None, body: dict[str, Any]) -> None:
     stdout.print(
         f"[bold]{escape(body['org'])}{escape('/' + body['project'] if body['project'] else '')} {escape(body['month'])}[/bold]"
     )
@@ -121,7 +128,12 @@ def statement(
     )
     if any(int(line.get("refunded", {}).get("minor", 0)) for line in body["lines"]):
         columns += ("refunded",)  # amount is net of it
-    print_records(_flat(body["lines"]), columns, "no charges this month")
+    print_records([_line(line) for line in body["lines"]], columns, "no charges this month")
+    if not body["lines"] and _is_provider(client, org):
+        stdout.print(
+            f"[dim]{escape(org)} is a provider: what its sites earned is in `suanli settlement "
+            f"--provider {escape(org)}{escape(' --month ' + month) if month else ''}`[/dim]"
+        )
     stdout.print()
     if body["funding"]:
         print_records(_flat(body["funding"]), ("source", "amount"), "")
@@ -133,6 +145,31 @@ def statement(
             ("project", "opening", "topups", "cash_charged", "closing", "arrears_closing"),
             "",
         )
+
+
+def _line(line: dict[str, Any]) -> dict[str, Any]:
+    """A statement line for the table. Its hours come rounded to 0.01 (18 s or less is `0.00`): a
+    line that was charged says `<0.01`, never that it ran no time."""
+    flat = _flat([line])[0]
+    charged = any(int((line.get(k) or {}).get("minor", 0)) for k in ("amount", "refunded"))
+    if charged and _is_zero(flat.get("hours")):
+        flat["hours"] = "<0.01"
+    return flat
+
+
+def _is_zero(value: Any) -> bool:
+    try:
+        return Decimal(str(value)) == 0
+    except ArithmeticError:
+        return False
+
+
+def _is_provider(client: Client, org: str) -> bool:
+    """Whether `org` is a provider org; False when the caller may not see it (the hint is a courtesy)."""
+    try:
+        return client.get_org(org).get("kind") == "provider"
+    except ApiError:
+        return False
 
 
 def settlement(
@@ -170,7 +207,7 @@ def settlement(
         stdout.print(
             f"[bold]{escape(p['provider'])}[/bold] {escape(body['month'])}: {ok}, {p['flags']} flag(s)"
         )
-        print_records(_flat(p["totals"]), ("currency", "payable", "charged"), "no charges")
+        print_records(_flat(p["totals"]), ("currency", "payable", "charged", "paid", "owed"), "no charges")
         sites = [
             {"site": s["site"], "payable": _text(s["payable"]), "records": s["records"],
              "seq": f"{s['first_seq']}-{s['last_seq']}" if s["records"] else "–", "gaps": len(s["gaps"]),
@@ -349,13 +386,36 @@ def audit(
     ```
     """
     with session() as client:
-        body = client.audit(org=org, action=action)
+        try:
+            body = client.audit(org=org, action=action)
+        except ApiError as exc:
+            if exc.status == 403 and org is None:
+                _suggest_org(client, exc)
+            raise
     if json_out:
         print_json(body)
         return
     print_records(
         _flat(body.get("items", [])), ("at", "actor", "action", "target", "amount", "reason"), "no records"
     )
+
+
+def _suggest_org(client: Client, refused: ApiError) -> None:
+    """`suanli audit` without --org is for operators: one who is a member of orgs is told to name
+    one (an org's owners, admins and finance see its records). Returns when there is nothing to add."""
+    try:
+        memberships = [m for m in client.whoami().get("memberships") or [] if isinstance(m, dict)]
+    except ApiError:
+        return
+    if not memberships:
+        return
+    mine = sorted({str(m["org"]) for m in memberships if m.get("role") in MONEY_ROLES})
+    if mine:
+        hint = f"name your org: suanli audit --org ORG (yours: {', '.join(mine)})"
+    else:
+        roles = ", ".join(f"{m.get('org')} {m.get('role')}" for m in memberships)
+        hint = f"an org's records are for its owners, admins and finance (suanli audit --org ORG); you are {roles}"
+    fail(f"{refused.detail}; {hint}", ExitCode.AUTH)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,4 +1,4 @@
-"""Money: `balance`, `topup`, `voucher programme|programmes|grant|list|report|relate`, `price set|list`."""
+"""Money: `balance`, `topup`, `refund`, `payout`, `voucher programme|programmes|grant|list|report|relate`, `price set|list`."""
 
 from __future__ import annotations
 
@@ -120,6 +120,39 @@ def topup(
     stdout.print(
         f"{escape(org)}/{escape(project)}: +{escape(str(_text(body['amount'])))}, "
         f"balance {escape(str(_text(body['balance'])))}, available {escape(str(_text(body['available'])))}"
+    )
+
+
+def payout(
+    provider: Annotated[str, typer.Argument(help="The provider org paid.")],
+    amount: Annotated[str, typer.Argument(help="What was paid, e.g. 1000.00 or '1000.00 CNY'.")],
+    reason: Annotated[
+        str, typer.Option(help="The payment's reference, e.g. a bank transfer's (kept in the audit trail).")
+    ],
+    transfer_id: Annotated[
+        str | None, typer.Option(help="An id for the payout, so that sending it again records it once.")
+    ] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Record a payment made to a provider (operators): what it is owed goes down by it.
+
+    The money itself moves outside suanli (a bank transfer); this keeps it in the ledger, so that
+    `suanli settlement` shows what was paid and what is still owed. At most what it is owed.
+
+    Example:
+
+    ```
+    suanli payout dc-sh 12000.00 --reason "bank transfer 2026-11-0042" --transfer-id pay-2026-11-0042
+    ```
+    """
+    with session() as client:
+        body = client.payout(provider, amount, reason, transfer_id=transfer_id)
+    if json_out:
+        print_json(body)
+        return
+    stdout.print(
+        f"{escape(provider)}: paid {escape(str(_text(body['amount'])))}, "
+        f"still owed {escape(str(_text(body['owed'])))} (transfer {escape(str(body['transfer']))})"
     )
 
 
@@ -423,9 +456,10 @@ def _print_prices(items: list[dict[str, Any]]) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    """Add `balance`, `topup`, `refund` and the `voucher` and `price` groups to the `suanli` app."""
+    """Add `balance`, `topup`, `refund`, `payout` and the `voucher` and `price` groups to the `suanli` app."""
     app.command()(balance)
     app.command(cls=SignedAmounts)(topup)
     app.command()(refund)
+    app.command(cls=SignedAmounts)(payout)
     app.add_typer(voucher_app, name="voucher")
     app.add_typer(price_app, name="price")

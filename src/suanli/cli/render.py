@@ -133,16 +133,20 @@ def print_jobs(jobs: Sequence[dict[str, Any]]) -> None:
     _id_column(table, "ID", (job.get("id") for job in jobs))
     # List answers may leave out where a job runs; show the column only when some job says.
     show_site = any("site" in job for job in jobs)
-    headers = ("NAME", "PROJECT", "STATE", *(("SITE",) if show_site else ()), "AGE", "EXIT")
+    # Two tenants may name a project alike: where the list spans orgs (an operator's), name the org.
+    show_org = len({job.get("org") for job in jobs}) > 1
+    project = "ORG/PROJECT" if show_org else "PROJECT"
+    headers = ("NAME", project, "STATE", *(("SITE",) if show_site else ()), "AGE", "EXIT")
     for header in headers:
         table.add_column(header, no_wrap=header in ("STATE", "AGE"), overflow="fold")
     for job in jobs:
         where = "/".join(str(p) for p in (job.get("site"), job.get("pool")) if p) or "-"
         ended = _cell(job.get("exit_code")) if job.get("exit_code") is not None else _cell(job.get("reason"))
+        owner = f"{job.get('org') or '-'}/{job.get('project') or '-'}" if show_org else job.get("project")
         table.add_row(
             _cell(job.get("id")),
             _cell(job.get("name")),
-            _cell(job.get("project")),
+            _cell(owner),
             state_text(job.get("state")),
             *((escape(where),) if show_site else ()),
             age(job.get("created_at")),
@@ -156,24 +160,31 @@ def print_job(job: dict[str, Any], events: Sequence[dict[str, Any]] = ()) -> Non
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column(overflow="fold")
+    attempts = [a for a in job.get("attempts") or [] if isinstance(a, dict)]
     rows = [
         ("id", _cell(job.get("id"))),
         ("name", _cell(job.get("name"))),
         ("org/project", escape(f"{job.get('org') or '-'}/{job.get('project') or '-'}")),
         ("state", state_text(job.get("state"))),
-        ("reason", _cell(job.get("reason"))),
-        ("site/pool", escape(f"{job.get('site') or '-'}/{job.get('pool') or '-'}")),
+    ]
+    if job.get("state") == "PENDING":
+        rows += _pending_rows(job, attempts)
+    else:
+        rows += [
+            ("reason", _cell(job.get("reason"))),
+            ("site/pool", escape(f"{job.get('site') or '-'}/{job.get('pool') or '-'}")),
+        ]
+    rows += [
         ("exit code", _cell(job.get("exit_code"))),
         ("retries left", _cell(job.get("retries_left"))),
         ("created", when(job.get("created_at"))),
-        ("started", when(job.get("started_at"))),
+        *((("started", when(job.get("started_at"))),) if job.get("state") != "PENDING" else ()),
         ("ended", when(job.get("ended_at"))),
     ]
     rows += [("charged", _charges(c)) for c in job.get("charges") or [] if isinstance(c, dict)]
     for key, value in rows:
         grid.add_row(key, value)
     _show(grid)
-    attempts = [a for a in job.get("attempts") or [] if isinstance(a, dict)]
     if attempts:
         table = Table(title="attempts", title_justify="left", box=None, pad_edge=False)
         for header in ("#", "SITE/POOL", "STATE", "STARTED", "ENDED", "EXIT", "REASON"):
@@ -193,6 +204,35 @@ def print_job(job: dict[str, Any], events: Sequence[dict[str, Any]] = ()) -> Non
     if events:
         stdout.print()
         print_events(events, title="recent events")
+
+
+WAITING_SHOWN = 3  # pools' reasons `suanli job` lists for a waiting job; `suanli why` has them all
+
+
+def _pending_rows(job: dict[str, Any], attempts: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
+    """A waiting job's rows: why it waits (the last cycle's reasons, what holds it back first),
+    and, once an attempt ended and the job was queued again, that attempt as the last one: the
+    job's `site`/`pool` name where it ran, not where it runs."""
+    rows = [("reason", _cell(job.get("reason")))] if job.get("reason") else []
+    waiting = [w for w in job.get("waiting") or [] if isinstance(w, dict)]
+    # a gate (funds, quota; its `pool` is "(funds)") binds whatever the pools say: it comes first
+    held = [w for w in waiting if str(w.get("pool", "")).startswith("(")]
+    pools = [w for w in waiting if w not in held]
+    lines = [str(w.get("reason", "")) for w in held]
+    lines += [f"{w.get('pool')}: {w.get('reason', '')}" for w in pools[:WAITING_SHOWN]]
+    if len(pools) > WAITING_SHOWN:
+        lines.append(f"and {len(pools) - WAITING_SHOWN} more pools")
+    if lines:
+        lines.append(f"(more: suanli why {job.get('id')})")
+        rows.append(("waiting", escape("\n".join(lines))))
+    if attempts:
+        last = attempts[-1]
+        ended = f", ended {when(last.get('ended_at'))}" if last.get("ended_at") else ""
+        said = (
+            f"#{last.get('number', len(attempts))} on {last.get('site') or '-'}/{last.get('pool') or '-'}: "
+        )
+        rows.append(("last attempt", escape(said) + state_text(last.get("state")) + escape(ended)))
+    return rows
 
 
 def _charges(c: dict[str, Any]) -> str:
@@ -423,8 +463,10 @@ def _print_holders(pool: dict[str, Any]) -> None:
 
 # What clears a gate's refusal (`blocked[].pool` names the gate: the scheduler's `GATES`)
 _CLEARS = {
+    # a submitted job's max_runtime cannot change: a smaller hold means a new job
     "(funds)": "it starts once its project's available funds cover the hold: a top-up or a higher "
-    "credit limit (operators: suanli topup, suanli credit-limit set)",
+    "credit limit (operators: suanli topup, suanli credit-limit set), or cancel it and resubmit "
+    "with a shorter max_runtime, for a smaller hold",
     "(quota)": "it starts once its org's running jobs free enough of its quota, or an operator raises "
     "the limit (suanli org quota)",
 }

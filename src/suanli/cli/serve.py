@@ -6,6 +6,7 @@ top: `main` imports this module for every command, and they take seconds to load
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import logging
 import os
@@ -49,21 +50,57 @@ def _settings(data_dir: Path | None, database_url: str | None) -> Settings:
         settings.data_dir = data_dir
     if database_url is not None:
         settings.database_url = database_url
+    if settings.database_url and settings.database_url.startswith("postgres://"):
+        # the short scheme Heroku and libpq print; SQLAlchemy knows only `postgresql`
+        settings.database_url = "postgresql://" + settings.database_url.removeprefix("postgres://")
     settings.data_dir = settings.data_dir.expanduser()
     # the ledger, tokens and job output live here: the owner's alone, as ~/.ssh is
-    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"cannot create the data dir {settings.data_dir}: {exc.strerror or exc}", ExitCode.USAGE)
     return settings
 
 
 def _open(settings: Settings) -> Database:
-    from suanli.store import Database, sqlite_url
+    """The database, migrated to the newest schema; a URL or database that cannot be used ends the
+    command with one line that says why and what to do, not the driver's traceback."""
+    from suanli.store import Database, StoreError, Unavailable, sqlite_url
 
     url = settings.database_url or sqlite_url(settings.data_dir)
     if settings.database_url is None:  # a new database file (and its journal) readable by the owner alone
         (settings.data_dir / "suanli.db").touch(mode=0o600, exist_ok=True)
-    db = Database(url)
-    db.migrate()
+    try:
+        db = Database(url)
+    except StoreError:
+        scheme = url.partition(":")[0]
+        fail(
+            f"--database-url: unsupported database URL scheme {scheme!r}: write "
+            "postgresql://USER:PASSWORD@HOST:PORT/DATABASE, or leave it out for SQLite in the data dir",
+            ExitCode.USAGE,
+        )
+    try:
+        db.migrate()
+    except Unavailable as exc:
+        db.close()
+        fail(_unopenable(url, str(exc)), ExitCode.FAILED)
     return db
+
+
+def _unopenable(url: str, reason: str) -> str:
+    """One line for a database the server cannot open: the URL (password hidden), the driver's
+    reason, and what to do about it."""
+    from suanli.store import shown_url
+
+    if "does not exist" in reason:
+        fix = "create it (e.g. createdb), or point --database-url at one that exists"
+    elif "password authentication failed" in reason or "no password supplied" in reason:
+        fix = "check the user and password in --database-url"
+    elif "refused" in reason or "could not translate host name" in reason or "timeout" in reason:
+        fix = "is PostgreSQL running there? check the host and port in --database-url"
+    else:
+        fix = "check --database-url (or $SUANLI_DATABASE_URL)"
+    return f"cannot open the database {shown_url(url)}: {reason}; {fix}"
 
 
 def _write_secret(path: Path, value: str) -> None:
@@ -102,7 +139,8 @@ DataDir = Annotated[
 DbUrl = Annotated[
     str | None,
     typer.Option(
-        help="postgresql://… to use PostgreSQL (default: SQLite in the data dir).",
+        help="postgresql://USER:PASSWORD@HOST:PORT/DATABASE (postgres://… too) to use PostgreSQL "
+        "(default: SQLite in the data dir).",
         envvar="SUANLI_DATABASE_URL",
         show_envvar=True,
     ),
@@ -120,8 +158,13 @@ def server(
     """Run the control plane: the API server and the scheduling loop.
 
     On first start it creates the operator account and writes its token to DATA_DIR/operator.token
-    (mode 0600). Stop with Ctrl-C; all state is in the database.
+    (mode 0600); once it listens it prints its URL and how the operator signs in (`suanli login
+    --server URL --token-file DATA_DIR/operator.token`). Stop with Ctrl-C; all state is in the
+    database.
     """
+    _refuse_if_port_taken(
+        host, port, "another suanli server? Stop it, or listen elsewhere with --port (or --host)"
+    )  # before the database is touched or a token written
     from suanli.control import bootstrap
     from suanli.control.plane import ControlPlane, utcnow
 
@@ -131,13 +174,69 @@ def server(
     now = utcnow()
     first = bootstrap.ensure_demo(db, now) if demo else None
     operator = first.operator_token if first else bootstrap.ensure_operator(db, now)
+    token_file = (settings.data_dir / "operator.token").absolute()
     if operator:
-        _write_secret(settings.data_dir / "operator.token", operator)
-        stderr.print(f"operator token written to {settings.data_dir / 'operator.token'}")
+        _write_secret(token_file, operator)
     if first:
         _write_secret(settings.data_dir / "demo.token", first.tenant_token)
+    url = _url(host, port)
     cp = ControlPlane(db, settings)
-    _server(cp, host, port, before_exit=cp.signals.close).run()
+
+    def started() -> None:
+        all_addresses = " (every address of this machine)" if host in ("0.0.0.0", "::", "") else ""
+        stderr.print(f"[bold]suanli server[/bold] listening on {url}{all_addresses}  (API docs {url}/docs)")
+        if token_file.exists():
+            written = "written to" if operator else "in"
+            stderr.print(
+                f"  operator token {written} {token_file}; sign in with: "
+                f"suanli login --server {url} --token-file {token_file}"
+            )
+        else:  # another server on this database created the operator and wrote it to its own data dir
+            stderr.print(
+                f"  no operator token in {settings.data_dir}: the first server started on this database "
+                "wrote it to its data dir (operator.token)"
+            )
+
+    _server(cp, host, port, before_exit=cp.signals.close, on_started=started).run()
+
+
+def _url(host: str, port: int) -> str:
+    """The URL to reach a server listening on `host`: this machine's own address when it listens
+    on every address, an IPv6 address in brackets."""
+    shown = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
+    return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
+
+
+def _refuse_if_port_taken(host: str, port: int, hint: str) -> None:
+    """Stop (exit 2) when the server could not listen on `host`:`port`, binding a probe on every
+    address the name resolves to as uvicorn (asyncio) will. Done first: uvicorn binds only after
+    the control plane has started, so a taken port would otherwise end the command after it had
+    migrated the database, written tokens and led the scheduler."""
+    try:
+        addresses = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        fail(f"--host {host!r}: {exc.strerror}", ExitCode.USAGE)
+    bound = 0
+    for family, kind, proto, _, address in addresses:
+        try:
+            probe = socket.socket(family, kind, proto)
+        except OSError:  # a family this machine lacks: asyncio skips it too
+            continue
+        try:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            probe.bind(address)
+            bound += 1
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                fail(f"port {port} is in use on {address[0]}: {hint}", ExitCode.USAGE)
+            if exc.errno != errno.EADDRNOTAVAIL:  # asyncio skips such an address (bpo-30945)
+                fail(f"cannot listen on {address[0]} port {port}: {exc.strerror or exc}", ExitCode.USAGE)
+        finally:
+            probe.close()
+    if not bound:
+        fail(f"--host {host!r}: not an address of this machine", ExitCode.USAGE)
 
 
 def up(
@@ -289,17 +388,9 @@ def _refuse_if_running(port: int, state_dir: Path, data_dir: Path) -> None:
     """Stop (exit 2) before anything is written when the port is taken, or when another `suanli up`
     (its local agent) is running on this data dir: a second one would take over the CLI profiles
     and then fail."""
-    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        probe.bind(("127.0.0.1", port))
-    except OSError:
-        fail(
-            f"port {port} is in use: is suanli already up? Start another with PORT=… (make up) or --port",
-            ExitCode.USAGE,
-        )
-    finally:
-        probe.close()
+    _refuse_if_port_taken(
+        "127.0.0.1", port, "is suanli already up? Start another with PORT=… (make up) or --port"
+    )
     lock = state_dir / "agent.lock"
     if not lock.exists():
         return
@@ -386,11 +477,15 @@ def _die_with_parent() -> None:
 
 
 def _server(
-    cp: ControlPlane, host: str, port: int, before_exit: Callable[[], None] | None = None
+    cp: ControlPlane,
+    host: str,
+    port: int,
+    before_exit: Callable[[], None] | None = None,
+    on_started: Callable[[], None] | None = None,
 ) -> uvicorn.Server:
     """Uvicorn serving the API, with a hook that runs (on a thread, while the loop keeps serving)
-    before a signal shuts it down. The class is made here so that uvicorn loads only when a server
-    starts."""
+    before a signal shuts it down, and one once it listens. The class is made here so that uvicorn
+    loads only when a server starts."""
     import uvicorn
 
     from suanli.api.app import create_app
@@ -412,6 +507,11 @@ def _server(
                     uvicorn.Server.handle_exit(self, sig, frame)
 
             threading.Thread(target=run_then_exit, daemon=True).start()
+
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started and on_started is not None:
+                on_started()
 
     app = create_app(cp)
     add_portal(app)

@@ -14,7 +14,7 @@ from suanli.cli.context import fail, session, stderr, stdout
 from suanli.cli.exit_codes import ExitCode
 from suanli.cli.render import items_of, print_json, print_site, print_sites, state_text
 
-__all__ = ["agent_command_line", "register"]
+__all__ = ["BACKEND_CHOICES", "agent_command_line", "register"]
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of a table.")]
 SiteName = Annotated[str, typer.Argument(metavar="NAME", help="The site's name.")]
@@ -24,10 +24,24 @@ site_app = typer.Typer(
 )
 
 
+BACKEND_PLACEHOLDER = "BACKEND"
+# What the provider puts for BACKEND, and the options each engine wants (`suanli agent --help`).
+BACKEND_CHOICES = (
+    "local: jobs run on the agent's machine; add --pool SPEC per pool it offers (e.g. --pool A100:8; "
+    "default: its GPUs, else all its CPUs)",
+    "slurm: jobs run as Slurm batch jobs; one pool per partition and GPU type "
+    "(e.g. --backend-opt partition=gpu to offer only some)",
+    "ray: jobs run on a Ray cluster (e.g. --backend-opt address=http://127.0.0.1:8265)",
+)
+
+
 def agent_command_line(server: str, site: str, token: str) -> str:
-    """The exact `suanli agent` invocation that enrolls site `site` with a single-use `token`."""
-    args = ["suanli", "agent", "--server", server, "--site", site, "--token", token, "--backend", "local"]
-    return shlex.join(args)
+    """The `suanli agent` invocation that enrolls site `site` with a single-use `token`, with the one
+    choice only the provider can make left as `--backend BACKEND`: the server does not know whether
+    the site is one machine or a cluster's front end, and the agent refuses `BACKEND` as unknown, so
+    a line copied without choosing runs nothing."""
+    args = ["suanli", "agent", "--server", server, "--site", site, "--token", token]
+    return shlex.join(args) + f" --backend {BACKEND_PLACEHOLDER}"
 
 
 def _print_enrollment(server: str, site: str, body: dict[str, Any]) -> None:
@@ -36,11 +50,12 @@ def _print_enrollment(server: str, site: str, body: dict[str, Any]) -> None:
         stderr.print("[yellow]warning:[/yellow] the server answered without an enrollment token")
         return
     stdout.print(f"enrollment token (single use, shown once): [b]{escape(str(token))}[/b]", soft_wrap=True)
-    stderr.print("\nOn the site's machine, run:\n")
+    stderr.print("\nOn the site's machine (beside its cluster, for Slurm or Ray), run:\n")
     stdout.print(escape(agent_command_line(server, site, str(token))), soft_wrap=True)
+    choices = "".join(f"\n  {escape(choice)}" for choice in BACKEND_CHOICES)
     stderr.print(
-        "\n[dim]Add --pool SPEC once per pool the site offers (see `suanli agent --help`). The agent "
-        "trades the enrollment token for its own and keeps it in its --state-dir.[/dim]"
+        f"\n[dim]with {BACKEND_PLACEHOLDER} one of:{choices}\nThe agent trades the enrollment token "
+        "for its own and keeps it in its --state-dir (see `suanli agent --help`).[/dim]"
     )
 
 

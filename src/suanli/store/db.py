@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from suanli.store.broadcast import Broadcast
@@ -29,7 +29,10 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        self.engine = _make_engine(url, echo)
+        try:
+            self.engine = _make_engine(url, echo)
+        except ArgumentError as exc:  # a URL SQLAlchemy cannot read
+            raise StoreError(f"unreadable database URL: {exc}") from exc
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
         # SQLite allows one writer; serialising writers here avoids busy-wait storms under load.
         self._write_lock = threading.Lock() if self.is_sqlite else None
@@ -98,13 +101,24 @@ class Database:
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
-        with self.engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, revision)
+        try:
+            with self.engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, revision)
+        except OperationalError as exc:  # cannot connect: no such database, refused, bad password
+            raise Unavailable(" ".join(str(exc.orig or exc).split())) from exc
 
     def close(self) -> None:
         self.engine.dispose()
         self._read_engine.dispose()
+
+
+def shown_url(url: str) -> str:
+    """`url` with its password hidden, to show in a message."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url.partition("@")[2] or url
 
 
 def sqlite_url(data_dir: Path) -> str:

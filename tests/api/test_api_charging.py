@@ -549,6 +549,28 @@ def test_a_refund_returns_the_cash_claws_back_the_voucher_and_reverses_the_payab
     assert [(a["target"], a["reason"]) for a in trail] == [(f"/jobs/{job}/refund", "site fault")]
 
 
+def test_one_attempt_is_refunded_alone_such_as_one_its_site_stopped(net: Net) -> None:
+    agent = priced_site(net)
+    topup(net, "100.00")
+    job, first = place(net, agent)
+    stopped = report(first, "FAILED", exit_code=143, reason="agent shut down", interrupted=True)
+    sync(net, agent, [stopped], usage=[usage(first, 1, 1000)])  # 10.00, then queued again
+    net.cycle()
+    [second] = sync(net, agent)["launch"]
+    sync(net, agent, [report(second, "SUCCEEDED", exit_code=0)], usage=[usage(second, 2, 2000, start=1000)])
+    assert money(net)["balance"] == 10_000 - 3_000
+    bad = net.call("POST", f"/jobs/{job}/refund", net.operator, json={"reason": "x", "attempt": 3})
+    assert bad.status_code == 422 and "its attempts: 1, 2" in bad.text
+    done = net.ok("POST", f"/jobs/{job}/refund", net.operator, json={"reason": "agent upgrade", "attempt": 1})
+    assert done["attempt"] == 1 and done["totals"][0]["minor"] == 1_000
+    assert money(net)["balance"] == 10_000 - 2_000  # the second attempt's charge stands
+    payable = account(net, payable_account(org_id(net, "dc"), "CNY"))
+    assert payable == 1_667  # 20.00 charged at 30.00/h wholesale of 36.00: the second attempt only
+    assert balanced(net)
+    [audited] = net.ok("GET", "/audit", net.operator, params={"action": "refund"})["items"]
+    assert audited["detail"] == {"charges": 1, "attempt": 1}
+
+
 def test_a_job_shows_what_it_was_charged_so_far_by_source_and_net_of_refunds(net: Net) -> None:
     agent = priced_site(net)
     net.ok("POST", "/voucher-programmes", net.operator, json={"name": "haidian", "budget": "500.00"})

@@ -234,6 +234,9 @@ class Payout(_In):
 
 class Refund(_In):
     reason: Note = Field(description="why: kept in the audit trail")
+    attempt: int | None = Field(
+        None, ge=1, description="only this attempt's charges (its number); all when left out"
+    )
 
 
 class SetCreditLimit(_In):

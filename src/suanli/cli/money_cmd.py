@@ -159,19 +159,26 @@ def payout(
 def refund(
     job: Annotated[str, typer.Argument(help="The job whose charges to refund.")],
     reason: Annotated[str, typer.Option(help="Why (kept in the audit trail).")],
+    attempt: Annotated[
+        int | None,
+        typer.Option(min=1, help="Only this attempt's charges (its number, as `suanli job` lists them)."),
+    ] = None,
     json_out: JsonOption = False,
 ) -> None:
     """Refund a job's charges (operators): cash back to its project, voucher parts clawed back to
     their programmes, the provider's payable reversed. Asking again refunds nothing more.
+    `--attempt N` refunds one attempt's alone, e.g. one its site stopped (the tenant pays for the
+    time an attempt ran, whoever stopped it).
 
-    Example:
+    Examples:
 
     ```
     suanli refund job_01… --reason "site fault, ticket 4411"
+    suanli refund job_01… --attempt 2 --reason "stopped by the site's agent upgrade"
     ```
     """
     with session() as client:
-        body = client.refund_job(job, reason)
+        body = client.refund_job(job, reason, attempt=attempt)
     if json_out:
         print_json(body)
         return

@@ -58,12 +58,18 @@ class MoneyApi(RouteGroup):
         )
         return result
 
-    def refund_job(self, job_id: str, reason: str, *, idempotency_key: str | None = None) -> dict[str, Any]:
-        """Refund every charge of a job not refunded yet (operators); `reason` goes to the audit trail."""
+    def refund_job(
+        self, job_id: str, reason: str, *, attempt: int | None = None, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
+        """Refund every charge of a job (or of its attempt number `attempt`) not refunded yet
+        (operators); `reason` goes to the audit trail."""
+        body: dict[str, Any] = {"reason": reason}
+        if attempt is not None:
+            body["attempt"] = attempt
         result: dict[str, Any] = self.request(
             "POST",
             f"/jobs/{segment(job_id)}/refund",
-            json={"reason": reason},
+            json=body,
             idempotency_key=idempotency_key,
         )
         return result

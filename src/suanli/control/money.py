@@ -207,11 +207,13 @@ def refuse_unused_currency(tx: Tx, project: Project, currency: str, field: str =
     )
 
 
-def refund_job(tx: Tx, who: Principal, job_id: str, reason: str, now: datetime) -> dict[str, Any]:
-    """Refund every charge of a job not refunded yet (operators): each is reversed in full, its cash
-    back to the project and its voucher parts clawed back to their programmes, the provider's payable
-    and the platform's margin reversed. Asking again refunds nothing more; the audit trail keeps who,
-    when, how much and why."""
+def refund_job(
+    tx: Tx, who: Principal, job_id: str, reason: str, now: datetime, attempt: int | None = None
+) -> dict[str, Any]:
+    """Refund every charge of a job (or of one of its attempts) not refunded yet (operators): each
+    is reversed in full, its cash back to the project and its voucher parts clawed back to their
+    programmes, the provider's payable and the platform's margin reversed. Asking again refunds
+    nothing more; the audit trail keeps who, when, how much and why."""
     require_operator(who)
     job = tx.jobs.get(job_id)
     if job is None:
@@ -220,7 +222,15 @@ def refund_job(tx: Tx, who: Principal, job_id: str, reason: str, now: datetime) 
         raise Invalid(
             "say why the job is refunded", [FieldError("reason", "a few words, kept in the audit trail")]
         )
-    holds = [f"hold:{a.id}" for a in tx.jobs.attempts(job.id)]
+    attempts = tx.jobs.attempts(job.id)
+    if attempt is not None:
+        attempts = [a for a in attempts if a.number == attempt]
+        if not attempts:
+            numbers = ", ".join(str(a.number) for a in tx.jobs.attempts(job.id)) or "none yet"
+            raise Invalid(
+                f"job {job.id} has no attempt {attempt}", [FieldError("attempt", f"its attempts: {numbers}")]
+            )
+    holds = [f"hold:{a.id}" for a in attempts]
     charges = tx.ledger.transfers(kinds=["charge"], refs=holds) if holds else []
     done = (
         {t.ref for t in tx.ledger.transfers(kinds=["refund"], refs=[c.id for c in charges])}
@@ -241,10 +251,12 @@ def refund_job(tx: Tx, who: Principal, job_id: str, reason: str, now: datetime) 
     for currency, amount in totals.items():
         audit.record(
             tx, who, "refund", job.org_id, f"/jobs/{job.id}/refund", now,
-            amount=Money(amount, currency), reason=reason, detail={"charges": len(refunded)},
+            amount=Money(amount, currency), reason=reason,
+            detail={"charges": len(refunded), **({"attempt": attempt} if attempt is not None else {})},
         )  # fmt: skip
     return {
         "job": job.id,
+        "attempt": attempt,
         "refunded": refunded,
         "totals": [money_view(v, c) for c, v in sorted(totals.items())],
     }

@@ -259,7 +259,7 @@ def set_budget(org: str, project: str, body: SetBudget, m: Mutation = Depends(mu
 @router.post("/jobs/{job_id}/refund", summary="Refund a job's charges (operators)")
 def refund_job(job_id: str, body: Refund, m: Mutation = Depends(mutation)) -> JSONResponse:
     def change(tx: Tx) -> tuple[int, Any]:
-        return 200, money.refund_job(tx, m.who, job_id, body.reason, m.cp.clock())
+        return 200, money.refund_job(tx, m.who, job_id, body.reason, m.cp.clock(), body.attempt)
 
     return m.run(change, audited=False)  # recorded by the money operation itself, with amount and reason
 

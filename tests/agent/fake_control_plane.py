@@ -159,10 +159,12 @@ class FakeControlPlane:
             self.states[attempt["id"]] = attempt
             self.state_seen_at.setdefault((attempt["id"], attempt["state"]), now)
             self.pending_launches.pop(attempt["id"], None)
-        for chunk in body["logs"]:
-            text = self.logs.get(chunk["attempt_id"], "")
-            if chunk["offset"] == len(text.encode()):
-                self.logs[chunk["attempt_id"]] = text + chunk["data"]
+        for chunk in body["logs"]:  # as a server does: the part it already has is skipped
+            have = self.logs.get(chunk["attempt_id"], "").encode()
+            data = chunk["data"].encode()
+            if chunk["offset"] <= len(have) < chunk["offset"] + len(data):
+                fresh = data[len(have) - chunk["offset"] :]
+                self.logs[chunk["attempt_id"]] = (have + fresh).decode()
         for record in body["usage"]:
             self.usage.setdefault(record["seq"], record)
             self.state_at_usage.setdefault(record["seq"], self.state(record["attempt_id"]) or "")

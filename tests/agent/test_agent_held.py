@@ -49,3 +49,20 @@ def test_output_that_can_no_longer_be_read_does_not_keep_an_ended_attempt_open(
     held.refresh_logs(unreadable, 1.0)
     assert [a["state"] for a in held.report().attempts] == ["SUCCEEDED"]
     assert "the rest of attempt att_1's output cannot be read" in caplog.text
+
+
+def test_the_last_sync_sends_the_output_written_as_the_job_stopped_and_lets_the_attempt_go() -> None:
+    """A chunk read while the job ran is read again for the agent's last sync (the job wrote more as
+    it was stopped); once that sync, which says the end, is in and acked, the attempt is forgettable
+    even though its output was still flowing: the server takes it as complete."""
+    output = "tick\n"
+    held = held_one()
+    held.refresh_logs(lambda _, offset: output[offset:], 0.0)  # read while it runs, never sent
+    output += "stopped\n"
+    held.update([ended()])
+    held.refresh_logs(lambda _, offset: output[offset:], 1.0, everything=True)
+    last = held.report(final=True)
+    assert last.logs == [{"attempt_id": "att_1", "offset": 0, "data": "tick\nstopped\n"}]
+    held.accepted(last)
+    held.ack("att_1")
+    assert held.forgettable() == ["att_1"]

@@ -175,6 +175,24 @@ def test_the_agent_says_what_it_offers_and_each_attempt_it_starts_and_ends(
     assert any(line.startswith("attempt att_1 SUCCEEDED") for line in lines)
 
 
+def test_a_pool_no_job_can_use_is_offered_with_a_warning_that_says_how_to_name_its_model(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="suanli.agent")
+    untyped = LocalPool(name="gpu", accelerator="GPU", devices=(0, 1), cpus=1, memory_mib=64)
+    small = LocalPool(name="cpu", accelerator=None, devices=(), cpus=1, memory_mib=64)
+    cp = FakeControlPlane()
+    agent = start(config(tmp_path, cp, pools=(untyped, small)))
+    cp.wait_for(lambda cp: len(cp.syncs) >= 3)
+    agent.shut_down()
+    assert [p["name"] for p in cp.syncs[0]["pools"]] == ["gpu", "cpu"]  # offered all the same
+    lines = [r.getMessage() for r in caplog.records]
+    assert any(line.endswith("offers gpu (1 node x 2 GPU), cpu (1 node x 1 CPU)") for line in lines), lines
+    [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warning.startswith("pool 'gpu' offers accelerator 'GPU', which is not a model the network knows")
+    assert "A100, A100-40GB, H100" in warning and warning.endswith("--pool gpu=A100:2")
+
+
 def test_a_pool_the_server_would_refuse_is_left_out_and_said_once(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -322,13 +340,19 @@ def test_a_refused_agent_token_stops_the_agent(tmp_path: Path, caplog: pytest.Lo
     with pytest.raises(AgentUnauthorized):
         run_agent(config(tmp_path, cp))
     assert "refused the agent token" in caplog.text
+    assert "could not report the final state" not in caplog.text  # no last sync to a server that refused it
 
 
-def test_a_token_of_another_site_stops_the_agent_and_keeps_the_token(tmp_path: Path) -> None:
+def test_a_token_of_another_site_stops_the_agent_and_keeps_the_token(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="suanli.agent")
     cp = FakeControlPlane(site="elsewhere")
     with pytest.raises(AgentError, match="site elsewhere's") as raised:
         run_agent(config(tmp_path, cp, token=AGENT_TOKEN))
     assert not isinstance(raised.value, AgentUnauthorized)  # not taken for a revoked token
+    # No last sync either: the server refused the agent, so it could only fail (and warn of it).
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     mine = FakeControlPlane(site="lab")  # the site the agent is started for: its syncs are answered
     agent = start(config(tmp_path / "again", mine))
     mine.wait_for(lambda cp: len(cp.syncs) >= 1)
@@ -362,6 +386,34 @@ def test_an_attempt_acknowledged_at_shutdown_is_not_reported_again_by_the_next_a
     cp.wait_for(lambda cp: len(cp.syncs) >= syncs + 2)
     again.shut_down()
     assert all(not sync["attempts"] for sync in cp.syncs[syncs:]) and len(cp.usage) == 1
+
+
+def test_attempts_stopped_at_shutdown_leave_nothing_behind_however_their_output_stands(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A job that writes as it runs, and once more when stopped, still has output unsent at the
+    agent's last sync; what the server acknowledges then is forgotten with its files all the same,
+    every time, and the next agent on the state dir finds nothing left behind."""
+    caplog.set_level(logging.INFO, logger="suanli.agent")
+    cp = FakeControlPlane()  # acknowledges every ended attempt
+    attempts = tmp_path / "state" / "attempts"
+    for n in range(3):
+        attempt_id = f"att_{n}"
+        agent = start(config(tmp_path, cp))
+        cp.add_launch(
+            launch(attempt_id, "trap 'echo stopped; exit 143' TERM; while :; do echo tick; sleep 0.02; done")
+        )
+        cp.wait_for(lambda cp, a=attempt_id: "tick" in cp.logs.get(a, ""))
+        agent.shut_down()
+        assert cp.states[attempt_id]["reason"] == SHUT_DOWN
+        assert cp.logs[attempt_id].endswith("stopped\n")  # the last sync carried the rest
+        assert not list(attempts.iterdir()), f"stop {n} left {[d.name for d in attempts.iterdir()]}"
+    syncs = len(cp.syncs)
+    again = start(config(tmp_path, cp))
+    cp.wait_for(lambda cp: len(cp.syncs) >= syncs + 2)
+    again.shut_down()
+    assert all(not sync["attempts"] for sync in cp.syncs[syncs:])
+    assert "left by the agent before this one" not in caplog.text
 
 
 def test_an_unreachable_server_is_retried_and_logged_once(

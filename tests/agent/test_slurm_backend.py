@@ -3,8 +3,10 @@ the controller-down path with a stand-in for Slurm's commands."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -12,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_control_plane import AGENT_TOKEN, FakeControlPlane
 
 from suanli.agent.backends.base import Allocation, AttemptState, AttemptStatus, BackendError, Launch
 from suanli.agent.backends.registry import BackendSettings, make_backend
 from suanli.agent.backends.slurm import SlurmBackend
 from suanli.agent.backends.slurm_cli import JobRow, NodeRow, SlurmCli, SlurmUnreachable
+from suanli.agent.runtime import AgentConfig, run_agent
 
 
 def _slurm_answers() -> bool:
@@ -81,6 +85,45 @@ def test_offers_the_partition_with_its_gpus(backend: SlurmBackend) -> None:
     (offer,) = backend.capacity()
     assert (offer.name, offer.accelerator, offer.accelerators_per_node, offer.nodes) == ("debug", "GPU", 4, 1)
     assert offer.max_runtime_s == 7 * 86400  # the partition's MaxTime=7-00:00:00
+
+
+@real_slurm
+@pytest.mark.parametrize(
+    ("options", "warned"),
+    [((), True), ((("gpu_model", "A100"),), False)],
+)
+def test_gpus_slurm_does_not_type_are_offered_with_a_warning_naming_the_fix(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, options: tuple[tuple[str, str], ...], warned: bool
+) -> None:
+    """The local Slurm lists its GPUs as `gpu:4`: without `gpu_model` the pool's accelerator is
+    Slurm's `GPU`, which no job can ask for; the agent says so at start, and how to fix it."""
+    caplog.set_level(logging.INFO, logger="suanli.agent")
+    cp = FakeControlPlane()
+    stop = threading.Event()
+    config = AgentConfig(
+        server="http://control.test",
+        token=AGENT_TOKEN,
+        site="lab",
+        backend="slurm",
+        state_dir=tmp_path,
+        backend_options=options,
+        transport=cp.transport(),
+    )
+    agent = threading.Thread(target=run_agent, args=(config, stop), daemon=True)
+    agent.start()
+    try:
+        cp.wait_for(lambda cp: len(cp.syncs) >= 1, timeout=30)
+    finally:
+        stop.set()
+        agent.join(30)
+    assert [p["accelerator"] for p in cp.syncs[0]["pools"]] == ["A100" if options else "GPU"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    if warned:
+        [warning] = warnings
+        assert warning.startswith("pool 'debug' offers accelerator 'GPU', which is not a model")
+        assert "--backend-opt gpu_model=A100" in warning
+    else:
+        assert warnings == []
 
 
 @real_slurm

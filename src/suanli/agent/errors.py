@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["AgentError", "AgentUnauthorized", "BackendError", "InvalidLaunch"]
+__all__ = ["AgentError", "AgentRefused", "AgentUnauthorized", "BackendError", "InvalidLaunch"]
 
 
 class AgentError(Exception):
@@ -17,5 +17,10 @@ class InvalidLaunch(AgentError):
     """A launch from the control plane could not be understood."""
 
 
-class AgentUnauthorized(AgentError):
+class AgentRefused(AgentError):
+    """The control plane refused to talk to this agent: its token is for another site (403
+    `wrong_site`), or was refused outright (`AgentUnauthorized`). The agent stops without a last sync."""
+
+
+class AgentUnauthorized(AgentRefused):
     """The control plane refused the agent's token (revoked, expired or for another site)."""

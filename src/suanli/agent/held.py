@@ -20,7 +20,14 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from suanli.agent.backends.base import LOG_CHUNK_BYTES, Allocation, AttemptState, AttemptStatus, Launch
+from suanli.agent.backends.base import (
+    LOG_CHUNK_BYTES,
+    TERMINAL,
+    Allocation,
+    AttemptState,
+    AttemptStatus,
+    Launch,
+)
 from suanli.agent.wire import attempt_json
 
 __all__ = ["HeldAttempt", "HeldAttempts", "Report"]
@@ -32,6 +39,7 @@ log = logging.getLogger("suanli.agent")
 LOG_REFRESH_S = 0.5
 # The most output one sync carries, over all attempts.
 REPORT_LOG_BYTES = 1024 * 1024
+_ENDED = frozenset(state.value for state in TERMINAL)
 
 
 @dataclass
@@ -140,25 +148,31 @@ class HeldAttempts:
         return [held for held in self._held.values() if held.in_backend and not held.status.terminal]
 
     def refresh_logs(self, read: Callable[[str, int], str], now: float, *, everything: bool = False) -> None:
-        """Read new output of attempts that have none waiting to be sent (all of them when due)."""
+        """Read new output of attempts that have none waiting to be sent (all of them when due).
+
+        `everything` is the agent's last read, before its last sync: every attempt's output is read
+        again from what the server has accepted, a chunk already waiting included. That chunk was
+        read while the attempt ran and may lack its last lines (those a stopped job wrote as it
+        went); read again from the same offset, it only grows."""
         due = everything or now >= self._next_log_refresh
         if due:
             self._next_log_refresh = now + LOG_REFRESH_S
         for held in self._held.values():
-            if held.drained or held.log_chunk or not held.in_backend:
+            if held.drained or (held.log_chunk and not everything) or not held.in_backend:
                 continue
             if not (due or held.more_output or held.status.terminal):
                 continue
             ended = held.status.terminal  # read before the output: an ended attempt's output is final
             try:
-                held.log_chunk = read(held.attempt_id, held.log_offset)
+                chunk = read(held.attempt_id, held.log_offset)
             except Exception:
                 if not ended:
                     raise
                 # An ended attempt is reported ended once its output is all sent: output that can
                 # no longer be read must not keep it (and its job) open for good.
                 log.warning("the rest of attempt %s's output cannot be read", held.attempt_id, exc_info=True)
-                held.log_chunk = ""
+                chunk = held.log_chunk  # what was read before is still worth sending
+            held.log_chunk = chunk
             held.drained = ended and not held.log_chunk
 
     def report(self, *, final: bool = False) -> Report:
@@ -181,6 +195,12 @@ class HeldAttempts:
             held = self._held.get(sent["id"])
             if held is not None:
                 held.reported = sent
+                if sent["state"] in _ENDED:
+                    # The server takes an ended attempt's output as complete (readers stop there).
+                    # Only the agent's last sync says the end with output unsent; once it is in
+                    # there is nothing left to send, and the attempt must be forgettable (files
+                    # and all) or the next agent would report it again as left behind.
+                    held.drained = True
         for attempt_id, end in report.log_ends.items():
             held = self._held.get(attempt_id)
             if held is not None and end > held.log_offset:

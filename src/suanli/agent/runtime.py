@@ -45,13 +45,14 @@ from suanli.agent.backends.base import AttemptState, Backend, BackendError, Pool
 from suanli.agent.backends.registry import BackendSettings, make_backend
 from suanli.agent.backends.registry import names as backend_names
 from suanli.agent.credentials import agent_token, retire_saved_token
-from suanli.agent.errors import AgentError, AgentUnauthorized, InvalidLaunch
+from suanli.agent.errors import AgentError, AgentRefused, AgentUnauthorized, InvalidLaunch
 from suanli.agent.held import HeldAttempts, Report
 from suanli.agent.pools import LocalPool
 from suanli.agent.sync_lane import SyncLane, SyncOutcome
 from suanli.agent.usage_outbox import UsageOutbox
-from suanli.agent.wire import offer_json, parse_launch, parse_reply, unofferable
+from suanli.agent.wire import offer_json, parse_launch, parse_reply, unknown_model, unofferable
 from suanli.client import ApiError, Client, ClientError
+from suanli.domain.catalog import default_catalog
 
 __all__ = ["LEASE_LOST", "SHUT_DOWN", "AgentConfig", "run_agent"]
 
@@ -109,8 +110,9 @@ class AgentConfig:
 def run_agent(config: AgentConfig, stop: threading.Event | None = None) -> None:
     """Run the agent until `stop` is set; then stop its attempts and report them one last time.
 
-    Raises AgentUnauthorized when the server refuses the agent's token, AgentError when the agent
-    cannot start (no usable token, state dir in use by another agent).
+    Raises AgentUnauthorized when the server refuses the agent's token, AgentRefused when the token
+    is another site's, AgentError when the agent cannot start (no usable token, state dir in use by
+    another agent).
     """
     stop = stop or threading.Event()
     state_dir = config.resolved_state_dir
@@ -167,9 +169,32 @@ def _describe(pool: PoolOffer) -> str:
     each = (
         f"{pool.accelerators_per_node} {pool.accelerator}"
         if pool.accelerator
-        else f"{pool.cpus_per_node} CPUs"
+        else f"{pool.cpus_per_node} CPU{_s(pool.cpus_per_node)}"
     )
-    return f"{pool.name} ({pool.nodes} node{'s' if pool.nodes != 1 else ''} x {each})"
+    return f"{pool.name} ({pool.nodes} node{_s(pool.nodes)} x {each})"
+
+
+def _s(count: int) -> str:
+    return "" if count == 1 else "s"
+
+
+# How to name a pool's accelerator model, per backend (an engine that does not know it says `GPU`).
+_NAME_THE_MODEL = {
+    "local": "declare the pool with --pool {pool}=MODEL:COUNT, e.g. --pool {pool}=A100:{count}",
+    "slurm": "start the agent with --backend-opt gpu_model=A100 (the GPUs' real model; "
+    "gpu_model=PARTITION:MODEL,... names one per partition)",
+    "ray": "start the agent with --backend-opt gpu_model=A100 (the GPUs' real model)",
+}
+
+
+def _no_model(pool: PoolOffer, backend: str) -> str:
+    """The warning for a pool whose accelerator no job can ask for, with how to fix it."""
+    fix = _NAME_THE_MODEL.get(backend, "name its model when starting the agent")
+    return (
+        f"pool {pool.name!r} offers accelerator {pool.accelerator!r}, which is not a model the network "
+        f"knows: no job can be placed on it (job specs name these: {', '.join(default_catalog().names())}); "
+        f"to make it usable, {fix.format(pool=pool.name, count=pool.accelerators_per_node)}"
+    )
 
 
 @dataclass(frozen=True)
@@ -204,7 +229,7 @@ class _Agent:
         self.quick = SyncLane("quick", make_client(), self._arrived)
         self.long = SyncLane("long", make_client(), self._arrived)
         self.pools_reported: list[dict[str, Any]] | None = None
-        self.left_out: set[str] = set()  # pools the server would refuse, said once each
+        self.said: set[str] = set()  # pools the server would refuse, or no job can use: said once each
         self.lease_ttl: float | None = None
         self.last_ok_sent = time.monotonic()
         self.failures = 0
@@ -212,7 +237,7 @@ class _Agent:
         self.connected = False
 
     def run(self, stop: threading.Event) -> None:
-        unauthorized = False
+        refused = False  # the server will not hear this agent: a last sync would only fail
         deliberate = False  # asked to stop (SIGINT, SIGTERM), not ended by an error
         try:
             while not stop.is_set():
@@ -220,11 +245,11 @@ class _Agent:
                 self.wake.wait(_TICK_S)
                 self.wake.clear()
             deliberate = True
-        except AgentUnauthorized:
-            unauthorized = True
+        except AgentRefused:
+            refused = True
             raise
         finally:
-            self._shut_down(final_sync=not unauthorized, deliberate=deliberate)
+            self._shut_down(final_sync=not refused, deliberate=deliberate)
 
     def _arrived(self, outcome: SyncOutcome) -> None:  # on a lane's thread
         self.outcomes.put(outcome)
@@ -325,15 +350,21 @@ class _Agent:
 
     def _offerable(self, offers: list[PoolOffer]) -> list[PoolOffer]:
         """The pools the server will take: one it would refuse is left out (said once), so that
-        it does not take the whole site offline with it."""
+        it does not take the whole site offline with it. One no job can use is offered, and said
+        once too (from the first sync on: at start, or when the engine first shows it)."""
         kept = []
         for offer in offers:
             why = unofferable(offer)
             if why is None:
                 kept.append(offer)
-            elif offer.name not in self.left_out:
-                self.left_out.add(offer.name)
+            if offer.name in self.said:
+                continue
+            if why is not None:
+                self.said.add(offer.name)
                 log.error("pool %r is not offered: %s", offer.name, why)
+            elif unknown_model(offer):
+                self.said.add(offer.name)
+                log.warning("%s", _no_model(offer, self.config.backend))
         return kept
 
     def _body(self, wait: float, *, final: bool = False) -> tuple[dict[str, Any], _Sent]:
@@ -374,7 +405,7 @@ class _Agent:
     def _failed(self, error: Exception) -> None:
         if isinstance(error, ApiError) and error.status == 403 and error.code == "wrong_site":
             # The token is good, for another site: keep it, and say which --site it belongs to.
-            raise AgentError(f"the control plane refused this agent: {error.detail}") from error
+            raise AgentRefused(f"the control plane refused this agent: {error.detail}") from error
         if isinstance(error, ApiError) and error.status == 401:
             log.error(
                 "the control plane refused the agent token (%s): it was revoked or belongs to another "

@@ -9,6 +9,7 @@ from typing import Any
 
 from suanli.agent.backends.base import Allocation, AttemptStatus, Launch, PoolOffer, Usage
 from suanli.agent.errors import InvalidLaunch
+from suanli.domain.catalog import default_catalog
 from suanli.domain.resources import MAX_ACCELERATORS_PER_NODE, POOL_NAME, POOL_NAME_RULE
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "parse_launch",
     "parse_reply",
     "rfc3339",
+    "unknown_model",
     "unofferable",
     "usage_json",
 ]
@@ -66,6 +68,12 @@ def unofferable(offer: PoolOffer) -> str | None:
     if offer.accelerators_per_node > MAX_ACCELERATORS_PER_NODE:
         return f"{offer.accelerators_per_node} accelerators per node is more than {MAX_ACCELERATORS_PER_NODE}"
     return None
+
+
+def unknown_model(offer: PoolOffer) -> bool:
+    """Whether the pool's accelerator is no model of the catalog (an engine's untyped `GPU`). The
+    server takes such an offer, but job specs name catalog models: no job can ever be placed there."""
+    return offer.accelerator is not None and default_catalog().find(offer.accelerator) is None
 
 
 def attempt_json(status: AttemptStatus, fencing_token: int) -> dict[str, Any]:

@@ -542,8 +542,8 @@ def test_quote_shows_prices_and_why_not(api: FakeApi, run: Run, logged_in: Path,
                 "code": "unresolvable",
                 "reason": "needs A100; pool offers no accelerators",
                 "score": None,
-                "price_per_hour": None,
-                "expected_cost": None,
+                "price_per_hour": "0.20 CNY",  # the pool's price, not the job's: it could never run there
+                "expected_cost": "0.60 CNY",
                 "energy_kwh": None,
                 "carbon_kg": None,
                 "expected_start": None,
@@ -558,6 +558,8 @@ def test_quote_shows_prices_and_why_not(api: FakeApi, run: Run, logged_in: Path,
         "75.00 CNY" in result.stdout and "1.84" in result.stdout and "offers no accelerators" in result.stdout
     )
     assert "counts the 7 job(s) waiting ahead" in result.stdout
+    cpu_row = next(line for line in result.stdout.splitlines() if line.startswith("sh2/cpu"))
+    assert "0.20" not in cpu_row and "0.60" not in cpu_row
     assert "higher is better" in " ".join(result.stdout.split())  # what SCORE means
     body["candidates"][0]["expected_start"] = "2026-11-28T03:46:01.672787Z"  # type: ignore[index]
     api.on("POST", "/quote", ok(body))

@@ -517,13 +517,14 @@ def print_quote(quote: dict[str, Any]) -> None:
         table.add_column(header)
     for r in rows:
         score = "" if r.get("score") is None else f"{float(r['score']):.0f}"
+        never = r.get("code") == "unresolvable"  # it could never run there: its price is not the job's
         table.add_row(
             escape(str(r["pool"])),
             "now" if r.get("expected_start") == "now" else when(r.get("expected_start")),
-            _cell(r.get("price_per_hour")),
-            _cell(r.get("expected_cost")),
-            _cell(r.get("energy_kwh")),
-            _cell(r.get("carbon_kg")),
+            "-" if never else _cell(r.get("price_per_hour")),
+            "-" if never else _cell(r.get("expected_cost")),
+            "-" if never else _cell(r.get("energy_kwh")),
+            "-" if never else _cell(r.get("carbon_kg")),
             score,
             "" if r.get("fits") else escape(str(r.get("reason", ""))),
         )

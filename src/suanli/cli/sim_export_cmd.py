@@ -156,13 +156,13 @@ def _network_yaml(sites: list[dict[str, Any]]) -> tuple[str, list[str]]:
         lines.append(
             f"    pue: {site['pue']}"
             if site.get("pue")
-            else "    pue: 1.0  # not set on the network (suanli site update --pue)"
+            else "    pue: 1.0  # not set on the network (suanli site set SITE --pue)"
         )
         carbon = site.get("carbon_g_per_kwh")
         lines.append(
             f"    carbon_g_per_kwh: {carbon}"
             if carbon is not None
-            else "    carbon_g_per_kwh: 0  # not set on the network (suanli site update --carbon)"
+            else "    carbon_g_per_kwh: 0  # not set on the network (suanli site set SITE --carbon)"
         )
         lines.append("    pools:")
         for p in pools:

@@ -63,6 +63,8 @@ def test_a_gap_and_a_duplicate_are_flagged_and_the_duplicate_is_charged_once(db:
             "currency": "CNY",
             "payable": {"minor": 4_800, "currency": "CNY", "text": "48.00 CNY"},
             "charged": {"minor": 6_000, "currency": "CNY", "text": "60.00 CNY"},
+            "paid": {"minor": 0, "currency": "CNY", "text": "0.00 CNY"},  # nothing paid out yet:
+            "owed": {"minor": 4_800, "currency": "CNY", "text": "48.00 CNY"},  # all of it is owed
         }
     ]
     assert [m["minor"] for m in s["payable"]] == [4_800]
@@ -99,9 +101,11 @@ def test_a_gap_across_the_month_boundary_and_a_refund(db: Database) -> None:
     assert p["site"]["gaps"] == [{"from": 2, "to": 3}]
     # November: 960 payable for seq 4, and October's 2880 given back
     assert p["totals"][0]["payable"]["minor"] == 960 - 2_880
+    assert p["totals"][0]["owed"]["minor"] == 960  # what stands at November's end, October's included
     assert [line["kind"] for line in p["site"]["lines"]] == ["charge", "refund"]
     october_view = site_view(db, w, "2026-10")
     assert october_view["totals"][0]["payable"]["minor"] == 2_880 and october_view["flags"] == 0
+    assert october_view["totals"][0]["owed"]["minor"] == 2_880  # as October ended, before the refund
 
 
 def test_usage_on_a_free_pool_is_not_flagged_but_usage_after_a_resolved_hold_is(db: Database) -> None:

@@ -13,18 +13,32 @@ time (`ledger.usage_of`), so the money is the same however the run is cut.
 
 What has been metered of each attempt is kept with the outbox, in the same file write as the
 record that metered it (`UsageOutbox`), so an agent restarted on the same state dir goes on
-from where its records stopped.
+from where its records stopped. The agent's loop puts the records in the outbox each turn:
+`add_interim_records` for the attempts that run, `add_final_records` for those reported ended.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from suanli.agent.backends.base import Allocation, Usage
+from suanli.agent.backends.base import Allocation, AttemptState, Usage
 
-__all__ = ["METER_EVERY_S", "Metered", "after", "final", "interim"]
+if TYPE_CHECKING:  # (the outbox builds on this module)
+    from suanli.agent.held import HeldAttempts
+    from suanli.agent.usage_outbox import UsageOutbox
+
+__all__ = [
+    "METER_EVERY_S",
+    "Metered",
+    "add_final_records",
+    "add_interim_records",
+    "after",
+    "final",
+    "interim",
+]
 
 METER_EVERY_S = 300.0  # how often a running attempt's usage is sent, by default
 
@@ -109,3 +123,38 @@ def final(total: Usage, metered: Metered | None) -> Usage:
         max(0.0, total.cpu_seconds - metered.cpu_seconds),
         max(0.0, total.wall_seconds - metered.wall_seconds),
     )
+
+
+def add_final_records(
+    attempts: HeldAttempts,
+    outbox: UsageOutbox,
+    usage: Callable[[str], Usage | None],
+    *,
+    regardless: bool = False,
+) -> None:
+    """The last usage record of each ended attempt, once it is reported ended: when all its
+    output is sent (`HeldAttempt.report`), or `regardless` (the agent's last sync). The server
+    takes a record of an ended attempt as its final capture (the rest of the hold released, the
+    minimum charge applied); sent while the attempt still shows as running, it would not be.
+    `usage` is the backend's (`Backend.usage`)."""
+    for held in attempts:
+        if not held.status.terminal or not (held.drained or regardless):
+            continue
+        # An attempt adopted from the agent before may have had its final record already.
+        if outbox.finished(held.attempt_id):
+            continue
+        total = usage(held.attempt_id)
+        if total is not None:
+            outbox.add(final(total, outbox.metered(held.attempt_id)))
+
+
+def add_interim_records(attempts: HeldAttempts, outbox: UsageOutbox, now: datetime, every: float) -> None:
+    """An interim record of each running attempt not metered for `every` seconds (`interim`)."""
+    for held in attempts.live():
+        started = held.status.started_at
+        if held.allocation is None or started is None or held.status.state is not AttemptState.RUNNING:
+            continue
+        attempt_id = held.attempt_id
+        record = interim(attempt_id, held.allocation, started, outbox.metered(attempt_id), now, every)
+        if record is not None:
+            outbox.add(record, interim=True)

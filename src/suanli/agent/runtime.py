@@ -19,7 +19,8 @@ Fencing: the loop remembers when the last *successful* sync was *sent*. When mor
 agent that is merely waiting never fences itself.
 
 Metering: each attempt's usage goes out as it runs, one record per `meter_every` seconds of its
-run, and a last one when it ends (`meter.py`), through the outbox (`usage_outbox.py`).
+run, and a last one when it ends (`meter.py`), through the outbox (`usage_outbox.py`). What each
+sync offers is `offers.py`'s.
 """
 
 from __future__ import annotations
@@ -41,18 +42,18 @@ from typing import Any
 import httpx
 
 from suanli.agent import meter
-from suanli.agent.backends.base import AttemptState, Backend, BackendError, PoolOffer
+from suanli.agent.backends.base import Backend, BackendError
 from suanli.agent.backends.registry import BackendSettings, make_backend
 from suanli.agent.backends.registry import names as backend_names
 from suanli.agent.credentials import agent_token, retire_saved_token
 from suanli.agent.errors import AgentError, AgentRefused, AgentUnauthorized, InvalidLaunch
 from suanli.agent.held import HeldAttempts, Report
+from suanli.agent.offers import describe, offerable
 from suanli.agent.pools import LocalPool
 from suanli.agent.sync_lane import SyncLane, SyncOutcome
 from suanli.agent.usage_outbox import UsageOutbox
-from suanli.agent.wire import offer_json, parse_launch, parse_reply, unknown_model, unofferable
+from suanli.agent.wire import offer_json, parse_launch, parse_reply
 from suanli.client import ApiError, Client, ClientError
-from suanli.domain.catalog import default_catalog
 
 __all__ = ["LEASE_LOST", "SHUT_DOWN", "AgentConfig", "run_agent"]
 
@@ -155,46 +156,13 @@ def run_agent(config: AgentConfig, stop: threading.Event | None = None) -> None:
             config.site,
             config.server,
             config.backend,
-            ", ".join(_describe(p) for p in pools) or "no pools",
+            ", ".join(describe(p) for p in pools) or "no pools",
         )
         try:
             _Agent(config, backend, outbox, lambda: make_client(token), wake).run(stop)
         except AgentUnauthorized:
             retire_saved_token(state_dir, token)  # so that a fresh enrollment token can enroll again
             raise
-
-
-def _describe(pool: PoolOffer) -> str:
-    """`gpu (2 nodes x 4 A100)`, `cpu (1 node x 8 CPUs)`: a pool as a provider would say it."""
-    each = (
-        f"{pool.accelerators_per_node} {pool.accelerator}"
-        if pool.accelerator
-        else f"{pool.cpus_per_node} CPU{_s(pool.cpus_per_node)}"
-    )
-    return f"{pool.name} ({pool.nodes} node{_s(pool.nodes)} x {each})"
-
-
-def _s(count: int) -> str:
-    return "" if count == 1 else "s"
-
-
-# How to name a pool's accelerator model, per backend (an engine that does not know it says `GPU`).
-_NAME_THE_MODEL = {
-    "local": "declare the pool with --pool {pool}=MODEL:COUNT, e.g. --pool {pool}=A100:{count}",
-    "slurm": "start the agent with --backend-opt gpu_model=A100 (the GPUs' real model; "
-    "gpu_model=PARTITION:MODEL,... names one per partition)",
-    "ray": "start the agent with --backend-opt gpu_model=A100 (the GPUs' real model)",
-}
-
-
-def _no_model(pool: PoolOffer, backend: str) -> str:
-    """The warning for a pool whose accelerator no job can ask for, with how to fix it."""
-    fix = _NAME_THE_MODEL.get(backend, "name its model when starting the agent")
-    return (
-        f"pool {pool.name!r} offers accelerator {pool.accelerator!r}, which is not a model the network "
-        f"knows: no job can be placed on it (job specs name these: {', '.join(default_catalog().names())}); "
-        f"to make it usable, {fix.format(pool=pool.name, count=pool.accelerators_per_node)}"
-    )
 
 
 @dataclass(frozen=True)
@@ -260,10 +228,10 @@ class _Agent:
             self._handle(self.outcomes.get())
         self._observe()
         self.held.refresh_logs(self.backend.read_logs, now)
-        self._close_usage()
+        meter.add_final_records(self.held, self.outbox, self.backend.usage)
         self._fence(now)
         self._forget_done()
-        self._meter(datetime.now(UTC))
+        meter.add_interim_records(self.held, self.outbox, datetime.now(UTC), self.config.meter_every)
         self._sync(now)
 
     # -- reading the backend -----------------------------------------------------------------------
@@ -272,39 +240,6 @@ class _Agent:
         for held in self.held.update(self.backend.poll()):
             status = held.report(final=True)  # how it ended (reported once its output is all sent)
             log.info("attempt %s %s%s", held.attempt_id, status["state"], _because(status["reason"]))
-
-    def _close_usage(self, *, regardless: bool = False) -> None:
-        """The last usage record of each ended attempt, once it is reported ended: when all its
-        output is sent (`HeldAttempt.report`), or `regardless` (the agent's last sync). The server
-        takes a record of an ended attempt as its final capture (the rest of the hold released, the
-        minimum charge applied); sent while the attempt still shows as running, it would not be."""
-        for held in self.held:
-            if not held.status.terminal or not (held.drained or regardless):
-                continue
-            # An attempt adopted from the agent before may have had its final record already.
-            if self.outbox.finished(held.attempt_id):
-                continue
-            usage = self.backend.usage(held.attempt_id)
-            if usage is not None:
-                self.outbox.add(meter.final(usage, self.outbox.metered(held.attempt_id)))
-
-    def _meter(self, now: datetime) -> None:
-        """An interim record of each running attempt not metered for `meter_every` (`meter.py`)."""
-        for held in self.held.live():
-            started = held.status.started_at
-            if held.allocation is None or started is None or held.status.state is not AttemptState.RUNNING:
-                continue
-            attempt_id = held.attempt_id
-            record = meter.interim(
-                attempt_id,
-                held.allocation,
-                started,
-                self.outbox.metered(attempt_id),
-                now,
-                self.config.meter_every,
-            )
-            if record is not None:
-                self.outbox.add(record, interim=True)
 
     def _fence(self, now: float) -> None:
         if self.lease_ttl is None or now - self.last_ok_sent <= self._fence_after():
@@ -348,29 +283,11 @@ class _Agent:
             wait = min(wait, self.last_ok_sent + self._fence_after() * 0.75 - now)
         return round(max(0.0, min(30.0, wait)), 3)
 
-    def _offerable(self, offers: list[PoolOffer]) -> list[PoolOffer]:
-        """The pools the server will take: one it would refuse is left out (said once), so that
-        it does not take the whole site offline with it. One no job can use is offered, and said
-        once too (from the first sync on: at start, or when the engine first shows it)."""
-        kept = []
-        for offer in offers:
-            why = unofferable(offer)
-            if why is None:
-                kept.append(offer)
-            if offer.name in self.said:
-                continue
-            if why is not None:
-                self.said.add(offer.name)
-                log.error("pool %r is not offered: %s", offer.name, why)
-            elif unknown_model(offer):
-                self.said.add(offer.name)
-                log.warning("%s", _no_model(offer, self.config.backend))
-        return kept
-
     def _body(self, wait: float, *, final: bool = False) -> tuple[dict[str, Any], _Sent]:
         report = self.held.report(final=final)
         usage = self.outbox.pending()
-        pools = [offer_json(offer) for offer in self._offerable(self.backend.capacity())]
+        offered = offerable(self.backend.capacity(), self.config.backend, self.said)
+        pools = [offer_json(offer) for offer in offered]
         body = {
             "site": self.config.site,
             "pools": pools,
@@ -488,7 +405,7 @@ class _Agent:
                 self._observe()
             self._observe()
             self.held.refresh_logs(self.backend.read_logs, time.monotonic(), everything=True)
-            self._close_usage(regardless=True)
+            meter.add_final_records(self.held, self.outbox, self.backend.usage, regardless=True)
             if final_sync:
                 self._final_sync()
         finally:

@@ -264,7 +264,7 @@ class PriceRates(_In):
 
 class SetPriceBook(_In):
     """A new version of a pool's price book; what it leaves out keeps the newest version's value
-    (`control.money.set_price`)."""
+    (`control.prices.set_price`)."""
 
     currency: str | None = None
     tenant: PriceRates = Field(default_factory=PriceRates)

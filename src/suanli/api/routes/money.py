@@ -25,6 +25,7 @@ from suanli.control import (
     audit,
     budgets,
     money,
+    prices,
     settlement,
     statements,
     usage_views,
@@ -69,7 +70,7 @@ def list_prices(
     site: str | None = None, cp: ControlPlane = Depends(plane), who: Principal = Depends(caller)
 ) -> dict[str, Any]:
     with cp.db.read() as tx:
-        return {"items": money.list_prices(tx, who, site, cp.clock()), "next_cursor": None}
+        return {"items": prices.list_prices(tx, who, site, cp.clock()), "next_cursor": None}
 
 
 @router.post(
@@ -77,7 +78,7 @@ def list_prices(
 )
 def set_price(site: str, pool: str, body: SetPriceBook, m: Mutation = Depends(mutation)) -> JSONResponse:
     def change(tx: Tx) -> tuple[int, Any]:
-        view = money.set_price(
+        view = prices.set_price(
             tx,
             m.who,
             site,

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from suanli.api.deps import Mutation, caller, mutation, plane
 from suanli.api.schemas import CreateSite, SetPrice, UpdateSite
-from suanli.control import accounts, money
+from suanli.control import accounts, prices
 from suanli.control.plane import ControlPlane
 from suanli.control.principal import Principal
 from suanli.control.views import site_views
@@ -99,7 +99,7 @@ def update_site(name: str, body: UpdateSite, m: Mutation = Depends(mutation)) ->
 @router.post("/{name}/pools/{pool}/price", summary="Price a pool per accelerator-hour (CPU-hour)")
 def set_price(name: str, pool: str, body: SetPrice, m: Mutation = Depends(mutation)) -> JSONResponse:
     def change(tx: Tx) -> tuple[int, Any]:
-        money.price_pool(tx, m.who, name, pool, body.price_per_hour, m.cp.clock())
+        prices.price_pool(tx, m.who, name, pool, body.price_per_hour, m.cp.clock())
         site = accounts.site_for(tx, m.who, name)
         return 200, site_views(tx, [site], m.cp.clock(), m.cp.settings.lease_ttl)[0]
 

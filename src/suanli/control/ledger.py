@@ -13,7 +13,7 @@ who is calling: `control/money.py` does that for people; the scheduling loop cal
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
@@ -109,20 +109,23 @@ def _replay(tx: Tx, transfer_id: str, kind: TransferKind, ref: str) -> LedgerTra
     return seen
 
 
+def _same_entries(tx: Tx, seen: LedgerTransfer, entries: Sequence[Entry], what: str) -> LedgerTransfer:
+    """A transfer id sent again: the transfer it first posted, if it posted these entries; else refused."""
+    posted = tx.ledger.entries([seen.id])
+    if sorted((e.account_id, e.amount_minor, e.currency) for e in posted) != sorted(
+        (e.account, e.amount, e.currency) for e in entries
+    ):
+        raise Conflict(f"transfer id {seen.id} was used for {what} of another amount", code="transfer_reused")
+    return seen
+
+
 def topup(
     tx: Tx, transfer_id: str, project_id: str, amount: int, currency: str, now: datetime, by: str
 ) -> LedgerTransfer:
     seen = _replay(tx, transfer_id, TransferKind.TOPUP, project_id)
     entries = topup_entries(project_id, amount, currency) if amount > 0 else ()
     if seen is not None:
-        posted = tx.ledger.entries([transfer_id])
-        if sorted((e.account_id, e.amount_minor, e.currency) for e in posted) != sorted(
-            (e.account, e.amount, e.currency) for e in entries
-        ):
-            raise Conflict(
-                f"transfer id {transfer_id} was used for a top-up of another amount", code="transfer_reused"
-            )
-        return seen
+        return _same_entries(tx, seen, entries, "a top-up")
     if amount <= 0:
         raise Invalid("a top-up is a positive amount")
     return post(tx, Transfer(transfer_id, TransferKind.TOPUP, now, entries, project_id), by)
@@ -135,14 +138,7 @@ def payout(
     seen = _replay(tx, transfer_id, TransferKind.PAYOUT, provider_org_id)
     entries = payout_entries(provider_org_id, amount, currency)
     if seen is not None:
-        posted = tx.ledger.entries([transfer_id])
-        if sorted((e.account_id, e.amount_minor, e.currency) for e in posted) != sorted(
-            (e.account, e.amount, e.currency) for e in entries
-        ):
-            raise Conflict(
-                f"transfer id {transfer_id} was used for a payout of another amount", code="transfer_reused"
-            )
-        return seen
+        return _same_entries(tx, seen, entries, "a payout")
     account = payable_account(provider_org_id, currency)
     row = tx.ledger.lock_accounts([account], currency, now)[account]
     owed = balance_of(row.id, row.signed_sum)

@@ -118,7 +118,7 @@ def test_a_programme_grants_vouchers_within_budget_and_reports(net: Net) -> None
     voucher = net.ok("POST", "/voucher-programmes/haidian/vouchers", net.operator, json=grant)
     assert (voucher["share"], voucher["remaining"]["minor"]) == ("0.3", 30_000)
     over = net.call("POST", "/voucher-programmes/haidian/vouchers", net.operator, json=grant)
-    assert over.status_code == 409 and "budget" in over.text
+    assert over.status_code == 409 and "200.00 CNY of 500.00 CNY left to grant" in over.json()["detail"]
     assert net.call("POST", "/voucher-programmes/haidian/vouchers", net.tenant, json=grant).status_code == 403
     net.ok("POST", "/orgs/demo/projects/default/topups", net.operator, json={"amount": "100"})
     with net.cp.db.transaction() as tx:  # what the scheduling loop will do at placement and on usage
@@ -195,6 +195,13 @@ def test_a_time_without_a_zone_is_utc_and_a_bad_one_names_its_field(net: Net) ->
         assert refused.status_code == 422, refused.text
         [error] = refused.json()["errors"]
         assert error["field"] == field and "2027-01-01T00:00:00Z" in error["message"], error
+    backwards = grant_with(net, valid_from="2027-02-01", valid_until="2027-01-01")
+    assert backwards.status_code == 422 and backwards.json()["errors"] == [
+        {
+            "field": "valid_until",
+            "message": "later than its start, 2027-02-01T00:00:00Z; given 2027-01-01T00:00:00Z",
+        }
+    ]
 
 
 def test_a_grant_names_a_known_accelerator_for_a_tenant_org(net: Net) -> None:

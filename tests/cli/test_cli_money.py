@@ -251,6 +251,9 @@ def test_price_list_takes_the_site_as_an_argument_too(api: FakeApi, run: Run, lo
          "POST /sites/sh/pools/a100/prices", "wholesale.accelerator_hour", "--wholesale-accelerator-hour"),
         (("price", "set", "sh", "a100", "--accelerator-hour", "x"),
          "POST /sites/sh/pools/a100/prices", "tenant.accelerator_hour", "--accelerator-hour"),
+        # a rate left out is named by its own option, not by the typed one it goes with
+        (("price", "set", "sh", "a100", "--cpu-hour", "1"),
+         "POST /sites/sh/pools/a100/prices", "wholesale.cpu_hour", "--wholesale-cpu-hour"),
         (("budget", "set", "acme", "vision", "5", "--month", "2026-13"),
          "PUT /orgs/acme/projects/vision/budget", "body.month", "--month"),
         # a field the command takes under another name

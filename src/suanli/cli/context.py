@@ -110,15 +110,26 @@ def _as_given(field: str) -> str:
         parts = parts[1:]
     if ctx is None or not parts:
         return field
-    names = ["_".join(parts), parts[-1]] if len(parts) <= 2 else []
-    names += [_PARAM_OF[n] for n in names if n in _PARAM_OF]
-    for name in names:
+    if len(parts) > 2:
+        return field
+    whole, last = "_".join(parts), parts[-1]
+    # An option named for a whole dotted field is the one to give even when it was left out
+    # (`wholesale.cpu_hour` is `--wholesale-cpu-hour`, not the `--cpu-hour` typed); any other only
+    # if typed here (a spec file's `name` is not `--name`).
+    nested = len(parts) == 2
+    candidates = (
+        (whole, not nested),
+        (_PARAM_OF.get(whole), not nested),
+        (last, True),
+        (_PARAM_OF.get(last), True),
+    )
+    for name, typed_only in candidates:
         for param in ctx.command.params:
-            if param.name != name:
+            if name is None or param.name != name:
                 continue
             if param.param_type_name == "argument":  # the help lists it by its name
                 return str(param.name)
-            if ctx.get_parameter_source(name) is core.ParameterSource.COMMANDLINE:
+            if not typed_only or ctx.get_parameter_source(name) is core.ParameterSource.COMMANDLINE:
                 return str(max(param.opts, key=len))
     return field
 

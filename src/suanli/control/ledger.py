@@ -268,8 +268,13 @@ def grant_voucher(
     assert locked is not None
     if voucher.currency != programme.currency:
         raise Invalid(f"programme {programme.name} grants {programme.currency}")
-    if tx.ledger.issued(programme.id) + voucher.face_minor > programme.budget_minor:
-        raise Conflict(f"programme {programme.name}'s budget does not cover this grant", code="over_budget")
+    left = locked.budget_minor - tx.ledger.issued(programme.id)
+    if voucher.face_minor > left:
+        raise Conflict(
+            f"programme {programme.name}'s budget does not cover this grant: "
+            f"{Money(max(left, 0), programme.currency)} of {Money(locked.budget_minor, programme.currency)} left to grant",
+            code="over_budget",
+        )
     row = tx.ledger.add_voucher(
         programme_id=programme.id,
         org_id=voucher.org_id,

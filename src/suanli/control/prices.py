@@ -26,6 +26,7 @@ from suanli.store import Tx
 from suanli.store.tables import Pool, PriceVersion, Site
 
 _RATE_KEYS = ("accelerator_hour", "cpu_hour", "gb_hour")
+_PER = {"accelerator_hour": "accelerator-hour", "cpu_hour": "CPU-hour", "gb_hour": "GiB-hour of memory"}
 
 
 def _rate(field: str, text: str) -> Decimal:
@@ -88,7 +89,8 @@ def set_price(
             [
                 FieldError(
                     f"wholesale.{k}",
-                    f"required with tenant.{k} on the pool's first price in {currency}: what the provider is paid (0: nothing)",
+                    f"required when tenants pay per {_PER[k]} on the pool's first price in {currency}: "
+                    "what the provider is paid (0: nothing)",
                 )
                 for k in unpaid
             ],

@@ -86,7 +86,10 @@ def grant(
     models = _models(tx, accelerators)
     start = valid_from or now
     if valid_until <= start:
-        raise Invalid("invalid validity", [FieldError("valid_until", "after valid_from")])
+        raise Invalid(
+            "a voucher must end after it starts",
+            [FieldError("valid_until", f"later than its start, {ts(start)}; given {ts(valid_until)}")],
+        )
     provider_ids = [_org_id(tx, p, "provider") for p in providers]
     site_ids = [site_for(tx, who, s).id for s in sites]
     voucher = Voucher(

@@ -129,7 +129,8 @@ def test_an_action_nothing_records_is_refused_naming_the_allowed_ones(net: Net) 
         [error] = refused.json()["errors"]
         assert error["field"] == "action"
         assert "disable_site" in error["message"] and "topup" in error["message"]
-    assert [e["target"] for e in trail(net, net.operator, action="disable_site")] == ["/sites/sh1/disable"]
+    [disabled] = trail(net, net.operator, action="disable_site")
+    assert (disabled["target"], disabled["object"]) == ("/sites/sh1/disable", "site sh1")
     assert trail(net, net.operator, action="enable_site") == []  # allowed, and nothing recorded yet
 
 

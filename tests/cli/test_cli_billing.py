@@ -242,11 +242,13 @@ def test_credit_limit_and_audit(api: FakeApi, run: Run, logged_in: Path) -> None
     result = run("credit-limit", "set", "acme", "vision", "500.00", "--reason", "grant pending")
     assert result.exit_code == 0, result.output
     assert api.body() == {"limit": "500.00", "reason": "grant pending"} and "500.00 CNY" in result.stdout
-    record = {"at": "2026-11-25T12:00:00+00:00", "actor": "admin", "action": "topup", "target": "acme/vision",
+    record = {"at": "2026-11-25T12:00:00+00:00", "actor": "admin", "action": "topup",
+              "target": "/orgs/acme/projects/vision/topups", "object": "project acme/vision",
               "amount": money(100_000), "reason": "invoice 118"}  # fmt: skip
     api.on("GET", "/audit", ok({"items": [record], "next_cursor": None}))
     out = run("audit", "--action", "topup").stdout
     assert "invoice 118" in out and "1000.00 CNY" in out
+    assert "project acme/vision" in out and "/topups" not in out  # what it was done to, not the URL
 
 
 def test_audit_filters_by_an_action_and_an_unknown_one_is_a_usage_error(

@@ -32,3 +32,23 @@ def row(action: str, target: str) -> AuditEvent:
 )
 def test_a_rows_target_is_shown_as_a_request_path(action: str, stored: str, shown: str) -> None:
     assert audit.view(row(action, stored))["target"] == shown
+
+
+@pytest.mark.parametrize(
+    ("path", "named"),
+    [
+        ("/orgs/acme/projects/vision/topups", "project acme/vision"),
+        ("/orgs/acme/members/ada/disable", "member acme/ada"),
+        ("/orgs/acme/quota", "org acme"),
+        ("/orgs/acme/payouts/tr_1", "org acme"),
+        ("/sites/sh/pools/a100/prices", "pool sh/a100"),
+        ("/sites/sh/enrollment-tokens", "site sh"),
+        ("/voucher-programmes/hd/vouchers/v_1", "voucher v_1"),
+        ("/tokens/t1/revoke", "token t1"),
+        ("/jobs/j1/refund", "job j1"),
+        ("/provider-relations", "/provider-relations"),  # names nothing it knows: the path itself
+        ("/orgs", "/orgs"),
+    ],
+)
+def test_a_change_is_named_by_what_it_was_made_to(path: str, named: str) -> None:
+    assert audit.object_of(path) == named

@@ -395,9 +395,9 @@ def audit(
     if json_out:
         print_json(body)
         return
-    print_records(
-        _flat(body.get("items", [])), ("at", "actor", "action", "target", "amount", "reason"), "no records"
-    )
+    # what each change was made to (`project acme/vision`); a server before `object` gives its path
+    rows = [{**r, "object": r.get("object") or r.get("target")} for r in body.get("items", [])]
+    print_records(_flat(rows), ("at", "actor", "action", "object", "amount", "reason"), "no records")
 
 
 def _suggest_org(client: Client, refused: ApiError) -> None:

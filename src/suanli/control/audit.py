@@ -175,16 +175,41 @@ def _path(action: str, target: str) -> str:
     return target
 
 
+# What a path's `collection/name` pairs name; the nested ones are named with their parent's name
+_KINDS = {
+    "orgs": "org", "projects": "project", "members": "member", "sites": "site", "pools": "pool",
+    "tokens": "token", "voucher-programmes": "programme", "vouchers": "voucher", "jobs": "job",
+}  # fmt: skip
+_NESTED = frozenset({"projects", "members", "pools"})
+
+
+def object_of(path: str) -> str:
+    """What a change was made to, as a person names it: `/orgs/acme/projects/vision/topups` is
+    `project acme/vision`, `/sites/sh/pools/a100/prices` is `pool sh/a100`, `/jobs/j1/refund` is
+    `job j1`; a path naming nothing it knows (`/provider-relations`) is itself."""
+    parts = path.strip("/").split("/")
+    kind, name = "", ""
+    for i in range(0, len(parts) - 1, 2):
+        collection, named = parts[i], parts[i + 1]
+        if collection not in _KINDS:
+            break
+        kind = _KINDS[collection]
+        name = f"{name}/{named}" if collection in _NESTED and name else named
+    return f"{kind} {name}" if kind else path
+
+
 def view(row: AuditEvent) -> dict[str, Any]:
     amount = None
     if row.amount_minor is not None and row.currency:
         money = Money(row.amount_minor, row.currency)
         amount = {"minor": money.minor, "currency": money.currency, "text": str(money)}
+    target = _path(row.action, row.target)
     return {
         "at": ts(row.at),
         "actor": row.actor,
         "action": row.action,
-        "target": _path(row.action, row.target),
+        "target": target,
+        "object": object_of(target),
         "amount": amount,
         "reason": row.reason,
         "detail": row.detail,

@@ -121,6 +121,21 @@ def test_a_statement_shows_refunds_only_where_there_were_some(
     assert "REFUNDED" in result.stdout and "228.00 CNY" in result.stdout
 
 
+def test_a_statement_without_an_org_is_of_the_one_whose_money_you_see(
+    api: FakeApi, run: Run, logged_in: Path
+) -> None:
+    me = {"kind": "user", "user": "ada", "operator": False, "site": None,
+          "memberships": [{"org": "acme", "role": "finance"}, {"org": "lab", "role": "member"}]}  # fmt: skip
+    api.on("GET", "/whoami", ok(me))
+    api.on("GET", "/orgs/acme/statements", ok(STATEMENT))
+    result = run("statement")
+    assert result.exit_code == 0, result.output
+    assert api.requests[-1].url.path.endswith("/orgs/acme/statements")
+    api.on("GET", "/whoami", ok({**me, "memberships": []}))
+    none = run("statement")
+    assert none.exit_code == 2 and "name the org: suanli statement ORG (you see no org's money" in none.stderr
+
+
 def test_an_empty_statement_says_nothing_was_charged(api: FakeApi, run: Run, logged_in: Path) -> None:
     empty = {"org": "acme", "project": None, "month": "2026-11", "lines": [], "funding": [], "totals": [],
              "balances": []}  # fmt: skip

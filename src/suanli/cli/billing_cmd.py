@@ -14,7 +14,7 @@ from rich.markup import escape
 from suanli.cli.amounts import SignedAmounts
 from suanli.cli.context import choice, fail, session, stdout
 from suanli.cli.exit_codes import ExitCode
-from suanli.cli.money_cmd import MONEY_ROLES
+from suanli.cli.money_cmd import MONEY_ROLES, money_org
 from suanli.cli.render import print_json, print_records
 from suanli.client import ApiError, Client
 
@@ -84,7 +84,12 @@ def _no_table_to_file(table: bool, output: Path | None) -> None:
 
 
 def statement(
-    org: Annotated[str, typer.Argument(help="The org.")],
+    org: Annotated[
+        str | None,
+        typer.Argument(
+            help="The org. Default: yours, when you see the money of one org only.", show_default=False
+        ),
+    ] = None,
     month: MonthOption = None,
     project: Annotated[str | None, typer.Option(help="One project (default: the whole org).")] = None,
     fmt: Annotated[
@@ -103,6 +108,7 @@ def statement(
     """
     _no_table_to_file(fmt is StatementFormat.table, output)
     with session() as client:
+        org = org or money_org(client, "suanli statement ORG")
         body = client.statement(
             org, month=month, project=project, format="json" if fmt is StatementFormat.table else fmt.value
         )

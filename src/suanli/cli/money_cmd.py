@@ -12,6 +12,7 @@ from suanli.cli.amounts import SignedAmounts
 from suanli.cli.context import fail, session, stdout
 from suanli.cli.exit_codes import ExitCode
 from suanli.cli.render import print_json, print_records
+from suanli.client import Client
 
 __all__ = ["register"]
 
@@ -45,6 +46,16 @@ def _flat(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 MONEY_ROLES = ("owner", "admin", "finance")
 
 
+def money_org(client: Client, usage: str) -> str:
+    """The org whose money the caller sees, when it is one only; otherwise the command ends asking
+    for it (`usage` shows how), with the orgs they could name."""
+    mine = sorted({m["org"] for m in client.whoami().get("memberships", []) if m["role"] in MONEY_ROLES})
+    if len(mine) != 1:
+        said = f"yours: {', '.join(mine)}" if mine else "you see no org's money (owners, admins, finance do)"
+        fail(f"name the org: {usage} ({said})", ExitCode.USAGE)
+    return str(mine[0])
+
+
 def balance(
     org: Annotated[
         str | None,
@@ -63,18 +74,7 @@ def balance(
     ```
     """
     with session() as client:
-        if org is None:
-            mine = sorted(
-                {m["org"] for m in client.whoami().get("memberships", []) if m["role"] in MONEY_ROLES}
-            )
-            if len(mine) != 1:
-                said = (
-                    f"yours: {', '.join(mine)}"
-                    if mine
-                    else "you see no org's money (owners, admins, finance do)"
-                )
-                fail(f"name the org: suanli balance ORG ({said})", ExitCode.USAGE)
-            org = mine[0]
+        org = org or money_org(client, "suanli balance ORG")
         body = client.get_balance(org)
     if json_out:
         print_json(body)

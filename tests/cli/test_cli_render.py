@@ -63,6 +63,12 @@ def test_exit_code_for_status(status: int, code: int) -> None:
     assert exit_code_for_status(status) == code
 
 
+def test_a_spending_limit_has_its_own_exit_code_apart_from_other_conflicts() -> None:
+    assert exit_code_for_status(409, "budget_exceeded") == 6  # top up or raise the cap, then retry
+    assert exit_code_for_status(409, "over_budget") == 6
+    assert exit_code_for_status(409, "exists") == 2
+
+
 def test_items_of_accepts_pages_and_bare_lists() -> None:
     assert items_of({"items": [{"a": 1}], "next_cursor": None}) == [{"a": 1}]
     assert items_of([{"a": 1}, "junk"]) == [{"a": 1}]

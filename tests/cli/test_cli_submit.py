@@ -98,6 +98,18 @@ def test_invalid_spec_shows_each_field_error(
     assert "  run: required" in lines
 
 
+def test_a_submit_refused_by_a_hard_capped_budget_exits_6(
+    api: FakeApi, run: Run, logged_in: Path, spec_file: Path
+) -> None:
+    said = (
+        "project acme/vision has reached its hard-capped budget for 2026-11: 500.00 CNY charged of 500.00 CNY"
+    )
+    api.on("POST", "/jobs", problem(409, "budget_exceeded", said))
+    result = run("submit", str(spec_file))
+    assert result.exit_code == 6, result.output  # not 2: the spec is fine, the money is not
+    assert result.stderr.startswith(f"error: {said}")
+
+
 def test_unreachable_submit_is_retried_with_the_same_key(
     api: FakeApi, run: Run, logged_in: Path, spec_file: Path
 ) -> None:

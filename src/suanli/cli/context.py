@@ -187,7 +187,7 @@ def client_errors(server: str) -> Iterator[None]:
         message = exc.detail
         if exc.status == 401 and not _running("login"):  # not back to the command that just failed
             message += " (run `suanli login` to sign in again)"
-        fail(message, exit_code_for_status(exc.status), exc.errors)
+        fail(message, exit_code_for_status(exc.status, exc.code), exc.errors)
     except ServerUnreachable as exc:
         fail(f"{exc} (is the server running? `make up` starts a local one)", ExitCode.UNREACHABLE)
     except MalformedToken as exc:

@@ -16,18 +16,26 @@ class ExitCode(IntEnum):
     NOT_FOUND = 3  # no such job, site, org ... (or not visible to you)
     AUTH = 4  # not logged in, token rejected (401) or not allowed (403)
     UNREACHABLE = 5  # the server could not be reached
+    LIMIT = 6  # refused by a spending limit: a project's hard-capped budget, a programme's budget
     INTERRUPTED = 130  # Ctrl-C
 
 
 EXIT_CODES_HELP = (
     "**Exit codes**: 0 ok · 1 job failed or other error · 2 usage or invalid input · "
-    "3 not found · 4 not logged in / not allowed · 5 server unreachable · 130 interrupted. "
+    "3 not found · 4 not logged in / not allowed · 5 server unreachable · 6 a spending limit reached "
+    "(a hard-capped budget) · 130 interrupted. "
     "`submit --wait` exits with the job's own exit code."
 )
 
 
-def exit_code_for_status(status: int) -> ExitCode:
-    """Map an HTTP error status to the exit code a script sees."""
+# The problem codes of a refusal by a spending limit: valid input, refused until the limit is raised
+LIMIT_CODES = frozenset({"budget_exceeded", "over_budget"})
+
+
+def exit_code_for_status(status: int, code: str = "") -> ExitCode:
+    """Map an HTTP error status (and the problem's `code`) to the exit code a script sees."""
+    if code in LIMIT_CODES:
+        return ExitCode.LIMIT
     if status in (401, 403):
         return ExitCode.AUTH
     if status == 404:

@@ -72,6 +72,7 @@ def test_a_statement_in_every_format_for_finance_only(net: Net) -> None:
     assert [(line["job"], line["hours"], line["amount"]["text"]) for line in body["lines"]] == [
         (job, "1.50", "54.00 CNY")
     ]
+    assert [(line["seconds"], line["accelerator_seconds"]) for line in body["lines"]] == [(5_400, 5_400)]
     assert body["funding"] == [
         {"source": "cash", "amount": {"minor": 5_400, "currency": "CNY", "text": "54.00 CNY"}}
     ]
@@ -87,7 +88,8 @@ def test_a_statement_in_every_format_for_finance_only(net: Net) -> None:
     )
     as_csv = net.call("GET", "/orgs/demo/statements", finance, params={"month": "2026-11", "format": "csv"})
     assert as_csv.headers["content-type"].startswith("text/csv")
-    assert [r["kind"] for r in csv.DictReader(io.StringIO(as_csv.text))][2] == "job"
+    job_row = list(csv.DictReader(io.StringIO(as_csv.text)))[2]
+    assert (job_row["kind"], job_row["hours"], job_row["seconds"]) == ("job", "1.50", "5400")
     page = net.call(
         "GET", "/orgs/demo/statements", net.operator, params={"month": "2026-11", "format": "html"}
     )

@@ -31,6 +31,8 @@ class JobLine:
     refunded: int = (
         0  # of it given back this month by refunds (minor units, ≥ 0): amount + refunded was charged
     )
+    seconds: int = 0  # `hours` exactly: wall-clock seconds of the usage charged
+    accelerator_seconds: int = 0  # `accelerator_hours` exactly
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,8 @@ COLUMNS = (
     "amount",
     "currency",
     "refunded",
+    "seconds",
+    "accelerator_seconds",
 )
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
@@ -147,7 +151,8 @@ def rows(st: Statement) -> list[dict[str, Any]]:
             {"kind": "job", "project": line.project, "job": line.job, "name": line.name, "site": line.site,
              "pool": line.pool, "hours": line.hours, "accelerator_hours": line.accelerator_hours,
              "amount": plain(line.amount, line.currency), "currency": line.currency,
-             "refunded": plain(line.refunded, line.currency) if line.refunded else ""}
+             "refunded": plain(line.refunded, line.currency) if line.refunded else "",
+             "seconds": line.seconds, "accelerator_seconds": line.accelerator_seconds}
         )  # fmt: skip
     for f in st.funding:
         out.append(

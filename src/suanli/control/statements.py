@@ -84,6 +84,8 @@ def _job_lines(tx: Tx, lines: list[Posted], project_names: dict[str, str]) -> li
                 a.amount,
                 cur,
                 a.refunded,
+                a.wall,
+                a.accelerator,
             )
         )
     return sorted(out, key=lambda line: (line.project, line.job, line.site, line.pool))
@@ -170,6 +172,8 @@ def view(st: Statement) -> dict[str, Any]:
                 "pool": line.pool,
                 "hours": line.hours,
                 "accelerator_hours": line.accelerator_hours,
+                "seconds": line.seconds,
+                "accelerator_seconds": line.accelerator_seconds,
                 "amount": money_view(line.amount, line.currency),
                 "refunded": money_view(line.refunded, line.currency),
             }

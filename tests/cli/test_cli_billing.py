@@ -118,7 +118,10 @@ def test_a_statement_shows_refunds_only_where_there_were_some(
     api.on("GET", "/orgs/acme/statements", ok({**STATEMENT, "lines": [line]}))
     result = run("statement", "acme")
     assert result.exit_code == 0, result.output
-    assert "REFUNDED" in result.stdout and "228.00 CNY" in result.stdout
+    header = next(row for row in result.stdout.splitlines() if "REFUNDED" in row).split()
+    assert header[-3:] == ["CHARGED", "REFUNDED", "NET"] and "AMOUNT" not in header
+    row = next(r for r in result.stdout.splitlines() if "228.00 CNY" in r)
+    assert row.split()[-6:] == ["228.00", "CNY", "228.00", "CNY", "0.00", "CNY"]  # charged, refunded, net
 
 
 def test_a_statement_without_an_org_is_of_the_one_whose_money_you_see(

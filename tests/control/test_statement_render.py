@@ -68,7 +68,9 @@ def test_a_refund_shows_beside_the_line_it_gave_back_and_the_amount_stays_net() 
         ("job_1", "228.00", ""),
         ("job_2", "0.00", "1.20"),
     ]
-    assert '<th class="n">refunded</th>' in statement_html(refunded)
+    page = statement_html(refunded)
+    assert '<th class="n">charged</th><th class="n">refunded</th><th class="n">net</th>' in page
+    assert '<td class="n">1.20 CNY</td><td class="n">1.20 CNY</td><td class="n">0.00 CNY</td>' in page
     assert ">refunded<" not in statement_html(st)  # no column where nothing was refunded
 
 

@@ -17,6 +17,7 @@ from suanli.cli.exit_codes import ExitCode
 from suanli.cli.money_cmd import MONEY_ROLES, money_org
 from suanli.cli.render import print_json, print_records
 from suanli.client import ApiError, Client
+from suanli.domain.money import DEFAULT_CURRENCY, Money
 
 __all__ = ["register"]
 
@@ -132,9 +133,10 @@ def _print_statement(client: Client, org: str, month: str | None, body: dict[str
         "accelerator_hours",
         "amount",
     )
-    if any(int(line.get("refunded", {}).get("minor", 0)) for line in body["lines"]):
-        columns += ("refunded",)  # amount is net of it
-    print_records([_line(line) for line in body["lines"]], columns, "no charges this month")
+    refunds = any(int((line.get("refunded") or {}).get("minor", 0)) for line in body["lines"])
+    if refunds:  # what was charged, what refunds gave back of it, and what stands: the API's amount
+        columns = (*columns[:-1], "charged", "refunded", "net")
+    print_records([_line(line, refunds) for line in body["lines"]], columns, "no charges this month")
     if not body["lines"] and _is_provider(client, org):
         stdout.print(
             f"[dim]{escape(org)} is a provider: what its sites earned is in `suanli settlement "
@@ -153,13 +155,21 @@ def _print_statement(client: Client, org: str, month: str | None, body: dict[str
         )
 
 
-def _line(line: dict[str, Any]) -> dict[str, Any]:
+def _line(line: dict[str, Any], refunds: bool = False) -> dict[str, Any]:
     """A statement line for the table. Its hours come rounded to 0.01 (18 s or less is `0.00`): a
-    line that was charged says `<0.01`, never that it ran no time."""
+    line that was charged says `<0.01`, never that it ran no time. With `refunds`, its `amount` (net
+    of refunds) is shown as `net` beside what was `charged` (net + refunded) and `refunded`."""
     flat = _flat([line])[0]
     charged = any(int((line.get(k) or {}).get("minor", 0)) for k in ("amount", "refunded"))
     if charged and _is_zero(flat.get("hours")):
         flat["hours"] = "<0.01"
+    if refunds:
+        amount, refunded = line.get("amount") or {}, line.get("refunded") or {}
+        currency = str(amount.get("currency") or refunded.get("currency") or DEFAULT_CURRENCY)
+        gross = int(amount.get("minor", 0)) + int(refunded.get("minor", 0))
+        flat["charged"], flat["net"] = str(Money(gross, currency)), flat.get("amount")
+        if not int(refunded.get("minor", 0)):
+            flat["refunded"] = "-"
     return flat
 
 

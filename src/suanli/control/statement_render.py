@@ -211,8 +211,8 @@ def statement_html(st: Statement) -> str:
     refunds = any(line.refunded for line in st.lines)  # a column only where a refund was made
     jobs = (
         _table(
-            ("project", "job", "name", "site / pool", "hours", "accelerator hours", "amount")
-            + (("refunded",) if refunds else ()),
+            ("project", "job", "name", "site / pool", "hours", "accelerator hours")
+            + (("charged", "refunded", "net") if refunds else ("amount",)),
             [
                 (
                     line.project,
@@ -221,12 +221,19 @@ def statement_html(st: Statement) -> str:
                     f"{line.site} / {line.pool}",
                     line.hours,
                     line.accelerator_hours,
-                    text(line.amount, line.currency),
                 )
-                + ((text(line.refunded, line.currency) if line.refunded else "",) if refunds else ())
+                + (
+                    (
+                        text(line.amount + line.refunded, line.currency),
+                        text(line.refunded, line.currency) if line.refunded else "",
+                        text(line.amount, line.currency),
+                    )
+                    if refunds
+                    else (text(line.amount, line.currency),)
+                )
                 for line in st.lines
             ],
-            {4, 5, 6, 7},
+            {4, 5, 6, 7, 8},
         )
         if st.lines
         else '<p class="muted">No charges this month.</p>'

@@ -1,5 +1,6 @@
 """`suanli up` and `suanli server`: options refused before anything starts, and the local agent's
-life beside the server (`serve.py`). A whole `up` runs in `tests/e2e/test_e2e_up.py`."""
+life beside the server (`serve.py`, `local_agent.py`, `listen.py`). A whole `up` runs in
+`tests/e2e/test_e2e_up.py`."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from pathlib import Path
 import pytest
 from typer.testing import Result
 
-from suanli.cli.serve import _LocalAgent, _open, _settings, _url
+from suanli.cli.listen import listen_url
+from suanli.cli.local_agent import LocalAgent
+from suanli.cli.serve import _open, _settings
 
 Run = Callable[..., Result]
 
@@ -62,14 +65,14 @@ def python(code: str) -> list[str]:
 
 
 def test_an_agent_that_exits_on_its_own_is_reported_with_its_code() -> None:
-    agent = _LocalAgent("local", python("raise SystemExit(4)"), dict(os.environ))
+    agent = LocalAgent("local", python("raise SystemExit(4)"), dict(os.environ))
     reported: list[int | None] = []
     agent.run(lambda: None, lambda: reported.append(agent.exit_code))
     assert reported == [4]
 
 
 def test_an_agent_stopped_by_up_is_not_reported() -> None:
-    agent = _LocalAgent("local", python("import time; time.sleep(60)"), dict(os.environ))
+    agent = LocalAgent("local", python("import time; time.sleep(60)"), dict(os.environ))
     reported: list[int | None] = []
     thread = threading.Thread(target=agent.run, args=(lambda: None, lambda: reported.append(agent.exit_code)))
     thread.start()
@@ -82,7 +85,7 @@ def test_an_agent_stopped_by_up_is_not_reported() -> None:
 
 
 def test_an_agent_stopped_before_the_server_is_ready_never_starts() -> None:
-    agent = _LocalAgent("local", python("raise SystemExit(4)"), dict(os.environ))
+    agent = LocalAgent("local", python("raise SystemExit(4)"), dict(os.environ))
     reported: list[int | None] = []
     agent.run(agent.stop, lambda: reported.append(agent.exit_code))  # Ctrl-C while `up` waits
     assert agent.proc is None and reported == []
@@ -188,7 +191,7 @@ def test_postgres_scheme_is_read_as_postgresql(tmp_path: Path, database_url: str
     ],
 )
 def test_the_url_a_server_prints_is_one_to_reach_it_by(host: str, url: str) -> None:
-    assert _url(host, 8600) == url
+    assert listen_url(host, 8600) == url
 
 
 def test_server_says_where_it_listens_and_how_the_operator_signs_in(tmp_path: Path) -> None:

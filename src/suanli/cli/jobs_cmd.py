@@ -11,7 +11,8 @@ from rich.markup import escape
 from suanli.cli.context import session, stderr, stdout
 from suanli.cli.exit_codes import ExitCode
 from suanli.cli.log_stream import LogPrinter
-from suanli.cli.render import items_of, print_events, print_job, print_jobs, print_json, print_why, state_text
+from suanli.cli.render import items_of, print_events, print_job, print_jobs, print_json, state_text
+from suanli.cli.render_placement import print_why
 
 __all__ = ["register"]
 

@@ -17,16 +17,16 @@ from suanli.domain.resources import format_duration
 __all__ = [
     "TERMINAL_STATES",
     "age",
+    "cell",
     "items_of",
     "print_events",
     "print_job",
     "print_jobs",
     "print_json",
-    "print_quote",
     "print_records",
     "print_site",
     "print_sites",
-    "print_why",
+    "show",
     "state_text",
     "when",
 ]
@@ -55,7 +55,8 @@ _STATE_STYLE = {
 PIPE_WIDTH = 400
 
 
-def _show(renderable: RenderableType | str) -> None:
+def show(renderable: RenderableType | str) -> None:
+    """Print to stdout: fitted to the window on a terminal, unwrapped (one line per row) in a pipe."""
     if stdout.is_terminal:
         stdout.print(renderable)
     else:
@@ -111,7 +112,8 @@ def _day(value: Any) -> str:
     return when(value).split(" ")[0]
 
 
-def _cell(value: Any) -> str:
+def cell(value: Any) -> str:
+    """A value as a table cell's markup: `-` when absent, `yes`/`no`, JSON for a dict or list."""
     if value is None or value == "":
         return "-"
     if isinstance(value, bool):
@@ -141,18 +143,18 @@ def print_jobs(jobs: Sequence[dict[str, Any]]) -> None:
         table.add_column(header, no_wrap=header in ("STATE", "AGE"), overflow="fold")
     for job in jobs:
         where = "/".join(str(p) for p in (job.get("site"), job.get("pool")) if p) or "-"
-        ended = _cell(job.get("exit_code")) if job.get("exit_code") is not None else _cell(job.get("reason"))
+        ended = cell(job.get("exit_code")) if job.get("exit_code") is not None else cell(job.get("reason"))
         owner = f"{job.get('org') or '-'}/{job.get('project') or '-'}" if show_org else job.get("project")
         table.add_row(
-            _cell(job.get("id")),
-            _cell(job.get("name")),
-            _cell(owner),
+            cell(job.get("id")),
+            cell(job.get("name")),
+            cell(owner),
             state_text(job.get("state")),
             *((escape(where),) if show_site else ()),
             age(job.get("created_at")),
             ended,
         )
-    _show(table if jobs else "[dim]no jobs[/dim]")
+    show(table if jobs else "[dim]no jobs[/dim]")
 
 
 def print_job(job: dict[str, Any], events: Sequence[dict[str, Any]] = ()) -> None:
@@ -162,8 +164,8 @@ def print_job(job: dict[str, Any], events: Sequence[dict[str, Any]] = ()) -> Non
     grid.add_column(overflow="fold")
     attempts = [a for a in job.get("attempts") or [] if isinstance(a, dict)]
     rows = [
-        ("id", _cell(job.get("id"))),
-        ("name", _cell(job.get("name"))),
+        ("id", cell(job.get("id"))),
+        ("name", cell(job.get("name"))),
         ("org/project", escape(f"{job.get('org') or '-'}/{job.get('project') or '-'}")),
         ("state", state_text(job.get("state"))),
     ]
@@ -171,12 +173,12 @@ def print_job(job: dict[str, Any], events: Sequence[dict[str, Any]] = ()) -> Non
         rows += _pending_rows(job, attempts)
     else:
         rows += [
-            ("reason", _cell(job.get("reason"))),
+            ("reason", cell(job.get("reason"))),
             ("site/pool", escape(f"{job.get('site') or '-'}/{job.get('pool') or '-'}")),
         ]
     rows += [
-        ("exit code", _cell(job.get("exit_code"))),
-        ("retries left", _cell(job.get("retries_left"))),
+        ("exit code", cell(job.get("exit_code"))),
+        ("retries left", cell(job.get("retries_left"))),
         ("created", when(job.get("created_at"))),
         *((("started", when(job.get("started_at"))),) if job.get("state") != "PENDING" else ()),
         ("ended", when(job.get("ended_at"))),
@@ -184,23 +186,23 @@ def print_job(job: dict[str, Any], events: Sequence[dict[str, Any]] = ()) -> Non
     rows += [("charged", _charges(c)) for c in job.get("charges") or [] if isinstance(c, dict)]
     for key, value in rows:
         grid.add_row(key, value)
-    _show(grid)
+    show(grid)
     if attempts:
         table = Table(title="attempts", title_justify="left", box=None, pad_edge=False)
         for header in ("#", "SITE/POOL", "STATE", "STARTED", "ENDED", "EXIT", "REASON"):
             table.add_column(header, overflow="fold")
         for a in attempts:
             table.add_row(
-                _cell(a.get("number")),
+                cell(a.get("number")),
                 escape(f"{a.get('site') or '-'}/{a.get('pool') or '-'}"),
                 state_text(a.get("state")),
                 when(a.get("started_at")),
                 when(a.get("ended_at")),
-                _cell(a.get("exit_code")),
-                _cell(a.get("reason")),
+                cell(a.get("exit_code")),
+                cell(a.get("reason")),
             )
         stdout.print()
-        _show(table)
+        show(table)
     if events:
         stdout.print()
         print_events(events, title="recent events")
@@ -213,7 +215,7 @@ def _pending_rows(job: dict[str, Any], attempts: Sequence[dict[str, Any]]) -> li
     """A waiting job's rows: why it waits (the last cycle's reasons, what holds it back first),
     and, once an attempt ended and the job was queued again, that attempt as the last one: the
     job's `site`/`pool` name where it ran, not where it runs."""
-    rows = [("reason", _cell(job.get("reason")))] if job.get("reason") else []
+    rows = [("reason", cell(job.get("reason")))] if job.get("reason") else []
     waiting = [w for w in job.get("waiting") or [] if isinstance(w, dict)]
     # a gate (funds, quota; its `pool` is "(funds)") binds whatever the pools say: it comes first
     held = [w for w in waiting if str(w.get("pool", "")).startswith("(")]
@@ -259,8 +261,8 @@ def print_events(events: Sequence[dict[str, Any]], title: str | None = None) -> 
     table.add_column("KIND", no_wrap=True)
     table.add_column("MESSAGE", overflow="fold")
     for event in events:
-        table.add_row(when(event.get("at")), _cell(event.get("kind")), _cell(event.get("message")))
-    _show(table if events else "[dim]no events[/dim]")
+        table.add_row(when(event.get("at")), cell(event.get("kind")), cell(event.get("message")))
+    show(table if events else "[dim]no events[/dim]")
 
 
 def _free(pool: dict[str, Any]) -> str:
@@ -299,19 +301,19 @@ def print_sites(sites: Sequence[dict[str, Any]]) -> None:
         table.add_column(header, no_wrap=header in ("SITE", "POOL", "STATE", "SIZE"), overflow="fold")
     for site in sites:
         pools = [p for p in site.get("pools") or [] if isinstance(p, dict)]
-        head = (_cell(site.get("name")), _cell(site.get("region")), state_text(site.get("state")))
+        head = (cell(site.get("name")), cell(site.get("region")), state_text(site.get("state")))
         if not pools:
             table.add_row(*head, "[dim]no pools[/dim]", "", "", "")
         for index, pool in enumerate(pools):
             row = head if index == 0 else ("", "", "")
             table.add_row(
                 *row,
-                _cell(pool.get("name")),
+                cell(pool.get("name")),
                 escape(_size(pool)),
                 _free(pool),
-                _cell(pool.get("price_per_hour")),
+                cell(pool.get("price_per_hour")),
             )
-    _show(table if sites else "[dim]no sites[/dim]")
+    show(table if sites else "[dim]no sites[/dim]")
 
 
 def print_site(site: dict[str, Any]) -> None:
@@ -320,17 +322,17 @@ def print_site(site: dict[str, Any]) -> None:
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column()
     for key, value in (
-        ("name", _cell(site.get("name"))),
-        ("org", _cell(site.get("org"))),
-        ("region", _cell(site.get("region"))),
-        ("energy", f"PUE {_cell(site.get('pue'))}, grid {_cell(site.get('carbon_g_per_kwh'))} gCO2e/kWh"),
+        ("name", cell(site.get("name"))),
+        ("org", cell(site.get("org"))),
+        ("region", cell(site.get("region"))),
+        ("energy", f"PUE {cell(site.get('pue'))}, grid {cell(site.get('carbon_g_per_kwh'))} gCO2e/kWh"),
         ("bandwidth", _bandwidth(site.get("bandwidth_mbps"))),
         ("state", state_text(site.get("state"))),
         ("last seen", when(site.get("last_seen_at"))),
         *((("agent stopped", when(site.get("agent_stopped_at"))),) if site.get("agent_stopped_at") else ()),
     ):
         grid.add_row(key, value)
-    _show(grid)
+    show(grid)
     stdout.print()
     print_sites([site])
 
@@ -358,180 +360,6 @@ def print_records(records: Sequence[dict[str, Any]], columns: Sequence[str], emp
     for record in records:
         # Dates only: these tables list long-lived things; --json has the full times.
         table.add_row(
-            *(_day(r) if c.endswith("_at") else _cell(r) for c, r in ((c, record.get(c)) for c in present))
+            *(_day(r) if c.endswith("_at") else cell(r) for c, r in ((c, record.get(c)) for c in present))
         )
-    _show(table if records else f"[dim]{escape(empty)}[/dim]")
-
-
-def print_why(why: dict[str, Any]) -> None:
-    """`suanli why`: where the job went and why, or every pool's reason for not taking it now."""
-    state = str(why.get("state", ""))
-    job_id = escape(str(why.get("id", "")))
-    if state != "PENDING":
-        where = (
-            f" on {escape(str(why.get('site')))}/{escape(str(why.get('pool')))}" if why.get("site") else ""
-        )
-        stdout.print(f"{job_id} is {state_text(state)}{where}; it is not waiting.")
-        for message in why.get("placements") or []:
-            stdout.print(f"  {escape(str(message))}")
-        _print_preempted(job_id, why)
-        return
-    # What binds first: a gate (funds, quota) or capacity reserved for another job holds the job
-    # back however the queue ranks it, so it heads the answer with what would clear it.
-    for block in why.get("blocked") or []:
-        _print_held_back(job_id, block)
-    if why.get("queue"):
-        stdout.print(f"{job_id} in the queue: {escape(str(why['queue']))}.")
-    _print_preempted(job_id, why)
-    reservation = why.get("reservation")
-    if reservation:
-        when = (
-            f"from {escape(str(reservation['starts_at']))}"
-            if reservation.get("starts_at")
-            else "once the running jobs there end (their length is not known)"
-        )
-        if reservation.get("claim") and not reservation.get("starts_at"):
-            when = "as the jobs in its way there pass their checkpoints (a claim: held for it from cycle to cycle)"
-        stdout.print(f"{job_id} holds a reservation on {escape(str(reservation['pool']))} {when}.")
-        if reservation.get("preempting"):
-            stdout.print(f"  {reservation['preempting']} preemptible job(s) there are being stopped for it.")
-    candidates = why.get("candidates") or []
-    if not candidates:
-        stdout.print(f"{job_id} is waiting: no site offers any pool yet.")
-        return
-    fits = [c for c in candidates if c.get("fits")]
-    if fits and why.get("blocked"):
-        stdout.print(f"{escape(str(fits[0]['pool']))} would take it now, once what holds it back is cleared.")
-    elif fits:
-        stdout.print(
-            f"{job_id} is waiting, but {escape(str(fits[0]['pool']))} fits now: the next cycle places it."
-        )
-    else:
-        stdout.print(f"{job_id} is waiting: no pool takes it now.")
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for header in ("POOL", "VERDICT", "REASON", "SCORE"):
-        table.add_column(header)
-    labels = {
-        "ok": "[green]fits[/green]",
-        "unschedulable": "[yellow]not now[/yellow]",
-        "unresolvable": "[red]never[/red]",
-    }
-    for c in candidates:
-        score = "" if c.get("score") is None else f"{float(c['score']):.0f}"
-        table.add_row(
-            escape(str(c["pool"])),
-            labels.get(str(c["code"]), str(c["code"])),
-            escape(str(c["reason"])),
-            score,
-        )
-    _show(table)
-    for pool in why.get("holding") or []:
-        _print_holders(pool)
-
-
-HOLDERS_SHOWN = 5
-
-
-def _print_holders(pool: dict[str, Any]) -> None:
-    """What runs on a pool a waiting job does not fit now (`suanli why`), longest-running first."""
-    attempts = [a for a in pool.get("attempts") or [] if isinstance(a, dict)]
-    if not attempts:
-        return
-    n = len(attempts)
-    stdout.print(f"{escape(str(pool['pool']))} is held by {n} running job{'s' if n != 1 else ''}:")
-    for a in attempts[:HOLDERS_SHOWN]:
-        who = f"{a['name']} ({a['job']}, {a['org']})" if a.get("job") else f"a job of {a['org']}"
-        size = (
-            f"{a['accelerators']} accelerator{'s' if a['accelerators'] != 1 else ''}, "
-            if a.get("accelerators")
-            else ""
-        )
-        size += f"{a['cpus']} CPU{'s' if a.get('cpus') != 1 else ''}"
-        ends = f"ends by {when(a['ends_by'])}" if a.get("ends_by") else "no max_runtime, so no known end"
-        if a.get("stopping"):
-            stop = "being stopped"
-        elif a.get("preemptible"):
-            stop = "preemptible"
-        else:
-            stop = "not preemptible: runs to its end"
-        stdout.print(
-            f"  {escape(who)}: {escape(size)}, running {age(a.get('started_at'))}, {escape(ends)}; {stop}"
-        )
-    if n > HOLDERS_SHOWN:
-        stdout.print(f"  and {n - HOLDERS_SHOWN} more")
-
-
-# What clears a gate's refusal (`blocked[].pool` names the gate: the scheduler's `GATES`)
-_CLEARS = {
-    # a submitted job's max_runtime cannot change: a smaller hold means a new job
-    "(funds)": "it starts once its project's available funds cover the hold: a top-up or a higher "
-    "credit limit (operators: suanli topup, suanli credit-limit set), or cancel it and resubmit "
-    "with a shorter max_runtime, for a smaller hold",
-    "(quota)": "it starts once its org's running jobs free enough of its quota, or an operator raises "
-    "the limit (suanli org quota)",
-}
-
-
-def _print_held_back(job_id: str, block: dict[str, Any]) -> None:
-    """One thing that holds a waiting job back (`suanli why`), and what clears it where that is known."""
-    reason = escape(str(block.get("reason", ""))).rstrip(".")
-    clears = _CLEARS.get(str(block.get("pool")))
-    stdout.print(f"{job_id} is held back: {reason}" + (f"; {clears}." if clears else ""))
-
-
-def _print_preempted(job_id: str, why: dict[str, Any]) -> None:
-    """How often the job was stopped for others, and the last time why (`suanli why`)."""
-    times = int(why.get("preemptions") or 0)
-    if not times:
-        return
-    said = f"{job_id} was preempted {times} time{'s' if times != 1 else ''}, each time queued again with its retries untouched"
-    last = why.get("last_preemption")
-    if last:
-        said += f"; the last at {escape(str(last['at']))}: {escape(str(last['message']))}"
-    stdout.print(f"{said}.")
-
-
-def print_quote(quote: dict[str, Any]) -> None:
-    """`suanli quote`: pools that fit, best first, with price, energy and carbon; then why not the rest."""
-    rows = quote.get("candidates") or []
-    hours = quote.get("expected_hours")
-    basis = (
-        "the default hold: no max_runtime given"
-        if quote.get("expected_hours_from") == "default_hold"
-        else "max_runtime"
-    )
-    stdout.print(
-        f"objective {escape(str(quote.get('objective')))}, priced for {escape(str(hours))} h ({basis})"
-    )
-    ahead, projected = quote.get("queue_ahead"), quote.get("queue_projected")
-    if ahead:
-        counted = "" if projected == ahead else f" (the first {projected} counted)"
-        stdout.print(
-            f"START counts the {ahead} job(s) waiting ahead{counted}, each running to its max_runtime"
-        )
-    if not rows:
-        stdout.print("no site offers any pool yet")
-        return
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for header in ("POOL", "START", "PRICE/H", "COST", "ENERGY kWh", "CO2 kg", "SCORE", "WHY NOT"):
-        table.add_column(header)
-    for r in rows:
-        score = "" if r.get("score") is None else f"{float(r['score']):.0f}"
-        never = r.get("code") == "unresolvable"  # it could never run there: its price is not the job's
-        table.add_row(
-            escape(str(r["pool"])),
-            "now" if r.get("expected_start") == "now" else when(r.get("expected_start")),
-            "-" if never else _cell(r.get("price_per_hour")),
-            "-" if never else _cell(r.get("expected_cost")),
-            "-" if never else _cell(r.get("energy_kwh")),
-            "-" if never else _cell(r.get("carbon_kg")),
-            score,
-            "" if r.get("fits") else escape(str(r.get("reason", ""))),
-        )
-    _show(table)
-    if any(r.get("score") is not None for r in rows):
-        stdout.print(
-            f"SCORE: how well a pool suits objective {escape(str(quote.get('objective')))} "
-            "(price, carbon, speed, data locality, fit; higher is better): at its turn the job is "
-            "placed on the highest-scoring pool with room."
-        )
+    show(table if records else f"[dim]{escape(empty)}[/dim]")

@@ -1,33 +1,31 @@
 """`suanli server` and `suanli up`: run the control plane (and, for `up`, a local site) in the foreground.
 
 The control plane, the API app and uvicorn are imported inside the functions that use them, not at the
-top: `main` imports this module for every command, and they take seconds to load.
+top: `main` imports this module for every command, and they take seconds to load. It is the one CLI
+module allowed to import them; what needs none of them is in `listen.py` and `local_agent.py`.
 """
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import logging
 import os
 import signal
 import socket
-import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
-import httpx
 import typer
 
 from suanli.cli.config import ConfigError, config_path, link_local_network, load_config
 from suanli.cli.context import fail, stderr
 from suanli.cli.exit_codes import ExitCode
+from suanli.cli.listen import listen_url, refuse_if_port_taken
+from suanli.cli.local_agent import LocalAgent, agent_command, refuse_if_running, wait_until_healthy
 
 if TYPE_CHECKING:
     import uvicorn
@@ -162,7 +160,7 @@ def server(
     --server URL --token-file DATA_DIR/operator.token`). Stop with Ctrl-C; all state is in the
     database.
     """
-    _refuse_if_port_taken(
+    refuse_if_port_taken(
         host, port, "another suanli server? Stop it, or listen elsewhere with --port (or --host)"
     )  # before the database is touched or a token written
     from suanli.control import bootstrap
@@ -179,7 +177,7 @@ def server(
         _write_secret(token_file, operator)
     if first:
         _write_secret(settings.data_dir / "demo.token", first.tenant_token)
-    url = _url(host, port)
+    url = listen_url(host, port)
     cp = ControlPlane(db, settings)
 
     def started() -> None:
@@ -198,45 +196,6 @@ def server(
             )
 
     _server(cp, host, port, before_exit=cp.signals.close, on_started=started).run()
-
-
-def _url(host: str, port: int) -> str:
-    """The URL to reach a server listening on `host`: this machine's own address when it listens
-    on every address, an IPv6 address in brackets."""
-    shown = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
-    return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
-
-
-def _refuse_if_port_taken(host: str, port: int, hint: str) -> None:
-    """Stop (exit 2) when the server could not listen on `host`:`port`, binding a probe on every
-    address the name resolves to as uvicorn (asyncio) will. Done first: uvicorn binds only after
-    the control plane has started, so a taken port would otherwise end the command after it had
-    migrated the database, written tokens and led the scheduler."""
-    try:
-        addresses = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except socket.gaierror as exc:
-        fail(f"--host {host!r}: {exc.strerror}", ExitCode.USAGE)
-    bound = 0
-    for family, kind, proto, _, address in addresses:
-        try:
-            probe = socket.socket(family, kind, proto)
-        except OSError:  # a family this machine lacks: asyncio skips it too
-            continue
-        try:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if family == socket.AF_INET6:
-                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            probe.bind(address)
-            bound += 1
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                fail(f"port {port} is in use on {address[0]}: {hint}", ExitCode.USAGE)
-            if exc.errno != errno.EADDRNOTAVAIL:  # asyncio skips such an address (bpo-30945)
-                fail(f"cannot listen on {address[0]} port {port}: {exc.strerror or exc}", ExitCode.USAGE)
-        finally:
-            probe.close()
-    if not bound:
-        fail(f"--host {host!r}: not an address of this machine", ExitCode.USAGE)
 
 
 def up(
@@ -269,7 +228,7 @@ def up(
     _logging(verbose)
     settings = _settings(data_dir, database_url)
     state_dir = settings.data_dir / f"agent-{site}"
-    _refuse_if_running(port, state_dir, settings.data_dir)  # before any profile or token is written
+    refuse_if_running(port, state_dir, settings.data_dir)  # before any profile or token is written
     db = _open(settings)
     now = utcnow()
     if not (state_dir / "agent.token").exists():
@@ -300,7 +259,7 @@ def up(
         f"  try: suanli {_profile_flag(tenant_token)}submit examples/hello.yaml --wait    "
         "(Ctrl-C here stops everything)"
     )
-    agent = _LocalAgent(site, _agent_command(server_url, site, state_dir, pool or []), env)
+    agent = LocalAgent(site, agent_command(server_url, site, state_dir, pool or []), env)
     _serve_with_agent(ControlPlane(db, settings), port, agent)
 
 
@@ -322,15 +281,7 @@ def _refuse_bad_options(site: str, pools: list[str]) -> None:
         fail(str(exc), ExitCode.USAGE)
 
 
-def _agent_command(server_url: str, site: str, state_dir: Path, pools: list[str]) -> list[str]:
-    cmd = [sys.executable, "-m", "suanli", "agent", "--server", server_url, "--site", site]
-    cmd += ["--state-dir", str(state_dir)]
-    for spec in pools:
-        cmd += ["--pool", spec]
-    return cmd
-
-
-def _serve_with_agent(cp: ControlPlane, port: int, agent: _LocalAgent) -> None:
+def _serve_with_agent(cp: ControlPlane, port: int, agent: LocalAgent) -> None:
     """Serve the API with the local agent beside it until either stops. Ctrl-C stops the agent
     first (it reports its last states), then the server; an agent that exits on its own stops the
     server too, and `up` fails: a network without its site would take jobs and never run them."""
@@ -347,7 +298,7 @@ def _serve_with_agent(cp: ControlPlane, port: int, agent: _LocalAgent) -> None:
         served.should_exit = True
 
     threading.Thread(
-        target=agent.run, args=(lambda: _wait_until_healthy(server_url), agent_exited), daemon=True
+        target=agent.run, args=(lambda: wait_until_healthy(server_url), agent_exited), daemon=True
     ).start()
     try:
         served.run()
@@ -363,17 +314,6 @@ def _serve_with_agent(cp: ControlPlane, port: int, agent: _LocalAgent) -> None:
         )
 
 
-def _wait_until_healthy(server_url: str, tries: int = 300) -> None:
-    """Wait (up to `tries` × 0.1 s) until the server answers /healthz."""
-    for _ in range(tries):
-        try:
-            if httpx.get(f"{server_url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-
-
 def _profile_flag(tenant_token: str | None) -> str:
     """`--profile NAME ` when this network's tenant profile is not the current one, else nothing."""
     try:
@@ -382,29 +322,6 @@ def _profile_flag(tenant_token: str | None) -> str:
         return ""
     here = next((p.name for p in config.profiles.values() if tenant_token and p.token == tenant_token), None)
     return f"--profile {here} " if here is not None and here != config.current else ""
-
-
-def _refuse_if_running(port: int, state_dir: Path, data_dir: Path) -> None:
-    """Stop (exit 2) before anything is written when the port is taken, or when another `suanli up`
-    (its local agent) is running on this data dir: a second one would take over the CLI profiles
-    and then fail."""
-    _refuse_if_port_taken(
-        "127.0.0.1", port, "is suanli already up? Start another with PORT=… (make up) or --port"
-    )
-    lock = state_dir / "agent.lock"
-    if not lock.exists():
-        return
-    fd = os.open(lock, os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        fail(
-            f"a network is already up on {data_dir} (its local agent holds {lock}); stop it first, "
-            "or start another with DATA_DIR=… (make up) or --data-dir",
-            ExitCode.USAGE,
-        )
-    finally:
-        os.close(fd)
 
 
 def _refuse_if_site_in_use(db: Database, site: str, now: datetime, lease_ttl: float) -> None:
@@ -421,59 +338,6 @@ def _refuse_if_site_in_use(db: Database, site: str, now: datetime, lease_ttl: fl
             "--site NAME (SITE=… with make up), or stop the other first",
             ExitCode.USAGE,
         )
-
-
-class _LocalAgent:
-    """The embedded site's agent, a child process in its own session so that Ctrl-C reaches only `up`,
-    which stops it. `exit_code` is set when it exits without being asked to (`stop`)."""
-
-    def __init__(self, site: str, cmd: list[str], env: dict[str, str]) -> None:
-        self.site, self.cmd, self.env = site, cmd, env
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.exit_code: int | None = None
-        self._stopping = False
-        self._lock = threading.Lock()
-
-    def run(self, wait_ready: Callable[[], None], on_exit: Callable[[], None]) -> None:
-        """Start the agent when `wait_ready` returns and wait for it; `on_exit` if it exits unasked."""
-        wait_ready()
-        with self._lock:
-            if self._stopping:
-                return
-            self.proc = subprocess.Popen(
-                self.cmd, env=self.env, start_new_session=True, preexec_fn=_die_with_parent
-            )
-            proc = self.proc
-        # PR_SET_PDEATHSIG fires when the *thread* that forked the child exits, so this one waits.
-        code = proc.wait()
-        with self._lock:
-            if self._stopping:
-                return
-            self.exit_code = code
-        on_exit()
-
-    def stop(self) -> None:
-        with self._lock:
-            self._stopping = True
-            proc = self.proc
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _die_with_parent() -> None:
-    """In the child: get SIGTERM if `up` dies, even by SIGKILL (Linux prctl PR_SET_PDEATHSIG)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
-    except OSError:
-        pass
 
 
 def _server(

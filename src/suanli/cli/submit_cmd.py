@@ -14,7 +14,8 @@ from rich.markup import escape
 
 from suanli.cli.context import fail, session, stderr, stdout
 from suanli.cli.exit_codes import ExitCode, exit_code_for_job
-from suanli.cli.render import TERMINAL_STATES, print_json, print_quote, state_text
+from suanli.cli.render import TERMINAL_STATES, print_json, state_text
+from suanli.cli.render_placement import print_quote
 from suanli.client import Client, ServerUnreachable
 
 __all__ = ["load_spec", "quote", "register", "submit", "submit_once", "wait_for_job"]

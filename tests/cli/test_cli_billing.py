@@ -267,6 +267,7 @@ def test_credit_limit_and_audit(api: FakeApi, run: Run, logged_in: Path) -> None
     out = run("audit", "--action", "topup").stdout
     assert "invoice 118" in out and "1000.00 CNY" in out
     assert "project acme/vision" in out and "/topups" not in out  # what it was done to, not the URL
+    assert "2026-11-25 12:00:00" in out and "+00:00" not in out
 
 
 def test_audit_filters_by_an_action_and_an_unknown_one_is_a_usage_error(

@@ -15,7 +15,7 @@ from suanli.cli.amounts import SignedAmounts
 from suanli.cli.context import choice, fail, session, stdout
 from suanli.cli.exit_codes import ExitCode
 from suanli.cli.money_cmd import MONEY_ROLES, money_org
-from suanli.cli.render import print_json, print_records
+from suanli.cli.render import print_json, print_records, when
 from suanli.client import ApiError, Client
 from suanli.domain.money import DEFAULT_CURRENCY, Money
 
@@ -412,7 +412,10 @@ def audit(
         print_json(body)
         return
     # what each change was made to (`project acme/vision`); a server before `object` gives its path
-    rows = [{**r, "object": r.get("object") or r.get("target")} for r in body.get("items", [])]
+    rows = [
+        {**r, "at": when(r.get("at")), "object": r.get("object") or r.get("target")}
+        for r in body.get("items", [])
+    ]
     print_records(_flat(rows), ("at", "actor", "action", "object", "amount", "reason"), "no records")
 
 

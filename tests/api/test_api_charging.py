@@ -10,7 +10,7 @@ import pytest
 from api_net import GPU_POOL, Net
 from sqlalchemy import event
 
-from suanli.control import cycle, holds, ledger
+from suanli.control import cycle, holds, ledger, snapshots
 from suanli.control.cycle import apply
 from suanli.domain.ledger import payable_account, revenue_account
 
@@ -274,6 +274,36 @@ def test_a_hold_the_applier_refuses_leaves_the_job_waiting_with_its_reason(net: 
     topup(net, "6.00")
     net.cycle()
     assert [x["job_id"] for x in sync(net, agent)["launch"]] == [job["id"]]
+
+
+@pytest.mark.parametrize("gate_sees_it", [True, False])
+def test_a_hard_capped_budget_holds_queued_jobs_to_what_it_leaves(
+    net: Net, monkeypatch: pytest.MonkeyPatch, gate_sees_it: bool
+) -> None:
+    """A 50.00 hard cap: the first 36.00 hold fits, a second job (submitted while 14.00 is left, so
+    accepted) waits naming the budget, whether the scheduler's gate or the applier's hold (the last
+    word, with the ledger as it is) catches it; raising the budget lets it start."""
+    if not gate_sees_it:
+        monkeypatch.setattr(snapshots, "budget_caps", lambda *_: {})
+    agent = priced_site(net)
+    topup(net, "500.00")
+    path = "/orgs/demo/projects/default/budget"
+    net.ok("PUT", path, net.operator, json={"month": "*", "amount": "50.00", "hard_cap": True})
+    place(net, agent)
+    second = net.ok("POST", "/jobs", net.tenant, json={"spec": TRAIN})
+    net.cycle()
+    assert sync(net, agent)["launch"] == []
+    [blocked] = net.ok("GET", f"/jobs/{second['id']}/why", net.tenant)["blocked"]
+    assert (blocked["pool"], blocked["reason"]) == (
+        "(budget)",
+        "hard-capped budget: needs 36.00 CNY, 14.00 CNY left of the project's 50.00 CNY for 2026-11",
+    )
+    assert money(net)["held"] == 3_600  # nothing written for the second
+    quoted = net.ok("POST", "/quote", net.tenant, json={"spec": TRAIN})["candidates"][0]
+    assert quoted["fits"] is False and quoted["reason"].startswith("hard-capped budget: needs 36.00 CNY")
+    net.ok("PUT", path, net.operator, json={"month": "*", "amount": "100.00", "hard_cap": True})
+    net.cycle()
+    assert [x["job_id"] for x in sync(net, agent)["launch"]] == [second["id"]]
 
 
 def test_a_running_job_is_stopped_when_its_funds_are_exhausted(net: Net) -> None:

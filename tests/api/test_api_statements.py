@@ -143,12 +143,13 @@ def test_budget_roles_thresholds_once_and_the_hard_cap_at_submit(net: Net) -> No
     finance = member_token(net, "demo", "fin", "finance")
     member = member_token(net, "demo", "mel", "member")
     stranger = net.tenant_token("rival", "eve")
-    budget = {"month": "2026-11", "amount": "20.00", "hard_cap": True, "reason": "pilot"}
+    # no cap while it is spent past: a hard cap would keep each job's one-hour hold (36.00) out
+    budget = {"month": "2026-11", "amount": "20.00", "hard_cap": False, "reason": "pilot"}
     path = "/orgs/demo/projects/default/budget"
     assert net.call("PUT", path, member, json=budget).status_code == 403
     assert net.call("PUT", path, stranger, json=budget).status_code == 404
     assert net.call("GET", path, stranger).status_code == 404
-    assert net.ok("PUT", path, finance, json=budget)["budget"]["hard_cap"] is True
+    assert net.ok("PUT", path, finance, json=budget)["budget"]["hard_cap"] is False
     run(net, agent, "one", 1_200, 1)  # 12.00 of 20.00: 60%
     checks = []
     for seconds in (0, 900, 0):  # then 21.00: 105%
@@ -157,6 +158,8 @@ def test_budget_roles_thresholds_once_and_the_hard_cap_at_submit(net: Net) -> No
         with net.cp.db.transaction() as tx:
             checks.append([e["threshold"] for e in budgets.check(tx, net.clock())])
     assert checks == [[50], [80, 100], []]
+    budget = {**budget, "hard_cap": True}
+    assert net.ok("PUT", path, finance, json=budget)["budget"]["hard_cap"] is True
     shown = net.ok("GET", path, finance)
     assert [e["threshold"] for e in shown["events"]] == [50, 80, 100] and shown["budget"]["blocked"]
     refused = net.call("POST", "/jobs", net.tenant, json={"spec": GPU_JOB})
@@ -165,9 +168,10 @@ def test_budget_roles_thresholds_once_and_the_hard_cap_at_submit(net: Net) -> No
     net.ok("PUT", path, finance, json={**budget, "amount": "50.00"})
     assert net.call("POST", "/jobs", net.tenant, json={"spec": GPU_JOB}).status_code == 201
     audit = net.ok("GET", "/audit", finance, params={"org": "demo", "action": "budget"})["items"]
-    assert [(a["actor"], a["amount"]["text"], a["reason"]) for a in audit] == [
-        ("fin", "20.00 CNY", "pilot"),
-        ("fin", "50.00 CNY", "pilot"),
+    assert [(a["actor"], a["amount"]["text"], a["detail"]["hard_cap"]) for a in audit] == [
+        ("fin", "20.00 CNY", False),
+        ("fin", "20.00 CNY", True),
+        ("fin", "50.00 CNY", True),
     ]
 
 

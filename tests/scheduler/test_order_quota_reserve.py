@@ -12,7 +12,7 @@ from suanli.domain.money import Money
 from suanli.domain.resources import AcceleratorOption, Resources, Vector
 from suanli.scheduler import PROFILES, PendingJob, PoolView, Snapshot, schedule
 from suanli.scheduler.order import QUEUE_ORDERS
-from suanli.scheduler.snapshot import Quota, Running, Usage
+from suanli.scheduler.snapshot import BudgetCap, Quota, Running, Usage
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 NODE = Vector(8, 64, 512 * 1024)
@@ -350,3 +350,26 @@ def test_a_guaranteed_quota_is_always_reclaimable(borrowed: list[int], wanted: l
     placed_ = {p.job_id for p in plan.placements}
     reserved = {r.job_id for r in plan.reservations if r.at == T0}
     assert "mine" in placed_ or "mine" in reserved
+
+
+def test_a_queued_job_waits_when_its_hold_exceeds_what_a_hard_capped_budget_leaves() -> None:
+    """Two jobs of one project, 80.00 each; funds for both, a hard cap leaving 100.00: the first
+    takes 80.00 of it, the second waits, naming the budget, not the funds."""
+    priced = replace(pool(nodes=2), price=Money(1000))  # 10.00 per GPU-hour: 80.00 for 8 GPUs, 1 h
+    cap = BudgetCap(left=Money(10_000), budget=Money(50_000), month="2026-11")
+    snap = Snapshot(
+        T0,
+        (priced,),
+        (job("first", project="p", age_s=5), job("second", project="p")),
+        funds={"p": Money(1_000_000)},
+        caps={"p": cap},
+    )
+    plan = schedule(snap, PROFILES)
+    assert [p.job_id for p in plan.placements] == ["first"]
+    (verdict,) = plan.reasons("second")
+    assert verdict.pool == "(budget)" and plan.held_back == {"second": "budget"}
+    assert verdict.reason == (
+        "hard-capped budget: needs 80.00 CNY, 20.00 CNY left of the project's 500.00 CNY for 2026-11"
+    )
+    uncapped = schedule(replace(snap, caps={}), PROFILES)
+    assert [p.job_id for p in uncapped.placements] == ["first", "second"]

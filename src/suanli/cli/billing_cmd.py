@@ -290,7 +290,11 @@ def budget_set(
     ] = None,
     hard_cap: Annotated[
         bool,
-        typer.Option("--hard-cap/--no-hard-cap", help="Refuse new jobs once the month's charges reach it."),
+        typer.Option(
+            "--hard-cap/--no-hard-cap",
+            help="Refuse new jobs once the month's charges reach it, and start queued ones only while "
+            "their hold fits in what it leaves (running jobs go on).",
+        ),
     ] = False,
     reason: Annotated[str, typer.Option(help="Why (kept in the audit trail).")] = "",
     json_out: JsonOption = False,

@@ -117,6 +117,9 @@ _CLEARS = {
     "(funds)": "it starts once its project's available funds cover the hold: a top-up or a higher "
     "credit limit (operators: suanli topup, suanli credit-limit set), or cancel it and resubmit "
     "with a shorter max_runtime, for a smaller hold",
+    "(budget)": "it starts once its hold fits in what the project's hard-capped budget leaves this "
+    "month: finance raises the budget (suanli budget set) or lifts the cap, running jobs end below "
+    "their holds, or a new month begins",
     "(quota)": "it starts once its org's running jobs free enough of its quota, or an operator raises "
     "the limit (suanli org quota)",
 }

@@ -3,8 +3,9 @@
 A budget row is for one month (`YYYY-MM`) or for every month without its own row (`*`). What a
 month has spent is the sum of its charges (every funding source, net of refunds) in the budget's
 currency. `check(tx, now)` records each threshold reached once per project and month (the
-scheduling loop calls it periodically); `refuse_over_cap` is what `jobs.submit` asks. Owners,
-admins and finance members of the org (and operators) set and see budgets.
+scheduling loop calls it periodically); `refuse_over_cap` is what `jobs.submit` asks, and
+`caps.cap_room` what a placement may still hold under a hard cap. Owners, admins and finance
+members of the org (and operators) set and see budgets.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Any
 
 from suanli.control import audit
 from suanli.control.accounts import org_for
-from suanli.control.charges import month_bounds, posted
+from suanli.control.caps import EVERY_MONTH, in_force, spent
+from suanli.control.charges import month_bounds
 from suanli.control.errors import Conflict, Invalid, NotFound
 from suanli.control.money import money_view, read_amount, refuse_unused_currency, require_finance
 from suanli.control.principal import Principal
@@ -29,21 +31,7 @@ from suanli.domain.billing import (
 )
 from suanli.domain.errors import FieldError
 from suanli.store import Tx
-from suanli.store.tables import Budget, Project
-
-EVERY_MONTH = "*"
-
-
-def in_force(tx: Tx, project_id: str, month: str) -> Budget | None:
-    """The month's own budget, else the standing one."""
-    return tx.billing.budget(project_id, month) or tx.billing.budget(project_id, EVERY_MONTH)
-
-
-def spent(tx: Tx, project_id: str, currency: str, month: str) -> int:
-    """The month's charges of the project in `currency`, every funding source, net of refunds."""
-    start, end = month_bounds(month)
-    lines = posted(tx, start, end, project_ids=[project_id])
-    return sum(p.parts.charged for p in lines if p.hold.currency == currency)
+from suanli.store.tables import Project
 
 
 def check(tx: Tx, now: datetime) -> list[dict[str, Any]]:

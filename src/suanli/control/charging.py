@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from prometheus_client import Counter
 
-from suanli.control import holds, ledger, settlement
+from suanli.control import caps, holds, ledger, settlement
 from suanli.control.lifecycle import stop_job
 from suanli.domain.ledger import (
     arrears_account,
@@ -63,23 +63,30 @@ def hold_for(
     price: PriceVersion | None,
     default_s: int = DEFAULT_HOLD_SECONDS,
     kept: holds.OpenHolds | None = None,
+    rooms: dict[str, caps.CapRoom] | None = None,
 ) -> str | None:
     """Hold max_runtime × `price` (the pool's price in force now, `ledger.prices_in_force`) for an
     attempt about to be placed; returns the price version it pins (None: the pool is free, nothing
     is held). Raises `InsufficientFunds`, before anything is written, when the project cannot cover
-    the part its vouchers would not pay. `kept`: see `holds.OpenHolds`."""
+    the part its vouchers would not pay, and `caps.OverCap` when the hold does not fit in what its
+    hard-capped budget leaves (`rooms`: by project, `caps.cap_rooms` read before the first
+    placement, taken down here by each hold). `kept`: see `holds.OpenHolds`."""
     if price is None:
         return None
     seconds = int(job.spec.get("resources", {}).get("max_runtime_s") or default_s)
     usage = planned_usage(
         seconds, per_node.accelerators * nodes, per_node.cpus * nodes, per_node.memory_mib * nodes
     )
+    amount = estimate(ledger.book_of(price), usage)
+    room = rooms.get(job.project_id) if rooms is not None else None
+    if room is not None and room.currency == price.currency and amount > room.left:
+        raise caps.OverCap(room.refusal(amount))
     holds.hold(
         tx,
         hold_id(attempt_id),
         project_id=job.project_id,
         pool_id=pool.id,
-        amount=estimate(ledger.book_of(price), usage),
+        amount=amount,
         now=now,
         job_id=job.id,
         attempt_id=attempt_id,
@@ -88,6 +95,8 @@ def hold_for(
         kept=kept,
         new=True,
     )
+    if rooms is not None and room is not None and room.currency == price.currency:
+        rooms[job.project_id] = replace(room, left=room.left - amount)
     return price.id
 
 

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from suanli.control import budgets, charging, failover, history, holds, leases, ledger, snapshots
+from suanli.control import budgets, caps, charging, failover, history, holds, leases, ledger, snapshots
 from suanli.control.lifecycle import attempt_preempt, move_job
 from suanli.control.signals import SCHEDULE, Signals, job_topic, site_topic
 from suanli.domain.ledger import InsufficientFunds
@@ -54,6 +54,7 @@ class CycleResult:
     sites: set[str] = field(default_factory=set)
     jobs: set[str] = field(default_factory=set)
     refused: dict[str, str] = field(default_factory=dict)  # job id → why its hold was refused
+    refused_by: dict[str, str] = field(default_factory=dict)  # job id → the gate: funds or budget
 
 
 def apply(
@@ -77,6 +78,7 @@ def apply(
     # What the holds read once for the whole apply; the rows are written together at the end (no
     # statement runs in the loop, so nothing flushes them one by one).
     kept = holds.OpenHolds(locked)
+    rooms = caps.cap_rooms(tx, {j.project_id for j in placing.values()}, now)
     events: list[dict[str, object]] = []
     for placement in plan.placements:
         job = placing.get(placement.job_id)  # read under its lock, above: no need to ask again
@@ -111,12 +113,17 @@ def apply(
                 prices[pool.id],
                 hold_default_s,
                 kept,
+                rooms,
             )
         except InsufficientFunds as exc:
             needs, has = Money(exc.needed, exc.currency), Money(exc.available, exc.currency)
             result.refused[job.id] = (
                 f"insufficient funds: needs {needs}, available {has} (the hold on {pool.name})"
             )
+            result.refused_by[job.id] = "funds"
+            continue
+        except caps.OverCap as exc:
+            result.refused[job.id], result.refused_by[job.id] = exc.reason, "budget"
             continue
         for i in placement.nodes:
             nodes_free[i] = nodes_free[i] - placement.per_node
@@ -364,11 +371,13 @@ class SchedulingLoop:
             result.sites |= evicted.sites
             result.jobs |= evicted.jobs
             if result.refused:  # the hold decided: the job waits with its reason, no busy retry
+                by = result.refused_by
                 refused = {
-                    j: (PoolVerdict("(funds)", Code.UNSCHEDULABLE, r),) for j, r in result.refused.items()
+                    j: (PoolVerdict(f"({by.get(j, 'funds')})", Code.UNSCHEDULABLE, r),)
+                    for j, r in result.refused.items()
                 }
                 self.waiting = _Overlay(refused, plan.waiting)
-                self.held_back = {**plan.held_back, **dict.fromkeys(result.refused, "funds")}
+                self.held_back = {**plan.held_back, **{j: by.get(j, "funds") for j in result.refused}}
             if result.skipped:
                 self._signals.notify(SCHEDULE)  # something changed under us: look again
         self._signals.notify(

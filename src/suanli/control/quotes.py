@@ -7,7 +7,7 @@ from contextlib import suppress
 from datetime import datetime
 from typing import Any
 
-from suanli.control import holds
+from suanli.control import caps, holds
 from suanli.control.errors import Forbidden, Invalid
 from suanli.control.jobs import project_of
 from suanli.control.principal import Principal
@@ -52,7 +52,7 @@ def quote(
     can_spend = _funds(tx, project, now)
     job = spec_job(spec, "quote", now, spec.priority_rank)
     pools = {p.label: p for p in pool_views(tx, now, lease_ttl, releases=True)}
-    unfunded = {j for j, gate in (held_back or {}).items() if gate == "funds"}
+    unfunded = {j for j, gate in (held_back or {}).items() if gate in ("funds", "budget")}
     ahead = [
         j for j in tx.jobs.pending() if j.priority >= job.priority and j.id not in unfunded
     ]  # older: ahead at a tie
@@ -96,8 +96,10 @@ def quote(
 def _funds(tx: Tx, project: Project | None, now: datetime) -> Callable[[Money], str | None]:
     """For a total on a pool, why the project could not pay its hold now (None: it could, or no
     project is known to judge by): what the scheduler's funds gate says, from the same figures
-    (`holds.spendable`: cash available, stretched by the org's vouchers)."""
+    (`holds.spendable`: cash available, stretched by the org's vouchers), then what the `budget`
+    gate says of a hard-capped budget (`caps.cap_room`)."""
     known: dict[str, int] = {}
+    room = caps.cap_room(tx, project.id, now) if project is not None else None
 
     def short(total: Money) -> str | None:
         if project is None or total.minor == 0:
@@ -105,9 +107,11 @@ def _funds(tx: Tx, project: Project | None, now: datetime) -> Callable[[Money], 
         if total.currency not in known:
             known[total.currency] = holds.spendable(tx, project.id, project.org_id, total.currency, now)
         have = known[total.currency]
-        if have >= total.minor:
-            return None
-        return f"insufficient funds: needs {total}, available {Money(max(0, have), total.currency)}"
+        if have < total.minor:
+            return f"insufficient funds: needs {total}, available {Money(max(0, have), total.currency)}"
+        if room is not None and room.currency == total.currency and total.minor > room.left:
+            return room.refusal(total.minor)
+        return None
 
     return short
 

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from suanli.control import history, holds
+from suanli.control import caps, history, holds
 from suanli.control.ledger import book_of, prices_in_force
 from suanli.domain.ledger import PriceBook
 from suanli.domain.money import DEFAULT_CURRENCY, Money
@@ -20,7 +20,7 @@ from suanli.domain.states import AttemptState
 from suanli.scheduler import PROFILES, Candidate, PendingJob, PoolView, Snapshot, explain
 from suanli.scheduler.books import cu_of
 from suanli.scheduler.predict import JobFacts, Predictor
-from suanli.scheduler.snapshot import Quota, Release, Running, Usage
+from suanli.scheduler.snapshot import BudgetCap, Quota, Release, Running, Usage
 from suanli.store import Tx
 from suanli.store.jobs import JobHead
 from suanli.store.tables import Attempt, Job, Pool, Site
@@ -199,6 +199,7 @@ def take(
         usage=usage(tx, now, tuning.half_life_h),
         quotas=quotas(tx),
         funds=funds(tx, jobs, pools, now),
+        caps=budget_caps(tx, jobs, now),
         half_life_h=tuning.half_life_h,
         preempt_after_s=tuning.preempt_after_s,
         hold_default_s=tuning.hold_default_s,
@@ -390,6 +391,14 @@ def funds(
     return {
         project: Money(holds.spendable(tx, project, org, currency, now), currency)
         for project, org in owners.items()
+    }
+
+
+def budget_caps(tx: Tx, jobs: list[Job] | list[JobHead], now: datetime) -> dict[str, BudgetCap]:
+    """The hard-capped budgets in force this month of the projects with pending jobs (`budget` gate)."""
+    return {
+        project: BudgetCap(Money(r.left, r.currency), Money(r.budget, r.currency), r.month)
+        for project, r in caps.cap_rooms(tx, {j.project_id for j in jobs}, now).items()
     }
 
 

@@ -20,13 +20,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from decimal import Decimal
 from functools import cache
 
 from suanli.domain.catalog import default_catalog
 from suanli.domain.money import Money
 from suanli.domain.resources import Vector
-from suanli.scheduler.snapshot import PendingJob, PoolView, Quota, Running, RunningChanges, Snapshot, Usage
+from suanli.scheduler.snapshot import (
+    BudgetCap,
+    PendingJob,
+    PoolView,
+    Quota,
+    Running,
+    RunningChanges,
+    Snapshot,
+    Usage,
+)
 
 __all__ = ["Books", "Holdings", "cu_of", "per_accelerator_cu"]
 
@@ -200,6 +210,7 @@ class Books:
         self._cu_held = dict(kept.cu_by_org)  # by org id, exact, for quotas
         self.quotas = snapshot.quotas
         self._funds = dict(snapshot.funds) if snapshot.funds is not None else None
+        self._caps = dict(snapshot.caps)  # by project id, `left` less this cycle's holds
         self.hold_default_s = snapshot.hold_default_s
 
     def _add(self, org: str, project: str, model: str | None, per_node: Vector, nodes: int) -> None:
@@ -221,6 +232,9 @@ class Books:
             left = self._funds[job.project_id]
             if left.currency == hold.currency:
                 self._funds[job.project_id] = Money(left.minor - hold.minor, left.currency)
+        cap = self._caps.get(job.project_id) if hold is not None else None
+        if hold is not None and cap is not None and cap.left.currency == hold.currency:
+            self._caps[job.project_id] = replace(cap, left=Money(cap.left.minor - hold.minor, hold.currency))
 
     def share(self, key: str) -> float:
         """The dominant share of an org or project id (module docstring); 0 on an empty network."""
@@ -253,6 +267,10 @@ class Books:
         if self._funds is None:
             return None
         return self._funds.get(project)
+
+    def cap(self, project: str) -> BudgetCap | None:
+        """The project's hard-capped budget, with what this cycle's placements left of it; None: no cap."""
+        return self._caps.get(project)
 
     @property
     def checks_funds(self) -> bool:

@@ -156,7 +156,7 @@ class GatePlugin(Protocol):
 
 
 _GATES: dict[str, Callable[[], GatePlugin]] = {}
-GATES = ("quota", "funds")  # every cycle runs these, in order, on each job's chosen pool
+GATES = ("quota", "funds", "budget")  # every cycle runs these, in order, on each job's chosen pool
 
 
 def register_gate(name: str, factory: Callable[[], GatePlugin]) -> None:

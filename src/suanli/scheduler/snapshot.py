@@ -152,6 +152,16 @@ class Running:
 
 
 @dataclass(frozen=True)
+class BudgetCap:
+    """A project's hard-capped budget this month: what it leaves for new holds (`left`: the budget
+    less the month's charges and what open holds still reserve), of `budget`."""
+
+    left: Money
+    budget: Money
+    month: str
+
+
+@dataclass(frozen=True)
 class Quota:
     """An org's share of the network in compute units: `guaranteed` is always its own (taken back
     from borrowers by preemption); up to `limit` it may borrow idle capacity; None: no limit."""
@@ -182,6 +192,8 @@ class Snapshot:
     hold_default_s: int = 3600  # the runtime a hold assumes for a job without max_runtime
     # Money each project may still commit to holds (the `funds` gate); None: funds are not checked.
     funds: Mapping[str, Money] | None = None
+    # By project id: the hard-capped budgets in force (the `budget` gate); absent: no hard cap.
+    caps: Mapping[str, BudgetCap] = field(default_factory=dict)
     # The queue order (`order.QUEUE_ORDERS`): "fair" (priority, fair share, age) or "service"
     # (least attained service with an ageing bound, `service.py`).
     order: str = "fair"

@@ -2,6 +2,7 @@
 
 from suanli.scheduler.plugins import (
     accelerator,
+    budget,
     capacity,
     carbon,
     constraints,
@@ -22,6 +23,7 @@ from suanli.scheduler.plugins import (
 
 __all__ = [
     "accelerator",
+    "budget",
     "capacity",
     "carbon",
     "constraints",

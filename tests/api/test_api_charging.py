@@ -230,6 +230,18 @@ def test_a_quote_does_not_count_ahead_a_job_that_waits_for_money(net: Net) -> No
     assert (quoted["queue_ahead"], gpu["fits"], gpu["expected_start"]) == (0, True, "now")
 
 
+def test_a_submit_warns_when_its_project_cannot_pay_on_any_pool_that_could_run_it(net: Net) -> None:
+    priced_site(net)
+    topup(net, "20.00")
+    short = net.ok("POST", "/jobs", net.tenant, json={"spec": TRAIN})
+    assert short["state"] == "PENDING" and short["warnings"] == [
+        "it waits until its project can pay: insufficient funds: needs 36.00 CNY, available 20.00 CNY "
+        "(the hold on dc1/gpu, the cheapest pool that could run it)"
+    ]
+    topup(net, "100.00")
+    assert "warnings" not in net.ok("POST", "/jobs", net.tenant, json={"spec": TRAIN})
+
+
 def test_the_funds_gate_prices_the_whole_book_before_anything_is_held(net: Net) -> None:
     agent = priced_site(net)
     dearer = {**PRICE, "tenant": {"accelerator_hour": "36.00", "cpu_hour": "10.00"}}

@@ -158,6 +158,39 @@ def test_wait_exits_with_the_jobs_exit_code(
     assert len(api.requests) == 3
 
 
+def test_wait_says_each_new_reason_the_job_waits(
+    api: FakeApi, run: Run, logged_in: Path, spec_file: Path
+) -> None:
+    funds = {"pool": "(funds)", "code": "unschedulable", "reason": "insufficient funds: needs 36.00 CNY"}
+    busy = {"pool": "dc1/gpu", "code": "unschedulable", "reason": "capacity in use"}
+    api.on("POST", "/jobs", ok(job(), status=201))
+    api.on(
+        "GET",
+        "/jobs/job_01",
+        ok(job(state="PENDING", waiting=[busy, funds])),
+        ok(job(state="PENDING", waiting=[funds, busy])),  # the same reason: not said again
+        ok(job(state="PENDING", waiting=[busy])),
+        ok(job(state="SUCCEEDED", exit_code=0)),
+    )
+    result = run("submit", str(spec_file), "--wait")
+    assert result.exit_code == 0, result.output
+    said = [line for line in result.stderr.splitlines() if " waits: " in line]
+    assert said == [
+        "job_01 waits: insufficient funds: needs 36.00 CNY (suanli why job_01)",
+        "job_01 waits: dc1/gpu: capacity in use (suanli why job_01)",
+    ]
+
+
+def test_submit_warns_when_the_job_will_wait_for_money(
+    api: FakeApi, run: Run, logged_in: Path, spec_file: Path
+) -> None:
+    note = "it waits until its project can pay: insufficient funds: needs 36.00 CNY, available 0.00 CNY"
+    api.on("POST", "/jobs", ok({**job(), "warnings": [note]}, status=201))
+    result = run("submit", str(spec_file))
+    assert result.exit_code == 0 and result.stdout.strip() == "job_01"  # the id alone on stdout
+    assert f"warning: {note}" in result.stderr
+
+
 def test_wait_with_json_prints_the_final_job(
     api: FakeApi, run: Run, logged_in: Path, spec_file: Path
 ) -> None:

@@ -91,10 +91,27 @@ def submit_once(client: Client, spec: dict[str, Any]) -> dict[str, Any]:
     return client.submit_job(spec, idempotency_key=key)
 
 
+def waiting_reason(job: dict[str, Any]) -> str | None:
+    """Why a pending job waits, in one line: what holds it back first (a gate: funds, budget,
+    quota), else the first pool's reason; None when it is not waiting or no cycle has said."""
+    if job.get("state") != "PENDING":
+        return None
+    waiting = [w for w in job.get("waiting") or [] if isinstance(w, dict)]
+    held = [w for w in waiting if str(w.get("pool", "")).startswith("(")]
+    if held:
+        return str(held[0].get("reason", ""))
+    if not waiting:
+        return None
+    more = f" (and {len(waiting) - 1} more pools)" if len(waiting) > 1 else ""
+    return f"{waiting[0].get('pool')}: {waiting[0].get('reason', '')}{more}"
+
+
 def wait_for_job(client: Client, job: dict[str, Any]) -> dict[str, Any]:
-    """Poll the job until it is terminal, showing its state beside a spinner on stderr."""
+    """Poll the job until it is terminal, showing its state beside a spinner on stderr, and a line
+    each time the reason it waits changes (also where stderr is no terminal and shows no spinner)."""
     job_id = str(job["id"])
     failures = 0
+    said: str | None = None
     with stderr.status(f"{escape(job_id)} {state_text(job.get('state'))}") as spinner:
         while job.get("state") not in TERMINAL_STATES:
             time.sleep(POLL_INTERVAL)
@@ -106,6 +123,10 @@ def wait_for_job(client: Client, job: dict[str, Any]) -> dict[str, Any]:
                 if failures > POLL_FAILURES_TOLERATED:
                     raise
                 continue
+            reason = waiting_reason(job)
+            if reason and reason != said:
+                stderr.print(f"{escape(job_id)} waits: {escape(reason)} (suanli why {escape(job_id)})")
+            said = reason
             where = f" on {job['site']}" if job.get("site") else ""
             spinner.update(f"{escape(job_id)} {state_text(job.get('state'))}{escape(where)}")
     return job
@@ -123,8 +144,10 @@ def submit(
     """Submit a job described in YAML; prints the new job's id.
 
     The submit carries a fresh Idempotency-Key and is retried with the same key if the server cannot be
-    reached, so it never makes two jobs. With --wait it shows the job's state until it ends, then exits
-    with the job's exit code (1 if it failed without one); Ctrl-C stops waiting, not the job (exit 130).
+    reached, so it never makes two jobs. A job its project cannot pay for on any pool is accepted
+    with a warning (it waits for funds). With --wait it shows the job's state until it ends, and why
+    it waits whenever that changes, then exits with the job's exit code (1 if it failed without
+    one); Ctrl-C stops waiting, not the job (exit 130).
 
     Examples:
 
@@ -147,6 +170,8 @@ def submit(
             return
         if not json_out:
             stdout.print(escape(str(job.get("id"))), soft_wrap=True)
+            for note in job.get("warnings") or []:
+                stderr.print(f"[yellow]warning:[/yellow] {escape(str(note))}")
         if not wait:
             return
         try:

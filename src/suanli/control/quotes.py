@@ -17,9 +17,10 @@ from suanli.domain.money import Money
 from suanli.domain.spec import parse_spec
 from suanli.scheduler import PROFILES, Code, PoolView, explain, never_fits
 from suanli.scheduler.estimate import carbon_g, energy_kwh, expected_cost, expected_hours, hourly_price
+from suanli.scheduler.feasibility import could_run
 from suanli.scheduler.outlook import AHEAD_LIMIT, outlook
 from suanli.store import Tx
-from suanli.store.tables import Project
+from suanli.store.tables import Job, Project
 
 
 def quote(
@@ -91,6 +92,26 @@ def quote(
         "queue_projected": seen.projected,
         "candidates": rows,
     }
+
+
+def funding_note(tx: Tx, job: Job, now: datetime, lease_ttl: float, hold_default_s: int) -> str | None:
+    """Why a job just submitted will wait for money wherever it could run (None: some pool it
+    could run on is free, or its project can pay the hold there): what `submit` warns of, so a
+    tenant learns it at once rather than from a job that never starts."""
+    project = tx.tenancy.project(job.project_id)
+    pending = pending_job(job)
+    short = _funds(tx, project, now)
+    refusals = []
+    for pool in could_run(pending, pool_views(tx, now, lease_ttl)):
+        total = expected_cost(pending, pool, hold_default_s)
+        reason = short(total) if total else None
+        if reason is None:
+            return None
+        refusals.append((total.minor if total else 0, pool.label, reason))
+    if not refusals:
+        return None
+    _, label, reason = min(refusals)
+    return f"it waits until its project can pay: {reason} (the hold on {label}, the cheapest pool that could run it)"
 
 
 def _funds(tx: Tx, project: Project | None, now: datetime) -> Callable[[Money], str | None]:

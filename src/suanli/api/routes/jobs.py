@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from suanli.api.deps import Mutation, caller, mutation, plane
 from suanli.api.schemas import SubmitJob
-from suanli.control import jobs, snapshots
+from suanli.control import jobs, quotes, snapshots
 from suanli.control.errors import Invalid
 from suanli.control.lifecycle import last_preemption
 from suanli.control.plane import ControlPlane
@@ -30,8 +30,11 @@ HOLDERS_OF = 3  # `why` says what runs on this many of the best pools a waiting 
 @router.post("", status_code=201, summary="Submit a job")
 def submit(body: SubmitJob, m: Mutation = Depends(mutation)) -> JSONResponse:
     def change(tx: Tx) -> tuple[int, Any]:
-        job = jobs.submit(tx, m.who, body.spec, m.cp.clock(), m.cp.settings.lease_ttl)
-        return 201, job_view(tx, job)
+        now, settings = m.cp.clock(), m.cp.settings
+        job = jobs.submit(tx, m.who, body.spec, now, settings.lease_ttl)
+        view = job_view(tx, job)
+        note = quotes.funding_note(tx, job, now, settings.lease_ttl, settings.hold_without_max_runtime)
+        return 201, {**view, "warnings": [note]} if note else view
 
     response = m.run(change, audited=False)  # submissions are use, not administration: job events keep them
     m.cp.poke(schedule=True)

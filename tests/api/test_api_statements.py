@@ -175,6 +175,14 @@ def test_budget_roles_thresholds_once_and_the_hard_cap_at_submit(net: Net) -> No
     ]
 
 
+def test_a_budget_set_below_what_the_month_spent_alerts_at_once(net: Net) -> None:
+    agent = priced_site(net)
+    run(net, agent, "one", 1_200, 1)  # 12.00
+    path = "/orgs/demo/projects/default/budget"
+    shown = net.ok("PUT", path, net.operator, json={"month": "*", "amount": "20.00"})  # 60%
+    assert [(e["threshold"], e["spent"]["text"]) for e in shown["events"]] == [(50, "12.00 CNY")]
+
+
 def test_credit_limits_are_for_operators_and_every_change_is_audited(net: Net) -> None:
     priced_site(net)
     finance = member_token(net, "demo", "fin", "finance")

@@ -344,7 +344,7 @@ def _print_budget(body: dict[str, Any]) -> None:
         )
     else:
         cap = (
-            ", [red]hard cap reached: new jobs refused[/red]"
+            ", [red]hard cap reached: new jobs refused, queued ones wait[/red]"
             if b["blocked"]
             else (", hard cap" if b["hard_cap"] else "")
         )
@@ -356,6 +356,7 @@ def _print_budget(body: dict[str, Any]) -> None:
             f"{', '.join(f'{t}%' for t in b['thresholds'])}{cap}"
         )
     if body.get("events"):
+        stdout.print("[dim]alerts recorded, each with what was spent and the budget then:[/dim]")
         print_records(_flat(body["events"]), ("month", "threshold", "spent", "budget", "at"), "")
 
 

@@ -38,18 +38,22 @@ def check(tx: Tx, now: datetime) -> list[dict[str, Any]]:
     """Record every threshold reached this month and not recorded before; returns the new events."""
     month = month_of(now)
     projects = {r.project_id for r in tx.billing.budgets(months=[month, EVERY_MONTH])}
+    return [event for project_id in sorted(projects) for event in _check_project(tx, project_id, month, now)]
+
+
+def _check_project(tx: Tx, project_id: str, month: str, now: datetime) -> list[dict[str, Any]]:
+    """Record each threshold of the project's budget for `month` reached and not recorded before."""
+    budget = in_force(tx, project_id, month)
+    if budget is None or budget.amount_minor <= 0:
+        return []
+    used = spent(tx, project_id, budget.currency, month)
+    done = [e.threshold for e in tx.billing.budget_events([project_id], month)]
     new = []
-    for project_id in sorted(projects):
-        budget = in_force(tx, project_id, month)
-        if budget is None or budget.amount_minor <= 0:
-            continue
-        used = spent(tx, project_id, budget.currency, month)
-        done = [e.threshold for e in tx.billing.budget_events([project_id], month)]
-        for threshold in crossed(used, budget.amount_minor, budget.thresholds, done):
-            event = {"project_id": project_id, "month": month, "threshold": threshold, "spent_minor": used,
-                     "budget_minor": budget.amount_minor, "currency": budget.currency, "at": now}  # fmt: skip
-            if tx.billing.add_budget_event(**event):
-                new.append(event)
+    for threshold in crossed(used, budget.amount_minor, budget.thresholds, done):
+        event = {"project_id": project_id, "month": month, "threshold": threshold, "spent_minor": used,
+                 "budget_minor": budget.amount_minor, "currency": budget.currency, "at": now}  # fmt: skip
+        if tx.billing.add_budget_event(**event):
+            new.append(event)
     return new
 
 
@@ -108,6 +112,8 @@ def set_budget(
         tx, who, "budget", org_id, f"/orgs/{org_name}/projects/{project_name}/budget", now,
         amount=money, reason=reason, detail={"month": month, "thresholds": list(levels), "hard_cap": hard_cap},
     )  # fmt: skip
+    if month in (EVERY_MONTH, month_of(now)):  # a budget set below what was spent alerts at once
+        _check_project(tx, project.id, month_of(now), now)
     return show(tx, who, org_name, project_name, month if month != EVERY_MONTH else month_of(now))
 
 

@@ -112,6 +112,8 @@ def test_usage_grouped_with_money_for_finance_only(net: Net) -> None:
     assert [(i["key"], i["records"], i["accelerator_hours"], i["charged"][0]["minor"]) for i in by_site] == [
         ("dc1", 2, "1.50", 5_400)
     ]
+    # CPU-hours as charged: the CPUs the jobs held × the time they ran, not the CPU time reported (0)
+    assert [(i["cpu_hours"], i["cpu_used_hours"]) for i in by_site] == [("1.50", "0.00")]
     mine = net.ok("GET", "/usage", member, params={"by": "user"})["items"]
     assert [(i["key"], i["hours"], i["charged"]) for i in mine] == [("demo", "1.50", None)]
     assert net.ok("GET", "/usage", net.operator, params={"by": "month"})["items"][0]["key"] == "2026-11"

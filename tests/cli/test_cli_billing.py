@@ -215,12 +215,13 @@ def test_a_site_with_no_usage_shows_no_sequence_range(api: FakeApi, run: Run, lo
 
 
 def test_usage_groups(api: FakeApi, run: Run, logged_in: Path) -> None:
-    item = {"key": "dc1", "records": 2, "hours": "1.50", "accelerator_hours": "1.50", "cpu_hours": "0.00",
-            "charged": [money(5_400)]}  # fmt: skip
+    item = {"key": "dc1", "records": 2, "hours": "1.50", "accelerator_hours": "1.50", "cpu_hours": "3.00",
+            "cpu_used_hours": "0.25", "charged": [money(5_400)]}  # fmt: skip
     api.on("GET", "/usage", ok({"by": "site", "items": [item]}))
     result = run("usage", "--by", "site", "--org", "acme", "--since", "2026-11-01T00:00:00Z")
     assert result.exit_code == 0, result.output
     assert "dc1" in result.stdout and "54.00 CNY" in result.stdout
+    assert "CPU USED HOURS" in result.stdout and "3.00" in result.stdout and "0.25" in result.stdout
     assert dict(api.requests[-1].url.params) == {"by": "site", "org": "acme", "since": "2026-11-01T00:00:00Z"}
     assert run("usage", "--by", "pool").exit_code != 0
 

@@ -263,6 +263,9 @@ def usage(
 ) -> None:
     """Compute-hours, and what they were charged (finance roles), grouped.
 
+    CPU HOURS are the CPUs jobs held × the time they ran, as charges price them; CPU USED HOURS the
+    CPU time the sites reported (measured on a local site, the allocation on Slurm and Ray).
+
     Example:
 
     ```
@@ -275,7 +278,8 @@ def usage(
         print_json(body)
         return
     rows = _flat(body.get("items", []))
-    columns = ("key", "records", "hours", "accelerator_hours", "cpu_hours", "charged")
+    used = ("cpu_used_hours",) if any("cpu_used_hours" in r for r in rows) else ()  # older servers: none
+    columns = ("key", "records", "hours", "accelerator_hours", "cpu_hours", *used, "charged")
     print_records([{**r, "key": r["key"]} for r in rows], columns, "no usage")
 
 

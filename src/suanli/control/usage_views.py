@@ -1,5 +1,7 @@
 """Usage grouped by site, user, month or project: compute-hours from the usage records the sites
-reported, and what was charged for them (net of refunds) from the ledger.
+reported, and what was charged for them (net of refunds) from the ledger. CPU-hours are what was
+held (the attempt's CPUs × its wall time), as charges price them; `cpu_used_hours` is the CPU time
+the site reported (measured by the local backend, the allocation on Slurm and Ray).
 
 Members of an org see its usage; the charged amounts only its owners, admins and finance members
 (and operators): money is finance's. A provider org's members see the usage on its sites, by site
@@ -34,7 +36,8 @@ class _Group:
     records: int = 0
     wall: int = 0
     accelerator: int = 0
-    cpu: int = 0
+    cpu: int = 0  # allocated CPU-seconds: CPUs held × wall time, what the charge prices
+    cpu_used: int = 0  # as the site reported it: measured (local) or allocated (Slurm, Ray)
     charged: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
@@ -75,10 +78,12 @@ def usage(
     for u, job, attempt in records:
         g = groups[keyer(u, job, attempt)]
         g.records += 1
-        g.wall, g.accelerator, g.cpu = (
+        held = attempt.cpus_per_node * len(attempt.nodes) * u.wall_seconds if attempt else u.cpu_seconds
+        g.wall, g.accelerator, g.cpu, g.cpu_used = (
             g.wall + u.wall_seconds,
             g.accelerator + u.accelerator_seconds,
-            g.cpu + u.cpu_seconds,
+            g.cpu + held,
+            g.cpu_used + u.cpu_seconds,
         )
         for cur, amount in charged.get(usage_key(u), {}).items():
             g.charged[cur] += amount
@@ -93,6 +98,7 @@ def usage(
                 "hours": hours(g.wall),
                 "accelerator_hours": hours(g.accelerator),
                 "cpu_hours": hours(g.cpu),
+                "cpu_used_hours": hours(g.cpu_used),
                 "charged": [money_view(v, c) for c, v in sorted(g.charged.items())] if money else None,
             }
             for key, g in sorted(groups.items())

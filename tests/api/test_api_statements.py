@@ -73,6 +73,7 @@ def test_a_statement_in_every_format_for_finance_only(net: Net) -> None:
         (job, "1.50", "54.00 CNY")
     ]
     assert [(line["seconds"], line["accelerator_seconds"]) for line in body["lines"]] == [(5_400, 5_400)]
+    assert [line["cpu_hours"] for line in body["lines"]] == ["1.50"]  # 1 CPU held for 1.5 h, as charged
     assert body["funding"] == [
         {"source": "cash", "amount": {"minor": 5_400, "currency": "CNY", "text": "54.00 CNY"}}
     ]

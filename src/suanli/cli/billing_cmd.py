@@ -131,6 +131,9 @@ def _print_statement(client: Client, org: str, month: str | None, body: dict[str
         "pool",
         "hours",
         "accelerator_hours",
+        *(
+            ("cpu_hours",) if any("cpu_hours" in line for line in body["lines"]) else ()
+        ),  # older servers: none
         "amount",
     )
     refunds = any(int((line.get("refunded") or {}).get("minor", 0)) for line in body["lines"])

@@ -33,6 +33,7 @@ class JobLine:
     )
     seconds: int = 0  # `hours` exactly: wall-clock seconds of the usage charged
     accelerator_seconds: int = 0  # `accelerator_hours` exactly
+    cpu_hours: str = "0.00"  # the CPUs held × the time run, as charged, two decimals
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,7 @@ COLUMNS = (
     "refunded",
     "seconds",
     "accelerator_seconds",
+    "cpu_hours",
 )
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
@@ -152,7 +154,8 @@ def rows(st: Statement) -> list[dict[str, Any]]:
              "pool": line.pool, "hours": line.hours, "accelerator_hours": line.accelerator_hours,
              "amount": plain(line.amount, line.currency), "currency": line.currency,
              "refunded": plain(line.refunded, line.currency) if line.refunded else "",
-             "seconds": line.seconds, "accelerator_seconds": line.accelerator_seconds}
+             "seconds": line.seconds, "accelerator_seconds": line.accelerator_seconds,
+             "cpu_hours": line.cpu_hours}
         )  # fmt: skip
     for f in st.funding:
         out.append(
@@ -211,7 +214,7 @@ def statement_html(st: Statement) -> str:
     refunds = any(line.refunded for line in st.lines)  # a column only where a refund was made
     jobs = (
         _table(
-            ("project", "job", "name", "site / pool", "hours", "accelerator hours")
+            ("project", "job", "name", "site / pool", "hours", "accelerator hours", "CPU hours")
             + (("charged", "refunded", "net") if refunds else ("amount",)),
             [
                 (
@@ -221,6 +224,7 @@ def statement_html(st: Statement) -> str:
                     f"{line.site} / {line.pool}",
                     line.hours,
                     line.accelerator_hours,
+                    line.cpu_hours,
                 )
                 + (
                     (
@@ -233,7 +237,7 @@ def statement_html(st: Statement) -> str:
                 )
                 for line in st.lines
             ],
-            {4, 5, 6, 7, 8},
+            {4, 5, 6, 7, 8, 9},
         )
         if st.lines
         else '<p class="muted">No charges this month.</p>'

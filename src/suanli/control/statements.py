@@ -51,6 +51,7 @@ class _Acc:
     amount: int = 0
     wall: int = 0
     accelerator: int = 0
+    cpu: int = 0
     refunded: int = 0
 
 
@@ -64,8 +65,8 @@ def _job_lines(tx: Tx, lines: list[Posted], project_names: dict[str, str]) -> li
         a = acc[(h.project_id, h.job_id or h.id, h.site_id, h.pool_id, h.currency)]
         a.amount += p.parts.charged
         a.refunded -= p.parts.charged if p.refund else 0  # a refund is a negative charge
-        wall, accelerator = (0, 0) if p.refund else usage.get(p.usage_key or "", (0, 0))
-        a.wall, a.accelerator = a.wall + wall, a.accelerator + accelerator
+        wall, accelerator, cpu = (0, 0, 0) if p.refund else usage.get(p.usage_key or "", (0, 0, 0))
+        a.wall, a.accelerator, a.cpu = a.wall + wall, a.accelerator + accelerator, a.cpu + cpu
     jobs = tx.jobs.by_ids(key[1] for key in acc)
     sites = {s.id: s.name for s in tx.sites.sites()}
     pools = {p.id: p.name for p in tx.sites.pools(include_withdrawn=True)}
@@ -86,24 +87,29 @@ def _job_lines(tx: Tx, lines: list[Posted], project_names: dict[str, str]) -> li
                 a.refunded,
                 a.wall,
                 a.accelerator,
+                hours(a.cpu),
             )
         )
     return sorted(out, key=lambda line: (line.project, line.job, line.site, line.pool))
 
 
-def _usage_by_key(tx: Tx, keys: list[str]) -> dict[str, tuple[int, int]]:
-    """(wall seconds, accelerator seconds) of the usage records behind these usage keys."""
+def _usage_by_key(tx: Tx, keys: list[str]) -> dict[str, tuple[int, int, int]]:
+    """(wall seconds, accelerator seconds, CPU seconds held: the attempt's CPUs × wall, as charged)
+    of the usage records behind these usage keys."""
     seqs: dict[str, list[int]] = defaultdict(list)
     for key in keys:
         kind, _, rest = key.partition(":")
         site_id, _, seq = rest.partition(":")
         if kind == "usage" and seq.isdigit():
             seqs[site_id].append(int(seq))
-    return {
-        f"usage:{u.site_id}:{u.seq}": (u.wall_seconds, u.accelerator_seconds)
-        for site_id, numbers in seqs.items()
-        for u in tx.billing.usage_at(site_id, numbers)
-    }
+    records = [u for site_id, numbers in seqs.items() for u in tx.billing.usage_at(site_id, numbers)]
+    attempts = tx.jobs.attempts_by_ids(sorted({u.attempt_id for u in records}))
+    out = {}
+    for u in records:
+        a = attempts.get(u.attempt_id)
+        cpu = a.cpus_per_node * len(a.nodes) * u.wall_seconds if a is not None else u.cpu_seconds
+        out[f"usage:{u.site_id}:{u.seq}"] = (u.wall_seconds, u.accelerator_seconds, cpu)
+    return out
 
 
 def _funding(tx: Tx, lines: list[Posted]) -> list[Funding]:
@@ -172,6 +178,7 @@ def view(st: Statement) -> dict[str, Any]:
                 "pool": line.pool,
                 "hours": line.hours,
                 "accelerator_hours": line.accelerator_hours,
+                "cpu_hours": line.cpu_hours,
                 "seconds": line.seconds,
                 "accelerator_seconds": line.accelerator_seconds,
                 "amount": money_view(line.amount, line.currency),

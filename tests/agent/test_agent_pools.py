@@ -43,6 +43,7 @@ def test_pool_values_parse(value: str, expected: LocalPool) -> None:
         ("A100:4,memory=16GB", "memory must be a size"),
         ("A100:4,memory=16", "memory must be a size"),
         ("cpu:2,cpus=4", "a cpu pool's size is its COUNT"),
+        ("cpu:2 A100:4", "one pool per --pool; for several, repeat it: --pool cpu:2 --pool A100:4"),
         ("B300:8", "'B300' is not a model the network knows (job specs name these: "),  # once offered, unused
     ],
 )

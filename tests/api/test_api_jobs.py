@@ -324,7 +324,7 @@ def test_a_site_whose_agent_stops_is_offline_at_once_and_its_unstarted_jobs_go_e
     assert net.ok("GET", f"/jobs/{unstarted['id']}", net.tenant)["state"] == "PENDING"
     why = net.ok("GET", f"/jobs/{unstarted['id']}/why", net.tenant)
     assert (
-        "site sh1 is offline (its agent stopped"
+        "site sh1 is stopped (its agent stopped"
         in {c["pool"]: c for c in why["candidates"]}["sh1/cpu"]["reason"]
     )
     other = net.add_site("sh2", [CPU_POOL])

@@ -152,12 +152,13 @@ def test_a_related_provider_is_declared_once(net: Net) -> None:
             net.operator,
             json={"org": "demo", "provider": "dc", "note": "same owner"},
         )
-    assert (
-        net.call(
-            "POST", "/provider-relations", net.operator, json={"org": "demo", "provider": "demo"}
-        ).status_code
-        == 404
-    )
+    tenant = net.call("POST", "/provider-relations", net.operator, json={"org": "demo", "provider": "demo"})
+    assert tenant.status_code == 422 and tenant.json()["detail"] == "org 'demo' is a tenant"
+    assert tenant.json()["errors"] == [{"field": "provider", "message": "a provider org"}]
+    nobody = net.call("POST", "/provider-relations", net.operator, json={"org": "demo", "provider": "x"})
+    assert nobody.status_code == 404
+    granted = grant_with(net, providers=["dc", "demo"])
+    assert granted.status_code == 422 and granted.json()["errors"][0]["field"] == "providers"
 
 
 def grant_with(net: Net, **fields: Any) -> Any:
@@ -269,6 +270,11 @@ def test_a_negative_amount_is_refused_by_its_rule(net: Net) -> None:
          "price_per_hour"),
         ("POST", "/voucher-programmes", {"name": "p", "budget": "-5"}, "a budget is never negative",
          "budget"),
+        # the headline once named the field, `invalid tenant.accelerator_hour: '-5'`
+        ("POST", "/sites/dc1/pools/gpu/prices", {"tenant": {"accelerator_hour": "-5"}},
+         "a rate is never negative", "tenant.accelerator_hour"),
+        ("POST", "/sites/dc1/pools/gpu/prices", {"tenant": {"accelerator_hour": "38"}, "wholesale": {"accelerator_hour": "ten"}},
+         "'ten' is not a price per hour", "wholesale.accelerator_hour"),
     ]:  # fmt: skip
         refused = net.call(method, path, net.operator, json=body)
         assert refused.status_code == 422, refused.text

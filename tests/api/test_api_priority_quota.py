@@ -37,7 +37,11 @@ def test_high_priority_needs_an_operator_to_allow_it(net: Net) -> None:
 def test_only_operators_set_quotas_and_bad_values_name_the_field(net: Net) -> None:
     assert net.call("PUT", "/orgs/demo/quota", net.tenant, json={"limit_cu": 8}).status_code == 403
     resp = net.call("PUT", "/orgs/demo/quota", net.operator, json={"guaranteed_cu": 8, "limit_cu": 4})
-    assert resp.status_code == 422 and resp.json()["errors"][0]["field"] == "limit_cu"
+    assert resp.status_code == 422 and resp.json()["detail"] == "a limit below the guaranteed quota"
+    # in words, never the field's name (`--limit: must be at least guaranteed_cu`)
+    assert resp.json()["errors"] == [{"field": "limit_cu", "message": "at least the guaranteed quota, 8 CU"}]
+    resp = net.call("PUT", "/orgs/demo/quota", net.operator, json={"guaranteed_cu": "12.5", "limit_cu": 4})
+    assert resp.json()["errors"][0]["message"] == "at least the guaranteed quota, 12.5 CU"
     resp = net.call("PUT", "/orgs/demo/quota", net.operator, json={"guaranteed_cu": "lots"})
     assert resp.status_code == 422 and resp.json()["errors"][0]["field"] == "guaranteed_cu"
     net.ok("PUT", "/orgs/demo/quota", net.operator, json={"guaranteed_cu": "4", "limit_cu": 8})

@@ -233,7 +233,7 @@ def test_payouts_take_what_a_provider_is_owed_down_and_the_settlement_still_reco
     )  # a retry: once
     too_much = net.call("POST", "/orgs/dc/payouts", net.operator, json={"amount": "9.00", "reason": "x"})
     assert too_much.status_code == 422 and "at most what the provider is owed: 8.80 CNY" in too_much.text
-    assert net.call("POST", "/orgs/demo/payouts", net.operator, json=pay).status_code == 404  # a tenant
+    assert net.call("POST", "/orgs/nobody/payouts", net.operator, json=pay).status_code == 404
     [p] = net.ok("GET", "/settlements", net.operator, params={"month": "2026-11", "provider": "dc"})[
         "providers"
     ]
@@ -274,3 +274,20 @@ def test_a_month_outside_the_calendar_is_refused_naming_month(net: Net) -> None:
             refused = net.call(method, path, net.operator, **kw)
             assert refused.status_code == 422, (method, path, month, refused.text)
             assert [e["field"] for e in refused.json()["errors"]] == ["month"], refused.text
+
+
+def test_a_tenant_org_named_as_a_provider_is_said_to_be_a_tenant(net: Net) -> None:
+    """`payout demo …` once said `no provider org 'demo'` (404) of a tenant org that exists: it is
+    the wrong kind of org, as `site add --org demo` says. An org the caller cannot see stays 404."""
+    pay = {"amount": "1.00", "reason": "x"}
+    for refused, field in [
+        (net.call("POST", "/orgs/demo/payouts", net.operator, json=pay), "org"),
+        (net.call("GET", "/settlements", net.operator, params={"provider": "demo"}), "provider"),
+        (net.call("GET", "/settlements", net.tenant, params={"provider": "demo"}), "provider"),
+    ]:
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["detail"] == "org 'demo' is a tenant"
+        assert [e["field"] for e in refused.json()["errors"]] == [field]
+    net.ok("POST", "/orgs", net.operator, json={"name": "rival", "kind": "tenant"})
+    unseen = net.call("GET", "/settlements", net.tenant, params={"provider": "rival"})
+    assert unseen.status_code == 404 and "no provider org 'rival'" in unseen.text

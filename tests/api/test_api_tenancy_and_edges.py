@@ -132,6 +132,25 @@ def test_an_agent_cannot_revoke_another_sites_agent_token(net: Net) -> None:
     sync(net, b)  # still valid
 
 
+def test_a_token_minted_for_yourself_is_of_your_tokens_kind(net: Net) -> None:
+    """An operator's `token create --name x` once minted a tenant token of the operator's account:
+    no org, so no rights at all. Minted for yourself, a token has your token's kind; for someone
+    else, or asked for as a tenant token, it is a tenant token."""
+    bob = member_token(net, "demo", "bob", "member")
+    for caller, body, kind, operator in [
+        (net.operator, {"name": "ci"}, "operator", True),
+        (net.operator, {"name": "ci", "user": "operator"}, "operator", True),
+        (net.operator, {"name": "ci", "operator": False}, "tenant", False),
+        (net.operator, {"name": "ci", "user": "bob"}, "tenant", False),
+        (net.tenant, {"name": "ci"}, "tenant", False),
+        (bob, {"name": "ci"}, "tenant", False),
+    ]:
+        minted = net.ok("POST", "/tokens", caller, json=body)
+        assert minted["kind"] == kind, (body, minted)
+        assert net.ok("GET", "/whoami", minted["token"])["operator"] is operator
+    assert net.call("POST", "/tokens", bob, json={"name": "ci", "operator": True}).status_code == 403
+
+
 def test_expired_and_revoked_tokens_are_401_with_distinct_codes(net: Net) -> None:
     short = net.ok("POST", "/tokens", net.tenant, json={"name": "short", "expires_in": "1m"})
     other = net.ok("POST", "/tokens", net.tenant, json={"name": "other"})
@@ -199,6 +218,34 @@ def test_disabling_an_org_takes_its_jobs_out_of_its_members_reach(net: Net) -> N
     assert net.ok("GET", "/jobs", net.tenant)["items"] == []
     assert net.call("POST", "/jobs", net.tenant, json={"spec": HELLO}).status_code == 422
     assert net.ok("GET", f"/jobs/{mine['id']}", net.operator)["id"] == mine["id"]
+
+
+def test_a_disabled_org_runs_its_running_jobs_on_and_enabling_it_gives_it_back(net: Net) -> None:
+    """What `org disable --help` says: the running job runs on, the queued one waits, the members'
+    tokens still work but reach the org no more; `org enable` undoes it, audited as `enable_org`."""
+    agent = net.add_site("sh1", [CPU_POOL])
+    running = submit(net)
+    net.cycle()
+    [launch] = sync(net, agent)["launch"]
+    sync(net, agent, [report(launch, "RUNNING")])
+    queued = submit(net)
+    net.ok("POST", "/orgs/demo/disable", net.operator)
+    [demo] = [o for o in net.ok("GET", "/orgs", net.operator)["items"] if o["name"] == "demo"]
+    assert demo["disabled"] is True
+    net.cycle()
+    answer = sync(net, agent, [report(launch, "RUNNING")])
+    assert (answer["launch"], answer["cancel"], answer["kill"]) == ([], [], [])
+    assert net.ok("GET", f"/jobs/{running['id']}", net.operator)["state"] == "RUNNING"
+    assert (
+        net.ok("GET", "/whoami", net.tenant)["memberships"] == []
+    )  # the token works; the org is out of reach
+    assert net.call("POST", "/orgs/demo/enable", net.tenant).status_code == 403
+    assert net.ok("POST", "/orgs/demo/enable", net.operator)["disabled"] is False
+    assert net.ok("GET", f"/jobs/{running['id']}", net.tenant)["state"] == "RUNNING"
+    net.cycle()
+    assert [x["job_id"] for x in sync(net, agent, [report(launch, "RUNNING")])["launch"]] == [queued["id"]]
+    [audited] = net.ok("GET", "/audit", net.operator, params={"action": "enable_org"})["items"]
+    assert audited["target"] == "/orgs/demo/enable"
 
 
 def test_only_operators_disable_orgs(net: Net) -> None:

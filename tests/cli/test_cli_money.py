@@ -115,6 +115,16 @@ def test_payout_sends_the_reference_and_says_what_is_still_owed(
     assert run("payout", "dc", "20.00").exit_code == 2  # the reference is required
 
 
+def test_a_payout_to_a_tenant_names_the_provider_argument(api: FakeApi, run: Run, logged_in: Path) -> None:
+    """The API names the org paid `org` (its path's); the command takes it as PROVIDER."""
+    said = [{"field": "org", "message": "payouts go to provider orgs"}]
+    api.on("POST", "/orgs/demo/payouts", problem(422, "invalid", "org 'demo' is a tenant", said))
+    result = run("payout", "demo", "0.10", "--reason", "x")
+    assert result.exit_code == 2, result.output
+    assert "org 'demo' is a tenant" in result.stderr
+    assert "provider: payouts go to provider orgs" in result.stderr
+
+
 def test_refund_sends_the_reason_and_says_what_came_back(api: FakeApi, run: Run, logged_in: Path) -> None:
     answer = {
         "job": "job_1",

@@ -35,6 +35,8 @@ def free_port() -> int:
     [
         (["--pool", "B300:2"], "bad --pool value 'B300:2': 'B300' is not a model the network knows"),
         (["--pool", "cpu:1", "--pool", "cpu:2"], "pool name 'cpu' is given twice"),
+        # as `make up POOL="cpu:2 A100:4"` is written; the Makefile splits it, `up` does not
+        (["--pool", "cpu:2 A100:4"], "repeat it: --pool cpu:2 --pool A100:4"),
         (["--site", "Bad Site"], "bad --site 'Bad Site': use lowercase letters, digits, '.', '_' or '-'"),
         (["--site", "x" * 64], "bad --site"),
         (["--port", "99999"], "Invalid value for '--port'"),

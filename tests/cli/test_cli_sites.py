@@ -38,6 +38,16 @@ def test_sites_shows_pools_and_free_capacity(api: FakeApi, run: Run, logged_in: 
     assert run("site", "list").stdout == out
 
 
+def test_a_site_that_takes_no_work_shows_nothing_free(api: FakeApi, run: Run, logged_in: Path) -> None:
+    """A stopped site once showed its idle pool as `3/8 A100` free: free to no one while it is away."""
+    away = [{**SITE, "name": f"s-{state}", "state": state} for state in ("stopped", "offline", "disabled")]
+    api.on("GET", "/sites", ok({"items": [SITE, *away], "next_cursor": None}))
+    rows = {line.split()[0]: line for line in run("sites").stdout.splitlines()[1:]}
+    assert "3/8 A100" in rows["pku-a100"]
+    for state in ("stopped", "offline", "disabled"):
+        assert f"- ({state})" in rows[f"s-{state}"] and "A100 ·" not in rows[f"s-{state}"]
+
+
 def test_a_pool_with_a_runtime_limit_shows_it(api: FakeApi, run: Run, logged_in: Path) -> None:
     limited = {**SITE, "pools": [{**POOL, "max_runtime_s": 7 * 86400}]}
     api.on("GET", "/sites", ok({"items": [limited], "next_cursor": None}))
@@ -67,6 +77,25 @@ def test_site_add_prints_the_token_and_the_agent_command_with_the_backend_to_cho
     for choice in ("local: jobs run on the agent's machine; add --pool SPEC", "e.g. --pool A100:8",
                    "slurm: jobs run as Slurm batch jobs", "ray: jobs run on a Ray cluster"):  # fmt: skip
         assert choice in said, said
+
+
+def test_the_enrollment_guidance_reads_in_order_and_stdout_alone_is_the_token_and_command(
+    api: FakeApi, run: Run, logged_in: Path
+) -> None:
+    """The banner `run:` and the BACKEND list once went to stderr around the command on stdout: shown
+    together they came out of order in a pipe, and with stdout kept, the banner pointed at nothing."""
+    api.on("POST", "/sites/pku-a100/enrollment-tokens", ok({"token": ENROLL}, status=201))
+    result = run("site", "enroll-token", "pku-a100")
+    assert result.exit_code == 0, result.output
+    out = result.stdout.splitlines()
+    assert len(out) == 2 and ENROLL in out[0] and out[1].startswith("suanli agent ")
+    both = " ".join(result.output.split())
+    banner, backends, command = (
+        both.index(s) for s in ("run the `suanli agent` line below", "slurm:", out[1])
+    )
+    assert banner < backends < command
+    # two agents on one machine would share the default state dir
+    assert "~/.suanli/agent-pku-a100); two agents on one machine: give each its own --state-dir" in both
 
 
 def test_the_agent_command_run_unedited_is_refused_before_it_spends_the_token(

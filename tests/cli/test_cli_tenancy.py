@@ -17,6 +17,7 @@ Run = Callable[..., Result]
 WRITES: list[tuple[list[str], str, str, Any]] = [
     (["org", "create", "acme", "--kind", "tenant"], "POST", "/orgs", {"name": "acme", "kind": "tenant"}),
     (["org", "disable", "acme"], "POST", "/orgs/acme/disable", None),
+    (["org", "enable", "acme"], "POST", "/orgs/acme/enable", None),
     (["project", "create", "acme", "vision"], "POST", "/orgs/acme/projects", {"name": "vision"}),
     (["project", "disable", "acme", "vision"], "POST", "/orgs/acme/projects/vision/disable", None),
     (
@@ -80,6 +81,26 @@ def test_read_verbs_show_a_table_and_json(
     assert json.loads(run(*argv, "--json").stdout) == body
 
 
+def test_org_list_and_show_say_whether_an_org_is_disabled(api: FakeApi, run: Run, logged_in: Path) -> None:
+    """A disabled org once looked like any other: the API's `disabled` flag had no column."""
+    orgs = [
+        {"name": "acme", "kind": "tenant", "disabled": False, "created_at": "2026-11-01T00:00:00Z"},
+        {"name": "gone", "kind": "tenant", "disabled": True, "created_at": "2026-11-01T00:00:00Z"},
+    ]
+    api.on("GET", "/orgs", ok({"items": orgs, "next_cursor": None}))
+    api.on("GET", "/orgs/gone", ok(orgs[1] | {"projects": [], "quota": None}))
+    header, *rows = run("org", "list").stdout.splitlines()
+    assert header.split() == ["NAME", "KIND", "STATE", "CREATED"]
+    assert [row.split()[:3] for row in rows] == [["acme", "tenant", "active"], ["gone", "tenant", "disabled"]]
+    shown = run("org", "show", "gone").stdout
+    assert "disabled" in shown.splitlines()[1] and "suanli org enable gone" in shown
+
+
+def test_org_disable_help_says_what_it_does_to_tokens(run: Run) -> None:
+    said = " ".join(run("org", "disable", "--help").stdout.replace("│", " ").split())
+    assert "tokens keep working, but no longer reach it" in said and "suanli org enable" in said
+
+
 def test_org_kind_is_checked_locally(api: FakeApi, run: Run, logged_in: Path) -> None:
     result = run("org", "create", "acme", "--kind", "landlord")
     assert result.exit_code == 2
@@ -94,6 +115,17 @@ def test_token_create_prints_the_token_once_with_a_warning(api: FakeApi, run: Ru
     assert result.stdout.strip() == secret
     assert "only time" in result.stderr
     assert api.body() == {"name": "ci", "user": "bob", "expires_in": "90d"}
+
+
+def test_token_create_says_what_kind_of_token_it_minted(api: FakeApi, run: Run, logged_in: Path) -> None:
+    """An operator's `token create` without --user mints an operator token: say so beside it."""
+    secret = "slo_" + "N" * 38
+    minted = {"id": "tok_3", "name": "ci", "kind": "operator", "user": "operator", "token": secret}
+    api.on("POST", "/tokens", ok(minted, status=201))
+    result = run("token", "create", "--name", "ci")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == secret and api.body() == {"name": "ci"}
+    assert "an operator token, with operator rights, for operator" in result.stderr
 
 
 @pytest.mark.parametrize("expires", ["90", "3 days", "1w", "d"])

@@ -158,6 +158,7 @@ CASES: list[tuple[Callable[[Client], Any], str, str, dict[str, str], Any]] = [
     (lambda c: c.list_orgs(limit=10), "GET", "/orgs", {"limit": "10"}, None),
     (lambda c: c.get_org("acme"), "GET", "/orgs/acme", {}, None),
     (lambda c: c.disable_org("acme"), "POST", "/orgs/acme/disable", {}, None),
+    (lambda c: c.enable_org("acme"), "POST", "/orgs/acme/enable", {}, None),
     (lambda c: c.create_project("acme", "vision"), "POST", "/orgs/acme/projects", {}, {"name": "vision"}),
     (lambda c: c.list_projects("acme"), "GET", "/orgs/acme/projects", {}, None),
     (lambda c: c.disable_project("acme", "vision"), "POST", "/orgs/acme/projects/vision/disable", {}, None),

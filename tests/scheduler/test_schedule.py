@@ -168,7 +168,7 @@ def test_a_job_that_fits_is_placed_with_what_it_holds_per_node() -> None:
             pool(online=False, stopped=True),
             job(),
             Code.UNSCHEDULABLE,
-            "site pku is offline (its agent stopped; it takes work again when an agent syncs)",
+            "site pku is stopped (its agent stopped; it takes work again when an agent syncs)",
             id="stopped-site",
         ),
         pytest.param(

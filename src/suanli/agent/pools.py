@@ -87,6 +87,10 @@ def parse_pools(values: Iterable[str], machine: Machine | None = None) -> tuple[
 def parse_pool(value: str, machine: Machine | None = None) -> LocalPool:
     """Parse one `--pool` value (see the module docstring); ValueError names the value and the forms."""
     machine = machine or Machine.detect()
+    several = value.split()
+    if len(several) > 1 and all(":" in part for part in several):  # `--pool "cpu:2 A100:4"`
+        again = " ".join(f"--pool {part}" for part in several)
+        raise _bad(value, f"one pool per --pool; for several, repeat it: {again}")
     head, *options = value.strip().split(",")
     name, sep, kind_count = head.partition("=")
     if not sep:

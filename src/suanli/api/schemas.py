@@ -127,7 +127,7 @@ class CreateToken(_In):
     name: Label = Field(min_length=1, max_length=128)
     user: str | None = None
     expires_in: str | None = None
-    operator: StrictBool = False
+    operator: StrictBool | None = None  # None: like the caller's own token when minted for the caller
 
 
 class CreateSite(_In):

@@ -96,6 +96,7 @@ _PARAM_OF = {
     "guaranteed_cu": "guaranteed",
     "limit_cu": "limit",
     "carbon_g_per_kwh": "carbon",
+    "org": "provider",  # `payout PROVIDER`: the org paid (a command taking `--org` names it first)
 }
 
 

@@ -265,8 +265,15 @@ def print_events(events: Sequence[dict[str, Any]], title: str | None = None) -> 
     show(table if events else "[dim]no events[/dim]")
 
 
-def _free(pool: dict[str, Any]) -> str:
-    """What is free in a pool, e.g. `3/8 A100 · 40 cpu · 128 GiB · 1/2 nodes`."""
+# Sites that take no work now: what their pools hold idle is not free to anyone.
+_AWAY = frozenset({"offline", "stopped", "disabled"})
+
+
+def _free(pool: dict[str, Any], site_state: Any = None) -> str:
+    """What is free in a pool, e.g. `3/8 A100 · 40 cpu · 128 GiB · 1/2 nodes`; `- (stopped)` on a site
+    that takes no work now, however idle its pools were when last heard of."""
+    if site_state in _AWAY:
+        return f"[dim]- ({escape(str(site_state))})[/dim]"
     free = pool.get("free") or {}
     parts = []
     if pool.get("accelerator"):
@@ -310,7 +317,7 @@ def print_sites(sites: Sequence[dict[str, Any]]) -> None:
                 *row,
                 cell(pool.get("name")),
                 escape(_size(pool)),
-                _free(pool),
+                _free(pool, site.get("state")),
                 cell(pool.get("price_per_hour")),
             )
     show(table if sites else "[dim]no sites[/dim]")

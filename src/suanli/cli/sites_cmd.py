@@ -45,18 +45,22 @@ def agent_command_line(server: str, site: str, token: str) -> str:
 
 
 def _print_enrollment(server: str, site: str, body: dict[str, Any]) -> None:
+    """The guidance on stderr first, then the token and the command on stdout: read in order on a
+    terminal (stdout, buffered in a pipe, would come out after a later stderr line anyway), and only
+    the token and the command where stdout alone is kept."""
     token = body.get("enrollment_token") or body.get("token")
     if not token:
         stderr.print("[yellow]warning:[/yellow] the server answered without an enrollment token")
         return
-    stdout.print(f"enrollment token (single use, shown once): [b]{escape(str(token))}[/b]", soft_wrap=True)
-    stderr.print("\nOn the site's machine (beside its cluster, for Slurm or Ray), run:\n")
-    stdout.print(escape(agent_command_line(server, site, str(token))), soft_wrap=True)
     choices = "".join(f"\n  {escape(choice)}" for choice in BACKEND_CHOICES)
     stderr.print(
-        f"\n[dim]with {BACKEND_PLACEHOLDER} one of:{choices}\nThe agent trades the enrollment token "
-        "for its own and keeps it in its --state-dir (see `suanli agent --help`).[/dim]"
+        "\nOn the site's machine (beside its cluster, for Slurm or Ray), run the `suanli agent` line "
+        f"below, with {BACKEND_PLACEHOLDER} one of:{choices}\n[dim]The agent trades the enrollment token "
+        f"for its own and keeps it in --state-dir DIR (default ~/.suanli/agent-{escape(site)}); two agents "
+        "on one machine: give each its own --state-dir (see `suanli agent --help`).[/dim]\n"
     )
+    stdout.print(f"enrollment token (single use, shown once): [b]{escape(str(token))}[/b]", soft_wrap=True)
+    stdout.print(escape(agent_command_line(server, site, str(token))), soft_wrap=True)
 
 
 def sites(json_out: JsonOption = False) -> None:

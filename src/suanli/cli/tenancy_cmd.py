@@ -20,7 +20,7 @@ OrgName = Annotated[str, typer.Argument(metavar="ORG", help="The org's name.")]
 _DURATION = re.compile(r"^\d+[smhd]$", re.ASCII)
 
 org_app = typer.Typer(
-    help="Create, list, show and disable orgs (tenants and providers).",
+    help="Create, list, show, disable and enable orgs (tenants and providers).",
     no_args_is_help=True,
 )
 project_app = typer.Typer(help="Create, list and disable an org's projects.", no_args_is_help=True)
@@ -81,7 +81,14 @@ def org_list(json_out: JsonOption = False) -> None:
     if json_out:
         print_json(body)
         return
-    print_records(items_of(body), ("name", "kind", "state", "created_at"), "no orgs")
+    print_records(
+        [_with_state(o) for o in items_of(body)], ("name", "kind", "state", "created_at"), "no orgs"
+    )
+
+
+def _with_state(org: dict[str, Any]) -> dict[str, Any]:
+    """An org's record with its `state`, `active` or `disabled`, from the API's `disabled` flag."""
+    return {**org, "state": "disabled" if org.get("disabled") else "active"}
 
 
 @org_app.command("show")
@@ -92,7 +99,9 @@ def org_show(name: OrgName, json_out: JsonOption = False) -> None:
     if json_out:
         print_json(body)
         return
-    print_records([body], ("name", "kind", "state", "created_at"), "")
+    print_records([_with_state(body)], ("name", "kind", "state", "created_at"), "")
+    if body.get("disabled"):
+        stdout.print(f"[dim]disabled: `suanli org enable {escape(name)}` undoes it[/dim]")
     quota = body.get("quota")
     if quota:
         limit = f"{quota['limit_cu']} CU" if quota["limit_cu"] is not None else "no limit"
@@ -177,10 +186,23 @@ def org_quota(
 
 @org_app.command("disable")
 def org_disable(name: OrgName, json_out: JsonOption = False) -> None:
-    """Disable an org: its members' tokens stop working and it accepts nothing new."""
+    """Disable an org (operators): its members' tokens keep working, but no longer reach it.
+
+    They no longer see the org, its projects, jobs or money, and submit nothing to it (their other
+    orgs are unchanged). Its queued jobs wait; its running jobs run on. A provider's sites keep
+    taking work (`suanli site disable` stops that). `suanli org enable` undoes it.
+    """
     with session() as client:
         body = client.disable_org(name)
     _done(body, json_out, f"org {escape(name)} {state_text('disabled')}")
+
+
+@org_app.command("enable")
+def org_enable(name: OrgName, json_out: JsonOption = False) -> None:
+    """Enable a disabled org again (operators): its members reach it, its queued jobs are placed."""
+    with session() as client:
+        body = client.enable_org(name)
+    _done(body, json_out, f"org {escape(name)} active")
 
 
 # -- projects --------------------------------------------------------------------------------------
@@ -308,7 +330,13 @@ def member_disable(org: OrgName, user: UserName, json_out: JsonOption = False) -
 @token_app.command("create")
 def token_create(
     name: Annotated[str, typer.Option(help="What the token is for, e.g. `ci` or `laptop`.")],
-    user: Annotated[str | None, typer.Option(help="Mint it for this user (admins); default: you.")] = None,
+    user: Annotated[
+        str | None,
+        typer.Option(
+            help="Mint a tenant token for this user (org admins, operators). Default: you, a token of "
+            "the kind you sign in with (an operator's is an operator token, with operator rights)."
+        ),
+    ] = None,
     expires_in: Annotated[
         str | None, typer.Option(metavar="DURATION", help="Lifetime such as 90d, 12h, 30m.")
     ] = None,
@@ -331,6 +359,12 @@ def token_create(
         print_json(body)
         return
     stdout.print(escape(str(body.get("token"))), soft_wrap=True)
+    if body.get("kind") and body.get("user"):
+        operator = body["kind"] == "operator"
+        what = (
+            "an operator token, with operator rights," if operator else f"a {escape(str(body['kind']))} token"
+        )
+        stderr.print(f"{what} for {escape(str(body['user']))}")
     stderr.print(
         "[yellow]warning:[/yellow] this is the only time the token is shown; store it now "
         "(the server keeps only its hash)."

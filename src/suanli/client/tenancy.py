@@ -51,8 +51,13 @@ class TenancyApi(RouteGroup):
         return result
 
     def disable_org(self, name: str) -> dict[str, Any]:
-        """Disable an org: its tokens stop working and nothing new is accepted from it."""
+        """Disable an org: its members' tokens no longer reach it, and its queued jobs wait."""
         result: dict[str, Any] = self.request("POST", f"/orgs/{segment(name)}/disable")
+        return result
+
+    def enable_org(self, name: str) -> dict[str, Any]:
+        """Undo `disable_org`: the org's members reach it again and its queued jobs are placed."""
+        result: dict[str, Any] = self.request("POST", f"/orgs/{segment(name)}/enable")
         return result
 
     # -- projects ----------------------------------------------------------------------------------

@@ -135,10 +135,13 @@ def create_token(
     name: str,
     user_name: str | None,
     expires_in: str | None,
-    operator: bool,
+    operator: bool | None,
     now: datetime,
 ) -> tuple[str, str, datetime | None]:
-    """A user token; members mint their own, org admins and operators for others."""
+    """A user token; members mint their own, org admins and operators for others. `operator` None
+    mints the kind the caller holds for the caller (an operator's own new token is an operator
+    token: a tenant token of the operator's account has no org and so no rights) and a tenant token
+    for anyone else."""
     if who.kind != "user" or who.user_id is None:
         raise Forbidden("only users create user tokens")
     user = tx.tenancy.user(who.user_id)
@@ -149,6 +152,8 @@ def create_token(
             raise NotFound(f"no user {user_name!r}")
         user = target
     assert user is not None
+    if operator is None:
+        operator = who.operator and user.id == who.user_id
     if operator and not (who.operator and user.is_operator):
         raise Forbidden("operator tokens are only for operators")
     try:
@@ -271,7 +276,8 @@ def set_quota(
     guaranteed = _cu_milli("guaranteed_cu", guaranteed_cu)
     limit = _cu_milli("limit_cu", limit_cu) if limit_cu is not None else None
     if limit is not None and limit < guaranteed:
-        raise Invalid("invalid quota", [FieldError("limit_cu", "must be at least guaranteed_cu")])
+        least = f"at least the guaranteed quota, {Decimal(guaranteed) / 1000} CU"
+        raise Invalid("a limit below the guaranteed quota", [FieldError("limit_cu", least)])
     if max_priority not in PRIORITIES:
         raise Invalid("invalid quota", [FieldError("max_priority", f"one of {', '.join(PRIORITIES)}")])
     return tx.tenancy.set_quota(

@@ -35,8 +35,8 @@ ACTIONS = frozenset({
     # money, recorded with amount and reason
     "topup", "refund", "credit_limit", "budget", "payout",
     # tenancy
-    "create_org", "set_quota", "disable_org", "create_project", "update_project", "disable_project",
-    "add_member", "disable_member", "create_token", "revoke_token",
+    "create_org", "set_quota", "disable_org", "enable_org", "create_project", "update_project",
+    "disable_project", "add_member", "disable_member", "create_token", "revoke_token",
     # sites (`set_price`: a pool's one rate, or a price book version)
     "create_site", "new_enrollment_token", "disable_site", "enable_site", "update_site", "set_price",
     # vouchers

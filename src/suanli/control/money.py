@@ -117,8 +117,10 @@ def payout(
     The payment itself (a bank transfer) happens outside; `reason` keeps its reference."""
     require_operator(who)
     org = tx.tenancy.org_by_name(provider)
-    if org is None or org.kind != "provider":
+    if org is None:
         raise NotFound(f"no provider org {provider!r}")
+    if org.kind != "provider":
+        raise Invalid(f"org {provider!r} is a tenant", [FieldError("org", "payouts go to provider orgs")])
     money = read_amount("amount", amount, what="a payout", positive=True)
     tid = transfer_id or new_id("pay")
     replay = tx.ledger.transfer(tid) is not None

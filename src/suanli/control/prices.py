@@ -34,7 +34,11 @@ def _rate(field: str, text: str) -> Decimal:
     try:
         return parse_rate(text)
     except ValueError:
-        raise Invalid(f"invalid {field}: {text!r}", [FieldError(field, RATE_RULE)]) from None
+        pass
+    # the headline says what is wrong in words; the field's line (a CLI shows its flag) what is allowed
+    if text.strip().startswith("-"):
+        raise Invalid("a rate is never negative", [FieldError(field, "a price per hour from 0, e.g. 38.00")])
+    raise Invalid(f"{text.strip()!r} is not a price per hour", [FieldError(field, RATE_RULE)])
 
 
 def set_price(

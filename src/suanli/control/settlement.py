@@ -21,12 +21,13 @@ from typing import Any
 
 from suanli.control.accounts import require_user
 from suanli.control.charges import Posted, month_bounds, posted
-from suanli.control.errors import Forbidden, NotFound
+from suanli.control.errors import Forbidden, Invalid, NotFound
 from suanli.control.ledger import usage_key
 from suanli.control.money import MONEY_ROLES, money_view
 from suanli.control.principal import Principal
 from suanli.control.views import ts
 from suanli.domain.billing import Reported, SequenceCheck, check_sequence, hours
+from suanli.domain.errors import FieldError
 from suanli.domain.ledger import TransferKind
 from suanli.store import Tx
 from suanli.store.tables import Org, Site, UsageRecord
@@ -57,8 +58,12 @@ def _providers(tx: Tx, who: Principal, name: str | None) -> list[Org]:
     require_user(who)
     if name is not None:
         org = tx.tenancy.org_by_name(name)
-        if org is None or org.kind != "provider" or not (who.operator or org.id in who.roles):
+        if org is None or not (who.operator or org.id in who.roles):
             raise NotFound(f"no provider org {name!r}")
+        if org.kind != "provider":
+            raise Invalid(
+                f"org {name!r} is a tenant", [FieldError("provider", "settlements are of provider orgs")]
+            )
         if not (who.operator or who.roles[org.id] in MONEY_ROLES):
             raise Forbidden(
                 f"only {name}'s owners, admins and finance members (or operators) see its settlement"

@@ -90,7 +90,7 @@ def grant(
             "a voucher must end after it starts",
             [FieldError("valid_until", f"later than its start, {ts(start)}; given {ts(valid_until)}")],
         )
-    provider_ids = [_org_id(tx, p, "provider") for p in providers]
+    provider_ids = [_provider_id(tx, p, "providers") for p in providers]
     site_ids = [site_for(tx, who, s).id for s in sites]
     voucher = Voucher(
         "", programme.id, org.id, money.currency, money.minor, fraction, start, valid_until,
@@ -143,10 +143,12 @@ def _models(tx: Tx, names: list[str]) -> frozenset[str]:
     return frozenset(models)
 
 
-def _org_id(tx: Tx, name: str, kind: str) -> str:
+def _provider_id(tx: Tx, name: str, field: str) -> str:
     org = tx.tenancy.org_by_name(name)
-    if org is None or org.kind != kind:
-        raise NotFound(f"no {kind} org {name!r}")
+    if org is None:
+        raise NotFound(f"no provider org {name!r}")
+    if org.kind != "provider":
+        raise Invalid(f"org {name!r} is a {org.kind}", [FieldError(field, "a provider org")])
     return org.id
 
 
@@ -196,7 +198,7 @@ def relate(
 ) -> dict[str, Any]:
     """Declare that `org` is related to `provider`: its vouchers will never pay that provider."""
     require_operator(who)
-    org_id, provider_id = org_for(tx, who, org_name).id, _org_id(tx, provider_name, "provider")
+    org_id, provider_id = org_for(tx, who, org_name).id, _provider_id(tx, provider_name, "provider")
     if (org_id, provider_id) not in tx.ledger.relations():
         tx.ledger.relate(org_id, provider_id, note, now)
     return {"org": org_name, "provider": provider_name, "note": note}

@@ -15,6 +15,7 @@ from suanli.control.plane import ControlPlane
 from suanli.control.principal import Principal
 from suanli.control.views import org_view, project_view, quota_view, token_view, ts
 from suanli.store import Tx
+from suanli.store.tables import Org
 
 router = APIRouter(tags=["tenancy"])
 
@@ -77,13 +78,19 @@ def set_quota(name: str, body: SetQuota, m: Mutation = Depends(mutation)) -> JSO
 
 @router.post("/orgs/{name}/disable")
 def disable_org(name: str, m: Mutation = Depends(mutation)) -> JSONResponse:
-    def change(tx: Tx) -> tuple[int, Any]:
-        accounts.require_operator(m.who)
-        org = accounts.org_for(tx, m.who, name)
-        org.disabled = True
-        return 200, org_view(org)
+    return m.run(lambda tx: (200, org_view(_set_disabled(tx, m, name, True))))
 
-    return m.run(change)
+
+@router.post("/orgs/{name}/enable", summary="Undo an org's disable (operators)")
+def enable_org(name: str, m: Mutation = Depends(mutation)) -> JSONResponse:
+    return m.run(lambda tx: (200, org_view(_set_disabled(tx, m, name, False))))
+
+
+def _set_disabled(tx: Tx, m: Mutation, name: str, disabled: bool) -> Org:
+    accounts.require_operator(m.who)
+    org = accounts.org_for(tx, m.who, name)
+    org.disabled = disabled
+    return org
 
 
 @router.get("/orgs/{org}/projects")
@@ -186,7 +193,10 @@ def create_token(body: CreateToken, m: Mutation = Depends(mutation)) -> JSONResp
         tid, token, expires = accounts.create_token(
             tx, m.who, body.name, body.user, body.expires_in, body.operator, m.cp.clock()
         )
-        return 201, {"id": tid, "name": body.name, "token": token, "expires_at": ts(expires)}
+        row = tx.tenancy.token(tid)
+        minted = {"id": tid, "name": body.name, "kind": row.kind if row else None}
+        user = body.user or m.who.user_name
+        return 201, minted | {"user": user, "token": token, "expires_at": ts(expires)}
 
     return m.run(change)
 

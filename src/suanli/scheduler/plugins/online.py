@@ -23,12 +23,12 @@ class Online:
     def filter(self, job: PendingJob, pool: PoolView, free: tuple[Vector, ...]) -> Status:
         if pool.online:
             return OK
-        why = (
-            "its agent stopped; it takes work again when an agent syncs"
-            if pool.stopped
-            else "no word from its agent"
-        )
-        return Status(Code.UNSCHEDULABLE, f"site {pool.site} is offline ({why})")
+        if pool.stopped:  # as `suanli sites` shows it
+            return Status(
+                Code.UNSCHEDULABLE,
+                f"site {pool.site} is stopped (its agent stopped; it takes work again when an agent syncs)",
+            )
+        return Status(Code.UNSCHEDULABLE, f"site {pool.site} is offline (no word from its agent)")
 
 
 register_filter(Online.name, Online)

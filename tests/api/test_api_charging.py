@@ -579,6 +579,8 @@ def test_a_refund_returns_the_cash_claws_back_the_voucher_and_reverses_the_payab
     assert missing.status_code == 422 and missing.json()["errors"][0]["field"] == "reason"
     done = net.ok("POST", f"/jobs/{job}/refund", net.operator, json={"reason": "site fault"})
     assert len(done["refunded"]) == 1 and done["totals"][0]["minor"] == 3_000
+    went = [done[k][0]["minor"] for k in ("to_cash", "clawed_back", "arrears_forgiven")]
+    assert went == [2_100, 900, 0]  # the cash part back, the voucher's 30% to its programme
     assert money(net)["balance"] == 3_000  # the cash part back
     assert account(net, f"voucher:{voucher['id']}") == 30_000 - 900  # redeemed, then clawed back:
     rep = net.ok("GET", "/voucher-programmes/haidian/report", net.operator)

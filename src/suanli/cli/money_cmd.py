@@ -186,7 +186,18 @@ def refund(
         stdout.print(f"{escape(job)}: nothing left to refund")
         return
     total = ", ".join(str(_text(t)) for t in body.get("totals", []))
-    stdout.print(f"{escape(job)}: refunded {len(body['refunded'])} charge(s), {escape(total)}")
+    went = [
+        f"{_text(m)} {where}"
+        for key, where in (
+            ("to_cash", "back to the project's cash"),
+            ("clawed_back", "clawed back to voucher programmes"),
+            ("arrears_forgiven", "of arrears forgiven"),
+        )
+        for m in body.get(key) or []
+        if isinstance(m, dict) and m.get("minor")
+    ]
+    split = f": {'; '.join(went)}" if went else ""
+    stdout.print(f"{escape(job)}: refunded {len(body['refunded'])} charge(s), {escape(total)}{escape(split)}")
 
 
 @voucher_app.command("programme")

@@ -13,6 +13,7 @@ from typing import Any
 
 from suanli.control import audit, holds, ledger
 from suanli.control.accounts import org_for, require_operator
+from suanli.control.charges import parts_by_transfer
 from suanli.control.errors import Forbidden, Invalid, NotFound
 from suanli.control.principal import Principal
 from suanli.domain.errors import FieldError
@@ -220,15 +221,22 @@ def refund_job(
     )
     refunded: list[dict[str, Any]] = []
     totals: dict[str, int] = {}
-    for charge in charges:
-        if charge.id in done:
-            continue
+    # by currency, where the money went: back to cash, clawed back to programmes, arrears forgiven
+    went: dict[str, dict[str, int]] = {}
+    todo = [c for c in charges if c.id not in done]
+    parts = parts_by_transfer(tx, [c.id for c in todo]) if todo else {}
+    for charge in todo:
         ledger.refund(tx, f"refund:{charge.id}", charge.id, now, who.key)
         entries = tx.ledger.entries([charge.id])
         currency = entries[0].currency if entries else DEFAULT_CURRENCY
         amount = sum(e.amount_minor for e in entries if e.amount_minor > 0)
         totals[currency] = totals.get(currency, 0) + amount
         refunded.append({"charge": charge.id, "amount": money_view(amount, currency)})
+        split = went.setdefault(currency, {"cash": 0, "vouchers": 0, "arrears": 0})
+        for source, part in parts[charge.id].tenant.items() if charge.id in parts else ():
+            split["vouchers" if source.startswith("voucher:") else source if source in split else "cash"] += (
+                part
+            )
     for currency, amount in totals.items():
         audit.record(
             tx, who, "refund", job.org_id, f"/jobs/{job.id}/refund", now,
@@ -240,6 +248,10 @@ def refund_job(
         "attempt": attempt,
         "refunded": refunded,
         "totals": [money_view(v, c) for c, v in sorted(totals.items())],
+        # of the totals: back to the project's cash, clawed back to voucher programmes, arrears forgiven
+        "to_cash": [money_view(w["cash"], c) for c, w in sorted(went.items())],
+        "clawed_back": [money_view(w["vouchers"], c) for c, w in sorted(went.items())],
+        "arrears_forgiven": [money_view(w["arrears"], c) for c, w in sorted(went.items())],
     }
 
 

@@ -560,6 +560,7 @@ def test_quote_shows_prices_and_why_not(api: FakeApi, run: Run, logged_in: Path,
     assert "counts the 7 job(s) waiting ahead" in result.stdout
     cpu_row = next(line for line in result.stdout.splitlines() if line.startswith("sh2/cpu"))
     assert "0.20" not in cpu_row and "0.60" not in cpu_row
+    assert cpu_row.split()[1] == "never"  # it could never run there: START says so, not "-"
     assert "higher is better" in " ".join(result.stdout.split())  # what SCORE means
     body["candidates"][0]["expected_start"] = "2026-11-28T03:46:01.672787Z"  # type: ignore[index]
     api.on("POST", "/quote", ok(body))

@@ -173,7 +173,11 @@ def print_quote(quote: dict[str, Any]) -> None:
         never = r.get("code") == "unresolvable"  # it could never run there: its price is not the job's
         table.add_row(
             escape(str(r["pool"])),
-            "now" if r.get("expected_start") == "now" else when(r.get("expected_start")),
+            "never"
+            if never
+            else "now"
+            if r.get("expected_start") == "now"
+            else when(r.get("expected_start")),
             "-" if never else cell(r.get("price_per_hour")),
             "-" if never else cell(r.get("expected_cost")),
             "-" if never else cell(r.get("energy_kwh")),

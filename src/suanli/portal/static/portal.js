@@ -387,9 +387,12 @@ function showJob(job, { facts, actions, problem, attempts, charges }) {
   );
 }
 
+const AWAY = new Set(["stopped", "offline", "disabled"]); // site states that take no work
+
 const CLEARS = {
   // what clears a gate's refusal (`blocked[].pool` names the gate), as `suanli why` says it
   "(funds)": "it starts once its project's available funds cover the hold: a top-up or a higher credit limit (by an operator)",
+  "(budget)": "it starts once its hold fits in what the project's hard-capped budget leaves this month: finance raises the budget or lifts the cap, running jobs end below their holds, or a new month begins",
   "(quota)": "it starts once its org's running jobs free enough of its quota, or an operator raises the limit",
 };
 
@@ -690,7 +693,9 @@ async function networkPage(gen) {
           state(s.state),
           p ? p.name : "(no pools)",
           p ? `${p.accelerator ? `${p.accelerators_per_node}×${p.accelerator}, ` : ""}${p.cpus_per_node} CPU × ${p.nodes}` : "",
-          p ? `${p.accelerator ? `${p.free.accelerators} acc, ` : ""}${p.free.cpus} CPU` : "",
+          // a site that takes no work has nothing free, however idle its pools were when last heard of
+          !p ? "" : AWAY.has(s.state) ? `- (${s.state})`
+            : `${p.accelerator ? `${p.free.accelerators} acc, ` : ""}${p.free.cpus} CPU`,
           p ? p.price_per_hour ?? "free" : "",
         ]);
       }

@@ -235,7 +235,7 @@ def test_a_submit_warns_when_its_project_cannot_pay_on_any_pool_that_could_run_i
     topup(net, "20.00")
     short = net.ok("POST", "/jobs", net.tenant, json={"spec": TRAIN})
     assert short["state"] == "PENDING" and short["warnings"] == [
-        "it waits until its project can pay: insufficient funds: needs 36.00 CNY, available 20.00 CNY "
+        "it will wait: insufficient funds: needs 36.00 CNY, available 20.00 CNY "
         "(the hold on dc1/gpu, the cheapest pool that could run it)"
     ]
     topup(net, "100.00")

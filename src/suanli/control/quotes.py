@@ -111,7 +111,7 @@ def funding_note(tx: Tx, job: Job, now: datetime, lease_ttl: float, hold_default
     if not refusals:
         return None
     _, label, reason = min(refusals)
-    return f"it waits until its project can pay: {reason} (the hold on {label}, the cheapest pool that could run it)"
+    return f"it will wait: {reason} (the hold on {label}, the cheapest pool that could run it)"
 
 
 def _funds(tx: Tx, project: Project | None, now: datetime) -> Callable[[Money], str | None]:

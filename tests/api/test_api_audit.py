@@ -64,6 +64,12 @@ def test_an_org_reads_its_own_trail_and_secrets_are_masked(net: Net) -> None:
     token_record = next(e for e in trail(net, net.operator, action="create_token") if e["actor"] == "ming")
     assert token_record["detail"] == {"name": "laptop"}
     assert net.call("GET", "/audit", lab, params={"org": "demo"}).status_code in (403, 404)
+    # the org's own routes name it `{name}`: their records are the org's too
+    net.ok("PUT", "/orgs/lab/quota", net.operator, json={"guaranteed_cu": "8"})
+    net.ok("POST", "/orgs/lab/disable", net.operator)
+    net.ok("POST", "/orgs/lab/enable", net.operator)
+    later = [(e["action"], e["object"]) for e in trail(net, lab, org="lab")][len(mine) :]
+    assert later == [("set_quota", "org lab"), ("disable_org", "org lab"), ("enable_org", "org lab")]
 
 
 def test_job_submissions_and_agent_syncs_are_not_administration(net: Net) -> None:

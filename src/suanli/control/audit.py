@@ -147,7 +147,14 @@ def _masked(body: dict[str, Any]) -> dict[str, Any]:
 def _org_of(tx: Tx, target: str, params: dict[str, str], body: dict[str, Any]) -> str | None:
     """The org a change concerns: named in the path (`/orgs/{org}/…`, `/sites/{site}/…`), created by
     it (`POST /orgs`), or named in its body (`"org"`: a new site's owner); None: network-wide."""
-    name = params.get("org") or (body.get("name") if target == "/orgs" else None) or body.get("org")
+    # an org's own routes name it `{name}` (`/orgs/{name}/quota`); its nested ones `{org}`
+    named_in_path = params.get("name") if target.startswith("/orgs/") else None
+    name = (
+        params.get("org")
+        or named_in_path
+        or (body.get("name") if target == "/orgs" else None)
+        or body.get("org")
+    )
     if isinstance(name, str):
         org = tx.tenancy.org_by_name(name)
         return org.id if org else None

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from suanli.control import holds
 from suanli.control.charges import month_bounds, posted
-from suanli.domain.billing import month_of
+from suanli.domain.billing import cap_refusal, month_of
 from suanli.domain.money import Money
 from suanli.store import Tx
 from suanli.store.tables import Budget
@@ -56,11 +56,8 @@ class CapRoom:
 
     def refusal(self, needs: int) -> str:
         """The reason a placement needing `needs` waits (`suanli why`, the quote)."""
-        left, budget = Money(max(self.left, 0), self.currency), Money(self.budget, self.currency)
-        return (
-            f"hard-capped budget: needs {Money(needs, self.currency)}, {left} left of the "
-            f"project's {budget} for {self.month}"
-        )
+        cur = self.currency
+        return cap_refusal(Money(needs, cur), Money(self.left, cur), Money(self.budget, cur), self.month)
 
 
 def cap_rooms(tx: Tx, project_ids: Iterable[str], now: datetime) -> dict[str, CapRoom]:

@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from suanli.domain.errors import DomainError
 from suanli.domain.ledger import AccountKind, account_kind
+from suanli.domain.money import Money
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$", re.ASCII)
 DEFAULT_THRESHOLDS = (50, 80, 100)
@@ -184,3 +185,10 @@ def crossed(spent: int, budget: int, thresholds: Iterable[int], already: Iterabl
 def over_cap(spent: int, budget: int) -> bool:
     """A hard-capped project takes no new jobs once the month's charges reach its budget."""
     return spent >= budget
+
+
+def cap_refusal(needs: Money, left: Money, budget: Money, month: str) -> str:
+    """Why a placement waits under a hard cap: the scheduler's `budget` gate and the applier's hold
+    say it in these words (`left` below zero reads as nothing left)."""
+    nothing = Money(max(left.minor, 0), left.currency)
+    return f"hard-capped budget: needs {needs}, {nothing} left of the project's {budget} for {month}"

@@ -11,6 +11,7 @@ budget. The applier's hold checks it again with the ledger as it is then.
 
 from __future__ import annotations
 
+from suanli.domain.billing import cap_refusal
 from suanli.domain.money import Money
 from suanli.domain.resources import Vector
 from suanli.scheduler.books import Books
@@ -31,11 +32,7 @@ class BudgetGate:
         if hold is None or hold.minor == 0 or hold.currency != cap.left.currency:
             return OK
         if hold.minor > cap.left.minor:
-            left = Money(max(cap.left.minor, 0), cap.left.currency)
-            return Status(
-                Code.UNSCHEDULABLE,
-                f"hard-capped budget: needs {hold}, {left} left of the project's {cap.budget} for {cap.month}",
-            )
+            return Status(Code.UNSCHEDULABLE, cap_refusal(hold, cap.left, cap.budget, cap.month))
         return OK
 
     def hold(self, job: PendingJob, pool: PoolView, books: Books) -> Money | None:

@@ -318,6 +318,50 @@ def test_a_hard_capped_budget_holds_queued_jobs_to_what_it_leaves(
     assert [x["job_id"] for x in sync(net, agent)["launch"]] == [second["id"]]
 
 
+def test_a_hard_cap_stops_a_job_running_past_its_hold_whatever_the_funds_policy(net: Net) -> None:
+    """A job without max_runtime holds one hour (36.00) under a 50.00 hard cap; it runs on past its
+    hold on the 14.00 the cap leaves, and is stopped once that is spent though the project has money
+    and runs into arrears when its funds run out (the cap is finance's word, the policy is not)."""
+    agent = priced_site(net)
+    topup(net, "500.00")
+    net.ok("PATCH", "/orgs/demo/projects/default", net.tenant, json={"on_funds_exhausted": "continue"})
+    net.ok("PUT", "/orgs/demo/projects/default/budget", net.operator, json={"month": "*", "amount": "50.00", "hard_cap": True})  # fmt: skip
+    job, launch = place(net, agent, {**TRAIN, "resources": {"accelerators": "A100:1"}})
+    later(net, agent, launch, 70 * 60)  # 42.00 accrued: past its hold, within the cap
+    assert net.ok("GET", f"/jobs/{job}", net.tenant)["state"] == "RUNNING"
+    later(net, agent, launch, 15 * 60)  # 51.00 accrued
+    stopping = net.ok("GET", f"/jobs/{job}", net.tenant)
+    assert (stopping["state"], stopping["reason"]) == ("CANCELLING", "hard-capped budget reached")
+    said = net.ok("GET", f"/jobs/{job}/events", net.tenant)["items"][-1]["message"]
+    assert said == (
+        "hard-capped budget reached: 51.00 CNY not yet charged, 50.00 CNY left to spend "
+        "of the project's 50.00 CNY for 2026-11; stopping it"
+    )
+    assert sync(net, agent, [report(launch, "RUNNING")])["cancel"] == [launch["attempt_id"]]
+    sync(net, agent, [report(launch, "CANCELLED", exit_code=143)], usage=[usage(launch, 1, 85 * 60 + 5)])
+    done = net.ok("GET", f"/jobs/{job}", net.tenant)
+    assert (done["state"], done["reason"]) == ("CANCELLED", "hard-capped budget reached")
+    after = money(net)
+    assert (after["balance"], after["held"], after["arrears"]) == (50_000 - 5_105, 0, 0)
+    assert balanced(net)
+
+
+def test_a_job_within_its_hold_runs_on_when_the_cap_is_lowered_and_one_past_it_stops_at_its_charge(
+    net: Net,
+) -> None:
+    """Lowering a cap below what is spent keeps running jobs to their holds (counted when they
+    started); a usage record that charges one past its hold with no room left stops it at once."""
+    agent = priced_site(net)
+    topup(net, "500.00")
+    job, launch = place(net, agent, {**TRAIN, "resources": {"accelerators": "A100:1"}})
+    net.ok("PUT", "/orgs/demo/projects/default/budget", net.operator, json={"month": "*", "amount": "1.00", "hard_cap": True})  # fmt: skip
+    later(net, agent, launch, 30 * 60)  # 18.00 accrued of its 36.00 hold
+    assert net.ok("GET", f"/jobs/{job}", net.tenant)["state"] == "RUNNING"
+    answer = sync(net, agent, [report(launch, "RUNNING")], usage=[usage(launch, 1, 3600)])  # 36.00
+    assert answer["cancel"] == [launch["attempt_id"]]
+    assert net.ok("GET", f"/jobs/{job}", net.tenant)["reason"] == "hard-capped budget reached"
+
+
 def test_a_running_job_is_stopped_when_its_funds_are_exhausted(net: Net) -> None:
     agent = priced_site(net)
     topup(net, "50.00")

@@ -299,8 +299,9 @@ def budget_set(
         bool,
         typer.Option(
             "--hard-cap/--no-hard-cap",
-            help="Refuse new jobs once the month's charges reach it, and start queued ones only while "
-            "their hold fits in what it leaves (running jobs go on).",
+            help="Refuse new jobs once the month's charges reach it, start queued ones only while "
+            "their hold fits in what it leaves, and stop a running one that has spent its hold and "
+            "what the cap leaves.",
         ),
     ] = False,
     reason: Annotated[str, typer.Option(help="Why (kept in the audit trail).")] = "",

@@ -39,6 +39,7 @@ log = logging.getLogger("suanli.control")
 DEFAULT_HOLD_SECONDS = 3600  # a job without max_runtime holds for one hour, as the funds gate does
 FINAL_USAGE_GRACE = timedelta(minutes=10)  # an ended attempt's last usage record may come this late
 FUNDS_EXHAUSTED = "funds exhausted"
+BUDGET_REACHED = "hard-capped budget reached"
 STOP = "stop"  # `projects.on_funds_exhausted`: stop the job (the default); "continue": run into arrears
 _RUNNING = (AttemptState.STARTING.value, AttemptState.RUNNING.value)
 _ENDED = [s.value for s in ATTEMPT_TERMINAL]
@@ -50,6 +51,10 @@ DUPLICATES = Counter(
     "suanli_usage_duplicates_total", "Usage records not charged: they repeat an earlier record's interval"
 )
 STOPPED = Counter("suanli_funds_exhausted_stops_total", "Running jobs stopped because their funds ran out")
+CAPPED = Counter(
+    "suanli_budget_cap_stops_total",
+    "Running jobs stopped because their project's hard-capped budget was reached",
+)
 
 
 def hold_for(
@@ -184,21 +189,38 @@ def resolve_ended(tx: Tx, now: datetime) -> int:
 
 @dataclass
 class Spend:
-    """What a running attempt has accrued beyond its captures, and what it may still spend."""
+    """What a running attempt has accrued beyond its captures, and what it may still spend: of its
+    funds (`may_spend`), and under its project's hard-capped budget (`capped`, None without one or
+    while the attempt is within its own hold, which the cap counted when it started)."""
 
     accrued: int
     may_spend: int
     currency: str
+    capped: int | None = None
+    room: caps.CapRoom | None = None
 
     @property
     def exhausted(self) -> bool:
         return self.accrued > 0 and self.accrued >= self.may_spend
 
+    @property
+    def over_cap(self) -> bool:
+        return self.capped is not None and self.accrued > 0 and self.accrued >= self.capped
 
-def spend(tx: Tx, row: Hold, attempt: Attempt, now: datetime) -> Spend:
+    def stops(self, policy: str, *, just_charged: bool = False) -> bool:
+        """A hard cap stops the job whatever the funds policy; exhausted funds only under `stop`.
+        Just charged, nothing accrued and nothing left is the end too."""
+        if just_charged:
+            over = self.capped is not None and self.accrued >= self.capped
+            return over or (policy == STOP and self.accrued >= self.may_spend)
+        return self.over_cap or (policy == STOP and self.exhausted)
+
+
+def spend(tx: Tx, row: Hold, attempt: Attempt, now: datetime, *, funds: bool = True) -> Spend:
     """The attempt's allocation priced at its hold's version from its start to now (an upper bound
     of what its usage records will charge), less what was captured; against its hold's remaining
-    cash and voucher reservation plus the project's unreserved funds."""
+    cash and voucher reservation plus the project's unreserved funds (`funds=False` skips them: a
+    project that runs into arrears), and plus what its hard-capped budget leaves unreserved."""
     price = tx.ledger.price_version(row.price_version_id)
     assert price is not None  # a foreign key
     accrued = 0
@@ -212,12 +234,20 @@ def spend(tx: Tx, row: Hold, attempt: Attempt, now: datetime) -> Spend:
             attempt.memory_mib_per_node * n,
         )
         accrued = max(0, estimate(ledger.book_of(price), usage) - row.charged_minor)
-    free = holds.funds(tx, row.project_id, row.currency).available
-    vouchers = holds.voucher_reserved(row)
-    if vouchers:  # only what the vouchers still hold: they may have expired, or paid for others
-        vouchers = min(vouchers, holds.voucher_left(tx, row, now))
-    may_spend = holds.cash_reserved(row) + vouchers + max(0, free)
-    return Spend(accrued, may_spend, row.currency)
+    kept = holds.cash_reserved(row) + holds.voucher_reserved(row)
+    capped, room = None, None
+    if accrued >= kept:  # at or past its own hold: the cap's unreserved room is what is left
+        room = caps.cap_room(tx, row.project_id, now)
+        if room is not None and room.currency == row.currency:
+            capped = kept + max(0, room.left)
+    may_spend = accrued + 1  # not asked: never exhausted
+    if funds:
+        free = holds.funds(tx, row.project_id, row.currency).available
+        vouchers = holds.voucher_reserved(row)
+        if vouchers:  # only what the vouchers still hold: they may have expired, or paid for others
+            vouchers = min(vouchers, holds.voucher_left(tx, row, now))
+        may_spend = holds.cash_reserved(row) + vouchers + max(0, free)
+    return Spend(accrued, may_spend, row.currency, capped, room)
 
 
 @dataclass
@@ -231,18 +261,23 @@ class Duties:
 
 
 def stop_exhausted(tx: Tx, now: datetime) -> Duties:
-    """Stop each running job whose funds are exhausted, where its project's policy says so, through
-    the cancel path (the agent stops it; its final usage is still captured)."""
+    """Stop each running job whose funds are exhausted, where its project's policy says so, or that
+    has spent what its project's hard-capped budget leaves, through the cancel path (the agent stops
+    it; its final usage is still captured)."""
     out = Duties()
     watched = [(h, a) for h, a in tx.ledger.open_attempt_holds(_RUNNING) if not a.cancel_requested]
     projects = {p.id: p for p in (tx.tenancy.project(h.project_id) for h, _ in watched) if p is not None}
-    candidates = []
-    for row, attempt in watched:
+
+    def policy(row: Hold) -> str:
         project = projects.get(row.project_id)
-        if project is None or project.on_funds_exhausted != STOP:
-            continue
-        if spend(tx, row, attempt, now).exhausted:
-            candidates.append(attempt.job_id)
+        return "" if project is None else project.on_funds_exhausted
+
+    def used(row: Hold, attempt: Attempt) -> Spend:
+        return spend(tx, row, attempt, now, funds=policy(row) == STOP)
+
+    candidates = [
+        a.job_id for row, a in watched if row.project_id in projects and used(row, a).stops(policy(row))
+    ]
     if not candidates:
         return out
     tx.jobs.lock(candidates)  # jobs first, as the sync does; then look again
@@ -252,35 +287,46 @@ def stop_exhausted(tx: Tx, now: datetime) -> Duties:
             continue
         if fresh.cancel_requested:
             continue
-        used = spend(tx, row, fresh, now)
+        now_used = used(row, fresh)
         job = tx.jobs.get(fresh.job_id)
-        if job is None or not used.exhausted:
+        if job is None or not now_used.stops(policy(row)):
             continue
-        out.sites |= stop(tx, job, used, now)
+        out.sites |= stop(tx, job, now_used, now)
         out.stopped.append(job.id)
     return out
 
 
 def stop(tx: Tx, job: Job, used: Spend, now: datetime) -> set[str]:
-    """Stop a job whose funds are exhausted, through the cancel path; returns the sites to tell."""
+    """Stop a job whose funds are exhausted or whose project's hard cap is reached, through the
+    cancel path; returns the sites to tell."""
+    cur = used.currency
+    if used.room is not None and used.capped is not None and used.accrued >= used.capped:
+        CAPPED.inc()
+        room = used.room
+        said = (
+            f"{BUDGET_REACHED}: {Money(used.accrued, cur)} not yet charged, {Money(used.capped, cur)} "
+            f"left to spend of the project's {Money(room.budget, cur)} for {room.month}; stopping it"
+        )
+        return stop_job(tx, job, now, reason=BUDGET_REACHED, message=said)
     STOPPED.inc()
     said = (
-        f"{FUNDS_EXHAUSTED}: {Money(used.accrued, used.currency)} not yet charged, "
-        f"{Money(max(0, used.may_spend), used.currency)} left to spend; stopping it"
+        f"{FUNDS_EXHAUSTED}: {Money(used.accrued, cur)} not yet charged, "
+        f"{Money(max(0, used.may_spend), cur)} left to spend; stopping it"
     )
     return stop_job(tx, job, now, reason=FUNDS_EXHAUSTED, message=said)
 
 
 def exhausted_after_capture(tx: Tx, attempt: Attempt, now: datetime) -> Spend | None:
-    """A live attempt, just charged, with nothing left to spend (policy `stop` only): its spend."""
+    """A live attempt, just charged, with nothing left to spend (of its funds, policy `stop` only,
+    or under its project's hard cap): its spend."""
     row = tx.ledger.hold(hold_id(attempt.id))
     if row is None or row.state != "open" or attempt.state not in _RUNNING or attempt.cancel_requested:
         return None
     project = tx.tenancy.project(row.project_id)
-    if project is None or project.on_funds_exhausted != STOP:
+    if project is None or row.charged_minor <= 0:
         return None
-    used = spend(tx, row, attempt, now)
-    return used if row.charged_minor > 0 and used.accrued >= used.may_spend else None
+    used = spend(tx, row, attempt, now, funds=project.on_funds_exhausted == STOP)
+    return used if used.stops(project.on_funds_exhausted, just_charged=True) else None
 
 
 def expire_vouchers(tx: Tx, now: datetime) -> int:

@@ -102,6 +102,11 @@ def test_a_statement_in_every_format_for_finance_only(net: Net) -> None:
     assert net.call("GET", "/orgs/demo/statements", member).status_code == 403
     assert net.call("GET", "/orgs/demo/statements", stranger).status_code == 404
     assert net.call("GET", "/orgs/demo/statements", finance, params={"month": "11/2026"}).status_code == 422
+    for path in ("/orgs/demo/statements", "/settlements"):  # a month not yet begun has nothing to report
+        ahead = net.call("GET", path, net.operator, params={"month": "2026-12"})
+        assert ahead.status_code == 422, ahead.text
+        assert ahead.json()["detail"] == "2026-12 has not begun; it is 2026-11 now"
+        assert ahead.json()["errors"] == [{"field": "month", "message": "a month up to 2026-11"}]
 
 
 def test_usage_grouped_with_money_for_finance_only(net: Net) -> None:

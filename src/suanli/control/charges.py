@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from suanli.control.errors import Invalid
-from suanli.domain.billing import BillingError, Line, Parts, parse_month, parts_of
+from suanli.domain.billing import BillingError, Line, Parts, month_of, parse_month, parts_of
 from suanli.domain.errors import FieldError
 from suanli.domain.ledger import TransferKind
 from suanli.domain.money import Money
@@ -42,6 +42,18 @@ def month_bounds(month: str) -> tuple[datetime, datetime]:
         return parse_month(month)
     except BillingError as exc:
         raise Invalid(str(exc), [FieldError("month", "YYYY-MM, e.g. 2026-11")]) from None
+
+
+def reported_month(month: str, now: datetime) -> str:
+    """A month a statement or settlement can report: `YYYY-MM`, begun by `now` (a later one has
+    nothing to say yet, and an empty document would read as a month without charges)."""
+    start, _ = month_bounds(month)
+    if start > now:
+        current = month_of(now)
+        raise Invalid(
+            f"{month} has not begun; it is {current} now", [FieldError("month", f"a month up to {current}")]
+        )
+    return month
 
 
 def posted(

@@ -24,6 +24,7 @@ from suanli.api.schemas import (
 from suanli.control import (
     audit,
     budgets,
+    charges,
     money,
     prices,
     settlement,
@@ -171,6 +172,12 @@ def _month(cp: ControlPlane, month: str | None) -> str:
     return month or month_of(cp.clock())
 
 
+def _reported(cp: ControlPlane, month: str | None) -> str:
+    """The month a statement or settlement reports: this one unless given; never a later one."""
+    now = cp.clock()
+    return month_of(now) if month is None else charges.reported_month(month, now)
+
+
 def _document(text: str, fmt: str, filename: str) -> Response:
     headers = {"Content-Disposition": f'inline; filename="{filename}.{fmt}"'}
     if fmt == "html":
@@ -188,7 +195,7 @@ def statement(
     who: Principal = Depends(caller),
 ) -> Any:
     with cp.db.read() as tx:
-        st = statements.statement(tx, who, org, project, _month(cp, month))
+        st = statements.statement(tx, who, org, project, _reported(cp, month))
     if format == "json":
         return statements.view(st)
     name = f"statement-{st.org}{'-' + st.project if st.project else ''}-{st.month}"
@@ -205,7 +212,7 @@ def settlements(
     who: Principal = Depends(caller),
 ) -> Any:
     with cp.db.read() as tx:
-        view = settlement.settlement(tx, who, provider=provider, month=_month(cp, month))
+        view = settlement.settlement(tx, who, provider=provider, month=_reported(cp, month))
     if format == "json":
         return view
     text = to_csv(settlement.rows(view), settlement.COLUMNS)

@@ -10,7 +10,7 @@ import pytest
 from api_net import GPU_POOL, Net
 from sqlalchemy import event
 
-from suanli.control import cycle, holds, ledger, snapshots
+from suanli.control import caps, charges, cycle, holds, ledger, snapshots
 from suanli.control.cycle import apply
 from suanli.domain.ledger import payable_account, revenue_account
 
@@ -657,6 +657,33 @@ def test_one_attempt_is_refunded_alone_such_as_one_its_site_stopped(net: Net) ->
     assert balanced(net)
     [audited] = net.ok("GET", "/audit", net.operator, params={"action": "refund"})["items"]
     assert audited["detail"] == {"charges": 1, "attempt": 1}
+
+
+def test_a_months_spend_summed_in_the_database_is_what_its_statement_lines_add_up_to(net: Net) -> None:
+    """The budget's spend (`caps.spent`, summed by the database) against the statement's lines
+    (`charges.posted`, read line by line): vouchers, cash, arrears and a refund of one attempt."""
+    agent = priced_site(net)
+    net.ok("POST", "/voucher-programmes", net.operator, json={"name": "haidian", "budget": "500.00"})
+    grant = {"org": "demo", "face": "300.00", "share": "30%", "valid_until": VALID_UNTIL}
+    net.ok("POST", "/voucher-programmes/haidian/vouchers", net.operator, json=grant)
+    net.ok("PATCH", "/orgs/demo/projects/default", net.tenant, json={"on_funds_exhausted": "continue"})
+    topup(net, "40.00")
+    job, first = place(net, agent)
+    stopped = report(first, "FAILED", exit_code=143, reason="agent shut down", interrupted=True)
+    sync(net, agent, [stopped], usage=[usage(first, 1, 1000)])  # 10.00
+    net.cycle()
+    [second] = sync(net, agent)["launch"]
+    sync(net, agent, [report(second, "RUNNING")], usage=[usage(second, 2, 5000, start=1000)])  # 50.00
+    assert money(net)["arrears"] > 0
+    net.ok("POST", f"/jobs/{job}/refund", net.operator, json={"reason": "agent upgrade", "attempt": 1})
+    with net.cp.db.read() as tx:
+        [project] = tx.tenancy.projects(org_id(net, "demo"))
+        start, end = charges.month_bounds("2026-11")
+        lines = charges.posted(tx, start, end, project_ids=[project.id])
+        assert len(lines) == 3  # two charges and a refund
+        assert caps.spent(tx, project.id, "CNY", "2026-11") == sum(p.parts.charged for p in lines) == 5_000
+        assert caps.spent(tx, project.id, "USD", "2026-11") == 0
+        assert caps.spent(tx, project.id, "CNY", "2026-10") == 0
 
 
 def test_a_job_shows_what_it_was_charged_so_far_by_source_and_net_of_refunds(net: Net) -> None:

@@ -3,6 +3,7 @@ usage sequence; a gap and a duplicate are flagged, and the duplicate is charged 
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -13,8 +14,10 @@ from billing_builders import NOW, OPERATOR, World, charge, hold, job, report, wo
 from suanli.control import holds, ledger, settlement
 from suanli.control.errors import Forbidden, Invalid, NotFound
 from suanli.control.principal import Principal
+from suanli.domain.billing import check_sequence
 from suanli.domain.ledger import Usage
 from suanli.store import Database
+from suanli.store.tables import UsageRecord
 
 
 @pytest.fixture
@@ -70,6 +73,39 @@ def test_a_gap_and_a_duplicate_are_flagged_and_the_duplicate_is_charged_once(db:
     assert [m["minor"] for m in s["payable"]] == [4_800]
     rows = settlement.rows({"month": "2026-11", "providers": [p]})
     assert [r["kind"] for r in rows] == ["charge"] * 3 + ["gap", "duplicate", "uncharged"]
+
+
+def test_what_a_record_repeats_is_read_by_its_interval_as_the_whole_sequence_would_say(db: Database) -> None:
+    """`is_duplicate` reads only the earlier records that may cover the same time (by the index of
+    where records end); it finds what `check_sequence` finds over every earlier record: meeting end
+    to start is not a repeat, overlapping is, an instant repeats only the same instant, and a record
+    without times only one with the same (missing) times."""
+    rng = random.Random(7)
+    with db.transaction() as tx:
+        w = world(tx)
+        _, attempt = job(tx, w, "metered")
+        _, other = job(tx, w, "other")
+        earlier: list[UsageRecord] = []
+        for seq in range(1, 121):
+            start = NOW + timedelta(seconds=300 * rng.randrange(12))
+            seconds = rng.choice((300, 300, 600, 0, 150))
+            whose = other if seq % 10 == 0 else attempt
+            times = {"started_at": start, "ended_at": start + timedelta(seconds=seconds)}
+            if seq % 17 == 0:
+                times = {"started_at": None, "ended_at": None}
+            tx.jobs.add_usage(site_id=whose.site_id, seq=seq, attempt=whose, now=NOW, wall_seconds=seconds,
+                              cpu_seconds=0, accelerator_seconds=seconds, **times)  # fmt: skip
+            tx.flush()
+            [record] = tx.billing.usage_at(whose.site_id, [seq])
+            mine = [u for u in earlier if u.attempt_id == record.attempt_id]
+            found = check_sequence(
+                [settlement.reported(record)], [], 0, [settlement.reported(u) for u in mine]
+            )
+            expected = found.duplicates[0][1] if found.duplicates else None
+            got = settlement.is_duplicate(tx, record)
+            assert (got.seq if got else None) == expected, (seq, times)
+            earlier.append(record)
+        assert sum(settlement.is_duplicate(tx, u) is not None for u in earlier) > 30  # repeats were tried
 
 
 def test_a_duplicate_that_was_charged_anyway_is_flagged_as_charged_twice(db: Database) -> None:

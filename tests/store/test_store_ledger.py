@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from store_migrations import load_migration
 
 from suanli.control import holds, ledger
 from suanli.control.errors import Conflict
@@ -343,19 +344,11 @@ def test_a_stored_usage_record_is_charged_under_its_site_and_seq(db: Database) -
 
 def test_migration_0009_counts_a_holds_memory_in_mib_seconds_both_ways(db: Database) -> None:
     """Holds stored with whole GiB-seconds are converted (× 1024), and back on a downgrade."""
-    import importlib.util
-
     from alembic.migration import MigrationContext
     from alembic.operations import Operations
     from sqlalchemy import text
 
-    from suanli.store.db import MIGRATIONS
-
-    path = MIGRATIONS / "versions" / "0009_hold_memory_in_mib_seconds.py"
-    spec = importlib.util.spec_from_file_location("migration_0009", path)
-    assert spec is not None and spec.loader is not None
-    migration = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(migration)
+    migration = load_migration("0009_hold_memory_in_mib_seconds")
     ids = seed(db)
     with db.transaction() as tx:
         holds.hold(tx, "h", project_id=ids["project"], pool_id=ids["pool"], amount=0, now=NOW)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from store_migrations import load_migration
 
 from suanli.domain.states import AttemptState
 from suanli.store import Conflict, Database, PoolOffer
@@ -139,19 +141,11 @@ def test_each_attempts_output_is_read_alone_and_says_where_it_begins(db: Databas
 def test_migration_0010_keeps_old_chunks_readable_as_no_attempts_both_ways(db: Database) -> None:
     """Chunks written before 0010 have no attempt: the job's output reads as it did, and no attempt
     claims them; a downgrade drops the column and its index, and the upgrade adds them again."""
-    import importlib.util
-
     from alembic.migration import MigrationContext
     from alembic.operations import Operations
     from sqlalchemy import inspect, text
 
-    from suanli.store.db import MIGRATIONS
-
-    path = MIGRATIONS / "versions" / "0010_log_chunk_attempt.py"
-    spec = importlib.util.spec_from_file_location("migration_0010", path)
-    assert spec is not None and spec.loader is not None
-    migration = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(migration)
+    migration = load_migration("0010_log_chunk_attempt")
     ids = seed(db)
     with db.transaction() as tx:
         job, attempt = tx.jobs.get(ids["job"]), tx.jobs.attempt(ids["attempt"])
@@ -174,6 +168,39 @@ def test_migration_0010_keeps_old_chunks_readable_as_no_attempts_both_ways(db: D
     with db.read() as tx:
         assert tx.jobs.read_log(ids["job"], 0) == ("before\nafter\n", 13)
         assert [(s.number, s.offset) for s in tx.jobs.attempt_logs(ids["job"])] == [(1, 7)]
+
+
+def test_migration_0012_indexes_go_and_come_back(db: Database) -> None:
+    """0012 adds the indexes metering needs and takes the transfers' `ref` index into a wider one;
+    a downgrade gives the old index back, and the records read the same either way."""
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+    from sqlalchemy import inspect
+
+    migration = load_migration("0012_usage_and_transfer_indexes")
+    ids = seed(db)
+    with db.transaction() as tx:
+        attempt = tx.jobs.attempt(ids["attempt"])
+        assert attempt is not None
+        tx.jobs.add_usage(site_id=ids["site"], seq=1, attempt=attempt, now=NOW, wall_seconds=60, cpu_seconds=0,
+                          accelerator_seconds=60, started_at=NOW, ended_at=NOW + timedelta(seconds=60))  # fmt: skip
+
+    def indexes(conn: Any) -> set[str]:
+        found = set()
+        for table in ("usage_records", "ledger_transfers"):
+            found |= {str(i["name"]) for i in inspect(conn).get_indexes(table)}
+        return found
+
+    new = {"ix_usage_records_attempt_ended", "ix_usage_records_site_reported", "ix_ledger_transfers_ref_kind_at",
+           "ix_ledger_transfers_kind_at"}  # fmt: skip
+    with db.engine.begin() as conn, Operations.context(MigrationContext.configure(conn)):
+        assert new <= indexes(conn) and "ix_ledger_transfers_ref" not in indexes(conn)
+        migration.downgrade()
+        assert not new & indexes(conn) and "ix_ledger_transfers_ref" in indexes(conn)
+        migration.upgrade()
+        assert new <= indexes(conn) and "ix_ledger_transfers_ref" not in indexes(conn)
+    with db.read() as tx:
+        assert [u.seq for u in tx.billing.usage_of_attempts([ids["attempt"]])] == [1]
 
 
 def test_usage_records_count_once_per_site_sequence(db: Database) -> None:
@@ -308,15 +335,8 @@ def test_job_heads_and_specs_read_what_the_rows_hold_in_batches(
 def test_migration_0008_brings_a_stored_checkpoint_interval_to_the_specs_bound(db: Database) -> None:
     """Specs stored before the 30-day bound on `checkpoint_interval` are re-read by the scheduler:
     one past it would fail every cycle, so the migration brings it to the bound."""
-    import importlib.util
 
-    from suanli.store.db import MIGRATIONS
-
-    path = MIGRATIONS / "versions" / "0008_interruptions_and_reported_seq.py"
-    spec = importlib.util.spec_from_file_location("migration_0008", path)
-    assert spec is not None and spec.loader is not None
-    migration = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(migration)
+    migration = load_migration("0008_interruptions_and_reported_seq")
     ids = seed(db)
     with db.transaction() as tx:
         job = tx.jobs.get(ids["job"])

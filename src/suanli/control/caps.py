@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from suanli.control import holds
-from suanli.control.charges import month_bounds, posted
+from suanli.control.charges import month_bounds
 from suanli.domain.billing import cap_refusal, month_of
 from suanli.domain.money import Money
 from suanli.store import Tx
@@ -39,8 +39,7 @@ def in_force(tx: Tx, project_id: str, month: str) -> Budget | None:
 def spent(tx: Tx, project_id: str, currency: str, month: str) -> int:
     """The month's charges of the project in `currency`, every funding source, net of refunds."""
     start, end = month_bounds(month)
-    lines = posted(tx, start, end, project_ids=[project_id])
-    return sum(p.parts.charged for p in lines if p.hold.currency == currency)
+    return tx.ledger.charged_between(project_id, currency, start, end)
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ def is_duplicate(tx: Tx, record: UsageRecord) -> UsageRecord | None:
     """The earlier record (lower seq) of the same attempt whose interval this one repeats, if
     any. The site numbered the same usage twice; the tenant pays for it once, so whoever charges
     usage records charges only those for which this is None."""
-    earlier = [u for u in tx.billing.usage_of_attempts([record.attempt_id]) if u.seq < record.seq]
+    earlier = tx.billing.usage_it_may_repeat(record)
     found = check_sequence([reported(record)], [], 0, [reported(u) for u in earlier]).duplicates
     return next((u for u in earlier if u.seq == found[0][1]), None) if found else None
 

@@ -111,6 +111,23 @@ class BillingRepo:
             q = q.where(UsageRecord.recorded_at < before)
         return list(self._s.scalars(q.order_by(UsageRecord.site_id, UsageRecord.seq)))
 
+    def usage_it_may_repeat(self, record: UsageRecord) -> list[UsageRecord]:
+        """The attempt's earlier records (lower seq) that may cover the same time as `record`: those
+        whose interval meets or overlaps its own, or, for a record missing an end or a start, those
+        with the same two. A superset of what `domain.billing.check_sequence` calls a repeat, read
+        by the attempt's index of where its records end, not the attempt's whole history."""
+        q = select(UsageRecord).where(
+            UsageRecord.attempt_id == record.attempt_id, UsageRecord.seq < record.seq
+        )
+        if record.started_at is None or record.ended_at is None:
+            q = q.where(
+                UsageRecord.started_at.is_not_distinct_from(record.started_at),
+                UsageRecord.ended_at.is_not_distinct_from(record.ended_at),
+            )
+        else:
+            q = q.where(UsageRecord.ended_at >= record.started_at, UsageRecord.started_at <= record.ended_at)
+        return list(self._s.scalars(q.order_by(UsageRecord.seq)))
+
     def usage_at(self, site_id: str, seqs: Iterable[int]) -> list[UsageRecord]:
         """One site's records with these sequence numbers."""
         q = select(UsageRecord).where(UsageRecord.site_id == site_id, UsageRecord.seq.in_(list(seqs)))

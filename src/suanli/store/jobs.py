@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from suanli.domain.states import ATTEMPT_ACTIVE, JOB_TERMINAL, AttemptState, JobState
@@ -413,13 +413,11 @@ class JobRepo:
         number, with the site's own as `reported_seq`, never dropped; a resend of it is recognised
         by that. A record repeating usage recorded under another number is kept: settlement flags it
         as a duplicate, and it is charged once (`control.settlement.is_duplicate`)."""
-        sent = self._s.scalars(
-            select(UsageRecord).where(
-                UsageRecord.site_id == site_id,
-                UsageRecord.attempt_id == attempt.id,
-                or_(UsageRecord.seq == seq, UsageRecord.reported_seq == seq),
-            )
-        )
+        mine = select(UsageRecord).where(UsageRecord.site_id == site_id, UsageRecord.attempt_id == attempt.id)
+        sent = [  # by the site's numbers, each through its own index (an OR would read the site's rows)
+            *self._s.scalars(mine.where(UsageRecord.seq == seq)),
+            *self._s.scalars(mine.where(UsageRecord.reported_seq == seq)),
+        ]
         for seen in sent:
             if (seen.reported_seq or seen.seq) == seq and all(
                 getattr(seen, k) == v for k, v in fields.items()

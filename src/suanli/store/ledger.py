@@ -12,11 +12,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
+from suanli.domain.billing import TENANT_SIDE
 from suanli.domain.ledger import PastCharge, Transfer, TransferKind, account_kind
 from suanli.store.errors import Conflict
 from suanli.store.ids import new_id
@@ -206,6 +207,42 @@ class LedgerRepo:
                 q = q.where(Hold.provider_org_id.in_(list(provider_org_ids)))
             found += [(t, c, h) for t, c, h in self._s.execute(q).tuples()]
         return sorted(found, key=lambda row: (row[0].at, row[0].id))
+
+    def charged_between(self, project_id: str, currency: str, since: datetime, until: datetime) -> int:
+        """What the project's charges in `currency` dated in `[since, until)` took from its funding
+        sources (cash, vouchers, arrears), net of the refunds dated there: the sum of those
+        transfers' tenant-side lines (`domain.billing.parts_of` reads them so), summed in the
+        database. Charges are read through the project's holds that were open at `since` or
+        later (a hold takes no charge once resolved), so a month costs what the project ran in
+        it, not the network's month nor the project's history; refunds, which are few, by date."""
+        charge = aliased(LedgerTransfer)
+        tenant_side = or_(*(LedgerEntry.account_id.like(f"{kind.value}:%") for kind in sorted(TENANT_SIDE)))
+        live = select(Hold.id).where(
+            Hold.project_id == project_id,
+            Hold.currency == currency,
+            or_(Hold.resolved_at.is_(None), Hold.resolved_at >= since),
+        )
+        total = func.coalesce(func.sum(LedgerEntry.amount_minor), 0)
+        charges = (
+            select(total)
+            .select_from(LedgerTransfer)
+            .join(LedgerEntry, LedgerEntry.transfer_id == LedgerTransfer.id)
+            .where(LedgerTransfer.ref.in_(live), LedgerTransfer.kind == "charge")
+            .where(LedgerTransfer.at >= since, LedgerTransfer.at < until, tenant_side)
+        )
+        refunds = select(LedgerTransfer.id).where(  # few: the month's, network-wide, by date
+            LedgerTransfer.kind == "refund", LedgerTransfer.at >= since, LedgerTransfer.at < until
+        )
+        refunded = (
+            select(total)
+            .select_from(LedgerTransfer)
+            .join(LedgerEntry, LedgerEntry.transfer_id == LedgerTransfer.id)
+            .join(charge, charge.id == LedgerTransfer.ref)
+            .join(Hold, Hold.id == charge.ref)
+            .where(LedgerTransfer.id.in_(refunds), Hold.project_id == project_id, Hold.currency == currency)
+            .where(tenant_side)
+        )
+        return int(self._s.execute(charges).scalar_one()) + int(self._s.execute(refunded).scalar_one())
 
     def entries_between(
         self, account_ids: Iterable[str], since: datetime, until: datetime

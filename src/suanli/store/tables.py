@@ -238,7 +238,12 @@ class LogChunk(Base):
 
 class UsageRecord(Base):
     __tablename__ = "usage_records"
-    __table_args__ = (UniqueConstraint("site_id", "seq"),)
+    __table_args__ = (
+        UniqueConstraint("site_id", "seq"),
+        # what a new record may repeat (`settlement.is_duplicate`), a resend (`JobRepo.add_usage`)
+        Index("ix_usage_records_attempt_ended", "attempt_id", "ended_at"),
+        Index("ix_usage_records_site_reported", "site_id", "reported_seq"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"))
     seq: Mapped[int] = mapped_column(BigInteger)
@@ -307,9 +312,14 @@ class LedgerTransfer(Base):
     """A balanced transfer: written once, never changed (corrections are new transfers)."""
 
     __tablename__ = "ledger_transfers"
+    # a hold's transfers (`ref`), its charges in a month, and a month's refunds (`charged_between`)
+    __table_args__ = (
+        Index("ix_ledger_transfers_ref_kind_at", "ref", "kind", "at"),
+        Index("ix_ledger_transfers_kind_at", "kind", "at"),
+    )
     id: Mapped[str] = mapped_column(String(120), primary_key=True)  # the caller's idempotency key
     kind: Mapped[str] = mapped_column(String(16))
-    ref: Mapped[str] = mapped_column(String(120), default="", index=True)
+    ref: Mapped[str] = mapped_column(String(120), default="")
     once_key: Mapped[str | None] = mapped_column(
         String(120), unique=True
     )  # a usage record charged, a charge refunded: once

@@ -177,7 +177,7 @@ def test_a_project_without_funds_waits_and_places_after_a_top_up(net: Net) -> No
     assert sync(net, agent)["launch"] == []
     why = net.ok("GET", f"/jobs/{job['id']}/why", net.tenant)
     [blocked] = why["blocked"]
-    assert blocked["reason"].startswith("insufficient funds: needs 36.00 CNY, available 20.00 CNY")
+    assert blocked["reason"].startswith("insufficient funds: needs 36.00 CNY, can hold 20.00 CNY")
     shown = net.ok("GET", f"/jobs/{job['id']}", net.tenant)["waiting"]
     assert any("insufficient funds" in w["reason"] for w in shown)
     topup(net, "16.00")
@@ -235,7 +235,7 @@ def test_a_submit_warns_when_its_project_cannot_pay_on_any_pool_that_could_run_i
     topup(net, "20.00")
     short = net.ok("POST", "/jobs", net.tenant, json={"spec": TRAIN})
     assert short["state"] == "PENDING" and short["warnings"] == [
-        "it will wait: insufficient funds: needs 36.00 CNY, available 20.00 CNY "
+        "it will wait: insufficient funds: needs 36.00 CNY, can hold 20.00 CNY "
         "(the hold on dc1/gpu, the cheapest pool that could run it)"
     ]
     topup(net, "100.00")
@@ -254,7 +254,7 @@ def test_the_funds_gate_prices_the_whole_book_before_anything_is_held(net: Net) 
     [blocked] = net.ok("GET", f"/jobs/{job['id']}/why", net.tenant)["blocked"]
     assert (
         blocked["reason"]
-        == "insufficient funds: needs 56.00 CNY, available 50.00 CNY (a hold for 1 h on dc1/gpu)"
+        == "insufficient funds: needs 56.00 CNY, can hold 50.00 CNY (a hold for 1 h on dc1/gpu)"
     )
     assert money(net) == {"balance": 5_000, "held": 0, "available": 5_000, "arrears": 0}  # nothing written
     with net.cp.db.read() as tx:
@@ -761,7 +761,7 @@ def test_holds_placed_in_one_cycle_count_the_ones_before_them(net: Net) -> None:
     assert money(net)["held"] == (5_600 - 1_680) + (5_600 - 1_320)
     [blocked] = net.ok("GET", f"/jobs/{jobs[2]}/why", net.tenant)["blocked"]
     assert blocked["pool"] == "(funds)"
-    assert blocked["reason"].startswith("insufficient funds: needs 56.00 CNY, available 38.00 CNY")
+    assert blocked["reason"].startswith("insufficient funds: needs 56.00 CNY, can hold 38.00 CNY")
 
 
 def test_the_applier_writes_a_cycles_placements_together(net: Net, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -442,7 +442,7 @@ def test_a_quote_says_a_job_would_wait_for_funds_its_project_lacks(net: Net) -> 
     spec = {**HELLO, "resources": {"accelerators": "A100:2", "max_runtime": "3h"}}
     [gpu] = net.ok("POST", "/quote", net.tenant, json={"spec": spec})["candidates"]
     assert (gpu["fits"], gpu["code"], gpu["expected_start"]) == (False, "unschedulable", None)
-    assert gpu["reason"] == "insufficient funds: needs 75.00 CNY, available 10.00 CNY"
+    assert gpu["reason"] == "insufficient funds: needs 75.00 CNY, can hold 10.00 CNY"
     assert gpu["expected_cost"] == "75.00 CNY"  # still priced
     net.ok("POST", "/orgs/demo/projects/default/topups", net.operator, json={"amount": "65.00"})
     [gpu] = net.ok("POST", "/quote", net.tenant, json={"spec": spec})["candidates"]

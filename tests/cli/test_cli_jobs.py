@@ -76,7 +76,7 @@ def test_jobs_of_several_orgs_name_the_org_of_each_project(
 
 WAITING_FOR_FUNDS = [
     {"pool": "(funds)", "code": "unschedulable",
-     "reason": "insufficient funds: needs 0.42 CNY, available 0.00 CNY (a hold for 0.08 h on local/cpu)"},
+     "reason": "insufficient funds: needs 0.42 CNY, can hold 0.00 CNY (a hold for 0.08 h on local/cpu)"},
     {"pool": "pku/gpu", "code": "unschedulable", "reason": "largest free block 0×A100"},
 ]  # fmt: skip
 
@@ -91,7 +91,7 @@ def test_job_waiting_for_funds_says_why_where_it_said_reason_dash(
     rows = [" ".join(line.split()) for line in result.stdout.splitlines()]
     start = next(i for i, row in enumerate(rows) if row.startswith("waiting"))
     assert rows[start : start + 4] == [
-        "waiting insufficient funds: needs 0.42 CNY, available 0.00 CNY (a hold for 0.08 h on local/cpu)",
+        "waiting insufficient funds: needs 0.42 CNY, can hold 0.00 CNY (a hold for 0.08 h on local/cpu)",
         "pku/gpu: largest free block 0×A100",
         "(more: suanli why job_01)",
         "exit code -",
@@ -421,7 +421,7 @@ def test_why_for_a_job_held_back_by_funds_does_not_promise_the_next_cycle(
             {
                 "pool": "(funds)",
                 "code": "unschedulable",
-                "reason": "insufficient funds: needs 0.42 CNY, available 0.00 CNY (a hold for 0.08 h on local/cpu)",
+                "reason": "insufficient funds: needs 0.42 CNY, can hold 0.00 CNY (a hold for 0.08 h on local/cpu)",
             }
         ],
         "candidates": [
@@ -442,7 +442,7 @@ def test_why_for_a_job_held_back_by_funds_does_not_promise_the_next_cycle(
     lines = [" ".join(line.split()) for line in out.split("job_01 ")[1:]]  # one per thing it says
     # the reason that binds heads the answer, with what clears it; the queue's place and history follow
     assert lines[0] == (
-        "is held back: insufficient funds: needs 0.42 CNY, available 0.00 CNY (a hold for 0.08 h on "
+        "is held back: insufficient funds: needs 0.42 CNY, can hold 0.00 CNY (a hold for 0.08 h on "
         "local/cpu); it starts once its project's available funds cover the hold: a top-up or a higher "
         "credit limit (operators: suanli topup, suanli credit-limit set), or cancel it and resubmit with "
         "a shorter max_runtime, for a smaller hold."

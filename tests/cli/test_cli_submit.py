@@ -184,7 +184,7 @@ def test_wait_says_each_new_reason_the_job_waits(
 def test_submit_warns_when_the_job_will_wait_for_money(
     api: FakeApi, run: Run, logged_in: Path, spec_file: Path
 ) -> None:
-    note = "it will wait: insufficient funds: needs 36.00 CNY, available 0.00 CNY"
+    note = "it will wait: insufficient funds: needs 36.00 CNY, can hold 0.00 CNY"
     api.on("POST", "/jobs", ok({**job(), "warnings": [note]}, status=201))
     result = run("submit", str(spec_file))
     assert result.exit_code == 0 and result.stdout.strip() == "job_01"  # the id alone on stdout

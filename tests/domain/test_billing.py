@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 
@@ -10,14 +11,17 @@ from suanli.domain.billing import (
     BillingError,
     Line,
     Reported,
+    cash_refusal,
     check_sequence,
     check_thresholds,
     crossed,
+    funds_refusal,
     month_of,
     over_cap,
     parse_month,
     parts_of,
 )
+from suanli.domain.money import Money
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -159,4 +163,20 @@ def test_a_refund_reads_as_a_negative_charge() -> None:
         -800,
         -200,
         -1000,
+    )
+
+
+def test_funds_refusals_say_what_a_hold_needs_in_the_words_balance_uses() -> None:
+    """The gate's figure is what the project can hold (cash stretched by its vouchers), never
+    called "available", which `suanli balance` uses for cash alone; the applier's names the cash
+    part of a hold that vouchers share."""
+    cny = partial(Money, currency="CNY")
+    assert funds_refusal(cny(1337), cny(1250)) == "insufficient funds: needs 13.37 CNY, can hold 12.50 CNY"
+    assert funds_refusal(cny(100), cny(-500)) == "insufficient funds: needs 1.00 CNY, can hold 0.00 CNY"
+    assert cash_refusal(cny(3600), cny(3600), cny(3000), "gpu") == (
+        "insufficient funds: needs 36.00 CNY, available 30.00 CNY (the hold on gpu)"
+    )
+    assert cash_refusal(cny(3600), cny(2520), cny(500), "gpu") == (
+        "insufficient funds: the hold on gpu of 36.00 CNY needs 25.20 CNY in cash (vouchers pay the rest), "
+        "available 5.00 CNY"
     )

@@ -18,6 +18,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from suanli.control import budgets, caps, charging, failover, history, holds, leases, ledger, snapshots
 from suanli.control.lifecycle import attempt_preempt, move_job
 from suanli.control.signals import SCHEDULE, Signals, job_topic, site_topic
+from suanli.domain.billing import cash_refusal
 from suanli.domain.ledger import InsufficientFunds
 from suanli.domain.money import Money
 from suanli.domain.states import AttemptState, JobState
@@ -116,9 +117,9 @@ def apply(
                 rooms,
             )
         except InsufficientFunds as exc:
-            needs, has = Money(exc.needed, exc.currency), Money(exc.available, exc.currency)
-            result.refused[job.id] = (
-                f"insufficient funds: needs {needs}, available {has} (the hold on {pool.name})"
+            cur = exc.currency
+            result.refused[job.id] = cash_refusal(
+                Money(exc.hold, cur), Money(exc.needed, cur), Money(max(0, exc.available), cur), pool.name
             )
             result.refused_by[job.id] = "funds"
             continue

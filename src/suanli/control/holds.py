@@ -291,7 +291,7 @@ def hold(
         room = voucher_room(tx, project.org_id, price.currency, now, ctx, kept)
         cover = amount - cash_part(amount, room)
     if amount - cover > free:
-        raise InsufficientFunds(amount - cover, free, price.currency)
+        raise InsufficientFunds(amount - cover, free, price.currency, hold=amount)
     if kept is not None:  # what the new hold keeps: all of its cash part, all of its voucher part
         kept.cash[project.id, price.currency] += amount - cover
         if (project.org_id, price.currency) in kept.vouchers:

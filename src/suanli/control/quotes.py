@@ -12,6 +12,7 @@ from suanli.control.errors import Forbidden, Invalid
 from suanli.control.jobs import project_of
 from suanli.control.principal import Principal
 from suanli.control.snapshots import pending_job, pool_views, spec_job
+from suanli.domain.billing import funds_refusal
 from suanli.domain.errors import SpecError
 from suanli.domain.money import Money
 from suanli.domain.spec import parse_spec
@@ -129,7 +130,7 @@ def _funds(tx: Tx, project: Project | None, now: datetime) -> Callable[[Money], 
             known[total.currency] = holds.spendable(tx, project.id, project.org_id, total.currency, now)
         have = known[total.currency]
         if have < total.minor:
-            return f"insufficient funds: needs {total}, available {Money(max(0, have), total.currency)}"
+            return funds_refusal(total, Money(have, total.currency))
         if room is not None and room.currency == total.currency and total.minor > room.left:
             return room.refusal(total.minor)
         return None

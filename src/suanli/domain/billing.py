@@ -187,6 +187,22 @@ def over_cap(spent: int, budget: int) -> bool:
     return spent >= budget
 
 
+def funds_refusal(needs: Money, can_hold: Money) -> str:
+    """Why a placement waits for funds, as the scheduler's `funds` gate and the quote say it:
+    `can_hold` is the largest hold the project could take, its available cash (balance + credit
+    limit − open holds, `suanli balance`'s AVAILABLE) stretched by what its org's vouchers would
+    pay of it; so it is more than AVAILABLE where vouchers pay a share."""
+    return f"insufficient funds: needs {needs}, can hold {Money(max(0, can_hold.minor), can_hold.currency)}"
+
+
+def cash_refusal(hold: Money, cash: Money, available: Money, pool: str) -> str:
+    """Why the applier's hold (the last word, at the chosen pool) waits: the hold's cash part,
+    what its vouchers do not pay, against the cash available."""
+    if cash.minor == hold.minor:
+        return f"insufficient funds: needs {hold}, available {available} (the hold on {pool})"
+    return f"insufficient funds: the hold on {pool} of {hold} needs {cash} in cash (vouchers pay the rest), available {available}"
+
+
 def cap_refusal(needs: Money, left: Money, budget: Money, month: str) -> str:
     """Why a placement waits under a hard cap: the scheduler's `budget` gate and the applier's hold
     say it in these words (`left` below zero reads as nothing left)."""

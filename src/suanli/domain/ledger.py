@@ -34,11 +34,14 @@ class LedgerError(DomainError):
 
 
 class InsufficientFunds(LedgerError):
-    def __init__(self, needed: int, available: int, currency: str) -> None:
+    """`needed`: the cash a hold needs (its amount less what vouchers pay, `hold`)."""
+
+    def __init__(self, needed: int, available: int, currency: str, hold: int | None = None) -> None:
         super().__init__(
             f"insufficient funds: needs {needed}, available {available} (minor units {currency})"
         )
         self.needed, self.available, self.currency = needed, available, currency
+        self.hold = needed if hold is None else hold
 
 
 class HoldResolved(LedgerError):

@@ -6,7 +6,8 @@ a hold of the job's expected cost on the chosen pool (`estimate.expected_cost`: 
 price book on what the job holds, for its max_runtime; without one, `Snapshot.hold_default_s`, the
 server's `hold_without_max_runtime`; the book's minimum included), to the minor unit what the
 control plane will hold. A project that cannot cover it waits with the reason
-"insufficient funds: needs X, available Y". An unpriced pool needs no hold. Without funds in the
+"insufficient funds: needs X, can hold Y" (`domain.billing.funds_refusal`: Y is the cash
+available stretched by the vouchers' share). An unpriced pool needs no hold. Without funds in the
 snapshot nothing is checked. The control plane's applier takes the real hold, with vouchers judged
 at that pool (a voucher for other providers stretches the funds here but pays nothing there), and
 has the last word.
@@ -14,6 +15,7 @@ has the last word.
 
 from __future__ import annotations
 
+from suanli.domain.billing import funds_refusal
 from suanli.domain.money import Money
 from suanli.domain.resources import Vector
 from suanli.scheduler.books import Books
@@ -46,8 +48,7 @@ class FundsGate:
         if available.minor < hold.minor:
             return Status(
                 Code.UNSCHEDULABLE,
-                f"insufficient funds: needs {hold}, available {available} "
-                f"(a hold for {hours} h on {pool.label})",
+                f"{funds_refusal(hold, available)} (a hold for {hours} h on {pool.label})",
             )
         return OK
 

@@ -256,6 +256,38 @@ def test_payouts_take_what_a_provider_is_owed_down_and_the_settlement_still_reco
     )
 
 
+def test_a_refund_after_a_payout_says_the_provider_owes_it_back_and_the_settlement_flags_it(net: Net) -> None:
+    """A payout paid the provider for a job later refunded: the refund reverses the payable below
+    zero. The refund says so, and the settlement marks the provider overpaid, as a flag and a row."""
+    agent = priced_site(net)
+    job = run(net, agent, "one", 3_600, 1)  # 28.80 CNY payable to dc
+    net.ok("POST", "/orgs/dc/payouts", net.operator, json={"amount": "28.80", "reason": "bank transfer"})
+    refund = net.ok("POST", f"/jobs/{job}/refund", net.operator, json={"reason": "site fault"})
+    assert refund["warnings"] == [
+        "dc was already paid for this: it owes back 28.80 CNY, netted against what it earns next (suanli settlement)"
+    ]
+    [p] = net.ok("GET", "/settlements", net.operator, params={"month": "2026-11", "provider": "dc"})[
+        "providers"
+    ]
+    [total] = p["totals"]
+    assert (total["owed"]["text"], total["overpaid"], p["flags"], p["reconciles"]) == (
+        "-28.80 CNY",
+        True,
+        1,
+        True,
+    )
+    as_csv = net.call("GET", "/settlements", net.operator, params={"provider": "dc", "format": "csv"})
+    [flag] = [r for r in csv.DictReader(io.StringIO(as_csv.text)) if r["kind"] == "overpaid"]
+    assert flag["note"] == "paid beyond what it earned: owes back 28.80 CNY"
+    run(net, agent, "two", 3_600, 2)  # earns it back
+    [p] = net.ok("GET", "/settlements", net.operator, params={"month": "2026-11", "provider": "dc"})[
+        "providers"
+    ]
+    assert (p["totals"][0]["owed"]["text"], p["totals"][0]["overpaid"], p["flags"]) == ("0.00 CNY", False, 0)
+    again = net.ok("POST", f"/jobs/{job}/refund", net.operator, json={"reason": "site fault"})
+    assert again["refunded"] == [] and again["warnings"] == []
+
+
 def test_a_refused_budget_names_only_the_wrong_field(net: Net) -> None:
     path = "/orgs/demo/projects/default/budget"
     for body, field in [

@@ -225,6 +225,7 @@ def refund_job(
     went: dict[str, dict[str, int]] = {}
     todo = [c for c in charges if c.id not in done]
     parts = parts_by_transfer(tx, [c.id for c in todo]) if todo else {}
+    providers = {h.provider_org_id for h in tx.ledger.holds({c.ref for c in todo})}
     for charge in todo:
         ledger.refund(tx, f"refund:{charge.id}", charge.id, now, who.key)
         entries = tx.ledger.entries([charge.id])
@@ -247,12 +248,28 @@ def refund_job(
         "job": job.id,
         "attempt": attempt,
         "refunded": refunded,
+        "warnings": _paid_out_already(tx, providers),
         "totals": [money_view(v, c) for c, v in sorted(totals.items())],
         # of the totals: back to the project's cash, clawed back to voucher programmes, arrears forgiven
         "to_cash": [money_view(w["cash"], c) for c, w in sorted(went.items())],
         "clawed_back": [money_view(w["vouchers"], c) for c, w in sorted(went.items())],
         "arrears_forgiven": [money_view(w["arrears"], c) for c, w in sorted(went.items())],
     }
+
+
+def _paid_out_already(tx: Tx, provider_org_ids: set[str]) -> list[str]:
+    """A refund reverses the provider's payable; where payouts had already paid it, the provider
+    now owes that back (its payable below zero), netted against what it earns next."""
+    out = []
+    for org_id in sorted(provider_org_ids):
+        org = tx.tenancy.org(org_id)
+        for currency, owed in sorted(ledger.owed(tx, org_id).items()):
+            if owed < 0 and org is not None:
+                out.append(
+                    f"{org.name} was already paid for this: it owes back {Money(-owed, currency)}, "
+                    "netted against what it earns next (suanli settlement)"
+                )
+    return out
 
 
 def set_credit_limit(

@@ -113,13 +113,16 @@ def _provider(tx: Tx, org: Org, start: datetime, end: datetime) -> dict[str, Any
                 "charged": money_view(charged[cur], cur),
                 "paid": money_view(paid[cur], cur),
                 "owed": money_view(owed.get(cur, 0), cur),
+                # paid out beyond what it earned (a refund after a payout): it owes that back
+                "overpaid": owed.get(cur, 0) < 0,
             }
             for cur in sorted(set(payable) | set(paid) | set(owed))
         ],
         # The lines and payouts account for every movement of the provider's payable accounts in the month.
         "reconciles": in_ledger == {cur: v for cur, v in moved.items() if v},
         "payouts": payouts,
-        "flags": sum(len(s["gaps"]) + len(s["duplicates"]) + len(s["uncharged"]) for s in sites),
+        "flags": sum(len(s["gaps"]) + len(s["duplicates"]) + len(s["uncharged"]) for s in sites)
+        + sum(1 for v in owed.values() if v < 0),
         "sites": sites,
     }
 
@@ -205,9 +208,14 @@ def _line(p: Posted, pools: dict[str, str]) -> dict[str, Any]:
 
 def rows(view: dict[str, Any]) -> list[dict[str, Any]]:
     """The settlement as one table (`COLUMNS`): each payout (negative: what it took off the payable),
-    then every payable line and every flag, by site."""
+    then every payable line and every flag, by site; first, a provider paid beyond what it earned."""
     out: list[dict[str, Any]] = []
     for p in view["providers"]:
+        for t in p["totals"]:
+            if t.get("overpaid"):
+                owes = t["owed"]["text"].lstrip("-")
+                out.append({"month": view["month"], "provider": p["provider"], "kind": "overpaid",
+                            "currency": t["currency"], "note": f"paid beyond what it earned: owes back {owes}"})  # fmt: skip
         for paid in p.get("payouts", []):
             amount = paid["amount"]
             out.append(

@@ -68,6 +68,7 @@ def test_a_gap_and_a_duplicate_are_flagged_and_the_duplicate_is_charged_once(db:
             "charged": {"minor": 6_000, "currency": "CNY", "text": "60.00 CNY"},
             "paid": {"minor": 0, "currency": "CNY", "text": "0.00 CNY"},  # nothing paid out yet:
             "owed": {"minor": 4_800, "currency": "CNY", "text": "48.00 CNY"},  # all of it is owed
+            "overpaid": False,
         }
     ]
     assert [m["minor"] for m in s["payable"]] == [4_800]

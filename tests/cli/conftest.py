@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from cli_fakes import SERVER, TOKEN, FakeApi
+from cli_server import Server, running_server
 from typer.testing import CliRunner, Result
 
 from suanli.cli import context, submit_cmd
 from suanli.cli.config import save_profile
 from suanli.cli.main import app
+from suanli.client import Client
 
 
 @pytest.fixture(autouse=True)
@@ -31,6 +33,21 @@ def api(monkeypatch: pytest.MonkeyPatch) -> FakeApi:
     fake = FakeApi()
     monkeypatch.setattr(context, "make_client", fake.make_client)
     return fake
+
+
+@pytest.fixture
+def server(config_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
+    """A real control plane in-process: profile `default` signs in as the demo tenant, `op` as the
+    operator."""
+    with running_server(tmp_path) as real:
+
+        def make_client(server_url: str, token: str | None) -> Client:
+            return Client(server_url, token, transport=real.transport)
+
+        monkeypatch.setattr(context, "make_client", make_client)
+        save_profile("default", SERVER, real.tenant, config_dir=config_dir)
+        save_profile("op", SERVER, real.operator, make_current=False, config_dir=config_dir)
+        yield real
 
 
 @pytest.fixture

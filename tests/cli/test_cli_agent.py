@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_server import Server
 from typer.testing import Result
 
 from suanli.domain.tokens import TokenKind, mint
@@ -28,7 +30,11 @@ class AgentError(Exception):
     pass
 
 
-class AgentUnauthorized(AgentError):
+class AgentRefused(AgentError):
+    pass
+
+
+class AgentUnauthorized(AgentRefused):
     pass
 
 
@@ -47,6 +53,10 @@ class AgentConfig:
     def __post_init__(self) -> None:
         if self.backend != "local":
             raise ValueError(f"unknown backend {self.backend!r}; known: local")
+
+    @property
+    def resolved_state_dir(self) -> Path:
+        return self.state_dir or Path.home() / ".suanli" / f"agent-{self.site}"
 
 
 def parse_pool(text: str) -> tuple[str, str]:
@@ -82,7 +92,12 @@ def agent(monkeypatch: pytest.MonkeyPatch) -> FakeAgent:
     for name, attrs in {
         "suanli.agent.runtime": {"AgentConfig": AgentConfig, "run_agent": fake.run_agent},
         "suanli.agent.pools": {"parse_pool": parse_pool},
-        "suanli.agent.errors": {"AgentError": AgentError, "AgentUnauthorized": AgentUnauthorized},
+        "suanli.agent.errors": {
+            "AgentError": AgentError,
+            "AgentRefused": AgentRefused,
+            "AgentUnauthorized": AgentUnauthorized,
+        },
+        "suanli.agent.credentials": {"TOKEN_FILE": "agent.token"},
     }.items():
         monkeypatch.setitem(sys.modules, name, module(name, **attrs))
     return fake
@@ -122,7 +137,9 @@ def test_token_comes_from_option_file_env_or_state(
 ) -> None:
     token_file = tmp_path / "token"
     token_file.write_text(AGENT_TOKEN + "\n")
-    argv = [a.replace("{file}", str(token_file)) for a in args]
+    (tmp_path / "agent.token").write_text(AGENT_TOKEN + "\n")
+    argv = [a.replace("{file}", str(token_file)) for a in [*args, "--state-dir", "{dir}"]]
+    argv = [a.replace("{dir}", str(tmp_path)) for a in argv]
     result = run(*BASE, *argv, env=env)
     assert result.exit_code == 0, result.output
     assert agent.calls[0][0].token == expected
@@ -236,3 +253,47 @@ def test_the_agent_log_shows_on_stderr_while_it_runs_and_debug_only_with_verbose
     assert result.stdout == ""
     assert "sync detail" in run(*BASE, "--token", AGENT_TOKEN, "--verbose").stderr
     assert logging.getLogger("suanli.agent").handlers == []  # removed when the agent stops
+
+
+@pytest.fixture
+def real_agent(server: Server, monkeypatch: pytest.MonkeyPatch) -> Server:
+    """The real agent, talking to the real in-process server."""
+    runtime = pytest.importorskip("suanli.agent.runtime")
+    monkeypatch.setattr(
+        runtime, "AgentConfig", functools.partial(runtime.AgentConfig, transport=server.transport)
+    )
+    return server
+
+
+def test_an_agent_refused_for_a_spent_enrollment_token_exits_4(
+    real_agent: Server, run: Run, tmp_path: Path
+) -> None:
+    enrollment = real_agent.add_site("pku")
+    real_agent.enroll("pku", enrollment, [])  # an agent enrolled with it before
+    result = run(*BASE, "--token", enrollment, "--pool", "cpu:1", "--state-dir", str(tmp_path / "new"))
+    assert result.exit_code == 4, result.output  # not allowed, as `suanli --help` says; not 1
+    assert "enrollment for site 'pku' refused: this enrollment token was already used" in result.stderr
+
+
+def test_an_agent_refused_for_another_sites_token_exits_4(
+    real_agent: Server, run: Run, tmp_path: Path
+) -> None:
+    enrollment = real_agent.add_site("thu")
+    result = run(*BASE, "--token", enrollment, "--pool", "cpu:1", "--state-dir", str(tmp_path / "a"))
+    assert result.exit_code == 4, result.output
+    assert "this enrollment token is not for site 'pku'" in result.stderr
+    agent_token = real_agent.enroll("thu", enrollment, [])  # a site token, of thu, started as pku
+    result = run(*BASE, "--token", agent_token, "--pool", "cpu:1", "--state-dir", str(tmp_path / "b"))
+    assert result.exit_code == 4, result.output
+    assert "this agent token is site thu's, not pku's" in result.stderr
+
+
+def test_an_agent_without_a_token_is_a_usage_error(real_agent: Server, run: Run, tmp_path: Path) -> None:
+    real_agent.add_site("pku")
+    result = run(*BASE, "--pool", "cpu:1", "--state-dir", str(tmp_path))
+    assert result.exit_code == 2, result.output
+    assert (
+        "error: no token: give --token (an enrollment token, sle_…, from `suanli site enroll-token pku`)"
+        in (result.stderr)
+    )
+    assert f"{tmp_path / 'agent.token'} holds none" in result.stderr

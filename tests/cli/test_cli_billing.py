@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from cli_fakes import FakeApi, ok, problem
+from cli_server import Server
 from typer.testing import Result
 
 Run = Callable[..., Result]
@@ -139,6 +140,18 @@ def test_a_statement_without_an_org_is_of_the_one_whose_money_you_see(
     assert none.exit_code == 2 and "name the org: suanli statement ORG (you see no org's money" in none.stderr
 
 
+@pytest.mark.parametrize("args", [("statement", "--month", "2026-11"), ("balance",)])
+def test_an_operator_without_an_org_is_told_that_operators_name_it(
+    server: Server, run: Run, args: tuple[str, ...]
+) -> None:
+    """Operators see every org's money: telling them that owners, admins and finance do misleads."""
+    result = run("--profile", "op", *args)
+    assert result.exit_code == 2, result.output
+    assert f"error: name the org: operators see every org's money; e.g. suanli {args[0]} ORG" in result.stderr
+    assert "you see no org's money" not in result.stderr
+    assert run("--profile", "op", args[0], "demo").exit_code == 0  # named, it is shown
+
+
 def test_an_empty_statement_says_nothing_was_charged(api: FakeApi, run: Run, logged_in: Path) -> None:
     empty = {"org": "acme", "project": None, "month": "2026-11", "lines": [], "funding": [], "totals": [],
              "balances": []}  # fmt: skip
@@ -203,6 +216,12 @@ def test_settlement_flags_gaps_and_duplicates(api: FakeApi, run: Run, logged_in:
     assert "48.00 CNY" in result.stdout and "seq 3-3 never received" in result.stdout
     assert "seq 5 repeats 2, charged once" in result.stdout
     assert json.loads(run("settlement", "--format", "json").stdout)["providers"][0]["flags"] == 2
+    [provider] = SETTLEMENT["providers"]
+    owes = {"currency": "CNY", "payable": money(0), "charged": money(0), "paid": money(2_880),
+            "owed": money(-2_880), "overpaid": True}  # fmt: skip
+    api.on("GET", "/settlements", ok(SETTLEMENT | {"providers": [provider | {"totals": [owes], "flags": 3}]}))
+    said = " ".join(run("settlement", "--provider", "dc").stdout.split())
+    assert "overpaid: paid beyond what it earned; it owes back 28.80 CNY" in said
 
 
 def test_a_site_with_no_usage_shows_no_sequence_range(api: FakeApi, run: Run, logged_in: Path) -> None:

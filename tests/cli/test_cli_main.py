@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import typer
+from cli_server import Server
 from typer.testing import CliRunner, Result
 
 import suanli
@@ -107,7 +108,7 @@ def test_broken_serve_module_still_explains_itself(monkeypatch: pytest.MonkeyPat
 
 def test_help_shows_defaults_and_describes_every_option(run: Run) -> None:
     up = " ".join(run("up", "--help").stdout.split())
-    assert "[default: ~/.suanli]" in up and "--verbose -v <bool> Log debug detail too." in up
+    assert "[default: ~/.suanli]" in up and "--verbose -v Log debug detail too." in up
     login = run("login", "--help").stdout
     assert "127.0.0.1:8600" in login and "8000" not in login
 
@@ -150,3 +151,36 @@ def test_deferred_commands_are_all_the_simulator_registers_and_listed_in_place()
     for name in _DEFERRED:
         command = group.get_command(ctx, name)
         assert command is not None and command.help and command.params
+
+
+def test_help_names_every_spending_limit_that_exits_6(server: Server, run: Run) -> None:
+    """A voucher grant over its programme's budget exits 6 as a submit over a hard-capped budget does;
+    `suanli --help` says both."""
+    said = " ".join(run("--help").stdout.split())
+    assert "6 a spending limit reached (a project's hard-capped budget, a voucher programme's budget)" in said
+    assert run("--profile", "op", "voucher", "programme", "hd", "--budget", "100.00 CNY").exit_code == 0
+    over = run("--profile", "op", "voucher", "grant", "hd", "demo", "500.00", "--until", "2027-01-01")
+    assert over.exit_code == 6, over.output
+
+
+def _command_paths(command: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    ctx = typer.Context(command)
+    subs = getattr(command, "list_commands", lambda ctx: [])(ctx)
+    return [path] + [
+        p for name in subs for p in _command_paths(command.get_command(ctx, name), (*path, name))
+    ]
+
+
+def test_an_on_off_flag_shows_no_value_to_type_in_any_help(run: Run) -> None:
+    """`--wait` takes no value (`--wait true` is refused), so no help shows it as `--wait <bool>`."""
+    submit = run("submit", "--help").stdout
+    wait = next(line for line in submit.splitlines() if "│ --wait " in line)
+    assert "<bool>" not in wait and "Wait for the job to end" in wait, wait
+    assert "<str>" in next(
+        line for line in submit.splitlines() if "│ --project " in line
+    )  # values still shown
+    refused = run("submit", "x.yaml", "--wait", "true")  # as before: a flag takes no value
+    assert refused.exit_code == 2 and "unexpected extra argument(s) (true)" in refused.stderr
+    for path in _command_paths(typer.main.get_command(app)):
+        said = run(*path, "--help")
+        assert said.exit_code == 0 and "<bool>" not in said.stdout, (path, said.stdout)

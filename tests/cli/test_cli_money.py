@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import typer
 from cli_fakes import FakeApi, ok, problem
+from cli_server import A100_POOL, Server
 from typer.testing import Result
 
 from suanli.cli.main import app
@@ -143,6 +144,13 @@ def test_refund_sends_the_reason_and_says_what_came_back(api: FakeApi, run: Run,
     assert "arrears" not in said  # nothing forgiven: not said
     api.on("POST", "/jobs/job_1/refund", ok({"job": "job_1", "refunded": [], "totals": []}))
     assert "nothing left to refund" in run("refund", "job_1", "--reason", "again").stdout
+    paid = "dc was already paid for this: it owes back 24.00 CNY, netted against what it earns next (suanli settlement)"
+    api.on("POST", "/jobs/job_1/refund", ok(answer | {"warnings": [paid]}))
+    warned = run("refund", "job_1", "--reason", "site fault")
+    assert (
+        warned.exit_code == 0
+        and "warning: dc was already paid for this: it owes back 24.00 CNY" in " ".join(warned.stderr.split())
+    )
 
 
 def test_topup_refused_for_a_tenant_exits_4(api: FakeApi, run: Run, logged_in: Path) -> None:
@@ -287,9 +295,7 @@ def test_a_refused_field_is_named_as_it_was_given_on_the_command_line(
     api: FakeApi, run: Run, logged_in: Path, args: tuple[str, ...], route: str, field: str, said: str
 ) -> None:
     method, path = route.split()
-    api.on(
-        method, path, problem(422, "invalid", "the request is invalid", [{"field": field, "message": "no"}])
-    )
+    api.on(method, path, problem(422, "invalid", "it is refused", [{"field": field, "message": "no"}]))
     result = run(*args)
     assert result.exit_code == 2, result.output
     assert f"\n  {said}: no\n" in result.stderr, result.stderr
@@ -314,3 +320,16 @@ def test_price_set_says_what_each_rate_prices_and_what_leaving_it_out_means(opti
     assert says in said and "Left out: the pool's previous version's rate" in said, said
     if "wholesale" in option:  # with no version before, the provider's rate must be said
         assert f"refused if {option.replace('wholesale-', '')} is given" in said, said
+
+
+def test_a_wholesale_rate_above_the_tenant_rate_names_the_tenant_rates_flag(server: Server, run: Run) -> None:
+    """The tenant rate kept from the version before is refused as `--accelerator-hour`, the flag that
+    raises it, not as the API's `tenant.accelerator_hour`."""
+    server.enroll("sh", server.add_site("sh"), [A100_POOL])
+    op = ("--profile", "op", "price", "set", "sh", "a100")
+    assert run(*op, "--accelerator-hour", "38", "--wholesale-accelerator-hour", "30").exit_code == 0
+    result = run(*op, "--wholesale-accelerator-hour", "50")
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        "error: a tenant price below the wholesale rate\n  --accelerator-hour: at least the wholesale rate, 50.00\n"
+    )

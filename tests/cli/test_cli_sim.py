@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cli_server import Server
 from rich.console import Console
 from typer.testing import Result
 
@@ -461,3 +462,15 @@ def test_ctrl_c_says_interrupted_and_exits_130(run: Run, monkeypatch: pytest.Mon
     result = run("sim", str(FIXTURE), "--gpus", "64", "--limit", "10")
     assert result.exit_code == 130
     assert result.stderr.strip().endswith("interrupted")
+
+
+@pytest.mark.parametrize("option", ["--since", "--until"])
+def test_sim_export_names_a_refused_time_by_its_flag_and_form(
+    server: Server, run: Run, tmp_path: Path, option: str
+) -> None:
+    result = run("sim-export", str(tmp_path / "plan"), option, "2026-13-01")
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        f"error: {option}: a date-time such as 2027-01-01T00:00:00Z or a date such as 2027-01-01 "
+        "(no zone: UTC)\n"
+    )

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from cli_fakes import SERVER, FakeApi, ok
+from cli_server import Server
 from typer.testing import Result
 
 from suanli.domain.tokens import TokenKind, mint
@@ -166,3 +169,21 @@ def test_site_price_needs_a_price_and_its_help_offers_no_removal(
     assert "Missing argument" in result.output
     help_text = " ".join(run("site", "price", "--help").stdout.split())
     assert "unprice" not in help_text and "cannot be removed" in help_text
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("--pue", "0.5"), "error: --pue: a number from 1.0 to 3.0, e.g. 1.25\n"),
+        (("--pue", "1.2", "--carbon", "-3"), "error: --carbon: 0–2000 gCO2e/kWh\n"),
+        (("--region", "East"), "error: invalid --region 'East'\n  --region: use lowercase letters"),
+    ],
+)
+def test_a_refused_site_setting_names_the_flag_typed_and_what_it_allows(
+    server: Server, run: Run, args: tuple[str, ...], said: str
+) -> None:
+    server.add_site("sh")
+    result = run("--profile", "op", "site", "set", "sh", *args)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(said), result.stderr
+    assert not re.search(r"(?<!--)\b(pue|carbon_g_per_kwh|region)\b", result.stderr)  # the API's names

@@ -21,8 +21,8 @@ from typing import Annotated, Any
 import typer
 
 from suanli.cli.context import check_server_url, client_errors, fail, stderr
-from suanli.cli.exit_codes import ExitCode
-from suanli.client import MalformedToken, check_token_shape
+from suanli.cli.exit_codes import ExitCode, exit_code_for_status
+from suanli.client import ApiError, MalformedToken, check_token_shape
 
 __all__ = ["agent", "register", "resolve_agent_token"]
 
@@ -67,6 +67,17 @@ def _parse_options(values: list[str]) -> tuple[tuple[str, str], ...]:
             fail(f"--backend-opt {value!r}: use KEY=VALUE, e.g. partition=gpu", ExitCode.USAGE)
         out.append((key.strip(), val.strip()))
     return tuple(out)
+
+
+def _refusal_code(exc: BaseException) -> ExitCode:
+    """The exit code of an agent that could not start: the server's refusal (an enrollment token
+    already used, or another site's: not allowed, 4) as any command's, else 1."""
+    cause = exc.__cause__
+    if not isinstance(cause, ApiError):
+        return ExitCode.FAILED
+    code = exit_code_for_status(cause.status, cause.code)
+    # a 404 is a --server that is not the server's base URL, not a missing site (that is a 403)
+    return ExitCode.USAGE if code is ExitCode.NOT_FOUND else code
 
 
 def _install_stop_handlers(stop: threading.Event) -> dict[int, Any]:
@@ -167,6 +178,7 @@ def agent(
         runtime = importlib.import_module("suanli.agent.runtime")
         pools_module = importlib.import_module("suanli.agent.pools")
         errors = importlib.import_module("suanli.agent.errors")
+        credentials = importlib.import_module("suanli.agent.credentials")
     except ImportError as exc:
         fail(f"the site agent is not available in this installation: {exc}", ExitCode.FAILED)
     try:
@@ -183,6 +195,13 @@ def agent(
         )
     except ValueError as exc:
         fail(str(exc), ExitCode.USAGE)
+    saved = config.resolved_state_dir / credentials.TOKEN_FILE
+    if secret is None and not saved.exists():
+        fail(
+            f"no token: give --token (an enrollment token, sle_…, from `suanli site enroll-token {site}`), "
+            f"--token-file or ${TOKEN_ENV}; {saved} holds none",
+            ExitCode.USAGE,
+        )
     stop = threading.Event()
     previous = _install_stop_handlers(stop)
     try:
@@ -192,8 +211,10 @@ def agent(
         raise typer.Exit(ExitCode.INTERRUPTED) from None
     except errors.AgentUnauthorized as exc:
         fail(f"the server refused the agent's token: {exc}", ExitCode.AUTH)
+    except errors.AgentRefused as exc:  # a good token, another site's
+        fail(str(exc), ExitCode.AUTH)
     except errors.AgentError as exc:
-        fail(str(exc), ExitCode.FAILED)
+        fail(str(exc), _refusal_code(exc))
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -227,6 +227,10 @@ def settlement(
             f"[bold]{escape(p['provider'])}[/bold] {escape(body['month'])}: {ok}, {p['flags']} flag(s)"
         )
         print_records(_flat(p["totals"]), ("currency", "payable", "charged", "paid", "owed"), "no charges")
+        for t in p["totals"]:
+            if t.get("overpaid"):
+                owes = str(_text(t["owed"])).lstrip("-")
+                stdout.print(f"[red]overpaid:[/red] paid beyond what it earned; it owes back {escape(owes)}")
         sites = [
             {"site": s["site"], "payable": _text(s["payable"]), "records": s["records"],
              "seq": f"{s['first_seq']}-{s['last_seq']}" if s["records"] else "–", "gaps": len(s["gaps"]),

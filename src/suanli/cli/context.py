@@ -77,14 +77,40 @@ def fail(message: str, code: int, fields: list[dict[str, object]] | None = None)
     """Print `error: message` (and one line per field error) on stderr and exit with `code`."""
     stderr.print(f"[red]error:[/red] {escape(message)}")
     for item in fields or []:
-        field = str(item.get("field") or item.get("loc") or "?")
+        field = _field_of(item)
         said = escape(str(item.get("message") or item.get("msg") or ""))
-        try:
-            label = _as_given(field)
-        except Exception:  # naming it as given is a courtesy; the error must still be said
-            label = field
-        stderr.print(f"  {escape(label)}: {said}")
+        stderr.print(f"  {escape(_label(field))}: {said}")
     raise typer.Exit(code)
+
+
+def _field_of(item: dict[str, object]) -> str:
+    return str(item.get("field") or item.get("loc") or "?")
+
+
+def _label(field: str) -> str:
+    """The field as given on this command line (`_as_given`), else as the API named it."""
+    try:
+        return _as_given(field)
+    except Exception:  # naming it as given is a courtesy; the error must still be said
+        return field
+
+
+# What the API says of a refusal when only its field errors say what was wrong
+_GENERIC = "the request is invalid"
+
+
+def _plainly(detail: str, errors: list[dict[str, object]]) -> tuple[str, list[dict[str, object]]]:
+    """A refusal's headline as the user gave the command: one whose only news is its one field error
+    (`the request is invalid`, `invalid pue`) becomes that error, named as typed (`--pue: a number
+    from 1.0 to 3.0`); an `invalid FIELD …` names the field as typed (`invalid --region 'X'`)."""
+    fields = [_field_of(e) for e in errors]
+    if len(errors) == 1 and detail in (_GENERIC, f"invalid {fields[0]}"):
+        said = str(errors[0].get("message") or errors[0].get("msg") or "invalid")
+        return f"{_label(fields[0])}: {said}", []
+    for field in fields:
+        if detail == f"invalid {field}" or detail.startswith(f"invalid {field} "):
+            return f"invalid {_label(field)}{detail[len('invalid ') + len(field) :]}", errors
+    return detail, errors
 
 
 # API fields that commands take under another name: `--until` is a voucher's `valid_until`.
@@ -96,6 +122,11 @@ _PARAM_OF = {
     "guaranteed_cu": "guaranteed",
     "limit_cu": "limit",
     "carbon_g_per_kwh": "carbon",
+    "bandwidth_mbps": "bandwidth",
+    # `price set`: a tenant rate is `--accelerator-hour`, even when left out (kept from the version before)
+    "tenant_accelerator_hour": "accelerator_hour",
+    "tenant_cpu_hour": "cpu_hour",
+    "tenant_gb_hour": "gb_hour",
     "org": "provider",  # `payout PROVIDER`: the org paid (a command taking `--org` names it first)
 }
 
@@ -185,10 +216,10 @@ def client_errors(server: str) -> Iterator[None]:
     try:
         yield
     except ApiError as exc:
-        message = exc.detail
+        message, errors = _plainly(exc.detail, exc.errors)
         if exc.status == 401 and not _running("login"):  # not back to the command that just failed
             message += " (run `suanli login` to sign in again)"
-        fail(message, exit_code_for_status(exc.status, exc.code), exc.errors)
+        fail(message, exit_code_for_status(exc.status, exc.code), errors)
     except ServerUnreachable as exc:
         fail(f"{exc} (is the server running? `make up` starts a local one)", ExitCode.UNREACHABLE)
     except MalformedToken as exc:

@@ -23,7 +23,7 @@ class ExitCode(IntEnum):
 EXIT_CODES_HELP = (
     "**Exit codes**: 0 ok · 1 job failed or other error · 2 usage or invalid input · "
     "3 not found · 4 not logged in / not allowed · 5 server unreachable · 6 a spending limit reached "
-    "(a hard-capped budget) · 130 interrupted. "
+    "(a project's hard-capped budget, a voucher programme's budget) · 130 interrupted. "
     "`submit --wait` exits with the job's own exit code."
 )
 

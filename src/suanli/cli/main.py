@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperCommand, TyperGroup
+from typer.core import TyperCommand, TyperGroup, TyperOption
 
 import suanli
 from suanli.cli import (
@@ -48,6 +48,21 @@ _DEFERRED = {
 }
 """Commands whose module is imported only when the command is looked up (to run it, or for `--help`):
 the simulator pulls in pydantic and the scheduler, which every other command would wait for."""
+
+
+def _flag_shows_no_value(display_type_rich: Any) -> Any:
+    """Typer's rich help gives an on/off flag a value to type, `--wait <bool>`, though `--wait true` is
+    refused (a flag takes none); so its help shows none, as click's plain help does."""
+
+    def shown(self: TyperOption, ctx: Any) -> str | None:
+        return None if self.is_flag or self.count else display_type_rich(self, ctx)
+
+    return shown
+
+
+# One place for the help of every command (and of -h/--help itself, which click makes on demand).
+if callable(getattr(TyperOption, "display_type_rich", None)):
+    TyperOption.display_type_rich = _flag_shows_no_value(TyperOption.display_type_rich)  # type: ignore[method-assign]
 
 
 class _Deferred(TyperCommand):

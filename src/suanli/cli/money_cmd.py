@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 
 from suanli.cli.amounts import SignedAmounts
-from suanli.cli.context import fail, session, stdout
+from suanli.cli.context import fail, session, stderr, stdout
 from suanli.cli.exit_codes import ExitCode
 from suanli.cli.render import print_json, print_records
 from suanli.client import Client
@@ -48,8 +48,15 @@ MONEY_ROLES = ("owner", "admin", "finance")
 
 def money_org(client: Client, usage: str) -> str:
     """The org whose money the caller sees, when it is one only; otherwise the command ends asking
-    for it (`usage` shows how), with the orgs they could name."""
-    mine = sorted({m["org"] for m in client.whoami().get("memberships", []) if m["role"] in MONEY_ROLES})
+    for it (`usage` shows how), with the orgs they could name. An operator sees every org's money, so
+    names the org always."""
+    me = client.whoami()
+    if me.get("operator"):
+        fail(
+            f"name the org: operators see every org's money; e.g. {usage} (suanli org list lists them)",
+            ExitCode.USAGE,
+        )
+    mine = sorted({m["org"] for m in me.get("memberships", []) if m["role"] in MONEY_ROLES})
     if len(mine) != 1:
         said = f"yours: {', '.join(mine)}" if mine else "you see no org's money (owners, admins, finance do)"
         fail(f"name the org: {usage} ({said})", ExitCode.USAGE)
@@ -198,6 +205,8 @@ def refund(
     ]
     split = f": {'; '.join(went)}" if went else ""
     stdout.print(f"{escape(job)}: refunded {len(body['refunded'])} charge(s), {escape(total)}{escape(split)}")
+    for warning in body.get("warnings") or []:
+        stderr.print(f"[yellow]warning:[/yellow] {escape(str(warning))}")
 
 
 @voucher_app.command("programme")

@@ -181,19 +181,36 @@ def test_an_empty_statement_of_a_provider_points_to_the_settlement(
 
 
 @pytest.mark.parametrize(
-    ("hours", "amount", "shown"),
-    [("0.00", 42, "<0.01"), ("0.00", 0, "0.00"), ("0.25", 42, "0.25")],
+    ("hours", "amount", "seconds", "shown"),
+    [
+        ("0.00", 42, 15, ("<0.01", "<0.01")),
+        ("0.00", 0, 15, ("<0.01", "<0.01")),  # a free pool: it ran all the same
+        ("0.00", 0, 0, ("0.00", "0.00")),
+        ("0.25", 42, 900, ("0.25", "0.25")),
+        ("0.00", 42, None, ("<0.01", "0.00")),  # a server before `seconds`: charged, so it ran
+    ],
 )
-def test_a_charged_statement_line_never_shows_zero_hours(
-    api: FakeApi, run: Run, logged_in: Path, hours: str, amount: int, shown: str
+def test_a_statement_line_that_ran_never_shows_zero_hours(
+    api: FakeApi,
+    run: Run,
+    logged_in: Path,
+    hours: str,
+    amount: int,
+    seconds: int | None,
+    shown: tuple[str, str],
 ) -> None:
-    """A 15 s job once showed `HOURS 0.00` beside its 0.42 CNY: the API rounds hours to 0.01."""
+    """A 15 s job once showed `HOURS 0.00` beside its 0.42 CNY: the API rounds hours to 0.01; its
+    accelerator hours too (the HTML says the same, `domain.billing.hours_shown`)."""
     line = {**STATEMENT["lines"][0], "hours": hours, "accelerator_hours": hours, "amount": money(amount)}  # type: ignore[index]
+    line.pop("seconds", None), line.pop("accelerator_seconds", None)
+    if seconds is not None:
+        line |= {"seconds": seconds, "accelerator_seconds": seconds}
     api.on("GET", "/orgs/acme/statements", ok({**STATEMENT, "lines": [line]}))
     result = run("statement", "acme")
     assert result.exit_code == 0, result.output
     row = next(r for r in result.stdout.splitlines() if "job_1" in r).split()
-    assert row[row.index("a100") + 1] == shown, row
+    at = row.index("a100")
+    assert (row[at + 1], row[at + 2]) == shown, row
 
 
 def test_a_table_is_not_written_to_a_file(api: FakeApi, run: Run, logged_in: Path, tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from dataclasses import replace
 
 import pytest
 
@@ -112,3 +113,13 @@ def test_html_of_an_empty_month_says_so() -> None:
     empty = Statement("acme", None, "2026-10", (), (), ())
     page = statement_html(empty)
     assert "No charges this month." in page and "acme (all projects)" in page
+
+
+def test_html_says_a_time_that_ran_but_rounds_to_nothing_is_under_a_hundredth() -> None:
+    short = JobLine(
+        "vision", "job_3", "ping", "sh", "a100", "0.00", "0.00", 42, "CNY", seconds=15, accelerator_seconds=15
+    )
+    page = statement_html(replace(statement(), lines=(short,)))
+    row = page.split("job_3")[1].split("</tr>")[0]
+    assert row.count(">&lt;0.01<") == 2  # hours and accelerator hours (no CPU time held: 0.00)
+    assert "0.00" in statement_csv(replace(statement(), lines=(short,)))  # documents keep the rounded figure

@@ -160,12 +160,16 @@ def _print_statement(client: Client, org: str, month: str | None, body: dict[str
 
 def _line(line: dict[str, Any], refunds: bool = False) -> dict[str, Any]:
     """A statement line for the table. Its hours come rounded to 0.01 (18 s or less is `0.00`): a
-    line that was charged says `<0.01`, never that it ran no time. With `refunds`, its `amount` (net
+    time that ran says `<0.01` (as `domain.billing.hours_shown` does in the HTML), never that it
+    ran no time. With `refunds`, its `amount` (net
     of refunds) is shown as `net` beside what was `charged` (net + refunded) and `refunded`."""
     flat = _flat([line])[0]
     charged = any(int((line.get(k) or {}).get("minor", 0)) for k in ("amount", "refunded"))
-    if charged and _is_zero(flat.get("hours")):
+    if charged and _is_zero(flat.get("hours")) and "seconds" not in line:  # from a server before seconds
         flat["hours"] = "<0.01"
+    for shown, exact in (("hours", "seconds"), ("accelerator_hours", "accelerator_seconds")):
+        if isinstance(line.get(exact), int) and line[exact] > 0 and _is_zero(flat.get(shown)):
+            flat[shown] = "<0.01"
     if refunds:
         amount, refunded = line.get("amount") or {}, line.get("refunded") or {}
         currency = str(amount.get("currency") or refunded.get("currency") or DEFAULT_CURRENCY)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
+from suanli.domain.billing import hours_shown
 from suanli.domain.money import Money
 
 
@@ -222,8 +223,10 @@ def statement_html(st: Statement) -> str:
                     line.job,
                     line.name,
                     f"{line.site} / {line.pool}",
-                    line.hours,
-                    line.accelerator_hours,
+                    hours_shown(line.seconds) if line.seconds else line.hours,
+                    hours_shown(line.accelerator_seconds)
+                    if line.accelerator_seconds
+                    else line.accelerator_hours,
                     line.cpu_hours,
                 )
                 + (

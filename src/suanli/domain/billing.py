@@ -50,6 +50,13 @@ def hours(seconds: int) -> str:
     return str((Decimal(seconds) / 3600).quantize(Decimal("0.01")))
 
 
+def hours_shown(seconds: int) -> str:
+    """`hours` for a reader: a time that ran but rounds to nothing (18 s or less) is `<0.01`, never
+    a `0.00` that says it did not run. Documents keep `hours` and the exact seconds."""
+    shown = hours(seconds)
+    return "<0.01" if seconds > 0 and shown == "0.00" else shown
+
+
 # --- what a charge moved -----------------------------------------------------------------------
 
 TENANT_SIDE = frozenset({AccountKind.CASH, AccountKind.VOUCHER, AccountKind.ARREARS, AccountKind.PROGRAMME})

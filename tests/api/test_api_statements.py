@@ -291,6 +291,7 @@ def test_a_refund_after_a_payout_says_the_provider_owes_it_back_and_the_settleme
 def test_a_refused_budget_names_only_the_wrong_field(net: Net) -> None:
     path = "/orgs/demo/projects/default/budget"
     for body, field in [
+        ({"month": "2026-10", "amount": "30.00"}, "month"),  # ended: it would limit nothing
         ({"month": "*", "amount": "-3"}, "amount"),
         ({"month": "*", "amount": "ten"}, "amount"),
         ({"month": "*", "amount": "30.00", "thresholds": [0, 50]}, "thresholds"),

@@ -97,7 +97,13 @@ def set_budget(
 ) -> dict[str, Any]:
     org_id, project = _project(tx, who, org_name, project_name)
     if month != EVERY_MONTH:
-        month_bounds(month)
+        _, end = month_bounds(month)
+        if end <= now:  # a past month's spending is done: a budget there would limit nothing
+            current = month_of(now)
+            raise Invalid(
+                f"{month} has ended; a budget is for this month or a later one",
+                [FieldError("month", f"{current} or later, or * for every month")],
+            )
     money = read_amount("amount", amount, what="a budget")
     refuse_unused_currency(tx, project, money.currency)
     try:

@@ -37,7 +37,13 @@ def test_memory_sizes_in_binary_units(text: str | int, mib: int) -> None:
     assert parse_memory_mib(text) == mib
 
 
-@pytest.mark.parametrize("text", ["16GB", "16K", "1.5Gi", "Gi", "", "-1Gi", "sixteen", "16 G i"])
+@pytest.mark.parametrize(("text", "written"), [("16GB", "16Gi"), ("512mb", "512Mi"), ("1TB", "1Ti")])
+def test_a_decimal_looking_unit_is_refused_naming_the_binary_one_read(text: str, written: str) -> None:
+    with pytest.raises(ValueError, match=f"sizes here are binary: write {written}"):
+        parse_memory_mib(text)
+
+
+@pytest.mark.parametrize("text", ["16K", "1.5Gi", "Gi", "", "-1Gi", "sixteen", "16 G i"])
 def test_a_bad_memory_size_says_how_to_write_one(text: str) -> None:
     with pytest.raises(ValueError, match=r"not a size: use e\.g\. 512Mi, 16Gi"):
         parse_memory_mib(text)

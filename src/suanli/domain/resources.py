@@ -26,6 +26,11 @@ def parse_memory_mib(value: str | int) -> int:
     if isinstance(value, int):
         return value
     m = _MEMORY.match(value)
+    if m and m.group(2).upper() in ("MB", "GB", "TB"):  # decimal or binary? say which we read
+        binary = f"{m.group(1)}{m.group(2)[0].upper()}i"
+        raise ValueError(
+            f"{value!r}: sizes here are binary: write {binary} ({m.group(2)[0].upper()} alone means the same)"
+        )
     if not m or m.group(2).upper() not in MIB_PER_UNIT:
         raise ValueError(f"{value!r} is not a size: use e.g. 512Mi, 16Gi, 1Ti (or a number of MiB)")
     return int(m.group(1)) * MIB_PER_UNIT[m.group(2).upper()]

@@ -359,14 +359,19 @@ def test_a_transfer_id_names_one_top_up_and_another_amount_under_it_is_refused(n
     assert row["balance"]["minor"] == 100
 
 
-def test_a_credit_limit_or_budget_in_a_currency_no_pool_charges_is_refused(net: Net) -> None:
+def test_a_credit_limit_budget_or_programme_in_a_currency_no_pool_charges_is_refused(net: Net) -> None:
     price_gpu(net)  # CNY
     project = "/orgs/demo/projects/default"
     for path, body, field in [
         (f"{project}/credit-limit", {"limit": "5 JPY", "reason": "pilot"}, "limit"),
         (f"{project}/budget", {"month": "*", "amount": "5 HKD"}, "amount"),
+        (
+            "/voucher-programmes",
+            {"name": "sh-usd", "budget": "100 USD"},
+            "budget",
+        ),  # its vouchers would pay nothing
     ]:
-        refused = net.call("PUT", path, net.operator, json=body)
+        refused = net.call("POST" if "programmes" in path else "PUT", path, net.operator, json=body)
         assert refused.status_code == 422 and refused.json()["code"] == "currency_not_used", refused.text
         assert [e["field"] for e in refused.json()["errors"]] == [field]
     net.ok("PUT", f"{project}/credit-limit", net.operator, json={"limit": "5", "reason": "pilot"})

@@ -178,13 +178,20 @@ def refuse_unused_currency(tx: Tx, project: Project, currency: str, field: str =
     pool's currency): refuse them, unless the project already has a balance in that currency or
     the network prices nothing yet (then the default currency rule stands). A credit limit or a
     budget in such a currency would never apply: refused the same way, naming `field`."""
+    if tx.ledger.account(cash_account(project.id, currency)):
+        return
+    refuse_currency_no_pool_charges(tx, currency, field)
+
+
+def refuse_currency_no_pool_charges(tx: Tx, currency: str, field: str, example: str = "1000.00") -> None:
+    """Money in a currency no pool charges could pay for nothing; none priced yet: any stands."""
     used = tx.ledger.price_currencies()
-    if not used or currency in used or tx.ledger.account(cash_account(project.id, currency)):
+    if not used or currency in used:
         return
     names = ", ".join(sorted(used))
     raise Invalid(
         f"no pool on this network charges {currency}",
-        [FieldError(field, f"pools charge {names}: e.g. '1000.00 {min(used)}'")],
+        [FieldError(field, f"pools charge {names}: e.g. '{example} {min(used)}'")],
         code="currency_not_used",
     )
 

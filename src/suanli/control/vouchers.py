@@ -15,7 +15,13 @@ from typing import Any
 from suanli.control import ledger
 from suanli.control.accounts import check_name, org_for, require_operator, site_for
 from suanli.control.errors import Conflict, Forbidden, Invalid, NotFound
-from suanli.control.money import MONEY_ROLES, money_view, read_amount, require_finance
+from suanli.control.money import (
+    MONEY_ROLES,
+    money_view,
+    read_amount,
+    refuse_currency_no_pool_charges,
+    require_finance,
+)
 from suanli.control.principal import Principal
 from suanli.control.views import ts
 from suanli.domain.catalog import UnknownAccelerator, default_catalog
@@ -34,6 +40,9 @@ def create_programme(
     if tx.ledger.programme_by_name(name):
         raise Conflict(f"programme {name!r} already exists", code="exists")
     money = read_amount("budget", budget, what="a budget")
+    refuse_currency_no_pool_charges(
+        tx, money.currency, "budget", "1000000.00"
+    )  # its vouchers could pay for nothing
     row = tx.ledger.add_programme(name, issuer or name, money.currency, money.minor, now)
     return programme_view(tx, row.name)
 

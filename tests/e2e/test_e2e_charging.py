@@ -189,7 +189,7 @@ def test_a_job_without_the_money_waits_with_the_reason_and_runs_after_a_top_up(n
         why = wait_for("a reason", lambda: network.cli(tenant, "why", job).stdout or None)
         wait_for("the funds reason", lambda: "insufficient funds" in network.cli(tenant, "why", job).stdout)
         assert c.get_job(job)["state"] == "PENDING", why
-        assert "needs 72.00 CNY, available 0.00 CNY" in network.cli(tenant, "why", job).stdout
+        assert "needs 72.00 CNY, can hold 0.00 CNY" in network.cli(tenant, "why", job).stdout
         with network.client() as op:
             op.topup("acme", "default", "72.00")
         wait_for("the job to end", lambda: c.get_job(job)["state"] == "SUCCEEDED", timeout=60)

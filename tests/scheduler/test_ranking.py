@@ -98,3 +98,14 @@ def test_a_full_pool_shows_the_score_it_will_be_ranked_by_once_it_frees() -> Non
     when_free = {c.pool: c.score for c in explain(_job(), free, PROFILES)}
     shown = {c.pool: (c.fits, c.score) for c in explain(_job(), full, PROFILES)}
     assert shown["s2/c"] == (False, when_free["s2/c"])
+
+
+def test_an_unpriced_pool_is_free_so_it_wins_the_cost_score_over_a_priced_one() -> None:
+    """An unpriced pool charges nothing (ADR 0034): its cost is 0, the cheapest, not an unknown
+    scored 50 (which once tied a free pool with a priced one at the same total)."""
+    unpriced = PoolView(**{**_priced("s1/free", 10, 100).__dict__, "id": "pool-s1/free", "price": None})
+    priced = _priced("s2/paid", 10, 100)
+    costs = {c.pool: dict(c.scores)["cost"] for c in explain(_job(), (unpriced, priced), PROFILES) if c.fits}
+    assert costs["s1/free"] > costs["s2/paid"]
+    plan = schedule(Snapshot(now=T0, pools=(priced, unpriced), jobs=(_job(),)), PROFILES)
+    assert [p.pool_id for p in plan.placements] == ["pool-s1/free"]

@@ -5,7 +5,8 @@ whole price book on its accelerators, CPUs and memory; the headline price × uni
 is known, as in the simulator). Its expected price is
 that × its expected hours, the same factor on every pool, and a cost column is normalised across
 the pools the job could run on (cheapest 100, dearest 0), which no common factor changes: so it ranks pools as the
-expected price would, while jobs of every max_runtime share one job class (and one ranking)."""
+expected price would, while jobs of every max_runtime share one job class (and one ranking). A pool
+with no price is free (nothing is charged there), so it costs 0, not an unknown."""
 
 from __future__ import annotations
 
@@ -35,8 +36,10 @@ class Cost:
 
     def cost(self, job: PendingJob, pool: PoolView, free: tuple[Vector, ...]) -> float | None:
         money = hourly_price(job, pool)
+        if money is None:  # unpriced: nothing is charged there (ADR 0034), so it is the cheapest
+            return 0.0
         # Pools in different currencies are compared by their numbers; a network prices in one.
-        return float(money.minor) if money else None
+        return float(money.minor)
 
 
 register_score(Cost.name, Cost)

@@ -346,6 +346,28 @@ def test_a_hard_cap_stops_a_job_running_past_its_hold_whatever_the_funds_policy(
     assert balanced(net)
 
 
+def test_jobs_past_their_holds_share_the_caps_room_and_the_later_one_stops(net: Net) -> None:
+    """Two one-hour holds (36.00 each) under a 100.00 cap leave 28.00 unreserved. At 90 minutes
+    each has run 18.00 past its hold: together more than the room, so the one that started later
+    stops; the earlier runs on (each alone would have fit, and both ran past the cap before)."""
+    agent = priced_site(net)
+    topup(net, "500.00")
+    net.ok("PUT", "/orgs/demo/projects/default/budget", net.operator, json={"month": "*", "amount": "100.00", "hard_cap": True})  # fmt: skip
+    spec = {**TRAIN, "resources": {"accelerators": "A100:1"}}
+    first, one = place(net, agent, spec)
+    net.clock.advance(1)
+    second, two = place(net, agent, spec)
+    net.clock.advance(70 * 60)
+    sync(net, agent, [report(one, "RUNNING"), report(two, "RUNNING")])
+    net.cycle()  # 6.00 past each hold: 12.00 of the 28.00
+    assert [net.ok("GET", f"/jobs/{j}", net.tenant)["state"] for j in (first, second)] == ["RUNNING"] * 2
+    net.clock.advance(20 * 60)
+    sync(net, agent, [report(one, "RUNNING"), report(two, "RUNNING")])
+    net.cycle()  # 18.00 past each: 36.00 of the 28.00
+    states = [(net.ok("GET", f"/jobs/{j}", net.tenant)["state"], net.ok("GET", f"/jobs/{j}", net.tenant)["reason"]) for j in (first, second)]  # fmt: skip
+    assert states == [("RUNNING", None), ("CANCELLING", "hard-capped budget reached")]
+
+
 def test_a_job_within_its_hold_runs_on_when_the_cap_is_lowered_and_one_past_it_stops_at_its_charge(
     net: Net,
 ) -> None:

@@ -10,6 +10,7 @@ A pool with no price book in force is free: its attempts take no hold and are ne
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -198,6 +199,12 @@ class Spend:
     currency: str
     capped: int | None = None
     room: caps.CapRoom | None = None
+    kept: int = 0  # what its hold still reserves (cash and vouchers): the cap counted it already
+
+    @property
+    def overrun(self) -> int:
+        """What it has accrued past its hold, into the cap's unreserved room."""
+        return max(0, self.accrued - self.kept) if self.capped is not None else 0
 
     @property
     def exhausted(self) -> bool:
@@ -216,11 +223,12 @@ class Spend:
         return self.over_cap or (policy == STOP and self.exhausted)
 
 
-def spend(tx: Tx, row: Hold, attempt: Attempt, now: datetime, *, funds: bool = True) -> Spend:
+def spend(tx: Tx, row: Hold, attempt: Attempt, now: datetime, *, funds: bool = True, taken: int = 0) -> Spend:
     """The attempt's allocation priced at its hold's version from its start to now (an upper bound
     of what its usage records will charge), less what was captured; against its hold's remaining
     cash and voucher reservation plus the project's unreserved funds (`funds=False` skips them: a
-    project that runs into arrears), and plus what its hard-capped budget leaves unreserved."""
+    project that runs into arrears), and plus what its hard-capped budget leaves unreserved (less
+    `taken`, what the project's other attempts have already run into it)."""
     price = tx.ledger.price_version(row.price_version_id)
     assert price is not None  # a foreign key
     accrued = 0
@@ -239,7 +247,7 @@ def spend(tx: Tx, row: Hold, attempt: Attempt, now: datetime, *, funds: bool = T
     if accrued >= kept:  # at or past its own hold: the cap's unreserved room is what is left
         room = caps.cap_room(tx, row.project_id, now)
         if room is not None and room.currency == row.currency:
-            capped = kept + max(0, room.left)
+            capped = kept + max(0, room.left - taken)
     may_spend = accrued + 1  # not asked: never exhausted
     if funds:
         free = holds.funds(tx, row.project_id, row.currency).available
@@ -247,7 +255,7 @@ def spend(tx: Tx, row: Hold, attempt: Attempt, now: datetime, *, funds: bool = T
         if vouchers:  # only what the vouchers still hold: they may have expired, or paid for others
             vouchers = min(vouchers, holds.voucher_left(tx, row, now))
         may_spend = holds.cash_reserved(row) + vouchers + max(0, free)
-    return Spend(accrued, may_spend, row.currency, capped, room)
+    return Spend(accrued, may_spend, row.currency, capped, room, kept)
 
 
 @dataclass
@@ -263,33 +271,48 @@ class Duties:
 def stop_exhausted(tx: Tx, now: datetime) -> Duties:
     """Stop each running job whose funds are exhausted, where its project's policy says so, or that
     has spent what its project's hard-capped budget leaves, through the cancel path (the agent stops
-    it; its final usage is still captured)."""
+    it; its final usage is still captured). A cap's unreserved room is shared: the project's attempts
+    past their holds take it in the order they started, and the later ones stop when it is gone."""
     out = Duties()
     watched = [(h, a) for h, a in tx.ledger.open_attempt_holds(_RUNNING) if not a.cancel_requested]
+    watched.sort(key=lambda ha: (ha[1].started_at or now, ha[1].id))
     projects = {p.id: p for p in (tx.tenancy.project(h.project_id) for h, _ in watched) if p is not None}
 
     def policy(row: Hold) -> str:
         project = projects.get(row.project_id)
         return "" if project is None else project.on_funds_exhausted
 
-    def used(row: Hold, attempt: Attempt) -> Spend:
-        return spend(tx, row, attempt, now, funds=policy(row) == STOP)
+    def used(row: Hold, attempt: Attempt, taken: dict[str, int]) -> Spend:
+        return spend(tx, row, attempt, now, funds=policy(row) == STOP, taken=taken[row.project_id])
 
-    candidates = [
-        a.job_id for row, a in watched if row.project_id in projects and used(row, a).stops(policy(row))
-    ]
+    taken: dict[str, int] = defaultdict(int)  # cap room run into by the project's attempts so far
+    candidates = []
+    for row, a in watched:
+        if row.project_id not in projects:
+            continue
+        first = used(row, a, taken)
+        if first.stops(policy(row)):
+            candidates.append(a.job_id)
+        else:
+            taken[row.project_id] += first.overrun
     if not candidates:
         return out
-    tx.jobs.lock(candidates)  # jobs first, as the sync does; then look again
+    tx.jobs.lock(candidates)  # jobs first, as the sync does; then look again, in the same order
+    taken.clear()
     for row, attempt in watched:
-        fresh = tx.jobs.attempts_by_ids([attempt.id], fresh=True).get(attempt.id)
-        if attempt.job_id not in candidates or fresh is None or fresh.state not in _RUNNING:
+        if row.project_id not in projects:
             continue
-        if fresh.cancel_requested:
+        fresh = (
+            tx.jobs.attempts_by_ids([attempt.id], fresh=True).get(attempt.id)
+            if attempt.job_id in candidates
+            else attempt
+        )
+        if fresh is None or fresh.state not in _RUNNING or fresh.cancel_requested:
             continue
-        now_used = used(row, fresh)
-        job = tx.jobs.get(fresh.job_id)
+        now_used = used(row, fresh, taken)
+        job = tx.jobs.get(fresh.job_id) if attempt.job_id in candidates else None
         if job is None or not now_used.stops(policy(row)):
+            taken[row.project_id] += now_used.overrun
             continue
         out.sites |= stop(tx, job, now_used, now)
         out.stopped.append(job.id)

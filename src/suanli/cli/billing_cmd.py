@@ -17,6 +17,7 @@ from suanli.cli.exit_codes import ExitCode
 from suanli.cli.money_cmd import MONEY_ROLES, money_org
 from suanli.cli.render import print_json, print_records, when
 from suanli.client import ApiError, Client
+from suanli.domain.billing import hours_shown
 from suanli.domain.money import DEFAULT_CURRENCY, Money
 
 __all__ = ["register"]
@@ -168,8 +169,8 @@ def _line(line: dict[str, Any], refunds: bool = False) -> dict[str, Any]:
     if charged and _is_zero(flat.get("hours")) and "seconds" not in line:  # from a server before seconds
         flat["hours"] = "<0.01"
     for shown, exact in (("hours", "seconds"), ("accelerator_hours", "accelerator_seconds")):
-        if isinstance(line.get(exact), int) and line[exact] > 0 and _is_zero(flat.get(shown)):
-            flat[shown] = "<0.01"
+        if isinstance(line.get(exact), int):  # the exact seconds: shown as the HTML shows them
+            flat[shown] = hours_shown(line[exact])
     if refunds:
         amount, refunded = line.get("amount") or {}, line.get("refunded") or {}
         currency = str(amount.get("currency") or refunded.get("currency") or DEFAULT_CURRENCY)

@@ -17,6 +17,7 @@ from store_migrations import load_migration
 
 from suanli.control import holds, ledger
 from suanli.control.errors import Conflict
+from suanli.domain.billing import TENANT_SIDE, month_of
 from suanli.domain.ledger import (
     ChargeContext,
     HoldResolved,
@@ -28,6 +29,7 @@ from suanli.domain.ledger import (
     TransferKind,
     Usage,
     Voucher,
+    account_kind,
     cash_account,
     programme_account,
     voucher_account,
@@ -145,6 +147,48 @@ def test_refund_claws_back_and_expiry_writes_off(db: Database) -> None:
         assert ledger.balance(tx, voucher_account(vid)) == 0
         assert ledger.expire_vouchers(tx, NOW + timedelta(days=3)) == []
         assert set(tx.ledger.sums_by_currency().values()) == {0}
+
+
+def test_a_months_spend_moves_with_each_charge_and_refund_and_migration_0013_fills_it_alike(
+    db: Database,
+) -> None:
+    """A budget's spend is kept per project and month as charges post (vouchers and cash alike),
+    less refunds in the month they are dated; 0013 fills the same figures from the ledger, and a
+    downgrade drops them."""
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+    from sqlalchemy import inspect
+
+    migration = load_migration("0013_month_spend")
+    ids, other = seed(db), seed(db)
+    later = NOW + timedelta(days=10)  # December
+    with db.transaction() as tx:
+        for project in (ids["project"], other["project"]):
+            ledger.topup(tx, f"t-{project}", project, 100_000, "CNY", NOW, "op")
+    grant(db, ids, voucher(ids, "0.3", 1_000), "g")
+    with db.transaction() as tx:
+        holds.hold(tx, "h", project_id=ids["project"], pool_id=ids["pool"], amount=20_000, now=NOW)
+        holds.hold(tx, "o", project_id=other["project"], pool_id=other["pool"], amount=20_000, now=NOW)
+        first = holds.capture(tx, "h", "u1", Usage(accelerator_seconds=3600), NOW)  # 1,000 of it vouchers
+        holds.capture(tx, "o", "v1", Usage(accelerator_seconds=600), NOW)
+        holds.capture(tx, "h", "u2", Usage(accelerator_seconds=1800), later, final=True)
+        ledger.refund(tx, "r", first.id, later, "op")
+
+    def spent() -> list[int]:
+        with db.read() as tx:
+            return [
+                tx.ledger.month_spent(ids["project"], "CNY", "2026-11"),
+                tx.ledger.month_spent(ids["project"], "CNY", "2026-12"),
+                tx.ledger.month_spent(ids["project"], "USD", "2026-11"),
+                tx.ledger.month_spent(other["project"], "CNY", "2026-11"),
+            ]
+
+    assert spent() == [3_600, 1_800 - 3_600, 0, 600]
+    with db.engine.begin() as conn, Operations.context(MigrationContext.configure(conn)):
+        migration.downgrade()
+        assert "month_spend" not in inspect(conn).get_table_names()
+        migration.upgrade()
+    assert spent() == [3_600, 1_800 - 3_600, 0, 600]
 
 
 def test_a_usage_record_is_charged_once_even_across_holds(db: Database) -> None:
@@ -287,6 +331,13 @@ class StoreMachine(RuleBasedStateMachine):
                 self.ids["project"], "CNY"
             )
             assert set(tx.ledger.sums_by_currency().values()) <= {0}
+            spend: dict[str, int] = {}  # the budget's spend by month: charges and refunds, tenant side
+            for t in self.model.transfers.values():
+                if t.kind in (TransferKind.CHARGE, TransferKind.REFUND):
+                    lines = sum(e.amount for e in t.entries if account_kind(e.account) in TENANT_SIDE)
+                    spend[month_of(t.at)] = spend.get(month_of(t.at), 0) + lines
+            for month in {month_of(NOW), month_of(self.now), *spend}:
+                assert tx.ledger.month_spent(self.ids["project"], "CNY", month) == spend.get(month, 0), month
 
     def _programme_id(self, tx: object) -> str:
         programme = tx.ledger.programme_by_name(self.ids["programme"])  # type: ignore[attr-defined]

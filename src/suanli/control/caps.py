@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from suanli.control import holds
-from suanli.control.charges import month_bounds
 from suanli.domain.billing import cap_refusal, month_of
 from suanli.domain.money import Money
 from suanli.store import Tx
@@ -38,8 +37,7 @@ def in_force(tx: Tx, project_id: str, month: str) -> Budget | None:
 
 def spent(tx: Tx, project_id: str, currency: str, month: str) -> int:
     """The month's charges of the project in `currency`, every funding source, net of refunds."""
-    start, end = month_bounds(month)
-    return tx.ledger.charged_between(project_id, currency, start, end)
+    return tx.ledger.month_spent(project_id, currency, month)
 
 
 @dataclass(frozen=True)

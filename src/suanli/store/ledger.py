@@ -3,7 +3,8 @@ voucher programmes, vouchers and provider relations.
 
 Transfers and entries are only ever inserted: this repository has no way to change or delete them.
 `post` writes a transfer with its entries and moves the accounts' cached `signed_sum` in the same
-transaction, locking the accounts in id order (so posters cannot deadlock).
+transaction, locking the accounts in id order (so posters cannot deadlock); a charge or a refund also
+moves its project's `month_spend` (ADR 0039).
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
-from suanli.domain.billing import TENANT_SIDE
+from suanli.domain.billing import TENANT_SIDE, month_of
 from suanli.domain.ledger import PastCharge, Transfer, TransferKind, account_kind
 from suanli.store.errors import Conflict
 from suanli.store.ids import new_id
@@ -27,6 +28,7 @@ from suanli.store.tables import (
     LedgerAccount,
     LedgerEntry,
     LedgerTransfer,
+    MonthSpend,
     PriceVersion,
     ProviderRelation,
     VoucherGrant,
@@ -112,8 +114,37 @@ class LedgerRepo:
             if abs(moved) > _BIGINT:  # refused whole: nothing of the transfer is written
                 raise Conflict(f"account {e.account}'s balance would pass the largest the ledger keeps")
             accounts[e.account].signed_sum = moved
+        if transfer.kind in (TransferKind.CHARGE, TransferKind.REFUND):
+            self._count_spend(transfer)
         self._s.flush()
         return row
+
+    def _count_spend(self, transfer: Transfer) -> None:
+        """Move the month's spend of the project whose hold a charge (or a refund's charge) was
+        taken under by the transfer's tenant-side lines (what `domain.billing.parts_of` reads as
+        charged): insert-or-add, so two transactions opening the same month cannot both insert."""
+        spend = sum(e.amount for e in transfer.entries if account_kind(e.account) in TENANT_SIDE)
+        hold_id = transfer.ref
+        if transfer.kind is TransferKind.REFUND:
+            hold_id = (
+                self._s.scalar(select(LedgerTransfer.ref).where(LedgerTransfer.id == transfer.ref)) or ""
+            )
+        hold = self._s.get(Hold, hold_id)
+        if not spend or hold is None:
+            return
+        insert = sqlite_insert if self._sqlite else pg_insert
+        row = insert(MonthSpend).values(
+            project_id=hold.project_id,
+            currency=hold.currency,
+            month=month_of(transfer.at),
+            charged_minor=spend,
+        )
+        self._s.execute(
+            row.on_conflict_do_update(
+                index_elements=["project_id", "currency", "month"],
+                set_={"charged_minor": MonthSpend.charged_minor + row.excluded.charged_minor},
+            )
+        )
 
     def past_charges(self, ref: str) -> list[PastCharge]:
         """The charges posted under `ref` (a hold): when, how much, and what each voucher paid."""
@@ -208,41 +239,13 @@ class LedgerRepo:
             found += [(t, c, h) for t, c, h in self._s.execute(q).tuples()]
         return sorted(found, key=lambda row: (row[0].at, row[0].id))
 
-    def charged_between(self, project_id: str, currency: str, since: datetime, until: datetime) -> int:
-        """What the project's charges in `currency` dated in `[since, until)` took from its funding
-        sources (cash, vouchers, arrears), net of the refunds dated there: the sum of those
-        transfers' tenant-side lines (`domain.billing.parts_of` reads them so), summed in the
-        database. Charges are read through the project's holds that were open at `since` or
-        later (a hold takes no charge once resolved), so a month costs what the project ran in
-        it, not the network's month nor the project's history; refunds, which are few, by date."""
-        charge = aliased(LedgerTransfer)
-        tenant_side = or_(*(LedgerEntry.account_id.like(f"{kind.value}:%") for kind in sorted(TENANT_SIDE)))
-        live = select(Hold.id).where(
-            Hold.project_id == project_id,
-            Hold.currency == currency,
-            or_(Hold.resolved_at.is_(None), Hold.resolved_at >= since),
+    def month_spent(self, project_id: str, currency: str, month: str) -> int:
+        """What the project's charges in `currency` dated in `month` (`YYYY-MM`, UTC) took from its
+        funding sources, net of the refunds dated then (`MonthSpend`, kept by `post`)."""
+        q = select(MonthSpend.charged_minor).where(
+            MonthSpend.project_id == project_id, MonthSpend.currency == currency, MonthSpend.month == month
         )
-        total = func.coalesce(func.sum(LedgerEntry.amount_minor), 0)
-        charges = (
-            select(total)
-            .select_from(LedgerTransfer)
-            .join(LedgerEntry, LedgerEntry.transfer_id == LedgerTransfer.id)
-            .where(LedgerTransfer.ref.in_(live), LedgerTransfer.kind == "charge")
-            .where(LedgerTransfer.at >= since, LedgerTransfer.at < until, tenant_side)
-        )
-        refunds = select(LedgerTransfer.id).where(  # few: the month's, network-wide, by date
-            LedgerTransfer.kind == "refund", LedgerTransfer.at >= since, LedgerTransfer.at < until
-        )
-        refunded = (
-            select(total)
-            .select_from(LedgerTransfer)
-            .join(LedgerEntry, LedgerEntry.transfer_id == LedgerTransfer.id)
-            .join(charge, charge.id == LedgerTransfer.ref)
-            .join(Hold, Hold.id == charge.ref)
-            .where(LedgerTransfer.id.in_(refunds), Hold.project_id == project_id, Hold.currency == currency)
-            .where(tenant_side)
-        )
-        return int(self._s.execute(charges).scalar_one()) + int(self._s.execute(refunded).scalar_one())
+        return int(self._s.scalar(q) or 0)
 
     def entries_between(
         self, account_ids: Iterable[str], since: datetime, until: datetime

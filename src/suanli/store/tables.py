@@ -312,7 +312,7 @@ class LedgerTransfer(Base):
     """A balanced transfer: written once, never changed (corrections are new transfers)."""
 
     __tablename__ = "ledger_transfers"
-    # a hold's transfers (`ref`), its charges in a month, and a month's refunds (`charged_between`)
+    # a hold's transfers (`ref`, by kind and date), and a month's transfers of a kind (statements)
     __table_args__ = (
         Index("ix_ledger_transfers_ref_kind_at", "ref", "kind", "at"),
         Index("ix_ledger_transfers_kind_at", "kind", "at"),
@@ -335,6 +335,19 @@ class LedgerEntry(Base):
     amount_minor: Mapped[int] = mapped_column(BigInteger)  # debit positive, credit negative
     currency: Mapped[str] = mapped_column(String(3))
     source: Mapped[str] = mapped_column(String(80), default="")
+
+
+class MonthSpend(Base):
+    """What a project's charges dated in a month (UTC, `YYYY-MM`) took from its funding sources
+    (cash, vouchers, arrears), net of the refunds dated then: the budget's spend. `LedgerRepo.post`
+    moves it with each charge's and refund's entries, in the same transaction, as it moves an
+    account's `signed_sum`; so reading a month's spend costs one row, however many charges it has."""
+
+    __tablename__ = "month_spend"
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    charged_minor: Mapped[int] = mapped_column(BigInteger)
 
 
 class Hold(Base):

@@ -333,3 +333,18 @@ def test_a_wholesale_rate_above_the_tenant_rate_names_the_tenant_rates_flag(serv
     assert result.stderr == (
         "error: a tenant price below the wholesale rate\n  --accelerator-hour: at least the wholesale rate, 50.00\n"
     )
+
+
+def test_a_first_price_with_only_a_wholesale_rate_asks_for_a_tenant_rate_in_the_commands_words(
+    server: Server, run: Run
+) -> None:
+    """A pool's first price needs what tenants pay; the refusal says so by the rates' units, not by
+    the API's `accelerator_hour` fields, and nothing is priced."""
+    server.enroll("sh", server.add_site("sh"), [A100_POOL])
+    result = run("--profile", "op", "price", "set", "sh", "a100", "--wholesale-accelerator-hour", "30")
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        "error: a price book needs a tenant rate\n"
+        "  tenant: a rate per accelerator-hour, CPU-hour or GiB-hour on a first price (0: free)\n"
+    )
+    assert server.ok("GET", "/prices", server.operator)["items"] == []

@@ -177,6 +177,7 @@ def test_site_price_needs_a_price_and_its_help_offers_no_removal(
         (("--pue", "0.5"), "error: --pue: a number from 1.0 to 3.0, e.g. 1.25\n"),
         (("--pue", "1.2", "--carbon", "-3"), "error: --carbon: 0–2000 gCO2e/kWh\n"),
         (("--region", "East"), "error: invalid --region 'East'\n  --region: use lowercase letters"),
+        (("--bandwidth", "cn=0"), "error: --bandwidth cn: Mbit/s from that region, 1–10000000\n"),
     ],
 )
 def test_a_refused_site_setting_names_the_flag_typed_and_what_it_allows(
@@ -186,4 +187,6 @@ def test_a_refused_site_setting_names_the_flag_typed_and_what_it_allows(
     result = run("--profile", "op", "site", "set", "sh", *args)
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith(said), result.stderr
-    assert not re.search(r"(?<!--)\b(pue|carbon_g_per_kwh|region)\b", result.stderr)  # the API's names
+    assert not re.search(
+        r"(?<!--)(?<!that )\b(pue|carbon_g_per_kwh|region|bandwidth_mbps)\b", result.stderr
+    )  # API names

@@ -104,7 +104,12 @@ def _plainly(detail: str, errors: list[dict[str, object]]) -> tuple[str, list[di
     (`the request is invalid`, `invalid pue`) becomes that error, named as typed (`--pue: a number
     from 1.0 to 3.0`); an `invalid FIELD …` names the field as typed (`invalid --region 'X'`)."""
     fields = [_field_of(e) for e in errors]
-    if len(errors) == 1 and detail in (_GENERIC, f"invalid {fields[0]}"):
+    # `invalid bandwidth_mbps` of its one error `bandwidth_mbps.cn`: an entry of a map says it all
+    if len(errors) == 1 and detail in (
+        _GENERIC,
+        f"invalid {fields[0]}",
+        f"invalid {fields[0].split('.')[0]}",
+    ):
         said = str(errors[0].get("message") or errors[0].get("msg") or "invalid")
         return f"{_label(fields[0])}: {said}", []
     for field in fields:
@@ -163,6 +168,11 @@ def _as_given(field: str) -> str:
                 return str(param.name)
             if not typed_only or ctx.get_parameter_source(name) is core.ParameterSource.COMMANDLINE:
                 return str(max(param.opts, key=len))
+    # An entry of a map typed as KEY=VALUE (`bandwidth_mbps.cn` is `--bandwidth cn=…`): the option and key.
+    head = _PARAM_OF.get(parts[0], parts[0])
+    if nested and ctx.get_parameter_source(head) is core.ParameterSource.COMMANDLINE:
+        option = next(p for p in ctx.command.params if p.name == head)
+        return f"{max(option.opts, key=len)} {parts[1]}"
     return field
 
 

@@ -72,7 +72,11 @@ def set_price(
     if before is None and all(tenant.get(k) is None for k in _RATE_KEYS):
         raise Invalid(
             "a price book needs a tenant rate",
-            [FieldError("tenant", "at least one of accelerator_hour, cpu_hour, gb_hour (0 to make it free)")],
+            [
+                FieldError(
+                    "tenant", "a rate per accelerator-hour, CPU-hour or GiB-hour on a first price (0: free)"
+                )
+            ],
         )
     if before is not None and not given:
         raise Invalid(

@@ -178,9 +178,18 @@ def test_a_server_that_is_not_a_base_url_exits_2_before_anything_runs(
     assert agent.calls == []
 
 
-def test_sigterm_sets_stop_and_handlers_are_restored(agent: FakeAgent, run: Run) -> None:
+@pytest.mark.parametrize(
+    ("signum", "said"),
+    [
+        (signal.SIGTERM, "stopping the agent…\n"),  # from a service manager, or `suanli up` stopping
+        (signal.SIGINT, "stopping the agent… (Ctrl-C again stops it at once)\n"),
+    ],
+)
+def test_a_signal_sets_stop_says_so_and_handlers_are_restored(
+    agent: FakeAgent, run: Run, signum: signal.Signals, said: str
+) -> None:
     def stop_on_signal(stop: threading.Event) -> None:
-        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signum)
         assert stop.wait(5)
 
     agent.behaviour = stop_on_signal
@@ -188,6 +197,7 @@ def test_sigterm_sets_stop_and_handlers_are_restored(agent: FakeAgent, run: Run)
     result = run(*BASE, "--token", AGENT_TOKEN)
     assert result.exit_code == 0, result.output
     assert agent.calls[0][1].is_set()
+    assert result.stderr.endswith(said), result.stderr
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
 
 

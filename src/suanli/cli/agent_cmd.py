@@ -86,7 +86,8 @@ def _install_stop_handlers(stop: threading.Event) -> dict[int, Any]:
     def on_signal(signum: int, frame: FrameType | None) -> None:
         if stop.is_set() and signum == signal.SIGINT:
             raise KeyboardInterrupt
-        stderr.print(f"[dim]{signal.Signals(signum).name}: stopping the agent…[/dim]")
+        again = " (Ctrl-C again stops it at once)" if signum == signal.SIGINT else ""
+        stderr.print(f"[dim]stopping the agent…{again}[/dim]")
         stop.set()
 
     return {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}

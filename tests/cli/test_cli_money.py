@@ -348,3 +348,29 @@ def test_a_first_price_with_only_a_wholesale_rate_asks_for_a_tenant_rate_in_the_
         "  tenant: a rate per accelerator-hour, CPU-hour or GiB-hour on a first price (0: free)\n"
     )
     assert server.ok("GET", "/prices", server.operator)["items"] == []
+
+
+def test_ledger_check_says_the_ledger_is_consistent_and_exits_1_naming_what_differs(
+    server: Server, run: Run, tmp_path: Path
+) -> None:
+    """`suanli ledger check` on the real server: every check ✓ on a ledger the service wrote; a
+    balance changed in the database behind its back is named with both figures, and it exits 1."""
+    import sqlite3
+
+    server.ok("POST", "/orgs/demo/projects/default/topups", server.operator, json={"amount": "100.00"})
+    result = run("--profile", "op", "ledger", "check")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("ledger consistent: read 1 transfer, 2 entries, 2 accounts, 0 month spends"), (
+        lines[0]
+    )
+    assert len(lines) == 6 and all(line.startswith("  ✓ ") for line in lines[1:]), lines
+    refused = run("ledger", "check")  # the demo tenant
+    assert refused.exit_code == 4 and "only platform operators" in refused.stderr
+    with sqlite3.connect(tmp_path / "suanli.db") as db:
+        db.execute("UPDATE ledger_accounts SET signed_sum = signed_sum - 1 WHERE id LIKE 'cash:%'")
+    result = run("--profile", "op", "ledger", "check")
+    assert result.exit_code == 1, result.output
+    assert "  ✗ each account's balance is the sum of its entries\n      account cash:" in result.stdout
+    assert "kept balance 100.01 CNY, its entries make 100.00 CNY" in result.stdout
+    assert result.stderr == "error: the ledger is not consistent: 1 finding\n"

@@ -136,6 +136,7 @@ CASES: list[tuple[Callable[[Client], Any], str, str, dict[str, str], Any]] = [
     ),
     (lambda c: c.list_vouchers(org="acme"), "GET", "/vouchers", {"org": "acme"}, None),
     (lambda c: c.programme_report("haidian"), "GET", "/voucher-programmes/haidian/report", {}, None),
+    (lambda c: c.check_ledger(), "GET", "/ledger/check", {}, None),
     (
         lambda c: c.relate_provider("acme", "dc"),
         "POST",

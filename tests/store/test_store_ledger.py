@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from store_migrations import load_migration
 
-from suanli.control import holds, ledger
-from suanli.control.errors import Conflict
+from suanli.control import holds, ledger, ledger_check
+from suanli.control.errors import Conflict, Forbidden
+from suanli.control.principal import Principal
 from suanli.domain.billing import TENANT_SIDE, month_of
 from suanli.domain.ledger import (
     ChargeContext,
@@ -39,6 +40,7 @@ from suanli.store import Conflict as StoreConflict
 from suanli.store import Database, PoolOffer
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+OPERATOR = Principal(kind="user", token_id="tok_op", user_id="usr_op", user_name="op", operator=True)
 BOOK = PriceBook(
     "CNY", Rates(Decimal(3600), Decimal(36)), Rates(Decimal(2880), Decimal(18)), minimum_minor=500
 )
@@ -189,6 +191,64 @@ def test_a_months_spend_moves_with_each_charge_and_refund_and_migration_0013_fil
         assert "month_spend" not in inspect(conn).get_table_names()
         migration.upgrade()
     assert spent() == [3_600, 1_800 - 3_600, 0, 600]
+
+
+def test_the_ledger_check_finds_nothing_on_a_ledger_the_service_wrote_and_each_change_made_behind_it(
+    db: Database,
+) -> None:
+    """`suanli ledger check`'s reads: a ledger of top-ups, a voucher, charges and a refund is
+    consistent; then each cache or line changed behind the service's back is named with its figures."""
+    from sqlalchemy import text
+
+    ids = seed(db)
+    with db.transaction() as tx:
+        ledger.topup(tx, "t", ids["project"], 10_000, "CNY", NOW, "op")
+    vid = grant(db, ids, voucher(ids, "0.3", 5_000), "g")  # 16.20 of it spent
+    with db.transaction() as tx:
+        holds.hold(tx, "h", project_id=ids["project"], pool_id=ids["pool"], amount=8_000, now=NOW)
+        first = holds.capture(tx, "h", "u1", Usage(accelerator_seconds=3600), NOW)
+        holds.capture(tx, "h", "u2", Usage(accelerator_seconds=1800), NOW, final=True)
+        ledger.refund(tx, "r", first.id, NOW, "op")
+
+    def findings() -> dict[str, list[str]]:
+        with db.read() as tx:
+            found = ledger_check.check(tx, OPERATOR)
+            assert found["read"]["vouchers"] >= 1 and found["read"]["month_spends"] >= 1
+            assert found["consistent"] == all(c["ok"] for c in found["checks"])
+            return {c["name"]: c["findings"] for c in found["checks"] if c["findings"]}
+
+    assert findings() == {}
+    with pytest.raises(Forbidden), db.read() as tx:
+        ledger_check.check(tx, replace(OPERATOR, operator=False))
+    cash = cash_account(ids["project"], "CNY")
+    with db.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE ledger_accounts SET signed_sum = signed_sum - 7 WHERE id = :a"), {"a": cash}
+        )
+        conn.execute(
+            text("UPDATE month_spend SET charged_minor = charged_minor + 1 WHERE project_id = :p"),
+            {"p": ids["project"]},
+        )
+        conn.execute(text("UPDATE vouchers SET face_minor = 400 WHERE id = :v"), {"v": vid})
+    found = findings()
+    assert found.pop("account_balances") == [
+        f"account {cash}: kept balance 87.47 CNY, its entries make 87.40 CNY"
+    ]
+    [spend] = found.pop("month_spends")
+    assert spend.startswith(f"project {ids['project']}, 2026-11: kept spend ") and "sum to 18.00 CNY" in spend
+    assert found.pop("vouchers") == [f"voucher {vid}: holds 33.80 CNY, its face value is 4.00 CNY"]
+    assert found == {}
+    with db.engine.begin() as conn:  # a line added to the top-up: it no longer balances, nor does the ledger
+        conn.execute(
+            text(
+                "INSERT INTO ledger_entries (transfer_id, account_id, amount_minor, currency, source) "
+                "VALUES ('t', :a, 5, 'CNY', '')"
+            ),
+            {"a": cash},
+        )
+    found = findings()
+    assert found["transfers_balance"] == ["transfer t: its entries sum to 0.05 CNY, not 0"]
+    assert found["ledger_balances"][0].startswith("CNY: all entries sum to ")
 
 
 def test_a_usage_record_is_charged_once_even_across_holds(db: Database) -> None:

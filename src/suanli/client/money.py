@@ -152,6 +152,12 @@ class MoneyApi(RouteGroup):
         result: dict[str, Any] = self.request("GET", f"/voucher-programmes/{segment(programme)}/report")
         return result
 
+    def check_ledger(self) -> dict[str, Any]:
+        """The ledger's truths checked on the database: `consistent`, what was `read`, and each
+        check's findings (operators)."""
+        result: dict[str, Any] = self.request("GET", "/ledger/check")
+        return result
+
     def relate_provider(self, org: str, provider: str, note: str = "") -> dict[str, Any]:
         """Declare `org` related to provider `provider`: its vouchers never pay there."""
         body = {"org": org, "provider": provider, "note": note}

@@ -13,13 +13,13 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
 from suanli.domain.billing import TENANT_SIDE, month_of
-from suanli.domain.ledger import PastCharge, Transfer, TransferKind, account_kind
+from suanli.domain.ledger import PastCharge, Transfer, TransferKind, account_kind, voucher_account
 from suanli.store.errors import Conflict
 from suanli.store.ids import new_id
 from suanli.store.tables import (
@@ -284,6 +284,87 @@ class LedgerRepo:
         """Σ signed entries per currency over the whole ledger: zero for every currency when it balances."""
         q = select(LedgerEntry.currency, func.sum(LedgerEntry.amount_minor)).group_by(LedgerEntry.currency)
         return {c: int(s or 0) for c, s in self._s.execute(q).tuples()}
+
+    # the ledger's own consistency (`control.ledger_check`): each a full read, for operators
+    def sizes(self) -> dict[str, int]:
+        """How many transfers, entries, accounts, month spends and vouchers the ledger holds."""
+        tables = {
+            "transfers": LedgerTransfer,
+            "entries": LedgerEntry,
+            "accounts": LedgerAccount,
+            "month_spends": MonthSpend,
+            "vouchers": VoucherGrant,
+        }
+        return {
+            name: int(self._s.scalar(select(func.count()).select_from(t)) or 0) for name, t in tables.items()
+        }
+
+    def unbalanced_transfers(self) -> list[tuple[str, str, int]]:
+        """(transfer, currency, Σ signed entries) of every transfer whose entries do not sum to zero
+        in a currency."""
+        total = func.sum(LedgerEntry.amount_minor)
+        q = (
+            select(LedgerEntry.transfer_id, LedgerEntry.currency, total)
+            .group_by(LedgerEntry.transfer_id, LedgerEntry.currency)
+            .having(total != 0)
+            .order_by(LedgerEntry.transfer_id)
+        )
+        return [(t, c, int(v)) for t, c, v in self._s.execute(q).tuples()]
+
+    def drifted_accounts(self) -> list[tuple[str, str, int, int]]:
+        """(account, currency, cached `signed_sum`, Σ its entries) of every account where the two differ."""
+        sums = (
+            select(LedgerEntry.account_id.label("account"), func.sum(LedgerEntry.amount_minor).label("total"))
+            .group_by(LedgerEntry.account_id)
+            .subquery()
+        )
+        total = func.coalesce(sums.c.total, 0)
+        q = (
+            select(LedgerAccount.id, LedgerAccount.currency, LedgerAccount.signed_sum, total)
+            .outerjoin(sums, sums.c.account == LedgerAccount.id)
+            .where(LedgerAccount.signed_sum != total)
+            .order_by(LedgerAccount.id)
+        )
+        return [(a, c, int(cached), int(found)) for a, c, cached, found in self._s.execute(q).tuples()]
+
+    def month_spends(self) -> dict[tuple[str, str, str], int]:
+        """Every kept month spend (`MonthSpend`) by (project, currency, month)."""
+        q = select(MonthSpend.project_id, MonthSpend.currency, MonthSpend.month, MonthSpend.charged_minor)
+        return {(p, c, m): int(v) for p, c, m, v in self._s.execute(q).tuples()}
+
+    def month_spends_from_entries(self) -> dict[tuple[str, str, str], int]:
+        """What each month spend sums to from the ledger itself: per project, currency and month of
+        the transfer's date (UTC), the tenant-side lines of its charges and of refunds of them."""
+        if self._sqlite:
+            month = func.strftime("%Y-%m", LedgerTransfer.at)
+        else:
+            month = func.to_char(func.timezone("UTC", LedgerTransfer.at), "YYYY-MM")
+        charge = aliased(LedgerTransfer)
+        tenant_side = or_(*(LedgerEntry.account_id.like(f"{kind.value}:%") for kind in sorted(TENANT_SIDE)))
+        found: dict[tuple[str, str, str], int] = {}
+        for kind, hold_ref in (("charge", LedgerTransfer.ref), ("refund", charge.ref)):
+            q = (
+                select(Hold.project_id, Hold.currency, month, func.sum(LedgerEntry.amount_minor))
+                .select_from(LedgerTransfer)
+                .join(LedgerEntry, LedgerEntry.transfer_id == LedgerTransfer.id)
+            )
+            if kind == "refund":
+                q = q.join(charge, charge.id == LedgerTransfer.ref)
+            q = (
+                q.join(Hold, Hold.id == hold_ref)
+                .where(LedgerTransfer.kind == kind, tenant_side)
+                .group_by(Hold.project_id, Hold.currency, month)
+            )
+            for p, c, m, v in self._s.execute(q).tuples():
+                found[(p, c, m)] = found.get((p, c, m), 0) + int(v)
+        return {key: v for key, v in found.items() if v}
+
+    def voucher_faces(self) -> dict[str, tuple[str, int, int]]:
+        """Each voucher grant's (currency, face value, the signed sum of its account; 0 if none yet)."""
+        q = select(
+            VoucherGrant.id, VoucherGrant.currency, VoucherGrant.face_minor, LedgerAccount.signed_sum
+        ).outerjoin(LedgerAccount, LedgerAccount.id == literal(voucher_account("")) + VoucherGrant.id)
+        return {v: (c, int(face), int(signed or 0)) for v, c, face, signed in self._s.execute(q).tuples()}
 
     # holds
     def hold(self, hold_id: str, *, lock: bool = False) -> Hold | None:

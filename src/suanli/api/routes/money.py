@@ -25,6 +25,7 @@ from suanli.control import (
     audit,
     budgets,
     charges,
+    ledger_check,
     money,
     prices,
     settlement,
@@ -141,6 +142,12 @@ def programme_report(
 ) -> dict[str, Any]:
     with cp.db.read() as tx:
         return voucher_report.report(tx, who, name)
+
+
+@router.get("/ledger/check", summary="The ledger's durable truths checked on the database (operators)")
+def check_ledger(cp: ControlPlane = Depends(plane), who: Principal = Depends(caller)) -> dict[str, Any]:
+    with cp.db.read() as tx:
+        return ledger_check.check(tx, who)
 
 
 @router.get("/vouchers", summary="Vouchers: all (operators) or one org's (its owners, admins, finance)")

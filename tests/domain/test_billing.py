@@ -6,11 +6,14 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from suanli.domain.billing import (
     BillingError,
     Line,
     Reported,
+    _overlap,
     cash_refusal,
     check_sequence,
     check_thresholds,
@@ -103,6 +106,46 @@ def test_records_without_times_repeat_only_when_identical() -> None:
     a = Reported(1, "a1", None, None)
     assert check_sequence([a, Reported(2, "a1", None, None)], [], 0).duplicates == ((2, 1),)
     assert check_sequence([a, Reported(2, "a1", at(0), None)], [], 0).duplicates == ()
+
+
+def _repeats_by_scanning(period: list[Reported], earlier: list[Reported]) -> tuple[tuple[int, int], ...]:
+    """What `check_sequence` finds, as it was first written: each record against every one seen."""
+    found, seen = [], sorted(earlier, key=lambda r: r.seq)
+    for record in sorted(period, key=lambda r: r.seq):
+        original = next((s for s in seen if _overlap(s, record)), None)
+        if original is None:
+            seen.append(record)
+        else:
+            found.append((record.seq, original.seq))
+    return tuple(found)
+
+
+_times = st.one_of(st.none(), st.integers(0, 12).map(at))
+_records = st.lists(
+    st.builds(lambda a, s, e: (a, s, e), st.sampled_from(["a1", "a2"]), _times, _times), max_size=25
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(period=_records, earlier=_records)
+def test_duplicates_found_by_the_index_are_those_a_scan_over_every_record_finds(
+    period: list[tuple[str, datetime | None, datetime | None]],
+    earlier: list[tuple[str, datetime | None, datetime | None]],
+) -> None:
+    """Overlapping, nested, touching, instant and open records of two attempts, reported late or
+    early: the same repeats, each of the same original, as checking every record seen."""
+    olds = [Reported(1 + i, a, s, e) for i, (a, s, e) in enumerate(earlier)]
+    news = [Reported(100 + i, a, s, e) for i, (a, s, e) in enumerate(period)]
+    expected = _repeats_by_scanning(news, olds)
+    assert check_sequence(news, [], 99, olds).duplicates == expected
+
+
+def test_a_record_resent_in_a_month_of_one_attempts_records_repeats_the_one_it_falls_in() -> None:
+    """A busy site's month: 8,640 five-minute records of one attempt and one resent inside the
+    4,001st (what `bench/month_spend.py` times as a settlement)."""
+    period = [Reported(1 + i, "a1", at(5 * i), at(5 * i + 5)) for i in range(8640)]
+    period.append(Reported(9000, "a1", at(5 * 4000 + 1), at(5 * 4000 + 4)))
+    assert check_sequence(period, [], 0).duplicates == ((9000, 4001),)
 
 
 @pytest.mark.parametrize(

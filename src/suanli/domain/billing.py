@@ -7,6 +7,7 @@ load rows and hand them here. A month is a calendar month in UTC, `YYYY-MM`, hal
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -161,14 +162,66 @@ def check_sequence(
             gaps.append((run, n - 1))
             run = None
     duplicates: list[tuple[int, int]] = []
-    seen: list[Reported] = sorted(earlier, key=lambda r: r.seq)
+    seen = _Seen()
+    for r in sorted(earlier, key=lambda r: r.seq):
+        seen.add(r)
     for record in sorted(period, key=lambda r: r.seq):
-        original = next((s for s in seen if _overlap(s, record)), None)
+        original = seen.first_overlapping(record)
         if original is not None:
             duplicates.append((record.seq, original.seq))
         else:
-            seen.append(record)
+            seen.add(record)
     return SequenceCheck(before + 1, seqs[-1], tuple(gaps), tuple(duplicates))
+
+
+def _span(r: Reported) -> tuple[datetime, datetime] | None:
+    """A record's interval, if it has one of some length (`_overlap` compares the others whole)."""
+    if r.started_at is None or r.ended_at is None or r.started_at == r.ended_at:
+        return None
+    return r.started_at, r.ended_at
+
+
+class _Seen:
+    """The records a later one may repeat, searched as `_overlap` would over all of them in the
+    order they were added, answering with the first it finds; but per attempt, and its intervals by
+    start with the furthest end so far, so a record that repeats nothing (nearly all) costs a binary
+    search, not a pass over the site's month. Records without an interval repeat only an identical
+    one: a dictionary."""
+
+    def __init__(self) -> None:
+        self._added = 0
+        self._exact: dict[tuple[str, datetime | None, datetime | None], tuple[int, Reported]] = {}
+        self._starts: dict[str, list[datetime]] = {}
+        self._spans: dict[str, list[tuple[datetime, int, Reported]]] = {}  # (end, order, record) by start
+        self._reach: dict[str, list[datetime]] = {}  # the latest end among spans[:i + 1]
+
+    def add(self, r: Reported) -> None:
+        self._added += 1
+        span = _span(r)
+        if span is None:
+            self._exact.setdefault((r.attempt_id, r.started_at, r.ended_at), (self._added, r))
+            return
+        starts = self._starts.setdefault(r.attempt_id, [])
+        spans = self._spans.setdefault(r.attempt_id, [])
+        reach = self._reach.setdefault(r.attempt_id, [])
+        i = bisect.bisect_right(starts, span[0])
+        starts.insert(i, span[0])
+        spans.insert(i, (span[1], self._added, r))
+        reach.insert(i, span[1])
+        for j in range(i, len(reach)):
+            reach[j] = max(reach[j - 1], spans[j][0]) if j else spans[j][0]
+
+    def first_overlapping(self, r: Reported) -> Reported | None:
+        span = _span(r)
+        if span is None:
+            found = self._exact.get((r.attempt_id, r.started_at, r.ended_at))
+            return found[1] if found else None
+        start, end = span
+        k = bisect.bisect_left(self._starts.get(r.attempt_id, []), end)  # the spans starting before it ends
+        if not k or self._reach[r.attempt_id][k - 1] <= start:
+            return None
+        overlapping = [(order, s) for _, order, s in self._spans[r.attempt_id][:k] if _overlap(s, r)]
+        return min(overlapping, key=lambda found: found[0])[1]
 
 
 # --- budgets ------------------------------------------------------------------------------------

@@ -251,6 +251,25 @@ def test_the_ledger_check_finds_nothing_on_a_ledger_the_service_wrote_and_each_c
     assert found["ledger_balances"][0].startswith("CNY: all entries sum to ")
 
 
+def test_reads_by_more_ids_than_a_statement_takes_parameters_are_batched(db: Database) -> None:
+    """A month's statement or settlement reads one row per charge; past 65,535 ids (PostgreSQL's
+    limit on parameters) the reads must still answer, and find what is there."""
+    ids = seed(db)
+    many = [f"x{i}" for i in range(70_000)]
+    with db.transaction() as tx:
+        topup = ledger.topup(tx, "t", ids["project"], 10_000, "CNY", NOW, "op")
+        holds.hold(tx, "h", project_id=ids["project"], pool_id=ids["pool"], amount=1_000, now=NOW)
+        holds.capture(tx, "h", "u1", Usage(accelerator_seconds=60), NOW)
+    with db.read() as tx:
+        assert {e.transfer_id for e in tx.ledger.entries([*many, topup.id])} == {topup.id}
+        assert list(tx.ledger.charges_by_once_key([*many, "u1"])) == ["u1"]
+        assert [h.id for h in tx.ledger.holds([*many, "h"])] == ["h"]
+        assert tx.ledger.held_attempts(many) == set()
+        assert tx.billing.usage_at(ids["site"], range(1, 70_001)) == []
+        assert tx.billing.usage_of_attempts(many) == []
+        assert tx.jobs.by_ids(many) == {} and tx.jobs.attempts_by_ids(many) == {}
+
+
 def test_a_usage_record_is_charged_once_even_across_holds(db: Database) -> None:
     ids = seed(db)
     with db.transaction() as tx:

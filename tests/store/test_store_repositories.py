@@ -302,9 +302,9 @@ def test_job_heads_and_specs_read_what_the_rows_hold_in_batches(
     (`pending_heads`, `heads`), and the specs of the jobs it meets for the first time (`specs`),
     asked in batches of ids so that a first cycle over a long queue stays under a database's limit
     on parameters."""
-    import suanli.store.jobs as jobs_module
+    import suanli.store.batches as batches_module
 
-    monkeypatch.setattr(jobs_module, "_BATCH", 2)
+    monkeypatch.setattr(batches_module, "BATCH", 2)
     ids = seed(db)
     with db.transaction() as tx:
         first = tx.jobs.get(ids["job"])

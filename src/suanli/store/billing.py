@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from suanli.store.batches import batches, distinct
 from suanli.store.tables import Attempt, AuditEvent, Budget, BudgetEvent, Job, UsageRecord
 
 
@@ -106,10 +107,13 @@ class BillingRepo:
         self, attempt_ids: Iterable[str], *, before: datetime | None = None
     ) -> list[UsageRecord]:
         """These attempts' records (received before `before`): what a later record may repeat."""
-        q = select(UsageRecord).where(UsageRecord.attempt_id.in_(list(attempt_ids)))
-        if before is not None:
-            q = q.where(UsageRecord.recorded_at < before)
-        return list(self._s.scalars(q.order_by(UsageRecord.site_id, UsageRecord.seq)))
+        found: list[UsageRecord] = []
+        for part in batches(distinct(attempt_ids)):
+            q = select(UsageRecord).where(UsageRecord.attempt_id.in_(part))
+            if before is not None:
+                q = q.where(UsageRecord.recorded_at < before)
+            found += self._s.scalars(q)
+        return sorted(found, key=lambda u: (u.site_id, u.seq))
 
     def usage_it_may_repeat(self, record: UsageRecord) -> list[UsageRecord]:
         """The attempt's earlier records (lower seq) that may cover the same time as `record`: those
@@ -130,8 +134,14 @@ class BillingRepo:
 
     def usage_at(self, site_id: str, seqs: Iterable[int]) -> list[UsageRecord]:
         """One site's records with these sequence numbers."""
-        q = select(UsageRecord).where(UsageRecord.site_id == site_id, UsageRecord.seq.in_(list(seqs)))
-        return list(self._s.scalars(q.order_by(UsageRecord.seq)))
+        found = [
+            u
+            for part in batches(distinct(seqs))
+            for u in self._s.scalars(
+                select(UsageRecord).where(UsageRecord.site_id == site_id, UsageRecord.seq.in_(part))
+            )
+        ]
+        return sorted(found, key=lambda u: u.seq)
 
     def usage_seqs(self, site_id: str, *, above: int, upto: int) -> set[int]:
         """The site's sequence numbers in `(above, upto]`, whenever they were received."""

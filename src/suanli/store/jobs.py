@@ -11,6 +11,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from suanli.domain.states import ATTEMPT_ACTIVE, JOB_TERMINAL, AttemptState, JobState
+from suanli.store.batches import batches
 from suanli.store.ids import new_id
 from suanli.store.tables import Attempt, Job, JobEvent, LogChunk, Pool, Site, UsageRecord
 
@@ -47,12 +48,6 @@ class AttemptLog:
 
 
 _HEAD = (Job.id, Job.org_id, Job.project_id, Job.name, Job.priority, Job.created_at)
-_BATCH = 5_000  # ids per `IN (…)`: well under every supported database's limit on parameters
-
-
-def _batches(ids: list[str]) -> Iterable[list[str]]:
-    for start in range(0, len(ids), _BATCH):
-        yield ids[start : start + _BATCH]
 
 
 class JobRepo:
@@ -147,7 +142,7 @@ class JobRepo:
         ids = sorted(set(job_ids))
         return {
             row[0]: JobHead(*row)
-            for part in _batches(ids)
+            for part in batches(ids)
             for row in self._s.execute(select(*_HEAD).where(Job.id.in_(part)))
         }
 
@@ -156,7 +151,7 @@ class JobRepo:
         ids = sorted(set(job_ids))
         return {
             job_id: spec
-            for part in _batches(ids)
+            for part in batches(ids)
             for job_id, spec in self._s.execute(select(Job.id, Job.spec).where(Job.id.in_(part))).tuples()
         }
 
@@ -201,10 +196,13 @@ class JobRepo:
         """`fresh` re-reads rows already loaded in this transaction (after taking a lock)."""
         if not ids:
             return {}
-        q = select(Attempt).where(Attempt.id.in_(ids))
-        if fresh:
-            q = q.execution_options(populate_existing=True)
-        return {a.id: a for a in self._s.scalars(q)}
+        found: dict[str, Attempt] = {}
+        for part in batches(sorted(set(ids))):
+            q = select(Attempt).where(Attempt.id.in_(part))
+            if fresh:
+                q = q.execution_options(populate_existing=True)
+            found.update((a.id, a) for a in self._s.scalars(q))
+        return found
 
     def active_attempts_of_site(self, site_id: str) -> list[Attempt]:
         q = select(Attempt).where(
@@ -273,7 +271,7 @@ class JobRepo:
         """Per job, its last attempt that started and ended (the highest number); jobs with none are absent."""
         ids = list(set(job_ids))
         out: dict[str, Attempt] = {}
-        for batch in _batches(ids):
+        for batch in batches(ids):
             q = select(Attempt).where(
                 Attempt.job_id.in_(batch), Attempt.started_at.is_not(None), Attempt.ended_at.is_not(None)
             )
@@ -301,10 +299,10 @@ class JobRepo:
         return out
 
     def by_ids(self, job_ids: Iterable[str]) -> dict[str, Job]:
-        ids = list(set(job_ids))
-        if not ids:
-            return {}
-        return {j.id: j for j in self._s.scalars(select(Job).where(Job.id.in_(ids)))}
+        ids = sorted(set(job_ids))
+        return {
+            j.id: j for part in batches(ids) for j in self._s.scalars(select(Job).where(Job.id.in_(part)))
+        }
 
     def attempts_since(self, since: datetime) -> list[tuple[Attempt, str, str]]:
         """Attempts that ran at some time after `since` (still active, or ended after it), with their

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, aliased
 
 from suanli.domain.billing import TENANT_SIDE, month_of
 from suanli.domain.ledger import PastCharge, Transfer, TransferKind, account_kind, voucher_account
+from suanli.store.batches import batches, distinct
 from suanli.store.errors import Conflict
 from suanli.store.ids import new_id
 from suanli.store.tables import (
@@ -168,12 +169,13 @@ class LedgerRepo:
         return [PastCharge(t.at, amounts.get(i, 0), parts.get(i, {})) for i, t in charges.items()]
 
     def entries(self, transfer_ids: Iterable[str]) -> list[LedgerEntry]:
-        q = (
-            select(LedgerEntry)
-            .where(LedgerEntry.transfer_id.in_(list(transfer_ids)))
-            .order_by(LedgerEntry.id)
-        )
-        return list(self._s.scalars(q))
+        """These transfers' entries, in the order they were written."""
+        found = [
+            e
+            for part in batches(distinct(transfer_ids))
+            for e in self._s.scalars(select(LedgerEntry).where(LedgerEntry.transfer_id.in_(part)))
+        ]
+        return sorted(found, key=lambda e: e.id)
 
     def transfers(
         self, *, kinds: Iterable[str] | None = None, refs: Iterable[str] | None = None
@@ -265,11 +267,12 @@ class LedgerRepo:
 
     def charges_by_once_key(self, keys: Iterable[str]) -> dict[str, LedgerTransfer]:
         """The charges (or refunds) posted once under each of these keys, by key."""
-        keys = list(keys)
-        if not keys:
-            return {}
-        q = select(LedgerTransfer).where(LedgerTransfer.once_key.in_(keys))
-        return {t.once_key: t for t in self._s.scalars(q) if t.once_key is not None}
+        return {
+            t.once_key: t
+            for part in batches(distinct(keys))
+            for t in self._s.scalars(select(LedgerTransfer).where(LedgerTransfer.once_key.in_(part)))
+            if t.once_key is not None
+        }
 
     def signed_sum_before(self, account_id: str, at: datetime) -> int:
         """The account's signed sum over transfers dated before `at` (its balance then)."""
@@ -374,10 +377,12 @@ class LedgerRepo:
 
     def held_attempts(self, attempt_ids: Iterable[str]) -> set[str]:
         """Those of these attempts that took a hold (ran on a priced pool)."""
-        ids = list(attempt_ids)
-        if not ids:
-            return set()
-        return set(self._s.scalars(select(Hold.attempt_id).where(Hold.attempt_id.in_(ids))))
+        return {
+            a
+            for part in batches(distinct(attempt_ids))
+            for a in self._s.scalars(select(Hold.attempt_id).where(Hold.attempt_id.in_(part)))
+            if a is not None
+        }
 
     def add_hold(self, *, flush: bool = True, **fields: Any) -> Hold:
         """A new hold; without `flush` it is written at the transaction's next flush (a caller
@@ -389,7 +394,12 @@ class LedgerRepo:
         return hold
 
     def holds(self, hold_ids: Iterable[str]) -> list[Hold]:
-        return list(self._s.scalars(select(Hold).where(Hold.id.in_(list(hold_ids))).order_by(Hold.id)))
+        found = [
+            h
+            for part in batches(distinct(hold_ids))
+            for h in self._s.scalars(select(Hold).where(Hold.id.in_(part)))
+        ]
+        return sorted(found, key=lambda h: h.id)
 
     def open_holds(self, project_id: str, currency: str) -> list[Hold]:
         q = select(Hold).where(Hold.project_id == project_id, Hold.currency == currency, Hold.state == "open")

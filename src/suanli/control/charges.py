@@ -72,8 +72,8 @@ def posted(
 
 def parts_by_transfer(tx: Tx, transfer_ids: Iterable[str]) -> dict[str, Parts]:
     lines: dict[str, list[Line]] = defaultdict(list)
-    for e in tx.ledger.entries(list(transfer_ids)):
-        lines[e.transfer_id].append(Line(e.account_id, e.amount_minor, e.source))
+    for transfer_id, account, amount, source in tx.ledger.entry_lines(transfer_ids):
+        lines[transfer_id].append(Line(account, amount, source))
     return {tid: parts_of(ls) for tid, ls in lines.items()}
 
 

@@ -177,6 +177,18 @@ class LedgerRepo:
         ]
         return sorted(found, key=lambda e: e.id)
 
+    def entry_lines(self, transfer_ids: Iterable[str]) -> list[tuple[str, str, int, str]]:
+        """(transfer, account, signed amount, source) of these transfers' entries, in the order
+        they were written: `entries` as plain rows, for readers of a month's many charges."""
+        cols = (LedgerEntry.id, LedgerEntry.transfer_id, LedgerEntry.account_id, LedgerEntry.amount_minor,
+                LedgerEntry.source)  # fmt: skip
+        found = [
+            row
+            for part in batches(distinct(transfer_ids))
+            for row in self._s.execute(select(*cols).where(LedgerEntry.transfer_id.in_(part))).tuples()
+        ]
+        return [(t, a, int(v), src) for _, t, a, v, src in sorted(found)]
+
     def transfers(
         self, *, kinds: Iterable[str] | None = None, refs: Iterable[str] | None = None
     ) -> list[LedgerTransfer]:

@@ -18,7 +18,16 @@ from suanli.domain.errors import FieldError
 from suanli.domain.ledger import TransferKind
 from suanli.domain.money import Money
 from suanli.store import Tx
-from suanli.store.tables import Hold, LedgerTransfer
+from suanli.store.tables import Hold
+
+
+@dataclass(frozen=True)
+class PostedTransfer:
+    """What a statement or settlement shows of a charge or refund transfer."""
+
+    id: str
+    kind: str
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -26,7 +35,7 @@ class Posted:
     """A charge or a refund (a negative charge) against `hold`; `usage_key` is the usage record it
     charged (a refund: the one its charge charged), or None."""
 
-    transfer: LedgerTransfer
+    transfer: PostedTransfer
     hold: Hold
     parts: Parts
     usage_key: str | None
@@ -66,8 +75,12 @@ def posted(
 ) -> list[Posted]:
     """Charges and refunds dated in `[since, until)` of these projects' (or providers') holds."""
     rows = tx.ledger.charges_between(since, until, project_ids=project_ids, provider_org_ids=provider_org_ids)
-    parts = parts_by_transfer(tx, (t.id for t, _, _ in rows))
-    return [Posted(t, hold, parts.get(t.id, Parts({}, 0, 0)), charge.once_key) for t, charge, hold in rows]
+    holds = {h.id: h for h in tx.ledger.holds({hold for _, _, _, hold, _ in rows})}
+    parts = parts_by_transfer(tx, (t for t, _, _, _, _ in rows))
+    return [
+        Posted(PostedTransfer(t, kind, at), holds[hold], parts.get(t, Parts({}, 0, 0)), key)
+        for t, kind, at, hold, key in rows
+    ]
 
 
 def parts_by_transfer(tx: Tx, transfer_ids: Iterable[str]) -> dict[str, Parts]:

@@ -99,16 +99,20 @@ def _usage_by_key(tx: Tx, keys: list[str]) -> dict[str, tuple[int, int, int]]:
     seqs: dict[str, list[int]] = defaultdict(list)
     for key in keys:
         kind, _, rest = key.partition(":")
-        site_id, _, seq = rest.partition(":")
-        if kind == "usage" and seq.isdigit():
-            seqs[site_id].append(int(seq))
-    records = [u for site_id, numbers in seqs.items() for u in tx.billing.usage_at(site_id, numbers)]
-    attempts = tx.jobs.attempts_by_ids(sorted({u.attempt_id for u in records}))
+        site_id, _, number = rest.partition(":")
+        if kind == "usage" and number.isdigit():
+            seqs[site_id].append(int(number))
+    records = [
+        (site_id, *row)
+        for site_id, numbers in seqs.items()
+        for row in tx.billing.usage_amounts_at(site_id, numbers)
+    ]
+    attempts = tx.jobs.attempts_by_ids(sorted({attempt for _, _, attempt, _, _, _ in records}))
     out = {}
-    for u in records:
-        a = attempts.get(u.attempt_id)
-        cpu = a.cpus_per_node * len(a.nodes) * u.wall_seconds if a is not None else u.cpu_seconds
-        out[f"usage:{u.site_id}:{u.seq}"] = (u.wall_seconds, u.accelerator_seconds, cpu)
+    for site_id, seq, attempt, wall, accelerator, cpu_recorded in records:
+        a = attempts.get(attempt)
+        cpu = a.cpus_per_node * len(a.nodes) * wall if a is not None else cpu_recorded
+        out[f"usage:{site_id}:{seq}"] = (wall, accelerator, cpu)
     return out
 
 

@@ -143,6 +143,19 @@ class BillingRepo:
         ]
         return sorted(found, key=lambda u: u.seq)
 
+    def usage_amounts_at(self, site_id: str, seqs: Iterable[int]) -> list[tuple[int, str, int, int, int]]:
+        """`usage_at` as plain rows: (seq, attempt, wall, accelerator and CPU seconds), by seq."""
+        cols = (UsageRecord.seq, UsageRecord.attempt_id, UsageRecord.wall_seconds,
+                UsageRecord.accelerator_seconds, UsageRecord.cpu_seconds)  # fmt: skip
+        found = [
+            row
+            for part in batches(distinct(seqs))
+            for row in self._s.execute(
+                select(*cols).where(UsageRecord.site_id == site_id, UsageRecord.seq.in_(part))
+            ).tuples()
+        ]
+        return sorted(found)
+
     def usage_seqs(self, site_id: str, *, above: int, upto: int) -> set[int]:
         """The site's sequence numbers in `(above, upto]`, whenever they were received."""
         q = select(UsageRecord.seq).where(

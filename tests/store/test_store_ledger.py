@@ -267,6 +267,7 @@ def test_reads_by_more_ids_than_a_statement_takes_parameters_are_batched(db: Dat
         ]
         assert tx.ledger.entry_lines([*many, topup.id]) == rows and len(rows) == 2
         assert list(tx.ledger.charges_by_once_key([*many, "u1"])) == ["u1"]
+        assert tx.ledger.charged_keys([*many, "u1"]) == {"u1"}
         assert [h.id for h in tx.ledger.holds([*many, "h"])] == ["h"]
         assert tx.ledger.held_attempts(many) == set()
         assert tx.billing.usage_at(ids["site"], range(1, 70_001)) == []

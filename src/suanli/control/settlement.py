@@ -129,18 +129,15 @@ def _provider(tx: Tx, org: Org, start: datetime, end: datetime) -> dict[str, Any
 
 def _payable_in_ledger(tx: Tx, org: Org, start: datetime, end: datetime) -> dict[str, int]:
     """What the provider's payable accounts moved in the month, read from the accounts themselves."""
-    out: dict[str, int] = defaultdict(int)
     accounts = [a.id for a in tx.ledger.accounts(f"payable:{org.id}:")]
-    for entry in tx.ledger.entries_between(accounts, start, end):
-        out[entry.currency] -= entry.amount_minor
-    return {cur: v for cur, v in out.items() if v}
+    return {cur: -v for cur, v in tx.ledger.sums_between(accounts, start, end).items() if v}
 
 
 def _site(tx: Tx, site: Site, lines: list[Posted], start: datetime, end: datetime) -> dict[str, Any]:
     records = tx.billing.usage(since=start, until=end, site_ids=[site.id])
     check = _check(tx, site, [u for u, _, _ in records], start)
     keys = [usage_key(u) for u, _, _ in records] + [f"usage:{site.id}:{o}" for _, o in check.duplicates]
-    charged = tx.ledger.charges_by_once_key(keys)
+    charged = tx.ledger.charged_keys(keys)
     repeats = dict(check.duplicates)
     held = tx.ledger.held_attempts({a.id for _, _, a in records})
     job_of = {u.seq: j.id for u, j, _ in records}

@@ -263,21 +263,28 @@ class LedgerRepo:
         )
         return int(self._s.scalar(q) or 0)
 
-    def entries_between(
-        self, account_ids: Iterable[str], since: datetime, until: datetime
-    ) -> list[LedgerEntry]:
-        """Entries on these accounts of transfers dated in `[since, until)`."""
+    def sums_between(self, account_ids: Iterable[str], since: datetime, until: datetime) -> dict[str, int]:
+        """Σ signed entries on these accounts of transfers dated in `[since, until)`, per currency,
+        summed in the database."""
+        ids = list(account_ids)
+        if not ids:
+            return {}
         q = (
-            select(LedgerEntry)
+            select(LedgerEntry.currency, func.sum(LedgerEntry.amount_minor))
             .join(LedgerTransfer, LedgerTransfer.id == LedgerEntry.transfer_id)
-            .where(
-                LedgerEntry.account_id.in_(list(account_ids)),
-                LedgerTransfer.at >= since,
-                LedgerTransfer.at < until,
-            )
-            .order_by(LedgerEntry.id)
+            .where(LedgerEntry.account_id.in_(ids), LedgerTransfer.at >= since, LedgerTransfer.at < until)
+            .group_by(LedgerEntry.currency)
         )
-        return list(self._s.scalars(q))
+        return {c: int(v or 0) for c, v in self._s.execute(q).tuples()}
+
+    def charged_keys(self, keys: Iterable[str]) -> set[str]:
+        """Those of these keys a charge (or refund) was posted under."""
+        return {
+            k
+            for part in batches(distinct(keys))
+            for k in self._s.scalars(select(LedgerTransfer.once_key).where(LedgerTransfer.once_key.in_(part)))
+            if k is not None
+        }
 
     def charges_by_once_key(self, keys: Iterable[str]) -> dict[str, LedgerTransfer]:
         """The charges (or refunds) posted once under each of these keys, by key."""

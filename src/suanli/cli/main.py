@@ -23,6 +23,7 @@ from suanli.cli import (
     billing_cmd,
     context,
     jobs_cmd,
+    ledger_cmd,
     money_cmd,
     sites_cmd,
     submit_cmd,
@@ -171,6 +172,7 @@ _COMMANDS = (
     sites_cmd,
     tenancy_cmd,
     money_cmd,
+    ledger_cmd,
     billing_cmd,
     agent_cmd,
 )

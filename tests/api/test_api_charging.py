@@ -683,7 +683,7 @@ def test_one_attempt_is_refunded_alone_such_as_one_its_site_stopped(net: Net) ->
 
 def test_a_months_spend_summed_in_the_database_is_what_its_statement_lines_add_up_to(net: Net) -> None:
     """The budget's spend (`caps.spent`, summed by the database) against the statement's lines
-    (`charges.posted`, read line by line): vouchers, cash, arrears and a refund of one attempt."""
+    (`charges.hold_months`, a line per attempt): vouchers, cash, arrears and a refund of one attempt."""
     agent = priced_site(net)
     net.ok("POST", "/voucher-programmes", net.operator, json={"name": "haidian", "budget": "500.00"})
     grant = {"org": "demo", "face": "300.00", "share": "30%", "valid_until": VALID_UNTIL}
@@ -701,9 +701,9 @@ def test_a_months_spend_summed_in_the_database_is_what_its_statement_lines_add_u
     with net.cp.db.read() as tx:
         [project] = tx.tenancy.projects(org_id(net, "demo"))
         start, end = charges.month_bounds("2026-11")
-        lines = charges.posted(tx, start, end, project_ids=[project.id])
-        assert len(lines) == 3  # two charges and a refund
-        assert caps.spent(tx, project.id, "CNY", "2026-11") == sum(p.parts.charged for p in lines) == 5_000
+        lines = charges.hold_months(tx, start, end, project_ids=[project.id])
+        assert sorted((m.charged, m.refunded) for m in lines) == [(1, 0), (1, 1)]  # two charges, a refund
+        assert caps.spent(tx, project.id, "CNY", "2026-11") == sum(m.net for m in lines) == 5_000
         assert caps.spent(tx, project.id, "USD", "2026-11") == 0
         assert caps.spent(tx, project.id, "CNY", "2026-10") == 0
 

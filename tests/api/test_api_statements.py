@@ -222,8 +222,9 @@ def test_settlement_for_the_provider_and_operators(net: Net) -> None:
     assert net.call("GET", "/settlements", net.tenant).status_code == 403
     assert net.call("GET", "/settlements", net.tenant, params={"provider": "dc"}).status_code == 404
     as_csv = net.call("GET", "/settlements", net.operator, params={"provider": "dc", "format": "csv"})
-    kinds = [r["kind"] for r in csv.DictReader(io.StringIO(as_csv.text))]
-    assert kinds == ["charge", "charge", "gap"]
+    rows = list(csv.DictReader(io.StringIO(as_csv.text)))
+    assert [r["kind"] for r in rows] == ["job", "job", "gap"]  # a line per job, summed
+    assert [r["note"].split(",")[0] for r in rows[:2]] == ["pool gpu: 1 charge"] * 2
 
 
 def test_payouts_take_what_a_provider_is_owed_down_and_the_settlement_still_reconciles(net: Net) -> None:
@@ -247,7 +248,7 @@ def test_payouts_take_what_a_provider_is_owed_down_and_the_settlement_still_reco
     assert p["reconciles"] is True and [x["transfer"] for x in p["payouts"]] == ["pay-0042"]
     as_csv = net.call("GET", "/settlements", net.operator, params={"provider": "dc", "format": "csv"})
     rows = list(csv.DictReader(io.StringIO(as_csv.text)))
-    assert [(r["kind"], r["amount"]) for r in rows] == [("payout", "-20.00"), ("charge", "28.80")]
+    assert [(r["kind"], r["amount"]) for r in rows] == [("payout", "-20.00"), ("job", "28.80")]
     [audited] = net.ok("GET", "/audit", net.operator, params={"action": "payout"})["items"]
     assert (audited["target"], audited["amount"]["text"], audited["reason"]) == (
         "/orgs/dc/payouts",

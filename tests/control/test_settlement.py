@@ -59,7 +59,10 @@ def test_a_gap_and_a_duplicate_are_flagged_and_the_duplicate_is_charged_once(db:
     assert s["gaps"] == [{"from": 3, "to": 3}]
     assert [(d["seq"], d["repeats"], d["charged_twice"]) for d in s["duplicates"]] == [(5, 2, False)]
     assert [u["seq"] for u in s["uncharged"]] == [6] and p["flags"] == 3
-    assert [line["seq"] for line in s["lines"]] == [1, 2, 4]  # a2's hour: one line
+    # a line per attempt, its charges summed: a2's hour charged once
+    assert sorted((line["job"], line["charges"], line["payable"]["minor"]) for line in s["lines"]) == sorted(
+        [(a1.job_id, 1, 1_440), (a2.job_id, 1, 2_880), (a3.job_id, 1, 480)]
+    )
     # 1 fen per accelerator-second for the tenant, 80% of it payable to the provider
     assert p["totals"] == [
         {
@@ -73,7 +76,7 @@ def test_a_gap_and_a_duplicate_are_flagged_and_the_duplicate_is_charged_once(db:
     ]
     assert [m["minor"] for m in s["payable"]] == [4_800]
     rows = settlement.rows({"month": "2026-11", "providers": [p]})
-    assert [r["kind"] for r in rows] == ["charge"] * 3 + ["gap", "duplicate", "uncharged"]
+    assert [r["kind"] for r in rows] == ["job"] * 3 + ["gap", "duplicate", "uncharged"]
 
 
 def test_what_a_record_repeats_is_read_by_its_interval_as_the_whole_sequence_would_say(db: Database) -> None:
@@ -139,7 +142,12 @@ def test_a_gap_across_the_month_boundary_and_a_refund(db: Database) -> None:
     # November: 960 payable for seq 4, and October's 2880 given back
     assert p["totals"][0]["payable"]["minor"] == 960 - 2_880
     assert p["totals"][0]["owed"]["minor"] == 960  # what stands at November's end, October's included
-    assert [line["kind"] for line in p["site"]["lines"]] == ["charge", "refund"]
+    # October's charge is not November's line; its refund is, on the hold it was charged to
+    lines = [
+        (line["job"], line["charges"], line["refunds"], line["payable"]["minor"])
+        for line in p["site"]["lines"]
+    ]
+    assert lines == [(a1.job_id, 0, 1, -2_880), (a2.job_id, 1, 0, 960)]
     october_view = site_view(db, w, "2026-10")
     assert october_view["totals"][0]["payable"]["minor"] == 2_880 and october_view["flags"] == 0
     assert october_view["totals"][0]["owed"]["minor"] == 2_880  # as October ended, before the refund

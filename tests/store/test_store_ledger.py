@@ -252,7 +252,7 @@ def test_the_ledger_check_finds_nothing_on_a_ledger_the_service_wrote_and_each_c
 
 
 def test_reads_by_more_ids_than_a_statement_takes_parameters_are_batched(db: Database) -> None:
-    """A month's statement or settlement reads one row per charge; past 65,535 ids (PostgreSQL's
+    """A month's settlement reads a key per usage record, a job's charges a row per charge; past 65,535 ids (PostgreSQL's
     limit on parameters) the reads must still answer, and find what is there."""
     ids = seed(db)
     many = [f"x{i}" for i in range(70_000)]

@@ -22,27 +22,38 @@ from suanli.store.tables import Hold
 
 
 @dataclass(frozen=True)
-class PostedTransfer:
-    """What a statement or settlement shows of a charge or refund transfer."""
+class HoldMonth:
+    """A hold's charges and refunds dated in one month, summed: a line of a statement or a
+    settlement. `charges` and `refunds` are what each side got of them (a refund is a negative
+    charge); `usage` is Σ (wall, accelerator, CPU seconds recorded) of the usage its charges
+    charged, when asked for."""
 
-    id: str
-    kind: str
-    at: datetime
-
-
-@dataclass(frozen=True)
-class Posted:
-    """A charge or a refund (a negative charge) against `hold`; `usage_key` is the usage record it
-    charged (a refund: the one its charge charged), or None."""
-
-    transfer: PostedTransfer
     hold: Hold
-    parts: Parts
-    usage_key: str | None
+    charges: Parts
+    refunds: Parts
+    charged: int  # how many charges
+    refunded: int  # how many refunds
+    first: datetime
+    last: datetime
+    usage: tuple[int, int, int] = (0, 0, 0)
 
     @property
-    def refund(self) -> bool:
-        return self.transfer.kind == TransferKind.REFUND.value
+    def tenant(self) -> dict[str, int]:
+        """What each funding source paid, net of the refunds."""
+        out = dict(self.charges.tenant)
+        for source, amount in self.refunds.tenant.items():
+            out[source] = out.get(source, 0) + amount
+        return out
+
+    @property
+    def net(self) -> int:
+        """What the tenant paid, net of the refunds."""
+        return self.charges.charged + self.refunds.charged
+
+    @property
+    def payable(self) -> int:
+        """What the provider is owed of it, net of the refunds."""
+        return self.charges.payable + self.refunds.payable
 
 
 def month_bounds(month: str) -> tuple[datetime, datetime]:
@@ -65,22 +76,50 @@ def reported_month(month: str, now: datetime) -> str:
     return month
 
 
-def posted(
+def hold_months(
     tx: Tx,
     since: datetime,
     until: datetime,
     *,
     project_ids: Iterable[str] | None = None,
     provider_org_ids: Iterable[str] | None = None,
-) -> list[Posted]:
-    """Charges and refunds dated in `[since, until)` of these projects' (or providers') holds."""
-    rows = tx.ledger.charges_between(since, until, project_ids=project_ids, provider_org_ids=provider_org_ids)
-    holds = {h.id: h for h in tx.ledger.holds({hold for _, _, _, hold, _ in rows})}
-    parts = parts_by_transfer(tx, (t for t, _, _, _, _ in rows))
-    return [
-        Posted(PostedTransfer(t, kind, at), holds[hold], parts.get(t, Parts({}, 0, 0)), key)
-        for t, kind, at, hold, key in rows
-    ]
+    usage: bool = False,
+) -> list[HoldMonth]:
+    """The charges and refunds dated in `[since, until)` of these projects' (or providers') holds,
+    one `HoldMonth` per hold, summed in the database (a refund against the hold of the charge it
+    reverses); with `usage`, also what its charges charged of usage. Ordered by first date."""
+    sums, counts = tx.billing.hold_sums(
+        since, until, project_ids=project_ids, provider_org_ids=provider_org_ids
+    )
+    lines: dict[tuple[str, str], list[Line]] = defaultdict(list)
+    for hold_id, kind, account, source, amount in sums:
+        lines[(hold_id, kind)].append(Line(account, amount, source))
+    seen: dict[str, dict[str, tuple[int, datetime, datetime]]] = defaultdict(dict)
+    for hold_id, kind, n, first, last in counts:
+        seen[hold_id][kind] = (n, first, last)
+    used = (
+        tx.billing.charged_usage(since, until, project_ids=project_ids, provider_org_ids=provider_org_ids)
+        if usage
+        else {}
+    )
+    holds = {h.id: h for h in tx.ledger.holds(seen)}
+    out = []
+    for hold_id, kinds in seen.items():
+        c, r = kinds.get("charge", (0, None, None)), kinds.get("refund", (0, None, None))
+        dates = [d for d in (c[1], c[2], r[1], r[2]) if d is not None]
+        out.append(
+            HoldMonth(
+                holds[hold_id],
+                parts_of(lines.get((hold_id, "charge"), [])),
+                parts_of(lines.get((hold_id, "refund"), [])),
+                c[0],
+                r[0],
+                min(dates),
+                max(dates),
+                used.get(hold_id, (0, 0, 0)),
+            )
+        )
+    return sorted(out, key=lambda m: (m.first, m.hold.id))
 
 
 def parts_by_transfer(tx: Tx, transfer_ids: Iterable[str]) -> dict[str, Parts]:

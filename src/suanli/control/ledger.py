@@ -221,8 +221,13 @@ def usage_of(record: UsageRecord, attempt: Attempt) -> Usage:
 
 
 def usage_key(record: UsageRecord) -> str:
-    """The key a usage record is charged under, once: its site and the site's sequence number."""
-    return f"usage:{record.site_id}:{record.seq}"
+    """The key a usage record is charged under, once: its site and the site's sequence number
+    (`BillingRepo.charged_usage` reads the number back from it)."""
+    return site_usage_key(record.site_id, record.seq)
+
+
+def site_usage_key(site_id: str, seq: int) -> str:
+    return f"usage:{site_id}:{seq}"
 
 
 def refund(tx: Tx, transfer_id: str, charge_id: str, now: datetime, by: str) -> LedgerTransfer:

@@ -1,7 +1,9 @@
 """Provider settlement: a month's payables per provider org and site, reconciled against the usage
 records each site reported.
 
-The payable lines are the ledger's charges and refunds of holds at the provider's sites; `paid`
+The payable lines are the ledger's charges and refunds of holds at the provider's sites, summed in
+the database per hold (one attempt of a job at a pool: ADR 0040), so a month of metering costs a
+few rows per attempt, not one per charge; `paid`
 is what payouts (`POST /orgs/{org}/payouts`) recorded in the month, and `owed` the payable
 balance at the month's end (everything accrued less everything paid, since the beginning). The usage
 side is the site's own sequence: a gap (numbers never received) or a duplicate (a record repeating
@@ -20,9 +22,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from suanli.control.accounts import require_user
-from suanli.control.charges import Posted, month_bounds, posted
+from suanli.control.charges import HoldMonth, hold_months, month_bounds
 from suanli.control.errors import Forbidden, Invalid, NotFound
-from suanli.control.ledger import usage_key
+from suanli.control.ledger import site_usage_key
 from suanli.control.money import MONEY_ROLES, money_view
 from suanli.control.principal import Principal
 from suanli.control.views import ts
@@ -30,6 +32,7 @@ from suanli.domain.billing import Reported, SequenceCheck, check_sequence, hours
 from suanli.domain.errors import FieldError
 from suanli.domain.ledger import TransferKind
 from suanli.store import Tx
+from suanli.store.billing import UsageRow
 from suanli.store.tables import Org, Site, UsageRecord
 
 COLUMNS = ("month", "provider", "site", "kind", "seq", "job", "transfer", "at", "amount", "currency", "note")
@@ -79,14 +82,14 @@ def _providers(tx: Tx, who: Principal, name: str | None) -> list[Org]:
 
 
 def _provider(tx: Tx, org: Org, start: datetime, end: datetime) -> dict[str, Any]:
-    lines = posted(tx, start, end, provider_org_ids=[org.id])
-    by_site: dict[str, list[Posted]] = defaultdict(list)
+    lines = hold_months(tx, start, end, provider_org_ids=[org.id])
+    by_site: dict[str, list[HoldMonth]] = defaultdict(list)
     payable: dict[str, int] = defaultdict(int)
     charged: dict[str, int] = defaultdict(int)
-    for p in lines:
-        by_site[p.hold.site_id].append(p)
-        payable[p.hold.currency] += p.parts.payable
-        charged[p.hold.currency] += p.parts.charged
+    for m in lines:
+        by_site[m.hold.site_id].append(m)
+        payable[m.hold.currency] += m.payable
+        charged[m.hold.currency] += m.net
     sites = [
         _site(tx, site, by_site.get(site.id, []), start, end)
         for site in tx.sites.sites()
@@ -133,18 +136,19 @@ def _payable_in_ledger(tx: Tx, org: Org, start: datetime, end: datetime) -> dict
     return {cur: -v for cur, v in tx.ledger.sums_between(accounts, start, end).items() if v}
 
 
-def _site(tx: Tx, site: Site, lines: list[Posted], start: datetime, end: datetime) -> dict[str, Any]:
-    records = tx.billing.usage(since=start, until=end, site_ids=[site.id])
-    check = _check(tx, site, [u for u, _, _ in records], start)
-    keys = [usage_key(u) for u, _, _ in records] + [f"usage:{site.id}:{o}" for _, o in check.duplicates]
+def _site(tx: Tx, site: Site, lines: list[HoldMonth], start: datetime, end: datetime) -> dict[str, Any]:
+    records = tx.billing.usage_rows(site.id, since=start, until=end)
+    check = _check(tx, site, records, start)
+    keys = [site_usage_key(site.id, seq) for seq, *_ in records]
+    keys += [site_usage_key(site.id, o) for _, o in check.duplicates]
     charged = tx.ledger.charged_keys(keys)
     repeats = dict(check.duplicates)
-    held = tx.ledger.held_attempts({a.id for _, _, a in records})
-    job_of = {u.seq: j.id for u, j, _ in records}
+    held = tx.ledger.held_attempts({attempt for _, attempt, *_ in records})
+    job_of = {seq: job for seq, _, job, *_ in records}
     pools = {p.id: p.name for p in tx.sites.pools([site.id], include_withdrawn=True)}
     payable: dict[str, int] = defaultdict(int)
-    for p in lines:
-        payable[p.hold.currency] += p.parts.payable
+    for m in lines:
+        payable[m.hold.currency] += m.payable
     return {
         "site": site.name,
         "payable": [money_view(v, cur) for cur, v in sorted(payable.items())],
@@ -157,55 +161,50 @@ def _site(tx: Tx, site: Site, lines: list[Posted], start: datetime, end: datetim
                 "seq": seq,
                 "repeats": original,
                 "job": job_of[seq],
-                "charged_twice": f"usage:{site.id}:{seq}" in charged
-                and f"usage:{site.id}:{original}" in charged,
+                "charged_twice": site_usage_key(site.id, seq) in charged
+                and site_usage_key(site.id, original) in charged,
             }
             for seq, original in check.duplicates
         ],
         "uncharged": [
-            {
-                "seq": u.seq,
-                "job": j.id,
-                "attempt": a.id,
-                "recorded_at": ts(u.recorded_at),
-                "hours": hours(u.wall_seconds),
-            }
-            for u, j, a in records
-            if a.id in held and usage_key(u) not in charged and u.seq not in repeats
+            {"seq": seq, "job": job, "attempt": attempt, "recorded_at": ts(at), "hours": hours(wall)}
+            for seq, attempt, job, _, _, at, wall in records
+            if attempt in held and site_usage_key(site.id, seq) not in charged and seq not in repeats
         ],
-        "lines": [_line(p, pools) for p in lines],
+        "lines": [_line(m, pools) for m in lines],
     }
 
 
-def _check(tx: Tx, site: Site, records: list[UsageRecord], start: datetime) -> SequenceCheck:
-    earlier = tx.billing.usage_of_attempts({u.attempt_id for u in records}, before=start)
+def _check(tx: Tx, site: Site, records: list[UsageRow], start: datetime) -> SequenceCheck:
+    earlier = tx.billing.usage_of_attempts({attempt for _, attempt, *_ in records}, before=start)
     before = tx.billing.max_seq_before(site.id, start)
     return check_sequence(
-        [reported(u) for u in records],
-        tx.billing.usage_seqs(site.id, above=before, upto=max((u.seq for u in records), default=before)),
+        [Reported(seq, attempt, began, ended) for seq, attempt, _, began, ended, _, _ in records],
+        tx.billing.usage_seqs(site.id, above=before, upto=max((r[0] for r in records), default=before)),
         before,
         [reported(u) for u in earlier if u.site_id == site.id],
     )
 
 
-def _line(p: Posted, pools: dict[str, str]) -> dict[str, Any]:
-    prefix, _, seq = (p.usage_key or "").rpartition(":")
-    cur = p.hold.currency
+def _line(m: HoldMonth, pools: dict[str, str]) -> dict[str, Any]:
+    """One job's attempt at a pool: its charges and refunds of the month, summed."""
+    cur = m.hold.currency
     return {
-        "at": ts(p.transfer.at),
-        "transfer": p.transfer.id,
-        "kind": p.transfer.kind,
-        "job": p.hold.job_id,
-        "pool": pools.get(p.hold.pool_id, p.hold.pool_id),
-        "seq": int(seq) if prefix == f"usage:{p.hold.site_id}" and seq.isdigit() else None,
-        "charged": money_view(p.parts.charged, cur),
-        "payable": money_view(p.parts.payable, cur),
+        "job": m.hold.job_id,
+        "attempt": m.hold.attempt_id,
+        "pool": pools.get(m.hold.pool_id, m.hold.pool_id),
+        "charges": m.charged,
+        "refunds": m.refunded,
+        "from": ts(m.first),
+        "to": ts(m.last),
+        "charged": money_view(m.net, cur),
+        "payable": money_view(m.payable, cur),
     }
 
 
 def rows(view: dict[str, Any]) -> list[dict[str, Any]]:
     """The settlement as one table (`COLUMNS`): each payout (negative: what it took off the payable),
-    then every payable line and every flag, by site; first, a provider paid beyond what it earned."""
+    then every line (kind `job`: an attempt's charges and refunds, summed) and every flag, by site; first, a provider paid beyond what it earned."""
     out: list[dict[str, Any]] = []
     for p in view["providers"]:
         for t in p["totals"]:
@@ -224,9 +223,8 @@ def rows(view: dict[str, Any]) -> list[dict[str, Any]]:
             for line in s["lines"]:
                 amount = line["payable"]
                 out.append(
-                    {**base, "kind": line["kind"], "seq": line["seq"], "job": line["job"],
-                     "transfer": line["transfer"], "at": line["at"], "amount": amount["text"].split()[0],
-                     "currency": amount["currency"]}
+                    {**base, "kind": "job", "job": line["job"], "at": line["to"],
+                     "amount": amount["text"].split()[0], "currency": amount["currency"], "note": _counted(line)}
                 )  # fmt: skip
             for g in s["gaps"]:
                 note = f"seq {g['from']}-{g['to']} never received"
@@ -241,3 +239,11 @@ def rows(view: dict[str, Any]) -> list[dict[str, Any]]:
                      "note": f"{u['hours']} h not charged"}
                 )  # fmt: skip
     return out
+
+
+def _counted(line: dict[str, Any]) -> str:
+    """`pool gpu: 8,640 charges, 1 refund, 2026-11-01T00:05:00Z to 2026-11-30T23:55:00Z`."""
+    said = [f"{line['charges']:,} charge{'s' * (line['charges'] != 1)}"]
+    if line["refunds"]:
+        said.append(f"{line['refunds']:,} refund{'s' * (line['refunds'] != 1)}")
+    return f"pool {line['pool']}: {', '.join(said)}, {line['from']} to {line['to']}"

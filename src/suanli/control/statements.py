@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from suanli.control.accounts import org_for
-from suanli.control.charges import Posted, month_bounds, posted
+from suanli.control.charges import HoldMonth, hold_months, month_bounds
 from suanli.control.errors import NotFound
 from suanli.control.money import money_view, require_finance
 from suanli.control.principal import Principal
@@ -35,7 +35,7 @@ def statement(tx: Tx, who: Principal, org_name: str, project_name: str | None, m
             raise NotFound(f"no project {org_name}/{project_name}")
         projects = [found]
     names = {p.id: p.name for p in projects}
-    lines = posted(tx, start, end, project_ids=list(names))
+    lines = hold_months(tx, start, end, project_ids=list(names), usage=True)
     return Statement(
         org.name,
         project_name,
@@ -55,18 +55,21 @@ class _Acc:
     refunded: int = 0
 
 
-def _job_lines(tx: Tx, lines: list[Posted], project_names: dict[str, str]) -> list[JobLine]:
+def _job_lines(tx: Tx, lines: list[HoldMonth], project_names: dict[str, str]) -> list[JobLine]:
     """One line per job and place it ran (a retry elsewhere is a second line), net of refunds, with
-    what refunds gave back of it this month beside it."""
-    usage = _usage_by_key(tx, [p.usage_key for p in lines if p.usage_key and not p.refund])
+    what refunds gave back of it this month beside it. CPU hours are what the attempt held (its
+    CPUs × the wall time charged), as charged."""
+    attempts = tx.jobs.attempts_by_ids(sorted({m.hold.attempt_id for m in lines if m.hold.attempt_id}))
     acc: dict[tuple[str, str, str, str, str], _Acc] = defaultdict(_Acc)
-    for p in lines:
-        h = p.hold
+    for m in lines:
+        h = m.hold
         a = acc[(h.project_id, h.job_id or h.id, h.site_id, h.pool_id, h.currency)]
-        a.amount += p.parts.charged
-        a.refunded -= p.parts.charged if p.refund else 0  # a refund is a negative charge
-        wall, accelerator, cpu = (0, 0, 0) if p.refund else usage.get(p.usage_key or "", (0, 0, 0))
-        a.wall, a.accelerator, a.cpu = a.wall + wall, a.accelerator + accelerator, a.cpu + cpu
+        a.amount += m.net
+        a.refunded -= m.refunds.charged  # a refund is a negative charge
+        wall, accelerator, cpu = m.usage
+        held = attempts.get(h.attempt_id or "")
+        a.wall, a.accelerator = a.wall + wall, a.accelerator + accelerator
+        a.cpu += held.cpus_per_node * len(held.nodes) * wall if held is not None else cpu
     jobs = tx.jobs.by_ids(key[1] for key in acc)
     sites = {s.id: s.name for s in tx.sites.sites()}
     pools = {p.id: p.name for p in tx.sites.pools(include_withdrawn=True)}
@@ -93,36 +96,13 @@ def _job_lines(tx: Tx, lines: list[Posted], project_names: dict[str, str]) -> li
     return sorted(out, key=lambda line: (line.project, line.job, line.site, line.pool))
 
 
-def _usage_by_key(tx: Tx, keys: list[str]) -> dict[str, tuple[int, int, int]]:
-    """(wall seconds, accelerator seconds, CPU seconds held: the attempt's CPUs × wall, as charged)
-    of the usage records behind these usage keys."""
-    seqs: dict[str, list[int]] = defaultdict(list)
-    for key in keys:
-        kind, _, rest = key.partition(":")
-        site_id, _, number = rest.partition(":")
-        if kind == "usage" and number.isdigit():
-            seqs[site_id].append(int(number))
-    records = [
-        (site_id, *row)
-        for site_id, numbers in seqs.items()
-        for row in tx.billing.usage_amounts_at(site_id, numbers)
-    ]
-    attempts = tx.jobs.attempts_by_ids(sorted({attempt for _, _, attempt, _, _, _ in records}))
-    out = {}
-    for site_id, seq, attempt, wall, accelerator, cpu_recorded in records:
-        a = attempts.get(attempt)
-        cpu = a.cpus_per_node * len(a.nodes) * wall if a is not None else cpu_recorded
-        out[f"usage:{site_id}:{seq}"] = (wall, accelerator, cpu)
-    return out
-
-
-def _funding(tx: Tx, lines: list[Posted]) -> list[Funding]:
+def _funding(tx: Tx, lines: list[HoldMonth]) -> list[Funding]:
     sums: dict[tuple[str, str], int] = defaultdict(int)
     names: dict[str, str] = {}
-    for p in lines:
-        for source, amount in p.parts.tenant.items():
+    for m in lines:
+        for source, amount in m.tenant.items():
             name = names[source] = names.get(source) or _source(tx, source)
-            sums[(name, p.hold.currency)] += amount
+            sums[(name, m.hold.currency)] += amount
     return [Funding(s, v, cur) for (s, cur), v in sorted(sums.items()) if v]
 
 
@@ -135,9 +115,11 @@ def _source(tx: Tx, source: str) -> str:
     return f"voucher:{programme.name}" if programme else source
 
 
-def _balances(tx: Tx, project: Project, lines: list[Posted], start: datetime, end: datetime) -> list[Balance]:
+def _balances(
+    tx: Tx, project: Project, lines: list[HoldMonth], start: datetime, end: datetime
+) -> list[Balance]:
     currencies = {a.currency for a in tx.ledger.accounts(f"cash:{project.id}:")}
-    currencies |= {p.hold.currency for p in lines if p.hold.project_id == project.id}
+    currencies |= {m.hold.currency for m in lines if m.hold.project_id == project.id}
     out = []
     for cur in sorted(currencies):
         cash, arrears = cash_account(project.id, cur), arrears_account(project.id, cur)
@@ -148,9 +130,9 @@ def _balances(tx: Tx, project: Project, lines: list[Posted], start: datetime, en
         topups = tx.ledger.transfers_between(start, end, kinds=[TransferKind.TOPUP.value], refs=[project.id])
         topped = sum(-e.amount_minor for e in tx.ledger.entries(t.id for t in topups) if e.account_id == cash)
         spent = sum(
-            p.parts.tenant.get("cash", 0)
-            for p in lines
-            if p.hold.project_id == project.id and p.hold.currency == cur
+            m.tenant.get("cash", 0)
+            for m in lines
+            if m.hold.project_id == project.id and m.hold.currency == cur
         )
         out.append(
             Balance(

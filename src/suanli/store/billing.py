@@ -7,13 +7,30 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, func, select
+from sqlalchemy import BigInteger, CursorResult, String, and_, case, cast, func, literal, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from suanli.store.batches import batches, distinct
-from suanli.store.tables import Attempt, AuditEvent, Budget, BudgetEvent, Job, UsageRecord
+from suanli.store.tables import (
+    Attempt,
+    AuditEvent,
+    Budget,
+    BudgetEvent,
+    Hold,
+    Job,
+    LedgerEntry,
+    LedgerTransfer,
+    UsageRecord,
+)
+
+# (hold, transfer kind, account, source, Σ signed amount) and (hold, transfer kind, transfers, first
+# and last date): a month's charges and refunds summed per hold (`BillingRepo.hold_sums`)
+HoldSum = tuple[str, str, str, str, int]
+HoldCount = tuple[str, str, int, datetime, datetime]
+# a usage record as settlement reads it: (seq, attempt, job, started, ended, recorded, wall seconds)
+UsageRow = tuple[int, str, str, datetime | None, datetime | None, datetime, int]
 
 
 class BillingRepo:
@@ -103,6 +120,27 @@ class BillingRepo:
             q = q.where(Job.org_id.in_(list(org_ids)))
         return [(u, j, a) for u, j, a in self._s.execute(q).tuples()]
 
+    def usage_rows(self, site_id: str, *, since: datetime, until: datetime) -> list[UsageRow]:
+        """The site's usage records received in `[since, until)` as plain rows (`UsageRow`), by seq."""
+        q = (
+            select(
+                UsageRecord.seq,
+                UsageRecord.attempt_id,
+                UsageRecord.job_id,
+                UsageRecord.started_at,
+                UsageRecord.ended_at,
+                UsageRecord.recorded_at,
+                UsageRecord.wall_seconds,
+            )
+            .where(
+                UsageRecord.site_id == site_id,
+                UsageRecord.recorded_at >= since,
+                UsageRecord.recorded_at < until,
+            )
+            .order_by(UsageRecord.seq)
+        )
+        return [(int(n), a, j, b, e, r, int(w)) for n, a, j, b, e, r, w in self._s.execute(q).tuples()]
+
     def usage_of_attempts(
         self, attempt_ids: Iterable[str], *, before: datetime | None = None
     ) -> list[UsageRecord]:
@@ -143,19 +181,6 @@ class BillingRepo:
         ]
         return sorted(found, key=lambda u: u.seq)
 
-    def usage_amounts_at(self, site_id: str, seqs: Iterable[int]) -> list[tuple[int, str, int, int, int]]:
-        """`usage_at` as plain rows: (seq, attempt, wall, accelerator and CPU seconds), by seq."""
-        cols = (UsageRecord.seq, UsageRecord.attempt_id, UsageRecord.wall_seconds,
-                UsageRecord.accelerator_seconds, UsageRecord.cpu_seconds)  # fmt: skip
-        found = [
-            row
-            for part in batches(distinct(seqs))
-            for row in self._s.execute(
-                select(*cols).where(UsageRecord.site_id == site_id, UsageRecord.seq.in_(part))
-            ).tuples()
-        ]
-        return sorted(found)
-
     def usage_seqs(self, site_id: str, *, above: int, upto: int) -> set[int]:
         """The site's sequence numbers in `(above, upto]`, whenever they were received."""
         q = select(UsageRecord.seq).where(
@@ -168,3 +193,86 @@ class BillingRepo:
             UsageRecord.site_id == site_id, UsageRecord.recorded_at < at
         )
         return int(self._s.scalar(q) or 0)
+
+    # a month's charges, summed per hold: what statements and settlements are made of
+    def hold_sums(
+        self,
+        since: datetime,
+        until: datetime,
+        *,
+        project_ids: Iterable[str] | None = None,
+        provider_org_ids: Iterable[str] | None = None,
+    ) -> tuple[list[HoldSum], list[HoldCount]]:
+        """The entries of charges and refunds dated in `[since, until)` of these projects' (or
+        providers') holds, summed in the database per hold, transfer kind, account and source; and
+        per hold and kind, how many transfers and the first and last date. A refund counts against
+        the hold of the charge it reverses. However many charges metering made, the rows are a few
+        per hold."""
+        charge = aliased(LedgerTransfer)
+        sums: list[HoldSum] = []
+        counts: list[HoldCount] = []
+        for kind, source in (("charge", LedgerTransfer), ("refund", charge)):
+
+            def month(q: Any, source: Any = source, kind: str = kind) -> Any:
+                q = q.select_from(LedgerTransfer).where(
+                    LedgerTransfer.kind == kind, LedgerTransfer.at >= since, LedgerTransfer.at < until
+                )
+                if source is charge:
+                    q = q.join(charge, charge.id == LedgerTransfer.ref)
+                return _holds_of(q.join(Hold, Hold.id == source.ref), project_ids, provider_org_ids)
+
+            total = func.sum(LedgerEntry.amount_minor)
+            q = month(select(Hold.id, LedgerEntry.account_id, LedgerEntry.source, total))
+            q = q.join(LedgerEntry, LedgerEntry.transfer_id == LedgerTransfer.id)
+            q = q.group_by(Hold.id, LedgerEntry.account_id, LedgerEntry.source)
+            sums += [(h, kind, a, src, int(v)) for h, a, src, v in self._s.execute(q).tuples()]
+            q = month(select(Hold.id, func.count(), func.min(LedgerTransfer.at), func.max(LedgerTransfer.at)))
+            counts += [
+                (h, kind, int(n), a, b) for h, n, a, b in self._s.execute(q.group_by(Hold.id)).tuples()
+            ]
+        return sums, counts
+
+    def charged_usage(
+        self,
+        since: datetime,
+        until: datetime,
+        *,
+        project_ids: Iterable[str] | None = None,
+        provider_org_ids: Iterable[str] | None = None,
+    ) -> dict[str, tuple[int, int, int]]:
+        """Σ (wall, accelerator, CPU seconds) of the usage records charged by the charges dated in
+        `[since, until)` of these projects' (or providers') holds, per hold, summed in the database.
+        A charge names its record by its `once_key`, `usage:<site>:<seq>`: the record is found by
+        the site's sequence number read from it (the site's index), and the key checked whole."""
+        number = func.substr(LedgerTransfer.once_key, func.length(Hold.site_id) + len("usage::") + 1)
+        seq = case((LedgerTransfer.once_key.like("usage:%"), cast(number, BigInteger)), else_=None)
+        key = literal("usage:") + UsageRecord.site_id + literal(":") + cast(UsageRecord.seq, String)
+        q = (
+            select(
+                Hold.id,
+                func.sum(UsageRecord.wall_seconds),
+                func.sum(UsageRecord.accelerator_seconds),
+                func.sum(UsageRecord.cpu_seconds),
+            )
+            .select_from(LedgerTransfer)
+            .join(Hold, Hold.id == LedgerTransfer.ref)
+            .join(UsageRecord, and_(UsageRecord.site_id == Hold.site_id, UsageRecord.seq == seq))
+            .where(
+                LedgerTransfer.kind == "charge",
+                LedgerTransfer.at >= since,
+                LedgerTransfer.at < until,
+                LedgerTransfer.once_key == key,
+            )
+            .group_by(Hold.id)
+        )
+        q = _holds_of(q, project_ids, provider_org_ids)
+        return {h: (int(w or 0), int(a or 0), int(c or 0)) for h, w, a, c in self._s.execute(q).tuples()}
+
+
+def _holds_of(q: Any, project_ids: Iterable[str] | None, provider_org_ids: Iterable[str] | None) -> Any:
+    """`q` kept to the holds of these projects (or of these providers' sites)."""
+    if project_ids is not None:
+        q = q.where(Hold.project_id.in_(list(project_ids)))
+    if provider_org_ids is not None:
+        q = q.where(Hold.provider_org_id.in_(list(provider_org_ids)))
+    return q

@@ -227,34 +227,6 @@ class LedgerRepo:
         )
         return list(self._s.scalars(q))
 
-    def charges_between(
-        self,
-        since: datetime,
-        until: datetime,
-        *,
-        project_ids: Iterable[str] | None = None,
-        provider_org_ids: Iterable[str] | None = None,
-    ) -> list[tuple[str, str, datetime, str, str | None]]:
-        """Charges and refunds dated in `[since, until)` of holds of these projects or providers, as
-        plain rows (transfer id, kind, date, its hold, the `once_key` of the charge it is or
-        reverses: the usage record charged), oldest first. A month of metering holds many: no ORM
-        objects are made of them."""
-        charge = aliased(LedgerTransfer)
-        found: list[tuple[str, str, datetime, str, str | None]] = []
-        for kind, source in (("charge", LedgerTransfer), ("refund", charge)):
-            q = select(
-                LedgerTransfer.id, LedgerTransfer.kind, LedgerTransfer.at, Hold.id, source.once_key
-            ).where(LedgerTransfer.kind == kind, LedgerTransfer.at >= since, LedgerTransfer.at < until)
-            if kind == "refund":
-                q = q.join(charge, charge.id == LedgerTransfer.ref)
-            q = q.join(Hold, Hold.id == source.ref)
-            if project_ids is not None:
-                q = q.where(Hold.project_id.in_(list(project_ids)))
-            if provider_org_ids is not None:
-                q = q.where(Hold.provider_org_id.in_(list(provider_org_ids)))
-            found += [(t, k, at, h, key) for t, k, at, h, key in self._s.execute(q).tuples()]
-        return sorted(found, key=lambda row: (row[2], row[0]))
-
     def month_spent(self, project_id: str, currency: str, month: str) -> int:
         """What the project's charges in `currency` dated in `month` (`YYYY-MM`, UTC) took from its
         funding sources, net of the refunds dated then (`MonthSpend`, kept by `post`)."""

@@ -11,9 +11,9 @@ by agent syncs, `--per-sync` at a time), then times each reader on it.
 Columns: charges posted this month, then milliseconds (median of `--repeat`) for the month's
 spend (`caps.spent`), a project's cap room (`caps.cap_room`), the threshold check of every budget
 (`budgets.check`), a refused submit over the cap (`POST /jobs`, 409), the org's statement of the
-month (`GET /orgs/demo/statements`, JSON) and the providers' settlement (`GET /settlements`, which
-checks the site's usage sequence for gaps and repeats); then the seconds it took to make the month
-(timing included).
+month (`GET /orgs/demo/statements`, JSON), the providers' settlement (`GET /settlements`, which
+checks the site's usage sequence for gaps and repeats) and the month's usage by project with what
+was charged (`GET /usage`); then the seconds it took to make the month (timing included).
 Run: `.venv/bin/python bench/month_spend.py [--charges 2000,20000] [--database-url URL]`; by default
 a SQLite file in a scratch directory; `--database-url` takes an empty PostgreSQL database (one size
 per run: create it afresh for each).
@@ -155,7 +155,12 @@ def measure(url: str, data_dir: Path, charges: int, per_sync: int, repeat: int) 
         def settle() -> None:
             assert call("GET", "/settlements", op, params={"month": "2026-11"}).status_code == 200
 
-        figures = [median_ms(f, repeat) for f in (spent, room, check, submit, statement, settle)]
+        def used() -> None:
+            params = {"by": "project", "since": "2026-11-01", "until": "2026-12-01"}
+            [item] = ok("GET", "/usage", op, params=params)["items"]
+            assert item["records"] == charges, item
+
+        figures = [median_ms(f, repeat) for f in (spent, room, check, submit, statement, settle, used)]
     db.close()
     return charges, figures
 
@@ -173,19 +178,19 @@ def main() -> None:
     )
     print(
         f"{'charges':>8} {'spent ms':>9} {'cap room ms':>12} {'check ms':>9} {'submit ms':>10} "
-        f"{'statement ms':>13} {'settlement ms':>14} {'made in s':>10}"
+        f"{'statement ms':>13} {'settlement ms':>14} {'usage ms':>9} {'made in s':>10}"
     )
     for size in (int(n) for n in args.charges.split(",")):
         with tempfile.TemporaryDirectory(prefix="suanli-bench-") as scratch:
             url = args.database_url or sqlite_url(Path(scratch))
             began = time.perf_counter()
-            charges, (spent, room, check, submit, statement, settle) = measure(
+            charges, (spent, room, check, submit, statement, settle, used) = measure(
                 url, Path(scratch), size, args.per_sync, args.repeat
             )
             made = time.perf_counter() - began
             print(
                 f"{charges:>8} {spent:>9.1f} {room:>12.1f} {check:>9.1f} {submit:>10.1f} {statement:>13.1f} "
-                f"{settle:>14.1f} {made:>10.0f}"
+                f"{settle:>14.1f} {used:>9.1f} {made:>10.0f}"
             )
 
 

@@ -1,6 +1,7 @@
-"""A month's charges summed per hold in the database (`charges.hold_months`, ADR 0040), on both
-databases, against the same month folded charge by charge in Python: statements and settlements
-are made of these sums, so they must be exactly what the charges and refunds add up to."""
+"""A month's charges summed per hold in the database (`charges.hold_months`, ADR 0040), and usage
+grouped there (`BillingRepo.usage_sums`), on both databases, against the same folded charge by
+charge and record by record in Python: statements, settlements and the usage view are made of
+these sums, so they must be exactly what the charges, refunds and records add up to."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from billing_builders import NOW, World, charge, job, report, world
 
 from suanli.control import ledger
 from suanli.control.charges import hold_months, parts_by_transfer
-from suanli.domain.billing import parts_of
+from suanli.domain.billing import TENANT_SIDE, month_of, parts_of
+from suanli.domain.ledger import account_kind
 from suanli.store import Database, Tx
+from suanli.store.tables import UsageRecord
 
 NOVEMBER = (datetime(2026, 11, 1, tzinfo=NOW.tzinfo), datetime(2026, 12, 1, tzinfo=NOW.tzinfo))
 OCTOBER = (datetime(2026, 10, 1, tzinfo=NOW.tzinfo), NOVEMBER[0])
@@ -138,3 +141,63 @@ def test_a_refund_lands_on_its_charges_hold_in_the_month_it_is_dated(db: Databas
     assert (nov_line.charged, nov_line.refunded, nov_line.net, nov_line.usage) == (0, 1, -3_600, (0, 0, 0))
     assert nov_line.payable == -2_880 and nov_line.tenant == {"cash": -3_600}
     assert parts_of([]).charged == 0
+
+
+def usage_folded(tx: Tx, by: str, records: list[UsageRecord]) -> dict[str, tuple]:
+    """Per group: (records, Σ wall, Σ accelerator, Σ CPU reported, {currency: charged net}), record by
+    record as the usage view used to make it."""
+    out: dict[str, list] = {}
+    for u in records:
+        j = tx.jobs.get(u.job_id)
+        assert j is not None
+        key = {
+            "project": j.project_id,
+            "user": j.user_id,
+            "site": u.site_id,
+            "month": month_of(u.recorded_at),
+        }[by]
+        g = out.setdefault(key, [0, 0, 0, 0, defaultdict(int)])
+        g[0], g[1], g[2], g[3] = (
+            g[0] + 1,
+            g[1] + u.wall_seconds,
+            g[2] + u.accelerator_seconds,
+            g[3] + u.cpu_seconds,
+        )
+        charge = tx.ledger.charges_by_once_key([ledger.usage_key(u)]).get(ledger.usage_key(u))
+        if charge is None:
+            continue
+        refund = tx.ledger.charges_by_once_key([f"refund-of:{charge.id}"]).get(f"refund-of:{charge.id}")
+        for t in (charge, refund):
+            for e in tx.ledger.entries([t.id]) if t is not None else []:
+                if account_kind(e.account_id) in TENANT_SIDE:
+                    g[4][e.currency] += e.amount_minor
+    return {k: (*g[:4], dict(g[4])) for k, g in out.items()}
+
+
+@pytest.mark.parametrize("by", ["project", "user", "site", "month"])
+def test_usage_grouped_in_the_database_is_its_records_added_up(db: Database, by: str) -> None:
+    with db.transaction() as tx:
+        a, b = busy_month(tx, random.Random(7))
+    with db.read() as tx:
+        every = list(tx.billing.usage_at(a.site_id, range(1, 100))) + list(
+            tx.billing.usage_at(b.site_id, range(1, 100))
+        )
+        for since, until, orgs in ((None, None, [a.org_id, b.org_id]), (*NOVEMBER, [a.org_id])):
+            records = [
+                u for u in every
+                if (since is None or since <= u.recorded_at < until) and tx.jobs.get(u.job_id).org_id in orgs
+            ]  # fmt: skip
+            sums, charged = tx.billing.usage_sums(by, since=since, until=until, org_ids=orgs, charged=True)
+            got: dict[str, list] = {}
+            for key, _, n, wall, accelerator, cpu in sums:
+                g = got.setdefault(key, [0, 0, 0, 0, {}])
+                g[0], g[1], g[2], g[3] = g[0] + n, g[1] + wall, g[2] + accelerator, g[3] + cpu
+            for key, cur, amount in charged:
+                got[key][4][cur] = got[key][4].get(cur, 0) + amount
+            expected = usage_folded(tx, by, records)
+            assert {k: tuple(g) for k, g in got.items()} == expected
+            assert any(money for *_, money in expected.values())
+        sites, _ = tx.billing.usage_sums("site", site_ids=[b.site_id])
+        assert {key for key, *_ in sites} == {b.site_id}
+        if by == "month":
+            assert set(expected) == {"2026-11"} and set(usage_folded(tx, by, every)) == {"2026-10", "2026-11"}

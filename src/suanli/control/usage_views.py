@@ -6,26 +6,29 @@ the site reported (measured by the local backend, the allocation on Slurm and Ra
 Members of an org see its usage; the charged amounts only its owners, admins and finance members
 (and operators): money is finance's. A provider org's members see the usage on its sites, by site
 or month, without what its tenants were charged (what the provider is owed is the settlement's). Records count by when the server received them.
+
+The records and their charges are grouped in the database (`BillingRepo.usage_sums`, ADR 0040):
+per group and attempt, so that CPU-hours held can be reckoned from each attempt's allocation, and
+never one row per record.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from suanli.control.accounts import org_for, require_user
-from suanli.control.charges import parts_by_transfer
 from suanli.control.errors import Invalid
-from suanli.control.ledger import usage_key
 from suanli.control.money import MONEY_ROLES, money_view
 from suanli.control.principal import Principal
 from suanli.control.views import ts
-from suanli.domain.billing import hours, month_of
+from suanli.domain.billing import hours
 from suanli.domain.errors import FieldError
 from suanli.store import Tx
-from suanli.store.tables import Attempt, Job, Org, UsageRecord
+from suanli.store.tables import Org
 
 GROUPS = ("project", "site", "user", "month")
 PROVIDER_GROUPS = ("site", "month")  # a provider sees its sites' usage, not its tenants' projects or users
@@ -66,27 +69,28 @@ def usage(
                 ],
             )
         sites = [s.id for s in tx.sites.sites() if s.org_id == provider.id]
-        records = tx.billing.usage(since=since, until=until, site_ids=sites)
+        sums, charged = tx.billing.usage_sums(by, since=since, until=until, site_ids=sites)
         money = False  # what tenants were charged is theirs; what the provider is owed: settlement
     else:
         org_ids = [org_for(tx, who, org).id] if org is not None else who.visible_orgs()
         money = who.operator or all(who.roles.get(o) in MONEY_ROLES for o in org_ids or [])
-        records = tx.billing.usage(since=since, until=until, org_ids=org_ids)
-    charged = _charged(tx, [u for u, _, _ in records]) if money else {}
-    keyer = _keyer(tx, by)
+        sums, charged = tx.billing.usage_sums(by, since=since, until=until, org_ids=org_ids, charged=money)
+    name = _namer(tx, by)
+    attempts = tx.jobs.attempts_by_ids(sorted({attempt for _, attempt, *_ in sums}))
     groups: dict[str, _Group] = defaultdict(_Group)
-    for u, job, attempt in records:
-        g = groups[keyer(u, job, attempt)]
-        g.records += 1
-        held = attempt.cpus_per_node * len(attempt.nodes) * u.wall_seconds if attempt else u.cpu_seconds
+    for key, attempt_id, records, wall, accelerator, cpu_used in sums:
+        g = groups[name(key)]
+        attempt = attempts.get(attempt_id)
+        held = attempt.cpus_per_node * len(attempt.nodes) * wall if attempt else cpu_used
+        g.records += records
         g.wall, g.accelerator, g.cpu, g.cpu_used = (
-            g.wall + u.wall_seconds,
-            g.accelerator + u.accelerator_seconds,
+            g.wall + wall,
+            g.accelerator + accelerator,
             g.cpu + held,
-            g.cpu_used + u.cpu_seconds,
+            g.cpu_used + cpu_used,
         )
-        for cur, amount in charged.get(usage_key(u), {}).items():
-            g.charged[cur] += amount
+    for key, cur, amount in charged:
+        groups[name(key)].charged[cur] += amount
     return {
         "by": by,
         "since": ts(since),
@@ -119,46 +123,30 @@ def _provider_asked(tx: Tx, who: Principal, org: str | None) -> Org | None:
     return only if only.kind == "provider" else None
 
 
-def _charged(tx: Tx, records: list[UsageRecord]) -> dict[str, dict[str, int]]:
-    """usage key → {currency: amount charged for it, net of refunds}."""
-    charges = tx.ledger.charges_by_once_key(usage_key(u) for u in records)
-    refunds = tx.ledger.charges_by_once_key(f"refund-of:{c.id}" for c in charges.values())
-    parts = parts_by_transfer(tx, [t.id for t in (*charges.values(), *refunds.values())])
-    currency = {e.transfer_id: e.currency for e in tx.ledger.entries(parts)}
-    out: dict[str, dict[str, int]] = {}
-    for key, charge in charges.items():
-        refund = refunds.get(f"refund-of:{charge.id}")
-        for t in (charge, refund):
-            if t is not None and t.id in parts:
-                cur = currency[t.id]
-                out.setdefault(key, {}).setdefault(cur, 0)
-                out[key][cur] += parts[t.id].charged
-    return out
-
-
-def _keyer(tx: Tx, by: str) -> Any:
+def _namer(tx: Tx, by: str) -> Callable[[str], str]:
+    """A group's key as the database gives it (an id, or a month) → what the view shows."""
     if by == "month":
-        return lambda u, j, a: month_of(u.recorded_at)
+        return lambda month: month
     if by == "site":
         sites = {s.id: s.name for s in tx.sites.sites()}
-        return lambda u, j, a: sites.get(u.site_id, u.site_id)
+        return lambda site_id: sites.get(site_id, site_id)
     if by == "user":
-        names: dict[str, str] = {}
+        users: dict[str, str] = {}
 
-        def user(u: UsageRecord, j: Job, a: Attempt) -> str:
-            if j.user_id not in names:
-                row = tx.tenancy.user(j.user_id)
-                names[j.user_id] = row.name if row else j.user_id
-            return names[j.user_id]
+        def user(user_id: str) -> str:
+            if user_id not in users:
+                row = tx.tenancy.user(user_id)
+                users[user_id] = row.name if row else user_id
+            return users[user_id]
 
         return user
     orgs = {o.id: o.name for o in tx.tenancy.orgs()}
     projects: dict[str, str] = {}
 
-    def project(u: UsageRecord, j: Job, a: Attempt) -> str:
-        if j.project_id not in projects:
-            row = tx.tenancy.project(j.project_id)
-            projects[j.project_id] = f"{orgs.get(j.org_id, j.org_id)}/{row.name if row else j.project_id}"
-        return projects[j.project_id]
+    def project(project_id: str) -> str:
+        if project_id not in projects:
+            row = tx.tenancy.project(project_id)
+            projects[project_id] = f"{orgs.get(row.org_id, row.org_id)}/{row.name}" if row else project_id
+        return projects[project_id]
 
     return project

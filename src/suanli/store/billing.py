@@ -7,14 +7,26 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CursorResult, String, and_, case, cast, func, literal, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    CursorResult,
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
+from suanli.domain.billing import TENANT_SIDE
 from suanli.store.batches import batches, distinct
 from suanli.store.tables import (
-    Attempt,
     AuditEvent,
     Budget,
     BudgetEvent,
@@ -29,6 +41,10 @@ from suanli.store.tables import (
 # and last date): a month's charges and refunds summed per hold (`BillingRepo.hold_sums`)
 HoldSum = tuple[str, str, str, str, int]
 HoldCount = tuple[str, str, int, datetime, datetime]
+# (group key, attempt, records, Σ wall, accelerator and CPU seconds) and (group key, currency, Σ
+# charged net of refunds): usage grouped in the database (`BillingRepo.usage_sums`)
+UsageSum = tuple[str, str, int, int, int, int]
+ChargedSum = tuple[str, str, int]
 # a usage record as settlement reads it: (seq, attempt, job, started, ended, recorded, wall seconds)
 UsageRow = tuple[int, str, str, datetime | None, datetime | None, datetime, int]
 
@@ -94,31 +110,61 @@ class BillingRepo:
         return list(self._s.scalars(q))
 
     # usage
-    def usage(
+    def usage_sums(
         self,
+        by: str,
         *,
         since: datetime | None = None,
         until: datetime | None = None,
         site_ids: Iterable[str] | None = None,
         org_ids: Iterable[str] | None = None,
-    ) -> list[tuple[UsageRecord, Job, Attempt]]:
-        """Usage records received (`recorded_at`) in `[since, until)`, with their job and attempt,
-        in site and sequence order."""
-        q = (
-            select(UsageRecord, Job, Attempt)
-            .join(Job, Job.id == UsageRecord.job_id)
-            .join(Attempt, Attempt.id == UsageRecord.attempt_id)
-            .order_by(UsageRecord.site_id, UsageRecord.seq)
-        )
-        if since is not None:
-            q = q.where(UsageRecord.recorded_at >= since)
-        if until is not None:
-            q = q.where(UsageRecord.recorded_at < until)
-        if site_ids is not None:
-            q = q.where(UsageRecord.site_id.in_(list(site_ids)))
-        if org_ids is not None:
-            q = q.where(Job.org_id.in_(list(org_ids)))
-        return [(u, j, a) for u, j, a in self._s.execute(q).tuples()]
+        charged: bool = False,
+    ) -> tuple[list[UsageSum], list[ChargedSum]]:
+        """Usage records received (`recorded_at`) in `[since, until)` on these sites (or of jobs of
+        these orgs), grouped in the database by `by` (`project` or `user`: ids; `site`: the
+        site's id; `month`: `YYYY-MM` of when it was received, UTC) and attempt: how many and their
+        seconds; with `charged`, also what their charges took from tenants, net of refunds of them
+        (whenever those were dated), per group and currency. A record's charge is found by its key
+        (`once_key`, `usage:<site>:<seq>`) and a refund by the charge's."""
+        group = {
+            "project": Job.project_id,
+            "user": Job.user_id,
+            "site": UsageRecord.site_id,
+            "month": month_column(UsageRecord.recorded_at, sqlite=self._sqlite),
+        }[by]
+
+        def records(q: Any) -> Any:
+            q = q.select_from(UsageRecord).join(Job, Job.id == UsageRecord.job_id)
+            if since is not None:
+                q = q.where(UsageRecord.recorded_at >= since)
+            if until is not None:
+                q = q.where(UsageRecord.recorded_at < until)
+            if site_ids is not None:
+                q = q.where(UsageRecord.site_id.in_(list(site_ids)))
+            if org_ids is not None:
+                q = q.where(Job.org_id.in_(list(org_ids)))
+            return q
+
+        seconds = (UsageRecord.wall_seconds, UsageRecord.accelerator_seconds, UsageRecord.cpu_seconds)
+        q = records(select(group, UsageRecord.attempt_id, func.count(), *(func.sum(c) for c in seconds)))
+        sums = [
+            (k, a, int(n), int(w), int(x), int(c))
+            for k, a, n, w, x, c in self._s.execute(q.group_by(group, UsageRecord.attempt_id)).tuples()
+        ]
+        money: list[ChargedSum] = []
+        if charged:
+            key = literal("usage:") + UsageRecord.site_id + literal(":") + cast(UsageRecord.seq, String)
+            charge, refund = aliased(LedgerTransfer), aliased(LedgerTransfer)
+            for transfer in (charge, refund):
+                q = records(select(group, LedgerEntry.currency, func.sum(LedgerEntry.amount_minor)))
+                q = q.join(charge, charge.once_key == key)
+                if transfer is refund:
+                    q = q.join(refund, refund.once_key == literal("refund-of:") + charge.id)
+                q = q.join(LedgerEntry, LedgerEntry.transfer_id == transfer.id).where(tenant_side())
+                money += [
+                    (k, cur, int(v)) for k, cur, v in self._s.execute(q.group_by(group, LedgerEntry.currency))
+                ]
+        return sums, money
 
     def usage_rows(self, site_id: str, *, since: datetime, until: datetime) -> list[UsageRow]:
         """The site's usage records received in `[since, until)` as plain rows (`UsageRow`), by seq."""
@@ -276,3 +322,15 @@ def _holds_of(q: Any, project_ids: Iterable[str] | None, provider_org_ids: Itera
     if provider_org_ids is not None:
         q = q.where(Hold.provider_org_id.in_(list(provider_org_ids)))
     return q
+
+
+def month_column(at: Any, *, sqlite: bool) -> ColumnElement[str]:
+    """`YYYY-MM` of a stored instant, in UTC, as the database computes it."""
+    if sqlite:
+        return func.strftime("%Y-%m", at)
+    return func.to_char(func.timezone("UTC", at), "YYYY-MM")
+
+
+def tenant_side() -> ColumnElement[bool]:
+    """A ledger entry on a tenant-side account (cash, vouchers, arrears, a voucher programme)."""
+    return or_(*(LedgerEntry.account_id.like(f"{kind.value}:%") for kind in sorted(TENANT_SIDE)))

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, literal, or_, select
+from sqlalchemy import func, literal, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, aliased
 from suanli.domain.billing import TENANT_SIDE, month_of
 from suanli.domain.ledger import PastCharge, Transfer, TransferKind, account_kind, voucher_account
 from suanli.store.batches import batches, distinct
+from suanli.store.billing import month_column, tenant_side
 from suanli.store.errors import Conflict
 from suanli.store.ids import new_id
 from suanli.store.tables import (
@@ -331,12 +332,8 @@ class LedgerRepo:
     def month_spends_from_entries(self) -> dict[tuple[str, str, str], int]:
         """What each month spend sums to from the ledger itself: per project, currency and month of
         the transfer's date (UTC), the tenant-side lines of its charges and of refunds of them."""
-        if self._sqlite:
-            month = func.strftime("%Y-%m", LedgerTransfer.at)
-        else:
-            month = func.to_char(func.timezone("UTC", LedgerTransfer.at), "YYYY-MM")
+        month = month_column(LedgerTransfer.at, sqlite=self._sqlite)
         charge = aliased(LedgerTransfer)
-        tenant_side = or_(*(LedgerEntry.account_id.like(f"{kind.value}:%") for kind in sorted(TENANT_SIDE)))
         found: dict[tuple[str, str, str], int] = {}
         for kind, hold_ref in (("charge", LedgerTransfer.ref), ("refund", charge.ref)):
             q = (
@@ -348,7 +345,7 @@ class LedgerRepo:
                 q = q.join(charge, charge.id == LedgerTransfer.ref)
             q = (
                 q.join(Hold, Hold.id == hold_ref)
-                .where(LedgerTransfer.kind == kind, tenant_side)
+                .where(LedgerTransfer.kind == kind, tenant_side())
                 .group_by(Hold.project_id, Hold.currency, month)
             )
             for p, c, m, v in self._s.execute(q).tuples():

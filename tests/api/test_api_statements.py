@@ -224,7 +224,7 @@ def test_settlement_for_the_provider_and_operators(net: Net) -> None:
     as_csv = net.call("GET", "/settlements", net.operator, params={"provider": "dc", "format": "csv"})
     rows = list(csv.DictReader(io.StringIO(as_csv.text)))
     assert [r["kind"] for r in rows] == ["job", "job", "gap"]  # a line per job, summed
-    assert [r["note"].split(",")[0] for r in rows[:2]] == ["pool gpu: 1 charge"] * 2
+    assert [r["note"] for r in rows[:2]] == [f"pool gpu: 1 charge, at {r['at']}" for r in rows[:2]]
 
 
 def test_payouts_take_what_a_provider_is_owed_down_and_the_settlement_still_reconciles(net: Net) -> None:

@@ -112,6 +112,46 @@ def test_what_a_record_repeats_is_read_by_its_interval_as_the_whole_sequence_wou
         assert sum(settlement.is_duplicate(tx, u) is not None for u in earlier) > 30  # repeats were tried
 
 
+def test_a_long_attempts_earlier_months_are_not_read_but_a_repeat_of_them_is_still_flagged(
+    db: Database,
+) -> None:
+    """A month's settlement reads, of its attempts' earlier records, only those that may overlap one
+    of the month's (ending after the month's earliest start): an attempt metered all October costs
+    its last record, not its month; a November record repeating an October interval is still
+    found, and so is one without times."""
+    october = NOW.replace(month=10, day=1, hour=0)
+    day = timedelta(days=1)
+    no_times = {
+        "wall_seconds": 0,
+        "cpu_seconds": 0,
+        "accelerator_seconds": 0,
+        "started_at": None,
+        "ended_at": None,
+    }
+    with db.transaction() as tx:
+        w = world(tx)
+        _, attempt = job(tx, w, "long", october)
+        for seq in range(1, 32):  # a record a day, October 1st to 31st, each received as it ends
+            report(
+                tx,
+                attempt,
+                seq,
+                october + (seq - 1) * day,
+                86_400,
+                recorded=october + seq * day - timedelta(seconds=1),
+            )
+        tx.jobs.add_usage(site_id=w.site_id, seq=32, attempt=attempt, now=october, **no_times)  # type: ignore[arg-type]
+        # in November: October 31st's noon hour again, and a second record without times
+        report(tx, attempt, 33, october + 30.5 * day, 3_600)
+        tx.jobs.add_usage(site_id=w.site_id, seq=34, attempt=attempt, now=NOW, **no_times)  # type: ignore[arg-type]
+    with db.read() as tx:
+        november = october + 31 * day
+        read = tx.billing.usage_of_attempts([attempt.id], before=november, reaching=october + 30.5 * day)
+        assert [u.seq for u in read] == [31, 32]  # the day that reaches the repeat, and the one without times
+    s = site_view(db, w)["site"]
+    assert [(d["seq"], d["repeats"]) for d in s["duplicates"]] == [(33, 31), (34, 32)]
+
+
 def test_a_duplicate_that_was_charged_anyway_is_flagged_as_charged_twice(db: Database) -> None:
     with db.transaction() as tx:
         w = world(tx)

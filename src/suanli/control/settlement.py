@@ -176,7 +176,11 @@ def _site(tx: Tx, site: Site, lines: list[HoldMonth], start: datetime, end: date
 
 
 def _check(tx: Tx, site: Site, records: list[UsageRow], start: datetime) -> SequenceCheck:
-    earlier = tx.billing.usage_of_attempts({attempt for _, attempt, *_ in records}, before=start)
+    # a record repeats an earlier one only if that one ends after the record starts
+    starts = [began for _, _, _, began, *_ in records if began is not None]
+    earlier = tx.billing.usage_of_attempts(
+        {attempt for _, attempt, *_ in records}, before=start, reaching=min(starts, default=None)
+    )
     before = tx.billing.max_seq_before(site.id, start)
     return check_sequence(
         [Reported(seq, attempt, began, ended) for seq, attempt, _, began, ended, _, _ in records],
@@ -242,8 +246,10 @@ def rows(view: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _counted(line: dict[str, Any]) -> str:
-    """`pool gpu: 8,640 charges, 1 refund, 2026-11-01T00:05:00Z to 2026-11-30T23:55:00Z`."""
+    """`pool gpu: 8,640 charges, 1 refund, 2026-11-01T00:05:00Z to 2026-11-30T23:55:00Z`, or `…, at
+    2026-11-25T12:00:00Z` when all of them were then."""
     said = [f"{line['charges']:,} charge{'s' * (line['charges'] != 1)}"]
     if line["refunds"]:
         said.append(f"{line['refunds']:,} refund{'s' * (line['refunds'] != 1)}")
-    return f"pool {line['pool']}: {', '.join(said)}, {line['from']} to {line['to']}"
+    when = f"at {line['to']}" if line["from"] == line["to"] else f"{line['from']} to {line['to']}"
+    return f"pool {line['pool']}: {', '.join(said)}, {when}"

@@ -188,14 +188,25 @@ class BillingRepo:
         return [(int(n), a, j, b, e, r, int(w)) for n, a, j, b, e, r, w in self._s.execute(q).tuples()]
 
     def usage_of_attempts(
-        self, attempt_ids: Iterable[str], *, before: datetime | None = None
+        self, attempt_ids: Iterable[str], *, before: datetime | None = None, reaching: datetime | None = None
     ) -> list[UsageRecord]:
-        """These attempts' records (received before `before`): what a later record may repeat."""
+        """These attempts' records (received before `before`): what a later record may repeat. With
+        `reaching`, only those that may overlap a record starting then or later: ending then or
+        later, or missing a start or an end (such a record repeats only its like). A long attempt's
+        earlier months are not read."""
         found: list[UsageRecord] = []
         for part in batches(distinct(attempt_ids)):
             q = select(UsageRecord).where(UsageRecord.attempt_id.in_(part))
             if before is not None:
                 q = q.where(UsageRecord.recorded_at < before)
+            if reaching is not None:
+                q = q.where(
+                    or_(
+                        UsageRecord.ended_at >= reaching,
+                        UsageRecord.ended_at.is_(None),
+                        UsageRecord.started_at.is_(None),
+                    )
+                )
             found += self._s.scalars(q)
         return sorted(found, key=lambda u: (u.site_id, u.seq))
 

@@ -65,7 +65,7 @@ def folded(tx: Tx, since: datetime, until: datetime, holds_of: set[str]) -> dict
     return out
 
 
-def summed(tx: Tx, since: datetime, until: datetime, **which: list[str]) -> dict[str, tuple]:
+def summed(tx: Tx, since: datetime | None, until: datetime | None, **which: list[str]) -> dict[str, tuple]:
     return {
         m.hold.id: (
             (m.charges.charged, m.charges.payable, m.charges.revenue),
@@ -74,7 +74,7 @@ def summed(tx: Tx, since: datetime, until: datetime, **which: list[str]) -> dict
             m.refunded,
             m.usage,
         )
-        for m in hold_months(tx, since, until, usage=True, **which)
+        for m in hold_months(tx, since, until, usage=since is not None, **which)
     }
 
 
@@ -117,6 +117,14 @@ def test_a_months_sums_per_hold_are_its_charges_and_refunds_added_up(db: Databas
                 assert expected, "the month has charges"
                 assert summed(tx, since, until, project_ids=[w.project_id]) == expected
                 assert summed(tx, since, until, provider_org_ids=[w.provider_id]) == expected
+            # a job's charges so far (`job_charges`): every charge and refund of its holds, ever
+            ever = {
+                h: (*v[:4], (0, 0, 0))
+                for h, v in folded(
+                    tx, datetime.min.replace(tzinfo=NOW.tzinfo), datetime.max.replace(tzinfo=NOW.tzinfo), mine
+                ).items()
+            }
+            assert summed(tx, None, None, hold_ids=sorted(mine)) == ever
         assert any(m.refunded for m in hold_months(tx, *NOVEMBER)), "some refunds fell in November"
 
 

@@ -15,7 +15,6 @@ from typing import Any
 from suanli.control.errors import Invalid
 from suanli.domain.billing import BillingError, Line, Parts, month_of, parse_month, parts_of
 from suanli.domain.errors import FieldError
-from suanli.domain.ledger import TransferKind
 from suanli.domain.money import Money
 from suanli.store import Tx
 from suanli.store.tables import Hold
@@ -78,18 +77,20 @@ def reported_month(month: str, now: datetime) -> str:
 
 def hold_months(
     tx: Tx,
-    since: datetime,
-    until: datetime,
+    since: datetime | None,
+    until: datetime | None,
     *,
     project_ids: Iterable[str] | None = None,
     provider_org_ids: Iterable[str] | None = None,
+    hold_ids: Iterable[str] | None = None,
     usage: bool = False,
 ) -> list[HoldMonth]:
-    """The charges and refunds dated in `[since, until)` of these projects' (or providers') holds,
-    one `HoldMonth` per hold, summed in the database (a refund against the hold of the charge it
-    reverses); with `usage`, also what its charges charged of usage. Ordered by first date."""
+    """The charges and refunds dated in `[since, until)` (None: ever) of these projects' (or
+    providers') holds, or of these holds, one `HoldMonth` per hold, summed in the database (a
+    refund against the hold of the charge it reverses); with `usage` (a month, by projects or
+    providers), also what its charges charged of usage. Ordered by first date."""
     sums, counts = tx.billing.hold_sums(
-        since, until, project_ids=project_ids, provider_org_ids=provider_org_ids
+        since, until, project_ids=project_ids, provider_org_ids=provider_org_ids, hold_ids=hold_ids
     )
     lines: dict[tuple[str, str], list[Line]] = defaultdict(list)
     for hold_id, kind, account, source, amount in sums:
@@ -97,11 +98,13 @@ def hold_months(
     seen: dict[str, dict[str, tuple[int, datetime, datetime]]] = defaultdict(dict)
     for hold_id, kind, n, first, last in counts:
         seen[hold_id][kind] = (n, first, last)
-    used = (
-        tx.billing.charged_usage(since, until, project_ids=project_ids, provider_org_ids=provider_org_ids)
-        if usage
-        else {}
-    )
+    used: dict[str, tuple[int, int, int]] = {}
+    if usage:
+        if since is None or until is None or hold_ids is not None:
+            raise ValueError("the usage of a month's charges: give the month, and projects or providers")
+        used = tx.billing.charged_usage(
+            since, until, project_ids=project_ids, provider_org_ids=provider_org_ids
+        )
     holds = {h.id: h for h in tx.ledger.holds(seen)}
     out = []
     for hold_id, kinds in seen.items():
@@ -133,27 +136,21 @@ def job_charges(tx: Tx, hold_ids: Iterable[str]) -> list[dict[str, Any]]:
     """What a job has been charged so far under these holds (its attempts'), net of refunds, by
     funding source, what refunds gave back of it (so `charged + refunded` was charged before them,
     as a statement line's `amount + refunded`), and what its open holds still reserve: one entry per
-    currency it was priced in (none: it never ran on a priced pool). Summed from the ledger's lines,
-    as statements are, so it adds up with them; read by key (holds, then the transfers that name
-    them)."""
+    currency it was priced in (none: it never ran on a priced pool). Summed from the ledger's lines
+    in the database, per hold, as statements are (`hold_months`), so it adds up with them and costs
+    a few rows however long the job has been metered."""
     holds = tx.ledger.holds(hold_ids)
     if not holds:
         return []
-    currency_of = {h.id: h.currency for h in holds}
-    charges = tx.ledger.transfers(kinds=[TransferKind.CHARGE.value], refs=list(currency_of))
-    refunds = tx.ledger.transfers(kinds=[TransferKind.REFUND.value], refs=[c.id for c in charges])
-    currency_of |= {c.id: currency_of[c.ref] for c in charges}
     sums = {c: dict.fromkeys(_SOURCES, 0) for c in sorted({h.currency for h in holds})}
     for hold in holds:
         if hold.state == "open":
             sums[hold.currency]["held"] += max(0, hold.amount_minor - hold.charged_minor)
-    parts = parts_by_transfer(tx, [t.id for t in (*charges, *refunds)])
-    refunded = {t.id for t in refunds}
-    for t in (*charges, *refunds):
-        mine = sums[currency_of[t.ref]]  # a charge names its hold, a refund its charge
-        for source, amount in parts.get(t.id, Parts({}, 0, 0)).tenant.items():
+    for m in hold_months(tx, None, None, hold_ids=[h.id for h in holds]):
+        mine = sums[m.hold.currency]
+        for source, amount in m.tenant.items():
             mine["vouchers" if source.startswith("voucher:") else source] += amount
-            mine["refunded"] -= amount if t.id in refunded else 0  # a refund is a negative charge
+        mine["refunded"] -= m.refunds.charged  # a refund is a negative charge
     return [
         {
             "currency": currency,

@@ -254,14 +254,15 @@ class BillingRepo:
     # a month's charges, summed per hold: what statements and settlements are made of
     def hold_sums(
         self,
-        since: datetime,
-        until: datetime,
+        since: datetime | None,
+        until: datetime | None,
         *,
         project_ids: Iterable[str] | None = None,
         provider_org_ids: Iterable[str] | None = None,
+        hold_ids: Iterable[str] | None = None,
     ) -> tuple[list[HoldSum], list[HoldCount]]:
-        """The entries of charges and refunds dated in `[since, until)` of these projects' (or
-        providers') holds, summed in the database per hold, transfer kind, account and source; and
+        """The entries of charges and refunds dated in `[since, until)` (None: ever) of these
+        projects' (or providers') holds, or of these holds, summed in the database per hold, transfer kind, account and source; and
         per hold and kind, how many transfers and the first and last date. A refund counts against
         the hold of the charge it reverses. However many charges metering made, the rows are a few
         per hold."""
@@ -271,11 +272,15 @@ class BillingRepo:
         for kind, source in (("charge", LedgerTransfer), ("refund", charge)):
 
             def month(q: Any, source: Any = source, kind: str = kind) -> Any:
-                q = q.select_from(LedgerTransfer).where(
-                    LedgerTransfer.kind == kind, LedgerTransfer.at >= since, LedgerTransfer.at < until
-                )
+                q = q.select_from(LedgerTransfer).where(LedgerTransfer.kind == kind)
+                if since is not None:
+                    q = q.where(LedgerTransfer.at >= since)
+                if until is not None:
+                    q = q.where(LedgerTransfer.at < until)
                 if source is charge:
                     q = q.join(charge, charge.id == LedgerTransfer.ref)
+                if hold_ids is not None:
+                    q = q.where(source.ref.in_(list(hold_ids)))
                 return _holds_of(q.join(Hold, Hold.id == source.ref), project_ids, provider_org_ids)
 
             total = func.sum(LedgerEntry.amount_minor)

@@ -146,8 +146,13 @@ def test_a_long_attempts_earlier_months_are_not_read_but_a_repeat_of_them_is_sti
         tx.jobs.add_usage(site_id=w.site_id, seq=34, attempt=attempt, now=NOW, **no_times)  # type: ignore[arg-type]
     with db.read() as tx:
         november = october + 31 * day
-        read = tx.billing.usage_of_attempts([attempt.id], before=november, reaching=october + 30.5 * day)
-        assert [u.seq for u in read] == [31, 32]  # the day that reaches the repeat, and the one without times
+        _, read = tx.sequences.of_attempts(
+            w.site_id, {attempt.id}, since=november, until=NOW, reaching=october + 30.5 * day
+        )
+        assert [seq for seq, *_ in read] == [
+            31,
+            32,
+        ]  # the day that reaches the repeat, and the one without times
     s = site_view(db, w)["site"]
     assert [(d["seq"], d["repeats"]) for d in s["duplicates"]] == [(33, 31), (34, 32)]
 
@@ -232,3 +237,116 @@ def test_who_sees_a_settlement(db: Database) -> None:
             settlement.settlement(tx, tenant, provider=None, month="2026-11")
         with pytest.raises(Invalid):
             settlement.settlement(tx, OPERATOR, provider=None, month="2026-13")
+
+
+def by_scanning(tx: Any, w: World, month: tuple[Any, Any]) -> dict[str, Any]:
+    """The site's month reconciled by reading every record, as settlement did before ADR 0040: the
+    whole sequence through `check_sequence`, every key's charge looked up."""
+    start, end = month
+    every = tx.billing.usage_at(w.site_id, range(1, 10_000))
+    records = [u for u in every if start <= u.recorded_at < end]
+    before = max((u.seq for u in every if u.recorded_at < start), default=0)
+    earlier = [u for u in every if u.attempt_id in {r.attempt_id for r in records} and u.recorded_at < start]
+    check = check_sequence(
+        [settlement.reported(u) for u in records],
+        [u.seq for u in every],
+        before,
+        [settlement.reported(u) for u in earlier],
+    )
+    charged = tx.ledger.charged_keys(ledger.usage_key(u) for u in every)
+    held = tx.ledger.held_attempts({u.attempt_id for u in records})
+    repeats = dict(check.duplicates)
+    job_of = {u.seq: u.job_id for u in records}
+    key = lambda seq: f"usage:{w.site_id}:{seq}"  # noqa: E731
+    return {
+        "records": len(records),
+        "first_seq": check.first,
+        "last_seq": check.last,
+        "gaps": [{"from": a, "to": b} for a, b in check.gaps],
+        "duplicates": [
+            {
+                "seq": s,
+                "repeats": o,
+                "job": job_of[s],
+                "charged_twice": key(s) in charged and key(o) in charged,
+            }
+            for s, o in check.duplicates
+        ],
+        "uncharged": [
+            u.seq
+            for u in records
+            if u.attempt_id in held and ledger.usage_key(u) not in charged and u.seq not in repeats
+        ],
+    }
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_sequence_checked_in_the_database_finds_what_reading_every_record_finds(
+    db: Database, seed: int
+) -> None:
+    """Settlement counts a site's month, finds its gaps and narrows its repeats down in the
+    database (ADR 0040); over random months (numbers skipped and filled late, records repeating
+    the month's or an earlier month's, records without times or of an instant, attempts on a
+    priced pool charged or not, another site's records between) it finds exactly what reading
+    every record through `check_sequence` finds."""
+    rng = random.Random(seed)
+    november = (NOW.replace(day=1, hour=0), NOW.replace(month=12, day=1, hour=0))
+    october = (november[0].replace(month=10), november[0])
+    with db.transaction() as tx:
+        w, other = world(tx), world(tx)
+        _, elsewhere = job(tx, other, "elsewhere")
+        attempts = [job(tx, w, f"j{n}", october[0])[1] for n in range(4)]
+        held = attempts[:3]  # the fourth ran free: never held, never flagged
+        for a in held:
+            hold(tx, a, october[0])
+        seq, late, clock = 0, [], october[0]
+        cursor = {x.id: october[0] for x in attempts}  # where each attempt's metering has reached
+        made: list[UsageRecord] = []
+        for _ in range(rng.randint(20, 60)):
+            seq += 1
+            clock += timedelta(hours=rng.uniform(0, 60))  # the site numbers records as it sends them
+            if rng.random() < 0.1:  # never received, or received late (next month)
+                if rng.random() < 0.5:
+                    late.append(seq)
+                continue
+            a = rng.choice(attempts)
+            seconds = rng.choice((3_600, 3_600, 600, 0))
+            start, kind = cursor[a.id], rng.random()
+            if kind < 0.3 and made:  # repeats, wholly or in part, an earlier interval of its attempt
+                base = rng.choice(made)
+                a = next(x for x in attempts if x.id == base.attempt_id)
+                start = (base.started_at or start) + timedelta(minutes=rng.choice((0, 10, -10, 50)))
+            else:
+                cursor[a.id] = start + timedelta(seconds=seconds)
+            times: dict[str, Any] = {"started_at": start, "ended_at": start + timedelta(seconds=seconds)}
+            if kind > 0.95:
+                times = {"started_at": None, "ended_at": None}
+            recorded = min(max(clock, start + timedelta(seconds=seconds)), november[1] - timedelta(seconds=1))
+            tx.jobs.add_usage(site_id=w.site_id, seq=seq, attempt=a, now=recorded, wall_seconds=seconds,
+                              cpu_seconds=0, accelerator_seconds=seconds, **times)  # fmt: skip
+            tx.flush()
+            [record] = tx.billing.usage_at(w.site_id, [seq])
+            made.append(record)
+            if a in held and rng.random() < 0.7:
+                charge(tx, record, record.recorded_at)
+            if rng.random() < 0.2:
+                report(tx, elsewhere, seq, start, 60, recorded=recorded)  # the other site's own numbers
+        for n in late:
+            report(
+                tx,
+                attempts[0],
+                n,
+                november[1] - timedelta(hours=2),
+                60,
+                recorded=november[1] + timedelta(days=1),
+            )
+    flagged = 0
+    with db.read() as tx:
+        for month in (october, november):
+            view = settlement.settlement(tx, OPERATOR, provider=w.provider, month=month[0].strftime("%Y-%m"))
+            [s] = view["providers"][0]["sites"]
+            got = {k: s[k] for k in ("records", "first_seq", "last_seq", "gaps", "duplicates")}
+            got["uncharged"] = [u["seq"] for u in s["uncharged"]]
+            assert got == by_scanning(tx, w, month), (seed, month)
+            flagged += len(got["duplicates"]) + len(got["uncharged"])
+    assert flagged, "the month has something to flag"

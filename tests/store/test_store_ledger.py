@@ -271,7 +271,10 @@ def test_reads_by_more_ids_than_a_statement_takes_parameters_are_batched(db: Dat
         assert [h.id for h in tx.ledger.holds([*many, "h"])] == ["h"]
         assert tx.ledger.held_attempts(many) == set()
         assert tx.billing.usage_at(ids["site"], range(1, 70_001)) == []
-        assert tx.billing.usage_of_attempts(many) == []
+        assert tx.sequences.of_attempts(ids["site"], set(many), since=NOW, until=NOW, reaching=None) == (
+            [],
+            [],
+        )
         assert tx.jobs.by_ids(many) == {} and tx.jobs.attempts_by_ids(many) == {}
 
 

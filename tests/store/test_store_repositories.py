@@ -200,7 +200,7 @@ def test_migration_0012_indexes_go_and_come_back(db: Database) -> None:
         migration.upgrade()
         assert new <= indexes(conn) and "ix_ledger_transfers_ref" not in indexes(conn)
     with db.read() as tx:
-        assert [u.seq for u in tx.billing.usage_of_attempts([ids["attempt"]])] == [1]
+        assert [u.seq for u in tx.billing.usage_at(ids["site"], [1])] == [1]
 
 
 def test_usage_records_count_once_per_site_sequence(db: Database) -> None:

@@ -210,7 +210,8 @@ def settlement(
     """Providers' payables for a month, reconciled with their sites' usage sequences (finance).
 
     Gaps in a site's sequence, duplicates and usage on a priced pool left uncharged are flagged
-    (usage on a free pool is never charged).
+    (usage on a free pool is never charged). The CSV and JSON list each attempt's charges of the
+    month as one line (how many, when, what they came to), each payout and each flag.
 
     Example:
 

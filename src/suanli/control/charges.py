@@ -1,7 +1,9 @@
-"""Charges and refunds of a month read back from the ledger, each with its hold and its parts.
+"""Charges and refunds of a month read back from the ledger, summed per hold in the database with
+their parts (ADR 0040).
 
-Statements, settlement, budgets and usage views all sum the same ledger lines, so what they show
-reconciles with the ledger by construction.
+Statements, settlement, a job's charges and usage views all sum the same ledger lines (a budget's
+spend is kept as they are posted, ADR 0039), so what they show reconciles with the ledger by
+construction.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ from suanli.store.tables import Hold
 
 @dataclass(frozen=True)
 class HoldMonth:
-    """A hold's charges and refunds dated in one month, summed: a line of a statement or a
-    settlement. `charges` and `refunds` are what each side got of them (a refund is a negative
+    """A hold's charges and refunds dated in a month (or ever), summed: a line of a statement or a
+    settlement, or a job's charges so far. `charges` and `refunds` are what each side got of them (a refund is a negative
     charge); `usage` is Σ (wall, accelerator, CPU seconds recorded) of the usage its charges
     charged, when asked for."""
 

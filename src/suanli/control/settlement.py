@@ -28,11 +28,11 @@ from suanli.control.ledger import site_usage_key
 from suanli.control.money import MONEY_ROLES, money_view
 from suanli.control.principal import Principal
 from suanli.control.views import ts
-from suanli.domain.billing import Reported, SequenceCheck, check_sequence, hours
+from suanli.domain.billing import Reported, hours, repeats
 from suanli.domain.errors import FieldError
 from suanli.domain.ledger import TransferKind
 from suanli.store import Tx
-from suanli.store.billing import UsageRow
+from suanli.store.sequences import UsageRow
 from suanli.store.tables import Org, Site, UsageRecord
 
 COLUMNS = ("month", "provider", "site", "kind", "seq", "job", "transfer", "at", "amount", "currency", "note")
@@ -47,7 +47,7 @@ def is_duplicate(tx: Tx, record: UsageRecord) -> UsageRecord | None:
     any. The site numbered the same usage twice; the tenant pays for it once, so whoever charges
     usage records charges only those for which this is None."""
     earlier = tx.billing.usage_it_may_repeat(record)
-    found = check_sequence([reported(record)], [], 0, [reported(u) for u in earlier]).duplicates
+    found = repeats([reported(record)], [reported(u) for u in earlier])
     return next((u for u in earlier if u.seq == found[0][1]), None) if found else None
 
 
@@ -137,14 +137,18 @@ def _payable_in_ledger(tx: Tx, org: Org, start: datetime, end: datetime) -> dict
 
 
 def _site(tx: Tx, site: Site, lines: list[HoldMonth], start: datetime, end: datetime) -> dict[str, Any]:
-    records = tx.billing.usage_rows(site.id, since=start, until=end)
-    check = _check(tx, site, records, start)
-    keys = [site_usage_key(site.id, seq) for seq, *_ in records]
-    keys += [site_usage_key(site.id, o) for _, o in check.duplicates]
-    charged = tx.ledger.charged_keys(keys)
-    repeats = dict(check.duplicates)
-    held = tx.ledger.held_attempts({attempt for _, attempt, *_ in records})
-    job_of = {seq: job for seq, _, job, *_ in records}
+    """The site's payables and its month of usage reconciled: counted, its gaps and the records
+    that may repeat another found in the database, and only those read (the repeats' attempts),
+    so a month of metering costs what it flags."""
+    count, top, earliest = tx.sequences.summary(site.id, since=start, until=end)
+    before = tx.sequences.max_seq_before(site.id, start)
+    last = top if top is not None else before
+    suspects = tx.sequences.may_repeat(site.id, since=start, until=end, reaching=earliest)
+    month, earlier = tx.sequences.of_attempts(site.id, suspects, since=start, until=end, reaching=earliest)
+    duplicates = repeats(_reported(month), _reported(earlier))
+    originals = dict(duplicates)
+    charged = tx.ledger.charged_keys(site_usage_key(site.id, n) for pair in duplicates for n in pair)
+    job_of = {seq: job for seq, _, job, *_ in month}
     pools = {p.id: p.name for p in tx.sites.pools([site.id], include_withdrawn=True)}
     payable: dict[str, int] = defaultdict(int)
     for m in lines:
@@ -152,10 +156,10 @@ def _site(tx: Tx, site: Site, lines: list[HoldMonth], start: datetime, end: date
     return {
         "site": site.name,
         "payable": [money_view(v, cur) for cur, v in sorted(payable.items())],
-        "records": len(records),
-        "first_seq": check.first,
-        "last_seq": check.last,
-        "gaps": [{"from": a, "to": b} for a, b in check.gaps],
+        "records": count,
+        "first_seq": before + 1,
+        "last_seq": last,
+        "gaps": [{"from": a, "to": b} for a, b in tx.sequences.gaps(site.id, above=before, upto=last)],
         "duplicates": [
             {
                 "seq": seq,
@@ -164,30 +168,19 @@ def _site(tx: Tx, site: Site, lines: list[HoldMonth], start: datetime, end: date
                 "charged_twice": site_usage_key(site.id, seq) in charged
                 and site_usage_key(site.id, original) in charged,
             }
-            for seq, original in check.duplicates
+            for seq, original in duplicates
         ],
         "uncharged": [
             {"seq": seq, "job": job, "attempt": attempt, "recorded_at": ts(at), "hours": hours(wall)}
-            for seq, attempt, job, _, _, at, wall in records
-            if attempt in held and site_usage_key(site.id, seq) not in charged and seq not in repeats
+            for seq, attempt, job, _, _, at, wall in tx.sequences.uncharged(site.id, since=start, until=end)
+            if seq not in originals
         ],
         "lines": [_line(m, pools) for m in lines],
     }
 
 
-def _check(tx: Tx, site: Site, records: list[UsageRow], start: datetime) -> SequenceCheck:
-    # a record repeats an earlier one only if that one ends after the record starts
-    starts = [began for _, _, _, began, *_ in records if began is not None]
-    earlier = tx.billing.usage_of_attempts(
-        {attempt for _, attempt, *_ in records}, before=start, reaching=min(starts, default=None)
-    )
-    before = tx.billing.max_seq_before(site.id, start)
-    return check_sequence(
-        [Reported(seq, attempt, began, ended) for seq, attempt, _, began, ended, _, _ in records],
-        tx.billing.usage_seqs(site.id, above=before, upto=max((r[0] for r in records), default=before)),
-        before,
-        [reported(u) for u in earlier if u.site_id == site.id],
-    )
+def _reported(rows: list[UsageRow]) -> list[Reported]:
+    return [Reported(seq, attempt, began, ended) for seq, attempt, _, began, ended, _, _ in rows]
 
 
 def _line(m: HoldMonth, pools: dict[str, str]) -> dict[str, Any]:

@@ -161,6 +161,14 @@ def check_sequence(
         elif n in have and run is not None:
             gaps.append((run, n - 1))
             run = None
+    return SequenceCheck(before + 1, seqs[-1], tuple(gaps), repeats(period, earlier))
+
+
+def repeats(period: Sequence[Reported], earlier: Sequence[Reported] = ()) -> tuple[tuple[int, int], ...]:
+    """`check_sequence`'s duplicates: (seq, seq of the record it repeats) for each record of the
+    period that repeats one of `earlier` (all of them) or of the period's own with a lower number
+    that is not itself a repeat. Only records of the same attempt can repeat each other, so the
+    answer for some attempts is the same read with or without the others'."""
     duplicates: list[tuple[int, int]] = []
     seen = _Seen()
     for r in sorted(earlier, key=lambda r: r.seq):
@@ -171,7 +179,7 @@ def check_sequence(
             duplicates.append((record.seq, original.seq))
         else:
             seen.add(record)
-    return SequenceCheck(before + 1, seqs[-1], tuple(gaps), tuple(duplicates))
+    return tuple(duplicates)
 
 
 def _span(r: Reported) -> tuple[datetime, datetime] | None:

@@ -45,8 +45,6 @@ HoldCount = tuple[str, str, int, datetime, datetime]
 # charged net of refunds): usage grouped in the database (`BillingRepo.usage_sums`)
 UsageSum = tuple[str, str, int, int, int, int]
 ChargedSum = tuple[str, str, int]
-# a usage record as settlement reads it: (seq, attempt, job, started, ended, recorded, wall seconds)
-UsageRow = tuple[int, str, str, datetime | None, datetime | None, datetime, int]
 
 
 class BillingRepo:
@@ -166,50 +164,6 @@ class BillingRepo:
                 ]
         return sums, money
 
-    def usage_rows(self, site_id: str, *, since: datetime, until: datetime) -> list[UsageRow]:
-        """The site's usage records received in `[since, until)` as plain rows (`UsageRow`), by seq."""
-        q = (
-            select(
-                UsageRecord.seq,
-                UsageRecord.attempt_id,
-                UsageRecord.job_id,
-                UsageRecord.started_at,
-                UsageRecord.ended_at,
-                UsageRecord.recorded_at,
-                UsageRecord.wall_seconds,
-            )
-            .where(
-                UsageRecord.site_id == site_id,
-                UsageRecord.recorded_at >= since,
-                UsageRecord.recorded_at < until,
-            )
-            .order_by(UsageRecord.seq)
-        )
-        return [(int(n), a, j, b, e, r, int(w)) for n, a, j, b, e, r, w in self._s.execute(q).tuples()]
-
-    def usage_of_attempts(
-        self, attempt_ids: Iterable[str], *, before: datetime | None = None, reaching: datetime | None = None
-    ) -> list[UsageRecord]:
-        """These attempts' records (received before `before`): what a later record may repeat. With
-        `reaching`, only those that may overlap a record starting then or later: ending then or
-        later, or missing a start or an end (such a record repeats only its like). A long attempt's
-        earlier months are not read."""
-        found: list[UsageRecord] = []
-        for part in batches(distinct(attempt_ids)):
-            q = select(UsageRecord).where(UsageRecord.attempt_id.in_(part))
-            if before is not None:
-                q = q.where(UsageRecord.recorded_at < before)
-            if reaching is not None:
-                q = q.where(
-                    or_(
-                        UsageRecord.ended_at >= reaching,
-                        UsageRecord.ended_at.is_(None),
-                        UsageRecord.started_at.is_(None),
-                    )
-                )
-            found += self._s.scalars(q)
-        return sorted(found, key=lambda u: (u.site_id, u.seq))
-
     def usage_it_may_repeat(self, record: UsageRecord) -> list[UsageRecord]:
         """The attempt's earlier records (lower seq) that may cover the same time as `record`: those
         whose interval meets or overlaps its own, or, for a record missing an end or a start, those
@@ -237,19 +191,6 @@ class BillingRepo:
             )
         ]
         return sorted(found, key=lambda u: u.seq)
-
-    def usage_seqs(self, site_id: str, *, above: int, upto: int) -> set[int]:
-        """The site's sequence numbers in `(above, upto]`, whenever they were received."""
-        q = select(UsageRecord.seq).where(
-            UsageRecord.site_id == site_id, UsageRecord.seq > above, UsageRecord.seq <= upto
-        )
-        return set(self._s.scalars(q))
-
-    def max_seq_before(self, site_id: str, at: datetime) -> int:
-        q = select(func.max(UsageRecord.seq)).where(
-            UsageRecord.site_id == site_id, UsageRecord.recorded_at < at
-        )
-        return int(self._s.scalar(q) or 0)
 
     # a month's charges, summed per hold: what statements and settlements are made of
     def hold_sums(

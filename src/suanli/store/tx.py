@@ -8,6 +8,7 @@ from suanli.store.billing import BillingRepo
 from suanli.store.idempotency import IdempotencyRepo
 from suanli.store.jobs import JobRepo
 from suanli.store.ledger import LedgerRepo
+from suanli.store.sequences import SequenceRepo
 from suanli.store.sites import SiteRepo
 from suanli.store.tenancy import TenancyRepo
 
@@ -23,6 +24,7 @@ class Tx:
         self.idempotency = IdempotencyRepo(session)
         self.ledger = LedgerRepo(session, sqlite=sqlite)
         self.billing = BillingRepo(session, sqlite=sqlite)
+        self.sequences = SequenceRepo(session)
 
     def flush(self) -> None:
         self._session.flush()

@@ -14,8 +14,9 @@ spend (`caps.spent`), a project's cap room (`caps.cap_room`), the threshold chec
 month (`GET /orgs/demo/statements`, JSON), the providers' settlement (`GET /settlements`, which
 checks the site's usage sequence for gaps and repeats) and the month's usage by project with what
 was charged (`GET /usage`), and one of the jobs with what it has been charged so far (`GET
-/jobs/{id}`, its attempt metered a charge in every `ATTEMPTS`); then the seconds it took to make the
-month (timing included).
+/jobs/{id}`, its attempt metered a charge in every `ATTEMPTS`); then, once, the refund of that job
+(`POST /jobs/{id}/refund`: every charge reversed) and the seconds it took to make the month (timing
+included).
 Run: `.venv/bin/python bench/month_spend.py [--charges 2000,20000] [--database-url URL]`; by default
 a SQLite file in a scratch directory; `--database-url` takes an empty PostgreSQL database (one size
 per run: create it afresh for each).
@@ -169,6 +170,10 @@ def measure(url: str, data_dir: Path, charges: int, per_sync: int, repeat: int) 
             )
 
         figures = [median_ms(f, repeat) for f in (spent, room, check, submit, statement, settle, used, job)]
+        began_refund = time.perf_counter()  # once: a refund changes the month
+        body = ok("POST", f"/jobs/{launches[0]['job_id']}/refund", op, json={"reason": "bench"})
+        figures.append((time.perf_counter() - began_refund) * 1000)
+        assert len(body["refunded"]) == (charges + ATTEMPTS - 1) // ATTEMPTS, body["totals"]
     db.close()
     return charges, figures
 
@@ -186,19 +191,19 @@ def main() -> None:
     )
     print(
         f"{'charges':>8} {'spent ms':>9} {'cap room ms':>12} {'check ms':>9} {'submit ms':>10} "
-        f"{'statement ms':>13} {'settlement ms':>14} {'usage ms':>9} {'job ms':>7} {'made in s':>10}"
+        f"{'statement ms':>13} {'settlement ms':>14} {'usage ms':>9} {'job ms':>7} {'refund ms':>10} {'made in s':>10}"
     )
     for size in (int(n) for n in args.charges.split(",")):
         with tempfile.TemporaryDirectory(prefix="suanli-bench-") as scratch:
             url = args.database_url or sqlite_url(Path(scratch))
             began = time.perf_counter()
-            charges, (spent, room, check, submit, statement, settle, used, job) = measure(
+            charges, (spent, room, check, submit, statement, settle, used, job, refund) = measure(
                 url, Path(scratch), size, args.per_sync, args.repeat
             )
             made = time.perf_counter() - began
             print(
                 f"{charges:>8} {spent:>9.1f} {room:>12.1f} {check:>9.1f} {submit:>10.1f} {statement:>13.1f} "
-                f"{settle:>14.1f} {used:>9.1f} {job:>7.1f} {made:>10.0f}"
+                f"{settle:>14.1f} {used:>9.1f} {job:>7.1f} {refund:>10.0f} {made:>10.0f}"
             )
 
 

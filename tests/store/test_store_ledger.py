@@ -406,6 +406,22 @@ class StoreMachine(RuleBasedStateMachine):
             with self.db.transaction() as tx:
                 ledger.refund(tx, f"r-{cid}", cid, self.now, "op")
 
+    @rule(every=st.integers(1, 3))
+    def refund_many(self, every: int) -> None:
+        """Refunds of many charges at once (`ledger.refund_many`, one post for all) leave the books
+        as the model's refunds one by one do."""
+        charges = [
+            t.id
+            for t in self.model.transfers.values()
+            if t.kind.value == "charge" and t.id not in self.model.refunded
+        ][::every]
+        for cid in charges:
+            self.model.refund(f"refund:{cid}", cid, self.now)
+        with self.db.transaction() as tx:
+            assert [t.id for t in ledger.refund_many(tx, charges, self.now, "op")] == [
+                f"refund:{c}" for c in charges
+            ]
+
     @invariant()
     def store_agrees_with_the_model(self) -> None:
         with self.db.read() as tx:
@@ -434,7 +450,7 @@ class StoreMachine(RuleBasedStateMachine):
 def test_service_matches_the_in_memory_ledger(db: Database) -> None:
     StoreMachine.db = db
     StoreMachine.TestCase.settings = settings(
-        max_examples=5, stateful_step_count=20, deadline=None, suppress_health_check=list(HealthCheck)
+        max_examples=8, stateful_step_count=20, deadline=None, suppress_health_check=list(HealthCheck)
     )
     StoreMachine.TestCase("runTest").runTest()
 

@@ -259,6 +259,36 @@ def refund(tx: Tx, transfer_id: str, charge_id: str, now: datetime, by: str) -> 
     )
 
 
+def refund_many(tx: Tx, charge_ids: Sequence[str], now: datetime, by: str) -> list[LedgerTransfer]:
+    """`refund` of many charges at once (transfer ids `refund:<charge>`), as if one after the other:
+    read together and posted together (`LedgerRepo.post_many`). None of them may have been refunded."""
+    if not charge_ids:
+        return []
+    charges = {t.id: t for t in tx.ledger.transfers_by_ids(charge_ids)}
+    missing = [c for c in charge_ids if c not in charges or charges[c].kind != TransferKind.CHARGE.value]
+    if missing:
+        raise NotFound(f"no charge {missing[0]}")
+    done = tx.ledger.charges_by_once_key(f"refund-of:{c}" for c in charge_ids)
+    if done:
+        raise Conflict(f"charge {min(done).removeprefix('refund-of:')} was refunded already", code="refunded")
+    lines: dict[str, list[Entry]] = {c: [] for c in charge_ids}
+    for e in tx.ledger.entries(charge_ids):
+        lines[e.transfer_id].append(Entry(e.account_id, e.amount_minor, e.currency, e.source))
+    vouchers = sorted(
+        {e.account.split(":", 1)[1] for es in lines.values() for e in es if e.account.startswith("voucher:")}
+    )
+    programme_of = {vid: v.programme_id for vid in vouchers if (v := tx.ledger.voucher(vid)) is not None}
+    refunds = []
+    for c in charge_ids:
+        charge = Transfer(c, TransferKind.CHARGE, charges[c].at, tuple(lines[c]))
+        entries = refund_entries(charge, programme_of)
+        check_balanced(entries)
+        refunds.append(
+            Transfer(f"refund:{c}", TransferKind.REFUND, now, entries, c, once_key=f"refund-of:{c}")
+        )
+    return tx.ledger.post_many(refunds, by)
+
+
 def grant_voucher(
     tx: Tx, transfer_id: str, programme: VoucherProgramme, voucher: Voucher, now: datetime, by: str
 ) -> VoucherGrant:

@@ -233,15 +233,16 @@ def refund_job(
     todo = [c for c in charges if c.id not in done]
     parts = parts_by_transfer(tx, [c.id for c in todo]) if todo else {}
     providers = {h.provider_org_id for h in tx.ledger.holds({c.ref for c in todo})}
+    ledger.refund_many(tx, [c.id for c in todo], now, who.key)  # one pass, however many charges
+    currency_of = {e.transfer_id: e.currency for e in tx.ledger.entries(c.id for c in todo)}
     for charge in todo:
-        ledger.refund(tx, f"refund:{charge.id}", charge.id, now, who.key)
-        entries = tx.ledger.entries([charge.id])
-        currency = entries[0].currency if entries else DEFAULT_CURRENCY
-        amount = sum(e.amount_minor for e in entries if e.amount_minor > 0)
+        currency = currency_of.get(charge.id, DEFAULT_CURRENCY)
+        got = parts.get(charge.id)
+        amount = got.charged if got else 0  # what the charge debited: its funding sources
         totals[currency] = totals.get(currency, 0) + amount
         refunded.append({"charge": charge.id, "amount": money_view(amount, currency)})
         split = went.setdefault(currency, {"cash": 0, "vouchers": 0, "arrears": 0})
-        for source, part in parts[charge.id].tenant.items() if charge.id in parts else ():
+        for source, part in got.tenant.items() if got else ():
             split["vouchers" if source.startswith("voucher:") else source if source in split else "cash"] += (
                 part
             )

@@ -9,21 +9,22 @@ moves its project's `month_spend` (ADR 0039).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from suanli.domain.billing import TENANT_SIDE, month_of
-from suanli.domain.ledger import PastCharge, Transfer, TransferKind, account_kind, voucher_account
+from suanli.domain.ledger import PastCharge, Transfer, TransferKind, account_kind
 from suanli.store.batches import batches, distinct
-from suanli.store.billing import month_column, tenant_side
 from suanli.store.errors import Conflict
 from suanli.store.ids import new_id
+from suanli.store.ledger_checks import LedgerChecks
 from suanli.store.tables import (
     Attempt,
     Hold,
@@ -40,7 +41,7 @@ from suanli.store.tables import (
 _BIGINT = 2**63 - 1  # the largest balance a BigInteger column keeps (SQLite and PostgreSQL alike)
 
 
-class LedgerRepo:
+class LedgerRepo(LedgerChecks):
     def __init__(self, session: Session, *, sqlite: bool) -> None:
         self._s = session
         self._sqlite = sqlite
@@ -85,68 +86,89 @@ class LedgerRepo:
     def transfer(self, transfer_id: str) -> LedgerTransfer | None:
         return self._s.get(LedgerTransfer, transfer_id)
 
+    def transfers_by_ids(self, transfer_ids: Iterable[str]) -> list[LedgerTransfer]:
+        found = [
+            t
+            for part in batches(distinct(transfer_ids))
+            for t in self._s.scalars(select(LedgerTransfer).where(LedgerTransfer.id.in_(part)))
+        ]
+        return sorted(found, key=lambda t: (t.at, t.id))
+
     def charge_of_usage(self, usage_key: str) -> LedgerTransfer | None:
         return self._s.scalar(select(LedgerTransfer).where(LedgerTransfer.once_key == usage_key))
 
     def post(self, transfer: Transfer, created_by: str) -> LedgerTransfer:
         """Append a balanced transfer and move its accounts' balances (callers check it balances)."""
-        currency = transfer.entries[0].currency if transfer.entries else ""
-        accounts = self.lock_accounts((e.account for e in transfer.entries), currency, transfer.at)
-        row = LedgerTransfer(
-            id=transfer.id,
-            kind=transfer.kind.value,
-            ref=transfer.ref,
-            once_key=transfer.once_key,
-            at=transfer.at,
-            created_by=created_by,
-        )
-        self._s.add(row)
+        return self.post_many([transfer], created_by)[0]
+
+    def post_many(self, transfers: Sequence[Transfer], created_by: str) -> list[LedgerTransfer]:
+        """`post` for many transfers at once, as if one after the other: their accounts locked once
+        (per currency, in id order), their rows written in two flushes, the month spends moved once
+        per project and month. A refund of a job metered for a month reverses thousands of charges."""
+        by_currency: dict[str, set[str]] = defaultdict(set)
+        for t in transfers:
+            if t.entries:
+                by_currency[t.entries[0].currency] |= {e.account for e in t.entries}
+        at = min((t.at for t in transfers), default=None)
+        accounts: dict[str, LedgerAccount] = {}
+        for currency in sorted(by_currency):
+            assert at is not None
+            accounts |= self.lock_accounts(by_currency[currency], currency, at)
+        rows = [
+            LedgerTransfer(
+                id=t.id, kind=t.kind.value, ref=t.ref, once_key=t.once_key, at=t.at, created_by=created_by
+            )
+            for t in transfers
+        ]
+        self._s.add_all(rows)
         self._s.flush()
-        for e in transfer.entries:
-            self._s.add(
-                LedgerEntry(
-                    transfer_id=transfer.id,
-                    account_id=e.account,
-                    amount_minor=e.amount,
-                    currency=e.currency,
-                    source=e.source,
+        for t in transfers:
+            for e in t.entries:
+                self._s.add(LedgerEntry(transfer_id=t.id, account_id=e.account, amount_minor=e.amount,
+                                        currency=e.currency, source=e.source))  # fmt: skip
+                moved = accounts[e.account].signed_sum + e.amount
+                if abs(moved) > _BIGINT:  # refused whole: nothing of the transfers is written
+                    raise Conflict(f"account {e.account}'s balance would pass the largest the ledger keeps")
+                accounts[e.account].signed_sum = moved
+        self._count_spend([t for t in transfers if t.kind in (TransferKind.CHARGE, TransferKind.REFUND)])
+        self._s.flush()
+        return rows
+
+    def _count_spend(self, transfers: Sequence[Transfer]) -> None:
+        """Move the month's spend of the project whose hold each charge (or each refund's charge)
+        was taken under by the transfer's tenant-side lines (what `domain.billing.parts_of` reads as
+        charged): insert-or-add, so two transactions opening the same month cannot both insert."""
+        refunded = [t.ref for t in transfers if t.kind is TransferKind.REFUND]
+        charge_hold = {
+            c: h
+            for part in batches(distinct(refunded))
+            for c, h in self._s.execute(
+                select(LedgerTransfer.id, LedgerTransfer.ref).where(LedgerTransfer.id.in_(part))
+            ).tuples()
+        }
+        hold_of = {
+            t.id: charge_hold.get(t.ref, "") if t.kind is TransferKind.REFUND else t.ref for t in transfers
+        }
+        holds = {h.id: h for h in self.holds(set(hold_of.values()))}
+        spends: dict[tuple[str, str, str], int] = defaultdict(int)
+        for t in transfers:
+            spend = sum(e.amount for e in t.entries if account_kind(e.account) in TENANT_SIDE)
+            hold = holds.get(hold_of[t.id])
+            if spend and hold is not None:
+                spends[(hold.project_id, hold.currency, month_of(t.at))] += spend
+        insert = sqlite_insert if self._sqlite else pg_insert
+        for (project_id, currency, month), spend in sorted(spends.items()):
+            if not spend:
+                continue
+            row = insert(MonthSpend).values(
+                project_id=project_id, currency=currency, month=month, charged_minor=spend
+            )
+            self._s.execute(
+                row.on_conflict_do_update(
+                    index_elements=["project_id", "currency", "month"],
+                    set_={"charged_minor": MonthSpend.charged_minor + row.excluded.charged_minor},
                 )
             )
-            moved = accounts[e.account].signed_sum + e.amount
-            if abs(moved) > _BIGINT:  # refused whole: nothing of the transfer is written
-                raise Conflict(f"account {e.account}'s balance would pass the largest the ledger keeps")
-            accounts[e.account].signed_sum = moved
-        if transfer.kind in (TransferKind.CHARGE, TransferKind.REFUND):
-            self._count_spend(transfer)
-        self._s.flush()
-        return row
-
-    def _count_spend(self, transfer: Transfer) -> None:
-        """Move the month's spend of the project whose hold a charge (or a refund's charge) was
-        taken under by the transfer's tenant-side lines (what `domain.billing.parts_of` reads as
-        charged): insert-or-add, so two transactions opening the same month cannot both insert."""
-        spend = sum(e.amount for e in transfer.entries if account_kind(e.account) in TENANT_SIDE)
-        hold_id = transfer.ref
-        if transfer.kind is TransferKind.REFUND:
-            hold_id = (
-                self._s.scalar(select(LedgerTransfer.ref).where(LedgerTransfer.id == transfer.ref)) or ""
-            )
-        hold = self._s.get(Hold, hold_id)
-        if not spend or hold is None:
-            return
-        insert = sqlite_insert if self._sqlite else pg_insert
-        row = insert(MonthSpend).values(
-            project_id=hold.project_id,
-            currency=hold.currency,
-            month=month_of(transfer.at),
-            charged_minor=spend,
-        )
-        self._s.execute(
-            row.on_conflict_do_update(
-                index_elements=["project_id", "currency", "month"],
-                set_={"charged_minor": MonthSpend.charged_minor + row.excluded.charged_minor},
-            )
-        )
 
     def past_charges(self, ref: str) -> list[PastCharge]:
         """The charges posted under `ref` (a hold): when, how much, and what each voucher paid."""
@@ -281,83 +303,6 @@ class LedgerRepo:
         """Σ signed entries per currency over the whole ledger: zero for every currency when it balances."""
         q = select(LedgerEntry.currency, func.sum(LedgerEntry.amount_minor)).group_by(LedgerEntry.currency)
         return {c: int(s or 0) for c, s in self._s.execute(q).tuples()}
-
-    # the ledger's own consistency (`control.ledger_check`): each a full read, for operators
-    def sizes(self) -> dict[str, int]:
-        """How many transfers, entries, accounts, month spends and vouchers the ledger holds."""
-        tables = {
-            "transfers": LedgerTransfer,
-            "entries": LedgerEntry,
-            "accounts": LedgerAccount,
-            "month_spends": MonthSpend,
-            "vouchers": VoucherGrant,
-        }
-        return {
-            name: int(self._s.scalar(select(func.count()).select_from(t)) or 0) for name, t in tables.items()
-        }
-
-    def unbalanced_transfers(self) -> list[tuple[str, str, int]]:
-        """(transfer, currency, Σ signed entries) of every transfer whose entries do not sum to zero
-        in a currency."""
-        total = func.sum(LedgerEntry.amount_minor)
-        q = (
-            select(LedgerEntry.transfer_id, LedgerEntry.currency, total)
-            .group_by(LedgerEntry.transfer_id, LedgerEntry.currency)
-            .having(total != 0)
-            .order_by(LedgerEntry.transfer_id)
-        )
-        return [(t, c, int(v)) for t, c, v in self._s.execute(q).tuples()]
-
-    def drifted_accounts(self) -> list[tuple[str, str, int, int]]:
-        """(account, currency, cached `signed_sum`, Σ its entries) of every account where the two differ."""
-        sums = (
-            select(LedgerEntry.account_id.label("account"), func.sum(LedgerEntry.amount_minor).label("total"))
-            .group_by(LedgerEntry.account_id)
-            .subquery()
-        )
-        total = func.coalesce(sums.c.total, 0)
-        q = (
-            select(LedgerAccount.id, LedgerAccount.currency, LedgerAccount.signed_sum, total)
-            .outerjoin(sums, sums.c.account == LedgerAccount.id)
-            .where(LedgerAccount.signed_sum != total)
-            .order_by(LedgerAccount.id)
-        )
-        return [(a, c, int(cached), int(found)) for a, c, cached, found in self._s.execute(q).tuples()]
-
-    def month_spends(self) -> dict[tuple[str, str, str], int]:
-        """Every kept month spend (`MonthSpend`) by (project, currency, month)."""
-        q = select(MonthSpend.project_id, MonthSpend.currency, MonthSpend.month, MonthSpend.charged_minor)
-        return {(p, c, m): int(v) for p, c, m, v in self._s.execute(q).tuples()}
-
-    def month_spends_from_entries(self) -> dict[tuple[str, str, str], int]:
-        """What each month spend sums to from the ledger itself: per project, currency and month of
-        the transfer's date (UTC), the tenant-side lines of its charges and of refunds of them."""
-        month = month_column(LedgerTransfer.at, sqlite=self._sqlite)
-        charge = aliased(LedgerTransfer)
-        found: dict[tuple[str, str, str], int] = {}
-        for kind, hold_ref in (("charge", LedgerTransfer.ref), ("refund", charge.ref)):
-            q = (
-                select(Hold.project_id, Hold.currency, month, func.sum(LedgerEntry.amount_minor))
-                .select_from(LedgerTransfer)
-                .join(LedgerEntry, LedgerEntry.transfer_id == LedgerTransfer.id)
-            )
-            if kind == "refund":
-                q = q.join(charge, charge.id == LedgerTransfer.ref)
-            q = (
-                q.join(Hold, Hold.id == hold_ref)
-                .where(LedgerTransfer.kind == kind, tenant_side())
-                .group_by(Hold.project_id, Hold.currency, month)
-            )
-            for p, c, m, v in self._s.execute(q).tuples():
-                found[(p, c, m)] = found.get((p, c, m), 0) + int(v)
-        return {key: v for key, v in found.items() if v}
-
-    def voucher_faces(self) -> dict[str, tuple[str, int, int]]:
-        """Each voucher grant's (currency, face value, the signed sum of its account; 0 if none yet)."""
-        q = select(
-            VoucherGrant.id, VoucherGrant.currency, VoucherGrant.face_minor, LedgerAccount.signed_sum
-        ).outerjoin(LedgerAccount, LedgerAccount.id == literal(voucher_account("")) + VoucherGrant.id)
-        return {v: (c, int(face), int(signed or 0)) for v, c, face, signed in self._s.execute(q).tuples()}
 
     # holds
     def hold(self, hold_id: str, *, lock: bool = False) -> Hold | None:

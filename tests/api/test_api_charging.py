@@ -651,6 +651,10 @@ def test_a_refund_returns_the_cash_claws_back_the_voucher_and_reverses_the_payab
     assert account(net, f"voucher:{voucher['id']}") == 30_000 - 900  # redeemed, then clawed back:
     rep = net.ok("GET", "/voucher-programmes/haidian/report", net.operator)
     assert rep["clawed_back"]["minor"] == 900 and rep["reconciles"] is True
+    # by the provider whose site it was redeemed at, and clawed back from
+    assert [
+        (p["provider"], p["redeemed"]["minor"], p["clawed_back"]["minor"]) for p in rep["by_provider"]
+    ] == [("dc", 900, 900)]
     assert account(net, payable_account(org_id(net, "dc"), "CNY")) == 0  # the provider's payable reversed
     assert balanced(net)
     again = net.ok("POST", f"/jobs/{job}/refund", net.operator, json={"reason": "site fault"})

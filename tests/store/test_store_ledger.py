@@ -442,6 +442,32 @@ class StoreMachine(RuleBasedStateMachine):
             for month in {month_of(NOW), month_of(self.now), *spend}:
                 assert tx.ledger.month_spent(self.ids["project"], "CNY", month) == spend.get(month, 0), month
 
+    @invariant()
+    def voucher_sums_are_their_entries_added_up(self) -> None:
+        """A programme's report reads its accounts' entries summed in the database
+        (`BillingRepo.voucher_sums`); they are what adding the entries up one by one gives."""
+        with self.db.read() as tx:
+            pid = self._programme_id(tx)
+            accounts = [voucher_account(v.id) for v in tx.ledger.vouchers(programme_id=pid)] + [
+                programme_account(pid)
+            ]
+            folded: dict[tuple, int] = {}
+            for e, t in tx.ledger.entries_of_accounts(accounts):
+                hold_id = t.ref
+                if t.kind == "refund":
+                    charge = tx.ledger.transfer(t.ref)
+                    hold_id = charge.ref if charge else ""
+                hold = tx.ledger.hold(hold_id) if t.kind in ("charge", "refund") else None
+                key = (
+                    t.kind,
+                    e.account_id,
+                    e.source,
+                    e.amount_minor < 0,
+                    hold.provider_org_id if hold else None,
+                )
+                folded[key] = folded.get(key, 0) + e.amount_minor
+            assert {row[:5]: row[5] for row in tx.billing.voucher_sums(accounts)} == folded
+
     def _programme_id(self, tx: object) -> str:
         programme = tx.ledger.programme_by_name(self.ids["programme"])  # type: ignore[attr-defined]
         return str(programme.id)

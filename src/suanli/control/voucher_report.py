@@ -32,17 +32,17 @@ def report(tx: Tx, who: Principal, name: str) -> dict[str, Any]:
         lambda: dict.fromkeys(("redeemed", "clawed_back"), 0)
     )
     accounts = [voucher_account(v) for v in vouchers] + [programme_account(programme.id)]
-    for entry, transfer in tx.ledger.entries_of_accounts(accounts):
-        figure = _figure(transfer.kind, entry.account_id, entry.amount_minor)
+    for kind, account, source, _, provider, amount in tx.billing.voucher_sums(accounts):
+        figure = _figure(kind, account, amount)
         if figure is None:
             continue
-        amount = abs(entry.amount_minor)
-        voucher = vouchers.get(entry.source.removeprefix("voucher:"))
+        amount = abs(amount)  # summed per sign
+        voucher = vouchers.get(source.removeprefix("voucher:"))
         totals[figure] += amount
         if voucher is not None:
             by_org[voucher.org_id][figure] += amount
         if figure in ("redeemed", "clawed_back"):
-            by_provider[_provider_of(tx, transfer.kind, transfer.ref)][figure] += amount
+            by_provider[provider or "?"][figure] += amount
     outstanding = sum(ledger.balance(tx, voucher_account(v)) for v in vouchers)
     programme_balance = ledger.balance(tx, programme_account(programme.id))
     cur = programme.currency
@@ -75,12 +75,3 @@ def _figure(kind: str, account: str, amount: int) -> str | None:
     if kind == TransferKind.REFUND and not on_voucher and amount < 0:
         return "clawed_back"
     return None
-
-
-def _provider_of(tx: Tx, kind: str, ref: str) -> str:
-    """A charge's ref is its hold; a refund's ref is the charge it reverses."""
-    if kind == TransferKind.REFUND:
-        charge = tx.ledger.transfer(ref)
-        ref = charge.ref if charge else ""
-    hold = tx.ledger.hold(ref)
-    return hold.provider_org_id if hold else "?"

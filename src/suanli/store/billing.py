@@ -271,6 +271,30 @@ class BillingRepo:
         q = _holds_of(q, project_ids, provider_org_ids)
         return {h: (int(w or 0), int(a or 0), int(c or 0)) for h, w, a, c in self._s.execute(q).tuples()}
 
+    def voucher_sums(self, account_ids: Iterable[str]) -> list[tuple[str, str, str, bool, str | None, int]]:
+        """The entries on these (voucher and programme) accounts summed in the database per transfer
+        kind, account, source, sign and provider (the org of the hold a charge was taken under, or
+        of the refunded charge's): (kind, account, source, credit, provider, Σ amount). What a
+        programme's report is made of, however many charges its vouchers paid a part of."""
+        ids = list(account_ids)
+        if not ids:
+            return []
+        charge, by_charge, by_refund = aliased(LedgerTransfer), aliased(Hold), aliased(Hold)
+        credit = LedgerEntry.amount_minor < 0
+        provider = func.coalesce(by_charge.provider_org_id, by_refund.provider_org_id)
+        keys = (LedgerTransfer.kind, LedgerEntry.account_id, LedgerEntry.source, credit, provider)
+        q = (
+            select(*keys, func.sum(LedgerEntry.amount_minor))
+            .select_from(LedgerEntry)
+            .join(LedgerTransfer, LedgerTransfer.id == LedgerEntry.transfer_id)
+            .outerjoin(by_charge, (LedgerTransfer.kind == "charge") & (by_charge.id == LedgerTransfer.ref))
+            .outerjoin(charge, (LedgerTransfer.kind == "refund") & (charge.id == LedgerTransfer.ref))
+            .outerjoin(by_refund, by_refund.id == charge.ref)
+            .where(LedgerEntry.account_id.in_(ids))
+            .group_by(*keys)
+        )
+        return [(k, a, src, bool(c), p, int(v)) for k, a, src, c, p, v in self._s.execute(q).tuples()]
+
 
 def _holds_of(q: Any, project_ids: Iterable[str] | None, provider_org_ids: Iterable[str] | None) -> Any:
     """`q` kept to the holds of these projects (or of these providers' sites)."""

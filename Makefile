@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/schedule_cycle.py
 	$(BIN)/python bench/control_cycle.py --sizes 1000x20,4000x40
 	$(BIN)/python bench/month_spend.py --charges 2000,10000
+	$(BIN)/python bench/voucher_capture.py --charges 1000,5000
 	@scripts/ensure-slurm.sh && $(BIN)/python bench/engines.py
 	$(BIN)/python bench/sim_compare.py
 	$(BIN)/python bench/sim_compare.py --synthetic --policy suanli-las

@@ -278,6 +278,26 @@ def test_reads_by_more_ids_than_a_statement_takes_parameters_are_batched(db: Dat
         assert tx.jobs.by_ids(many) == {} and tx.jobs.attempts_by_ids(many) == {}
 
 
+def test_a_voucher_pays_its_share_of_what_was_charged_while_it_was_valid_however_many_charges(
+    db: Database,
+) -> None:
+    """Each capture asks what the hold was charged while each voucher was valid, summed in the
+    database between the vouchers' bounds (`LedgerRepo.past_charges`): a charge before a voucher
+    began does not count towards its share, the ones after do, floored once on their total."""
+    ids = seed(db, replace(BOOK, minimum_minor=0))
+    later = NOW + timedelta(hours=1)
+    vid = grant(db, ids, replace(voucher(ids, "0.3", 1_000), valid_from=later), "g")
+    with db.transaction() as tx:
+        ledger.topup(tx, "t", ids["project"], 10_000, "CNY", NOW, "op")
+        holds.hold(tx, "h", project_id=ids["project"], pool_id=ids["pool"], amount=1_000, now=NOW)
+        holds.capture(tx, "h", "before", Usage(accelerator_seconds=100), NOW)  # 1.00, before it began
+        for i in range(10):  # ten charges of one fen each: 0.3 fen apiece, 3 fen in all
+            holds.capture(tx, "h", f"u{i}", Usage(accelerator_seconds=1), later + timedelta(seconds=i))
+    with db.read() as tx:
+        assert [len(tx.ledger.past_charges("h", [later]))] == [2]  # a stretch before it began, one after
+        assert ledger.balance(tx, voucher_account(vid)) == 1_000 - 3
+
+
 def test_a_usage_record_is_charged_once_even_across_holds(db: Database) -> None:
     ids = seed(db)
     with db.transaction() as tx:

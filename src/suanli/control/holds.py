@@ -368,7 +368,9 @@ def capture(
         amount,
         _left_for(tx, row, vouchers, {v.id: accounts[voucher_account(v.id)].signed_sum for v in vouchers}),
         max(0, free + cash_reserved(row)),
-        tx.ledger.past_charges(hold_id) if vouchers and row.charged_minor else (),
+        tx.ledger.past_charges(hold_id, [t for v in vouchers for t in (v.valid_from, v.valid_until)])
+        if vouchers and row.charged_minor
+        else (),
     )
     entries = charge_entries(split, payable, ctx) if amount else ()
     transfer = Transfer(f"charge:{usage_key}", TransferKind.CHARGE, now, entries, hold_id, once_key=usage_key)

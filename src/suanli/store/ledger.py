@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, literal, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -170,26 +170,45 @@ class LedgerRepo(LedgerChecks):
                 )
             )
 
-    def past_charges(self, ref: str) -> list[PastCharge]:
-        """The charges posted under `ref` (a hold): when, how much, and what each voucher paid."""
-        charges = {
-            t.id: t
-            for t in self._s.scalars(
-                select(LedgerTransfer).where(
-                    LedgerTransfer.ref == ref, LedgerTransfer.kind == TransferKind.CHARGE.value
-                )
+    def past_charges(self, ref: str, boundaries: Iterable[datetime] = ()) -> list[PastCharge]:
+        """The charges posted under `ref` (a hold), summed in the database over each stretch of time
+        between consecutive `boundaries` (the vouchers' validity bounds): when (the stretch's first
+        charge), how much, and what each voucher paid. Which side of each boundary a charge falls on
+        is all `domain.ledger.voucher_before` asks of it, so the sums answer as the charges one by
+        one would, in a few rows however long the hold has been metered."""
+        bounds = sorted(set(boundaries))
+        stretch: Any = literal(0)
+        if bounds:
+            stretch = case(*((LedgerTransfer.at < b, i) for i, b in enumerate(bounds)), else_=len(bounds))
+        debits = (
+            select(
+                stretch.label("stretch"),
+                LedgerEntry.account_id.label("account"),
+                LedgerEntry.amount_minor.label("amount"),
+                LedgerTransfer.at.label("at"),
             )
-        }
-        amounts: dict[str, int] = {}
-        parts: dict[str, dict[str, int]] = {}
-        for e in self.entries(charges):
-            if e.amount_minor > 0:
-                amounts[e.transfer_id] = amounts.get(e.transfer_id, 0) + e.amount_minor
-                if e.account_id.startswith("voucher:"):
-                    mine = parts.setdefault(e.transfer_id, {})
-                    voucher_id = e.account_id.split(":", 1)[1]
-                    mine[voucher_id] = mine.get(voucher_id, 0) + e.amount_minor
-        return [PastCharge(t.at, amounts.get(i, 0), parts.get(i, {})) for i, t in charges.items()]
+            .select_from(LedgerTransfer)
+            .join(LedgerEntry, LedgerEntry.transfer_id == LedgerTransfer.id)
+            .where(
+                LedgerTransfer.ref == ref,
+                LedgerTransfer.kind == TransferKind.CHARGE.value,
+                LedgerEntry.amount_minor > 0,
+            )
+            .subquery()
+        )
+        q = select(
+            debits.c.stretch, debits.c.account, func.sum(debits.c.amount), func.min(debits.c.at)
+        ).group_by(debits.c.stretch, debits.c.account)
+        first: dict[int, datetime] = {}
+        amounts: dict[int, int] = defaultdict(int)
+        parts: dict[int, dict[str, int]] = defaultdict(dict)
+        for n, account, amount, at in self._s.execute(q).tuples():
+            first[n] = min(first.get(n, at), at)
+            amounts[n] += int(amount)
+            if account.startswith("voucher:"):
+                voucher_id = account.split(":", 1)[1]
+                parts[n][voucher_id] = parts[n].get(voucher_id, 0) + int(amount)
+        return [PastCharge(first[n], amounts[n], parts.get(n, {})) for n in sorted(first)]
 
     def entries(self, transfer_ids: Iterable[str]) -> list[LedgerEntry]:
         """These transfers' entries, in the order they were written."""

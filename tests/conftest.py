@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from suanli.store import Database
+
 # Property tests: `.ci/run` loads the `ci` profile (the same examples every run, so a landing is
 # never turned back by a draw no one can replay; failures print the blob to reproduce them);
 # so does any CI that sets `CI`; elsewhere each run draws afresh, to keep finding new cases.
@@ -70,3 +72,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield url
     finally:
         drop_pg_database(admin, url)
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    """A fresh database on each backend, migrated to the newest schema."""
+    database = Database(database_url)
+    database.migrate()
+    yield database
+    database.close()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
@@ -22,14 +21,6 @@ from suanli.store.tables import UsageRecord
 
 NOVEMBER = (datetime(2026, 11, 1, tzinfo=NOW.tzinfo), datetime(2026, 12, 1, tzinfo=NOW.tzinfo))
 OCTOBER = (datetime(2026, 10, 1, tzinfo=NOW.tzinfo), NOVEMBER[0])
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
-    database.migrate()
-    yield database
-    database.close()
 
 
 def folded(tx: Tx, since: datetime, until: datetime, holds_of: set[str]) -> dict[str, tuple]:

@@ -4,7 +4,6 @@ usage sequence; a gap and a duplicate are flagged, and the duplicate is charged 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -18,14 +17,6 @@ from suanli.domain.billing import check_sequence
 from suanli.domain.ledger import Usage
 from suanli.store import Database
 from suanli.store.tables import UsageRecord
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
-    database.migrate()
-    yield database
-    database.close()
 
 
 def site_view(db: Database, w: World, month: str = "2026-11") -> dict[str, Any]:

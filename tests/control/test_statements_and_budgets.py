@@ -3,7 +3,6 @@ reconcile; a budget's thresholds are recorded once per month and a hard cap refu
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 
@@ -17,14 +16,6 @@ from suanli.domain.ledger import Voucher
 from suanli.store import Database, Tx
 
 OCTOBER = NOW - timedelta(days=30)
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
-    database.migrate()
-    yield database
-    database.close()
 
 
 def grant(tx: Tx, w: World, share: str) -> str:

@@ -4,7 +4,6 @@ and a differential stateful run of the service against the in-memory `Ledger`.""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -45,14 +44,6 @@ BOOK = PriceBook(
     "CNY", Rates(Decimal(3600), Decimal(36)), Rates(Decimal(2880), Decimal(18)), minimum_minor=500
 )
 _serial = itertools.count()
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
-    database.migrate()
-    yield database
-    database.close()
 
 
 def seed(db: Database, book: PriceBook = BOOK) -> dict[str, str]:

@@ -220,6 +220,12 @@ def usage_of(record: UsageRecord, attempt: Attempt) -> Usage:
     )
 
 
+def cpu_seconds_held(attempt: Attempt | None, wall_seconds: int, reported: int) -> int:
+    """CPU-seconds as `usage_of` charges them for `wall_seconds` of the attempt: its CPUs on all its
+    nodes × the time (what the site reported, where the attempt is not known)."""
+    return attempt.cpus_per_node * len(attempt.nodes) * wall_seconds if attempt is not None else reported
+
+
 def usage_key(record: UsageRecord) -> str:
     """The key a usage record is charged under, once: its site and the site's sequence number
     (`BillingRepo.charged_usage` reads the number back from it)."""

@@ -14,6 +14,7 @@ from typing import Any
 from suanli.control.accounts import org_for
 from suanli.control.charges import HoldMonth, hold_months, month_bounds
 from suanli.control.errors import NotFound
+from suanli.control.ledger import cpu_seconds_held
 from suanli.control.money import money_view, require_finance
 from suanli.control.principal import Principal
 from suanli.control.statement_render import Balance, Funding, JobLine, Statement
@@ -67,9 +68,8 @@ def _job_lines(tx: Tx, lines: list[HoldMonth], project_names: dict[str, str]) ->
         a.amount += m.net
         a.refunded -= m.refunds.charged  # a refund is a negative charge
         wall, accelerator, cpu = m.usage
-        held = attempts.get(h.attempt_id or "")
         a.wall, a.accelerator = a.wall + wall, a.accelerator + accelerator
-        a.cpu += held.cpus_per_node * len(held.nodes) * wall if held is not None else cpu
+        a.cpu += cpu_seconds_held(attempts.get(h.attempt_id or ""), wall, cpu)
     jobs = tx.jobs.by_ids(key[1] for key in acc)
     sites = {s.id: s.name for s in tx.sites.sites()}
     pools = {p.id: p.name for p in tx.sites.pools(include_withdrawn=True)}

@@ -22,6 +22,7 @@ from typing import Any
 
 from suanli.control.accounts import org_for, require_user
 from suanli.control.errors import Invalid
+from suanli.control.ledger import cpu_seconds_held
 from suanli.control.money import MONEY_ROLES, money_view
 from suanli.control.principal import Principal
 from suanli.control.views import ts
@@ -80,8 +81,7 @@ def usage(
     groups: dict[str, _Group] = defaultdict(_Group)
     for key, attempt_id, records, wall, accelerator, cpu_used in sums:
         g = groups[name(key)]
-        attempt = attempts.get(attempt_id)
-        held = attempt.cpus_per_node * len(attempt.nodes) * wall if attempt else cpu_used
+        held = cpu_seconds_held(attempts.get(attempt_id), wall, cpu_used)
         g.records += records
         g.wall, g.accelerator, g.cpu, g.cpu_used = (
             g.wall + wall,

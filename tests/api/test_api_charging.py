@@ -630,7 +630,7 @@ def test_what_a_project_may_hold_counts_its_vouchers(
         assert money(net)["held"] == held
 
 
-def test_a_refund_returns_the_cash_claws_back_the_voucher_and_reverses_the_payable(net: Net) -> None:
+def test_a_refund_pays_back_the_cash_and_the_voucher_and_reverses_the_payable(net: Net) -> None:
     agent = priced_site(net)
     net.ok("POST", "/voucher-programmes", net.operator, json={"name": "haidian", "budget": "500.00"})
     grant = {"org": "demo", "face": "300.00", "share": "30%", "valid_until": VALID_UNTIL}
@@ -645,22 +645,47 @@ def test_a_refund_returns_the_cash_claws_back_the_voucher_and_reverses_the_payab
     assert missing.status_code == 422 and missing.json()["errors"][0]["field"] == "reason"
     done = net.ok("POST", f"/jobs/{job}/refund", net.operator, json={"reason": "site fault"})
     assert len(done["refunded"]) == 1 and done["totals"][0]["minor"] == 3_000
-    went = [done[k][0]["minor"] for k in ("to_cash", "clawed_back", "arrears_forgiven")]
-    assert went == [2_100, 900, 0]  # the cash part back, the voucher's 30% to its programme
+    went = [done[k][0]["minor"] for k in ("to_cash", "to_vouchers", "clawed_back", "arrears_forgiven")]
+    assert went == [2_100, 900, 0, 0]  # each part back where it came from: the voucher is still valid
     assert money(net)["balance"] == 3_000  # the cash part back
-    assert account(net, f"voucher:{voucher['id']}") == 30_000 - 900  # redeemed, then clawed back:
+    assert account(net, f"voucher:{voucher['id']}") == 30_000  # redeemed, then paid back: it may pay again
+    [seen] = net.ok("GET", "/vouchers", net.tenant, params={"org": "demo"})["items"]
+    assert seen["remaining"]["minor"] == 30_000  # what the tenant sees
     rep = net.ok("GET", "/voucher-programmes/haidian/report", net.operator)
-    assert rep["clawed_back"]["minor"] == 900 and rep["reconciles"] is True
-    # by the provider whose site it was redeemed at, and clawed back from
+    assert (rep["redeemed"]["minor"], rep["restored"]["minor"], rep["clawed_back"]["minor"]) == (900, 900, 0)
+    assert rep["outstanding"]["minor"] == 30_000 and rep["reconciles"] is True
+    # by the provider whose site it was redeemed at, and paid back from
     assert [
-        (p["provider"], p["redeemed"]["minor"], p["clawed_back"]["minor"]) for p in rep["by_provider"]
-    ] == [("dc", 900, 900)]
+        (p["provider"], p["redeemed"]["minor"], p["restored"]["minor"], p["clawed_back"]["minor"])
+        for p in rep["by_provider"]
+    ] == [("dc", 900, 900, 0)]
     assert account(net, payable_account(org_id(net, "dc"), "CNY")) == 0  # the provider's payable reversed
     assert balanced(net)
     again = net.ok("POST", f"/jobs/{job}/refund", net.operator, json={"reason": "site fault"})
     assert again["refunded"] == [] and money(net)["balance"] == 3_000  # nothing is refunded twice
     trail = net.ok("GET", "/audit", net.operator, params={"action": "refund"})["items"]
     assert [(a["target"], a["reason"]) for a in trail] == [(f"/jobs/{job}/refund", "site fault")]
+
+
+def test_a_refund_after_the_voucher_ran_out_claws_its_part_back_to_the_programme(net: Net) -> None:
+    """The voucher a charge drew on is past its validity when the job is refunded: its part goes to
+    the programme (clawed back), as the voucher's expiry would have written it off."""
+    agent = priced_site(net)
+    net.ok("POST", "/voucher-programmes", net.operator, json={"name": "haidian", "budget": "500.00"})
+    until = (START + timedelta(days=1)).isoformat()
+    grant = {"org": "demo", "face": "300.00", "share": "30%", "valid_until": until}
+    voucher = net.ok("POST", "/voucher-programmes/haidian/vouchers", net.operator, json=grant)
+    topup(net, "30.00")
+    job, launch = place(net, agent)
+    sync(net, agent, [report(launch, "SUCCEEDED", exit_code=0)], usage=[usage(launch, 1, 3000)])  # 30.00
+    net.clock.advance(2 * 86400)
+    done = net.ok("POST", f"/jobs/{job}/refund", net.operator, json={"reason": "site fault"})
+    went = [done[k][0]["minor"] for k in ("to_cash", "to_vouchers", "clawed_back", "arrears_forgiven")]
+    assert went == [2_100, 0, 900, 0]
+    assert account(net, f"voucher:{voucher['id']}") == 30_000 - 900  # not paid back: it is no longer valid
+    rep = net.ok("GET", "/voucher-programmes/haidian/report", net.operator)
+    assert (rep["restored"]["minor"], rep["clawed_back"]["minor"], rep["reconciles"]) == (0, 900, True)
+    assert balanced(net)
 
 
 def test_one_attempt_is_refunded_alone_such_as_one_its_site_stopped(net: Net) -> None:

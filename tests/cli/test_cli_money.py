@@ -132,7 +132,8 @@ def test_refund_sends_the_reason_and_says_what_came_back(api: FakeApi, run: Run,
         "refunded": [{"charge": "charge:usage:s:1", "amount": money(3_000)}],
         "totals": [money(3_000)],
         "to_cash": [money(2_100)],
-        "clawed_back": [money(900)],
+        "to_vouchers": [money(600)],
+        "clawed_back": [money(300)],
         "arrears_forgiven": [money(0)],
     }
     api.on("POST", "/jobs/job_1/refund", ok(answer))
@@ -140,7 +141,10 @@ def test_refund_sends_the_reason_and_says_what_came_back(api: FakeApi, run: Run,
     assert result.exit_code == 0, result.output
     assert api.body() == {"reason": "site fault"} and "refunded 1 charge(s), 30.00 CNY" in result.stdout
     said = " ".join(result.stdout.split())
-    assert "21.00 CNY back to the project's cash; 9.00 CNY clawed back to voucher programmes" in said
+    assert (
+        "21.00 CNY back to the project's cash; 6.00 CNY back to the org's vouchers; "
+        "3.00 CNY clawed back to voucher programmes (vouchers no longer valid)"
+    ) in said
     assert "arrears" not in said  # nothing forgiven: not said
     api.on("POST", "/jobs/job_1/refund", ok({"job": "job_1", "refunded": [], "totals": []}))
     assert "nothing left to refund" in run("refund", "job_1", "--reason", "again").stdout

@@ -203,7 +203,13 @@ class LedgerMachine(RuleBasedStateMachine):
                 raise AssertionError("a charge was refunded twice")
             except LedgerError:
                 return
-        self.ledger.refund(f"refund:{cid}", cid, self.now)
+        refund = self.ledger.refund(f"refund:{cid}", cid, self.now)
+        # each voucher's part back to it while it is valid and not written off, else to its programme
+        for e in refund.entries:
+            if account_kind(e.account) in (AccountKind.VOUCHER, AccountKind.PROGRAMME):
+                v = self.ledger.vouchers[e.source.removeprefix("voucher:")]
+                live = v.id not in self.ledger.expired and self.now < v.valid_until
+                assert e.account == (voucher_account(v.id) if live else programme_account(v.programme_id))
 
     # --- invariants -----------------------------------------------------------------------------
     @invariant()
@@ -236,6 +242,11 @@ class LedgerMachine(RuleBasedStateMachine):
         charged: dict[tuple[str, str], int] = {}  # (hold, voucher) → charged while it was valid
         paid: dict[tuple[str, str], int] = {}  # (hold, voucher) → what it paid of those charges
         for t in self.ledger.transfers.values():
+            if t.kind is TransferKind.REFUND:  # paid back to a live voucher: it may pay again
+                for e in t.entries:
+                    if account_kind(e.account) is AccountKind.VOUCHER:
+                        vid = e.account.split(":", 1)[1]
+                        redeemed[vid] = redeemed.get(vid, 0) + e.amount
             if t.kind is not TransferKind.CHARGE:
                 continue
             amount = sum(e.amount for e in t.entries if e.amount > 0)
@@ -278,7 +289,15 @@ class LedgerMachine(RuleBasedStateMachine):
                 for v in self.ledger.vouchers.values()
                 if v.programme_id == pid
             )
-            assert outstanding <= self.ledger.issued(pid) - expired
+            redeemed = sum(
+                e.amount
+                for t in self.ledger.transfers.values()
+                if t.kind in (TransferKind.CHARGE, TransferKind.REFUND)
+                for e in t.entries
+                if account_kind(e.account) is AccountKind.VOUCHER
+                and self.ledger.vouchers[e.account.split(":", 1)[1]].programme_id == pid
+            )  # net of what refunds paid back
+            assert outstanding == self.ledger.issued(pid) - redeemed - expired
 
     @invariant()
     def count_step(self) -> None:

@@ -121,23 +121,37 @@ def test_a_job_is_held_charged_by_interval_and_finished(db: Database) -> None:
         assert set(tx.ledger.sums_by_currency().values()) == {0}
 
 
-def test_refund_claws_back_and_expiry_writes_off(db: Database) -> None:
+def test_a_refund_pays_a_live_voucher_back_and_claws_back_one_past_its_validity(db: Database) -> None:
+    """A refund pays each source back what it paid: a voucher while it is valid and not written off
+    (it may pay again), else its programme, as the voucher's expiry would have written it off."""
     ids = seed(db)
     with db.transaction() as tx:
         ledger.topup(tx, "top", ids["project"], 10_000, "CNY", NOW, "op")
     vid = grant(db, ids, voucher(ids, "1", 2_000, days=1), "g")
     with db.transaction() as tx:
-        holds.hold(tx, "h", project_id=ids["project"], pool_id=ids["pool"], amount=1_000, now=NOW)
-        charge = holds.capture(tx, "h", "u", Usage(accelerator_seconds=1000), NOW, final=True)
-        ledger.refund(tx, "r", charge.id, NOW, "op")
+        programme = programme_account(tx.ledger.voucher(vid).programme_id)  # type: ignore[union-attr]
+        holds.hold(tx, "h", project_id=ids["project"], pool_id=ids["pool"], amount=3_000, now=NOW)
+        first = holds.capture(tx, "h", "u1", Usage(accelerator_seconds=1000), NOW)
+        second = holds.capture(tx, "h", "u2", Usage(accelerator_seconds=1000), NOW)
+        third = holds.capture(tx, "h", "u3", Usage(accelerator_seconds=1000), NOW, final=True)
+        assert ledger.balance(tx, voucher_account(vid)) == 0  # 1,000 a charge: the third paid in cash
+        ledger.refund(tx, "r", first.id, NOW, "op")
         with pytest.raises(Conflict):
-            ledger.refund(tx, "r2", charge.id, NOW, "op")
+            ledger.refund(tx, "r2", first.id, NOW, "op")
     with db.transaction() as tx:
-        assert ledger.balance(tx, voucher_account(vid)) == 1_000  # not given back to the voucher
-        assert ledger.balance(tx, programme_account(tx.ledger.voucher(vid).programme_id)) == 1_000  # type: ignore[union-attr]
+        assert ledger.balance(tx, voucher_account(vid)) == 1_000  # given back: the voucher is valid
+        assert ledger.balance(tx, programme) == 2_000  # granted, none of it clawed back
+        ledger.refund_many(tx, [third.id], NOW, "op")  # cash alone
+        assert ledger.balance(tx, voucher_account(vid)) == 1_000
+        # its validity over, not yet written off: the part goes to the programme, not to the voucher
+        ledger.refund(tx, "r3", second.id, NOW + timedelta(days=1), "op")
+        assert ledger.balance(tx, voucher_account(vid)) == 1_000
+        assert ledger.balance(tx, programme) == 1_000  # 1,000 of the grant clawed back
         assert ledger.expire_vouchers(tx, NOW + timedelta(days=2)) != []
     with db.transaction() as tx:
         assert ledger.balance(tx, voucher_account(vid)) == 0
+        assert ledger.balance(tx, programme) == 0  # clawed back or written off: nothing out any more
+        assert ledger.balance(tx, cash_account(ids["project"], "CNY")) == 10_000
         assert ledger.expire_vouchers(tx, NOW + timedelta(days=3)) == []
         assert set(tx.ledger.sums_by_currency().values()) == {0}
 
@@ -194,7 +208,7 @@ def test_the_ledger_check_finds_nothing_on_a_ledger_the_service_wrote_and_each_c
     ids = seed(db)
     with db.transaction() as tx:
         ledger.topup(tx, "t", ids["project"], 10_000, "CNY", NOW, "op")
-    vid = grant(db, ids, voucher(ids, "0.3", 5_000), "g")  # 16.20 of it spent
+    vid = grant(db, ids, voucher(ids, "0.3", 5_000), "g")  # 16.20 of it spent, 10.80 paid back
     with db.transaction() as tx:
         holds.hold(tx, "h", project_id=ids["project"], pool_id=ids["pool"], amount=8_000, now=NOW)
         first = holds.capture(tx, "h", "u1", Usage(accelerator_seconds=3600), NOW)
@@ -227,7 +241,7 @@ def test_the_ledger_check_finds_nothing_on_a_ledger_the_service_wrote_and_each_c
     ]
     [spend] = found.pop("month_spends")
     assert spend.startswith(f"project {ids['project']}, 2026-11: kept spend ") and "sum to 18.00 CNY" in spend
-    assert found.pop("vouchers") == [f"voucher {vid}: holds 33.80 CNY, its face value is 4.00 CNY"]
+    assert found.pop("vouchers") == [f"voucher {vid}: holds 44.60 CNY, its face value is 4.00 CNY"]
     assert found == {}
     with db.engine.begin() as conn:  # a line added to the top-up: it no longer balances, nor does the ledger
         conn.execute(

@@ -172,8 +172,9 @@ def refund(
     ] = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Refund a job's charges (operators): cash back to its project, voucher parts clawed back to
-    their programmes, the provider's payable reversed. Asking again refunds nothing more.
+    """Refund a job's charges (operators): each part back where it came from (cash to its project,
+    voucher parts to their vouchers, or to their programmes where a voucher is no longer valid), the
+    provider's payable reversed. Asking again refunds nothing more.
     `--attempt N` refunds one attempt's alone, e.g. one its site stopped (the tenant pays for the
     time an attempt ran, whoever stopped it).
 
@@ -197,7 +198,8 @@ def refund(
         f"{_text(m)} {where}"
         for key, where in (
             ("to_cash", "back to the project's cash"),
-            ("clawed_back", "clawed back to voucher programmes"),
+            ("to_vouchers", "back to the org's vouchers"),
+            ("clawed_back", "clawed back to voucher programmes (vouchers no longer valid)"),
             ("arrears_forgiven", "of arrears forgiven"),
         )
         for m in body.get(key) or []
@@ -314,7 +316,8 @@ def voucher_list(
 def voucher_report(
     programme: Annotated[str, typer.Argument(help="The programme.")], json_out: JsonOption = False
 ) -> None:
-    """Issued, redeemed, expired and clawed back, by org and by provider; reconciled to the ledger (operators).
+    """Issued, redeemed, restored by refunds, expired and clawed back, by org and by provider;
+    reconciled to the ledger (operators).
 
     Example: `suanli voucher report haidian-2026 --json`
     """
@@ -323,15 +326,28 @@ def voucher_report(
     if json_out:
         print_json(body)
         return
-    totals = ("budget", "issued", "redeemed", "expired", "clawed_back", "outstanding", "reconciles")
+    totals = (
+        "budget",
+        "issued",
+        "redeemed",
+        "restored",
+        "expired",
+        "clawed_back",
+        "outstanding",
+        "reconciles",
+    )
     print_records([{k: _text(body.get(k)) for k in totals}], totals, "")
     stdout.print()
     print_records(
-        _flat(body.get("by_org", [])), ("org", "issued", "redeemed", "expired", "clawed_back"), "no orgs"
+        _flat(body.get("by_org", [])),
+        ("org", "issued", "redeemed", "restored", "expired", "clawed_back"),
+        "no orgs",
     )
     stdout.print()
     print_records(
-        _flat(body.get("by_provider", [])), ("provider", "redeemed", "clawed_back"), "no redemptions"
+        _flat(body.get("by_provider", [])),
+        ("provider", "redeemed", "restored", "clawed_back"),
+        "no redemptions",
     )
 
 

@@ -148,7 +148,7 @@ class MoneyApi(RouteGroup):
         return result
 
     def programme_report(self, programme: str) -> dict[str, Any]:
-        """Issued, redeemed, expired, clawed back and outstanding, by org and by provider."""
+        """Issued, redeemed, restored, expired, clawed back and outstanding, by org and by provider."""
         result: dict[str, Any] = self.request("GET", f"/voucher-programmes/{segment(programme)}/report")
         return result
 

@@ -37,10 +37,12 @@ from suanli.domain.ledger import (
     grant_entries,
     payable_account,
     payout_entries,
+    programme_account,
     refund_entries,
     to_minor,
     topup_entries,
     voucher_account,
+    voucher_live,
 )
 from suanli.domain.money import Money
 from suanli.store import Tx
@@ -237,39 +239,30 @@ def site_usage_key(site_id: str, seq: int) -> str:
 
 
 def refund(tx: Tx, transfer_id: str, charge_id: str, now: datetime, by: str) -> LedgerTransfer:
-    """Reverse a charge in full; its voucher parts go back to their programmes (clawed back)."""
+    """Reverse a charge in full under `transfer_id`: each source gets its part back, a voucher while
+    it is live, else its programme (`refund_entries`, ADR 0041)."""
     seen = _replay(tx, transfer_id, TransferKind.REFUND, charge_id)
     if seen is not None:
         return seen
-    charge = tx.ledger.transfer(charge_id)
-    if charge is None or charge.kind != TransferKind.CHARGE.value:
-        raise NotFound(f"no charge {charge_id}")
-    lines = tx.ledger.entries([charge_id])
-    domain_charge = Transfer(
-        charge.id,
-        TransferKind.CHARGE,
-        charge.at,
-        tuple(Entry(e.account_id, e.amount_minor, e.currency, e.source) for e in lines),
-    )
-    voucher_ids = [e.account_id.split(":", 1)[1] for e in lines if e.account_id.startswith("voucher:")]
-    programme_of = {vid: v.programme_id for vid in voucher_ids if (v := tx.ledger.voucher(vid)) is not None}
-    entries = refund_entries(domain_charge, programme_of)
-    if tx.ledger.charge_of_usage(f"refund-of:{charge_id}") is not None:
-        raise Conflict(f"charge {charge_id} was refunded already", code="refunded")
-    return post(
-        tx,
-        Transfer(
-            transfer_id, TransferKind.REFUND, now, entries, charge_id, once_key=f"refund-of:{charge_id}"
-        ),
-        by,
-    )
+    return _refund(tx, {charge_id: transfer_id}, now, by)[0]
 
 
 def refund_many(tx: Tx, charge_ids: Sequence[str], now: datetime, by: str) -> list[LedgerTransfer]:
     """`refund` of many charges at once (transfer ids `refund:<charge>`), as if one after the other:
     read together and posted together (`LedgerRepo.post_many`). None of them may have been refunded."""
-    if not charge_ids:
+    return _refund(tx, {c: f"refund:{c}" for c in charge_ids}, now, by)
+
+
+def _refund(tx: Tx, ids: dict[str, str], now: datetime, by: str) -> list[LedgerTransfer]:
+    """Post the refunds of these charges (charge id → refund transfer id).
+
+    Every account the refunds may touch (the charges' own and their vouchers' programmes) is locked
+    first, in one ordered pass per currency, and only then is it read whether each voucher is live:
+    a sweep writing a voucher off (`expire_vouchers`) is then wholly before the refund (the voucher
+    is not live: its part goes to the programme) or wholly after (it writes off what came back)."""
+    if not ids:
         return []
+    charge_ids = list(ids)
     charges = {t.id: t for t in tx.ledger.transfers_by_ids(charge_ids)}
     missing = [c for c in charge_ids if c not in charges or charges[c].kind != TransferKind.CHARGE.value]
     if missing:
@@ -278,20 +271,28 @@ def refund_many(tx: Tx, charge_ids: Sequence[str], now: datetime, by: str) -> li
     if done:
         raise Conflict(f"charge {min(done).removeprefix('refund-of:')} was refunded already", code="refunded")
     lines: dict[str, list[Entry]] = {c: [] for c in charge_ids}
-    for e in tx.ledger.entries(charge_ids):
-        lines[e.transfer_id].append(Entry(e.account_id, e.amount_minor, e.currency, e.source))
-    vouchers = sorted(
-        {e.account.split(":", 1)[1] for es in lines.values() for e in es if e.account.startswith("voucher:")}
+    for row in tx.ledger.entries(charge_ids):
+        lines[row.transfer_id].append(Entry(row.account_id, row.amount_minor, row.currency, row.source))
+    every = [e for es in lines.values() for e in es]
+    vouchers = tx.ledger.vouchers_by_ids(
+        e.account.split(":", 1)[1] for e in every if e.account.startswith("voucher:")
     )
-    programme_of = {vid: v.programme_id for vid in vouchers if (v := tx.ledger.voucher(vid)) is not None}
+    by_currency: dict[str, set[str]] = {}
+    for e in every:
+        by_currency.setdefault(e.currency, set()).add(e.account)
+    for v in vouchers:
+        by_currency.setdefault(v.currency, set()).add(programme_account(v.programme_id))
+    for currency, accounts in sorted(by_currency.items()):
+        tx.ledger.lock_accounts(accounts, currency, now)
+    fresh = tx.ledger.vouchers_by_ids([v.id for v in vouchers], fresh=True)  # as the lock left them
+    programme_of = {v.id: v.programme_id for v in fresh}
+    live = {v.id for v in fresh if voucher_live(v.valid_until, v.expired_at is not None, now)}
     refunds = []
     for c in charge_ids:
         charge = Transfer(c, TransferKind.CHARGE, charges[c].at, tuple(lines[c]))
-        entries = refund_entries(charge, programme_of)
+        entries = refund_entries(charge, programme_of, live)
         check_balanced(entries)
-        refunds.append(
-            Transfer(f"refund:{c}", TransferKind.REFUND, now, entries, c, once_key=f"refund-of:{c}")
-        )
+        refunds.append(Transfer(ids[c], TransferKind.REFUND, now, entries, c, once_key=f"refund-of:{c}"))
     return tx.ledger.post_many(refunds, by)
 
 
@@ -339,7 +340,9 @@ def expire_vouchers(tx: Tx, now: datetime, by: str = SYSTEM) -> list[VoucherGran
     done = []
     due = [row for row in tx.ledger.vouchers(live=True) if row.valid_until <= now]
     for currency in sorted({row.currency for row in due}):  # all at once, in id order: no capture in between
-        tx.ledger.lock_accounts([voucher_account(r.id) for r in due if r.currency == currency], currency, now)
+        mine = [r for r in due if r.currency == currency]  # and their programmes, which a refund locks too
+        accounts = [voucher_account(r.id) for r in mine] + [programme_account(r.programme_id) for r in mine]
+        tx.ledger.lock_accounts(accounts, currency, now)
     for row in due:
         row.expired_at = now
         left = balance(tx, voucher_account(row.id))

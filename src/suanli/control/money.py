@@ -17,7 +17,7 @@ from suanli.control.charges import parts_by_transfer
 from suanli.control.errors import Forbidden, Invalid, NotFound
 from suanli.control.principal import Principal
 from suanli.domain.errors import FieldError
-from suanli.domain.ledger import cash_account
+from suanli.domain.ledger import AccountKind, account_kind, cash_account
 from suanli.domain.money import AMOUNT_EXAMPLE, DEFAULT_CURRENCY, AmountTooLarge, Money, parse_money
 from suanli.store import Tx
 from suanli.store.ids import new_id
@@ -200,9 +200,10 @@ def refund_job(
     tx: Tx, who: Principal, job_id: str, reason: str, now: datetime, attempt: int | None = None
 ) -> dict[str, Any]:
     """Refund every charge of a job (or of one of its attempts) not refunded yet (operators): each
-    is reversed in full, its cash back to the project and its voucher parts clawed back to their
-    programmes, the provider's payable and the platform's margin reversed. Asking again refunds
-    nothing more; the audit trail keeps who, when, how much and why."""
+    is reversed in full, each source paid back (cash to the project, voucher parts to their vouchers,
+    or to their programmes where a voucher is no longer valid, ADR 0041), the provider's payable and
+    the platform's margin reversed. Asking again refunds nothing more; the audit trail keeps who,
+    when, how much and why."""
     require_operator(who)
     job = tx.jobs.get(job_id)
     if job is None:
@@ -228,12 +229,10 @@ def refund_job(
     )
     refunded: list[dict[str, Any]] = []
     totals: dict[str, int] = {}
-    # by currency, where the money went: back to cash, clawed back to programmes, arrears forgiven
-    went: dict[str, dict[str, int]] = {}
     todo = [c for c in charges if c.id not in done]
     parts = parts_by_transfer(tx, [c.id for c in todo]) if todo else {}
     providers = {h.provider_org_id for h in tx.ledger.holds({c.ref for c in todo})}
-    ledger.refund_many(tx, [c.id for c in todo], now, who.key)  # one pass, however many charges
+    posted = ledger.refund_many(tx, [c.id for c in todo], now, who.key)  # one pass, however many charges
     currency_of = {e.transfer_id: e.currency for e in tx.ledger.entries(c.id for c in todo)}
     for charge in todo:
         currency = currency_of.get(charge.id, DEFAULT_CURRENCY)
@@ -241,11 +240,7 @@ def refund_job(
         amount = got.charged if got else 0  # what the charge debited: its funding sources
         totals[currency] = totals.get(currency, 0) + amount
         refunded.append({"charge": charge.id, "amount": money_view(amount, currency)})
-        split = went.setdefault(currency, {"cash": 0, "vouchers": 0, "arrears": 0})
-        for source, part in got.tenant.items() if got else ():
-            split["vouchers" if source.startswith("voucher:") else source if source in split else "cash"] += (
-                part
-            )
+    went = _where_refunds_went(tx, [t.id for t in posted])
     for currency, amount in totals.items():
         audit.record(
             tx, who, "refund", job.org_id, f"/jobs/{job.id}/refund", now,
@@ -258,11 +253,33 @@ def refund_job(
         "refunded": refunded,
         "warnings": _paid_out_already(tx, providers),
         "totals": [money_view(v, c) for c, v in sorted(totals.items())],
-        # of the totals: back to the project's cash, clawed back to voucher programmes, arrears forgiven
-        "to_cash": [money_view(w["cash"], c) for c, w in sorted(went.items())],
-        "clawed_back": [money_view(w["vouchers"], c) for c, w in sorted(went.items())],
-        "arrears_forgiven": [money_view(w["arrears"], c) for c, w in sorted(went.items())],
+        # of the totals: back to the project's cash, to the tenant's vouchers, clawed back to voucher
+        # programmes (vouchers no longer valid), arrears forgiven
+        **{
+            key: [money_view(w[key], c) for c, w in sorted(went.items())]
+            for key in ("to_cash", "to_vouchers", "clawed_back", "arrears_forgiven")
+        },
     }
+
+
+_WENT = {
+    AccountKind.CASH: "to_cash",
+    AccountKind.VOUCHER: "to_vouchers",
+    AccountKind.PROGRAMME: "clawed_back",
+    AccountKind.ARREARS: "arrears_forgiven",
+}
+
+
+def _where_refunds_went(tx: Tx, refund_ids: list[str]) -> dict[str, dict[str, int]]:
+    """Per currency, how much of these refunds went back to cash, to vouchers, to programmes and
+    off arrears: read from their own entries (a refund credits what the charge debited)."""
+    went: dict[str, dict[str, int]] = {}
+    for e in tx.ledger.entries(refund_ids) if refund_ids else ():
+        key = _WENT.get(account_kind(e.account_id))
+        if key is not None:
+            split = went.setdefault(e.currency, dict.fromkeys(_WENT.values(), 0))
+            split[key] -= e.amount_minor
+    return went
 
 
 def _paid_out_already(tx: Tx, provider_org_ids: set[str]) -> list[str]:

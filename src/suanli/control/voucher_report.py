@@ -1,7 +1,8 @@
 """A voucher programme's report, read from the ledger lines themselves so that it reconciles exactly.
 
-issued (grants) − redeemed (charges) − expired (write-offs) = what its vouchers still hold, and the
-programme account's balance = issued − expired − clawed back (refunded charges' voucher parts).
+issued (grants) − redeemed (charges) + restored (refunds paid back to live vouchers) − expired
+(write-offs) = what its vouchers still hold, and the programme account's balance = issued − expired −
+clawed back (refunds of parts paid by vouchers no longer valid, ADR 0041).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from suanli.control.principal import Principal
 from suanli.domain.ledger import TransferKind, programme_account, voucher_account
 from suanli.store import Tx
 
-FIGURES = ("issued", "redeemed", "expired", "clawed_back")
+FIGURES = ("issued", "redeemed", "restored", "expired", "clawed_back")
 
 
 def report(tx: Tx, who: Principal, name: str) -> dict[str, Any]:
@@ -29,7 +30,7 @@ def report(tx: Tx, who: Principal, name: str) -> dict[str, Any]:
     totals: dict[str, int] = dict.fromkeys(FIGURES, 0)
     by_org: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(FIGURES, 0))
     by_provider: dict[str, dict[str, int]] = defaultdict(
-        lambda: dict.fromkeys(("redeemed", "clawed_back"), 0)
+        lambda: dict.fromkeys(("redeemed", "restored", "clawed_back"), 0)
     )
     accounts = [voucher_account(v) for v in vouchers] + [programme_account(programme.id)]
     for kind, account, source, _, provider, amount in tx.billing.voucher_sums(accounts):
@@ -41,7 +42,7 @@ def report(tx: Tx, who: Principal, name: str) -> dict[str, Any]:
         totals[figure] += amount
         if voucher is not None:
             by_org[voucher.org_id][figure] += amount
-        if figure in ("redeemed", "clawed_back"):
+        if figure in ("redeemed", "restored", "clawed_back"):
             by_provider[provider or "?"][figure] += amount
     outstanding = sum(ledger.balance(tx, voucher_account(v)) for v in vouchers)
     programme_balance = ledger.balance(tx, programme_account(programme.id))
@@ -57,7 +58,8 @@ def report(tx: Tx, who: Principal, name: str) -> dict[str, Any]:
         "budget": money_view(programme.budget_minor, cur),
         **figures(totals),
         "outstanding": money_view(outstanding, cur),
-        "reconciles": totals["issued"] - totals["redeemed"] - totals["expired"] == outstanding
+        "reconciles": totals["issued"] - totals["redeemed"] + totals["restored"] - totals["expired"]
+        == outstanding
         and programme_balance == totals["issued"] - totals["expired"] - totals["clawed_back"],
         "by_org": [{"org": names.get(k, k), **figures(v)} for k, v in sorted(by_org.items())],
         "by_provider": [{"provider": names.get(k, k), **figures(v)} for k, v in sorted(by_provider.items())],
@@ -70,6 +72,8 @@ def _figure(kind: str, account: str, amount: int) -> str | None:
         return "issued"
     if kind == TransferKind.CHARGE and on_voucher:
         return "redeemed"
+    if kind == TransferKind.REFUND and on_voucher:
+        return "restored"
     if kind == TransferKind.EXPIRE and on_voucher:
         return "expired"
     if kind == TransferKind.REFUND and not on_voucher and amount < 0:

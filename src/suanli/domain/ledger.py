@@ -17,7 +17,7 @@ share), the cash part is what is left, and a payable is allocated over parts by 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
@@ -428,16 +428,28 @@ def charge_entries(split: Split, payable: int, ctx: ChargeContext) -> tuple[Entr
     return tuple(entries)
 
 
-def refund_entries(charge: Transfer, programme_of: dict[str, str]) -> tuple[Entry, ...]:
-    """The charge reversed, except that a voucher's part goes back to its programme (clawed back),
-    not to the voucher."""
+def refund_entries(
+    charge: Transfer, programme_of: dict[str, str], live: Collection[str] = frozenset()
+) -> tuple[Entry, ...]:
+    """The charge reversed: each source gets back what it paid. A voucher's part goes back to the
+    voucher while it is `live` (not expired, still valid: ADR 0041); a voucher past its validity gets
+    nothing back, its part goes to its programme (clawed back), which is what its expiry would have
+    written off."""
     out: list[Entry] = []
     for e in charge.entries:
         account = e.account
         if account_kind(account) is AccountKind.VOUCHER:
-            account = programme_account(programme_of[account.split(":", 1)[1]])
+            voucher = account.split(":", 1)[1]
+            if voucher not in live:
+                account = programme_account(programme_of[voucher])
         out.append(Entry(account, -e.amount, e.currency, e.source))
     return tuple(out)
+
+
+def voucher_live(valid_until: datetime, expired: bool, at: datetime) -> bool:
+    """Whether a voucher may be paid back at `at`: not written off, and `at` before its validity
+    ends (between that end and the sweep that writes it off it is no longer live)."""
+    return not expired and at < valid_until
 
 
 def topup_entries(project_id: str, amount: int, currency: str) -> tuple[Entry, ...]:

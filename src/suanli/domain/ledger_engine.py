@@ -40,6 +40,7 @@ from suanli.domain.ledger import (
     topup_entries,
     voucher_account,
     voucher_applies,
+    voucher_live,
 )
 
 
@@ -224,7 +225,8 @@ class Ledger:
         ]
 
     def refund(self, transfer_id: str, charge_id: str, at: datetime) -> Transfer:
-        """Reverse a charge in full; its voucher parts are clawed back to their programmes."""
+        """Reverse a charge in full: each source gets its part back, a voucher while it is live, else
+        its programme (clawed back: `refund_entries`)."""
         seen = self._seen(transfer_id, TransferKind.REFUND, charge_id)
         if seen:
             return seen
@@ -234,7 +236,8 @@ class Ledger:
         if charge_id in self.refunded:
             raise LedgerError(f"charge {charge_id} was refunded already")
         programme_of = {v.id: v.programme_id for v in self.vouchers.values()}
-        entries = refund_entries(charge, programme_of)
+        live = {v.id for v in self.vouchers.values() if voucher_live(v.valid_until, v.id in self.expired, at)}
+        entries = refund_entries(charge, programme_of, live)
         self.refunded[charge_id] = transfer_id
         return self._post(
             Transfer(

@@ -432,6 +432,17 @@ class LedgerRepo(LedgerChecks):
     def voucher(self, voucher_id: str) -> VoucherGrant | None:
         return self._s.get(VoucherGrant, voucher_id)
 
+    def vouchers_by_ids(self, voucher_ids: Iterable[str], fresh: bool = False) -> list[VoucherGrant]:
+        """These voucher grants, in id order; `fresh`: read again from the database (a sweep may have
+        written one off since this transaction first read it)."""
+        ids = sorted(set(voucher_ids))
+        if not ids:
+            return []
+        q = select(VoucherGrant).where(VoucherGrant.id.in_(ids)).order_by(VoucherGrant.id)
+        if fresh:
+            q = q.execution_options(populate_existing=True)
+        return list(self._s.scalars(q))
+
     def vouchers(
         self, *, org_id: str | None = None, programme_id: str | None = None, live: bool = False
     ) -> list[VoucherGrant]:

@@ -136,7 +136,10 @@ def grant(name: str, body: GrantVoucher, m: Mutation = Depends(mutation)) -> JSO
     return m.run(change)
 
 
-@router.get("/voucher-programmes/{name}/report", summary="Issued, redeemed, expired, clawed back (operators)")
+@router.get(
+    "/voucher-programmes/{name}/report",
+    summary="Issued, redeemed, restored, expired, clawed back (operators)",
+)
 def programme_report(
     name: str, cp: ControlPlane = Depends(plane), who: Principal = Depends(caller)
 ) -> dict[str, Any]:

@@ -644,7 +644,8 @@ def test_a_refund_pays_back_the_cash_and_the_voucher_and_reverses_the_payable(ne
     missing = net.call("POST", f"/jobs/{job}/refund", net.operator, json={"reason": " "})
     assert missing.status_code == 422 and missing.json()["errors"][0]["field"] == "reason"
     done = net.ok("POST", f"/jobs/{job}/refund", net.operator, json={"reason": "site fault"})
-    assert len(done["refunded"]) == 1 and done["totals"][0]["minor"] == 3_000
+    assert done["charges"] == 1 and done["totals"][0]["minor"] == 3_000
+    assert [(r["attempt"], r["charges"], r["amount"]["minor"]) for r in done["refunded"]] == [(1, 1, 3_000)]
     went = [done[k][0]["minor"] for k in ("to_cash", "to_vouchers", "clawed_back", "arrears_forgiven")]
     assert went == [2_100, 900, 0, 0]  # each part back where it came from: the voucher is still valid
     assert money(net)["balance"] == 3_000  # the cash part back
@@ -708,6 +709,9 @@ def test_one_attempt_is_refunded_alone_such_as_one_its_site_stopped(net: Net) ->
     assert balanced(net)
     [audited] = net.ok("GET", "/audit", net.operator, params={"action": "refund"})["items"]
     assert audited["detail"] == {"charges": 1, "attempt": 1}
+    rest = net.ok("POST", f"/jobs/{job}/refund", net.operator, json={"reason": "the rest"})
+    lines = [(r["attempt"], r["charges"], r["amount"]["minor"]) for r in rest["refunded"]]
+    assert (rest["charges"], lines) == (1, [(2, 1, 2_000)])  # a line per attempt; the first's was refunded
 
 
 def test_a_months_spend_summed_in_the_database_is_what_its_statement_lines_add_up_to(net: Net) -> None:

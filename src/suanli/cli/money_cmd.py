@@ -206,7 +206,8 @@ def refund(
         if isinstance(m, dict) and m.get("minor")
     ]
     split = f": {'; '.join(went)}" if went else ""
-    stdout.print(f"{escape(job)}: refunded {len(body['refunded'])} charge(s), {escape(total)}{escape(split)}")
+    count = body.get("charges", len(body["refunded"]))
+    stdout.print(f"{escape(job)}: refunded {count} charge(s), {escape(total)}{escape(split)}")
     for warning in body.get("warnings") or []:
         stderr.print(f"[yellow]warning:[/yellow] {escape(str(warning))}")
 

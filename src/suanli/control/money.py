@@ -227,7 +227,8 @@ def refund_job(
         if charges
         else set()
     )
-    refunded: list[dict[str, Any]] = []
+    number_of = {f"hold:{a.id}": a.number for a in attempts}
+    per_attempt: dict[tuple[int, str], list[int]] = {}  # (attempt, currency) → [charges, amount]
     totals: dict[str, int] = {}
     todo = [c for c in charges if c.id not in done]
     parts = parts_by_transfer(tx, [c.id for c in todo]) if todo else {}
@@ -239,17 +240,24 @@ def refund_job(
         got = parts.get(charge.id)
         amount = got.charged if got else 0  # what the charge debited: its funding sources
         totals[currency] = totals.get(currency, 0) + amount
-        refunded.append({"charge": charge.id, "amount": money_view(amount, currency)})
+        line = per_attempt.setdefault((number_of[charge.ref], currency), [0, 0])
+        line[0] += 1
+        line[1] += amount
+    refunded = [
+        {"attempt": n, "charges": count, "amount": money_view(amount, currency)}
+        for (n, currency), (count, amount) in sorted(per_attempt.items())
+    ]  # a line per attempt, not per charge: a month-long attempt is metered in thousands (ADR 0033)
     went = _where_refunds_went(tx, [t.id for t in posted])
     for currency, amount in totals.items():
         audit.record(
             tx, who, "refund", job.org_id, f"/jobs/{job.id}/refund", now,
             amount=Money(amount, currency), reason=reason,
-            detail={"charges": len(refunded), **({"attempt": attempt} if attempt is not None else {})},
+            detail={"charges": len(todo), **({"attempt": attempt} if attempt is not None else {})},
         )  # fmt: skip
     return {
         "job": job.id,
         "attempt": attempt,
+        "charges": len(todo),
         "refunded": refunded,
         "warnings": _paid_out_already(tx, providers),
         "totals": [money_view(v, c) for c, v in sorted(totals.items())],

@@ -268,7 +268,8 @@ def test_reads_by_more_ids_than_a_statement_takes_parameters_are_batched(db: Dat
     with db.read() as tx:
         assert {e.transfer_id for e in tx.ledger.entries([*many, topup.id])} == {topup.id}
         rows = [
-            (e.transfer_id, e.account_id, e.amount_minor, e.source) for e in tx.ledger.entries([topup.id])
+            (e.transfer_id, e.account_id, e.amount_minor, e.source, e.currency)
+            for e in tx.ledger.entries([topup.id])
         ]
         assert tx.ledger.entry_lines([*many, topup.id]) == rows and len(rows) == 2
         assert list(tx.ledger.charges_by_once_key([*many, "u1"])) == ["u1"]

@@ -129,7 +129,7 @@ def hold_months(
 
 def parts_by_transfer(tx: Tx, transfer_ids: Iterable[str]) -> dict[str, Parts]:
     lines: dict[str, list[Line]] = defaultdict(list)
-    for transfer_id, account, amount, source in tx.ledger.entry_lines(transfer_ids):
+    for transfer_id, account, amount, source, _ in tx.ledger.entry_lines(transfer_ids):
         lines[transfer_id].append(Line(account, amount, source))
     return {tid: parts_of(ls) for tid, ls in lines.items()}
 

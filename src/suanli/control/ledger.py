@@ -244,16 +244,21 @@ def refund(tx: Tx, transfer_id: str, charge_id: str, now: datetime, by: str) -> 
     seen = _replay(tx, transfer_id, TransferKind.REFUND, charge_id)
     if seen is not None:
         return seen
-    return _refund(tx, {charge_id: transfer_id}, now, by)[0]
+    _refund(tx, {charge_id: transfer_id}, now, by)
+    row = tx.ledger.transfer(transfer_id)
+    assert row is not None
+    return row
 
 
-def refund_many(tx: Tx, charge_ids: Sequence[str], now: datetime, by: str) -> list[LedgerTransfer]:
+def refund_many(tx: Tx, charge_ids: Sequence[str], now: datetime, by: str) -> list[Transfer]:
     """`refund` of many charges at once (transfer ids `refund:<charge>`), as if one after the other:
-    read together and posted together (`LedgerRepo.post_many`). None of them may have been refunded."""
+    read together and posted together (`LedgerRepo.post_many`). None of them may have been refunded.
+    Returns the refunds posted, with their entries (`ref`: the charge), so that a caller need not
+    read them back."""
     return _refund(tx, {c: f"refund:{c}" for c in charge_ids}, now, by)
 
 
-def _refund(tx: Tx, ids: dict[str, str], now: datetime, by: str) -> list[LedgerTransfer]:
+def _refund(tx: Tx, ids: dict[str, str], now: datetime, by: str) -> list[Transfer]:
     """Post the refunds of these charges (charge id → refund transfer id).
 
     Every account the refunds may touch (the charges' own and their vouchers' programmes) is locked
@@ -271,8 +276,8 @@ def _refund(tx: Tx, ids: dict[str, str], now: datetime, by: str) -> list[LedgerT
     if done:
         raise Conflict(f"charge {min(done).removeprefix('refund-of:')} was refunded already", code="refunded")
     lines: dict[str, list[Entry]] = {c: [] for c in charge_ids}
-    for row in tx.ledger.entries(charge_ids):
-        lines[row.transfer_id].append(Entry(row.account_id, row.amount_minor, row.currency, row.source))
+    for transfer_id, account, amount, source, currency in tx.ledger.entry_lines(charge_ids):
+        lines[transfer_id].append(Entry(account, amount, currency, source))
     every = [e for es in lines.values() for e in es]
     vouchers = tx.ledger.vouchers_by_ids(
         e.account.split(":", 1)[1] for e in every if e.account.startswith("voucher:")
@@ -293,7 +298,8 @@ def _refund(tx: Tx, ids: dict[str, str], now: datetime, by: str) -> list[LedgerT
         entries = refund_entries(charge, programme_of, live)
         check_balanced(entries)
         refunds.append(Transfer(ids[c], TransferKind.REFUND, now, entries, c, once_key=f"refund-of:{c}"))
-    return tx.ledger.post_many(refunds, by)
+    tx.ledger.post_many(refunds, by)
+    return refunds
 
 
 def grant_voucher(

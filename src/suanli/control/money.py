@@ -13,7 +13,6 @@ from typing import Any
 
 from suanli.control import audit, holds, ledger
 from suanli.control.accounts import org_for, require_operator
-from suanli.control.charges import parts_by_transfer
 from suanli.control.errors import Forbidden, Invalid, NotFound
 from suanli.control.principal import Principal
 from suanli.domain.errors import FieldError
@@ -227,27 +226,32 @@ def refund_job(
         if charges
         else set()
     )
+    todo = [c.id for c in charges if c.id not in done]
+    hold_of = {c.id: c.ref for c in charges}
+    providers = {h.provider_org_id for h in tx.ledger.holds({hold_of[c] for c in todo})}
+    posted = ledger.refund_many(tx, todo, now, who.key)  # one pass, however many charges
     number_of = {f"hold:{a.id}": a.number for a in attempts}
     per_attempt: dict[tuple[int, str], list[int]] = {}  # (attempt, currency) → [charges, amount]
     totals: dict[str, int] = {}
-    todo = [c for c in charges if c.id not in done]
-    parts = parts_by_transfer(tx, [c.id for c in todo]) if todo else {}
-    providers = {h.provider_org_id for h in tx.ledger.holds({c.ref for c in todo})}
-    posted = ledger.refund_many(tx, [c.id for c in todo], now, who.key)  # one pass, however many charges
-    currency_of = {e.transfer_id: e.currency for e in tx.ledger.entries(c.id for c in todo)}
-    for charge in todo:
-        currency = currency_of.get(charge.id, DEFAULT_CURRENCY)
-        got = parts.get(charge.id)
-        amount = got.charged if got else 0  # what the charge debited: its funding sources
+    went: dict[str, dict[str, int]] = {}  # per currency: back to cash, to vouchers, …
+    for refund in posted:
+        currency = refund.entries[0].currency if refund.entries else DEFAULT_CURRENCY
+        amount = 0  # what the charge debited its funding sources, each now credited back
+        split = went.setdefault(currency, dict.fromkeys(_WENT.values(), 0))
+        for e in refund.entries:
+            key = _WENT.get(account_kind(e.account))
+            if key is not None:
+                split[key] -= e.amount
+                amount -= e.amount
         totals[currency] = totals.get(currency, 0) + amount
-        line = per_attempt.setdefault((number_of[charge.ref], currency), [0, 0])
+        assert refund.ref is not None
+        line = per_attempt.setdefault((number_of[hold_of[refund.ref]], currency), [0, 0])
         line[0] += 1
         line[1] += amount
     refunded = [
         {"attempt": n, "charges": count, "amount": money_view(amount, currency)}
         for (n, currency), (count, amount) in sorted(per_attempt.items())
     ]  # a line per attempt, not per charge: a month-long attempt is metered in thousands (ADR 0033)
-    went = _where_refunds_went(tx, [t.id for t in posted])
     for currency, amount in totals.items():
         audit.record(
             tx, who, "refund", job.org_id, f"/jobs/{job.id}/refund", now,
@@ -276,18 +280,6 @@ _WENT = {
     AccountKind.PROGRAMME: "clawed_back",
     AccountKind.ARREARS: "arrears_forgiven",
 }
-
-
-def _where_refunds_went(tx: Tx, refund_ids: list[str]) -> dict[str, dict[str, int]]:
-    """Per currency, how much of these refunds went back to cash, to vouchers, to programmes and
-    off arrears: read from their own entries (a refund credits what the charge debited)."""
-    went: dict[str, dict[str, int]] = {}
-    for e in tx.ledger.entries(refund_ids) if refund_ids else ():
-        key = _WENT.get(account_kind(e.account_id))
-        if key is not None:
-            split = went.setdefault(e.currency, dict.fromkeys(_WENT.values(), 0))
-            split[key] -= e.amount_minor
-    return went
 
 
 def _paid_out_already(tx: Tx, provider_org_ids: set[str]) -> list[str]:

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, func, literal, select
+from sqlalchemy import insert as insert_rows
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -99,12 +100,16 @@ class LedgerRepo(LedgerChecks):
 
     def post(self, transfer: Transfer, created_by: str) -> LedgerTransfer:
         """Append a balanced transfer and move its accounts' balances (callers check it balances)."""
-        return self.post_many([transfer], created_by)[0]
+        self.post_many([transfer], created_by)
+        row = self._s.get(LedgerTransfer, transfer.id)
+        assert row is not None
+        return row
 
-    def post_many(self, transfers: Sequence[Transfer], created_by: str) -> list[LedgerTransfer]:
+    def post_many(self, transfers: Sequence[Transfer], created_by: str) -> None:
         """`post` for many transfers at once, as if one after the other: their accounts locked once
-        (per currency, in id order), their rows written in two flushes, the month spends moved once
-        per project and month. A refund of a job metered for a month reverses thousands of charges."""
+        (per currency, in id order), their rows written by two executemany inserts (not an ORM object
+        a row), the month spends moved once per project and month. A refund of a job metered for a
+        month reverses thousands of charges."""
         by_currency: dict[str, set[str]] = defaultdict(set)
         for t in transfers:
             if t.entries:
@@ -115,24 +120,24 @@ class LedgerRepo(LedgerChecks):
             assert at is not None
             accounts |= self.lock_accounts(by_currency[currency], currency, at)
         rows = [
-            LedgerTransfer(
-                id=t.id, kind=t.kind.value, ref=t.ref, once_key=t.once_key, at=t.at, created_by=created_by
-            )
+            dict(id=t.id, kind=t.kind.value, ref=t.ref, once_key=t.once_key, at=t.at, created_by=created_by)
             for t in transfers
         ]
-        self._s.add_all(rows)
-        self._s.flush()
+        lines = []
         for t in transfers:
             for e in t.entries:
-                self._s.add(LedgerEntry(transfer_id=t.id, account_id=e.account, amount_minor=e.amount,
-                                        currency=e.currency, source=e.source))  # fmt: skip
+                lines.append({"transfer_id": t.id, "account_id": e.account, "amount_minor": e.amount,
+                              "currency": e.currency, "source": e.source})  # fmt: skip
                 moved = accounts[e.account].signed_sum + e.amount
                 if abs(moved) > _BIGINT:  # refused whole: nothing of the transfers is written
                     raise Conflict(f"account {e.account}'s balance would pass the largest the ledger keeps")
                 accounts[e.account].signed_sum = moved
+        if rows:
+            self._s.execute(insert_rows(LedgerTransfer), rows)
+        if lines:
+            self._s.execute(insert_rows(LedgerEntry), lines)
         self._count_spend([t for t in transfers if t.kind in (TransferKind.CHARGE, TransferKind.REFUND)])
         self._s.flush()
-        return rows
 
     def _count_spend(self, transfers: Sequence[Transfer]) -> None:
         """Move the month's spend of the project whose hold each charge (or each refund's charge)
@@ -219,17 +224,17 @@ class LedgerRepo(LedgerChecks):
         ]
         return sorted(found, key=lambda e: e.id)
 
-    def entry_lines(self, transfer_ids: Iterable[str]) -> list[tuple[str, str, int, str]]:
-        """(transfer, account, signed amount, source) of these transfers' entries, in the order
-        they were written: `entries` as plain rows, for readers of a month's many charges."""
+    def entry_lines(self, transfer_ids: Iterable[str]) -> list[tuple[str, str, int, str, str]]:
+        """(transfer, account, signed amount, source, currency) of these transfers' entries, in the
+        order they were written: `entries` as plain rows, for readers of a month's many charges."""
         cols = (LedgerEntry.id, LedgerEntry.transfer_id, LedgerEntry.account_id, LedgerEntry.amount_minor,
-                LedgerEntry.source)  # fmt: skip
+                LedgerEntry.source, LedgerEntry.currency)  # fmt: skip
         found = [
             row
             for part in batches(distinct(transfer_ids))
             for row in self._s.execute(select(*cols).where(LedgerEntry.transfer_id.in_(part))).tuples()
         ]
-        return [(t, a, int(v), src) for _, t, a, v, src in sorted(found)]
+        return [(t, a, int(v), src, cur) for _, t, a, v, src, cur in sorted(found)]
 
     def transfers(
         self, *, kinds: Iterable[str] | None = None, refs: Iterable[str] | None = None

@@ -27,13 +27,16 @@ from suanli.domain.ledger import (
     TransferKind,
     Usage,
     Voucher,
+    arrears_account,
     available,
     balance_of,
     cash_account,
     charge_entries,
     hold_transition,
     next_charge,
+    payable_account,
     reserved,
+    revenue_account,
     split_charge,
     voucher_account,
     voucher_applies,
@@ -359,8 +362,19 @@ def capture(
         if voucher_applies(voucher_of(v), ctx, now, relations)
     ]
     cash_id = cash_account(row.project_id, row.currency)
+    # Every account the charge may touch, locked in one ordered pass before it is worked out: a
+    # refund locks its charge's accounts so too, and one taking payable and revenue while another
+    # held a voucher and waited for them would deadlock (ADR 0041).
     accounts = tx.ledger.lock_accounts(
-        [cash_id, *(voucher_account(v.id) for v in vouchers)], row.currency, now
+        [
+            cash_id,
+            arrears_account(row.project_id, row.currency),
+            payable_account(ctx.provider_org_id, row.currency),
+            revenue_account(row.currency),
+            *(voucher_account(v.id) for v in vouchers),
+        ],
+        row.currency,
+        now,
     )
     amount, payable, cumulative = next_charge(book_of(price), totals, usage, final=final)
     free = funds(tx, row.project_id, row.currency).available

@@ -228,14 +228,17 @@ def refund_job(
     )
     todo = [c.id for c in charges if c.id not in done]
     hold_of = {c.id: c.ref for c in charges}
-    providers = {h.provider_org_id for h in tx.ledger.holds({hold_of[c] for c in todo})}
+    held = tx.ledger.holds({hold_of[c] for c in todo})
+    providers = {h.provider_org_id for h in held}
+    currency_of = {h.id: h.currency for h in held}  # a charge that cost nothing has no entries
     posted = ledger.refund_many(tx, todo, now, who.key)  # one pass, however many charges
     number_of = {f"hold:{a.id}": a.number for a in attempts}
     per_attempt: dict[tuple[int, str], list[int]] = {}  # (attempt, currency) → [charges, amount]
     totals: dict[str, int] = {}
     went: dict[str, dict[str, int]] = {}  # per currency: back to cash, to vouchers, …
     for refund in posted:
-        currency = refund.entries[0].currency if refund.entries else DEFAULT_CURRENCY
+        assert refund.ref is not None
+        currency = currency_of.get(hold_of[refund.ref], DEFAULT_CURRENCY)
         amount = 0  # what the charge debited its funding sources, each now credited back
         split = went.setdefault(currency, dict.fromkeys(_WENT.values(), 0))
         for e in refund.entries:
@@ -244,7 +247,6 @@ def refund_job(
                 split[key] -= e.amount
                 amount -= e.amount
         totals[currency] = totals.get(currency, 0) + amount
-        assert refund.ref is not None
         line = per_attempt.setdefault((number_of[hold_of[refund.ref]], currency), [0, 0])
         line[0] += 1
         line[1] += amount

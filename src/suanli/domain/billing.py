@@ -88,8 +88,9 @@ class Parts:
 
 def parts_of(lines: Iterable[Line]) -> Parts:
     """A charge debits its funding sources (vouchers, cash, arrears) and credits the payable and
-    the revenue; a refund reverses it, with voucher parts credited to their programme. Reading
-    sides by account kind gives both the same signs: a refund is a negative charge."""
+    the revenue; a refund reverses it, a voucher's part credited to the voucher or, where it is no
+    longer valid, to its programme (ADR 0041). Reading sides by account kind gives both the same
+    signs: a refund is a negative charge."""
     tenant: dict[str, int] = {}
     payable = revenue = 0
     for line in lines:

@@ -1,4 +1,5 @@
-"""Money: `balance`, `topup`, `refund`, `payout`, `voucher programme|programmes|grant|list|report|relate`, `price set|list`."""
+"""Money: `balance`, `topup`, `refund`, `payout`, `voucher programme|programmes|grant|list|report|relate`
+(price books: `price_cmd`)."""
 
 from __future__ import annotations
 
@@ -20,12 +21,9 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print the API's JSON i
 voucher_app = typer.Typer(
     help="Voucher programmes, grants, relations and reports (算力券).", no_args_is_help=True
 )
-price_app = typer.Typer(
-    help="Pool price books: versions of tenant prices and wholesale rates.", no_args_is_help=True
-)
 
 
-def _text(value: Any) -> Any:
+def money_text(value: Any) -> Any:
     """Money views {"minor", "currency", "text"} → their text, for tables."""
     return value.get("text") if isinstance(value, dict) and "text" in value else value
 
@@ -40,7 +38,7 @@ def _percent(share: Any) -> Any:
 
 
 def _flat(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{k: _percent(v) if k == "share" else _text(v) for k, v in r.items()} for r in rows]
+    return [{k: _percent(v) if k == "share" else money_text(v) for k, v in r.items()} for r in rows]
 
 
 MONEY_ROLES = ("owner", "admin", "finance")
@@ -125,8 +123,8 @@ def topup(
         print_json(body)
         return
     stdout.print(
-        f"{escape(org)}/{escape(project)}: +{escape(str(_text(body['amount'])))}, "
-        f"balance {escape(str(_text(body['balance'])))}, available {escape(str(_text(body['available'])))}"
+        f"{escape(org)}/{escape(project)}: +{escape(str(money_text(body['amount'])))}, "
+        f"balance {escape(str(money_text(body['balance'])))}, available {escape(str(money_text(body['available'])))}"
     )
 
 
@@ -158,8 +156,8 @@ def payout(
         print_json(body)
         return
     stdout.print(
-        f"{escape(provider)}: paid {escape(str(_text(body['amount'])))}, "
-        f"still owed {escape(str(_text(body['owed'])))} (transfer {escape(str(body['transfer']))})"
+        f"{escape(provider)}: paid {escape(str(money_text(body['amount'])))}, "
+        f"still owed {escape(str(money_text(body['owed'])))} (transfer {escape(str(body['transfer']))})"
     )
 
 
@@ -193,9 +191,9 @@ def refund(
     if not body.get("refunded"):
         stdout.print(f"{escape(job)}: nothing left to refund")
         return
-    total = ", ".join(str(_text(t)) for t in body.get("totals", []))
+    total = ", ".join(str(money_text(t)) for t in body.get("totals", []))
     went = [
-        f"{_text(m)} {where}"
+        f"{money_text(m)} {where}"
         for key, where in (
             ("to_cash", "back to the project's cash"),
             ("to_vouchers", "back to the org's vouchers"),
@@ -232,7 +230,7 @@ def voucher_programme(
     if json_out:
         print_json(body)
         return
-    stdout.print(f"programme {escape(name)}: budget {escape(str(_text(body['budget'])))}")
+    stdout.print(f"programme {escape(name)}: budget {escape(str(money_text(body['budget'])))}")
 
 
 @voucher_app.command("programmes")
@@ -291,7 +289,7 @@ def voucher_grant(
     if json_out:
         print_json(body)
         return
-    stdout.print(f"voucher {escape(body['id'])} for {escape(org)}: {escape(str(_text(body['face'])))}")
+    stdout.print(f"voucher {escape(body['id'])} for {escape(org)}: {escape(str(money_text(body['face'])))}")
 
 
 @voucher_app.command("list")
@@ -337,7 +335,7 @@ def voucher_report(
         "outstanding",
         "reconciles",
     )
-    print_records([{k: _text(body.get(k)) for k in totals}], totals, "")
+    print_records([{k: money_text(body.get(k)) for k in totals}], totals, "")
     stdout.print()
     print_records(
         _flat(body.get("by_org", [])),
@@ -367,143 +365,10 @@ def voucher_relate(
     stdout.print(f"{escape(org)}'s vouchers will not pay {escape(provider)}")
 
 
-def _tenant_rate(per: str, example: str) -> Any:
-    return typer.Option(
-        help=f"What tenants pay per {per}, in major units, e.g. {example}. Left out: the pool's "
-        "previous version's rate (none: 0, free)."
-    )
-
-
-def _wholesale_rate(per: str, example: str, tenant_option: str) -> Any:
-    return typer.Option(
-        help=f"What the provider is paid per {per}, in major units, e.g. {example}. Left out: the "
-        f"pool's previous version's rate; with none, refused if {tenant_option} is given."
-    )
-
-
-@price_app.command("set")
-def price_set(
-    site: Annotated[str, typer.Argument(help="The site.")],
-    pool: Annotated[str, typer.Argument(help="The pool.")],
-    accelerator_hour: Annotated[str | None, _tenant_rate("accelerator-hour", "38.00")] = None,
-    cpu_hour: Annotated[str | None, _tenant_rate("CPU-hour", "0.20")] = None,
-    gb_hour: Annotated[str | None, _tenant_rate("GiB-hour of memory", "0.05")] = None,
-    wholesale_accelerator_hour: Annotated[
-        str | None, _wholesale_rate("accelerator-hour", "30.00", "--accelerator-hour")
-    ] = None,
-    wholesale_cpu_hour: Annotated[str | None, _wholesale_rate("CPU-hour", "0.15", "--cpu-hour")] = None,
-    wholesale_gb_hour: Annotated[
-        str | None, _wholesale_rate("GiB-hour of memory", "0.04", "--gb-hour")
-    ] = None,
-    minimum: Annotated[
-        str | None,
-        typer.Option(help="Minimum charge per job attempt. Left out: the previous version's (none: 0)."),
-    ] = None,
-    currency: Annotated[
-        str | None,
-        typer.Option(
-            help="CNY, USD, EUR, HKD or JPY. Left out: the previous version's (none: CNY). A version in "
-            "another currency keeps nothing of the one before."
-        ),
-    ] = None,
-    effective: Annotated[
-        str | None,
-        typer.Option(help="In force from: 2027-01-01T00:00:00Z or 2027-01-01 (no zone: UTC; default now)."),
-    ] = None,
-    json_out: JsonOption = False,
-) -> None:
-    """Add a price book version for a pool: tenant prices and the provider's wholesale rates (operators).
-
-    A rate, the minimum or the currency left out keeps the pool's previous version's. With no previous
-    version (or a new currency), a tenant rate left out is 0 (free), and a wholesale rate left out is
-    refused if its tenant rate is given: say what the provider is paid (0 for nothing).
-
-    Example:
-
-    ```
-    suanli price set sh-a100 a100 --accelerator-hour 38 --wholesale-accelerator-hour 30 --minimum 1.00
-    ```
-    """
-    tenant = {"accelerator_hour": accelerator_hour, "cpu_hour": cpu_hour, "gb_hour": gb_hour}
-    wholesale = {
-        "accelerator_hour": wholesale_accelerator_hour,
-        "cpu_hour": wholesale_cpu_hour,
-        "gb_hour": wholesale_gb_hour,
-    }
-    with session() as client:
-        body = client.set_price_book(
-            site,
-            pool,
-            tenant={k: v for k, v in tenant.items() if v is not None},
-            wholesale={k: v for k, v in wholesale.items() if v is not None},
-            currency=currency,
-            minimum=minimum,
-            effective_at=effective,
-        )
-    if json_out:
-        print_json(body)
-        return
-    _print_prices([body])
-
-
-@price_app.command("list")
-def price_list(
-    site_name: Annotated[
-        str | None, typer.Argument(metavar="[SITE]", help="Only this site's pools (as --site).")
-    ] = None,
-    site: Annotated[str | None, typer.Option(help="Only this site's pools.")] = None,
-    json_out: JsonOption = False,
-) -> None:
-    """List price book versions; IN FORCE marks the one each pool charges now.
-
-    Example:
-
-    ```
-    suanli price list sh-a100
-    ```
-    """
-    if site and site_name and site != site_name:
-        fail(f"two sites given: {site_name!r} and --site {site!r}", ExitCode.USAGE)
-    site = site or site_name
-    with session() as client:
-        body = client.list_prices(site)
-    if json_out:
-        print_json(body)
-        return
-    _print_prices(body.get("items", []))
-
-
-def _rate(item: dict[str, Any], key: str) -> str:
-    """Tenant price, then " / wholesale" where the caller may see it."""
-    wholesale = item.get("wholesale")
-    return str(item["tenant"][key]) + (f" / {wholesale[key]}" if wholesale else "")
-
-
-def _print_prices(items: list[dict[str, Any]]) -> None:
-    rows = [
-        {
-            "site": i["site"],
-            "pool": i["pool"],
-            "version": i["version"],
-            "accelerator_hour": _rate(i, "accelerator_hour"),
-            "cpu_hour": _rate(i, "cpu_hour"),
-            "gb_hour": _rate(i, "gb_hour"),
-            "currency": i["currency"],
-            "minimum": _text(i["minimum"]),
-            "effective_at": i["effective_at"],
-            "in_force": "yes" if i["in_force"] else "",
-        }
-        for i in items
-    ]
-    columns = ("site", "pool", "version", "accelerator_hour", "cpu_hour", "gb_hour", "currency", "minimum")
-    print_records(rows, (*columns, "effective_at", "in_force"), "no price books")
-
-
 def register(app: typer.Typer) -> None:
-    """Add `balance`, `topup`, `refund`, `payout` and the `voucher` and `price` groups."""
+    """Add `balance`, `topup`, `refund`, `payout` and the `voucher` group."""
     app.command()(balance)
     app.command(cls=SignedAmounts)(topup)
     app.command()(refund)
     app.command(cls=SignedAmounts)(payout)
     app.add_typer(voucher_app, name="voucher")
-    app.add_typer(price_app, name="price")
